@@ -1,0 +1,217 @@
+//! Request extractors that turn every kind of malformed input into a precise `ApiError`.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{mime, web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::domain::article::ArticleId;
+use crate::domain::FieldError;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON request body: `application/json` (or `+json`) only, within the body limit, every
+/// syntax error a 400 and every wrong field a 422 naming the field.
+pub struct JsonBody<T>(pub T);
+
+fn is_json(req: &HttpRequest) -> bool {
+    match req.mime_type() {
+        Ok(Some(mime)) => {
+            mime.type_() == mime::APPLICATION
+                && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+        }
+        _ => false,
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map(|state| state.body_limit)
+            .unwrap_or(256 * 1024);
+        let json = is_json(req);
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<usize>().ok());
+        let stream = actix_web::body::BodyStream::new(payload.take());
+        Box::pin(async move {
+            if !json {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the request body as JSON with `Content-Type: application/json`".into(),
+                ));
+            }
+            if declared_length.is_some_and(|length| length > limit) {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            let bytes = actix_web::body::to_bytes_limited(stream, limit)
+                .await
+                .map_err(|_| ApiError::PayloadTooLarge { limit })?
+                .map_err(|error| ApiError::BadRequest {
+                    detail: format!("the request body could not be read: {error}"),
+                    errors: Vec::new(),
+                })?;
+            parse_json(&bytes).map(JsonBody)
+        })
+    }
+}
+
+/// Parses a JSON document into `T`, reporting where it went wrong.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde would also build a struct from an array; a request body must be an object.
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first.is_some_and(|byte| *byte != b'{') {
+        return Err(ApiError::BadRequest {
+            detail: "the request body must be a JSON object".into(),
+            errors: Vec::new(),
+        });
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        json_error(&path, error.inner())
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| json_error(".", &error))?;
+    Ok(value)
+}
+
+fn json_error(path: &str, error: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let message = strip_position(&error.to_string());
+    match error.classify() {
+        Category::Syntax | Category::Eof | Category::Io => ApiError::BadRequest {
+            detail: format!("the request body is not valid JSON: {message}"),
+            errors: Vec::new(),
+        },
+        Category::Data => {
+            if path == "." {
+                ApiError::BadRequest {
+                    detail: format!("the request body must be a JSON object: {message}"),
+                    errors: Vec::new(),
+                }
+            } else {
+                let code = if message.starts_with("unknown field") {
+                    "unknown_field"
+                } else {
+                    "type"
+                };
+                ApiError::Validation(vec![FieldError::new(path, code, message)])
+            }
+        }
+    }
+}
+
+/// serde_json appends " at line L column C"; clients need the field, not our parser's position.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The `{article_id}` path segment, checked against the article id rules.
+impl FromRequest for ArticleId {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let raw = web::Path::<String>::extract(req).into_inner();
+        Box::pin(async move {
+            let raw = raw.map_err(|_| {
+                ApiError::bad_parameter(FieldError::new(
+                    "article_id",
+                    "format",
+                    "is not valid UTF-8 once decoded",
+                ))
+            })?;
+            ArticleId::parse(&raw, "article_id").map_err(ApiError::bad_parameter)
+        })
+    }
+}
+
+/// A `{id}` path segment that must be a UUID.
+pub struct ReviewIdPath(pub Uuid);
+
+impl FromRequest for ReviewIdPath {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = req
+            .match_info()
+            .get("id")
+            .and_then(|raw| Uuid::try_parse(raw).ok())
+            .map(ReviewIdPath)
+            .ok_or_else(|| {
+                ApiError::bad_parameter(FieldError::new("id", "format", "must be a UUID"))
+            });
+        std::future::ready(parsed)
+    }
+}
+
+/// The query string as decoded name/value pairs, in order.
+pub fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
+    form_urlencoded::parse(req.query_string().as_bytes())
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        rating: Option<i64>,
+        body: Option<String>,
+    }
+
+    fn status(result: Result<Sample, ApiError>) -> (u16, Vec<String>) {
+        use actix_web::ResponseError;
+        let error = result.unwrap_err();
+        let problem = error.to_problem();
+        let fields = problem
+            .errors
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        (error.status_code().as_u16(), fields)
+    }
+
+    #[test]
+    fn syntax_errors_are_400() {
+        assert_eq!(status(parse_json(br#"{"rating": 4, "body": "abc"#)).0, 400);
+        assert_eq!(status(parse_json(b"{\"body\":\"\xff\xfe\"}")).0, 400);
+        assert_eq!(status(parse_json(b"[1,2,3]")).0, 400);
+        assert_eq!(status(parse_json(br#"{"rating": 4} trailing"#)).0, 400);
+    }
+
+    #[test]
+    fn field_errors_are_422_naming_the_field() {
+        assert_eq!(
+            status(parse_json(br#"{"rating": "5"}"#)),
+            (422, vec!["rating".into()])
+        );
+        assert_eq!(
+            status(parse_json(br#"{"rating": 4.5}"#)),
+            (422, vec!["rating".into()])
+        );
+        assert_eq!(
+            status(parse_json(br#"{"rating": 4, "status": "published"}"#)),
+            (422, vec!["status".into()])
+        );
+    }
+}

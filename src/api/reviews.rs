@@ -1,0 +1,256 @@
+//! Submitting and reading reviews.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::extract::{query_pairs, JsonBody, ReviewIdPath};
+use crate::domain::article::ArticleId;
+use crate::domain::page::{PageQuery, Sort};
+use crate::domain::review::{NewReview, ReviewInput};
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+use crate::store;
+use crate::store::reviews::PublicReviewRow;
+
+/// A reader's review as submitted.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "rating": 4,
+    "title": "Тверезий аналіз",
+    "body": "Стаття добре пояснює, чому ІДІЛ-Хорасан не можна вважати переможеним.",
+    "author_name": "Олена К.",
+    "author_email": "olena@example.com",
+    "language": "uk"
+}))]
+pub struct CreateReviewRequest {
+    /// Stars, 1 to 5.
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 5)]
+    pub rating: Option<i64>,
+    /// Optional headline; at most 200 characters once trimmed.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
+    pub title: Option<String>,
+    /// The review; 1 to 10,000 characters once trimmed and NFC-normalized.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 10000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
+    pub body: Option<String>,
+    /// Name shown with the review; at most 100 characters.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
+    pub author_name: Option<String>,
+    /// Never shown publicly; at most 254 characters.
+    #[schema(max_length = 254, format = Email)]
+    pub author_email: Option<String>,
+    /// BCP 47 tag of the review's language; detected from the text when absent.
+    #[schema(
+        max_length = 35,
+        pattern = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",
+        example = "uk"
+    )]
+    pub language: Option<String>,
+}
+
+impl From<CreateReviewRequest> for ReviewInput {
+    fn from(request: CreateReviewRequest) -> Self {
+        Self {
+            rating: request.rating,
+            title: request.title,
+            body: request.body,
+            author_name: request.author_name,
+            author_email: request.author_email,
+            language: request.language,
+        }
+    }
+}
+
+/// A published review as anyone may read it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f",
+    "article_id": "voa-2020-05-iskp-attacks",
+    "rating": 4,
+    "title": "Тверезий аналіз",
+    "body": "Стаття добре пояснює, чому ІДІЛ-Хорасан не можна вважати переможеним.",
+    "author_name": "Олена К.",
+    "language": "uk",
+    "created_at": "2026-11-25T19:00:00Z"
+}))]
+pub struct Review {
+    /// UUIDv7: sorts by creation time.
+    pub id: Uuid,
+    pub article_id: String,
+    #[schema(minimum = 1, maximum = 5)]
+    pub rating: i16,
+    pub title: Option<String>,
+    pub body: String,
+    pub author_name: Option<String>,
+    /// BCP 47 tag; null when it was neither given nor reliably detected.
+    pub language: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<PublicReviewRow> for Review {
+    fn from(row: PublicReviewRow) -> Self {
+        Self {
+            id: row.id,
+            article_id: row.article_id,
+            rating: row.rating,
+            title: row.title,
+            body: row.body,
+            author_name: row.author_name,
+            language: row.language,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// One page of reviews.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewPage {
+    pub items: Vec<Review>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Query parameters of the review list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Documents the parameters; `PageQuery::from_pairs` reads them.
+pub struct ListReviewsParams {
+    /// Order of the list.
+    sort: Option<Sort>,
+    /// Only reviews with this rating.
+    #[param(minimum = 1, maximum = 5)]
+    rating: Option<i16>,
+    /// Only reviews in this language (BCP 47).
+    #[param(max_length = 35, pattern = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")]
+    language: Option<String>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page, with the same `sort`.
+    cursor: Option<String>,
+}
+
+/// Submit a review.
+///
+/// Public: readers submit from a site's frontend, a widget or curl. The review is committed and
+/// counted in the article's stats before the 201 is sent.
+#[utoipa::path(
+    post,
+    path = "/v1/articles/{article_id}/reviews",
+    tag = "reviews",
+    params(("article_id" = String, Path, description = "The CMS's article id", pattern = "^[A-Za-z0-9._:~-]{1,128}$", max_length = 128)),
+    request_body(content = CreateReviewRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Stored and published", body = Review,
+         headers(("Location" = String, description = "URL of the new review"))),
+        (status = 400, description = "Malformed JSON or bad article id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown article (when unknown articles are rejected)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Reviews are closed for this article", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over the size limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_review(
+    state: web::Data<AppState>,
+    article_id: ArticleId,
+    JsonBody(request): JsonBody<CreateReviewRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let review = NewReview::parse(request.into()).map_err(ApiError::Validation)?;
+    let row = store::reviews::insert(
+        &state.pool,
+        &article_id,
+        &review,
+        state.create_missing_articles,
+    )
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/v1/reviews/{}", row.id)))
+        .json(Review::from(row)))
+}
+
+/// List an article's published reviews.
+///
+/// Keyset pagination: follow `next_cursor` until it is null. Reviews added meanwhile never cause
+/// duplicates or gaps.
+#[utoipa::path(
+    get,
+    path = "/v1/articles/{article_id}/reviews",
+    tag = "reviews",
+    params(
+        ("article_id" = String, Path, description = "The CMS's article id", pattern = "^[A-Za-z0-9._:~-]{1,128}$", max_length = 128),
+        ListReviewsParams
+    ),
+    responses(
+        (status = 200, description = "A page of reviews", body = ReviewPage),
+        (status = 400, description = "Bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown article (when unknown articles are rejected)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_reviews(
+    state: web::Data<AppState>,
+    article_id: ArticleId,
+    req: HttpRequest,
+) -> Result<web::Json<ReviewPage>, ApiError> {
+    let pairs = query_pairs(&req);
+    let query = PageQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(|errors| ApiError::BadRequest {
+            detail: "invalid query parameters".into(),
+            errors,
+        })?;
+    let (rows, next) = store::reviews::page(&state.pool, &article_id, &query).await?;
+    if rows.is_empty() && query.after.is_none() && !state.create_missing_articles {
+        require_article(&state, &article_id).await?;
+    }
+    Ok(web::Json(ReviewPage {
+        items: rows.into_iter().map(Review::from).collect(),
+        next_cursor: next.map(|cursor| cursor.encode()),
+    }))
+}
+
+/// With unknown articles rejected, an article the CMS never registered is a 404.
+pub(super) async fn require_article(
+    state: &AppState,
+    article_id: &ArticleId,
+) -> Result<(), ApiError> {
+    if store::articles::exists(&state.pool, article_id).await? {
+        Ok(())
+    } else {
+        Err(store::StoreError::ArticleNotFound.into())
+    }
+}
+
+/// Read one published review.
+#[utoipa::path(
+    get,
+    path = "/v1/reviews/{id}",
+    tag = "reviews",
+    params(("id" = Uuid, Path, description = "Review id")),
+    responses(
+        (status = 200, description = "The review", body = Review),
+        (status = 400, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No published review with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_review(
+    state: web::Data<AppState>,
+    ReviewIdPath(id): ReviewIdPath,
+) -> Result<web::Json<Review>, ApiError> {
+    store::reviews::get_published(&state.pool, id)
+        .await?
+        .map(|row| web::Json(Review::from(row)))
+        .ok_or_else(|| ApiError::NotFound("no published review with this id".into()))
+}

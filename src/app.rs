@@ -1,0 +1,91 @@
+//! Builds the HTTP server: middleware, routes, docs. Shared by `serve` and the tests.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{body::MessageBody, dev::ServiceRequest, dev::ServiceResponse};
+use actix_web::{web, App, HttpMessage, HttpServer};
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api;
+use crate::api::openapi::ApiDoc;
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Server settings beyond what handlers share.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Origins allowed to call from browsers; `*` for any.
+    pub cors_origins: Vec<String>,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    pub shutdown_timeout: Duration,
+}
+
+/// Starts serving on `listener`; the returned server finishes in-flight requests on
+/// SIGINT/SIGTERM before it resolves.
+pub fn start(
+    listener: TcpListener,
+    state: AppState,
+    options: ServerOptions,
+) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    let openapi = ApiDoc::openapi();
+    let cors_origins = options.cors_origins.clone();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(cors(&cors_origins))
+            .wrap(from_fn(echo_request_id))
+            .wrap(TracingLogger::default())
+            .configure(api::routes)
+            .service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .url("/openapi.json", openapi.clone())
+                    .config(utoipa_swagger_ui::Config::default().validator_url("none")),
+            )
+            .default_service(web::to(api::not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(options.shutdown_timeout.as_secs().max(1));
+    if options.workers > 0 {
+        server = server.workers(options.workers);
+    }
+    Ok(server.run())
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let base = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers(["authorization", "content-type", "x-request-id"])
+        .expose_headers(["location", "x-request-id", "retry-after"])
+        .max_age(3600);
+    if origins.iter().any(|origin| origin == "*") {
+        base.allow_any_origin()
+    } else {
+        origins
+            .iter()
+            .fold(base, |cors, origin| cors.allowed_origin(origin))
+    }
+}
+
+/// Puts the request id that tracing logs under on the response, so a client's report can be
+/// matched with our logs.
+async fn echo_request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+    let mut response = next.call(req).await?;
+    if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(response)
+}

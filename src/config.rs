@@ -1,0 +1,188 @@
+//! The service's one typed configuration, read from flags and environment and checked at start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// What a review for an article the CMS never registered does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnknownArticles {
+    /// Create a bare article record on its first review.
+    Accept,
+    /// Answer 404 until the CMS registers the article.
+    Reject,
+}
+
+/// Settings for `marginalia serve`; each flag also reads its environment variable.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// PostgreSQL URL. Unset: run a private cluster under the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "MARGINALIA_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Directory for the private PostgreSQL cluster (used only without DATABASE_URL).
+    #[arg(long, env = "MARGINALIA_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Maximum number of pooled database connections.
+    #[arg(long, env = "MARGINALIA_DB_POOL_SIZE", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool_size: u32,
+
+    /// Longest a request waits for a database connection before answering 503, in milliseconds.
+    #[arg(long, env = "MARGINALIA_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 750,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Longest a single SQL statement may run, in milliseconds.
+    #[arg(long, env = "MARGINALIA_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub db_statement_timeout_ms: u64,
+
+    /// Log line format.
+    #[arg(long, env = "MARGINALIA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Origins allowed to call the API from a browser, comma-separated; `*` allows any origin.
+    /// Empty: no cross-origin access.
+    #[arg(
+        long,
+        env = "MARGINALIA_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "MARGINALIA_BODY_LIMIT", default_value_t = 256 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=16 * 1024 * 1024))]
+    pub body_limit: u64,
+
+    /// `accept` creates an article on its first review; `reject` answers 404 for unknown articles.
+    #[arg(long, env = "MARGINALIA_UNKNOWN_ARTICLES", value_enum, default_value_t = UnknownArticles::Accept)]
+    pub unknown_articles: UnknownArticles,
+
+    /// HTTP worker threads (0: one per CPU core).
+    #[arg(long, env = "MARGINALIA_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    #[arg(long, env = "MARGINALIA_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    pub shutdown_timeout_secs: u64,
+}
+
+/// A setting that parses but cannot work.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {setting}: {reason}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub reason: String,
+}
+
+impl Config {
+    /// Checks what clap's parsers cannot: relations and formats inside strings.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        self.cors_origins = self
+            .cors_origins
+            .iter()
+            .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+            .filter(|origin| !origin.is_empty())
+            .collect();
+        for origin in &self.cors_origins {
+            let looks_like_origin = origin == "*"
+                || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin["https://".len() - 1..]
+                        .trim_start_matches('/')
+                        .contains('/'));
+            if !looks_like_origin {
+                return Err(ConfigError {
+                    setting: "MARGINALIA_CORS_ORIGINS",
+                    reason: format!(
+                        "`{origin}` is not an origin such as https://news.example.org or *"
+                    ),
+                });
+            }
+        }
+        if let Some(url) = &self.database_url {
+            if url.trim().is_empty() {
+                self.database_url = None;
+            }
+        }
+        if self.database_url.is_none() && self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError {
+                setting: "MARGINALIA_DATA_DIR",
+                reason: "must not be empty when DATABASE_URL is unset".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn db_acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.db_acquire_timeout_ms)
+    }
+
+    pub fn body_limit_bytes(&self) -> usize {
+        usize::try_from(self.body_limit).unwrap_or(usize::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let mut all = vec!["marginalia"];
+        all.extend_from_slice(args);
+        let mut config = Cli::try_parse_from(all).map_err(|e| e.to_string())?.config;
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
+    #[test]
+    fn defaults_are_usable() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.unknown_articles, UnknownArticles::Accept);
+        assert!(config.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn cors_origins_are_checked() {
+        let config = parse(&["--cors-origins", "https://a.example, https://b.example/"]).unwrap();
+        assert_eq!(
+            config.cors_origins,
+            vec!["https://a.example", "https://b.example"]
+        );
+        let error = parse(&["--cors-origins", "https://a.example/path"]).unwrap_err();
+        assert!(error.contains("MARGINALIA_CORS_ORIGINS"), "{error}");
+        assert!(parse(&["--cors-origins", "a.example"]).is_err());
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_refused() {
+        assert!(parse(&["--db-pool-size", "0"]).is_err());
+        assert!(parse(&["--body-limit", "10"]).is_err());
+        assert!(parse(&["--bind", "not-an-address"]).is_err());
+        assert!(parse(&["--unknown-articles", "maybe"]).is_err());
+    }
+}

@@ -1,0 +1,7 @@
+//! Database plumbing: the connection pool, migrations and the private PostgreSQL cluster.
+
+pub mod embedded;
+pub mod pool;
+pub mod schema;
+
+pub use pool::{build_pool, run_migrations, Pool, PoolOptions};

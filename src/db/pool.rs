@@ -1,0 +1,83 @@
+//! The async connection pool and the embedded migrations.
+//!
+//! Handlers use diesel-async over a deadpool pool, so no request ever blocks an executor thread
+//! on I/O; a request waits for a connection at most the acquire timeout, then gets a 503.
+
+use std::time::Duration;
+
+use diesel::Connection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use futures_util::FutureExt;
+
+pub type Pool = deadpool::managed::Pool<AsyncDieselConnectionManager<AsyncPgConnection>>;
+pub type PooledConnection =
+    deadpool::managed::Object<AsyncDieselConnectionManager<AsyncPgConnection>>;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Pool sizing and time limits.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    pub max_size: usize,
+    /// Longest a caller waits for a free or new connection.
+    pub acquire_timeout: Duration,
+    /// Longest one statement may run before PostgreSQL cancels it.
+    pub statement_timeout: Duration,
+}
+
+/// Builds the pool; connections are opened lazily, so this succeeds while the database is down
+/// and the service recovers by itself once it is back.
+pub fn build_pool(
+    database_url: &str,
+    options: PoolOptions,
+) -> Result<Pool, deadpool::managed::BuildError> {
+    let statement_timeout_ms = options.statement_timeout.as_millis();
+    let mut config = ManagerConfig::default();
+    config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            conn.batch_execute(&format!(
+                "SET statement_timeout = {statement_timeout_ms}; SET application_name = 'marginalia'"
+            ))
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::new_with_config(database_url, config);
+    Pool::builder(manager)
+        .max_size(options.max_size)
+        .wait_timeout(Some(options.acquire_timeout))
+        .create_timeout(Some(options.acquire_timeout))
+        .recycle_timeout(Some(options.acquire_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("could not connect to run migrations: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("migrations failed: {0}")]
+    Apply(String),
+}
+
+/// Applies every migration not yet applied; returns the versions it applied.
+pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, MigrationError> {
+    let url = database_url.to_owned();
+    // diesel's migration runner is synchronous: give it a blocking thread of its own.
+    tokio::task::spawn_blocking(move || {
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| MigrationError::Apply(e.to_string()))?;
+        Ok(applied.iter().map(ToString::to_string).collect())
+    })
+    .await
+    .map_err(|e| MigrationError::Apply(e.to_string()))?
+}

@@ -1,0 +1,170 @@
+//! Articles as the CMS describes them.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use validator::Validate;
+
+use super::text;
+use super::FieldError;
+
+/// The CMS's own opaque article id: 1–128 characters of `[A-Za-z0-9._:~-]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ArticleId(String);
+
+impl ArticleId {
+    pub const MAX_LEN: usize = 128;
+    pub const PATTERN: &'static str = "^[A-Za-z0-9._:~-]{1,128}$";
+
+    /// Accepts exactly the ids the pattern allows; `field` names where the id came from.
+    pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "._:~-".contains(c);
+        if raw.is_empty() || raw.len() > Self::MAX_LEN {
+            return Err(FieldError::new(
+                field,
+                "length",
+                format!("must be 1 to {} characters", Self::MAX_LEN),
+            ));
+        }
+        if !raw.chars().all(allowed) {
+            return Err(FieldError::new(
+                field,
+                "format",
+                "may contain only letters, digits and . _ : ~ -",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for ArticleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the CMS may say about an article, as received.
+#[derive(Debug, Clone, Default)]
+pub struct ArticleInput {
+    pub title: Option<String>,
+    pub url: Option<String>,
+    pub language: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub reviews_open: Option<bool>,
+}
+
+/// A checked, normalized article description ready to store.
+#[derive(Debug, Clone, PartialEq, Validate)]
+pub struct ArticleUpsert {
+    #[validate(
+        custom(function = "title_length"),
+        custom(function = "text::no_control_chars")
+    )]
+    pub title: Option<String>,
+    #[validate(custom(function = "web_url"))]
+    pub url: Option<String>,
+    #[validate(custom(function = "text::bcp47"))]
+    pub language: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub reviews_open: bool,
+}
+
+pub const ARTICLE_TITLE_MAX: usize = 500;
+pub const ARTICLE_URL_MAX: usize = 2048;
+
+fn title_length(title: &str) -> Result<(), validator::ValidationError> {
+    text::char_length(title, 1, ARTICLE_TITLE_MAX)
+}
+
+fn web_url(url: &str) -> Result<(), validator::ValidationError> {
+    use validator::ValidateUrl;
+    let is_web = url.starts_with("https://") || url.starts_with("http://");
+    if is_web
+        && url.len() <= ARTICLE_URL_MAX
+        && url.validate_url()
+        && !url.contains(char::is_whitespace)
+    {
+        Ok(())
+    } else {
+        let mut error = validator::ValidationError::new("format");
+        error.message =
+            Some(format!("must be an http(s) URL of at most {ARTICLE_URL_MAX} characters").into());
+        Err(error)
+    }
+}
+
+impl ArticleUpsert {
+    /// Normalizes the CMS's description and checks it; reviews stay open unless said otherwise.
+    pub fn parse(input: ArticleInput) -> Result<Self, Vec<FieldError>> {
+        let upsert = Self {
+            title: text::normalize_optional(input.title.as_deref()),
+            url: input
+                .url
+                .map(|url| url.trim().to_owned())
+                .filter(|u| !u.is_empty()),
+            language: text::normalize_optional(input.language.as_deref()),
+            published_at: input.published_at,
+            reviews_open: input.reviews_open.unwrap_or(true),
+        };
+        upsert
+            .validate()
+            .map_err(|errors| FieldError::from_validation(&errors))?;
+        Ok(Self {
+            language: upsert.language.as_deref().map(text::canonical_language),
+            ..upsert
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn article_ids_follow_the_pattern() {
+        for good in [
+            "voa-2020-05-iskp-attacks",
+            "a",
+            "cms:42",
+            "x.y_z~1",
+            &"a".repeat(128),
+        ] {
+            assert!(ArticleId::parse(good, "article_id").is_ok(), "{good}");
+        }
+        for bad in ["", "a/b", "../etc", "пост", "a b", "%2F", &"a".repeat(129)] {
+            let error = ArticleId::parse(bad, "article_id").unwrap_err();
+            assert_eq!(error.field, "article_id", "{bad}");
+        }
+    }
+
+    #[test]
+    fn article_descriptions_are_checked() {
+        let ok = ArticleUpsert::parse(ArticleInput {
+            title: Some("  Pushed to the Brink  ".into()),
+            url: Some("https://news.example.org/a/1".into()),
+            language: Some("en-gb".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ok.title.as_deref(), Some("Pushed to the Brink"));
+        assert_eq!(ok.language.as_deref(), Some("en-GB"));
+        assert!(ok.reviews_open);
+
+        let errors = ArticleUpsert::parse(ArticleInput {
+            url: Some("javascript:alert(1)".into()),
+            language: Some("english please".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["language", "url"]);
+    }
+}

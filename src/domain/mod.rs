@@ -1,0 +1,10 @@
+//! Plain types and rules of the product: no I/O, no HTTP, no SQL.
+
+pub mod article;
+pub mod field_error;
+pub mod page;
+pub mod review;
+pub mod stats;
+pub mod text;
+
+pub use field_error::FieldError;

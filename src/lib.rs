@@ -1,0 +1,15 @@
+//! Marginalia: a self-hosted reader review API for newsrooms.
+//!
+//! Layers point one way: `api` → `domain`, `store`; `store` → `domain`; `domain` → nothing.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,82 @@
+//! The `marginalia` command line.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use marginalia::auth::Scope;
+use marginalia::commands::{self, KeysCommand};
+use marginalia::config::Config;
+use marginalia::telemetry;
+
+#[derive(Parser)]
+#[command(
+    name = "marginalia",
+    version,
+    about = "Reader reviews for news articles"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document to stdout.
+    Openapi,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(Keys),
+}
+
+#[derive(Subcommand)]
+enum Keys {
+    /// Create a key and print it once.
+    Create {
+        /// Who or what uses the key, e.g. "cms-production".
+        #[arg(long)]
+        name: String,
+        /// What the key may do; repeat for several.
+        #[arg(long = "scope", value_enum, required = true)]
+        scopes: Vec<Scope>,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id.
+    Revoke { id: uuid::Uuid },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = cli.config;
+    if let Err(error) = config.validate() {
+        eprintln!("marginalia: {error}");
+        return ExitCode::from(2);
+    }
+    telemetry::init(config.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => commands::serve(config).await,
+        Command::Migrate => commands::migrate(config).await,
+        Command::Openapi => commands::openapi(),
+        Command::Keys(Keys::Create { name, scopes }) => {
+            commands::keys(config, KeysCommand::Create { name, scopes }).await
+        }
+        Command::Keys(Keys::List) => commands::keys(config, KeysCommand::List).await,
+        Command::Keys(Keys::Revoke { id }) => {
+            commands::keys(config, KeysCommand::Revoke { id }).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("marginalia: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

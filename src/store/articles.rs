@@ -1,0 +1,128 @@
+//! Articles registered by the CMS or created by a first review.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::stats::StatsRow;
+use super::{connection, StoreError};
+use crate::db::schema::{article_stats, articles};
+use crate::db::Pool;
+use crate::domain::article::{ArticleId, ArticleUpsert};
+use crate::domain::stats::RatingCounters;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = articles, check_for_backend(diesel::pg::Pg))]
+pub struct ArticleRow {
+    pub article_id: String,
+    pub title: Option<String>,
+    pub url: Option<String>,
+    pub language: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub reviews_open: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An article with its counters, as the public reads it.
+#[derive(Debug, Clone)]
+pub struct ArticleWithStats {
+    pub article: ArticleRow,
+    pub counters: RatingCounters,
+}
+
+/// Creates or replaces an article's description; returns it and whether it was new.
+pub async fn upsert(
+    pool: &Pool,
+    id: &ArticleId,
+    upsert: &ArticleUpsert,
+) -> Result<(ArticleWithStats, bool), StoreError> {
+    use articles::dsl;
+    let mut conn = connection(pool).await?;
+    let values = (
+        dsl::article_id.eq(id.as_str()),
+        dsl::title.eq(upsert.title.as_deref()),
+        dsl::url.eq(upsert.url.as_deref()),
+        dsl::language.eq(upsert.language.as_deref()),
+        dsl::published_at.eq(upsert.published_at),
+        dsl::reviews_open.eq(upsert.reviews_open),
+    );
+    let article = diesel::insert_into(articles::table)
+        .values(values)
+        .on_conflict(dsl::article_id)
+        .do_update()
+        .set((
+            dsl::title.eq(upsert.title.as_deref()),
+            dsl::url.eq(upsert.url.as_deref()),
+            dsl::language.eq(upsert.language.as_deref()),
+            dsl::published_at.eq(upsert.published_at),
+            dsl::reviews_open.eq(upsert.reviews_open),
+            dsl::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(ArticleRow::as_returning())
+        .get_result(&mut conn)
+        .await?;
+    // An update sets updated_at to the current transaction's time, later than created_at.
+    let created = article.created_at == article.updated_at;
+    let counters = article_stats::table
+        .find(id.as_str())
+        .select(StatsRow::as_select())
+        .first(&mut conn)
+        .await
+        .optional()?
+        .map(RatingCounters::from)
+        .unwrap_or_default();
+    Ok((ArticleWithStats { article, counters }, created))
+}
+
+/// An article and its counters in one query.
+pub async fn get(pool: &Pool, id: &ArticleId) -> Result<Option<ArticleWithStats>, StoreError> {
+    let mut conn = connection(pool).await?;
+    let row = articles::table
+        .left_join(article_stats::table)
+        .filter(articles::article_id.eq(id.as_str()))
+        .select((ArticleRow::as_select(), Option::<StatsRow>::as_select()))
+        .first::<(ArticleRow, Option<StatsRow>)>(&mut conn)
+        .await
+        .optional()?;
+    Ok(row.map(|(article, stats)| ArticleWithStats {
+        article,
+        counters: stats.map(RatingCounters::from).unwrap_or_default(),
+    }))
+}
+
+pub async fn exists(pool: &Pool, id: &ArticleId) -> Result<bool, StoreError> {
+    let mut conn = connection(pool).await?;
+    Ok(
+        diesel::select(diesel::dsl::exists(articles::table.find(id.as_str())))
+            .get_result(&mut conn)
+            .await?,
+    )
+}
+
+/// Inside a review's transaction: makes sure the article exists (when allowed to create it)
+/// and accepts reviews.
+pub(crate) async fn open_for_reviews(
+    conn: &mut AsyncPgConnection,
+    id: &ArticleId,
+    create_if_missing: bool,
+) -> Result<(), StoreError> {
+    if create_if_missing {
+        diesel::insert_into(articles::table)
+            .values(articles::article_id.eq(id.as_str()))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    }
+    let open: Option<bool> = articles::table
+        .find(id.as_str())
+        .select(articles::reviews_open)
+        .first(conn)
+        .await
+        .optional()?;
+    match open {
+        None => Err(StoreError::ArticleNotFound),
+        Some(false) => Err(StoreError::ReviewsClosed),
+        Some(true) => Ok(()),
+    }
+}
