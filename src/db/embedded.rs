@@ -252,10 +252,11 @@ impl EmbeddedPostgres {
         Ok(())
     }
 
-    /// Starts a detached watcher that stops the cluster once process `pid` is gone, however it
-    /// ended. Test harnesses use it so that no cluster outlives the test run.
-    pub fn stop_when_process_exits(&self, pid: u32) -> Result<(), EmbeddedError> {
-        let script = r#"while [ -d "/proc/$0" ]; do sleep 0.5; done; exec "$1" stop -D "$2" -m immediate -s"#;
+    /// Starts a detached watcher that stops the cluster and deletes its files once process `pid`
+    /// is gone, however it ended. Test harnesses use it so that no throwaway cluster outlives
+    /// the test run.
+    pub fn discard_when_process_exits(&self, pid: u32) -> Result<(), EmbeddedError> {
+        let script = r#"while [ -d "/proc/$0" ]; do sleep 0.5; done; "$1" stop -D "$2" -m immediate -s; rm -rf "$2""#;
         let mut command = self.command(Path::new("sh"));
         command
             .arg("-c")

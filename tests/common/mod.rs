@@ -1,0 +1,309 @@
+//! Test harness: a real PostgreSQL per test binary (a private throwaway cluster, or the server
+//! in `TEST_DATABASE_URL`), a fresh database per test cloned from a migrated template, and the
+//! real HTTP server on an ephemeral port.
+#![allow(dead_code)] // Each test binary uses its own subset of these helpers.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use marginalia::app::{self, ServerOptions};
+use marginalia::auth::{self, Scope};
+use marginalia::db::embedded::{ClusterOptions, EmbeddedPostgres};
+use marginalia::db::{self, Pool, PoolOptions};
+use marginalia::state::AppState;
+use marginalia::store;
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+/// Where test databases are created.
+struct TestServer {
+    /// Connection string for database `{}`.
+    url_template: UrlTemplate,
+    template_db: String,
+}
+
+enum UrlTemplate {
+    KeyValue(String),
+    Url(url::Url),
+}
+
+impl UrlTemplate {
+    fn for_database(&self, database: &str) -> String {
+        match self {
+            // In key/value strings a later keyword wins.
+            Self::KeyValue(base) => format!("{base} dbname={database}"),
+            Self::Url(base) => {
+                let mut url = base.clone();
+                url.set_path(&format!("/{database}"));
+                url.to_string()
+            }
+        }
+    }
+}
+
+static SERVER: OnceCell<TestServer> = OnceCell::const_new();
+
+async fn server() -> &'static TestServer {
+    SERVER
+        .get_or_init(|| async {
+            let url_template = match std::env::var("TEST_DATABASE_URL") {
+                Ok(url) if url.contains("://") => {
+                    UrlTemplate::Url(url::Url::parse(&url).expect("TEST_DATABASE_URL is a URL"))
+                }
+                Ok(url) => UrlTemplate::KeyValue(url),
+                Err(_) => {
+                    let cluster = start_throwaway_cluster().await;
+                    UrlTemplate::KeyValue(cluster.database_url("postgres"))
+                }
+            };
+            let template_db = format!("marginalia_tpl_{}", uuid::Uuid::now_v7().simple());
+            create_database(&url_template, &template_db, None).await;
+            db::run_migrations(&url_template.for_database(&template_db))
+                .await
+                .expect("migrations apply to the template");
+            TestServer {
+                url_template,
+                template_db,
+            }
+        })
+        .await
+}
+
+/// A private cluster in a temporary directory, stopped and deleted when this process exits.
+pub async fn start_throwaway_cluster() -> EmbeddedPostgres {
+    let dir = world_searchable_tempdir();
+    let cluster = EmbeddedPostgres::new(&dir).expect("PostgreSQL binaries are installed");
+    cluster
+        .start(ClusterOptions { durable: false })
+        .await
+        .expect("the test cluster starts");
+    cluster
+        .discard_when_process_exits(std::process::id())
+        .expect("the cluster watcher starts");
+    cluster
+}
+
+/// A temporary directory the `postgres` user can reach when tests run as root.
+pub fn world_searchable_tempdir() -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("mrg-")
+        .tempdir()
+        .expect("a temporary directory")
+        .keep();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+async fn create_database(urls: &UrlTemplate, name: &str, template: Option<&str>) {
+    let mut conn = AsyncPgConnection::establish(&urls.for_database("postgres"))
+        .await
+        .expect("connect to the maintenance database");
+    let sql = match template {
+        Some(template) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+        None => format!("CREATE DATABASE \"{name}\""),
+    };
+    diesel::sql_query(sql)
+        .execute(&mut conn)
+        .await
+        .expect("create a test database");
+}
+
+/// How a test app differs from the defaults.
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    pub create_missing_articles: bool,
+    pub body_limit: usize,
+    pub pool_size: usize,
+    pub acquire_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            create_missing_articles: true,
+            body_limit: 256 * 1024,
+            pool_size: 16,
+            acquire_timeout: Duration::from_millis(750),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One running service on its own fresh database.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: Pool,
+    pub database_url: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: TestOptions) -> TestApp {
+    let server = server().await;
+    let database = format!("marginalia_test_{}", uuid::Uuid::now_v7().simple());
+    create_database(&server.url_template, &database, Some(&server.template_db)).await;
+    let database_url = server.url_template.for_database(&database);
+    spawn_app_on(&database_url, options)
+}
+
+/// Serves an app on an existing database (already migrated).
+pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
+    let pool = db::build_pool(
+        database_url,
+        PoolOptions {
+            max_size: options.pool_size,
+            acquire_timeout: options.acquire_timeout,
+            statement_timeout: options.statement_timeout,
+        },
+    )
+    .expect("pool");
+    let state = AppState {
+        pool: pool.clone(),
+        create_missing_articles: options.create_missing_articles,
+        body_limit: options.body_limit,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let server = app::start(
+        listener,
+        state,
+        ServerOptions {
+            cors_origins: vec!["https://news.example.org".into()],
+            workers: 2,
+            shutdown_timeout: Duration::from_secs(1),
+        },
+    )
+    .expect("server starts");
+    tokio::spawn(server);
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        pool,
+        database_url: database_url.to_owned(),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Creates an API key with these scopes and returns its secret.
+    pub async fn api_key(&self, scopes: &[Scope]) -> String {
+        let key = auth::generate_key();
+        let names: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        store::api_keys::create(&self.pool, "test", &names, &key.digest)
+            .await
+            .expect("create key");
+        key.secret
+    }
+
+    pub async fn post_review(&self, article_id: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/v1/articles/{article_id}/reviews")))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("json")
+    }
+
+    /// Runs a query returning one bigint, for checking what the database holds.
+    pub async fn count(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = store::connection(&self.pool).await.expect("connection");
+        diesel::sql_query(sql)
+            .get_result::<Count>(&mut conn)
+            .await
+            .expect("count query")
+            .n
+    }
+
+    /// Registers the fixture article through the API with a CMS key.
+    pub async fn register_fixture_article(&self) -> Value {
+        let article = fixture("article.json");
+        let key = self.api_key(&[Scope::Cms]).await;
+        let id = article["article_id"].as_str().expect("id").to_owned();
+        let response = self
+            .client
+            .put(self.url(&format!("/v1/articles/{id}")))
+            .bearer_auth(key)
+            .json(&serde_json::json!({
+                "title": article["title"],
+                "url": article["url"],
+                "language": article["language"],
+                "published_at": article["published_at"],
+            }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 201);
+        article
+    }
+}
+
+/// A file from `../shared/fixtures`.
+pub fn fixture(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading fixture {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+/// Checks a response is a problem document with this status; returns it.
+pub async fn expect_problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let problem: Value = response.json().await.expect("problem json");
+    assert_eq!(problem["status"], status);
+    assert!(problem["type"].as_str().is_some_and(|t| !t.is_empty()));
+    problem
+}
+
+/// Field names a problem document reports.
+pub fn problem_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,141 @@
+//! Wrong requests get precise problem documents, never a 500.
+
+mod common;
+
+use common::{expect_problem, problem_fields, spawn_app, spawn_app_with, TestOptions};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transport_level_mistakes() {
+    let app = spawn_app().await;
+    let url = app.url("/v1/articles/a1/reviews");
+
+    let no_type = app
+        .client
+        .post(&url)
+        .body(r#"{"rating":4,"body":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(no_type, 415).await;
+    let text = app
+        .client
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body(r#"{"rating":4,"body":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(text, 415).await;
+    let charset = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(r#"{"rating":4,"body":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        charset.status(),
+        201,
+        "parameters on the media type are fine"
+    );
+
+    let malformed = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{rating: 4}")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(malformed, 400).await;
+    let empty = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(empty, 400).await;
+
+    expect_problem(app.get("/v2/nothing").await, 404).await;
+    let wrong_method = app
+        .client
+        .delete(app.url("/v1/articles/a1/reviews"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.headers()["allow"], "GET, POST");
+    expect_problem(wrong_method, 405).await;
+    let patch = app.client.patch(app.url("/v1/stats")).send().await.unwrap();
+    expect_problem(patch, 405).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_body_limit_is_configurable_and_enforced_while_streaming() {
+    let app = spawn_app_with(TestOptions {
+        body_limit: 4096,
+        ..Default::default()
+    })
+    .await;
+    let url = app.url("/v1/articles/a1/reviews");
+    let big = json!({"rating": 4, "body": "я".repeat(3000)});
+    let problem = expect_problem(app.post_review("a1", &big).await, 413).await;
+    assert!(problem["detail"].as_str().unwrap().contains("4096"));
+
+    // Without Content-Length (chunked), the limit still holds.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..10).map(|_| Ok(vec![b' '; 1024])).collect();
+    let stream = futures_util::stream::iter(chunks);
+    let chunked = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(chunked, 413).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_broken_rule_is_reported_at_once() {
+    let app = spawn_app().await;
+    let response = app
+        .post_review(
+            "a1",
+            &json!({"rating": 9, "body": " ", "title": "t".repeat(201), "author_email": "nope", "language": "??"}),
+        )
+        .await;
+    let problem = expect_problem(response, 422).await;
+    assert_eq!(
+        problem_fields(&problem),
+        ["author_email", "body", "language", "rating", "title"]
+    );
+    let missing = app.post_review("a1", &json!({})).await;
+    let problem = expect_problem(missing, 422).await;
+    assert_eq!(problem_fields(&problem), ["body", "rating"]);
+    assert_eq!(app.count("SELECT count(*) AS n FROM reviews").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn responses_carry_a_request_id_and_cors_headers() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", "https://news.example.org")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-request-id"));
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://news.example.org"
+    );
+    let ready = app.get_json("/readyz").await;
+    assert_eq!(ready["status"], "ready");
+}

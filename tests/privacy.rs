@@ -1,0 +1,90 @@
+//! No public response ever carries the author's email or an internal field.
+
+mod common;
+
+use common::{fixture, spawn_app};
+use serde_json::Value;
+
+const INTERNAL_KEYS: &[&str] = &[
+    "author_email",
+    "status",
+    "updated_at_internal",
+    "edit_token_hash",
+    "client_fingerprint",
+];
+
+/// Every key anywhere in a JSON document.
+fn keys(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                out.push(key.clone());
+                keys(inner, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| keys(item, out)),
+        _ => {}
+    }
+}
+
+fn assert_private(path: &str, text: &str, emails: &[String]) {
+    for email in emails {
+        assert!(!text.contains(email.as_str()), "{path} leaks {email}");
+    }
+    let json: Value = serde_json::from_str(text).unwrap();
+    let mut found = Vec::new();
+    keys(&json, &mut found);
+    for key in INTERNAL_KEYS {
+        assert!(
+            !found.iter().any(|k| k == key),
+            "{path} has internal field {key}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn public_endpoints_never_show_private_fields() {
+    let app = spawn_app().await;
+    let article = app.register_fixture_article().await;
+    let id = article["article_id"].as_str().unwrap();
+    let mut emails = Vec::new();
+    let mut review_ids = Vec::new();
+    for (index, review) in fixture("reviews-valid.json")
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let mut review = review.clone();
+        let email = format!("reader{index}@private.example");
+        review["author_email"] = Value::String(email.clone());
+        emails.push(email);
+        let response = app.post_review(id, &review).await;
+        assert_eq!(response.status(), 201);
+        let text = response.text().await.unwrap();
+        assert_private("POST review", &text, &emails);
+        let created: Value = serde_json::from_str(&text).unwrap();
+        review_ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM reviews WHERE author_email LIKE '%@private.example'")
+            .await,
+        emails.len() as i64,
+        "emails are stored, just never shown"
+    );
+
+    let mut paths: Vec<String> = vec![
+        format!("/v1/articles/{id}"),
+        format!("/v1/articles/{id}/stats"),
+        format!("/v1/stats?article_id={id}"),
+    ];
+    for sort in ["newest", "oldest", "highest", "lowest"] {
+        paths.push(format!("/v1/articles/{id}/reviews?sort={sort}&limit=100"));
+    }
+    paths.extend(review_ids.iter().map(|rid| format!("/v1/reviews/{rid}")));
+    for path in &paths {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_private(path, &response.text().await.unwrap(), &emails);
+    }
+}
