@@ -1,0 +1,69 @@
+//! `marginalia keys create|list|revoke` against the service's database.
+
+mod common;
+
+use std::process::Command;
+
+use common::spawn_app;
+use serde_json::json;
+
+fn marginalia(database_url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_marginalia"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .output()
+        .expect("the binary runs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_created_key_works_until_revoked() {
+    let app = spawn_app().await;
+    let created = marginalia(
+        &app.database_url,
+        &["keys", "create", "--name", "cms-prod", "--scope", "cms"],
+    );
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let secret = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    assert!(secret.starts_with("mrg_"));
+    let stderr = String::from_utf8(created.stderr).unwrap();
+    let id = stderr
+        .split_whitespace()
+        .nth(2)
+        .expect("`Created key <id> …`")
+        .to_owned();
+
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM api_keys WHERE convert_from(key_hash, 'LATIN1') LIKE 'mrg_%'").await,
+        0,
+        "the secret itself is not stored"
+    );
+    let listed = marginalia(&app.database_url, &["keys", "list"]);
+    let listing = String::from_utf8(listed.stdout).unwrap();
+    assert!(listing.contains("cms-prod") && listing.contains(&id));
+    assert!(!listing.contains(&secret), "list never shows secrets");
+
+    let put = || {
+        app.client
+            .put(app.url("/v1/articles/keyed"))
+            .bearer_auth(&secret)
+            .json(&json!({"title": "Keyed"}))
+            .send()
+    };
+    assert!(put().await.unwrap().status().is_success());
+
+    let revoked = marginalia(&app.database_url, &["keys", "revoke", &id]);
+    assert!(revoked.status.success());
+    assert_eq!(put().await.unwrap().status(), 401);
+    let again = marginalia(&app.database_url, &["keys", "revoke", &id]);
+    assert!(!again.status.success(), "revoking twice is an error");
+
+    let bad_scope = marginalia(
+        &app.database_url,
+        &["keys", "create", "--name", "x", "--scope", "root"],
+    );
+    assert!(!bad_scope.status.success());
+}
