@@ -40,6 +40,18 @@ pub struct PutArticleRequest {
 
 /// An article and its review stats.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "article_id": "voa-2020-05-iskp-attacks",
+    "title": "Pushed to the Brink Again, Islamic State’s Afghan Affiliate Claims Deadly Attacks",
+    "url": "https://news.example.org/a/islamic-state-afghan-affiliate-claims-deadly-attacks",
+    "language": "en",
+    "published_at": "2020-05-14T09:00:00Z",
+    "reviews_open": true,
+    "created_at": "2026-11-25T18:00:00Z",
+    "updated_at": "2026-11-25T18:00:00Z",
+    "stats": {"article_id": "voa-2020-05-iskp-attacks", "review_count": 1, "average": 4.0,
+              "histogram": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}}
+}))]
 pub struct Article {
     pub article_id: String,
     pub title: Option<String>,

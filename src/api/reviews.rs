@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::extract::{query_pairs, JsonBody, ReviewIdPath};
@@ -114,30 +114,23 @@ impl From<PublicReviewRow> for Review {
 
 /// One page of reviews.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "items": [{
+        "id": "019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f",
+        "article_id": "voa-2020-05-iskp-attacks",
+        "rating": 5,
+        "title": "Useful context",
+        "body": "Clear timeline from the 2017 MOAB strike to the 2020 attacks.",
+        "author_name": "J. Miller",
+        "language": "en",
+        "created_at": "2026-11-25T19:00:00Z"
+    }],
+    "next_cursor": "djEubmV3ZXN0LjAuMDE5YWI1YzQ3YzJlN2Q0MzlhMWU2ZjFiMmMzZDRlNWY"
+}))]
 pub struct ReviewPage {
     pub items: Vec<Review>,
     /// Pass as `cursor` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
-}
-
-/// Query parameters of the review list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // Documents the parameters; `PageQuery::from_pairs` reads them.
-pub struct ListReviewsParams {
-    /// Order of the list.
-    sort: Option<Sort>,
-    /// Only reviews with this rating.
-    #[param(minimum = 1, maximum = 5)]
-    rating: Option<i16>,
-    /// Only reviews in this language (BCP 47).
-    #[param(max_length = 35, pattern = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")]
-    language: Option<String>,
-    /// Page size.
-    #[param(minimum = 1, maximum = 100, default = 20)]
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page, with the same `sort`.
-    cursor: Option<String>,
 }
 
 /// Submit a review.
@@ -190,7 +183,11 @@ pub async fn create_review(
     tag = "reviews",
     params(
         ("article_id" = String, Path, description = "The CMS's article id", pattern = "^[A-Za-z0-9._:~-]{1,128}$", max_length = 128),
-        ListReviewsParams
+        ("sort" = Option<Sort>, Query, description = "Order of the list; default `newest`"),
+        ("rating" = Option<i16>, Query, minimum = 1, maximum = 5, description = "Only reviews with this rating"),
+        ("language" = Option<String>, Query, max_length = 35, pattern = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$", description = "Only reviews in this language (BCP 47)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size; default 20"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, with the same `sort`"),
     ),
     responses(
         (status = 200, description = "A page of reviews", body = ReviewPage),

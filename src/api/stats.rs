@@ -66,6 +66,12 @@ impl ArticleStats {
 
 /// Stats of several articles.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"stats": [
+    {"article_id": "voa-2020-05-iskp-attacks", "review_count": 2, "average": 4.5,
+     "histogram": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}},
+    {"article_id": "not-reviewed-yet", "review_count": 0, "average": null,
+     "histogram": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}}
+]}))]
 pub struct BulkStats {
     /// One entry per distinct requested id, in request order.
     pub stats: Vec<ArticleStats>,
