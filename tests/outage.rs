@@ -71,3 +71,144 @@ async fn database_outage_is_a_503_and_recovery_needs_no_restart() {
     let stats = app.get_json("/v1/articles/outage-1/stats").await;
     assert_eq!(stats["review_count"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_stopping_mid_load_gives_prompt_503s_then_recovers() {
+    let cluster = start_throwaway_cluster().await;
+    cluster.ensure_database("midload").await.unwrap();
+    let url = cluster.database_url("midload");
+    db::run_migrations(&url).await.unwrap();
+    let app = spawn_app_on(&url, TestOptions::default());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let client = client.clone();
+        let target = app.url("/v1/articles/midload/reviews");
+        let stop = stop.clone();
+        workers.push(tokio::spawn(async move {
+            // (status, seconds it took)
+            let mut seen: Vec<(u16, f64)> = Vec::new();
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                let started = std::time::Instant::now();
+                let review = json!({"rating": 3, "body": format!("worker {worker} #{i}")});
+                let response = client
+                    .post(&target)
+                    .json(&review)
+                    .send()
+                    .await
+                    .expect("an answer");
+                let status = response.status().as_u16();
+                if status == 503 {
+                    let problem: serde_json::Value = response.json().await.unwrap();
+                    assert_eq!(problem["status"], 503);
+                }
+                seen.push((status, started.elapsed().as_secs_f64()));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.stop().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    cluster
+        .start(ClusterOptions { durable: false })
+        .await
+        .unwrap();
+    let back = std::time::Instant::now();
+    let mut recovered_after = None;
+    while back.elapsed() < Duration::from_secs(10) {
+        let probe = client
+            .post(app.url("/v1/articles/midload/reviews"))
+            .json(&json!({"rating": 4, "body": "probe"}))
+            .send()
+            .await
+            .unwrap();
+        if probe.status() == 201 {
+            recovered_after = Some(back.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answers = Vec::new();
+    for worker in workers {
+        answers.extend(worker.await.unwrap());
+    }
+    assert!(answers.iter().any(|(status, _)| *status == 201));
+    assert!(
+        answers.iter().any(|(status, _)| *status == 503),
+        "the outage was seen"
+    );
+    for (status, seconds) in &answers {
+        assert!(matches!(status, 201 | 503), "only 201 or 503, got {status}");
+        if *status == 503 {
+            assert!(*seconds < 1.0, "a 503 took {seconds:.3}s");
+        }
+    }
+    let recovered_after = recovered_after.expect("serves again after PostgreSQL returns");
+    assert!(
+        recovered_after < Duration::from_secs(5),
+        "recovery took {recovered_after:?}"
+    );
+    // Every 201 is in the database, and the stats agree.
+    let created = answers.iter().filter(|(status, _)| *status == 201).count() as i64 + 1;
+    let stored = app.count("SELECT count(*) AS n FROM reviews").await;
+    // A commit whose answer was cut off by the shutdown may exist without its 201; never the reverse.
+    assert!(stored >= created, "{stored} stored, {created} acknowledged");
+    let counted = app
+        .count("SELECT review_count AS n FROM article_stats WHERE article_id = 'midload'")
+        .await;
+    assert_eq!(counted, stored);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exhausted_pool_answers_503_instead_of_hanging() {
+    let app = common::spawn_app_with(TestOptions {
+        pool_size: 2,
+        acquire_timeout: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    // Slow queries hold every pooled connection.
+    let mut sleepers = Vec::new();
+    for _ in 0..2 {
+        let pool = app.pool.clone();
+        sleepers.push(tokio::spawn(async move {
+            use diesel_async::RunQueryDsl;
+            let mut conn = pool.get().await.unwrap();
+            diesel::sql_query("SELECT pg_sleep(3)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    for path in ["/v1/articles/busy/stats", "/readyz"] {
+        let response = client
+            .get(app.url(path))
+            .send()
+            .await
+            .expect("an answer, not a hang");
+        expect_problem(response, 503).await;
+    }
+    for sleeper in sleepers {
+        sleeper.await.unwrap();
+    }
+    let stats = app.get_json("/v1/articles/busy/stats").await;
+    assert_eq!(
+        stats["review_count"], 0,
+        "served again once connections are free"
+    );
+}
