@@ -56,8 +56,13 @@ BASE=http://127.0.0.1:$ISSO_PORT
 log "work dir: $BENCH_WORK"
 
 ISSO_PID=
+WRK_PID=
 cleanup() {
   local rc=$?
+  if [[ -n $WRK_PID ]]; then
+    kill -TERM "$WRK_PID" 2>/dev/null || true  # timeout(1) passes it on to wrk
+    wait "$WRK_PID" 2>/dev/null || true
+  fi
   if [[ -n $ISSO_PID ]] && kill -0 "$ISSO_PID" 2>/dev/null; then
     # TERM lets the gunicorn master reap its workers; KILL only if it hangs.
     kill -TERM "$ISSO_PID" 2>/dev/null || true
@@ -194,14 +199,18 @@ end
 EOF
 
 WRK_TIMEOUT=$((DURATION + 60))
-run_wrk() { # name url [lua] -> raw output file path on stdout
-  local name=$1 url=$2 lua=${3:-} out=$BENCH_WORK/raw/isso-$1.txt
+run_wrk() { # name url [lua]; leaves the raw output path in WRK_OUT
+  local name=$1 url=$2 lua=${3:-}
   local args=(-t "$WRK_THREADS" -c "$CONCURRENCY" -d "${DURATION}s" --timeout 10s --latency)
   [[ -n $lua ]] && args+=(-s "$lua")
+  WRK_OUT=$BENCH_WORK/raw/isso-$name.txt
   log "wrk $name: ${args[*]} $url"
-  timeout -k 5 "$WRK_TIMEOUT" wrk "${args[@]}" "$url" >"$out" 2>&1 ||
-    { cat "$out" >&2; die "wrk $name failed"; }
-  printf '%s' "$out"
+  # Background + wait: bash runs a trap only once a foreground child exits, so
+  # this is what lets INT/TERM stop the run at once instead of after DURATION.
+  timeout -k 5 "$WRK_TIMEOUT" wrk "${args[@]}" "$url" >"$WRK_OUT" 2>&1 &
+  WRK_PID=$!
+  wait "$WRK_PID" || { cat "$WRK_OUT" >&2; die "wrk $name failed"; }
+  WRK_PID=
 }
 
 # Turns wrk --latency output into "rps p50_ms p99_ms non2xx socket_errors requests".
@@ -226,11 +235,26 @@ parse_wrk() {
     }' "$1"
 }
 
+# wrk and Isso already share the 2 cores; anything else running (a cargo build,
+# a test suite's PostgreSQL) easily halves the numbers, so say so.
+cpu_busy_pct() { # share of all CPUs busy over one second, from /proc/stat
+  local a b
+  a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat); sleep 1
+  b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+    busy = y[1] - x[1]; idle = y[2] - x[2];
+    print (busy + idle > 0) ? int(100 * busy / (busy + idle)) : 0 }'
+}
+busy=$(cpu_busy_pct)
+((busy < 20)) || log "WARNING: machine is ${busy}% busy before the load test; numbers will be low and noisy"
+
 # GET runs first, against a database holding only the seeded threads: after the
 # POST run the table holds thousands of rows, and the unindexed scan would make
 # the GET number depend on how fast the POST run was.
-get_raw=$(run_wrk get_thread "$BASE/?uri=$GET_Q")
-post_raw=$(run_wrk post "$BASE/new?uri=$POST_Q" "$RUN/post.lua")
+run_wrk get_thread "$BASE/?uri=$GET_Q"
+get_raw=$WRK_OUT
+run_wrk post "$BASE/new?uri=$POST_Q" "$RUN/post.lua"
+post_raw=$WRK_OUT
 
 read -r get_rps get_p50 get_p99 get_non2xx get_sock _ < <(parse_wrk "$get_raw") ||
   die "could not parse $get_raw"

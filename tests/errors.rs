@@ -139,3 +139,19 @@ async fn responses_carry_a_request_id_and_cors_headers() {
     let ready = app.get_json("/readyz").await;
     assert_eq!(ready["status"], "ready");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn integral_numbers_are_integers() {
+    let app = spawn_app().await;
+    let whole = app
+        .post_review("a1", &json!({"rating": 3.0, "body": "three"}))
+        .await;
+    assert_eq!(whole.status(), 201);
+    for rating in [json!(3.5), json!("3"), json!(1e300), json!(true)] {
+        let response = app
+            .post_review("a1", &json!({"rating": rating, "body": "x"}))
+            .await;
+        let problem = expect_problem(response, 422).await;
+        assert_eq!(problem_fields(&problem), ["rating"], "{rating}");
+    }
+}

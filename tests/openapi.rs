@@ -61,6 +61,22 @@ fn every_operation_is_documented_with_errors() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert!(required.contains(&"rating") && required.contains(&"body"));
+    let schemas = &spec["components"]["schemas"];
+    // Published patterns are the very ones the code enforces.
+    let bcp47 = marginalia::domain::text::BCP47_PATTERN;
+    assert_eq!(request["properties"]["language"]["pattern"], bcp47);
+    assert_eq!(
+        schemas["PutArticleRequest"]["properties"]["language"]["pattern"],
+        bcp47
+    );
+    assert_eq!(
+        schemas["PutArticleRequest"]["properties"]["url"]["pattern"],
+        marginalia::domain::article::WEB_URL_PATTERN
+    );
+    assert_eq!(
+        schemas["ArticleId"]["pattern"],
+        marginalia::domain::article::ArticleId::PATTERN
+    );
     let review = &spec["components"]["schemas"]["Review"]["properties"];
     assert!(
         review.get("author_email").is_none(),

@@ -25,13 +25,20 @@ use crate::store::articles::ArticleWithStats;
     "reviews_open": true
 }))]
 pub struct PutArticleRequest {
-    #[schema(max_length = 500)]
+    /// At most 500 characters once trimmed; blank counts as absent.
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub title: Option<String>,
     /// http(s) URL of the article.
-    #[schema(max_length = 2048)]
+    #[schema(max_length = 2048, pattern = r"^https?://[^\s/?#]+([/?#]\S*)?$")]
     pub url: Option<String>,
     /// BCP 47 tag.
-    #[schema(max_length = 35)]
+    #[schema(
+        max_length = 35,
+        pattern = r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(-[0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+)*(-[Xx](-[A-Za-z0-9]{1,8})+)?$"
+    )]
     pub language: Option<String>,
     pub published_at: Option<DateTime<Utc>>,
     /// Whether readers may submit reviews.
@@ -87,7 +94,7 @@ impl From<ArticleWithStats> for Article {
     put,
     path = "/v1/articles/{article_id}",
     tag = "articles",
-    params(("article_id" = String, Path, description = "The CMS's article id", pattern = "^[A-Za-z0-9._:~-]{1,128}$", max_length = 128)),
+    params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     request_body(content = PutArticleRequest, content_type = "application/json"),
     security(("api_key" = [])),
     responses(
@@ -131,7 +138,7 @@ pub async fn put_article(
     get,
     path = "/v1/articles/{article_id}",
     tag = "articles",
-    params(("article_id" = String, Path, description = "The CMS's article id", pattern = "^[A-Za-z0-9._:~-]{1,128}$", max_length = 128)),
+    params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     responses(
         (status = 200, description = "The article", body = Article),
         (status = 400, description = "Bad article id", body = Problem, content_type = "application/problem+json"),

@@ -210,6 +210,10 @@ mod tests {
             (422, vec!["rating".into()])
         );
         assert_eq!(
+            status(parse_json(br#"{"body": 4}"#)),
+            (422, vec!["body".into()])
+        );
+        assert_eq!(
             status(parse_json(br#"{"rating": 4, "status": "published"}"#)),
             (422, vec!["status".into()])
         );

@@ -1,9 +1,13 @@
 //! The OpenAPI document, assembled from every handler's `utoipa::path`.
 
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::openapi::RefOr;
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::{articles, health, reviews, stats};
+use crate::domain::article::ArticleId;
+use crate::domain::page::Sort;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +28,7 @@ use super::{articles, health, reviews, stats};
         health::healthz,
         health::readyz,
     ),
+    components(schemas(ArticleId, Sort)),
     modifiers(&ApiKeyScheme),
     tags(
         (name = "reviews", description = "Submit and read reader reviews"),
@@ -33,6 +38,24 @@ use super::{articles, health, reviews, stats};
     )
 )]
 pub struct ApiDoc;
+
+/// The article id rules, published from the same constants the parser uses.
+impl PartialSchema for ArticleId {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "The CMS's own article id: 1–128 characters of letters, digits and . _ : ~ -",
+            ))
+            .min_length(Some(1))
+            .max_length(Some(ArticleId::MAX_LEN))
+            .pattern(Some(ArticleId::PATTERN))
+            .examples(["voa-2020-05-iskp-attacks"])
+            .into()
+    }
+}
+
+impl ToSchema for ArticleId {}
 
 struct ApiKeyScheme;
 

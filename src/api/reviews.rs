@@ -30,32 +30,53 @@ use crate::store::reviews::PublicReviewRow;
 pub struct CreateReviewRequest {
     /// Stars, 1 to 5.
     #[schema(value_type = i64, required = true, minimum = 1, maximum = 5)]
+    #[serde(default, deserialize_with = "integral")]
     pub rating: Option<i64>,
-    /// Optional headline; at most 200 characters once trimmed.
+    /// Optional headline; at most 200 characters once trimmed. Blank counts as absent.
     #[schema(
         max_length = 200,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
     )]
     pub title: Option<String>,
     /// The review; 1 to 10,000 characters once trimmed and NFC-normalized.
     #[schema(value_type = String, required = true, min_length = 1, max_length = 10000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub body: Option<String>,
-    /// Name shown with the review; at most 100 characters.
+    /// Name shown with the review; at most 100 characters once trimmed. Blank counts as absent.
     #[schema(
         max_length = 100,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
     )]
     pub author_name: Option<String>,
     /// Never shown publicly; at most 254 characters.
     #[schema(max_length = 254, format = Email)]
     pub author_email: Option<String>,
-    /// BCP 47 tag of the review's language; detected from the text when absent.
+    /// ^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(-[0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+)*(-[Xx](-[A-Za-z0-9]{1,8})+)?$ 47 tag of the review's language; detected from the text when absent.
     #[schema(
         max_length = 35,
-        pattern = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",
+        pattern = r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(-[0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+)*(-[Xx](-[A-Za-z0-9]{1,8})+)?$",
         example = "uk"
     )]
     pub language: Option<String>,
+}
+
+/// JSON Schema counts `3.0` as an integer, so a rating may arrive that way; `3.5` may not.
+fn integral<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    let number = Option::<serde_json::Number>::deserialize(deserializer)?;
+    number
+        .map(|number| {
+            number
+                .as_i64()
+                .or_else(|| {
+                    number
+                        .as_f64()
+                        .filter(|float| float.fract() == 0.0 && float.abs() < 1e15)
+                        .map(|float| float as i64)
+                })
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!("expected an integer, got {number}"))
+                })
+        })
+        .transpose()
 }
 
 impl From<CreateReviewRequest> for ReviewInput {
@@ -141,7 +162,7 @@ pub struct ReviewPage {
     post,
     path = "/v1/articles/{article_id}/reviews",
     tag = "reviews",
-    params(("article_id" = String, Path, description = "The CMS's article id", pattern = "^[A-Za-z0-9._:~-]{1,128}$", max_length = 128)),
+    params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     request_body(content = CreateReviewRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Stored and published", body = Review,
@@ -182,12 +203,12 @@ pub async fn create_review(
     path = "/v1/articles/{article_id}/reviews",
     tag = "reviews",
     params(
-        ("article_id" = String, Path, description = "The CMS's article id", pattern = "^[A-Za-z0-9._:~-]{1,128}$", max_length = 128),
+        ("article_id" = ArticleId, Path, description = "The CMS's article id"),
         ("sort" = Option<Sort>, Query, description = "Order of the list; default `newest`"),
         ("rating" = Option<i16>, Query, minimum = 1, maximum = 5, description = "Only reviews with this rating"),
-        ("language" = Option<String>, Query, max_length = 35, pattern = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$", description = "Only reviews in this language (BCP 47)"),
+        ("language" = Option<String>, Query, max_length = 35, pattern = r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(-[0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+)*(-[Xx](-[A-Za-z0-9]{1,8})+)?$", description = "Only reviews in this language (BCP 47)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size; default 20"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, with the same `sort`"),
+        ("cursor" = Option<String>, Query, max_length = 200, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page, with the same `sort`; a cursor this service did not issue is a 400"),
     ),
     responses(
         (status = 200, description = "A page of reviews", body = ReviewPage),

@@ -84,7 +84,7 @@ pub struct BulkStats {
     get,
     path = "/v1/articles/{article_id}/stats",
     tag = "stats",
-    params(("article_id" = String, Path, description = "The CMS's article id", pattern = "^[A-Za-z0-9._:~-]{1,128}$", max_length = 128)),
+    params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     responses(
         (status = 200, description = "The article's stats", body = ArticleStats),
         (status = 400, description = "Bad article id", body = Problem, content_type = "application/problem+json"),
@@ -119,7 +119,7 @@ pub async fn article_stats(
     get,
     path = "/v1/stats",
     tag = "stats",
-    params(("article_id" = Vec<String>, Query, description = "Article ids, 1 to 100, repeated", explode = true, style = Form)),
+    params(("article_id" = Vec<ArticleId>, Query, description = "Article ids, 1 to 100, repeated", explode = true, style = Form, min_items = 1, max_items = 100)),
     responses(
         (status = 200, description = "Stats per requested article", body = BulkStats),
         (status = 400, description = "Missing, malformed or too many ids", body = Problem, content_type = "application/problem+json"),
@@ -144,6 +144,16 @@ pub async fn bulk_stats(
 
 /// The distinct, valid article ids of a bulk request, in order.
 fn bulk_ids(pairs: &[(String, String)]) -> Result<Vec<String>, FieldError> {
+    if pairs.len() > BULK_MAX {
+        return Err(FieldError::new(
+            "article_id",
+            "too_many",
+            format!(
+                "at most {BULK_MAX} article ids per request (got {})",
+                pairs.len()
+            ),
+        ));
+    }
     let mut ids: Vec<String> = Vec::new();
     for (name, value) in pairs {
         if name != "article_id" {
@@ -163,16 +173,6 @@ fn bulk_ids(pairs: &[(String, String)]) -> Result<Vec<String>, FieldError> {
             "article_id",
             "required",
             "give at least one article id",
-        ));
-    }
-    if ids.len() > BULK_MAX {
-        return Err(FieldError::new(
-            "article_id",
-            "too_many",
-            format!(
-                "at most {BULK_MAX} article ids per request (got {})",
-                ids.len()
-            ),
         ));
     }
     Ok(ids)
@@ -213,5 +213,11 @@ mod tests {
             .map(|i| ("article_id".to_string(), format!("a{i}")))
             .collect();
         assert_eq!(bulk_ids(&many).unwrap_err().code, "too_many");
+        let repeated = vec![("article_id".to_string(), "a".to_string()); BULK_MAX + 1];
+        assert_eq!(
+            bulk_ids(&repeated).unwrap_err().code,
+            "too_many",
+            "repeats count"
+        );
     }
 }

@@ -84,14 +84,16 @@ fn title_length(title: &str) -> Result<(), validator::ValidationError> {
     text::char_length(title, 1, ARTICLE_TITLE_MAX)
 }
 
+/// An absolute http(s) URL with a host; the OpenAPI document publishes the same pattern.
+pub const WEB_URL_PATTERN: &str = r"^https?://[^\s/?#]+([/?#]\S*)?$";
+
+static WEB_URL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    // The pattern is a constant checked by the unit tests below.
+    regex::Regex::new(WEB_URL_PATTERN).unwrap_or_else(|error| panic!("WEB_URL_PATTERN: {error}"))
+});
+
 fn web_url(url: &str) -> Result<(), validator::ValidationError> {
-    use validator::ValidateUrl;
-    let is_web = url.starts_with("https://") || url.starts_with("http://");
-    if is_web
-        && url.len() <= ARTICLE_URL_MAX
-        && url.validate_url()
-        && !url.contains(char::is_whitespace)
-    {
+    if url.chars().count() <= ARTICLE_URL_MAX && WEB_URL.is_match(url) {
         Ok(())
     } else {
         let mut error = validator::ValidationError::new("format");
@@ -106,11 +108,9 @@ impl ArticleUpsert {
     pub fn parse(input: ArticleInput) -> Result<Self, Vec<FieldError>> {
         let upsert = Self {
             title: text::normalize_optional(input.title.as_deref()),
-            url: input
-                .url
-                .map(|url| url.trim().to_owned())
-                .filter(|u| !u.is_empty()),
-            language: text::normalize_optional(input.language.as_deref()),
+            // Machine fields: checked as sent, never trimmed into validity.
+            url: input.url,
+            language: input.language,
             published_at: input.published_at,
             reviews_open: input.reviews_open.unwrap_or(true),
         };
@@ -142,6 +142,25 @@ mod tests {
         for bad in ["", "a/b", "../etc", "пост", "a b", "%2F", &"a".repeat(129)] {
             let error = ArticleId::parse(bad, "article_id").unwrap_err();
             assert_eq!(error.field, "article_id", "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_must_be_absolute_http() {
+        for good in [
+            "https://news.example.org/a/1",
+            "http://localhost:8080/x?y=1#z",
+        ] {
+            assert!(web_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "https://",
+            "https:// spaced",
+            "ftp://x",
+            "/relative",
+        ] {
+            assert!(web_url(bad).is_err(), "{bad}");
         }
     }
 

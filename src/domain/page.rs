@@ -77,6 +77,9 @@ impl Cursor {
     }
 
     pub fn decode(raw: &str) -> Option<Self> {
+        if raw.len() > 200 {
+            return None;
+        }
         let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
         let plain = String::from_utf8(bytes).ok()?;
         let mut parts = plain.split('.');
@@ -167,7 +170,8 @@ impl PageQuery {
                         format!("must be an integer from 1 to {LIMIT_MAX}"),
                     )),
                 },
-                "cursor" => raw_cursor = Some(value),
+                // Clients that template `cursor={next}` send it empty for the first page.
+                "cursor" => raw_cursor = Some(value).filter(|raw| !raw.is_empty()),
                 other => errors.push(FieldError::new(
                     other,
                     "unknown",

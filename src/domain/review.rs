@@ -118,11 +118,9 @@ impl NewReview {
                 .map(text::normalize)
                 .unwrap_or_default(),
             author_name: text::normalize_optional(input.author_name.as_deref()),
-            author_email: input
-                .author_email
-                .map(|email| email.trim().to_owned())
-                .filter(|email| !email.is_empty()),
-            language: text::normalize_optional(input.language.as_deref()),
+            // Machine fields: checked as sent, never trimmed into validity.
+            author_email: input.author_email,
+            language: input.language,
         };
         let mut errors = match review.validate() {
             Ok(()) => Vec::new(),
@@ -180,7 +178,7 @@ mod tests {
     fn a_plain_review_passes_and_is_normalized() {
         let review = NewReview::parse(ReviewInput {
             title: Some("  Тверезий аналіз ".into()),
-            author_email: Some(" jmiller@example.com ".into()),
+            author_email: Some("jmiller@example.com".into()),
             language: Some("UK".into()),
             ..input(4, "  Стаття добре пояснює.\r\n")
         })
