@@ -113,12 +113,12 @@ dbpath = $RUN/comments.db
 # thread's title. Every POST below sends "title", so the page is never fetched
 # and no site needs to run: nothing listens on this loopback port on purpose.
 host = http://127.0.0.1:9/
-# Default notifier; it logs one line per comment to gunicorn's error log file.
+# The default notifier: a few log lines per comment, into server.log.
 notify = stdout
 latest-enabled = false
 
 [moderation]
-# Comments go live immediately (201), as in Marginalia.
+# Comments go live at once, so every POST answers 201 (not 202, queued).
 enabled = false
 
 [guard]
@@ -198,12 +198,27 @@ function request()
 end
 EOF
 
+# wrk and Isso already share the 2 cores; anything else running (a cargo build,
+# a test suite's PostgreSQL) easily halves the numbers, so say so.
+cpu_busy_pct() { # share of all CPUs busy over one second, from /proc/stat
+  local a b
+  a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat); sleep 1
+  b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+    busy = y[1] - x[1]; idle = y[2] - x[2];
+    print (busy + idle > 0) ? int(100 * busy / (busy + idle)) : 0 }'
+}
+
 WRK_TIMEOUT=$((DURATION + 60))
 run_wrk() { # name url [lua]; leaves the raw output path in WRK_OUT
   local name=$1 url=$2 lua=${3:-}
   local args=(-t "$WRK_THREADS" -c "$CONCURRENCY" -d "${DURATION}s" --timeout 10s --latency)
   [[ -n $lua ]] && args+=(-s "$lua")
   WRK_OUT=$BENCH_WORK/raw/isso-$name.txt
+  local busy
+  sleep 2 # let Isso drain requests the previous wrk run left queued
+  busy=$(cpu_busy_pct)
+  ((busy < 20)) || log "WARNING: machine is ${busy}% busy before the $name run; its numbers will be low and noisy"
   log "wrk $name: ${args[*]} $url"
   # Background + wait: bash runs a trap only once a foreground child exits, so
   # this is what lets INT/TERM stop the run at once instead of after DURATION.
@@ -234,19 +249,6 @@ parse_wrk() {
       printf "%.2f %.3f %.3f %d %d %d\n", rps, p50, p99, non2xx + 0, sock + 0, reqs + 0
     }' "$1"
 }
-
-# wrk and Isso already share the 2 cores; anything else running (a cargo build,
-# a test suite's PostgreSQL) easily halves the numbers, so say so.
-cpu_busy_pct() { # share of all CPUs busy over one second, from /proc/stat
-  local a b
-  a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat); sleep 1
-  b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
-    busy = y[1] - x[1]; idle = y[2] - x[2];
-    print (busy + idle > 0) ? int(100 * busy / (busy + idle)) : 0 }'
-}
-busy=$(cpu_busy_pct)
-((busy < 20)) || log "WARNING: machine is ${busy}% busy before the load test; numbers will be low and noisy"
 
 # GET runs first, against a database holding only the seeded threads: after the
 # POST run the table holds thousands of rows, and the unindexed scan would make

@@ -119,21 +119,25 @@ async fn walk(app: &TestApp, article: &str, sort: &str, limit: usize) -> Vec<Val
     items
 }
 
+/// Checks the documented order: time sorts by (created_at, id), rating sorts by (rating, id).
 fn assert_sorted(items: &[Value], sort: &str) {
     let key = |item: &Value| {
-        (
-            item["rating"].as_i64().unwrap(),
-            item["id"].as_str().unwrap().to_owned(),
-        )
+        let id = item["id"].as_str().unwrap().to_owned();
+        let created = chrono::DateTime::parse_from_rfc3339(item["created_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp_micros();
+        let rating = item["rating"].as_i64().unwrap();
+        match sort {
+            "newest" | "oldest" => (created, id),
+            _ => (rating, id),
+        }
     };
     for pair in items.windows(2) {
         let (a, b) = (key(&pair[0]), key(&pair[1]));
-        let ordered = match sort {
-            "newest" => a.1 > b.1,
-            "oldest" => a.1 < b.1,
-            "highest" => a > b,
-            "lowest" => a < b,
-            _ => unreachable!(),
+        let ordered = if sort == "newest" || sort == "highest" {
+            a > b
+        } else {
+            a < b
         };
         assert!(ordered, "{sort}: {a:?} then {b:?}");
     }

@@ -1,11 +1,14 @@
 //! Keyset pagination of published reviews: sort orders, filters and opaque cursors.
 //!
-//! Review ids are UUIDv7, so id order is creation order and every sort is a total order over
-//! `(rating?, id)`. A cursor holds the last row's key; the next page starts strictly after it,
-//! so rows inserted meanwhile never shift a page (no OFFSET, no duplicates, no gaps).
+//! Every sort is a total order: `(created_at, id)` for the time sorts, `(rating, id)` for the
+//! rating sorts (ids are UUIDv7, so id order is creation order). A cursor holds the last row's
+//! key; the next page starts strictly after it, so rows inserted meanwhile never shift a page
+//! (no OFFSET, no duplicates, no gaps). Each key matches one index of its own, so PostgreSQL
+//! always seeks into the article's part of that index.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -59,6 +62,7 @@ impl Sort {
 pub struct Cursor {
     pub sort: Sort,
     pub rating: i16,
+    pub created_at: DateTime<Utc>,
     pub id: Uuid,
 }
 
@@ -67,10 +71,11 @@ impl Cursor {
 
     pub fn encode(&self) -> String {
         let plain = format!(
-            "{}.{}.{}.{}",
+            "{}.{}.{}.{}.{}",
             Self::VERSION,
             self.sort.as_str(),
             self.rating,
+            self.created_at.timestamp_micros(),
             self.id.simple()
         );
         URL_SAFE_NO_PAD.encode(plain)
@@ -88,11 +93,17 @@ impl Cursor {
         }
         let sort = Sort::parse(parts.next()?)?;
         let rating: i16 = parts.next()?.parse().ok()?;
+        let created_at = DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
         let id = Uuid::try_parse(parts.next()?).ok()?;
         if parts.next().is_some() || !(0..=5).contains(&rating) {
             return None;
         }
-        Some(Self { sort, rating, id })
+        Some(Self {
+            sort,
+            rating,
+            created_at,
+            id,
+        })
     }
 }
 
@@ -211,6 +222,7 @@ mod tests {
         let cursor = Cursor {
             sort: Sort::Highest,
             rating: 4,
+            created_at: DateTime::from_timestamp_micros(1_795_000_000_123_456).unwrap(),
             id: Uuid::now_v7(),
         };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
@@ -249,6 +261,7 @@ mod tests {
         let cursor = Cursor {
             sort: Sort::Newest,
             rating: 0,
+            created_at: Utc::now(),
             id: Uuid::now_v7(),
         }
         .encode();

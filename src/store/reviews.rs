@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, SmallInt, Uuid as SqlUuid};
+use diesel::sql_types::{Bool, SmallInt, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -96,9 +96,9 @@ pub async fn page(
         select = select.filter(dsl::language.eq(language.clone()));
     }
     if let Some(after) = query.after {
+        // Row comparisons, so PostgreSQL seeks straight to the key in the page index.
         let op = if query.sort.descending() { "<" } else { ">" };
         select = if query.sort.by_rating() {
-            // A row comparison, so PostgreSQL seeks straight into the (…, rating, id) index.
             select.filter(
                 diesel::dsl::sql::<Bool>(&format!("(rating, id) {op} ("))
                     .bind::<SmallInt, _>(after.rating)
@@ -106,15 +106,21 @@ pub async fn page(
                     .bind::<SqlUuid, _>(after.id)
                     .sql(")"),
             )
-        } else if query.sort.descending() {
-            select.filter(dsl::id.lt(after.id))
         } else {
-            select.filter(dsl::id.gt(after.id))
+            select.filter(
+                diesel::dsl::sql::<Bool>(&format!("(created_at, id) {op} ("))
+                    .bind::<Timestamptz, _>(after.created_at)
+                    .sql(", ")
+                    .bind::<SqlUuid, _>(after.id)
+                    .sql(")"),
+            )
         };
     }
+    // The time sorts use created_at rather than the (equally ordered) UUIDv7 id: ordered by id,
+    // the planner may walk the primary key backwards past every other article's newer reviews.
     select = match (query.sort.by_rating(), query.sort.descending()) {
-        (false, true) => select.order(dsl::id.desc()),
-        (false, false) => select.order(dsl::id.asc()),
+        (false, true) => select.order((dsl::created_at.desc(), dsl::id.desc())),
+        (false, false) => select.order((dsl::created_at.asc(), dsl::id.asc())),
         (true, true) => select.order((dsl::rating.desc(), dsl::id.desc())),
         (true, false) => select.order((dsl::rating.asc(), dsl::id.asc())),
     };
@@ -124,6 +130,7 @@ pub async fn page(
     let next = rows.last().filter(|_| has_more).map(|last| Cursor {
         sort: query.sort,
         rating: last.rating,
+        created_at: last.created_at,
         id: last.id,
     });
     Ok((rows, next))

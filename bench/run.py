@@ -1,0 +1,387 @@
+#!/usr/bin/env python3
+"""Marginalia benchmark: our HTTP API side by side with pgbench (the database limit for the very
+statements the service issues) and with Isso (a peer), on this machine, in one run.
+
+    python3 bench/run.py                      # full run, writes docs/benchmarks.md
+    python3 bench/run.py --duration 5 --no-isso   # quick look, nothing written unless --write
+
+Steps: build release; start the service on a fresh private PostgreSQL cluster; seed 100,000
+reviews on one article and 100 small articles with SQL; drive each HTTP scenario with wrk from a
+second process; run pgbench with the same statements and the same number of connections; run
+bench/isso.sh; record throughput, p50/p99 latency and the service's peak RSS; write the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RAW_DIR = ROOT / "docs" / "benchmarks-raw"
+
+DEEP_ARTICLE = "deep"
+DEEP_REVIEWS = 100_000
+PAGE_SIZE = 20
+DEEP_PAGE = 5_000
+BULK_ARTICLES = 100
+SPREAD_ARTICLES = 1_000
+
+# The statements the service issues, as diesel sends them (prepared, one round trip each).
+REVIEW_COLUMNS = "id, article_id, rating, title, body, author_name, language, created_at"
+SQL_NEW_ID = (
+    "(lpad(to_hex((extract(epoch from clock_timestamp()) * 1000)::bigint), 12, '0') || '7' "
+    "|| substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15))::uuid"
+)
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int = 0
+    raw: str = ""
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    method: str
+    path: str
+    body_lua: str | None = None
+    pgbench: str | None = None
+    isso: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(base: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the service exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the service did not become ready")
+
+
+def psql(conninfo: str, sql: str) -> str:
+    return run(["psql", conninfo, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql]).stdout.strip()
+
+
+def seed(conninfo: str) -> tuple[str, str]:
+    """Seeds the deep article and the bulk articles; returns the cursor of page 5,000 and the
+    SQL condition the service derives from it."""
+    def reviews(article: str, count: int, start_ms_ago: int) -> str:
+        return f"""
+        INSERT INTO articles (article_id) VALUES ('{article}') ON CONFLICT DO NOTHING;
+        INSERT INTO reviews (id, article_id, rating, title, body, author_name, language, status,
+                             created_at, updated_at)
+        SELECT (lpad(to_hex((extract(epoch from t) * 1000)::bigint), 12, '0') || '7'
+                || substr(md5(g::text), 1, 3) || '8' || substr(md5(g::text), 4, 15))::uuid,
+               '{article}', 1 + g % 5, 'Seeded review ' || g,
+               'Seeded review number ' || g || ': a considered opinion about the article, '
+               || 'long enough to look like what readers really write.',
+               'Reader ' || g, 'en', 'published', t, t
+        FROM (SELECT g, now() - interval '{start_ms_ago} milliseconds' + g * interval '1 millisecond' AS t
+              FROM generate_series(1, {count}) g) s;
+        """
+    statements = [reviews(DEEP_ARTICLE, DEEP_REVIEWS, 10 * DEEP_REVIEWS)]
+    statements += [reviews(f"bulk-{i}", 10, 20 * DEEP_REVIEWS + i * 100) for i in range(BULK_ARTICLES)]
+    statements.append("""
+        INSERT INTO article_stats (article_id, review_count, rating_sum, count_1, count_2, count_3, count_4, count_5)
+        SELECT article_id, count(*), sum(rating),
+               count(*) FILTER (WHERE rating = 1), count(*) FILTER (WHERE rating = 2),
+               count(*) FILTER (WHERE rating = 3), count(*) FILTER (WHERE rating = 4),
+               count(*) FILTER (WHERE rating = 5)
+        FROM reviews GROUP BY article_id
+        ON CONFLICT (article_id) DO UPDATE SET review_count = EXCLUDED.review_count,
+            rating_sum = EXCLUDED.rating_sum, count_1 = EXCLUDED.count_1, count_2 = EXCLUDED.count_2,
+            count_3 = EXCLUDED.count_3, count_4 = EXCLUDED.count_4, count_5 = EXCLUDED.count_5;
+    """)
+    psql(conninfo, "\n".join(statements))
+    psql(conninfo, "VACUUM ANALYZE")
+    offset = (DEEP_PAGE - 1) * PAGE_SIZE - 1
+    row = psql(conninfo, f"SELECT rating, (extract(epoch from created_at) * 1000000)::bigint, "
+                         f"replace(id::text, '-', ''), created_at, id FROM reviews "
+                         f"WHERE article_id = '{DEEP_ARTICLE}' AND status = 'published' "
+                         f"ORDER BY created_at DESC, id DESC OFFSET {offset} LIMIT 1")
+    rating, micros, uuid_hex, created_at, uuid = row.split("|")
+    # The cursor of the last review on page 4,999 (see src/domain/page.rs).
+    plain = f"v1.newest.{rating}.{micros}.{uuid_hex}".encode()
+    cursor = base64.urlsafe_b64encode(plain).decode().rstrip("=")
+    return cursor, f"(created_at, id) < ('{created_at}', '{uuid}')"
+
+
+def scenarios(deep_cursor: str, deep_cursor_bound: str) -> list[Scenario]:
+    bulk_query = "&".join(f"article_id=bulk-{i}" for i in range(BULK_ARTICLES))
+    bulk_array = ",".join(f"'bulk-{i}'" for i in range(BULK_ARTICLES))
+    page_sql = (f"SELECT {REVIEW_COLUMNS} FROM reviews WHERE article_id = '{DEEP_ARTICLE}' "
+                f"AND status = 'published' {{bound}} ORDER BY created_at DESC, id DESC LIMIT {PAGE_SIZE + 1};")
+    insert_sql = """\\set rating random(1, 5)
+\\set article random(0, {articles})
+BEGIN;
+INSERT INTO articles (article_id) VALUES ({name}) ON CONFLICT DO NOTHING;
+SELECT reviews_open FROM articles WHERE article_id = {name};
+INSERT INTO reviews (id, article_id, rating, title, body, author_name, author_email, language, status) VALUES ({new_id}, {name}, :rating, NULL, 'A benchmark review with a realistic length for what readers write.', 'Bench', NULL, 'en', 'published') RETURNING {columns};
+INSERT INTO article_stats (article_id, review_count, rating_sum, count_1, count_2, count_3, count_4, count_5) VALUES ({name}, 1, :rating, (:rating = 1)::int, (:rating = 2)::int, (:rating = 3)::int, (:rating = 4)::int, (:rating = 5)::int) ON CONFLICT (article_id) DO UPDATE SET review_count = article_stats.review_count + excluded.review_count, rating_sum = article_stats.rating_sum + excluded.rating_sum, count_1 = article_stats.count_1 + excluded.count_1, count_2 = article_stats.count_2 + excluded.count_2, count_3 = article_stats.count_3 + excluded.count_3, count_4 = article_stats.count_4 + excluded.count_4, count_5 = article_stats.count_5 + excluded.count_5;
+END;
+"""
+    stats_columns = "article_id, count_1, count_2, count_3, count_4, count_5"
+    review_lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                  'local n = 0\nrequest = function()\n  n = n + 1\n'
+                  '  local body = string.format(\'{{"rating": %d, "body": "A benchmark review number %d with a realistic length for what readers write."}}\', n % 5 + 1, n)\n'
+                  '  return wrk.format(nil, {path}, nil, body)\nend\n')
+    return [
+        Scenario("post_spread", "POST review, 1,000 articles", "POST", "",
+                 body_lua=review_lua.format(path='string.format("/v1/articles/spread-%d/reviews", math.random(0, 999))'),
+                 pgbench=insert_sql.format(articles=SPREAD_ARTICLES - 1, name="'pg-spread-' || :article",
+                                           new_id=SQL_NEW_ID, columns=REVIEW_COLUMNS),
+                 isso="isso_post"),
+        Scenario("post_hot", "POST review, one hot article", "POST", "",
+                 body_lua=review_lua.format(path='"/v1/articles/hot/reviews"'),
+                 pgbench=insert_sql.format(articles=0, name="'pg-hot'", new_id=SQL_NEW_ID,
+                                           columns=REVIEW_COLUMNS)),
+        Scenario("get_first_page", "GET first page (20 of 100,000)", "GET",
+                 f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}",
+                 pgbench=page_sql.format(bound=""), isso="isso_get_thread"),
+        Scenario("get_page_5000", "GET page 5,000 (20 of 100,000)", "GET",
+                 f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={deep_cursor}",
+                 pgbench=page_sql.format(bound=f"AND {deep_cursor_bound}")),
+        Scenario("get_stats", "GET stats", "GET", f"/v1/articles/{DEEP_ARTICLE}/stats",
+                 pgbench=f"SELECT {stats_columns} FROM article_stats WHERE article_id = '{DEEP_ARTICLE}' LIMIT 1;"),
+        Scenario("get_bulk_stats", "GET bulk stats, 100 articles", "GET", f"/v1/stats?{bulk_query}",
+                 pgbench=f"SELECT {stats_columns} FROM article_stats WHERE article_id = ANY(ARRAY[{bulk_array}]);"),
+    ]
+
+
+LATENCY_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def parse_wrk(name: str, text: str) -> Result:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+
+    def percentile(label: str) -> float:
+        value, unit = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M).groups()
+        return float(value) * LATENCY_UNITS[unit]
+
+    errors = 0
+    match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    if match:
+        errors += int(match.group(1))
+    match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if match:
+        errors += sum(int(n) for n in match.groups())
+    return Result(name, rps, percentile("50"), percentile("99"), errors, text)
+
+
+def drive_wrk(base: str, scenario: Scenario, args, work: Path) -> Result:
+    script = work / f"{scenario.name}.lua"
+    script.write_text(scenario.body_lua or "")
+    cmd = ["wrk", "-t", str(args.threads), "-c", str(args.concurrency), "-d", f"{args.duration}s",
+           "--latency", "--timeout", "5s"]
+    if scenario.body_lua:
+        cmd += ["-s", str(script)]
+    output = run(cmd + [base + scenario.path]).stdout
+    return parse_wrk(scenario.name, output)
+
+
+def drive_pgbench(conninfo: str, scenario: Scenario, args, work: Path) -> Result:
+    script = work / f"{scenario.name}.sql"
+    script.write_text(scenario.pgbench)
+    logs = work / f"pglog-{scenario.name}"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir()
+    cmd = ["pgbench", "-n", "-M", "prepared", "-c", str(args.concurrency), "-j", str(args.threads),
+           "-T", str(args.duration), "-f", str(script), "--log", f"--log-prefix={logs}/tx", conninfo]
+    output = run(cmd).stdout
+    tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", output).group(1))
+    latencies = []
+    for log in logs.iterdir():
+        for line in log.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3:
+                latencies.append(int(parts[2]) / 1000.0)
+    latencies.sort()
+    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    failed = re.search(r"number of failed transactions: (\d+)", output)
+    return Result(scenario.name, tps, quantiles[49], quantiles[98],
+                  int(failed.group(1)) if failed else 0, output)
+
+
+def parse_isso(text: str) -> dict[str, Result]:
+    results = {}
+    for line in text.splitlines():
+        match = re.match(r"(isso_\w+) rps=([\d.]+) p50_ms=([\d.]+) p99_ms=([\d.]+) non2xx=(\d+)", line)
+        if match:
+            name, rps, p50, p99, errors = match.groups()
+            results[name] = Result(name, float(rps), float(p50), float(p99), int(errors))
+    return results
+
+
+def peak_rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory_kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    postgres = run(["psql", "--version"]).stdout.strip()
+    return (f"{os.cpu_count()} cores ({cpu}), {memory_kib / 1024 / 1024:.0f} GiB RAM, "
+            f"Linux {platform.release()}, {postgres}; service, PostgreSQL and load generator share "
+            f"the machine")
+
+
+def ratio(ours: float, theirs: float | None) -> str:
+    return f"{ours / theirs:.2f}×" if theirs else "–"
+
+
+def report(args, results, pg, isso, rss: float, started: str) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Reproduce with `python3 bench/run.py` (add `--help` for options). It builds release, starts",
+        "the service on a fresh private PostgreSQL cluster, seeds 100,000 reviews on one article and",
+        "100 articles of 10 reviews with SQL, then drives each scenario with wrk from a second process.",
+        "The same run measures pgbench with the very statements the service issues for the scenario",
+        "(prepared, same number of connections) and Isso (`bench/isso.sh`) at the same concurrency.",
+        "Raw output of this run: `docs/benchmarks-raw/`.",
+        "",
+        f"Run {started}, {args.duration} s per scenario, {args.concurrency} connections, "
+        f"{args.threads} load threads.",
+        f"Machine: {machine()}.",
+        "",
+        "| scenario | Marginalia req/s | p50 ms | p99 ms | errors | pgbench tx/s | vs pgbench | Isso req/s | vs Isso |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for scenario, result in results:
+        pg_result = pg.get(scenario.name)
+        isso_result = isso.get(scenario.isso) if scenario.isso else None
+        lines.append(
+            f"| {scenario.title} | {result.rps:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} | "
+            f"{result.errors} | {pg_result.rps:,.0f} | {ratio(result.rps, pg_result.rps)} | "
+            + (f"{isso_result.rps:,.0f} | {ratio(result.rps, isso_result.rps)} |" if isso_result else "– | – |")
+        )
+    lines += ["", f"Peak RSS of the service over the whole run: **{rss:.1f} MiB**.", ""]
+    if pg:
+        lines += ["pgbench latencies for the same statements (ms):", "",
+                  "| scenario | p50 | p99 |", "|---|---|---|"]
+        lines += [f"| {s.title} | {pg[s.name].p50_ms:.2f} | {pg[s.name].p99_ms:.2f} |" for s, _ in results]
+        lines.append("")
+    if isso:
+        lines += ["Isso latencies (ms): " + ", ".join(
+            f"{r.name} p50 {r.p50_ms:.2f} / p99 {r.p99_ms:.2f} ({r.errors} errors)" for r in isso.values()), ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=15, help="seconds per scenario")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads and pgbench jobs")
+    parser.add_argument("--no-isso", action="store_true", help="skip the Isso comparison")
+    parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench comparison")
+    parser.add_argument("--only", help="comma-separated scenario names")
+    parser.add_argument("--write", action="store_true",
+                        help="write docs/benchmarks.md and the raw output (default for a full run)")
+    args = parser.parse_args()
+    full_run = not (args.no_isso or args.no_pgbench or args.only)
+    write = args.write or full_run
+
+    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print("building release…", flush=True)
+    run(["cargo", "build", "--release", "--quiet", "--bin", "marginalia"], cwd=ROOT)
+    binary = ROOT / "target" / "release" / "marginalia"
+
+    work = Path(tempfile.mkdtemp(prefix="marginalia-bench-"))
+    work.chmod(0o755)  # as root, PostgreSQL runs as `postgres` and must reach its directory
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(MARGINALIA_DATA_DIR=str(work / "data"), MARGINALIA_BIND=f"127.0.0.1:{port}",
+               RUST_LOG="warn")
+    service_log = open(work / "service.log", "w")
+    service = subprocess.Popen([str(binary), "serve"], env=env, stdout=service_log, stderr=service_log)
+    try:
+        wait_ready(base, service)
+        conninfo = f"host={work / 'data' / 'postgres'} port=5432 user=postgres dbname=marginalia"
+        print("seeding…", flush=True)
+        cursor, cursor_bound = seed(conninfo)
+        chosen = scenarios(cursor, cursor_bound)
+        if args.only:
+            names = set(args.only.split(","))
+            chosen = [s for s in chosen if s.name in names]
+        results = []
+        for scenario in chosen:
+            print(f"wrk {scenario.name}…", flush=True)
+            results.append((scenario, drive_wrk(base, scenario, args, work)))
+        rss = peak_rss_mib(service.pid)
+        pg = {}
+        if not args.no_pgbench:
+            for scenario in chosen:
+                print(f"pgbench {scenario.name}…", flush=True)
+                pg[scenario.name] = drive_pgbench(conninfo, scenario, args, work)
+    finally:
+        service.terminate()
+        service.wait(timeout=60)
+    isso = {}
+    if not args.no_isso:
+        print("isso…", flush=True)
+        isso_env = dict(os.environ, CONCURRENCY=str(args.concurrency), DURATION=str(args.duration),
+                        BENCH_WORK=str(ROOT / "target" / "bench-isso"))
+        isso_output = run(["bash", str(ROOT / "bench" / "isso.sh")], env=isso_env).stdout
+        isso = parse_isso(isso_output)
+
+    text = report(args, results, pg, isso, rss, started)
+    print(text)
+    if write:
+        (ROOT / "docs").mkdir(exist_ok=True)
+        (ROOT / "docs" / "benchmarks.md").write_text(text + "\n")
+        shutil.rmtree(RAW_DIR, ignore_errors=True)
+        RAW_DIR.mkdir(parents=True)
+        for scenario, result in results:
+            (RAW_DIR / f"wrk-{scenario.name}.txt").write_text(result.raw)
+            if scenario.name in pg:
+                (RAW_DIR / f"pgbench-{scenario.name}.txt").write_text(pg[scenario.name].raw)
+        if isso:
+            (RAW_DIR / "isso.txt").write_text(isso_output)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
