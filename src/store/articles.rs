@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use super::stats::StatsRow;
 use super::{connection, StoreError};
@@ -98,31 +98,4 @@ pub async fn exists(pool: &Pool, id: &ArticleId) -> Result<bool, StoreError> {
             .get_result(&mut conn)
             .await?,
     )
-}
-
-/// Inside a review's transaction: makes sure the article exists (when allowed to create it)
-/// and accepts reviews.
-pub(crate) async fn open_for_reviews(
-    conn: &mut AsyncPgConnection,
-    id: &ArticleId,
-    create_if_missing: bool,
-) -> Result<(), StoreError> {
-    if create_if_missing {
-        diesel::insert_into(articles::table)
-            .values(articles::article_id.eq(id.as_str()))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-    }
-    let open: Option<bool> = articles::table
-        .find(id.as_str())
-        .select(articles::reviews_open)
-        .first(conn)
-        .await
-        .optional()?;
-    match open {
-        None => Err(StoreError::ArticleNotFound),
-        Some(false) => Err(StoreError::ReviewsClosed),
-        Some(true) => Ok(()),
-    }
 }

@@ -2,11 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, SmallInt, Timestamptz, Uuid as SqlUuid};
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel::sql_types::{Bool, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::{articles, connection, stats, StoreError};
+use super::{connection, StoreError};
 use crate::db::schema::reviews;
 use crate::db::Pool;
 use crate::domain::article::ArticleId;
@@ -28,40 +28,104 @@ pub struct PublicReviewRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Stores a review and counts it in the article's stats, atomically: once this returns, both
-/// are committed; on any error neither exists.
+/// Stores a review and counts it in the article's stats in one statement, so it is atomic and
+/// costs one round trip: the article is created on the fly when allowed (an upsert that always
+/// returns the row, even one a concurrent submission just created), the review is inserted only
+/// if the article accepts reviews, and the counters follow. Once this returns, all of it is
+/// committed; on any error none of it exists.
 pub async fn insert(
     pool: &Pool,
     article: &ArticleId,
     review: &NewReview,
     create_missing_article: bool,
 ) -> Result<PublicReviewRow, StoreError> {
-    use reviews::dsl;
     let mut conn = connection(pool).await?;
     let status = ReviewStatus::initial();
-    conn.transaction::<_, StoreError, _>(async |conn| {
-        articles::open_for_reviews(conn, article, create_missing_article).await?;
-        let row = diesel::insert_into(reviews::table)
-            .values((
-                dsl::id.eq(Uuid::now_v7()),
-                dsl::article_id.eq(article.as_str()),
-                dsl::rating.eq(review.rating_i16()),
-                dsl::title.eq(review.title.as_deref()),
-                dsl::body.eq(&review.body),
-                dsl::author_name.eq(review.author_name.as_deref()),
-                dsl::author_email.eq(review.author_email.as_deref()),
-                dsl::language.eq(review.language.as_deref()),
-                dsl::status.eq(status.as_str()),
-            ))
-            .returning(PublicReviewRow::as_returning())
-            .get_result(conn)
-            .await?;
-        if status.is_public() {
-            stats::record(conn, article.as_str(), row.rating, 1).await?;
-        }
-        Ok(row)
-    })
+    let (reviews_open, row): (bool, Option<PublicReviewRow>) = diesel::dsl::sql::<(
+        Bool,
+        Nullable<(
+            SqlUuid,
+            Text,
+            SmallInt,
+            Nullable<Text>,
+            Text,
+            Nullable<Text>,
+            Nullable<Text>,
+            Timestamptz,
+        )>,
+    )>(
+        "WITH upserted AS (
+             INSERT INTO articles AS a (article_id) SELECT ",
+    )
+    .bind::<Text, _>(article.as_str())
+    .sql(" WHERE ")
+    .bind::<Bool, _>(create_missing_article)
+    .sql(
+        " ON CONFLICT (article_id) DO UPDATE SET reviews_open = a.reviews_open
+             RETURNING reviews_open
+         ), article AS (
+             SELECT reviews_open FROM upserted
+             UNION ALL
+             SELECT reviews_open FROM articles WHERE article_id = ",
+    )
+    .bind::<Text, _>(article.as_str())
+    .sql(" AND NOT ")
+    .bind::<Bool, _>(create_missing_article)
+    .sql(
+        "), review AS (
+             INSERT INTO reviews (id, article_id, rating, title, body, author_name, author_email,
+                                  language, status)
+             SELECT ",
+    )
+    .bind::<SqlUuid, _>(Uuid::now_v7())
+    .sql(", ")
+    .bind::<Text, _>(article.as_str())
+    .sql(", ")
+    .bind::<SmallInt, _>(review.rating_i16())
+    .sql(", ")
+    .bind::<Nullable<Text>, _>(review.title.as_deref())
+    .sql(", ")
+    .bind::<Text, _>(&review.body)
+    .sql(", ")
+    .bind::<Nullable<Text>, _>(review.author_name.as_deref())
+    .sql(", ")
+    .bind::<Nullable<Text>, _>(review.author_email.as_deref())
+    .sql(", ")
+    .bind::<Nullable<Text>, _>(review.language.as_deref())
+    .sql(", ")
+    .bind::<Text, _>(status.as_str())
+    .sql(
+        " FROM article WHERE reviews_open
+             RETURNING id, article_id, rating, title, body, author_name, language, created_at
+         ), counted AS (
+             INSERT INTO article_stats AS s (article_id, review_count, rating_sum,
+                                             count_1, count_2, count_3, count_4, count_5)
+             SELECT article_id, 1, rating, (rating = 1)::int, (rating = 2)::int,
+                    (rating = 3)::int, (rating = 4)::int, (rating = 5)::int
+             FROM review WHERE ",
+    )
+    .bind::<Bool, _>(status.is_public())
+    .sql(
+        " ON CONFLICT (article_id) DO UPDATE SET
+                 review_count = s.review_count + excluded.review_count,
+                 rating_sum = s.rating_sum + excluded.rating_sum,
+                 count_1 = s.count_1 + excluded.count_1, count_2 = s.count_2 + excluded.count_2,
+                 count_3 = s.count_3 + excluded.count_3, count_4 = s.count_4 + excluded.count_4,
+                 count_5 = s.count_5 + excluded.count_5
+         )
+         SELECT article.reviews_open, review.id, review.article_id, review.rating, review.title,
+                review.body, review.author_name, review.language, review.created_at
+         FROM article LEFT JOIN review ON true",
+    )
+    .get_result(&mut conn)
     .await
+    .optional()?
+    .ok_or(StoreError::ArticleNotFound)?;
+    match (reviews_open, row) {
+        (_, Some(row)) => Ok(row),
+        (false, None) => Err(StoreError::ReviewsClosed),
+        (true, None) => Err(StoreError::Query(diesel::result::Error::NotFound)),
+    }
 }
 
 /// A published review by id.

@@ -1,10 +1,9 @@
-//! Per-article rating counters, updated inside the transaction that changes a review.
+//! Per-article rating counters; `reviews::insert` keeps them in step with every review.
 
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use diesel::upsert::excluded;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use super::{connection, StoreError};
 use crate::db::schema::article_stats;
@@ -34,43 +33,6 @@ impl From<StatsRow> for RatingCounters {
             ],
         }
     }
-}
-
-/// Adds `delta` (+1 or −1) reviews of `rating` to an article's counters, creating them on
-/// first use. Must run in the transaction that inserts or changes the review.
-pub(crate) async fn record(
-    conn: &mut AsyncPgConnection,
-    article: &str,
-    rating: i16,
-    delta: i64,
-) -> Result<(), StoreError> {
-    use crate::db::schema::article_stats::dsl::*;
-    let per = |r: i16| if rating == r { delta } else { 0 };
-    diesel::insert_into(article_stats)
-        .values((
-            article_id.eq(article),
-            review_count.eq(delta),
-            rating_sum.eq(delta * i64::from(rating)),
-            count_1.eq(per(1)),
-            count_2.eq(per(2)),
-            count_3.eq(per(3)),
-            count_4.eq(per(4)),
-            count_5.eq(per(5)),
-        ))
-        .on_conflict(article_id)
-        .do_update()
-        .set((
-            review_count.eq(review_count + excluded(review_count)),
-            rating_sum.eq(rating_sum + excluded(rating_sum)),
-            count_1.eq(count_1 + excluded(count_1)),
-            count_2.eq(count_2 + excluded(count_2)),
-            count_3.eq(count_3 + excluded(count_3)),
-            count_4.eq(count_4 + excluded(count_4)),
-            count_5.eq(count_5 + excluded(count_5)),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// One article's counters, or `None` when it has never had a review.
