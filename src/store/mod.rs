@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod articles;
 pub mod reviews;
+mod sql;
 pub mod stats;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};

@@ -1,11 +1,14 @@
 //! Reviews: the submission transaction and the public reads.
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Bool, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use super::sql::RowBound;
 use super::{connection, StoreError};
 use crate::db::schema::reviews;
 use crate::db::Pool;
@@ -41,7 +44,46 @@ pub async fn insert(
 ) -> Result<PublicReviewRow, StoreError> {
     let mut conn = connection(pool).await?;
     let status = ReviewStatus::initial();
-    let (reviews_open, row): (bool, Option<PublicReviewRow>) = diesel::dsl::sql::<(
+    let statement = SubmitReview {
+        article: article.as_str(),
+        create_missing_article,
+        id: Uuid::now_v7(),
+        rating: review.rating_i16(),
+        review,
+        status: status.as_str(),
+        counted: status.is_public(),
+    };
+    let (reviews_open, row): (bool, Option<PublicReviewRow>) = statement
+        .get_result(&mut conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::ArticleNotFound)?;
+    match (reviews_open, row) {
+        (_, Some(row)) => Ok(row),
+        (false, None) => Err(StoreError::ReviewsClosed),
+        (true, None) => Err(StoreError::Query(diesel::result::Error::NotFound)),
+    }
+}
+
+/// The submission statement of `insert`, prepared once per connection.
+struct SubmitReview<'a> {
+    article: &'a str,
+    create_missing_article: bool,
+    id: Uuid,
+    rating: i16,
+    review: &'a NewReview,
+    status: &'static str,
+    /// Whether the review's status counts in the stats.
+    counted: bool,
+}
+
+impl QueryId for SubmitReview<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for SubmitReview<'_> {
+    type SqlType = (
         Bool,
         Nullable<(
             SqlUuid,
@@ -53,78 +95,68 @@ pub async fn insert(
             Nullable<Text>,
             Timestamptz,
         )>,
-    )>(
-        "WITH upserted AS (
-             INSERT INTO articles AS a (article_id) SELECT ",
-    )
-    .bind::<Text, _>(article.as_str())
-    .sql(" WHERE ")
-    .bind::<Bool, _>(create_missing_article)
-    .sql(
-        " ON CONFLICT (article_id) DO UPDATE SET reviews_open = a.reviews_open
-             RETURNING reviews_open
-         ), article AS (
-             SELECT reviews_open FROM upserted
-             UNION ALL
+    );
+}
+
+impl QueryFragment<Pg> for SubmitReview<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        // Upserting (rather than DO NOTHING) returns the article row even when a concurrent
+        // submission created it after this statement's snapshot was taken.
+        out.push_sql("WITH upserted AS (INSERT INTO articles AS a (article_id) SELECT ");
+        out.push_bind_param::<Text, str>(self.article)?;
+        out.push_sql(" WHERE ");
+        out.push_bind_param::<Bool, bool>(&self.create_missing_article)?;
+        out.push_sql(
+            " ON CONFLICT (article_id) DO UPDATE SET reviews_open = a.reviews_open \
+             RETURNING reviews_open), \
+             article AS (SELECT reviews_open FROM upserted UNION ALL \
              SELECT reviews_open FROM articles WHERE article_id = ",
-    )
-    .bind::<Text, _>(article.as_str())
-    .sql(" AND NOT ")
-    .bind::<Bool, _>(create_missing_article)
-    .sql(
-        "), review AS (
-             INSERT INTO reviews (id, article_id, rating, title, body, author_name, author_email,
-                                  language, status)
-             SELECT ",
-    )
-    .bind::<SqlUuid, _>(Uuid::now_v7())
-    .sql(", ")
-    .bind::<Text, _>(article.as_str())
-    .sql(", ")
-    .bind::<SmallInt, _>(review.rating_i16())
-    .sql(", ")
-    .bind::<Nullable<Text>, _>(review.title.as_deref())
-    .sql(", ")
-    .bind::<Text, _>(&review.body)
-    .sql(", ")
-    .bind::<Nullable<Text>, _>(review.author_name.as_deref())
-    .sql(", ")
-    .bind::<Nullable<Text>, _>(review.author_email.as_deref())
-    .sql(", ")
-    .bind::<Nullable<Text>, _>(review.language.as_deref())
-    .sql(", ")
-    .bind::<Text, _>(status.as_str())
-    .sql(
-        " FROM article WHERE reviews_open
-             RETURNING id, article_id, rating, title, body, author_name, language, created_at
-         ), counted AS (
-             INSERT INTO article_stats AS s (article_id, review_count, rating_sum,
-                                             count_1, count_2, count_3, count_4, count_5)
-             SELECT article_id, 1, rating, (rating = 1)::int, (rating = 2)::int,
-                    (rating = 3)::int, (rating = 4)::int, (rating = 5)::int
-             FROM review WHERE ",
-    )
-    .bind::<Bool, _>(status.is_public())
-    .sql(
-        " ON CONFLICT (article_id) DO UPDATE SET
-                 review_count = s.review_count + excluded.review_count,
-                 rating_sum = s.rating_sum + excluded.rating_sum,
-                 count_1 = s.count_1 + excluded.count_1, count_2 = s.count_2 + excluded.count_2,
-                 count_3 = s.count_3 + excluded.count_3, count_4 = s.count_4 + excluded.count_4,
-                 count_5 = s.count_5 + excluded.count_5
-         )
-         SELECT article.reviews_open, review.id, review.article_id, review.rating, review.title,
-                review.body, review.author_name, review.language, review.created_at
-         FROM article LEFT JOIN review ON true",
-    )
-    .get_result(&mut conn)
-    .await
-    .optional()?
-    .ok_or(StoreError::ArticleNotFound)?;
-    match (reviews_open, row) {
-        (_, Some(row)) => Ok(row),
-        (false, None) => Err(StoreError::ReviewsClosed),
-        (true, None) => Err(StoreError::Query(diesel::result::Error::NotFound)),
+        );
+        out.push_bind_param::<Text, str>(self.article)?;
+        out.push_sql(" AND NOT ");
+        out.push_bind_param::<Bool, bool>(&self.create_missing_article)?;
+        out.push_sql(
+            "), review AS (INSERT INTO reviews (id, article_id, rating, title, body, author_name, \
+             author_email, language, status) SELECT ",
+        );
+        out.push_bind_param::<SqlUuid, Uuid>(&self.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, str>(self.article)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SmallInt, i16>(&self.rating)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, Option<String>>(&self.review.title)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, String>(&self.review.body)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, Option<String>>(&self.review.author_name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, Option<String>>(&self.review.author_email)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, Option<String>>(&self.review.language)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, str>(self.status)?;
+        out.push_sql(
+            " FROM article WHERE reviews_open \
+             RETURNING id, article_id, rating, title, body, author_name, language, created_at), \
+             counted AS (INSERT INTO article_stats AS s (article_id, review_count, rating_sum, \
+             count_1, count_2, count_3, count_4, count_5) \
+             SELECT article_id, 1, rating, (rating = 1)::int, (rating = 2)::int, \
+             (rating = 3)::int, (rating = 4)::int, (rating = 5)::int FROM review WHERE ",
+        );
+        out.push_bind_param::<Bool, bool>(&self.counted)?;
+        out.push_sql(
+            " ON CONFLICT (article_id) DO UPDATE SET \
+             review_count = s.review_count + excluded.review_count, \
+             rating_sum = s.rating_sum + excluded.rating_sum, \
+             count_1 = s.count_1 + excluded.count_1, count_2 = s.count_2 + excluded.count_2, \
+             count_3 = s.count_3 + excluded.count_3, count_4 = s.count_4 + excluded.count_4, \
+             count_5 = s.count_5 + excluded.count_5) \
+             SELECT article.reviews_open, review.id, review.article_id, review.rating, \
+             review.title, review.body, review.author_name, review.language, review.created_at \
+             FROM article LEFT JOIN review ON true",
+        );
+        Ok(())
     }
 }
 
@@ -160,24 +192,21 @@ pub async fn page(
         select = select.filter(dsl::language.eq(language.clone()));
     }
     if let Some(after) = query.after {
-        // Row comparisons, so PostgreSQL seeks straight to the key in the page index.
-        let op = if query.sort.descending() { "<" } else { ">" };
+        let descending = query.sort.descending();
         select = if query.sort.by_rating() {
-            select.filter(
-                diesel::dsl::sql::<Bool>(&format!("(rating, id) {op} ("))
-                    .bind::<SmallInt, _>(after.rating)
-                    .sql(", ")
-                    .bind::<SqlUuid, _>(after.id)
-                    .sql(")"),
-            )
+            select.filter(RowBound::<SmallInt, _, SqlUuid, _>::after(
+                "(rating, id)",
+                descending,
+                after.rating,
+                after.id,
+            ))
         } else {
-            select.filter(
-                diesel::dsl::sql::<Bool>(&format!("(created_at, id) {op} ("))
-                    .bind::<Timestamptz, _>(after.created_at)
-                    .sql(", ")
-                    .bind::<SqlUuid, _>(after.id)
-                    .sql(")"),
-            )
+            select.filter(RowBound::<Timestamptz, _, SqlUuid, _>::after(
+                "(created_at, id)",
+                descending,
+                after.created_at,
+                after.id,
+            ))
         };
     }
     // The time sorts use created_at rather than the (equally ordered) UUIDv7 id: ordered by id,

@@ -1,0 +1,69 @@
+//! SQL that diesel's query builder cannot spell, written so that diesel still prepares it once per
+//! connection and reuses it. (`diesel::dsl::sql` and `sql_query` opt out of that cache, which
+//! costs an extra round trip and a fresh parse and plan on every call.)
+
+use std::marker::PhantomData;
+
+use diesel::expression::{is_aggregate, AppearsOnTable, Expression, ValidGrouping};
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{Bool, HasSqlType};
+use diesel::QueryResult;
+
+/// `(a, b) < ($1, $2)` (or `>`): a keyset bound PostgreSQL seeks to directly in an index whose
+/// key ends with `a, b`.
+#[derive(Debug, Clone)]
+pub(crate) struct RowBound<ST1, T1, ST2, T2> {
+    /// The two columns, e.g. `(created_at, id)`; a fixed string, never input.
+    columns: &'static str,
+    descending: bool,
+    first: T1,
+    second: T2,
+    types: PhantomData<(ST1, ST2)>,
+}
+
+impl<ST1, T1, ST2, T2> RowBound<ST1, T1, ST2, T2> {
+    /// Rows strictly after `(first, second)` in the walking direction.
+    pub(crate) fn after(columns: &'static str, descending: bool, first: T1, second: T2) -> Self {
+        Self {
+            columns,
+            descending,
+            first,
+            second,
+            types: PhantomData,
+        }
+    }
+}
+
+impl<ST1, T1, ST2, T2> Expression for RowBound<ST1, T1, ST2, T2> {
+    type SqlType = Bool;
+}
+
+impl<QS, ST1, T1, ST2, T2> AppearsOnTable<QS> for RowBound<ST1, T1, ST2, T2> {}
+
+impl<ST1, T1, ST2, T2> ValidGrouping<()> for RowBound<ST1, T1, ST2, T2> {
+    type IsAggregate = is_aggregate::Never;
+}
+
+impl<ST1, T1, ST2, T2> QueryId for RowBound<ST1, T1, ST2, T2> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST1, T1, ST2, T2> QueryFragment<Pg> for RowBound<ST1, T1, ST2, T2>
+where
+    Pg: HasSqlType<ST1> + HasSqlType<ST2>,
+    T1: ToSql<ST1, Pg>,
+    T2: ToSql<ST2, Pg>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(self.columns);
+        out.push_sql(if self.descending { " < (" } else { " > (" });
+        out.push_bind_param::<ST1, T1>(&self.first)?;
+        out.push_sql(", ");
+        out.push_bind_param::<ST2, T2>(&self.second)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
