@@ -11,5 +11,6 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod state;
+pub mod stats_cache;
 pub mod store;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use crate::db::Pool;
+use crate::stats_cache::StatsCache;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -9,4 +10,5 @@ pub struct AppState {
     pub create_missing_articles: bool,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    pub stats_cache: StatsCache,
 }

@@ -348,3 +348,42 @@ async fn bulk_stats_answer_for_each_requested_article() {
     assert_eq!(problem_fields(&problem), ["article_id"]);
     expect_problem(app.get("/v1/stats").await, 400).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cached_stats_count_own_reviews_at_once_and_other_instances_within_the_ttl() {
+    let app = spawn_app_with(TestOptions {
+        stats_cache_ttl: std::time::Duration::from_millis(200),
+        ..Default::default()
+    })
+    .await;
+    let other_instance = common::spawn_app_on(&app.database_url, TestOptions::default());
+    let review = json!({"rating": 4, "body": "shared article"});
+    for expected in 1..=3 {
+        assert_eq!(app.post_review("shared", &review).await.status(), 201);
+        let stats = app.get_json("/v1/articles/shared/stats").await;
+        assert_eq!(
+            stats["review_count"], expected,
+            "own review counted at once"
+        );
+    }
+    assert_eq!(
+        other_instance.post_review("shared", &review).await.status(),
+        201
+    );
+    let mut seen = 0;
+    for _ in 0..40 {
+        seen = app.get_json("/v1/articles/shared/stats").await["review_count"]
+            .as_i64()
+            .unwrap();
+        if seen == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seen, 4,
+        "another instance's review shows up once the entry expires"
+    );
+    let bulk = app.get_json("/v1/stats?article_id=shared").await;
+    assert_eq!(bulk["stats"][0]["review_count"], 4);
+}

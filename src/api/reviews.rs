@@ -189,6 +189,7 @@ pub async fn create_review(
         state.create_missing_articles,
     )
     .await?;
+    state.stats_cache.forget(article_id.as_str());
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/reviews/{}", row.id)))
         .json(Review::from(row)))

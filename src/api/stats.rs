@@ -11,7 +11,6 @@ use crate::domain::stats::RatingCounters;
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
-use crate::store;
 
 pub const BULK_MAX: usize = 100;
 
@@ -96,7 +95,11 @@ pub async fn article_stats(
     state: web::Data<AppState>,
     article_id: ArticleId,
 ) -> Result<web::Json<ArticleStats>, ApiError> {
-    let counters = match store::stats::for_article(&state.pool, article_id.as_str()).await? {
+    let counters = match state
+        .stats_cache
+        .article(&state.pool, article_id.as_str())
+        .await?
+    {
         Some(counters) => counters,
         None => {
             if !state.create_missing_articles {
@@ -131,7 +134,7 @@ pub async fn bulk_stats(
     req: HttpRequest,
 ) -> Result<web::Json<BulkStats>, ApiError> {
     let ids = bulk_ids(&query_pairs(&req)).map_err(ApiError::bad_parameter)?;
-    let found = store::stats::for_articles(&state.pool, &ids).await?;
+    let found = state.stats_cache.articles(&state.pool, &ids).await?;
     let stats = ids
         .into_iter()
         .map(|id| {

@@ -13,6 +13,7 @@ use marginalia::auth::{self, Scope};
 use marginalia::db::embedded::{ClusterOptions, EmbeddedPostgres};
 use marginalia::db::{self, Pool, PoolOptions};
 use marginalia::state::AppState;
+use marginalia::stats_cache::StatsCache;
 use marginalia::store;
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -119,6 +120,7 @@ pub struct TestOptions {
     pub pool_size: usize,
     pub acquire_timeout: Duration,
     pub statement_timeout: Duration,
+    pub stats_cache_ttl: Duration,
 }
 
 impl Default for TestOptions {
@@ -129,6 +131,7 @@ impl Default for TestOptions {
             pool_size: 16,
             acquire_timeout: Duration::from_millis(750),
             statement_timeout: Duration::from_secs(5),
+            stats_cache_ttl: Duration::from_secs(1),
         }
     }
 }
@@ -168,6 +171,7 @@ pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
         pool: pool.clone(),
         create_missing_articles: options.create_missing_articles,
         body_limit: options.body_limit,
+        stats_cache: StatsCache::new(options.stats_cache_ttl),
     };
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     let address = format!("http://{}", listener.local_addr().expect("address"));
