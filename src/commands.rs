@@ -8,8 +8,8 @@ use crate::auth::{self, Scope};
 use crate::config::{Config, UnknownArticles};
 use crate::db::embedded::{ClusterOptions, EmbeddedPostgres, StartOutcome};
 use crate::db::{self, PoolOptions};
+use crate::read_cache::ReadCache;
 use crate::state::AppState;
-use crate::stats_cache::StatsCache;
 use crate::store;
 
 /// The database name inside the private cluster.
@@ -88,7 +88,7 @@ async fn serve_with(config: &Config, database: &Database) -> CommandResult {
         pool: database.pool(config)?,
         create_missing_articles: config.unknown_articles == UnknownArticles::Accept,
         body_limit: config.body_limit_bytes(),
-        stats_cache: StatsCache::new(Duration::from_millis(config.stats_cache_ms)),
+        read_cache: ReadCache::new(Duration::from_millis(config.read_cache_ms)),
     };
     let listener = TcpListener::bind(config.bind)
         .map_err(|error| format!("cannot listen on {}: {error}", config.bind))?;

@@ -75,11 +75,11 @@ pub struct Config {
     #[arg(long, env = "MARGINALIA_UNKNOWN_ARTICLES", value_enum, default_value_t = UnknownArticles::Accept)]
     pub unknown_articles: UnknownArticles,
 
-    /// How long per-article stats may be served from memory, in milliseconds (0: always read the
-    /// database). Reviews submitted through this process are counted at once regardless.
-    #[arg(long, env = "MARGINALIA_STATS_CACHE_MS", default_value_t = 1000,
+    /// How long stats and first pages of reviews may be served from memory, in milliseconds (0:
+    /// always read the database). Reviews submitted through this process show at once regardless.
+    #[arg(long, env = "MARGINALIA_READ_CACHE_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(0..=60_000))]
-    pub stats_cache_ms: u64,
+    pub read_cache_ms: u64,
 
     /// HTTP worker threads (0: one per CPU core).
     #[arg(long, env = "MARGINALIA_WORKERS", default_value_t = 0)]

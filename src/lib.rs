@@ -10,7 +10,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod read_cache;
 pub mod state;
-pub mod stats_cache;
 pub mod store;
 pub mod telemetry;

@@ -1,7 +1,7 @@
 //! What every handler shares.
 
 use crate::db::Pool;
-use crate::stats_cache::StatsCache;
+use crate::read_cache::ReadCache;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -10,5 +10,5 @@ pub struct AppState {
     pub create_missing_articles: bool,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
-    pub stats_cache: StatsCache,
+    pub read_cache: ReadCache,
 }

@@ -350,9 +350,9 @@ async fn bulk_stats_answer_for_each_requested_article() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn cached_stats_count_own_reviews_at_once_and_other_instances_within_the_ttl() {
+async fn cached_reads_show_own_reviews_at_once_and_other_instances_within_the_ttl() {
     let app = spawn_app_with(TestOptions {
-        stats_cache_ttl: std::time::Duration::from_millis(200),
+        read_cache_ttl: std::time::Duration::from_millis(200),
         ..Default::default()
     })
     .await;
@@ -386,4 +386,23 @@ async fn cached_stats_count_own_reviews_at_once_and_other_instances_within_the_t
     );
     let bulk = app.get_json("/v1/stats?article_id=shared").await;
     assert_eq!(bulk["stats"][0]["review_count"], 4);
+    let mut listed = 0;
+    for _ in 0..40 {
+        listed = app.get_json("/v1/articles/shared/reviews").await["items"]
+            .as_array()
+            .unwrap()
+            .len();
+        if listed == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(listed, 4, "and in the cached first page");
+    assert_eq!(app.post_review("shared", &review).await.status(), 201);
+    let first_page = app.get_json("/v1/articles/shared/reviews").await;
+    assert_eq!(
+        first_page["items"].as_array().unwrap().len(),
+        5,
+        "own review listed at once"
+    );
 }

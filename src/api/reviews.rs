@@ -1,7 +1,8 @@
 //! Submitting and reading reviews.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::web::Bytes;
+use actix_web::{mime, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -189,7 +190,7 @@ pub async fn create_review(
         state.create_missing_articles,
     )
     .await?;
-    state.stats_cache.forget(article_id.as_str());
+    state.read_cache.record_write(article_id.as_str());
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/reviews/{}", row.id)))
         .json(Review::from(row)))
@@ -222,21 +223,45 @@ pub async fn list_reviews(
     state: web::Data<AppState>,
     article_id: ArticleId,
     req: HttpRequest,
-) -> Result<web::Json<ReviewPage>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let pairs = query_pairs(&req);
     let query = PageQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|errors| ApiError::BadRequest {
             detail: "invalid query parameters".into(),
             errors,
         })?;
-    let (rows, next) = store::reviews::page(&state.pool, &article_id, &query).await?;
+    let load = || load_page(&state, &article_id, &query);
+    let json = if query.after.is_none() {
+        // First pages are what widgets poll; deeper pages are read once per reader.
+        state
+            .read_cache
+            .first_page(article_id.as_str(), query.cache_key(), load)
+            .await?
+    } else {
+        load().await?
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(mime::APPLICATION_JSON)
+        .body(json))
+}
+
+/// One page, serialized.
+async fn load_page(
+    state: &AppState,
+    article_id: &ArticleId,
+    query: &PageQuery,
+) -> Result<Bytes, ApiError> {
+    let (rows, next) = store::reviews::page(&state.pool, article_id, query).await?;
     if rows.is_empty() && query.after.is_none() && !state.create_missing_articles {
-        require_article(&state, &article_id).await?;
+        require_article(state, article_id).await?;
     }
-    Ok(web::Json(ReviewPage {
+    let page = ReviewPage {
         items: rows.into_iter().map(Review::from).collect(),
         next_cursor: next.map(|cursor| cursor.encode()),
-    }))
+    };
+    serde_json::to_vec(&page)
+        .map(Bytes::from)
+        .map_err(|error| ApiError::Internal(error.to_string()))
 }
 
 /// With unknown articles rejected, an article the CMS never registered is a 404.

@@ -96,8 +96,8 @@ pub async fn article_stats(
     article_id: ArticleId,
 ) -> Result<web::Json<ArticleStats>, ApiError> {
     let counters = match state
-        .stats_cache
-        .article(&state.pool, article_id.as_str())
+        .read_cache
+        .stats(&state.pool, article_id.as_str())
         .await?
     {
         Some(counters) => counters,
@@ -134,7 +134,7 @@ pub async fn bulk_stats(
     req: HttpRequest,
 ) -> Result<web::Json<BulkStats>, ApiError> {
     let ids = bulk_ids(&query_pairs(&req)).map_err(ApiError::bad_parameter)?;
-    let found = state.stats_cache.articles(&state.pool, &ids).await?;
+    let found = state.read_cache.many_stats(&state.pool, &ids).await?;
     let stats = ids
         .into_iter()
         .map(|id| {

@@ -133,6 +133,17 @@ impl Default for PageQuery {
 }
 
 impl PageQuery {
+    /// Identifies the page's content apart from the article and cursor, for caching.
+    pub fn cache_key(&self) -> String {
+        format!(
+            "{}|{:?}|{}|{}",
+            self.sort.as_str(),
+            self.rating,
+            self.language.as_deref().unwrap_or(""),
+            self.limit
+        )
+    }
+
     /// Reads `sort`, `rating`, `language`, `limit` and `cursor` from decoded query pairs;
     /// unknown or repeated parameters are errors rather than silently ignored.
     pub fn from_pairs<'a>(

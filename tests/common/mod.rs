@@ -12,8 +12,8 @@ use marginalia::app::{self, ServerOptions};
 use marginalia::auth::{self, Scope};
 use marginalia::db::embedded::{ClusterOptions, EmbeddedPostgres};
 use marginalia::db::{self, Pool, PoolOptions};
+use marginalia::read_cache::ReadCache;
 use marginalia::state::AppState;
-use marginalia::stats_cache::StatsCache;
 use marginalia::store;
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -120,7 +120,7 @@ pub struct TestOptions {
     pub pool_size: usize,
     pub acquire_timeout: Duration,
     pub statement_timeout: Duration,
-    pub stats_cache_ttl: Duration,
+    pub read_cache_ttl: Duration,
 }
 
 impl Default for TestOptions {
@@ -131,7 +131,7 @@ impl Default for TestOptions {
             pool_size: 16,
             acquire_timeout: Duration::from_millis(750),
             statement_timeout: Duration::from_secs(5),
-            stats_cache_ttl: Duration::from_secs(1),
+            read_cache_ttl: Duration::from_secs(1),
         }
     }
 }
@@ -171,7 +171,7 @@ pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
         pool: pool.clone(),
         create_missing_articles: options.create_missing_articles,
         body_limit: options.body_limit,
-        stats_cache: StatsCache::new(options.stats_cache_ttl),
+        read_cache: ReadCache::new(options.read_cache_ttl),
     };
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     let address = format!("http://{}", listener.local_addr().expect("address"));

@@ -1,0 +1,223 @@
+//! A short-lived in-process cache of the hottest public reads: per-article stats and the first
+//! page of an article's reviews (what a widget on a busy page asks for on every page view).
+//!
+//! Entries live for a configurable TTL (1 s by default). A review submitted through this process
+//! makes its article's entries stale at once, so readers always see their own review; a review
+//! submitted through another instance shows up within the TTL. A TTL of zero turns caching off.
+//!
+//! Staleness is decided by a write clock rather than by deleting entries: every write ticks the
+//! clock and records the tick for its article, every entry remembers the tick at which its read
+//! began, and an entry is current only if that read began after the article's last write.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use moka::sync::Cache;
+
+use crate::db::Pool;
+use crate::domain::stats::RatingCounters;
+use crate::store::{self, StoreError};
+
+const MAX_ARTICLES: u64 = 50_000;
+/// The first pages kept, in bytes of JSON, so memory stays bounded whatever the traffic.
+const MAX_PAGE_BYTES: u64 = 16 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct ReadCache {
+    /// Absent when caching is off.
+    inner: Option<Arc<Inner>>,
+}
+
+struct Inner {
+    clock: AtomicU64,
+    last_write: Cache<String, u64>,
+    /// `None` for an article with no counters yet.
+    stats: Cache<String, Stamped<Option<RatingCounters>>>,
+    /// Serialized first pages by article and query.
+    first_pages: Cache<(String, String), Stamped<Bytes>>,
+}
+
+#[derive(Clone)]
+struct Stamped<T> {
+    read_from: u64,
+    value: T,
+}
+
+impl Inner {
+    fn now(&self) -> u64 {
+        self.clock.load(Ordering::SeqCst)
+    }
+
+    fn current<T>(&self, article_id: &str, entry: Option<Stamped<T>>) -> Option<T> {
+        let entry = entry?;
+        let last_write = self.last_write.get(article_id).unwrap_or(0);
+        (entry.read_from >= last_write).then_some(entry.value)
+    }
+}
+
+impl ReadCache {
+    pub fn new(ttl: Duration) -> Self {
+        let inner = (!ttl.is_zero()).then(|| {
+            Arc::new(Inner {
+                clock: AtomicU64::new(0),
+                // Outlives the entries it judges, so an entry never outlasts the memory of a write.
+                last_write: Cache::builder()
+                    .max_capacity(MAX_ARTICLES * 2)
+                    .time_to_live(ttl * 2)
+                    .build(),
+                stats: Cache::builder()
+                    .max_capacity(MAX_ARTICLES)
+                    .time_to_live(ttl)
+                    .build(),
+                first_pages: Cache::builder()
+                    .weigher(|_, page: &Stamped<Bytes>| {
+                        u32::try_from(page.value.len()).unwrap_or(u32::MAX)
+                    })
+                    .max_capacity(MAX_PAGE_BYTES)
+                    .time_to_live(ttl)
+                    .build(),
+            })
+        });
+        Self { inner }
+    }
+
+    /// Marks an article's cached reads stale; call after a committed change to its reviews.
+    pub fn record_write(&self, article_id: &str) {
+        if let Some(inner) = &self.inner {
+            let tick = inner.clock.fetch_add(1, Ordering::SeqCst) + 1;
+            inner.last_write.insert(article_id.to_owned(), tick);
+        }
+    }
+
+    /// One article's counters, from the cache or the database.
+    pub async fn stats(
+        &self,
+        pool: &Pool,
+        article_id: &str,
+    ) -> Result<Option<RatingCounters>, StoreError> {
+        let Some(inner) = &self.inner else {
+            return store::stats::for_article(pool, article_id).await;
+        };
+        if let Some(hit) = inner.current(article_id, inner.stats.get(article_id)) {
+            return Ok(hit);
+        }
+        let read_from = inner.now();
+        let counters = store::stats::for_article(pool, article_id).await?;
+        let entry = Stamped {
+            read_from,
+            value: counters,
+        };
+        inner.stats.insert(article_id.to_owned(), entry);
+        Ok(counters)
+    }
+
+    /// Counters of many articles; only the ones not cached are read, in one query.
+    pub async fn many_stats(
+        &self,
+        pool: &Pool,
+        article_ids: &[String],
+    ) -> Result<HashMap<String, RatingCounters>, StoreError> {
+        let Some(inner) = &self.inner else {
+            return store::stats::for_articles(pool, article_ids).await;
+        };
+        let mut found = HashMap::with_capacity(article_ids.len());
+        let mut missing = Vec::new();
+        for id in article_ids {
+            match inner.current(id, inner.stats.get(id)) {
+                Some(Some(counters)) => {
+                    found.insert(id.clone(), counters);
+                }
+                Some(None) => {}
+                None => missing.push(id.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            let read_from = inner.now();
+            let loaded = store::stats::for_articles(pool, &missing).await?;
+            for id in missing {
+                let value = loaded.get(&id).copied();
+                inner.stats.insert(id, Stamped { read_from, value });
+            }
+            found.extend(loaded);
+        }
+        Ok(found)
+    }
+
+    /// The serialized first page of an article's reviews for `query_key`, from the cache or
+    /// from `load`.
+    pub async fn first_page<E, F, Fut>(
+        &self,
+        article_id: &str,
+        query_key: String,
+        load: F,
+    ) -> Result<Bytes, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, E>>,
+    {
+        let Some(inner) = &self.inner else {
+            return load().await;
+        };
+        let key = (article_id.to_owned(), query_key);
+        if let Some(hit) = inner.current(article_id, inner.first_pages.get(&key)) {
+            return Ok(hit);
+        }
+        let read_from = inner.now();
+        let page = load().await?;
+        let entry = Stamped {
+            read_from,
+            value: page.clone(),
+        };
+        inner.first_pages.insert(key, entry);
+        Ok(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_ttl_turns_the_cache_off() {
+        assert!(ReadCache::new(Duration::ZERO).inner.is_none());
+        assert!(ReadCache::new(Duration::from_secs(1)).inner.is_some());
+    }
+
+    #[actix_web::test]
+    async fn a_write_makes_earlier_reads_stale() {
+        let cache = ReadCache::new(Duration::from_secs(60));
+        let page = |text: &'static str| {
+            move || async move { Ok::<_, ()>(Bytes::from_static(text.as_bytes())) }
+        };
+        let key = || "newest".to_string();
+        assert_eq!(
+            cache.first_page("a", key(), page("one")).await,
+            Ok("one".into())
+        );
+        assert_eq!(
+            cache.first_page("a", key(), page("two")).await,
+            Ok("one".into()),
+            "cached"
+        );
+        cache.record_write("b");
+        assert_eq!(
+            cache.first_page("a", key(), page("two")).await,
+            Ok("one".into()),
+            "other article"
+        );
+        cache.record_write("a");
+        assert_eq!(
+            cache.first_page("a", key(), page("three")).await,
+            Ok("three".into()),
+            "stale"
+        );
+        assert_eq!(
+            cache.first_page("a", key(), page("four")).await,
+            Ok("three".into())
+        );
+    }
+}
