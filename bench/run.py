@@ -266,6 +266,37 @@ def ratio(ours: float, theirs: float | None) -> str:
     return f"{ours / theirs:.2f}×" if theirs else "–"
 
 
+def targets(results, pg, isso, rss: float) -> list[str]:
+    """The targets of the performance issue, checked against this run."""
+    by_name = {scenario.name: result for scenario, result in results}
+    titles = {scenario.name: scenario.title for scenario, _ in results}
+    rows = []
+
+    def check(target: str, measured: str, met: bool) -> None:
+        rows.append(f"| {target} | {measured} | {'met' if met else '**missed**'} |")
+
+    def vs_pgbench(name: str, floor: float) -> None:
+        if name in by_name and name in pg:
+            value = by_name[name].rps / pg[name].rps
+            check(f"{titles[name]}: ≥ {floor}× pgbench", f"{value:.2f}×", value >= floor)
+
+    vs_pgbench("post_spread", 0.6)
+    vs_pgbench("post_hot", 0.6)
+    for name in ("get_first_page", "get_page_5000", "get_stats", "get_bulk_stats"):
+        vs_pgbench(name, 0.5)
+    for name, peer in (("post_spread", "isso_post"), ("get_first_page", "isso_get_thread")):
+        if name in by_name and peer in isso:
+            value = by_name[name].rps / isso[peer].rps
+            check(f"{titles[name]}: ≥ 10× Isso", f"{value:.1f}×", value >= 10)
+    for name, result in by_name.items():
+        check(f"{titles[name]}: p99 < 20 ms", f"{result.p99_ms:.2f} ms", result.p99_ms < 20)
+    if "get_first_page" in by_name and "get_page_5000" in by_name:
+        value = by_name["get_page_5000"].p50_ms / by_name["get_first_page"].p50_ms
+        check("page 5,000 p50 within 1.2× of page 1", f"{value:.2f}×", value <= 1.2)
+    check("peak RSS ≤ 64 MiB", f"{rss:.1f} MiB", rss <= 64)
+    return ["Targets:", "", "| target | this run | |", "|---|---|---|", *rows, ""]
+
+
 def report(args, results, pg, isso, rss: float, started: str) -> str:
     lines = [
         "# Benchmarks",
@@ -293,6 +324,7 @@ def report(args, results, pg, isso, rss: float, started: str) -> str:
             + (f"{isso_result.rps:,.0f} | {ratio(result.rps, isso_result.rps)} |" if isso_result else "– | – |")
         )
     lines += ["", f"Peak RSS of the service over the whole run: **{rss:.1f} MiB**.", ""]
+    lines += targets(results, pg, isso, rss)
     if pg:
         lines += ["pgbench latencies for the same statements (ms):", "",
                   "| scenario | p50 | p99 |", "|---|---|---|"]

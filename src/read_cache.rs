@@ -4,6 +4,7 @@
 //! Entries live for a configurable TTL (1 s by default). A review submitted through this process
 //! makes its article's entries stale at once, so readers always see their own review; a review
 //! submitted through another instance shows up within the TTL. A TTL of zero turns caching off.
+//! Concurrent misses of one entry share a single database read.
 //!
 //! Staleness is decided by a write clock rather than by deleting entries: every write ticks the
 //! clock and records the tick for its article, every entry remembers the tick at which its read
@@ -11,16 +12,18 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web::Bytes;
-use moka::sync::Cache;
+use moka::future::Cache;
 
 use crate::db::Pool;
 use crate::domain::stats::RatingCounters;
-use crate::store::{self, StoreError};
+use crate::error::ApiError;
+use crate::store;
 
 const MAX_ARTICLES: u64 = 50_000;
 /// The first pages kept, in bytes of JSON, so memory stays bounded whatever the traffic.
@@ -52,10 +55,43 @@ impl Inner {
         self.clock.load(Ordering::SeqCst)
     }
 
-    fn current<T>(&self, article_id: &str, entry: Option<Stamped<T>>) -> Option<T> {
-        let entry = entry?;
-        let last_write = self.last_write.get(article_id).unwrap_or(0);
-        (entry.read_from >= last_write).then_some(entry.value)
+    async fn is_current<T>(&self, article_id: &str, entry: &Stamped<T>) -> bool {
+        entry.read_from >= self.last_write.get(article_id).await.unwrap_or(0)
+    }
+
+    /// The cached value of `key` if current; otherwise one shared call of `load`.
+    async fn through<K, V, F, Fut>(
+        &self,
+        cache: &Cache<K, Stamped<V>>,
+        article_id: &str,
+        key: K,
+        load: F,
+    ) -> Result<V, ApiError>
+    where
+        K: Hash + Eq + Send + Sync + Clone + 'static,
+        V: Clone + Send + Sync + 'static,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<V, ApiError>>,
+    {
+        if let Some(entry) = cache.get(&key).await {
+            if self.is_current(article_id, &entry).await {
+                return Ok(entry.value);
+            }
+            cache.invalidate(&key).await;
+        }
+        let read_from = self.now();
+        let entry = cache
+            .try_get_with(key, async {
+                load().await.map(|value| Stamped { read_from, value })
+            })
+            .await
+            .map_err(|error| (*error).clone())?;
+        if self.is_current(article_id, &entry).await {
+            Ok(entry.value)
+        } else {
+            // The shared read began before this article's latest write: read again.
+            load().await
+        }
     }
 }
 
@@ -86,10 +122,10 @@ impl ReadCache {
     }
 
     /// Marks an article's cached reads stale; call after a committed change to its reviews.
-    pub fn record_write(&self, article_id: &str) {
+    pub async fn record_write(&self, article_id: &str) {
         if let Some(inner) = &self.inner {
             let tick = inner.clock.fetch_add(1, Ordering::SeqCst) + 1;
-            inner.last_write.insert(article_id.to_owned(), tick);
+            inner.last_write.insert(article_id.to_owned(), tick).await;
         }
     }
 
@@ -98,21 +134,16 @@ impl ReadCache {
         &self,
         pool: &Pool,
         article_id: &str,
-    ) -> Result<Option<RatingCounters>, StoreError> {
-        let Some(inner) = &self.inner else {
-            return store::stats::for_article(pool, article_id).await;
-        };
-        if let Some(hit) = inner.current(article_id, inner.stats.get(article_id)) {
-            return Ok(hit);
+    ) -> Result<Option<RatingCounters>, ApiError> {
+        let load = || async { Ok(store::stats::for_article(pool, article_id).await?) };
+        match &self.inner {
+            None => load().await,
+            Some(inner) => {
+                inner
+                    .through(&inner.stats, article_id, article_id.to_owned(), load)
+                    .await
+            }
         }
-        let read_from = inner.now();
-        let counters = store::stats::for_article(pool, article_id).await?;
-        let entry = Stamped {
-            read_from,
-            value: counters,
-        };
-        inner.stats.insert(article_id.to_owned(), entry);
-        Ok(counters)
     }
 
     /// Counters of many articles; only the ones not cached are read, in one query.
@@ -120,19 +151,18 @@ impl ReadCache {
         &self,
         pool: &Pool,
         article_ids: &[String],
-    ) -> Result<HashMap<String, RatingCounters>, StoreError> {
+    ) -> Result<HashMap<String, RatingCounters>, ApiError> {
         let Some(inner) = &self.inner else {
-            return store::stats::for_articles(pool, article_ids).await;
+            return Ok(store::stats::for_articles(pool, article_ids).await?);
         };
         let mut found = HashMap::with_capacity(article_ids.len());
         let mut missing = Vec::new();
         for id in article_ids {
-            match inner.current(id, inner.stats.get(id)) {
-                Some(Some(counters)) => {
-                    found.insert(id.clone(), counters);
+            match inner.stats.get(id).await {
+                Some(entry) if inner.is_current(id, &entry).await => {
+                    found.extend(entry.value.map(|counters| (id.clone(), counters)));
                 }
-                Some(None) => {}
-                None => missing.push(id.clone()),
+                _ => missing.push(id.clone()),
             }
         }
         if !missing.is_empty() {
@@ -140,7 +170,7 @@ impl ReadCache {
             let loaded = store::stats::for_articles(pool, &missing).await?;
             for id in missing {
                 let value = loaded.get(&id).copied();
-                inner.stats.insert(id, Stamped { read_from, value });
+                inner.stats.insert(id, Stamped { read_from, value }).await;
             }
             found.extend(loaded);
         }
@@ -149,31 +179,25 @@ impl ReadCache {
 
     /// The serialized first page of an article's reviews for `query_key`, from the cache or
     /// from `load`.
-    pub async fn first_page<E, F, Fut>(
+    pub async fn first_page<F, Fut>(
         &self,
         article_id: &str,
         query_key: String,
         load: F,
-    ) -> Result<Bytes, E>
+    ) -> Result<Bytes, ApiError>
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Bytes, E>>,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Bytes, ApiError>>,
     {
-        let Some(inner) = &self.inner else {
-            return load().await;
-        };
-        let key = (article_id.to_owned(), query_key);
-        if let Some(hit) = inner.current(article_id, inner.first_pages.get(&key)) {
-            return Ok(hit);
+        match &self.inner {
+            None => load().await,
+            Some(inner) => {
+                let key = (article_id.to_owned(), query_key);
+                inner
+                    .through(&inner.first_pages, article_id, key, load)
+                    .await
+            }
         }
-        let read_from = inner.now();
-        let page = load().await?;
-        let entry = Stamped {
-            read_from,
-            value: page.clone(),
-        };
-        inner.first_pages.insert(key, entry);
-        Ok(page)
     }
 }
 
@@ -190,34 +214,28 @@ mod tests {
     #[actix_web::test]
     async fn a_write_makes_earlier_reads_stale() {
         let cache = ReadCache::new(Duration::from_secs(60));
-        let page = |text: &'static str| {
-            move || async move { Ok::<_, ()>(Bytes::from_static(text.as_bytes())) }
-        };
+        let page =
+            |text: &'static str| move || async move { Ok(Bytes::from_static(text.as_bytes())) };
         let key = || "newest".to_string();
+        let read = |text| cache.first_page("a", key(), page(text));
+        assert_eq!(read("one").await.unwrap(), "one");
+        assert_eq!(read("two").await.unwrap(), "one", "cached");
+        cache.record_write("b").await;
+        assert_eq!(read("two").await.unwrap(), "one", "another article's write");
+        cache.record_write("a").await;
+        assert_eq!(read("three").await.unwrap(), "three", "stale after a write");
+        assert_eq!(read("four").await.unwrap(), "three");
+    }
+
+    #[actix_web::test]
+    async fn errors_are_not_cached() {
+        let cache = ReadCache::new(Duration::from_secs(60));
+        let failing = || async { Err::<Bytes, _>(ApiError::Unavailable("down".into())) };
+        assert!(cache.first_page("a", "k".into(), failing).await.is_err());
+        let working = || async { Ok(Bytes::from_static(b"up")) };
         assert_eq!(
-            cache.first_page("a", key(), page("one")).await,
-            Ok("one".into())
-        );
-        assert_eq!(
-            cache.first_page("a", key(), page("two")).await,
-            Ok("one".into()),
-            "cached"
-        );
-        cache.record_write("b");
-        assert_eq!(
-            cache.first_page("a", key(), page("two")).await,
-            Ok("one".into()),
-            "other article"
-        );
-        cache.record_write("a");
-        assert_eq!(
-            cache.first_page("a", key(), page("three")).await,
-            Ok("three".into()),
-            "stale"
-        );
-        assert_eq!(
-            cache.first_page("a", key(), page("four")).await,
-            Ok("three".into())
+            cache.first_page("a", "k".into(), working).await.unwrap(),
+            "up"
         );
     }
 }

@@ -1,17 +1,20 @@
-//! kill -9 in the middle of concurrent submissions: every review that got a 201 survives, and
-//! nothing exists half-way (stats always agree with the reviews they count).
+//! Stopping the service in the middle of concurrent submissions. kill -9: every review that got a
+//! 201 survives and nothing exists half-way (stats always agree with the reviews they count).
+//! SIGTERM: in-flight requests finish, nothing gets a 5xx, and the process exits cleanly.
 
 mod common;
 
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::spawn_app;
+use common::{spawn_app, TestApp};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use serde_json::{json, Value};
 
-fn start_service(database_url: &str, port: u16) -> std::process::Child {
+fn start_service(database_url: &str, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_marginalia"))
         .arg("serve")
         .env("DATABASE_URL", database_url)
@@ -36,10 +39,14 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
     panic!("the service did not become ready");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn acknowledged_reviews_survive_kill_9_and_nothing_half_exists() {
-    // The harness app only provides a fresh database and the checking queries.
-    let app = spawn_app().await;
+/// The service under test, on the harness app's fresh database.
+struct Service {
+    process: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+async fn start(app: &TestApp) -> Service {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -50,57 +57,69 @@ async fn acknowledged_reviews_survive_kill_9_and_nothing_half_exists() {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let mut service = start_service(&app.database_url, port);
+    let process = start_service(&app.database_url, port);
     wait_ready(&client, &base).await;
-
-    let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
-    let mut writers = Vec::new();
-    for writer in 0..16 {
-        let client = client.clone();
-        let base = base.clone();
-        let acknowledged = acknowledged.clone();
-        writers.push(tokio::spawn(async move {
-            for i in 0.. {
-                let article = format!("crash-{}", (writer + i) % 4);
-                let review =
-                    json!({"rating": (i % 5) + 1, "body": format!("writer {writer} review {i}")});
-                let Ok(response) = client
-                    .post(format!("{base}/v1/articles/{article}/reviews"))
-                    .json(&review)
-                    .send()
-                    .await
-                else {
-                    return; // the service is gone
-                };
-                if response.status() == 201 {
-                    if let Ok(created) = response.json::<Value>().await {
-                        let id = created["id"].as_str().unwrap().to_owned();
-                        acknowledged.lock().unwrap().push(id);
-                    }
-                }
-            }
-        }));
+    Service {
+        process,
+        base,
+        client,
     }
-    // Let a few hundred submissions land, then kill mid-stream.
-    for _ in 0..200 {
-        if acknowledged.lock().unwrap().len() >= 300 {
-            break;
+}
+
+/// What the writers saw: the ids of acknowledged reviews and every HTTP status received.
+#[derive(Default)]
+struct Seen {
+    acknowledged: Vec<String>,
+    statuses: Vec<u16>,
+}
+
+/// Sixteen writers submitting to four articles until the service stops answering.
+fn start_load(service: &Service) -> (Arc<Mutex<Seen>>, Vec<tokio::task::JoinHandle<()>>) {
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let writers = (0..16)
+        .map(|writer| {
+            let client = service.client.clone();
+            let base = service.base.clone();
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let article = format!("crash-{}", (writer + i) % 4);
+                    let review = json!({"rating": (i % 5) + 1, "body": format!("writer {writer} review {i}")});
+                    let Ok(response) = client
+                        .post(format!("{base}/v1/articles/{article}/reviews"))
+                        .json(&review)
+                        .send()
+                        .await
+                    else {
+                        return; // the service is gone
+                    };
+                    let status = response.status().as_u16();
+                    let id = match response.json::<Value>().await {
+                        Ok(created) if status == 201 => created["id"].as_str().map(str::to_owned),
+                        _ => None,
+                    };
+                    let mut seen = seen.lock().unwrap();
+                    seen.statuses.push(status);
+                    seen.acknowledged.extend(id);
+                }
+            })
+        })
+        .collect();
+    (seen, writers)
+}
+
+async fn wait_for_acknowledged(seen: &Mutex<Seen>, count: usize) {
+    for _ in 0..400 {
+        if seen.lock().unwrap().acknowledged.len() >= count {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    service.kill().unwrap();
-    service.wait().unwrap();
-    for writer in writers {
-        writer.await.unwrap();
-    }
-    let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(
-        acknowledged.len() >= 50,
-        "load reached the service before the kill"
-    );
+    panic!("load did not reach the service");
+}
 
-    let stored = app.count("SELECT count(*) AS n FROM reviews").await;
-    assert!(stored >= acknowledged.len() as i64);
+/// Every acknowledged review is stored, and the stats agree exactly with the stored reviews.
+async fn assert_durable_and_consistent(app: &TestApp, acknowledged: &[String]) {
     let list = acknowledged
         .iter()
         .map(|id| format!("'{id}'"))
@@ -118,27 +137,70 @@ async fn acknowledged_reviews_survive_kill_9_and_nothing_half_exists() {
         app.count(
             "SELECT count(*) AS n FROM article_stats s FULL JOIN (
                  SELECT article_id, count(*) AS c, sum(rating) AS r,
-                        count(*) FILTER (WHERE rating = 1) AS c1, count(*) FILTER (WHERE rating = 5) AS c5
+                        count(*) FILTER (WHERE rating = 1) AS c1, count(*) FILTER (WHERE rating = 2) AS c2,
+                        count(*) FILTER (WHERE rating = 3) AS c3, count(*) FILTER (WHERE rating = 4) AS c4,
+                        count(*) FILTER (WHERE rating = 5) AS c5
                  FROM reviews WHERE status = 'published' GROUP BY article_id) t USING (article_id)
              WHERE s.review_count IS DISTINCT FROM t.c OR s.rating_sum IS DISTINCT FROM t.r
-                OR s.count_1 IS DISTINCT FROM t.c1 OR s.count_5 IS DISTINCT FROM t.c5"
+                OR s.count_1 IS DISTINCT FROM t.c1 OR s.count_2 IS DISTINCT FROM t.c2
+                OR s.count_3 IS DISTINCT FROM t.c3 OR s.count_4 IS DISTINCT FROM t.c4
+                OR s.count_5 IS DISTINCT FROM t.c5"
         )
         .await,
         0,
         "stats agree exactly with the stored reviews"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_reviews_survive_kill_9_and_nothing_half_exists() {
+    let app = spawn_app().await;
+    let mut service = start(&app).await;
+    let (seen, writers) = start_load(&service);
+    wait_for_acknowledged(&seen, 300).await;
+    service.process.kill().unwrap();
+    service.process.wait().unwrap();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let acknowledged = seen.lock().unwrap().acknowledged.clone();
+    assert_durable_and_consistent(&app, &acknowledged).await;
 
     // A restarted service serves every acknowledged review.
-    let mut service = start_service(&app.database_url, port);
-    wait_ready(&client, &base).await;
+    let mut restarted = start(&app).await;
     for id in acknowledged.iter().step_by(7) {
-        let response = client
-            .get(format!("{base}/v1/reviews/{id}"))
+        let response = restarted
+            .client
+            .get(format!("{}/v1/reviews/{id}", restarted.base))
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), 200, "review {id}");
     }
-    service.kill().unwrap();
-    service.wait().unwrap();
+    restarted.process.kill().unwrap();
+    restarted.process.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_under_load_finishes_requests_and_exits_cleanly() {
+    let app = spawn_app().await;
+    let mut service = start(&app).await;
+    let (seen, writers) = start_load(&service);
+    wait_for_acknowledged(&seen, 300).await;
+    kill(Pid::from_raw(service.process.id() as i32), Signal::SIGTERM).unwrap();
+    let status = service.process.wait().unwrap();
+    assert!(status.success(), "a clean exit, got {status}");
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let (statuses, acknowledged) = {
+        let seen = seen.lock().unwrap();
+        (seen.statuses.clone(), seen.acknowledged.clone())
+    };
+    let failed: Vec<&u16> = statuses.iter().filter(|status| **status != 201).collect();
+    assert!(
+        failed.is_empty(),
+        "every answered request succeeded: {failed:?}"
+    );
+    assert_durable_and_consistent(&app, &acknowledged).await;
 }

@@ -52,6 +52,17 @@ async fn wait_ready(client: &reqwest::Client, base: &str, service: &mut Child) {
     panic!("the service did not become ready");
 }
 
+/// Starts the service again on the same data directory and reads `path` from it.
+async fn restart_and_read(dir: &Path, client: &reqwest::Client, path: &str) -> (Child, Value) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut service = start_service(dir, port);
+    wait_ready(client, &base, &mut service).await;
+    let response = client.get(format!("{base}{path}")).send().await.unwrap();
+    assert_eq!(response.status(), 200, "GET {path} after the restart");
+    (service, response.json().await.unwrap())
+}
+
 fn postmaster_pid(pgdata: &Path) -> Option<i32> {
     std::fs::read_to_string(pgdata.join("postmaster.pid"))
         .ok()?
@@ -101,18 +112,7 @@ async fn runs_without_configuration_and_keeps_reviews_across_kills() {
     // 1. The service dies; its cluster keeps running and the next start reuses it.
     service.kill().unwrap();
     service.wait().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut service = start_service(&dir, port);
-    wait_ready(&client, &base, &mut service).await;
-    let read: Value = client
-        .get(format!("{base}{review_path}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (mut service, read) = restart_and_read(&dir, &client, &review_path).await;
     assert_eq!(read, created);
 
     // 2. The service and PostgreSQL both die, leaving a stale postmaster.pid behind.
@@ -124,18 +124,7 @@ async fn runs_without_configuration_and_keeps_reviews_across_kills() {
         cluster.pgdata().join("postmaster.pid").exists(),
         "the pid file is stale now"
     );
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut service = start_service(&dir, port);
-    wait_ready(&client, &base, &mut service).await;
-    let read: Value = client
-        .get(format!("{base}{review_path}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (mut service, read) = restart_and_read(&dir, &client, &review_path).await;
     assert_eq!(read, created, "a committed review survives a crash");
 
     // 3. SIGTERM: graceful stop, cluster stopped too.

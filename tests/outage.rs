@@ -4,19 +4,24 @@ mod common;
 
 use std::time::Duration;
 
-use common::{expect_problem, spawn_app_on, start_throwaway_cluster, TestOptions};
+use common::{expect_problem, spawn_app_on, start_throwaway_cluster, TestApp, TestOptions};
 use marginalia::db;
-use marginalia::db::embedded::ClusterOptions;
+use marginalia::db::embedded::{ClusterOptions, EmbeddedPostgres};
 use serde_json::json;
+
+/// An app on a cluster of its own, which the test may stop and start.
+async fn app_on_own_cluster(database: &str) -> (EmbeddedPostgres, TestApp) {
+    let cluster = start_throwaway_cluster().await;
+    cluster.ensure_database(database).await.unwrap();
+    let url = cluster.database_url(database);
+    db::run_migrations(&url).await.unwrap();
+    let app = spawn_app_on(&url, TestOptions::default());
+    (cluster, app)
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn database_outage_is_a_503_and_recovery_needs_no_restart() {
-    // A cluster of its own: this test stops it.
-    let cluster = start_throwaway_cluster().await;
-    cluster.ensure_database("outage").await.unwrap();
-    let url = cluster.database_url("outage");
-    db::run_migrations(&url).await.unwrap();
-    let app = spawn_app_on(&url, TestOptions::default());
+    let (cluster, app) = app_on_own_cluster("outage").await;
     let review = json!({"rating": 4, "body": "before the outage"});
     assert_eq!(app.post_review("outage-1", &review).await.status(), 201);
 
@@ -74,11 +79,7 @@ async fn database_outage_is_a_503_and_recovery_needs_no_restart() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_stopping_mid_load_gives_prompt_503s_then_recovers() {
-    let cluster = start_throwaway_cluster().await;
-    cluster.ensure_database("midload").await.unwrap();
-    let url = cluster.database_url("midload");
-    db::run_migrations(&url).await.unwrap();
-    let app = spawn_app_on(&url, TestOptions::default());
+    let (cluster, app) = app_on_own_cluster("midload").await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()

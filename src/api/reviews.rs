@@ -190,7 +190,7 @@ pub async fn create_review(
         state.create_missing_articles,
     )
     .await?;
-    state.read_cache.record_write(article_id.as_str());
+    state.read_cache.record_write(article_id.as_str()).await;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/reviews/{}", row.id)))
         .json(Review::from(row)))
