@@ -99,9 +99,9 @@ def psql(conninfo: str, sql: str) -> str:
     return run(["psql", conninfo, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql]).stdout.strip()
 
 
-def seed(conninfo: str) -> tuple[str, str]:
-    """Seeds the deep article and the bulk articles; returns the cursor of page 5,000 and the
-    SQL condition the service derives from it."""
+def seed(conninfo: str) -> dict[int, tuple[str, str]]:
+    """Seeds the deep article and the bulk articles; returns, for pages 2 and 5,000, the cursor
+    that leads there and the SQL bound the service derives from it."""
     def reviews(article: str, count: int, start_ms_ago: int) -> str:
         return f"""
         INSERT INTO articles (article_id) VALUES ('{article}') ON CONFLICT DO NOTHING;
@@ -131,26 +131,31 @@ def seed(conninfo: str) -> tuple[str, str]:
     """)
     psql(conninfo, "\n".join(statements))
     psql(conninfo, "VACUUM ANALYZE")
-    offset = (DEEP_PAGE - 1) * PAGE_SIZE - 1
+    return {page: cursor_of_page(conninfo, page) for page in (2, DEEP_PAGE)}
+
+
+def cursor_of_page(conninfo: str, page: int) -> tuple[str, str]:
+    """The cursor that leads to `page` of the deep article, and the SQL bound it stands for."""
+    offset = (page - 1) * PAGE_SIZE - 1
     row = psql(conninfo, f"SELECT rating, (extract(epoch from created_at) * 1000000)::bigint, "
                          f"replace(id::text, '-', ''), created_at, id FROM reviews "
                          f"WHERE article_id = '{DEEP_ARTICLE}' AND status = 'published' "
                          f"ORDER BY created_at DESC, id DESC OFFSET {offset} LIMIT 1")
     rating, micros, uuid_hex, created_at, uuid = row.split("|")
-    # The cursor of the last review on page 4,999 (see src/domain/page.rs).
+    # The last review of the previous page, encoded as src/domain/page.rs does.
     plain = f"v1.newest.{rating}.{micros}.{uuid_hex}".encode()
     cursor = base64.urlsafe_b64encode(plain).decode().rstrip("=")
     return cursor, f"(created_at, id) < ('{created_at}', '{uuid}')"
 
 
-def scenarios(deep_cursor: str, deep_cursor_bound: str) -> list[Scenario]:
+def scenarios(cursors: dict[int, tuple[str, str]]) -> list[Scenario]:
     bulk_query = "&".join(f"article_id=bulk-{i}" for i in range(BULK_ARTICLES))
     bulk_array = ",".join(f"'bulk-{i}'" for i in range(BULK_ARTICLES))
     page_sql = (f"SELECT {REVIEW_COLUMNS} FROM reviews WHERE article_id = '{DEEP_ARTICLE}' "
                 f"AND status = 'published' {{bound}} ORDER BY created_at DESC, id DESC LIMIT {PAGE_SIZE + 1};")
     insert_sql = """\\set rating random(1, 5)
 \\set article random(0, {articles})
-WITH upserted AS (INSERT INTO articles AS a (article_id) SELECT {name} WHERE true ON CONFLICT (article_id) DO UPDATE SET reviews_open = a.reviews_open RETURNING reviews_open), article AS (SELECT reviews_open FROM upserted UNION ALL SELECT reviews_open FROM articles WHERE article_id = {name} AND NOT true), review AS (INSERT INTO reviews (id, article_id, rating, title, body, author_name, author_email, language, status) SELECT {new_id}, {name}, :rating, NULL, 'A benchmark review number with a realistic length for what readers write.', NULL, NULL, 'en', 'published' FROM article WHERE reviews_open RETURNING {columns}), counted AS (INSERT INTO article_stats AS s (article_id, review_count, rating_sum, count_1, count_2, count_3, count_4, count_5) SELECT article_id, 1, rating, (rating = 1)::int, (rating = 2)::int, (rating = 3)::int, (rating = 4)::int, (rating = 5)::int FROM review WHERE true ON CONFLICT (article_id) DO UPDATE SET review_count = s.review_count + excluded.review_count, rating_sum = s.rating_sum + excluded.rating_sum, count_1 = s.count_1 + excluded.count_1, count_2 = s.count_2 + excluded.count_2, count_3 = s.count_3 + excluded.count_3, count_4 = s.count_4 + excluded.count_4, count_5 = s.count_5 + excluded.count_5) SELECT article.reviews_open, review.* FROM article LEFT JOIN review ON true;
+WITH created AS (INSERT INTO articles (article_id) SELECT {name} WHERE true ON CONFLICT (article_id) DO NOTHING RETURNING reviews_open), article AS (SELECT reviews_open FROM created UNION ALL SELECT reviews_open FROM articles WHERE article_id = {name}), review AS (INSERT INTO reviews (id, article_id, rating, title, body, author_name, author_email, language, status) SELECT {new_id}, {name}, :rating, NULL, 'A benchmark review number with a realistic length for what readers write.', NULL, NULL, 'en', 'published' FROM article WHERE reviews_open RETURNING {columns}), counted AS (INSERT INTO article_stats AS s (article_id, review_count, rating_sum, count_1, count_2, count_3, count_4, count_5) SELECT article_id, 1, rating, (rating = 1)::int, (rating = 2)::int, (rating = 3)::int, (rating = 4)::int, (rating = 5)::int FROM review WHERE true ON CONFLICT (article_id) DO UPDATE SET review_count = s.review_count + excluded.review_count, rating_sum = s.rating_sum + excluded.rating_sum, count_1 = s.count_1 + excluded.count_1, count_2 = s.count_2 + excluded.count_2, count_3 = s.count_3 + excluded.count_3, count_4 = s.count_4 + excluded.count_4, count_5 = s.count_5 + excluded.count_5) SELECT article.reviews_open, review.* FROM article LEFT JOIN review ON true;
 """
     stats_columns = "article_id, count_1, count_2, count_3, count_4, count_5"
     review_lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -170,9 +175,12 @@ WITH upserted AS (INSERT INTO articles AS a (article_id) SELECT {name} WHERE tru
         Scenario("get_first_page", "GET first page (20 of 100,000)", "GET",
                  f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}",
                  pgbench=page_sql.format(bound=""), isso="isso_get_thread"),
+        Scenario("get_page_2", "GET page 2 (20 of 100,000)", "GET",
+                 f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={cursors[2][0]}",
+                 pgbench=page_sql.format(bound=f"AND {cursors[2][1]}")),
         Scenario("get_page_5000", "GET page 5,000 (20 of 100,000)", "GET",
-                 f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={deep_cursor}",
-                 pgbench=page_sql.format(bound=f"AND {deep_cursor_bound}")),
+                 f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={cursors[DEEP_PAGE][0]}",
+                 pgbench=page_sql.format(bound=f"AND {cursors[DEEP_PAGE][1]}")),
         Scenario("get_stats", "GET stats", "GET", f"/v1/articles/{DEEP_ARTICLE}/stats",
                  pgbench=f"SELECT {stats_columns} FROM article_stats WHERE article_id = '{DEEP_ARTICLE}' LIMIT 1;"),
         Scenario("get_bulk_stats", "GET bulk stats, 100 articles", "GET", f"/v1/stats?{bulk_query}",
@@ -282,7 +290,7 @@ def targets(results, pg, isso, rss: float) -> list[str]:
 
     vs_pgbench("post_spread", 0.6)
     vs_pgbench("post_hot", 0.6)
-    for name in ("get_first_page", "get_page_5000", "get_stats", "get_bulk_stats"):
+    for name in ("get_first_page", "get_page_2", "get_page_5000", "get_stats", "get_bulk_stats"):
         vs_pgbench(name, 0.5)
     for name, peer in (("post_spread", "isso_post"), ("get_first_page", "isso_get_thread")):
         if name in by_name and peer in isso:
@@ -290,9 +298,12 @@ def targets(results, pg, isso, rss: float) -> list[str]:
             check(f"{titles[name]}: ≥ 10× Isso", f"{value:.1f}×", value >= 10)
     for name, result in by_name.items():
         check(f"{titles[name]}: p99 < 20 ms", f"{result.p99_ms:.2f} ms", result.p99_ms < 20)
-    if "get_first_page" in by_name and "get_page_5000" in by_name:
-        value = by_name["get_page_5000"].p50_ms / by_name["get_first_page"].p50_ms
-        check("page 5,000 p50 within 1.2× of page 1", f"{value:.2f}×", value <= 1.2)
+    # Page 1 is usually served from the read cache; page 2 takes the same database path as
+    # page 5,000, so it is the fair measure of what depth costs.
+    for shallow, label in (("get_page_2", "page 2"), ("get_first_page", "page 1 (cached)")):
+        if shallow in by_name and "get_page_5000" in by_name:
+            value = by_name["get_page_5000"].p50_ms / by_name[shallow].p50_ms
+            check(f"page 5,000 p50 within 1.2× of {label}", f"{value:.2f}×", value <= 1.2)
     check("peak RSS ≤ 64 MiB", f"{rss:.1f} MiB", rss <= 64)
     return ["Targets:", "", "| target | this run | |", "|---|---|---|", *rows, ""]
 
@@ -368,8 +379,7 @@ def main() -> None:
         wait_ready(base, service)
         conninfo = f"host={work / 'data' / 'postgres'} port=5432 user=postgres dbname=marginalia"
         print("seeding…", flush=True)
-        cursor, cursor_bound = seed(conninfo)
-        chosen = scenarios(cursor, cursor_bound)
+        chosen = scenarios(seed(conninfo))
         if args.only:
             names = set(args.only.split(","))
             chosen = [s for s in chosen if s.name in names]

@@ -32,9 +32,8 @@ pub struct PublicReviewRow {
 }
 
 /// Stores a review and counts it in the article's stats in one statement, so it is atomic and
-/// costs one round trip: the article is created on the fly when allowed (an upsert that always
-/// returns the row, even one a concurrent submission just created), the review is inserted only
-/// if the article accepts reviews, and the counters follow. Once this returns, all of it is
+/// costs one round trip: the article is created on the fly when allowed, the review is inserted
+/// only if the article accepts reviews, and the counters follow. Once this returns, all of it is
 /// committed; on any error none of it exists.
 pub async fn insert(
     pool: &Pool,
@@ -53,11 +52,14 @@ pub async fn insert(
         status: status.as_str(),
         counted: status.is_public(),
     };
-    let (reviews_open, row): (bool, Option<PublicReviewRow>) = statement
-        .get_result(&mut conn)
-        .await
-        .optional()?
-        .ok_or(StoreError::ArticleNotFound)?;
+    let mut outcome: Option<(bool, Option<PublicReviewRow>)> =
+        statement.get_result(&mut conn).await.optional()?;
+    if outcome.is_none() && create_missing_article {
+        // Another first review created the article after this statement's snapshot was taken
+        // (so it could neither insert nor see it); a new statement sees it.
+        outcome = statement.get_result(&mut conn).await.optional()?;
+    }
+    let (reviews_open, row) = outcome.ok_or(StoreError::ArticleNotFound)?;
     match (reviews_open, row) {
         (_, Some(row)) => Ok(row),
         (false, None) => Err(StoreError::ReviewsClosed),
@@ -66,6 +68,7 @@ pub async fn insert(
 }
 
 /// The submission statement of `insert`, prepared once per connection.
+#[derive(Clone, Copy)]
 struct SubmitReview<'a> {
     article: &'a str,
     create_missing_article: bool,
@@ -100,21 +103,18 @@ impl Query for SubmitReview<'_> {
 
 impl QueryFragment<Pg> for SubmitReview<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        // Upserting (rather than DO NOTHING) returns the article row even when a concurrent
-        // submission created it after this statement's snapshot was taken.
-        out.push_sql("WITH upserted AS (INSERT INTO articles AS a (article_id) SELECT ");
+        // DO NOTHING takes no lock and writes nothing for an existing article, so reviews of one
+        // busy article queue only on its stats row.
+        out.push_sql("WITH created AS (INSERT INTO articles (article_id) SELECT ");
         out.push_bind_param::<Text, str>(self.article)?;
         out.push_sql(" WHERE ");
         out.push_bind_param::<Bool, bool>(&self.create_missing_article)?;
         out.push_sql(
-            " ON CONFLICT (article_id) DO UPDATE SET reviews_open = a.reviews_open \
-             RETURNING reviews_open), \
-             article AS (SELECT reviews_open FROM upserted UNION ALL \
+            " ON CONFLICT (article_id) DO NOTHING RETURNING reviews_open), \
+             article AS (SELECT reviews_open FROM created UNION ALL \
              SELECT reviews_open FROM articles WHERE article_id = ",
         );
         out.push_bind_param::<Text, str>(self.article)?;
-        out.push_sql(" AND NOT ");
-        out.push_bind_param::<Bool, bool>(&self.create_missing_article)?;
         out.push_sql(
             "), review AS (INSERT INTO reviews (id, article_id, rating, title, body, author_name, \
              author_email, language, status) SELECT ",
