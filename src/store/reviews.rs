@@ -80,9 +80,13 @@ struct SubmitReview<'a> {
     counted: bool,
 }
 
+/// The statement's SQL never varies, so diesel can find it in the prepared-statement cache by
+/// type instead of building the SQL text to look it up.
+struct SubmitReviewId;
+
 impl QueryId for SubmitReview<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
+    type QueryId = SubmitReviewId;
+    const HAS_STATIC_QUERY_ID: bool = true;
 }
 
 impl Query for SubmitReview<'_> {
