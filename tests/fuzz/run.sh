@@ -36,7 +36,8 @@ cleanup() {
 trap cleanup EXIT
 
 for _ in $(seq 1 300); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+    "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
   kill -0 "$service" 2>/dev/null || { cat "$work/service.log"; exit 1; }
   sleep 0.2
 done
