@@ -135,7 +135,11 @@ async fn assert_durable_and_consistent(app: &TestApp, acknowledged: &[String]) {
     );
     assert_eq!(
         app.count(
-            "SELECT count(*) AS n FROM article_stats s FULL JOIN (
+            "SELECT count(*) AS n FROM (
+                 SELECT article_id, sum(review_count) AS review_count, sum(rating_sum) AS rating_sum,
+                        sum(count_1) AS count_1, sum(count_2) AS count_2, sum(count_3) AS count_3,
+                        sum(count_4) AS count_4, sum(count_5) AS count_5
+                 FROM article_stats GROUP BY article_id) s FULL JOIN (
                  SELECT article_id, count(*) AS c, sum(rating) AS r,
                         count(*) FILTER (WHERE rating = 1) AS c1, count(*) FILTER (WHERE rating = 2) AS c2,
                         count(*) FILTER (WHERE rating = 3) AS c3, count(*) FILTER (WHERE rating = 4) AS c4,

@@ -245,7 +245,7 @@ async fn concurrent_submissions_to_one_article_are_all_counted() {
     let stats = app.get_json("/v1/articles/hot/stats").await;
     assert_eq!(stats["review_count"], 100);
     assert_eq!(
-        app.count("SELECT rating_sum AS n FROM article_stats WHERE article_id = 'hot'")
+        app.count("SELECT sum(rating_sum) AS n FROM article_stats WHERE article_id = 'hot'")
             .await,
         sum
     );

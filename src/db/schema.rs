@@ -13,15 +13,16 @@ diesel::table! {
 }
 
 diesel::table! {
-    article_stats (article_id) {
+    article_stats (article_id, stripe) {
         article_id -> Text,
-        review_count -> Int8,
-        rating_sum -> Int8,
-        count_1 -> Int8,
-        count_2 -> Int8,
-        count_3 -> Int8,
-        count_4 -> Int8,
-        count_5 -> Int8,
+        review_count -> Int4,
+        rating_sum -> Int4,
+        count_1 -> Int4,
+        count_2 -> Int4,
+        count_3 -> Int4,
+        count_4 -> Int4,
+        count_5 -> Int4,
+        stripe -> Int2,
     }
 }
 

@@ -4,9 +4,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::stats::StatsRow;
-use super::{connection, StoreError};
-use crate::db::schema::{article_stats, articles};
+use super::{connection, stats, StoreError};
+use crate::db::schema::articles;
 use crate::db::Pool;
 use crate::domain::article::{ArticleId, ArticleUpsert};
 use crate::domain::stats::RatingCounters;
@@ -64,31 +63,30 @@ pub async fn upsert(
         .await?;
     // An update sets updated_at to the current transaction's time, later than created_at.
     let created = article.created_at == article.updated_at;
-    let counters = article_stats::table
-        .find(id.as_str())
-        .select(StatsRow::as_select())
-        .first(&mut conn)
-        .await
-        .optional()?
-        .map(RatingCounters::from)
+    drop(conn);
+    let counters = stats::for_article(pool, id.as_str())
+        .await?
         .unwrap_or_default();
     Ok((ArticleWithStats { article, counters }, created))
 }
 
-/// An article and its counters in one query.
+/// An article and its counters.
 pub async fn get(pool: &Pool, id: &ArticleId) -> Result<Option<ArticleWithStats>, StoreError> {
     let mut conn = connection(pool).await?;
-    let row = articles::table
-        .left_join(article_stats::table)
-        .filter(articles::article_id.eq(id.as_str()))
-        .select((ArticleRow::as_select(), Option::<StatsRow>::as_select()))
-        .first::<(ArticleRow, Option<StatsRow>)>(&mut conn)
+    let Some(article) = articles::table
+        .find(id.as_str())
+        .select(ArticleRow::as_select())
+        .first(&mut conn)
         .await
-        .optional()?;
-    Ok(row.map(|(article, stats)| ArticleWithStats {
-        article,
-        counters: stats.map(RatingCounters::from).unwrap_or_default(),
-    }))
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    drop(conn);
+    let counters = stats::for_article(pool, id.as_str())
+        .await?
+        .unwrap_or_default();
+    Ok(Some(ArticleWithStats { article, counters }))
 }
 
 pub async fn exists(pool: &Pool, id: &ArticleId) -> Result<bool, StoreError> {

@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::sql::RowBound;
-use super::{connection, StoreError};
+use super::{connection, stats, StoreError};
 use crate::db::schema::reviews;
 use crate::db::Pool;
 use crate::domain::article::ArticleId;
@@ -43,10 +43,12 @@ pub async fn insert(
 ) -> Result<PublicReviewRow, StoreError> {
     let mut conn = connection(pool).await?;
     let status = ReviewStatus::initial();
+    let id = Uuid::now_v7();
     let statement = SubmitReview {
         article: article.as_str(),
         create_missing_article,
-        id: Uuid::now_v7(),
+        id,
+        stripe: stats::stripe_of(&id),
         rating: review.rating_i16(),
         review,
         status: status.as_str(),
@@ -78,6 +80,7 @@ struct SubmitReview<'a> {
     status: &'static str,
     /// Whether the review's status counts in the stats.
     counted: bool,
+    stripe: i16,
 }
 
 /// The statement's SQL never varies, so diesel can find it in the prepared-statement cache by
@@ -143,14 +146,18 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_sql(
             " FROM article WHERE reviews_open \
              RETURNING id, article_id, rating, title, body, author_name, language, created_at), \
-             counted AS (INSERT INTO article_stats AS s (article_id, review_count, rating_sum, \
-             count_1, count_2, count_3, count_4, count_5) \
-             SELECT article_id, 1, rating, (rating = 1)::int, (rating = 2)::int, \
+             counted AS (INSERT INTO article_stats AS s (article_id, stripe, review_count, \
+             rating_sum, count_1, count_2, count_3, count_4, count_5) \
+             SELECT article_id, ",
+        );
+        out.push_bind_param::<SmallInt, i16>(&self.stripe)?;
+        out.push_sql(
+            ", 1, rating, (rating = 1)::int, (rating = 2)::int, \
              (rating = 3)::int, (rating = 4)::int, (rating = 5)::int FROM review WHERE ",
         );
         out.push_bind_param::<Bool, bool>(&self.counted)?;
         out.push_sql(
-            " ON CONFLICT (article_id) DO UPDATE SET \
+            " ON CONFLICT (article_id, stripe) DO UPDATE SET \
              review_count = s.review_count + excluded.review_count, \
              rating_sum = s.rating_sum + excluded.rating_sum, \
              count_1 = s.count_1 + excluded.count_1, count_2 = s.count_2 + excluded.count_2, \

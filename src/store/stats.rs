@@ -1,50 +1,62 @@
 //! Per-article rating counters; `reviews::insert` keeps them in step with every review.
+//!
+//! An article's counters are spread over a few stripes (rows) so that concurrent reviews of one
+//! busy article do not all wait for the same row lock; reads sum the stripes.
 
 use std::collections::HashMap;
 
+use diesel::dsl::sum;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::{connection, StoreError};
-use crate::db::schema::article_stats;
+use crate::db::schema::article_stats::dsl as stats;
 use crate::db::Pool;
 use crate::domain::stats::RatingCounters;
 
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = article_stats, check_for_backend(diesel::pg::Pg))]
-pub struct StatsRow {
-    pub article_id: String,
-    pub count_1: i64,
-    pub count_2: i64,
-    pub count_3: i64,
-    pub count_4: i64,
-    pub count_5: i64,
-}
+/// How many rows an article's counters are spread over (the migration allows 0–7).
+pub const STRIPES: u8 = 8;
 
-impl From<StatsRow> for RatingCounters {
-    fn from(row: StatsRow) -> Self {
-        Self {
-            histogram: [
-                row.count_1,
-                row.count_2,
-                row.count_3,
-                row.count_4,
-                row.count_5,
-            ],
-        }
-    }
+/// The per-rating sums over an article's stripes; all `None` when it has none.
+type Sums = (
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// An article id with its sums.
+type ArticleSums = (
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+fn counters(sums: Sums) -> Option<RatingCounters> {
+    let (one, two, three, four, five) = sums;
+    let histogram = [one?, two?, three?, four?, five?];
+    Some(RatingCounters { histogram })
 }
 
 /// One article's counters, or `None` when it has never had a review.
 pub async fn for_article(pool: &Pool, id: &str) -> Result<Option<RatingCounters>, StoreError> {
     let mut conn = connection(pool).await?;
-    let row = article_stats::table
-        .find(id)
-        .select(StatsRow::as_select())
-        .first(&mut conn)
-        .await
-        .optional()?;
-    Ok(row.map(RatingCounters::from))
+    let sums: Sums = stats::article_stats
+        .filter(stats::article_id.eq(id))
+        .select((
+            sum(stats::count_1),
+            sum(stats::count_2),
+            sum(stats::count_3),
+            sum(stats::count_4),
+            sum(stats::count_5),
+        ))
+        .get_result(&mut conn)
+        .await?;
+    Ok(counters(sums))
 }
 
 /// Counters for many articles in one indexed lookup; articles without reviews are absent.
@@ -53,13 +65,52 @@ pub async fn for_articles(
     ids: &[String],
 ) -> Result<HashMap<String, RatingCounters>, StoreError> {
     let mut conn = connection(pool).await?;
-    let rows = article_stats::table
-        .filter(article_stats::article_id.eq_any(ids))
-        .select(StatsRow::as_select())
+    let rows: Vec<ArticleSums> = stats::article_stats
+        .filter(stats::article_id.eq_any(ids))
+        .group_by(stats::article_id)
+        .select((
+            stats::article_id,
+            sum(stats::count_1),
+            sum(stats::count_2),
+            sum(stats::count_3),
+            sum(stats::count_4),
+            sum(stats::count_5),
+        ))
         .load(&mut conn)
         .await?;
     Ok(rows
         .into_iter()
-        .map(|row| (row.article_id.clone(), RatingCounters::from(row)))
+        .filter_map(|(id, one, two, three, four, five)| {
+            counters((one, two, three, four, five)).map(|counters| (id, counters))
+        })
         .collect())
+}
+
+/// The stripe a review is counted in, spread by the random part of its id.
+pub fn stripe_of(review_id: &uuid::Uuid) -> i16 {
+    i16::from(review_id.as_bytes()[15] % STRIPES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_rows_means_no_counters() {
+        assert_eq!(counters((None, None, None, None, None)), None);
+        assert_eq!(
+            counters((Some(1), Some(0), Some(0), Some(2), Some(3))),
+            Some(RatingCounters {
+                histogram: [1, 0, 0, 2, 3]
+            })
+        );
+    }
+
+    #[test]
+    fn stripes_stay_in_range_and_spread() {
+        let stripes: std::collections::HashSet<i16> =
+            (0..200).map(|_| stripe_of(&uuid::Uuid::now_v7())).collect();
+        assert!(stripes.iter().all(|s| (0..i16::from(STRIPES)).contains(s)));
+        assert!(stripes.len() > 4, "ids spread over stripes: {stripes:?}");
+    }
 }
