@@ -1,4 +1,4 @@
-//! Reviews: the submission transaction and the public reads.
+//! Reviews: the submission statement and the public reads.
 
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
