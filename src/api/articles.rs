@@ -125,6 +125,8 @@ pub async fn put_article(
     })
     .map_err(ApiError::Validation)?;
     let (article, created) = store::articles::upsert(&state.pool, &article_id, &upsert).await?;
+    // Which key changed what: the audit trail for CMS writes.
+    tracing::info!(key = %caller.key_name, %article_id, created, "article upserted");
     let mut response = if created {
         HttpResponse::Created()
     } else {
