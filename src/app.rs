@@ -26,6 +26,8 @@ pub struct ServerOptions {
     pub cors_origins: Vec<String>,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// Most client connections open at once, over all workers.
+    pub max_connections: usize,
     pub shutdown_timeout: Duration,
 }
 
@@ -55,9 +57,15 @@ pub fn start(
     })
     .listen(listener)?
     .shutdown_timeout(options.shutdown_timeout.as_secs().max(1));
-    if options.workers > 0 {
-        server = server.workers(options.workers);
-    }
+    let workers = if options.workers > 0 {
+        options.workers
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    };
+    // actix counts connections per worker thread.
+    server = server
+        .workers(workers)
+        .max_connections(options.max_connections.div_ceil(workers).max(1));
     Ok(server.run())
 }
 

@@ -88,6 +88,7 @@ async fn serve_with(config: &Config, database: &Database) -> CommandResult {
         pool: database.pool(config)?,
         create_missing_articles: config.unknown_articles == UnknownArticles::Accept,
         body_limit: config.body_limit_bytes(),
+        body_read_timeout: config.body_read_timeout(),
         read_cache: ReadCache::new(Duration::from_millis(config.read_cache_ms)),
     };
     let listener = TcpListener::bind(config.bind)
@@ -99,6 +100,7 @@ async fn serve_with(config: &Config, database: &Database) -> CommandResult {
         ServerOptions {
             cors_origins: config.cors_origins.clone(),
             workers: config.workers,
+            max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
             shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
         },
     )?;

@@ -71,6 +71,16 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1024..=16 * 1024 * 1024))]
     pub body_limit: u64,
 
+    /// Longest a client may take to send a request body, in milliseconds; slower gets a 408.
+    #[arg(long, env = "MARGINALIA_BODY_READ_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=300_000))]
+    pub body_read_timeout_ms: u64,
+
+    /// Most client connections open at once (all workers together); more wait to be accepted.
+    #[arg(long, env = "MARGINALIA_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
     /// `accept` creates an article on its first review; `reject` answers 404 for unknown articles.
     #[arg(long, env = "MARGINALIA_UNKNOWN_ARTICLES", value_enum, default_value_t = UnknownArticles::Accept)]
     pub unknown_articles: UnknownArticles,
@@ -138,6 +148,10 @@ impl Config {
 
     pub fn db_acquire_timeout(&self) -> Duration {
         Duration::from_millis(self.db_acquire_timeout_ms)
+    }
+
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms)
     }
 
     pub fn body_limit_bytes(&self) -> usize {

@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{expect_problem, problem_fields, spawn_app, spawn_app_with, TestOptions};
+use std::time::{Duration, Instant};
+
+use common::{expect_problem, problem_fields, raw_http, spawn_app, spawn_app_with, TestOptions};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -154,4 +156,78 @@ async fn integral_numbers_are_integers() {
         let problem = expect_problem(response, 422).await;
         assert_eq!(problem_fields(&problem), ["rating"], "{rating}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_sending_its_body_gets_a_408() {
+    let app = spawn_app_with(TestOptions {
+        body_read_timeout: Duration::from_millis(500),
+        ..Default::default()
+    })
+    .await;
+    let started = Instant::now();
+    // Headers announce 1,000 bytes; only 10 arrive, then nothing.
+    let answer = raw_http(
+        &app.address,
+        b"POST /v1/articles/slow/reviews HTTP/1.1\r\nHost: test\r\n\
+          Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"rating\":",
+    )
+    .await;
+    assert_eq!(answer.status, 408, "{answer:?}");
+    assert_eq!(answer.problem()["status"], 408);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the connection was released after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM reviews").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_beyond_the_cap_wait_until_one_closes() {
+    use tokio::io::AsyncWriteExt;
+    // Two workers in tests: a cap of 2 is one connection per worker.
+    let app = spawn_app_with(TestOptions {
+        max_connections: 2,
+        body_read_timeout: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        stream
+            .write_all(
+                b"POST /v1/articles/held/reviews HTTP/1.1\r\nHost: test\r\n\
+                  Content-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        holders.push(stream);
+    }
+    // Give the workers a moment to accept both held connections.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(800))
+        .build()
+        .unwrap();
+    let capped = client.get(app.url("/healthz")).send().await;
+    assert!(
+        capped.is_err(),
+        "a third connection is not served while two are held"
+    );
+    // The held bodies time out (408), which frees their connections.
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = client.get(app.url("/healthz")).send().await {
+            assert_eq!(response.status(), 200);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "served again once held connections were released"
+        );
+    }
+    drop(holders);
 }

@@ -1,9 +1,11 @@
-//! Every hostile input from `../shared/fixtures/reviews-hostile.json` gets its listed status,
-//! names its field, and leaves nothing behind in the database.
+//! Every hostile input from `tests/fixtures/reviews-hostile.json` and
+//! `tests/fixtures/articles-hostile.json` gets its listed status, names its field, and leaves
+//! nothing behind in the database.
 
 mod common;
 
-use common::{expect_problem, fixture, problem_fields, spawn_app};
+use common::{expect_problem, fixture, problem_fields, raw_http, spawn_app};
+use marginalia::auth::Scope;
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
@@ -50,18 +52,40 @@ async fn every_hostile_case_gets_its_status_and_leaves_no_trace() {
                 "application/json",
             )
         };
+        let content_type = case["content_type"].as_str().unwrap_or(content_type);
+        let expected = expected_statuses(case);
+        if case["raw_path"].as_bool() == Some(true) {
+            // HTTP clients resolve `.` and `..` segments away; send the path as is.
+            let mut request = format!(
+                "POST /v1/articles/{article}/reviews HTTP/1.1\r\nHost: test\r\n\
+                 Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            request.extend_from_slice(&body);
+            let answer = raw_http(&app.address, &request).await;
+            assert!(expected.contains(&answer.status), "{name}: got {answer:?}");
+            let problem = answer.problem();
+            if let Some(field) = case["field"].as_str() {
+                assert!(
+                    problem_fields(&problem).iter().any(|f| f == field),
+                    "{name}: problem should name `{field}`: {problem}"
+                );
+            }
+            continue;
+        }
         // The article id goes into the path exactly as the fixture spells it.
         let url = app.url(&format!("/v1/articles/{article}/reviews"));
-        let response = app
+        let mut request = app
             .client
             .post(url)
             .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+            .body(body);
+        if let Some(coding) = case["content_encoding"].as_str() {
+            request = request.header("content-encoding", coding);
+        }
+        let response = request.send().await.unwrap();
         let status = response.status().as_u16();
-        let expected = expected_statuses(case);
         assert!(
             expected.contains(&status),
             "{name}: got {status}, expected one of {expected:?}"
@@ -95,6 +119,50 @@ async fn every_hostile_case_gets_its_status_and_leaves_no_trace() {
     assert_eq!(
         app.count("SELECT coalesce(sum(review_count), 0) AS n FROM article_stats")
             .await,
+        accepted
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_hostile_article_description_gets_its_status_and_changes_nothing() {
+    let app = spawn_app().await;
+    let key = app.api_key(&[Scope::Cms]).await;
+    let mut accepted = 0;
+    for (index, case) in fixture("articles-hostile.json")
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let name = case["case"].as_str().unwrap();
+        let response = app
+            .client
+            .put(app.url(&format!("/v1/articles/hostile-{index}")))
+            .bearer_auth(&key)
+            .json(&case["body"])
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let expected = expected_statuses(case);
+        assert!(
+            expected.contains(&status),
+            "{name}: got {status}, expected one of {expected:?}"
+        );
+        if status < 300 {
+            accepted += 1;
+            continue;
+        }
+        let problem = expect_problem(response, status).await;
+        let field = case["field"].as_str().unwrap();
+        assert!(
+            problem_fields(&problem).iter().any(|f| f == field),
+            "{name}: problem should name `{field}`: {problem}"
+        );
+    }
+    assert!(accepted > 0);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM articles").await,
         accepted
     );
 }

@@ -314,6 +314,17 @@ async fn bad_list_parameters_are_named() {
         let problem = expect_problem(response, 400).await;
         assert_eq!(problem_fields(&problem), [field], "{query}");
     }
+    // A well-formed cursor whose time PostgreSQL cannot store (once a 500).
+    let forged = base64_url(&format!(
+        "v2.newest.0.-300000000000000000.{}.{:016x}",
+        uuid::Uuid::now_v7().simple(),
+        0
+    ));
+    let response = app
+        .get(&format!("/v1/articles/a/reviews?cursor={forged}"))
+        .await;
+    let problem = expect_problem(response, 400).await;
+    assert_eq!(problem_fields(&problem), ["cursor"]);
     let problem = expect_problem(app.get("/v1/reviews/not-a-uuid").await, 400).await;
     assert_eq!(problem_fields(&problem), ["id"]);
     let missing = format!("/v1/reviews/{}", uuid::Uuid::now_v7());
@@ -405,4 +416,35 @@ async fn cached_reads_show_own_reviews_at_once_and_other_instances_within_the_tt
         5,
         "own review listed at once"
     );
+}
+
+fn base64_url(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cursor_works_only_for_the_list_it_came_from() {
+    let app = spawn_app().await;
+    seed(&app, "cursor-home", 10).await;
+    seed(&app, "cursor-elsewhere", 3).await;
+    let first = app
+        .get_json("/v1/articles/cursor-home/reviews?limit=1&rating=4")
+        .await;
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let next = format!("/v1/articles/cursor-home/reviews?limit=1&rating=4&cursor={cursor}");
+    assert_eq!(app.get(&next).await.status(), 200);
+    for reused in [
+        format!("/v1/articles/cursor-elsewhere/reviews?limit=1&rating=4&cursor={cursor}"),
+        format!("/v1/articles/cursor-home/reviews?limit=1&rating=3&cursor={cursor}"),
+        format!("/v1/articles/cursor-home/reviews?limit=1&cursor={cursor}"),
+        format!("/v1/articles/cursor-home/reviews?limit=1&rating=4&language=uk&cursor={cursor}"),
+    ] {
+        let problem = expect_problem(app.get(&reused).await, 400).await;
+        assert_eq!(problem_fields(&problem), ["cursor"], "{reused}");
+        assert_eq!(problem["errors"][0]["code"], "mismatch");
+    }
 }

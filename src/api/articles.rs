@@ -31,8 +31,11 @@ pub struct PutArticleRequest {
         pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
     )]
     pub title: Option<String>,
-    /// http(s) URL of the article.
-    #[schema(max_length = 2048, pattern = r"^https?://[^\s/?#]+([/?#]\S*)?$")]
+    /// Absolute http(s) URL of the article, without credentials.
+    #[schema(
+        max_length = 2048,
+        pattern = r#"^https?://[^\s\u0000-\u001F\u007F-\u009F/?#@"<>\\^`{|}]+([/?#][^\s\u0000-\u001F\u007F-\u009F"<>\\^`{|}]*)?$"#
+    )]
     pub url: Option<String>,
     /// BCP 47 tag.
     #[schema(
@@ -40,6 +43,7 @@ pub struct PutArticleRequest {
         pattern = r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(-[0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+)*(-[Xx](-[A-Za-z0-9]{1,8})+)?$"
     )]
     pub language: Option<String>,
+    /// Between 0001-01-01 and 9999-12-31.
     pub published_at: Option<DateTime<Utc>>,
     /// Whether readers may submit reviews.
     pub reviews_open: Option<bool>,

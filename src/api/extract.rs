@@ -1,5 +1,7 @@
 //! Request extractors that turn every kind of malformed input into a precise `ApiError`.
 
+use std::time::Duration;
+
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{mime, web, FromRequest, HttpMessage, HttpRequest};
@@ -12,18 +14,53 @@ use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A JSON request body: `application/json` (or `+json`) only, within the body limit, every
-/// syntax error a 400 and every wrong field a 422 naming the field.
+/// A JSON request body: `application/json` (or `+json`) in UTF-8 and without content coding only,
+/// within the body limit and the body read deadline, every syntax error a 400 and every wrong
+/// field a 422 naming the field.
 pub struct JsonBody<T>(pub T);
 
-fn is_json(req: &HttpRequest) -> bool {
-    match req.mime_type() {
-        Ok(Some(mime)) => {
-            mime.type_() == mime::APPLICATION
-                && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+/// Why a request's declared body format is refused, if it is.
+fn unsupported_format(req: &HttpRequest) -> Option<String> {
+    let mime = match req.mime_type() {
+        Ok(Some(mime))
+            if mime.type_() == mime::APPLICATION
+                && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON)) =>
+        {
+            mime
         }
-        _ => false,
+        _ => {
+            return Some(
+                "send the request body as JSON with `Content-Type: application/json`".into(),
+            )
+        }
+    };
+    // JSON is UTF-8 (RFC 8259); a body declared in another charset would be misread.
+    if let Some(charset) = mime.get_param(mime::CHARSET) {
+        if !charset.as_str().eq_ignore_ascii_case("utf-8") {
+            return Some(format!(
+                "JSON must be UTF-8; the body is declared as charset `{}`",
+                truncate(charset.as_str(), 40)
+            ));
+        }
     }
+    let coding = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|value| value.to_str().unwrap_or("?").trim());
+    match coding {
+        None | Some("") => None,
+        Some(coding) if coding.eq_ignore_ascii_case("identity") => None,
+        Some(coding) => Some(format!(
+            "compressed request bodies are not accepted (`Content-Encoding: {}`); send plain JSON",
+            truncate(coding, 40)
+        )),
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> &str {
+    text.char_indices()
+        .nth(max_chars)
+        .map_or(text, |(index, _)| &text[..index])
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
@@ -31,11 +68,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
+        let (limit, read_timeout) = req
             .app_data::<web::Data<AppState>>()
-            .map(|state| state.body_limit)
-            .unwrap_or(256 * 1024);
-        let json = is_json(req);
+            .map(|state| (state.body_limit, state.body_read_timeout))
+            .unwrap_or((256 * 1024, Duration::from_secs(10)));
+        let refused = unsupported_format(req);
         let declared_length = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -43,16 +80,22 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             .and_then(|value| value.parse::<usize>().ok());
         let stream = actix_web::body::BodyStream::new(payload.take());
         Box::pin(async move {
-            if !json {
-                return Err(ApiError::UnsupportedMediaType(
-                    "send the request body as JSON with `Content-Type: application/json`".into(),
-                ));
+            if let Some(reason) = refused {
+                return Err(ApiError::UnsupportedMediaType(reason));
             }
             if declared_length.is_some_and(|length| length > limit) {
                 return Err(ApiError::PayloadTooLarge { limit });
             }
-            let bytes = actix_web::body::to_bytes_limited(stream, limit)
+            // A client that stops sending must not hold its connection and our memory.
+            let read = tokio::time::timeout(
+                read_timeout,
+                actix_web::body::to_bytes_limited(stream, limit),
+            );
+            let bytes = read
                 .await
+                .map_err(|_| ApiError::RequestTimeout {
+                    seconds: read_timeout.as_secs_f64().ceil() as u64,
+                })?
                 .map_err(|_| ApiError::PayloadTooLarge { limit })?
                 .map_err(|error| ApiError::BadRequest {
                     detail: format!("the request body could not be read: {error}"),
@@ -217,5 +260,20 @@ mod tests {
             status(parse_json(br#"{"rating": 4, "status": "published"}"#)),
             (422, vec!["status".into()])
         );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_bytes_parse_or_give_a_client_error(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+                use actix_web::ResponseError;
+                if let Err(error) = parse_json::<Sample>(&bytes) {
+                    prop_assert!(error.status_code().is_client_error());
+                }
+            }
+        }
     }
 }

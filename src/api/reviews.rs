@@ -225,11 +225,14 @@ pub async fn list_reviews(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let pairs = query_pairs(&req);
-    let query = PageQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .map_err(|errors| ApiError::BadRequest {
-            detail: "invalid query parameters".into(),
-            errors,
-        })?;
+    let query = PageQuery::from_pairs(
+        article_id.as_str(),
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .map_err(|errors| ApiError::BadRequest {
+        detail: "invalid query parameters".into(),
+        errors,
+    })?;
     let load = || load_page(&state, &article_id, &query);
     let json = if query.after.is_none() {
         // First pages are what widgets poll; deeper pages are read once per reader.

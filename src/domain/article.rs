@@ -5,16 +5,18 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use validator::Validate;
 
-use super::text;
 use super::FieldError;
+use super::{text, time};
 
-/// The CMS's own opaque article id: 1–128 characters of `[A-Za-z0-9._:~-]`.
+/// The CMS's own opaque article id: 1–128 characters of `[A-Za-z0-9._:~-]`, not all dots (`.` and
+/// `..` are path segments that HTTP clients resolve away, so a review for `..` would land elsewhere).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ArticleId(String);
 
 impl ArticleId {
     pub const MAX_LEN: usize = 128;
-    pub const PATTERN: &'static str = "^[A-Za-z0-9._:~-]{1,128}$";
+    /// At least one character that is not a dot; the length is published as min/max length.
+    pub const PATTERN: &'static str = "^[A-Za-z0-9._:~-]*[A-Za-z0-9_:~-][A-Za-z0-9._:~-]*$";
 
     /// Accepts exactly the ids the pattern allows; `field` names where the id came from.
     pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
@@ -31,6 +33,13 @@ impl ArticleId {
                 field,
                 "format",
                 "may contain only letters, digits and . _ : ~ -",
+            ));
+        }
+        if raw.bytes().all(|byte| byte == b'.') {
+            return Err(FieldError::new(
+                field,
+                "format",
+                "must not consist only of dots",
             ));
         }
         Ok(Self(raw.to_owned()))
@@ -73,6 +82,7 @@ pub struct ArticleUpsert {
     pub url: Option<String>,
     #[validate(custom(function = "text::bcp47"))]
     pub language: Option<String>,
+    #[validate(custom(function = "time::storable"))]
     pub published_at: Option<DateTime<Utc>>,
     pub reviews_open: bool,
 }
@@ -84,8 +94,10 @@ fn title_length(title: &str) -> Result<(), validator::ValidationError> {
     text::char_length(title, 1, ARTICLE_TITLE_MAX)
 }
 
-/// An absolute http(s) URL with a host; the OpenAPI document publishes the same pattern.
-pub const WEB_URL_PATTERN: &str = r"^https?://[^\s/?#]+([/?#]\S*)?$";
+/// An absolute http(s) URL: no whitespace, control characters, credentials or characters RFC 3986
+/// never allows (`"<>\\^`{|}`); non-ASCII letters (IRIs) are fine. The OpenAPI document publishes
+/// this pattern; the code also requires the `url` crate to parse it with a host.
+pub const WEB_URL_PATTERN: &str = r#"^https?://[^\s\u0000-\u001F\u007F-\u009F/?#@"<>\\^`{|}]+([/?#][^\s\u0000-\u001F\u007F-\u009F"<>\\^`{|}]*)?$"#;
 
 static WEB_URL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     // The pattern is a constant checked by the unit tests below.
@@ -93,12 +105,25 @@ static WEB_URL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| 
 });
 
 fn web_url(url: &str) -> Result<(), validator::ValidationError> {
-    if url.chars().count() <= ARTICLE_URL_MAX && WEB_URL.is_match(url) {
+    let parses = || {
+        url::Url::parse(url).is_ok_and(|parsed| {
+            matches!(parsed.scheme(), "http" | "https")
+                && parsed.host().is_some()
+                && parsed.username().is_empty()
+                && parsed.password().is_none()
+        })
+    };
+    if url.chars().count() <= ARTICLE_URL_MAX && WEB_URL.is_match(url) && parses() {
         Ok(())
     } else {
         let mut error = validator::ValidationError::new("format");
-        error.message =
-            Some(format!("must be an http(s) URL of at most {ARTICLE_URL_MAX} characters").into());
+        error.message = Some(
+            format!(
+                "must be an absolute http(s) URL without credentials, spaces or markup, \
+                 of at most {ARTICLE_URL_MAX} characters"
+            )
+            .into(),
+        );
         Err(error)
     }
 }
@@ -139,7 +164,18 @@ mod tests {
         ] {
             assert!(ArticleId::parse(good, "article_id").is_ok(), "{good}");
         }
-        for bad in ["", "a/b", "../etc", "пост", "a b", "%2F", &"a".repeat(129)] {
+        for bad in [
+            "",
+            "a/b",
+            "../etc",
+            "пост",
+            "a b",
+            "%2F",
+            ".",
+            "..",
+            "...",
+            &"a".repeat(129),
+        ] {
             let error = ArticleId::parse(bad, "article_id").unwrap_err();
             assert_eq!(error.field, "article_id", "{bad}");
         }
@@ -150,6 +186,8 @@ mod tests {
         for good in [
             "https://news.example.org/a/1",
             "http://localhost:8080/x?y=1#z",
+            "https://news.example.org/новини/1",
+            "https://новини.укр/a?q=%D0%B0",
         ] {
             assert!(web_url(good).is_ok(), "{good}");
         }
@@ -159,6 +197,12 @@ mod tests {
             "https:// spaced",
             "ftp://x",
             "/relative",
+            "https://news.example.org/a\u{0}b",
+            "https://news.example.org/a\"><script>",
+            "https://user:pass@news.example.org/",
+            "https://user@news.example.org/",
+            "https://news.example.org:99999/",
+            "https://news.example.org/a\tb",
         ] {
             assert!(web_url(bad).is_err(), "{bad}");
         }
@@ -185,5 +229,84 @@ mod tests {
         .unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["language", "url"]);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn url_like() -> impl Strategy<Value = String> {
+            let pieces = prop::sample::select(vec![
+                "https://",
+                "http://",
+                "news.example.org",
+                "/",
+                "a",
+                "ї",
+                "?",
+                "#",
+                "@",
+                ":",
+                "\0",
+                " ",
+                "\"",
+                "<",
+                "%",
+                "[",
+                "]",
+                "99999",
+                ".",
+                "\t",
+            ]);
+            prop_oneof![
+                any::<String>(),
+                prop::collection::vec(pieces, 0..12).prop_map(|parts| parts.concat()),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_article_id_is_valid_or_a_field_error(raw in any::<String>()) {
+                match ArticleId::parse(&raw, "article_id") {
+                    Ok(id) => {
+                        let pattern = regex::Regex::new(ArticleId::PATTERN).unwrap();
+                        prop_assert!(pattern.is_match(id.as_str()));
+                        prop_assert!(id.as_str().len() <= ArticleId::MAX_LEN);
+                    }
+                    Err(error) => prop_assert_eq!(error.field, "article_id"),
+                }
+            }
+
+            #[test]
+            fn any_description_is_storable_or_named_errors(
+                title in prop::option::of(any::<String>()),
+                url in prop::option::of(url_like()),
+                language in prop::option::of(any::<String>()),
+                published_micros in prop::option::of(any::<i64>()),
+            ) {
+                let input = ArticleInput {
+                    title,
+                    url,
+                    language,
+                    published_at: published_micros.and_then(DateTime::from_timestamp_micros),
+                    reviews_open: None,
+                };
+                match ArticleUpsert::parse(input) {
+                    Ok(article) => {
+                        for text in [&article.title, &article.url, &article.language]
+                            .into_iter()
+                            .flatten()
+                        {
+                            prop_assert!(!text.contains('\0'));
+                        }
+                        prop_assert!(article.published_at.is_none_or(|t| time::is_storable(&t)));
+                        if let Some(url) = &article.url {
+                            prop_assert!(url::Url::parse(url).is_ok());
+                        }
+                    }
+                    Err(errors) => prop_assert!(!errors.is_empty()),
+                }
+            }
+        }
     }
 }

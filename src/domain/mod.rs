@@ -6,5 +6,6 @@ pub mod page;
 pub mod review;
 pub mod stats;
 pub mod text;
+pub mod time;
 
 pub use field_error::FieldError;

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::text;
 use super::FieldError;
+use super::{text, time};
 
 /// Order of a review list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
@@ -57,32 +57,58 @@ impl Sort {
     }
 }
 
-/// The key of the last review on a page.
+/// The key of the last review on a page, and the list it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     pub sort: Sort,
     pub rating: i16,
     pub created_at: DateTime<Utc>,
     pub id: Uuid,
+    /// Which article and filters the cursor was issued for (see [`ListScope`]).
+    pub scope: ListScope,
 }
 
+/// A short digest of an article id and a page's filters. A cursor carries it so that it is only
+/// accepted for the list it came from: a key from one list is meaningless in another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListScope(u64);
+
+impl ListScope {
+    pub fn of(article_id: &str, rating: Option<i16>, language: Option<&str>) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(article_id.as_bytes());
+        hasher.update([0, rating.map_or(0, |r| r as u8)]);
+        hasher.update(language.unwrap_or("").as_bytes());
+        let digest = hasher.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        Self(u64::from_be_bytes(first))
+    }
+}
+
+/// Longest cursor a client may send; every cursor this service issues is shorter.
+pub const CURSOR_MAX: usize = 200;
+
 impl Cursor {
-    const VERSION: &'static str = "v1";
+    const VERSION: &'static str = "v2";
 
     pub fn encode(&self) -> String {
         let plain = format!(
-            "{}.{}.{}.{}.{}",
+            "{}.{}.{}.{}.{}.{:016x}",
             Self::VERSION,
             self.sort.as_str(),
             self.rating,
             self.created_at.timestamp_micros(),
-            self.id.simple()
+            self.id.simple(),
+            self.scope.0
         );
         URL_SAFE_NO_PAD.encode(plain)
     }
 
+    /// A cursor this service issued, or `None`. Its time is always one the database can store.
     pub fn decode(raw: &str) -> Option<Self> {
-        if raw.len() > 200 {
+        if raw.len() > CURSOR_MAX {
             return None;
         }
         let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
@@ -95,7 +121,8 @@ impl Cursor {
         let rating: i16 = parts.next()?.parse().ok()?;
         let created_at = DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
         let id = Uuid::try_parse(parts.next()?).ok()?;
-        if parts.next().is_some() || !(0..=5).contains(&rating) {
+        let scope = ListScope(u64::from_str_radix(parts.next()?, 16).ok()?);
+        if parts.next().is_some() || !(0..=5).contains(&rating) || !time::is_storable(&created_at) {
             return None;
         }
         Some(Self {
@@ -103,6 +130,7 @@ impl Cursor {
             rating,
             created_at,
             id,
+            scope,
         })
     }
 }
@@ -118,6 +146,8 @@ pub struct PageQuery {
     pub language: Option<String>,
     pub limit: i64,
     pub after: Option<Cursor>,
+    /// The article and filters this page lists, which its cursors are bound to.
+    pub scope: ListScope,
 }
 
 impl Default for PageQuery {
@@ -128,6 +158,7 @@ impl Default for PageQuery {
             language: None,
             limit: LIMIT_DEFAULT,
             after: None,
+            scope: ListScope::of("", None, None),
         }
     }
 }
@@ -144,9 +175,11 @@ impl PageQuery {
         )
     }
 
-    /// Reads `sort`, `rating`, `language`, `limit` and `cursor` from decoded query pairs;
-    /// unknown or repeated parameters are errors rather than silently ignored.
+    /// Reads `sort`, `rating`, `language`, `limit` and `cursor` of a list of `article_id`'s
+    /// reviews from decoded query pairs; unknown or repeated parameters are errors rather than
+    /// silently ignored.
     pub fn from_pairs<'a>(
+        article_id: &str,
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, Vec<FieldError>> {
         let mut query = Self::default();
@@ -201,14 +234,21 @@ impl PageQuery {
                 )),
             }
         }
+        query.scope = ListScope::of(article_id, query.rating, query.language.as_deref());
         if let Some(raw) = raw_cursor {
             match Cursor::decode(raw) {
-                Some(cursor) if cursor.sort == query.sort => query.after = Some(cursor),
-                Some(_) => errors.push(FieldError::new(
+                Some(cursor) if cursor.sort != query.sort => errors.push(FieldError::new(
                     "cursor",
                     "mismatch",
                     "belongs to a different sort order; keep `sort` the same across pages",
                 )),
+                Some(cursor) if cursor.scope != query.scope => errors.push(FieldError::new(
+                    "cursor",
+                    "mismatch",
+                    "belongs to another article or other filters; keep `rating` and `language` \
+                     the same across pages",
+                )),
+                Some(cursor) => query.after = Some(cursor),
                 None => errors.push(FieldError::new(
                     "cursor",
                     "format",
@@ -235,18 +275,27 @@ mod tests {
             rating: 4,
             created_at: DateTime::from_timestamp_micros(1_795_000_000_123_456).unwrap(),
             id: Uuid::now_v7(),
+            scope: ListScope::of("a", Some(4), None),
         };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         for garbage in ["", "abc", "djEuaGlnaGVzdC40", "!!!"] {
             assert_eq!(Cursor::decode(garbage), None, "{garbage}");
         }
+        // A well-formed cursor whose time PostgreSQL cannot store.
+        let forged = URL_SAFE_NO_PAD.encode(format!(
+            "v2.newest.0.-300000000000000000.{}.{:016x}",
+            Uuid::now_v7().simple(),
+            0
+        ));
+        assert_eq!(Cursor::decode(&forged), None);
     }
 
     #[test]
     fn query_defaults_and_limits() {
-        assert_eq!(PageQuery::from_pairs([]).unwrap(), PageQuery::default());
+        assert_eq!(PageQuery::from_pairs("", []).unwrap(), PageQuery::default());
         let query =
-            PageQuery::from_pairs([("sort", "lowest"), ("limit", "7"), ("rating", "2")]).unwrap();
+            PageQuery::from_pairs("a", [("sort", "lowest"), ("limit", "7"), ("rating", "2")])
+                .unwrap();
         assert_eq!(
             (query.sort, query.limit, query.rating),
             (Sort::Lowest, 7, Some(2))
@@ -262,21 +311,100 @@ mod tests {
             ("cursor", "zzz"),
             ("page", "2"),
         ] {
-            let errors = PageQuery::from_pairs([(name, value)]).unwrap_err();
+            let errors = PageQuery::from_pairs("a", [(name, value)]).unwrap_err();
             assert_eq!(errors[0].field, name);
         }
     }
 
     #[test]
-    fn a_cursor_is_bound_to_its_sort() {
+    fn a_cursor_is_bound_to_its_sort_article_and_filters() {
         let cursor = Cursor {
             sort: Sort::Newest,
             rating: 0,
             created_at: Utc::now(),
             id: Uuid::now_v7(),
+            scope: ListScope::of("a", Some(5), None),
         }
         .encode();
-        let errors = PageQuery::from_pairs([("sort", "oldest"), ("cursor", &cursor)]).unwrap_err();
-        assert_eq!(errors[0].code, "mismatch");
+        let same = [("rating", "5"), ("cursor", cursor.as_str())];
+        assert!(PageQuery::from_pairs("a", same).unwrap().after.is_some());
+        for (article, pairs) in [
+            (
+                "a",
+                vec![("sort", "oldest"), ("rating", "5"), ("cursor", &cursor)],
+            ),
+            ("b", vec![("rating", "5"), ("cursor", &cursor)]),
+            ("a", vec![("cursor", &cursor)]),
+            (
+                "a",
+                vec![("rating", "5"), ("language", "uk"), ("cursor", &cursor)],
+            ),
+        ] {
+            let errors = PageQuery::from_pairs(article, pairs.clone()).unwrap_err();
+            assert_eq!(
+                (errors[0].field.as_str(), errors[0].code.as_str()),
+                ("cursor", "mismatch"),
+                "{article} {pairs:?}"
+            );
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn sort() -> impl Strategy<Value = Sort> {
+            prop::sample::select(Sort::ALL.to_vec())
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_decodes_to_a_storable_cursor_or_nothing(raw in any::<String>()) {
+                if let Some(cursor) = Cursor::decode(&raw) {
+                    prop_assert!(time::is_storable(&cursor.created_at));
+                }
+            }
+
+            #[test]
+            fn any_forged_cursor_decodes_to_a_storable_cursor_or_nothing(
+                sort in sort(),
+                rating in any::<i16>(),
+                micros in any::<i64>(),
+                id in any::<u128>(),
+                scope in any::<u64>(),
+            ) {
+                let plain = format!(
+                    "v2.{}.{rating}.{micros}.{}.{scope:016x}",
+                    sort.as_str(),
+                    Uuid::from_u128(id).simple()
+                );
+                match Cursor::decode(&URL_SAFE_NO_PAD.encode(plain)) {
+                    Some(cursor) => {
+                        prop_assert!(time::is_storable(&cursor.created_at));
+                        prop_assert!((0..=5).contains(&cursor.rating));
+                        prop_assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+                    }
+                    None => prop_assert!(
+                        !(0..=5).contains(&rating)
+                            || DateTime::from_timestamp_micros(micros)
+                                .is_none_or(|t| !time::is_storable(&t))
+                    ),
+                }
+            }
+
+            #[test]
+            fn any_query_gives_a_page_query_or_named_errors(
+                pairs in prop::collection::vec((any::<String>(), any::<String>()), 0..6),
+            ) {
+                let borrowed = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                match PageQuery::from_pairs("a", borrowed) {
+                    Ok(query) => {
+                        prop_assert!((1..=LIMIT_MAX).contains(&query.limit));
+                        prop_assert!(query.language.as_deref().is_none_or(|l| !l.contains('\0')));
+                    }
+                    Err(errors) => prop_assert!(!errors.is_empty()),
+                }
+            }
+        }
     }
 }

@@ -74,17 +74,21 @@ pub struct NewReview {
 
 fn body_rules(body: &str) -> Result<(), ValidationError> {
     text::char_length(body, 1, BODY_MAX)?;
-    text::no_control_chars(body)
+    text::no_control_chars(body)?;
+    text::has_visible_char(body)
 }
 
 fn title_rules(title: &str) -> Result<(), ValidationError> {
     text::char_length(title, 1, TITLE_MAX)?;
-    text::no_control_chars(title)
+    text::no_control_chars(title)?;
+    text::has_visible_char(title)
 }
 
 fn author_name_rules(name: &str) -> Result<(), ValidationError> {
     text::char_length(name, 1, AUTHOR_NAME_MAX)?;
-    text::no_control_chars(name)
+    text::no_control_chars(name)?;
+    text::display_name_chars(name)?;
+    text::has_visible_char(name)
 }
 
 fn author_email_rules(email: &str) -> Result<(), ValidationError> {
@@ -262,5 +266,58 @@ mod tests {
             Some("uk"),
             "long texts are sampled"
         );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Text mixing ASCII, Cyrillic, controls, invisible and direction characters.
+        fn hostile_text() -> impl Strategy<Value = String> {
+            let pieces = prop::sample::select(vec![
+                "a", "ї", " ", "\n", "\r", "\t", "\0", "\u{7}", "\u{85}", "\u{200B}", "\u{202E}",
+                "\u{FEFF}", "\u{2800}", "\u{301}", "🙏", "\u{200D}", "@", "-",
+            ]);
+            prop_oneof![
+                any::<String>(),
+                prop::collection::vec(pieces, 0..40).prop_map(|parts| parts.concat()),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_submission_is_a_storable_review_or_named_errors(
+                rating in prop::option::of(any::<i64>()),
+                title in prop::option::of(hostile_text()),
+                body in prop::option::of(hostile_text()),
+                author_name in prop::option::of(hostile_text()),
+                author_email in prop::option::of(hostile_text()),
+                language in prop::option::of(hostile_text()),
+            ) {
+                let input = ReviewInput { rating, title, body, author_name, author_email, language };
+                match NewReview::parse(input) {
+                    Ok(review) => {
+                        prop_assert!((RATING_MIN..=RATING_MAX).contains(&review.rating));
+                        let texts = [
+                            Some(&review.body), review.title.as_ref(), review.author_name.as_ref(),
+                            review.author_email.as_ref(), review.language.as_ref(),
+                        ];
+                        for text in texts.into_iter().flatten() {
+                            prop_assert!(!text.contains('\0'), "{text:?}");
+                        }
+                        prop_assert!(review.body.chars().any(text::is_visible));
+                        prop_assert!(review.body.chars().count() <= BODY_MAX);
+                    }
+                    Err(errors) => {
+                        prop_assert!(!errors.is_empty());
+                        for error in errors {
+                            prop_assert!([
+                                "rating", "title", "body", "author_name", "author_email", "language"
+                            ].contains(&error.field.as_str()));
+                        }
+                    }
+                }
+            }
+        }
     }
 }

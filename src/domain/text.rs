@@ -51,6 +51,89 @@ pub fn no_control_chars(text: &str) -> Result<(), ValidationError> {
     }
 }
 
+/// Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt): characters that
+/// render as nothing (zero-width spaces and joiners, bidi controls, fillers, variation selectors,
+/// tag characters).
+const DEFAULT_IGNORABLE: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{034F}', '\u{034F}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{206F}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{FFF0}', '\u{FFF8}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0000}', '\u{E0FFF}'),
+];
+
+fn is_default_ignorable(c: char) -> bool {
+    DEFAULT_IGNORABLE
+        .iter()
+        .any(|&(first, last)| (first..=last).contains(&c))
+}
+
+/// Whether a character shows as something on screen. U+2800 (Braille blank) is a printable
+/// symbol that looks like a space, a favourite of "empty" spam.
+pub fn is_visible(c: char) -> bool {
+    !c.is_whitespace() && !c.is_control() && !is_default_ignorable(c) && c != '\u{2800}'
+}
+
+/// Rejects text made only of characters that render as nothing, so that a review cannot be
+/// "blank" in a way trimming does not see.
+pub fn has_visible_char(text: &str) -> Result<(), ValidationError> {
+    if text.chars().any(is_visible) {
+        Ok(())
+    } else {
+        let mut error = ValidationError::new("blank");
+        error.message = Some("must contain at least one visible character".into());
+        Err(error)
+    }
+}
+
+/// Rules for names shown to other readers: no invisible or direction-changing characters, which
+/// exist in a name only to impersonate (`\u{202E}admin`, `ad\u{200B}min`). Joiners stay allowed
+/// between two non-ASCII characters (Persian and Indic names, emoji sequences such as 👩‍💻), and
+/// variation selectors after a character that is not an ASCII letter (❤️, 1️⃣).
+pub fn display_name_chars(name: &str) -> Result<(), ValidationError> {
+    let chars: Vec<char> = name.chars().collect();
+    let refused = chars.iter().enumerate().find(|&(index, &c)| {
+        if !is_default_ignorable(c) {
+            return false;
+        }
+        let before = index.checked_sub(1).and_then(|i| chars.get(i)).copied();
+        let after = chars.get(index + 1).copied();
+        match c {
+            '\u{200C}' | '\u{200D}' => {
+                !(before.is_some_and(|b| !b.is_ascii()) && after.is_some_and(|a| !a.is_ascii()))
+            }
+            '\u{FE00}'..='\u{FE0F}' => before.is_none_or(|b| b.is_ascii_alphabetic()),
+            _ => true,
+        }
+    });
+    match refused {
+        None => Ok(()),
+        Some((_, c)) => {
+            let mut error = ValidationError::new("format");
+            error.message = Some(
+                format!(
+                    "must not contain invisible or text-direction characters (found U+{:04X})",
+                    u32::from(*c)
+                )
+                .into(),
+            );
+            Err(error)
+        }
+    }
+}
+
 /// Accepts a well-formed BCP 47 language tag such as `uk`, `en-GB` or `sr-Latn-RS`, at most
 /// 35 characters.
 pub fn bcp47(tag: &str) -> Result<(), ValidationError> {
@@ -161,5 +244,47 @@ mod tests {
         assert!(char_length(&cyrillic, 1, 10).is_ok());
         assert!(char_length(&cyrillic, 1, 9).is_err());
         assert!(char_length("", 1, 9).is_err());
+    }
+
+    #[test]
+    fn invisible_only_text_is_blank() {
+        for blank in [
+            "\u{200B}\u{200B}",
+            "\u{AD}",
+            "\u{2800}\u{2800}",
+            "\u{FEFF} \u{FEFF}",
+            "\u{3164}",
+        ] {
+            assert!(has_visible_char(blank).is_err(), "{blank:?}");
+        }
+        for visible in ["a", "ї", "🙏", "\u{200B}x", "مقالة"] {
+            assert!(has_visible_char(visible).is_ok(), "{visible:?}");
+        }
+    }
+
+    #[test]
+    fn names_refuse_invisible_and_direction_characters() {
+        for bad in [
+            "\u{202E}admin\u{202C}",
+            "ad\u{200B}min",
+            "\u{200F}Editor",
+            "ad\u{200D}min",
+            "admin\u{FE0F}",
+            "\u{2066}x",
+            "x\u{E0041}",
+        ] {
+            assert!(display_name_chars(bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            "Олена К.",
+            "سارة",
+            "דנה",
+            "\u{645}\u{200C}\u{647}",
+            "👩\u{200D}💻 Sam",
+            "❤\u{FE0F} Ліна",
+            "1\u{FE0F}\u{20E3}",
+        ] {
+            assert!(display_name_chars(good).is_ok(), "{good:?}");
+        }
     }
 }

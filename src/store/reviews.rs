@@ -236,6 +236,7 @@ pub async fn page(
         rating: last.rating,
         created_at: last.created_at,
         id: last.id,
+        scope: query.scope,
     });
     Ok((rows, next))
 }

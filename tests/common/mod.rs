@@ -121,6 +121,8 @@ pub struct TestOptions {
     pub acquire_timeout: Duration,
     pub statement_timeout: Duration,
     pub read_cache_ttl: Duration,
+    pub body_read_timeout: Duration,
+    pub max_connections: usize,
 }
 
 impl Default for TestOptions {
@@ -132,6 +134,8 @@ impl Default for TestOptions {
             acquire_timeout: Duration::from_millis(750),
             statement_timeout: Duration::from_secs(5),
             read_cache_ttl: Duration::from_secs(1),
+            body_read_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
         }
     }
 }
@@ -171,6 +175,7 @@ pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
         pool: pool.clone(),
         create_missing_articles: options.create_missing_articles,
         body_limit: options.body_limit,
+        body_read_timeout: options.body_read_timeout,
         read_cache: ReadCache::new(options.read_cache_ttl),
     };
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
@@ -181,6 +186,7 @@ pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
         ServerOptions {
             cors_origins: vec!["https://news.example.org".into()],
             workers: 2,
+            max_connections: options.max_connections,
             shutdown_timeout: Duration::from_secs(1),
         },
     )
@@ -273,10 +279,10 @@ impl TestApp {
     }
 }
 
-/// A file from `../shared/fixtures`.
+/// A file from `tests/fixtures`.
 pub fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
+        .join("tests/fixtures")
         .join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading fixture {}: {e}", path.display()));
@@ -310,4 +316,66 @@ pub fn problem_fields(problem: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A raw HTTP/1.1 exchange over TCP, for what an HTTP client library would not send (dot
+/// segments, stalled bodies): writes `request` as is and reads the whole answer.
+pub async fn raw_http(address: &str, request: &[u8]) -> RawResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server answers and closes")
+        .expect("read");
+    RawResponse::parse(&answer)
+}
+
+/// A parsed raw HTTP answer.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawResponse {
+    fn parse(answer: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(answer);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|line| line.split(' ').nth(1))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("an HTTP status line in {text:?}"));
+        let headers = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
+        Self {
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The body as a problem document, checking the content type.
+    pub fn problem(&self) -> Value {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{self:?}"
+        );
+        serde_json::from_str(&self.body).expect("a JSON problem document")
+    }
 }
