@@ -5,19 +5,17 @@ use std::time::Duration;
 
 use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::{from_fn, Next};
-use actix_web::{body::MessageBody, dev::ServiceRequest, dev::ServiceResponse};
-use actix_web::{web, App, HttpMessage, HttpServer};
-use tracing_actix_web::{RequestId, TracingLogger};
+use actix_web::http::header;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api;
 use crate::api::openapi::ApiDoc;
+use crate::http_layer::{self, BoundedRootSpan};
 use crate::state::AppState;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Server settings beyond what handlers share.
 #[derive(Debug, Clone, Default)]
@@ -44,10 +42,21 @@ pub fn start(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(from_fn(http_layer::head_as_get))
             .wrap(cors(&cors_origins))
-            .wrap(from_fn(echo_request_id))
-            .wrap(TracingLogger::default())
+            .wrap(from_fn(http_layer::problem_documents))
+            .wrap(from_fn(http_layer::echo_request_id))
+            .wrap(TracingLogger::<BoundedRootSpan>::new())
             .configure(api::routes)
+            // The start-up log and people type `/docs`; the UI lives under `/docs/`.
+            .route(
+                "/docs",
+                web::get().to(|| async {
+                    HttpResponse::PermanentRedirect()
+                        .insert_header((header::LOCATION, "/docs/"))
+                        .finish()
+                }),
+            )
             .service(
                 SwaggerUi::new("/docs/{_:.*}")
                     .url("/openapi.json", openapi.clone())
@@ -82,18 +91,4 @@ fn cors(origins: &[String]) -> Cors {
             .iter()
             .fold(base, |cors, origin| cors.allowed_origin(origin))
     }
-}
-
-/// Puts the request id that tracing logs under on the response, so a client's report can be
-/// matched with our logs.
-async fn echo_request_id(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
-    let mut response = next.call(req).await?;
-    if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
-    Ok(response)
 }

@@ -118,6 +118,30 @@ pub struct Problem {
     pub errors: Option<Vec<FieldError>>,
 }
 
+/// The problem document for an error answer that something other than `ApiError` produced (the
+/// CORS layer, an asset handler, actix's own extractors): same shape, chosen by status.
+pub fn problem_for_status(status: StatusCode, detail: Option<String>) -> Problem {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let slug = match status {
+        StatusCode::BAD_REQUEST => "bad-request".to_owned(),
+        StatusCode::NOT_FOUND => "not-found".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed".to_owned(),
+        StatusCode::REQUEST_TIMEOUT => "request-timeout".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large".to_owned(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type".to_owned(),
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable".to_owned(),
+        other if other.is_server_error() => "internal".to_owned(),
+        _ => title.to_ascii_lowercase().replace(' ', "-"),
+    };
+    Problem {
+        problem_type: format!("urn:marginalia:problem:{slug}"),
+        title: title.to_owned(),
+        status: status.as_u16(),
+        detail: detail.unwrap_or_else(|| title.to_owned()),
+        errors: None,
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {

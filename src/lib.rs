@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod http_layer;
 pub mod read_cache;
 pub mod state;
 pub mod store;

@@ -4,7 +4,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{expect_problem, problem_fields, raw_http, spawn_app, spawn_app_with, TestOptions};
+use common::{
+    expect_problem, free_port, problem_fields, raw_http, spawn_app, spawn_app_with, wait_ready,
+    TestOptions,
+};
+use marginalia::auth::Scope;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -69,7 +73,7 @@ async fn transport_level_mistakes() {
         .send()
         .await
         .unwrap();
-    assert_eq!(wrong_method.headers()["allow"], "GET, POST");
+    assert_eq!(wrong_method.headers()["allow"], "GET, HEAD, POST");
     expect_problem(wrong_method, 405).await;
     let patch = app.client.patch(app.url("/v1/stats")).send().await.unwrap();
     expect_problem(patch, 405).await;
@@ -230,4 +234,131 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
         );
     }
     drop(holders);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_from_every_layer_are_problem_documents() {
+    let app = spawn_app().await;
+    // The CORS layer refuses a preflight from an origin it does not know.
+    let cors = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/v1/articles/a/reviews"))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(cors, 400).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("Origin"),
+        "{problem}"
+    );
+    // The documentation's asset handler knows no such file.
+    expect_problem(app.get("/docs/no-such-asset.js").await, 404).await;
+    // `/docs` leads to the UI.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let docs = no_redirects.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(docs.status(), 308);
+    assert_eq!(docs.headers()["location"], "/docs/");
+    assert_eq!(app.get("/docs").await.status(), 200, "followed to the UI");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn head_answers_like_get_without_a_body() {
+    let app = spawn_app().await;
+    let created: serde_json::Value = app
+        .post_review("head-article", &json!({"rating": 5, "body": "HEAD me"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let review = format!("/v1/reviews/{}", created["id"].as_str().unwrap());
+    for path in [
+        "/v1/articles/head-article/reviews",
+        "/v1/articles/head-article",
+        "/v1/articles/head-article/stats",
+        "/v1/stats?article_id=head-article",
+        review.as_str(),
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+        "/docs/",
+    ] {
+        let get = app.get(path).await;
+        let head = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), get.status(), "HEAD {path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "HEAD {path}"
+        );
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path} has no body"
+        );
+    }
+    let missing = app
+        .client
+        .head(app.url("/v1/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_url_writes_a_bounded_log_line() {
+    let app = spawn_app().await;
+    let key = app.api_key(&[Scope::Cms]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("service.log");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut service = std::process::Command::new(env!("CARGO_BIN_EXE_marginalia"))
+        .arg("serve")
+        .env("DATABASE_URL", &app.database_url)
+        .env("MARGINALIA_BIND", format!("127.0.0.1:{port}"))
+        .env("MARGINALIA_WORKERS", "1")
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    wait_ready(&app.client, &base, &mut service).await;
+    let before = std::fs::metadata(&log_path).unwrap().len();
+    // Logged inside the request span: an article upsert, with 120 KB of query and user agent
+    // (an HTTP request target is limited to 64 KB).
+    let huge = "q".repeat(60 * 1024);
+    let response = app
+        .client
+        .put(format!("{base}/v1/articles/logged?x={huge}"))
+        .bearer_auth(&key)
+        .header("user-agent", huge.as_str())
+        .json(&json!({"title": "Logged"}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let _ = service.kill();
+    let _ = service.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let written = log.len() as u64 - before;
+    assert_eq!(status, 201, "the request was served");
+    assert!(
+        written < 4 * 1024,
+        "{written} bytes of log for one request: {}",
+        &log[log.len().saturating_sub(600)..]
+    );
+    assert!(
+        log.contains("article upserted"),
+        "the request was logged: {log}"
+    );
+    assert!(
+        log.contains("bytes)"),
+        "the cut says how long the field was"
+    );
 }

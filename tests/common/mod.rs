@@ -379,3 +379,27 @@ impl RawResponse {
         serde_json::from_str(&self.body).expect("a JSON problem document")
     }
 }
+
+/// A TCP port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("an ephemeral port")
+        .port()
+}
+
+/// Waits until `base` answers `/readyz` with 200, failing early if `service` exits.
+pub async fn wait_ready(client: &reqwest::Client, base: &str, service: &mut std::process::Child) {
+    for _ in 0..600 {
+        if let Some(status) = service.try_wait().expect("process status") {
+            panic!("the service exited early with {status}");
+        }
+        if let Ok(response) = client.get(format!("{base}/readyz")).send().await {
+            if response.status() == 200 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the service did not become ready");
+}

@@ -1,0 +1,158 @@
+//! Middleware that shapes every answer, whichever part of the stack produced it: problem+json for
+//! every error, `HEAD` served as `GET`, the request id echoed, and request spans whose fields are
+//! bounded so that a hostile URL or user agent cannot flood the logs.
+
+use std::borrow::Cow;
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, HttpResponse};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
+
+use crate::error::{problem_for_status, PROBLEM_JSON};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Longest text of one request field (path, query, user agent, host) written to a log line.
+pub const LOGGED_FIELD_MAX: usize = 256;
+/// Longest error body of another layer that is kept as a problem's `detail`.
+const DETAIL_MAX_BYTES: usize = 512;
+
+/// `text` cut to `max` characters, saying how long it was.
+pub fn bounded(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((cut, _)) => Cow::Owned(format!("{}… ({} bytes)", &text[..cut], text.len())),
+    }
+}
+
+/// Request spans like tracing-actix-web's default, with every client-chosen field bounded.
+pub struct BoundedRootSpan;
+
+impl RootSpanBuilder for BoundedRootSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let header = |name: header::HeaderName| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("")
+        };
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or("", |path| path.as_str());
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %bounded(request.method().as_str(), 16),
+            http.route = %request.match_pattern().unwrap_or_else(|| "default".into()),
+            http.target = %bounded(target, LOGGED_FIELD_MAX),
+            http.host = %bounded(header(header::HOST), LOGGED_FIELD_MAX),
+            http.user_agent = %bounded(header(header::USER_AGENT), LOGGED_FIELD_MAX),
+            http.client_ip = %request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            request_id = %request_id,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+/// Puts the request id that tracing logs under on the response, so a client's report can be
+/// matched with our logs.
+pub async fn echo_request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+    let mut response = next.call(req).await?;
+    if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(response)
+}
+
+/// Serves `HEAD` on every `GET` route: routed as `GET`; actix's HTTP layer, which still knows
+/// the request was `HEAD`, sends the headers without the body.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
+    next.call(req).await
+}
+
+/// Turns every error answer that is not yet a problem document (the CORS layer's refusals, unknown
+/// documentation assets, actix's own errors) into one with the same status.
+pub async fn problem_documents(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<BoxBody>>, Error> {
+    let response = next.call(req).await?.map_into_boxed_body();
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes() == PROBLEM_JSON.as_bytes());
+    if !status.is_client_error() && !status.is_server_error() || is_problem {
+        return Ok(response.map_into_left_body());
+    }
+    let (request, original) = response.into_parts();
+    let headers = original.headers().clone();
+    let detail = actix_web::body::to_bytes_limited(original.into_body(), DETAIL_MAX_BYTES)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty());
+    let mut shaped = HttpResponse::build(status);
+    for (name, value) in headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            shaped.append_header((name.clone(), value.clone()));
+        }
+    }
+    shaped.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+    let shaped = shaped.json(problem_for_status(status, detail));
+    Ok(ServiceResponse::new(request, shaped).map_into_right_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_fields_are_cut_and_say_their_length() {
+        assert_eq!(bounded("short", 10), "short");
+        let long = "ї".repeat(1000);
+        let cut = bounded(&long, 5);
+        assert!(cut.starts_with("їїїїї…"), "{cut}");
+        assert!(cut.ends_with("(2000 bytes)"), "{cut}");
+    }
+
+    #[test]
+    fn foreign_errors_become_problems_with_their_status() {
+        let problem = problem_for_status(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            Some("Origin is not allowed to make this request".into()),
+        );
+        assert_eq!(problem.status, 400);
+        assert_eq!(problem.problem_type, "urn:marginalia:problem:bad-request");
+        assert!(problem.detail.contains("Origin"));
+    }
+}
