@@ -11,12 +11,49 @@ use serde_json::json;
 
 /// An app on a cluster of its own, which the test may stop and start.
 async fn app_on_own_cluster(database: &str) -> (EmbeddedPostgres, TestApp) {
+    app_on_own_cluster_with(database, TestOptions::default()).await
+}
+
+async fn app_on_own_cluster_with(
+    database: &str,
+    options: TestOptions,
+) -> (EmbeddedPostgres, TestApp) {
     let cluster = start_throwaway_cluster().await;
     cluster.ensure_database(database).await.unwrap();
     let url = cluster.database_url(database);
     db::run_migrations(&url).await.unwrap();
-    let app = spawn_app_on(&url, TestOptions::default());
+    let app = spawn_app_on(&url, options);
     (cluster, app)
+}
+
+/// The postmaster of `cluster` and every process it started.
+fn cluster_processes(cluster: &EmbeddedPostgres) -> Vec<i32> {
+    let pid_file = std::fs::read_to_string(cluster.pgdata().join("postmaster.pid")).unwrap();
+    let postmaster: i32 = pid_file.lines().next().unwrap().trim().parse().unwrap();
+    let mut pids = vec![postmaster];
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces, so read after the last `)`.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|ppid| ppid.parse::<i32>().ok());
+        if ppid == Some(postmaster) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+fn signal_all(pids: &[i32], signal: nix::sys::signal::Signal) {
+    for pid in pids {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), signal);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -212,4 +249,104 @@ async fn an_exhausted_pool_answers_503_instead_of_hanging() {
         stats["review_count"], 0,
         "served again once connections are free"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_database_costs_a_bounded_wait_then_503_and_recovery() {
+    use nix::sys::signal::Signal;
+    let statement_timeout = Duration::from_millis(1000);
+    let (cluster, app) = app_on_own_cluster_with(
+        "frozen",
+        TestOptions {
+            statement_timeout,
+            read_cache_ttl: Duration::ZERO,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        app.post_review("frozen", &json!({"rating": 4, "body": "before"}))
+            .await
+            .status(),
+        201
+    );
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let bound = statement_timeout + Duration::from_secs(1);
+
+    let frozen = cluster_processes(&cluster);
+    signal_all(&frozen, Signal::SIGSTOP);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for worker in 0..6 {
+        let client = client.clone();
+        let app_url = app.address.clone();
+        let stop = stop.clone();
+        workers.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                let started = std::time::Instant::now();
+                let request = match worker % 3 {
+                    0 => client
+                        .post(format!("{app_url}/v1/articles/frozen/reviews"))
+                        .json(&json!({"rating": 3, "body": format!("frozen {worker}/{i}")})),
+                    1 => client.get(format!("{app_url}/v1/articles/frozen/reviews")),
+                    _ => client.get(format!("{app_url}/readyz")),
+                };
+                let status = request.send().await.expect("an answer").status().as_u16();
+                seen.push((worker % 3, status, started.elapsed()));
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    signal_all(&frozen, Signal::SIGCONT);
+    let thawed = std::time::Instant::now();
+    let mut recovered = false;
+    while thawed.elapsed() < Duration::from_secs(10) {
+        let probe = app
+            .post_review("frozen", &json!({"rating": 5, "body": "after"}))
+            .await;
+        if probe.status() == 201 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answers = Vec::new();
+    for worker in workers {
+        answers.extend(worker.await.unwrap());
+    }
+    assert!(recovered, "serves again once PostgreSQL runs");
+    assert!(
+        answers.iter().any(|(_, status, _)| *status == 503),
+        "the stall was seen"
+    );
+    for (kind, status, took) in &answers {
+        assert!(
+            matches!(status, 200 | 201 | 503),
+            "kind {kind}: got {status}"
+        );
+        let limit = if *kind == 2 {
+            Duration::from_secs(1)
+        } else {
+            bound
+        };
+        assert!(
+            *took <= limit,
+            "kind {kind} ({status}) took {took:?}, over {limit:?}"
+        );
+    }
+    let created = answers
+        .iter()
+        .filter(|(_, status, _)| *status == 201)
+        .count() as i64
+        + 2;
+    let stored = app.count("SELECT count(*) AS n FROM reviews").await;
+    assert!(stored >= created, "{stored} stored, {created} acknowledged");
 }

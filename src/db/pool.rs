@@ -14,9 +14,39 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use futures_util::FutureExt;
 
-pub type Pool = deadpool::managed::Pool<AsyncDieselConnectionManager<AsyncPgConnection>>;
+type Connections = deadpool::managed::Pool<AsyncDieselConnectionManager<AsyncPgConnection>>;
 pub type PooledConnection =
     deadpool::managed::Object<AsyncDieselConnectionManager<AsyncPgConnection>>;
+pub type PoolError = deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>;
+
+/// How much longer than the statement timeout a database call may take before the client gives
+/// up on it: PostgreSQL enforces the statement timeout itself, so a frozen or unreachable server
+/// never reports it, and only a client-side deadline bounds a request.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
+
+/// The connection pool, and the deadline every database call is held to.
+#[derive(Clone)]
+pub struct Pool {
+    connections: Connections,
+    deadline: Duration,
+}
+
+impl Pool {
+    /// A connection, waiting at most the acquire timeout.
+    pub async fn get(&self) -> Result<PooledConnection, PoolError> {
+        self.connections.get().await
+    }
+
+    /// Longest one database call (acquiring a connection included) may take.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// Connections open, idle and awaited, for metrics.
+    pub fn status(&self) -> deadpool::Status {
+        self.connections.status()
+    }
+}
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -56,13 +86,17 @@ pub fn build_pool(
         .boxed()
     });
     let manager = AsyncDieselConnectionManager::new_with_config(database_url, config);
-    Pool::builder(manager)
+    let connections = Connections::builder(manager)
         .max_size(options.max_size)
         .wait_timeout(Some(options.acquire_timeout))
         .create_timeout(Some(options.acquire_timeout))
         .recycle_timeout(Some(options.acquire_timeout))
         .runtime(deadpool::Runtime::Tokio1)
-        .build()
+        .build()?;
+    Ok(Pool {
+        connections,
+        deadline: options.statement_timeout + DEADLINE_MARGIN,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::{connection, StoreError};
+use super::{with_connection, StoreError};
 use crate::db::schema::api_keys;
 use crate::db::Pool;
 
@@ -27,61 +27,69 @@ pub async fn create(
     key_hash: &[u8],
 ) -> Result<ApiKeyRow, StoreError> {
     use api_keys::dsl;
-    let mut conn = connection(pool).await?;
-    Ok(diesel::insert_into(api_keys::table)
-        .values((
-            dsl::id.eq(Uuid::now_v7()),
-            dsl::name.eq(name),
-            dsl::scopes.eq(scopes),
-            dsl::key_hash.eq(key_hash),
-        ))
-        .returning(ApiKeyRow::as_returning())
-        .get_result(&mut conn)
-        .await?)
+    with_connection(pool, async |conn| {
+        Ok(diesel::insert_into(api_keys::table)
+            .values((
+                dsl::id.eq(Uuid::now_v7()),
+                dsl::name.eq(name),
+                dsl::scopes.eq(scopes),
+                dsl::key_hash.eq(key_hash),
+            ))
+            .returning(ApiKeyRow::as_returning())
+            .get_result(conn)
+            .await?)
+    })
+    .await
 }
 
 pub async fn list(pool: &Pool) -> Result<Vec<ApiKeyRow>, StoreError> {
-    let mut conn = connection(pool).await?;
-    Ok(api_keys::table
-        .order(api_keys::id.asc())
-        .select(ApiKeyRow::as_select())
-        .load(&mut conn)
-        .await?)
+    with_connection(pool, async |conn| {
+        Ok(api_keys::table
+            .order(api_keys::id.asc())
+            .select(ApiKeyRow::as_select())
+            .load(conn)
+            .await?)
+    })
+    .await
 }
 
 /// Revokes a key; false when no unrevoked key has that id.
 pub async fn revoke(pool: &Pool, id: Uuid) -> Result<bool, StoreError> {
     use api_keys::dsl;
-    let mut conn = connection(pool).await?;
-    let changed = diesel::update(api_keys::table.find(id).filter(dsl::revoked_at.is_null()))
-        .set(dsl::revoked_at.eq(diesel::dsl::now))
-        .execute(&mut conn)
-        .await?;
-    Ok(changed == 1)
+    with_connection(pool, async |conn| {
+        let changed = diesel::update(api_keys::table.find(id).filter(dsl::revoked_at.is_null()))
+            .set(dsl::revoked_at.eq(diesel::dsl::now))
+            .execute(conn)
+            .await?;
+        Ok(changed == 1)
+    })
+    .await
 }
 
 /// The unrevoked key with this digest. Marks it used at most once a minute, so that
 /// authenticating does not turn every read into a write.
 pub async fn find_active(pool: &Pool, key_hash: &[u8]) -> Result<Option<ApiKeyRow>, StoreError> {
     use api_keys::dsl;
-    let mut conn = connection(pool).await?;
-    let key = api_keys::table
-        .filter(dsl::key_hash.eq(key_hash))
-        .filter(dsl::revoked_at.is_null())
-        .select(ApiKeyRow::as_select())
-        .first(&mut conn)
-        .await
-        .optional()?;
-    if let Some(key) = &key {
-        let stale = key
-            .last_used_at
-            .is_none_or(|used| Utc::now() - used > chrono::TimeDelta::minutes(1));
-        if stale {
-            diesel::update(api_keys::table.find(key.id))
-                .set(dsl::last_used_at.eq(diesel::dsl::now))
-                .execute(&mut conn)
-                .await?;
+    with_connection(pool, async |conn| {
+        let key = api_keys::table
+            .filter(dsl::key_hash.eq(key_hash))
+            .filter(dsl::revoked_at.is_null())
+            .select(ApiKeyRow::as_select())
+            .first(conn)
+            .await
+            .optional()?;
+        if let Some(key) = &key {
+            let stale = key
+                .last_used_at
+                .is_none_or(|used| Utc::now() - used > chrono::TimeDelta::minutes(1));
+            if stale {
+                diesel::update(api_keys::table.find(key.id))
+                    .set(dsl::last_used_at.eq(diesel::dsl::now))
+                    .execute(conn)
+                    .await?;
+            }
         }
-    }
-    Ok(key)
+        Ok(key)
+    })
+    .await
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::{connection, stats, StoreError};
+use super::{stats, with_connection, StoreError};
 use crate::db::schema::articles;
 use crate::db::Pool;
 use crate::domain::article::{ArticleId, ArticleUpsert};
@@ -37,7 +37,6 @@ pub async fn upsert(
     upsert: &ArticleUpsert,
 ) -> Result<(ArticleWithStats, bool), StoreError> {
     use articles::dsl;
-    let mut conn = connection(pool).await?;
     let values = (
         dsl::article_id.eq(id.as_str()),
         dsl::title.eq(upsert.title.as_deref()),
@@ -46,54 +45,59 @@ pub async fn upsert(
         dsl::published_at.eq(upsert.published_at),
         dsl::reviews_open.eq(upsert.reviews_open),
     );
-    let article = diesel::insert_into(articles::table)
-        .values(values)
-        .on_conflict(dsl::article_id)
-        .do_update()
-        .set((
-            dsl::title.eq(upsert.title.as_deref()),
-            dsl::url.eq(upsert.url.as_deref()),
-            dsl::language.eq(upsert.language.as_deref()),
-            dsl::published_at.eq(upsert.published_at),
-            dsl::reviews_open.eq(upsert.reviews_open),
-            dsl::updated_at.eq(diesel::dsl::now),
-        ))
-        .returning(ArticleRow::as_returning())
-        .get_result(&mut conn)
-        .await?;
-    // An update sets updated_at to the current transaction's time, later than created_at.
-    let created = article.created_at == article.updated_at;
-    drop(conn);
-    let counters = stats::for_article(pool, id.as_str())
-        .await?
-        .unwrap_or_default();
-    Ok((ArticleWithStats { article, counters }, created))
+    with_connection(pool, async |conn| {
+        let article = diesel::insert_into(articles::table)
+            .values(values)
+            .on_conflict(dsl::article_id)
+            .do_update()
+            .set((
+                dsl::title.eq(upsert.title.as_deref()),
+                dsl::url.eq(upsert.url.as_deref()),
+                dsl::language.eq(upsert.language.as_deref()),
+                dsl::published_at.eq(upsert.published_at),
+                dsl::reviews_open.eq(upsert.reviews_open),
+                dsl::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(ArticleRow::as_returning())
+            .get_result(conn)
+            .await?;
+        // An update sets updated_at to the current transaction's time, later than created_at.
+        let created = article.created_at == article.updated_at;
+        let counters = stats::for_article_on(conn, id.as_str())
+            .await?
+            .unwrap_or_default();
+        Ok((ArticleWithStats { article, counters }, created))
+    })
+    .await
 }
 
-/// An article and its counters.
+/// An article and its counters, read on one connection.
 pub async fn get(pool: &Pool, id: &ArticleId) -> Result<Option<ArticleWithStats>, StoreError> {
-    let mut conn = connection(pool).await?;
-    let Some(article) = articles::table
-        .find(id.as_str())
-        .select(ArticleRow::as_select())
-        .first(&mut conn)
-        .await
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    drop(conn);
-    let counters = stats::for_article(pool, id.as_str())
-        .await?
-        .unwrap_or_default();
-    Ok(Some(ArticleWithStats { article, counters }))
+    with_connection(pool, async |conn| {
+        let Some(article) = articles::table
+            .find(id.as_str())
+            .select(ArticleRow::as_select())
+            .first(conn)
+            .await
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let counters = stats::for_article_on(conn, id.as_str())
+            .await?
+            .unwrap_or_default();
+        Ok(Some(ArticleWithStats { article, counters }))
+    })
+    .await
 }
 
 pub async fn exists(pool: &Pool, id: &ArticleId) -> Result<bool, StoreError> {
-    let mut conn = connection(pool).await?;
-    Ok(
-        diesel::select(diesel::dsl::exists(articles::table.find(id.as_str())))
-            .get_result(&mut conn)
-            .await?,
-    )
+    with_connection(pool, async |conn| {
+        Ok(
+            diesel::select(diesel::dsl::exists(articles::table.find(id.as_str())))
+                .get_result(conn)
+                .await?,
+        )
+    })
+    .await
 }

@@ -6,9 +6,13 @@ pub mod reviews;
 mod sql;
 pub mod stats;
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use std::time::{Duration, Instant};
 
-use crate::db::pool::{Pool, PooledConnection};
+use deadpool::managed::Object;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::AsyncPgConnection;
+
+use crate::db::pool::{Pool, PoolError, PooledConnection};
 
 /// Why a storage call failed, in terms the API can answer with.
 #[derive(Debug, thiserror::Error)]
@@ -56,10 +60,8 @@ fn is_transient(message: &str) -> bool {
     TRANSIENT.iter().any(|needle| message.contains(needle))
 }
 
-impl From<deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>> for StoreError {
-    fn from(
-        error: deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>,
-    ) -> Self {
+impl From<PoolError> for StoreError {
+    fn from(error: PoolError) -> Self {
         Self::Unavailable(error.to_string())
     }
 }
@@ -69,12 +71,54 @@ pub async fn connection(pool: &Pool) -> Result<PooledConnection, StoreError> {
     Ok(pool.get().await?)
 }
 
-/// Runs `SELECT 1`, for readiness checks.
+/// Runs `work` on a pooled connection within the pool's deadline.
+pub(crate) async fn with_connection<T>(
+    pool: &Pool,
+    work: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    within(pool.deadline(), pool, work).await
+}
+
+/// Runs `work` on a pooled connection, giving up after `deadline` (waiting for the connection
+/// included). A connection whose statement did not answer in time is taken out of the pool and
+/// closed: it may still be waiting for a frozen server, and the next request must not queue
+/// behind it.
+async fn within<T>(
+    deadline: Duration,
+    pool: &Pool,
+    work: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let started = Instant::now();
+    let late = || {
+        StoreError::Unavailable(format!(
+            "no answer from the database within {} ms",
+            deadline.as_millis()
+        ))
+    };
+    let mut conn = tokio::time::timeout(deadline, connection(pool))
+        .await
+        .map_err(|_| late())??;
+    let remaining = deadline.saturating_sub(started.elapsed());
+    match tokio::time::timeout(remaining, work(&mut conn)).await {
+        Ok(result) => result,
+        Err(_) => {
+            drop(Object::take(conn));
+            Err(late())
+        }
+    }
+}
+
+/// Longest a readiness probe waits: orchestrators expect a prompt answer either way.
+const PING_DEADLINE: Duration = Duration::from_millis(900);
+
+/// Runs `SELECT 1`, for readiness checks; answers within a second either way.
 pub async fn ping(pool: &Pool) -> Result<(), StoreError> {
     use diesel_async::RunQueryDsl;
-    let mut conn = connection(pool).await?;
-    diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
-        .get_result::<i32>(&mut conn)
-        .await?;
-    Ok(())
+    within(PING_DEADLINE.min(pool.deadline()), pool, async |conn| {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+            .get_result::<i32>(conn)
+            .await?;
+        Ok(())
+    })
+    .await
 }

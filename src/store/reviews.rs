@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::sql::RowBound;
-use super::{connection, stats, StoreError};
+use super::{stats, with_connection, StoreError};
 use crate::db::schema::reviews;
 use crate::db::Pool;
 use crate::domain::article::ArticleId;
@@ -41,7 +41,6 @@ pub async fn insert(
     review: &NewReview,
     create_missing_article: bool,
 ) -> Result<PublicReviewRow, StoreError> {
-    let mut conn = connection(pool).await?;
     let status = ReviewStatus::initial();
     let id = Uuid::now_v7();
     let statement = SubmitReview {
@@ -54,13 +53,16 @@ pub async fn insert(
         status: status.as_str(),
         counted: status.is_public(),
     };
-    let mut outcome: Option<(bool, Option<PublicReviewRow>)> =
-        statement.get_result(&mut conn).await.optional()?;
-    if outcome.is_none() && create_missing_article {
-        // Another first review created the article after this statement's snapshot was taken
-        // (so it could neither insert nor see it); a new statement sees it.
-        outcome = statement.get_result(&mut conn).await.optional()?;
-    }
+    let outcome: Option<(bool, Option<PublicReviewRow>)> = with_connection(pool, async |conn| {
+        let outcome = statement.get_result(conn).await.optional()?;
+        if outcome.is_none() && create_missing_article {
+            // Another first review created the article after this statement's snapshot was
+            // taken (so it could neither insert nor see it); a new statement sees it.
+            return Ok(statement.get_result(conn).await.optional()?);
+        }
+        Ok(outcome)
+    })
+    .await?;
     let (reviews_open, row) = outcome.ok_or(StoreError::ArticleNotFound)?;
     match (reviews_open, row) {
         (_, Some(row)) => Ok(row),
@@ -173,14 +175,16 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
 
 /// A published review by id.
 pub async fn get_published(pool: &Pool, id: Uuid) -> Result<Option<PublicReviewRow>, StoreError> {
-    let mut conn = connection(pool).await?;
-    Ok(reviews::table
-        .find(id)
-        .filter(reviews::status.eq(ReviewStatus::Published.as_str()))
-        .select(PublicReviewRow::as_select())
-        .first(&mut conn)
-        .await
-        .optional()?)
+    with_connection(pool, async |conn| {
+        Ok(reviews::table
+            .find(id)
+            .filter(reviews::status.eq(ReviewStatus::Published.as_str()))
+            .select(PublicReviewRow::as_select())
+            .first(conn)
+            .await
+            .optional()?)
+    })
+    .await
 }
 
 /// One page of an article's published reviews and the cursor of the next page, if any.
@@ -190,7 +194,6 @@ pub async fn page(
     query: &PageQuery,
 ) -> Result<(Vec<PublicReviewRow>, Option<Cursor>), StoreError> {
     use reviews::dsl;
-    let mut conn = connection(pool).await?;
     let mut select = reviews::table
         .filter(dsl::article_id.eq(article.as_str()))
         .filter(dsl::status.eq(ReviewStatus::Published.as_str()))
@@ -228,7 +231,9 @@ pub async fn page(
         (true, true) => select.order((dsl::rating.desc(), dsl::id.desc())),
         (true, false) => select.order((dsl::rating.asc(), dsl::id.asc())),
     };
-    let mut rows = select.limit(query.limit + 1).load(&mut conn).await?;
+    let select = select.limit(query.limit + 1);
+    let mut rows: Vec<PublicReviewRow> =
+        with_connection(pool, async |conn| Ok(select.load(conn).await?)).await?;
     let has_more = rows.len() > usize::try_from(query.limit).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
     let next = rows.last().filter(|_| has_more).map(|last| Cursor {

@@ -9,7 +9,9 @@ use diesel::dsl::sum;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::{connection, StoreError};
+use diesel_async::AsyncPgConnection;
+
+use super::{with_connection, StoreError};
 use crate::db::schema::article_stats::dsl as stats;
 use crate::db::Pool;
 use crate::domain::stats::RatingCounters;
@@ -44,7 +46,14 @@ fn counters(sums: Sums) -> Option<RatingCounters> {
 
 /// One article's counters, or `None` when it has never had a review.
 pub async fn for_article(pool: &Pool, id: &str) -> Result<Option<RatingCounters>, StoreError> {
-    let mut conn = connection(pool).await?;
+    with_connection(pool, async |conn| for_article_on(conn, id).await).await
+}
+
+/// `for_article` on a connection the caller holds.
+pub(super) async fn for_article_on(
+    conn: &mut AsyncPgConnection,
+    id: &str,
+) -> Result<Option<RatingCounters>, StoreError> {
     let sums: Sums = stats::article_stats
         .filter(stats::article_id.eq(id))
         .select((
@@ -54,7 +63,7 @@ pub async fn for_article(pool: &Pool, id: &str) -> Result<Option<RatingCounters>
             sum(stats::count_4),
             sum(stats::count_5),
         ))
-        .get_result(&mut conn)
+        .get_result(conn)
         .await?;
     Ok(counters(sums))
 }
@@ -64,20 +73,22 @@ pub async fn for_articles(
     pool: &Pool,
     ids: &[String],
 ) -> Result<HashMap<String, RatingCounters>, StoreError> {
-    let mut conn = connection(pool).await?;
-    let rows: Vec<ArticleSums> = stats::article_stats
-        .filter(stats::article_id.eq_any(ids))
-        .group_by(stats::article_id)
-        .select((
-            stats::article_id,
-            sum(stats::count_1),
-            sum(stats::count_2),
-            sum(stats::count_3),
-            sum(stats::count_4),
-            sum(stats::count_5),
-        ))
-        .load(&mut conn)
-        .await?;
+    let rows: Vec<ArticleSums> = with_connection(pool, async |conn| {
+        Ok(stats::article_stats
+            .filter(stats::article_id.eq_any(ids))
+            .group_by(stats::article_id)
+            .select((
+                stats::article_id,
+                sum(stats::count_1),
+                sum(stats::count_2),
+                sum(stats::count_3),
+                sum(stats::count_4),
+                sum(stats::count_5),
+            ))
+            .load(conn)
+            .await?)
+    })
+    .await?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, one, two, three, four, five)| {
