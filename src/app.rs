@@ -15,6 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::api;
 use crate::api::openapi::ApiDoc;
 use crate::http_layer::{self, BoundedRootSpan};
+use crate::metrics;
 use crate::state::AppState;
 
 /// Server settings beyond what handlers share.
@@ -26,6 +27,9 @@ pub struct ServerOptions {
     pub workers: usize,
     /// Most client connections open at once, over all workers.
     pub max_connections: usize,
+    /// Serve `/metrics` on this server (for `admin` keys); false when a separate metrics
+    /// listener serves it.
+    pub metrics_with_key: bool,
     pub shutdown_timeout: Duration,
 }
 
@@ -36,8 +40,10 @@ pub fn start(
     state: AppState,
     options: ServerOptions,
 ) -> std::io::Result<Server> {
+    metrics::init();
     let state = web::Data::new(state);
     let openapi = ApiDoc::openapi();
+    let metrics_with_key = options.metrics_with_key;
     let cors_origins = options.cors_origins.clone();
     let mut server = HttpServer::new(move || {
         App::new()
@@ -46,8 +52,17 @@ pub fn start(
             .wrap(cors(&cors_origins))
             .wrap(from_fn(http_layer::problem_documents))
             .wrap(from_fn(http_layer::echo_request_id))
+            .wrap(from_fn(metrics::track_requests))
             .wrap(TracingLogger::<BoundedRootSpan>::new())
             .configure(api::routes)
+            .configure(|cfg| {
+                if metrics_with_key {
+                    cfg.service(
+                        web::resource("/metrics")
+                            .route(web::get().to(api::health::metrics_with_key)),
+                    );
+                }
+            })
             // The start-up log and people type `/docs`; the UI lives under `/docs/`.
             .route(
                 "/docs",
@@ -91,4 +106,20 @@ fn cors(origins: &[String]) -> Cors {
             .iter()
             .fold(base, |cors, origin| cors.allowed_origin(origin))
     }
+}
+
+/// Serves only `/metrics`, without authentication, on a listener of its own (an address only the
+/// scraper reaches).
+pub fn start_metrics(listener: TcpListener, pool: crate::db::Pool) -> std::io::Result<Server> {
+    metrics::init();
+    let pool = web::Data::new(pool);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(pool.clone())
+            .route("/metrics", web::get().to(api::health::metrics_open))
+            .default_service(web::to(api::not_found))
+    })
+    .listen(listener)?
+    .workers(1)
+    .run())
 }

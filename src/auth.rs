@@ -113,9 +113,10 @@ impl ApiCaller {
         if granted {
             Ok(())
         } else {
-            let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+            let mut names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+            names.push(Scope::Admin.as_str());
             Err(ApiError::Forbidden(format!(
-                "this API key lacks the scope this operation needs (one of: {}, admin)",
+                "this API key lacks the scope this operation needs (one of: {})",
                 names.join(", ")
             )))
         }

@@ -7,7 +7,9 @@ use crate::app::{self, ServerOptions};
 use crate::auth::{self, Scope};
 use crate::config::{Config, UnknownArticles};
 use crate::db::embedded::{ClusterOptions, EmbeddedPostgres, StartOutcome};
+use crate::db::ownership::{self, OwnerLock, Ownership, Role};
 use crate::db::{self, PoolOptions};
+use crate::metrics;
 use crate::read_cache::ReadCache;
 use crate::state::AppState;
 use crate::store;
@@ -17,42 +19,109 @@ const EMBEDDED_DATABASE: &str = "marginalia";
 
 pub type CommandResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
-/// A database to use: the configured server, or the private cluster this process started.
+/// A database to use: the configured server, or the private cluster under the data directory.
 struct Database {
     url: String,
-    /// The private cluster, and whether this process started it.
-    embedded: Option<(EmbeddedPostgres, StartOutcome)>,
+    embedded: Option<Embedded>,
 }
 
+/// The private cluster, and this process's lock on it when it owns it (`None`: a running `serve`
+/// owns it, so this process must neither supervise nor stop it).
+struct Embedded {
+    cluster: EmbeddedPostgres,
+    lock: Option<OwnerLock>,
+}
+
+/// How long a command waits for a short administrative command that holds the data directory.
+const ADMIN_LOCK_WAIT: Duration = Duration::from_secs(30);
+
 impl Database {
-    async fn open(config: &Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+    async fn open(
+        config: &Config,
+        role: Role,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         if let Some(url) = &config.database_url {
             return Ok(Self {
                 url: url.clone(),
                 embedded: None,
             });
         }
+        let lock = Self::take_ownership(config, role).await?;
         let cluster = EmbeddedPostgres::new(&config.data_dir)?;
-        tracing::info!(pgdata = %cluster.pgdata().display(), "starting the private PostgreSQL cluster");
-        let outcome = cluster.start(ClusterOptions { durable: true }).await?;
-        if outcome == StartOutcome::AlreadyRunning {
-            tracing::info!("the private cluster was already running; using it");
+        if lock.is_some() {
+            tracing::info!(pgdata = %cluster.pgdata().display(), "starting the private PostgreSQL cluster");
+            if cluster.start(CLUSTER).await? == StartOutcome::AlreadyRunning {
+                tracing::info!(
+                    "the private cluster was left running by an earlier process; using it"
+                );
+            }
+        } else {
+            tracing::info!(pgdata = %cluster.pgdata().display(), "using the private cluster of the running `marginalia serve`");
         }
         cluster.ensure_database(EMBEDDED_DATABASE).await?;
         Ok(Self {
             url: cluster.database_url(EMBEDDED_DATABASE),
-            embedded: Some((cluster, outcome)),
+            embedded: Some(Embedded { cluster, lock }),
         })
     }
 
-    /// Stops the private cluster if `always` or if this process started it.
-    async fn close(self, always: bool) {
-        if let Some((cluster, outcome)) = self.embedded {
-            if always || outcome == StartOutcome::Started {
-                match cluster.stop().await {
-                    Ok(()) => tracing::info!("stopped the private PostgreSQL cluster"),
-                    Err(error) => tracing::error!(%error, "could not stop the private cluster"),
+    /// The data directory's lock for `role`, or `None` for an administrative command while a
+    /// `serve` owns the directory. A second `serve` is refused.
+    async fn take_ownership(
+        config: &Config,
+        role: Role,
+    ) -> Result<Option<OwnerLock>, Box<dyn std::error::Error + Send + Sync>> {
+        let waiting_since = std::time::Instant::now();
+        loop {
+            let holder = match ownership::try_own(&config.data_dir, role)? {
+                Ownership::Owned(lock) => return Ok(Some(lock)),
+                Ownership::HeldBy(holder) => holder,
+            };
+            match (role, holder.role) {
+                (Role::Admin, Some(Role::Serve)) => return Ok(None),
+                (Role::Serve, Some(Role::Serve)) => {
+                    let pid = holder
+                        .pid
+                        .map_or("unknown".to_owned(), |pid| pid.to_string());
+                    return Err(format!(
+                        "another `marginalia serve` (pid {pid}) owns the private PostgreSQL cluster in {}; \
+                         one serve runs per data directory. To run several instances, point them all \
+                         at one PostgreSQL server with DATABASE_URL.",
+                        config.data_dir.display()
+                    )
+                    .into());
                 }
+                // A short administrative command holds it (or is writing its note): wait.
+                _ if waiting_since.elapsed() < ADMIN_LOCK_WAIT => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                _ => {
+                    return Err(format!(
+                        "{} stayed locked by process {:?} for {} s",
+                        config.data_dir.display(),
+                        holder.pid,
+                        ADMIN_LOCK_WAIT.as_secs()
+                    )
+                    .into())
+                }
+            }
+        }
+    }
+
+    /// The private cluster when this process owns it.
+    fn owned_cluster(&self) -> Option<&EmbeddedPostgres> {
+        self.embedded
+            .as_ref()
+            .filter(|embedded| embedded.lock.is_some())
+            .map(|embedded| &embedded.cluster)
+    }
+
+    /// Stops the private cluster if this process owns it, then releases the data directory.
+    async fn close(self) {
+        if let Some(cluster) = self.owned_cluster() {
+            match cluster.stop().await {
+                Ok(()) => tracing::info!("stopped the private PostgreSQL cluster"),
+                Err(error) => tracing::error!(%error, "could not stop the private cluster"),
             }
         }
     }
@@ -69,13 +138,30 @@ impl Database {
     }
 }
 
-/// `marginalia serve`: migrate, then serve HTTP until SIGINT/SIGTERM; a private cluster is
-/// stopped after the last request finished.
+/// The private cluster keeps every commit (only throwaway test clusters turn that off).
+const CLUSTER: ClusterOptions = ClusterOptions { durable: true };
+
+/// `marginalia serve`: migrate, then serve HTTP until SIGINT/SIGTERM while supervising the private
+/// cluster; the cluster is stopped after the last request finished.
 pub async fn serve(config: Config) -> CommandResult {
-    let database = Database::open(&config).await?;
+    let database = Database::open(&config, Role::Serve).await?;
+    let (stop_supervising, stopping) = tokio::sync::oneshot::channel::<()>();
+    let supervisor = database.owned_cluster().cloned().map(|cluster| {
+        tokio::spawn(async move {
+            let stopping = async {
+                let _ = stopping.await;
+            };
+            cluster
+                .supervise(CLUSTER, stopping, metrics::record_cluster_restart)
+                .await;
+        })
+    });
     let result = serve_with(&config, &database).await;
-    // The service owns its private cluster, even one a killed predecessor left running.
-    database.close(true).await;
+    let _ = stop_supervising.send(());
+    if let Some(supervisor) = supervisor {
+        let _ = supervisor.await;
+    }
+    database.close().await;
     result
 }
 
@@ -84,8 +170,15 @@ async fn serve_with(config: &Config, database: &Database) -> CommandResult {
     if !applied.is_empty() {
         tracing::info!(?applied, "applied migrations");
     }
+    let pool = database.pool(config)?;
+    if let Some(address) = config.metrics_bind {
+        let listener = TcpListener::bind(address)
+            .map_err(|error| format!("cannot listen for metrics on {address}: {error}"))?;
+        tracing::info!(%address, "serving Prometheus metrics at /metrics");
+        tokio::spawn(app::start_metrics(listener, pool.clone())?);
+    }
     let state = AppState {
-        pool: database.pool(config)?,
+        pool,
         create_missing_articles: config.unknown_articles == UnknownArticles::Accept,
         body_limit: config.body_limit_bytes(),
         body_read_timeout: config.body_read_timeout(),
@@ -101,6 +194,7 @@ async fn serve_with(config: &Config, database: &Database) -> CommandResult {
             cors_origins: config.cors_origins.clone(),
             workers: config.workers,
             max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
+            metrics_with_key: config.metrics_bind.is_none(),
             shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
         },
     )?;
@@ -111,9 +205,9 @@ async fn serve_with(config: &Config, database: &Database) -> CommandResult {
 
 /// `marginalia migrate`: apply pending migrations and exit.
 pub async fn migrate(config: Config) -> CommandResult {
-    let database = Database::open(&config).await?;
+    let database = Database::open(&config, Role::Admin).await?;
     let result = db::run_migrations(&database.url).await;
-    database.close(false).await;
+    database.close().await;
     for version in result? {
         println!("applied {version}");
     }
@@ -135,9 +229,9 @@ pub enum KeysCommand {
 
 /// `marginalia keys …`: runs against the same database `serve` would use.
 pub async fn keys(config: Config, command: KeysCommand) -> CommandResult {
-    let database = Database::open(&config).await?;
+    let database = Database::open(&config, Role::Admin).await?;
     let result = keys_with(&config, &database, command).await;
-    database.close(false).await;
+    database.close().await;
     result
 }
 

@@ -81,6 +81,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
 
+    /// Serve Prometheus metrics at `/metrics` on this separate address, without authentication
+    /// (e.g. `127.0.0.1:9090`, reachable only by the scraper). Unset: `/metrics` on the main
+    /// address, for API keys with scope `admin`.
+    #[arg(long, env = "MARGINALIA_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
     /// `accept` creates an article on its first review; `reject` answers 404 for unknown articles.
     #[arg(long, env = "MARGINALIA_UNKNOWN_ARTICLES", value_enum, default_value_t = UnknownArticles::Accept)]
     pub unknown_articles: UnknownArticles,

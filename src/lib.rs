@@ -11,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http_layer;
+pub mod metrics;
 pub mod read_cache;
 pub mod state;
 pub mod store;

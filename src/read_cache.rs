@@ -23,6 +23,7 @@ use moka::future::Cache;
 use crate::db::Pool;
 use crate::domain::stats::RatingCounters;
 use crate::error::ApiError;
+use crate::metrics;
 use crate::store;
 
 const MAX_ARTICLES: u64 = 50_000;
@@ -62,6 +63,7 @@ impl Inner {
     /// The cached value of `key` if current; otherwise one shared call of `load`.
     async fn through<K, V, F, Fut>(
         &self,
+        name: &'static str,
         cache: &Cache<K, Stamped<V>>,
         article_id: &str,
         key: K,
@@ -75,10 +77,12 @@ impl Inner {
     {
         if let Some(entry) = cache.get(&key).await {
             if self.is_current(article_id, &entry).await {
+                metrics::record_cache_lookup(name, true);
                 return Ok(entry.value);
             }
             cache.invalidate(&key).await;
         }
+        metrics::record_cache_lookup(name, false);
         let read_from = self.now();
         let entry = cache
             .try_get_with(key, async {
@@ -140,7 +144,13 @@ impl ReadCache {
             None => load().await,
             Some(inner) => {
                 inner
-                    .through(&inner.stats, article_id, article_id.to_owned(), load)
+                    .through(
+                        "stats",
+                        &inner.stats,
+                        article_id,
+                        article_id.to_owned(),
+                        load,
+                    )
                     .await
             }
         }
@@ -160,9 +170,13 @@ impl ReadCache {
         for id in article_ids {
             match inner.stats.get(id).await {
                 Some(entry) if inner.is_current(id, &entry).await => {
+                    metrics::record_cache_lookup("stats", true);
                     found.extend(entry.value.map(|counters| (id.clone(), counters)));
                 }
-                _ => missing.push(id.clone()),
+                _ => {
+                    metrics::record_cache_lookup("stats", false);
+                    missing.push(id.clone());
+                }
             }
         }
         if !missing.is_empty() {
@@ -194,7 +208,7 @@ impl ReadCache {
             Some(inner) => {
                 let key = (article_id.to_owned(), query_key);
                 inner
-                    .through(&inner.first_pages, article_id, key, load)
+                    .through("first_page", &inner.first_pages, article_id, key, load)
                     .await
             }
         }

@@ -3,27 +3,23 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::world_searchable_tempdir;
+use common::{free_port, world_searchable_tempdir};
 use marginalia::db::embedded::EmbeddedPostgres;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+fn start_service(dir: &Path, port: u16) -> Child {
+    start_service_with(dir, port, &[])
 }
 
-fn start_service(dir: &Path, port: u16) -> Child {
+fn start_service_with(dir: &Path, port: u16, env: &[(&str, String)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_marginalia"))
+        .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
         .arg("serve")
         .current_dir(dir)
         .env_remove("DATABASE_URL")
@@ -135,4 +131,202 @@ async fn runs_without_configuration_and_keeps_reviews_across_kills() {
         !cluster.pgdata().join("postmaster.pid").exists(),
         "the private cluster is stopped on SIGTERM"
     );
+}
+
+/// A throwaway data directory whose cluster never outlives this test process.
+fn data_directory() -> (std::path::PathBuf, EmbeddedPostgres) {
+    let dir = world_searchable_tempdir();
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let cluster = EmbeddedPostgres::new(&data).unwrap();
+    cluster
+        .discard_when_process_exits(std::process::id())
+        .unwrap();
+    (dir, cluster)
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_serve_owns_a_data_directory_and_admin_commands_leave_it_running() {
+    let (dir, _cluster) = data_directory();
+    let client = client();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut owner = start_service(&dir, port);
+    wait_ready(&client, &base, &mut owner).await;
+
+    // A second serve on the same directory refuses at once and says why.
+    let second = Command::new(env!("CARGO_BIN_EXE_marginalia"))
+        .arg("serve")
+        .current_dir(&dir)
+        .env_remove("DATABASE_URL")
+        .env("MARGINALIA_DATA_DIR", dir.join("data"))
+        .env("MARGINALIA_BIND", format!("127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        message.contains(&owner.id().to_string()),
+        "names the owner's pid: {message}"
+    );
+    assert!(message.contains("DATABASE_URL"), "{message}");
+    assert!(
+        message.contains(&dir.join("data").display().to_string()),
+        "{message}"
+    );
+
+    // An admin command uses the owner's cluster and leaves it running.
+    let keys = Command::new(env!("CARGO_BIN_EXE_marginalia"))
+        .args(["keys", "create", "--name", "ops", "--scope", "admin"])
+        .current_dir(&dir)
+        .env_remove("DATABASE_URL")
+        .env("MARGINALIA_DATA_DIR", dir.join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        keys.status.success(),
+        "{}",
+        String::from_utf8_lossy(&keys.stderr)
+    );
+
+    let review = client
+        .post(format!("{base}/v1/articles/owned/reviews"))
+        .json(&json!({"rating": 5, "body": "still served"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(review.status(), 201, "the owner keeps serving");
+    kill(Pid::from_raw(owner.id() as i32), Signal::SIGTERM).unwrap();
+    assert!(owner.wait().unwrap().success());
+
+    // With no serve running, an admin command starts the cluster and stops it again.
+    let keys = Command::new(env!("CARGO_BIN_EXE_marginalia"))
+        .args(["keys", "list"])
+        .current_dir(&dir)
+        .env_remove("DATABASE_URL")
+        .env("MARGINALIA_DATA_DIR", dir.join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        keys.status.success(),
+        "{}",
+        String::from_utf8_lossy(&keys.stderr)
+    );
+    assert!(String::from_utf8_lossy(&keys.stdout).contains("ops"));
+    assert!(
+        !dir.join("data/postgres/postmaster.pid").exists(),
+        "the admin command stopped the cluster it started"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_owner_restarts_its_cluster_when_postgres_is_killed() {
+    let (dir, cluster) = data_directory();
+    let client = client();
+    let port = free_port();
+    let metrics_port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut service = start_service_with(
+        &dir,
+        port,
+        &[(
+            "MARGINALIA_METRICS_BIND",
+            format!("127.0.0.1:{metrics_port}"),
+        )],
+    );
+    wait_ready(&client, &base, &mut service).await;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for writer in 0..2 {
+        let client = client.clone();
+        let base = base.clone();
+        let stop = stop.clone();
+        writers.push(tokio::spawn(async move {
+            let mut answers: Vec<(u16, Option<String>)> = Vec::new();
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                let response = client
+                    .post(format!("{base}/v1/articles/supervised/reviews"))
+                    .json(&json!({"rating": 4, "body": format!("writer {writer} #{i}")}))
+                    .send()
+                    .await
+                    .expect("the service itself keeps answering");
+                let status = response.status().as_u16();
+                let id = if status == 201 {
+                    let created: Value = response.json().await.unwrap();
+                    created["id"].as_str().map(str::to_owned)
+                } else {
+                    None
+                };
+                answers.push((status, id));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            answers
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let postmaster = postmaster_pid(cluster.pgdata()).expect("postmaster.pid");
+    kill(Pid::from_raw(postmaster), Signal::SIGKILL).unwrap();
+    let killed = std::time::Instant::now();
+    let mut recovered = None;
+    while killed.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let probe = client
+            .post(format!("{base}/v1/articles/supervised/reviews"))
+            .json(&json!({"rating": 5, "body": "probe"}))
+            .send()
+            .await
+            .unwrap();
+        if probe.status() == 201 && postmaster_pid(cluster.pgdata()) != Some(postmaster) {
+            recovered = Some(killed.elapsed());
+            break;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answers = Vec::new();
+    for writer in writers {
+        answers.extend(writer.await.unwrap());
+    }
+    let recovered = recovered.expect("serving again within 10 s, without restarting serve");
+    assert!(
+        service.try_wait().unwrap().is_none(),
+        "serve was not restarted"
+    );
+    assert!(answers
+        .iter()
+        .all(|(status, _)| matches!(status, 201 | 503)));
+    let acknowledged: Vec<&String> = answers.iter().filter_map(|(_, id)| id.as_ref()).collect();
+    assert!(!acknowledged.is_empty());
+    for id in acknowledged {
+        let read = client
+            .get(format!("{base}/v1/reviews/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.status(), 200, "acknowledged review {id} is stored");
+    }
+    let metrics = client
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("marginalia_embedded_cluster_restarts_total 1"),
+        "the restart is counted: {metrics}"
+    );
+    eprintln!("recovered after {recovered:?}");
+    kill(Pid::from_raw(service.id() as i32), Signal::SIGTERM).unwrap();
+    assert!(service.wait().unwrap().success());
 }

@@ -1,10 +1,13 @@
 //! Liveness and readiness probes for load balancers and orchestrators.
 
-use actix_web::web;
+use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::ApiCaller;
+use crate::db::Pool;
 use crate::error::{ApiError, Problem};
+use crate::metrics;
 use crate::state::AppState;
 use crate::store;
 
@@ -35,4 +38,24 @@ pub async fn healthz() -> web::Json<Health> {
 pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, ApiError> {
     store::ping(&state.pool).await?;
     Ok(web::Json(Health { status: "ready" }))
+}
+
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Prometheus metrics on the main address: only for API keys with scope `admin`.
+pub async fn metrics_with_key(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[])?;
+    Ok(HttpResponse::Ok()
+        .content_type(PROMETHEUS_TEXT)
+        .body(metrics::render(&state.pool)))
+}
+
+/// Prometheus metrics on the separate metrics address.
+pub async fn metrics_open(pool: web::Data<Pool>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(PROMETHEUS_TEXT)
+        .body(metrics::render(&pool))
 }

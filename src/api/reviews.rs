@@ -13,6 +13,7 @@ use crate::domain::article::ArticleId;
 use crate::domain::page::{PageQuery, Sort};
 use crate::domain::review::{NewReview, ReviewInput};
 use crate::error::{ApiError, Problem};
+use crate::metrics;
 use crate::state::AppState;
 use crate::store;
 use crate::store::reviews::PublicReviewRow;
@@ -191,6 +192,7 @@ pub async fn create_review(
     )
     .await?;
     state.read_cache.record_write(article_id.as_str()).await;
+    metrics::record_review_created();
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/reviews/{}", row.id)))
         .json(Review::from(row)))

@@ -151,8 +151,20 @@ impl EmbeddedPostgres {
             self.init().await?;
         }
         self.write_config(options)?;
-        if self.is_running().await? && self.wait_until_reachable(10).await.is_ok() {
-            return Ok(StartOutcome::AlreadyRunning);
+        if self.postmaster_alive() {
+            if self.wait_until_reachable(10).await.is_ok() {
+                return Ok(StartOutcome::AlreadyRunning);
+            }
+        } else {
+            // The pid file names a postmaster that is gone, or a zombie not reaped yet, which
+            // PostgreSQL would still take for a running server. Orphaned backends are no risk:
+            // PostgreSQL refuses to start while they hold the old shared memory, and the
+            // retries below wait for them to exit.
+            let stale = self.pgdata.join("postmaster.pid");
+            if stale.exists() {
+                std::fs::remove_file(&stale)
+                    .map_err(io_error(format!("removing the stale {}", stale.display())))?;
+            }
         }
         let log = self.pgdata.join("server.log");
         let mut last_error = None;
@@ -344,18 +356,62 @@ impl EmbeddedPostgres {
         Ok(())
     }
 
-    async fn is_running(&self) -> Result<bool, EmbeddedError> {
-        let status = self
-            .command(&self.bin_dir.join("pg_ctl"))
-            .arg("status")
-            .arg("-D")
-            .arg(&self.pgdata)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await
-            .map_err(io_error("running pg_ctl status"))?;
-        Ok(status.success())
+    /// Whether the postmaster named in `postmaster.pid` is alive, without running a program: cheap
+    /// enough to ask twice a second.
+    pub fn postmaster_alive(&self) -> bool {
+        let pid = std::fs::read_to_string(self.pgdata.join("postmaster.pid"))
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse::<i32>().ok());
+        // Signal 0 checks that the process exists; a killed postmaster whose parent has not
+        // reaped it yet still exists, as a zombie (state `Z` in /proc).
+        pid.is_some_and(|pid| {
+            let exists = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+            });
+            exists && !zombie
+        })
+    }
+
+    /// Watches the cluster until `stopping` resolves, restarting it with backoff whenever its
+    /// postmaster dies (killed, out of memory). Requests meanwhile get prompt 503s from the pool.
+    pub async fn supervise(
+        &self,
+        options: ClusterOptions,
+        stopping: impl std::future::Future<Output = ()>,
+        on_restart: impl Fn(),
+    ) {
+        const CHECK_EVERY: Duration = Duration::from_millis(500);
+        const BACKOFF_MAX: Duration = Duration::from_secs(10);
+        let watch = async {
+            loop {
+                tokio::time::sleep(CHECK_EVERY).await;
+                if self.postmaster_alive() {
+                    continue;
+                }
+                tracing::error!(pgdata = %self.pgdata.display(), "the private PostgreSQL cluster died; restarting it");
+                let mut backoff = Duration::from_millis(250);
+                loop {
+                    match self.start(options).await {
+                        Ok(_) => {
+                            on_restart();
+                            tracing::info!("the private PostgreSQL cluster is running again");
+                            break;
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, retry_in_ms = backoff.as_millis() as u64, "restarting the private cluster failed");
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(BACKOFF_MAX);
+                        }
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            _ = watch => {}
+            () = stopping => {}
+        }
     }
 
     async fn wait_until_reachable(&self, seconds: u64) -> Result<(), EmbeddedError> {

@@ -1,6 +1,7 @@
 //! Database plumbing: the connection pool, migrations and the private PostgreSQL cluster.
 
 pub mod embedded;
+pub mod ownership;
 pub mod pool;
 pub mod schema;
 

@@ -13,6 +13,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::AsyncPgConnection;
 
 use crate::db::pool::{Pool, PoolError, PooledConnection};
+use crate::metrics::{self, DbErrorKind};
 
 /// Why a storage call failed, in terms the API can answer with.
 #[derive(Debug, thiserror::Error)]
@@ -95,16 +96,27 @@ async fn within<T>(
             deadline.as_millis()
         ))
     };
-    let mut conn = tokio::time::timeout(deadline, connection(pool))
-        .await
-        .map_err(|_| late())??;
+    let Ok(acquired) = tokio::time::timeout(deadline, connection(pool)).await else {
+        metrics::record_db_error(DbErrorKind::Timeout);
+        return Err(late());
+    };
+    let mut conn = acquired.inspect_err(record)?;
     let remaining = deadline.saturating_sub(started.elapsed());
     match tokio::time::timeout(remaining, work(&mut conn)).await {
-        Ok(result) => result,
+        Ok(result) => result.inspect_err(record),
         Err(_) => {
             drop(Object::take(conn));
+            metrics::record_db_error(DbErrorKind::Timeout);
             Err(late())
         }
+    }
+}
+
+fn record(error: &StoreError) {
+    match error {
+        StoreError::Unavailable(_) => metrics::record_db_error(DbErrorKind::Unavailable),
+        StoreError::Query(_) => metrics::record_db_error(DbErrorKind::Query),
+        StoreError::ArticleNotFound | StoreError::ReviewsClosed => {}
     }
 }
 

@@ -187,6 +187,7 @@ pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
             cors_origins: vec!["https://news.example.org".into()],
             workers: 2,
             max_connections: options.max_connections,
+            metrics_with_key: true,
             shutdown_timeout: Duration::from_secs(1),
         },
     )

@@ -1,0 +1,164 @@
+//! Prometheus metrics: what operators scrape to see traffic, latency, the database pool, errors,
+//! the read cache and the private cluster's health.
+//!
+//! Recording goes through the `metrics` facade (one process-wide recorder, cheap atomic updates on
+//! the hot path); `metrics-exporter-prometheus` renders the text format at scrape time.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::Error;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::db::Pool;
+
+const HTTP_REQUESTS: &str = "marginalia_http_requests_total";
+const HTTP_DURATION: &str = "marginalia_http_request_duration_seconds";
+const POOL_CONNECTIONS: &str = "marginalia_db_pool_connections";
+const POOL_MAX: &str = "marginalia_db_pool_max_connections";
+const POOL_WAITING: &str = "marginalia_db_pool_waiting_requests";
+const DB_ERRORS: &str = "marginalia_db_errors_total";
+const CACHE_LOOKUPS: &str = "marginalia_read_cache_lookups_total";
+const REVIEWS_CREATED: &str = "marginalia_reviews_created_total";
+const CLUSTER_RESTARTS: &str = "marginalia_embedded_cluster_restarts_total";
+
+/// Latency buckets in seconds: from a cached read (~1 ms) to the longest database deadline.
+const DURATION_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder on first use and returns the handle that renders it;
+/// `None` if another recorder was installed first (then nothing is recorded here).
+fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), DURATION_BUCKETS)
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            describe();
+            Some(handle)
+        })
+        .as_ref()
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests by route template, method and status"
+    );
+    metrics::describe_histogram!(
+        HTTP_DURATION,
+        metrics::Unit::Seconds,
+        "Time to answer an HTTP request, by route template and method"
+    );
+    metrics::describe_gauge!(
+        POOL_CONNECTIONS,
+        "Pooled database connections by state (idle, in_use)"
+    );
+    metrics::describe_gauge!(POOL_MAX, "Most database connections the pool opens");
+    metrics::describe_gauge!(POOL_WAITING, "Requests waiting for a database connection");
+    metrics::describe_counter!(
+        DB_ERRORS,
+        "Failed database calls by kind (unavailable, timeout, query)"
+    );
+    metrics::describe_counter!(
+        CACHE_LOOKUPS,
+        "Read cache lookups by cache and result (hit, miss)"
+    );
+    metrics::describe_counter!(REVIEWS_CREATED, "Reviews stored");
+    metrics::describe_counter!(
+        CLUSTER_RESTARTS,
+        "Times the supervisor restarted the private PostgreSQL cluster after it died"
+    );
+}
+
+/// Makes sure the recorder exists before anything is recorded.
+pub fn init() {
+    let _ = handle();
+}
+
+/// The metrics in the Prometheus text format, with the pool's gauges read now.
+pub fn render(pool: &Pool) -> String {
+    let status = pool.status();
+    let in_use = status.size.saturating_sub(status.available);
+    metrics::gauge!(POOL_CONNECTIONS, "state" => "in_use").set(in_use as f64);
+    metrics::gauge!(POOL_CONNECTIONS, "state" => "idle").set(status.available as f64);
+    metrics::gauge!(POOL_MAX).set(status.max_size as f64);
+    metrics::gauge!(POOL_WAITING).set(status.waiting as f64);
+    handle().map(PrometheusHandle::render).unwrap_or_default()
+}
+
+/// Kinds of failed database calls.
+#[derive(Debug, Clone, Copy)]
+pub enum DbErrorKind {
+    /// Refused, closed or unreachable: the database is down or restarting.
+    Unavailable,
+    /// No answer within the deadline: the database stalls.
+    Timeout,
+    /// The database answered with an error.
+    Query,
+}
+
+pub fn record_db_error(kind: DbErrorKind) {
+    let kind = match kind {
+        DbErrorKind::Unavailable => "unavailable",
+        DbErrorKind::Timeout => "timeout",
+        DbErrorKind::Query => "query",
+    };
+    metrics::counter!(DB_ERRORS, "kind" => kind).increment(1);
+}
+
+pub fn record_cache_lookup(cache: &'static str, hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    metrics::counter!(CACHE_LOOKUPS, "cache" => cache, "result" => result).increment(1);
+}
+
+pub fn record_review_created() {
+    metrics::counter!(REVIEWS_CREATED).increment(1);
+}
+
+pub fn record_cluster_restart() {
+    metrics::counter!(CLUSTER_RESTARTS).increment(1);
+}
+
+/// Counts and times every request under its route template (never the raw path, so the number
+/// of series stays bounded whatever clients send).
+pub async fn track_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = method_label(req.method());
+    let response = next.call(req).await?;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!(HTTP_DURATION, "route" => route, "method" => method)
+        .record(started.elapsed().as_secs_f64());
+    Ok(response)
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}

@@ -1,0 +1,137 @@
+//! Operators scrape Prometheus metrics: with an admin key on the main address by default, or
+//! without one on a separate address; the counters move with traffic.
+
+mod common;
+
+use common::{free_port, spawn_app, wait_ready};
+use marginalia::auth::Scope;
+use serde_json::json;
+
+/// The value of the first series whose line starts with `prefix` (name and labels).
+fn value(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find(|line| line.starts_with(prefix))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|number| number.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_key_scrapes_counters_that_move() {
+    let app = spawn_app().await;
+    let admin = app.api_key(&[Scope::Admin]).await;
+    let cms = app.api_key(&[Scope::Cms]).await;
+    let scrape = || async {
+        let response = app
+            .client
+            .get(app.url("/metrics"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"));
+        response.text().await.unwrap()
+    };
+    assert_eq!(app.get("/metrics").await.status(), 401, "not public");
+    let with_cms = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(&cms)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_cms.status(), 403, "a cms key is not enough");
+
+    let before = scrape().await;
+    let created = "marginalia_reviews_created_total";
+    let posted = r#"marginalia_http_requests_total{route="/v1/articles/{article_id}/reviews",method="POST",status="201"}"#;
+    let stats_hits = r#"marginalia_read_cache_lookups_total{cache="stats",result="hit"}"#;
+    for i in 0..3 {
+        let review = json!({"rating": 4, "body": format!("counted {i}")});
+        assert_eq!(
+            app.post_review("metrics-article", &review).await.status(),
+            201
+        );
+    }
+    for _ in 0..3 {
+        app.get_json("/v1/articles/metrics-article/stats").await;
+    }
+    let after = scrape().await;
+    // The recorder is process-wide and other tests run alongside: counters grow by at least ours.
+    let grew =
+        |name: &str| value(&after, name).unwrap_or(0.0) - value(&before, name).unwrap_or(0.0);
+    assert!(grew(created) >= 3.0, "{after}");
+    assert!(grew(posted) >= 3.0, "{after}");
+    assert!(grew(stats_hits) >= 1.0, "{after}");
+    for series in [
+        "marginalia_http_request_duration_seconds_bucket{",
+        r#"marginalia_db_pool_connections{state="idle"}"#,
+        r#"marginalia_db_pool_connections{state="in_use"}"#,
+        "marginalia_db_pool_max_connections",
+        "marginalia_db_pool_waiting_requests",
+    ] {
+        assert!(value(&after, series).is_some(), "{series} in {after}");
+    }
+    assert!(
+        !after.contains("metrics-article"),
+        "series are labelled by route template, never by raw path"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_separate_metrics_address_needs_no_key_and_the_main_one_has_no_metrics() {
+    let app = spawn_app().await;
+    let port = free_port();
+    let metrics_port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut service = std::process::Command::new(env!("CARGO_BIN_EXE_marginalia"))
+        .arg("serve")
+        .env("DATABASE_URL", &app.database_url)
+        .env("MARGINALIA_BIND", format!("127.0.0.1:{port}"))
+        .env(
+            "MARGINALIA_METRICS_BIND",
+            format!("127.0.0.1:{metrics_port}"),
+        )
+        .env("MARGINALIA_WORKERS", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(&app.client, &base, &mut service).await;
+    let review = json!({"rating": 5, "body": "scraped"});
+    let posted = app
+        .client
+        .post(format!("{base}/v1/articles/scraped/reviews"))
+        .json(&review)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    let metrics = app
+        .client
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert_eq!(
+        value(&text, "marginalia_reviews_created_total"),
+        Some(1.0),
+        "{text}"
+    );
+    let main = app
+        .client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(main.status(), 404);
+    let _ = service.kill();
+    let _ = service.wait();
+}
