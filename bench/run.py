@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
+import hashlib
 import os
 import platform
 import re
@@ -142,8 +143,11 @@ def cursor_of_page(conninfo: str, page: int) -> tuple[str, str]:
                          f"WHERE article_id = '{DEEP_ARTICLE}' AND status = 'published' "
                          f"ORDER BY created_at DESC, id DESC OFFSET {offset} LIMIT 1")
     rating, micros, uuid_hex, created_at, uuid = row.split("|")
-    # The last review of the previous page, encoded as src/domain/page.rs does.
-    plain = f"v1.newest.{rating}.{micros}.{uuid_hex}".encode()
+    # The last review of the previous page, encoded as src/domain/page.rs does: the list scope is
+    # the first 8 bytes of SHA-256 over the article id, a zero byte, the rating filter (none: 0)
+    # and the language filter (none: empty).
+    scope = hashlib.sha256(DEEP_ARTICLE.encode() + bytes([0, 0])).hexdigest()[:16]
+    plain = f"v2.newest.{rating}.{micros}.{uuid_hex}.{scope}".encode()
     cursor = base64.urlsafe_b64encode(plain).decode().rstrip("=")
     return cursor, f"(created_at, id) < ('{created_at}', '{uuid}')"
 
