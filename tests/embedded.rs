@@ -4,20 +4,20 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, world_searchable_tempdir};
+use common::{free_port, wait_ready, world_searchable_tempdir, ServiceProcess};
 use marginalia::db::embedded::EmbeddedPostgres;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
 
-fn start_service(dir: &Path, port: u16) -> Child {
+fn start_service(dir: &Path, port: u16) -> ServiceProcess {
     start_service_with(dir, port, &[])
 }
 
-fn start_service_with(dir: &Path, port: u16, env: &[(&str, String)]) -> Child {
+fn start_service_with(dir: &Path, port: u16, env: &[(&str, String)]) -> ServiceProcess {
     Command::new(env!("CARGO_BIN_EXE_marginalia"))
         .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
         .arg("serve")
@@ -30,26 +30,16 @@ fn start_service_with(dir: &Path, port: u16, env: &[(&str, String)]) -> Child {
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(format!("service-{port}.log"))).unwrap())
         .spawn()
+        .map(ServiceProcess)
         .expect("the binary starts")
 }
 
-async fn wait_ready(client: &reqwest::Client, base: &str, service: &mut Child) {
-    for _ in 0..600 {
-        if let Some(status) = service.try_wait().unwrap() {
-            panic!("the service exited early with {status}");
-        }
-        if let Ok(response) = client.get(format!("{base}/readyz")).send().await {
-            if response.status() == 200 {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the service did not become ready");
-}
-
 /// Starts the service again on the same data directory and reads `path` from it.
-async fn restart_and_read(dir: &Path, client: &reqwest::Client, path: &str) -> (Child, Value) {
+async fn restart_and_read(
+    dir: &Path,
+    client: &reqwest::Client,
+    path: &str,
+) -> (ServiceProcess, Value) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut service = start_service(dir, port);
@@ -152,6 +142,18 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// Runs a `marginalia` subcommand on the private cluster of `dir`'s data directory.
+fn run_on_data_dir(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_marginalia"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env("MARGINALIA_DATA_DIR", dir.join("data"))
+        .env("MARGINALIA_BIND", format!("127.0.0.1:{}", free_port()))
+        .output()
+        .expect("the binary runs")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_serve_owns_a_data_directory_and_admin_commands_leave_it_running() {
     let (dir, _cluster) = data_directory();
@@ -162,14 +164,7 @@ async fn one_serve_owns_a_data_directory_and_admin_commands_leave_it_running() {
     wait_ready(&client, &base, &mut owner).await;
 
     // A second serve on the same directory refuses at once and says why.
-    let second = Command::new(env!("CARGO_BIN_EXE_marginalia"))
-        .arg("serve")
-        .current_dir(&dir)
-        .env_remove("DATABASE_URL")
-        .env("MARGINALIA_DATA_DIR", dir.join("data"))
-        .env("MARGINALIA_BIND", format!("127.0.0.1:{}", free_port()))
-        .output()
-        .unwrap();
+    let second = run_on_data_dir(&dir, &["serve"]);
     assert!(!second.status.success());
     let message = String::from_utf8_lossy(&second.stderr);
     assert!(
@@ -183,13 +178,10 @@ async fn one_serve_owns_a_data_directory_and_admin_commands_leave_it_running() {
     );
 
     // An admin command uses the owner's cluster and leaves it running.
-    let keys = Command::new(env!("CARGO_BIN_EXE_marginalia"))
-        .args(["keys", "create", "--name", "ops", "--scope", "admin"])
-        .current_dir(&dir)
-        .env_remove("DATABASE_URL")
-        .env("MARGINALIA_DATA_DIR", dir.join("data"))
-        .output()
-        .unwrap();
+    let keys = run_on_data_dir(
+        &dir,
+        &["keys", "create", "--name", "ops", "--scope", "admin"],
+    );
     assert!(
         keys.status.success(),
         "{}",
@@ -207,13 +199,7 @@ async fn one_serve_owns_a_data_directory_and_admin_commands_leave_it_running() {
     assert!(owner.wait().unwrap().success());
 
     // With no serve running, an admin command starts the cluster and stops it again.
-    let keys = Command::new(env!("CARGO_BIN_EXE_marginalia"))
-        .args(["keys", "list"])
-        .current_dir(&dir)
-        .env_remove("DATABASE_URL")
-        .env("MARGINALIA_DATA_DIR", dir.join("data"))
-        .output()
-        .unwrap();
+    let keys = run_on_data_dir(&dir, &["keys", "list"]);
     assert!(
         keys.status.success(),
         "{}",

@@ -5,8 +5,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    expect_problem, free_port, problem_fields, raw_http, spawn_app, spawn_app_with, wait_ready,
-    TestOptions,
+    expect_problem, free_port, problem_fields, raw_http, spawn_app, spawn_app_with, start_binary,
+    wait_ready, TestOptions,
 };
 use marginalia::auth::Scope;
 use serde_json::json;
@@ -317,17 +317,12 @@ async fn a_huge_url_writes_a_bounded_log_line() {
     let log_path = dir.path().join("service.log");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut service = std::process::Command::new(env!("CARGO_BIN_EXE_marginalia"))
-        .arg("serve")
-        .env("DATABASE_URL", &app.database_url)
-        .env("MARGINALIA_BIND", format!("127.0.0.1:{port}"))
-        .env("MARGINALIA_WORKERS", "1")
-        .env("RUST_LOG", "info")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
+    let mut service = start_binary(
+        &app.database_url,
+        port,
+        &[("RUST_LOG", "info".to_owned())],
+        Some(&log_path),
+    );
     wait_ready(&app.client, &base, &mut service).await;
     let before = std::fs::metadata(&log_path).unwrap().len();
     // Logged inside the request span: an article upsert, with 120 KB of query and user agent

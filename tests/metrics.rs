@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{free_port, spawn_app, wait_ready};
+use common::{free_port, spawn_app, start_binary, wait_ready};
 use marginalia::auth::Scope;
 use serde_json::json;
 
@@ -88,20 +88,15 @@ async fn a_separate_metrics_address_needs_no_key_and_the_main_one_has_no_metrics
     let port = free_port();
     let metrics_port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut service = std::process::Command::new(env!("CARGO_BIN_EXE_marginalia"))
-        .arg("serve")
-        .env("DATABASE_URL", &app.database_url)
-        .env("MARGINALIA_BIND", format!("127.0.0.1:{port}"))
-        .env(
+    let mut service = start_binary(
+        &app.database_url,
+        port,
+        &[(
             "MARGINALIA_METRICS_BIND",
             format!("127.0.0.1:{metrics_port}"),
-        )
-        .env("MARGINALIA_WORKERS", "1")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        )],
+        None,
+    );
     wait_ready(&app.client, &base, &mut service).await;
     let review = json!({"rating": 5, "body": "scraped"});
     let posted = app

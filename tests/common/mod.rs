@@ -390,7 +390,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Waits until `base` answers `/readyz` with 200, failing early if `service` exits.
-pub async fn wait_ready(client: &reqwest::Client, base: &str, service: &mut std::process::Child) {
+pub async fn wait_ready(client: &reqwest::Client, base: &str, service: &mut ServiceProcess) {
     for _ in 0..600 {
         if let Some(status) = service.try_wait().expect("process status") {
             panic!("the service exited early with {status}");
@@ -403,4 +403,57 @@ pub async fn wait_ready(client: &reqwest::Client, base: &str, service: &mut std:
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the service did not become ready");
+}
+
+/// Starts the `marginalia` binary serving `database_url` on `port` with one worker, extra
+/// environment `env`, and its log written to `log` (discarded when `None`).
+pub fn start_binary(
+    database_url: &str,
+    port: u16,
+    env: &[(&str, String)],
+    log: Option<&std::path::Path>,
+) -> ServiceProcess {
+    use std::process::{Command, Stdio};
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path).expect("a log file")),
+        None => Stdio::null(),
+    };
+    Command::new(env!("CARGO_BIN_EXE_marginalia"))
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("MARGINALIA_BIND", format!("127.0.0.1:{port}"))
+        .env("MARGINALIA_WORKERS", "1")
+        .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .map(ServiceProcess)
+        .expect("the binary starts")
+}
+
+/// A started `marginalia` process, killed when the test lets go of it, so that a failing test
+/// never leaves a service running.
+pub struct ServiceProcess(pub std::process::Child);
+
+impl std::ops::Deref for ServiceProcess {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ServiceProcess {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
