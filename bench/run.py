@@ -314,7 +314,22 @@ def targets(results, pg, isso, rss: float) -> list[str]:
     return ["Targets:", "", "| target | this run | |", "|---|---|---|", *rows, ""]
 
 
-def report(args, results, pg, isso, rss: float, started: str) -> str:
+def previous_rates(path: Path) -> tuple[str, dict[str, float]]:
+    """The run date and req/s per scenario title of the report at `path`, to compare with."""
+    if not path.exists():
+        return "", {}
+    text = path.read_text()
+    when = re.search(r"^Run (.+?), ", text, re.MULTILINE)
+    rates = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 9 and re.fullmatch(r"[\d,]+", cells[1]):
+            rates[cells[0]] = float(cells[1].replace(",", ""))
+    return (when.group(1) if when else ""), rates
+
+
+def report(args, results, pg, isso, rss: float, started: str,
+           previous: tuple[str, dict[str, float]] = ("", {})) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -341,6 +356,14 @@ def report(args, results, pg, isso, rss: float, started: str) -> str:
             + (f"{isso_result.rps:,.0f} | {ratio(result.rps, isso_result.rps)} |" if isso_result else "– | – |")
         )
     lines += ["", f"Peak RSS of the service over the whole run: **{rss:.1f} MiB**.", ""]
+    previous_run, previous_rps = previous
+    compared = [(s, r, previous_rps[s.title]) for s, r in results if s.title in previous_rps]
+    if compared:
+        lines += [f"Against the previous recorded run ({previous_run}); runs on this machine vary by "
+                  "about ±10 %:", "", "| scenario | previous req/s | this run | change |", "|---|---|---|---|"]
+        lines += [f"| {s.title} | {before:,.0f} | {r.rps:,.0f} | {(r.rps / before - 1) * 100:+.1f} % |"
+                  for s, r, before in compared]
+        lines.append("")
     lines += targets(results, pg, isso, rss)
     if pg:
         lines += ["pgbench latencies for the same statements (ms):", "",
@@ -370,7 +393,7 @@ def main() -> None:
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print("building release…", flush=True)
     run(["cargo", "build", "--release", "--quiet", "--bin", "marginalia"], cwd=ROOT)
-    binary = ROOT / "target" / "release" / "marginalia"
+    binary = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "marginalia"
 
     work = Path(tempfile.mkdtemp(prefix="marginalia-bench-"))
     work.chmod(0o755)  # as root, PostgreSQL runs as `postgres` and must reach its directory
@@ -410,7 +433,8 @@ def main() -> None:
         isso_output = run(["bash", str(ROOT / "bench" / "isso.sh")], env=isso_env).stdout
         isso = parse_isso(isso_output)
 
-    text = report(args, results, pg, isso, rss, started)
+    text = report(args, results, pg, isso, rss, started,
+                  previous_rates(ROOT / "docs" / "benchmarks.md"))
     print(text)
     if write:
         (ROOT / "docs").mkdir(exist_ok=True)

@@ -1,6 +1,8 @@
-//! Builds the HTTP server: middleware, routes, docs. Shared by `serve` and the tests.
+//! Builds the application from the configuration: the connection pool, the HTTP server with its
+//! middleware, routes and docs, and the optional metrics listener. `serve` and the tests build it
+//! through the same `Application::build`.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use actix_cors::Cors;
@@ -10,17 +12,113 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api;
-use crate::api::openapi::ApiDoc;
+use crate::api::openapi::{self, ApiDoc};
+use crate::config::{Config, UnknownArticles};
+use crate::db::{self, Pool, PoolOptions};
 use crate::http_layer::{self, BoundedRootSpan};
 use crate::metrics;
+use crate::read_cache::ReadCache;
 use crate::state::AppState;
+
+/// A built, not yet running, Marginalia.
+pub struct Application {
+    server: Server,
+    metrics: Option<Server>,
+    address: SocketAddr,
+    pool: Pool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build the connection pool: {0}")]
+    Pool(#[from] deadpool::managed::BuildError),
+    #[error("cannot start the HTTP server: {0}")]
+    Server(#[from] std::io::Error),
+}
+
+impl Application {
+    /// Binds the configured addresses and prepares the server for the database at
+    /// `database_url` (already migrated). Connections are opened lazily, so this succeeds while
+    /// the database is away.
+    pub fn build(config: &Config, database_url: &str) -> Result<Self, BuildError> {
+        let pool = db::build_pool(
+            database_url,
+            PoolOptions {
+                max_size: config.db_pool_size as usize,
+                acquire_timeout: config.db_acquire_timeout(),
+                statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
+            },
+        )?;
+        let bind = |address: SocketAddr| {
+            TcpListener::bind(address).map_err(|source| BuildError::Listen { address, source })
+        };
+        let listener = bind(config.bind)?;
+        let address = listener.local_addr()?;
+        let metrics = match config.metrics_bind {
+            Some(metrics_address) => {
+                let listener = bind(metrics_address)?;
+                tracing::info!(address = %listener.local_addr()?, "serving Prometheus metrics at /metrics");
+                Some(start_metrics(listener, pool.clone())?)
+            }
+            None => None,
+        };
+        let state = AppState {
+            pool: pool.clone(),
+            create_missing_articles: config.unknown_articles == UnknownArticles::Accept,
+            body_limit: config.body_limit_bytes(),
+            body_read_timeout: config.body_read_timeout(),
+            read_cache: ReadCache::new(Duration::from_millis(config.read_cache_ms)),
+        };
+        let server = start(
+            listener,
+            state,
+            ServerOptions {
+                cors_origins: config.cors_origins.clone(),
+                workers: config.workers,
+                max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
+                metrics_with_key: config.metrics_bind.is_none(),
+                shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
+            },
+        )?;
+        Ok(Self {
+            server,
+            metrics,
+            address,
+            pool,
+        })
+    }
+
+    /// Where the API listens (the actual port when the configuration asked for port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        if let Some(metrics) = self.metrics {
+            tokio::spawn(metrics);
+        }
+        self.server.await
+    }
+}
 
 /// Server settings beyond what handlers share.
 #[derive(Debug, Clone, Default)]
-pub struct ServerOptions {
+struct ServerOptions {
     /// Origins allowed to call from browsers; `*` for any.
     pub cors_origins: Vec<String>,
     /// HTTP worker threads; 0 means one per core.
@@ -35,26 +133,31 @@ pub struct ServerOptions {
 
 /// Starts serving on `listener`; the returned server finishes in-flight requests on
 /// SIGINT/SIGTERM before it resolves.
-pub fn start(
+fn start(
     listener: TcpListener,
     state: AppState,
     options: ServerOptions,
 ) -> std::io::Result<Server> {
     metrics::init();
     let state = web::Data::new(state);
-    let openapi = ApiDoc::openapi();
     let metrics_with_key = options.metrics_with_key;
     let cors_origins = options.cors_origins.clone();
     let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
+        let (app, document) = App::new()
+            .into_utoipa_app()
+            .openapi(ApiDoc::openapi())
+            .configure(api::routes)
+            .split_for_parts();
+        let document = openapi::finish(document);
+        let routes = web::Data::new(api::RouteTable::from_document(&document));
+        app.app_data(state.clone())
+            .app_data(routes)
             .wrap(from_fn(http_layer::head_as_get))
             .wrap(cors(&cors_origins))
             .wrap(from_fn(http_layer::problem_documents))
             .wrap(from_fn(http_layer::echo_request_id))
             .wrap(from_fn(metrics::track_requests))
             .wrap(TracingLogger::<BoundedRootSpan>::new())
-            .configure(api::routes)
             .configure(|cfg| {
                 if metrics_with_key {
                     cfg.service(
@@ -74,10 +177,10 @@ pub fn start(
             )
             .service(
                 SwaggerUi::new("/docs/{_:.*}")
-                    .url("/openapi.json", openapi.clone())
+                    .url("/openapi.json", document)
                     .config(utoipa_swagger_ui::Config::default().validator_url("none")),
             )
-            .default_service(web::to(api::not_found))
+            .default_service(web::to(api::unmatched))
     })
     .listen(listener)?
     .shutdown_timeout(options.shutdown_timeout.as_secs().max(1));
@@ -110,7 +213,7 @@ fn cors(origins: &[String]) -> Cors {
 
 /// Serves only `/metrics`, without authentication, on a listener of its own (an address only the
 /// scraper reaches).
-pub fn start_metrics(listener: TcpListener, pool: crate::db::Pool) -> std::io::Result<Server> {
+fn start_metrics(listener: TcpListener, pool: Pool) -> std::io::Result<Server> {
     metrics::init();
     let pool = web::Data::new(pool);
     Ok(HttpServer::new(move || {

@@ -1,17 +1,14 @@
 //! What each CLI subcommand does; `main.rs` only parses arguments and calls these.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
-use crate::app::{self, ServerOptions};
+use crate::app::Application;
 use crate::auth::{self, Scope};
-use crate::config::{Config, UnknownArticles};
+use crate::config::Config;
 use crate::db::embedded::{ClusterOptions, EmbeddedPostgres, StartOutcome};
 use crate::db::ownership::{self, OwnerLock, Ownership, Role};
 use crate::db::{self, PoolOptions};
 use crate::metrics;
-use crate::read_cache::ReadCache;
-use crate::state::AppState;
 use crate::store;
 
 /// The database name inside the private cluster.
@@ -170,35 +167,9 @@ async fn serve_with(config: &Config, database: &Database) -> CommandResult {
     if !applied.is_empty() {
         tracing::info!(?applied, "applied migrations");
     }
-    let pool = database.pool(config)?;
-    if let Some(address) = config.metrics_bind {
-        let listener = TcpListener::bind(address)
-            .map_err(|error| format!("cannot listen for metrics on {address}: {error}"))?;
-        tracing::info!(%address, "serving Prometheus metrics at /metrics");
-        tokio::spawn(app::start_metrics(listener, pool.clone())?);
-    }
-    let state = AppState {
-        pool,
-        create_missing_articles: config.unknown_articles == UnknownArticles::Accept,
-        body_limit: config.body_limit_bytes(),
-        body_read_timeout: config.body_read_timeout(),
-        read_cache: ReadCache::new(Duration::from_millis(config.read_cache_ms)),
-    };
-    let listener = TcpListener::bind(config.bind)
-        .map_err(|error| format!("cannot listen on {}: {error}", config.bind))?;
-    tracing::info!(address = %listener.local_addr()?, "listening; API docs at /docs");
-    let server = app::start(
-        listener,
-        state,
-        ServerOptions {
-            cors_origins: config.cors_origins.clone(),
-            workers: config.workers,
-            max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
-            metrics_with_key: config.metrics_bind.is_none(),
-            shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
-        },
-    )?;
-    server.await?;
+    let application = Application::build(config, &database.url)?;
+    tracing::info!(address = %application.address(), "listening; API docs at /docs");
+    application.run_until_stopped().await?;
     tracing::info!("server stopped");
     Ok(())
 }

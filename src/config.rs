@@ -114,7 +114,29 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// Parses a `Config` on its own, for tests and tools that build the application in-process.
+#[derive(clap::Parser)]
+struct ConfigOnly {
+    #[command(flatten)]
+    config: Config,
+}
+
 impl Config {
+    /// The configuration these command-line arguments (and the environment) give, checked.
+    /// `Config::from_args(["marginalia"])` is the default configuration.
+    pub fn from_args<I, T>(args: I) -> Result<Self, String>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        let mut config = ConfigOnly::try_parse_from(args)
+            .map_err(|error| error.to_string())?
+            .config;
+        config.validate().map_err(|error| error.to_string())?;
+        Ok(config)
+    }
+
     /// Checks what clap's parsers cannot: relations and formats inside strings.
     pub fn validate(&mut self) -> Result<(), ConfigError> {
         self.cors_origins = self
@@ -168,20 +190,11 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        config: Config,
-    }
 
     fn parse(args: &[&str]) -> Result<Config, String> {
         let mut all = vec!["marginalia"];
         all.extend_from_slice(args);
-        let mut config = Cli::try_parse_from(all).map_err(|e| e.to_string())?.config;
-        config.validate().map_err(|e| e.to_string())?;
-        Ok(config)
+        Config::from_args(all)
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::store::StoreError;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// Everything a request can fail with.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Syntactically wrong request: malformed JSON, bad path or query parameter.
     #[error("{detail}")]
@@ -31,7 +31,7 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     #[error("{method} is not allowed here; allowed: {allow}")]
-    MethodNotAllowed { method: String, allow: &'static str },
+    MethodNotAllowed { method: String, allow: String },
     #[error("{0}")]
     Conflict(String),
     #[error("the request body did not arrive within {seconds} s")]
@@ -42,9 +42,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the database is unavailable; retry shortly")]
     Unavailable(String),
-    /// A bug or an unexpected database answer; details go to the log, not the client.
+    /// A bug or an unexpected database answer; its source goes to the log, not the client.
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
@@ -55,30 +55,28 @@ impl ApiError {
         }
     }
 
-    fn kind(&self) -> (&'static str, &'static str) {
+    fn kind(&self) -> ProblemType {
         match self {
-            Self::BadRequest { .. } => ("bad-request", "Bad request"),
-            Self::Validation(_) => ("validation", "Invalid fields"),
-            Self::Unauthorized(_) => ("unauthorized", "Authentication required"),
-            Self::Forbidden(_) => ("forbidden", "Not allowed"),
-            Self::NotFound(_) => ("not-found", "Not found"),
-            Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
-            Self::Conflict(_) => ("conflict", "Conflict"),
-            Self::RequestTimeout { .. } => ("request-timeout", "Request timeout"),
-            Self::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
-            Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
-            Self::Unavailable(_) => ("unavailable", "Service unavailable"),
-            Self::Internal(_) => ("internal", "Internal error"),
+            Self::BadRequest { .. } => ProblemType::BadRequest,
+            Self::Validation(_) => ProblemType::Validation,
+            Self::Unauthorized(_) => ProblemType::Unauthorized,
+            Self::Forbidden(_) => ProblemType::Forbidden,
+            Self::NotFound(_) => ProblemType::NotFound,
+            Self::MethodNotAllowed { .. } => ProblemType::MethodNotAllowed,
+            Self::Conflict(_) => ProblemType::Conflict,
+            Self::RequestTimeout { .. } => ProblemType::RequestTimeout,
+            Self::PayloadTooLarge { .. } => ProblemType::PayloadTooLarge,
+            Self::UnsupportedMediaType(_) => ProblemType::UnsupportedMediaType,
+            Self::Unavailable(_) => ProblemType::Unavailable,
+            Self::Internal(_) => ProblemType::Internal,
         }
     }
 
     pub fn to_problem(&self) -> Problem {
-        let (slug, title) = self.kind();
+        let problem_type = self.kind();
         let errors = match self {
-            Self::BadRequest { errors, .. } | Self::Validation(errors) if !errors.is_empty() => {
-                Some(errors.clone())
-            }
-            _ => None,
+            Self::BadRequest { errors, .. } | Self::Validation(errors) => errors.clone(),
+            _ => Vec::new(),
         };
         let detail = match self {
             Self::Validation(errors) => {
@@ -88,11 +86,77 @@ impl ApiError {
             other => other.to_string(),
         };
         Problem {
-            problem_type: format!("urn:marginalia:problem:{slug}"),
-            title: title.to_owned(),
+            problem_type,
+            title: problem_type.title().to_owned(),
             status: self.status_code().as_u16(),
             detail,
             errors,
+        }
+    }
+}
+
+/// The kinds of problem this service reports: a closed list of URIs, published as an enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum ProblemType {
+    #[serde(rename = "urn:marginalia:problem:bad-request")]
+    BadRequest,
+    #[serde(rename = "urn:marginalia:problem:validation")]
+    Validation,
+    #[serde(rename = "urn:marginalia:problem:unauthorized")]
+    Unauthorized,
+    #[serde(rename = "urn:marginalia:problem:forbidden")]
+    Forbidden,
+    #[serde(rename = "urn:marginalia:problem:not-found")]
+    NotFound,
+    #[serde(rename = "urn:marginalia:problem:method-not-allowed")]
+    MethodNotAllowed,
+    #[serde(rename = "urn:marginalia:problem:conflict")]
+    Conflict,
+    #[serde(rename = "urn:marginalia:problem:request-timeout")]
+    RequestTimeout,
+    #[serde(rename = "urn:marginalia:problem:payload-too-large")]
+    PayloadTooLarge,
+    #[serde(rename = "urn:marginalia:problem:unsupported-media-type")]
+    UnsupportedMediaType,
+    #[serde(rename = "urn:marginalia:problem:unavailable")]
+    Unavailable,
+    #[serde(rename = "urn:marginalia:problem:internal")]
+    Internal,
+}
+
+impl ProblemType {
+    fn title(self) -> &'static str {
+        match self {
+            Self::BadRequest => "Bad request",
+            Self::Validation => "Invalid fields",
+            Self::Unauthorized => "Authentication required",
+            Self::Forbidden => "Not allowed",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::Conflict => "Conflict",
+            Self::RequestTimeout => "Request timeout",
+            Self::PayloadTooLarge => "Request body too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::Unavailable => "Service unavailable",
+            Self::Internal => "Internal error",
+        }
+    }
+
+    /// The kind of an error answer by its status, for answers other layers produced.
+    fn for_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::UNAUTHORIZED => Self::Unauthorized,
+            StatusCode::FORBIDDEN => Self::Forbidden,
+            StatusCode::NOT_FOUND => Self::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::CONFLICT => Self::Conflict,
+            StatusCode::REQUEST_TIMEOUT => Self::RequestTimeout,
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            StatusCode::UNPROCESSABLE_ENTITY => Self::Validation,
+            StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable,
+            other if other.is_server_error() => Self::Internal,
+            _ => Self::BadRequest,
         }
     }
 }
@@ -109,36 +173,30 @@ impl ApiError {
 pub struct Problem {
     /// A URI naming the kind of problem; stable, suitable for matching in code.
     #[serde(rename = "type")]
-    pub problem_type: String,
+    pub problem_type: ProblemType,
+    /// A short summary of the kind of problem.
     pub title: String,
+    /// The HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
+    /// What went wrong with this request, for people.
     pub detail: String,
-    /// One entry per offending field, when fields are at fault.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<FieldError>>,
+    /// One entry per offending field, when fields are at fault; absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
 }
 
 /// The problem document for an error answer that something other than `ApiError` produced (the
 /// CORS layer, an asset handler, actix's own extractors): same shape, chosen by status.
 pub fn problem_for_status(status: StatusCode, detail: Option<String>) -> Problem {
-    let title = status.canonical_reason().unwrap_or("Error");
-    let slug = match status {
-        StatusCode::BAD_REQUEST => "bad-request".to_owned(),
-        StatusCode::NOT_FOUND => "not-found".to_owned(),
-        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed".to_owned(),
-        StatusCode::REQUEST_TIMEOUT => "request-timeout".to_owned(),
-        StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large".to_owned(),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type".to_owned(),
-        StatusCode::SERVICE_UNAVAILABLE => "unavailable".to_owned(),
-        other if other.is_server_error() => "internal".to_owned(),
-        _ => title.to_ascii_lowercase().replace(' ', "-"),
-    };
+    let problem_type = ProblemType::for_status(status);
+    let title = problem_type.title();
     Problem {
-        problem_type: format!("urn:marginalia:problem:{slug}"),
+        problem_type,
         title: title.to_owned(),
         status: status.as_u16(),
         detail: detail.unwrap_or_else(|| title.to_owned()),
-        errors: None,
+        errors: Vec::new(),
     }
 }
 
@@ -163,7 +221,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             Self::Unavailable(cause) => tracing::warn!(%cause, "answering 503"),
-            Self::Internal(cause) => tracing::error!(%cause, "answering 500"),
+            Self::Internal(cause) => {
+                tracing::error!(cause = %cause, debug = ?cause, "answering 500")
+            }
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
@@ -176,7 +236,7 @@ impl ResponseError for ApiError {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             Self::MethodNotAllowed { allow, .. } => {
-                response.insert_header((header::ALLOW, *allow));
+                response.insert_header((header::ALLOW, allow.as_str()));
             }
             _ => {}
         }
@@ -193,7 +253,7 @@ impl From<StoreError> for ApiError {
                     .into(),
             ),
             StoreError::ReviewsClosed => Self::Conflict("reviews are closed for this article".into()),
-            StoreError::Query(error) => Self::Internal(error.to_string()),
+            error @ StoreError::Query(_) => Self::Internal(Box::new(error)),
         }
     }
 }
@@ -205,7 +265,11 @@ mod tests {
 
     #[actix_web::test]
     async fn validation_errors_are_problem_documents_naming_fields() {
-        let error = ApiError::Validation(vec![FieldError::new("rating", "range", "too big")]);
+        let error = ApiError::Validation(vec![FieldError::new(
+            "rating",
+            crate::domain::FieldErrorCode::Range,
+            "too big",
+        )]);
         let response = error.error_response();
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(

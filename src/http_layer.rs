@@ -152,7 +152,7 @@ mod tests {
             Some("Origin is not allowed to make this request".into()),
         );
         assert_eq!(problem.status, 400);
-        assert_eq!(problem.problem_type, "urn:marginalia:problem:bad-request");
+        assert_eq!(problem.problem_type, crate::error::ProblemType::BadRequest);
         assert!(problem.detail.contains("Origin"));
     }
 }

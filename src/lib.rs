@@ -2,6 +2,9 @@
 //!
 //! Layers point one way: `api` → `domain`, `store`; `store` → `domain`; `domain` → nothing.
 
+// Unit tests may unwrap: a failing test should fail loudly. Everything else is denied in Cargo.toml.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod api;
 pub mod app;
 pub mod auth;

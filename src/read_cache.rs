@@ -22,9 +22,8 @@ use moka::future::Cache;
 
 use crate::db::Pool;
 use crate::domain::stats::RatingCounters;
-use crate::error::ApiError;
 use crate::metrics;
-use crate::store;
+use crate::store::{self, StoreError};
 
 const MAX_ARTICLES: u64 = 50_000;
 /// The first pages kept, in bytes of JSON, so memory stays bounded whatever the traffic.
@@ -61,19 +60,20 @@ impl Inner {
     }
 
     /// The cached value of `key` if current; otherwise one shared call of `load`.
-    async fn through<K, V, F, Fut>(
+    async fn through<K, V, E, F, Fut>(
         &self,
         name: &'static str,
         cache: &Cache<K, Stamped<V>>,
         article_id: &str,
         key: K,
         load: F,
-    ) -> Result<V, ApiError>
+    ) -> Result<V, E>
     where
         K: Hash + Eq + Send + Sync + Clone + 'static,
         V: Clone + Send + Sync + 'static,
+        E: Clone + Send + Sync + 'static,
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<V, ApiError>>,
+        Fut: Future<Output = Result<V, E>>,
     {
         if let Some(entry) = cache.get(&key).await {
             if self.is_current(article_id, &entry).await {
@@ -138,8 +138,8 @@ impl ReadCache {
         &self,
         pool: &Pool,
         article_id: &str,
-    ) -> Result<Option<RatingCounters>, ApiError> {
-        let load = || async { Ok(store::stats::for_article(pool, article_id).await?) };
+    ) -> Result<Option<RatingCounters>, StoreError> {
+        let load = || store::stats::for_article(pool, article_id);
         match &self.inner {
             None => load().await,
             Some(inner) => {
@@ -161,9 +161,9 @@ impl ReadCache {
         &self,
         pool: &Pool,
         article_ids: &[String],
-    ) -> Result<HashMap<String, RatingCounters>, ApiError> {
+    ) -> Result<HashMap<String, RatingCounters>, StoreError> {
         let Some(inner) = &self.inner else {
-            return Ok(store::stats::for_articles(pool, article_ids).await?);
+            return store::stats::for_articles(pool, article_ids).await;
         };
         let mut found = HashMap::with_capacity(article_ids.len());
         let mut missing = Vec::new();
@@ -192,16 +192,17 @@ impl ReadCache {
     }
 
     /// The serialized first page of an article's reviews for `query_key`, from the cache or
-    /// from `load`.
-    pub async fn first_page<F, Fut>(
+    /// from `load` (whose errors are never cached).
+    pub async fn first_page<E, F, Fut>(
         &self,
         article_id: &str,
         query_key: String,
         load: F,
-    ) -> Result<Bytes, ApiError>
+    ) -> Result<Bytes, E>
     where
+        E: Clone + Send + Sync + 'static,
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<Bytes, ApiError>>,
+        Fut: Future<Output = Result<Bytes, E>>,
     {
         match &self.inner {
             None => load().await,
@@ -228,8 +229,9 @@ mod tests {
     #[actix_web::test]
     async fn a_write_makes_earlier_reads_stale() {
         let cache = ReadCache::new(Duration::from_secs(60));
-        let page =
-            |text: &'static str| move || async move { Ok(Bytes::from_static(text.as_bytes())) };
+        let page = |text: &'static str| {
+            move || async move { Ok::<_, StoreError>(Bytes::from_static(text.as_bytes())) }
+        };
         let key = || "newest".to_string();
         let read = |text| cache.first_page("a", key(), page(text));
         assert_eq!(read("one").await.unwrap(), "one");
@@ -244,9 +246,9 @@ mod tests {
     #[actix_web::test]
     async fn errors_are_not_cached() {
         let cache = ReadCache::new(Duration::from_secs(60));
-        let failing = || async { Err::<Bytes, _>(ApiError::Unavailable("down".into())) };
+        let failing = || async { Err::<Bytes, _>(StoreError::Unavailable("down".into())) };
         assert!(cache.first_page("a", "k".into(), failing).await.is_err());
-        let working = || async { Ok(Bytes::from_static(b"up")) };
+        let working = || async { Ok::<_, StoreError>(Bytes::from_static(b"up")) };
         assert_eq!(
             cache.first_page("a", "k".into(), working).await.unwrap(),
             "up"

@@ -1,15 +1,17 @@
 //! Articles, registered by the CMS.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, put, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::JsonBody;
+use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, Unavailable};
 use super::stats::ArticleStats;
 use crate::auth::{ApiCaller, Scope};
-use crate::domain::article::{ArticleId, ArticleInput, ArticleUpsert};
-use crate::error::{ApiError, Problem};
+use crate::domain::article::{ArticleId, ArticleInput, ArticleTitle, ArticleUpsert, ArticleUrl};
+use crate::domain::text::LanguageTag;
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store;
 use crate::store::articles::ArticleWithStats;
@@ -25,23 +27,14 @@ use crate::store::articles::ArticleWithStats;
     "reviews_open": true
 }))]
 pub struct PutArticleRequest {
-    /// At most 500 characters once trimmed; blank counts as absent.
-    #[schema(
-        max_length = 500,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
-    )]
+    /// The article's headline.
+    #[schema(value_type = Option<ArticleTitle>)]
     pub title: Option<String>,
-    /// Absolute http(s) URL of the article, without credentials.
-    #[schema(
-        max_length = 2048,
-        pattern = r#"^https?://[^\s\u0000-\u001F\u007F-\u009F/?#@"<>\\^`{|}]+([/?#][^\s\u0000-\u001F\u007F-\u009F"<>\\^`{|}]*)?$"#
-    )]
+    /// Where readers find the article.
+    #[schema(value_type = Option<ArticleUrl>)]
     pub url: Option<String>,
-    /// BCP 47 tag.
-    #[schema(
-        max_length = 35,
-        pattern = r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(-[0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+)*(-[Xx](-[A-Za-z0-9]{1,8})+)?$"
-    )]
+    /// The article's language.
+    #[schema(value_type = Option<LanguageTag>)]
     pub language: Option<String>,
     /// Between 0001-01-01 and 9999-12-31.
     pub published_at: Option<DateTime<Utc>>,
@@ -65,9 +58,17 @@ pub struct PutArticleRequest {
 }))]
 pub struct Article {
     pub article_id: String,
+    /// Null when the CMS gave none (or the article was created by a first review).
+    #[schema(required = true)]
     pub title: Option<String>,
+    /// Null when the CMS gave none.
+    #[schema(required = true)]
     pub url: Option<String>,
+    /// BCP 47 tag; null when the CMS gave none.
+    #[schema(required = true)]
     pub language: Option<String>,
+    /// Null when the CMS gave none.
+    #[schema(required = true)]
     pub published_at: Option<DateTime<Utc>>,
     pub reviews_open: bool,
     pub created_at: DateTime<Utc>,
@@ -95,8 +96,6 @@ impl From<ArticleWithStats> for Article {
 ///
 /// For the CMS: needs an API key with scope `cms` or `admin`.
 #[utoipa::path(
-    put,
-    path = "/v1/articles/{article_id}",
     tag = "articles",
     params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     request_body(content = PutArticleRequest, content_type = "application/json"),
@@ -104,15 +103,10 @@ impl From<ArticleWithStats> for Article {
     responses(
         (status = 200, description = "Updated", body = Article),
         (status = 201, description = "Created", body = Article),
-        (status = 400, description = "Malformed JSON or bad article id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or unknown API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks scope `cms`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over the size limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        BadBody, KeyRequired, Unavailable,
     )
 )]
+#[put("/v1/articles/{article_id}")]
 pub async fn put_article(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -140,18 +134,18 @@ pub async fn put_article(
 }
 
 /// Read an article and its stats.
+///
+/// Public: what the CMS registered about the article, with the counts and average of its
+/// published reviews.
 #[utoipa::path(
-    get,
-    path = "/v1/articles/{article_id}",
     tag = "articles",
     params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     responses(
         (status = 200, description = "The article", body = Article),
-        (status = 400, description = "Bad article id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such article", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        BadParameter, NotFound, Unavailable,
     )
 )]
+#[get("/v1/articles/{article_id}")]
 pub async fn get_article(
     state: web::Data<AppState>,
     article_id: ArticleId,

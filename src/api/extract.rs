@@ -9,8 +9,9 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::domain::article::ArticleId;
-use crate::domain::FieldError;
+use crate::domain::article::{ArticleId, ArticleIds};
+use crate::domain::page::PageQuery;
+use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -143,9 +144,9 @@ fn json_error(path: &str, error: &serde_json::Error) -> ApiError {
                 }
             } else {
                 let code = if message.starts_with("unknown field") {
-                    "unknown_field"
+                    FieldErrorCode::UnknownField
                 } else {
-                    "type"
+                    FieldErrorCode::Type
                 };
                 ApiError::Validation(vec![FieldError::new(path, code, message)])
             }
@@ -172,12 +173,49 @@ impl FromRequest for ArticleId {
             let raw = raw.map_err(|_| {
                 ApiError::bad_parameter(FieldError::new(
                     "article_id",
-                    "format",
+                    FieldErrorCode::Format,
                     "is not valid UTF-8 once decoded",
                 ))
             })?;
             ArticleId::parse(&raw, "article_id").map_err(ApiError::bad_parameter)
         })
+    }
+}
+
+/// The repeated `article_id` query parameters of a bulk request.
+impl FromRequest for ArticleIds {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            ArticleIds::from_pairs(&query_pairs(req)).map_err(ApiError::bad_parameter),
+        )
+    }
+}
+
+/// The query of a page of an article's reviews, bound to the article in the path.
+pub struct ListQuery(pub PageQuery);
+
+impl FromRequest for ListQuery {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let article_id = req.match_info().get("article_id").unwrap_or_default();
+        let pairs = query_pairs(req);
+        let query = PageQuery::from_pairs(
+            article_id,
+            pairs
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )
+        .map(ListQuery)
+        .map_err(|errors| ApiError::BadRequest {
+            detail: "invalid query parameters".into(),
+            errors,
+        });
+        std::future::ready(query)
     }
 }
 
@@ -195,7 +233,11 @@ impl FromRequest for ReviewIdPath {
             .and_then(|raw| Uuid::try_parse(raw).ok())
             .map(ReviewIdPath)
             .ok_or_else(|| {
-                ApiError::bad_parameter(FieldError::new("id", "format", "must be a UUID"))
+                ApiError::bad_parameter(FieldError::new(
+                    "id",
+                    FieldErrorCode::Format,
+                    "must be a UUID",
+                ))
             });
         std::future::ready(parsed)
     }
@@ -225,12 +267,7 @@ mod tests {
         use actix_web::ResponseError;
         let error = result.unwrap_err();
         let problem = error.to_problem();
-        let fields = problem
-            .errors
-            .unwrap_or_default()
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
+        let fields = problem.errors.into_iter().map(|e| e.field).collect();
         (error.status_code().as_u16(), fields)
     }
 

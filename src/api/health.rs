@@ -1,12 +1,13 @@
 //! Liveness and readiness probes for load balancers and orchestrators.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::responses::Unavailable;
 use crate::auth::ApiCaller;
 use crate::db::Pool;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::metrics;
 use crate::state::AppState;
 use crate::store;
@@ -18,23 +19,30 @@ pub struct Health {
 }
 
 /// Liveness: the process is up and serving HTTP.
+///
+/// Never touches the database, so an orchestrator restarts the process only when the process
+/// itself is stuck, not when PostgreSQL is away.
 #[utoipa::path(
-    get,
-    path = "/healthz",tag = "operations", responses((status = 200, description = "Up", body = Health)))]
+    tag = "operations",
+    responses((status = 200, description = "Up", body = Health))
+)]
+#[get("/healthz")]
 pub async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
 /// Readiness: the database answers a query.
+///
+/// Answers within a second either way, so a load balancer can take the instance out of rotation
+/// while PostgreSQL is unreachable or stalls.
 #[utoipa::path(
-    get,
-    path = "/readyz",
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        Unavailable,
     )
 )]
+#[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, ApiError> {
     store::ping(&state.pool).await?;
     Ok(web::Json(Health { status: "ready" }))

@@ -4,44 +4,81 @@ pub mod articles;
 pub mod extract;
 pub mod health;
 pub mod openapi;
+pub mod responses;
 pub mod reviews;
+pub mod schemas;
 pub mod stats;
 
-use actix_web::{web, HttpRequest, HttpResponse, Resource};
+use actix_web::dev::ResourceDef;
+use actix_web::{web, HttpRequest, HttpResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 use crate::http_layer::{bounded, LOGGED_FIELD_MAX};
 
-/// Registers every route. Each path is one resource, so a known path with an unsupported
-/// method answers 405 with `Allow`, not 404.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/v1/articles/{article_id}/reviews", "GET, HEAD, POST")
-            .route(web::post().to(reviews::create_review))
-            .route(web::get().to(reviews::list_reviews)),
-    )
-    .service(resource("/v1/reviews/{id}", "GET, HEAD").route(web::get().to(reviews::get_review)))
-    .service(
-        resource("/v1/articles/{article_id}", "GET, HEAD, PUT")
-            .route(web::put().to(articles::put_article))
-            .route(web::get().to(articles::get_article)),
-    )
-    .service(
-        resource("/v1/articles/{article_id}/stats", "GET, HEAD")
-            .route(web::get().to(stats::article_stats)),
-    )
-    .service(resource("/v1/stats", "GET, HEAD").route(web::get().to(stats::bulk_stats)))
-    .service(resource("/healthz", "GET, HEAD").route(web::get().to(health::healthz)))
-    .service(resource("/readyz", "GET, HEAD").route(web::get().to(health::readyz)));
+/// Registers every operation, each with its OpenAPI documentation (the route and method come from
+/// the handler's own attribute, so a route is declared in exactly one place).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(reviews::create_review)
+        .service(reviews::list_reviews)
+        .service(reviews::get_review)
+        .service(articles::put_article)
+        .service(articles::get_article)
+        .service(stats::article_stats)
+        .service(stats::bulk_stats)
+        .service(health::healthz)
+        .service(health::readyz);
 }
 
-fn resource(path: &str, allow: &'static str) -> Resource {
-    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
-        Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
-            method: req.method().to_string(),
+/// The documented methods of every documented path, derived from the OpenAPI document that the
+/// registration above produced: a known path with another method answers 405 with this `Allow`.
+pub struct RouteTable(Vec<(ResourceDef, String)>);
+
+impl RouteTable {
+    pub fn from_document(document: &utoipa::openapi::OpenApi) -> Self {
+        let routes = document
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = [
+                    ("GET, HEAD", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ];
+                let allow: Vec<&str> = methods
+                    .into_iter()
+                    .filter(|(_, present)| *present)
+                    .map(|(names, _)| names)
+                    .collect();
+                (ResourceDef::new(path.as_str()), allow.join(", "))
+            })
+            .collect();
+        Self(routes)
+    }
+
+    fn allow(&self, path: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(resource, _)| resource.is_match(path))
+            .map(|(_, allow)| allow.as_str())
+    }
+}
+
+/// Any request no route matched: 405 on a known path, 404 otherwise.
+pub async fn unmatched(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let allow = req
+        .app_data::<web::Data<RouteTable>>()
+        .and_then(|routes| routes.allow(req.path()).map(str::to_owned));
+    match allow {
+        Some(allow) => Err(ApiError::MethodNotAllowed {
+            method: bounded(req.method().as_str(), 16).into_owned(),
             allow,
-        })
-    }))
+        }),
+        None => not_found(req).await,
+    }
 }
 
 /// Any path no route matches.

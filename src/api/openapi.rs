@@ -1,13 +1,17 @@
-//! The OpenAPI document, assembled from every handler's `utoipa::path`.
+//! The OpenAPI document: what `ApiDoc` says of the whole API, the operations the routes register
+//! (`super::routes`), and what every operation shares (`CommonHeaders`).
 
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::header::Header;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::RefOr;
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{Modify, OpenApi};
 
-use super::{articles, health, reviews, stats};
-use crate::domain::article::ArticleId;
-use crate::domain::page::Sort;
+use crate::domain::article::{ArticleId, ArticleIds};
+use crate::domain::page::{Cursor, PageSize, Sort};
+use crate::domain::{FieldError, FieldErrorCode};
+use crate::error::{Problem, ProblemType};
+use utoipa_actix_web::AppExt;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,19 +20,13 @@ use crate::domain::page::Sort;
         description = "Reader reviews for news articles: readers rate and review, editors moderate, \
                        the CMS registers articles. Errors are RFC 9457 `application/problem+json`.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
+        contact(name = "The newsroom that runs this Marginalia instance"),
     ),
-    paths(
-        reviews::create_review,
-        reviews::list_reviews,
-        reviews::get_review,
-        articles::put_article,
-        articles::get_article,
-        stats::article_stats,
-        stats::bulk_stats,
-        health::healthz,
-        health::readyz,
-    ),
-    components(schemas(ArticleId, Sort)),
+    servers((url = "http://127.0.0.1:8080", description = "A local instance with the default MARGINALIA_BIND")),
+    components(schemas(
+        Sort, Problem, ProblemType, FieldError, FieldErrorCode, ArticleId, ArticleIds, PageSize,
+        Cursor
+    )),
     modifiers(&ApiKeyScheme),
     tags(
         (name = "reviews", description = "Submit and read reader reviews"),
@@ -38,24 +36,6 @@ use crate::domain::page::Sort;
     )
 )]
 pub struct ApiDoc;
-
-/// The article id rules, published from the same constants the parser uses.
-impl PartialSchema for ArticleId {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .description(Some(
-                "The CMS's own article id: 1–128 characters of letters, digits and . _ : ~ -",
-            ))
-            .min_length(Some(1))
-            .max_length(Some(ArticleId::MAX_LEN))
-            .pattern(Some(ArticleId::PATTERN))
-            .examples(["voa-2020-05-iskp-attacks"])
-            .into()
-    }
-}
-
-impl ToSchema for ArticleId {}
 
 struct ApiKeyScheme;
 
@@ -76,7 +56,66 @@ impl Modify for ApiKeyScheme {
     }
 }
 
+/// What every operation shares, declared once: the `x-request-id` header on every response,
+/// `Retry-After` on every 503, and `security: []` on operations anyone may call.
+struct CommonHeaders;
+
+impl Modify for CommonHeaders {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let string_header = |description: &str| {
+            let mut header = Header::new(ObjectBuilder::new().schema_type(Type::String));
+            header.description = Some(description.to_owned());
+            RefOr::T(header)
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if operation.security.is_none() {
+                    operation.security = Some(Vec::new());
+                }
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    response.headers.insert(
+                        "x-request-id".to_owned(),
+                        string_header("Identifies this request in the service's logs"),
+                    );
+                    if status == "503" {
+                        response.headers.insert(
+                            "Retry-After".to_owned(),
+                            string_header("Seconds to wait before trying again"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The whole document, built from the same registration the server uses.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, document) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(super::routes)
+        .split_for_parts();
+    finish(document)
+}
+
+/// Adds what every operation shares to a document the routes produced.
+pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    CommonHeaders.modify(&mut document);
+    document
+}
+
 /// The document as pretty JSON with a trailing newline, exactly as committed in `openapi/`.
 pub fn openapi_json() -> Result<String, serde_json::Error> {
-    ApiDoc::openapi().to_pretty_json().map(|json| json + "\n")
+    document().to_pretty_json().map(|json| json + "\n")
 }

@@ -1,22 +1,29 @@
 //! Submitting and reading reviews.
 
+use std::sync::Arc;
+
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use actix_web::{mime, web, HttpRequest, HttpResponse};
+use actix_web::{get, mime, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{query_pairs, JsonBody, ReviewIdPath};
+use super::extract::{JsonBody, ListQuery, ReviewIdPath};
+use super::responses::{BadBody, BadParameter, NotFound, ReviewsClosed, Unavailable};
 use crate::domain::article::ArticleId;
-use crate::domain::page::{PageQuery, Sort};
-use crate::domain::review::{NewReview, ReviewInput};
-use crate::error::{ApiError, Problem};
+use crate::domain::page::{Cursor, PageQuery, PageSize, Sort};
+use crate::domain::review::{
+    AuthorEmail, AuthorName, NewReview, Rating, ReviewBody, ReviewInput, ReviewTitle,
+};
+use crate::domain::text::LanguageTag;
+use crate::error::ApiError;
 use crate::metrics;
 use crate::state::AppState;
 use crate::store;
 use crate::store::reviews::PublicReviewRow;
+use crate::store::StoreError;
 
 /// A reader's review as submitted.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -30,34 +37,24 @@ use crate::store::reviews::PublicReviewRow;
     "language": "uk"
 }))]
 pub struct CreateReviewRequest {
-    /// Stars, 1 to 5.
-    #[schema(value_type = i64, required = true, minimum = 1, maximum = 5)]
+    /// Stars.
+    #[schema(value_type = Rating, required = true)]
     #[serde(default, deserialize_with = "integral")]
     pub rating: Option<i64>,
-    /// Optional headline; at most 200 characters once trimmed. Blank counts as absent.
-    #[schema(
-        max_length = 200,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
-    )]
+    /// Optional headline.
+    #[schema(value_type = Option<ReviewTitle>)]
     pub title: Option<String>,
-    /// The review; 1 to 10,000 characters once trimmed and NFC-normalized.
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 10000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
+    /// The review.
+    #[schema(value_type = ReviewBody, required = true)]
     pub body: Option<String>,
-    /// Name shown with the review; at most 100 characters once trimmed. Blank counts as absent.
-    #[schema(
-        max_length = 100,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
-    )]
+    /// Name shown with the review.
+    #[schema(value_type = Option<AuthorName>)]
     pub author_name: Option<String>,
-    /// Never shown publicly; at most 254 characters.
-    #[schema(max_length = 254, format = Email)]
+    /// Never shown publicly.
+    #[schema(value_type = Option<AuthorEmail>)]
     pub author_email: Option<String>,
-    /// ^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(-[0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+)*(-[Xx](-[A-Za-z0-9]{1,8})+)?$ 47 tag of the review's language; detected from the text when absent.
-    #[schema(
-        max_length = 35,
-        pattern = r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(-[0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+)*(-[Xx](-[A-Za-z0-9]{1,8})+)?$",
-        example = "uk"
-    )]
+    /// The review's language; detected from the text when absent.
+    #[schema(value_type = Option<LanguageTag>)]
     pub language: Option<String>,
 }
 
@@ -110,12 +107,17 @@ pub struct Review {
     /// UUIDv7: sorts by creation time.
     pub id: Uuid,
     pub article_id: String,
-    #[schema(minimum = 1, maximum = 5)]
+    #[schema(value_type = Rating)]
     pub rating: i16,
+    /// The review's headline; null when it has none.
+    #[schema(required = true)]
     pub title: Option<String>,
     pub body: String,
+    /// The name shown with the review; null when the reader gave none.
+    #[schema(required = true)]
     pub author_name: Option<String>,
     /// BCP 47 tag; null when it was neither given nor reliably detected.
+    #[schema(required = true)]
     pub language: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -153,6 +155,7 @@ impl From<PublicReviewRow> for Review {
 pub struct ReviewPage {
     pub items: Vec<Review>,
     /// Pass as `cursor` to get the next page; null on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -161,23 +164,16 @@ pub struct ReviewPage {
 /// Public: readers submit from a site's frontend, a widget or curl. The review is committed and
 /// counted in the article's stats before the 201 is sent.
 #[utoipa::path(
-    post,
-    path = "/v1/articles/{article_id}/reviews",
     tag = "reviews",
     params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     request_body(content = CreateReviewRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Stored and published", body = Review,
          headers(("Location" = String, description = "URL of the new review"))),
-        (status = 400, description = "Malformed JSON or bad article id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown article (when unknown articles are rejected)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Reviews are closed for this article", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over the size limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        BadBody, NotFound, ReviewsClosed, Unavailable,
     )
 )]
+#[post("/v1/articles/{article_id}/reviews")]
 pub async fn create_review(
     state: web::Data<AppState>,
     article_id: ArticleId,
@@ -203,51 +199,57 @@ pub async fn create_review(
 /// Keyset pagination: follow `next_cursor` until it is null. Reviews added meanwhile never cause
 /// duplicates or gaps.
 #[utoipa::path(
-    get,
-    path = "/v1/articles/{article_id}/reviews",
     tag = "reviews",
     params(
         ("article_id" = ArticleId, Path, description = "The CMS's article id"),
         ("sort" = Option<Sort>, Query, description = "Order of the list; default `newest`"),
-        ("rating" = Option<i16>, Query, minimum = 1, maximum = 5, description = "Only reviews with this rating"),
-        ("language" = Option<String>, Query, max_length = 35, pattern = r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(-[0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+)*(-[Xx](-[A-Za-z0-9]{1,8})+)?$", description = "Only reviews in this language (BCP 47)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size; default 20"),
-        ("cursor" = Option<String>, Query, max_length = 200, pattern = r"^[A-Za-z0-9_-]*$", description = "`next_cursor` of the previous page, with the same `sort`; a cursor this service did not issue is a 400"),
+        ("rating" = Option<Rating>, Query, description = "Only reviews with this rating"),
+        ("language" = Option<LanguageTag>, Query, description = "Only reviews in this language"),
+        ("limit" = Option<PageSize>, Query, description = "Reviews per page"),
+        ("cursor" = Option<Cursor>, Query, description = "`next_cursor` of the previous page, with the same `sort`; a cursor this service did not issue is a 400"),
     ),
     responses(
         (status = 200, description = "A page of reviews", body = ReviewPage),
-        (status = 400, description = "Bad parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown article (when unknown articles are rejected)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        BadParameter, NotFound, Unavailable,
     )
 )]
+#[get("/v1/articles/{article_id}/reviews")]
 pub async fn list_reviews(
     state: web::Data<AppState>,
     article_id: ArticleId,
-    req: HttpRequest,
+    ListQuery(query): ListQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let pairs = query_pairs(&req);
-    let query = PageQuery::from_pairs(
-        article_id.as_str(),
-        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    )
-    .map_err(|errors| ApiError::BadRequest {
-        detail: "invalid query parameters".into(),
-        errors,
-    })?;
     let load = || load_page(&state, &article_id, &query);
     let json = if query.after.is_none() {
         // First pages are what widgets poll; deeper pages are read once per reader.
         state
             .read_cache
             .first_page(article_id.as_str(), query.cache_key(), load)
-            .await?
+            .await
     } else {
-        load().await?
-    };
+        load().await
+    }
+    .map_err(ApiError::from)?;
     Ok(HttpResponse::Ok()
         .content_type(mime::APPLICATION_JSON)
         .body(json))
+}
+
+/// Why a page could not be produced. Cloneable, as concurrent readers of one cached first page
+/// share a single read and its outcome.
+#[derive(Debug, Clone)]
+enum PageError {
+    Store(StoreError),
+    Encode(Arc<serde_json::Error>),
+}
+
+impl From<PageError> for ApiError {
+    fn from(error: PageError) -> Self {
+        match error {
+            PageError::Store(error) => error.into(),
+            PageError::Encode(error) => ApiError::Internal(Box::new(error)),
+        }
+    }
 }
 
 /// One page, serialized.
@@ -255,10 +257,14 @@ async fn load_page(
     state: &AppState,
     article_id: &ArticleId,
     query: &PageQuery,
-) -> Result<Bytes, ApiError> {
-    let (rows, next) = store::reviews::page(&state.pool, article_id, query).await?;
-    if rows.is_empty() && query.after.is_none() && !state.create_missing_articles {
-        require_article(state, article_id).await?;
+) -> Result<Bytes, PageError> {
+    let (rows, next) = store::reviews::page(&state.pool, article_id, query)
+        .await
+        .map_err(PageError::Store)?;
+    if rows.is_empty() && query.after.is_none() {
+        require_known_article(state, article_id)
+            .await
+            .map_err(PageError::Store)?;
     }
     let page = ReviewPage {
         items: rows.into_iter().map(Review::from).collect(),
@@ -266,34 +272,36 @@ async fn load_page(
     };
     serde_json::to_vec(&page)
         .map(Bytes::from)
-        .map_err(|error| ApiError::Internal(error.to_string()))
+        .map_err(|error| PageError::Encode(Arc::new(error)))
 }
 
-/// With unknown articles rejected, an article the CMS never registered is a 404.
-pub(super) async fn require_article(
+/// The one place the unknown-article rule lives: with `MARGINALIA_UNKNOWN_ARTICLES=reject`, an
+/// article the CMS never registered is a 404 for every read; with `accept`, it simply has no
+/// reviews yet.
+pub(super) async fn require_known_article(
     state: &AppState,
     article_id: &ArticleId,
-) -> Result<(), ApiError> {
-    if store::articles::exists(&state.pool, article_id).await? {
+) -> Result<(), StoreError> {
+    if state.create_missing_articles || store::articles::exists(&state.pool, article_id).await? {
         Ok(())
     } else {
-        Err(store::StoreError::ArticleNotFound.into())
+        Err(StoreError::ArticleNotFound)
     }
 }
 
 /// Read one published review.
+///
+/// Public. Reviews that are not published (pending, rejected, spam, deleted) are a 404, exactly
+/// like reviews that never existed.
 #[utoipa::path(
-    get,
-    path = "/v1/reviews/{id}",
     tag = "reviews",
     params(("id" = Uuid, Path, description = "Review id")),
     responses(
         (status = 200, description = "The review", body = Review),
-        (status = 400, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No published review with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        BadParameter, NotFound, Unavailable,
     )
 )]
+#[get("/v1/reviews/{id}")]
 pub async fn get_review(
     state: web::Data<AppState>,
     ReviewIdPath(id): ReviewIdPath,

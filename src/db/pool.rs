@@ -28,7 +28,7 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 #[derive(Clone)]
 pub struct Pool {
     connections: Connections,
-    deadline: Duration,
+    statement_timeout: Duration,
 }
 
 impl Pool {
@@ -39,7 +39,12 @@ impl Pool {
 
     /// Longest one database call (acquiring a connection included) may take.
     pub fn deadline(&self) -> Duration {
-        self.deadline
+        self.statement_timeout + DEADLINE_MARGIN
+    }
+
+    /// Longest PostgreSQL lets one statement run.
+    pub fn statement_timeout(&self) -> Duration {
+        self.statement_timeout
     }
 
     /// Connections open, idle and awaited, for metrics.
@@ -95,7 +100,7 @@ pub fn build_pool(
         .build()?;
     Ok(Pool {
         connections,
-        deadline: options.statement_timeout + DEADLINE_MARGIN,
+        statement_timeout: options.statement_timeout,
     })
 }
 

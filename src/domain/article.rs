@@ -3,10 +3,11 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use validator::Validate;
+use validator::ValidationError;
 
-use super::FieldError;
-use super::{text, time};
+use super::text::{self, LanguageTag};
+use super::time;
+use super::{FieldError, FieldErrorCode};
 
 /// The CMS's own opaque article id: 1–128 characters of `[A-Za-z0-9._:~-]`, not all dots (`.` and
 /// `..` are path segments that HTTP clients resolve away, so a review for `..` would land elsewhere).
@@ -24,21 +25,21 @@ impl ArticleId {
         if raw.is_empty() || raw.len() > Self::MAX_LEN {
             return Err(FieldError::new(
                 field,
-                "length",
+                FieldErrorCode::Length,
                 format!("must be 1 to {} characters", Self::MAX_LEN),
             ));
         }
         if !raw.chars().all(allowed) {
             return Err(FieldError::new(
                 field,
-                "format",
+                FieldErrorCode::Format,
                 "may contain only letters, digits and . _ : ~ -",
             ));
         }
         if raw.bytes().all(|byte| byte == b'.') {
             return Err(FieldError::new(
                 field,
-                "format",
+                FieldErrorCode::Format,
                 "must not consist only of dots",
             ));
         }
@@ -60,6 +61,56 @@ impl fmt::Display for ArticleId {
     }
 }
 
+/// The distinct article ids of a bulk request, in request order: 1 to `MAX`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleIds(Vec<ArticleId>);
+
+impl ArticleIds {
+    pub const MAX: usize = 100;
+
+    /// Reads repeated `article_id` query parameters; repeats count towards the limit, so a
+    /// request cannot make the server parse an unbounded list.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, FieldError> {
+        if pairs.len() > Self::MAX {
+            return Err(FieldError::new(
+                "article_id",
+                FieldErrorCode::TooMany,
+                format!(
+                    "at most {} article ids per request (got {})",
+                    Self::MAX,
+                    pairs.len()
+                ),
+            ));
+        }
+        let mut ids: Vec<ArticleId> = Vec::new();
+        for (name, value) in pairs {
+            if name != "article_id" {
+                return Err(FieldError::new(
+                    name.clone(),
+                    FieldErrorCode::Unknown,
+                    "is not a parameter of this operation",
+                ));
+            }
+            let id = ArticleId::parse(value, "article_id")?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        if ids.is_empty() {
+            return Err(FieldError::new(
+                "article_id",
+                FieldErrorCode::Required,
+                "give at least one article id",
+            ));
+        }
+        Ok(Self(ids))
+    }
+
+    pub fn into_strings(self) -> Vec<String> {
+        self.0.into_iter().map(ArticleId::into_inner).collect()
+    }
+}
+
 /// What the CMS may say about an article, as received.
 #[derive(Debug, Clone, Default)]
 pub struct ArticleInput {
@@ -70,81 +121,115 @@ pub struct ArticleInput {
     pub reviews_open: Option<bool>,
 }
 
-/// A checked, normalized article description ready to store.
-#[derive(Debug, Clone, PartialEq, Validate)]
-pub struct ArticleUpsert {
-    #[validate(
-        custom(function = "title_length"),
-        custom(function = "text::no_control_chars")
-    )]
-    pub title: Option<String>,
-    #[validate(custom(function = "web_url"))]
-    pub url: Option<String>,
-    #[validate(custom(function = "text::bcp47"))]
-    pub language: Option<String>,
-    #[validate(custom(function = "time::storable"))]
-    pub published_at: Option<DateTime<Utc>>,
-    pub reviews_open: bool,
-}
+/// An article's headline as the CMS gives it; blank counts as absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleTitle(String);
 
-pub const ARTICLE_TITLE_MAX: usize = 500;
-pub const ARTICLE_URL_MAX: usize = 2048;
+impl ArticleTitle {
+    pub const MAX_CHARS: usize = 500;
 
-fn title_length(title: &str) -> Result<(), validator::ValidationError> {
-    text::char_length(title, 1, ARTICLE_TITLE_MAX)
+    pub fn parse(raw: &str) -> Result<Option<Self>, ValidationError> {
+        let Some(title) = text::normalize_optional(Some(raw)) else {
+            return Ok(None);
+        };
+        text::char_length(&title, 1, Self::MAX_CHARS)?;
+        text::no_control_chars(&title)?;
+        Ok(Some(Self(title)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// An absolute http(s) URL: no whitespace, control characters, credentials or characters RFC 3986
-/// never allows (`"<>\\^`{|}`); non-ASCII letters (IRIs) are fine. The OpenAPI document publishes
-/// this pattern; the code also requires the `url` crate to parse it with a host.
-pub const WEB_URL_PATTERN: &str = r#"^https?://[^\s\u0000-\u001F\u007F-\u009F/?#@"<>\\^`{|}]+([/?#][^\s\u0000-\u001F\u007F-\u009F"<>\\^`{|}]*)?$"#;
+/// never allows (`"<>\\^`{|}`); non-ASCII letters (IRIs) are fine. A machine field: checked as
+/// sent, never trimmed into validity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleUrl(String);
+
+impl ArticleUrl {
+    pub const MAX_CHARS: usize = 2048;
+    /// What the OpenAPI document publishes; the code also requires the `url` crate to parse it
+    /// with a host and without credentials.
+    pub const PATTERN: &'static str = r#"^https?://[^\s\u0000-\u001F\u007F-\u009F/?#@"<>\\^`{|}]+([/?#][^\s\u0000-\u001F\u007F-\u009F"<>\\^`{|}]*)?$"#;
+
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let parses = || {
+            url::Url::parse(raw).is_ok_and(|parsed| {
+                matches!(parsed.scheme(), "http" | "https")
+                    && parsed.host().is_some()
+                    && parsed.username().is_empty()
+                    && parsed.password().is_none()
+            })
+        };
+        if raw.chars().count() <= Self::MAX_CHARS && WEB_URL.is_match(raw) && parses() {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(text::rule(
+                "format",
+                format!(
+                    "must be an absolute http(s) URL without credentials, spaces or markup, \
+                     of at most {} characters",
+                    Self::MAX_CHARS
+                ),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 static WEB_URL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     // The pattern is a constant checked by the unit tests below.
-    regex::Regex::new(WEB_URL_PATTERN).unwrap_or_else(|error| panic!("WEB_URL_PATTERN: {error}"))
+    regex::Regex::new(ArticleUrl::PATTERN)
+        .unwrap_or_else(|error| panic!("ArticleUrl::PATTERN: {error}"))
 });
 
-fn web_url(url: &str) -> Result<(), validator::ValidationError> {
-    let parses = || {
-        url::Url::parse(url).is_ok_and(|parsed| {
-            matches!(parsed.scheme(), "http" | "https")
-                && parsed.host().is_some()
-                && parsed.username().is_empty()
-                && parsed.password().is_none()
-        })
-    };
-    if url.chars().count() <= ARTICLE_URL_MAX && WEB_URL.is_match(url) && parses() {
-        Ok(())
-    } else {
-        let mut error = validator::ValidationError::new("format");
-        error.message = Some(
-            format!(
-                "must be an absolute http(s) URL without credentials, spaces or markup, \
-                 of at most {ARTICLE_URL_MAX} characters"
-            )
-            .into(),
-        );
-        Err(error)
-    }
+/// A checked, normalized article description ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArticleUpsert {
+    pub title: Option<ArticleTitle>,
+    pub url: Option<ArticleUrl>,
+    pub language: Option<LanguageTag>,
+    /// Always a time the database can store.
+    pub published_at: Option<DateTime<Utc>>,
+    pub reviews_open: bool,
 }
 
 impl ArticleUpsert {
     /// Normalizes the CMS's description and checks it; reviews stay open unless said otherwise.
     pub fn parse(input: ArticleInput) -> Result<Self, Vec<FieldError>> {
-        let upsert = Self {
-            title: text::normalize_optional(input.title.as_deref()),
-            // Machine fields: checked as sent, never trimmed into validity.
-            url: input.url,
-            language: input.language,
-            published_at: input.published_at,
-            reviews_open: input.reviews_open.unwrap_or(true),
-        };
-        upsert
-            .validate()
-            .map_err(|errors| FieldError::from_validation(&errors))?;
+        let mut errors = Vec::new();
+        let title = FieldError::optional(
+            &mut errors,
+            "title",
+            input.title.as_deref(),
+            ArticleTitle::parse,
+        );
+        let url = FieldError::optional(&mut errors, "url", input.url.as_deref(), |raw| {
+            ArticleUrl::parse(raw).map(Some)
+        });
+        let language =
+            FieldError::optional(&mut errors, "language", input.language.as_deref(), |raw| {
+                LanguageTag::parse(raw).map(Some)
+            });
+        let published_at =
+            FieldError::optional(&mut errors, "published_at", input.published_at, |at| {
+                time::storable(&at).map(|()| Some(at))
+            });
+        if !errors.is_empty() {
+            errors.sort_by(|a, b| a.field.cmp(&b.field));
+            return Err(errors);
+        }
         Ok(Self {
-            language: upsert.language.as_deref().map(text::canonical_language),
-            ..upsert
+            title,
+            url,
+            language,
+            published_at,
+            reviews_open: input.reviews_open.unwrap_or(true),
         })
     }
 }
@@ -152,6 +237,56 @@ impl ArticleUpsert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn bulk_ids_are_deduplicated_in_order() {
+        let ids = ArticleIds::from_pairs(&pairs(&[
+            ("article_id", "b"),
+            ("article_id", "a"),
+            ("article_id", "b"),
+        ]));
+        assert_eq!(ids.unwrap().into_strings(), ["b", "a"]);
+    }
+
+    #[test]
+    fn bulk_ids_are_checked() {
+        assert_eq!(
+            ArticleIds::from_pairs(&[]).unwrap_err().code,
+            FieldErrorCode::Required
+        );
+        assert_eq!(
+            ArticleIds::from_pairs(&pairs(&[("article_id", "a/b")]))
+                .unwrap_err()
+                .field,
+            "article_id"
+        );
+        assert_eq!(
+            ArticleIds::from_pairs(&pairs(&[("id", "a")]))
+                .unwrap_err()
+                .field,
+            "id"
+        );
+        let many: Vec<(String, String)> = (0..=ArticleIds::MAX)
+            .map(|i| ("article_id".to_string(), format!("a{i}")))
+            .collect();
+        assert_eq!(
+            ArticleIds::from_pairs(&many).unwrap_err().code,
+            FieldErrorCode::TooMany
+        );
+        let repeated = vec![("article_id".to_string(), "a".to_string()); ArticleIds::MAX + 1];
+        assert_eq!(
+            ArticleIds::from_pairs(&repeated).unwrap_err().code,
+            FieldErrorCode::TooMany,
+            "repeats count"
+        );
+    }
 
     #[test]
     fn article_ids_follow_the_pattern() {
@@ -189,7 +324,7 @@ mod tests {
             "https://news.example.org/новини/1",
             "https://новини.укр/a?q=%D0%B0",
         ] {
-            assert!(web_url(good).is_ok(), "{good}");
+            assert!(ArticleUrl::parse(good).is_ok(), "{good}");
         }
         for bad in [
             "javascript:alert(1)",
@@ -204,7 +339,7 @@ mod tests {
             "https://news.example.org:99999/",
             "https://news.example.org/a\tb",
         ] {
-            assert!(web_url(bad).is_err(), "{bad}");
+            assert!(ArticleUrl::parse(bad).is_err(), "{bad}");
         }
     }
 
@@ -217,8 +352,11 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(ok.title.as_deref(), Some("Pushed to the Brink"));
-        assert_eq!(ok.language.as_deref(), Some("en-GB"));
+        assert_eq!(
+            ok.title.as_ref().map(ArticleTitle::as_str),
+            Some("Pushed to the Brink")
+        );
+        assert_eq!(ok.language.as_ref().map(LanguageTag::as_str), Some("en-GB"));
         assert!(ok.reviews_open);
 
         let errors = ArticleUpsert::parse(ArticleInput {
@@ -293,15 +431,17 @@ mod tests {
                 };
                 match ArticleUpsert::parse(input) {
                     Ok(article) => {
-                        for text in [&article.title, &article.url, &article.language]
-                            .into_iter()
-                            .flatten()
-                        {
+                        let texts = [
+                            article.title.as_ref().map(ArticleTitle::as_str),
+                            article.url.as_ref().map(ArticleUrl::as_str),
+                            article.language.as_ref().map(LanguageTag::as_str),
+                        ];
+                        for text in texts.into_iter().flatten() {
                             prop_assert!(!text.contains('\0'));
                         }
                         prop_assert!(article.published_at.is_none_or(|t| time::is_storable(&t)));
                         if let Some(url) = &article.url {
-                            prop_assert!(url::Url::parse(url).is_ok());
+                            prop_assert!(url::Url::parse(url.as_str()).is_ok());
                         }
                     }
                     Err(errors) => prop_assert!(!errors.is_empty()),

@@ -5,47 +5,169 @@ use std::borrow::Cow;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// Which rule a field broke: a closed list, published as an enum so that clients can match on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldErrorCode {
+    /// The field is missing.
+    Required,
+    /// Too short or too long (characters, after trimming and NFC).
+    Length,
+    /// A number or time outside its range.
+    Range,
+    /// Not in the expected format (pattern, URL, language tag, cursor, UUID).
+    Format,
+    /// A JSON value of the wrong type.
+    Type,
+    /// A JSON member the request does not have.
+    UnknownField,
+    /// A query parameter the operation does not have.
+    Unknown,
+    /// More values than allowed.
+    TooMany,
+    /// A cursor from another list (article, sort or filters).
+    Mismatch,
+    /// A query parameter given twice.
+    Repeated,
+    /// Not one of the allowed values.
+    Enum,
+    /// Not an email address.
+    Email,
+    /// A control character other than newline and tab.
+    ControlCharacter,
+    /// Only invisible characters.
+    Blank,
+}
+
+impl FieldErrorCode {
+    pub const ALL: [Self; 14] = [
+        Self::Required,
+        Self::Length,
+        Self::Range,
+        Self::Format,
+        Self::Type,
+        Self::UnknownField,
+        Self::Unknown,
+        Self::TooMany,
+        Self::Mismatch,
+        Self::Repeated,
+        Self::Enum,
+        Self::Email,
+        Self::ControlCharacter,
+        Self::Blank,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::Length => "length",
+            Self::Range => "range",
+            Self::Format => "format",
+            Self::Type => "type",
+            Self::UnknownField => "unknown_field",
+            Self::Unknown => "unknown",
+            Self::TooMany => "too_many",
+            Self::Mismatch => "mismatch",
+            Self::Repeated => "repeated",
+            Self::Enum => "enum",
+            Self::Email => "email",
+            Self::ControlCharacter => "control_character",
+            Self::Blank => "blank",
+        }
+    }
+
+    /// The code of a `validator` rule, named by the same string; a rule this list lacks is
+    /// reported as a format error rather than as a code clients cannot know.
+    fn from_rule(rule: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|code| code.as_str() == rule)
+            .unwrap_or(Self::Format)
+    }
+}
+
 /// A rule an input field broke.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[schema(example = json!({"field": "rating", "code": "range", "message": "must be between 1 and 5"}))]
+#[schema(example = json!({"field": "rating", "code": "range", "message": "must be an integer from 1 to 5"}))]
 pub struct FieldError {
     /// The field, as named in the request (JSON member, path or query parameter).
     pub field: String,
-    /// A stable machine-readable code such as `required`, `length`, `range`, `format`.
-    pub code: String,
+    pub code: FieldErrorCode,
     /// A sentence for people.
     pub message: String,
 }
 
 impl FieldError {
-    pub fn new(
-        field: impl Into<String>,
-        code: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(field: impl Into<String>, code: FieldErrorCode, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
-            code: code.into(),
+            code,
             message: message.into(),
         }
     }
 
-    /// Flattens validator's nested report into one entry per broken rule.
-    pub fn from_validation(errors: &validator::ValidationErrors) -> Vec<Self> {
-        let mut out: Vec<Self> = errors
-            .field_errors()
-            .into_iter()
-            .flat_map(|(field, field_errors)| {
-                field_errors.iter().map(move |error| {
-                    let message = error
-                        .message
-                        .clone()
-                        .unwrap_or_else(|| Cow::Owned(format!("is invalid ({})", error.code)));
-                    Self::new(field.to_string(), error.code.to_string(), message)
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.field.cmp(&b.field));
-        out
+    /// A broken rule, attributed to `field`.
+    pub fn broke(field: &str, rule: &validator::ValidationError) -> Self {
+        let message = rule
+            .message
+            .clone()
+            .unwrap_or_else(|| Cow::Owned(format!("is invalid ({})", rule.code)));
+        Self::new(field, FieldErrorCode::from_rule(&rule.code), message)
+    }
+
+    /// Parses a field that must be present, noting what is wrong with it in `errors`.
+    pub fn required<R, T>(
+        errors: &mut Vec<Self>,
+        field: &str,
+        raw: Option<R>,
+        parse: impl FnOnce(R) -> Result<T, validator::ValidationError>,
+    ) -> Option<T> {
+        let Some(raw) = raw else {
+            errors.push(Self::new(field, FieldErrorCode::Required, "is required"));
+            return None;
+        };
+        parse(raw)
+            .map_err(|rule| errors.push(Self::broke(field, &rule)))
+            .ok()
+    }
+
+    /// Parses a field that may be absent (or, as `parse` decides, blank), noting what is wrong
+    /// with it in `errors`.
+    pub fn optional<R, T>(
+        errors: &mut Vec<Self>,
+        field: &str,
+        raw: Option<R>,
+        parse: impl FnOnce(R) -> Result<Option<T>, validator::ValidationError>,
+    ) -> Option<T> {
+        parse_optional(raw, parse).unwrap_or_else(|rule| {
+            errors.push(Self::broke(field, &rule));
+            None
+        })
+    }
+}
+
+fn parse_optional<R, T>(
+    raw: Option<R>,
+    parse: impl FnOnce(R) -> Result<Option<T>, validator::ValidationError>,
+) -> Result<Option<T>, validator::ValidationError> {
+    match raw {
+        None => Ok(None),
+        Some(raw) => parse(raw),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialize_as_their_names() {
+        for code in FieldErrorCode::ALL {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::Value::from(code.as_str())
+            );
+            assert_eq!(FieldErrorCode::from_rule(code.as_str()), code);
+        }
     }
 }

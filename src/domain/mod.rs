@@ -8,4 +8,4 @@ pub mod stats;
 pub mod text;
 pub mod time;
 
-pub use field_error::FieldError;
+pub use field_error::{FieldError, FieldErrorCode};

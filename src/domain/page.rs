@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::FieldError;
-use super::{text, time};
+use super::review::Rating;
+use super::text::{self, LanguageTag};
+use super::time;
+use super::{FieldError, FieldErrorCode};
 
 /// Order of a review list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
@@ -74,12 +76,13 @@ pub struct Cursor {
 pub struct ListScope(u64);
 
 impl ListScope {
-    pub fn of(article_id: &str, rating: Option<i16>, language: Option<&str>) -> Self {
+    pub fn of(article_id: &str, rating: Option<Rating>, language: Option<&LanguageTag>) -> Self {
         use sha2::{Digest, Sha256};
         let mut hasher = Sha256::new();
         hasher.update(article_id.as_bytes());
-        hasher.update([0, rating.map_or(0, |r| r as u8)]);
-        hasher.update(language.unwrap_or("").as_bytes());
+        let rating = rating.map_or(0, Rating::get).to_be_bytes()[1];
+        hasher.update([0, rating]);
+        hasher.update(language.map_or("", LanguageTag::as_str).as_bytes());
         let digest = hasher.finalize();
         let mut first = [0u8; 8];
         first.copy_from_slice(&digest[..8]);
@@ -122,7 +125,11 @@ impl Cursor {
         let created_at = DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
         let id = Uuid::try_parse(parts.next()?).ok()?;
         let scope = ListScope(u64::from_str_radix(parts.next()?, 16).ok()?);
-        if parts.next().is_some() || !(0..=5).contains(&rating) || !time::is_storable(&created_at) {
+        // Time sorts carry rating 0: no rating at all.
+        if parts.next().is_some()
+            || !(0..=Rating::MAX).contains(&rating)
+            || !time::is_storable(&created_at)
+        {
             return None;
         }
         Some(Self {
@@ -135,16 +142,46 @@ impl Cursor {
     }
 }
 
-pub const LIMIT_DEFAULT: i64 = 20;
-pub const LIMIT_MAX: i64 = 100;
+/// How many reviews one page holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSize(i64);
+
+impl PageSize {
+    pub const DEFAULT: i64 = 20;
+    pub const MAX: i64 = 100;
+
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        raw.parse::<i64>()
+            .ok()
+            .filter(|size| (1..=Self::MAX).contains(size))
+            .map(Self)
+            .ok_or_else(|| {
+                FieldError::new(
+                    "limit",
+                    FieldErrorCode::Range,
+                    format!("must be an integer from 1 to {}", Self::MAX),
+                )
+            })
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl Default for PageSize {
+    fn default() -> Self {
+        Self(Self::DEFAULT)
+    }
+}
 
 /// A validated request for one page of published reviews.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageQuery {
     pub sort: Sort,
-    pub rating: Option<i16>,
-    pub language: Option<String>,
-    pub limit: i64,
+    pub rating: Option<Rating>,
+    pub language: Option<LanguageTag>,
+    pub limit: PageSize,
     pub after: Option<Cursor>,
     /// The article and filters this page lists, which its cursors are bound to.
     pub scope: ListScope,
@@ -156,7 +193,7 @@ impl Default for PageQuery {
             sort: Sort::default(),
             rating: None,
             language: None,
-            limit: LIMIT_DEFAULT,
+            limit: PageSize::default(),
             after: None,
             scope: ListScope::of("", None, None),
         }
@@ -169,9 +206,9 @@ impl PageQuery {
         format!(
             "{}|{:?}|{}|{}",
             self.sort.as_str(),
-            self.rating,
-            self.language.as_deref().unwrap_or(""),
-            self.limit
+            self.rating.map(Rating::get),
+            self.language.as_ref().map_or("", LanguageTag::as_str),
+            self.limit.get()
         )
     }
 
@@ -188,7 +225,11 @@ impl PageQuery {
         let mut raw_cursor = None;
         for (name, value) in pairs {
             if seen.contains(&name) {
-                errors.push(FieldError::new(name, "repeated", "may be given only once"));
+                errors.push(FieldError::new(
+                    name,
+                    FieldErrorCode::Repeated,
+                    "may be given only once",
+                ));
                 continue;
             }
             seen.push(name);
@@ -197,61 +238,57 @@ impl PageQuery {
                     Some(sort) => query.sort = sort,
                     None => errors.push(FieldError::new(
                         "sort",
-                        "enum",
+                        FieldErrorCode::Enum,
                         "must be one of newest, oldest, highest, lowest",
                     )),
                 },
-                "rating" => match value.parse::<i16>() {
-                    Ok(rating) if (1..=5).contains(&rating) => query.rating = Some(rating),
-                    _ => errors.push(FieldError::new(
-                        "rating",
-                        "range",
-                        "must be an integer from 1 to 5",
-                    )),
+                "rating" => {
+                    let rating = value.parse::<i64>().map_err(|_| {
+                        text::rule(
+                            "range",
+                            format!("must be an integer from {} to {}", Rating::MIN, Rating::MAX),
+                        )
+                    });
+                    match rating.and_then(Rating::parse) {
+                        Ok(rating) => query.rating = Some(rating),
+                        Err(rule) => errors.push(FieldError::broke("rating", &rule)),
+                    }
+                }
+                "language" => match LanguageTag::parse(value) {
+                    Ok(tag) => query.language = Some(tag),
+                    Err(rule) => errors.push(FieldError::broke("language", &rule)),
                 },
-                "language" => match text::bcp47(value) {
-                    Ok(()) => query.language = Some(text::canonical_language(value)),
-                    Err(_) => errors.push(FieldError::new(
-                        "language",
-                        "format",
-                        "must be a BCP 47 language tag such as `uk` or `en-GB`",
-                    )),
-                },
-                "limit" => match value.parse::<i64>() {
-                    Ok(limit) if (1..=LIMIT_MAX).contains(&limit) => query.limit = limit,
-                    _ => errors.push(FieldError::new(
-                        "limit",
-                        "range",
-                        format!("must be an integer from 1 to {LIMIT_MAX}"),
-                    )),
+                "limit" => match PageSize::parse(value) {
+                    Ok(limit) => query.limit = limit,
+                    Err(error) => errors.push(error),
                 },
                 // Clients that template `cursor={next}` send it empty for the first page.
                 "cursor" => raw_cursor = Some(value).filter(|raw| !raw.is_empty()),
                 other => errors.push(FieldError::new(
                     other,
-                    "unknown",
+                    FieldErrorCode::Unknown,
                     "is not a parameter of this operation",
                 )),
             }
         }
-        query.scope = ListScope::of(article_id, query.rating, query.language.as_deref());
+        query.scope = ListScope::of(article_id, query.rating, query.language.as_ref());
         if let Some(raw) = raw_cursor {
             match Cursor::decode(raw) {
                 Some(cursor) if cursor.sort != query.sort => errors.push(FieldError::new(
                     "cursor",
-                    "mismatch",
+                    FieldErrorCode::Mismatch,
                     "belongs to a different sort order; keep `sort` the same across pages",
                 )),
                 Some(cursor) if cursor.scope != query.scope => errors.push(FieldError::new(
                     "cursor",
-                    "mismatch",
+                    FieldErrorCode::Mismatch,
                     "belongs to another article or other filters; keep `rating` and `language` \
                      the same across pages",
                 )),
                 Some(cursor) => query.after = Some(cursor),
                 None => errors.push(FieldError::new(
                     "cursor",
-                    "format",
+                    FieldErrorCode::Format,
                     "is not a cursor this service issued",
                 )),
             }
@@ -275,7 +312,7 @@ mod tests {
             rating: 4,
             created_at: DateTime::from_timestamp_micros(1_795_000_000_123_456).unwrap(),
             id: Uuid::now_v7(),
-            scope: ListScope::of("a", Some(4), None),
+            scope: ListScope::of("a", Rating::parse(4).ok(), None),
         };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         for garbage in ["", "abc", "djEuaGlnaGVzdC40", "!!!"] {
@@ -297,7 +334,7 @@ mod tests {
             PageQuery::from_pairs("a", [("sort", "lowest"), ("limit", "7"), ("rating", "2")])
                 .unwrap();
         assert_eq!(
-            (query.sort, query.limit, query.rating),
+            (query.sort, query.limit.get(), query.rating.map(Rating::get)),
             (Sort::Lowest, 7, Some(2))
         );
 
@@ -323,7 +360,7 @@ mod tests {
             rating: 0,
             created_at: Utc::now(),
             id: Uuid::now_v7(),
-            scope: ListScope::of("a", Some(5), None),
+            scope: ListScope::of("a", Rating::parse(5).ok(), None),
         }
         .encode();
         let same = [("rating", "5"), ("cursor", cursor.as_str())];
@@ -399,8 +436,11 @@ mod tests {
                 let borrowed = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
                 match PageQuery::from_pairs("a", borrowed) {
                     Ok(query) => {
-                        prop_assert!((1..=LIMIT_MAX).contains(&query.limit));
-                        prop_assert!(query.language.as_deref().is_none_or(|l| !l.contains('\0')));
+                        prop_assert!((1..=PageSize::MAX).contains(&query.limit.get()));
+                        prop_assert!(query
+                            .language
+                            .as_ref()
+                            .is_none_or(|tag| !tag.as_str().contains('\0')));
                     }
                     Err(errors) => prop_assert!(!errors.is_empty()),
                 }

@@ -1,16 +1,9 @@
 //! Reader reviews: what a submission must satisfy and how its text is normalized.
 
-use validator::{Validate, ValidationError};
+use validator::ValidationError;
 
-use super::text;
+use super::text::{self, LanguageTag};
 use super::FieldError;
-
-pub const RATING_MIN: i64 = 1;
-pub const RATING_MAX: i64 = 5;
-pub const BODY_MAX: usize = 10_000;
-pub const TITLE_MAX: usize = 200;
-pub const AUTHOR_NAME_MAX: usize = 100;
-pub const AUTHOR_EMAIL_MAX: usize = 254;
 
 /// Where a review stands in moderation. Only `Published` reviews are ever shown or counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,98 +48,188 @@ pub struct ReviewInput {
     pub language: Option<String>,
 }
 
-/// A submission that passed every rule; text fields are NFC, trimmed and within their limits.
-#[derive(Debug, Clone, PartialEq, Validate)]
-pub struct NewReview {
-    #[validate(range(min = 1, max = 5, message = "must be an integer from 1 to 5"))]
-    pub rating: i64,
-    #[validate(custom(function = "title_rules"))]
-    pub title: Option<String>,
-    #[validate(custom(function = "body_rules"))]
-    pub body: String,
-    #[validate(custom(function = "author_name_rules"))]
-    pub author_name: Option<String>,
-    #[validate(custom(function = "author_email_rules"))]
-    pub author_email: Option<String>,
-    #[validate(custom(function = "text::bcp47"))]
-    pub language: Option<String>,
-}
+/// A star rating, from `Rating::MIN` to `Rating::MAX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rating(i16);
 
-fn body_rules(body: &str) -> Result<(), ValidationError> {
-    text::char_length(body, 1, BODY_MAX)?;
-    text::no_control_chars(body)?;
-    text::has_visible_char(body)
-}
+impl Rating {
+    pub const MIN: i16 = 1;
+    pub const MAX: i16 = 5;
 
-fn title_rules(title: &str) -> Result<(), ValidationError> {
-    text::char_length(title, 1, TITLE_MAX)?;
-    text::no_control_chars(title)?;
-    text::has_visible_char(title)
-}
-
-fn author_name_rules(name: &str) -> Result<(), ValidationError> {
-    text::char_length(name, 1, AUTHOR_NAME_MAX)?;
-    text::no_control_chars(name)?;
-    text::display_name_chars(name)?;
-    text::has_visible_char(name)
-}
-
-fn author_email_rules(email: &str) -> Result<(), ValidationError> {
-    use validator::ValidateEmail;
-    text::char_length(email, 1, AUTHOR_EMAIL_MAX)?;
-    if email.validate_email() {
-        Ok(())
-    } else {
-        let mut error = ValidationError::new("email");
-        error.message = Some("must be an email address such as reader@example.com".into());
-        Err(error)
+    pub fn parse(value: i64) -> Result<Self, ValidationError> {
+        i16::try_from(value)
+            .ok()
+            .filter(|value| (Self::MIN..=Self::MAX).contains(value))
+            .map(Self)
+            .ok_or_else(|| {
+                text::rule(
+                    "range",
+                    format!("must be an integer from {} to {}", Self::MIN, Self::MAX),
+                )
+            })
     }
+
+    pub fn get(self) -> i16 {
+        self.0
+    }
+}
+
+/// The text of a review: NFC, trimmed, 1 to `MAX_CHARS` characters, no control characters, and
+/// at least one visible character.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewBody(String);
+
+impl ReviewBody {
+    pub const MAX_CHARS: usize = 10_000;
+
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let body = text::normalize(raw);
+        text::char_length(&body, 1, Self::MAX_CHARS)?;
+        text::no_control_chars(&body)?;
+        text::has_visible_char(&body)?;
+        Ok(Self(body))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A review's optional headline; blank counts as absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewTitle(String);
+
+impl ReviewTitle {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(raw: &str) -> Result<Option<Self>, ValidationError> {
+        let Some(title) = text::normalize_optional(Some(raw)) else {
+            return Ok(None);
+        };
+        text::char_length(&title, 1, Self::MAX_CHARS)?;
+        text::no_control_chars(&title)?;
+        text::has_visible_char(&title)?;
+        Ok(Some(Self(title)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The name shown with a review; blank counts as absent. No invisible or text-direction tricks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorName(String);
+
+impl AuthorName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(raw: &str) -> Result<Option<Self>, ValidationError> {
+        let Some(name) = text::normalize_optional(Some(raw)) else {
+            return Ok(None);
+        };
+        text::char_length(&name, 1, Self::MAX_CHARS)?;
+        text::no_control_chars(&name)?;
+        text::display_name_chars(&name)?;
+        text::has_visible_char(&name)?;
+        Ok(Some(Self(name)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The author's email, kept for the newsroom and never shown. A machine field: checked as sent,
+/// never trimmed into validity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorEmail(String);
+
+impl AuthorEmail {
+    pub const MAX_CHARS: usize = 254;
+
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        use validator::ValidateEmail;
+        text::char_length(raw, 1, Self::MAX_CHARS)?;
+        if raw.validate_email() {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(text::rule(
+                "email",
+                "must be an email address such as reader@example.com",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A submission that passed every rule: each field is a value that can only exist valid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReview {
+    pub rating: Rating,
+    pub title: Option<ReviewTitle>,
+    pub body: ReviewBody,
+    pub author_name: Option<AuthorName>,
+    pub author_email: Option<AuthorEmail>,
+    /// Given, or detected from the body when reliable.
+    pub language: Option<LanguageTag>,
 }
 
 impl NewReview {
     /// Normalizes and checks a submission, reporting every broken rule at once.
     pub fn parse(input: ReviewInput) -> Result<Self, Vec<FieldError>> {
-        let mut missing = Vec::new();
-        if input.rating.is_none() {
-            missing.push(FieldError::new("rating", "required", "is required"));
+        let mut errors = Vec::new();
+        let rating = FieldError::required(&mut errors, "rating", input.rating, Rating::parse);
+        let body = FieldError::required(
+            &mut errors,
+            "body",
+            input.body.as_deref(),
+            ReviewBody::parse,
+        );
+        let title = FieldError::optional(
+            &mut errors,
+            "title",
+            input.title.as_deref(),
+            ReviewTitle::parse,
+        );
+        let author_name = FieldError::optional(
+            &mut errors,
+            "author_name",
+            input.author_name.as_deref(),
+            AuthorName::parse,
+        );
+        let author_email = FieldError::optional(
+            &mut errors,
+            "author_email",
+            input.author_email.as_deref(),
+            |raw| AuthorEmail::parse(raw).map(Some),
+        );
+        let language =
+            FieldError::optional(&mut errors, "language", input.language.as_deref(), |raw| {
+                LanguageTag::parse(raw).map(Some)
+            });
+        match (rating, body) {
+            (Some(rating), Some(body)) if errors.is_empty() => {
+                let language = language.or_else(|| {
+                    detect_language(body.as_str()).and_then(|code| LanguageTag::parse(&code).ok())
+                });
+                Ok(Self {
+                    rating,
+                    title,
+                    body,
+                    author_name,
+                    author_email,
+                    language,
+                })
+            }
+            _ => {
+                errors.sort_by(|a, b| a.field.cmp(&b.field));
+                Err(errors)
+            }
         }
-        if input.body.is_none() {
-            missing.push(FieldError::new("body", "required", "is required"));
-        }
-        let review = Self {
-            rating: input.rating.unwrap_or(RATING_MIN),
-            title: text::normalize_optional(input.title.as_deref()),
-            body: input
-                .body
-                .as_deref()
-                .map(text::normalize)
-                .unwrap_or_default(),
-            author_name: text::normalize_optional(input.author_name.as_deref()),
-            // Machine fields: checked as sent, never trimmed into validity.
-            author_email: input.author_email,
-            language: input.language,
-        };
-        let mut errors = match review.validate() {
-            Ok(()) => Vec::new(),
-            Err(report) => FieldError::from_validation(&report),
-        };
-        // A missing field's own report says more than the placeholder's.
-        errors.retain(|error| !missing.iter().any(|m| m.field == error.field));
-        errors.extend(missing);
-        if !errors.is_empty() {
-            errors.sort_by(|a, b| a.field.cmp(&b.field));
-            return Err(errors);
-        }
-        let language = match review.language.as_deref() {
-            Some(tag) => Some(text::canonical_language(tag)),
-            None => detect_language(&review.body),
-        };
-        Ok(Self { language, ..review })
-    }
-
-    pub fn rating_i16(&self) -> i16 {
-        // Validated to 1..=5 above.
-        self.rating as i16
     }
 }
 
@@ -173,6 +256,7 @@ pub fn detect_language(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::FieldErrorCode;
 
     fn input(rating: i64, body: &str) -> ReviewInput {
         ReviewInput {
@@ -195,17 +279,26 @@ mod tests {
             ..input(4, "  Стаття добре пояснює.\r\n")
         })
         .unwrap();
-        assert_eq!(review.body, "Стаття добре пояснює.");
-        assert_eq!(review.title.as_deref(), Some("Тверезий аналіз"));
-        assert_eq!(review.author_email.as_deref(), Some("jmiller@example.com"));
-        assert_eq!(review.language.as_deref(), Some("uk"));
+        assert_eq!(review.body.as_str(), "Стаття добре пояснює.");
+        assert_eq!(
+            review.title.as_ref().map(ReviewTitle::as_str),
+            Some("Тверезий аналіз")
+        );
+        assert_eq!(
+            review.author_email.as_ref().map(AuthorEmail::as_str),
+            Some("jmiller@example.com")
+        );
+        assert_eq!(
+            review.language.as_ref().map(LanguageTag::as_str),
+            Some("uk")
+        );
     }
 
     #[test]
     fn missing_and_out_of_range_fields_are_named() {
         let errors = NewReview::parse(ReviewInput::default()).unwrap_err();
         assert_eq!(fields(&errors), ["body", "rating"]);
-        assert!(errors.iter().all(|e| e.code == "required"));
+        assert!(errors.iter().all(|e| e.code == FieldErrorCode::Required));
 
         assert_eq!(
             fields(&NewReview::parse(input(0, "fine")).unwrap_err()),
@@ -223,15 +316,15 @@ mod tests {
 
     #[test]
     fn limits_are_characters_after_trimming() {
-        let at_limit = format!("  {}  ", "ї".repeat(BODY_MAX));
+        let at_limit = format!("  {}  ", "ї".repeat(ReviewBody::MAX_CHARS));
         assert!(NewReview::parse(input(4, &at_limit)).is_ok());
-        let over = "ї".repeat(BODY_MAX + 1);
+        let over = "ї".repeat(ReviewBody::MAX_CHARS + 1);
         let errors = NewReview::parse(input(4, &over)).unwrap_err();
-        assert_eq!(errors[0].code, "length");
+        assert_eq!(errors[0].code, FieldErrorCode::Length);
 
         let long_name = ReviewInput {
-            author_name: Some("n".repeat(AUTHOR_NAME_MAX + 1)),
-            title: Some("t".repeat(TITLE_MAX + 1)),
+            author_name: Some("n".repeat(AuthorName::MAX_CHARS + 1)),
+            title: Some("t".repeat(ReviewTitle::MAX_CHARS + 1)),
             ..input(4, "ok")
         };
         assert_eq!(
@@ -297,16 +390,19 @@ mod tests {
                 let input = ReviewInput { rating, title, body, author_name, author_email, language };
                 match NewReview::parse(input) {
                     Ok(review) => {
-                        prop_assert!((RATING_MIN..=RATING_MAX).contains(&review.rating));
+                        prop_assert!((Rating::MIN..=Rating::MAX).contains(&review.rating.get()));
                         let texts = [
-                            Some(&review.body), review.title.as_ref(), review.author_name.as_ref(),
-                            review.author_email.as_ref(), review.language.as_ref(),
+                            Some(review.body.as_str()),
+                            review.title.as_ref().map(ReviewTitle::as_str),
+                            review.author_name.as_ref().map(AuthorName::as_str),
+                            review.author_email.as_ref().map(AuthorEmail::as_str),
+                            review.language.as_ref().map(LanguageTag::as_str),
                         ];
                         for text in texts.into_iter().flatten() {
                             prop_assert!(!text.contains('\0'), "{text:?}");
                         }
-                        prop_assert!(review.body.chars().any(text::is_visible));
-                        prop_assert!(review.body.chars().count() <= BODY_MAX);
+                        prop_assert!(review.body.as_str().chars().any(text::is_visible));
+                        prop_assert!(review.body.as_str().chars().count() <= ReviewBody::MAX_CHARS);
                     }
                     Err(errors) => {
                         prop_assert!(!errors.is_empty());

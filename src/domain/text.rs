@@ -1,19 +1,49 @@
 //! Normalization and checks shared by every free-text field readers and the CMS send.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
 use unicode_normalization::UnicodeNormalization;
 use validator::ValidationError;
 
-/// Well-formed BCP 47 language tags (RFC 5646 `langtag`: language, extlang, script, region,
-/// variants, extensions, private use). The OpenAPI document publishes this same pattern.
-pub const BCP47_PATTERN: &str = r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(-[0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+)*(-[Xx](-[A-Za-z0-9]{1,8})+)?$";
-pub const LANGUAGE_MAX: usize = 35;
+/// Free text without control characters other than tab, newline and carriage return, as the
+/// OpenAPI document publishes it for free-text fields (the code also normalizes and trims).
+pub const PRINTABLE_PATTERN: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
+
+/// Printable text with at least one character that is not white space, for required texts.
+pub const NON_BLANK_PATTERN: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
+
+/// A broken rule with a machine code and a sentence for people.
+pub fn rule(code: &'static str, message: impl Into<Cow<'static, str>>) -> ValidationError {
+    let mut error = ValidationError::new(code);
+    error.message = Some(message.into());
+    error
+}
+
+/// A well-formed BCP 47 language tag in its conventional case (`en-gb` → `en-GB`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LanguageTag(String);
+
+impl LanguageTag {
+    pub const MAX_CHARS: usize = 35;
+    /// RFC 5646 `langtag`: language, extlang, script, region, variants, extensions, private use.
+    pub const PATTERN: &'static str = r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(-[0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+)*(-[Xx](-[A-Za-z0-9]{1,8})+)?$";
+
+    /// A machine field: checked as sent, never trimmed into validity.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        bcp47(raw)?;
+        Ok(Self(canonical_language(raw)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 static BCP47: LazyLock<Regex> = LazyLock::new(|| {
     // The pattern is a constant checked by the unit tests below.
-    Regex::new(BCP47_PATTERN).unwrap_or_else(|error| panic!("BCP47_PATTERN: {error}"))
+    Regex::new(LanguageTag::PATTERN).unwrap_or_else(|error| panic!("LanguageTag::PATTERN: {error}"))
 });
 
 /// Unifies line endings, composes to Unicode NFC and trims surrounding whitespace, so that limits
@@ -136,8 +166,8 @@ pub fn display_name_chars(name: &str) -> Result<(), ValidationError> {
 
 /// Accepts a well-formed BCP 47 language tag such as `uk`, `en-GB` or `sr-Latn-RS`, at most
 /// 35 characters.
-pub fn bcp47(tag: &str) -> Result<(), ValidationError> {
-    if tag.len() <= LANGUAGE_MAX && BCP47.is_match(tag) {
+fn bcp47(tag: &str) -> Result<(), ValidationError> {
+    if tag.len() <= LanguageTag::MAX_CHARS && BCP47.is_match(tag) {
         Ok(())
     } else {
         let mut error = ValidationError::new("format");
@@ -147,7 +177,7 @@ pub fn bcp47(tag: &str) -> Result<(), ValidationError> {
 }
 
 /// Writes a valid tag in its conventional case (`en-gb` → `en-GB`) so filters match.
-pub fn canonical_language(tag: &str) -> String {
+fn canonical_language(tag: &str) -> String {
     language_tags::LanguageTag::parse(tag)
         .ok()
         .and_then(|parsed| parsed.canonicalize().ok())

@@ -7,8 +7,9 @@ use diesel_async::RunQueryDsl;
 use super::{stats, with_connection, StoreError};
 use crate::db::schema::articles;
 use crate::db::Pool;
-use crate::domain::article::{ArticleId, ArticleUpsert};
+use crate::domain::article::{ArticleId, ArticleTitle, ArticleUpsert, ArticleUrl};
 use crate::domain::stats::RatingCounters;
+use crate::domain::text::LanguageTag;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = articles, check_for_backend(diesel::pg::Pg))]
@@ -37,11 +38,14 @@ pub async fn upsert(
     upsert: &ArticleUpsert,
 ) -> Result<(ArticleWithStats, bool), StoreError> {
     use articles::dsl;
+    let title = upsert.title.as_ref().map(ArticleTitle::as_str);
+    let url = upsert.url.as_ref().map(ArticleUrl::as_str);
+    let language = upsert.language.as_ref().map(LanguageTag::as_str);
     let values = (
         dsl::article_id.eq(id.as_str()),
-        dsl::title.eq(upsert.title.as_deref()),
-        dsl::url.eq(upsert.url.as_deref()),
-        dsl::language.eq(upsert.language.as_deref()),
+        dsl::title.eq(title),
+        dsl::url.eq(url),
+        dsl::language.eq(language),
         dsl::published_at.eq(upsert.published_at),
         dsl::reviews_open.eq(upsert.reviews_open),
     );
@@ -51,9 +55,9 @@ pub async fn upsert(
             .on_conflict(dsl::article_id)
             .do_update()
             .set((
-                dsl::title.eq(upsert.title.as_deref()),
-                dsl::url.eq(upsert.url.as_deref()),
-                dsl::language.eq(upsert.language.as_deref()),
+                dsl::title.eq(title),
+                dsl::url.eq(url),
+                dsl::language.eq(language),
                 dsl::published_at.eq(upsert.published_at),
                 dsl::reviews_open.eq(upsert.reviews_open),
                 dsl::updated_at.eq(diesel::dsl::now),

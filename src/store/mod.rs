@@ -6,6 +6,7 @@ pub mod reviews;
 mod sql;
 pub mod stats;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool::managed::Object;
@@ -15,50 +16,37 @@ use diesel_async::AsyncPgConnection;
 use crate::db::pool::{Pool, PoolError, PooledConnection};
 use crate::metrics::{self, DbErrorKind};
 
-/// Why a storage call failed, in terms the API can answer with.
-#[derive(Debug, thiserror::Error)]
+/// Why a storage call failed, in terms the API can answer with. Cloneable so that concurrent
+/// readers sharing one cached read can each get its error.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    /// PostgreSQL is down, restarting, overloaded or unreachable: worth retrying later.
+    /// PostgreSQL is down, restarting, overloaded, stalled or unreachable: worth retrying later.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
     #[error("no such article")]
     ArticleNotFound,
     #[error("reviews are closed for this article")]
     ReviewsClosed,
+    /// An answer the code did not expect: a bug, or a schema out of step with the code.
     #[error("database error: {0}")]
-    Query(DieselError),
+    Query(#[source] Arc<DieselError>),
 }
 
 impl From<DieselError> for StoreError {
+    /// Classifies by error kind, never by message text (which a server may localize): a lost
+    /// connection is an outage; everything else is a query error until `within` learns more.
     fn from(error: DieselError) -> Self {
         match &error {
             DieselError::DatabaseError(
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
             ) => Self::Unavailable(info.message().to_owned()),
-            DieselError::DatabaseError(_, info) if is_transient(info.message()) => {
-                Self::Unavailable(info.message().to_owned())
-            }
             DieselError::BrokenTransactionManager => {
                 Self::Unavailable("the connection was lost inside a transaction".into())
             }
-            _ => Self::Query(error),
+            _ => Self::Query(Arc::new(error)),
         }
     }
-}
-
-/// Messages PostgreSQL sends when it is shutting down, restarting or cancelling for time.
-fn is_transient(message: &str) -> bool {
-    const TRANSIENT: &[&str] = &[
-        "terminating connection",
-        "canceling statement due to statement timeout",
-        "the database system is starting up",
-        "the database system is shutting down",
-        "the database system is in recovery mode",
-        "connection closed",
-        "too many clients",
-    ];
-    TRANSIENT.iter().any(|needle| message.contains(needle))
 }
 
 impl From<PoolError> for StoreError {
@@ -103,6 +91,12 @@ async fn within<T>(
     let mut conn = acquired.inspect_err(record)?;
     let remaining = deadline.saturating_sub(started.elapsed());
     match tokio::time::timeout(remaining, work(&mut conn)).await {
+        Ok(Err(StoreError::Query(error)))
+            if is_outage(&error, &mut conn, pool, started, deadline).await =>
+        {
+            metrics::record_db_error(DbErrorKind::Unavailable);
+            Err(StoreError::Unavailable(error.to_string()))
+        }
         Ok(result) => result.inspect_err(record),
         Err(_) => {
             drop(Object::take(conn));
@@ -110,6 +104,35 @@ async fn within<T>(
             Err(late())
         }
     }
+}
+
+/// Whether a server error means the database, not the statement, failed. Decided by the
+/// connection's state and behaviour, never by message text (which servers localize): the server
+/// closed the connection with the error (shut down, crashed, terminated the backend), the error
+/// came once the statement timeout had passed (the server cancelled the statement), or the same
+/// connection can no longer answer `SELECT 1`. The probe costs a round trip on error paths only.
+async fn is_outage(
+    error: &DieselError,
+    conn: &mut PooledConnection,
+    pool: &Pool,
+    started: Instant,
+    deadline: Duration,
+) -> bool {
+    use diesel_async::pooled_connection::PoolableConnection;
+    use diesel_async::RunQueryDsl;
+    if !matches!(
+        error,
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, _)
+    ) {
+        return false;
+    }
+    if PoolableConnection::is_broken(&mut **conn) || started.elapsed() >= pool.statement_timeout() {
+        return true;
+    }
+    let probe = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+        .get_result::<i32>(&mut **conn);
+    let remaining = deadline.saturating_sub(started.elapsed());
+    !matches!(tokio::time::timeout(remaining, probe).await, Ok(Ok(1)))
 }
 
 fn record(error: &StoreError) {

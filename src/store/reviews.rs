@@ -1,5 +1,7 @@
 //! Reviews: the submission statement and the public reads.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -14,7 +16,8 @@ use crate::db::schema::reviews;
 use crate::db::Pool;
 use crate::domain::article::ArticleId;
 use crate::domain::page::{Cursor, PageQuery};
-use crate::domain::review::{NewReview, ReviewStatus};
+use crate::domain::review::{AuthorEmail, AuthorName, NewReview, ReviewStatus, ReviewTitle};
+use crate::domain::text::LanguageTag;
 
 /// The public columns of a review. The author's email is deliberately not among them, so no
 /// public read can ever load it.
@@ -48,8 +51,12 @@ pub async fn insert(
         create_missing_article,
         id,
         stripe: stats::stripe_of(&id),
-        rating: review.rating_i16(),
-        review,
+        rating: review.rating.get(),
+        title: review.title.as_ref().map(ReviewTitle::as_str),
+        body: review.body.as_str(),
+        author_name: review.author_name.as_ref().map(AuthorName::as_str),
+        author_email: review.author_email.as_ref().map(AuthorEmail::as_str),
+        language: review.language.as_ref().map(LanguageTag::as_str),
         status: status.as_str(),
         counted: status.is_public(),
     };
@@ -67,7 +74,7 @@ pub async fn insert(
     match (reviews_open, row) {
         (_, Some(row)) => Ok(row),
         (false, None) => Err(StoreError::ReviewsClosed),
-        (true, None) => Err(StoreError::Query(diesel::result::Error::NotFound)),
+        (true, None) => Err(StoreError::Query(Arc::new(diesel::result::Error::NotFound))),
     }
 }
 
@@ -78,7 +85,11 @@ struct SubmitReview<'a> {
     create_missing_article: bool,
     id: Uuid,
     rating: i16,
-    review: &'a NewReview,
+    title: Option<&'a str>,
+    body: &'a str,
+    author_name: Option<&'a str>,
+    author_email: Option<&'a str>,
+    language: Option<&'a str>,
     status: &'static str,
     /// Whether the review's status counts in the stats.
     counted: bool,
@@ -134,15 +145,15 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_sql(", ");
         out.push_bind_param::<SmallInt, i16>(&self.rating)?;
         out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, Option<String>>(&self.review.title)?;
+        out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.title)?;
         out.push_sql(", ");
-        out.push_bind_param::<Text, String>(&self.review.body)?;
+        out.push_bind_param::<Text, str>(self.body)?;
         out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, Option<String>>(&self.review.author_name)?;
+        out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.author_name)?;
         out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, Option<String>>(&self.review.author_email)?;
+        out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.author_email)?;
         out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, Option<String>>(&self.review.language)?;
+        out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.language)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, str>(self.status)?;
         out.push_sql(
@@ -200,10 +211,10 @@ pub async fn page(
         .select(PublicReviewRow::as_select())
         .into_boxed();
     if let Some(rating) = query.rating {
-        select = select.filter(dsl::rating.eq(rating));
+        select = select.filter(dsl::rating.eq(rating.get()));
     }
     if let Some(language) = &query.language {
-        select = select.filter(dsl::language.eq(language.clone()));
+        select = select.filter(dsl::language.eq(language.as_str().to_owned()));
     }
     if let Some(after) = query.after {
         let descending = query.sort.descending();
@@ -231,11 +242,12 @@ pub async fn page(
         (true, true) => select.order((dsl::rating.desc(), dsl::id.desc())),
         (true, false) => select.order((dsl::rating.asc(), dsl::id.asc())),
     };
-    let select = select.limit(query.limit + 1);
+    let limit = query.limit.get();
+    let select = select.limit(limit + 1);
     let mut rows: Vec<PublicReviewRow> =
         with_connection(pool, async |conn| Ok(select.load(conn).await?)).await?;
-    let has_more = rows.len() > usize::try_from(query.limit).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+    let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next = rows.last().filter(|_| has_more).map(|last| Cursor {
         sort: query.sort,
         rating: last.rating,

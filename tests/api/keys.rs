@@ -1,10 +1,8 @@
 //! `marginalia keys create|list|revoke` against the service's database.
 
-mod common;
-
 use std::process::Command;
 
-use common::spawn_app;
+use crate::common::spawn_app;
 use serde_json::json;
 
 fn marginalia(database_url: &str, args: &[&str]) -> std::process::Output {

@@ -1,8 +1,6 @@
 //! The CMS's story: register articles with an API key; the public reads them.
 
-mod common;
-
-use common::{expect_problem, fixture, problem_fields, spawn_app};
+use crate::common::{expect_problem, fixture, problem_fields, spawn_app};
 use marginalia::auth::Scope;
 use serde_json::{json, Value};
 

@@ -2,9 +2,7 @@
 //! `tests/fixtures/articles-hostile.json` gets its listed status, names its field, and leaves
 //! nothing behind in the database.
 
-mod common;
-
-use common::{expect_problem, fixture, problem_fields, raw_http, spawn_app};
+use crate::common::{expect_problem, fixture, problem_fields, raw_http, spawn_app};
 use marginalia::auth::Scope;
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;

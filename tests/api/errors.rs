@@ -1,10 +1,8 @@
 //! Wrong requests get precise problem documents, never a 500.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common::{
     expect_problem, free_port, problem_fields, raw_http, spawn_app, spawn_app_with, start_binary,
     wait_ready, TestOptions,
 };

@@ -1,13 +1,11 @@
 //! The zero-configuration mode: the built binary runs its own PostgreSQL under a data directory,
 //! survives being killed, and stops its cluster on SIGTERM.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, wait_ready, world_searchable_tempdir, ServiceProcess};
+use crate::common::{free_port, wait_ready, world_searchable_tempdir, ServiceProcess};
 use marginalia::db::embedded::EmbeddedPostgres;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;

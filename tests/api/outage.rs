@@ -1,10 +1,8 @@
 //! PostgreSQL goes away: the service answers 503 problem+json at once and recovers by itself.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{expect_problem, spawn_app_on, start_throwaway_cluster, TestApp, TestOptions};
+use crate::common::{expect_problem, spawn_app_on, start_throwaway_cluster, TestApp, TestOptions};
 use marginalia::db;
 use marginalia::db::embedded::{ClusterOptions, EmbeddedPostgres};
 use serde_json::json;
@@ -209,7 +207,7 @@ async fn postgres_stopping_mid_load_gives_prompt_503s_then_recovers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_exhausted_pool_answers_503_instead_of_hanging() {
-    let app = common::spawn_app_with(TestOptions {
+    let app = crate::common::spawn_app_with(TestOptions {
         pool_size: 2,
         acquire_timeout: Duration::from_millis(300),
         ..Default::default()
@@ -228,7 +226,10 @@ async fn an_exhausted_pool_answers_503_instead_of_hanging() {
                 .unwrap();
         }));
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Wait until both connections are checked out by the sleepers.
+    while app.pool.status().available > 0 || app.pool.status().size < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()

@@ -1,9 +1,7 @@
 //! Operators scrape Prometheus metrics: with an admin key on the main address by default, or
 //! without one on a separate address; the counters move with traffic.
 
-mod common;
-
-use common::{free_port, spawn_app, start_binary, wait_ready};
+use crate::common::{free_port, spawn_app, start_binary, wait_ready};
 use marginalia::auth::Scope;
 use serde_json::json;
 

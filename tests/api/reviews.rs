@@ -1,10 +1,8 @@
 //! A reader's story: submit reviews, read them back, page through them, see the stats.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 
-use common::{
+use crate::common::{
     expect_problem, fixture, problem_fields, spawn_app, spawn_app_with, TestApp, TestOptions,
 };
 use marginalia::auth::Scope;
@@ -367,7 +365,7 @@ async fn cached_reads_show_own_reviews_at_once_and_other_instances_within_the_tt
         ..Default::default()
     })
     .await;
-    let other_instance = common::spawn_app_on(&app.database_url, TestOptions::default());
+    let other_instance = crate::common::spawn_app_on(&app.database_url, TestOptions::default());
     let review = json!({"rating": 4, "body": "shared article"});
     for expected in 1..=3 {
         assert_eq!(app.post_review("shared", &review).await.status(), 201);

@@ -8,12 +8,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use marginalia::app::{self, ServerOptions};
+use marginalia::app::Application;
 use marginalia::auth::{self, Scope};
+use marginalia::config::{Config, UnknownArticles};
 use marginalia::db::embedded::{ClusterOptions, EmbeddedPostgres};
-use marginalia::db::{self, Pool, PoolOptions};
-use marginalia::read_cache::ReadCache;
-use marginalia::state::AppState;
+use marginalia::db::{self, Pool};
 use marginalia::store;
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -146,6 +145,39 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub pool: Pool,
     pub database_url: String,
+    /// The database this app was given for its test alone, dropped when the test ends:
+    /// (maintenance connection string, database name).
+    own_database: Option<(String, String)>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some((maintenance, database)) = self.own_database.take() else {
+            return;
+        };
+        // Drop cannot await, and may run on the test's runtime: use a thread and a runtime of
+        // its own. FORCE ends the app's own pooled connections to the database.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let mut conn = AsyncPgConnection::establish(&maintenance).await?;
+                diesel::sql_query(format!(
+                    "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+                ))
+                .execute(&mut conn)
+                .await
+                .map(drop)
+                .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))
+            })
+        })
+        .join();
+        if let Ok(Err(error)) = dropped {
+            eprintln!("could not drop a test database: {error}");
+        }
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -157,42 +189,35 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let database = format!("marginalia_test_{}", uuid::Uuid::now_v7().simple());
     create_database(&server.url_template, &database, Some(&server.template_db)).await;
     let database_url = server.url_template.for_database(&database);
-    spawn_app_on(&database_url, options)
+    let mut app = spawn_app_on(&database_url, options);
+    app.own_database = Some((server.url_template.for_database("postgres"), database));
+    app
 }
 
-/// Serves an app on an existing database (already migrated).
+/// Serves an app on an existing database (already migrated), built by the same
+/// `Application::build` that `serve` uses, from the default configuration with `options` applied.
 pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
-    let pool = db::build_pool(
-        database_url,
-        PoolOptions {
-            max_size: options.pool_size,
-            acquire_timeout: options.acquire_timeout,
-            statement_timeout: options.statement_timeout,
-        },
-    )
-    .expect("pool");
-    let state = AppState {
-        pool: pool.clone(),
-        create_missing_articles: options.create_missing_articles,
-        body_limit: options.body_limit,
-        body_read_timeout: options.body_read_timeout,
-        read_cache: ReadCache::new(options.read_cache_ttl),
+    let mut config = Config::from_args(["marginalia"]).expect("the default configuration");
+    config.bind = "127.0.0.1:0".parse().expect("an address");
+    config.workers = 2;
+    config.cors_origins = vec!["https://news.example.org".into()];
+    config.shutdown_timeout_secs = 1;
+    config.unknown_articles = if options.create_missing_articles {
+        UnknownArticles::Accept
+    } else {
+        UnknownArticles::Reject
     };
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    let address = format!("http://{}", listener.local_addr().expect("address"));
-    let server = app::start(
-        listener,
-        state,
-        ServerOptions {
-            cors_origins: vec!["https://news.example.org".into()],
-            workers: 2,
-            max_connections: options.max_connections,
-            metrics_with_key: true,
-            shutdown_timeout: Duration::from_secs(1),
-        },
-    )
-    .expect("server starts");
-    tokio::spawn(server);
+    config.body_limit = options.body_limit as u64;
+    config.db_pool_size = options.pool_size as u32;
+    config.db_acquire_timeout_ms = options.acquire_timeout.as_millis() as u64;
+    config.db_statement_timeout_ms = options.statement_timeout.as_millis() as u64;
+    config.read_cache_ms = options.read_cache_ttl.as_millis() as u64;
+    config.body_read_timeout_ms = options.body_read_timeout.as_millis() as u64;
+    config.max_connections = options.max_connections as u64;
+    let application = Application::build(&config, database_url).expect("the application builds");
+    let address = format!("http://{}", application.address());
+    let pool = application.pool().clone();
+    tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::builder()
@@ -201,6 +226,7 @@ pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
             .expect("client"),
         pool,
         database_url: database_url.to_owned(),
+        own_database: None,
     }
 }
 

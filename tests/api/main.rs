@@ -1,0 +1,18 @@
+//! The integration suite, one test binary: every story runs against the real HTTP server built by
+//! the same function `serve` uses, on real PostgreSQL (one private throwaway cluster for the whole
+//! run, or the server in `TEST_DATABASE_URL`), each test on a fresh database of its own.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should fail loudly
+
+mod common;
+
+mod articles;
+mod crash;
+mod embedded;
+mod errors;
+mod hostile;
+mod keys;
+mod metrics;
+mod openapi;
+mod outage;
+mod privacy;
+mod reviews;

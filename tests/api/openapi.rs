@@ -1,0 +1,249 @@
+//! The committed OpenAPI document matches the code, and the docs work offline.
+
+use crate::common::spawn_app;
+use marginalia::api::openapi::openapi_json;
+
+#[test]
+fn committed_spec_matches_the_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+    let committed = std::fs::read_to_string(path).expect("openapi/openapi.json is committed");
+    let generated = openapi_json().expect("the spec serializes");
+    assert!(
+        committed == generated,
+        "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json` and commit it"
+    );
+}
+
+#[test]
+fn every_operation_is_documented_with_errors() {
+    let spec: serde_json::Value = serde_json::from_str(&openapi_json().unwrap()).unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = spec["paths"].as_object().unwrap();
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let name = format!("{method} {path}");
+            assert!(operation["summary"].is_string(), "{name} has a summary");
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{name} has a success"
+            );
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        response["content"]["application/problem+json"].is_object(),
+                        "{name} {status} is a problem document"
+                    );
+                }
+            }
+            if path.starts_with("/v1/") && path != "/v1/stats" && method != "put" {
+                assert!(responses.contains_key("503"), "{name} documents 503");
+            }
+        }
+    }
+    let put = &spec["paths"]["/v1/articles/{article_id}"]["put"];
+    assert!(put["security"][0]["api_key"].is_array());
+    for status in ["401", "403"] {
+        assert!(put["responses"][status].is_object());
+    }
+    let request = &spec["components"]["schemas"]["CreateReviewRequest"];
+    assert_eq!(request["additionalProperties"], false);
+    let required: Vec<&str> = request["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(required.contains(&"rating") && required.contains(&"body"));
+    let review = &spec["components"]["schemas"]["Review"]["properties"];
+    assert!(
+        review.get("author_email").is_none(),
+        "the public schema has no email"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_spec_and_swagger_ui_are_served_without_outside_resources() {
+    let app = spawn_app().await;
+    let served: serde_json::Value = app.get_json("/openapi.json").await;
+    let generated: serde_json::Value = serde_json::from_str(&openapi_json().unwrap()).unwrap();
+    assert_eq!(served, generated);
+
+    let page = app.get("/docs/").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "Swagger UI page");
+    // Everything the page loads must come from us.
+    let mut assets = Vec::new();
+    for attribute in ["src=\"", "href=\""] {
+        for part in html.split(attribute).skip(1) {
+            let target = part.split('"').next().unwrap();
+            assert!(
+                !target.contains("://") && !target.starts_with("//"),
+                "the page loads {target} from elsewhere"
+            );
+            assets.push(target.trim_start_matches("./").to_owned());
+        }
+    }
+    assert!(assets.iter().any(|a| a.ends_with(".js")));
+    for asset in assets {
+        let response = app.get(&format!("/docs/{asset}")).await;
+        assert_eq!(response.status(), 200, "/docs/{asset} is served locally");
+        let body = response.text().await.unwrap();
+        if asset.contains("initializer") {
+            assert!(body.contains("/openapi.json"));
+            assert!(
+                body.contains("\"validatorUrl\": \"none\"")
+                    || body.contains("validatorUrl\":\"none\""),
+                "the validator badge would call out: {body}"
+            );
+        }
+    }
+}
+
+/// The routes the server answers are exactly the documented ones: every documented path answers
+/// an undocumented method with 405 and an `Allow` listing the documented methods (and HEAD for
+/// GET), and a path that is not documented is a 404.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_routes_exactly_what_the_spec_documents() {
+    let app = spawn_app().await;
+    let spec: serde_json::Value = serde_json::from_str(&openapi_json().unwrap()).unwrap();
+    for (template, item) in spec["paths"].as_object().unwrap() {
+        let path = template
+            .replace("{article_id}", "routing-check")
+            .replace("{id}", "00000000-0000-7000-8000-000000000000");
+        let mut documented: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|method| method.to_uppercase())
+            .collect();
+        if documented.iter().any(|method| method == "GET") {
+            documented.push("HEAD".into());
+        }
+        let undocumented = ["DELETE", "PATCH", "PUT", "POST"]
+            .into_iter()
+            .find(|method| !documented.iter().any(|m| m == method))
+            .unwrap();
+        let response = app
+            .client
+            .request(undocumented.parse().unwrap(), app.url(&path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{undocumented} {template}");
+        let mut allowed: Vec<String> = response.headers()["allow"]
+            .to_str()
+            .unwrap()
+            .split(',')
+            .map(|method| method.trim().to_owned())
+            .collect();
+        allowed.sort();
+        documented.sort();
+        assert_eq!(allowed, documented, "Allow of {template}");
+    }
+    assert_eq!(app.get("/v1/undocumented").await.status(), 404);
+}
+
+/// Every limit and pattern the document publishes is the constant the code enforces.
+#[test]
+fn published_limits_are_the_enforced_constants() {
+    use marginalia::domain::article::{ArticleId, ArticleIds, ArticleTitle, ArticleUrl};
+    use marginalia::domain::page::{PageSize, CURSOR_MAX};
+    use marginalia::domain::review::{AuthorEmail, AuthorName, Rating, ReviewBody, ReviewTitle};
+    use marginalia::domain::text::{LanguageTag, NON_BLANK_PATTERN, PRINTABLE_PATTERN};
+    use serde_json::json;
+    let spec: serde_json::Value = serde_json::from_str(&openapi_json().unwrap()).unwrap();
+    let schemas = &spec["components"]["schemas"];
+    let expect = |schema: &str, keyword: &str, value: serde_json::Value| {
+        assert_eq!(schemas[schema][keyword], value, "{schema}.{keyword}");
+    };
+    expect("Rating", "minimum", json!(Rating::MIN));
+    expect("Rating", "maximum", json!(Rating::MAX));
+    expect("ReviewBody", "maxLength", json!(ReviewBody::MAX_CHARS));
+    expect("ReviewBody", "pattern", json!(NON_BLANK_PATTERN));
+    expect("ReviewTitle", "maxLength", json!(ReviewTitle::MAX_CHARS));
+    expect("ReviewTitle", "pattern", json!(PRINTABLE_PATTERN));
+    expect("AuthorName", "maxLength", json!(AuthorName::MAX_CHARS));
+    expect("AuthorName", "pattern", json!(PRINTABLE_PATTERN));
+    expect("AuthorEmail", "maxLength", json!(AuthorEmail::MAX_CHARS));
+    expect("LanguageTag", "maxLength", json!(LanguageTag::MAX_CHARS));
+    expect("LanguageTag", "pattern", json!(LanguageTag::PATTERN));
+    expect("ArticleTitle", "maxLength", json!(ArticleTitle::MAX_CHARS));
+    expect("ArticleTitle", "pattern", json!(PRINTABLE_PATTERN));
+    expect("ArticleUrl", "maxLength", json!(ArticleUrl::MAX_CHARS));
+    expect("ArticleUrl", "pattern", json!(ArticleUrl::PATTERN));
+    expect("ArticleId", "maxLength", json!(ArticleId::MAX_LEN));
+    expect("ArticleId", "pattern", json!(ArticleId::PATTERN));
+    expect("PageSize", "maximum", json!(PageSize::MAX));
+    expect("PageSize", "default", json!(PageSize::DEFAULT));
+    expect("Cursor", "maxLength", json!(CURSOR_MAX));
+    expect("ArticleIds", "maxItems", json!(ArticleIds::MAX));
+    // The request and response fields refer to these schemas rather than restating them.
+    let request = &schemas["CreateReviewRequest"]["properties"];
+    for (field, schema) in [("rating", "Rating"), ("body", "ReviewBody")] {
+        assert_eq!(
+            request[field]["$ref"],
+            format!("#/components/schemas/{schema}"),
+            "CreateReviewRequest.{field}"
+        );
+    }
+}
+
+/// Every problem `type` and field error `code` the server sends for the hostile fixtures is in
+/// the published enums, so clients generated from the document can match on them.
+#[tokio::test(flavor = "multi_thread")]
+async fn emitted_problem_types_and_codes_are_published() {
+    use crate::common::fixture;
+    let spec: serde_json::Value = serde_json::from_str(&openapi_json().unwrap()).unwrap();
+    let schemas = &spec["components"]["schemas"];
+    let published = |schema: &str| -> Vec<String> {
+        schemas[schema]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema} is an enum"))
+            .iter()
+            .map(|value| value.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let types = published("ProblemType");
+    let codes = published("FieldErrorCode");
+    let app = spawn_app().await;
+    let mut seen = 0;
+    for case in fixture("reviews-hostile.json").as_array().unwrap() {
+        let Some(body) = case.get("body") else {
+            continue;
+        };
+        let article = case["article_id"].as_str().unwrap_or("enum-check");
+        if case["raw_path"].as_bool() == Some(true) {
+            continue;
+        }
+        let response = app.post_review(article, body).await;
+        if response.status().is_success() {
+            continue;
+        }
+        let problem: serde_json::Value = response.json().await.unwrap();
+        let problem_type = problem["type"].as_str().unwrap();
+        assert!(
+            types.iter().any(|t| t == problem_type),
+            "{problem_type} is published"
+        );
+        for error in problem["errors"].as_array().into_iter().flatten() {
+            let code = error["code"].as_str().unwrap();
+            assert!(codes.iter().any(|c| c == code), "code {code} is published");
+            seen += 1;
+        }
+    }
+    for path in [
+        "/v1/articles/a/reviews?limit=0&sort=x&rating=9&cursor=zz&q=1",
+        "/v1/stats",
+    ] {
+        let problem: serde_json::Value = app.get(path).await.json().await.unwrap();
+        assert!(types.iter().any(|t| t == problem["type"].as_str().unwrap()));
+        for error in problem["errors"].as_array().into_iter().flatten() {
+            let code = error["code"].as_str().unwrap();
+            assert!(codes.iter().any(|c| c == code), "code {code} is published");
+            seen += 1;
+        }
+    }
+    assert!(seen > 10, "field errors were checked");
+}
