@@ -55,25 +55,9 @@ impl ApiError {
         }
     }
 
-    fn kind(&self) -> ProblemType {
-        match self {
-            Self::BadRequest { .. } => ProblemType::BadRequest,
-            Self::Validation(_) => ProblemType::Validation,
-            Self::Unauthorized(_) => ProblemType::Unauthorized,
-            Self::Forbidden(_) => ProblemType::Forbidden,
-            Self::NotFound(_) => ProblemType::NotFound,
-            Self::MethodNotAllowed { .. } => ProblemType::MethodNotAllowed,
-            Self::Conflict(_) => ProblemType::Conflict,
-            Self::RequestTimeout { .. } => ProblemType::RequestTimeout,
-            Self::PayloadTooLarge { .. } => ProblemType::PayloadTooLarge,
-            Self::UnsupportedMediaType(_) => ProblemType::UnsupportedMediaType,
-            Self::Unavailable(_) => ProblemType::Unavailable,
-            Self::Internal(_) => ProblemType::Internal,
-        }
-    }
-
     pub fn to_problem(&self) -> Problem {
-        let problem_type = self.kind();
+        // Each variant has a status of its own, and each status one kind of problem.
+        let problem_type = ProblemType::for_status(self.status_code());
         let errors = match self {
             Self::BadRequest { errors, .. } | Self::Validation(errors) => errors.clone(),
             _ => Vec::new(),

@@ -1,5 +1,6 @@
 //! Articles, registered by the CMS.
 
+use actix_web::http::header;
 use actix_web::{get, put, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -102,7 +103,8 @@ impl From<ArticleWithStats> for Article {
     security(("api_key" = [])),
     responses(
         (status = 200, description = "Updated", body = Article),
-        (status = 201, description = "Created", body = Article),
+        (status = 201, description = "Created", body = Article,
+         headers(("Location" = String, description = "URL of the article"))),
         BadBody, KeyRequired, Unavailable,
     )
 )]
@@ -126,7 +128,9 @@ pub async fn put_article(
     // Which key changed what: the audit trail for CMS writes.
     tracing::info!(key = %caller.key_name, %article_id, created, "article upserted");
     let mut response = if created {
-        HttpResponse::Created()
+        let mut created = HttpResponse::Created();
+        created.insert_header((header::LOCATION, format!("/v1/articles/{article_id}")));
+        created
     } else {
         HttpResponse::Ok()
     };

@@ -262,7 +262,7 @@ async fn load_page(
         .await
         .map_err(PageError::Store)?;
     if rows.is_empty() && query.after.is_none() {
-        require_known_article(state, article_id)
+        require_known_articles(state, &[article_id.as_str()])
             .await
             .map_err(PageError::Store)?;
     }
@@ -276,16 +276,21 @@ async fn load_page(
 }
 
 /// The one place the unknown-article rule lives: with `MARGINALIA_UNKNOWN_ARTICLES=reject`, an
-/// article the CMS never registered is a 404 for every read; with `accept`, it simply has no
-/// reviews yet.
-pub(super) async fn require_known_article(
+/// article the CMS never registered is a 404 for every read (single or bulk); with `accept`, it
+/// simply has no reviews yet.
+pub(super) async fn require_known_articles(
     state: &AppState,
-    article_id: &ArticleId,
+    article_ids: &[&str],
 ) -> Result<(), StoreError> {
-    if state.create_missing_articles || store::articles::exists(&state.pool, article_id).await? {
-        Ok(())
-    } else {
-        Err(StoreError::ArticleNotFound)
+    if state.create_missing_articles {
+        return Ok(());
+    }
+    match store::articles::unknown(&state.pool, article_ids)
+        .await?
+        .first()
+    {
+        None => Ok(()),
+        Some(_) => Err(StoreError::ArticleNotFound),
     }
 }
 

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::responses::{BadParameter, NotFound, Unavailable};
-use super::reviews::require_known_article;
+use super::reviews::require_known_articles;
 use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::stats::RatingCounters;
 use crate::error::ApiError;
@@ -97,7 +97,7 @@ pub async fn article_stats(
     {
         Some(counters) => counters,
         None => {
-            require_known_article(&state, &article_id).await?;
+            require_known_articles(&state, &[article_id.as_str()]).await?;
             RatingCounters::default()
         }
     };
@@ -110,13 +110,13 @@ pub async fn article_stats(
 /// Stats of many articles at once.
 ///
 /// Repeat `article_id` for each article: `/v1/stats?article_id=a&article_id=b`. Articles without
-/// reviews report zero counts.
+/// reviews report zero counts; when unknown articles are rejected, any unknown id is a 404.
 #[utoipa::path(
     tag = "stats",
     params(("article_id" = ArticleIds, Query, description = "Article ids, repeated", explode = true, style = Form)),
     responses(
         (status = 200, description = "Stats per requested article", body = BulkStats),
-        BadParameter, Unavailable,
+        BadParameter, NotFound, Unavailable,
     )
 )]
 #[get("/v1/stats")]
@@ -125,6 +125,8 @@ pub async fn bulk_stats(
     ids: ArticleIds,
 ) -> Result<web::Json<BulkStats>, ApiError> {
     let ids = ids.into_strings();
+    let borrowed: Vec<&str> = ids.iter().map(String::as_str).collect();
+    require_known_articles(&state, &borrowed).await?;
     let found = state.read_cache.many_stats(&state.pool, &ids).await?;
     let stats = ids
         .into_iter()

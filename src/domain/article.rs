@@ -129,12 +129,7 @@ impl ArticleTitle {
     pub const MAX_CHARS: usize = 500;
 
     pub fn parse(raw: &str) -> Result<Option<Self>, ValidationError> {
-        let Some(title) = text::normalize_optional(Some(raw)) else {
-            return Ok(None);
-        };
-        text::char_length(&title, 1, Self::MAX_CHARS)?;
-        text::no_control_chars(&title)?;
-        Ok(Some(Self(title)))
+        Ok(text::optional_free_text(raw, Self::MAX_CHARS, &[])?.map(Self))
     }
 
     pub fn as_str(&self) -> &str {

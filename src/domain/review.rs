@@ -83,11 +83,7 @@ impl ReviewBody {
     pub const MAX_CHARS: usize = 10_000;
 
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        let body = text::normalize(raw);
-        text::char_length(&body, 1, Self::MAX_CHARS)?;
-        text::no_control_chars(&body)?;
-        text::has_visible_char(&body)?;
-        Ok(Self(body))
+        text::free_text(raw, Self::MAX_CHARS, &[text::has_visible_char]).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -103,13 +99,8 @@ impl ReviewTitle {
     pub const MAX_CHARS: usize = 200;
 
     pub fn parse(raw: &str) -> Result<Option<Self>, ValidationError> {
-        let Some(title) = text::normalize_optional(Some(raw)) else {
-            return Ok(None);
-        };
-        text::char_length(&title, 1, Self::MAX_CHARS)?;
-        text::no_control_chars(&title)?;
-        text::has_visible_char(&title)?;
-        Ok(Some(Self(title)))
+        let title = text::optional_free_text(raw, Self::MAX_CHARS, &[text::has_visible_char])?;
+        Ok(title.map(Self))
     }
 
     pub fn as_str(&self) -> &str {
@@ -125,14 +116,8 @@ impl AuthorName {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(raw: &str) -> Result<Option<Self>, ValidationError> {
-        let Some(name) = text::normalize_optional(Some(raw)) else {
-            return Ok(None);
-        };
-        text::char_length(&name, 1, Self::MAX_CHARS)?;
-        text::no_control_chars(&name)?;
-        text::display_name_chars(&name)?;
-        text::has_visible_char(&name)?;
-        Ok(Some(Self(name)))
+        let rules: [text::TextRule; 2] = [text::display_name_chars, text::has_visible_char];
+        Ok(text::optional_free_text(raw, Self::MAX_CHARS, &rules)?.map(Self))
     }
 
     pub fn as_str(&self) -> &str {

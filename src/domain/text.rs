@@ -59,6 +59,40 @@ pub fn normalize_optional(raw: Option<&str>) -> Option<String> {
     raw.map(normalize).filter(|text| !text.is_empty())
 }
 
+/// A rule normalized text must keep, beyond its length and the absence of control characters.
+pub type TextRule = fn(&str) -> Result<(), ValidationError>;
+
+/// Normalizes required free text and checks it: 1 to `max_chars` characters, no control
+/// characters, and every one of `rules`.
+pub fn free_text(
+    raw: &str,
+    max_chars: usize,
+    rules: &[TextRule],
+) -> Result<String, ValidationError> {
+    checked(normalize(raw), max_chars, rules)
+}
+
+/// Like `free_text` for an optional field; `None` when it is blank, since forms send `""` for a
+/// field the reader left empty.
+pub fn optional_free_text(
+    raw: &str,
+    max_chars: usize,
+    rules: &[TextRule],
+) -> Result<Option<String>, ValidationError> {
+    normalize_optional(Some(raw))
+        .map(|text| checked(text, max_chars, rules))
+        .transpose()
+}
+
+fn checked(text: String, max_chars: usize, rules: &[TextRule]) -> Result<String, ValidationError> {
+    char_length(&text, 1, max_chars)?;
+    no_control_chars(&text)?;
+    for rule in rules {
+        rule(&text)?;
+    }
+    Ok(text)
+}
+
 /// Rejects control characters (Unicode category Cc) other than newline and tab: they have no
 /// meaning in a review and are a classic way to smuggle terminal or log escapes.
 pub fn no_control_chars(text: &str) -> Result<(), ValidationError> {

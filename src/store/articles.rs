@@ -95,13 +95,19 @@ pub async fn get(pool: &Pool, id: &ArticleId) -> Result<Option<ArticleWithStats>
     .await
 }
 
-pub async fn exists(pool: &Pool, id: &ArticleId) -> Result<bool, StoreError> {
-    with_connection(pool, async |conn| {
-        Ok(
-            diesel::select(diesel::dsl::exists(articles::table.find(id.as_str())))
-                .get_result(conn)
-                .await?,
-        )
+/// The ids among `ids` that no article has, in the order given.
+pub async fn unknown(pool: &Pool, ids: &[&str]) -> Result<Vec<String>, StoreError> {
+    let known: Vec<String> = with_connection(pool, async |conn| {
+        Ok(articles::table
+            .filter(articles::article_id.eq_any(ids))
+            .select(articles::article_id)
+            .load(conn)
+            .await?)
     })
-    .await
+    .await?;
+    Ok(ids
+        .iter()
+        .filter(|id| !known.iter().any(|known| known == *id))
+        .map(|id| (*id).to_owned())
+        .collect())
 }

@@ -28,15 +28,24 @@ type Sums = (
     Option<i64>,
 );
 
-/// An article id with its sums.
-type ArticleSums = (
-    String,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
+/// The SQL of `Sums`: each rating's count summed over the selected stripes.
+type SumColumns = (
+    diesel::helper_types::sum<stats::count_1>,
+    diesel::helper_types::sum<stats::count_2>,
+    diesel::helper_types::sum<stats::count_3>,
+    diesel::helper_types::sum<stats::count_4>,
+    diesel::helper_types::sum<stats::count_5>,
 );
+
+fn summed() -> SumColumns {
+    (
+        sum(stats::count_1),
+        sum(stats::count_2),
+        sum(stats::count_3),
+        sum(stats::count_4),
+        sum(stats::count_5),
+    )
+}
 
 fn counters(sums: Sums) -> Option<RatingCounters> {
     let (one, two, three, four, five) = sums;
@@ -56,13 +65,7 @@ pub(super) async fn for_article_on(
 ) -> Result<Option<RatingCounters>, StoreError> {
     let sums: Sums = stats::article_stats
         .filter(stats::article_id.eq(id))
-        .select((
-            sum(stats::count_1),
-            sum(stats::count_2),
-            sum(stats::count_3),
-            sum(stats::count_4),
-            sum(stats::count_5),
-        ))
+        .select(summed())
         .get_result(conn)
         .await?;
     Ok(counters(sums))
@@ -73,27 +76,18 @@ pub async fn for_articles(
     pool: &Pool,
     ids: &[String],
 ) -> Result<HashMap<String, RatingCounters>, StoreError> {
-    let rows: Vec<ArticleSums> = with_connection(pool, async |conn| {
+    let rows: Vec<(String, Sums)> = with_connection(pool, async |conn| {
         Ok(stats::article_stats
             .filter(stats::article_id.eq_any(ids))
             .group_by(stats::article_id)
-            .select((
-                stats::article_id,
-                sum(stats::count_1),
-                sum(stats::count_2),
-                sum(stats::count_3),
-                sum(stats::count_4),
-                sum(stats::count_5),
-            ))
+            .select((stats::article_id, summed()))
             .load(conn)
             .await?)
     })
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, one, two, three, four, five)| {
-            counters((one, two, three, four, five)).map(|counters| (id, counters))
-        })
+        .filter_map(|(id, sums)| counters(sums).map(|counters| (id, counters)))
         .collect())
 }
 

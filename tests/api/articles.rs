@@ -9,41 +9,35 @@ async fn the_cms_registers_and_updates_an_article() {
     let app = spawn_app().await;
     let article = fixture("article.json");
     let id = article["article_id"].as_str().unwrap();
-    let key = app.api_key(&[Scope::Cms]).await;
+    let key = format!("Bearer {}", app.api_key(&[Scope::Cms]).await);
+    let cms = &app;
     let put = |body: Value| {
-        app.client
-            .put(app.url(&format!("/v1/articles/{id}")))
-            .bearer_auth(&key)
-            .json(&body)
-            .send()
+        let key = key.clone();
+        async move { cms.put_article(id, Some(&key), &body).await }
     };
     let created = put(json!({
         "title": article["title"], "url": article["url"], "language": "en",
         "published_at": article["published_at"]
     }))
-    .await
-    .unwrap();
+    .await;
     assert_eq!(created.status(), 201);
+    assert_eq!(created.headers()["location"], format!("/v1/articles/{id}"));
     let created: Value = created.json().await.unwrap();
     assert_eq!(created["title"], article["title"]);
     assert_eq!(created["reviews_open"], true);
     assert_eq!(created["stats"]["review_count"], 0);
 
-    let updated = put(json!({"title": "Updated title", "reviews_open": false}))
-        .await
-        .unwrap();
+    let updated = put(json!({"title": "Updated title", "reviews_open": false})).await;
     assert_eq!(updated.status(), 200);
     let read = app.get_json(&format!("/v1/articles/{id}")).await;
     assert_eq!(read["title"], "Updated title");
     assert_eq!(read["reviews_open"], false);
     assert!(read["url"].is_null(), "PUT replaces the description");
 
-    let invalid = put(json!({"url": "javascript:alert(1)", "language": "xx-invalid-"}))
-        .await
-        .unwrap();
+    let invalid = put(json!({"url": "javascript:alert(1)", "language": "xx-invalid-"})).await;
     let problem = expect_problem(invalid, 422).await;
     assert_eq!(problem_fields(&problem), ["language", "url"]);
-    let unknown = put(json!({"status": "deleted"})).await.unwrap();
+    let unknown = put(json!({"status": "deleted"})).await;
     let problem = expect_problem(unknown, 422).await;
     assert_eq!(problem_fields(&problem), ["status"]);
 }
@@ -51,54 +45,25 @@ async fn the_cms_registers_and_updates_an_article() {
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_and_scopes_are_enforced() {
     let app = spawn_app().await;
-    let url = app.url("/v1/articles/scoped");
     let body = json!({"title": "Scoped"});
+    let client = &app;
+    let put = |authorization: Option<String>| {
+        let body = body.clone();
+        async move {
+            client
+                .put_article("scoped", authorization.as_deref(), &body)
+                .await
+        }
+    };
 
-    let none = app.client.put(&url).json(&body).send().await.unwrap();
-    let problem = expect_problem(none, 401).await;
+    let problem = expect_problem(put(None).await, 401).await;
     assert!(problem["detail"].as_str().unwrap().contains("Bearer"));
-
-    let wrong = app
-        .client
-        .put(&url)
-        .bearer_auth("mrg_not-a-key")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    expect_problem(wrong, 401).await;
-
-    let malformed = app
-        .client
-        .put(&url)
-        .header("authorization", "Basic dXNlcjpwYXNz")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    expect_problem(malformed, 401).await;
-
+    expect_problem(put(Some("Bearer mrg_not-a-key".into())).await, 401).await;
+    expect_problem(put(Some("Basic dXNlcjpwYXNz".into())).await, 401).await;
     let moderator = app.api_key(&[Scope::Moderator]).await;
-    let forbidden = app
-        .client
-        .put(&url)
-        .bearer_auth(&moderator)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    expect_problem(forbidden, 403).await;
-
+    expect_problem(put(Some(format!("Bearer {moderator}"))).await, 403).await;
     let admin = app.api_key(&[Scope::Admin]).await;
-    let ok = app
-        .client
-        .put(&url)
-        .bearer_auth(&admin)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), 201);
+    assert_eq!(put(Some(format!("Bearer {admin}"))).await.status(), 201);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -124,7 +124,7 @@ async fn every_hostile_case_gets_its_status_and_leaves_no_trace() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_hostile_article_description_gets_its_status_and_changes_nothing() {
     let app = spawn_app().await;
-    let key = app.api_key(&[Scope::Cms]).await;
+    let bearer = format!("Bearer {}", app.api_key(&[Scope::Cms]).await);
     let mut accepted = 0;
     for (index, case) in fixture("articles-hostile.json")
         .as_array()
@@ -134,13 +134,8 @@ async fn every_hostile_article_description_gets_its_status_and_changes_nothing()
     {
         let name = case["case"].as_str().unwrap();
         let response = app
-            .client
-            .put(app.url(&format!("/v1/articles/hostile-{index}")))
-            .bearer_auth(&key)
-            .json(&case["body"])
-            .send()
-            .await
-            .unwrap();
+            .put_article(&format!("hostile-{index}"), Some(&bearer), &case["body"])
+            .await;
         let status = response.status().as_u16();
         let expected = expected_statuses(case);
         assert!(

@@ -48,18 +48,14 @@ async fn a_created_key_works_until_revoked() {
     assert!(listing.contains("cms-prod") && listing.contains(&id));
     assert!(!listing.contains(&secret), "list never shows secrets");
 
-    let put = || {
-        app.client
-            .put(app.url("/v1/articles/keyed"))
-            .bearer_auth(&secret)
-            .json(&json!({"title": "Keyed"}))
-            .send()
-    };
-    assert!(put().await.unwrap().status().is_success());
+    let bearer = format!("Bearer {secret}");
+    let body = json!({"title": "Keyed"});
+    let put = || app.put_article("keyed", Some(&bearer), &body);
+    assert!(put().await.status().is_success());
 
     let revoked = marginalia(&app.database_url, &["keys", "revoke", &id]);
     assert!(revoked.status.success());
-    assert_eq!(put().await.unwrap().status(), 401);
+    assert_eq!(put().await.status(), 401);
     let again = marginalia(&app.database_url, &["keys", "revoke", &id]);
     assert!(!again.status.success(), "revoking twice is an error");
 

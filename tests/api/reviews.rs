@@ -266,6 +266,7 @@ async fn unknown_articles_are_refused_when_configured() {
     expect_problem(response, 404).await;
     expect_problem(app.get("/v1/articles/never-registered/reviews").await, 404).await;
     expect_problem(app.get("/v1/articles/never-registered/stats").await, 404).await;
+    expect_problem(app.get("/v1/stats?article_id=never-registered").await, 404).await;
     assert_eq!(app.count("SELECT count(*) AS n FROM articles").await, 0);
 
     let article = app.register_fixture_article().await;
@@ -274,6 +275,14 @@ async fn unknown_articles_are_refused_when_configured() {
         .post_review(id, &json!({"rating": 3, "body": "now it exists"}))
         .await;
     assert_eq!(response.status(), 201);
+    let bulk = app.get_json(&format!("/v1/stats?article_id={id}")).await;
+    assert_eq!(bulk["stats"][0]["review_count"], 1);
+    let mixed = app
+        .get(&format!(
+            "/v1/stats?article_id={id}&article_id=never-registered"
+        ))
+        .await;
+    expect_problem(mixed, 404).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -254,6 +254,20 @@ impl TestApp {
             .expect("request")
     }
 
+    /// `PUT /v1/articles/{id}` as the CMS sends it; `authorization` is the whole header value.
+    pub async fn put_article(
+        &self,
+        id: &str,
+        authorization: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        let mut request = self.client.put(self.url(&format!("/v1/articles/{id}")));
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        request.json(body).send().await.expect("request")
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
@@ -288,19 +302,15 @@ impl TestApp {
         let article = fixture("article.json");
         let key = self.api_key(&[Scope::Cms]).await;
         let id = article["article_id"].as_str().expect("id").to_owned();
+        let body = serde_json::json!({
+            "title": article["title"],
+            "url": article["url"],
+            "language": article["language"],
+            "published_at": article["published_at"],
+        });
         let response = self
-            .client
-            .put(self.url(&format!("/v1/articles/{id}")))
-            .bearer_auth(key)
-            .json(&serde_json::json!({
-                "title": article["title"],
-                "url": article["url"],
-                "language": article["language"],
-                "published_at": article["published_at"],
-            }))
-            .send()
-            .await
-            .expect("request");
+            .put_article(&id, Some(&format!("Bearer {key}")), &body)
+            .await;
         assert_eq!(response.status(), 201);
         article
     }
