@@ -10,7 +10,7 @@ use super::extract::JsonBody;
 use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, Unavailable};
 use super::stats::ArticleStats;
 use crate::auth::{ApiCaller, Scope};
-use crate::domain::article::{ArticleId, ArticleInput, ArticleTitle, ArticleUpsert, ArticleUrl};
+use crate::domain::article::{ArticleId, ArticleTitle, ArticleUpsert, ArticleUrl};
 use crate::domain::text::LanguageTag;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -116,13 +116,13 @@ pub async fn put_article(
     JsonBody(request): JsonBody<PutArticleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Scope::Cms])?;
-    let upsert = ArticleUpsert::parse(ArticleInput {
-        title: request.title,
-        url: request.url,
-        language: request.language,
-        published_at: request.published_at,
-        reviews_open: request.reviews_open,
-    })
+    let upsert = ArticleUpsert::parse(
+        request.title.as_deref(),
+        request.url.as_deref(),
+        request.language.as_deref(),
+        request.published_at,
+        request.reviews_open,
+    )
     .map_err(ApiError::Validation)?;
     let (article, created) = store::articles::upsert(&state.pool, &article_id, &upsert).await?;
     // Which key changed what: the audit trail for CMS writes.

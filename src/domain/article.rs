@@ -5,6 +5,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use validator::ValidationError;
 
+use super::field_error::FieldErrors;
+use super::field_error::Presence::Optional;
 use super::text::{self, LanguageTag};
 use super::time;
 use super::{FieldError, FieldErrorCode};
@@ -111,16 +113,6 @@ impl ArticleIds {
     }
 }
 
-/// What the CMS may say about an article, as received.
-#[derive(Debug, Clone, Default)]
-pub struct ArticleInput {
-    pub title: Option<String>,
-    pub url: Option<String>,
-    pub language: Option<String>,
-    pub published_at: Option<DateTime<Utc>>,
-    pub reviews_open: Option<bool>,
-}
-
 /// An article's headline as the CMS gives it; blank counts as absent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArticleTitle(String);
@@ -195,36 +187,31 @@ pub struct ArticleUpsert {
 }
 
 impl ArticleUpsert {
-    /// Normalizes the CMS's description and checks it; reviews stay open unless said otherwise.
-    pub fn parse(input: ArticleInput) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let title = FieldError::optional(
-            &mut errors,
-            "title",
-            input.title.as_deref(),
-            ArticleTitle::parse,
-        );
-        let url = FieldError::optional(&mut errors, "url", input.url.as_deref(), |raw| {
-            ArticleUrl::parse(raw).map(Some)
+    /// Normalizes the CMS's description, as received, and checks it; reviews stay open unless
+    /// said otherwise.
+    pub fn parse(
+        title: Option<&str>,
+        url: Option<&str>,
+        language: Option<&str>,
+        published_at: Option<DateTime<Utc>>,
+        reviews_open: Option<bool>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let mut fields = FieldErrors::default();
+        let title = fields
+            .parse("title", Optional, title, ArticleTitle::parse)
+            .flatten();
+        let url = fields.parse("url", Optional, url, ArticleUrl::parse);
+        let language = fields.parse("language", Optional, language, LanguageTag::parse);
+        let published_at = fields.parse("published_at", Optional, published_at, |at| {
+            time::storable(&at).map(|()| at)
         });
-        let language =
-            FieldError::optional(&mut errors, "language", input.language.as_deref(), |raw| {
-                LanguageTag::parse(raw).map(Some)
-            });
-        let published_at =
-            FieldError::optional(&mut errors, "published_at", input.published_at, |at| {
-                time::storable(&at).map(|()| Some(at))
-            });
-        if !errors.is_empty() {
-            errors.sort_by(|a, b| a.field.cmp(&b.field));
-            return Err(errors);
-        }
+        fields.into_result()?;
         Ok(Self {
             title,
             url,
             language,
             published_at,
-            reviews_open: input.reviews_open.unwrap_or(true),
+            reviews_open: reviews_open.unwrap_or(true),
         })
     }
 }
@@ -340,12 +327,13 @@ mod tests {
 
     #[test]
     fn article_descriptions_are_checked() {
-        let ok = ArticleUpsert::parse(ArticleInput {
-            title: Some("  Pushed to the Brink  ".into()),
-            url: Some("https://news.example.org/a/1".into()),
-            language: Some("en-gb".into()),
-            ..Default::default()
-        })
+        let ok = ArticleUpsert::parse(
+            Some("  Pushed to the Brink  "),
+            Some("https://news.example.org/a/1"),
+            Some("en-gb"),
+            None,
+            None,
+        )
         .unwrap();
         assert_eq!(
             ok.title.as_ref().map(ArticleTitle::as_str),
@@ -354,11 +342,13 @@ mod tests {
         assert_eq!(ok.language.as_ref().map(LanguageTag::as_str), Some("en-GB"));
         assert!(ok.reviews_open);
 
-        let errors = ArticleUpsert::parse(ArticleInput {
-            url: Some("javascript:alert(1)".into()),
-            language: Some("english please".into()),
-            ..Default::default()
-        })
+        let errors = ArticleUpsert::parse(
+            None,
+            Some("javascript:alert(1)"),
+            Some("english please"),
+            None,
+            None,
+        )
         .unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["language", "url"]);
@@ -417,14 +407,15 @@ mod tests {
                 language in prop::option::of(any::<String>()),
                 published_micros in prop::option::of(any::<i64>()),
             ) {
-                let input = ArticleInput {
-                    title,
-                    url,
-                    language,
-                    published_at: published_micros.and_then(DateTime::from_timestamp_micros),
-                    reviews_open: None,
-                };
-                match ArticleUpsert::parse(input) {
+                let published_at = published_micros.and_then(DateTime::from_timestamp_micros);
+                let parsed = ArticleUpsert::parse(
+                    title.as_deref(),
+                    url.as_deref(),
+                    language.as_deref(),
+                    published_at,
+                    None,
+                );
+                match parsed {
                     Ok(article) => {
                         let texts = [
                             article.title.as_ref().map(ArticleTitle::as_str),

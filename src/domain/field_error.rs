@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 use utoipa::ToSchema;
+use validator::ValidationError;
 
 /// Which rule a field broke: a closed list, published as an enum so that clients can match on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -107,52 +108,62 @@ impl FieldError {
     }
 
     /// A broken rule, attributed to `field`.
-    pub fn broke(field: &str, rule: &validator::ValidationError) -> Self {
+    pub fn broke(field: &str, rule: &ValidationError) -> Self {
         let message = rule
             .message
             .clone()
             .unwrap_or_else(|| Cow::Owned(format!("is invalid ({})", rule.code)));
         Self::new(field, FieldErrorCode::from_rule(&rule.code), message)
     }
+}
 
-    /// Parses a field that must be present, noting what is wrong with it in `errors`.
-    pub fn required<R, T>(
-        errors: &mut Vec<Self>,
+/// What is wrong with a request's fields, collected while each field is parsed, so that every
+/// broken rule is reported at once.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+/// Whether a field must be present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    Required,
+    Optional,
+}
+
+impl FieldErrors {
+    /// Parses a field, noting a missing required field or a broken rule. A field that may be blank
+    /// parses into an `Option` of its own; flatten it.
+    pub fn parse<R, T>(
+        &mut self,
         field: &str,
+        presence: Presence,
         raw: Option<R>,
-        parse: impl FnOnce(R) -> Result<T, validator::ValidationError>,
+        parse: impl FnOnce(R) -> Result<T, ValidationError>,
     ) -> Option<T> {
-        let Some(raw) = raw else {
-            errors.push(Self::new(field, FieldErrorCode::Required, "is required"));
-            return None;
-        };
-        parse(raw)
-            .map_err(|rule| errors.push(Self::broke(field, &rule)))
+        match raw {
+            Some(raw) => self.check(field, parse(raw)),
+            None if presence == Presence::Required => {
+                let missing = FieldError::new(field, FieldErrorCode::Required, "is required");
+                self.0.push(missing);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn check<T>(&mut self, field: &str, parsed: Result<T, ValidationError>) -> Option<T> {
+        parsed
+            .map_err(|rule| self.0.push(FieldError::broke(field, &rule)))
             .ok()
     }
 
-    /// Parses a field that may be absent (or, as `parse` decides, blank), noting what is wrong
-    /// with it in `errors`.
-    pub fn optional<R, T>(
-        errors: &mut Vec<Self>,
-        field: &str,
-        raw: Option<R>,
-        parse: impl FnOnce(R) -> Result<Option<T>, validator::ValidationError>,
-    ) -> Option<T> {
-        parse_optional(raw, parse).unwrap_or_else(|rule| {
-            errors.push(Self::broke(field, &rule));
-            None
-        })
-    }
-}
-
-fn parse_optional<R, T>(
-    raw: Option<R>,
-    parse: impl FnOnce(R) -> Result<Option<T>, validator::ValidationError>,
-) -> Result<Option<T>, validator::ValidationError> {
-    match raw {
-        None => Ok(None),
-        Some(raw) => parse(raw),
+    /// The broken rules, sorted by field, if there are any.
+    pub fn into_result(mut self) -> Result<(), Vec<FieldError>> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            self.0.sort_by(|a, b| a.field.cmp(&b.field));
+            Err(self.0)
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 
 use validator::ValidationError;
 
+use super::field_error::FieldErrors;
+use super::field_error::Presence::{Optional, Required};
 use super::text::{self, LanguageTag};
 use super::FieldError;
 
@@ -166,38 +168,24 @@ pub struct NewReview {
 impl NewReview {
     /// Normalizes and checks a submission, reporting every broken rule at once.
     pub fn parse(input: ReviewInput) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let rating = FieldError::required(&mut errors, "rating", input.rating, Rating::parse);
-        let body = FieldError::required(
-            &mut errors,
-            "body",
-            input.body.as_deref(),
-            ReviewBody::parse,
-        );
-        let title = FieldError::optional(
-            &mut errors,
-            "title",
-            input.title.as_deref(),
-            ReviewTitle::parse,
-        );
-        let author_name = FieldError::optional(
-            &mut errors,
-            "author_name",
-            input.author_name.as_deref(),
-            AuthorName::parse,
-        );
-        let author_email = FieldError::optional(
-            &mut errors,
-            "author_email",
-            input.author_email.as_deref(),
-            |raw| AuthorEmail::parse(raw).map(Some),
-        );
-        let language =
-            FieldError::optional(&mut errors, "language", input.language.as_deref(), |raw| {
-                LanguageTag::parse(raw).map(Some)
-            });
-        match (rating, body) {
-            (Some(rating), Some(body)) if errors.is_empty() => {
+        let mut fields = FieldErrors::default();
+        let rating = fields.parse("rating", Required, input.rating, Rating::parse);
+        let body = fields.parse("body", Required, input.body.as_deref(), ReviewBody::parse);
+        let title = input.title.as_deref();
+        let title = fields
+            .parse("title", Optional, title, ReviewTitle::parse)
+            .flatten();
+        let name = input.author_name.as_deref();
+        let author_name = fields
+            .parse("author_name", Optional, name, AuthorName::parse)
+            .flatten();
+        let email = input.author_email.as_deref();
+        let author_email = fields.parse("author_email", Optional, email, AuthorEmail::parse);
+        let language = input.language.as_deref();
+        let language = fields.parse("language", Optional, language, LanguageTag::parse);
+        // A missing required field is always among the collected errors.
+        match (rating, body, fields.into_result()) {
+            (Some(rating), Some(body), Ok(())) => {
                 let language = language.or_else(|| {
                     detect_language(body.as_str()).and_then(|code| LanguageTag::parse(&code).ok())
                 });
@@ -210,10 +198,7 @@ impl NewReview {
                     language,
                 })
             }
-            _ => {
-                errors.sort_by(|a, b| a.field.cmp(&b.field));
-                Err(errors)
-            }
+            (_, _, result) => Err(result.err().unwrap_or_default()),
         }
     }
 }
