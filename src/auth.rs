@@ -21,6 +21,8 @@ use crate::state::AppState;
 use crate::store;
 
 const KEY_PREFIX: &str = "mrg_";
+/// Longest name of an API key, in characters.
+pub const KEY_NAME_MAX_CHARS: usize = 100;
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -212,8 +212,12 @@ async fn keys_with(config: &Config, database: &Database, command: KeysCommand) -
     match command {
         KeysCommand::Create { name, scopes } => {
             let name = name.trim();
-            if name.is_empty() || name.chars().count() > 100 {
-                return Err("--name must be 1 to 100 characters".into());
+            if name.is_empty() || name.chars().count() > auth::KEY_NAME_MAX_CHARS {
+                return Err(format!(
+                    "--name must be 1 to {} characters",
+                    auth::KEY_NAME_MAX_CHARS
+                )
+                .into());
             }
             let mut scope_names: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
             scope_names.sort();

@@ -8,7 +8,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::article::{ArticleId, ArticleIds, ArticleTitle, ArticleUrl};
-use crate::domain::page::{Cursor, PageSize, CURSOR_MAX};
+use crate::domain::page::{Cursor, PageSize, CURSOR_MAX, CURSOR_PATTERN};
 use crate::domain::review::{AuthorEmail, AuthorName, Rating, ReviewBody, ReviewTitle};
 use crate::domain::text::{LanguageTag, NON_BLANK_PATTERN, PRINTABLE_PATTERN};
 
@@ -145,7 +145,7 @@ published!(
         0,
         CURSOR_MAX
     )
-    .pattern(Some("^[A-Za-z0-9_-]*$"))
+    .pattern(Some(CURSOR_PATTERN))
 );
 
 published!(

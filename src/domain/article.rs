@@ -11,7 +11,7 @@ use super::text::{self, LanguageTag};
 use super::time;
 use super::{FieldError, FieldErrorCode};
 
-/// The CMS's own opaque article id: 1–128 characters of `[A-Za-z0-9._:~-]`, not all dots (`.` and
+/// The CMS's own opaque article id: 1 to `MAX_LEN` characters of `[A-Za-z0-9._:~-]`, not all dots (`.` and
 /// `..` are path segments that HTTP clients resolve away, so a review for `..` would land elsewhere).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ArticleId(String);

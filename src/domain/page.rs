@@ -92,6 +92,8 @@ impl ListScope {
 
 /// Longest cursor a client may send; every cursor this service issues is shorter.
 pub const CURSOR_MAX: usize = 200;
+/// The alphabet of a cursor (unpadded URL-safe base64), as the OpenAPI document publishes it.
+pub const CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]*$";
 
 impl Cursor {
     const VERSION: &'static str = "v2";
