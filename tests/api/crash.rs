@@ -30,7 +30,12 @@ async fn start(app: &TestApp) -> Service {
     let mut process = start_binary(
         &app.database_url,
         port,
-        &[("MARGINALIA_WORKERS", "2".to_owned())],
+        &[
+            ("MARGINALIA_WORKERS", "2".to_owned()),
+            // Other tests share the machine and the cluster: waiting longer for a connection keeps
+            // this test about stopping, not about overload (which the outage tests cover).
+            ("MARGINALIA_DB_ACQUIRE_TIMEOUT_MS", "10000".to_owned()),
+        ],
         None,
     );
     wait_ready(&client, &base, &mut process).await;
