@@ -17,6 +17,7 @@ import argparse
 import base64
 import datetime as dt
 import hashlib
+import json
 import os
 import platform
 import re
@@ -41,7 +42,8 @@ DEEP_PAGE = 5_000
 BULK_ARTICLES = 100
 SPREAD_ARTICLES = 1_000
 
-# The statements the service issues, as diesel sends them (prepared, one round trip each).
+# The page and stats statements the service issues, as diesel sends them (prepared, one round trip
+# each); the submission statement comes from the binary itself (`marginalia sql submit-review`).
 REVIEW_COLUMNS = "id, article_id, rating, title, body, author_name, language, created_at"
 SQL_NEW_ID = (
     "(lpad(to_hex((extract(epoch from clock_timestamp()) * 1000)::bigint), 12, '0') || '7' "
@@ -152,16 +154,29 @@ def cursor_of_page(conninfo: str, page: int) -> tuple[str, str]:
     return cursor, f"(created_at, id) < ('{created_at}', '{uuid}')"
 
 
-def scenarios(cursors: dict[int, tuple[str, str]]) -> list[Scenario]:
+def submission_script(binary: Path, name: str, articles: int) -> str:
+    """A pgbench script running the service's own submission statement (as `marginalia sql
+    submit-review` prints it), with a pgbench expression for each of its parameters."""
+    statement = json.loads(run([str(binary), "sql", "submit-review"]).stdout)
+    values = {
+        "article": name, "create_missing_article": "true", "id": SQL_NEW_ID, "rating": ":rating",
+        "title": "NULL", "author_name": "NULL", "author_email": "NULL", "language": "'en'",
+        "body": "'A benchmark review number with a realistic length for what readers write.'",
+        "status": "'published'", "stripe": ":stripe", "counted": "true",
+    }
+    sql = statement["sql"]
+    # Highest first, so that $1 never replaces the start of $10.
+    for index in range(len(statement["parameters"]), 0, -1):
+        sql = sql.replace(f"${index}", f"({values[statement['parameters'][index - 1]]})")
+    return (f"\\set rating random(1, 5)\n\\set article random(0, {articles})\n"
+            f"\\set stripe random(0, 7)\n{sql};\n")
+
+
+def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenario]:
     bulk_query = "&".join(f"article_id=bulk-{i}" for i in range(BULK_ARTICLES))
     bulk_array = ",".join(f"'bulk-{i}'" for i in range(BULK_ARTICLES))
     page_sql = (f"SELECT {REVIEW_COLUMNS} FROM reviews WHERE article_id = '{DEEP_ARTICLE}' "
                 f"AND status = 'published' {{bound}} ORDER BY created_at DESC, id DESC LIMIT {PAGE_SIZE + 1};")
-    insert_sql = """\\set rating random(1, 5)
-\\set article random(0, {articles})
-\\set stripe random(0, 7)
-WITH created AS (INSERT INTO articles (article_id) SELECT {name} WHERE true ON CONFLICT (article_id) DO NOTHING RETURNING reviews_open), article AS (SELECT reviews_open FROM created UNION ALL SELECT reviews_open FROM articles WHERE article_id = {name}), review AS (INSERT INTO reviews (id, article_id, rating, title, body, author_name, author_email, language, status) SELECT {new_id}, {name}, :rating, NULL, 'A benchmark review number with a realistic length for what readers write.', NULL, NULL, 'en', 'published' FROM article WHERE reviews_open RETURNING {columns}), counted AS (INSERT INTO article_stats AS s (article_id, stripe, review_count, rating_sum, count_1, count_2, count_3, count_4, count_5) SELECT article_id, :stripe, 1, rating, (rating = 1)::int, (rating = 2)::int, (rating = 3)::int, (rating = 4)::int, (rating = 5)::int FROM review WHERE true ON CONFLICT (article_id, stripe) DO UPDATE SET review_count = s.review_count + excluded.review_count, rating_sum = s.rating_sum + excluded.rating_sum, count_1 = s.count_1 + excluded.count_1, count_2 = s.count_2 + excluded.count_2, count_3 = s.count_3 + excluded.count_3, count_4 = s.count_4 + excluded.count_4, count_5 = s.count_5 + excluded.count_5) SELECT article.reviews_open, review.* FROM article LEFT JOIN review ON true;
-"""
     stats_sums = "sum(count_1), sum(count_2), sum(count_3), sum(count_4), sum(count_5)"
     review_lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                   'local n = 0\nrequest = function()\n  n = n + 1\n'
@@ -170,13 +185,11 @@ WITH created AS (INSERT INTO articles (article_id) SELECT {name} WHERE true ON C
     return [
         Scenario("post_spread", "POST review, 1,000 articles", "POST", "",
                  body_lua=review_lua.format(path='string.format("/v1/articles/spread-%d/reviews", math.random(0, 999))'),
-                 pgbench=insert_sql.format(articles=SPREAD_ARTICLES - 1, name="'pg-spread-' || :article",
-                                           new_id=SQL_NEW_ID, columns=REVIEW_COLUMNS),
+                 pgbench=submission_script(binary, "'pg-spread-' || :article", SPREAD_ARTICLES - 1),
                  isso="isso_post"),
         Scenario("post_hot", "POST review, one hot article", "POST", "",
                  body_lua=review_lua.format(path='"/v1/articles/hot/reviews"'),
-                 pgbench=insert_sql.format(articles=0, name="'pg-hot'", new_id=SQL_NEW_ID,
-                                           columns=REVIEW_COLUMNS)),
+                 pgbench=submission_script(binary, "'pg-hot'", 0)),
         Scenario("get_first_page", "GET first page (20 of 100,000)", "GET",
                  f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}",
                  pgbench=page_sql.format(bound=""), isso="isso_get_thread"),
@@ -408,7 +421,7 @@ def main() -> None:
         wait_ready(base, service)
         conninfo = f"host={work / 'data' / 'postgres'} port=5432 user=postgres dbname=marginalia"
         print("seeding…", flush=True)
-        chosen = scenarios(seed(conninfo))
+        chosen = scenarios(seed(conninfo), binary)
         if args.only:
             names = set(args.only.split(","))
             chosen = [s for s in chosen if s.name in names]

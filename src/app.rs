@@ -152,10 +152,8 @@ fn start(
         let routes = web::Data::new(api::RouteTable::from_document(&document));
         app.app_data(state.clone())
             .app_data(routes)
-            .wrap(from_fn(http_layer::head_as_get))
             .wrap(cors(&cors_origins))
-            .wrap(from_fn(http_layer::problem_documents))
-            .wrap(from_fn(http_layer::echo_request_id))
+            .wrap(from_fn(http_layer::shape_answers))
             .wrap(from_fn(metrics::track_requests))
             .wrap(TracingLogger::<BoundedRootSpan>::new())
             .configure(|cfg| {

@@ -191,6 +191,14 @@ pub fn openapi() -> CommandResult {
     Ok(())
 }
 
+/// `marginalia sql submit-review`: the submission statement and its parameter names, as JSON.
+pub fn submission_sql() -> CommandResult {
+    let (sql, parameters) = store::reviews::submission_statement();
+    let json = serde_json::json!({"sql": sql, "parameters": parameters});
+    println!("{json}");
+    Ok(())
+}
+
 /// Key management subcommands.
 pub enum KeysCommand {
     Create { name: String, scopes: Vec<Scope> },

@@ -1,6 +1,6 @@
-//! Middleware that shapes every answer, whichever part of the stack produced it: problem+json for
-//! every error, `HEAD` served as `GET`, the request id echoed, and request spans whose fields are
-//! bounded so that a hostile URL or user agent cannot flood the logs.
+//! What shapes every answer, whichever part of the stack produced it: problem+json for every error,
+//! `HEAD` served as `GET`, the request id echoed; and request spans whose fields are bounded so
+//! that a hostile URL or user agent cannot flood the logs.
 
 use std::borrow::Cow;
 
@@ -71,39 +71,29 @@ impl RootSpanBuilder for BoundedRootSpan {
     }
 }
 
-/// Puts the request id that tracing logs under on the response, so a client's report can be
-/// matched with our logs.
-pub async fn echo_request_id(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
-    let mut response = next.call(req).await?;
-    if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
-    Ok(response)
-}
-
-/// Serves `HEAD` on every `GET` route: routed as `GET`; actix's HTTP layer, which still knows
-/// the request was `HEAD`, sends the headers without the body.
-pub async fn head_as_get(
+/// Shapes every answer, in one layer (each layer costs an allocation per request):
+/// - `HEAD` is routed as `GET`; actix's HTTP layer, which still knows the request was `HEAD`,
+///   sends the headers without the body;
+/// - the request id that tracing logs under goes on the response, so that a client's report can
+///   be matched with our logs;
+/// - every error answer that is not yet a problem document (the CORS layer's refusals, unknown
+///   documentation assets, actix's own errors) becomes one with the same status. Other answers
+///   pass through untouched, without re-boxing their bodies.
+pub async fn shape_answers<B: MessageBody + 'static>(
     mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, Error> {
     if req.method() == Method::HEAD {
         req.head_mut().method = Method::GET;
     }
-    next.call(req).await
-}
-
-/// Turns every error answer that is not yet a problem document (the CORS layer's refusals, unknown
-/// documentation assets, actix's own errors) into one with the same status.
-pub async fn problem_documents(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<BoxBody>>, Error> {
-    let response = next.call(req).await?.map_into_boxed_body();
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| HeaderValue::from_str(&id.to_string()).ok());
+    let mut response = next.call(req).await?;
+    if let Some(request_id) = request_id {
+        response.headers_mut().insert(REQUEST_ID, request_id);
+    }
     let status = response.status();
     let is_problem = response
         .headers()
@@ -129,6 +119,7 @@ pub async fn problem_documents(
     }
     shaped.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
     let shaped = shaped.json(problem_for_status(status, detail));
+    // The request id was copied with the other headers.
     Ok(ServiceResponse::new(request, shaped).map_into_right_body())
 }
 

@@ -32,6 +32,18 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(Keys),
+    /// Print a statement the service prepares, as JSON (for the benchmark).
+    #[command(hide = true)]
+    Sql {
+        #[arg(value_enum)]
+        statement: Statement,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Statement {
+    /// The statement that stores a review with its article and stats.
+    SubmitReview,
 }
 
 #[derive(Subcommand)]
@@ -64,6 +76,9 @@ async fn main() -> ExitCode {
         Command::Serve => commands::serve(config).await,
         Command::Migrate => commands::migrate(config).await,
         Command::Openapi => commands::openapi(),
+        Command::Sql {
+            statement: Statement::SubmitReview,
+        } => commands::submission_sql(),
         Command::Keys(Keys::Create { name, scopes }) => {
             commands::keys(config, KeysCommand::Create { name, scopes }).await
         }

@@ -22,7 +22,7 @@ use moka::future::Cache;
 
 use crate::db::Pool;
 use crate::domain::stats::RatingCounters;
-use crate::metrics;
+use crate::metrics::{self, CacheName};
 use crate::store::{self, StoreError};
 
 const MAX_ARTICLES: u64 = 50_000;
@@ -62,7 +62,7 @@ impl Inner {
     /// The cached value of `key` if current; otherwise one shared call of `load`.
     async fn through<K, V, E, F, Fut>(
         &self,
-        name: &'static str,
+        name: CacheName,
         cache: &Cache<K, Stamped<V>>,
         article_id: &str,
         key: K,
@@ -145,7 +145,7 @@ impl ReadCache {
             Some(inner) => {
                 inner
                     .through(
-                        "stats",
+                        CacheName::Stats,
                         &inner.stats,
                         article_id,
                         article_id.to_owned(),
@@ -170,11 +170,11 @@ impl ReadCache {
         for id in article_ids {
             match inner.stats.get(id).await {
                 Some(entry) if inner.is_current(id, &entry).await => {
-                    metrics::record_cache_lookup("stats", true);
+                    metrics::record_cache_lookup(CacheName::Stats, true);
                     found.extend(entry.value.map(|counters| (id.clone(), counters)));
                 }
                 _ => {
-                    metrics::record_cache_lookup("stats", false);
+                    metrics::record_cache_lookup(CacheName::Stats, false);
                     missing.push(id.clone());
                 }
             }
@@ -209,7 +209,13 @@ impl ReadCache {
             Some(inner) => {
                 let key = (article_id.to_owned(), query_key);
                 inner
-                    .through("first_page", &inner.first_pages, article_id, key, load)
+                    .through(
+                        CacheName::FirstPage,
+                        &inner.first_pages,
+                        article_id,
+                        key,
+                        load,
+                    )
                     .await
             }
         }

@@ -78,6 +78,29 @@ pub async fn insert(
     }
 }
 
+/// The submission statement's SQL (parameters as `$1`, `$2`, …) and the names of its parameters
+/// in order. `marginalia sql submit-review` prints them, so that the benchmark runs pgbench on the
+/// very statement the service prepares instead of a copy.
+pub fn submission_statement() -> (String, &'static [&'static str]) {
+    let statement = SubmitReview {
+        article: "",
+        create_missing_article: true,
+        id: Uuid::nil(),
+        rating: 0,
+        title: None,
+        body: "",
+        author_name: None,
+        author_email: None,
+        language: None,
+        status: ReviewStatus::initial().as_str(),
+        counted: true,
+        stripe: 0,
+    };
+    let text = diesel::debug_query::<Pg, _>(&statement).to_string();
+    let sql = text.split(" -- binds: ").next().unwrap_or(&text).to_owned();
+    (sql, SubmitReview::PARAMETERS)
+}
+
 /// The submission statement of `insert`, prepared once per connection.
 #[derive(Clone, Copy)]
 struct SubmitReview<'a> {
@@ -94,6 +117,26 @@ struct SubmitReview<'a> {
     /// Whether the review's status counts in the stats.
     counted: bool,
     stripe: i16,
+}
+
+impl SubmitReview<'_> {
+    /// The parameters `walk_ast` binds, in the order it binds them.
+    const PARAMETERS: &'static [&'static str] = &[
+        "article",
+        "create_missing_article",
+        "article",
+        "id",
+        "article",
+        "rating",
+        "title",
+        "body",
+        "author_name",
+        "author_email",
+        "language",
+        "status",
+        "stripe",
+        "counted",
+    ];
 }
 
 /// The statement's SQL never varies, so diesel can find it in the prepared-statement cache by
@@ -256,4 +299,52 @@ pub async fn page(
         scope: query.scope,
     });
     Ok((rows, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `PARAMETERS` names the binds in `walk_ast`'s order: each is given a value of its own, and
+    /// the values come back in the order the names say.
+    #[test]
+    fn the_parameter_names_follow_the_binds() {
+        let id = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0042);
+        let statement = SubmitReview {
+            article: "the-article",
+            create_missing_article: false,
+            id,
+            rating: 4,
+            title: Some("the-title"),
+            body: "the-body",
+            author_name: Some("the-name"),
+            author_email: Some("the-email"),
+            language: Some("the-language"),
+            status: "the-status",
+            counted: true,
+            stripe: 7,
+        };
+        let shown = |name: &str| match name {
+            "article" => "\"the-article\"".to_owned(),
+            "create_missing_article" => "false".to_owned(),
+            "id" => format!("{id:?}"),
+            "rating" => "4".to_owned(),
+            "title" => "Some(\"the-title\")".to_owned(),
+            "body" => "\"the-body\"".to_owned(),
+            "author_name" => "Some(\"the-name\")".to_owned(),
+            "author_email" => "Some(\"the-email\")".to_owned(),
+            "language" => "Some(\"the-language\")".to_owned(),
+            "status" => "\"the-status\"".to_owned(),
+            "stripe" => "7".to_owned(),
+            "counted" => "true".to_owned(),
+            other => panic!("unknown parameter {other}"),
+        };
+        let expected: Vec<String> = SubmitReview::PARAMETERS.iter().map(|n| shown(n)).collect();
+        let text = diesel::debug_query::<Pg, _>(&statement).to_string();
+        let binds = text.split(" -- binds: ").nth(1).unwrap();
+        assert_eq!(binds, format!("[{}]", expected.join(", ")));
+        let (sql, names) = submission_statement();
+        assert_eq!(names.len(), 14);
+        assert!(sql.contains("$14") && !sql.contains("$15"), "{sql}");
+    }
 }
