@@ -199,7 +199,7 @@ pub fn display_name_chars(name: &str) -> Result<(), ValidationError> {
 }
 
 /// Accepts a well-formed BCP 47 language tag such as `uk`, `en-GB` or `sr-Latn-RS`, at most
-/// 35 characters.
+/// `LanguageTag::MAX_CHARS` characters.
 fn bcp47(tag: &str) -> Result<(), ValidationError> {
     if tag.len() <= LanguageTag::MAX_CHARS && BCP47.is_match(tag) {
         Ok(())
