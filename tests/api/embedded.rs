@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{free_port, wait_ready, world_searchable_tempdir, ServiceProcess};
+use crate::common::{free_port, wait_ready, world_searchable_tempdir, Load, ServiceProcess};
 use marginalia::db::embedded::EmbeddedPostgres;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -59,18 +59,8 @@ fn postmaster_pid(pgdata: &Path) -> Option<i32> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn runs_without_configuration_and_keeps_reviews_across_kills() {
-    let dir = world_searchable_tempdir();
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    // Whatever happens below, the cluster must not outlive this test process.
-    let cluster = EmbeddedPostgres::new(&data).unwrap();
-    cluster
-        .discard_when_process_exits(std::process::id())
-        .unwrap();
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let (dir, cluster) = data_directory();
+    let client = client();
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -227,17 +217,13 @@ async fn the_owner_restarts_its_cluster_when_postgres_is_killed() {
     );
     wait_ready(&client, &base, &mut service).await;
 
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut writers = Vec::new();
-    for writer in 0..2 {
+    let writers = {
         let client = client.clone();
         let base = base.clone();
-        let stop = stop.clone();
-        writers.push(tokio::spawn(async move {
-            let mut answers: Vec<(u16, Option<String>)> = Vec::new();
-            let mut i = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                i += 1;
+        Load::start(2, Duration::from_millis(20), move |writer, i| {
+            let client = client.clone();
+            let base = base.clone();
+            async move {
                 let response = client
                     .post(format!("{base}/v1/articles/supervised/reviews"))
                     .json(&json!({"rating": 4, "body": format!("writer {writer} #{i}")}))
@@ -251,12 +237,10 @@ async fn the_owner_restarts_its_cluster_when_postgres_is_killed() {
                 } else {
                     None
                 };
-                answers.push((status, id));
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                (status, id)
             }
-            answers
-        }));
-    }
+        })
+    };
     tokio::time::sleep(Duration::from_millis(500)).await;
     let postmaster = postmaster_pid(cluster.pgdata()).expect("postmaster.pid");
     kill(Pid::from_raw(postmaster), Signal::SIGKILL).unwrap();
@@ -275,11 +259,7 @@ async fn the_owner_restarts_its_cluster_when_postgres_is_killed() {
             break;
         }
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut answers = Vec::new();
-    for writer in writers {
-        answers.extend(writer.await.unwrap());
-    }
+    let answers = writers.stop().await;
     let recovered = recovered.expect("serving again within 10 s, without restarting serve");
     assert!(
         service.try_wait().unwrap().is_none(),

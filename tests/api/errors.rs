@@ -14,55 +14,25 @@ async fn transport_level_mistakes() {
     let app = spawn_app().await;
     let url = app.url("/v1/articles/a1/reviews");
 
-    let no_type = app
-        .client
-        .post(&url)
-        .body(r#"{"rating":4,"body":"x"}"#)
-        .send()
-        .await
-        .unwrap();
-    expect_problem(no_type, 415).await;
-    let text = app
-        .client
-        .post(&url)
-        .header("content-type", "text/plain")
-        .body(r#"{"rating":4,"body":"x"}"#)
-        .send()
-        .await
-        .unwrap();
-    expect_problem(text, 415).await;
-    let charset = app
-        .client
-        .post(&url)
-        .header("content-type", "application/json; charset=utf-8")
-        .body(r#"{"rating":4,"body":"x"}"#)
-        .send()
-        .await
-        .unwrap();
+    // A review body sent as it is, with this content type (none when `None`).
+    let post = |content_type: Option<&'static str>, body: &'static str| {
+        let mut request = app.client.post(&url).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    let review = r#"{"rating":4,"body":"x"}"#;
+    expect_problem(post(None, review).await, 415).await;
+    expect_problem(post(Some("text/plain"), review).await, 415).await;
+    let charset = post(Some("application/json; charset=utf-8"), review).await;
     assert_eq!(
         charset.status(),
         201,
         "parameters on the media type are fine"
     );
-
-    let malformed = app
-        .client
-        .post(&url)
-        .header("content-type", "application/json")
-        .body("{rating: 4}")
-        .send()
-        .await
-        .unwrap();
-    expect_problem(malformed, 400).await;
-    let empty = app
-        .client
-        .post(&url)
-        .header("content-type", "application/json")
-        .body("")
-        .send()
-        .await
-        .unwrap();
-    expect_problem(empty, 400).await;
+    expect_problem(post(Some("application/json"), "{rating: 4}").await, 400).await;
+    expect_problem(post(Some("application/json"), "").await, 400).await;
 
     expect_problem(app.get("/v2/nothing").await, 404).await;
     let wrong_method = app

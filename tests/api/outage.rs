@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::common::{expect_problem, spawn_app_on, start_throwaway_cluster, TestApp, TestOptions};
+use crate::common::{
+    expect_problem, spawn_app_on, start_throwaway_cluster, Load, TestApp, TestOptions,
+};
 use marginalia::db;
 use marginalia::db::embedded::{ClusterOptions, EmbeddedPostgres};
 use serde_json::json;
@@ -120,37 +122,29 @@ async fn postgres_stopping_mid_load_gives_prompt_503s_then_recovers() {
         .build()
         .unwrap();
 
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut workers = Vec::new();
-    for worker in 0..8 {
-        let client = client.clone();
-        let target = app.url("/v1/articles/midload/reviews");
-        let stop = stop.clone();
-        workers.push(tokio::spawn(async move {
-            // (status, seconds it took)
-            let mut seen: Vec<(u16, f64)> = Vec::new();
-            let mut i = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                i += 1;
-                let started = std::time::Instant::now();
-                let review = json!({"rating": 3, "body": format!("worker {worker} #{i}")});
-                let response = client
-                    .post(&target)
-                    .json(&review)
-                    .send()
-                    .await
-                    .expect("an answer");
-                let status = response.status().as_u16();
-                if status == 503 {
-                    let problem: serde_json::Value = response.json().await.unwrap();
-                    assert_eq!(problem["status"], 503);
-                }
-                seen.push((status, started.elapsed().as_secs_f64()));
-                tokio::time::sleep(Duration::from_millis(5)).await;
+    let target = app.url("/v1/articles/midload/reviews");
+    let load_client = client.clone();
+    // (status, seconds it took)
+    let load = Load::start(8, Duration::from_millis(5), move |worker, i| {
+        let client = load_client.clone();
+        let target = target.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let review = json!({"rating": 3, "body": format!("worker {worker} #{i}")});
+            let response = client
+                .post(&target)
+                .json(&review)
+                .send()
+                .await
+                .expect("an answer");
+            let status = response.status().as_u16();
+            if status == 503 {
+                let problem: serde_json::Value = response.json().await.unwrap();
+                assert_eq!(problem["status"], 503);
             }
-            seen
-        }));
-    }
+            (status, started.elapsed().as_secs_f64())
+        }
+    });
     tokio::time::sleep(Duration::from_millis(500)).await;
     cluster.stop().await.unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -173,11 +167,7 @@ async fn postgres_stopping_mid_load_gives_prompt_503s_then_recovers() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut answers = Vec::new();
-    for worker in workers {
-        answers.extend(worker.await.unwrap());
-    }
+    let answers = load.stop().await;
     assert!(answers.iter().any(|(status, _)| *status == 201));
     assert!(
         answers.iter().any(|(status, _)| *status == 503),
@@ -279,31 +269,23 @@ async fn a_frozen_database_costs_a_bounded_wait_then_503_and_recovery() {
 
     let frozen = cluster_processes(&cluster);
     signal_all(&frozen, Signal::SIGSTOP);
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut workers = Vec::new();
-    for worker in 0..6 {
+    let app_url = app.address.clone();
+    let load = Load::start(6, Duration::ZERO, move |worker, i| {
         let client = client.clone();
-        let app_url = app.address.clone();
-        let stop = stop.clone();
-        workers.push(tokio::spawn(async move {
-            let mut seen = Vec::new();
-            let mut i = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                i += 1;
-                let started = std::time::Instant::now();
-                let request = match worker % 3 {
-                    0 => client
-                        .post(format!("{app_url}/v1/articles/frozen/reviews"))
-                        .json(&json!({"rating": 3, "body": format!("frozen {worker}/{i}")})),
-                    1 => client.get(format!("{app_url}/v1/articles/frozen/reviews")),
-                    _ => client.get(format!("{app_url}/readyz")),
-                };
-                let status = request.send().await.expect("an answer").status().as_u16();
-                seen.push((worker % 3, status, started.elapsed()));
-            }
-            seen
-        }));
-    }
+        let app_url = app_url.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let request = match worker % 3 {
+                0 => client
+                    .post(format!("{app_url}/v1/articles/frozen/reviews"))
+                    .json(&json!({"rating": 3, "body": format!("frozen {worker}/{i}")})),
+                1 => client.get(format!("{app_url}/v1/articles/frozen/reviews")),
+                _ => client.get(format!("{app_url}/readyz")),
+            };
+            let status = request.send().await.expect("an answer").status().as_u16();
+            (worker % 3, status, started.elapsed())
+        }
+    });
     tokio::time::sleep(Duration::from_secs(4)).await;
     signal_all(&frozen, Signal::SIGCONT);
     let thawed = std::time::Instant::now();
@@ -318,11 +300,7 @@ async fn a_frozen_database_costs_a_bounded_wait_then_503_and_recovery() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut answers = Vec::new();
-    for worker in workers {
-        answers.extend(worker.await.unwrap());
-    }
+    let answers = load.stop().await;
     assert!(recovered, "serves again once PostgreSQL runs");
     assert!(
         answers.iter().any(|(_, status, _)| *status == 503),

@@ -493,3 +493,50 @@ impl Drop for ServiceProcess {
         }
     }
 }
+
+/// Concurrent workers repeating a request until stopped, as load tests need: every call of
+/// `request(worker, attempt)` yields one observation, and `stop` returns them all.
+pub struct Load<T> {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    workers: Vec<tokio::task::JoinHandle<Vec<T>>>,
+}
+
+impl<T: Send + 'static> Load<T> {
+    pub fn start<F, Fut>(workers: usize, pause: Duration, request: F) -> Self
+    where
+        F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = T> + Send + 'static,
+    {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let stop = Arc::new(AtomicBool::new(false));
+        let request = Arc::new(request);
+        let workers = (0..workers)
+            .map(|worker| {
+                let stop = stop.clone();
+                let request = request.clone();
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    let mut attempt = 0;
+                    while !AtomicBool::load(&stop, Ordering::Relaxed) {
+                        attempt += 1;
+                        seen.push(request(worker, attempt).await);
+                        tokio::time::sleep(pause).await;
+                    }
+                    seen
+                })
+            })
+            .collect();
+        Self { stop, workers }
+    }
+
+    /// Stops every worker after its current request and returns what they all saw.
+    pub async fn stop(self) -> Vec<T> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut seen = Vec::new();
+        for worker in self.workers {
+            seen.extend(worker.await.expect("a load worker finishes"));
+        }
+        seen
+    }
+}
