@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use crate::common::{
-    expect_problem, spawn_app_on, start_throwaway_cluster, Load, TestApp, TestOptions,
+    expect_problem, post_until_created, spawn_app_on, start_throwaway_cluster, Load, TestApp,
+    TestOptions,
 };
 use marginalia::db;
 use marginalia::db::embedded::{ClusterOptions, EmbeddedPostgres};
@@ -94,22 +95,22 @@ async fn database_outage_is_a_503_and_recovery_needs_no_restart() {
         .start(ClusterOptions { durable: false })
         .await
         .unwrap();
-    let mut recovered = false;
-    for _ in 0..100 {
-        let response = client
-            .post(app.url("/v1/articles/outage-1/reviews"))
-            .json(&json!({"rating": 5, "body": "after the outage"}))
-            .send()
-            .await
-            .unwrap();
-        if response.status() == 201 {
-            recovered = true;
-            break;
-        }
-        assert_eq!(response.status(), 503, "only 503 while recovering");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(recovered, "the service recovers without a restart");
+    let (recovered, meanwhile) = post_until_created(
+        &client,
+        &app.url("/v1/articles/outage-1/reviews"),
+        &json!({"rating": 5, "body": "after the outage"}),
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+    )
+    .await;
+    assert!(
+        meanwhile.iter().all(|status| *status == 503),
+        "only 503 while recovering: {meanwhile:?}"
+    );
+    assert!(
+        recovered.is_some(),
+        "the service recovers without a restart"
+    );
     let stats = app.get_json("/v1/articles/outage-1/stats").await;
     assert_eq!(stats["review_count"], 2);
 }
@@ -152,21 +153,14 @@ async fn postgres_stopping_mid_load_gives_prompt_503s_then_recovers() {
         .start(ClusterOptions { durable: false })
         .await
         .unwrap();
-    let back = std::time::Instant::now();
-    let mut recovered_after = None;
-    while back.elapsed() < Duration::from_secs(10) {
-        let probe = client
-            .post(app.url("/v1/articles/midload/reviews"))
-            .json(&json!({"rating": 4, "body": "probe"}))
-            .send()
-            .await
-            .unwrap();
-        if probe.status() == 201 {
-            recovered_after = Some(back.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (recovered_after, _) = post_until_created(
+        &client,
+        &app.url("/v1/articles/midload/reviews"),
+        &json!({"rating": 4, "body": "probe"}),
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+    )
+    .await;
     let answers = load.stop().await;
     assert!(answers.iter().any(|(status, _)| *status == 201));
     assert!(
@@ -288,20 +282,16 @@ async fn a_frozen_database_costs_a_bounded_wait_then_503_and_recovery() {
     });
     tokio::time::sleep(Duration::from_secs(4)).await;
     signal_all(&frozen, Signal::SIGCONT);
-    let thawed = std::time::Instant::now();
-    let mut recovered = false;
-    while thawed.elapsed() < Duration::from_secs(10) {
-        let probe = app
-            .post_review("frozen", &json!({"rating": 5, "body": "after"}))
-            .await;
-        if probe.status() == 201 {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (recovered, _) = post_until_created(
+        &app.client,
+        &app.url("/v1/articles/frozen/reviews"),
+        &json!({"rating": 5, "body": "after"}),
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+    )
+    .await;
     let answers = load.stop().await;
-    assert!(recovered, "serves again once PostgreSQL runs");
+    assert!(recovered.is_some(), "serves again once PostgreSQL runs");
     assert!(
         answers.iter().any(|(_, status, _)| *status == 503),
         "the stall was seen"

@@ -540,3 +540,30 @@ impl<T: Send + 'static> Load<T> {
         seen
     }
 }
+
+/// Submits `review` to `url` every `pause` until it is stored (201) or `within` has passed: how
+/// long that took (`None` if never) and the other statuses answered meanwhile.
+pub async fn post_until_created(
+    client: &reqwest::Client,
+    url: &str,
+    review: &Value,
+    within: Duration,
+    pause: Duration,
+) -> (Option<Duration>, Vec<u16>) {
+    let started = std::time::Instant::now();
+    let mut others = Vec::new();
+    while started.elapsed() < within {
+        let response = client
+            .post(url)
+            .json(review)
+            .send()
+            .await
+            .expect("an answer");
+        if response.status() == 201 {
+            return (Some(started.elapsed()), others);
+        }
+        others.push(response.status().as_u16());
+        tokio::time::sleep(pause).await;
+    }
+    (None, others)
+}
