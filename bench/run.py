@@ -163,6 +163,8 @@ def submission_script(binary: Path, name: str, articles: int) -> str:
         "title": "NULL", "author_name": "NULL", "author_email": "NULL", "language": "'en'",
         "body": "'A benchmark review number with a realistic length for what readers write.'",
         "status": "'published'", "stripe": ":stripe", "counted": "true",
+        "created_at": "now()", "open_lifecycle": "'published'", "event_id": SQL_NEW_ID,
+        "event_type": "'review.created'", "event_data": "'{}'",
     }
     sql = statement["sql"]
     # Highest first, so that $1 never replaces the start of $10.

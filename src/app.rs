@@ -3,7 +3,10 @@
 //! through the same `Application::build`.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::watch;
 
 use actix_cors::Cors;
 use actix_web::dev::Server;
@@ -22,14 +25,20 @@ use crate::db::{self, Pool, PoolOptions};
 use crate::http_layer::{self, BoundedRootSpan};
 use crate::metrics;
 use crate::read_cache::ReadCache;
-use crate::state::AppState;
+use crate::state::{AppState, WebhookSettings};
+use crate::webhooks::address::TargetPolicy;
+use crate::webhooks::sender::Sender;
+use crate::webhooks::worker::{Worker, WorkerSettings};
+use crate::webhooks::OutboxSignal;
 
 /// A built, not yet running, Marginalia.
 pub struct Application {
     server: Server,
     metrics: Option<Server>,
+    worker: Option<Worker>,
     address: SocketAddr,
     pool: Pool,
+    shutdown_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +53,10 @@ pub enum BuildError {
     Pool(#[from] deadpool::managed::BuildError),
     #[error("cannot start the HTTP server: {0}")]
     Server(#[from] std::io::Error),
+    #[error("invalid setting: {0}")]
+    Config(String),
+    #[error("cannot build the webhook HTTP client: {0}")]
+    WebhookClient(#[from] reqwest::Error),
 }
 
 impl Application {
@@ -72,12 +85,45 @@ impl Application {
             }
             None => None,
         };
+        let target_policy = if config.webhook_allow_private_targets {
+            TargetPolicy::AllowPrivate
+        } else {
+            TargetPolicy::PublicOnly
+        };
+        let cms_secrets = config.cms_secrets().map_err(BuildError::Config)?;
+        if cms_secrets.is_empty() {
+            tracing::info!(
+                "no MARGINALIA_CMS_WEBHOOK_SECRETS: POST /v1/webhooks/cms refuses every event"
+            );
+        }
+        let outbox = OutboxSignal::default();
+        let worker = if config.webhook_worker {
+            let settings = WorkerSettings {
+                poll: config.webhook_poll,
+                timeout: config.webhook_timeout,
+                concurrency: config.webhook_concurrency,
+                schedule: config.retry_schedule().map_err(BuildError::Config)?,
+                stats_window: config.webhook_stats_window,
+                disable_after: config.webhook_disable_after,
+                retention: config.webhook_retention,
+            };
+            let sender = Sender::new(target_policy, config.webhook_timeout)?;
+            Some(Worker::new(pool.clone(), sender, outbox.clone(), settings))
+        } else {
+            None
+        };
         let state = AppState {
             pool: pool.clone(),
             create_missing_articles: config.unknown_articles == UnknownArticles::Accept,
             body_limit: config.body_limit_bytes(),
             body_read_timeout: config.body_read_timeout(),
             read_cache: ReadCache::new(Duration::from_millis(config.read_cache_ms)),
+            outbox,
+            webhooks: WebhookSettings {
+                cms_secrets: Arc::new(cms_secrets),
+                target_policy,
+                rotation_grace: config.webhook_rotation_grace,
+            },
         };
         let server = start(
             listener,
@@ -93,8 +139,10 @@ impl Application {
         Ok(Self {
             server,
             metrics,
+            worker,
             address,
             pool,
+            shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
         })
     }
 
@@ -107,12 +155,28 @@ impl Application {
         &self.pool
     }
 
-    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish.
+    /// Serves (and sends webhooks) until SIGINT/SIGTERM, then lets in-flight requests and
+    /// webhook attempts finish. Dropping this future stops the worker too.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         if let Some(metrics) = self.metrics {
             tokio::spawn(metrics);
         }
-        self.server.await
+        let Some(worker) = self.worker else {
+            return self.server.await;
+        };
+        let (stop, stopped) = watch::channel(false);
+        let mut working = std::pin::pin!(worker.run(stopped));
+        let mut server = self.server;
+        tokio::select! {
+            result = &mut server => {
+                let _ = stop.send(true);
+                if tokio::time::timeout(self.shutdown_timeout, working).await.is_err() {
+                    tracing::warn!("webhook attempts still in flight at shutdown are retried by the next worker");
+                }
+                result
+            }
+            () = &mut working => server.await,
+        }
     }
 }
 

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::domain::webhook::RetrySchedule;
+use crate::webhooks::signature::Secret;
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -104,6 +107,63 @@ pub struct Config {
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "MARGINALIA_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout_secs: u64,
+
+    /// Secrets (`whsec_…`, comma-separated) that CMS events to `POST /v1/webhooks/cms` may be
+    /// signed with; more than one while the CMS rotates its secret. Unset: inbound events are
+    /// refused.
+    #[arg(
+        long,
+        env = "MARGINALIA_CMS_WEBHOOK_SECRETS",
+        value_delimiter = ',',
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub cms_webhook_secrets: Vec<String>,
+
+    /// Run the outbound webhook worker in this process.
+    #[arg(long, env = "MARGINALIA_WEBHOOK_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhook_worker: bool,
+
+    /// How often the worker looks for due deliveries (it also wakes at once when this process
+    /// stores a change).
+    #[arg(long, env = "MARGINALIA_WEBHOOK_POLL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub webhook_poll: Duration,
+
+    /// Waits before each retry of a failed delivery, comma-separated (`5s,5m,30m,...`).
+    #[arg(long, env = "MARGINALIA_WEBHOOK_RETRY_SCHEDULE", value_delimiter = ',',
+          default_value = RetrySchedule::DEFAULT, value_parser = humantime::parse_duration)]
+    pub webhook_retry_schedule: Vec<Duration>,
+
+    /// Longest wait for a receiver's answer.
+    #[arg(long, env = "MARGINALIA_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub webhook_timeout: Duration,
+
+    /// Most deliveries one process sends at once.
+    #[arg(long, env = "MARGINALIA_WEBHOOK_CONCURRENCY", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub webhook_concurrency: u16,
+
+    /// Allow receivers on loopback, private and link-local addresses (local development, or a
+    /// receiver inside the newsroom's network).
+    #[arg(long, env = "MARGINALIA_WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub webhook_allow_private_targets: bool,
+
+    /// How long `article.stats_changed` gathers changes of one article into one event.
+    #[arg(long, env = "MARGINALIA_WEBHOOK_STATS_WINDOW", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub webhook_stats_window: Duration,
+
+    /// An endpoint whose every attempt has failed for this long is disabled.
+    #[arg(long, env = "MARGINALIA_WEBHOOK_DISABLE_AFTER", default_value = "5days", value_parser = humantime::parse_duration)]
+    pub webhook_disable_after: Duration,
+
+    /// How long the old secret keeps signing after a rotation.
+    #[arg(long, env = "MARGINALIA_WEBHOOK_ROTATION_GRACE", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub webhook_rotation_grace: Duration,
+
+    /// How long finished deliveries, their log and processed CMS event ids are kept.
+    #[arg(long, env = "MARGINALIA_WEBHOOK_RETENTION", default_value = "30days", value_parser = humantime::parse_duration)]
+    pub webhook_retention: Duration,
 }
 
 /// A setting that parses but cannot work.
@@ -160,6 +220,33 @@ impl Config {
                 });
             }
         }
+        self.cms_webhook_secrets
+            .retain(|secret| !secret.trim().is_empty());
+        self.cms_secrets().map_err(|reason| ConfigError {
+            setting: "MARGINALIA_CMS_WEBHOOK_SECRETS",
+            reason,
+        })?;
+        self.retry_schedule().map_err(|reason| ConfigError {
+            setting: "MARGINALIA_WEBHOOK_RETRY_SCHEDULE",
+            reason,
+        })?;
+        let positive = [
+            ("MARGINALIA_WEBHOOK_POLL", self.webhook_poll),
+            ("MARGINALIA_WEBHOOK_TIMEOUT", self.webhook_timeout),
+            (
+                "MARGINALIA_WEBHOOK_DISABLE_AFTER",
+                self.webhook_disable_after,
+            ),
+            ("MARGINALIA_WEBHOOK_RETENTION", self.webhook_retention),
+        ];
+        for (setting, value) in positive {
+            if value.is_zero() {
+                return Err(ConfigError {
+                    setting,
+                    reason: "must be longer than zero".into(),
+                });
+            }
+        }
         if let Some(url) = &self.database_url {
             if url.trim().is_empty() {
                 self.database_url = None;
@@ -180,6 +267,17 @@ impl Config {
 
     pub fn body_read_timeout(&self) -> Duration {
         Duration::from_millis(self.body_read_timeout_ms)
+    }
+
+    pub fn cms_secrets(&self) -> Result<Vec<Secret>, String> {
+        self.cms_webhook_secrets
+            .iter()
+            .map(|raw| Secret::parse(raw))
+            .collect()
+    }
+
+    pub fn retry_schedule(&self) -> Result<RetrySchedule, String> {
+        RetrySchedule::new(self.webhook_retry_schedule.clone())
     }
 
     pub fn body_limit_bytes(&self) -> usize {
@@ -215,6 +313,21 @@ mod tests {
         let error = parse(&["--cors-origins", "https://a.example/path"]).unwrap_err();
         assert!(error.contains("MARGINALIA_CORS_ORIGINS"), "{error}");
         assert!(parse(&["--cors-origins", "a.example"]).is_err());
+    }
+
+    #[test]
+    fn webhook_settings_are_checked() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.retry_schedule().unwrap().attempts(), 8);
+        assert!(config.cms_secrets().unwrap().is_empty());
+        assert!(!config.webhook_allow_private_targets);
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let config = parse(&["--cms-webhook-secrets", &format!("{secret}, {secret}")]).unwrap();
+        assert_eq!(config.cms_secrets().unwrap().len(), 2);
+        let error = parse(&["--cms-webhook-secrets", "hunter2"]).unwrap_err();
+        assert!(error.contains("MARGINALIA_CMS_WEBHOOK_SECRETS"), "{error}");
+        assert!(parse(&["--webhook-retry-schedule", "5s,soon"]).is_err());
+        assert!(parse(&["--webhook-poll", "0s"]).is_err());
     }
 
     #[test]

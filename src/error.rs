@@ -237,6 +237,11 @@ impl From<StoreError> for ApiError {
                     .into(),
             ),
             StoreError::ReviewsClosed => Self::Conflict("reviews are closed for this article".into()),
+            StoreError::ArticleUnpublished => Self::Conflict(
+                "the article is unpublished: its published reviews stay readable, but it takes no new reviews"
+                    .into(),
+            ),
+            StoreError::Conflict(message) => Self::Conflict(message),
             error @ StoreError::Query(_) => Self::Internal(Box::new(error)),
         }
     }

@@ -1,6 +1,8 @@
 //! Marginalia: a self-hosted reader review API for newsrooms.
 //!
 //! Layers point one way: `api` → `domain`, `store`; `store` → `domain`; `domain` → nothing.
+//! `webhooks` (signatures, the outbound worker) sits beside `api`: it uses `store` and renders
+//! events with the API's public representations.
 
 // Unit tests may unwrap: a failing test should fail loudly. Everything else is denied in Cargo.toml.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -19,3 +21,4 @@ pub mod read_cache;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;

@@ -25,6 +25,12 @@ const DB_ERRORS: &str = "marginalia_db_errors_total";
 const CACHE_LOOKUPS: &str = "marginalia_read_cache_lookups_total";
 const REVIEWS_CREATED: &str = "marginalia_reviews_created_total";
 const CLUSTER_RESTARTS: &str = "marginalia_embedded_cluster_restarts_total";
+const WEBHOOK_ATTEMPTS: &str = "marginalia_webhook_attempts_total";
+const WEBHOOK_ATTEMPT_DURATION: &str = "marginalia_webhook_attempt_duration_seconds";
+const WEBHOOK_DELIVERIES: &str = "marginalia_webhook_deliveries_total";
+const WEBHOOK_PENDING: &str = "marginalia_webhook_deliveries_pending";
+const WEBHOOK_DISABLED: &str = "marginalia_webhook_endpoints_disabled_total";
+const CMS_EVENTS: &str = "marginalia_cms_events_total";
 
 /// Latency buckets in seconds: from a cached read (~1 ms) to the longest database deadline.
 const DURATION_BUCKETS: &[f64] = &[
@@ -43,6 +49,10 @@ struct Fixed {
     reviews_created: metrics::Counter,
     db_errors: [metrics::Counter; 3],
     cluster_restarts: metrics::Counter,
+    webhook_attempts: [metrics::Counter; 2],
+    webhook_deliveries: [metrics::Counter; 2],
+    webhook_disabled: metrics::Counter,
+    cms_events: [metrics::Counter; 4],
 }
 
 static FIXED: OnceLock<Fixed> = OnceLock::new();
@@ -61,6 +71,13 @@ fn fixed() -> &'static Fixed {
             db_errors: ["unavailable", "timeout", "query"]
                 .map(|kind| metrics::counter!(DB_ERRORS, "kind" => kind)),
             cluster_restarts: metrics::counter!(CLUSTER_RESTARTS),
+            webhook_attempts: ["success", "failure"]
+                .map(|result| metrics::counter!(WEBHOOK_ATTEMPTS, "result" => result)),
+            webhook_deliveries: ["succeeded", "failed"]
+                .map(|result| metrics::counter!(WEBHOOK_DELIVERIES, "result" => result)),
+            webhook_disabled: metrics::counter!(WEBHOOK_DISABLED),
+            cms_events: CmsEventOutcome::ALL
+                .map(|outcome| metrics::counter!(CMS_EVENTS, "outcome" => outcome.as_str())),
         }
     })
 }
@@ -72,6 +89,11 @@ fn handle() -> Option<&'static PrometheusHandle> {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), DURATION_BUCKETS)
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full(WEBHOOK_ATTEMPT_DURATION.into()),
+                    DURATION_BUCKETS,
+                )
                 .ok()?
                 .build_recorder();
             let handle = recorder.handle();
@@ -120,6 +142,31 @@ fn describe() {
     metrics::describe_counter!(
         CLUSTER_RESTARTS,
         "Times the supervisor restarted the private PostgreSQL cluster after it died"
+    );
+    metrics::describe_counter!(
+        WEBHOOK_ATTEMPTS,
+        "Outbound webhook attempts by result (success: a 2xx answer; failure: anything else)"
+    );
+    metrics::describe_histogram!(
+        WEBHOOK_ATTEMPT_DURATION,
+        metrics::Unit::Seconds,
+        "Time from sending an outbound webhook to the receiver's answer"
+    );
+    metrics::describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "Outbound deliveries finished, by result (failed: no attempts left)"
+    );
+    metrics::describe_gauge!(
+        WEBHOOK_PENDING,
+        "Outbound deliveries waiting for an attempt, as this process last counted them"
+    );
+    metrics::describe_counter!(
+        WEBHOOK_DISABLED,
+        "Outbound endpoints disabled after failing for too long"
+    );
+    metrics::describe_counter!(
+        CMS_EVENTS,
+        "Inbound CMS events by outcome (applied, superseded, already_processed, refused)"
     );
 }
 
@@ -171,6 +218,57 @@ pub fn record_review_created() {
 
 pub fn record_cluster_restart() {
     fixed().cluster_restarts.increment(1);
+}
+
+/// One outbound attempt: whether the receiver answered 2xx, and how long it took.
+pub fn record_webhook_attempt(success: bool, took: std::time::Duration) {
+    fixed().webhook_attempts[usize::from(!success)].increment(1);
+    metrics::histogram!(WEBHOOK_ATTEMPT_DURATION).record(took.as_secs_f64());
+}
+
+/// A delivery finished: succeeded, or failed with no attempts left.
+pub fn record_webhook_delivery(succeeded: bool) {
+    fixed().webhook_deliveries[usize::from(!succeeded)].increment(1);
+}
+
+pub fn record_webhook_endpoint_disabled() {
+    fixed().webhook_disabled.increment(1);
+}
+
+pub fn set_webhook_pending(count: i64) {
+    metrics::gauge!(WEBHOOK_PENDING).set(count as f64);
+}
+
+/// What became of an inbound CMS event.
+#[derive(Debug, Clone, Copy)]
+pub enum CmsEventOutcome {
+    Applied,
+    Superseded,
+    AlreadyProcessed,
+    /// Signature, timestamp or payload refused.
+    Refused,
+}
+
+impl CmsEventOutcome {
+    const ALL: [Self; 4] = [
+        Self::Applied,
+        Self::Superseded,
+        Self::AlreadyProcessed,
+        Self::Refused,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Superseded => "superseded",
+            Self::AlreadyProcessed => "already_processed",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+pub fn record_cms_event(outcome: CmsEventOutcome) {
+    fixed().cms_events[outcome as usize].increment(1);
 }
 
 /// Counts and times every request under its route template (never the raw path, so the number

@@ -10,20 +10,56 @@ use super::extract::JsonBody;
 use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, Unavailable};
 use super::stats::ArticleStats;
 use crate::auth::{ApiCaller, Scope};
-use crate::domain::article::{ArticleId, ArticleTitle, ArticleUpsert, ArticleUrl};
+use crate::domain::article::{
+    ArticleId, ArticleInput, ArticleSection, ArticleTitle, ArticleUpsert, ArticleUrl, Lifecycle,
+};
 use crate::domain::text::LanguageTag;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store;
 use crate::store::articles::ArticleWithStats;
 
-/// What the CMS says about an article. Absent fields are cleared; `reviews_open` defaults to true.
+/// Where an article stands in the CMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ArticleLifecycle {
+    /// Live: takes reviews (unless `reviews_open` is false).
+    Published,
+    /// Off the site: its published reviews stay readable; new reviews are refused (409).
+    Unpublished,
+    /// Removed: the article, its reviews and stats answer 404 until it is published again.
+    Deleted,
+}
+
+impl From<ArticleLifecycle> for Lifecycle {
+    fn from(status: ArticleLifecycle) -> Self {
+        match status {
+            ArticleLifecycle::Published => Self::Published,
+            ArticleLifecycle::Unpublished => Self::Unpublished,
+            ArticleLifecycle::Deleted => Self::Deleted,
+        }
+    }
+}
+
+impl From<Lifecycle> for ArticleLifecycle {
+    fn from(lifecycle: Lifecycle) -> Self {
+        match lifecycle {
+            Lifecycle::Published => Self::Published,
+            Lifecycle::Unpublished => Self::Unpublished,
+            Lifecycle::Deleted => Self::Deleted,
+        }
+    }
+}
+
+/// What the CMS says about an article. Absent fields are cleared; `reviews_open` defaults to true;
+/// an absent `lifecycle` leaves an existing article's as it is (a new one is published).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "title": "Pushed to the Brink Again, Islamic State’s Afghan Affiliate Claims Deadly Attacks",
     "url": "https://news.example.org/a/islamic-state-afghan-affiliate-claims-deadly-attacks",
     "language": "en",
+    "section": "South & Central Asia",
     "published_at": "2020-05-14T09:00:00Z",
     "reviews_open": true
 }))]
@@ -37,10 +73,14 @@ pub struct PutArticleRequest {
     /// The article's language.
     #[schema(value_type = Option<LanguageTag>)]
     pub language: Option<String>,
+    /// The section or desk.
+    #[schema(value_type = Option<ArticleSection>)]
+    pub section: Option<String>,
     /// Between 0001-01-01 and 9999-12-31.
     pub published_at: Option<DateTime<Utc>>,
     /// Whether readers may submit reviews.
     pub reviews_open: Option<bool>,
+    pub lifecycle: Option<ArticleLifecycle>,
 }
 
 /// An article and its review stats.
@@ -50,8 +90,10 @@ pub struct PutArticleRequest {
     "title": "Pushed to the Brink Again, Islamic State’s Afghan Affiliate Claims Deadly Attacks",
     "url": "https://news.example.org/a/islamic-state-afghan-affiliate-claims-deadly-attacks",
     "language": "en",
+    "section": "South & Central Asia",
     "published_at": "2020-05-14T09:00:00Z",
     "reviews_open": true,
+    "lifecycle": "published",
     "created_at": "2026-11-25T18:00:00Z",
     "updated_at": "2026-11-25T18:00:00Z",
     "stats": {"article_id": "voa-2020-05-iskp-attacks", "review_count": 1, "average": 4.0,
@@ -70,8 +112,12 @@ pub struct Article {
     pub language: Option<String>,
     /// Null when the CMS gave none.
     #[schema(required = true)]
+    pub section: Option<String>,
+    /// Null when the CMS gave none.
+    #[schema(required = true)]
     pub published_at: Option<DateTime<Utc>>,
     pub reviews_open: bool,
+    pub lifecycle: ArticleLifecycle,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub stats: ArticleStats,
@@ -85,8 +131,13 @@ impl From<ArticleWithStats> for Article {
             title: article.title,
             url: article.url,
             language: article.language,
+            section: article.section,
             published_at: article.published_at,
             reviews_open: article.reviews_open,
+            // The schema's CHECK allows only the three lifecycles.
+            lifecycle: Lifecycle::from_stored(&article.lifecycle)
+                .unwrap_or(Lifecycle::Published)
+                .into(),
             created_at: article.created_at,
             updated_at: article.updated_at,
         }
@@ -116,15 +167,19 @@ pub async fn put_article(
     JsonBody(request): JsonBody<PutArticleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Scope::Cms])?;
-    let upsert = ArticleUpsert::parse(
-        request.title.as_deref(),
-        request.url.as_deref(),
-        request.language.as_deref(),
-        request.published_at,
-        request.reviews_open,
-    )
+    let upsert = ArticleUpsert::parse(ArticleInput {
+        title: request.title.as_deref(),
+        url: request.url.as_deref(),
+        language: request.language.as_deref(),
+        section: request.section.as_deref(),
+        published_at: request.published_at,
+        reviews_open: request.reviews_open,
+    })
     .map_err(ApiError::Validation)?;
-    let (article, created) = store::articles::upsert(&state.pool, &article_id, &upsert).await?;
+    let lifecycle = request.lifecycle.map(Lifecycle::from);
+    let (article, created) =
+        store::articles::upsert(&state.pool, &article_id, &upsert, lifecycle).await?;
+    state.read_cache.record_write(article_id.as_str()).await;
     // Which key changed what: the audit trail for CMS writes.
     tracing::info!(key = %caller.key_name, %article_id, created, "article upserted");
     let mut response = if created {
@@ -140,7 +195,7 @@ pub async fn put_article(
 /// Read an article and its stats.
 ///
 /// Public: what the CMS registered about the article, with the counts and average of its
-/// published reviews.
+/// published reviews. A deleted article is a 404.
 #[utoipa::path(
     tag = "articles",
     params(("article_id" = ArticleId, Path, description = "The CMS's article id")),

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::page::PageQuery;
+use crate::domain::webhook::DeliveryQuery;
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -69,6 +70,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = JsonBytes::from_request(req, payload);
+        Box::pin(async move { parse_json(&body.await?.0).map(JsonBody) })
+    }
+}
+
+/// A JSON request body's bytes as sent, under the same rules as `JsonBody` (format, size,
+/// deadline), for handlers that must see the exact bytes, such as signature checks.
+pub struct JsonBytes(pub web::Bytes);
+
+impl FromRequest for JsonBytes {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let (limit, read_timeout) = req
             .app_data::<web::Data<AppState>>()
             .map(|state| (state.body_limit, state.body_read_timeout))
@@ -102,7 +117,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                     detail: format!("the request body could not be read: {error}"),
                     errors: Vec::new(),
                 })?;
-            parse_json(&bytes).map(JsonBody)
+            Ok(JsonBytes(bytes))
         })
     }
 }
@@ -219,6 +234,20 @@ impl FromRequest for ListQuery {
     }
 }
 
+/// The path segment `name`, which must be a UUID.
+fn uuid_segment(req: &HttpRequest, name: &str) -> Result<Uuid, ApiError> {
+    req.match_info()
+        .get(name)
+        .and_then(|raw| Uuid::try_parse(raw).ok())
+        .ok_or_else(|| {
+            ApiError::bad_parameter(FieldError::new(
+                name,
+                FieldErrorCode::Format,
+                "must be a UUID",
+            ))
+        })
+}
+
 /// A `{id}` path segment that must be a UUID.
 pub struct ReviewIdPath(pub Uuid);
 
@@ -227,19 +256,55 @@ impl FromRequest for ReviewIdPath {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let parsed = req
-            .match_info()
-            .get("id")
-            .and_then(|raw| Uuid::try_parse(raw).ok())
-            .map(ReviewIdPath)
-            .ok_or_else(|| {
-                ApiError::bad_parameter(FieldError::new(
-                    "id",
-                    FieldErrorCode::Format,
-                    "must be a UUID",
-                ))
-            });
+        std::future::ready(uuid_segment(req, "id").map(ReviewIdPath))
+    }
+}
+
+/// A `{endpoint_id}` path segment (and `{delivery_id}`, where the route has one).
+pub struct EndpointPath {
+    pub endpoint_id: Uuid,
+    pub delivery_id: Option<Uuid>,
+}
+
+impl FromRequest for EndpointPath {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = uuid_segment(req, "endpoint_id").and_then(|endpoint_id| {
+            let delivery_id = match req.match_info().get("delivery_id") {
+                Some(_) => Some(uuid_segment(req, "delivery_id")?),
+                None => None,
+            };
+            Ok(Self {
+                endpoint_id,
+                delivery_id,
+            })
+        });
         std::future::ready(parsed)
+    }
+}
+
+/// The query of a delivery log page.
+pub struct DeliveryQueryParams(pub DeliveryQuery);
+
+impl FromRequest for DeliveryQueryParams {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let pairs = query_pairs(req);
+        let query = DeliveryQuery::from_pairs(
+            pairs
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )
+        .map(DeliveryQueryParams)
+        .map_err(|errors| ApiError::BadRequest {
+            detail: "invalid query parameters".into(),
+            errors,
+        });
+        std::future::ready(query)
     }
 }
 

@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource, and the routing table.
 
 pub mod articles;
+pub mod cms_events;
 pub mod extract;
 pub mod health;
 pub mod openapi;
@@ -8,6 +9,7 @@ pub mod responses;
 pub mod reviews;
 pub mod schemas;
 pub mod stats;
+pub mod webhook_endpoints;
 
 use actix_web::dev::ResourceDef;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -26,6 +28,15 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(articles::get_article)
         .service(stats::article_stats)
         .service(stats::bulk_stats)
+        .service(cms_events::receive_cms_event)
+        .service(webhook_endpoints::create_endpoint)
+        .service(webhook_endpoints::list_endpoints)
+        .service(webhook_endpoints::get_endpoint)
+        .service(webhook_endpoints::update_endpoint)
+        .service(webhook_endpoints::delete_endpoint)
+        .service(webhook_endpoints::rotate_secret)
+        .service(webhook_endpoints::list_deliveries)
+        .service(webhook_endpoints::redeliver)
         .service(health::healthz)
         .service(health::readyz);
 }

@@ -3,7 +3,7 @@
 
 use utoipa::openapi::header::Header;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
@@ -11,6 +11,7 @@ use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::page::{Cursor, PageSize, Sort};
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::{Problem, ProblemType};
+use crate::webhooks::events::{self, ReviewEvent, StatsChangedEvent};
 use utoipa_actix_web::AppExt;
 
 #[derive(OpenApi)]
@@ -25,13 +26,14 @@ use utoipa_actix_web::AppExt;
     servers((url = "http://127.0.0.1:8080", description = "A local instance with the default MARGINALIA_BIND")),
     components(schemas(
         Sort, Problem, ProblemType, FieldError, FieldErrorCode, ArticleId, ArticleIds, PageSize,
-        Cursor
+        Cursor, ReviewEvent, StatsChangedEvent
     )),
     modifiers(&ApiKeyScheme),
     tags(
         (name = "reviews", description = "Submit and read reader reviews"),
         (name = "articles", description = "Articles registered by the CMS"),
         (name = "stats", description = "Rating counts and averages"),
+        (name = "webhooks", description = "CMS events in, signed event deliveries out (Standard Webhooks)"),
         (name = "operations", description = "Probes for operators"),
     )
 )]
@@ -52,6 +54,14 @@ impl Modify for ApiKeyScheme {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "cms_signature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "webhook-signature",
+                "A Standard Webhooks signature under a secret from MARGINALIA_CMS_WEBHOOK_SECRETS, \
+                 with the `webhook-id` and `webhook-timestamp` headers it signs",
+            ))),
         );
     }
 }
@@ -112,6 +122,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// Adds what every operation shares to a document the routes produced.
 pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     CommonHeaders.modify(&mut document);
+    document.webhooks = Some(events::openapi_webhooks());
     document
 }
 

@@ -55,7 +55,7 @@ pub enum NotFound {
 /// The article takes no reviews.
 #[derive(IntoResponses)]
 pub enum ReviewsClosed {
-    /// Reviews are closed for this article.
+    /// Reviews are closed for this article, or the CMS unpublished it.
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
 }

@@ -185,13 +185,21 @@ pub async fn create_review(
         &article_id,
         &review,
         state.create_missing_articles,
+        |stored| event_data(&Review::from(stored.clone())),
     )
     .await?;
     state.read_cache.record_write(article_id.as_str()).await;
+    state.outbox.wake();
     metrics::record_review_created();
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/reviews/{}", row.id)))
         .json(Review::from(row)))
+}
+
+/// A review as outbound events carry it: exactly what the public reads show.
+fn event_data(review: &Review) -> String {
+    // A struct of strings, numbers and a time always serializes.
+    serde_json::to_string(review).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// List an article's published reviews.
@@ -275,20 +283,16 @@ async fn load_page(
         .map_err(|error| PageError::Encode(Arc::new(error)))
 }
 
-/// The one place the unknown-article rule lives: with `MARGINALIA_UNKNOWN_ARTICLES=reject`, an
-/// article the CMS never registered is a 404 for every read (single or bulk); with `accept`, it
-/// simply has no reviews yet.
+/// The one place the hidden-article rule lives: a deleted article is a 404 for every read; so is
+/// an article the CMS never registered when `MARGINALIA_UNKNOWN_ARTICLES=reject` (with `accept`,
+/// it simply has no reviews yet).
 pub(super) async fn require_known_articles(
     state: &AppState,
     article_ids: &[&str],
 ) -> Result<(), StoreError> {
-    if state.create_missing_articles {
-        return Ok(());
-    }
-    match store::articles::unknown(&state.pool, article_ids)
-        .await?
-        .first()
-    {
+    let hidden =
+        store::articles::hidden(&state.pool, article_ids, !state.create_missing_articles).await?;
+    match hidden.first() {
         None => Ok(()),
         Some(_) => Err(StoreError::ArticleNotFound),
     }

@@ -7,10 +7,12 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::domain::article::{ArticleId, ArticleIds, ArticleTitle, ArticleUrl};
+use crate::domain::article::{ArticleId, ArticleIds, ArticleSection, ArticleTitle, ArticleUrl};
+use crate::domain::cms_event::CmsEventType;
 use crate::domain::page::{Cursor, PageSize, CURSOR_MAX, CURSOR_PATTERN};
 use crate::domain::review::{AuthorEmail, AuthorName, Rating, ReviewBody, ReviewTitle};
 use crate::domain::text::{LanguageTag, NON_BLANK_PATTERN, PRINTABLE_PATTERN};
+use crate::domain::webhook::{EndpointDescription, EventType, WebhookUrl};
 
 /// A string schema with a character limit.
 fn text(description: &str, min: usize, max: usize) -> ObjectBuilder {
@@ -157,4 +159,56 @@ published!(
         ))
         .min_items(Some(1))
         .max_items(Some(ArticleIds::MAX))
+);
+
+published!(
+    ArticleSection,
+    text(
+        "The article's section or desk, counted once trimmed; blank counts as absent",
+        0,
+        ArticleSection::MAX_CHARS
+    )
+    .pattern(Some(PRINTABLE_PATTERN))
+    .examples(["South & Central Asia"])
+);
+
+published!(
+    WebhookUrl,
+    text(
+        "Where the endpoint receives POSTs: an absolute http(s) URL without credentials or fragment; \
+         by default its host must resolve to public addresses only",
+        1,
+        WebhookUrl::MAX_CHARS
+    )
+    .pattern(Some(WebhookUrl::PATTERN))
+    .examples(["https://cms.example.org/hooks/marginalia"])
+);
+
+published!(
+    EndpointDescription,
+    text(
+        "A note for people (\"Slack bridge\", \"search indexer\"); blank counts as absent",
+        0,
+        EndpointDescription::MAX_CHARS
+    )
+    .pattern(Some(PRINTABLE_PATTERN))
+    .examples(["Search indexer"])
+);
+
+published!(
+    EventType,
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("An outbound event type"))
+        .enum_values(Some(EventType::ALL.iter().map(|kind| kind.as_str())))
+        .examples(["review.created"])
+);
+
+published!(
+    CmsEventType,
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("An article lifecycle event sent by the CMS"))
+        .enum_values(Some(CmsEventType::ALL.iter().map(|kind| kind.as_str())))
+        .examples(["article.published"])
 );

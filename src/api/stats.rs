@@ -110,7 +110,8 @@ pub async fn article_stats(
 /// Stats of many articles at once.
 ///
 /// Repeat `article_id` for each article: `/v1/stats?article_id=a&article_id=b`. Articles without
-/// reviews report zero counts; when unknown articles are rejected, any unknown id is a 404.
+/// reviews report zero counts; when unknown articles are rejected, any unknown or deleted id is a
+/// 404 (when they are accepted, a deleted article reports zero counts).
 #[utoipa::path(
     tag = "stats",
     params(("article_id" = ArticleIds, Query, description = "Article ids, repeated", explode = true, style = Form)),
@@ -126,7 +127,11 @@ pub async fn bulk_stats(
 ) -> Result<web::Json<BulkStats>, ApiError> {
     let ids = ids.into_strings();
     let borrowed: Vec<&str> = ids.iter().map(String::as_str).collect();
-    require_known_articles(&state, &borrowed).await?;
+    if !state.create_missing_articles {
+        // With unknown articles accepted, a deleted article reports zero counts here instead:
+        // one id must not fail a whole widget page.
+        require_known_articles(&state, &borrowed).await?;
+    }
     let found = state.read_cache.many_stats(&state.pool, &ids).await?;
     let stats = ids
         .into_iter()

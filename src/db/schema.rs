@@ -36,6 +36,31 @@ diesel::table! {
         reviews_open -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        lifecycle -> Text,
+        section -> Nullable<Text>,
+        source_changed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    outbox_events (id) {
+        id -> Uuid,
+        event_type -> Text,
+        article_id -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+        available_at -> Timestamptz,
+        dispatched_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    processed_inbound_events (webhook_id) {
+        webhook_id -> Text,
+        event_type -> Text,
+        article_id -> Text,
+        outcome -> Text,
+        received_at -> Timestamptz,
     }
 }
 
@@ -55,7 +80,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Uuid,
+        delivery_id -> Uuid,
+        attempt -> Int4,
+        started_at -> Timestamptz,
+        latency_ms -> Int4,
+        status_code -> Nullable<Int2>,
+        error -> Nullable<Text>,
+        response_excerpt -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        endpoint_id -> Uuid,
+        event_id -> Uuid,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_attempt_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Uuid,
+        url -> Text,
+        description -> Nullable<Text>,
+        event_types -> Array<Text>,
+        enabled -> Bool,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamptz>,
+        failing_since -> Nullable<Timestamptz>,
+        disabled_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(article_stats -> articles (article_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(reviews -> articles (article_id));
 
-diesel::allow_tables_to_appear_in_same_query!(api_keys, article_stats, articles, reviews);
+diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
+    article_stats,
+    articles,
+    outbox_events,
+    processed_inbound_events,
+    reviews,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
+);

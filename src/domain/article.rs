@@ -175,12 +175,67 @@ static WEB_URL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| 
         .unwrap_or_else(|error| panic!("ArticleUrl::PATTERN: {error}"))
 });
 
+/// The section or desk an article belongs to, as the CMS names it; blank counts as absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleSection(String);
+
+impl ArticleSection {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(raw: &str) -> Result<Option<Self>, ValidationError> {
+        Ok(text::optional_free_text(raw, Self::MAX_CHARS, &[])?.map(Self))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where an article stands in the CMS. Only published articles take new reviews; an unpublished
+/// article keeps its published reviews readable; a deleted one hides them and its stats until it
+/// is published again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    Published,
+    Unpublished,
+    Deleted,
+}
+
+impl Lifecycle {
+    pub const ALL: [Self; 3] = [Self::Published, Self::Unpublished, Self::Deleted];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Published => "published",
+            Self::Unpublished => "unpublished",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    /// The lifecycle a stored value names; `None` for a value the schema's CHECK rules out.
+    pub fn from_stored(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == raw)
+    }
+}
+
+/// An article description as received, every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct ArticleInput<'a> {
+    pub title: Option<&'a str>,
+    pub url: Option<&'a str>,
+    pub language: Option<&'a str>,
+    pub section: Option<&'a str>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub reviews_open: Option<bool>,
+}
+
 /// A checked, normalized article description ready to store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArticleUpsert {
     pub title: Option<ArticleTitle>,
     pub url: Option<ArticleUrl>,
     pub language: Option<LanguageTag>,
+    pub section: Option<ArticleSection>,
     /// Always a time the database can store.
     pub published_at: Option<DateTime<Utc>>,
     pub reviews_open: bool,
@@ -189,20 +244,17 @@ pub struct ArticleUpsert {
 impl ArticleUpsert {
     /// Normalizes the CMS's description, as received, and checks it; reviews stay open unless
     /// said otherwise.
-    pub fn parse(
-        title: Option<&str>,
-        url: Option<&str>,
-        language: Option<&str>,
-        published_at: Option<DateTime<Utc>>,
-        reviews_open: Option<bool>,
-    ) -> Result<Self, Vec<FieldError>> {
+    pub fn parse(input: ArticleInput<'_>) -> Result<Self, Vec<FieldError>> {
         let mut fields = FieldErrors::default();
         let title = fields
-            .parse("title", Optional, title, ArticleTitle::parse)
+            .parse("title", Optional, input.title, ArticleTitle::parse)
             .flatten();
-        let url = fields.parse("url", Optional, url, ArticleUrl::parse);
-        let language = fields.parse("language", Optional, language, LanguageTag::parse);
-        let published_at = fields.parse("published_at", Optional, published_at, |at| {
+        let url = fields.parse("url", Optional, input.url, ArticleUrl::parse);
+        let language = fields.parse("language", Optional, input.language, LanguageTag::parse);
+        let section = fields
+            .parse("section", Optional, input.section, ArticleSection::parse)
+            .flatten();
+        let published_at = fields.parse("published_at", Optional, input.published_at, |at| {
             time::storable(&at).map(|()| at)
         });
         fields.into_result()?;
@@ -210,8 +262,9 @@ impl ArticleUpsert {
             title,
             url,
             language,
+            section,
             published_at,
-            reviews_open: reviews_open.unwrap_or(true),
+            reviews_open: input.reviews_open.unwrap_or(true),
         })
     }
 }
@@ -327,14 +380,15 @@ mod tests {
 
     #[test]
     fn article_descriptions_are_checked() {
-        let ok = ArticleUpsert::parse(
-            Some("  Pushed to the Brink  "),
-            Some("https://news.example.org/a/1"),
-            Some("en-gb"),
-            None,
-            None,
-        )
+        let ok = ArticleUpsert::parse(ArticleInput {
+            title: Some("  Pushed to the Brink  "),
+            url: Some("https://news.example.org/a/1"),
+            language: Some("en-gb"),
+            section: Some("  "),
+            ..ArticleInput::default()
+        })
         .unwrap();
+        assert_eq!(ok.section, None, "a blank section is absent");
         assert_eq!(
             ok.title.as_ref().map(ArticleTitle::as_str),
             Some("Pushed to the Brink")
@@ -342,13 +396,11 @@ mod tests {
         assert_eq!(ok.language.as_ref().map(LanguageTag::as_str), Some("en-GB"));
         assert!(ok.reviews_open);
 
-        let errors = ArticleUpsert::parse(
-            None,
-            Some("javascript:alert(1)"),
-            Some("english please"),
-            None,
-            None,
-        )
+        let errors = ArticleUpsert::parse(ArticleInput {
+            url: Some("javascript:alert(1)"),
+            language: Some("english please"),
+            ..ArticleInput::default()
+        })
         .unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["language", "url"]);
@@ -408,13 +460,13 @@ mod tests {
                 published_micros in prop::option::of(any::<i64>()),
             ) {
                 let published_at = published_micros.and_then(DateTime::from_timestamp_micros);
-                let parsed = ArticleUpsert::parse(
-                    title.as_deref(),
-                    url.as_deref(),
-                    language.as_deref(),
+                let parsed = ArticleUpsert::parse(ArticleInput {
+                    title: title.as_deref(),
+                    url: url.as_deref(),
+                    language: language.as_deref(),
                     published_at,
-                    None,
-                );
+                    ..ArticleInput::default()
+                });
                 match parsed {
                     Ok(article) => {
                         let texts = [

@@ -38,10 +38,13 @@ pub enum FieldErrorCode {
     ControlCharacter,
     /// Only invisible characters.
     Blank,
+    /// A well-formed value this server's policy refuses, such as a webhook URL that points at a
+    /// private address.
+    Disallowed,
 }
 
 impl FieldErrorCode {
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::Required,
         Self::Length,
         Self::Range,
@@ -56,6 +59,7 @@ impl FieldErrorCode {
         Self::Email,
         Self::ControlCharacter,
         Self::Blank,
+        Self::Disallowed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +78,7 @@ impl FieldErrorCode {
             Self::Email => "email",
             Self::ControlCharacter => "control_character",
             Self::Blank => "blank",
+            Self::Disallowed => "disallowed",
         }
     }
 
@@ -105,6 +110,12 @@ impl FieldError {
             code,
             message: message.into(),
         }
+    }
+
+    /// The same error for a field nested in `parent` (`data` + `url` → `data.url`).
+    pub fn under(mut self, parent: &str) -> Self {
+        self.field = format!("{parent}.{}", self.field);
+        self
     }
 
     /// A broken rule, attributed to `field`.
@@ -148,6 +159,11 @@ impl FieldErrors {
             }
             None => None,
         }
+    }
+
+    /// Notes an error found by other means.
+    pub fn push(&mut self, error: FieldError) {
+        self.0.push(error);
     }
 
     fn check<T>(&mut self, field: &str, parsed: Result<T, ValidationError>) -> Option<T> {

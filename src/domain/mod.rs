@@ -1,11 +1,13 @@
 //! Plain types and rules of the product: no I/O, no HTTP, no SQL.
 
 pub mod article;
+pub mod cms_event;
 pub mod field_error;
 pub mod page;
 pub mod review;
 pub mod stats;
 pub mod text;
 pub mod time;
+pub mod webhook;
 
 pub use field_error::{FieldError, FieldErrorCode};

@@ -36,6 +36,15 @@ pub fn storable(instant: &DateTime<Utc>) -> Result<(), ValidationError> {
     }
 }
 
+/// The current time at the database's precision (microseconds), so that a time computed here
+/// and stored reads back unchanged.
+pub fn now_stored() -> DateTime<Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    let now = Utc::now();
+    now.duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

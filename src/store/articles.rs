@@ -2,12 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::{stats, with_connection, StoreError};
-use crate::db::schema::articles;
+use crate::db::schema::{articles, processed_inbound_events};
 use crate::db::Pool;
-use crate::domain::article::{ArticleId, ArticleTitle, ArticleUpsert, ArticleUrl};
+use crate::domain::article::{
+    ArticleId, ArticleSection, ArticleTitle, ArticleUpsert, ArticleUrl, Lifecycle,
+};
+use crate::domain::cms_event::{ArticleChange, CmsEvent};
 use crate::domain::stats::RatingCounters;
 use crate::domain::text::LanguageTag;
 
@@ -22,6 +26,8 @@ pub struct ArticleRow {
     pub reviews_open: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub lifecycle: String,
+    pub section: Option<String>,
 }
 
 /// An article with its counters, as the public reads it.
@@ -31,24 +37,34 @@ pub struct ArticleWithStats {
     pub counters: RatingCounters,
 }
 
-/// Creates or replaces an article's description; returns it and whether it was new.
+/// Creates or replaces an article's description, and moves it to `lifecycle` when given (a new
+/// article starts published); returns it and whether it was new. A PUT is the newest change
+/// there is: it also moves the article's change time forward, so that CMS events older than it
+/// no longer apply.
 pub async fn upsert(
     pool: &Pool,
     id: &ArticleId,
     upsert: &ArticleUpsert,
+    lifecycle: Option<Lifecycle>,
 ) -> Result<(ArticleWithStats, bool), StoreError> {
     use articles::dsl;
     let title = upsert.title.as_ref().map(ArticleTitle::as_str);
     let url = upsert.url.as_ref().map(ArticleUrl::as_str);
     let language = upsert.language.as_ref().map(LanguageTag::as_str);
+    let section = upsert.section.as_ref().map(ArticleSection::as_str);
+    let new_lifecycle = lifecycle.unwrap_or(Lifecycle::Published).as_str();
     let values = (
         dsl::article_id.eq(id.as_str()),
         dsl::title.eq(title),
         dsl::url.eq(url),
         dsl::language.eq(language),
+        dsl::section.eq(section),
         dsl::published_at.eq(upsert.published_at),
         dsl::reviews_open.eq(upsert.reviews_open),
+        dsl::lifecycle.eq(new_lifecycle),
+        dsl::source_changed_at.eq(diesel::dsl::now),
     );
+    let kept_lifecycle = lifecycle.map(Lifecycle::as_str);
     with_connection(pool, async |conn| {
         let article = diesel::insert_into(articles::table)
             .values(values)
@@ -58,8 +74,15 @@ pub async fn upsert(
                 dsl::title.eq(title),
                 dsl::url.eq(url),
                 dsl::language.eq(language),
+                dsl::section.eq(section),
                 dsl::published_at.eq(upsert.published_at),
                 dsl::reviews_open.eq(upsert.reviews_open),
+                dsl::lifecycle.eq(diesel::dsl::sql::<Text>("COALESCE(")
+                    .bind::<Nullable<Text>, _>(kept_lifecycle)
+                    .sql(", articles.lifecycle)")),
+                dsl::source_changed_at.eq(diesel::dsl::sql::<Nullable<Timestamptz>>(
+                    "GREATEST(articles.source_changed_at, now())",
+                )),
                 dsl::updated_at.eq(diesel::dsl::now),
             ))
             .returning(ArticleRow::as_returning())
@@ -75,11 +98,117 @@ pub async fn upsert(
     .await
 }
 
+/// What became of a CMS event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundOutcome {
+    /// The article now reflects the event.
+    Applied,
+    /// The article had already taken a newer change; the event was recorded and skipped.
+    Superseded,
+    /// An event with this `webhook-id` was processed before; nothing was done again.
+    AlreadyProcessed,
+}
+
+impl InboundOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Superseded => "superseded",
+            Self::AlreadyProcessed => "already_processed",
+        }
+    }
+}
+
+/// Applies a CMS event once: the event's id is recorded in the same transaction as its change, so
+/// a redelivery (even a concurrent one, which waits on the id's row) changes nothing; and the
+/// change applies only if the article has taken no newer change, so events delivered out of order
+/// end in the newest event's state.
+pub async fn apply_cms_event(
+    pool: &Pool,
+    webhook_id: &str,
+    event: &CmsEvent,
+) -> Result<InboundOutcome, StoreError> {
+    with_connection(pool, async |conn| {
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let first_time = diesel::insert_into(processed_inbound_events::table)
+                .values((
+                    processed_inbound_events::webhook_id.eq(webhook_id),
+                    processed_inbound_events::event_type.eq(event.event_type.as_str()),
+                    processed_inbound_events::article_id.eq(event.article_id.as_str()),
+                    processed_inbound_events::outcome.eq(InboundOutcome::Applied.as_str()),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if first_time == 0 {
+                return Ok(InboundOutcome::AlreadyProcessed);
+            }
+            let changed = change_statement(event).execute(conn).await?;
+            if changed > 0 {
+                return Ok(InboundOutcome::Applied);
+            }
+            diesel::update(processed_inbound_events::table.find(webhook_id))
+                .set(processed_inbound_events::outcome.eq(InboundOutcome::Superseded.as_str()))
+                .execute(conn)
+                .await?;
+            Ok(InboundOutcome::Superseded)
+        })
+        .await
+    })
+    .await
+}
+
+/// The upsert of one CMS event, guarded by the article's change time (ties go to the event that
+/// arrives last).
+fn change_statement(
+    event: &CmsEvent,
+) -> diesel::query_builder::BoxedSqlQuery<'_, diesel::pg::Pg, diesel::query_builder::SqlQuery> {
+    const NEWER_ONLY: &str = " WHERE a.source_changed_at IS NULL \
+         OR a.source_changed_at <= excluded.source_changed_at";
+    match &event.change {
+        ArticleChange::Describe {
+            description,
+            lifecycle,
+        } => diesel::sql_query(format!(
+            "INSERT INTO articles AS a (article_id, title, url, language, section, published_at, \
+             reviews_open, lifecycle, source_changed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, $9), $10) \
+             ON CONFLICT (article_id) DO UPDATE SET title = excluded.title, url = excluded.url, \
+             language = excluded.language, section = excluded.section, \
+             published_at = excluded.published_at, reviews_open = excluded.reviews_open, \
+             lifecycle = COALESCE($8, a.lifecycle), \
+             source_changed_at = excluded.source_changed_at, updated_at = now(){NEWER_ONLY}"
+        ))
+        .into_boxed()
+        .bind::<Text, _>(event.article_id.as_str())
+        .bind::<Nullable<Text>, _>(description.title.as_ref().map(ArticleTitle::as_str))
+        .bind::<Nullable<Text>, _>(description.url.as_ref().map(ArticleUrl::as_str))
+        .bind::<Nullable<Text>, _>(description.language.as_ref().map(LanguageTag::as_str))
+        .bind::<Nullable<Text>, _>(description.section.as_ref().map(ArticleSection::as_str))
+        .bind::<Nullable<Timestamptz>, _>(description.published_at)
+        .bind::<Bool, _>(description.reviews_open)
+        .bind::<Nullable<Text>, _>(lifecycle.map(Lifecycle::as_str))
+        .bind::<Text, _>(Lifecycle::Published.as_str())
+        .bind::<Timestamptz, _>(event.occurred_at),
+        ArticleChange::Move(lifecycle) => diesel::sql_query(format!(
+            "INSERT INTO articles AS a (article_id, lifecycle, source_changed_at) \
+             VALUES ($1, $2, $3) \
+             ON CONFLICT (article_id) DO UPDATE SET lifecycle = excluded.lifecycle, \
+             source_changed_at = excluded.source_changed_at, updated_at = now(){NEWER_ONLY}"
+        ))
+        .into_boxed()
+        .bind::<Text, _>(event.article_id.as_str())
+        .bind::<Text, _>(lifecycle.as_str())
+        .bind::<Timestamptz, _>(event.occurred_at),
+    }
+}
+
 /// An article and its counters, read on one connection.
 pub async fn get(pool: &Pool, id: &ArticleId) -> Result<Option<ArticleWithStats>, StoreError> {
     with_connection(pool, async |conn| {
         let Some(article) = articles::table
             .find(id.as_str())
+            .filter(articles::lifecycle.ne(Lifecycle::Deleted.as_str()))
             .select(ArticleRow::as_select())
             .first(conn)
             .await
@@ -95,19 +224,28 @@ pub async fn get(pool: &Pool, id: &ArticleId) -> Result<Option<ArticleWithStats>
     .await
 }
 
-/// The ids among `ids` that no article has, in the order given.
-pub async fn unknown(pool: &Pool, ids: &[&str]) -> Result<Vec<String>, StoreError> {
-    let known: Vec<String> = with_connection(pool, async |conn| {
+/// The ids among `ids` whose article is deleted, and, with `include_missing`, those no article
+/// has: the ids a read must answer 404 for. In the order given.
+pub async fn hidden(
+    pool: &Pool,
+    ids: &[&str],
+    include_missing: bool,
+) -> Result<Vec<String>, StoreError> {
+    let known: Vec<(String, String)> = with_connection(pool, async |conn| {
         Ok(articles::table
             .filter(articles::article_id.eq_any(ids))
-            .select(articles::article_id)
+            .select((articles::article_id, articles::lifecycle))
             .load(conn)
             .await?)
     })
     .await?;
+    let is_hidden = |id: &str| match known.iter().find(|(known_id, _)| known_id == id) {
+        Some((_, lifecycle)) => lifecycle == Lifecycle::Deleted.as_str(),
+        None => include_missing,
+    };
     Ok(ids
         .iter()
-        .filter(|id| !known.iter().any(|known| known == *id))
+        .filter(|id| is_hidden(id))
         .map(|id| (*id).to_owned())
         .collect())
 }

@@ -2,9 +2,11 @@
 
 pub mod api_keys;
 pub mod articles;
+pub mod outbox;
 pub mod reviews;
 mod sql;
 pub mod stats;
+pub mod webhook_endpoints;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +29,11 @@ pub enum StoreError {
     ArticleNotFound,
     #[error("reviews are closed for this article")]
     ReviewsClosed,
+    #[error("the article is unpublished")]
+    ArticleUnpublished,
+    /// The change conflicts with the stored state; the message says how.
+    #[error("{0}")]
+    Conflict(String),
     /// An answer the code did not expect: a bug, or a schema out of step with the code.
     #[error("database error: {0}")]
     Query(#[source] Arc<DieselError>),
@@ -139,7 +146,10 @@ fn record(error: &StoreError) {
     match error {
         StoreError::Unavailable(_) => metrics::record_db_error(DbErrorKind::Unavailable),
         StoreError::Query(_) => metrics::record_db_error(DbErrorKind::Query),
-        StoreError::ArticleNotFound | StoreError::ReviewsClosed => {}
+        StoreError::ArticleNotFound
+        | StoreError::ReviewsClosed
+        | StoreError::ArticleUnpublished
+        | StoreError::Conflict(_) => {}
     }
 }
 

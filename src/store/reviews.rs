@@ -12,12 +12,14 @@ use uuid::Uuid;
 
 use super::sql::RowBound;
 use super::{stats, with_connection, StoreError};
-use crate::db::schema::reviews;
+use crate::db::schema::{articles, reviews};
 use crate::db::Pool;
-use crate::domain::article::ArticleId;
+use crate::domain::article::{ArticleId, Lifecycle};
 use crate::domain::page::{Cursor, PageQuery};
 use crate::domain::review::{AuthorEmail, AuthorName, NewReview, ReviewStatus, ReviewTitle};
 use crate::domain::text::LanguageTag;
+use crate::domain::time;
+use crate::domain::webhook::EventType;
 
 /// The public columns of a review. The author's email is deliberately not among them, so no
 /// public read can ever load it.
@@ -34,24 +36,41 @@ pub struct PublicReviewRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Stores a review and counts it in the article's stats in one statement, so it is atomic and
-/// costs one round trip: the article is created on the fly when allowed, the review is inserted
-/// only if the article accepts reviews, and the counters follow. Once this returns, all of it is
-/// committed; on any error none of it exists.
+/// Stores a review, counts it in the article's stats and writes its `review.created` outbox
+/// event, in one statement, so it is atomic and costs one round trip: the article is created on
+/// the fly when allowed, the review is inserted only if the article is published and accepts
+/// reviews, and the counters and the event follow. Once this returns, all of it is committed; on
+/// any error none of it exists. `event_data` renders the event's data from the review as it will
+/// be stored (it is written only while some webhook endpoint is enabled).
 pub async fn insert(
     pool: &Pool,
     article: &ArticleId,
     review: &NewReview,
     create_missing_article: bool,
+    event_data: impl FnOnce(&PublicReviewRow) -> String,
 ) -> Result<PublicReviewRow, StoreError> {
     let status = ReviewStatus::initial();
     let id = Uuid::now_v7();
+    let stored = PublicReviewRow {
+        id,
+        article_id: article.as_str().to_owned(),
+        rating: review.rating.get(),
+        title: review.title.as_ref().map(|title| title.as_str().to_owned()),
+        body: review.body.as_str().to_owned(),
+        author_name: review
+            .author_name
+            .as_ref()
+            .map(|name| name.as_str().to_owned()),
+        language: review.language.as_ref().map(|tag| tag.as_str().to_owned()),
+        created_at: time::now_stored(),
+    };
+    let payload = event_data(&stored);
     let statement = SubmitReview {
         article: article.as_str(),
         create_missing_article,
         id,
         stripe: stats::stripe_of(&id),
-        rating: review.rating.get(),
+        rating: stored.rating,
         title: review.title.as_ref().map(ReviewTitle::as_str),
         body: review.body.as_str(),
         author_name: review.author_name.as_ref().map(AuthorName::as_str),
@@ -59,8 +78,13 @@ pub async fn insert(
         language: review.language.as_ref().map(LanguageTag::as_str),
         status: status.as_str(),
         counted: status.is_public(),
+        created_at: stored.created_at,
+        open_lifecycle: Lifecycle::Published.as_str(),
+        event_id: Uuid::now_v7(),
+        event_type: EventType::ReviewCreated.as_str(),
+        event_data: &payload,
     };
-    let outcome: Option<(bool, Option<PublicReviewRow>)> = with_connection(pool, async |conn| {
+    let outcome: Option<Submitted> = with_connection(pool, async |conn| {
         let outcome = statement.get_result(conn).await.optional()?;
         if outcome.is_none() && create_missing_article {
             // Another first review created the article after this statement's snapshot was
@@ -70,13 +94,21 @@ pub async fn insert(
         Ok(outcome)
     })
     .await?;
-    let (reviews_open, row) = outcome.ok_or(StoreError::ArticleNotFound)?;
-    match (reviews_open, row) {
-        (_, Some(row)) => Ok(row),
-        (false, None) => Err(StoreError::ReviewsClosed),
-        (true, None) => Err(StoreError::Query(Arc::new(diesel::result::Error::NotFound))),
+    let (reviews_open, lifecycle, row) = outcome.ok_or(StoreError::ArticleNotFound)?;
+    if let Some(row) = row {
+        return Ok(row);
+    }
+    match Lifecycle::from_stored(&lifecycle) {
+        Some(Lifecycle::Deleted) => Err(StoreError::ArticleNotFound),
+        Some(Lifecycle::Unpublished) => Err(StoreError::ArticleUnpublished),
+        Some(Lifecycle::Published) if !reviews_open => Err(StoreError::ReviewsClosed),
+        _ => Err(StoreError::Query(Arc::new(diesel::result::Error::NotFound))),
     }
 }
+
+/// What the submission statement returns: whether the article takes reviews, its lifecycle, and
+/// the stored review (absent when it was refused).
+type Submitted = (bool, String, Option<PublicReviewRow>);
 
 /// The submission statement's SQL (parameters as `$1`, `$2`, …) and the names of its parameters
 /// in order. `marginalia sql submit-review` prints them, so that the benchmark runs pgbench on the
@@ -95,6 +127,11 @@ pub fn submission_statement() -> (String, &'static [&'static str]) {
         status: ReviewStatus::initial().as_str(),
         counted: true,
         stripe: 0,
+        created_at: DateTime::<Utc>::UNIX_EPOCH,
+        open_lifecycle: Lifecycle::Published.as_str(),
+        event_id: Uuid::nil(),
+        event_type: EventType::ReviewCreated.as_str(),
+        event_data: "{}",
     };
     let text = diesel::debug_query::<Pg, _>(&statement).to_string();
     let sql = text.split(" -- binds: ").next().unwrap_or(&text).to_owned();
@@ -117,6 +154,13 @@ struct SubmitReview<'a> {
     /// Whether the review's status counts in the stats.
     counted: bool,
     stripe: i16,
+    created_at: DateTime<Utc>,
+    /// The lifecycle in which an article takes reviews.
+    open_lifecycle: &'static str,
+    event_id: Uuid,
+    event_type: &'static str,
+    /// The outbox event's data, as JSON text.
+    event_data: &'a str,
 }
 
 impl SubmitReview<'_> {
@@ -134,8 +178,14 @@ impl SubmitReview<'_> {
         "author_email",
         "language",
         "status",
+        "created_at",
+        "open_lifecycle",
         "stripe",
         "counted",
+        "event_id",
+        "event_type",
+        "event_data",
+        "created_at",
     ];
 }
 
@@ -151,6 +201,7 @@ impl QueryId for SubmitReview<'_> {
 impl Query for SubmitReview<'_> {
     type SqlType = (
         Bool,
+        Text,
         Nullable<(
             SqlUuid,
             Text,
@@ -173,14 +224,14 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_sql(" WHERE ");
         out.push_bind_param::<Bool, bool>(&self.create_missing_article)?;
         out.push_sql(
-            " ON CONFLICT (article_id) DO NOTHING RETURNING reviews_open), \
-             article AS (SELECT reviews_open FROM created UNION ALL \
-             SELECT reviews_open FROM articles WHERE article_id = ",
+            " ON CONFLICT (article_id) DO NOTHING RETURNING reviews_open, lifecycle), \
+             article AS (SELECT reviews_open, lifecycle FROM created UNION ALL \
+             SELECT reviews_open, lifecycle FROM articles WHERE article_id = ",
         );
         out.push_bind_param::<Text, str>(self.article)?;
         out.push_sql(
             "), review AS (INSERT INTO reviews (id, article_id, rating, title, body, author_name, \
-             author_email, language, status) SELECT ",
+             author_email, language, status, created_at) SELECT ",
         );
         out.push_bind_param::<SqlUuid, Uuid>(&self.id)?;
         out.push_sql(", ");
@@ -199,9 +250,12 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.language)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, str>(self.status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, DateTime<Utc>>(&self.created_at)?;
+        out.push_sql(" FROM article WHERE reviews_open AND lifecycle = ");
+        out.push_bind_param::<Text, str>(self.open_lifecycle)?;
         out.push_sql(
-            " FROM article WHERE reviews_open \
-             RETURNING id, article_id, rating, title, body, author_name, language, created_at), \
+            " RETURNING id, article_id, rating, title, body, author_name, language, created_at), \
              counted AS (INSERT INTO article_stats AS s (article_id, stripe, review_count, \
              rating_sum, count_1, count_2, count_3, count_4, count_5) \
              SELECT article_id, ",
@@ -218,10 +272,24 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
              rating_sum = s.rating_sum + excluded.rating_sum, \
              count_1 = s.count_1 + excluded.count_1, count_2 = s.count_2 + excluded.count_2, \
              count_3 = s.count_3 + excluded.count_3, count_4 = s.count_4 + excluded.count_4, \
-             count_5 = s.count_5 + excluded.count_5) \
-             SELECT article.reviews_open, review.id, review.article_id, review.rating, \
-             review.title, review.body, review.author_name, review.language, review.created_at \
-             FROM article LEFT JOIN review ON true",
+             count_5 = s.count_5 + excluded.count_5), \
+             announced AS (INSERT INTO outbox_events (id, event_type, article_id, payload, \
+             created_at, available_at) SELECT ",
+        );
+        // The outbox event: written only while some endpoint is enabled (a scan of a handful of
+        // rows), so a service without webhooks stores nothing extra.
+        out.push_bind_param::<SqlUuid, Uuid>(&self.event_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, str>(self.event_type)?;
+        out.push_sql(", article_id, CAST(");
+        out.push_bind_param::<Text, str>(self.event_data)?;
+        out.push_sql(" AS jsonb), ");
+        out.push_bind_param::<Timestamptz, DateTime<Utc>>(&self.created_at)?;
+        out.push_sql(
+            ", now() FROM review WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled)) \
+             SELECT article.reviews_open, article.lifecycle, review.id, review.article_id, \
+             review.rating, review.title, review.body, review.author_name, review.language, \
+             review.created_at FROM article LEFT JOIN review ON true",
         );
         Ok(())
     }
@@ -233,6 +301,11 @@ pub async fn get_published(pool: &Pool, id: Uuid) -> Result<Option<PublicReviewR
         Ok(reviews::table
             .find(id)
             .filter(reviews::status.eq(ReviewStatus::Published.as_str()))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                articles::table
+                    .filter(articles::article_id.eq(reviews::article_id))
+                    .filter(articles::lifecycle.eq(Lifecycle::Deleted.as_str())),
+            )))
             .select(PublicReviewRow::as_select())
             .first(conn)
             .await
@@ -251,6 +324,12 @@ pub async fn page(
     let mut select = reviews::table
         .filter(dsl::article_id.eq(article.as_str()))
         .filter(dsl::status.eq(ReviewStatus::Published.as_str()))
+        // A deleted article's reviews are hidden: one primary-key probe per page.
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            articles::table
+                .filter(articles::article_id.eq(article.as_str()))
+                .filter(articles::lifecycle.eq(Lifecycle::Deleted.as_str())),
+        )))
         .select(PublicReviewRow::as_select())
         .into_boxed();
     if let Some(rating) = query.rating {
@@ -323,6 +402,11 @@ mod tests {
             status: "the-status",
             counted: true,
             stripe: 7,
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+            open_lifecycle: "the-lifecycle",
+            event_id: Uuid::nil(),
+            event_type: "the-event-type",
+            event_data: "the-event-data",
         };
         let shown = |name: &str| match name {
             "article" => "\"the-article\"".to_owned(),
@@ -337,6 +421,11 @@ mod tests {
             "status" => "\"the-status\"".to_owned(),
             "stripe" => "7".to_owned(),
             "counted" => "true".to_owned(),
+            "created_at" => format!("{:?}", DateTime::<Utc>::UNIX_EPOCH),
+            "open_lifecycle" => "\"the-lifecycle\"".to_owned(),
+            "event_id" => format!("{:?}", Uuid::nil()),
+            "event_type" => "\"the-event-type\"".to_owned(),
+            "event_data" => "\"the-event-data\"".to_owned(),
             other => panic!("unknown parameter {other}"),
         };
         let expected: Vec<String> = SubmitReview::PARAMETERS.iter().map(|n| shown(n)).collect();
@@ -344,7 +433,7 @@ mod tests {
         let binds = text.split(" -- binds: ").nth(1).unwrap();
         assert_eq!(binds, format!("[{}]", expected.join(", ")));
         let (sql, names) = submission_statement();
-        assert_eq!(names.len(), 14);
-        assert!(sql.contains("$14") && !sql.contains("$15"), "{sql}");
+        assert_eq!(names.len(), 20);
+        assert!(sql.contains("$20") && !sql.contains("$21"), "{sql}");
     }
 }

@@ -13,7 +13,9 @@ use diesel_async::AsyncPgConnection;
 
 use super::{with_connection, StoreError};
 use crate::db::schema::article_stats::dsl as stats;
+use crate::db::schema::articles;
 use crate::db::Pool;
+use crate::domain::article::Lifecycle;
 use crate::domain::stats::RatingCounters;
 
 /// How many rows an article's counters are spread over (the migration allows 0–7).
@@ -53,7 +55,29 @@ fn counters(sums: Sums) -> Option<RatingCounters> {
     Some(RatingCounters { histogram })
 }
 
-/// One article's counters, or `None` when it has never had a review.
+type NotDeleted = diesel::dsl::not<
+    diesel::dsl::exists<
+        diesel::dsl::Filter<
+            diesel::dsl::Filter<
+                articles::table,
+                diesel::dsl::Eq<articles::article_id, stats::article_id>,
+            >,
+            diesel::dsl::Eq<articles::lifecycle, &'static str>,
+        >,
+    >,
+>;
+
+/// Counters of deleted articles are hidden (kept, and shown again if the article is published
+/// again): one primary-key probe of the article per read.
+fn not_deleted() -> NotDeleted {
+    diesel::dsl::not(diesel::dsl::exists(
+        articles::table
+            .filter(articles::article_id.eq(stats::article_id))
+            .filter(articles::lifecycle.eq(Lifecycle::Deleted.as_str())),
+    ))
+}
+
+/// One article's counters, or `None` when it has never had a review (or is deleted).
 pub async fn for_article(pool: &Pool, id: &str) -> Result<Option<RatingCounters>, StoreError> {
     with_connection(pool, async |conn| for_article_on(conn, id).await).await
 }
@@ -65,6 +89,7 @@ pub(super) async fn for_article_on(
 ) -> Result<Option<RatingCounters>, StoreError> {
     let sums: Sums = stats::article_stats
         .filter(stats::article_id.eq(id))
+        .filter(not_deleted())
         .select(summed())
         .get_result(conn)
         .await?;
@@ -79,6 +104,7 @@ pub async fn for_articles(
     let rows: Vec<(String, Sums)> = with_connection(pool, async |conn| {
         Ok(stats::article_stats
             .filter(stats::article_id.eq_any(ids))
+            .filter(not_deleted())
             .group_by(stats::article_id)
             .select((stats::article_id, summed()))
             .load(conn)

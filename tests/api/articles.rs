@@ -37,9 +37,9 @@ async fn the_cms_registers_and_updates_an_article() {
     let invalid = put(json!({"url": "javascript:alert(1)", "language": "xx-invalid-"})).await;
     let problem = expect_problem(invalid, 422).await;
     assert_eq!(problem_fields(&problem), ["language", "url"]);
-    let unknown = put(json!({"status": "deleted"})).await;
+    let unknown = put(json!({"review_count": 100})).await;
     let problem = expect_problem(unknown, 422).await;
-    assert_eq!(problem_fields(&problem), ["status"]);
+    assert_eq!(problem_fields(&problem), ["review_count"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -17,6 +17,8 @@ fn public_properties() -> Vec<String> {
         "ArticleStats",
         "Histogram",
         "BulkStats",
+        "ReviewEvent",
+        "StatsChangedEvent",
     ] {
         let properties = schemas[schema]["properties"].as_object().unwrap();
         names.extend(properties.keys().cloned());

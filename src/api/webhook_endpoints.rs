@@ -1,0 +1,578 @@
+//! Outbound webhook endpoints, managed by administrators: where our events go, what each
+//! receives, its signing secret, and its delivery log.
+
+use actix_web::http::header;
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::extract::{DeliveryQueryParams, EndpointPath, JsonBody};
+use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, Unavailable};
+use crate::auth::ApiCaller;
+use crate::domain::page::PageSize;
+use crate::domain::webhook::{
+    DeliveryStatus, EndpointChange, EndpointDescription, EndpointInput, EventType, NewEndpoint,
+    WebhookUrl,
+};
+use crate::domain::{FieldError, FieldErrorCode};
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+use crate::store;
+use crate::store::webhook_endpoints::{DeliverySelection, EndpointRow, LoggedDelivery, Redelivery};
+use crate::webhooks::address::{self, TargetPolicy};
+use crate::webhooks::signature::Secret;
+
+/// A new endpoint.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "url": "https://cms.example.org/hooks/marginalia",
+    "description": "CMS: show new reviews to the desk",
+    "event_types": ["review.created", "article.stats_changed"]
+}))]
+pub struct CreateEndpointRequest {
+    #[schema(value_type = WebhookUrl)]
+    pub url: String,
+    #[schema(value_type = Option<EndpointDescription>)]
+    pub description: Option<String>,
+    /// The events to receive; every event when absent.
+    #[schema(value_type = Option<Vec<EventType>>, min_items = 1)]
+    pub event_types: Option<Vec<String>>,
+    /// True when absent.
+    pub enabled: Option<bool>,
+}
+
+/// A change to an endpoint: absent fields stay as they are; `description: null` clears it;
+/// `enabled: true` also re-enables an endpoint disabled for failing.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"enabled": true}))]
+pub struct UpdateEndpointRequest {
+    #[schema(value_type = Option<WebhookUrl>)]
+    pub url: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<EndpointDescription>)]
+    pub description: Option<Option<String>>,
+    #[schema(value_type = Option<Vec<EventType>>, min_items = 1)]
+    pub event_types: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// Tells a member that is present (even as `null`) from one that is absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// An endpoint, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a1b2-0000-7000-8000-00000000e001",
+    "url": "https://cms.example.org/hooks/marginalia",
+    "description": "CMS: show new reviews to the desk",
+    "event_types": ["review.created", "article.stats_changed"],
+    "enabled": true,
+    "disabled_reason": null,
+    "failing_since": null,
+    "previous_secret_valid_until": null,
+    "created_at": "2026-11-26T09:00:00Z",
+    "updated_at": "2026-11-26T09:00:00Z"
+}))]
+pub struct Endpoint {
+    pub id: Uuid,
+    pub url: String,
+    #[schema(required = true)]
+    pub description: Option<String>,
+    #[schema(value_type = Vec<EventType>)]
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    /// Why the service disabled the endpoint, when it did.
+    #[schema(required = true)]
+    pub disabled_reason: Option<String>,
+    /// Since when every attempt has failed; null while the endpoint answers.
+    #[schema(required = true)]
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Until when messages are also signed with the secret before the last rotation.
+    #[schema(required = true)]
+    pub previous_secret_valid_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<EndpointRow> for Endpoint {
+    fn from(row: EndpointRow) -> Self {
+        let previous_secret_valid_until = row
+            .previous_secret_until
+            .filter(|until| *until > Utc::now());
+        Self {
+            id: row.id,
+            url: row.url,
+            description: row.description,
+            event_types: row.event_types,
+            enabled: row.enabled,
+            disabled_reason: row.disabled_reason,
+            failing_since: row.failing_since,
+            previous_secret_valid_until,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// A new endpoint and its signing secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedEndpoint {
+    #[serde(flatten)]
+    pub endpoint: Endpoint,
+    /// The signing secret (`whsec_…`): store it in the receiver now; it is never shown again.
+    pub secret: String,
+}
+
+/// Every endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointList {
+    pub items: Vec<Endpoint>,
+}
+
+/// A new secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                          "previous_secret_valid_until": "2026-11-27T09:00:00Z"}))]
+pub struct RotatedSecret {
+    pub secret: String,
+    /// Until then messages carry signatures under both secrets, so the receiver can switch over.
+    pub previous_secret_valid_until: DateTime<Utc>,
+}
+
+/// One attempt in the delivery log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Attempt {
+    /// 1 for the first attempt.
+    pub attempt: i32,
+    pub started_at: DateTime<Utc>,
+    pub latency_ms: i32,
+    /// The receiver's HTTP status; null when no answer came.
+    #[schema(required = true)]
+    pub status_code: Option<i16>,
+    /// Why no answer came (refused address, connection error, timeout).
+    #[schema(required = true)]
+    pub error: Option<String>,
+    /// The first kilobyte of the receiver's answer.
+    #[schema(required = true)]
+    pub response_excerpt: Option<String>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl From<DeliveryStatus> for DeliveryState {
+    fn from(status: DeliveryStatus) -> Self {
+        match status {
+            DeliveryStatus::Pending => Self::Pending,
+            DeliveryStatus::Succeeded => Self::Succeeded,
+            DeliveryStatus::Failed => Self::Failed,
+        }
+    }
+}
+
+/// One event's delivery to one endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Delivery {
+    pub id: Uuid,
+    /// The `webhook-id` of every attempt.
+    pub message_id: String,
+    #[schema(value_type = EventType)]
+    pub event_type: String,
+    pub status: DeliveryState,
+    /// Attempts started so far.
+    pub attempts: i32,
+    /// For a pending delivery: when it is next attempted.
+    #[schema(required = true)]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// Every attempt, first to last (within the log's retention).
+    pub log: Vec<Attempt>,
+}
+
+impl Delivery {
+    fn from_row(
+        row: store::webhook_endpoints::DeliveryRow,
+        event_type: String,
+        log: Vec<Attempt>,
+    ) -> Self {
+        let status = DeliveryStatus::from_stored(&row.status).unwrap_or(DeliveryStatus::Pending);
+        Self {
+            id: row.id,
+            message_id: crate::webhooks::events::message_id(&row.event_id),
+            event_type,
+            status: status.into(),
+            attempts: row.attempts,
+            next_attempt_at: (status == DeliveryStatus::Pending).then_some(row.next_attempt_at),
+            created_at: row.created_at,
+            log,
+        }
+    }
+}
+
+impl From<LoggedDelivery> for Delivery {
+    fn from(logged: LoggedDelivery) -> Self {
+        let log = logged
+            .attempts
+            .into_iter()
+            .map(|attempt| Attempt {
+                attempt: attempt.attempt,
+                started_at: attempt.started_at,
+                latency_ms: attempt.latency_ms,
+                status_code: attempt.status_code,
+                error: attempt.error,
+                response_excerpt: attempt.response_excerpt,
+            })
+            .collect();
+        Self::from_row(logged.delivery, logged.event_type, log)
+    }
+}
+
+/// A page of the delivery log, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryPage {
+    pub items: Vec<Delivery>,
+    /// Pass as `before` for the next page; null on the last page.
+    #[schema(required = true)]
+    pub next_before: Option<Uuid>,
+}
+
+/// Refuses a URL the target policy rules out, before anything is stored: a literal private
+/// address or a name for this machine. Names are checked again, resolved, at every send.
+fn check_target(url: &WebhookUrl, policy: TargetPolicy) -> Result<(), ApiError> {
+    let refused = |message: String| {
+        ApiError::Validation(vec![FieldError::new(
+            "url",
+            FieldErrorCode::Disallowed,
+            message,
+        )])
+    };
+    address::check_literal_host(url.url(), policy).map_err(|error| refused(error.to_string()))?;
+    if policy == TargetPolicy::PublicOnly && address::is_local_name(url.url()) {
+        return Err(refused(
+            "names this machine (set MARGINALIA_WEBHOOK_ALLOW_PRIVATE_TARGETS=true to allow it)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+fn endpoint_not_found() -> ApiError {
+    ApiError::NotFound("no webhook endpoint with this id".into())
+}
+
+/// Add a webhook endpoint.
+///
+/// Needs an `admin` key. The answer carries the endpoint's signing secret, shown only this once.
+#[utoipa::path(
+    tag = "webhooks",
+    request_body(content = CreateEndpointRequest, content_type = "application/json"),
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "Created", body = CreatedEndpoint,
+         headers(("Location" = String, description = "URL of the endpoint"))),
+        (status = 409, description = "There are already as many endpoints as allowed", body = Problem, content_type = "application/problem+json"),
+        BadBody, KeyRequired, Unavailable,
+    )
+)]
+#[post("/v1/webhook-endpoints")]
+pub async fn create_endpoint(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    JsonBody(request): JsonBody<CreateEndpointRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[])?;
+    let endpoint = NewEndpoint::parse(EndpointInput {
+        url: Some(request.url),
+        description: Some(request.description),
+        event_types: request.event_types,
+        enabled: request.enabled,
+    })
+    .map_err(ApiError::Validation)?;
+    check_target(&endpoint.url, state.webhooks.target_policy)?;
+    let secret = Secret::generate();
+    let row = store::webhook_endpoints::create(&state.pool, &endpoint, &secret.expose()).await?;
+    tracing::info!(key = %caller.key_name, endpoint_id = %row.id, url = %row.url, "webhook endpoint created");
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/v1/webhook-endpoints/{}", row.id),
+        ))
+        .json(CreatedEndpoint {
+            endpoint: row.into(),
+            secret: secret.expose(),
+        }))
+}
+
+/// List the webhook endpoints.
+///
+/// Needs an `admin` key. Secrets are never listed.
+#[utoipa::path(
+    tag = "webhooks",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Every endpoint, oldest first", body = EndpointList),
+        KeyRequired, Unavailable,
+    )
+)]
+#[get("/v1/webhook-endpoints")]
+pub async fn list_endpoints(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<web::Json<EndpointList>, ApiError> {
+    caller.require_any(&[])?;
+    let rows = store::webhook_endpoints::list(&state.pool).await?;
+    Ok(web::Json(EndpointList {
+        items: rows.into_iter().map(Endpoint::from).collect(),
+    }))
+}
+
+/// Read a webhook endpoint.
+///
+/// Needs an `admin` key.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The endpoint", body = Endpoint),
+        BadParameter, KeyRequired, NotFound, Unavailable,
+    )
+)]
+#[get("/v1/webhook-endpoints/{endpoint_id}")]
+pub async fn get_endpoint(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: EndpointPath,
+) -> Result<web::Json<Endpoint>, ApiError> {
+    caller.require_any(&[])?;
+    store::webhook_endpoints::get(&state.pool, path.endpoint_id)
+        .await?
+        .map(|row| web::Json(row.into()))
+        .ok_or_else(endpoint_not_found)
+}
+
+/// Change a webhook endpoint.
+///
+/// Needs an `admin` key. Re-enable an endpoint the service disabled with `{"enabled": true}`.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
+    request_body(content = UpdateEndpointRequest, content_type = "application/json"),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The changed endpoint", body = Endpoint),
+        BadBody, KeyRequired, NotFound, Unavailable,
+    )
+)]
+#[patch("/v1/webhook-endpoints/{endpoint_id}")]
+pub async fn update_endpoint(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: EndpointPath,
+    JsonBody(request): JsonBody<UpdateEndpointRequest>,
+) -> Result<web::Json<Endpoint>, ApiError> {
+    caller.require_any(&[])?;
+    let change = EndpointChange::parse(
+        EndpointInput {
+            url: request.url,
+            description: request.description,
+            event_types: request.event_types,
+            enabled: request.enabled,
+        },
+        false,
+    )
+    .map_err(ApiError::Validation)?;
+    if let Some(url) = &change.url {
+        check_target(url, state.webhooks.target_policy)?;
+    }
+    let row = store::webhook_endpoints::update(&state.pool, path.endpoint_id, &change)
+        .await?
+        .ok_or_else(endpoint_not_found)?;
+    tracing::info!(key = %caller.key_name, endpoint_id = %row.id, "webhook endpoint changed");
+    Ok(web::Json(row.into()))
+}
+
+/// Delete a webhook endpoint.
+///
+/// Needs an `admin` key. Its pending deliveries and its log go with it.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
+    security(("api_key" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        BadParameter, KeyRequired, NotFound, Unavailable,
+    )
+)]
+#[delete("/v1/webhook-endpoints/{endpoint_id}")]
+pub async fn delete_endpoint(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: EndpointPath,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[])?;
+    if !store::webhook_endpoints::delete(&state.pool, path.endpoint_id).await? {
+        return Err(endpoint_not_found());
+    }
+    tracing::info!(key = %caller.key_name, endpoint_id = %path.endpoint_id, "webhook endpoint deleted");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Rotate an endpoint's signing secret.
+///
+/// Needs an `admin` key. The new secret is shown only this once; for a grace period
+/// (`MARGINALIA_WEBHOOK_ROTATION_GRACE`, a day by default) messages are signed with both the old
+/// and the new secret, so the receiver can switch without losing any.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The new secret", body = RotatedSecret),
+        BadParameter, KeyRequired, NotFound, Unavailable,
+    )
+)]
+#[post("/v1/webhook-endpoints/{endpoint_id}/rotate-secret")]
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: EndpointPath,
+) -> Result<web::Json<RotatedSecret>, ApiError> {
+    caller.require_any(&[])?;
+    let secret = Secret::generate();
+    let grace = chrono::Duration::from_std(state.webhooks.rotation_grace)
+        .unwrap_or(chrono::Duration::days(1));
+    let until = Utc::now() + grace;
+    store::webhook_endpoints::rotate_secret(&state.pool, path.endpoint_id, &secret.expose(), until)
+        .await?
+        .ok_or_else(endpoint_not_found)?;
+    tracing::info!(key = %caller.key_name, endpoint_id = %path.endpoint_id, "webhook secret rotated");
+    Ok(web::Json(RotatedSecret {
+        secret: secret.expose(),
+        previous_secret_valid_until: until,
+    }))
+}
+
+/// Read an endpoint's delivery log.
+///
+/// Needs an `admin` key. Newest first; each delivery with every attempt (status, latency,
+/// error, the first kilobyte of the answer).
+#[utoipa::path(
+    tag = "webhooks",
+    params(
+        ("endpoint_id" = Uuid, Path, description = "Endpoint id"),
+        ("status" = Option<DeliveryState>, Query, description = "Only deliveries in this state"),
+        ("before" = Option<Uuid>, Query, description = "`next_before` of the previous page"),
+        ("limit" = Option<PageSize>, Query, description = "Deliveries per page"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of deliveries", body = DeliveryPage),
+        BadParameter, KeyRequired, NotFound, Unavailable,
+    )
+)]
+#[get("/v1/webhook-endpoints/{endpoint_id}/deliveries")]
+pub async fn list_deliveries(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: EndpointPath,
+    DeliveryQueryParams(query): DeliveryQueryParams,
+) -> Result<web::Json<DeliveryPage>, ApiError> {
+    caller.require_any(&[])?;
+    if store::webhook_endpoints::get(&state.pool, path.endpoint_id)
+        .await?
+        .is_none()
+    {
+        return Err(endpoint_not_found());
+    }
+    let limit = query.limit.get();
+    let rows = store::webhook_endpoints::deliveries(
+        &state.pool,
+        path.endpoint_id,
+        DeliverySelection::Page {
+            status: query.status.map(DeliveryStatus::as_str),
+            before: query.before,
+            limit,
+        },
+    )
+    .await?;
+    let full_page = i64::try_from(rows.len()).is_ok_and(|count| count == limit);
+    let next_before = rows
+        .last()
+        .filter(|_| full_page)
+        .map(|last| last.delivery.id);
+    Ok(web::Json(DeliveryPage {
+        items: rows.into_iter().map(Delivery::from).collect(),
+        next_before,
+    }))
+}
+
+/// Send a delivery again.
+///
+/// Needs an `admin` key. Queues a succeeded or failed delivery for one more attempt now, with
+/// the same `webhook-id`. A delivery still pending is a 409: it is already queued.
+#[utoipa::path(
+    tag = "webhooks",
+    params(
+        ("endpoint_id" = Uuid, Path, description = "Endpoint id"),
+        ("delivery_id" = Uuid, Path, description = "Delivery id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 202, description = "Queued for an attempt now", body = Delivery),
+        (status = 409, description = "The delivery is still pending", body = Problem, content_type = "application/problem+json"),
+        BadParameter, KeyRequired, NotFound, Unavailable,
+    )
+)]
+#[post("/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver")]
+pub async fn redeliver(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: EndpointPath,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[])?;
+    let delivery_id = path.delivery_id.ok_or_else(|| {
+        ApiError::bad_parameter(FieldError::new(
+            "delivery_id",
+            FieldErrorCode::Required,
+            "is required",
+        ))
+    })?;
+    match store::webhook_endpoints::redeliver(&state.pool, path.endpoint_id, delivery_id).await? {
+        Redelivery::Queued(_) => {
+            state.outbox.wake();
+            tracing::info!(key = %caller.key_name, %delivery_id, "webhook delivery queued again");
+            let queued = store::webhook_endpoints::deliveries(
+                &state.pool,
+                path.endpoint_id,
+                DeliverySelection::One(delivery_id),
+            )
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::NotFound("the delivery was deleted meanwhile".into()))?;
+            Ok(HttpResponse::Accepted().json(Delivery::from(queued)))
+        }
+        Redelivery::AlreadyPending(row) => Err(ApiError::Conflict(format!(
+            "the delivery is still pending; its next attempt is due at {}",
+            row.next_attempt_at.to_rfc3339()
+        ))),
+        Redelivery::NotFound => Err(ApiError::NotFound(
+            "no delivery with this id for this endpoint".into(),
+        )),
+    }
+}

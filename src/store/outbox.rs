@@ -1,0 +1,344 @@
+//! The transactional outbox and its deliveries, as the webhook worker drives them. Every step
+//! claims its rows with `FOR UPDATE SKIP LOCKED`, so any number of service instances share the
+//! work without sending anything twice.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{
+    Array, BigInt, Integer, Interval, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::{stats, with_connection, StoreError};
+use crate::db::schema::{outbox_events, webhook_attempts, webhook_deliveries, webhook_endpoints};
+use crate::db::Pool;
+use crate::domain::stats::RatingCounters;
+use crate::domain::webhook::EventType;
+
+/// How many events one fan-out step turns into deliveries.
+const FAN_OUT_BATCH: i64 = 500;
+
+/// Turns due outbox events into one delivery per enabled endpoint that subscribes to them, in one
+/// transaction. Changes that move an article's stats also queue its `article.stats_changed`
+/// event, available after `stats_window` and at most one pending per article, so a burst of
+/// reviews becomes one event; its data is rendered by `render_stats` when it is fanned out, so it
+/// carries the counts of that moment. Returns how many events were fanned out.
+pub async fn fan_out(
+    pool: &Pool,
+    stats_window: Duration,
+    render_stats: impl Fn(&str, RatingCounters) -> serde_json::Value + Sync,
+) -> Result<usize, StoreError> {
+    let window = pg_interval(stats_window);
+    with_connection(pool, async |conn| {
+        conn.transaction::<_, StoreError, _>(async |conn| {
+                let due: Vec<(Uuid, String, String)> = outbox_events::table
+                    .filter(outbox_events::dispatched_at.is_null())
+                    .filter(outbox_events::available_at.le(diesel::dsl::now))
+                    .order(outbox_events::available_at)
+                    .limit(FAN_OUT_BATCH)
+                    .select((
+                        outbox_events::id,
+                        outbox_events::event_type,
+                        outbox_events::article_id,
+                    ))
+                    .for_update()
+                    .skip_locked()
+                    .load(conn)
+                    .await?;
+                if due.is_empty() {
+                    return Ok(0);
+                }
+                let endpoints: Vec<(Uuid, Vec<String>)> = webhook_endpoints::table
+                    .filter(webhook_endpoints::enabled)
+                    .select((webhook_endpoints::id, webhook_endpoints::event_types))
+                    .load(conn)
+                    .await?;
+                let subscribers = |event_type: &str| -> Vec<Uuid> {
+                    endpoints
+                        .iter()
+                        .filter(|(_, types)| types.iter().any(|t| t == event_type))
+                        .map(|(id, _)| *id)
+                        .collect()
+                };
+                let mut deliveries = Vec::new();
+                let mut stats_moved = BTreeSet::new();
+                for (event_id, event_type, article_id) in &due {
+                    if event_type == EventType::ArticleStatsChanged.as_str() {
+                        let counters = stats::for_article_on(conn, article_id)
+                            .await?
+                            .unwrap_or_default();
+                        diesel::update(outbox_events::table.find(event_id))
+                            .set(outbox_events::payload.eq(render_stats(article_id, counters)))
+                            .execute(conn)
+                            .await?;
+                    } else if EventType::from_name(event_type).is_some_and(EventType::moves_stats)
+                    {
+                        stats_moved.insert(article_id.as_str());
+                    }
+                    deliveries.extend(subscribers(event_type).into_iter().map(|endpoint_id| {
+                        (
+                            webhook_deliveries::id.eq(Uuid::now_v7()),
+                            webhook_deliveries::endpoint_id.eq(endpoint_id),
+                            webhook_deliveries::event_id.eq(*event_id),
+                        )
+                    }));
+                }
+                let stats_type = EventType::ArticleStatsChanged.as_str();
+                if !stats_moved.is_empty() && !subscribers(stats_type).is_empty() {
+                    let articles: Vec<&str> = stats_moved.into_iter().collect();
+                    let ids: Vec<Uuid> = articles.iter().map(|_| Uuid::now_v7()).collect();
+                    diesel::sql_query(
+                        "INSERT INTO outbox_events (id, event_type, article_id, payload, available_at) \
+                         SELECT id, $1, article_id, '{}'::jsonb, now() + $2 \
+                         FROM unnest($3::uuid[], $4::text[]) AS pending (id, article_id) \
+                         ON CONFLICT (article_id) \
+                         WHERE dispatched_at IS NULL AND event_type = 'article.stats_changed' \
+                         DO NOTHING",
+                    )
+                    .bind::<Text, _>(stats_type)
+                    .bind::<Interval, _>(window)
+                    .bind::<Array<SqlUuid>, _>(&ids)
+                    .bind::<Array<Text>, _>(&articles)
+                    .execute(conn)
+                    .await?;
+                }
+                // A statement takes at most 65,535 parameters: 10,000 rows of 3 at a time.
+                for chunk in deliveries.chunks(10_000) {
+                    diesel::insert_into(webhook_deliveries::table)
+                        .values(chunk)
+                        .on_conflict_do_nothing()
+                        .execute(conn)
+                        .await?;
+                }
+                let ids: Vec<Uuid> = due.iter().map(|(id, _, _)| *id).collect();
+                diesel::update(outbox_events::table.filter(outbox_events::id.eq_any(&ids)))
+                    .set(outbox_events::dispatched_at.eq(diesel::dsl::now))
+                    .execute(conn)
+                    .await?;
+                Ok(due.len())
+        })
+        .await
+    })
+    .await
+}
+
+/// A delivery claimed for one attempt, with what sending it needs.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ClaimedDelivery {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub endpoint_id: Uuid,
+    /// The event's id: the message id (`webhook-id`) on every attempt and every endpoint.
+    #[diesel(sql_type = SqlUuid)]
+    pub event_id: Uuid,
+    /// This attempt's number, from 1.
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    #[diesel(sql_type = Text)]
+    pub event_type: String,
+    #[diesel(sql_type = Jsonb)]
+    pub payload: serde_json::Value,
+    #[diesel(sql_type = Timestamptz)]
+    pub event_created_at: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    pub url: String,
+    #[diesel(sql_type = Text)]
+    pub secret: String,
+    /// The secret before the last rotation, while it still signs.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub previous_secret: Option<String>,
+}
+
+/// Claims up to `limit` due deliveries of enabled endpoints for one attempt each. The claim is a
+/// lease: the delivery's next attempt moves to `lease` from now, so another instance takes it over
+/// only if this one dies before recording the attempt.
+pub async fn claim(
+    pool: &Pool,
+    limit: i64,
+    lease: Duration,
+) -> Result<Vec<ClaimedDelivery>, StoreError> {
+    let lease = pg_interval(lease);
+    with_connection(pool, async |conn| {
+        Ok(diesel::sql_query(
+            "UPDATE webhook_deliveries AS d \
+             SET attempts = d.attempts + 1, next_attempt_at = now() + $1, last_attempt_at = now() \
+             FROM outbox_events AS e, webhook_endpoints AS w \
+             WHERE d.id IN (SELECT due.id FROM webhook_deliveries AS due \
+                            JOIN webhook_endpoints AS live ON live.id = due.endpoint_id AND live.enabled \
+                            WHERE due.status = 'pending' AND due.next_attempt_at <= now() \
+                            ORDER BY due.next_attempt_at LIMIT $2 \
+                            FOR UPDATE OF due SKIP LOCKED) \
+               AND e.id = d.event_id AND w.id = d.endpoint_id \
+             RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, e.event_type, e.payload, \
+                       e.created_at AS event_created_at, w.url, w.secret, \
+                       CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END \
+                         AS previous_secret",
+        )
+        .bind::<Interval, _>(lease)
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await?)
+    })
+    .await
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    pub delivery_id: Uuid,
+    pub endpoint_id: Uuid,
+    /// The attempt number the claim gave.
+    pub attempt: i32,
+    pub started_at: DateTime<Utc>,
+    pub latency: Duration,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub response_excerpt: Option<String>,
+    pub succeeded: bool,
+    /// When a failed attempt is tried again; `None` when it was the last.
+    pub retry_after: Option<Duration>,
+}
+
+/// What recording an attempt changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Succeeded,
+    WillRetry,
+    /// No attempts left: the delivery is failed.
+    Failed,
+    /// The lease had run out and another instance took the delivery over: only the log entry was
+    /// written.
+    Superseded,
+}
+
+/// Logs an attempt and moves its delivery on, in one transaction; tracks the endpoint's failure
+/// streak and disables an endpoint failing for longer than `disable_after`. Returns what became
+/// of the delivery and whether the endpoint was disabled now.
+pub async fn record(
+    pool: &Pool,
+    result: &AttemptResult,
+    disable_after: Duration,
+) -> Result<(Recorded, bool), StoreError> {
+    let disable_after = pg_interval(disable_after);
+    let latency_ms = i32::try_from(result.latency.as_millis()).unwrap_or(i32::MAX);
+    let status_code = result.status_code.and_then(|code| i16::try_from(code).ok());
+    let retry = result.retry_after.map(pg_interval);
+    with_connection(pool, async |conn| {
+        conn.transaction::<_, StoreError, _>(async |conn| {
+                diesel::insert_into(webhook_attempts::table)
+                    .values((
+                        webhook_attempts::id.eq(Uuid::now_v7()),
+                        webhook_attempts::delivery_id.eq(result.delivery_id),
+                        webhook_attempts::attempt.eq(result.attempt),
+                        webhook_attempts::started_at.eq(result.started_at),
+                        webhook_attempts::latency_ms.eq(latency_ms),
+                        webhook_attempts::status_code.eq(status_code),
+                        webhook_attempts::error.eq(result.error.as_deref()),
+                        webhook_attempts::response_excerpt.eq(result.response_excerpt.as_deref()),
+                    ))
+                    .execute(conn)
+                    .await?;
+                let (status, next) = match (result.succeeded, retry) {
+                    (true, _) => ("succeeded", None),
+                    (false, Some(wait)) => ("pending", Some(wait)),
+                    (false, None) => ("failed", None),
+                };
+                let moved = diesel::sql_query(
+                    "UPDATE webhook_deliveries SET status = $1, \
+                     next_attempt_at = now() + COALESCE($2, interval '0') \
+                     WHERE id = $3 AND attempts = $4 AND status = 'pending'",
+                )
+                .bind::<Text, _>(status)
+                .bind::<Nullable<Interval>, _>(next)
+                .bind::<SqlUuid, _>(result.delivery_id)
+                .bind::<Integer, _>(result.attempt)
+                .execute(conn)
+                .await?;
+                let disabled = if result.succeeded {
+                    diesel::update(webhook_endpoints::table.find(result.endpoint_id))
+                        .filter(webhook_endpoints::failing_since.is_not_null())
+                        .set(webhook_endpoints::failing_since.eq(None::<DateTime<Utc>>))
+                        .execute(conn)
+                        .await?;
+                    false
+                } else {
+                    diesel::sql_query(
+                        "UPDATE webhook_endpoints SET failing_since = now() \
+                         WHERE id = $1 AND failing_since IS NULL",
+                    )
+                    .bind::<SqlUuid, _>(result.endpoint_id)
+                    .execute(conn)
+                    .await?;
+                    diesel::sql_query(
+                        "UPDATE webhook_endpoints SET enabled = false, updated_at = now(), \
+                         disabled_reason = 'every delivery attempt failed since ' \
+                           || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+                         WHERE id = $1 AND enabled AND failing_since < now() - $2",
+                    )
+                    .bind::<SqlUuid, _>(result.endpoint_id)
+                    .bind::<Interval, _>(disable_after)
+                    .execute(conn)
+                    .await?
+                        > 0
+                };
+                let recorded = match (moved > 0, status) {
+                    (false, _) => Recorded::Superseded,
+                    (true, "succeeded") => Recorded::Succeeded,
+                    (true, "pending") => Recorded::WillRetry,
+                    (true, _) => Recorded::Failed,
+                };
+                Ok((recorded, disabled))
+        })
+        .await
+    })
+    .await
+}
+
+/// Deletes what is older than `retention`: fanned-out events whose deliveries are all finished
+/// (with those deliveries and their log) and the ids of processed CMS events. Returns how many
+/// events went.
+pub async fn prune(pool: &Pool, retention: Duration) -> Result<usize, StoreError> {
+    let retention = pg_interval(retention);
+    with_connection(pool, async |conn| {
+        let events = diesel::sql_query(
+            "DELETE FROM outbox_events AS e WHERE e.id IN ( \
+               SELECT old.id FROM outbox_events AS old \
+               WHERE old.dispatched_at IS NOT NULL AND old.created_at < now() - $1 \
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries AS d \
+                                 WHERE d.event_id = old.id AND d.status = 'pending') \
+               LIMIT 10000)",
+        )
+        .bind::<Interval, _>(retention)
+        .execute(conn)
+        .await?;
+        diesel::sql_query("DELETE FROM processed_inbound_events WHERE received_at < now() - $1")
+            .bind::<Interval, _>(retention)
+            .execute(conn)
+            .await?;
+        Ok(events)
+    })
+    .await
+}
+
+/// Deliveries waiting for an attempt (or in flight), for `/metrics`.
+pub async fn pending_deliveries(pool: &Pool) -> Result<i64, StoreError> {
+    use webhook_deliveries::dsl;
+    with_connection(pool, async |conn| {
+        Ok(dsl::webhook_deliveries
+            .filter(dsl::status.eq("pending"))
+            .count()
+            .get_result(conn)
+            .await?)
+    })
+    .await
+}
+
+fn pg_interval(duration: Duration) -> diesel::data_types::PgInterval {
+    let micros = i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
+    diesel::data_types::PgInterval::from_microseconds(micros)
+}

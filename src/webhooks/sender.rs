@@ -1,0 +1,163 @@
+//! Sends one signed POST to a receiver: no redirects, no proxies, a bounded time, a bounded
+//! excerpt of the answer, and only to addresses the target policy allows, checked on the very
+//! addresses the connection uses (so a name re-resolving to a private address between a check
+//! and the connection cannot slip through).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+
+use super::address::{self, TargetPolicy};
+use crate::domain::webhook::WebhookUrl;
+
+/// How much of a receiver's answer the delivery log keeps.
+pub const EXCERPT_BYTES: usize = 1024;
+/// Longest error text the delivery log keeps.
+const ERROR_CHARS: usize = 500;
+
+/// Resolves names with the system resolver and refuses any answer that includes an address the
+/// policy does not allow.
+struct GuardedResolver {
+    policy: TargetPolicy,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy;
+        Box::pin(async move {
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let allowed = address::check_resolved(found, policy)?;
+            let addresses: Addrs = Box::new(allowed.into_iter());
+            Ok(addresses)
+        })
+    }
+}
+
+/// What one POST came to.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub status_code: Option<u16>,
+    pub response_excerpt: Option<String>,
+    /// Why no answer came (refused address, connection error, timeout).
+    pub error: Option<String>,
+    pub latency: Duration,
+}
+
+impl Sent {
+    pub fn succeeded(&self) -> bool {
+        self.status_code
+            .is_some_and(|code| (200..300).contains(&code))
+    }
+}
+
+/// The outbound HTTP client.
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    policy: TargetPolicy,
+}
+
+impl Sender {
+    pub fn new(policy: TargetPolicy, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .dns_resolver(std::sync::Arc::new(GuardedResolver { policy }))
+            .user_agent(concat!("Marginalia-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { client, policy })
+    }
+
+    /// POSTs `body` with the Standard Webhooks headers.
+    pub async fn post(
+        &self,
+        url: &str,
+        message_id: &str,
+        timestamp: i64,
+        signature: &str,
+        body: Vec<u8>,
+    ) -> Sent {
+        let started = Instant::now();
+        let refused = |error: String| Sent {
+            status_code: None,
+            response_excerpt: None,
+            error: Some(bounded(&error, ERROR_CHARS)),
+            latency: started.elapsed(),
+        };
+        // The stored URL was checked when it was saved; check again, as the policy may have
+        // changed since, and IP literals never reach the resolver.
+        let target = match WebhookUrl::parse(url) {
+            Ok(target) => target,
+            Err(_) => return refused("the endpoint URL is not a valid http(s) URL".into()),
+        };
+        if let Err(error) = address::check_literal_host(target.url(), self.policy) {
+            return refused(format!("address refused: {error}"));
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (name, value) in [
+            ("webhook-id", message_id.to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature.to_owned()),
+        ] {
+            match HeaderValue::from_str(&value) {
+                Ok(value) => headers.insert(name, value),
+                Err(_) => return refused(format!("cannot send the {name} header")),
+            };
+        }
+        let sent = self
+            .client
+            .post(target.url().clone())
+            .headers(headers)
+            .body(body)
+            .send()
+            .await;
+        let mut response = match sent {
+            Ok(response) => response,
+            Err(error) => return refused(describe(&error)),
+        };
+        let status_code = Some(response.status().as_u16());
+        let mut excerpt = Vec::new();
+        let mut read_error = None;
+        while excerpt.len() < EXCERPT_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(error) => {
+                    read_error = Some(bounded(&describe(&error), ERROR_CHARS));
+                    break;
+                }
+            }
+        }
+        excerpt.truncate(EXCERPT_BYTES);
+        let response_excerpt =
+            (!excerpt.is_empty()).then(|| String::from_utf8_lossy(&excerpt).into_owned());
+        Sent {
+            status_code,
+            response_excerpt,
+            error: read_error,
+            latency: started.elapsed(),
+        }
+    }
+}
+
+/// An error with its causes: reqwest's own message alone hides why a connection failed.
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn bounded(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
