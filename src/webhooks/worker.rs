@@ -18,8 +18,9 @@ use crate::domain::webhook::RetrySchedule;
 use crate::metrics;
 use crate::store::outbox::{self, AttemptResult, ClaimedDelivery, Recorded};
 
-/// How long past the send timeout a claimed delivery stays leased to its worker.
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// How long past the send timeout and the database deadline a claimed delivery stays leased to
+/// its worker: time enough to record the attempt.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// How often old events and logs are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// How often the pending-deliveries gauge is refreshed.
@@ -112,7 +113,8 @@ impl Worker {
             tracing::warn!(%error, "could not fan out webhook events");
             0
         });
-        let lease = self.settings.timeout + LEASE_MARGIN;
+        // A lease long enough to send, record and spare: only a dead worker lets one run out.
+        let lease = self.settings.timeout + self.pool.deadline() + LEASE_MARGIN;
         let claimed = outbox::claim(&self.pool, i64::from(self.settings.concurrency), lease)
             .await
             .unwrap_or_else(|error| {

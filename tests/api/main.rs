@@ -6,6 +6,7 @@
 mod common;
 
 mod articles;
+mod cms_events;
 mod crash;
 mod embedded;
 mod errors;
@@ -16,3 +17,4 @@ mod openapi;
 mod outage;
 mod privacy;
 mod reviews;
+mod webhooks;

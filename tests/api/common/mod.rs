@@ -3,6 +3,8 @@
 //! real HTTP server on an ephemeral port.
 #![allow(dead_code)] // Each test binary uses its own subset of these helpers.
 
+pub mod webhooks;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -122,7 +124,40 @@ pub struct TestOptions {
     pub read_cache_ttl: Duration,
     pub body_read_timeout: Duration,
     pub max_connections: usize,
+    /// `MARGINALIA_CMS_WEBHOOK_SECRETS`.
+    pub cms_secrets: Vec<String>,
+    pub webhooks: WebhookOptions,
 }
+
+/// The outbound webhook settings of a test app: fast schedules, so retries happen within a test.
+#[derive(Debug, Clone)]
+pub struct WebhookOptions {
+    pub worker: bool,
+    /// Tests' receivers listen on loopback.
+    pub allow_private_targets: bool,
+    pub poll: Duration,
+    pub retry_schedule: Vec<Duration>,
+    pub timeout: Duration,
+    pub stats_window: Duration,
+    pub disable_after: Duration,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self {
+            worker: true,
+            allow_private_targets: true,
+            poll: Duration::from_millis(50),
+            retry_schedule: vec![Duration::from_millis(100); 3],
+            timeout: Duration::from_secs(2),
+            stats_window: Duration::from_millis(300),
+            disable_after: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The CMS's signing secret in tests.
+pub const CMS_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 impl Default for TestOptions {
     fn default() -> Self {
@@ -135,12 +170,16 @@ impl Default for TestOptions {
             read_cache_ttl: Duration::from_secs(1),
             body_read_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            cms_secrets: vec![CMS_SECRET.to_owned()],
+            webhooks: WebhookOptions::default(),
         }
     }
 }
 
 /// One running service on its own fresh database.
 pub struct TestApp {
+    /// The app's serving task: aborted when the test ends, which stops its webhook worker.
+    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub address: String,
     pub client: reqwest::Client,
     pub pool: Pool,
@@ -152,6 +191,9 @@ pub struct TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.abort();
+        }
         let Some((maintenance, database)) = self.own_database.take() else {
             return;
         };
@@ -214,11 +256,21 @@ pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
     config.read_cache_ms = options.read_cache_ttl.as_millis() as u64;
     config.body_read_timeout_ms = options.body_read_timeout.as_millis() as u64;
     config.max_connections = options.max_connections as u64;
+    config.cms_webhook_secrets = options.cms_secrets.clone();
+    let webhooks = &options.webhooks;
+    config.webhook_worker = webhooks.worker;
+    config.webhook_allow_private_targets = webhooks.allow_private_targets;
+    config.webhook_poll = webhooks.poll;
+    config.webhook_retry_schedule = webhooks.retry_schedule.clone();
+    config.webhook_timeout = webhooks.timeout;
+    config.webhook_stats_window = webhooks.stats_window;
+    config.webhook_disable_after = webhooks.disable_after;
     let application = Application::build(&config, database_url).expect("the application builds");
     let address = format!("http://{}", application.address());
     let pool = application.pool().clone();
-    tokio::spawn(application.run_until_stopped());
+    let running = tokio::spawn(application.run_until_stopped());
     TestApp {
+        running: Some(running),
         address,
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
