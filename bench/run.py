@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -71,6 +72,9 @@ class Scenario:
     pgbench: str | None = None
     isso: str | None = None
     notes: list[str] = field(default_factory=list)
+    # SQL run before and after the scenario (for wrk and for pgbench alike).
+    setup: str | None = None
+    teardown: str | None = None
 
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -189,6 +193,18 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
                  body_lua=review_lua.format(path='string.format("/v1/articles/spread-%d/reviews", math.random(0, 999))'),
                  pgbench=submission_script(binary, "'pg-spread-' || :article", SPREAD_ARTICLES - 1),
                  isso="isso_post"),
+        # The same load with a webhook endpoint enabled: every review also writes its outbox event
+        # (same statement), and the worker fans events out and attempts deliveries meanwhile. The
+        # endpoint's documentation address (192.0.2.1) is refused by the target policy before any
+        # network traffic, so the receiver's speed does not enter the measure.
+        Scenario("post_spread_outbox", "POST review, 1,000 articles, webhooks on", "POST", "",
+                 body_lua=review_lua.format(path='string.format("/v1/articles/spread-%d/reviews", math.random(0, 999))'),
+                 pgbench=submission_script(binary, "'pg-outbox-' || :article", SPREAD_ARTICLES - 1),
+                 setup="INSERT INTO webhook_endpoints (id, url, event_types, secret) VALUES "
+                       "(gen_random_uuid(), 'https://192.0.2.1/bench', "
+                       "ARRAY['review.created', 'article.stats_changed'], "
+                       "'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')",
+                 teardown="DELETE FROM webhook_endpoints; DELETE FROM outbox_events"),
         Scenario("post_hot", "POST review, one hot article", "POST", "",
                  body_lua=review_lua.format(path='"/v1/articles/hot/reviews"'),
                  pgbench=submission_script(binary, "'pg-hot'", 0)),
@@ -207,6 +223,18 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
                  pgbench=f"SELECT article_id, {stats_sums} FROM article_stats "
                          f"WHERE article_id = ANY(ARRAY[{bulk_array}]) GROUP BY article_id;"),
     ]
+
+
+@contextlib.contextmanager
+def prepared(conninfo: str, scenario: Scenario):
+    """Runs the scenario's setup SQL before and its teardown SQL after the block."""
+    if scenario.setup:
+        psql(conninfo, scenario.setup)
+    try:
+        yield
+    finally:
+        if scenario.teardown:
+            psql(conninfo, scenario.teardown)
 
 
 LATENCY_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -430,13 +458,15 @@ def main() -> None:
         results = []
         for scenario in chosen:
             print(f"wrk {scenario.name}…", flush=True)
-            results.append((scenario, drive_wrk(base, scenario, args, work)))
+            with prepared(conninfo, scenario):
+                results.append((scenario, drive_wrk(base, scenario, args, work)))
         rss = peak_rss_mib(service.pid)
         pg = {}
         if not args.no_pgbench:
             for scenario in chosen:
                 print(f"pgbench {scenario.name}…", flush=True)
-                pg[scenario.name] = drive_pgbench(conninfo, scenario, args, work)
+                with prepared(conninfo, scenario):
+                    pg[scenario.name] = drive_pgbench(conninfo, scenario, args, work)
     finally:
         service.terminate()
         service.wait(timeout=60)

@@ -48,9 +48,10 @@ impl EventType {
     }
 
     /// Whether this change can move an article's published counts (the events that
-    /// `article.stats_changed` is derived from).
+    /// `article.stats_changed` is derived from): every review event (an update may change the
+    /// rating).
     pub fn moves_stats(self) -> bool {
-        !matches!(self, Self::ArticleStatsChanged | Self::ReviewUpdated)
+        self != Self::ArticleStatsChanged
     }
 }
 

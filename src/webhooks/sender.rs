@@ -159,5 +159,22 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn bounded(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).collect()
+    storable(&text.chars().take(max_chars).collect::<String>())
+}
+
+/// Text as PostgreSQL can store it: a receiver's answer may hold NUL characters, which a `text`
+/// column refuses (and an attempt that cannot be recorded would be retried forever).
+fn storable(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_text_is_storable_and_bounded() {
+        assert_eq!(storable("a\0b"), "a\u{FFFD}b");
+        assert_eq!(bounded("ééé", 2), "éé");
+    }
 }

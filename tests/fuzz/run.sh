@@ -19,7 +19,7 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
 fi
 
 cargo build --quiet --bin marginalia
-binary=target/debug/marginalia
+binary=${CARGO_TARGET_DIR:-target}/debug/marginalia
 
 work=$(mktemp -d)
 chmod 755 "$work" # as root, PostgreSQL runs as `postgres` and must reach its data directory
