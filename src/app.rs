@@ -31,6 +31,10 @@ use crate::webhooks::sender::Sender;
 use crate::webhooks::worker::{Worker, WorkerSettings};
 use crate::webhooks::OutboxSignal;
 
+/// Database connections of the webhook worker: fan-out and claims take one each, and recording
+/// attempts shares the rest.
+const WORKER_CONNECTIONS: usize = 4;
+
 /// A built, not yet running, Marginalia.
 pub struct Application {
     server: Server,
@@ -108,7 +112,18 @@ impl Application {
                 retention: config.webhook_retention,
             };
             let sender = Sender::new(target_policy, config.webhook_timeout)?;
-            Some(Worker::new(pool.clone(), sender, outbox.clone(), settings))
+            // A pool of its own, so that sending webhooks never takes connections the requests
+            // need (nor the other way round); its callers are background tasks that can wait.
+            let worker_pool = db::build_pool(
+                database_url,
+                PoolOptions {
+                    max_size: WORKER_CONNECTIONS,
+                    acquire_timeout: Duration::from_millis(config.db_statement_timeout_ms)
+                        .max(config.db_acquire_timeout()),
+                    statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
+                },
+            )?;
+            Some(Worker::new(worker_pool, sender, outbox.clone(), settings))
         } else {
             None
         };

@@ -183,6 +183,35 @@ impl FieldErrors {
     }
 }
 
+/// Walks decoded query parameters: a repeated or unknown parameter is an error; each other one
+/// goes to `read`, which notes its own errors and returns false for a name that is not a
+/// parameter of the operation. Unknown names are cut to 64 characters in errors.
+pub fn read_query_pairs<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    errors: &mut Vec<FieldError>,
+    mut read: impl FnMut(&'a str, &'a str, &mut Vec<FieldError>) -> bool,
+) {
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, value) in pairs {
+        if seen.contains(&name) {
+            errors.push(FieldError::new(
+                name,
+                FieldErrorCode::Repeated,
+                "may be given only once",
+            ));
+            continue;
+        }
+        seen.push(name);
+        if !read(name, value, errors) {
+            errors.push(FieldError::new(
+                name.chars().take(64).collect::<String>(),
+                FieldErrorCode::Unknown,
+                "is not a parameter of this operation",
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::field_error::read_query_pairs;
 use super::review::Rating;
 use super::text::{self, LanguageTag};
 use super::time;
@@ -223,18 +224,8 @@ impl PageQuery {
     ) -> Result<Self, Vec<FieldError>> {
         let mut query = Self::default();
         let mut errors = Vec::new();
-        let mut seen: Vec<&str> = Vec::new();
         let mut raw_cursor = None;
-        for (name, value) in pairs {
-            if seen.contains(&name) {
-                errors.push(FieldError::new(
-                    name,
-                    FieldErrorCode::Repeated,
-                    "may be given only once",
-                ));
-                continue;
-            }
-            seen.push(name);
+        read_query_pairs(pairs, &mut errors, |name, value, errors| {
             match name {
                 "sort" => match Sort::parse(value) {
                     Some(sort) => query.sort = sort,
@@ -266,13 +257,10 @@ impl PageQuery {
                 },
                 // Clients that template `cursor={next}` send it empty for the first page.
                 "cursor" => raw_cursor = Some(value).filter(|raw| !raw.is_empty()),
-                other => errors.push(FieldError::new(
-                    other,
-                    FieldErrorCode::Unknown,
-                    "is not a parameter of this operation",
-                )),
+                _ => return false,
             }
-        }
+            true
+        });
         query.scope = ListScope::of(article_id, query.rating, query.language.as_ref());
         if let Some(raw) = raw_cursor {
             match Cursor::decode(raw) {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use validator::ValidationError;
 
-use super::field_error::FieldErrors;
 use super::field_error::Presence::{Optional, Required};
+use super::field_error::{read_query_pairs, FieldErrors};
 use super::page::PageSize;
 use super::text;
 use super::{FieldError, FieldErrorCode};
@@ -315,17 +315,7 @@ impl DeliveryQuery {
             before: None,
             limit: PageSize::default(),
         };
-        let mut seen: Vec<&str> = Vec::new();
-        for (name, value) in pairs {
-            if seen.contains(&name) {
-                errors.push(FieldError::new(
-                    name,
-                    FieldErrorCode::Repeated,
-                    "give it once",
-                ));
-                continue;
-            }
-            seen.push(name);
+        read_query_pairs(pairs, &mut errors, |name, value, errors| {
             match name {
                 "status" => match DeliveryStatus::from_stored(value) {
                     Some(status) => query.status = Some(status),
@@ -347,13 +337,10 @@ impl DeliveryQuery {
                     Ok(limit) => query.limit = limit,
                     Err(error) => errors.push(error),
                 },
-                other => errors.push(FieldError::new(
-                    bounded(other),
-                    FieldErrorCode::Unknown,
-                    "is not a parameter of this operation",
-                )),
+                _ => return false,
             }
-        }
+            true
+        });
         if errors.is_empty() {
             Ok(query)
         } else {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use marginalia::auth::Scope;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::webhooks::{distinct_ids, Receiver};
@@ -19,6 +20,23 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 fn review() -> Value {
     fixture("reviews-valid.json")[0].clone()
+}
+
+async fn rotate_secret(app: &TestApp, admin: &str, endpoint_id: &str) -> Value {
+    let path = format!("/v1/webhook-endpoints/{endpoint_id}/rotate-secret");
+    let response = app.with_key(admin, Method::POST, &path, None).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn redeliver(
+    app: &TestApp,
+    admin: &str,
+    endpoint_id: &str,
+    delivery_id: &str,
+) -> reqwest::Response {
+    let path = format!("/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver");
+    app.with_key(admin, Method::POST, &path, None).await
 }
 
 /// Polls an endpoint's delivery log until `done` holds for its newest delivery.
@@ -156,29 +174,20 @@ async fn endpoints_are_for_admins_and_checked() {
         "every event by default"
     );
 
-    let patch = |body: Value| {
-        app.client
-            .patch(app.url(&format!("/v1/webhook-endpoints/{id}")))
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
+    let path = format!("/v1/webhook-endpoints/{id}");
+    let (app, admin, path) = (&app, admin.as_str(), path.as_str());
+    let patch = |body: Value| async move {
+        let response = app.with_key(admin, Method::PATCH, path, Some(&body)).await;
+        assert_eq!(response.status(), 200, "{body}");
+        response.json::<Value>().await.unwrap()
     };
-    let changed: Value = patch(
+    let changed = patch(
         json!({"enabled": false, "description": "paused", "event_types": ["review.created"]}),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(changed["enabled"], false);
     assert_eq!(changed["description"], "paused");
-    let cleared: Value = patch(json!({"description": null}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cleared = patch(json!({"description": null})).await;
     assert!(cleared["description"].is_null());
     assert_eq!(
         cleared["event_types"],
@@ -186,48 +195,20 @@ async fn endpoints_are_for_admins_and_checked() {
         "absent fields stay"
     );
 
-    let rotated: Value = app
-        .client
-        .post(app.url(&format!("/v1/webhook-endpoints/{id}/rotate-secret")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rotated = rotate_secret(app, admin, id).await;
     assert_ne!(rotated["secret"], endpoint["secret"]);
     assert!(rotated["previous_secret_valid_until"].is_string());
 
     let missing = format!("/v1/webhook-endpoints/{}", uuid::Uuid::now_v7());
-    expect_problem(
-        app.client
-            .get(app.url(&missing))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap(),
-        404,
-    )
-    .await;
+    expect_problem(app.with_key(admin, Method::GET, &missing, None).await, 404).await;
     let bad_id = app
-        .client
-        .get(app.url("/v1/webhook-endpoints/nope"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .with_key(admin, Method::GET, "/v1/webhook-endpoints/nope", None)
+        .await;
     assert_eq!(
         problem_fields(&expect_problem(bad_id, 400).await),
         ["endpoint_id"]
     );
-    let deleted = app
-        .client
-        .delete(app.url(&format!("/v1/webhook-endpoints/{id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.with_key(admin, Method::DELETE, path, None).await;
     assert_eq!(deleted.status(), 204);
 }
 
@@ -243,16 +224,7 @@ async fn a_rotated_secret_signs_alongside_the_old_one_during_the_grace_period() 
         )
         .await;
     let id = endpoint["id"].as_str().unwrap();
-    let rotated: Value = app
-        .client
-        .post(app.url(&format!("/v1/webhook-endpoints/{id}/rotate-secret")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rotated = rotate_secret(&app, &admin, id).await;
     app.post_review("rotation", &review()).await;
     let message = &receiver.wait_for_messages(1, PATIENCE).await[0];
     assert!(
@@ -312,12 +284,8 @@ async fn a_receiver_failing_its_first_calls_gets_the_event_once_it_recovers() {
     );
 
     let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(&admin)
-        .send()
+        .with_key(&admin, Method::GET, "/metrics", None)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -365,15 +333,7 @@ async fn a_receiver_down_past_the_last_retry_leaves_a_failed_delivery_that_redel
 
     receiver.fail_next(0);
     let delivery_id = failed["id"].as_str().unwrap();
-    let redeliver = |app: &TestApp| {
-        app.client
-            .post(app.url(&format!(
-                "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver"
-            )))
-            .bearer_auth(&admin)
-            .send()
-    };
-    let queued = redeliver(&app).await.unwrap();
+    let queued = redeliver(&app, &admin, endpoint_id, delivery_id).await;
     assert_eq!(queued.status(), 202);
     let delivered = receiver.wait_for_messages(1, PATIENCE).await;
     assert!(
@@ -396,15 +356,7 @@ async fn a_receiver_down_past_the_last_retry_leaves_a_failed_delivery_that_redel
     })
     .await;
     let pending_id = pending["id"].as_str().unwrap();
-    let response = app
-        .client
-        .post(app.url(&format!(
-            "/v1/webhook-endpoints/{endpoint_id}/deliveries/{pending_id}/redeliver"
-        )))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let response = redeliver(&app, &admin, endpoint_id, pending_id).await;
     let status = response.status();
     assert!(
         status == 409 || status == 202,
@@ -561,14 +513,10 @@ async fn loopback_receivers_are_refused_unless_allowed() {
         "http://169.254.169.254/latest/meta-data".to_owned(),
         "http://10.0.0.1/hooks".to_owned(),
     ] {
+        let body = json!({"url": url});
         let response = app
-            .client
-            .post(app.url("/v1/webhook-endpoints"))
-            .bearer_auth(&admin)
-            .json(&json!({"url": url}))
-            .send()
-            .await
-            .unwrap();
+            .with_key(&admin, Method::POST, "/v1/webhook-endpoints", Some(&body))
+            .await;
         let problem = expect_problem(response, 422).await;
         assert_eq!(problem["errors"][0]["field"], "url", "{url}");
         assert_eq!(problem["errors"][0]["code"], "disallowed", "{url}");
@@ -615,15 +563,7 @@ async fn loopback_receivers_are_refused_unless_allowed() {
     // With the development setting, the same delivery goes through.
     let _developer = spawn_app_on(&app.database_url, options(true, true));
     let delivery_id = refused["id"].as_str().unwrap();
-    let queued = app
-        .client
-        .post(app.url(&format!(
-            "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver"
-        )))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let queued = redeliver(&app, &admin, endpoint_id, delivery_id).await;
     assert_eq!(queued.status(), 202);
     receiver.wait_for_messages(1, PATIENCE).await;
 }
@@ -735,13 +675,13 @@ async fn an_endpoint_failing_for_too_long_is_disabled_and_says_so() {
     // Re-enabled, it is tried again and its streak forgotten.
     receiver.fail_next(0);
     let enabled: Value = app
-        .client
-        .patch(app.url(&format!("/v1/webhook-endpoints/{endpoint_id}")))
-        .bearer_auth(&admin)
-        .json(&json!({"enabled": true}))
-        .send()
+        .with_key(
+            &admin,
+            Method::PATCH,
+            &format!("/v1/webhook-endpoints/{endpoint_id}"),
+            Some(&json!({"enabled": true})),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -256,6 +256,21 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// `method path` with an API key, and a JSON body when given.
+    pub async fn with_key(
+        &self,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path)).bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
+    }
+
     /// GET with a bearer key, as JSON, expecting 200.
     pub async fn get_json_with_key(&self, key: &str, path: &str) -> Value {
         let response = self
