@@ -180,7 +180,7 @@ pub async fn create_review(
     JsonBody(request): JsonBody<CreateReviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let review = NewReview::parse(request.into()).map_err(ApiError::Validation)?;
-    let row = store::reviews::insert(
+    let (row, announced) = store::reviews::insert(
         &state.pool,
         &article_id,
         &review,
@@ -189,7 +189,10 @@ pub async fn create_review(
     )
     .await?;
     state.read_cache.record_write(article_id.as_str()).await;
-    state.outbox.wake();
+    if announced {
+        // Only then: waking the worker for nothing would cost it a database round trip per review.
+        state.outbox.wake();
+    }
     metrics::record_review_created();
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/reviews/{}", row.id)))

@@ -41,14 +41,15 @@ pub struct PublicReviewRow {
 /// the fly when allowed, the review is inserted only if the article is published and accepts
 /// reviews, and the counters and the event follow. Once this returns, all of it is committed; on
 /// any error none of it exists. `event_data` renders the event's data from the review as it will
-/// be stored (it is written only while some webhook endpoint is enabled).
+/// be stored (it is written only while some webhook endpoint is enabled). Returns the stored
+/// review and whether its event was written.
 pub async fn insert(
     pool: &Pool,
     article: &ArticleId,
     review: &NewReview,
     create_missing_article: bool,
     event_data: impl FnOnce(&PublicReviewRow) -> String,
-) -> Result<PublicReviewRow, StoreError> {
+) -> Result<(PublicReviewRow, bool), StoreError> {
     let status = ReviewStatus::initial();
     let id = Uuid::now_v7();
     let stored = PublicReviewRow {
@@ -94,9 +95,9 @@ pub async fn insert(
         Ok(outcome)
     })
     .await?;
-    let (reviews_open, lifecycle, row) = outcome.ok_or(StoreError::ArticleNotFound)?;
+    let (reviews_open, lifecycle, announced, row) = outcome.ok_or(StoreError::ArticleNotFound)?;
     if let Some(row) = row {
-        return Ok(row);
+        return Ok((row, announced));
     }
     match Lifecycle::from_stored(&lifecycle) {
         Some(Lifecycle::Deleted) => Err(StoreError::ArticleNotFound),
@@ -106,9 +107,9 @@ pub async fn insert(
     }
 }
 
-/// What the submission statement returns: whether the article takes reviews, its lifecycle, and
-/// the stored review (absent when it was refused).
-type Submitted = (bool, String, Option<PublicReviewRow>);
+/// What the submission statement returns: whether the article takes reviews, its lifecycle,
+/// whether an outbox event was written, and the stored review (absent when it was refused).
+type Submitted = (bool, String, bool, Option<PublicReviewRow>);
 
 /// The submission statement's SQL (parameters as `$1`, `$2`, …) and the names of its parameters
 /// in order. `marginalia sql submit-review` prints them, so that the benchmark runs pgbench on the
@@ -202,6 +203,7 @@ impl Query for SubmitReview<'_> {
     type SqlType = (
         Bool,
         Text,
+        Bool,
         Nullable<(
             SqlUuid,
             Text,
@@ -286,8 +288,10 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_sql(" AS jsonb), ");
         out.push_bind_param::<Timestamptz, DateTime<Utc>>(&self.created_at)?;
         out.push_sql(
-            ", now() FROM review WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled)) \
-             SELECT article.reviews_open, article.lifecycle, review.id, review.article_id, \
+            ", now() FROM review WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled) \
+             RETURNING id) \
+             SELECT article.reviews_open, article.lifecycle, \
+             EXISTS (SELECT 1 FROM announced), review.id, review.article_id, \
              review.rating, review.title, review.body, review.author_name, review.language, \
              review.created_at FROM article LEFT JOIN review ON true",
         );

@@ -569,6 +569,43 @@ async fn loopback_receivers_are_refused_unless_allowed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn redirects_are_not_followed() {
+    let app = spawn_app_with(TestOptions {
+        webhooks: WebhookOptions {
+            retry_schedule: Vec::new(),
+            ..WebhookOptions::default()
+        },
+        ..TestOptions::default()
+    })
+    .await;
+    let admin = app.api_key(&[Scope::Admin]).await;
+    let redirecting = Receiver::start(0);
+    let elsewhere = Receiver::start(0);
+    redirecting.redirect_to(&elsewhere.url);
+    let endpoint = app
+        .create_endpoint(
+            &admin,
+            json!({"url": redirecting.url, "event_types": ["review.created"]}),
+        )
+        .await;
+    app.post_review("redirected", &review()).await;
+    let endpoint_id = endpoint["id"].as_str().unwrap();
+    let failed = wait_for_delivery(&app, &admin, endpoint_id, "failed", |d| {
+        d["status"] == "failed"
+    })
+    .await;
+    assert_eq!(
+        failed["log"][0]["status_code"], 302,
+        "a redirect is a failed attempt"
+    );
+    assert_eq!(redirecting.requests().len(), 1);
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the redirect was not followed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn stats_changes_of_a_busy_article_are_coalesced() {
     let app = spawn_app_with(TestOptions {
         webhooks: WebhookOptions {

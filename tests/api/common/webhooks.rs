@@ -51,6 +51,8 @@ struct ReceiverState {
     failures_left: AtomicUsize,
     /// How long to wait before answering.
     delay_ms: AtomicUsize,
+    /// Answer `302 Found` to this URL instead.
+    redirect_to: Mutex<Option<String>>,
     arrived: Notify,
 }
 
@@ -75,6 +77,7 @@ impl Receiver {
             requests: Mutex::new(Vec::new()),
             failures_left: AtomicUsize::new(failures),
             delay_ms: AtomicUsize::new(0),
+            redirect_to: Mutex::new(None),
             arrived: Notify::new(),
         });
         let shared = web::Data::from(state.clone());
@@ -106,6 +109,11 @@ impl Receiver {
         self.state
             .delay_ms
             .store(delay.as_millis() as usize, Ordering::SeqCst);
+    }
+
+    /// Answers every request with a redirect to `url`.
+    pub fn redirect_to(&self, url: &str) {
+        *self.state.redirect_to.lock().unwrap() = Some(url.to_owned());
     }
 
     pub fn requests(&self) -> Vec<Received> {
@@ -177,7 +185,12 @@ async fn receive(
             left.checked_sub(1)
         })
         .is_ok();
-    let status = if failing { 500 } else { 200 };
+    let redirect = state.redirect_to.lock().unwrap().clone();
+    let status = match (&redirect, failing) {
+        (Some(_), _) => 302,
+        (None, true) => 500,
+        (None, false) => 200,
+    };
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -193,7 +206,11 @@ async fn receive(
         status,
     });
     state.arrived.notify_waiters();
-    if failing {
+    if let Some(target) = redirect {
+        HttpResponse::Found()
+            .insert_header(("location", target))
+            .finish()
+    } else if failing {
         HttpResponse::InternalServerError().body("receiver is failing on purpose")
     } else {
         HttpResponse::Ok().body("ok")
