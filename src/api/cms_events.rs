@@ -44,7 +44,9 @@ pub struct CmsEventRequest {
 }
 
 /// The article in a CMS event. `article.published` and `article.updated` describe it (absent
-/// fields are cleared); `article.unpublished` and `article.deleted` need only `article_id`.
+/// fields are cleared); `article.unpublished` and `article.deleted` need only `article_id`. The
+/// description fields are those of `PutArticleRequest` without `lifecycle` (which the event type
+/// sets); serde cannot flatten one struct into another under `deny_unknown_fields`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CmsArticle {

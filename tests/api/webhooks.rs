@@ -217,12 +217,7 @@ async fn a_rotated_secret_signs_alongside_the_old_one_during_the_grace_period() 
     let app = spawn_app().await;
     let admin = app.api_key(&[Scope::Admin]).await;
     let receiver = Receiver::start(0);
-    let endpoint = app
-        .create_endpoint(
-            &admin,
-            json!({"url": receiver.url, "event_types": ["review.created"]}),
-        )
-        .await;
+    let endpoint = app.subscribe(&admin, &receiver.url, "review.created").await;
     let id = endpoint["id"].as_str().unwrap();
     let rotated = rotate_secret(&app, &admin, id).await;
     app.post_review("rotation", &review()).await;
@@ -242,12 +237,7 @@ async fn a_receiver_failing_its_first_calls_gets_the_event_once_it_recovers() {
     let app = spawn_app().await;
     let admin = app.api_key(&[Scope::Admin]).await;
     let receiver = Receiver::start(3);
-    let endpoint = app
-        .create_endpoint(
-            &admin,
-            json!({"url": receiver.url, "event_types": ["review.created"]}),
-        )
-        .await;
+    let endpoint = app.subscribe(&admin, &receiver.url, "review.created").await;
     app.post_review("flaky-receiver", &review()).await;
 
     receiver.wait_for_messages(1, PATIENCE).await;
@@ -308,12 +298,7 @@ async fn a_receiver_down_past_the_last_retry_leaves_a_failed_delivery_that_redel
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
     let receiver = Receiver::start(usize::MAX);
-    let endpoint = app
-        .create_endpoint(
-            &admin,
-            json!({"url": receiver.url, "event_types": ["review.created"]}),
-        )
-        .await;
+    let endpoint = app.subscribe(&admin, &receiver.url, "review.created").await;
     let endpoint_id = endpoint["id"].as_str().unwrap();
     app.post_review("down-receiver", &review()).await;
 
@@ -371,10 +356,7 @@ async fn two_instances_deliver_a_thousand_events_once_each() {
     let admin = first.api_key(&[Scope::Admin]).await;
     let receiver = Receiver::start(0);
     first
-        .create_endpoint(
-            &admin,
-            json!({"url": receiver.url, "event_types": ["review.created"]}),
-        )
+        .subscribe(&admin, &receiver.url, "review.created")
         .await;
 
     let apps = [&first, &second];
@@ -424,11 +406,7 @@ async fn killing_one_of_two_serving_processes_mid_way_loses_no_event() {
     let receiver = Receiver::start(0);
     // Slow answers keep deliveries in flight when the process dies.
     receiver.delay_answers(Duration::from_millis(100));
-    app.create_endpoint(
-        &admin,
-        json!({"url": receiver.url, "event_types": ["review.created"]}),
-    )
-    .await;
+    app.subscribe(&admin, &receiver.url, "review.created").await;
     const EVENTS: usize = 300;
     for n in 0..EVENTS {
         let body = json!({"rating": 5, "body": format!("Review number {n}")});
@@ -536,10 +514,7 @@ async fn loopback_receivers_are_refused_unless_allowed() {
     };
     let lenient = spawn_app_on(&app.database_url, options(true, false));
     let endpoint = lenient
-        .create_endpoint(
-            &admin,
-            json!({"url": receiver.url, "event_types": ["review.created"]}),
-        )
+        .subscribe(&admin, &receiver.url, "review.created")
         .await;
     let endpoint_id = endpoint["id"].as_str().unwrap();
     let strict_sender = spawn_app_on(&app.database_url, options(false, true));
@@ -583,10 +558,7 @@ async fn redirects_are_not_followed() {
     let elsewhere = Receiver::start(0);
     redirecting.redirect_to(&elsewhere.url);
     let endpoint = app
-        .create_endpoint(
-            &admin,
-            json!({"url": redirecting.url, "event_types": ["review.created"]}),
-        )
+        .subscribe(&admin, &redirecting.url, "review.created")
         .await;
     app.post_review("redirected", &review()).await;
     let endpoint_id = endpoint["id"].as_str().unwrap();
@@ -617,11 +589,8 @@ async fn stats_changes_of_a_busy_article_are_coalesced() {
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
     let receiver = Receiver::start(0);
-    app.create_endpoint(
-        &admin,
-        json!({"url": receiver.url, "event_types": ["article.stats_changed"]}),
-    )
-    .await;
+    app.subscribe(&admin, &receiver.url, "article.stats_changed")
+        .await;
     for rating in [5, 4, 5, 3, 5, 5, 4, 5, 2, 5] {
         let body = json!({"rating": rating, "body": "Busy article"});
         assert_eq!(app.post_review("viral", &body).await.status(), 201);
@@ -650,12 +619,7 @@ async fn an_endpoint_failing_for_too_long_is_disabled_and_says_so() {
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
-    let endpoint = app
-        .create_endpoint(
-            &admin,
-            json!({"url": receiver.url, "event_types": ["review.created"]}),
-        )
-        .await;
+    let endpoint = app.subscribe(&admin, &receiver.url, "review.created").await;
     let endpoint_id = endpoint["id"].as_str().unwrap().to_owned();
 
     let log = tempfile::NamedTempFile::new().unwrap();
@@ -737,10 +701,7 @@ async fn the_newsroom_story() {
     let admin = app.api_key(&[Scope::Admin]).await;
     let cms_inbox = Receiver::start(0);
     let endpoint = app
-        .create_endpoint(
-            &admin,
-            json!({"url": cms_inbox.url, "event_types": ["review.created"]}),
-        )
+        .subscribe(&admin, &cms_inbox.url, "review.created")
         .await;
 
     // The CMS publishes the article.

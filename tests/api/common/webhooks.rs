@@ -288,6 +288,15 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// Registers an endpoint at `url` for one event type; returns it (with its secret).
+    pub async fn subscribe(&self, admin_key: &str, url: &str, event_type: &str) -> Value {
+        self.create_endpoint(
+            admin_key,
+            serde_json::json!({"url": url, "event_types": [event_type]}),
+        )
+        .await
+    }
+
     /// GET with a bearer key, as JSON, expecting 200.
     pub async fn get_json_with_key(&self, key: &str, path: &str) -> Value {
         let response = self
