@@ -19,38 +19,6 @@ use crate::state::AppState;
 use crate::store;
 use crate::store::articles::ArticleWithStats;
 
-/// Where an article stands in the CMS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ArticleLifecycle {
-    /// Live: takes reviews (unless `reviews_open` is false).
-    Published,
-    /// Off the site: its published reviews stay readable; new reviews are refused (409).
-    Unpublished,
-    /// Removed: the article, its reviews and stats answer 404 until it is published again.
-    Deleted,
-}
-
-impl From<ArticleLifecycle> for Lifecycle {
-    fn from(status: ArticleLifecycle) -> Self {
-        match status {
-            ArticleLifecycle::Published => Self::Published,
-            ArticleLifecycle::Unpublished => Self::Unpublished,
-            ArticleLifecycle::Deleted => Self::Deleted,
-        }
-    }
-}
-
-impl From<Lifecycle> for ArticleLifecycle {
-    fn from(lifecycle: Lifecycle) -> Self {
-        match lifecycle {
-            Lifecycle::Published => Self::Published,
-            Lifecycle::Unpublished => Self::Unpublished,
-            Lifecycle::Deleted => Self::Deleted,
-        }
-    }
-}
-
 /// What the CMS says about an article. Absent fields are cleared; `reviews_open` defaults to true;
 /// an absent `lifecycle` leaves an existing article's as it is (a new one is published).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -80,7 +48,7 @@ pub struct PutArticleRequest {
     pub published_at: Option<DateTime<Utc>>,
     /// Whether readers may submit reviews.
     pub reviews_open: Option<bool>,
-    pub lifecycle: Option<ArticleLifecycle>,
+    pub lifecycle: Option<Lifecycle>,
 }
 
 /// An article and its review stats.
@@ -117,7 +85,7 @@ pub struct Article {
     #[schema(required = true)]
     pub published_at: Option<DateTime<Utc>>,
     pub reviews_open: bool,
-    pub lifecycle: ArticleLifecycle,
+    pub lifecycle: Lifecycle,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub stats: ArticleStats,
@@ -135,9 +103,7 @@ impl From<ArticleWithStats> for Article {
             published_at: article.published_at,
             reviews_open: article.reviews_open,
             // The schema's CHECK allows only the three lifecycles.
-            lifecycle: Lifecycle::from_stored(&article.lifecycle)
-                .unwrap_or(Lifecycle::Published)
-                .into(),
+            lifecycle: Lifecycle::from_stored(&article.lifecycle).unwrap_or(Lifecycle::Published),
             created_at: article.created_at,
             updated_at: article.updated_at,
         }
@@ -176,9 +142,8 @@ pub async fn put_article(
         reviews_open: request.reviews_open,
     })
     .map_err(ApiError::Validation)?;
-    let lifecycle = request.lifecycle.map(Lifecycle::from);
     let (article, created) =
-        store::articles::upsert(&state.pool, &article_id, &upsert, lifecycle).await?;
+        store::articles::upsert(&state.pool, &article_id, &upsert, request.lifecycle).await?;
     state.read_cache.record_write(article_id.as_str()).await;
     // Which key changed what: the audit trail for CMS writes.
     tracing::info!(key = %caller.key_name, %article_id, created, "article upserted");

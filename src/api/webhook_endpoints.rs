@@ -165,25 +165,6 @@ pub struct Attempt {
     pub response_excerpt: Option<String>,
 }
 
-/// Where a delivery stands.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryState {
-    Pending,
-    Succeeded,
-    Failed,
-}
-
-impl From<DeliveryStatus> for DeliveryState {
-    fn from(status: DeliveryStatus) -> Self {
-        match status {
-            DeliveryStatus::Pending => Self::Pending,
-            DeliveryStatus::Succeeded => Self::Succeeded,
-            DeliveryStatus::Failed => Self::Failed,
-        }
-    }
-}
-
 /// One event's delivery to one endpoint.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Delivery {
@@ -192,7 +173,7 @@ pub struct Delivery {
     pub message_id: String,
     #[schema(value_type = EventType)]
     pub event_type: String,
-    pub status: DeliveryState,
+    pub status: DeliveryStatus,
     /// Attempts started so far.
     pub attempts: i32,
     /// For a pending delivery: when it is next attempted.
@@ -214,7 +195,7 @@ impl Delivery {
             id: row.id,
             message_id: crate::webhooks::events::message_id(&row.event_id),
             event_type,
-            status: status.into(),
+            status,
             attempts: row.attempts,
             next_attempt_at: (status == DeliveryStatus::Pending).then_some(row.next_attempt_at),
             created_at: row.created_at,
@@ -475,7 +456,7 @@ pub async fn rotate_secret(
     tag = "webhooks",
     params(
         ("endpoint_id" = Uuid, Path, description = "Endpoint id"),
-        ("status" = Option<DeliveryState>, Query, description = "Only deliveries in this state"),
+        ("status" = Option<DeliveryStatus>, Query, description = "Only deliveries in this state"),
         ("before" = Option<Uuid>, Query, description = "`next_before` of the previous page"),
         ("limit" = Option<PageSize>, Query, description = "Deliveries per page"),
     ),

@@ -194,10 +194,16 @@ impl ArticleSection {
 /// Where an article stands in the CMS. Only published articles take new reviews; an unpublished
 /// article keeps its published reviews readable; a deleted one hides them and its stats until it
 /// is published again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Lifecycle {
+    /// Live: takes reviews (unless `reviews_open` is false).
     Published,
+    /// Off the site: its published reviews stay readable; new reviews are refused (409).
     Unpublished,
+    /// Removed: the article, its reviews and stats answer 404 until it is published again.
     Deleted,
 }
 
