@@ -25,7 +25,9 @@ use crate::db::{self, Pool, PoolOptions};
 use crate::http_layer::{self, BoundedRootSpan};
 use crate::metrics;
 use crate::read_cache::ReadCache;
-use crate::state::{AppState, WebhookSettings};
+use crate::client::TrustedProxies;
+use crate::rate_limit::{self, Limit, LimitedWrite};
+use crate::state::{AbuseSettings, AppState, ModerationSettings, WebhookSettings};
 use crate::webhooks::address::TargetPolicy;
 use crate::webhooks::sender::Sender;
 use crate::webhooks::worker::{Worker, WorkerSettings};
@@ -139,7 +141,21 @@ impl Application {
                 target_policy,
                 rotation_grace: config.webhook_rotation_grace,
             },
+            moderation: ModerationSettings {
+                site_mode: config.moderation,
+                rules: Arc::new(config.rules().map_err(BuildError::Config)?),
+                edit_window: chrono::TimeDelta::from_std(config.edit_window)
+                    .map_err(|error| BuildError::Config(format!("MARGINALIA_EDIT_WINDOW: {error}")))?,
+                flag_threshold: config.flag_threshold,
+                newsroom_name: Arc::from(config.newsroom_name.as_str()),
+            },
+            abuse: AbuseSettings::new(
+                TrustedProxies::parse(&config.trusted_proxies).map_err(BuildError::Config)?,
+                Limit::per_minute(LimitedWrite::Reviews, config.rate_limit_reviews),
+                Limit::per_minute(LimitedWrite::Reactions, config.rate_limit_reactions),
+            ),
         };
+        spawn_forgetting(&state);
         let server = start(
             listener,
             state,
@@ -273,10 +289,33 @@ fn start(
     Ok(server.run())
 }
 
+/// Forgets idle clients of the rate limits now and then (on the runtime the server runs on).
+fn spawn_forgetting(state: &AppState) {
+    let limits = [
+        state.abuse.reviews_limit.clone(),
+        state.abuse.reactions_limit.clone(),
+    ];
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(rate_limit::FORGET_EVERY);
+        loop {
+            every.tick().await;
+            for limit in &limits {
+                limit.forget_idle();
+            }
+        }
+    });
+}
+
 fn cors(origins: &[String]) -> Cors {
     let base = Cors::default()
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
-        .allowed_headers(["authorization", "content-type", "x-request-id"])
+        .allowed_headers([
+            "authorization",
+            "content-type",
+            "x-request-id",
+            "idempotency-key",
+            "x-edit-token",
+        ])
         .expose_headers(["location", "x-request-id", "retry-after"])
         .max_age(3600);
     if origins.iter().any(|origin| origin == "*") {

@@ -30,10 +30,24 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// Named items of the request do not exist (the offending ones are in `errors`).
+    #[error("{detail}")]
+    NotFoundItems {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     #[error("{method} is not allowed here; allowed: {allow}")]
     MethodNotAllowed { method: String, allow: String },
     #[error("{0}")]
     Conflict(String),
+    /// Named items of the request conflict with their stored state.
+    #[error("{detail}")]
+    ConflictItems {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("too many requests from this client; retry in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("the request body did not arrive within {seconds} s")]
     RequestTimeout { seconds: u64 },
     #[error("the request body is larger than the limit of {limit} bytes")]
@@ -59,7 +73,10 @@ impl ApiError {
         // Each variant has a status of its own, and each status one kind of problem.
         let problem_type = ProblemType::for_status(self.status_code());
         let errors = match self {
-            Self::BadRequest { errors, .. } | Self::Validation(errors) => errors.clone(),
+            Self::BadRequest { errors, .. }
+            | Self::Validation(errors)
+            | Self::NotFoundItems { errors, .. }
+            | Self::ConflictItems { errors, .. } => errors.clone(),
             _ => Vec::new(),
         };
         let detail = match self {
@@ -102,6 +119,8 @@ pub enum ProblemType {
     PayloadTooLarge,
     #[serde(rename = "urn:marginalia:problem:unsupported-media-type")]
     UnsupportedMediaType,
+    #[serde(rename = "urn:marginalia:problem:too-many-requests")]
+    TooManyRequests,
     #[serde(rename = "urn:marginalia:problem:unavailable")]
     Unavailable,
     #[serde(rename = "urn:marginalia:problem:internal")]
@@ -121,6 +140,7 @@ impl ProblemType {
             Self::RequestTimeout => "Request timeout",
             Self::PayloadTooLarge => "Request body too large",
             Self::UnsupportedMediaType => "Unsupported media type",
+            Self::TooManyRequests => "Too many requests",
             Self::Unavailable => "Service unavailable",
             Self::Internal => "Internal error",
         }
@@ -138,6 +158,7 @@ impl ProblemType {
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
             StatusCode::UNPROCESSABLE_ENTITY => Self::Validation,
+            StatusCode::TOO_MANY_REQUESTS => Self::TooManyRequests,
             StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable,
             other if other.is_server_error() => Self::Internal,
             _ => Self::BadRequest,
@@ -191,9 +212,10 @@ impl ResponseError for ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::NotFoundItems { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::ConflictItems { .. } => StatusCode::CONFLICT,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -219,6 +241,9 @@ impl ResponseError for ApiError {
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
+            Self::TooManyRequests { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
             Self::MethodNotAllowed { allow, .. } => {
                 response.insert_header((header::ALLOW, allow.as_str()));
             }
@@ -242,6 +267,22 @@ impl From<StoreError> for ApiError {
                     .into(),
             ),
             StoreError::Conflict(message) => Self::Conflict(message),
+            StoreError::UnknownItems { detail, errors } => Self::NotFoundItems { detail, errors },
+            StoreError::ConflictingItems { detail, errors } => {
+                Self::ConflictItems { detail, errors }
+            }
+            StoreError::ReviewNotFound => Self::NotFound("no review with this id".into()),
+            StoreError::WrongEditToken => Self::Forbidden(
+                "the edit token does not belong to this review".into(),
+            ),
+            StoreError::EditWindowClosed => Self::Conflict(
+                "the edit window of this review has closed; it can still be deleted".into(),
+            ),
+            StoreError::IdempotencyKeyReused => Self::Validation(vec![FieldError::new(
+                "Idempotency-Key",
+                crate::domain::FieldErrorCode::Mismatch,
+                "this key was used within 24 hours with a different request body",
+            )]),
             error @ StoreError::Query(_) => Self::Internal(Box::new(error)),
         }
     }

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod db;
@@ -17,8 +18,10 @@ pub mod domain;
 pub mod error;
 pub mod http_layer;
 pub mod metrics;
+pub mod rate_limit;
 pub mod read_cache;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;
 pub mod webhooks;

@@ -31,6 +31,9 @@ const WEBHOOK_DELIVERIES: &str = "marginalia_webhook_deliveries_total";
 const WEBHOOK_PENDING: &str = "marginalia_webhook_deliveries_pending";
 const WEBHOOK_DISABLED: &str = "marginalia_webhook_endpoints_disabled_total";
 const CMS_EVENTS: &str = "marginalia_cms_events_total";
+const RATE_LIMITED: &str = "marginalia_rate_limited_total";
+const RULE_HITS: &str = "marginalia_moderation_rule_hits_total";
+const MODERATION_CHANGES: &str = "marginalia_moderation_changes_total";
 
 /// Latency buckets in seconds: from a cached read (~1 ms) to the longest database deadline.
 const DURATION_BUCKETS: &[f64] = &[
@@ -233,6 +236,21 @@ pub fn record_webhook_delivery(succeeded: bool) {
 
 pub fn record_webhook_endpoint_disabled() {
     fixed().webhook_disabled.increment(1);
+}
+
+/// A public write refused by its rate limit (`reviews` or `reactions`).
+pub fn record_rate_limited(write: &'static str) {
+    metrics::counter!(RATE_LIMITED, "write" => write).increment(1);
+}
+
+/// An automatic rule caught a submission or an edit.
+pub fn record_rule_hit(reason: &'static str) {
+    metrics::counter!(RULE_HITS, "reason" => reason).increment(1);
+}
+
+/// Reviews whose status a moderator, an author or the flag threshold changed, by action.
+pub fn record_moderation_changes(action: &'static str, count: usize) {
+    metrics::counter!(MODERATION_CHANGES, "action" => action).increment(count as u64);
 }
 
 pub fn set_webhook_pending(count: i64) {

@@ -4,7 +4,14 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use tokio::sync::OnceCell;
+
+use crate::client::TrustedProxies;
 use crate::db::Pool;
+use crate::domain::moderation::{ModerationMode, Rules};
+use crate::rate_limit::Limit;
+use crate::store::{self, StoreError};
+use crate::tokens::ClientDigests;
 use crate::read_cache::ReadCache;
 use crate::webhooks::address::TargetPolicy;
 use crate::webhooks::signature::Secret;
@@ -23,6 +30,48 @@ pub struct AppState {
     /// Wakes this process's webhook worker after a change it announces.
     pub outbox: OutboxSignal,
     pub webhooks: WebhookSettings,
+    pub moderation: ModerationSettings,
+    pub abuse: AbuseSettings,
+}
+
+/// How reviews are moderated.
+#[derive(Clone)]
+pub struct ModerationSettings {
+    pub site_mode: ModerationMode,
+    pub rules: Arc<Rules>,
+    pub edit_window: chrono::TimeDelta,
+    pub flag_threshold: u32,
+    /// The name replies are attributed to.
+    pub newsroom_name: Arc<str>,
+}
+
+/// Protection of the public writes.
+#[derive(Clone)]
+pub struct AbuseSettings {
+    pub trusted_proxies: TrustedProxies,
+    pub reviews_limit: Limit,
+    pub reactions_limit: Limit,
+    /// The installation's client digests, loaded from the database on first use.
+    digests: Arc<OnceCell<ClientDigests>>,
+}
+
+impl AbuseSettings {
+    pub fn new(trusted_proxies: TrustedProxies, reviews_limit: Limit, reactions_limit: Limit) -> Self {
+        Self {
+            trusted_proxies,
+            reviews_limit,
+            reactions_limit,
+            digests: Arc::default(),
+        }
+    }
+
+    pub async fn digests(&self, pool: &Pool) -> Result<&ClientDigests, StoreError> {
+        self.digests
+            .get_or_try_init(|| async {
+                Ok(ClientDigests::new(store::site_secrets::client_digest_salt(pool).await?))
+            })
+            .await
+    }
 }
 
 /// What the webhook endpoints need to know.

@@ -13,6 +13,7 @@ use crate::auth::{ApiCaller, Scope};
 use crate::domain::article::{
     ArticleId, ArticleInput, ArticleSection, ArticleTitle, ArticleUpsert, ArticleUrl, Lifecycle,
 };
+use crate::domain::moderation::ModerationMode;
 use crate::domain::text::LanguageTag;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -49,6 +50,8 @@ pub struct PutArticleRequest {
     /// Whether readers may submit reviews.
     pub reviews_open: Option<bool>,
     pub lifecycle: Option<Lifecycle>,
+    /// This article's moderation mode; absent or null: the site's (MARGINALIA_MODERATION).
+    pub moderation: Option<ModerationMode>,
 }
 
 /// An article and its review stats.
@@ -62,6 +65,7 @@ pub struct PutArticleRequest {
     "published_at": "2020-05-14T09:00:00Z",
     "reviews_open": true,
     "lifecycle": "published",
+    "moderation": null,
     "created_at": "2026-11-25T18:00:00Z",
     "updated_at": "2026-11-25T18:00:00Z",
     "stats": {"article_id": "voa-2020-05-iskp-attacks", "review_count": 1, "average": 4.0,
@@ -86,6 +90,9 @@ pub struct Article {
     pub published_at: Option<DateTime<Utc>>,
     pub reviews_open: bool,
     pub lifecycle: Lifecycle,
+    /// The article's own moderation mode; null when the site's applies.
+    #[schema(required = true)]
+    pub moderation: Option<ModerationMode>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub stats: ArticleStats,
@@ -104,6 +111,10 @@ impl From<ArticleWithStats> for Article {
             reviews_open: article.reviews_open,
             // The schema's CHECK allows only the three lifecycles.
             lifecycle: Lifecycle::from_stored(&article.lifecycle).unwrap_or(Lifecycle::Published),
+            moderation: article
+                .moderation
+                .as_deref()
+                .and_then(ModerationMode::from_stored),
             created_at: article.created_at,
             updated_at: article.updated_at,
         }
@@ -140,6 +151,7 @@ pub async fn put_article(
         section: request.section.as_deref(),
         published_at: request.published_at,
         reviews_open: request.reviews_open,
+        moderation: request.moderation,
     })
     .map_err(ApiError::Validation)?;
     let (article, created) =

@@ -204,6 +204,8 @@ fn parse_event(body: &[u8]) -> Result<CmsEvent, ApiError> {
                 section: data.section.as_deref(),
                 published_at: data.published_at,
                 reviews_open: data.reviews_open,
+                // An editorial setting, not the CMS's: its events leave it as it is.
+                moderation: None,
             },
         },
         Utc::now(),

@@ -9,7 +9,11 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use crate::client::Client;
 use crate::domain::article::{ArticleId, ArticleIds};
+use crate::domain::review::IdempotencyKey;
+use crate::domain::text;
+use crate::rate_limit::Limit;
 use crate::domain::page::PageQuery;
 use crate::domain::webhook::DeliveryQuery;
 use crate::domain::{FieldError, FieldErrorCode};
@@ -305,6 +309,90 @@ impl FromRequest for DeliveryQueryParams {
             errors,
         });
         std::future::ready(query)
+    }
+}
+
+/// A public review write (submit, edit, delete) from a client within its rate limit. Extracted
+/// before the body, so a client over its limit costs no body read.
+pub struct ReviewWriter(pub Client);
+
+/// A vote or flag from a client within its rate limit.
+pub struct ReactionWriter(pub Client);
+
+fn limited(req: &HttpRequest, limit: impl Fn(&AppState) -> &Limit) -> Result<Client, ApiError> {
+    let client = Client::extract(req).into_inner()?;
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("app state missing".into()))?;
+    limit(state).check(client.address)?;
+    Ok(client)
+}
+
+impl FromRequest for ReviewWriter {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(limited(req, |state| &state.abuse.reviews_limit).map(Self))
+    }
+}
+
+impl FromRequest for ReactionWriter {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(limited(req, |state| &state.abuse.reactions_limit).map(Self))
+    }
+}
+
+/// The `Idempotency-Key` header, when sent; a malformed one is a 400 naming it.
+pub struct IdempotencyKeyHeader(pub Option<IdempotencyKey>);
+
+impl FromRequest for IdempotencyKeyHeader {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        const NAME: &str = "Idempotency-Key";
+        let parsed = match req.headers().get(NAME) {
+            None => Ok(Self(None)),
+            Some(value) => value
+                .to_str()
+                .map_err(|_| text::rule("format", "must be visible ASCII characters"))
+                .and_then(IdempotencyKey::parse)
+                .map(|key| Self(Some(key)))
+                .map_err(|rule| ApiError::bad_parameter(FieldError::broke(NAME, &rule))),
+        };
+        std::future::ready(parsed)
+    }
+}
+
+/// The `X-Edit-Token` header, when sent.
+pub struct EditTokenHeader(pub Option<String>);
+
+impl EditTokenHeader {
+    const NAME: &'static str = "X-Edit-Token";
+
+    /// The token, which this operation needs.
+    pub fn required(self) -> Result<String, ApiError> {
+        self.0.ok_or(ApiError::Unauthorized(
+            "this operation needs the review's edit token: send `X-Edit-Token: <token>`",
+        ))
+    }
+}
+
+impl FromRequest for EditTokenHeader {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Any value is only ever compared by digest; a non-ASCII one simply matches nothing.
+        let token = req
+            .headers()
+            .get(Self::NAME)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).trim().to_owned());
+        std::future::ready(Ok(Self(token)))
     }
 }
 

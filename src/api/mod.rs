@@ -2,9 +2,12 @@
 
 pub mod articles;
 pub mod cms_events;
+pub mod data_rights;
 pub mod extract;
 pub mod health;
+pub mod moderation;
 pub mod openapi;
+pub mod reactions;
 pub mod responses;
 pub mod reviews;
 pub mod schemas;
@@ -24,6 +27,17 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(reviews::create_review)
         .service(reviews::list_reviews)
         .service(reviews::get_review)
+        .service(reviews::edit_review)
+        .service(reviews::delete_review)
+        .service(reactions::vote)
+        .service(reactions::flag)
+        .service(moderation::queue)
+        .service(moderation::act)
+        .service(moderation::audit_log)
+        .service(moderation::put_reply)
+        .service(moderation::delete_reply)
+        .service(data_rights::erase)
+        .service(data_rights::export)
         .service(articles::put_article)
         .service(articles::get_article)
         .service(stats::article_stats)

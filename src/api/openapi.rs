@@ -33,6 +33,8 @@ use utoipa_actix_web::AppExt;
         (name = "reviews", description = "Submit and read reader reviews"),
         (name = "articles", description = "Articles registered by the CMS"),
         (name = "stats", description = "Rating counts and averages"),
+        (name = "moderation", description = "The moderators' queue, actions, audit log and replies (scope `moderator` or `admin`)"),
+        (name = "data rights", description = "Erasure and export of reviews (scope `admin`)"),
         (name = "webhooks", description = "CMS events in, signed event deliveries out (Standard Webhooks)"),
         (name = "operations", description = "Probes for operators"),
     )

@@ -67,3 +67,32 @@ pub enum Unavailable {
     #[response(status = 503, content_type = "application/problem+json")]
     ServiceUnavailable(Problem),
 }
+
+/// The client sent too many public writes.
+#[derive(IntoResponses)]
+pub enum RateLimited {
+    /// Over this client address's rate limit; retry after `Retry-After` seconds.
+    #[response(status = 429, content_type = "application/problem+json",
+               headers(("Retry-After" = u64, description = "Seconds until a request is accepted again")))]
+    TooManyRequests(Problem),
+}
+
+/// What an author's request with an edit token can meet.
+#[derive(IntoResponses)]
+pub enum EditTokenRequired {
+    /// No `X-Edit-Token` header.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The token is not this review's.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+}
+
+/// The change conflicts with the review's state.
+#[derive(IntoResponses)]
+pub enum StateConflict {
+    /// The review cannot take this change now (the edit window closed, a transition that is not
+    /// allowed); `errors` names the reviews when several were sent.
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+}

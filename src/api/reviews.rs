@@ -4,25 +4,35 @@ use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use actix_web::{get, mime, post, web, HttpResponse};
+use actix_web::{delete, get, mime, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{JsonBody, ListQuery, ReviewIdPath};
-use super::responses::{BadBody, BadParameter, NotFound, ReviewsClosed, Unavailable};
+use super::extract::{
+    parse_json, EditTokenHeader, IdempotencyKeyHeader, JsonBody, JsonBytes, ListQuery,
+    ReviewIdPath, ReviewWriter,
+};
+use super::responses::{
+    BadBody, BadParameter, EditTokenRequired, NotFound, RateLimited, ReviewsClosed,
+    StateConflict, Unavailable,
+};
 use crate::domain::article::ArticleId;
 use crate::domain::page::{Cursor, PageQuery, PageSize, Sort};
+use crate::domain::moderation::{matching_form, Content, ReasonCode};
 use crate::domain::review::{
-    AuthorEmail, AuthorName, NewReview, Rating, ReviewBody, ReviewInput, ReviewTitle,
+    AuthorEmail, AuthorName, EditInput, NewReview, Rating, ReviewBody, ReviewEdit, ReviewInput,
+    ReviewStatus, ReviewTitle,
 };
 use crate::domain::text::LanguageTag;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::state::AppState;
 use crate::store;
-use crate::store::reviews::PublicReviewRow;
+use crate::store::idempotency::{KeyedRequest, Keyed};
+use crate::store::reviews::{PublicReviewRow, Submission};
+use crate::tokens::{self, EditToken};
 use crate::store::StoreError;
 
 /// A reader's review as submitted.
@@ -56,6 +66,10 @@ pub struct CreateReviewRequest {
     /// The review's language; detected from the text when absent.
     #[schema(value_type = Option<LanguageTag>)]
     pub language: Option<String>,
+    /// Leave empty. A honeypot: forms hide it from people, so a value means a bot filled it in
+    /// (the review is then kept for moderators as spam, and the answer looks like any other).
+    #[schema(max_length = 0)]
+    pub website: Option<String>,
 }
 
 /// JSON Schema counts `3.0` as an integer, so a rating may arrive that way; `3.5` may not.
@@ -91,8 +105,8 @@ impl From<CreateReviewRequest> for ReviewInput {
     }
 }
 
-/// A published review as anyone may read it.
-#[derive(Debug, Serialize, ToSchema)]
+/// A review as the public API shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
     "id": "019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f",
     "article_id": "voa-2020-05-iskp-attacks",
@@ -101,7 +115,13 @@ impl From<CreateReviewRequest> for ReviewInput {
     "body": "Стаття добре пояснює, чому ІДІЛ-Хорасан не можна вважати переможеним.",
     "author_name": "Олена К.",
     "language": "uk",
-    "created_at": "2026-11-25T19:00:00Z"
+    "status": "published",
+    "created_at": "2026-11-25T19:00:00Z",
+    "edited_at": null,
+    "helpful_count": 3,
+    "unhelpful_count": 0,
+    "reply": {"body": "Дякуємо! Мапу провінції додали до статті.", "author": "The newsroom",
+              "created_at": "2026-11-25T20:00:00Z", "updated_at": "2026-11-25T20:00:00Z"}
 }))]
 pub struct Review {
     /// UUIDv7: sorts by creation time.
@@ -119,11 +139,45 @@ pub struct Review {
     /// BCP 47 tag; null when it was neither given nor reliably detected.
     #[schema(required = true)]
     pub language: Option<String>,
+    /// `published` in every public read. To its author (a new review, or a read with its edit
+    /// token), `pending` while it awaits moderation.
+    pub status: ReviewStatus,
     pub created_at: DateTime<Utc>,
+    /// When the author last edited it; null if never.
+    #[schema(required = true)]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Readers who found it helpful.
+    pub helpful_count: i32,
+    /// Readers who did not.
+    pub unhelpful_count: i32,
+    /// The newsroom's public reply; null when there is none.
+    #[schema(required = true)]
+    pub reply: Option<Reply>,
 }
 
-impl From<PublicReviewRow> for Review {
-    fn from(row: PublicReviewRow) -> Self {
+/// The newsroom's reply to a review.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Reply {
+    pub body: String,
+    /// The newsroom (MARGINALIA_NEWSROOM_NAME), never the person or key that wrote it.
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Review {
+    /// The review of `row`; its reply is attributed to `newsroom`.
+    pub fn new(row: PublicReviewRow, newsroom: &str) -> Self {
+        let status = row.status();
+        let reply = match (row.reply_body, row.reply_created_at, row.reply_updated_at) {
+            (Some(body), Some(created_at), Some(updated_at)) => Some(Reply {
+                body,
+                author: newsroom.to_owned(),
+                created_at,
+                updated_at,
+            }),
+            _ => None,
+        };
         Self {
             id: row.id,
             article_id: row.article_id,
@@ -132,9 +186,53 @@ impl From<PublicReviewRow> for Review {
             body: row.body,
             author_name: row.author_name,
             language: row.language,
+            status,
             created_at: row.created_at,
+            edited_at: row.edited_at,
+            helpful_count: row.helpful_count,
+            unhelpful_count: row.unhelpful_count,
+            reply,
         }
     }
+
+    /// As its author is shown it: every status that is not public reads `pending`.
+    pub fn seen_by_author(mut self) -> Self {
+        self.status = self.status.as_seen_by_author();
+        self
+    }
+}
+
+/// The event data of a review: what the public reads show, with its true status (the receiver
+/// is the newsroom's own system).
+pub fn event_json(state: &AppState, row: &PublicReviewRow) -> serde_json::Value {
+    serde_json::to_value(Review::new(row.clone(), &state.moderation.newsroom_name))
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// A new review as its author gets it: with the edit token, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f",
+    "article_id": "voa-2020-05-iskp-attacks",
+    "rating": 4,
+    "title": "Тверезий аналіз",
+    "body": "Стаття добре пояснює, чому ІДІЛ-Хорасан не можна вважати переможеним.",
+    "author_name": "Олена К.",
+    "language": "uk",
+    "status": "pending",
+    "created_at": "2026-11-25T19:00:00Z",
+    "edited_at": null,
+    "helpful_count": 0,
+    "unhelpful_count": 0,
+    "reply": null,
+    "edit_token": "edt_q0b6VnKcBbRz1yG0W3c1o2Y8nq0mQ3oXr2vJ8u5s9aE"
+}))]
+pub struct CreatedReview {
+    #[serde(flatten)]
+    pub review: Review,
+    /// Lets the author edit the review (within the edit window) and delete it, sent as
+    /// `X-Edit-Token`. Shown only here: keep it.
+    pub edit_token: String,
 }
 
 /// One page of reviews.
@@ -161,33 +259,108 @@ pub struct ReviewPage {
 
 /// Submit a review.
 ///
-/// Public: readers submit from a site's frontend, a widget or curl. The review is committed and
-/// counted in the article's stats before the 201 is sent.
+/// Public: readers submit from a site's frontend, a widget or curl. The review is committed (and,
+/// when published, counted in the article's stats) before the 201 is sent. Under pre-moderation,
+/// or when an automatic rule holds it, its `status` is `pending` until a moderator approves.
+/// The answer carries the `edit_token`, shown only here.
+///
+/// Send an `Idempotency-Key` (a UUID) to retry safely: the same key with the same body within
+/// 24 hours answers the first response again (same review, same token) without storing another
+/// review; the same key with another body is a 422.
 #[utoipa::path(
     tag = "reviews",
-    params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
+    params(
+        ("article_id" = ArticleId, Path, description = "The CMS's article id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "16 to 255 visible ASCII characters, such as a UUID: makes retries safe for 24 hours"),
+    ),
     request_body(content = CreateReviewRequest, content_type = "application/json"),
     responses(
-        (status = 201, description = "Stored and published", body = Review,
+        (status = 201, description = "Stored: published, or pending moderation", body = CreatedReview,
          headers(("Location" = String, description = "URL of the new review"))),
-        BadBody, NotFound, ReviewsClosed, Unavailable,
+        BadBody, NotFound, ReviewsClosed, RateLimited, Unavailable,
     )
 )]
 #[post("/v1/articles/{article_id}/reviews")]
 pub async fn create_review(
     state: web::Data<AppState>,
     article_id: ArticleId,
-    JsonBody(request): JsonBody<CreateReviewRequest>,
+    ReviewWriter(client): ReviewWriter,
+    key: IdempotencyKeyHeader,
+    JsonBytes(bytes): JsonBytes,
 ) -> Result<HttpResponse, ApiError> {
+    let request: CreateReviewRequest = parse_json(&bytes)?;
+    let honeypot = request.website.clone();
     let review = NewReview::parse(request.into()).map_err(ApiError::Validation)?;
-    let (row, announced) = store::reviews::insert(
-        &state.pool,
-        &article_id,
-        &review,
-        state.create_missing_articles,
-        |stored| event_data(&Review::from(stored.clone())),
-    )
-    .await?;
+    let verdict = state.moderation.rules.check(&Content {
+        title: review.title.as_ref().map(ReviewTitle::as_str),
+        body: review.body.as_str(),
+        honeypot: honeypot.as_deref(),
+    });
+    for reason in &verdict.reasons {
+        metrics::record_rule_hit(reason.as_str());
+    }
+    let digests = state.abuse.digests(&state.pool).await?;
+    let token = EditToken::generate();
+    let submission = Submission {
+        review: &review,
+        verdict: &verdict,
+        site_mode: state.moderation.site_mode,
+        duplicate_digest: Some(digests.duplicate(
+            &article_id,
+            client.address,
+            &matching_form(review.body.as_str()),
+        )),
+        duplicate_action: state.moderation.rules.action(ReasonCode::Duplicate),
+        edit_token_digest: &token.digest,
+        create_missing_article: state.create_missing_articles,
+    };
+    let event_data = |stored: &PublicReviewRow| event_json(&state, stored).to_string();
+    let (review, edit_token, announced) = match key.0 {
+        None => {
+            let (row, announced) =
+                store::reviews::insert(&state.pool, &article_id, &submission, event_data).await?;
+            let review = Review::new(row, &state.moderation.newsroom_name).seen_by_author();
+            (review, token.secret, announced)
+        }
+        Some(key) => {
+            let request = KeyedRequest {
+                key_digest: &tokens::idempotency_key_digest(&article_id, &key),
+                request_digest: &tokens::request_digest(&bytes),
+            };
+            let newsroom = state.moderation.newsroom_name.clone();
+            let answer = |row: &PublicReviewRow| {
+                let review = Review::new(row.clone(), &newsroom).seen_by_author();
+                let response = serde_json::to_string(&review).unwrap_or_default();
+                (response, token.seal(&key, row.id))
+            };
+            let keyed = store::idempotency::submit(
+                &state.pool,
+                &article_id,
+                &submission,
+                &request,
+                event_data,
+                answer,
+            )
+            .await?;
+            match keyed {
+                Keyed::Stored(row, announced) => {
+                    let review = Review::new(row, &newsroom).seen_by_author();
+                    (review, token.secret.clone(), announced)
+                }
+                Keyed::Replayed {
+                    review_id,
+                    response,
+                    sealed_token,
+                } => {
+                    let review: Review = serde_json::from_str(&response)
+                        .map_err(|error| ApiError::Internal(Box::new(error)))?;
+                    let token = EditToken::unseal(&sealed_token, &key, review_id)
+                        .ok_or_else(|| ApiError::Internal("a sealed token is damaged".into()))?;
+                    (review, token.secret, false)
+                }
+            }
+        }
+    };
     state.read_cache.record_write(article_id.as_str()).await;
     if announced {
         // Only then: waking the worker for nothing would cost it a database round trip per review.
@@ -195,14 +368,8 @@ pub async fn create_review(
     }
     metrics::record_review_created();
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/reviews/{}", row.id)))
-        .json(Review::from(row)))
-}
-
-/// A review as outbound events carry it: exactly what the public reads show.
-fn event_data(review: &Review) -> String {
-    // A struct of strings, numbers and a time always serializes.
-    serde_json::to_string(review).unwrap_or_else(|_| "{}".to_owned())
+        .insert_header((header::LOCATION, format!("/v1/reviews/{}", review.id)))
+        .json(CreatedReview { review, edit_token }))
 }
 
 /// List an article's published reviews.
@@ -278,7 +445,10 @@ async fn load_page(
             .map_err(PageError::Store)?;
     }
     let page = ReviewPage {
-        items: rows.into_iter().map(Review::from).collect(),
+        items: rows
+            .into_iter()
+            .map(|row| Review::new(row, &state.moderation.newsroom_name))
+            .collect(),
         next_cursor: next.map(|cursor| cursor.encode()),
     };
     serde_json::to_vec(&page)
@@ -301,25 +471,164 @@ pub(super) async fn require_known_articles(
     }
 }
 
-/// Read one published review.
+/// Read one review.
 ///
-/// Public. Reviews that are not published (pending, rejected, spam, deleted) are a 404, exactly
-/// like reviews that never existed.
+/// Public: published reviews only; others (pending, rejected, spam, deleted) are a 404, exactly
+/// like reviews that never existed. With its `X-Edit-Token`, the author also reads a review that
+/// awaits moderation (`status: pending`).
 #[utoipa::path(
     tag = "reviews",
-    params(("id" = Uuid, Path, description = "Review id")),
+    params(
+        ("id" = Uuid, Path, description = "Review id"),
+        ("X-Edit-Token" = Option<String>, Header, description = "The review's edit token: read it in any status but deleted"),
+    ),
     responses(
         (status = 200, description = "The review", body = Review),
-        BadParameter, NotFound, Unavailable,
+        BadParameter, EditTokenRequired, NotFound, Unavailable,
     )
 )]
 #[get("/v1/reviews/{id}")]
 pub async fn get_review(
     state: web::Data<AppState>,
     ReviewIdPath(id): ReviewIdPath,
+    token: EditTokenHeader,
 ) -> Result<web::Json<Review>, ApiError> {
+    let newsroom = &state.moderation.newsroom_name;
+    if let Some(token) = token.0 {
+        let row = store::moderation::get_owned(&state.pool, id, &tokens::edit_token_digest(&token))
+            .await?;
+        return Ok(web::Json(Review::new(row, newsroom).seen_by_author()));
+    }
     store::reviews::get_published(&state.pool, id)
         .await?
-        .map(|row| web::Json(Review::from(row)))
+        .map(|row| web::Json(Review::new(row, newsroom)))
         .ok_or_else(|| ApiError::NotFound("no published review with this id".into()))
+}
+
+/// An author's edit; fields left out stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"rating": 3, "body": "Переглянув(ла) ще раз: джерел справді бракує."}))]
+pub struct EditReviewRequest {
+    #[schema(value_type = Option<Rating>)]
+    #[serde(default, deserialize_with = "integral")]
+    pub rating: Option<i64>,
+    /// A new headline; null removes it.
+    #[schema(value_type = Option<ReviewTitle>)]
+    #[serde(default, deserialize_with = "present")]
+    pub title: Option<Option<String>>,
+    #[schema(value_type = Option<ReviewBody>)]
+    pub body: Option<String>,
+}
+
+/// Tells a field sent as null (`Some(None)`) from a field left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Edit your review.
+///
+/// With the review's `X-Edit-Token`, within the edit window after submitting (15 minutes by
+/// default). The rules run again over the new text; under pre-moderation the review goes back to
+/// the queue. After the window: 409 (it can still be deleted).
+#[utoipa::path(
+    tag = "reviews",
+    params(
+        ("id" = Uuid, Path, description = "Review id"),
+        ("X-Edit-Token" = String, Header, description = "The review's edit token"),
+    ),
+    request_body(content = EditReviewRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The edited review", body = Review),
+        BadBody, EditTokenRequired, NotFound, StateConflict, RateLimited, Unavailable,
+    )
+)]
+#[patch("/v1/reviews/{id}")]
+pub async fn edit_review(
+    state: web::Data<AppState>,
+    ReviewIdPath(id): ReviewIdPath,
+    _writer: ReviewWriter,
+    token: EditTokenHeader,
+    JsonBody(request): JsonBody<EditReviewRequest>,
+) -> Result<web::Json<Review>, ApiError> {
+    let token = token.required()?;
+    let edit = ReviewEdit::parse(EditInput {
+        rating: request.rating,
+        title: request.title,
+        body: request.body,
+    })
+    .map_err(ApiError::Validation)?;
+    let rules = &state.moderation.rules;
+    let verdict_of = |title: Option<&str>, body: &str| {
+        rules.check(&Content {
+            title,
+            body,
+            honeypot: None,
+        })
+    };
+    let render = |row: &PublicReviewRow| event_json(&state, row);
+    let (row, announced) = store::moderation::edit(
+        &state.pool,
+        id,
+        &tokens::edit_token_digest(&token),
+        &edit,
+        state.moderation.edit_window,
+        &verdict_of,
+        state.moderation.site_mode,
+        &render,
+    )
+    .await?;
+    after_change(&state, &row.article_id, announced).await;
+    Ok(web::Json(
+        Review::new(row, &state.moderation.newsroom_name).seen_by_author(),
+    ))
+}
+
+/// Delete your review.
+///
+/// With the review's `X-Edit-Token`, at any time. It disappears from every public read and from
+/// the stats at once.
+#[utoipa::path(
+    tag = "reviews",
+    params(
+        ("id" = Uuid, Path, description = "Review id"),
+        ("X-Edit-Token" = String, Header, description = "The review's edit token"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        BadParameter, EditTokenRequired, NotFound, RateLimited, Unavailable,
+    )
+)]
+#[delete("/v1/reviews/{id}")]
+pub async fn delete_review(
+    state: web::Data<AppState>,
+    ReviewIdPath(id): ReviewIdPath,
+    _writer: ReviewWriter,
+    token: EditTokenHeader,
+) -> Result<HttpResponse, ApiError> {
+    let token = token.required()?;
+    let render = |row: &PublicReviewRow| event_json(&state, row);
+    let (changes, announced) = store::moderation::delete_owned(
+        &state.pool,
+        id,
+        &tokens::edit_token_digest(&token),
+        &render,
+    )
+    .await?;
+    for change in &changes {
+        after_change(&state, &change.review.article_id, announced).await;
+    }
+    metrics::record_moderation_changes("author_delete", changes.len());
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// After a committed change of an article's reviews: this process's cached reads of the article
+/// are stale, and the worker has events to send if any were written.
+pub(super) async fn after_change(state: &AppState, article_id: &str, announced: bool) {
+    state.read_cache.record_write(article_id).await;
+    if announced {
+        state.outbox.wake();
+    }
 }

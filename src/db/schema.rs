@@ -39,6 +39,32 @@ diesel::table! {
         lifecycle -> Text,
         section -> Nullable<Text>,
         source_changed_at -> Nullable<Timestamptz>,
+        moderation -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (key_digest) {
+        key_digest -> Bytea,
+        request_digest -> Bytea,
+        review_id -> Nullable<Uuid>,
+        response -> Nullable<Text>,
+        sealed_token -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    moderation_log (id) {
+        id -> Uuid,
+        review_id -> Uuid,
+        actor -> Text,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        reasons -> Array<Text>,
+        note -> Nullable<Text>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -65,6 +91,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    review_flags (review_id, voter) {
+        review_id -> Uuid,
+        voter -> Bytea,
+        reason -> Text,
+        note -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    review_votes (review_id, voter) {
+        review_id -> Uuid,
+        voter -> Bytea,
+        helpful -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     reviews (id) {
         id -> Uuid,
         article_id -> Text,
@@ -77,6 +123,24 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        reasons -> Array<Text>,
+        edit_token_hash -> Nullable<Bytea>,
+        duplicate_digest -> Nullable<Bytea>,
+        helpful_count -> Int4,
+        unhelpful_count -> Int4,
+        flag_count -> Int4,
+        edited_at -> Nullable<Timestamptz>,
+        reply_body -> Nullable<Text>,
+        reply_created_at -> Nullable<Timestamptz>,
+        reply_updated_at -> Nullable<Timestamptz>,
+        erased_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    site_secrets (name) {
+        name -> Text,
+        value -> Bytea,
     }
 }
 
@@ -128,14 +192,22 @@ diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(reviews -> articles (article_id));
+diesel::joinable!(moderation_log -> reviews (review_id));
+diesel::joinable!(review_votes -> reviews (review_id));
+diesel::joinable!(review_flags -> reviews (review_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     article_stats,
     articles,
+    idempotency_keys,
+    moderation_log,
     outbox_events,
     processed_inbound_events,
+    review_flags,
+    review_votes,
     reviews,
+    site_secrets,
     webhook_attempts,
     webhook_deliveries,
     webhook_endpoints,

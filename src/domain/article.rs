@@ -5,6 +5,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use validator::ValidationError;
 
+use super::moderation::ModerationMode;
 use super::field_error::FieldErrors;
 use super::field_error::Presence::Optional;
 use super::text::{self, LanguageTag};
@@ -233,6 +234,7 @@ pub struct ArticleInput<'a> {
     pub section: Option<&'a str>,
     pub published_at: Option<DateTime<Utc>>,
     pub reviews_open: Option<bool>,
+    pub moderation: Option<ModerationMode>,
 }
 
 /// A checked, normalized article description ready to store.
@@ -245,6 +247,8 @@ pub struct ArticleUpsert {
     /// Always a time the database can store.
     pub published_at: Option<DateTime<Utc>>,
     pub reviews_open: bool,
+    /// The article's own moderation mode; `None`: the site's.
+    pub moderation: Option<ModerationMode>,
 }
 
 impl ArticleUpsert {
@@ -271,6 +275,7 @@ impl ArticleUpsert {
             section,
             published_at,
             reviews_open: input.reviews_open.unwrap_or(true),
+            moderation: input.moderation,
         })
     }
 }

@@ -3,7 +3,9 @@
 pub mod article;
 pub mod cms_event;
 pub mod field_error;
+pub mod moderation;
 pub mod page;
+pub mod reaction;
 pub mod review;
 pub mod stats;
 pub mod text;

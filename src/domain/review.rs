@@ -7,8 +7,9 @@ use super::field_error::Presence::{Optional, Required};
 use super::text::{self, LanguageTag};
 use super::FieldError;
 
-/// Where a review stands in moderation. Only `Published` reviews are ever shown or counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a review stands in moderation. Only `published` reviews are public and counted in stats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum ReviewStatus {
     Pending,
     Published,
@@ -28,9 +29,26 @@ impl ReviewStatus {
         }
     }
 
-    /// The status a new submission gets: published at once until moderation exists.
-    pub fn initial() -> Self {
-        Self::Published
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::Published,
+        Self::Rejected,
+        Self::Spam,
+        Self::Deleted,
+    ];
+
+    pub fn from_stored(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == raw)
+    }
+
+    /// What the author and the public are told: `published`, or `pending` for every status that
+    /// is not public, so a spammer cannot learn which of his reviews were caught.
+    pub fn as_seen_by_author(self) -> Self {
+        if self.is_public() {
+            self
+        } else {
+            Self::Pending
+        }
     }
 
     /// Whether reviews in this status are public and counted in stats.
@@ -200,6 +218,74 @@ impl NewReview {
             }
             (_, _, result) => Err(result.err().unwrap_or_default()),
         }
+    }
+}
+
+/// An author's edit: the fields to change, each optional; at least one must be given.
+#[derive(Debug, Clone, Default)]
+pub struct EditInput {
+    pub rating: Option<i64>,
+    pub title: Option<Option<String>>,
+    pub body: Option<String>,
+}
+
+/// A checked edit. `title: Some(None)` removes the title.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewEdit {
+    pub rating: Option<Rating>,
+    pub title: Option<Option<ReviewTitle>>,
+    pub body: Option<ReviewBody>,
+}
+
+impl ReviewEdit {
+    pub fn parse(input: EditInput) -> Result<Self, Vec<FieldError>> {
+        let mut fields = FieldErrors::default();
+        if input.rating.is_none() && input.title.is_none() && input.body.is_none() {
+            fields.push(FieldError::new(
+                "body",
+                super::FieldErrorCode::Required,
+                "an edit changes at least one of rating, title and body",
+            ));
+        }
+        let rating = fields.parse("rating", Optional, input.rating, Rating::parse);
+        let body = fields.parse("body", Optional, input.body.as_deref(), ReviewBody::parse);
+        let title = match input.title {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(raw)) => fields.parse("title", Optional, Some(raw.as_str()), ReviewTitle::parse),
+        };
+        fields.into_result()?;
+        Ok(Self {
+            rating,
+            title,
+            body,
+        })
+    }
+}
+
+/// A client's `Idempotency-Key`: 16 to 255 visible ASCII characters (a UUID is the usual
+/// choice), so keys are hard to guess and collide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub const MIN_CHARS: usize = 16;
+    pub const MAX_CHARS: usize = 255;
+
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        text::char_length(raw, Self::MIN_CHARS, Self::MAX_CHARS)?;
+        if raw.chars().all(|c| c.is_ascii_graphic()) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(text::rule(
+                "format",
+                "must be visible ASCII characters without spaces, such as a UUID",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

@@ -19,16 +19,18 @@ pub enum EventType {
     ReviewPublished,
     ReviewRejected,
     ReviewDeleted,
+    ReviewReplied,
     ArticleStatsChanged,
 }
 
 impl EventType {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::ReviewCreated,
         Self::ReviewUpdated,
         Self::ReviewPublished,
         Self::ReviewRejected,
         Self::ReviewDeleted,
+        Self::ReviewReplied,
         Self::ArticleStatsChanged,
     ];
 
@@ -39,6 +41,7 @@ impl EventType {
             Self::ReviewPublished => "review.published",
             Self::ReviewRejected => "review.rejected",
             Self::ReviewDeleted => "review.deleted",
+            Self::ReviewReplied => "review.replied",
             Self::ArticleStatsChanged => "article.stats_changed",
         }
     }
@@ -48,10 +51,10 @@ impl EventType {
     }
 
     /// Whether this change can move an article's published counts (the events that
-    /// `article.stats_changed` is derived from): every review event (an update may change the
-    /// rating).
+    /// `article.stats_changed` is derived from): every review event but a reply (an update may
+    /// change the rating).
     pub fn moves_stats(self) -> bool {
-        self != Self::ArticleStatsChanged
+        !matches!(self, Self::ArticleStatsChanged | Self::ReviewReplied)
     }
 }
 

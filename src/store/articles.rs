@@ -8,6 +8,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use super::{stats, with_connection, StoreError};
 use crate::db::schema::{articles, processed_inbound_events};
 use crate::db::Pool;
+use crate::domain::moderation::ModerationMode;
 use crate::domain::article::{
     ArticleId, ArticleSection, ArticleTitle, ArticleUpsert, ArticleUrl, Lifecycle,
 };
@@ -28,6 +29,7 @@ pub struct ArticleRow {
     pub updated_at: DateTime<Utc>,
     pub lifecycle: String,
     pub section: Option<String>,
+    pub moderation: Option<String>,
 }
 
 /// An article with its counters, as the public reads it.
@@ -53,6 +55,7 @@ pub async fn upsert(
     let language = upsert.language.as_ref().map(LanguageTag::as_str);
     let section = upsert.section.as_ref().map(ArticleSection::as_str);
     let new_lifecycle = lifecycle.unwrap_or(Lifecycle::Published).as_str();
+    let moderation = upsert.moderation.map(ModerationMode::as_str);
     let values = (
         dsl::article_id.eq(id.as_str()),
         dsl::title.eq(title),
@@ -63,6 +66,7 @@ pub async fn upsert(
         dsl::reviews_open.eq(upsert.reviews_open),
         dsl::lifecycle.eq(new_lifecycle),
         dsl::source_changed_at.eq(diesel::dsl::now),
+        dsl::moderation.eq(moderation),
     );
     let kept_lifecycle = lifecycle.map(Lifecycle::as_str);
     with_connection(pool, async |conn| {
@@ -77,6 +81,7 @@ pub async fn upsert(
                 dsl::section.eq(section),
                 dsl::published_at.eq(upsert.published_at),
                 dsl::reviews_open.eq(upsert.reviews_open),
+                dsl::moderation.eq(moderation),
                 dsl::lifecycle.eq(diesel::dsl::sql::<Text>("COALESCE(")
                     .bind::<Nullable<Text>, _>(kept_lifecycle)
                     .sql(", articles.lifecycle)")),

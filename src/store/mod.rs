@@ -2,8 +2,13 @@
 
 pub mod api_keys;
 pub mod articles;
+pub mod data_rights;
+pub mod idempotency;
+pub mod moderation;
 pub mod outbox;
+pub mod reactions;
 pub mod reviews;
+pub mod site_secrets;
 mod sql;
 pub mod stats;
 pub mod webhook_endpoints;
@@ -34,6 +39,26 @@ pub enum StoreError {
     /// The change conflicts with the stored state; the message says how.
     #[error("{0}")]
     Conflict(String),
+    /// Items the request names do not exist; `errors` says which.
+    #[error("{detail}")]
+    UnknownItems {
+        detail: String,
+        errors: Vec<crate::domain::FieldError>,
+    },
+    /// Items the request names cannot take the change; `errors` says which and why.
+    #[error("{detail}")]
+    ConflictingItems {
+        detail: String,
+        errors: Vec<crate::domain::FieldError>,
+    },
+    #[error("no such review")]
+    ReviewNotFound,
+    #[error("the edit token does not match")]
+    WrongEditToken,
+    #[error("the edit window has closed")]
+    EditWindowClosed,
+    #[error("the idempotency key was used with another request")]
+    IdempotencyKeyReused,
     /// An answer the code did not expect: a bug, or a schema out of step with the code.
     #[error("database error: {0}")]
     Query(#[source] Arc<DieselError>),
@@ -149,7 +174,13 @@ fn record(error: &StoreError) {
         StoreError::ArticleNotFound
         | StoreError::ReviewsClosed
         | StoreError::ArticleUnpublished
-        | StoreError::Conflict(_) => {}
+        | StoreError::Conflict(_)
+        | StoreError::UnknownItems { .. }
+        | StoreError::ConflictingItems { .. }
+        | StoreError::ReviewNotFound
+        | StoreError::WrongEditToken
+        | StoreError::EditWindowClosed
+        | StoreError::IdempotencyKeyReused => {}
     }
 }
 

@@ -6,8 +6,10 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid};
-use diesel_async::RunQueryDsl;
+use diesel::sql_types::{
+    Array, Bool, Bytea, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid,
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::sql::RowBound;
@@ -15,6 +17,7 @@ use super::{stats, with_connection, StoreError};
 use crate::db::schema::{articles, reviews};
 use crate::db::Pool;
 use crate::domain::article::{ArticleId, Lifecycle};
+use crate::domain::moderation::{ModerationMode, RuleAction, Verdict};
 use crate::domain::page::{Cursor, PageQuery};
 use crate::domain::review::{AuthorEmail, AuthorName, NewReview, ReviewStatus, ReviewTitle};
 use crate::domain::text::LanguageTag;
@@ -34,23 +37,64 @@ pub struct PublicReviewRow {
     pub author_name: Option<String>,
     pub language: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub status: String,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub helpful_count: i32,
+    pub unhelpful_count: i32,
+    pub reply_body: Option<String>,
+    pub reply_created_at: Option<DateTime<Utc>>,
+    pub reply_updated_at: Option<DateTime<Utc>>,
 }
 
-/// Stores a review, counts it in the article's stats and writes its `review.created` outbox
-/// event, in one statement, so it is atomic and costs one round trip: the article is created on
+impl PublicReviewRow {
+    pub fn status(&self) -> ReviewStatus {
+        ReviewStatus::from_stored(&self.status).unwrap_or(ReviewStatus::Pending)
+    }
+}
+
+/// Everything the submission statement needs besides the review itself.
+pub struct Submission<'a> {
+    pub review: &'a NewReview,
+    /// What the content rules decided.
+    pub verdict: &'a Verdict,
+    /// The site's mode; an article's own mode overrides it.
+    pub site_mode: ModerationMode,
+    /// The client's digest of this text on this article; `None` skips the duplicate rule.
+    pub duplicate_digest: Option<Vec<u8>>,
+    pub duplicate_action: RuleAction,
+    pub edit_token_digest: &'a [u8],
+    pub create_missing_article: bool,
+}
+
+/// Stores a review, counts it in the article's stats when it is published, and writes its
+/// `review.created` outbox event (and, for a review held by the rules or the mode, its audit
+/// entry) in one statement, so it is atomic and costs one round trip: the article is created on
 /// the fly when allowed, the review is inserted only if the article is published and accepts
-/// reviews, and the counters and the event follow. Once this returns, all of it is committed; on
-/// any error none of it exists. `event_data` renders the event's data from the review as it will
-/// be stored (it is written only while some webhook endpoint is enabled). Returns the stored
-/// review and whether its event was written.
+/// reviews, and its status is decided in the statement from the rules' verdict, the duplicate
+/// rule and the article's mode. Once this returns, all of it is committed; on any error none of
+/// it exists. `event_data` renders the event's data from the review as it will be stored (it is
+/// written only while some webhook endpoint is enabled). Returns the stored review and whether
+/// its event was written.
 pub async fn insert(
     pool: &Pool,
     article: &ArticleId,
-    review: &NewReview,
-    create_missing_article: bool,
+    submission: &Submission<'_>,
     event_data: impl FnOnce(&PublicReviewRow) -> String,
 ) -> Result<(PublicReviewRow, bool), StoreError> {
-    let status = ReviewStatus::initial();
+    let (statement, stored) = prepare(article, submission, event_data);
+    with_connection(pool, async |conn| {
+        insert_on(conn, &statement, stored, submission.create_missing_article).await
+    })
+    .await
+}
+
+/// The statement and the review as it will be stored, for `insert` and the idempotent path.
+pub(super) fn prepare<'a>(
+    article: &'a ArticleId,
+    submission: &'a Submission<'a>,
+    event_data: impl FnOnce(&PublicReviewRow) -> String,
+) -> (SubmitReview<'a>, PublicReviewRow) {
+    let review = submission.review;
     let id = Uuid::now_v7();
     let stored = PublicReviewRow {
         id,
@@ -64,11 +108,21 @@ pub async fn insert(
             .map(|name| name.as_str().to_owned()),
         language: review.language.as_ref().map(|tag| tag.as_str().to_owned()),
         created_at: time::now_stored(),
+        status: submission
+            .verdict
+            .status(submission.site_mode)
+            .as_str()
+            .to_owned(),
+        edited_at: None,
+        helpful_count: 0,
+        unhelpful_count: 0,
+        reply_body: None,
+        reply_created_at: None,
+        reply_updated_at: None,
     };
-    let payload = event_data(&stored);
     let statement = SubmitReview {
         article: article.as_str(),
-        create_missing_article,
+        create_missing_article: submission.create_missing_article,
         id,
         stripe: stats::stripe_of(&id),
         rating: stored.rating,
@@ -77,27 +131,49 @@ pub async fn insert(
         author_name: review.author_name.as_ref().map(AuthorName::as_str),
         author_email: review.author_email.as_ref().map(AuthorEmail::as_str),
         language: review.language.as_ref().map(LanguageTag::as_str),
-        status: status.as_str(),
-        counted: status.is_public(),
+        rule_status: submission
+            .verdict
+            .action
+            .map_or(ReviewStatus::Published, RuleAction::status)
+            .as_str(),
+        reasons: submission
+            .verdict
+            .reasons
+            .iter()
+            .map(|code| code.as_str().to_owned())
+            .collect(),
+        site_mode: submission.site_mode.as_str(),
+        duplicate_digest: submission.duplicate_digest.clone(),
+        duplicate_status: submission.duplicate_action.status().as_str(),
+        edit_token_digest: submission.edit_token_digest.to_vec(),
         created_at: stored.created_at,
         open_lifecycle: Lifecycle::Published.as_str(),
         event_id: Uuid::now_v7(),
         event_type: EventType::ReviewCreated.as_str(),
-        event_data: &payload,
+        event_data: event_data(&stored),
+        log_id: Uuid::now_v7(),
     };
-    let outcome: Option<Submitted> = with_connection(pool, async |conn| {
-        let outcome = statement.get_result(conn).await.optional()?;
-        if outcome.is_none() && create_missing_article {
-            // Another first review created the article after this statement's snapshot was
-            // taken (so it could neither insert nor see it); a new statement sees it.
-            return Ok(statement.get_result(conn).await.optional()?);
-        }
-        Ok(outcome)
-    })
-    .await?;
-    let (reviews_open, lifecycle, announced, row) = outcome.ok_or(StoreError::ArticleNotFound)?;
-    if let Some(row) = row {
-        return Ok((row, announced));
+    (statement, stored)
+}
+
+/// Runs the submission statement on `conn` (inside the caller's transaction, if any).
+pub(super) async fn insert_on(
+    conn: &mut AsyncPgConnection,
+    statement: &SubmitReview<'_>,
+    mut stored: PublicReviewRow,
+    create_missing_article: bool,
+) -> Result<(PublicReviewRow, bool), StoreError> {
+    let mut outcome: Option<Submitted> = statement.clone().get_result(conn).await.optional()?;
+    if outcome.is_none() && create_missing_article {
+        // Another first review created the article after this statement's snapshot was taken
+        // (so it could neither insert nor see it); a new statement sees it.
+        outcome = statement.clone().get_result(conn).await.optional()?;
+    }
+    let (reviews_open, lifecycle, announced, status) =
+        outcome.ok_or(StoreError::ArticleNotFound)?;
+    if let Some(status) = status {
+        stored.status = status;
+        return Ok((stored, announced));
     }
     match Lifecycle::from_stored(&lifecycle) {
         Some(Lifecycle::Deleted) => Err(StoreError::ArticleNotFound),
@@ -108,8 +184,8 @@ pub async fn insert(
 }
 
 /// What the submission statement returns: whether the article takes reviews, its lifecycle,
-/// whether an outbox event was written, and the stored review (absent when it was refused).
-type Submitted = (bool, String, bool, Option<PublicReviewRow>);
+/// whether an outbox event was written, and the stored review's status (absent when refused).
+type Submitted = (bool, String, bool, Option<String>);
 
 /// The submission statement's SQL (parameters as `$1`, `$2`, …) and the names of its parameters
 /// in order. `marginalia sql submit-review` prints them, so that the benchmark runs pgbench on the
@@ -125,14 +201,19 @@ pub fn submission_statement() -> (String, &'static [&'static str]) {
         author_name: None,
         author_email: None,
         language: None,
-        status: ReviewStatus::initial().as_str(),
-        counted: true,
+        rule_status: ReviewStatus::Published.as_str(),
+        reasons: Vec::new(),
+        site_mode: ModerationMode::Post.as_str(),
+        duplicate_digest: None,
+        duplicate_status: ReviewStatus::Spam.as_str(),
+        edit_token_digest: Vec::new(),
         stripe: 0,
         created_at: DateTime::<Utc>::UNIX_EPOCH,
         open_lifecycle: Lifecycle::Published.as_str(),
         event_id: Uuid::nil(),
         event_type: EventType::ReviewCreated.as_str(),
-        event_data: "{}",
+        event_data: "{}".to_owned(),
+        log_id: Uuid::nil(),
     };
     let text = diesel::debug_query::<Pg, _>(&statement).to_string();
     let sql = text.split(" -- binds: ").next().unwrap_or(&text).to_owned();
@@ -140,8 +221,8 @@ pub fn submission_statement() -> (String, &'static [&'static str]) {
 }
 
 /// The submission statement of `insert`, prepared once per connection.
-#[derive(Clone, Copy)]
-struct SubmitReview<'a> {
+#[derive(Clone)]
+pub(super) struct SubmitReview<'a> {
     article: &'a str,
     create_missing_article: bool,
     id: Uuid,
@@ -151,9 +232,14 @@ struct SubmitReview<'a> {
     author_name: Option<&'a str>,
     author_email: Option<&'a str>,
     language: Option<&'a str>,
-    status: &'static str,
-    /// Whether the review's status counts in the stats.
-    counted: bool,
+    /// The status the content rules ask for: `published` when none fired.
+    rule_status: &'static str,
+    reasons: Vec<String>,
+    site_mode: &'static str,
+    duplicate_digest: Option<Vec<u8>>,
+    /// Where the duplicate rule sends what it catches.
+    duplicate_status: &'static str,
+    edit_token_digest: Vec<u8>,
     stripe: i16,
     created_at: DateTime<Utc>,
     /// The lifecycle in which an article takes reviews.
@@ -161,7 +247,9 @@ struct SubmitReview<'a> {
     event_id: Uuid,
     event_type: &'static str,
     /// The outbox event's data, as JSON text.
-    event_data: &'a str,
+    event_data: String,
+    /// The id of the audit entry of a held review.
+    log_id: Uuid,
 }
 
 impl SubmitReview<'_> {
@@ -170,6 +258,8 @@ impl SubmitReview<'_> {
         "article",
         "create_missing_article",
         "article",
+        "duplicate_digest",
+        "created_at",
         "id",
         "article",
         "rating",
@@ -178,21 +268,29 @@ impl SubmitReview<'_> {
         "author_name",
         "author_email",
         "language",
-        "status",
+        "rule_status",
+        "duplicate_status",
+        "rule_status",
+        "site_mode",
+        "reasons",
+        "reasons",
+        "edit_token_digest",
+        "duplicate_digest",
         "created_at",
         "open_lifecycle",
         "stripe",
-        "counted",
         "event_id",
         "event_type",
         "event_data",
+        "created_at",
+        "log_id",
         "created_at",
     ];
 }
 
 /// The statement's SQL never varies, so diesel can find it in the prepared-statement cache by
 /// type instead of building the SQL text to look it up.
-struct SubmitReviewId;
+pub(super) struct SubmitReviewId;
 
 impl QueryId for SubmitReview<'_> {
     type QueryId = SubmitReviewId;
@@ -200,21 +298,7 @@ impl QueryId for SubmitReview<'_> {
 }
 
 impl Query for SubmitReview<'_> {
-    type SqlType = (
-        Bool,
-        Text,
-        Bool,
-        Nullable<(
-            SqlUuid,
-            Text,
-            SmallInt,
-            Nullable<Text>,
-            Text,
-            Nullable<Text>,
-            Nullable<Text>,
-            Timestamptz,
-        )>,
-    );
+    type SqlType = (Bool, Text, Bool, Nullable<Text>);
 }
 
 impl QueryFragment<Pg> for SubmitReview<'_> {
@@ -226,14 +310,23 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_sql(" WHERE ");
         out.push_bind_param::<Bool, bool>(&self.create_missing_article)?;
         out.push_sql(
-            " ON CONFLICT (article_id) DO NOTHING RETURNING reviews_open, lifecycle), \
-             article AS (SELECT reviews_open, lifecycle FROM created UNION ALL \
-             SELECT reviews_open, lifecycle FROM articles WHERE article_id = ",
+            " ON CONFLICT (article_id) DO NOTHING RETURNING reviews_open, lifecycle, moderation), \
+             article AS (SELECT reviews_open, lifecycle, moderation FROM created UNION ALL \
+             SELECT reviews_open, lifecycle, moderation FROM articles WHERE article_id = ",
         );
         out.push_bind_param::<Text, str>(self.article)?;
+        // The duplicate rule: one probe of the digest index (a NULL digest finds nothing).
         out.push_sql(
-            "), review AS (INSERT INTO reviews (id, article_id, rating, title, body, author_name, \
-             author_email, language, status, created_at) SELECT ",
+            "), repeated AS (SELECT EXISTS (SELECT 1 FROM reviews WHERE duplicate_digest = ",
+        );
+        out.push_bind_param::<Nullable<Bytea>, Option<Vec<u8>>>(&self.duplicate_digest)?;
+        out.push_sql(" AND created_at > ");
+        out.push_bind_param::<Timestamptz, DateTime<Utc>>(&self.created_at)?;
+        out.push_sql(
+            " - interval '24 hours') AS found), \
+             review AS (INSERT INTO reviews (id, article_id, rating, title, body, author_name, \
+             author_email, language, status, reasons, edit_token_hash, duplicate_digest, \
+             created_at) SELECT ",
         );
         out.push_bind_param::<SqlUuid, Uuid>(&self.id)?;
         out.push_sql(", ");
@@ -250,14 +343,29 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.author_email)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.language)?;
+        // The strictest of the rules' status, the duplicate rule's and the mode's.
+        out.push_sql(", CASE WHEN ");
+        out.push_bind_param::<Text, str>(self.rule_status)?;
+        out.push_sql(" = 'spam' OR (repeated.found AND ");
+        out.push_bind_param::<Text, str>(self.duplicate_status)?;
+        out.push_sql(" = 'spam') THEN 'spam' WHEN ");
+        out.push_bind_param::<Text, str>(self.rule_status)?;
+        out.push_sql(" = 'pending' OR repeated.found OR COALESCE(article.moderation, ");
+        out.push_bind_param::<Text, str>(self.site_mode)?;
+        out.push_sql(") = 'pre' THEN 'pending' ELSE 'published' END, CASE WHEN repeated.found THEN array_append(");
+        out.push_bind_param::<Array<Text>, Vec<String>>(&self.reasons)?;
+        out.push_sql(", 'duplicate') ELSE ");
+        out.push_bind_param::<Array<Text>, Vec<String>>(&self.reasons)?;
+        out.push_sql(" END, ");
+        out.push_bind_param::<Bytea, Vec<u8>>(&self.edit_token_digest)?;
         out.push_sql(", ");
-        out.push_bind_param::<Text, str>(self.status)?;
+        out.push_bind_param::<Nullable<Bytea>, Option<Vec<u8>>>(&self.duplicate_digest)?;
         out.push_sql(", ");
         out.push_bind_param::<Timestamptz, DateTime<Utc>>(&self.created_at)?;
-        out.push_sql(" FROM article WHERE reviews_open AND lifecycle = ");
+        out.push_sql(" FROM article, repeated WHERE reviews_open AND lifecycle = ");
         out.push_bind_param::<Text, str>(self.open_lifecycle)?;
         out.push_sql(
-            " RETURNING id, article_id, rating, title, body, author_name, language, created_at), \
+            " RETURNING id, article_id, rating, status, reasons), \
              counted AS (INSERT INTO article_stats AS s (article_id, stripe, review_count, \
              rating_sum, count_1, count_2, count_3, count_4, count_5) \
              SELECT article_id, ",
@@ -265,11 +373,9 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_bind_param::<SmallInt, i16>(&self.stripe)?;
         out.push_sql(
             ", 1, rating, (rating = 1)::int, (rating = 2)::int, \
-             (rating = 3)::int, (rating = 4)::int, (rating = 5)::int FROM review WHERE ",
-        );
-        out.push_bind_param::<Bool, bool>(&self.counted)?;
-        out.push_sql(
-            " ON CONFLICT (article_id, stripe) DO UPDATE SET \
+             (rating = 3)::int, (rating = 4)::int, (rating = 5)::int FROM review \
+             WHERE status = 'published' \
+             ON CONFLICT (article_id, stripe) DO UPDATE SET \
              review_count = s.review_count + excluded.review_count, \
              rating_sum = s.rating_sum + excluded.rating_sum, \
              count_1 = s.count_1 + excluded.count_1, count_2 = s.count_2 + excluded.count_2, \
@@ -283,17 +389,25 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_bind_param::<SqlUuid, Uuid>(&self.event_id)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, str>(self.event_type)?;
-        out.push_sql(", article_id, CAST(");
-        out.push_bind_param::<Text, str>(self.event_data)?;
-        out.push_sql(" AS jsonb), ");
+        out.push_sql(", article_id, jsonb_set(CAST(");
+        out.push_bind_param::<Text, str>(&self.event_data)?;
+        out.push_sql(" AS jsonb), '{status}', to_jsonb(status)), ");
         out.push_bind_param::<Timestamptz, DateTime<Utc>>(&self.created_at)?;
         out.push_sql(
             ", now() FROM review WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled) \
-             RETURNING id) \
+             RETURNING id), \
+             held AS (INSERT INTO moderation_log (id, review_id, actor, action, to_status, \
+             reasons, created_at) SELECT ",
+        );
+        // A review the rules or the mode held gets its audit entry: why it waits.
+        out.push_bind_param::<SqlUuid, Uuid>(&self.log_id)?;
+        out.push_sql(", id, 'rules', 'submit', status, reasons, ");
+        out.push_bind_param::<Timestamptz, DateTime<Utc>>(&self.created_at)?;
+        out.push_sql(
+            " FROM review WHERE status <> 'published') \
              SELECT article.reviews_open, article.lifecycle, \
-             EXISTS (SELECT 1 FROM announced), review.id, review.article_id, \
-             review.rating, review.title, review.body, review.author_name, review.language, \
-             review.created_at FROM article LEFT JOIN review ON true",
+             EXISTS (SELECT 1 FROM announced), review.status \
+             FROM article LEFT JOIN review ON true",
         );
         Ok(())
     }
@@ -393,6 +507,8 @@ mod tests {
     #[test]
     fn the_parameter_names_follow_the_binds() {
         let id = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0042);
+        let event_id = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0043);
+        let log_id = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0044);
         let statement = SubmitReview {
             article: "the-article",
             create_missing_article: false,
@@ -403,14 +519,19 @@ mod tests {
             author_name: Some("the-name"),
             author_email: Some("the-email"),
             language: Some("the-language"),
-            status: "the-status",
-            counted: true,
+            rule_status: "the-rule-status",
+            reasons: vec!["the-reason".to_owned()],
+            site_mode: "the-mode",
+            duplicate_digest: Some(vec![1, 2]),
+            duplicate_status: "the-duplicate-status",
+            edit_token_digest: vec![3, 4],
             stripe: 7,
             created_at: DateTime::<Utc>::UNIX_EPOCH,
             open_lifecycle: "the-lifecycle",
-            event_id: Uuid::nil(),
+            event_id,
             event_type: "the-event-type",
-            event_data: "the-event-data",
+            event_data: "the-event-data".to_owned(),
+            log_id,
         };
         let shown = |name: &str| match name {
             "article" => "\"the-article\"".to_owned(),
@@ -422,14 +543,19 @@ mod tests {
             "author_name" => "Some(\"the-name\")".to_owned(),
             "author_email" => "Some(\"the-email\")".to_owned(),
             "language" => "Some(\"the-language\")".to_owned(),
-            "status" => "\"the-status\"".to_owned(),
+            "rule_status" => "\"the-rule-status\"".to_owned(),
+            "reasons" => "[\"the-reason\"]".to_owned(),
+            "site_mode" => "\"the-mode\"".to_owned(),
+            "duplicate_digest" => "Some([1, 2])".to_owned(),
+            "duplicate_status" => "\"the-duplicate-status\"".to_owned(),
+            "edit_token_digest" => "[3, 4]".to_owned(),
             "stripe" => "7".to_owned(),
-            "counted" => "true".to_owned(),
             "created_at" => format!("{:?}", DateTime::<Utc>::UNIX_EPOCH),
             "open_lifecycle" => "\"the-lifecycle\"".to_owned(),
-            "event_id" => format!("{:?}", Uuid::nil()),
+            "event_id" => format!("{event_id:?}"),
             "event_type" => "\"the-event-type\"".to_owned(),
             "event_data" => "\"the-event-data\"".to_owned(),
+            "log_id" => format!("{log_id:?}"),
             other => panic!("unknown parameter {other}"),
         };
         let expected: Vec<String> = SubmitReview::PARAMETERS.iter().map(|n| shown(n)).collect();
@@ -437,7 +563,7 @@ mod tests {
         let binds = text.split(" -- binds: ").nth(1).unwrap();
         assert_eq!(binds, format!("[{}]", expected.join(", ")));
         let (sql, names) = submission_statement();
-        assert_eq!(names.len(), 20);
-        assert!(sql.contains("$20") && !sql.contains("$21"), "{sql}");
+        let count = names.len();
+        assert!(sql.contains(&format!("${count}")) && !sql.contains(&format!("${}", count + 1)));
     }
 }

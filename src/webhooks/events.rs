@@ -27,7 +27,8 @@ use crate::domain::webhook::EventType;
              "author_name": "Олена К.", "language": "uk", "created_at": "2026-11-26T09:30:00.123456Z"}
 }))]
 pub struct ReviewEvent {
-    /// `review.created`, `review.updated`, `review.published`, `review.rejected` or `review.deleted`.
+    /// `review.created`, `review.updated`, `review.published`, `review.rejected`,
+    /// `review.deleted` or `review.replied`.
     #[serde(rename = "type")]
     #[schema(value_type = EventType)]
     pub event_type: String,
@@ -80,10 +81,20 @@ pub fn openapi_webhooks() -> utoipa::openapi::Paths {
                 "An article's published review counts changed",
             ),
             EventType::ReviewCreated => ("ReviewEvent", "A reader submitted a review"),
-            EventType::ReviewUpdated => ("ReviewEvent", "A review's text or rating changed"),
+            EventType::ReviewUpdated => (
+                "ReviewEvent",
+                "Its author edited a review, or it went back to the moderators' queue",
+            ),
             EventType::ReviewPublished => ("ReviewEvent", "A review became public"),
-            EventType::ReviewRejected => ("ReviewEvent", "Moderators rejected a review"),
-            EventType::ReviewDeleted => ("ReviewEvent", "A review was deleted"),
+            EventType::ReviewRejected => (
+                "ReviewEvent",
+                "Moderators or the rules rejected a review or marked it as spam",
+            ),
+            EventType::ReviewDeleted => ("ReviewEvent", "A review was deleted or erased"),
+            EventType::ReviewReplied => (
+                "ReviewEvent",
+                "The newsroom replied to a review, changed or removed its reply",
+            ),
         };
         let header = |name: &str, description: &str| {
             ParameterBuilder::new()

@@ -78,6 +78,11 @@ impl Worker {
                     Ok(pruned) => tracing::info!(pruned, "pruned old webhook events"),
                     Err(error) => tracing::warn!(%error, "could not prune old webhook events"),
                 }
+                // Expired idempotency keys too: any process with a worker keeps that table small
+                // (an expired key is ignored either way).
+                if let Err(error) = crate::store::idempotency::prune(&self.pool).await {
+                    tracing::warn!(%error, "could not prune expired idempotency keys");
+                }
             }
             if last_count.is_none_or(|at| at.elapsed() >= COUNT_EVERY) {
                 last_count = Some(Instant::now());

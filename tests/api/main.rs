@@ -13,6 +13,7 @@ mod errors;
 mod hostile;
 mod keys;
 mod metrics;
+mod moderation;
 mod openapi;
 mod outage;
 mod privacy;

@@ -15,6 +15,7 @@ use marginalia::auth::{self, Scope};
 use marginalia::config::{Config, UnknownArticles};
 use marginalia::db::embedded::{ClusterOptions, EmbeddedPostgres};
 use marginalia::db::{self, Pool};
+use marginalia::domain::moderation::ModerationMode;
 use marginalia::store;
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -127,6 +128,15 @@ pub struct TestOptions {
     /// `MARGINALIA_CMS_WEBHOOK_SECRETS`.
     pub cms_secrets: Vec<String>,
     pub webhooks: WebhookOptions,
+    pub moderation: ModerationMode,
+    /// `MARGINALIA_BANNED_TERMS`.
+    pub banned_terms: Vec<String>,
+    pub edit_window: Duration,
+    pub flag_threshold: u32,
+    /// Per client address and minute; 0 (the tests' default, as every test client shares
+    /// 127.0.0.1) turns the limit off.
+    pub rate_limit_reviews: u32,
+    pub rate_limit_reactions: u32,
 }
 
 /// The outbound webhook settings of a test app: fast schedules, so retries happen within a test.
@@ -172,6 +182,12 @@ impl Default for TestOptions {
             max_connections: 10_000,
             cms_secrets: vec![CMS_SECRET.to_owned()],
             webhooks: WebhookOptions::default(),
+            moderation: ModerationMode::Post,
+            banned_terms: Vec::new(),
+            edit_window: Duration::from_secs(15 * 60),
+            flag_threshold: 3,
+            rate_limit_reviews: 0,
+            rate_limit_reactions: 0,
         }
     }
 }
@@ -265,6 +281,12 @@ pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
     config.webhook_timeout = webhooks.timeout;
     config.webhook_stats_window = webhooks.stats_window;
     config.webhook_disable_after = webhooks.disable_after;
+    config.moderation = options.moderation;
+    config.banned_terms = options.banned_terms.clone();
+    config.edit_window = options.edit_window;
+    config.flag_threshold = options.flag_threshold;
+    config.rate_limit_reviews = options.rate_limit_reviews;
+    config.rate_limit_reactions = options.rate_limit_reactions;
     let application = Application::build(&config, database_url).expect("the application builds");
     let address = format!("http://{}", application.address());
     let pool = application.pool().clone();
@@ -511,6 +533,9 @@ pub fn start_binary(
         .env("DATABASE_URL", database_url)
         .env("MARGINALIA_BIND", format!("127.0.0.1:{port}"))
         .env("MARGINALIA_WORKERS", "1")
+        // Every test client is 127.0.0.1: the per-address limits would throttle the tests.
+        .env("MARGINALIA_RATE_LIMIT_REVIEWS", "0")
+        .env("MARGINALIA_RATE_LIMIT_REACTIONS", "0")
         .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::null())

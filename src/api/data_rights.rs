@@ -1,0 +1,291 @@
+//! Readers' data rights, for administrators: erasing an author's reviews, and exporting reviews.
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::extract::{query_pairs, JsonBody};
+use super::responses::{BadBody, BadParameter, KeyRequired, Unavailable};
+use super::reviews::{after_change, event_json};
+use crate::auth::{ApiCaller, Scope};
+use crate::domain::field_error::read_query_pairs;
+use crate::domain::review::{AuthorEmail, ReviewStatus};
+use crate::domain::{FieldError, FieldErrorCode};
+use crate::error::ApiError;
+use crate::metrics;
+use crate::state::AppState;
+use crate::store;
+use crate::store::data_rights::ExportFilter;
+use crate::store::moderation::ModeratedReviewRow;
+use crate::store::reviews::PublicReviewRow;
+
+/// Whose reviews to erase.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"author_email": "olena.k@example.com"}))]
+pub struct ErasureRequest {
+    /// Compared case-insensitively.
+    #[schema(value_type = AuthorEmail)]
+    pub author_email: Option<String>,
+}
+
+/// What an erasure removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureResult {
+    /// Reviews whose text and personal fields were removed (now `deleted`).
+    pub erased: usize,
+}
+
+/// Erase an author's reviews.
+///
+/// Every review written under the email: title, body, name, email and the newsroom's reply are
+/// removed, the reviews become `deleted`, stats are corrected, and copies of the texts in
+/// undelivered and retained outbound events are scrubbed, all in one transaction. The audit log
+/// keeps one `erase` entry per review, without the email. Needs scope `admin`.
+#[utoipa::path(
+    tag = "data rights",
+    request_body(content = ErasureRequest, content_type = "application/json"),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Erased", body = ErasureResult),
+        BadBody, KeyRequired, Unavailable,
+    )
+)]
+#[post("/v1/data-rights/erasures")]
+pub async fn erase(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    JsonBody(request): JsonBody<ErasureRequest>,
+) -> Result<web::Json<ErasureResult>, ApiError> {
+    caller.require_any(&[Scope::Admin])?;
+    let email = match request.author_email.as_deref() {
+        None => Err(FieldError::new(
+            "author_email",
+            FieldErrorCode::Required,
+            "is required",
+        )),
+        Some(raw) => AuthorEmail::parse(raw).map_err(|rule| FieldError::broke("author_email", &rule)),
+    }
+    .map_err(|error| ApiError::Validation(vec![error]))?;
+    let render = |row: &PublicReviewRow| event_json(&state, row);
+    let erased =
+        store::data_rights::erase(&state.pool, email.as_str(), &caller.key_name, &render).await?;
+    for change in &erased.changes {
+        after_change(&state, &change.review.article_id, erased.announced).await;
+    }
+    metrics::record_moderation_changes("erase", erased.changes.len());
+    tracing::info!(key = %caller.key_name, reviews = erased.reviews, "author data erased");
+    Ok(web::Json(ErasureResult {
+        erased: erased.reviews,
+    }))
+}
+
+/// The formats of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Ndjson,
+    /// RFC 4180, with a header row.
+    Csv,
+}
+
+/// One exported review.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedReview {
+    pub id: Uuid,
+    pub article_id: String,
+    pub rating: i16,
+    pub title: Option<String>,
+    pub body: String,
+    pub author_name: Option<String>,
+    pub author_email: Option<String>,
+    pub language: Option<String>,
+    pub status: String,
+    pub reasons: String,
+    pub helpful_count: i32,
+    pub unhelpful_count: i32,
+    pub flag_count: i32,
+    pub reply: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub erased_at: Option<DateTime<Utc>>,
+}
+
+impl From<ModeratedReviewRow> for ExportedReview {
+    fn from(row: ModeratedReviewRow) -> Self {
+        let public = row.public;
+        Self {
+            id: public.id,
+            article_id: public.article_id,
+            rating: public.rating,
+            title: public.title,
+            body: public.body,
+            author_name: public.author_name,
+            author_email: row.author_email,
+            language: public.language,
+            status: public.status,
+            reasons: row.reasons.join(" "),
+            helpful_count: public.helpful_count,
+            unhelpful_count: public.unhelpful_count,
+            flag_count: row.flag_count,
+            reply: public.reply_body,
+            created_at: public.created_at,
+            edited_at: public.edited_at,
+            updated_at: row.updated_at,
+            erased_at: row.erased_at,
+        }
+    }
+}
+
+/// Encodes one batch of an export.
+fn encode(format: ExportFormat, rows: Vec<ModeratedReviewRow>, header: bool) -> Result<Bytes, String> {
+    match format {
+        ExportFormat::Ndjson => {
+            let mut out = Vec::new();
+            for row in rows {
+                serde_json::to_writer(&mut out, &ExportedReview::from(row))
+                    .map_err(|error| error.to_string())?;
+                out.push(b'\n');
+            }
+            Ok(Bytes::from(out))
+        }
+        ExportFormat::Csv => {
+            let mut writer = csv::WriterBuilder::new()
+                .has_headers(header)
+                .from_writer(Vec::new());
+            for row in rows {
+                writer
+                    .serialize(ExportedReview::from(row))
+                    .map_err(|error| error.to_string())?;
+            }
+            writer.into_inner().map(Bytes::from).map_err(|error| error.to_string())
+        }
+    }
+}
+
+/// Export reviews.
+///
+/// Every review (any status, with the author's email) matching the filters, in id order, as
+/// NDJSON or CSV, streamed in batches of 1,000 rows: memory stays flat whatever the size. Needs
+/// scope `admin`. A failure mid-stream ends the response early (the last line is then
+/// incomplete or missing), never silently.
+#[utoipa::path(
+    tag = "data rights",
+    params(
+        ("format" = Option<ExportFormat>, Query, description = "Default `ndjson`"),
+        ("article_id" = Option<String>, Query, description = "Only this article's reviews"),
+        ("status" = Option<ReviewStatus>, Query, description = "Only reviews in this status"),
+        ("since" = Option<DateTime<Utc>>, Query, description = "Only reviews created at or after this time (RFC 3339)"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The reviews", content(
+            (String = "application/x-ndjson"),
+            (String = "text/csv"),
+        )),
+        BadParameter, KeyRequired, Unavailable,
+    )
+)]
+#[get("/v1/exports/reviews")]
+pub async fn export(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[Scope::Admin])?;
+    let pairs = query_pairs(&req);
+    let mut errors = Vec::new();
+    let mut format = ExportFormat::Ndjson;
+    let mut filter = ExportFilter::default();
+    read_query_pairs(
+        pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        &mut errors,
+        |name, value, errors| {
+            match name {
+                "format" => match value {
+                    "ndjson" => format = ExportFormat::Ndjson,
+                    "csv" => format = ExportFormat::Csv,
+                    _ => errors.push(FieldError::new("format", FieldErrorCode::Enum, "must be ndjson or csv")),
+                },
+                "article_id" => match crate::domain::article::ArticleId::parse(value, "article_id") {
+                    Ok(id) => filter.article_id = Some(id.as_str().to_owned()),
+                    Err(error) => errors.push(error),
+                },
+                "status" => match ReviewStatus::from_stored(value) {
+                    Some(status) => filter.status = Some(status),
+                    None => errors.push(FieldError::new(
+                        "status",
+                        FieldErrorCode::Enum,
+                        "must be one of pending, published, rejected, spam, deleted",
+                    )),
+                },
+                "since" => match DateTime::parse_from_rfc3339(value) {
+                    Ok(since) => filter.since = Some(since.with_timezone(&Utc)),
+                    Err(_) => errors.push(FieldError::new(
+                        "since",
+                        FieldErrorCode::Format,
+                        "must be an RFC 3339 time such as 2026-11-01T00:00:00Z",
+                    )),
+                },
+                _ => return false,
+            }
+            true
+        },
+    );
+    if !errors.is_empty() {
+        return Err(ApiError::BadRequest {
+            detail: "invalid query parameters".into(),
+            errors,
+        });
+    }
+    // The first batch is read before answering, so an unavailable database is still a 503.
+    let first = store::data_rights::export_batch(&state.pool, &filter, None).await?;
+    let pool = state.pool.clone();
+    tracing::info!(key = %caller.key_name, ?format, "reviews export started");
+    let batches = futures_util::stream::unfold(
+        (Some(first), true, pool, filter),
+        move |(batch, first_batch, pool, filter)| async move {
+            let rows = match batch {
+                Some(rows) => rows,
+                None => return None,
+            };
+            if rows.is_empty() && !first_batch {
+                return None;
+            }
+            let last = rows.last().map(|row| row.public.id);
+            let full = rows.len() == usize::try_from(store::data_rights::EXPORT_BATCH).unwrap_or(0);
+            let chunk = encode(format, rows, first_batch);
+            let next = match (full, last) {
+                (true, Some(last)) => {
+                    match store::data_rights::export_batch(&pool, &filter, Some(last)).await {
+                        Ok(rows) if !rows.is_empty() => Some(rows),
+                        Ok(_) => None,
+                        Err(error) => {
+                            tracing::warn!(%error, "reviews export stopped early");
+                            return Some((
+                                Err(std::io::Error::other(error.to_string())),
+                                (None, false, pool, filter),
+                            ));
+                        }
+                    }
+                }
+                _ => None,
+            };
+            Some((chunk.map_err(std::io::Error::other), (next, false, pool, filter)))
+        },
+    );
+    let content_type = match format {
+        ExportFormat::Ndjson => "application/x-ndjson",
+        ExportFormat::Csv => "text/csv; charset=utf-8",
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(batches))
+}

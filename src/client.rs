@@ -1,0 +1,153 @@
+//! Who is calling, as far as abuse protection needs to know: the client's address (taken from
+//! `X-Forwarded-For` only when the connection comes from a configured proxy) and user agent.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::{ready, Ready};
+use ipnet::IpNet;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The proxies whose `X-Forwarded-For` is believed (a load balancer, a CDN's egress ranges).
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Arc<Vec<IpNet>>);
+
+impl TrustedProxies {
+    /// Parses addresses and CIDR ranges (`10.0.0.0/8`, `2001:db8::1`).
+    pub fn parse(entries: &[String]) -> Result<Self, String> {
+        let nets = entries
+            .iter()
+            .map(|entry| entry.trim())
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| format!("`{entry}` is neither an IP address nor a CIDR range"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self(Arc::new(nets)))
+    }
+
+    fn trusts(&self, address: IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&address))
+    }
+
+    /// The client's address: the peer, unless the peer is a trusted proxy; then the nearest
+    /// address in `X-Forwarded-For` (read from the right) that is not itself a trusted proxy.
+    /// Entries left of the first untrusted one were written by the client and prove nothing.
+    pub fn client_address<'a>(
+        &self,
+        peer: IpAddr,
+        forwarded_for: impl DoubleEndedIterator<Item = &'a str>,
+    ) -> IpAddr {
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let mut client = peer;
+        for entry in forwarded_for.rev() {
+            match entry.trim().parse::<IpAddr>() {
+                Ok(address) => {
+                    client = address;
+                    if !self.trusts(address) {
+                        break;
+                    }
+                }
+                // A malformed hop: stop at the last address we could believe.
+                Err(_) => break,
+            }
+        }
+        client
+    }
+}
+
+/// The caller of a public write.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub address: IpAddr,
+    pub user_agent: String,
+}
+
+impl Client {
+    fn from_request(req: &HttpRequest) -> Result<Self, ApiError> {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| ApiError::Internal("app state missing".into()))?;
+        let peer = req
+            .peer_addr()
+            .map(|addr| addr.ip())
+            .ok_or_else(|| ApiError::Internal("the connection has no peer address".into()))?;
+        let forwarded: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .collect();
+        let address = state
+            .abuse
+            .trusted_proxies
+            .client_address(peer, forwarded.into_iter());
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(512)
+            .collect();
+        Ok(Self {
+            address,
+            user_agent,
+        })
+    }
+}
+
+impl FromRequest for Client {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Self::from_request(req))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(raw: &str) -> IpAddr {
+        raw.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxies = TrustedProxies::parse(&["10.0.0.0/8".into(), "192.0.2.7".into()]).unwrap();
+        let hops = ["198.51.100.9", " 203.0.113.5", "10.1.1.1"];
+        // From a stranger, the header is ignored.
+        assert_eq!(
+            proxies.client_address(ip("203.0.113.200"), hops.into_iter()),
+            ip("203.0.113.200")
+        );
+        // From our proxy: the nearest untrusted hop; the client-written ones left of it are not
+        // believed.
+        assert_eq!(
+            proxies.client_address(ip("192.0.2.7"), hops.into_iter()),
+            ip("203.0.113.5")
+        );
+        // Garbage in the chain stops the walk at the last good hop.
+        assert_eq!(
+            proxies.client_address(ip("10.0.0.1"), ["nonsense", "10.2.2.2"].into_iter()),
+            ip("10.2.2.2")
+        );
+        assert_eq!(
+            TrustedProxies::default().client_address(ip("10.0.0.1"), hops.into_iter()),
+            ip("10.0.0.1")
+        );
+        assert!(TrustedProxies::parse(&["not-an-ip".into()]).is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! Readers' data rights: erasing everything an author wrote, and exporting reviews in batches.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Text};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::moderation::{self, Change, Entry, ModeratedReviewRow, Render};
+use super::{with_connection, StoreError};
+use crate::db::schema::{idempotency_keys, reviews};
+use crate::db::Pool;
+use crate::domain::review::ReviewStatus;
+use crate::domain::time;
+
+/// What an erasure did.
+pub struct Erased {
+    /// Reviews whose text and personal fields were removed.
+    pub reviews: usize,
+    /// The status changes (published or held reviews becoming deleted).
+    pub changes: Vec<Change>,
+    pub announced: bool,
+}
+
+/// Erases every review written under `email` (compared case-insensitively): title, body, name,
+/// email and the newsroom's reply are removed, the reviews become `deleted` (counters follow),
+/// the audit log records the erasure (without the email), and the texts are scrubbed from
+/// undelivered and retained outbox events and from idempotency records. One transaction.
+pub async fn erase(
+    pool: &Pool,
+    email: &str,
+    actor: &str,
+    render: Render<'_>,
+) -> Result<Erased, StoreError> {
+    with_connection(pool, async |conn| {
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let ids: Vec<Uuid> = reviews::table
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(author_email) = lower(")
+                    .bind::<Text, _>(email)
+                    .sql(")"))
+                .order(reviews::id)
+                .select(reviews::id)
+                .for_update()
+                .load(conn)
+                .await?;
+            if ids.is_empty() {
+                return Ok(Erased {
+                    reviews: 0,
+                    changes: Vec::new(),
+                    announced: false,
+                });
+            }
+            let now = time::now_stored();
+            diesel::update(reviews::table.filter(reviews::id.eq_any(&ids)))
+                .set((
+                    reviews::title.eq(None::<String>),
+                    reviews::body.eq(""),
+                    reviews::author_name.eq(None::<String>),
+                    reviews::author_email.eq(None::<String>),
+                    reviews::reply_body.eq(None::<String>),
+                    reviews::reply_created_at.eq(None::<DateTime<Utc>>),
+                    reviews::reply_updated_at.eq(None::<DateTime<Utc>>),
+                    reviews::edit_token_hash.eq(None::<Vec<u8>>),
+                    reviews::duplicate_digest.eq(None::<Vec<u8>>),
+                    reviews::erased_at.eq(Some(now)),
+                    reviews::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+            let entry = Entry {
+                actor,
+                action: "erase",
+                note: None,
+                reason: None,
+            };
+            let (changes, announced) = moderation::transition_on(
+                conn,
+                &ids,
+                &|_| Ok(ReviewStatus::Deleted),
+                &entry,
+                render,
+            )
+            .await?;
+            let id_texts: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+            diesel::sql_query(
+                "UPDATE outbox_events SET payload = payload || \
+                 '{\"title\": null, \"body\": \"\", \"author_name\": null, \"reply\": null}'::jsonb \
+                 WHERE payload->>'id' = ANY ($1)",
+            )
+            .bind::<Array<Text>, _>(&id_texts)
+            .execute(conn)
+            .await?;
+            diesel::delete(idempotency_keys::table.filter(idempotency_keys::review_id.eq_any(&ids)))
+                .execute(conn)
+                .await?;
+            Ok(Erased {
+                reviews: ids.len(),
+                changes,
+                announced,
+            })
+        })
+        .await
+    })
+    .await
+}
+
+/// Which reviews an export holds.
+#[derive(Debug, Clone, Default)]
+pub struct ExportFilter {
+    pub article_id: Option<String>,
+    pub status: Option<ReviewStatus>,
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// Rows an export reads per query: a bound on its memory, whatever the total.
+pub const EXPORT_BATCH: i64 = 1_000;
+
+/// The next batch of an export, in id order, after `after`.
+pub async fn export_batch(
+    pool: &Pool,
+    filter: &ExportFilter,
+    after: Option<Uuid>,
+) -> Result<Vec<ModeratedReviewRow>, StoreError> {
+    let mut select = reviews::table
+        .select(ModeratedReviewRow::as_select())
+        .order(reviews::id)
+        .limit(EXPORT_BATCH)
+        .into_boxed();
+    if let Some(article_id) = &filter.article_id {
+        select = select.filter(reviews::article_id.eq(article_id.clone()));
+    }
+    if let Some(status) = filter.status {
+        select = select.filter(reviews::status.eq(status.as_str()));
+    }
+    if let Some(since) = filter.since {
+        select = select.filter(reviews::created_at.ge(since));
+    }
+    if let Some(after) = after {
+        select = select.filter(reviews::id.gt(after));
+    }
+    with_connection(pool, async |conn| Ok(select.load(conn).await?)).await
+}

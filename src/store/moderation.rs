@@ -1,0 +1,611 @@
+//! Moderation: every status change of a review (by a moderator, its author, or readers' flags),
+//! the moderators' queue and audit log, replies, and the author's edits. A change is one
+//! transaction: the reviews' rows are locked, their status moves, the article's counters follow,
+//! the outbox gets the change's event and the audit log its entry.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Integer, SmallInt, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::reviews::PublicReviewRow;
+use super::{stats, with_connection, StoreError};
+use crate::db::schema::{articles, moderation_log, outbox_events, reviews, webhook_endpoints};
+use crate::db::Pool;
+use crate::domain::moderation::{transition_event, ModerationMode, ReasonCode, Verdict};
+use crate::domain::review::{ReviewEdit, ReviewStatus};
+use crate::domain::webhook::EventType;
+use crate::domain::{time, FieldError, FieldErrorCode};
+
+/// Renders an outbound event's data from a review as it is after the change.
+pub type Render<'a> = &'a (dyn Fn(&PublicReviewRow) -> serde_json::Value + Sync);
+
+/// Who made a change, as the audit log records it: an API key's name, or one of these.
+pub const AUTHOR: &str = "author";
+pub const FLAGS: &str = "flags";
+
+/// A review as moderators see it: everything but the author's secrets and digests.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = reviews, check_for_backend(diesel::pg::Pg))]
+pub struct ModeratedReviewRow {
+    #[diesel(embed)]
+    pub public: PublicReviewRow,
+    pub author_email: Option<String>,
+    pub reasons: Vec<String>,
+    pub flag_count: i32,
+    pub updated_at: DateTime<Utc>,
+    pub erased_at: Option<DateTime<Utc>>,
+}
+
+/// A status change that happened.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub review: PublicReviewRow,
+    pub from: ReviewStatus,
+    pub to: ReviewStatus,
+}
+
+/// What a change records besides the statuses.
+pub struct Entry<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub note: Option<&'a str>,
+    /// A reason code added to the reviews' reasons (`flagged`).
+    pub reason: Option<ReasonCode>,
+}
+
+/// Changes the status of every review in `ids` as `decide` says, all or nothing: `decide` gets
+/// each review's index in `ids` and its current state, and a refusal for any review (or an id
+/// that does not exist) rolls everything back. Reviews whose status does not change are left
+/// alone. Returns the changes and whether outbox events were written.
+pub async fn transition(
+    pool: &Pool,
+    ids: &[Uuid],
+    decide: impl Fn(&ModeratedReviewRow) -> Result<ReviewStatus, String> + Sync,
+    entry: &Entry<'_>,
+    render: Render<'_>,
+) -> Result<(Vec<Change>, bool), StoreError> {
+    with_connection(pool, async |conn| {
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            transition_on(conn, ids, &decide, entry, render).await
+        })
+        .await
+    })
+    .await
+}
+
+pub(super) async fn transition_on(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+    decide: &(impl Fn(&ModeratedReviewRow) -> Result<ReviewStatus, String> + Sync),
+    entry: &Entry<'_>,
+    render: Render<'_>,
+) -> Result<(Vec<Change>, bool), StoreError> {
+    // Locked in id order, so concurrent calls over overlapping ids cannot deadlock.
+    let locked: Vec<ModeratedReviewRow> = reviews::table
+        .filter(reviews::id.eq_any(ids))
+        .order(reviews::id)
+        .select(ModeratedReviewRow::as_select())
+        .for_update()
+        .load(conn)
+        .await?;
+    let by_id: BTreeMap<Uuid, &ModeratedReviewRow> =
+        locked.iter().map(|row| (row.public.id, row)).collect();
+    let mut unknown = Vec::new();
+    let mut refused = Vec::new();
+    let mut targets = Vec::new();
+    for (index, id) in ids.iter().enumerate() {
+        let field = format!("review_ids[{index}]");
+        match by_id.get(id) {
+            None => unknown.push(FieldError::new(
+                field,
+                FieldErrorCode::Unknown,
+                format!("no review with id {id}"),
+            )),
+            Some(row) => match decide(row) {
+                Ok(target) => targets.push((*row, target)),
+                Err(reason) => refused.push(FieldError::new(field, FieldErrorCode::Disallowed, reason)),
+            },
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(StoreError::UnknownItems {
+            detail: format!("{} of the reviews do not exist; nothing was changed", unknown.len()),
+            errors: unknown,
+        });
+    }
+    if !refused.is_empty() {
+        return Err(StoreError::ConflictingItems {
+            detail: format!(
+                "{} of the reviews cannot take this change; nothing was changed",
+                refused.len()
+            ),
+            errors: refused,
+        });
+    }
+    let now = time::now_stored();
+    let mut changes = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (row, target) in targets {
+        let from = row.public.status();
+        if from == target || !seen.insert(row.public.id) {
+            continue;
+        }
+        let mut review = row.public.clone();
+        review.status = target.as_str().to_owned();
+        changes.push(Change {
+            review,
+            from,
+            to: target,
+        });
+    }
+    for target in ReviewStatus::ALL {
+        let moved: Vec<Uuid> = changes
+            .iter()
+            .filter(|change| change.to == target)
+            .map(|change| change.review.id)
+            .collect();
+        if moved.is_empty() {
+            continue;
+        }
+        diesel::sql_query(
+            "UPDATE reviews SET status = $1, updated_at = now(), \
+             reasons = CASE WHEN $2 = '' OR $2 = ANY (reasons) THEN reasons \
+             ELSE array_append(reasons, $2) END WHERE id = ANY ($3)",
+        )
+        .bind::<Text, _>(target.as_str())
+        .bind::<Text, _>(entry.reason.map_or("", ReasonCode::as_str))
+        .bind::<Array<SqlUuid>, _>(&moved)
+        .execute(conn)
+        .await?;
+    }
+    let mut counted = Counting::default();
+    for change in &changes {
+        counted.change(&change.review, change.from, -1);
+        counted.change(&change.review, change.to, 1);
+    }
+    counted.apply(conn).await?;
+    let events: Vec<(EventType, &PublicReviewRow)> = changes
+        .iter()
+        .filter_map(|change| {
+            transition_event(change.from, change.to).map(|kind| (kind, &change.review))
+        })
+        .collect();
+    let announced = announce(conn, &events, render, now).await?;
+    let log: Vec<_> = changes
+        .iter()
+        .map(|change| {
+            (
+                moderation_log::id.eq(Uuid::now_v7()),
+                moderation_log::review_id.eq(change.review.id),
+                moderation_log::actor.eq(entry.actor),
+                moderation_log::action.eq(entry.action),
+                moderation_log::from_status.eq(Some(change.from.as_str())),
+                moderation_log::to_status.eq(change.to.as_str()),
+                moderation_log::reasons.eq(entry
+                    .reason
+                    .map(|reason| vec![reason.as_str().to_owned()])
+                    .unwrap_or_default()),
+                moderation_log::note.eq(entry.note),
+                moderation_log::created_at.eq(now),
+            )
+        })
+        .collect();
+    if !log.is_empty() {
+        diesel::insert_into(moderation_log::table)
+            .values(log)
+            .execute(conn)
+            .await?;
+    }
+    Ok((changes, announced))
+}
+
+/// Counter changes gathered per article stripe and rating, applied in one statement per stripe.
+#[derive(Default)]
+struct Counting(BTreeMap<(String, i16), [i32; 5]>);
+
+impl Counting {
+    /// Counts (`sign` 1) or uncounts (-1) a review in `status`; only published ones count.
+    fn change(&mut self, review: &PublicReviewRow, status: ReviewStatus, sign: i32) {
+        if !status.is_public() {
+            return;
+        }
+        let Some(slot) = usize::try_from(review.rating - 1).ok().filter(|slot| *slot < 5) else {
+            return;
+        };
+        let key = (review.article_id.clone(), stats::stripe_of(&review.id));
+        self.0.entry(key).or_default()[slot] += sign;
+    }
+
+    /// An uncounted review was counted in its own stripe, so a stripe with any decrease exists
+    /// and is updated; a stripe with only increases may be new and is upserted (a CHECK would
+    /// refuse the negative values of an upsert's proposed row).
+    async fn apply(self, conn: &mut AsyncPgConnection) -> Result<(), StoreError> {
+        for ((article_id, stripe), counts) in self.0 {
+            if counts.iter().all(|count| *count == 0) {
+                continue;
+            }
+            let review_count: i32 = counts.iter().sum();
+            let rating_sum: i32 = counts
+                .iter()
+                .zip(1..)
+                .map(|(count, rating)| count * rating)
+                .sum();
+            let sql = if counts.iter().any(|count| *count < 0) {
+                "UPDATE article_stats SET review_count = review_count + $3, \
+                 rating_sum = rating_sum + $4, count_1 = count_1 + $5, count_2 = count_2 + $6, \
+                 count_3 = count_3 + $7, count_4 = count_4 + $8, count_5 = count_5 + $9 \
+                 WHERE article_id = $1 AND stripe = $2"
+            } else {
+                "INSERT INTO article_stats AS s (article_id, stripe, review_count, rating_sum, \
+                 count_1, count_2, count_3, count_4, count_5) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (article_id, stripe) DO UPDATE SET \
+                 review_count = s.review_count + excluded.review_count, \
+                 rating_sum = s.rating_sum + excluded.rating_sum, \
+                 count_1 = s.count_1 + excluded.count_1, count_2 = s.count_2 + excluded.count_2, \
+                 count_3 = s.count_3 + excluded.count_3, count_4 = s.count_4 + excluded.count_4, \
+                 count_5 = s.count_5 + excluded.count_5"
+            };
+            diesel::sql_query(sql)
+                .bind::<Text, _>(&article_id)
+                .bind::<SmallInt, _>(stripe)
+                .bind::<Integer, _>(review_count)
+                .bind::<Integer, _>(rating_sum)
+                .bind::<Integer, _>(counts[0])
+                .bind::<Integer, _>(counts[1])
+                .bind::<Integer, _>(counts[2])
+                .bind::<Integer, _>(counts[3])
+                .bind::<Integer, _>(counts[4])
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes the outbox events of a change, while some webhook endpoint is enabled. Returns
+/// whether any were written.
+async fn announce(
+    conn: &mut AsyncPgConnection,
+    events: &[(EventType, &PublicReviewRow)],
+    render: Render<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    if events.is_empty() {
+        return Ok(false);
+    }
+    let listening: bool = diesel::select(diesel::dsl::exists(
+        webhook_endpoints::table.filter(webhook_endpoints::enabled),
+    ))
+    .get_result(conn)
+    .await?;
+    if !listening {
+        return Ok(false);
+    }
+    let rows: Vec<_> = events
+        .iter()
+        .map(|(kind, review)| {
+            (
+                outbox_events::id.eq(Uuid::now_v7()),
+                outbox_events::event_type.eq(kind.as_str()),
+                outbox_events::article_id.eq(review.article_id.as_str()),
+                outbox_events::payload.eq(render(review)),
+                outbox_events::created_at.eq(now),
+                outbox_events::available_at.eq(now),
+            )
+        })
+        .collect();
+    diesel::insert_into(outbox_events::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    Ok(true)
+}
+
+/// One page of the queue, oldest first, and whether more follow.
+pub async fn queue(
+    pool: &Pool,
+    filter: &QueueFilter,
+) -> Result<(Vec<ModeratedReviewRow>, bool), StoreError> {
+    let mut select = reviews::table
+        .filter(reviews::status.eq(filter.status.as_str()))
+        .select(ModeratedReviewRow::as_select())
+        .order(reviews::id)
+        .limit(filter.limit + 1)
+        .into_boxed();
+    if let Some(article_id) = &filter.article_id {
+        select = select.filter(reviews::article_id.eq(article_id.clone()));
+    }
+    if let Some(reason) = filter.reason {
+        select = select.filter(reviews::reasons.contains(vec![reason.as_str().to_owned()]));
+    }
+    if let Some(after) = filter.after {
+        select = select.filter(reviews::id.gt(after));
+    }
+    let mut rows: Vec<ModeratedReviewRow> =
+        with_connection(pool, async |conn| Ok(select.load(conn).await?)).await?;
+    let limit = usize::try_from(filter.limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    Ok((rows, more))
+}
+
+/// What the queue shows.
+#[derive(Debug, Clone)]
+pub struct QueueFilter {
+    pub status: ReviewStatus,
+    pub article_id: Option<String>,
+    pub reason: Option<ReasonCode>,
+    pub after: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = moderation_log, check_for_backend(diesel::pg::Pg))]
+pub struct LogRow {
+    pub id: Uuid,
+    pub review_id: Uuid,
+    pub actor: String,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub reasons: Vec<String>,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The audit log, newest first: of one review, or all of it.
+pub async fn log(
+    pool: &Pool,
+    review_id: Option<Uuid>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<(Vec<LogRow>, bool), StoreError> {
+    let mut select = moderation_log::table
+        .select(LogRow::as_select())
+        .order(moderation_log::id.desc())
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(review_id) = review_id {
+        select = select.filter(moderation_log::review_id.eq(review_id));
+    }
+    if let Some(before) = before {
+        select = select.filter(moderation_log::id.lt(before));
+    }
+    let mut rows: Vec<LogRow> =
+        with_connection(pool, async |conn| Ok(select.load(conn).await?)).await?;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    Ok((rows, more))
+}
+
+/// Sets (or with `None` removes) the newsroom's reply to a review, with its audit entry and, for
+/// a new or changed reply, its `review.replied` event. Returns the review after the change, and
+/// whether an event was written.
+pub async fn reply(
+    pool: &Pool,
+    id: Uuid,
+    body: Option<&str>,
+    actor: &str,
+    render: Render<'_>,
+) -> Result<(PublicReviewRow, bool), StoreError> {
+    with_connection(pool, async |conn| {
+        conn.transaction::<_, StoreError, _>(async |conn| {
+                let now = time::now_stored();
+                let current: ModeratedReviewRow = reviews::table
+                    .find(id)
+                    .select(ModeratedReviewRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?
+                    .ok_or(StoreError::ReviewNotFound)?;
+                if current.erased_at.is_some() || current.public.status() == ReviewStatus::Deleted
+                {
+                    return Err(StoreError::Conflict(
+                        "the review is deleted: it takes no reply".into(),
+                    ));
+                }
+                let review: PublicReviewRow = diesel::update(reviews::table.find(id))
+                    .set((
+                        reviews::reply_body.eq(body),
+                        reviews::reply_created_at.eq(match body {
+                            Some(_) => Some(current.public.reply_created_at.unwrap_or(now)),
+                            None => None,
+                        }),
+                        reviews::reply_updated_at.eq(body.map(|_| now)),
+                        reviews::updated_at.eq(now),
+                    ))
+                    .returning(PublicReviewRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                let status = review.status().as_str();
+                diesel::insert_into(moderation_log::table)
+                    .values((
+                        moderation_log::id.eq(Uuid::now_v7()),
+                        moderation_log::review_id.eq(id),
+                        moderation_log::actor.eq(actor),
+                        moderation_log::action.eq(if body.is_some() { "reply" } else { "remove_reply" }),
+                        moderation_log::from_status.eq(Some(status)),
+                        moderation_log::to_status.eq(status),
+                        moderation_log::created_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                let announced = announce(conn, &[(EventType::ReviewReplied, &review)], render, now).await?;
+                Ok((review, announced))
+        })
+        .await
+    })
+    .await
+}
+
+/// The stored state an author's request is checked against.
+struct Owned {
+    row: ModeratedReviewRow,
+    mode: Option<String>,
+}
+
+async fn lock_owned(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    token_digest: &[u8],
+) -> Result<Owned, StoreError> {
+    let (row, token): (ModeratedReviewRow, Option<Vec<u8>>) = reviews::table
+        .find(id)
+        .select((ModeratedReviewRow::as_select(), reviews::edit_token_hash))
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::ReviewNotFound)?;
+    let mode: Option<String> = articles::table
+        .find(&row.public.article_id)
+        .select(articles::moderation)
+        .first(conn)
+        .await?;
+    if row.public.status() == ReviewStatus::Deleted {
+        return Err(StoreError::ReviewNotFound);
+    }
+    if token.as_deref() != Some(token_digest) {
+        return Err(StoreError::WrongEditToken);
+    }
+    Ok(Owned { row, mode })
+}
+
+/// A review as its author may see it (any status but deleted), given its edit token.
+pub async fn get_owned(
+    pool: &Pool,
+    id: Uuid,
+    token_digest: &[u8],
+) -> Result<PublicReviewRow, StoreError> {
+    with_connection(pool, async |conn| {
+        let (row, token): (PublicReviewRow, Option<Vec<u8>>) = reviews::table
+            .find(id)
+            .filter(reviews::status.ne(ReviewStatus::Deleted.as_str()))
+            .select((PublicReviewRow::as_select(), reviews::edit_token_hash))
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or(StoreError::ReviewNotFound)?;
+        if token.as_deref() == Some(token_digest) {
+            Ok(row)
+        } else {
+            Err(StoreError::WrongEditToken)
+        }
+    })
+    .await
+}
+
+/// The author's edit: allowed with the review's token within `window` of its creation. The
+/// rules run again over the new text; a review that was pending or published gets the status the
+/// rules and the mode give it now (so pre-moderation sends it back to the queue), a rejected or
+/// spam one stays so. Counters, event (`review.updated`, or the transition's) and audit entry
+/// follow in the same transaction.
+pub async fn edit(
+    pool: &Pool,
+    id: Uuid,
+    token_digest: &[u8],
+    edit: &ReviewEdit,
+    window: chrono::TimeDelta,
+    verdict_of: &(dyn Fn(Option<&str>, &str) -> Verdict + Sync),
+    site_mode: ModerationMode,
+    render: Render<'_>,
+) -> Result<(PublicReviewRow, bool), StoreError> {
+    with_connection(pool, async |conn| {
+        conn.transaction::<_, StoreError, _>(async |conn| {
+                let owned = lock_owned(conn, id, token_digest).await?;
+                let now = time::now_stored();
+                let current = &owned.row.public;
+                if current.created_at + window < now {
+                    return Err(StoreError::EditWindowClosed);
+                }
+                let title = match &edit.title {
+                    Some(title) => title.as_ref().map(|t| t.as_str().to_owned()),
+                    None => current.title.clone(),
+                };
+                let body = edit
+                    .body
+                    .as_ref()
+                    .map_or(current.body.clone(), |b| b.as_str().to_owned());
+                let rating = edit.rating.map_or(current.rating, |r| r.get());
+                let verdict = verdict_of(title.as_deref(), &body);
+                let mode = owned
+                    .mode
+                    .as_deref()
+                    .and_then(ModerationMode::from_stored)
+                    .unwrap_or(site_mode);
+                let from = current.status();
+                let to = match from {
+                    ReviewStatus::Rejected | ReviewStatus::Spam => from,
+                    _ => verdict.status(mode),
+                };
+                let reasons: Vec<String> =
+                    verdict.reason_codes().into_iter().map(str::to_owned).collect();
+                let review: PublicReviewRow = diesel::update(reviews::table.find(id))
+                    .set((
+                        reviews::rating.eq(rating),
+                        reviews::title.eq(&title),
+                        reviews::body.eq(&body),
+                        reviews::status.eq(to.as_str()),
+                        reviews::reasons.eq(&reasons),
+                        reviews::edited_at.eq(Some(now)),
+                        reviews::updated_at.eq(now),
+                    ))
+                    .returning(PublicReviewRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                let mut counted = Counting::default();
+                counted.change(current, from, -1);
+                counted.change(&review, to, 1);
+                counted.apply(conn).await?;
+                let kind = transition_event(from, to).unwrap_or(EventType::ReviewUpdated);
+                let announced = announce(conn, &[(kind, &review)], render, now).await?;
+                diesel::insert_into(moderation_log::table)
+                    .values((
+                        moderation_log::id.eq(Uuid::now_v7()),
+                        moderation_log::review_id.eq(id),
+                        moderation_log::actor.eq(AUTHOR),
+                        moderation_log::action.eq("edit"),
+                        moderation_log::from_status.eq(Some(from.as_str())),
+                        moderation_log::to_status.eq(to.as_str()),
+                        moderation_log::reasons.eq(&reasons),
+                        moderation_log::created_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok((review, announced))
+        })
+        .await
+    })
+    .await
+}
+
+/// The author deletes the review, at any time, with its token.
+pub async fn delete_owned(
+    pool: &Pool,
+    id: Uuid,
+    token_digest: &[u8],
+    render: Render<'_>,
+) -> Result<(Vec<Change>, bool), StoreError> {
+    with_connection(pool, async |conn| {
+        conn.transaction::<_, StoreError, _>(async |conn| {
+                lock_owned(conn, id, token_digest).await?;
+                let entry = Entry {
+                    actor: AUTHOR,
+                    action: "delete",
+                    note: None,
+                    reason: None,
+                };
+                transition_on(conn, &[id], &|_| Ok(ReviewStatus::Deleted), &entry, render).await
+        })
+        .await
+    })
+    .await
+}
