@@ -20,13 +20,13 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api;
 use crate::api::openapi::{self, ApiDoc};
+use crate::client::TrustedProxies;
 use crate::config::{Config, UnknownArticles};
 use crate::db::{self, Pool, PoolOptions};
 use crate::http_layer::{self, BoundedRootSpan};
 use crate::metrics;
-use crate::read_cache::ReadCache;
-use crate::client::TrustedProxies;
 use crate::rate_limit::{self, Limit, LimitedWrite};
+use crate::read_cache::ReadCache;
 use crate::state::{AbuseSettings, AppState, ModerationSettings, WebhookSettings};
 use crate::webhooks::address::TargetPolicy;
 use crate::webhooks::sender::Sender;
@@ -144,8 +144,9 @@ impl Application {
             moderation: ModerationSettings {
                 site_mode: config.moderation,
                 rules: Arc::new(config.rules().map_err(BuildError::Config)?),
-                edit_window: chrono::TimeDelta::from_std(config.edit_window)
-                    .map_err(|error| BuildError::Config(format!("MARGINALIA_EDIT_WINDOW: {error}")))?,
+                edit_window: chrono::TimeDelta::from_std(config.edit_window).map_err(|error| {
+                    BuildError::Config(format!("MARGINALIA_EDIT_WINDOW: {error}"))
+                })?,
                 flag_threshold: config.flag_threshold,
                 newsroom_name: Arc::from(config.newsroom_name.as_str()),
             },

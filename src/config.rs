@@ -173,7 +173,12 @@ pub struct Config {
 
     /// Terms that hold a review for moderation (comma-separated; matched as whole words, in any
     /// case, after Unicode normalization).
-    #[arg(long, env = "MARGINALIA_BANNED_TERMS", value_delimiter = ',', default_value = "")]
+    #[arg(
+        long,
+        env = "MARGINALIA_BANNED_TERMS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
     pub banned_terms: Vec<String>,
 
     /// A file of banned terms, one per line (`#` starts a comment), added to the list above.
@@ -213,7 +218,12 @@ pub struct Config {
 
     /// Proxies whose `X-Forwarded-For` names the client (addresses or CIDR ranges,
     /// comma-separated). Unset: the connection's address is the client.
-    #[arg(long, env = "MARGINALIA_TRUSTED_PROXIES", value_delimiter = ',', default_value = "")]
+    #[arg(
+        long,
+        env = "MARGINALIA_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
     pub trusted_proxies: Vec<String>,
 }
 

@@ -10,9 +10,9 @@ use crate::client::TrustedProxies;
 use crate::db::Pool;
 use crate::domain::moderation::{ModerationMode, Rules};
 use crate::rate_limit::Limit;
+use crate::read_cache::ReadCache;
 use crate::store::{self, StoreError};
 use crate::tokens::ClientDigests;
-use crate::read_cache::ReadCache;
 use crate::webhooks::address::TargetPolicy;
 use crate::webhooks::signature::Secret;
 use crate::webhooks::OutboxSignal;
@@ -56,7 +56,11 @@ pub struct AbuseSettings {
 }
 
 impl AbuseSettings {
-    pub fn new(trusted_proxies: TrustedProxies, reviews_limit: Limit, reactions_limit: Limit) -> Self {
+    pub fn new(
+        trusted_proxies: TrustedProxies,
+        reviews_limit: Limit,
+        reactions_limit: Limit,
+    ) -> Self {
         Self {
             trusted_proxies,
             reviews_limit,
@@ -68,7 +72,9 @@ impl AbuseSettings {
     pub async fn digests(&self, pool: &Pool) -> Result<&ClientDigests, StoreError> {
         self.digests
             .get_or_try_init(|| async {
-                Ok(ClientDigests::new(store::site_secrets::client_digest_salt(pool).await?))
+                Ok(ClientDigests::new(
+                    store::site_secrets::client_digest_salt(pool).await?,
+                ))
             })
             .await
     }

@@ -169,8 +169,14 @@ mod tests {
         let id = Uuid::now_v7();
         let sealed = token.seal(&key, id);
         assert_ne!(sealed, token.bytes.to_vec());
-        assert_eq!(EditToken::unseal(&sealed, &key, id).unwrap().secret, token.secret);
-        assert_ne!(EditToken::unseal(&sealed, &other, id).unwrap().secret, token.secret);
+        assert_eq!(
+            EditToken::unseal(&sealed, &key, id).unwrap().secret,
+            token.secret
+        );
+        assert_ne!(
+            EditToken::unseal(&sealed, &other, id).unwrap().secret,
+            token.secret
+        );
     }
 
     #[test]
@@ -185,9 +191,17 @@ mod tests {
         let token = VoterToken::parse("a-token-of-the-browser-1234").unwrap();
         assert_eq!(
             digests.voter(Some(&token), address, "Firefox", monday),
-            digests.voter(Some(&token), "198.51.100.1".parse().unwrap(), "Chrome", tuesday)
+            digests.voter(
+                Some(&token),
+                "198.51.100.1".parse().unwrap(),
+                "Chrome",
+                tuesday
+            )
         );
         let other_salt = ClientDigests::new(vec![8; 32]);
-        assert_ne!(other_salt.voter(None, address, "Firefox", monday), on(monday));
+        assert_ne!(
+            other_salt.voter(None, address, "Firefox", monday),
+            on(monday)
+        );
     }
 }

@@ -12,6 +12,7 @@ use super::extract::{query_pairs, JsonBody};
 use super::responses::{BadBody, BadParameter, KeyRequired, Unavailable};
 use super::reviews::{after_change, event_json};
 use crate::auth::{ApiCaller, Scope};
+use crate::domain::article::ArticleId;
 use crate::domain::field_error::read_query_pairs;
 use crate::domain::review::{AuthorEmail, ReviewStatus};
 use crate::domain::{FieldError, FieldErrorCode};
@@ -68,7 +69,9 @@ pub async fn erase(
             FieldErrorCode::Required,
             "is required",
         )),
-        Some(raw) => AuthorEmail::parse(raw).map_err(|rule| FieldError::broke("author_email", &rule)),
+        Some(raw) => {
+            AuthorEmail::parse(raw).map_err(|rule| FieldError::broke("author_email", &rule))
+        }
     }
     .map_err(|error| ApiError::Validation(vec![error]))?;
     let render = |row: &PublicReviewRow| event_json(&state, row);
@@ -144,7 +147,11 @@ impl From<ModeratedReviewRow> for ExportedReview {
 }
 
 /// Encodes one batch of an export.
-fn encode(format: ExportFormat, rows: Vec<ModeratedReviewRow>, header: bool) -> Result<Bytes, String> {
+fn encode(
+    format: ExportFormat,
+    rows: Vec<ModeratedReviewRow>,
+    header: bool,
+) -> Result<Bytes, String> {
     match format {
         ExportFormat::Ndjson => {
             let mut out = Vec::new();
@@ -164,7 +171,10 @@ fn encode(format: ExportFormat, rows: Vec<ModeratedReviewRow>, header: bool) -> 
                     .serialize(ExportedReview::from(row))
                     .map_err(|error| error.to_string())?;
             }
-            writer.into_inner().map(Bytes::from).map_err(|error| error.to_string())
+            writer
+                .into_inner()
+                .map(Bytes::from)
+                .map_err(|error| error.to_string())
         }
     }
 }
@@ -179,7 +189,7 @@ fn encode(format: ExportFormat, rows: Vec<ModeratedReviewRow>, header: bool) -> 
     tag = "data rights",
     params(
         ("format" = Option<ExportFormat>, Query, description = "Default `ndjson`"),
-        ("article_id" = Option<String>, Query, description = "Only this article's reviews"),
+        ("article_id" = Option<ArticleId>, Query, description = "Only this article's reviews"),
         ("status" = Option<ReviewStatus>, Query, description = "Only reviews in this status"),
         ("since" = Option<DateTime<Utc>>, Query, description = "Only reviews created at or after this time (RFC 3339)"),
     ),
@@ -211,9 +221,14 @@ pub async fn export(
                 "format" => match value {
                     "ndjson" => format = ExportFormat::Ndjson,
                     "csv" => format = ExportFormat::Csv,
-                    _ => errors.push(FieldError::new("format", FieldErrorCode::Enum, "must be ndjson or csv")),
+                    _ => errors.push(FieldError::new(
+                        "format",
+                        FieldErrorCode::Enum,
+                        "must be ndjson or csv",
+                    )),
                 },
-                "article_id" => match crate::domain::article::ArticleId::parse(value, "article_id") {
+                "article_id" => match crate::domain::article::ArticleId::parse(value, "article_id")
+                {
                     Ok(id) => filter.article_id = Some(id.as_str().to_owned()),
                     Err(error) => errors.push(error),
                 },
@@ -277,7 +292,10 @@ pub async fn export(
                 }
                 _ => None,
             };
-            Some((chunk.map_err(std::io::Error::other), (next, false, pool, filter)))
+            Some((
+                chunk.map_err(std::io::Error::other),
+                (next, false, pool, filter),
+            ))
         },
     );
     let content_type = match format {

@@ -11,13 +11,13 @@ use uuid::Uuid;
 
 use crate::client::Client;
 use crate::domain::article::{ArticleId, ArticleIds};
+use crate::domain::page::PageQuery;
 use crate::domain::review::IdempotencyKey;
 use crate::domain::text;
-use crate::rate_limit::Limit;
-use crate::domain::page::PageQuery;
 use crate::domain::webhook::DeliveryQuery;
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
+use crate::rate_limit::Limit;
 use crate::state::AppState;
 
 /// A JSON request body: `application/json` (or `+json`) in UTF-8 and without content coding only,

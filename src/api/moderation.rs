@@ -11,6 +11,7 @@ use super::extract::{query_pairs, JsonBody, ReviewIdPath};
 use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, StateConflict, Unavailable};
 use super::reviews::{after_change, event_json, Review};
 use crate::auth::{ApiCaller, Scope};
+use crate::domain::article::ArticleId;
 use crate::domain::field_error::read_query_pairs;
 use crate::domain::moderation::{
     ModerationAction, ModerationNote, ReasonCode, ReplyBody, MAX_BULK_IDS,
@@ -144,10 +145,10 @@ fn queue_filter(req: &HttpRequest) -> Result<QueueFilter, ApiError> {
     tag = "moderation",
     params(
         ("status" = Option<ReviewStatus>, Query, description = "Default `pending`"),
-        ("article_id" = Option<String>, Query, description = "Only this article's reviews"),
+        ("article_id" = Option<ArticleId>, Query, description = "Only this article's reviews"),
         ("reason" = Option<ReasonCode>, Query, description = "Only reviews held for this reason"),
         ("limit" = Option<PageSize>, Query, description = "Reviews per page"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("cursor" = Option<Uuid>, Query, description = "`next_cursor` of the previous page"),
     ),
     security(("api_key" = [])),
     responses(
@@ -350,7 +351,7 @@ pub struct LogPage {
     params(
         ("review_id" = Option<Uuid>, Query, description = "Only this review's entries"),
         ("limit" = Option<PageSize>, Query, description = "Entries per page"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("cursor" = Option<Uuid>, Query, description = "`next_cursor` of the previous page"),
     ),
     security(("api_key" = [])),
     responses(
@@ -442,10 +443,15 @@ pub async fn put_reply(
         Some(raw) => ReplyBody::parse(raw).map_err(|rule| vec![FieldError::broke("body", &rule)]),
     }
     .map_err(ApiError::Validation)?;
-    reply(&state, &caller, id, Some(body.as_str())).await.map(web::Json)
+    reply(&state, &caller, id, Some(body.as_str()))
+        .await
+        .map(web::Json)
 }
 
 /// Remove the reply.
+///
+/// The review is shown without a reply again; `review.replied` tells subscribers (its data has
+/// `reply: null`).
 #[utoipa::path(
     tag = "moderation",
     params(("id" = Uuid, Path, description = "Review id")),

@@ -7,7 +7,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
+use crate::api::data_rights::ExportFormat;
 use crate::domain::article::{ArticleId, ArticleIds};
+use crate::domain::moderation::ReasonCode;
 use crate::domain::page::{Cursor, PageSize, Sort};
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::{Problem, ProblemType};
@@ -26,7 +28,7 @@ use utoipa_actix_web::AppExt;
     servers((url = "http://127.0.0.1:8080", description = "A local instance with the default MARGINALIA_BIND")),
     components(schemas(
         Sort, Problem, ProblemType, FieldError, FieldErrorCode, ArticleId, ArticleIds, PageSize,
-        Cursor, ReviewEvent, StatsChangedEvent
+        Cursor, ReviewEvent, StatsChangedEvent, ReasonCode, ExportFormat
     )),
     modifiers(&ApiKeyScheme),
     tags(

@@ -15,12 +15,12 @@ use super::extract::{
     ReviewIdPath, ReviewWriter,
 };
 use super::responses::{
-    BadBody, BadParameter, EditTokenRequired, NotFound, RateLimited, ReviewsClosed,
-    StateConflict, Unavailable,
+    BadBody, BadParameter, EditTokenRequired, NotFound, RateLimited, ReviewsClosed, StateConflict,
+    Unavailable,
 };
 use crate::domain::article::ArticleId;
-use crate::domain::page::{Cursor, PageQuery, PageSize, Sort};
 use crate::domain::moderation::{matching_form, Content, ReasonCode};
+use crate::domain::page::{Cursor, PageQuery, PageSize, Sort};
 use crate::domain::review::{
     AuthorEmail, AuthorName, EditInput, NewReview, Rating, ReviewBody, ReviewEdit, ReviewInput,
     ReviewStatus, ReviewTitle,
@@ -30,10 +30,11 @@ use crate::error::ApiError;
 use crate::metrics;
 use crate::state::AppState;
 use crate::store;
-use crate::store::idempotency::{KeyedRequest, Keyed};
+use crate::store::idempotency::{Keyed, KeyedRequest};
+use crate::store::moderation::EditPolicy;
 use crate::store::reviews::{PublicReviewRow, Submission};
-use crate::tokens::{self, EditToken};
 use crate::store::StoreError;
+use crate::tokens::{self, EditToken};
 
 /// A reader's review as submitted.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -246,7 +247,12 @@ pub struct CreatedReview {
         "body": "Clear timeline from the 2017 MOAB strike to the 2020 attacks.",
         "author_name": "J. Miller",
         "language": "en",
-        "created_at": "2026-11-25T19:00:00Z"
+        "status": "published",
+        "created_at": "2026-11-25T19:00:00Z",
+        "edited_at": null,
+        "helpful_count": 12,
+        "unhelpful_count": 1,
+        "reply": null
     }],
     "next_cursor": "djEubmV3ZXN0LjAuMDE5YWI1YzQ3YzJlN2Q0MzlhMWU2ZjFiMmMzZDRlNWY"
 }))]
@@ -574,9 +580,11 @@ pub async fn edit_review(
         id,
         &tokens::edit_token_digest(&token),
         &edit,
-        state.moderation.edit_window,
-        &verdict_of,
-        state.moderation.site_mode,
+        &EditPolicy {
+            window: state.moderation.edit_window,
+            verdict_of: &verdict_of,
+            site_mode: state.moderation.site_mode,
+        },
         &render,
     )
     .await?;

@@ -5,9 +5,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use validator::ValidationError;
 
-use super::moderation::ModerationMode;
 use super::field_error::FieldErrors;
 use super::field_error::Presence::Optional;
+use super::moderation::ModerationMode;
 use super::text::{self, LanguageTag};
 use super::time;
 use super::{FieldError, FieldErrorCode};

@@ -11,9 +11,7 @@ use super::review::ReviewStatus;
 use super::webhook::EventType;
 
 /// When new reviews become public.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ModerationMode {
     /// Pre-moderation: every new or edited review waits as `pending` until a moderator approves.
@@ -170,7 +168,11 @@ impl Rules {
 
     /// Parses `rule=pending|spam` pairs separated by commas (the rules' actions setting).
     pub fn parse_actions(&mut self, raw: &str) -> Result<(), String> {
-        for pair in raw.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
+        for pair in raw
+            .split(',')
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty())
+        {
             let (rule, action) = pair
                 .split_once('=')
                 .ok_or_else(|| format!("`{pair}` is not `rule=pending` or `rule=spam`"))?;
@@ -200,7 +202,10 @@ impl Rules {
         if count_links(&text) > self.max_links {
             reasons.insert(ReasonCode::TooManyLinks);
         }
-        if content.honeypot.is_some_and(|field| !field.trim().is_empty()) {
+        if content
+            .honeypot
+            .is_some_and(|field| !field.trim().is_empty())
+        {
             reasons.insert(ReasonCode::Honeypot);
         }
         if is_shouting(&text) {
@@ -296,7 +301,8 @@ pub fn is_shouting(text: &str) -> bool {
         .filter(|c| c.is_uppercase() || c.is_lowercase())
         .collect();
     let capitals = cased.iter().filter(|c| c.is_uppercase()).count();
-    if cased.len() >= SHOUTING_MIN_LETTERS && capitals * 100 >= cased.len() * SHOUTING_CAPITALS_PERCENT
+    if cased.len() >= SHOUTING_MIN_LETTERS
+        && capitals * 100 >= cased.len() * SHOUTING_CAPITALS_PERCENT
     {
         return true;
     }
@@ -401,8 +407,14 @@ impl ModerationNote {
     pub const MAX_CHARS: usize = 500;
 
     pub fn parse(raw: &str) -> Result<Option<Self>, validator::ValidationError> {
-        Ok(super::text::optional_free_text(raw, Self::MAX_CHARS, &[super::text::has_visible_char])?
-            .map(Self))
+        Ok(
+            super::text::optional_free_text(
+                raw,
+                Self::MAX_CHARS,
+                &[super::text::has_visible_char],
+            )?
+            .map(Self),
+        )
     }
 
     pub fn as_str(&self) -> &str {
@@ -454,8 +466,17 @@ mod tests {
             [ReasonCode::BannedTerm]
         );
         // Only whole words: a longer word that contains the term is not caught.
-        assert!(verdict(&rules, "шахрайство як тема статті").reasons.is_empty());
-        assert!(Rules::default().check(&Content { title: None, body: "x", honeypot: None }).reasons.is_empty());
+        assert!(verdict(&rules, "шахрайство як тема статті")
+            .reasons
+            .is_empty());
+        assert!(Rules::default()
+            .check(&Content {
+                title: None,
+                body: "x",
+                honeypot: None
+            })
+            .reasons
+            .is_empty());
     }
 
     #[test]
@@ -476,7 +497,11 @@ mod tests {
         assert_eq!(bot.reasons, [ReasonCode::Honeypot]);
         assert_eq!(bot.status(ModerationMode::Post), ReviewStatus::Spam);
         assert!(rules
-            .check(&Content { title: None, body: "ok", honeypot: Some("  ") })
+            .check(&Content {
+                title: None,
+                body: "ok",
+                honeypot: Some("  ")
+            })
             .reasons
             .is_empty());
 
@@ -484,8 +509,13 @@ mod tests {
             verdict(&rules, "ЦЕ ЖАХЛИВА СТАТТЯ, ВСЕ БРЕХНЯ").reasons,
             [ReasonCode::Shouting]
         );
-        assert_eq!(verdict(&rules, "Noooooooooo way").reasons, [ReasonCode::Shouting]);
-        assert!(verdict(&rules, "NATO and ISIS-K: a USA view").reasons.is_empty());
+        assert_eq!(
+            verdict(&rules, "Noooooooooo way").reasons,
+            [ReasonCode::Shouting]
+        );
+        assert!(verdict(&rules, "NATO and ISIS-K: a USA view")
+            .reasons
+            .is_empty());
     }
 
     #[test]
@@ -498,10 +528,18 @@ mod tests {
         });
         assert_eq!(both.reasons, [ReasonCode::Honeypot, ReasonCode::Shouting]);
         assert_eq!(both.status(ModerationMode::Post), ReviewStatus::Spam);
-        assert_eq!(Verdict::default().status(ModerationMode::Pre), ReviewStatus::Pending);
-        assert_eq!(Verdict::default().status(ModerationMode::Post), ReviewStatus::Published);
+        assert_eq!(
+            Verdict::default().status(ModerationMode::Pre),
+            ReviewStatus::Pending
+        );
+        assert_eq!(
+            Verdict::default().status(ModerationMode::Post),
+            ReviewStatus::Published
+        );
 
-        rules.parse_actions("shouting=spam, honeypot=pending").unwrap();
+        rules
+            .parse_actions("shouting=spam, honeypot=pending")
+            .unwrap();
         assert_eq!(rules.action(ReasonCode::Shouting), RuleAction::Spam);
         assert_eq!(rules.action(ReasonCode::Honeypot), RuleAction::Pending);
         assert!(rules.parse_actions("shouting=drop").is_err());
@@ -511,10 +549,8 @@ mod tests {
 
     #[test]
     fn the_valid_fixture_reviews_pass_every_rule() {
-        let fixtures: Vec<serde_json::Value> = serde_json::from_str(include_str!(
-            "../../tests/fixtures/reviews-valid.json"
-        ))
-        .unwrap();
+        let fixtures: Vec<serde_json::Value> =
+            serde_json::from_str(include_str!("../../tests/fixtures/reviews-valid.json")).unwrap();
         let rules = Rules::new(&["шахрай".into(), "scam".into()], 2);
         for review in &fixtures {
             let content = Content {

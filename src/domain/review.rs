@@ -8,7 +8,9 @@ use super::text::{self, LanguageTag};
 use super::FieldError;
 
 /// Where a review stands in moderation. Only `published` reviews are public and counted in stats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ReviewStatus {
     Pending,
@@ -252,7 +254,9 @@ impl ReviewEdit {
         let title = match input.title {
             None => None,
             Some(None) => Some(None),
-            Some(Some(raw)) => fields.parse("title", Optional, Some(raw.as_str()), ReviewTitle::parse),
+            Some(Some(raw)) => {
+                fields.parse("title", Optional, Some(raw.as_str()), ReviewTitle::parse)
+            }
         };
         fields.into_result()?;
         Ok(Self {

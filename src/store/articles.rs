@@ -8,11 +8,11 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use super::{stats, with_connection, StoreError};
 use crate::db::schema::{articles, processed_inbound_events};
 use crate::db::Pool;
-use crate::domain::moderation::ModerationMode;
 use crate::domain::article::{
     ArticleId, ArticleSection, ArticleTitle, ArticleUpsert, ArticleUrl, Lifecycle,
 };
 use crate::domain::cms_event::{ArticleChange, CmsEvent};
+use crate::domain::moderation::ModerationMode;
 use crate::domain::stats::RatingCounters;
 use crate::domain::text::LanguageTag;
 

@@ -107,13 +107,18 @@ pub(super) async fn transition_on(
             )),
             Some(row) => match decide(row) {
                 Ok(target) => targets.push((*row, target)),
-                Err(reason) => refused.push(FieldError::new(field, FieldErrorCode::Disallowed, reason)),
+                Err(reason) => {
+                    refused.push(FieldError::new(field, FieldErrorCode::Disallowed, reason))
+                }
             },
         }
     }
     if !unknown.is_empty() {
         return Err(StoreError::UnknownItems {
-            detail: format!("{} of the reviews do not exist; nothing was changed", unknown.len()),
+            detail: format!(
+                "{} of the reviews do not exist; nothing was changed",
+                unknown.len()
+            ),
             errors: unknown,
         });
     }
@@ -151,8 +156,11 @@ pub(super) async fn transition_on(
         if moved.is_empty() {
             continue;
         }
+        // An approval clears the flag count: after a moderator's look, it takes as many new
+        // readers' flags as the first time to take the review down again.
         diesel::sql_query(
             "UPDATE reviews SET status = $1, updated_at = now(), \
+             flag_count = CASE WHEN $1 = 'published' THEN 0 ELSE flag_count END, \
              reasons = CASE WHEN $2 = '' OR $2 = ANY (reasons) THEN reasons \
              ELSE array_append(reasons, $2) END WHERE id = ANY ($3)",
         )
@@ -213,7 +221,10 @@ impl Counting {
         if !status.is_public() {
             return;
         }
-        let Some(slot) = usize::try_from(review.rating - 1).ok().filter(|slot| *slot < 5) else {
+        let Some(slot) = usize::try_from(review.rating - 1)
+            .ok()
+            .filter(|slot| *slot < 5)
+        else {
             return;
         };
         let key = (review.article_id.clone(), stats::stripe_of(&review.id));
@@ -397,49 +408,53 @@ pub async fn reply(
 ) -> Result<(PublicReviewRow, bool), StoreError> {
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
-                let now = time::now_stored();
-                let current: ModeratedReviewRow = reviews::table
-                    .find(id)
-                    .select(ModeratedReviewRow::as_select())
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?
-                    .ok_or(StoreError::ReviewNotFound)?;
-                if current.erased_at.is_some() || current.public.status() == ReviewStatus::Deleted
-                {
-                    return Err(StoreError::Conflict(
-                        "the review is deleted: it takes no reply".into(),
-                    ));
-                }
-                let review: PublicReviewRow = diesel::update(reviews::table.find(id))
-                    .set((
-                        reviews::reply_body.eq(body),
-                        reviews::reply_created_at.eq(match body {
-                            Some(_) => Some(current.public.reply_created_at.unwrap_or(now)),
-                            None => None,
-                        }),
-                        reviews::reply_updated_at.eq(body.map(|_| now)),
-                        reviews::updated_at.eq(now),
-                    ))
-                    .returning(PublicReviewRow::as_returning())
-                    .get_result(conn)
-                    .await?;
-                let status = review.status().as_str();
-                diesel::insert_into(moderation_log::table)
-                    .values((
-                        moderation_log::id.eq(Uuid::now_v7()),
-                        moderation_log::review_id.eq(id),
-                        moderation_log::actor.eq(actor),
-                        moderation_log::action.eq(if body.is_some() { "reply" } else { "remove_reply" }),
-                        moderation_log::from_status.eq(Some(status)),
-                        moderation_log::to_status.eq(status),
-                        moderation_log::created_at.eq(now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                let announced = announce(conn, &[(EventType::ReviewReplied, &review)], render, now).await?;
-                Ok((review, announced))
+            let now = time::now_stored();
+            let current: ModeratedReviewRow = reviews::table
+                .find(id)
+                .select(ModeratedReviewRow::as_select())
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?
+                .ok_or(StoreError::ReviewNotFound)?;
+            if current.erased_at.is_some() || current.public.status() == ReviewStatus::Deleted {
+                return Err(StoreError::Conflict(
+                    "the review is deleted: it takes no reply".into(),
+                ));
+            }
+            let review: PublicReviewRow = diesel::update(reviews::table.find(id))
+                .set((
+                    reviews::reply_body.eq(body),
+                    reviews::reply_created_at.eq(match body {
+                        Some(_) => Some(current.public.reply_created_at.unwrap_or(now)),
+                        None => None,
+                    }),
+                    reviews::reply_updated_at.eq(body.map(|_| now)),
+                    reviews::updated_at.eq(now),
+                ))
+                .returning(PublicReviewRow::as_returning())
+                .get_result(conn)
+                .await?;
+            let status = review.status().as_str();
+            diesel::insert_into(moderation_log::table)
+                .values((
+                    moderation_log::id.eq(Uuid::now_v7()),
+                    moderation_log::review_id.eq(id),
+                    moderation_log::actor.eq(actor),
+                    moderation_log::action.eq(if body.is_some() {
+                        "reply"
+                    } else {
+                        "remove_reply"
+                    }),
+                    moderation_log::from_status.eq(Some(status)),
+                    moderation_log::to_status.eq(status),
+                    moderation_log::created_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+            let announced =
+                announce(conn, &[(EventType::ReviewReplied, &review)], render, now).await?;
+            Ok((review, announced))
         })
         .await
     })
@@ -503,84 +518,102 @@ pub async fn get_owned(
     .await
 }
 
+/// What decides an edit's fate: how long edits are allowed, the rules, and the site's mode.
+#[derive(Clone, Copy)]
+pub struct EditPolicy<'a> {
+    pub window: chrono::TimeDelta,
+    /// The rules' verdict on a title and body.
+    pub verdict_of: &'a (dyn Fn(Option<&str>, &str) -> Verdict + Sync),
+    pub site_mode: ModerationMode,
+}
+
 /// The author's edit: allowed with the review's token within `window` of its creation. The
-/// rules run again over the new text; a review that was pending or published gets the status the
-/// rules and the mode give it now (so pre-moderation sends it back to the queue), a rejected or
-/// spam one stays so. Counters, event (`review.updated`, or the transition's) and audit entry
+/// rules run again over the new text; a published review gets the status the rules and the mode
+/// give it now (so pre-moderation sends it back to the queue), a held one stays held, a
+/// rejected or spam one stays so. Counters, event (`review.updated`, or the transition's) and audit entry
 /// follow in the same transaction.
 pub async fn edit(
     pool: &Pool,
     id: Uuid,
     token_digest: &[u8],
     edit: &ReviewEdit,
-    window: chrono::TimeDelta,
-    verdict_of: &(dyn Fn(Option<&str>, &str) -> Verdict + Sync),
-    site_mode: ModerationMode,
+    policy: &EditPolicy<'_>,
     render: Render<'_>,
 ) -> Result<(PublicReviewRow, bool), StoreError> {
+    let EditPolicy {
+        window,
+        verdict_of,
+        site_mode,
+    } = *policy;
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
-                let owned = lock_owned(conn, id, token_digest).await?;
-                let now = time::now_stored();
-                let current = &owned.row.public;
-                if current.created_at + window < now {
-                    return Err(StoreError::EditWindowClosed);
-                }
-                let title = match &edit.title {
-                    Some(title) => title.as_ref().map(|t| t.as_str().to_owned()),
-                    None => current.title.clone(),
-                };
-                let body = edit
-                    .body
-                    .as_ref()
-                    .map_or(current.body.clone(), |b| b.as_str().to_owned());
-                let rating = edit.rating.map_or(current.rating, |r| r.get());
-                let verdict = verdict_of(title.as_deref(), &body);
-                let mode = owned
-                    .mode
-                    .as_deref()
-                    .and_then(ModerationMode::from_stored)
-                    .unwrap_or(site_mode);
-                let from = current.status();
-                let to = match from {
-                    ReviewStatus::Rejected | ReviewStatus::Spam => from,
-                    _ => verdict.status(mode),
-                };
-                let reasons: Vec<String> =
-                    verdict.reason_codes().into_iter().map(str::to_owned).collect();
-                let review: PublicReviewRow = diesel::update(reviews::table.find(id))
-                    .set((
-                        reviews::rating.eq(rating),
-                        reviews::title.eq(&title),
-                        reviews::body.eq(&body),
-                        reviews::status.eq(to.as_str()),
-                        reviews::reasons.eq(&reasons),
-                        reviews::edited_at.eq(Some(now)),
-                        reviews::updated_at.eq(now),
-                    ))
-                    .returning(PublicReviewRow::as_returning())
-                    .get_result(conn)
-                    .await?;
-                let mut counted = Counting::default();
-                counted.change(current, from, -1);
-                counted.change(&review, to, 1);
-                counted.apply(conn).await?;
-                let kind = transition_event(from, to).unwrap_or(EventType::ReviewUpdated);
-                let announced = announce(conn, &[(kind, &review)], render, now).await?;
-                diesel::insert_into(moderation_log::table)
-                    .values((
-                        moderation_log::id.eq(Uuid::now_v7()),
-                        moderation_log::review_id.eq(id),
-                        moderation_log::actor.eq(AUTHOR),
-                        moderation_log::action.eq("edit"),
-                        moderation_log::from_status.eq(Some(from.as_str())),
-                        moderation_log::to_status.eq(to.as_str()),
-                        moderation_log::reasons.eq(&reasons),
-                        moderation_log::created_at.eq(now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Ok((review, announced))
+            let owned = lock_owned(conn, id, token_digest).await?;
+            let now = time::now_stored();
+            let current = &owned.row.public;
+            if current.created_at + window < now {
+                return Err(StoreError::EditWindowClosed);
+            }
+            let title = match &edit.title {
+                Some(title) => title.as_ref().map(|t| t.as_str().to_owned()),
+                None => current.title.clone(),
+            };
+            let body = edit
+                .body
+                .as_ref()
+                .map_or(current.body.clone(), |b| b.as_str().to_owned());
+            let rating = edit.rating.map_or(current.rating, |r| r.get());
+            let verdict = verdict_of(title.as_deref(), &body);
+            let mode = owned
+                .mode
+                .as_deref()
+                .and_then(ModerationMode::from_stored)
+                .unwrap_or(site_mode);
+            let from = current.status();
+            // An edit never publishes what a moderator has not seen: a held review stays held
+            // (or becomes spam), a rejected or spam one stays so.
+            let to = match (from, verdict.status(mode)) {
+                (ReviewStatus::Rejected | ReviewStatus::Spam, _) => from,
+                (ReviewStatus::Pending, ReviewStatus::Published) => ReviewStatus::Pending,
+                (_, decided) => decided,
+            };
+            let reasons: Vec<String> = verdict
+                .reason_codes()
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            let review: PublicReviewRow = diesel::update(reviews::table.find(id))
+                .set((
+                    reviews::rating.eq(rating),
+                    reviews::title.eq(&title),
+                    reviews::body.eq(&body),
+                    reviews::status.eq(to.as_str()),
+                    reviews::reasons.eq(&reasons),
+                    reviews::edited_at.eq(Some(now)),
+                    reviews::updated_at.eq(now),
+                ))
+                .returning(PublicReviewRow::as_returning())
+                .get_result(conn)
+                .await?;
+            let mut counted = Counting::default();
+            counted.change(current, from, -1);
+            counted.change(&review, to, 1);
+            counted.apply(conn).await?;
+            let kind = transition_event(from, to).unwrap_or(EventType::ReviewUpdated);
+            let announced = announce(conn, &[(kind, &review)], render, now).await?;
+            diesel::insert_into(moderation_log::table)
+                .values((
+                    moderation_log::id.eq(Uuid::now_v7()),
+                    moderation_log::review_id.eq(id),
+                    moderation_log::actor.eq(AUTHOR),
+                    moderation_log::action.eq("edit"),
+                    moderation_log::from_status.eq(Some(from.as_str())),
+                    moderation_log::to_status.eq(to.as_str()),
+                    moderation_log::reasons.eq(&reasons),
+                    moderation_log::created_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+            Ok((review, announced))
         })
         .await
     })
@@ -596,14 +629,14 @@ pub async fn delete_owned(
 ) -> Result<(Vec<Change>, bool), StoreError> {
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
-                lock_owned(conn, id, token_digest).await?;
-                let entry = Entry {
-                    actor: AUTHOR,
-                    action: "delete",
-                    note: None,
-                    reason: None,
-                };
-                transition_on(conn, &[id], &|_| Ok(ReviewStatus::Deleted), &entry, render).await
+            lock_owned(conn, id, token_digest).await?;
+            let entry = Entry {
+                actor: AUTHOR,
+                action: "delete",
+                note: None,
+                reason: None,
+            };
+            transition_on(conn, &[id], &|_| Ok(ReviewStatus::Deleted), &entry, render).await
         })
         .await
     })

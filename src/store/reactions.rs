@@ -109,7 +109,7 @@ pub enum Flagged {
     /// This voter had already flagged the review: nothing changed.
     Already,
     /// Counted; the change if the threshold took the review down.
-    Counted(Option<Change>, bool),
+    Counted(Option<Box<Change>>, bool),
 }
 
 /// Records `voter`'s flag on a published review. The `threshold`-th flag sends it to `pending`
@@ -162,7 +162,7 @@ pub async fn flag(
                 render,
             )
             .await?;
-            Ok(Flagged::Counted(changes.pop(), announced))
+            Ok(Flagged::Counted(changes.pop().map(Box::new), announced))
         })
         .await
     })

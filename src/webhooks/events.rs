@@ -24,7 +24,9 @@ use crate::domain::webhook::EventType;
     "data": {"id": "0193a1b2-0000-7000-8000-000000000001", "article_id": "voa-2020-05-iskp-attacks",
              "rating": 4, "title": "Тверезий аналіз",
              "body": "Стаття добре пояснює, чому ІДІЛ-Хорасан не можна вважати переможеним.",
-             "author_name": "Олена К.", "language": "uk", "created_at": "2026-11-26T09:30:00.123456Z"}
+             "author_name": "Олена К.", "language": "uk", "status": "published",
+             "created_at": "2026-11-26T09:30:00.123456Z", "edited_at": null,
+             "helpful_count": 0, "unhelpful_count": 0, "reply": null}
 }))]
 pub struct ReviewEvent {
     /// `review.created`, `review.updated`, `review.published`, `review.rejected`,

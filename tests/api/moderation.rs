@@ -87,7 +87,9 @@ async fn under_pre_moderation_a_review_waits_unseen_until_approved() {
     assert_eq!(created["status"], "pending");
     let id = created["id"].as_str().unwrap();
 
-    let page = app.get_json(&format!("/v1/articles/{ARTICLE}/reviews")).await;
+    let page = app
+        .get_json(&format!("/v1/articles/{ARTICLE}/reviews"))
+        .await;
     assert_eq!(page["items"], json!([]));
     assert_eq!(app.get(&format!("/v1/reviews/{id}")).await.status(), 404);
     assert_eq!(stats(&app).await.0, 0);
@@ -111,7 +113,9 @@ async fn under_pre_moderation_a_review_waits_unseen_until_approved() {
     let approved: Value = approved.json().await.unwrap();
     assert_eq!(approved["changed"][0]["from"], "pending");
     assert_eq!(approved["changed"][0]["to"], "published");
-    let page = app.get_json(&format!("/v1/articles/{ARTICLE}/reviews")).await;
+    let page = app
+        .get_json(&format!("/v1/articles/{ARTICLE}/reviews"))
+        .await;
     assert_eq!(page["items"][0]["id"], id);
     assert_eq!(page["items"][0]["status"], "published");
     assert_eq!(stats(&app).await, (1, vec![0, 0, 0, 1, 0]));
@@ -124,7 +128,10 @@ async fn under_pre_moderation_a_review_waits_unseen_until_approved() {
     assert_eq!(entry["action"], "approve");
     assert_eq!(entry["from_status"], "pending");
     assert_eq!(entry["to_status"], "published");
-    assert_eq!(log["items"][1]["action"], "submit", "the hold is logged too");
+    assert_eq!(
+        log["items"][1]["action"], "submit",
+        "the hold is logged too"
+    );
 }
 
 #[tokio::test]
@@ -139,7 +146,10 @@ async fn an_article_can_be_pre_moderated_on_a_post_moderated_site() {
         )
         .await;
     assert!(put.status().is_success(), "{}", put.status());
-    assert_eq!(submit(&app, &review("Зважений текст.", 5)).await["status"], "pending");
+    assert_eq!(
+        submit(&app, &review("Зважений текст.", 5)).await["status"],
+        "pending"
+    );
     assert_eq!(
         app.post_review("another-article", &review("Зважений текст.", 5))
             .await
@@ -161,7 +171,12 @@ async fn stats_stay_exact_over_random_transition_sequences() {
     for rating in 1..=5 {
         for copy in 0..2 {
             let body = format!("Відгук номер {rating}-{copy} про статтю.");
-            ids.push(submit(&app, &review(&body, rating)).await["id"].as_str().unwrap().to_owned());
+            ids.push(
+                submit(&app, &review(&body, rating)).await["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
         }
     }
     let seed: u64 = rand::random();
@@ -178,7 +193,11 @@ async fn stats_stay_exact_over_random_transition_sequences() {
             status == 200 || status == 409,
             "seed {seed} step {step}: {action} gave {status}"
         );
-        assert_eq!(stats(&app).await, recount(&app).await, "seed {seed} step {step}");
+        assert_eq!(
+            stats(&app).await,
+            recount(&app).await,
+            "seed {seed} step {step}"
+        );
     }
 }
 
@@ -192,17 +211,37 @@ async fn each_rule_fires_with_a_visible_reason_and_clean_reviews_pass() {
     .await;
     let key = moderator(&app).await;
     let cases = [
-        (json!({"rating": 1, "body": "Автор — ШаХрАй, не вірте жодному слову."}), "banned_term", "pending"),
-        (json!({"rating": 5, "body": "Links: https://a.example https://b.example https://c.example"}), "too_many_links", "pending"),
-        (json!({"rating": 5, "body": "Чудова стаття, дякую!", "website": "http://bot.example"}), "honeypot", "spam"),
-        (json!({"rating": 1, "body": "ЦЕ НАЙГІРША СТАТТЯ, ЯКУ Я ЧИТАВ"}), "shouting", "pending"),
+        (
+            json!({"rating": 1, "body": "Автор — ШаХрАй, не вірте жодному слову."}),
+            "banned_term",
+            "pending",
+        ),
+        (
+            json!({"rating": 5, "body": "Links: https://a.example https://b.example https://c.example"}),
+            "too_many_links",
+            "pending",
+        ),
+        (
+            json!({"rating": 5, "body": "Чудова стаття, дякую!", "website": "http://bot.example"}),
+            "honeypot",
+            "spam",
+        ),
+        (
+            json!({"rating": 1, "body": "ЦЕ НАЙГІРША СТАТТЯ, ЯКУ Я ЧИТАВ"}),
+            "shouting",
+            "pending",
+        ),
     ];
     for (body, reason, status) in &cases {
         let created = submit(&app, body).await;
         // The author learns nothing about which rule fired.
         assert_eq!(created["status"], "pending", "{reason}");
         let held = queue(&app, &key, &format!("status={status}&reason={reason}")).await;
-        assert_eq!(held["items"].as_array().unwrap().len(), 1, "{reason}: {held}");
+        assert_eq!(
+            held["items"].as_array().unwrap().len(),
+            1,
+            "{reason}: {held}"
+        );
         assert_eq!(held["items"][0]["id"], created["id"]);
         assert!(held["items"][0]["reasons"]
             .as_array()
@@ -216,12 +255,16 @@ async fn each_rule_fires_with_a_visible_reason_and_clean_reviews_pass() {
     let spam = queue(&app, &key, "status=spam&reason=duplicate").await;
     assert_eq!(spam["items"][0]["id"], repeated["id"]);
 
-    let before = app.count("SELECT count(*) AS n FROM reviews WHERE status <> 'published'").await;
+    let before = app
+        .count("SELECT count(*) AS n FROM reviews WHERE status <> 'published'")
+        .await;
     for valid in fixture("reviews-valid.json").as_array().unwrap() {
         let created = submit(&app, valid).await;
         assert_eq!(created["status"], "published", "{valid}");
     }
-    let after = app.count("SELECT count(*) AS n FROM reviews WHERE status <> 'published'").await;
+    let after = app
+        .count("SELECT count(*) AS n FROM reviews WHERE status <> 'published'")
+        .await;
     assert_eq!(before, after, "no valid fixture review is held");
 }
 
@@ -264,13 +307,23 @@ async fn a_bulk_action_of_500_is_one_transaction() {
     with_bad[499] = "019ab5c4-7c2e-7d43-9a1e-000000000000";
     let problem = expect_problem(act(&app, &key, "approve", &with_bad).await, 404).await;
     assert_eq!(problem_fields(&problem), ["review_ids[499]"]);
-    assert_eq!(app.count("SELECT count(*) AS n FROM reviews WHERE status = 'published'").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM reviews WHERE status = 'published'")
+            .await,
+        0
+    );
     assert_eq!(stats(&app).await.0, 0);
 
     let all: Vec<&str> = ids.iter().map(String::as_str).collect();
     let approved = act(&app, &key, "approve", &all).await;
     assert_eq!(approved.status(), 200);
-    assert_eq!(approved.json::<Value>().await.unwrap()["changed"].as_array().unwrap().len(), 500);
+    assert_eq!(
+        approved.json::<Value>().await.unwrap()["changed"]
+            .as_array()
+            .unwrap()
+            .len(),
+        500
+    );
     assert_eq!(stats(&app).await, recount(&app).await);
     assert_eq!(stats(&app).await.0, 500);
 
@@ -305,14 +358,21 @@ async fn authors_edit_within_the_window_and_delete_with_their_token() {
             .json(&body)
             .send()
     };
-    let edited = edit(&token, json!({"rating": 4, "body": "Друга версія відгуку."})).await.unwrap();
+    let edited = edit(
+        &token,
+        json!({"rating": 4, "body": "Друга версія відгуку."}),
+    )
+    .await
+    .unwrap();
     assert_eq!(edited.status(), 200);
     let edited: Value = edited.json().await.unwrap();
     assert_eq!(edited["rating"], 4);
     assert!(edited["edited_at"].is_string());
     assert_eq!(stats(&app).await, (1, vec![0, 0, 0, 1, 0]));
 
-    let wrong = edit("edt_not-the-token", json!({"rating": 5})).await.unwrap();
+    let wrong = edit("edt_not-the-token", json!({"rating": 5}))
+        .await
+        .unwrap();
     expect_problem(wrong, 403).await;
     let missing = app
         .client
@@ -324,18 +384,32 @@ async fn authors_edit_within_the_window_and_delete_with_their_token() {
     expect_problem(missing, 401).await;
 
     // No GET ever shows a token or its digest.
-    for path in [format!("/v1/reviews/{id}"), format!("/v1/articles/{ARTICLE}/reviews")] {
+    for path in [
+        format!("/v1/reviews/{id}"),
+        format!("/v1/articles/{ARTICLE}/reviews"),
+    ] {
         let text = app.get(&path).await.text().await.unwrap();
-        assert!(!text.contains(&token) && !text.contains("edit_token"), "{text}");
+        assert!(
+            !text.contains(&token) && !text.contains("edit_token"),
+            "{text}"
+        );
     }
     let key = moderator(&app).await;
     let text = app
-        .with_key(&key, Method::GET, "/v1/moderation/queue?status=published", None)
+        .with_key(
+            &key,
+            Method::GET,
+            "/v1/moderation/queue?status=published",
+            None,
+        )
         .await
         .text()
         .await
         .unwrap();
-    assert!(!text.contains(&token) && !text.contains("edit_token"), "{text}");
+    assert!(
+        !text.contains(&token) && !text.contains("edit_token"),
+        "{text}"
+    );
 
     tokio::time::sleep(Duration::from_millis(2_100)).await; // the edit window itself
     let late = edit(&token, json!({"rating": 5})).await.unwrap();
@@ -377,13 +451,15 @@ async fn an_edit_under_pre_moderation_goes_back_to_the_queue() {
 #[tokio::test]
 async fn votes_count_once_per_voter_and_exactly_under_concurrency() {
     let app = spawn_app().await;
-    let id = submit(&app, &review("Корисно.", 5)).await["id"].as_str().unwrap().to_owned();
+    let id = submit(&app, &review("Корисно.", 5)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let path = format!("/v1/reviews/{id}/votes");
     let votes = (0..50).map(|voter| {
-        let request = app
-            .client
-            .post(app.url(&path))
-            .json(&json!({"helpful": true, "voter_token": format!("voter-token-number-{voter:04}")}));
+        let request = app.client.post(app.url(&path)).json(
+            &json!({"helpful": true, "voter_token": format!("voter-token-number-{voter:04}")}),
+        );
         async move { request.send().await.unwrap().status() }
     });
     let statuses = futures_util::future::join_all(votes).await;
@@ -399,21 +475,46 @@ async fn votes_count_once_per_voter_and_exactly_under_concurrency() {
             .send()
     };
     let again: Value = vote(true).await.unwrap().json().await.unwrap();
-    assert_eq!((again["helpful_count"].as_i64(), again["unhelpful_count"].as_i64()), (Some(50), Some(0)));
+    assert_eq!(
+        (
+            again["helpful_count"].as_i64(),
+            again["unhelpful_count"].as_i64()
+        ),
+        (Some(50), Some(0))
+    );
     let changed: Value = vote(false).await.unwrap().json().await.unwrap();
-    assert_eq!((changed["helpful_count"].as_i64(), changed["unhelpful_count"].as_i64()), (Some(49), Some(1)));
+    assert_eq!(
+        (
+            changed["helpful_count"].as_i64(),
+            changed["unhelpful_count"].as_i64()
+        ),
+        (Some(49), Some(1))
+    );
     // Without a token the voter is the client: twice from here counts once.
     for _ in 0..2 {
-        app.client.post(app.url(&path)).json(&json!({"helpful": true})).send().await.unwrap();
+        app.client
+            .post(app.url(&path))
+            .json(&json!({"helpful": true}))
+            .send()
+            .await
+            .unwrap();
     }
-    assert_eq!(app.get_json(&format!("/v1/reviews/{id}")).await["helpful_count"], 50);
+    assert_eq!(
+        app.get_json(&format!("/v1/reviews/{id}")).await["helpful_count"],
+        50
+    );
     assert_eq!(
         app.count("SELECT count(*) AS n FROM review_votes").await,
         51,
         "50 tokens and one client digest"
     );
     let problem = expect_problem(
-        app.client.post(app.url(&path)).json(&json!({"helpful": "yes"})).send().await.unwrap(),
+        app.client
+            .post(app.url(&path))
+            .json(&json!({"helpful": "yes"}))
+            .send()
+            .await
+            .unwrap(),
         422,
     )
     .await;
@@ -428,7 +529,10 @@ async fn enough_flags_take_a_review_back_to_the_queue() {
     })
     .await;
     let key = moderator(&app).await;
-    let id = submit(&app, &review("Спірний відгук.", 1)).await["id"].as_str().unwrap().to_owned();
+    let id = submit(&app, &review("Спірний відгук.", 1)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let flag = |voter: usize| {
         app.client
             .post(app.url(&format!("/v1/reviews/{id}/flags")))
@@ -436,9 +540,17 @@ async fn enough_flags_take_a_review_back_to_the_queue() {
             .send()
     };
     assert_eq!(flag(1).await.unwrap().status(), 204);
-    assert_eq!(flag(1).await.unwrap().status(), 204, "a repeat changes nothing");
+    assert_eq!(
+        flag(1).await.unwrap().status(),
+        204,
+        "a repeat changes nothing"
+    );
     assert_eq!(flag(2).await.unwrap().status(), 204);
-    assert_eq!(app.get(&format!("/v1/reviews/{id}")).await.status(), 200, "two distinct flags");
+    assert_eq!(
+        app.get(&format!("/v1/reviews/{id}")).await.status(),
+        200,
+        "two distinct flags"
+    );
     assert_eq!(flag(3).await.unwrap().status(), 204);
     assert_eq!(app.get(&format!("/v1/reviews/{id}")).await.status(), 404);
     assert_eq!(stats(&app).await.0, 0);
@@ -456,10 +568,18 @@ async fn over_the_rate_limit_a_client_gets_429_with_retry_after() {
     .await;
     for attempt in 0..5 {
         let body = review(&format!("Відгук {attempt} у межах ліміту."), 4);
-        assert_eq!(app.post_review(ARTICLE, &body).await.status(), 201, "attempt {attempt}");
+        assert_eq!(
+            app.post_review(ARTICLE, &body).await.status(),
+            201,
+            "attempt {attempt}"
+        );
     }
     let refused = app.post_review(ARTICLE, &review("Шостий.", 4)).await;
-    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     let problem = expect_problem(refused, 429).await;
     assert_eq!(problem["type"], "urn:marginalia:problem:too-many-requests");
@@ -506,9 +626,15 @@ async fn concurrent_retries_with_one_idempotency_key_store_one_review() {
         }
     });
     let answers = futures_util::future::join_all(requests).await;
-    assert!(answers.iter().all(|(status, _)| *status == 201), "{answers:?}");
+    assert!(
+        answers.iter().all(|(status, _)| *status == 201),
+        "{answers:?}"
+    );
     let first = &answers[0].1;
-    assert!(answers.iter().all(|(_, body)| body == first), "identical bodies");
+    assert!(
+        answers.iter().all(|(_, body)| body == first),
+        "identical bodies"
+    );
     assert!(first.contains("edit_token"));
     assert_eq!(app.count("SELECT count(*) AS n FROM reviews").await, 1);
     assert_eq!(stats(&app).await.0, 1);
@@ -531,7 +657,10 @@ async fn concurrent_retries_with_one_idempotency_key_store_one_review() {
         .send()
         .await
         .unwrap();
-    assert_eq!(problem_fields(&expect_problem(short, 400).await), ["Idempotency-Key"]);
+    assert_eq!(
+        problem_fields(&expect_problem(short, 400).await),
+        ["Idempotency-Key"]
+    );
     // The stored record reveals neither the key nor the token.
     let token: Value = serde_json::from_str(first).unwrap();
     let token = token["edit_token"].as_str().unwrap();
@@ -560,7 +689,11 @@ async fn erasing_an_author_leaves_no_trace_of_their_email_or_words() {
         )
         .await;
     }
-    submit(&app, &json!({"rating": 3, "body": "Чужий відгук", "author_email": "other@example.com"})).await;
+    submit(
+        &app,
+        &json!({"rating": 3, "body": "Чужий відгук", "author_email": "other@example.com"}),
+    )
+    .await;
     let erased = app
         .with_key(
             &admin,
@@ -580,10 +713,19 @@ async fn erasing_an_author_leaves_no_trace_of_their_email_or_words() {
         0
     );
     assert_eq!(stats(&app).await, (1, vec![0, 0, 1, 0, 0]));
-    assert_eq!(app.count("SELECT count(*) AS n FROM moderation_log WHERE action = 'erase'").await, 2);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM moderation_log WHERE action = 'erase'")
+            .await,
+        2
+    );
     let moderator = moderator(&app).await;
     let refused = app
-        .with_key(&moderator, Method::POST, "/v1/data-rights/erasures", Some(&json!({"author_email": "x@example.com"})))
+        .with_key(
+            &moderator,
+            Method::POST,
+            "/v1/data-rights/erasures",
+            Some(&json!({"author_email": "x@example.com"})),
+        )
         .await;
     expect_problem(refused, 403).await;
 }
@@ -601,18 +743,34 @@ async fn an_export_streams_every_matching_review() {
     ))
     .await;
     let response = app
-        .with_key(&admin, Method::GET, "/v1/exports/reviews?format=ndjson", None)
+        .with_key(
+            &admin,
+            Method::GET,
+            "/v1/exports/reviews?format=ndjson",
+            None,
+        )
         .await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers().get("content-length").is_none(), "streamed");
+    assert!(
+        response.headers().get("content-length").is_none(),
+        "streamed"
+    );
     let text = response.text().await.unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 100_000);
     let first: Value = serde_json::from_str(lines[0]).unwrap();
-    assert!(first["author_email"].as_str().unwrap().ends_with("@example.com"));
+    assert!(first["author_email"]
+        .as_str()
+        .unwrap()
+        .ends_with("@example.com"));
 
     let csv = app
-        .with_key(&admin, Method::GET, "/v1/exports/reviews?format=csv&status=spam", None)
+        .with_key(
+            &admin,
+            Method::GET,
+            "/v1/exports/reviews?format=csv&status=spam",
+            None,
+        )
         .await;
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = csv.text().await.unwrap();
@@ -620,9 +778,13 @@ async fn an_export_streams_every_matching_review() {
     assert_eq!(reader.headers().unwrap().get(0), Some("id"));
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 10_000);
-    assert!(rows[0].get(4).unwrap().contains("\"з лапками\""), "quotes survive");
+    assert!(
+        rows[0].get(4).unwrap().contains("\"з лапками\""),
+        "quotes survive"
+    );
     let problem = expect_problem(
-        app.with_key(&admin, Method::GET, "/v1/exports/reviews?format=xml", None).await,
+        app.with_key(&admin, Method::GET, "/v1/exports/reviews?format=xml", None)
+            .await,
         400,
     )
     .await;
@@ -640,16 +802,26 @@ async fn the_newsroom_reply_shows_with_the_review_and_is_delivered() {
     let admin = app.api_key(&[Scope::Admin]).await;
     app.subscribe(&admin, &receiver.url, "review.replied").await;
     let key = moderator(&app).await;
-    let id = submit(&app, &review("Бракує мапи провінції.", 3)).await["id"].as_str().unwrap().to_owned();
+    let id = submit(&app, &review("Бракує мапи провінції.", 3)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let path = format!("/v1/reviews/{id}/reply");
     let replied = app
-        .with_key(&key, Method::PUT, &path, Some(&json!({"body": "Дякуємо! Мапу додали."})))
+        .with_key(
+            &key,
+            Method::PUT,
+            &path,
+            Some(&json!({"body": "Дякуємо! Мапу додали."})),
+        )
         .await;
     assert_eq!(replied.status(), 200);
     let shown = app.get_json(&format!("/v1/reviews/{id}")).await;
     assert_eq!(shown["reply"]["body"], "Дякуємо! Мапу додали.");
     assert_eq!(shown["reply"]["author"], "The newsroom");
-    let page = app.get_json(&format!("/v1/articles/{ARTICLE}/reviews")).await;
+    let page = app
+        .get_json(&format!("/v1/articles/{ARTICLE}/reviews"))
+        .await;
     assert_eq!(page["items"][0]["reply"]["body"], "Дякуємо! Мапу додали.");
 
     let delivered = receiver.wait_for_messages(1, Duration::from_secs(10)).await;
@@ -659,7 +831,16 @@ async fn the_newsroom_reply_shows_with_the_review_and_is_delivered() {
 
     let removed = app.with_key(&key, Method::DELETE, &path, None).await;
     assert_eq!(removed.status(), 204);
-    assert_eq!(app.get_json(&format!("/v1/reviews/{id}")).await["reply"], Value::Null);
-    let readers = app.client.put(app.url(&path)).json(&json!({"body": "x"})).send().await.unwrap();
+    assert_eq!(
+        app.get_json(&format!("/v1/reviews/{id}")).await["reply"],
+        Value::Null
+    );
+    let readers = app
+        .client
+        .put(app.url(&path))
+        .json(&json!({"body": "x"}))
+        .send()
+        .await
+        .unwrap();
     expect_problem(readers, 401).await;
 }

@@ -4,7 +4,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use crate::common::{
-    expect_problem, fixture, problem_fields, spawn_app, spawn_app_with, TestApp, TestOptions,
+    expect_problem, fixture, problem_fields, spawn_app, spawn_app_with, without_edit_token,
+    TestApp, TestOptions,
 };
 use marginalia::auth::Scope;
 use serde_json::{json, Value};
@@ -33,7 +34,12 @@ async fn valid_reviews_round_trip_and_stats_match_exactly() {
         );
 
         let read = app.get_json(&location).await;
-        assert_eq!(read, created, "GET returns what POST answered");
+        assert!(created["edit_token"].is_string(), "the token is shown once");
+        assert_eq!(
+            read,
+            without_edit_token(created.clone()),
+            "GET returns what POST answered"
+        );
         assert_eq!(read["body"], nfc(sent["body"].as_str().unwrap()));
         assert_eq!(read["rating"], sent["rating"]);
         assert_eq!(read["article_id"], article_id);
@@ -382,8 +388,9 @@ async fn cached_reads_show_own_reviews_at_once_and_other_instances_within_the_tt
     })
     .await;
     let other_instance = crate::common::spawn_app_on(&app.database_url, TestOptions::default());
-    let review = json!({"rating": 4, "body": "shared article"});
     for expected in 1..=3 {
+        // Distinct texts: the same text twice from one client is held as a duplicate.
+        let review = json!({"rating": 4, "body": format!("shared article, review {expected}")});
         assert_eq!(app.post_review("shared", &review).await.status(), 201);
         let stats = app.get_json("/v1/articles/shared/stats").await;
         assert_eq!(
@@ -392,7 +399,13 @@ async fn cached_reads_show_own_reviews_at_once_and_other_instances_within_the_tt
         );
     }
     assert_eq!(
-        other_instance.post_review("shared", &review).await.status(),
+        other_instance
+            .post_review(
+                "shared",
+                &json!({"rating": 4, "body": "from the other instance"})
+            )
+            .await
+            .status(),
         201
     );
     let mut seen = 0;
@@ -423,6 +436,7 @@ async fn cached_reads_show_own_reviews_at_once_and_other_instances_within_the_tt
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(listed, 4, "and in the cached first page");
+    let review = json!({"rating": 4, "body": "shared article, the fifth"});
     assert_eq!(app.post_review("shared", &review).await.status(), 201);
     let first_page = app.get_json("/v1/articles/shared/reviews").await;
     assert_eq!(

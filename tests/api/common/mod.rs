@@ -391,6 +391,15 @@ impl TestApp {
 }
 
 /// A file from `tests/fixtures`.
+/// A 201's review as every later read shows it: without the edit token, which only the creation
+/// answer carries.
+pub fn without_edit_token(mut created: Value) -> Value {
+    if let Some(fields) = created.as_object_mut() {
+        fields.remove("edit_token");
+    }
+    created
+}
+
 pub fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
