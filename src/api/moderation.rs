@@ -220,7 +220,7 @@ pub struct ActionResult {
 /// One or up to 500 reviews in one transaction: if any id is unknown (404) or any review cannot
 /// take the action (409, e.g. approving a deleted review), nothing changes and `errors` names
 /// each offending `review_ids[i]`. Stats, outbound events and the audit log change with it.
-/// `restore` sends a rejected, spam or deleted review back to the queue (`pending`).
+/// `restore` sends a rejected or spam review back to the queue (`pending`); deletion is final.
 #[utoipa::path(
     tag = "moderation",
     request_body(content = ActionRequest, content_type = "application/json"),

@@ -328,7 +328,8 @@ pub enum ModerationAction {
     Reject,
     /// Mark as spam: from pending, published or rejected.
     Spam,
-    /// Back to the queue (`pending`): from rejected, spam, or deleted by a moderator.
+    /// Back to the queue (`pending`): from rejected or spam. Deletion is final (an author's
+    /// deletion must not be undone by anyone else; moderators who may change their mind reject).
     Restore,
     /// Delete: from any status but deleted.
     Delete,
@@ -372,7 +373,7 @@ impl ModerationAction {
                 Self::Approve => matches!(from, Pending | Rejected | Spam),
                 Self::Reject => matches!(from, Pending | Published | Spam),
                 Self::Spam => matches!(from, Pending | Published | Rejected),
-                Self::Restore => matches!(from, Rejected | Spam | Deleted) && !erased,
+                Self::Restore => matches!(from, Rejected | Spam) && !erased,
                 Self::Delete => true,
             };
         if allowed {
@@ -570,7 +571,7 @@ mod tests {
         assert_eq!(Approve.apply(Published, false), Ok(Published));
         assert!(Approve.apply(Deleted, false).is_err());
         assert_eq!(Restore.apply(Spam, false), Ok(Pending));
-        assert_eq!(Restore.apply(Deleted, false), Ok(Pending));
+        assert!(Restore.apply(Deleted, false).is_err(), "deletion is final");
         assert!(Restore.apply(Deleted, true).is_err(), "erased stays erased");
         assert!(Restore.apply(Published, false).is_err());
         assert_eq!(Delete.apply(Published, true), Ok(Deleted));
