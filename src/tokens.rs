@@ -140,14 +140,23 @@ impl ClientDigests {
         mac.finalize().into_bytes()[..16].to_vec()
     }
 
-    /// The same text from the same address on the same article. The text is compared in its
-    /// matching form, so case and spacing changes do not make it new.
-    pub fn duplicate(&self, article: &ArticleId, address: IpAddr, matching_text: &str) -> Vec<u8> {
+    /// The same text from the same client (address and user agent, so that readers sharing one
+    /// network address are told apart as far as possible) on the same article. The text is
+    /// compared in its matching form, so case and spacing changes do not make it new.
+    pub fn duplicate(
+        &self,
+        article: &ArticleId,
+        address: IpAddr,
+        user_agent: &str,
+        matching_text: &str,
+    ) -> Vec<u8> {
         let mut mac = keyed(&self.salt);
         mac.update(b"duplicate\0");
         mac.update(article.as_str().as_bytes());
         mac.update(b"\0");
         mac.update(address.to_string().as_bytes());
+        mac.update(b"\0");
+        mac.update(user_agent.as_bytes());
         mac.update(b"\0");
         mac.update(matching_text.as_bytes());
         mac.finalize().into_bytes()[..16].to_vec()

@@ -36,6 +36,7 @@ pub struct ErasureRequest {
 
 /// What an erasure removed.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"erased": 2}))]
 pub struct ErasureResult {
     /// Reviews whose text and personal fields were removed (now `deleted`).
     pub erased: usize,

@@ -59,6 +59,29 @@ impl ModeratedReview {
 
 /// One page of the queue.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "items": [{
+        "id": "019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f",
+        "article_id": "voa-2020-05-iskp-attacks",
+        "rating": 1,
+        "title": null,
+        "body": "Автор — шахрай, не вірте жодному слову.",
+        "author_name": "Анонім",
+        "language": "uk",
+        "status": "pending",
+        "created_at": "2026-11-26T08:12:00Z",
+        "edited_at": null,
+        "helpful_count": 0,
+        "unhelpful_count": 0,
+        "reply": null,
+        "author_email": "anon@example.com",
+        "reasons": ["banned_term"],
+        "flag_count": 0,
+        "updated_at": "2026-11-26T08:12:00Z",
+        "erased_at": null
+    }],
+    "next_cursor": "019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f"
+}))]
 pub struct QueuePage {
     pub items: Vec<ModeratedReview>,
     /// Pass as `cursor` for the next page; null on the last.
@@ -207,6 +230,11 @@ pub struct ChangedReview {
 
 /// What an action changed.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "action": "approve",
+    "changed": [{"id": "019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f", "from": "pending", "to": "published"}],
+    "unchanged": 0
+}))]
 pub struct ActionResult {
     pub action: ModerationAction,
     /// The reviews whose status changed.
@@ -336,6 +364,20 @@ impl From<LogRow> for LogEntry {
 
 /// One page of the audit log.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "items": [{
+        "id": "019ab5d0-1111-7000-8000-000000000002",
+        "review_id": "019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f",
+        "actor": "desk-editor-olha",
+        "action": "approve",
+        "from_status": "pending",
+        "to_status": "published",
+        "reasons": [],
+        "note": "Checked the sources the reader cites.",
+        "created_at": "2026-11-26T09:00:00Z"
+    }],
+    "next_cursor": null
+}))]
 pub struct LogPage {
     pub items: Vec<LogEntry>,
     #[schema(required = true)]

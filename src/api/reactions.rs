@@ -40,6 +40,7 @@ pub struct VoteRequest {
 
 /// A review's vote counts.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"helpful_count": 13, "unhelpful_count": 1}))]
 pub struct VoteCounts {
     pub helpful_count: i32,
     pub unhelpful_count: i32,

@@ -314,6 +314,7 @@ pub async fn create_review(
         duplicate_digest: Some(digests.duplicate(
             &article_id,
             client.address,
+            &client.user_agent,
             &matching_form(review.body.as_str()),
         )),
         duplicate_action: state.moderation.rules.action(ReasonCode::Duplicate),

@@ -844,3 +844,124 @@ async fn the_newsroom_reply_shows_with_the_review_and_is_delivered() {
         .unwrap();
     expect_problem(readers, 401).await;
 }
+
+#[tokio::test]
+async fn a_widget_on_the_newsroom_site_may_send_the_moderation_headers() {
+    let app = spawn_app().await;
+    for (method, path, headers) in [
+        (
+            "POST",
+            format!("/v1/articles/{ARTICLE}/reviews"),
+            "content-type, idempotency-key",
+        ),
+        (
+            "PATCH",
+            "/v1/reviews/019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f".to_owned(),
+            "content-type, x-edit-token",
+        ),
+        (
+            "DELETE",
+            "/v1/reviews/019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f".to_owned(),
+            "x-edit-token",
+        ),
+    ] {
+        let preflight = app
+            .client
+            .request(Method::OPTIONS, app.url(&path))
+            .header("origin", "https://news.example.org")
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", headers)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preflight.status(), 200, "{method} {path}");
+        let allowed = preflight.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .to_lowercase();
+        for header in headers.split(", ") {
+            assert!(allowed.contains(header), "{header} in {allowed}");
+        }
+    }
+    let refused = app.post_review(ARTICLE, &review("x", 9)).await;
+    assert!(refused.headers().contains_key("x-request-id"));
+}
+
+/// Every change a moderator, an author or readers make reaches the newsroom's systems as its own
+/// signed event, in the order the changes were committed.
+#[tokio::test]
+async fn every_transition_is_announced_through_the_outbox() {
+    let app = spawn_app_with(TestOptions {
+        flag_threshold: 1,
+        ..pre_moderated()
+    })
+    .await;
+    let receiver = Receiver::start(0);
+    let admin = app.api_key(&[Scope::Admin]).await;
+    for event in [
+        "review.created",
+        "review.published",
+        "review.rejected",
+        "review.updated",
+        "review.deleted",
+    ] {
+        app.subscribe(&admin, &receiver.url, event).await;
+    }
+    let key = moderator(&app).await;
+    let created = submit(&app, &review("Подія за подією.", 4)).await;
+    let id = created["id"].as_str().unwrap();
+    let token = created["edit_token"].as_str().unwrap();
+    let ok = |response: reqwest::Response| {
+        assert!(response.status().is_success(), "{}", response.status());
+    };
+    ok(act(&app, &key, "approve", &[id]).await); // review.published
+    ok(act(&app, &key, "spam", &[id]).await); // review.rejected
+    ok(act(&app, &key, "restore", &[id]).await); // review.updated (back to the queue)
+    ok(act(&app, &key, "approve", &[id]).await); // review.published
+    ok(app
+        .client
+        .post(app.url(&format!("/v1/reviews/{id}/flags")))
+        .json(&json!({"reason": "spam"}))
+        .send()
+        .await
+        .unwrap()); // the threshold of 1: review.updated (pending, flagged)
+    ok(app
+        .client
+        .delete(app.url(&format!("/v1/reviews/{id}")))
+        .header("x-edit-token", token)
+        .send()
+        .await
+        .unwrap()); // review.deleted
+    let expected = [
+        ("review.created", "pending"),
+        ("review.published", "published"),
+        ("review.rejected", "spam"),
+        ("review.updated", "pending"),
+        ("review.published", "published"),
+        ("review.updated", "pending"),
+        ("review.deleted", "deleted"),
+    ];
+    let messages = receiver
+        .wait_for_messages(expected.len(), Duration::from_secs(15))
+        .await;
+    let mut ids = std::collections::HashSet::new();
+    let mut seen: Vec<(String, String, String)> = messages
+        .iter()
+        .filter(|message| message.status == 200 && ids.insert(message.id.clone()))
+        .map(|message| {
+            let body = message.json();
+            (
+                body["timestamp"].as_str().unwrap().to_owned(),
+                body["type"].as_str().unwrap().to_owned(),
+                body["data"]["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let seen: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|(_, kind, status)| (kind.as_str(), status.as_str()))
+        .collect();
+    assert_eq!(seen, expected);
+    assert!(messages.iter().all(|m| m.json()["data"]["id"] == id));
+}
