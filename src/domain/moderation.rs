@@ -366,7 +366,7 @@ impl ModerationAction {
     /// The status a review in `from` moves to. A review already in the target status stays
     /// (repeating an action changes nothing). Erased reviews cannot come back.
     pub fn apply(self, from: ReviewStatus, erased: bool) -> Result<ReviewStatus, Disallowed> {
-        use ReviewStatus::{Deleted, Pending, Published, Rejected, Spam};
+        use ReviewStatus::{Pending, Published, Rejected, Spam};
         let target = self.target();
         let allowed = from == target
             || match self {
