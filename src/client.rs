@@ -46,12 +46,13 @@ impl TrustedProxies {
         peer: IpAddr,
         forwarded_for: impl DoubleEndedIterator<Item = &'a str>,
     ) -> IpAddr {
+        let peer = peer.to_canonical();
         if !self.trusts(peer) {
             return peer;
         }
         let mut client = peer;
         for entry in forwarded_for.rev() {
-            match entry.trim().parse::<IpAddr>() {
+            match hop_address(entry.trim()) {
                 Ok(address) => {
                     client = address;
                     if !self.trusts(address) {
@@ -63,6 +64,34 @@ impl TrustedProxies {
             }
         }
         client
+    }
+}
+
+/// The address of one `X-Forwarded-For` hop: an address, possibly with a port
+/// (`203.0.113.5:4711`, `[2001:db8::1]:443`) or in brackets.
+fn hop_address(hop: &str) -> Result<IpAddr, ()> {
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<std::net::SocketAddr>().map(|addr| addr.ip()))
+        .or_else(|_| {
+            hop.strip_prefix('[')
+                .and_then(|rest| rest.strip_suffix(']'))
+                .ok_or(())
+                .and_then(|inner| inner.parse::<IpAddr>().map_err(|_| ()))
+        })
+        .map(|address| address.to_canonical())
+        .map_err(|_| ())
+}
+
+/// The network a client address stands for in limits and digests: an IPv4 address itself, an
+/// IPv6 address its /64 (what one subscriber usually gets, so changing the low bits is no new
+/// client).
+pub fn network_of(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => {
+            let high = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(high))
+        }
     }
 }
 
@@ -149,5 +178,25 @@ mod tests {
             ip("10.0.0.1")
         );
         assert!(TrustedProxies::parse(&["not-an-ip".into()]).is_err());
+        // Hops with ports or brackets, and IPv4 seen through an IPv6 socket.
+        assert_eq!(
+            proxies.client_address(ip("::ffff:192.0.2.7"), ["203.0.113.5:4711"].into_iter()),
+            ip("203.0.113.5")
+        );
+        assert_eq!(
+            proxies.client_address(ip("10.0.0.1"), ["[2001:db8::1]:443"].into_iter()),
+            ip("2001:db8::1")
+        );
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64_and_a_mapped_ipv4_is_the_ipv4() {
+        assert_eq!(network_of(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            network_of(ip("2001:db8:1:2:aaaa::1")),
+            network_of(ip("2001:db8:1:2:ffff::9"))
+        );
+        assert_eq!(network_of(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));
+        assert_eq!(network_of(ip("203.0.113.9")), ip("203.0.113.9"));
     }
 }

@@ -190,7 +190,7 @@ pub struct Config {
     pub max_links: usize,
 
     /// Where each rule sends what it catches, `rule=pending|spam` comma-separated; unnamed rules
-    /// keep their default (duplicate and honeypot: spam; the others: pending).
+    /// keep their default (honeypot: spam; the others: pending).
     #[arg(long, env = "MARGINALIA_RULE_ACTIONS", default_value = "")]
     pub rule_actions: String,
 

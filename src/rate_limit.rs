@@ -10,6 +10,7 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use crate::client::network_of;
 use crate::error::ApiError;
 use crate::metrics;
 
@@ -46,12 +47,13 @@ impl Limit {
         Self { kind, limiter }
     }
 
-    /// Counts one request from `address`; over the limit, a 429 that says when to retry.
+    /// Counts one request from `address` (its network: an IPv6 client is its /64); over the
+    /// limit, a 429 that says when to retry.
     pub fn check(&self, address: IpAddr) -> Result<(), ApiError> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
-        limiter.check_key(&address).map_err(|refusal| {
+        limiter.check_key(&network_of(address)).map_err(|refusal| {
             let wait = refusal.wait_time_from(DefaultClock::default().now());
             metrics::record_rate_limited(self.kind.as_str());
             ApiError::TooManyRequests {
@@ -91,6 +93,10 @@ mod tests {
             other => panic!("expected a 429, got {other:?}"),
         }
         assert!(limit.check(second).is_ok());
+        // Another address of the same IPv6 /64 is the same client.
+        let v6 = Limit::per_minute(LimitedWrite::Reviews, 1);
+        assert!(v6.check("2001:db8::1".parse().unwrap()).is_ok());
+        assert!(v6.check("2001:db8::2".parse().unwrap()).is_err());
         let off = Limit::per_minute(LimitedWrite::Reviews, 0);
         for _ in 0..1000 {
             assert!(off.check(first).is_ok());

@@ -140,6 +140,17 @@ impl ClientDigests {
         mac.finalize().into_bytes()[..16].to_vec()
     }
 
+    /// The network a flag came from on the given day: the flag threshold counts distinct
+    /// networks, which a client cannot invent as it can invent voter tokens.
+    pub fn network(&self, address: IpAddr, day: NaiveDate) -> Vec<u8> {
+        let mut mac = keyed(&self.salt);
+        mac.update(b"network\0");
+        mac.update(day.to_string().as_bytes());
+        mac.update(b"\0");
+        mac.update(crate::client::network_of(address).to_string().as_bytes());
+        mac.finalize().into_bytes()[..16].to_vec()
+    }
+
     /// The same text from the same client (address and user agent, so that readers sharing one
     /// network address are told apart as far as possible) on the same article. The text is
     /// compared in its matching form, so case and spacing changes do not make it new.

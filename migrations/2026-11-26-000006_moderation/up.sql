@@ -55,6 +55,10 @@ CREATE TABLE review_votes (
 CREATE TABLE review_flags (
     review_id  UUID NOT NULL REFERENCES reviews (id) ON DELETE CASCADE,
     voter      BYTEA NOT NULL,
+    -- Keyed digest of the flagging client's network (address, /64 for IPv6) and day: the
+    -- threshold counts distinct networks, so one client inventing voter tokens cannot take a
+    -- review down alone.
+    network    BYTEA NOT NULL,
     reason     TEXT NOT NULL,
     note       TEXT,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
@@ -73,6 +77,20 @@ CREATE TABLE idempotency_keys (
     created_at     TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+
+-- Reviews now leave `published` (moderation), and each leaves the stripe it was counted in, which
+-- is picked from its id. Counters written before striping all sit in stripe 0, so the counters are
+-- rebuilt from the reviews, each in its own stripe (the same byte `store::stats::stripe_of` reads).
+DELETE FROM article_stats;
+INSERT INTO article_stats (article_id, stripe, review_count, rating_sum,
+                           count_1, count_2, count_3, count_4, count_5)
+SELECT article_id, (get_byte(uuid_send(id), 15) % 8)::smallint, count(*), sum(rating),
+       count(*) FILTER (WHERE rating = 1), count(*) FILTER (WHERE rating = 2),
+       count(*) FILTER (WHERE rating = 3), count(*) FILTER (WHERE rating = 4),
+       count(*) FILTER (WHERE rating = 5)
+FROM reviews
+WHERE status = 'published'
+GROUP BY 1, 2;
 
 -- Secrets the service generates for itself, shared by every instance: the salt of the client
 -- digests (voters, duplicates). gen_random_uuid() draws from a strong random source.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::JsonBody;
+use super::extract::{present, JsonBody};
 use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, Unavailable};
 use super::stats::ArticleStats;
 use crate::auth::{ApiCaller, Scope};
@@ -21,7 +21,8 @@ use crate::store;
 use crate::store::articles::ArticleWithStats;
 
 /// What the CMS says about an article. Absent fields are cleared; `reviews_open` defaults to true;
-/// an absent `lifecycle` leaves an existing article's as it is (a new one is published).
+/// an absent `lifecycle` or `moderation` leaves an existing article's as it is (a new one is
+/// published, with the site's moderation mode).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
@@ -50,8 +51,11 @@ pub struct PutArticleRequest {
     /// Whether readers may submit reviews.
     pub reviews_open: Option<bool>,
     pub lifecycle: Option<Lifecycle>,
-    /// This article's moderation mode; absent or null: the site's (MARGINALIA_MODERATION).
-    pub moderation: Option<ModerationMode>,
+    /// This article's moderation mode; null: the site's (MARGINALIA_MODERATION). An editorial
+    /// setting: left out, it stays as it is (unlike the CMS's fields).
+    #[schema(value_type = Option<ModerationMode>)]
+    #[serde(default, deserialize_with = "present")]
+    pub moderation: Option<Option<ModerationMode>>,
 }
 
 /// An article and its review stats.

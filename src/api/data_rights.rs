@@ -147,6 +147,34 @@ impl From<ModeratedReviewRow> for ExportedReview {
     }
 }
 
+impl ExportedReview {
+    /// Readers' texts made inert for spreadsheets, which run a cell starting with `=`, `+`, `-`,
+    /// `@`, a tab or a carriage return as a formula (CSV injection): such a cell gets a leading
+    /// `'`, as OWASP recommends.
+    fn for_spreadsheets(mut self) -> Self {
+        fn inert(text: &mut String) {
+            if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                text.insert(0, '\'');
+            }
+        }
+        for text in [&mut self.body, &mut self.reasons] {
+            inert(text);
+        }
+        for text in [
+            &mut self.title,
+            &mut self.author_name,
+            &mut self.author_email,
+            &mut self.reply,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            inert(text);
+        }
+        self
+    }
+}
+
 /// Encodes one batch of an export.
 fn encode(
     format: ExportFormat,
@@ -169,7 +197,7 @@ fn encode(
                 .from_writer(Vec::new());
             for row in rows {
                 writer
-                    .serialize(ExportedReview::from(row))
+                    .serialize(ExportedReview::from(row).for_spreadsheets())
                     .map_err(|error| error.to_string())?;
             }
             writer

@@ -126,6 +126,14 @@ impl FromRequest for JsonBytes {
     }
 }
 
+/// For `#[serde(default, deserialize_with = "present")]`: tells a field sent as null
+/// (`Some(None)`) from a field left out (`None`).
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 /// Parses a JSON document into `T`, reporting where it went wrong.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // serde would also build a struct from an array; a request body must be an object.

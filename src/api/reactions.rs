@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::metrics;
 use crate::state::AppState;
 use crate::store;
-use crate::store::reactions::Flagged;
+use crate::store::reactions::{Flagged, Flagger};
 use crate::store::reviews::PublicReviewRow;
 
 /// Parses the optional `voter_token` of a vote or flag.
@@ -105,8 +105,8 @@ pub struct FlagRequest {
 /// Flag a review for the moderators.
 ///
 /// Public, on published reviews. One flag per voter and review (a repeat changes nothing). When
-/// enough readers flag a review (MARGINALIA_FLAG_THRESHOLD, 3 by default), it leaves the public
-/// reads and waits in the queue with reason `flagged`.
+/// readers from enough distinct networks flag a review (MARGINALIA_FLAG_THRESHOLD, 3 by default),
+/// it leaves the public reads and waits in the queue with reason `flagged`.
 #[utoipa::path(
     tag = "reviews",
     params(("id" = uuid::Uuid, Path, description = "Review id")),
@@ -143,17 +143,17 @@ pub async fn flag(
     match (request.reason, token) {
         (Some(reason), Ok(token)) if errors.is_empty() => {
             let digests = state.abuse.digests(&state.pool).await?;
-            let voter = digests.voter(
-                token.as_ref(),
-                client.address,
-                &client.user_agent,
-                Utc::now().date_naive(),
-            );
+            let today = Utc::now().date_naive();
+            let voter = digests.voter(token.as_ref(), client.address, &client.user_agent, today);
+            let network = digests.network(client.address, today);
             let render = |row: &PublicReviewRow| event_json(&state, row);
             let flagged = store::reactions::flag(
                 &state.pool,
                 id,
-                &voter,
+                &Flagger {
+                    voter: &voter,
+                    network: &network,
+                },
                 reason,
                 note.as_ref(),
                 state.moderation.flag_threshold,

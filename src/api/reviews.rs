@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::extract::{
-    parse_json, EditTokenHeader, IdempotencyKeyHeader, JsonBody, JsonBytes, ListQuery,
+    parse_json, present, EditTokenHeader, IdempotencyKeyHeader, JsonBody, JsonBytes, ListQuery,
     ReviewIdPath, ReviewWriter,
 };
 use super::responses::{
@@ -526,13 +526,6 @@ pub struct EditReviewRequest {
     pub title: Option<Option<String>>,
     #[schema(value_type = Option<ReviewBody>)]
     pub body: Option<String>,
-}
-
-/// Tells a field sent as null (`Some(None)`) from a field left out (`None`).
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// Edit your review.

@@ -94,6 +94,7 @@ diesel::table! {
     review_flags (review_id, voter) {
         review_id -> Uuid,
         voter -> Bytea,
+        network -> Bytea,
         reason -> Text,
         note -> Nullable<Text>,
         created_at -> Timestamptz,

@@ -234,7 +234,8 @@ pub struct ArticleInput<'a> {
     pub section: Option<&'a str>,
     pub published_at: Option<DateTime<Utc>>,
     pub reviews_open: Option<bool>,
-    pub moderation: Option<ModerationMode>,
+    /// `Some(None)`: back to the site's mode; `None`: as it is.
+    pub moderation: Option<Option<ModerationMode>>,
 }
 
 /// A checked, normalized article description ready to store.
@@ -247,8 +248,8 @@ pub struct ArticleUpsert {
     /// Always a time the database can store.
     pub published_at: Option<DateTime<Utc>>,
     pub reviews_open: bool,
-    /// The article's own moderation mode; `None`: the site's.
-    pub moderation: Option<ModerationMode>,
+    /// The article's own moderation mode to store (`Some(None)`: the site's); `None`: keep it.
+    pub moderation: Option<Option<ModerationMode>>,
 }
 
 impl ArticleUpsert {

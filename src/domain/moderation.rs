@@ -79,6 +79,12 @@ impl ReasonCode {
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|code| code.as_str() == raw)
     }
+
+    /// Whether the reason is about the text (and so decided again when the author edits it),
+    /// rather than about how it arrived or how readers took it.
+    pub fn is_about_text(self) -> bool {
+        matches!(self, Self::BannedTerm | Self::TooManyLinks | Self::Shouting)
+    }
 }
 
 /// Where a rule sends a review it catches. Never away: a caught review always reaches a
@@ -112,7 +118,8 @@ pub struct Rules {
 const SHOUTING_MIN_LETTERS: usize = 12;
 /// …and this share (in percent) of them are capitals,
 const SHOUTING_CAPITALS_PERCENT: usize = 70;
-/// or when one character repeats this many times in a row.
+/// or when one letter (or `!`, `?`) repeats this many times in a row. Digits do not count:
+/// "100 000 000" is a number, not a shout.
 const SHOUTING_REPEATS: usize = 8;
 
 impl Default for Rules {
@@ -123,7 +130,8 @@ impl Default for Rules {
             actions: [
                 (ReasonCode::BannedTerm, RuleAction::Pending),
                 (ReasonCode::TooManyLinks, RuleAction::Pending),
-                (ReasonCode::Duplicate, RuleAction::Spam),
+                // Readers sharing one network may well send the same short thanks.
+                (ReasonCode::Duplicate, RuleAction::Pending),
                 (ReasonCode::Honeypot, RuleAction::Spam),
                 (ReasonCode::Shouting, RuleAction::Pending),
             ],
@@ -308,7 +316,11 @@ pub fn is_shouting(text: &str) -> bool {
     }
     let mut run = 0;
     let mut previous = None;
-    for c in text.chars().filter(|c| !c.is_whitespace()) {
+    for c in text.chars() {
+        if !(c.is_alphabetic() || c == '!' || c == '?') {
+            previous = None;
+            continue;
+        }
         run = if Some(c) == previous { run + 1 } else { 1 };
         previous = Some(c);
         if run >= SHOUTING_REPEATS {
@@ -514,6 +526,12 @@ mod tests {
             verdict(&rules, "Noooooooooo way").reasons,
             [ReasonCode::Shouting]
         );
+        assert_eq!(
+            verdict(&rules, "Why?????????").reasons,
+            [ReasonCode::Shouting]
+        );
+        let numbers = "Бюджет — 100 000 000 гривень, а не 1000000000.";
+        assert!(verdict(&rules, numbers).reasons.is_empty());
         assert!(verdict(&rules, "NATO and ISIS-K: a USA view")
             .reasons
             .is_empty());

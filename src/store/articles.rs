@@ -55,7 +55,9 @@ pub async fn upsert(
     let language = upsert.language.as_ref().map(LanguageTag::as_str);
     let section = upsert.section.as_ref().map(ArticleSection::as_str);
     let new_lifecycle = lifecycle.unwrap_or(Lifecycle::Published).as_str();
-    let moderation = upsert.moderation.map(ModerationMode::as_str);
+    // Sent (a mode, or null for the site's): stored; left out: an existing article keeps its own.
+    let moderation_sent = upsert.moderation.is_some();
+    let moderation = upsert.moderation.flatten().map(ModerationMode::as_str);
     let values = (
         dsl::article_id.eq(id.as_str()),
         dsl::title.eq(title),
@@ -81,7 +83,11 @@ pub async fn upsert(
                 dsl::section.eq(section),
                 dsl::published_at.eq(upsert.published_at),
                 dsl::reviews_open.eq(upsert.reviews_open),
-                dsl::moderation.eq(moderation),
+                dsl::moderation.eq(diesel::dsl::sql::<Nullable<Text>>("CASE WHEN ")
+                    .bind::<Bool, _>(moderation_sent)
+                    .sql(" THEN ")
+                    .bind::<Nullable<Text>, _>(moderation)
+                    .sql(" ELSE articles.moderation END")),
                 dsl::lifecycle.eq(diesel::dsl::sql::<Text>("COALESCE(")
                     .bind::<Nullable<Text>, _>(kept_lifecycle)
                     .sql(", articles.lifecycle)")),

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::moderation::{self, Change, Entry, ModeratedReviewRow, Render};
 use super::{with_connection, StoreError};
-use crate::db::schema::{idempotency_keys, reviews};
+use crate::db::schema::{idempotency_keys, moderation_log, review_flags, reviews};
 use crate::db::Pool;
 use crate::domain::review::ReviewStatus;
 use crate::domain::time;
@@ -24,8 +24,9 @@ pub struct Erased {
 
 /// Erases every review written under `email` (compared case-insensitively): title, body, name,
 /// email and the newsroom's reply are removed, the reviews become `deleted` (counters follow),
-/// the audit log records the erasure (without the email), and the texts are scrubbed from
-/// undelivered and retained outbox events and from idempotency records. One transaction.
+/// the audit log records the erasure of each (without the email), and copies of the texts are
+/// scrubbed: outbox events, idempotency records, moderators' notes, readers' flags and receivers'
+/// answers to the events. One transaction.
 pub async fn erase(
     pool: &Pool,
     email: &str,
@@ -81,7 +82,46 @@ pub async fn erase(
                 render,
             )
             .await?;
+            // Reviews that were deleted already changed no status; their erasure is logged too.
+            let unchanged: Vec<_> = ids
+                .iter()
+                .filter(|id| !changes.iter().any(|change| change.review.id == **id))
+                .map(|id| {
+                    (
+                        moderation_log::id.eq(Uuid::now_v7()),
+                        moderation_log::review_id.eq(*id),
+                        moderation_log::actor.eq(actor),
+                        moderation_log::action.eq("erase"),
+                        moderation_log::from_status.eq(Some(ReviewStatus::Deleted.as_str())),
+                        moderation_log::to_status.eq(ReviewStatus::Deleted.as_str()),
+                        moderation_log::created_at.eq(now),
+                    )
+                })
+                .collect();
+            if !unchanged.is_empty() {
+                diesel::insert_into(moderation_log::table)
+                    .values(unchanged)
+                    .execute(conn)
+                    .await?;
+            }
+            // Free texts that may quote or name the author: moderators' notes on these reviews,
+            // readers' flag notes, and what receivers answered to their events.
+            diesel::update(moderation_log::table.filter(moderation_log::review_id.eq_any(&ids)))
+                .set(moderation_log::note.eq(None::<String>))
+                .execute(conn)
+                .await?;
+            diesel::delete(review_flags::table.filter(review_flags::review_id.eq_any(&ids)))
+                .execute(conn)
+                .await?;
             let id_texts: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+            diesel::sql_query(
+                "UPDATE webhook_attempts SET response_excerpt = NULL WHERE delivery_id IN \
+                 (SELECT d.id FROM webhook_deliveries d JOIN outbox_events e ON e.id = d.event_id \
+                 WHERE e.payload->>'id' = ANY ($1))",
+            )
+            .bind::<Array<Text>, _>(&id_texts)
+            .execute(conn)
+            .await?;
             diesel::sql_query(
                 "UPDATE outbox_events SET payload = payload || \
                  '{\"title\": null, \"body\": \"\", \"author_name\": null, \"reply\": null}'::jsonb \

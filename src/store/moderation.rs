@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 use super::reviews::PublicReviewRow;
 use super::{stats, with_connection, StoreError};
-use crate::db::schema::{articles, moderation_log, outbox_events, reviews, webhook_endpoints};
+use crate::db::schema::{
+    articles, moderation_log, outbox_events, review_flags, reviews, webhook_endpoints,
+};
 use crate::db::Pool;
 use crate::domain::moderation::{transition_event, ModerationMode, ReasonCode, Verdict};
 use crate::domain::review::{ReviewEdit, ReviewStatus};
@@ -156,8 +158,8 @@ pub(super) async fn transition_on(
         if moved.is_empty() {
             continue;
         }
-        // An approval clears the flag count: after a moderator's look, it takes as many new
-        // readers' flags as the first time to take the review down again.
+        // An approval clears the flag count: after a moderator's look, it takes as many readers'
+        // flags as the first time to take the review down again.
         diesel::sql_query(
             "UPDATE reviews SET status = $1, updated_at = now(), \
              flag_count = CASE WHEN $1 = 'published' THEN 0 ELSE flag_count END, \
@@ -169,6 +171,12 @@ pub(super) async fn transition_on(
         .bind::<Array<SqlUuid>, _>(&moved)
         .execute(conn)
         .await?;
+        if target == ReviewStatus::Published {
+            // The flags a moderator has now looked at no longer count towards the threshold.
+            diesel::delete(review_flags::table.filter(review_flags::review_id.eq_any(&moved)))
+                .execute(conn)
+                .await?;
+        }
     }
     let mut counted = Counting::default();
     for change in &changes {
@@ -261,7 +269,7 @@ impl Counting {
                  count_3 = s.count_3 + excluded.count_3, count_4 = s.count_4 + excluded.count_4, \
                  count_5 = s.count_5 + excluded.count_5"
             };
-            diesel::sql_query(sql)
+            let changed = diesel::sql_query(sql)
                 .bind::<Text, _>(&article_id)
                 .bind::<SmallInt, _>(stripe)
                 .bind::<Integer, _>(review_count)
@@ -273,6 +281,14 @@ impl Counting {
                 .bind::<Integer, _>(counts[4])
                 .execute(conn)
                 .await?;
+            if changed != 1 {
+                // A counted review always has its stripe's row; anything else is a bug, and
+                // rolling back beats counters that silently drift.
+                tracing::error!(%article_id, stripe, "a review's stats row is missing");
+                return Err(StoreError::Query(std::sync::Arc::new(
+                    diesel::result::Error::NotFound,
+                )));
+            }
         }
         Ok(())
     }
@@ -396,8 +412,8 @@ pub async fn log(
     Ok((rows, more))
 }
 
-/// Sets (or with `None` removes) the newsroom's reply to a review, with its audit entry and, for
-/// a new or changed reply, its `review.replied` event. Returns the review after the change, and
+/// Sets (or with `None` removes) the newsroom's reply to a review, with its audit entry and its
+/// `review.replied` event; the same reply again (or removing none) changes nothing. Returns the review after the change, and
 /// whether an event was written.
 pub async fn reply(
     pool: &Pool,
@@ -421,6 +437,10 @@ pub async fn reply(
                 return Err(StoreError::Conflict(
                     "the review is deleted: it takes no reply".into(),
                 ));
+            }
+            if current.public.reply_body.as_deref() == body {
+                // Sending the same reply again, or removing none, changes nothing.
+                return Ok((current.public, false));
             }
             let review: PublicReviewRow = diesel::update(reviews::table.find(id))
                 .set((
@@ -576,11 +596,19 @@ pub async fn edit(
                 (ReviewStatus::Pending, ReviewStatus::Published) => ReviewStatus::Pending,
                 (_, decided) => decided,
             };
-            let reasons: Vec<String> = verdict
+            // The text's reasons are decided anew; why the submission itself or its readers
+            // held it stays.
+            let mut reasons: Vec<String> = verdict
                 .reason_codes()
                 .into_iter()
                 .map(str::to_owned)
                 .collect();
+            for kept in &owned.row.reasons {
+                let lasting = ReasonCode::parse(kept).is_some_and(|code| !code.is_about_text());
+                if lasting && !reasons.contains(kept) {
+                    reasons.push(kept.clone());
+                }
+            }
             let review: PublicReviewRow = diesel::update(reviews::table.find(id))
                 .set((
                     reviews::rating.eq(rating),

@@ -112,12 +112,18 @@ pub enum Flagged {
     Counted(Option<Box<Change>>, bool),
 }
 
-/// Records `voter`'s flag on a published review. The `threshold`-th flag sends it to `pending`
-/// with reason `flagged`, in the same transaction.
+/// Who flags: the voter, and the network the flag came from.
+pub struct Flagger<'a> {
+    pub voter: &'a [u8],
+    pub network: &'a [u8],
+}
+
+/// Records a flag on a published review. Once flags from `threshold` distinct networks are in,
+/// the review goes to `pending` with reason `flagged`, in the same transaction.
 pub async fn flag(
     pool: &Pool,
     id: Uuid,
-    voter: &[u8],
+    flagger: &Flagger<'_>,
     reason: FlagReason,
     note: Option<&FlagNote>,
     threshold: u32,
@@ -129,7 +135,8 @@ pub async fn flag(
             let inserted = diesel::insert_into(review_flags::table)
                 .values((
                     review_flags::review_id.eq(id),
-                    review_flags::voter.eq(voter),
+                    review_flags::voter.eq(flagger.voter),
+                    review_flags::network.eq(flagger.network),
                     review_flags::reason.eq(reason.as_str()),
                     review_flags::note.eq(note.map(FlagNote::as_str)),
                     review_flags::created_at.eq(time::now_stored()),
@@ -140,12 +147,16 @@ pub async fn flag(
             if inserted == 0 {
                 return Ok(Flagged::Already);
             }
-            let flags: i32 = diesel::update(reviews::table.find(id))
+            diesel::update(reviews::table.find(id))
                 .set(reviews::flag_count.eq(reviews::flag_count + 1))
-                .returning(reviews::flag_count)
+                .execute(conn)
+                .await?;
+            let networks: i64 = review_flags::table
+                .filter(review_flags::review_id.eq(id))
+                .select(diesel::dsl::count(review_flags::network).aggregate_distinct())
                 .get_result(conn)
                 .await?;
-            if u32::try_from(flags).unwrap_or(0) < threshold {
+            if u64::try_from(networks).unwrap_or(0) < u64::from(threshold) {
                 return Ok(Flagged::Counted(None, false));
             }
             let entry = Entry {

@@ -90,7 +90,8 @@ pub fn openapi_webhooks() -> utoipa::openapi::Paths {
             EventType::ReviewPublished => ("ReviewEvent", "A review became public"),
             EventType::ReviewRejected => (
                 "ReviewEvent",
-                "Moderators or the rules rejected a review or marked it as spam",
+                "Moderators rejected a review or marked it as spam (a submission the rules hold \
+                 arrives as review.created with its status)",
             ),
             EventType::ReviewDeleted => ("ReviewEvent", "A review was deleted or erased"),
             EventType::ReviewReplied => (

@@ -137,25 +137,37 @@ async fn under_pre_moderation_a_review_waits_unseen_until_approved() {
 #[tokio::test]
 async fn an_article_can_be_pre_moderated_on_a_post_moderated_site() {
     let app = spawn_app().await;
-    let cms = app.api_key(&[Scope::Cms]).await;
-    let put = app
-        .put_article(
-            ARTICLE,
-            Some(&format!("Bearer {cms}")),
-            &json!({"title": "Sensitive", "moderation": "pre"}),
-        )
-        .await;
-    assert!(put.status().is_success(), "{}", put.status());
+    let cms = format!("Bearer {}", app.api_key(&[Scope::Cms]).await);
+    let app = &app;
+    let cms = &cms;
+    let put = |body: Value| async move { app.put_article(ARTICLE, Some(cms), &body).await };
+    let created = put(json!({"title": "Sensitive", "moderation": "pre"})).await;
+    assert!(created.status().is_success(), "{}", created.status());
     assert_eq!(
-        submit(&app, &review("Зважений текст.", 5)).await["status"],
+        submit(app, &review("Зважений текст.", 5)).await["status"],
         "pending"
     );
+    let elsewhere = app
+        .post_review("another-article", &review("Зважений текст.", 5))
+        .await;
     assert_eq!(
-        app.post_review("another-article", &review("Зважений текст.", 5))
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()["status"],
+        elsewhere.json::<Value>().await.unwrap()["status"],
+        "published"
+    );
+    // The CMS's next sync leaves the editorial setting alone; null gives the site's back.
+    let synced = put(json!({"title": "Sensitive, updated"})).await;
+    assert_eq!(synced.json::<Value>().await.unwrap()["moderation"], "pre");
+    assert_eq!(
+        submit(app, &review("Ще один текст.", 5)).await["status"],
+        "pending"
+    );
+    let reset = put(json!({"moderation": null})).await;
+    assert_eq!(
+        reset.json::<Value>().await.unwrap()["moderation"],
+        Value::Null
+    );
+    assert_eq!(
+        submit(app, &review("Після зміни режиму.", 5)).await["status"],
         "published"
     );
 }
@@ -165,38 +177,75 @@ async fn an_article_can_be_pre_moderated_on_a_post_moderated_site() {
 #[tokio::test]
 async fn stats_stay_exact_over_random_transition_sequences() {
     use rand::{Rng, SeedableRng};
-    let app = spawn_app_with(pre_moderated()).await;
+    let app = spawn_app_with(TestOptions {
+        flag_threshold: 1,
+        ..pre_moderated()
+    })
+    .await;
     let key = moderator(&app).await;
-    let mut ids = Vec::new();
+    let mut reviews = Vec::new();
     for rating in 1..=5 {
         for copy in 0..2 {
             let body = format!("Відгук номер {rating}-{copy} про статтю.");
-            ids.push(
-                submit(&app, &review(&body, rating)).await["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-            );
+            let created = submit(&app, &review(&body, rating)).await;
+            let id = created["id"].as_str().unwrap().to_owned();
+            reviews.push((id, created["edit_token"].as_str().unwrap().to_owned()));
         }
     }
     let seed: u64 = rand::random();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let actions = ["approve", "reject", "spam", "restore", "delete"];
-    for step in 0..60 {
-        let action = actions[rng.random_range(0..actions.len())];
-        let count = rng.random_range(1..=3);
-        let chosen: Vec<&str> = (0..count)
-            .map(|_| ids[rng.random_range(0..ids.len())].as_str())
-            .collect();
-        let status = act(&app, &key, action, &chosen).await.status();
+    // Moderators' actions, and what authors and readers do: edits that change the rating, author
+    // deletions, and flags (a threshold of 1 takes a published review down at once).
+    let steps = [
+        "approve", "reject", "spam", "restore", "delete", "edit", "withdraw", "flag",
+    ];
+    for step in 0..80 {
+        let kind = steps[rng.random_range(0..steps.len())];
+        let (id, token) = &reviews[rng.random_range(0..reviews.len())];
+        let status = match kind {
+            "edit" => app
+                .client
+                .patch(app.url(&format!("/v1/reviews/{id}")))
+                .header("x-edit-token", token)
+                .json(&json!({"rating": rng.random_range(1..=5)}))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            "withdraw" => app
+                .client
+                .delete(app.url(&format!("/v1/reviews/{id}")))
+                .header("x-edit-token", token)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            "flag" => app
+                .client
+                .post(app.url(&format!("/v1/reviews/{id}/flags")))
+                .json(&json!({"reason": "other", "voter_token": format!("flagging-reader-{step:06}")}))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            action => {
+                let count = rng.random_range(1..=3);
+                let chosen: Vec<&str> = (0..count)
+                    .map(|_| reviews[rng.random_range(0..reviews.len())].0.as_str())
+                    .collect();
+                act(&app, &key, action, &chosen).await.status()
+            }
+        };
+        // Refusals are fine (a deleted review takes nothing, only published ones take flags);
+        // errors are not.
         assert!(
-            status == 200 || status == 409,
-            "seed {seed} step {step}: {action} gave {status}"
+            [200, 204, 404, 409].contains(&status.as_u16()),
+            "seed {seed} step {step}: {kind} gave {status}"
         );
         assert_eq!(
             stats(&app).await,
             recount(&app).await,
-            "seed {seed} step {step}"
+            "seed {seed} step {step}: {kind}"
         );
     }
 }
@@ -252,8 +301,8 @@ async fn each_rule_fires_with_a_visible_reason_and_clean_reviews_pass() {
     let text = json!({"rating": 4, "body": "Дуже корисний матеріал про Кунар."});
     assert_eq!(submit(&app, &text).await["status"], "published");
     let repeated = submit(&app, &text).await;
-    let spam = queue(&app, &key, "status=spam&reason=duplicate").await;
-    assert_eq!(spam["items"][0]["id"], repeated["id"]);
+    let held = queue(&app, &key, "status=pending&reason=duplicate").await;
+    assert_eq!(held["items"][0]["id"], repeated["id"]);
 
     let before = app
         .count("SELECT count(*) AS n FROM reviews WHERE status <> 'published'")
@@ -315,25 +364,42 @@ async fn a_bulk_action_of_500_is_one_transaction() {
     assert_eq!(stats(&app).await.0, 0);
 
     let all: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let approved = act(&app, &key, "approve", &all).await;
-    assert_eq!(approved.status(), 200);
+    // With a subscriber, so that the outbox too would show a partial change.
+    let receiver = Receiver::start(0);
+    let admin = app.api_key(&[Scope::Admin]).await;
+    app.subscribe(&admin, &receiver.url, "review.published")
+        .await;
+    assert_eq!(act(&app, &key, "delete", &[all[3]]).await.status(), 200);
+    let written = || async {
+        let log = app.count("SELECT count(*) AS n FROM moderation_log").await;
+        let outbox = app.count("SELECT count(*) AS n FROM outbox_events").await;
+        (log, outbox)
+    };
+    let before = written().await;
+    // 499 reviews could be approved, one cannot (deletion is final): nothing changes.
+    let problem = expect_problem(act(&app, &key, "approve", &all).await, 409).await;
+    assert_eq!(problem_fields(&problem), ["review_ids[3]"]);
     assert_eq!(
-        approved.json::<Value>().await.unwrap()["changed"]
-            .as_array()
-            .unwrap()
-            .len(),
-        500
+        app.count("SELECT count(*) AS n FROM reviews WHERE status = 'published'")
+            .await,
+        0
     );
+    assert_eq!(written().await, before, "no audit entry, no event");
+    assert_eq!(stats(&app).await.0, 0);
+
+    let approvable: Vec<&str> = all.iter().copied().filter(|id| *id != all[3]).collect();
+    let approved = act(&app, &key, "approve", &approvable).await;
+    assert_eq!(approved.status(), 200);
+    let approved: Value = approved.json().await.unwrap();
+    assert_eq!(approved["changed"].as_array().unwrap().len(), 499);
     assert_eq!(stats(&app).await, recount(&app).await);
-    assert_eq!(stats(&app).await.0, 500);
+    assert_eq!(stats(&app).await.0, 499);
+    let (log, outbox) = written().await;
+    assert_eq!((log - before.0, outbox - before.1), (499, 499));
 
     let too_many: Vec<&str> = std::iter::repeat_n(all[0], 501).collect();
     let problem = expect_problem(act(&app, &key, "approve", &too_many).await, 422).await;
     assert_eq!(problem_fields(&problem), ["review_ids"]);
-    // A disallowed transition (approving a deleted review) is a 409 naming it.
-    act(&app, &key, "delete", &[all[3]]).await;
-    let problem = expect_problem(act(&app, &key, "approve", &all[..5]).await, 409).await;
-    assert_eq!(problem_fields(&problem), ["review_ids[3]"]);
     // Readers, CMS keys and anonymous callers cannot moderate.
     let cms = app.api_key(&[Scope::Cms]).await;
     expect_problem(act(&app, &cms, "approve", &all[..1]).await, 403).await;
@@ -522,9 +588,11 @@ async fn votes_count_once_per_voter_and_exactly_under_concurrency() {
 }
 
 #[tokio::test]
-async fn enough_flags_take_a_review_back_to_the_queue() {
+async fn flags_from_enough_networks_take_a_review_back_to_the_queue() {
+    // The tests' client is the trusted proxy of the readers it names in X-Forwarded-For.
     let app = spawn_app_with(TestOptions {
         read_cache_ttl: Duration::ZERO,
+        trusted_proxies: vec!["127.0.0.1".into()],
         ..TestOptions::default()
     })
     .await;
@@ -533,30 +601,57 @@ async fn enough_flags_take_a_review_back_to_the_queue() {
         .as_str()
         .unwrap()
         .to_owned();
-    let flag = |voter: usize| {
+    let flag = |reader: &str, token: &str| {
         app.client
             .post(app.url(&format!("/v1/reviews/{id}/flags")))
-            .json(&json!({"reason": "abuse", "note": "Образи", "voter_token": format!("flagging-reader-{voter:04}")}))
+            .header("x-forwarded-for", reader)
+            .json(&json!({"reason": "abuse", "note": "Образи", "voter_token": token}))
             .send()
     };
-    assert_eq!(flag(1).await.unwrap().status(), 204);
+    let public = || async { app.get(&format!("/v1/reviews/{id}")).await.status() };
+    // One reader inventing tokens is still one network.
+    for token in [
+        "invented-token-0001",
+        "invented-token-0002",
+        "invented-token-0003",
+    ] {
+        assert_eq!(flag("203.0.113.1", token).await.unwrap().status(), 204);
+    }
+    assert_eq!(public().await, 200, "three flags, one network");
+    let repeat = flag("203.0.113.1", "invented-token-0001").await.unwrap();
+    assert_eq!(repeat.status(), 204, "a repeat changes nothing");
     assert_eq!(
-        flag(1).await.unwrap().status(),
-        204,
-        "a repeat changes nothing"
+        flag("198.51.100.2", "second-reader-token")
+            .await
+            .unwrap()
+            .status(),
+        204
     );
-    assert_eq!(flag(2).await.unwrap().status(), 204);
+    assert_eq!(public().await, 200, "two networks");
     assert_eq!(
-        app.get(&format!("/v1/reviews/{id}")).await.status(),
-        200,
-        "two distinct flags"
+        flag("2001:db8:7:7::1", "third-reader-token")
+            .await
+            .unwrap()
+            .status(),
+        204
     );
-    assert_eq!(flag(3).await.unwrap().status(), 204);
-    assert_eq!(app.get(&format!("/v1/reviews/{id}")).await.status(), 404);
+    assert_eq!(public().await, 404, "three networks take it down");
     assert_eq!(stats(&app).await.0, 0);
     let held = queue(&app, &key, "reason=flagged").await;
     assert_eq!(held["items"][0]["id"], json!(id));
-    assert_eq!(held["items"][0]["flag_count"], 3);
+    assert_eq!(held["items"][0]["flag_count"], 5);
+
+    // A moderator approves it: the flags seen no longer count, and it takes three networks again.
+    act(&app, &key, "approve", &[&id]).await;
+    assert_eq!(public().await, 200);
+    assert_eq!(
+        flag("203.0.113.1", "invented-token-0001")
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(public().await, 200, "one new flag is not enough");
 }
 
 #[tokio::test]
@@ -661,16 +756,20 @@ async fn concurrent_retries_with_one_idempotency_key_store_one_review() {
         problem_fields(&expect_problem(short, 400).await),
         ["Idempotency-Key"]
     );
-    // The stored record reveals neither the key nor the token.
+    // The stored answer is replayable without holding the token in the clear.
     let token: Value = serde_json::from_str(first).unwrap();
     let token = token["edit_token"].as_str().unwrap();
     assert_eq!(
         app.count(&format!(
-            "SELECT count(*) AS n FROM idempotency_keys WHERE response LIKE '%{token}%' \
-             OR encode(key_digest, 'escape') LIKE '%{key}%'"
+            "SELECT count(*) AS n FROM idempotency_keys WHERE response LIKE '%{token}%'"
         ))
         .await,
         0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM idempotency_keys WHERE response IS NOT NULL")
+            .await,
+        1
     );
 }
 
@@ -682,18 +781,53 @@ async fn erasing_an_author_leaves_no_trace_of_their_email_or_words() {
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
+    let key = moderator(&app).await;
+    // Copies of the texts the erasure must find: outbox events (a subscriber exists), an
+    // idempotency record, a reply, a moderator's note, a reader's flag note.
+    let receiver = Receiver::start(0);
+    app.subscribe(&admin, &receiver.url, "review.created").await;
+    let mut erased_ids = Vec::new();
     for rating in [2, 5] {
-        submit(
-            &app,
-            &json!({"rating": rating, "body": format!("Таємний текст {rating}"), "author_email": "Olena.K@example.com"}),
-        )
-        .await;
+        let response = app
+            .client
+            .post(app.url(&format!("/v1/articles/{ARTICLE}/reviews")))
+            .header("idempotency-key", format!("erasure-test-key-{rating:04}"))
+            .json(
+                &json!({"rating": rating, "body": format!("Таємний текст {rating}"),
+                          "title": "Таємний заголовок", "author_email": "Olena.K@example.com"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let created: Value = response.json().await.unwrap();
+        erased_ids.push(created["id"].as_str().unwrap().to_owned());
     }
     submit(
         &app,
         &json!({"rating": 3, "body": "Чужий відгук", "author_email": "other@example.com"}),
     )
     .await;
+    let first = erased_ids[0].as_str();
+    let reply = json!({"body": "Олено, дякуємо за Таємний текст!"});
+    app.with_key(
+        &key,
+        Method::PUT,
+        &format!("/v1/reviews/{first}/reply"),
+        Some(&reply),
+    )
+    .await;
+    let noted = json!({"action": "reject", "review_ids": [first], "note": "Olena.K@example.com пише вже втретє"});
+    app.with_key(&key, Method::POST, "/v1/moderation/actions", Some(&noted))
+        .await;
+    let second = erased_ids[1].as_str();
+    app.client
+        .post(app.url(&format!("/v1/reviews/{second}/flags")))
+        .json(&json!({"reason": "personal_data", "note": "Це Олена К. з п'ятого поверху"}))
+        .send()
+        .await
+        .unwrap();
+    receiver.wait_for_messages(3, Duration::from_secs(10)).await;
+
     let erased = app
         .with_key(
             &admin,
@@ -704,24 +838,35 @@ async fn erasing_an_author_leaves_no_trace_of_their_email_or_words() {
         .await;
     assert_eq!(erased.status(), 200);
     assert_eq!(erased.json::<Value>().await.unwrap()["erased"], 2);
-    assert_eq!(
-        app.count(
+    for (place, sql) in [
+        (
+            "reviews",
             "SELECT count(*) AS n FROM reviews WHERE lower(author_email) LIKE '%olena%' \
-             OR body LIKE '%Таємний%' OR title LIKE '%Таємний%'"
-        )
-        .await,
-        0
-    );
+                     OR body LIKE '%Таємний%' OR title LIKE '%Таємний%' OR reply_body IS NOT NULL",
+        ),
+        (
+            "outbox",
+            "SELECT count(*) AS n FROM outbox_events WHERE payload::text LIKE '%Таємний%'",
+        ),
+        ("idempotency", "SELECT count(*) AS n FROM idempotency_keys"),
+        (
+            "notes",
+            "SELECT count(*) AS n FROM moderation_log WHERE note LIKE '%lena%'",
+        ),
+        ("flags", "SELECT count(*) AS n FROM review_flags"),
+    ] {
+        assert_eq!(app.count(sql).await, 0, "{place} keeps a trace");
+    }
     assert_eq!(stats(&app).await, (1, vec![0, 0, 1, 0, 0]));
     assert_eq!(
         app.count("SELECT count(*) AS n FROM moderation_log WHERE action = 'erase'")
             .await,
-        2
+        2,
+        "one entry per review"
     );
-    let moderator = moderator(&app).await;
     let refused = app
         .with_key(
-            &moderator,
+            &key,
             Method::POST,
             "/v1/data-rights/erasures",
             Some(&json!({"author_email": "x@example.com"})),
@@ -737,7 +882,8 @@ async fn an_export_streams_every_matching_review() {
     app.count(&format!(
         "WITH a AS (INSERT INTO articles (article_id) VALUES ('{ARTICLE}') RETURNING 1), \
          r AS (INSERT INTO reviews (id, article_id, rating, body, author_email, status) \
-         SELECT gen_random_uuid(), '{ARTICLE}', 1 + n % 5, 'Відгук, \"з лапками\", ' || n, \
+         SELECT gen_random_uuid(), '{ARTICLE}', 1 + n % 5, \
+         CASE WHEN n = 10 THEN '=HYPERLINK(\"http://evil.example\")' ELSE 'Відгук, \"з лапками\", ' || n END, \
          'reader' || n || '@example.com', CASE WHEN n % 10 = 0 THEN 'spam' ELSE 'published' END \
          FROM generate_series(1, 100000) n RETURNING 1) SELECT (SELECT count(*) FROM r) AS n"
     ))
@@ -778,10 +924,18 @@ async fn an_export_streams_every_matching_review() {
     assert_eq!(reader.headers().unwrap().get(0), Some("id"));
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 10_000);
+    let bodies: Vec<&str> = rows.iter().map(|row| row.get(4).unwrap()).collect();
     assert!(
-        rows[0].get(4).unwrap().contains("\"з лапками\""),
+        bodies.iter().any(|body| body.contains("\"з лапками\"")),
         "quotes survive"
     );
+    // A reader's text never runs as a spreadsheet formula.
+    assert!(
+        bodies.contains(&"'=HYPERLINK(\"http://evil.example\")"),
+        "{:?}",
+        &bodies[..3]
+    );
+    assert!(bodies.iter().all(|body| !body.starts_with('=')));
     let problem = expect_problem(
         app.with_key(&admin, Method::GET, "/v1/exports/reviews?format=xml", None)
             .await,

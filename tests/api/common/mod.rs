@@ -137,6 +137,9 @@ pub struct TestOptions {
     /// 127.0.0.1) turns the limit off.
     pub rate_limit_reviews: u32,
     pub rate_limit_reactions: u32,
+    /// `MARGINALIA_TRUSTED_PROXIES`: with `127.0.0.1`, tests speak for many clients through
+    /// `X-Forwarded-For`.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The outbound webhook settings of a test app: fast schedules, so retries happen within a test.
@@ -188,6 +191,7 @@ impl Default for TestOptions {
             flag_threshold: 3,
             rate_limit_reviews: 0,
             rate_limit_reactions: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -287,6 +291,7 @@ pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
     config.flag_threshold = options.flag_threshold;
     config.rate_limit_reviews = options.rate_limit_reviews;
     config.rate_limit_reactions = options.rate_limit_reactions;
+    config.trusted_proxies = options.trusted_proxies.clone();
     let application = Application::build(&config, database_url).expect("the application builds");
     let address = format!("http://{}", application.address());
     let pool = application.pool().clone();
