@@ -8,12 +8,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{query_pairs, JsonBody};
+use super::extract::{article_parameter, read_query, status_parameter, JsonBody};
 use super::responses::{BadBody, BadParameter, KeyRequired, Unavailable};
 use super::reviews::{after_change, event_json};
 use crate::auth::{ApiCaller, Scope};
 use crate::domain::article::ArticleId;
-use crate::domain::field_error::read_query_pairs;
 use crate::domain::review::{AuthorEmail, ReviewStatus};
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
@@ -238,56 +237,33 @@ pub async fn export(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Scope::Admin])?;
-    let pairs = query_pairs(&req);
-    let mut errors = Vec::new();
     let mut format = ExportFormat::Ndjson;
     let mut filter = ExportFilter::default();
-    read_query_pairs(
-        pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-        &mut errors,
-        |name, value, errors| {
-            match name {
-                "format" => match value {
-                    "ndjson" => format = ExportFormat::Ndjson,
-                    "csv" => format = ExportFormat::Csv,
-                    _ => errors.push(FieldError::new(
-                        "format",
-                        FieldErrorCode::Enum,
-                        "must be ndjson or csv",
-                    )),
-                },
-                "article_id" => match crate::domain::article::ArticleId::parse(value, "article_id")
-                {
-                    Ok(id) => filter.article_id = Some(id.as_str().to_owned()),
-                    Err(error) => errors.push(error),
-                },
-                "status" => match ReviewStatus::from_stored(value) {
-                    Some(status) => filter.status = Some(status),
-                    None => errors.push(FieldError::new(
-                        "status",
-                        FieldErrorCode::Enum,
-                        "must be one of pending, published, rejected, spam, deleted",
-                    )),
-                },
-                "since" => match DateTime::parse_from_rfc3339(value) {
-                    Ok(since) => filter.since = Some(since.with_timezone(&Utc)),
-                    Err(_) => errors.push(FieldError::new(
-                        "since",
-                        FieldErrorCode::Format,
-                        "must be an RFC 3339 time such as 2026-11-01T00:00:00Z",
-                    )),
-                },
-                _ => return false,
-            }
-            true
-        },
-    );
-    if !errors.is_empty() {
-        return Err(ApiError::BadRequest {
-            detail: "invalid query parameters".into(),
-            errors,
-        });
-    }
+    read_query(&req, |name, value, errors| {
+        match name {
+            "format" => match value {
+                "ndjson" => format = ExportFormat::Ndjson,
+                "csv" => format = ExportFormat::Csv,
+                _ => errors.push(FieldError::new(
+                    "format",
+                    FieldErrorCode::Enum,
+                    "must be ndjson or csv",
+                )),
+            },
+            "article_id" => filter.article_id = article_parameter(value, errors),
+            "status" => filter.status = status_parameter(value, errors),
+            "since" => match DateTime::parse_from_rfc3339(value) {
+                Ok(since) => filter.since = Some(since.with_timezone(&Utc)),
+                Err(_) => errors.push(FieldError::new(
+                    "since",
+                    FieldErrorCode::Format,
+                    "must be an RFC 3339 time such as 2026-11-01T00:00:00Z",
+                )),
+            },
+            _ => return false,
+        }
+        true
+    })?;
     // The first batch is read before answering, so an unavailable database is still a 503.
     let first = store::data_rights::export_batch(&state.pool, &filter, None).await?;
     let pool = state.pool.clone();

@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use crate::client::Client;
 use crate::domain::article::{ArticleId, ArticleIds};
+use crate::domain::field_error::read_query_pairs;
 use crate::domain::page::PageQuery;
-use crate::domain::review::IdempotencyKey;
+use crate::domain::review::{IdempotencyKey, ReviewStatus};
 use crate::domain::text;
 use crate::domain::webhook::DeliveryQuery;
 use crate::domain::{FieldError, FieldErrorCode};
@@ -402,6 +403,52 @@ impl FromRequest for EditTokenHeader {
             .map(|value| String::from_utf8_lossy(value.as_bytes()).trim().to_owned());
         std::future::ready(Ok(Self(token)))
     }
+}
+
+/// Reads the query string's parameters with `read` (as `read_query_pairs` does): a repeated,
+/// unknown or malformed parameter is a 400 naming each one.
+pub fn read_query(
+    req: &HttpRequest,
+    read: impl FnMut(&str, &str, &mut Vec<FieldError>) -> bool,
+) -> Result<(), ApiError> {
+    let pairs = query_pairs(req);
+    let mut errors = Vec::new();
+    read_query_pairs(
+        pairs
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+        &mut errors,
+        read,
+    );
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest {
+            detail: "invalid query parameters".into(),
+            errors,
+        })
+    }
+}
+
+/// A `status` query parameter.
+pub fn status_parameter(value: &str, errors: &mut Vec<FieldError>) -> Option<ReviewStatus> {
+    let status = ReviewStatus::from_stored(value);
+    if status.is_none() {
+        errors.push(FieldError::new(
+            "status",
+            FieldErrorCode::Enum,
+            "must be one of pending, published, rejected, spam, deleted",
+        ));
+    }
+    status
+}
+
+/// An `article_id` query parameter.
+pub fn article_parameter(value: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    ArticleId::parse(value, "article_id")
+        .map(|id| id.as_str().to_owned())
+        .map_err(|error| errors.push(error))
+        .ok()
 }
 
 /// The query string as decoded name/value pairs, in order.

@@ -7,12 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{query_pairs, JsonBody, ReviewIdPath};
+use super::extract::{article_parameter, read_query, status_parameter, JsonBody, ReviewIdPath};
 use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, StateConflict, Unavailable};
 use super::reviews::{after_change, event_json, Review};
 use crate::auth::{ApiCaller, Scope};
 use crate::domain::article::ArticleId;
-use crate::domain::field_error::read_query_pairs;
 use crate::domain::moderation::{
     ModerationAction, ModerationNote, ReasonCode, ReplyBody, MAX_BULK_IDS,
 };
@@ -109,8 +108,6 @@ fn limit(raw: &str, errors: &mut Vec<FieldError>) -> i64 {
 }
 
 fn queue_filter(req: &HttpRequest) -> Result<QueueFilter, ApiError> {
-    let pairs = query_pairs(req);
-    let mut errors = Vec::new();
     let mut filter = QueueFilter {
         status: ReviewStatus::Pending,
         article_id: None,
@@ -118,46 +115,30 @@ fn queue_filter(req: &HttpRequest) -> Result<QueueFilter, ApiError> {
         after: None,
         limit: PageSize::DEFAULT,
     };
-    read_query_pairs(
-        pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-        &mut errors,
-        |name, value, errors| {
-            match name {
-                "status" => match ReviewStatus::from_stored(value) {
-                    Some(status) => filter.status = status,
-                    None => errors.push(FieldError::new(
-                        "status",
-                        FieldErrorCode::Enum,
-                        "must be one of pending, published, rejected, spam, deleted",
-                    )),
-                },
-                "article_id" => match crate::domain::article::ArticleId::parse(value, "article_id") {
-                    Ok(id) => filter.article_id = Some(id.as_str().to_owned()),
-                    Err(error) => errors.push(error),
-                },
-                "reason" => match ReasonCode::parse(value) {
-                    Some(reason) => filter.reason = Some(reason),
-                    None => errors.push(FieldError::new(
-                        "reason",
-                        FieldErrorCode::Enum,
-                        "must be one of banned_term, too_many_links, duplicate, honeypot, shouting, flagged",
-                    )),
-                },
-                "cursor" => filter.after = cursor(value, errors),
-                "limit" => filter.limit = limit(value, errors),
-                _ => return false,
+    read_query(req, |name, value, errors| {
+        match name {
+            "status" => {
+                if let Some(status) = status_parameter(value, errors) {
+                    filter.status = status;
+                }
             }
-            true
-        },
-    );
-    if errors.is_empty() {
-        Ok(filter)
-    } else {
-        Err(ApiError::BadRequest {
-            detail: "invalid query parameters".into(),
-            errors,
-        })
-    }
+            "article_id" => filter.article_id = article_parameter(value, errors),
+            "reason" => match ReasonCode::parse(value) {
+                Some(reason) => filter.reason = Some(reason),
+                None => errors.push(FieldError::new(
+                    "reason",
+                    FieldErrorCode::Enum,
+                    "must be one of banned_term, too_many_links, duplicate, honeypot, shouting, \
+                     flagged",
+                )),
+            },
+            "cursor" => filter.after = cursor(value, errors),
+            "limit" => filter.limit = limit(value, errors),
+            _ => return false,
+        }
+        true
+    })?;
+    Ok(filter)
 }
 
 /// The moderation queue.
@@ -408,35 +389,23 @@ pub async fn audit_log(
     req: HttpRequest,
 ) -> Result<web::Json<LogPage>, ApiError> {
     caller.require_any(&[Scope::Moderator])?;
-    let pairs = query_pairs(&req);
-    let mut errors = Vec::new();
     let (mut review_id, mut before, mut page) = (None, None, PageSize::DEFAULT);
-    read_query_pairs(
-        pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-        &mut errors,
-        |name, value, errors| {
-            match name {
-                "review_id" => match Uuid::try_parse(value) {
-                    Ok(id) => review_id = Some(id),
-                    Err(_) => errors.push(FieldError::new(
-                        "review_id",
-                        FieldErrorCode::Format,
-                        "must be a UUID",
-                    )),
-                },
-                "cursor" => before = cursor(value, errors),
-                "limit" => page = limit(value, errors),
-                _ => return false,
-            }
-            true
-        },
-    );
-    if !errors.is_empty() {
-        return Err(ApiError::BadRequest {
-            detail: "invalid query parameters".into(),
-            errors,
-        });
-    }
+    read_query(&req, |name, value, errors| {
+        match name {
+            "review_id" => match Uuid::try_parse(value) {
+                Ok(id) => review_id = Some(id),
+                Err(_) => errors.push(FieldError::new(
+                    "review_id",
+                    FieldErrorCode::Format,
+                    "must be a UUID",
+                )),
+            },
+            "cursor" => before = cursor(value, errors),
+            "limit" => page = limit(value, errors),
+            _ => return false,
+        }
+        true
+    })?;
     let (rows, more) = store::moderation::log(&state.pool, review_id, before, page).await?;
     let next_cursor = rows.last().filter(|_| more).map(|row| row.id.to_string());
     Ok(web::Json(LogPage {

@@ -57,15 +57,7 @@ impl VoterToken {
     pub const MAX_CHARS: usize = 128;
 
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        text::char_length(raw, Self::MIN_CHARS, Self::MAX_CHARS)?;
-        if raw.chars().all(|c| c.is_ascii_graphic()) {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(text::rule(
-                "format",
-                "must be visible ASCII characters without spaces, such as a UUID",
-            ))
-        }
+        text::client_token(raw, Self::MIN_CHARS, Self::MAX_CHARS).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

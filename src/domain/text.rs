@@ -233,6 +233,20 @@ pub fn length_error(min: usize, max: usize, actual: usize) -> ValidationError {
     error
 }
 
+/// A token a client chooses (an idempotency key, a voter token): `min` to `max` visible ASCII
+/// characters, no spaces, taken as sent.
+pub fn client_token(raw: &str, min: usize, max: usize) -> Result<String, ValidationError> {
+    char_length(raw, min, max)?;
+    if raw.chars().all(|c| c.is_ascii_graphic()) {
+        Ok(raw.to_owned())
+    } else {
+        Err(rule(
+            "format",
+            "must be visible ASCII characters without spaces, such as a UUID",
+        ))
+    }
+}
+
 /// Checks a character-count range on already normalized text.
 pub fn char_length(text: &str, min: usize, max: usize) -> Result<(), ValidationError> {
     let count = text.chars().count();
