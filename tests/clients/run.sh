@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Generated API clients against the live service: generates a TypeScript client (openapi-typescript
+# + openapi-fetch) and a Python client (openapi-python-client) from the OpenAPI document, type-checks
+# each client's flow against its generated types (tsc --strict, mypy --strict), and runs both flows
+# against the service on a private throwaway PostgreSQL cluster. Fails when either client fails.
+# docs/clients.md describes the clients and the flows.
+#
+#   bash tests/clients/run.sh                                  # the committed openapi/openapi.json
+#   CLIENTS_SPEC=/tmp/changed.json bash tests/clients/run.sh   # would these clients survive a change?
+#
+# Needs the built binary (cargo build --bin marginalia: this script does not build), Node >= 20 with
+# npm, python3 with venv, and the PostgreSQL server programs. Installs the pinned npm packages
+# (tests/clients/typescript/package-lock.json) and the pinned Python packages
+# (tests/clients/python/requirements.txt, into target/clients-venv, rebuilt when that file changes).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+started=$SECONDS
+spec=$(realpath "${CLIENTS_SPEC:-openapi/openapi.json}")
+binary=${CARGO_TARGET_DIR:-target}/debug/marginalia
+venv=$(realpath -m "${CLIENTS_VENV:-target/clients-venv}")
+ts=$PWD/tests/clients/typescript
+py=$PWD/tests/clients/python
+
+if [ ! -x "$binary" ]; then
+  echo "clients: $binary is missing; build it first (cargo build --bin marginalia)" >&2
+  exit 1
+fi
+for tool in node npm python3; do
+  command -v "$tool" >/dev/null || { echo "clients: $tool is not installed" >&2; exit 1; }
+done
+
+# --- The service, started first so that PostgreSQL's start overlaps the installs. ---------------
+work=$(mktemp -d)
+chmod 755 "$work" # as root, PostgreSQL runs as `postgres` and must reach its data directory
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export MARGINALIA_DATA_DIR="$work/data" MARGINALIA_BIND="127.0.0.1:$port"
+# Every request comes from 127.0.0.1, more reviews than the per-address limit allows in a minute;
+# the flows expect the fixture reviews to be published at once.
+export MARGINALIA_RATE_LIMIT_REVIEWS=0 MARGINALIA_RATE_LIMIT_REACTIONS=0 MARGINALIA_MODERATION=post
+unset DATABASE_URL
+
+"$binary" serve >"$work/service.log" 2>&1 &
+service=$!
+cleanup() {
+  kill -TERM "$service" 2>/dev/null && wait "$service" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- The pinned tools. ---------------------------------------------------------------------------
+if ! cmp -s "$py/requirements.txt" "$venv/requirements.txt"; then
+  echo "clients: installing tests/clients/python/requirements.txt into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$py/requirements.txt"
+  cp "$py/requirements.txt" "$venv/requirements.txt"
+fi
+(cd "$ts" && npm ci --no-audit --no-fund --loglevel=error)
+
+# --- The service is ready and the CMS has a key. -------------------------------------------------
+for _ in $(seq 1 300); do
+  python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+    "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  kill -0 "$service" 2>/dev/null || { cat "$work/service.log"; exit 1; }
+  sleep 0.2
+done
+MARGINALIA_CMS_KEY=$("$binary" keys create --name clients-cms --scope cms 2>/dev/null)
+export MARGINALIA_CMS_KEY MARGINALIA_URL="http://127.0.0.1:$port"
+
+# --- Each client: generate it fresh, type-check its flow against it, run the flow. ---------------
+# Each flow registers and reviews an article of its own (the fixture's id with -ts / -py).
+# `stage` names the step a failure stopped at.
+typescript_client() {
+  rm -rf "$ts/generated"
+  stage="generate (openapi-typescript)"
+  (cd "$ts" && node_modules/.bin/openapi-typescript "$spec" -o generated/schema.d.ts) || return 1
+  stage="type-check (tsc --noEmit, strict)"
+  "$ts/node_modules/.bin/tsc" --noEmit -p "$ts" || return 1
+  stage="flow (tsx flow.ts)"
+  MARGINALIA_ARTICLE_ID=voa-2020-05-iskp-attacks-ts "$ts/node_modules/.bin/tsx" "$ts/flow.ts" || return 1
+}
+python_client() {
+  rm -rf "$py/generated"
+  stage="generate (openapi-python-client)"
+  # Its post-hooks format the output with ruff, found on PATH; any warning (a part of the document
+  # it cannot represent) is a failure.
+  (cd "$py" && PATH="$venv/bin:$PATH" "$venv/bin/openapi-python-client" generate --path "$spec" \
+    --output-path generated --overwrite --config config.yaml --fail-on-warning) || return 1
+  stage="install (pip install ./generated)"
+  # No build isolation and no index: the build backend (poetry-core) and the client's dependencies
+  # are the pinned ones in the venv, and pip check proves they satisfy the generated package.
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-index --no-build-isolation \
+    --no-deps --force-reinstall "$py/generated" || return 1
+  "$venv/bin/pip" check --disable-pip-version-check >/dev/null || return 1
+  stage="type-check (mypy --strict)"
+  (cd "$py" && "$venv/bin/mypy" --strict --cache-dir "$work/mypy-cache" flow.py) || return 1
+  stage="flow (python flow.py)"
+  MARGINALIA_ARTICLE_ID=voa-2020-05-iskp-attacks-py "$venv/bin/python" "$py/flow.py" || return 1
+}
+
+passed=0
+failed=0
+summary=()
+for client in typescript python; do
+  began=$SECONDS
+  stage=
+  if "${client}_client"; then
+    passed=$((passed + 1))
+    summary+=("clients: $client ok: generated, type-checked, flow passed ($((SECONDS - began)) s)")
+  else
+    failed=$((failed + 1))
+    summary+=("clients: $client FAILED at $stage ($((SECONDS - began)) s)")
+  fi
+done
+if grep -q '"status":500\| 500 Internal' "$work/service.log"; then
+  summary+=("clients: the service logged a 500 (see above)")
+  grep '"status":500\| 500 Internal' "$work/service.log" >&2
+  failed=$((failed + 1))
+fi
+
+printf '%s\n' "${summary[@]}"
+echo "clients: the whole run took $((SECONDS - started)) s"
+echo "clients: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
