@@ -13,6 +13,7 @@ pub mod reviews;
 pub mod schemas;
 pub mod stats;
 pub mod webhook_endpoints;
+pub mod widget;
 
 use actix_web::dev::ResourceDef;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -51,6 +52,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(webhook_endpoints::rotate_secret)
         .service(webhook_endpoints::list_deliveries)
         .service(webhook_endpoints::redeliver)
+        .service(widget::widget_js)
+        .service(widget::widget_css)
+        .service(widget::demo)
         .service(health::healthz)
         .service(health::readyz);
 }

@@ -38,6 +38,7 @@ use utoipa_actix_web::AppExt;
         (name = "moderation", description = "The moderators' queue, actions, audit log and replies (scope `moderator` or `admin`)"),
         (name = "data rights", description = "Erasure and export of reviews (scope `admin`)"),
         (name = "webhooks", description = "CMS events in, signed event deliveries out (Standard Webhooks)"),
+        (name = "widget", description = "The embeddable review widget and its demo page"),
         (name = "operations", description = "Probes for operators"),
     )
 )]

@@ -19,3 +19,4 @@ mod outage;
 mod privacy;
 mod reviews;
 mod webhooks;
+mod widget;

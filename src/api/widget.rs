@@ -1,0 +1,157 @@
+//! The embeddable review widget and its demo page, served by the binary itself: the files live in
+//! `src/widget/` and are compiled in, so a deployment has nothing extra to host and the widget
+//! always matches the API it talks to.
+
+use actix_web::http::header::{self, CacheControl, CacheDirective, EntityTag, Header, IfNoneMatch};
+use actix_web::{get, HttpRequest, HttpResponse};
+
+use super::responses::BadParameter;
+use crate::domain::article::ArticleId;
+
+const WIDGET_JS: &str = include_str!("../widget/widget.js");
+const WIDGET_CSS: &str = include_str!("../widget/widget.css");
+const DEMO_HTML: &str = include_str!("../widget/demo.html");
+
+/// The demo page allows only this service's own scripts, styles and API: it proves the widget
+/// needs nothing inline, no `eval` and no third party.
+pub const DEMO_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
+
+/// How long browsers and CDNs may reuse the widget's files without asking: short, so a new
+/// release reaches readers within minutes; revalidation is cheap through the ETag.
+const ASSET_MAX_AGE_SECS: u32 = 300;
+
+/// A compiled-in asset with a content-derived ETag, answering `If-None-Match` with a 304.
+fn asset(req: &HttpRequest, body: &'static str, content_type: &'static str) -> HttpResponse {
+    let tag = EntityTag::new_strong(content_tag(body));
+    let fresh = req.headers().contains_key(header::IF_NONE_MATCH)
+        && <IfNoneMatch as Header>::parse(req).is_ok_and(|condition| match condition {
+            IfNoneMatch::Any => true,
+            IfNoneMatch::Items(tags) => tags.iter().any(|candidate| candidate.weak_eq(&tag)),
+        });
+    let mut response = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header(header::ETag(tag))
+        .insert_header(CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(ASSET_MAX_AGE_SECS),
+        ]))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    if fresh {
+        response.finish()
+    } else {
+        response.content_type(content_type).body(body)
+    }
+}
+
+/// A short hash of an asset's text (FNV-1a, 64 bits): changes whenever the file does.
+fn content_tag(body: &str) -> String {
+    let hash = body.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// The review widget.
+///
+/// A dependency-free script a newsroom embeds in an article page with a `script` element
+/// carrying `data-article-id` (see docs/widget.md for the snippet). It loads `/widget.css` and
+/// calls the public API.
+#[utoipa::path(
+    tag = "widget",
+    responses(
+        (status = 200, description = "The script", content_type = "text/javascript", body = String),
+        (status = 304, description = "Unchanged since the ETag sent in `If-None-Match`"),
+    )
+)]
+#[get("/widget.js")]
+pub async fn widget_js(req: HttpRequest) -> HttpResponse {
+    asset(&req, WIDGET_JS, "text/javascript; charset=utf-8")
+}
+
+/// The widget's styles.
+///
+/// Scoped under the widget's root class and themable through CSS custom properties.
+#[utoipa::path(
+    tag = "widget",
+    responses(
+        (status = 200, description = "The stylesheet", content_type = "text/css", body = String),
+        (status = 304, description = "Unchanged since the ETag sent in `If-None-Match`"),
+    )
+)]
+#[get("/widget.css")]
+pub async fn widget_css(req: HttpRequest) -> HttpResponse {
+    asset(&req, WIDGET_CSS, "text/css; charset=utf-8")
+}
+
+/// A demo article page embedding the widget.
+///
+/// For trying the widget and for the browser test: served under a strict Content-Security-Policy
+/// (no inline code, nothing from other origins).
+#[utoipa::path(
+    tag = "widget",
+    params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        BadParameter,
+    )
+)]
+#[get("/demo/{article_id}")]
+pub async fn demo(article_id: ArticleId) -> HttpResponse {
+    let page = DEMO_HTML
+        .replace("{{article_id}}", &escape_html(article_id.as_str()))
+        .replace("{{lang}}", "uk");
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_SECURITY_POLICY, DEMO_CSP))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header(CacheControl(vec![CacheDirective::NoCache]))
+        .content_type("text/html; charset=utf-8")
+        .body(page)
+}
+
+/// Escapes text for an HTML attribute or element. Article ids cannot hold these characters
+/// today; the page must stay safe if that rule ever loosens.
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_escaped_and_tags_follow_the_content() {
+        assert_eq!(
+            escape_html(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(content_tag("a"), content_tag("a"));
+        assert_ne!(content_tag("a"), content_tag("b"));
+    }
+
+    #[test]
+    fn the_demo_page_has_no_inline_code() {
+        assert!(!DEMO_HTML.contains("<style"));
+        assert!(!DEMO_HTML.contains("style="));
+        assert!(!DEMO_HTML
+            .split("<script")
+            .skip(1)
+            .any(|tag| !tag.trim_start().starts_with("src=") && !tag.contains(" src=")));
+    }
+}

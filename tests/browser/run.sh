@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The review widget in a real browser: Debian's chromium driven by playwright-core (which never
+# downloads a browser), against the service on a private throwaway PostgreSQL cluster. See
+# widget.test.mjs for what it proves.
+#
+#   bash tests/browser/run.sh                     # needs a built target/debug/marginalia
+#   WRITE_SCREENSHOT=1 bash tests/browser/run.sh  # also refreshes docs/widget-screenshot.png
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+binary=${CARGO_TARGET_DIR:-target}/debug/marginalia
+export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$binary" ] || { echo "browser: $binary is missing: cargo build --bin marginalia" >&2; exit 1; }
+[ -x "$CHROMIUM" ] || { echo "browser: $CHROMIUM is missing: apt-get install chromium" >&2; exit 1; }
+
+# Pinned playwright-core and axe-core, exactly as package-lock.json says.
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+
+work=$(mktemp -d)
+chmod 755 "$work" # as root, PostgreSQL runs as `postgres` and must reach its data directory
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export MARGINALIA_DATA_DIR="$work/data" MARGINALIA_BIND="127.0.0.1:$port"
+# Every submission comes from 127.0.0.1: the per-address limit would cut the test short.
+export MARGINALIA_RATE_LIMIT_REVIEWS=0
+unset DATABASE_URL MARGINALIA_CORS_ORIGINS
+
+"$binary" serve >"$work/service.log" 2>&1 &
+service=$!
+cleanup() {
+  kill -TERM "$service" 2>/dev/null && wait "$service" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+base="http://127.0.0.1:$port"
+for _ in $(seq 1 300); do
+  curl -fsS --max-time 2 "$base/readyz" >/dev/null 2>&1 && break
+  kill -0 "$service" 2>/dev/null || { cat "$work/service.log"; exit 1; }
+  sleep 0.2
+done
+key=$("$binary" keys create --name browser --scope cms 2>/dev/null)
+
+# The fixture article as the CMS registers it (the id is the path; the body is not sent), and a
+# second article whose reviews wait for a moderator.
+article=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["article_id"])' tests/fixtures/article.json)
+premoderated=browser-premoderated
+register() { # id, extra JSON members
+  python3 -c '
+import json, sys
+article = json.load(open("tests/fixtures/article.json"))
+for field in ("article_id", "body"):
+    del article[field]
+article.update(json.loads(sys.argv[1]))
+print(json.dumps(article))' "$2" |
+    curl -fsS -o /dev/null -X PUT "$base/v1/articles/$1" -H "Authorization: Bearer $key" \
+      -H 'Content-Type: application/json' --data-binary @-
+}
+register "$article" '{}'
+register "$premoderated" '{"moderation": "pre", "url": "https://news.example.org/a/premoderated"}'
+
+set +e
+MARGINALIA_URL=$base ARTICLE_ID=$article PREMODERATED_ARTICLE_ID=$premoderated \
+  node tests/browser/widget.test.mjs
+status=$?
+set -e
+if grep -q '"status":500\| 500 Internal' "$work/service.log"; then
+  echo "browser: the service logged a 500" >&2
+  status=1
+fi
+echo "browser: exit $status"
+exit "$status"
