@@ -193,6 +193,17 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
                 f"{{bound}} ORDER BY created_at DESC, id DESC LIMIT {PAGE_SIZE + 1};")
     stats_not_deleted = not_deleted.format(column="article_stats.article_id")
     stats_sums = "sum(count_1), sum(count_2), sum(count_3), sum(count_4), sum(count_5)"
+    counts = ", ".join(f"count(*) FILTER (WHERE r.rating = {n})" for n in range(1, 6))
+    today = "(now() AT TIME ZONE 'UTC')::date"
+    # Both statements the service runs: the deleted-article probe, then the series.
+    daily_sql = (f"SELECT {not_deleted.format(column=repr(DEEP_ARTICLE))};\n"
+                 f"SELECT days.day::date, {counts} "
+                 f"FROM generate_series({today} - 29, {today}, interval '1 day') AS days (day) "
+                 f"LEFT JOIN (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, rating FROM reviews "
+                 f"WHERE article_id = '{DEEP_ARTICLE}' AND status = 'published' "
+                 f"AND created_at >= ({today} - 29)::timestamp AT TIME ZONE 'UTC' "
+                 f"AND created_at < ({today} + 1)::timestamp AT TIME ZONE 'UTC') AS r "
+                 f"ON r.day = days.day::date GROUP BY days.day ORDER BY days.day;")
     review_lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                   'local n = 0\nrequest = function()\n  n = n + 1\n'
                   '  local body = string.format(\'{{"rating": %d, "body": "A benchmark review number %d with a realistic length for what readers write."}}\', n % 5 + 1, n)\n'
@@ -229,6 +240,11 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
         Scenario("get_stats", "GET stats", "GET", f"/v1/articles/{DEEP_ARTICLE}/stats",
                  pgbench=f"SELECT {stats_sums} FROM article_stats WHERE article_id = '{DEEP_ARTICLE}' "
                          f"AND {stats_not_deleted};"),
+        # The editors' chart: the default 30 days, which hold all 100,000 seeded reviews (seeded
+        # over the last 17 minutes), so every one of them is read and grouped.
+        Scenario("get_daily", "GET reviews per day, 30 days of 100,000", "GET",
+                 f"/v1/articles/{DEEP_ARTICLE}/stats/daily",
+                 pgbench=daily_sql),
         Scenario("get_bulk_stats", "GET bulk stats, 100 articles", "GET", f"/v1/stats?{bulk_query}",
                  pgbench=f"SELECT article_id, {stats_sums} FROM article_stats "
                          f"WHERE article_id = ANY(ARRAY[{bulk_array}]) AND {stats_not_deleted} "
@@ -360,7 +376,8 @@ def targets(results, pg, isso, rss: float) -> list[str]:
 
     vs_pgbench("post_spread", 0.6)
     vs_pgbench("post_hot", 0.6)
-    for name in ("get_first_page", "get_page_2", "get_page_5000", "get_stats", "get_bulk_stats"):
+    for name in ("get_first_page", "get_page_2", "get_page_5000", "get_stats", "get_daily",
+                 "get_bulk_stats"):
         vs_pgbench(name, 0.5)
     for name, peer in (("post_spread", "isso_post"), ("get_first_page", "isso_get_thread")):
         if name in by_name and peer in isso:

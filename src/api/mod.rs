@@ -42,6 +42,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(articles::put_article)
         .service(articles::get_article)
         .service(stats::article_stats)
+        .service(stats::daily_stats)
         .service(stats::bulk_stats)
         .service(cms_events::receive_cms_event)
         .service(webhook_endpoints::create_endpoint)

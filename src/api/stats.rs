@@ -1,15 +1,18 @@
 //! Rating statistics: one article, or many at once for listing pages.
 
-use actix_web::{get, web};
+use actix_web::{get, web, HttpRequest};
+use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::extract::read_query;
 use super::responses::{BadParameter, NotFound, Unavailable};
 use super::reviews::require_known_articles;
 use crate::domain::article::{ArticleId, ArticleIds};
-use crate::domain::stats::RatingCounters;
+use crate::domain::stats::{DayRange, RatingCounters};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store;
 
 /// Number of published reviews per rating.
 #[derive(Debug, Serialize, ToSchema)]
@@ -141,4 +144,105 @@ pub async fn bulk_stats(
         })
         .collect();
     Ok(web::Json(BulkStats { stats }))
+}
+
+/// One day of an article's published reviews.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayStats {
+    /// The UTC day.
+    #[schema(value_type = String, format = Date, example = "2026-11-26")]
+    pub date: NaiveDate,
+    pub review_count: i64,
+    /// Mean rating of that day's reviews, two decimals; null on a day without reviews.
+    #[schema(required = true)]
+    pub average: Option<f64>,
+    pub histogram: Histogram,
+}
+
+/// An article's reviews per day.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "article_id": "voa-2020-05-iskp-attacks",
+    "from": "2026-11-25",
+    "to": "2026-11-26",
+    "days": [
+        {"date": "2026-11-25", "review_count": 0, "average": null,
+         "histogram": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}},
+        {"date": "2026-11-26", "review_count": 3, "average": 4.33,
+         "histogram": {"1": 0, "2": 0, "3": 0, "4": 2, "5": 1}}
+    ]
+}))]
+pub struct DailyStats {
+    pub article_id: String,
+    #[schema(value_type = String, format = Date)]
+    pub from: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub to: NaiveDate,
+    /// Every day of the range, oldest first; days without reviews count zero.
+    pub days: Vec<DayStats>,
+}
+
+/// Reviews per day.
+///
+/// An article's published reviews per UTC day, with each day's average and histogram: the
+/// series behind a chart of how readers took an article over time. Computed from the reviews
+/// (one index range scan); at most 366 days per request.
+#[utoipa::path(
+    tag = "stats",
+    params(
+        ("article_id" = ArticleId, Path, description = "The CMS's article id"),
+        ("from" = Option<String>, Query, format = Date, description = "First day (UTC, `YYYY-MM-DD`); default 29 days before `to`"),
+        ("to" = Option<String>, Query, format = Date, description = "Last day (UTC, `YYYY-MM-DD`); default today"),
+    ),
+    responses(
+        (status = 200, description = "The series", body = DailyStats),
+        BadParameter, NotFound, Unavailable,
+    )
+)]
+#[get("/v1/articles/{article_id}/stats/daily")]
+pub async fn daily_stats(
+    state: web::Data<AppState>,
+    article_id: ArticleId,
+    req: HttpRequest,
+) -> Result<web::Json<DailyStats>, ApiError> {
+    let (mut from, mut to) = (None, None);
+    read_query(&req, |name, value, _| {
+        match name {
+            "from" => from = Some(value.to_owned()),
+            "to" => to = Some(value.to_owned()),
+            _ => return false,
+        }
+        true
+    })?;
+    let range = DayRange::parse(from.as_deref(), to.as_deref(), Utc::now().date_naive()).map_err(
+        |errors| ApiError::BadRequest {
+            detail: "invalid query parameters".into(),
+            errors,
+        },
+    )?;
+    require_known_articles(&state, &[article_id.as_str()]).await?;
+    let rows = store::stats::daily(&state.pool, article_id.as_str(), &range).await?;
+    let days = rows
+        .iter()
+        .map(|row| {
+            let ArticleStats {
+                review_count,
+                average,
+                histogram,
+                ..
+            } = ArticleStats::new(String::new(), row.counters());
+            DayStats {
+                date: row.day,
+                review_count,
+                average,
+                histogram,
+            }
+        })
+        .collect();
+    Ok(web::Json(DailyStats {
+        article_id: article_id.into_inner(),
+        from: range.from,
+        to: range.to,
+        days,
+    }))
 }

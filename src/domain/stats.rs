@@ -1,5 +1,9 @@
 //! Per-article rating statistics, kept as counters so reading them is O(1).
 
+use chrono::{Datelike, NaiveDate, TimeDelta};
+
+use super::{FieldError, FieldErrorCode};
+
 /// Counters for one article's published reviews.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RatingCounters {
@@ -30,9 +34,110 @@ impl RatingCounters {
     }
 }
 
+/// The days a time series covers, both ends included, in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayRange {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl DayRange {
+    /// Most days one series may cover: a year, leap day included.
+    pub const MAX_DAYS: i64 = 366;
+    /// Days covered when the range is not given: the last 30, today included.
+    pub const DEFAULT_DAYS: i64 = 30;
+
+    /// `from` and `to` as `YYYY-MM-DD`, each optional: `to` defaults to `today`, `from` to the
+    /// default span before `to`.
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        today: NaiveDate,
+    ) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut day = |field: &str, raw: Option<&str>| {
+            raw.and_then(|raw| {
+                NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                    .ok()
+                    .filter(|date| (1..=9999).contains(&date.year()))
+                    .or_else(|| {
+                        errors.push(FieldError::new(
+                            field,
+                            FieldErrorCode::Format,
+                            "must be a date such as 2026-11-26",
+                        ));
+                        None
+                    })
+            })
+        };
+        let to_day = day("to", to);
+        let from_day = day("from", from);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let to = to_day.unwrap_or(today);
+        let from = from_day.unwrap_or_else(|| {
+            to.checked_sub_signed(TimeDelta::days(Self::DEFAULT_DAYS - 1))
+                .unwrap_or(NaiveDate::MIN)
+        });
+        let range = Self { from, to };
+        if from > to {
+            return Err(vec![FieldError::new(
+                "from",
+                FieldErrorCode::Range,
+                "must not be after `to`",
+            )]);
+        }
+        if range.days() > Self::MAX_DAYS {
+            return Err(vec![FieldError::new(
+                "from",
+                FieldErrorCode::Range,
+                format!("a series covers at most {} days", Self::MAX_DAYS),
+            )]);
+        }
+        Ok(range)
+    }
+
+    /// How many days the range covers.
+    pub fn days(&self) -> i64 {
+        (self.to - self.from).num_days() + 1
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_ranges_default_to_the_last_30_days_and_are_bounded() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let range = DayRange::parse(None, None, today).unwrap();
+        assert_eq!(
+            (range.from.to_string(), range.days()),
+            ("2026-10-28".into(), 30)
+        );
+        let given = DayRange::parse(Some("2026-01-01"), Some("2026-12-31"), today).unwrap();
+        assert_eq!(given.days(), 365);
+        let fields = |result: Result<DayRange, Vec<FieldError>>| -> Vec<String> {
+            result.unwrap_err().into_iter().map(|e| e.field).collect()
+        };
+        assert_eq!(
+            fields(DayRange::parse(Some("2026-02-30"), None, today)),
+            ["from"]
+        );
+        assert_eq!(
+            fields(DayRange::parse(None, Some("yesterday"), today)),
+            ["to"]
+        );
+        assert_eq!(
+            fields(DayRange::parse(Some("2026-11-27"), None, today)),
+            ["from"]
+        );
+        assert_eq!(
+            fields(DayRange::parse(Some("2024-01-01"), None, today)),
+            ["from"]
+        );
+    }
 
     #[test]
     fn empty_counters_have_no_average() {

@@ -16,7 +16,7 @@ use crate::db::schema::article_stats::dsl as stats;
 use crate::db::schema::articles;
 use crate::db::Pool;
 use crate::domain::article::Lifecycle;
-use crate::domain::stats::RatingCounters;
+use crate::domain::stats::{DayRange, RatingCounters};
 
 /// How many rows an article's counters are spread over (the migration allows 0–7).
 pub const STRIPES: u8 = 8;
@@ -115,6 +115,66 @@ pub async fn for_articles(
         .into_iter()
         .filter_map(|(id, sums)| counters(sums).map(|counters| (id, counters)))
         .collect())
+}
+
+/// One day of an article's published reviews.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DayRow {
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    pub day: chrono::NaiveDate,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub count_1: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub count_2: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub count_3: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub count_4: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub count_5: i64,
+}
+
+impl DayRow {
+    pub fn counters(&self) -> RatingCounters {
+        RatingCounters {
+            histogram: [
+                self.count_1,
+                self.count_2,
+                self.count_3,
+                self.count_4,
+                self.count_5,
+            ],
+        }
+    }
+}
+
+/// An article's published reviews per UTC day of `range`, every day present (zero when it had
+/// none), oldest first: one range scan of the `(article_id, status, created_at) INCLUDE (rating)`
+/// index, grouped by day.
+pub async fn daily(
+    pool: &Pool,
+    article_id: &str,
+    range: &DayRange,
+) -> Result<Vec<DayRow>, StoreError> {
+    let query = diesel::sql_query(
+        "SELECT days.day::date AS day, \
+         count(*) FILTER (WHERE r.rating = 1) AS count_1, \
+         count(*) FILTER (WHERE r.rating = 2) AS count_2, \
+         count(*) FILTER (WHERE r.rating = 3) AS count_3, \
+         count(*) FILTER (WHERE r.rating = 4) AS count_4, \
+         count(*) FILTER (WHERE r.rating = 5) AS count_5 \
+         FROM generate_series($2::date, $3::date, interval '1 day') AS days (day) \
+         LEFT JOIN (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, rating FROM reviews \
+                    WHERE article_id = $1 AND status = 'published' \
+                    AND created_at >= ($2::date)::timestamp AT TIME ZONE 'UTC' \
+                    AND created_at < ($3::date + 1)::timestamp AT TIME ZONE 'UTC') AS r \
+         ON r.day = days.day::date \
+         GROUP BY days.day ORDER BY days.day",
+    )
+    .bind::<diesel::sql_types::Text, _>(article_id)
+    .bind::<diesel::sql_types::Date, _>(range.from)
+    .bind::<diesel::sql_types::Date, _>(range.to);
+    with_connection(pool, async |conn| Ok(query.load(conn).await?)).await
 }
 
 /// The stripe a review is counted in, spread by the random part of its id.

@@ -8,6 +8,7 @@ mod common;
 mod articles;
 mod cms_events;
 mod crash;
+mod daily;
 mod embedded;
 mod errors;
 mod hostile;
