@@ -321,7 +321,11 @@ pub async fn create_review(
         edit_token_digest: &token.digest,
         create_missing_article: state.create_missing_articles,
     };
-    let event_data = |stored: &PublicReviewRow| event_json(&state, stored).to_string();
+    // Straight to text, as the statement binds it (no intermediate JSON tree on the hot path).
+    let newsroom = state.moderation.newsroom_name.clone();
+    let event_data = |stored: &PublicReviewRow| {
+        serde_json::to_string(&Review::new(stored.clone(), &newsroom)).unwrap_or_default()
+    };
     let (review, edit_token, announced) = match key.0 {
         None => {
             let (row, announced) =
@@ -334,7 +338,6 @@ pub async fn create_review(
                 key_digest: &tokens::idempotency_key_digest(&article_id, &key),
                 request_digest: &tokens::request_digest(&bytes),
             };
-            let newsroom = state.moderation.newsroom_name.clone();
             let answer = |row: &PublicReviewRow| {
                 let review = Review::new(row.clone(), &newsroom).seen_by_author();
                 let response = serde_json::to_string(&review).unwrap_or_default();
