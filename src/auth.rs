@@ -25,7 +25,10 @@ const KEY_PREFIX: &str = "mrg_";
 pub const KEY_NAME_MAX_CHARS: usize = 100;
 
 /// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// The CMS: registers and updates articles.
     Cms,

@@ -1,7 +1,7 @@
 //! Articles, registered by the CMS.
 
 use actix_web::http::header;
-use actix_web::{get, put, web, HttpResponse};
+use actix_web::{get, patch, put, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,7 +18,7 @@ use crate::domain::text::LanguageTag;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store;
-use crate::store::articles::ArticleWithStats;
+use crate::store::articles::{ArticleSettings, ArticleWithStats};
 
 /// What the CMS says about an article. Absent fields are cleared; `reviews_open` defaults to true;
 /// an absent `lifecycle` or `moderation` leaves an existing article's as it is (a new one is
@@ -171,6 +171,57 @@ pub async fn put_article(
         HttpResponse::Ok()
     };
     Ok(response.json(Article::from(article)))
+}
+
+/// An editor's change to an article's settings; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reviews_open": false, "moderation": "pre"}))]
+pub struct PatchArticleRequest {
+    /// Whether readers may submit reviews.
+    pub reviews_open: Option<bool>,
+    /// This article's moderation mode; null: the site's (MARGINALIA_MODERATION).
+    #[schema(value_type = Option<ModerationMode>)]
+    #[serde(default, deserialize_with = "present")]
+    pub moderation: Option<Option<ModerationMode>>,
+}
+
+/// Open or close reviews, or change the moderation mode.
+///
+/// For editors (scope `moderator`, `cms` or `admin`): changes only the fields sent, unlike the
+/// CMS's PUT, which restates the whole article. Note that a later PUT without `reviews_open`
+/// opens reviews again (the CMS's word is the article's description). A deleted or unknown
+/// article is a 404.
+#[utoipa::path(
+    tag = "articles",
+    params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
+    request_body(content = PatchArticleRequest, content_type = "application/json"),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The article as it is now", body = Article),
+        BadBody, KeyRequired, NotFound, Unavailable,
+    )
+)]
+#[patch("/v1/articles/{article_id}")]
+pub async fn patch_article(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    article_id: ArticleId,
+    JsonBody(request): JsonBody<PatchArticleRequest>,
+) -> Result<web::Json<Article>, ApiError> {
+    caller.require_any(&[Scope::Moderator, Scope::Cms])?;
+    let settings = ArticleSettings {
+        reviews_open: request.reviews_open,
+        moderation: request
+            .moderation
+            .map(|mode| mode.map(ModerationMode::as_str)),
+    };
+    let article = store::articles::update_settings(&state.pool, &article_id, &settings)
+        .await?
+        .ok_or(store::StoreError::ArticleNotFound)?;
+    state.read_cache.record_write(article_id.as_str()).await;
+    tracing::info!(key = %caller.key_name, %article_id, ?settings, "article settings changed");
+    Ok(web::Json(Article::from(article)))
 }
 
 /// Read an article and its stats.

@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{article_parameter, read_query, status_parameter, JsonBody};
+use super::extract::{article_parameter, read_query, status_parameter, time_parameter, JsonBody};
 use super::responses::{BadBody, BadParameter, KeyRequired, Unavailable};
 use super::reviews::{after_change, event_json};
+use super::streaming::{inert, keyset_batches};
 use crate::auth::{ApiCaller, Scope};
 use crate::domain::article::ArticleId;
 use crate::domain::review::{AuthorEmail, ReviewStatus};
@@ -147,15 +148,8 @@ impl From<ModeratedReviewRow> for ExportedReview {
 }
 
 impl ExportedReview {
-    /// Readers' texts made inert for spreadsheets, which run a cell starting with `=`, `+`, `-`,
-    /// `@`, a tab or a carriage return as a formula (CSV injection): such a cell gets a leading
-    /// `'`, as OWASP recommends.
+    /// Readers' texts made inert for spreadsheets.
     fn for_spreadsheets(mut self) -> Self {
-        fn inert(text: &mut String) {
-            if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-                text.insert(0, '\'');
-            }
-        }
         for text in [&mut self.body, &mut self.reasons] {
             inert(text);
         }
@@ -252,14 +246,7 @@ pub async fn export(
             },
             "article_id" => filter.article_id = article_parameter(value, errors),
             "status" => filter.status = status_parameter(value, errors),
-            "since" => match DateTime::parse_from_rfc3339(value) {
-                Ok(since) => filter.since = Some(since.with_timezone(&Utc)),
-                Err(_) => errors.push(FieldError::new(
-                    "since",
-                    FieldErrorCode::Format,
-                    "must be an RFC 3339 time such as 2026-11-01T00:00:00Z",
-                )),
-            },
+            "since" => filter.since = time_parameter("since", value, errors),
             _ => return false,
         }
         true
@@ -268,40 +255,15 @@ pub async fn export(
     let first = store::data_rights::export_batch(&state.pool, &filter, None).await?;
     let pool = state.pool.clone();
     tracing::info!(key = %caller.key_name, ?format, "reviews export started");
-    let batches = futures_util::stream::unfold(
-        (Some(first), true, pool, filter),
-        move |(batch, first_batch, pool, filter)| async move {
-            let rows = match batch {
-                Some(rows) => rows,
-                None => return None,
-            };
-            if rows.is_empty() && !first_batch {
-                return None;
-            }
-            let last = rows.last().map(|row| row.public.id);
-            let full = rows.len() == usize::try_from(store::data_rights::EXPORT_BATCH).unwrap_or(0);
-            let chunk = encode(format, rows, first_batch);
-            let next = match (full, last) {
-                (true, Some(last)) => {
-                    match store::data_rights::export_batch(&pool, &filter, Some(last)).await {
-                        Ok(rows) if !rows.is_empty() => Some(rows),
-                        Ok(_) => None,
-                        Err(error) => {
-                            tracing::warn!(%error, "reviews export stopped early");
-                            return Some((
-                                Err(std::io::Error::other(error.to_string())),
-                                (None, false, pool, filter),
-                            ));
-                        }
-                    }
-                }
-                _ => None,
-            };
-            Some((
-                chunk.map_err(std::io::Error::other),
-                (next, false, pool, filter),
-            ))
+    let batches = keyset_batches(
+        first,
+        usize::try_from(store::data_rights::EXPORT_BATCH).unwrap_or(0),
+        |row: &ModeratedReviewRow| row.public.id,
+        move |after| {
+            let (pool, filter) = (pool.clone(), filter.clone());
+            async move { store::data_rights::export_batch(&pool, &filter, Some(after)).await }
         },
+        move |rows, first_batch| encode(format, rows, first_batch),
     );
     let content_type = match format {
         ExportFormat::Ndjson => "application/x-ndjson",

@@ -5,6 +5,7 @@ use std::time::Duration;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{mime, web, FromRequest, HttpMessage, HttpRequest};
+use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -14,7 +15,7 @@ use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::field_error::read_query_pairs;
 use crate::domain::page::PageQuery;
 use crate::domain::review::{IdempotencyKey, ReviewStatus};
-use crate::domain::text;
+use crate::domain::text::{self, LanguageTag};
 use crate::domain::webhook::DeliveryQuery;
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
@@ -448,6 +449,47 @@ pub fn article_parameter(value: &str, errors: &mut Vec<FieldError>) -> Option<St
     ArticleId::parse(value, "article_id")
         .map(|id| id.as_str().to_owned())
         .map_err(|error| errors.push(error))
+        .ok()
+}
+
+/// A time query parameter (RFC 3339).
+pub fn time_parameter(
+    field: &str,
+    value: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<DateTime<Utc>> {
+    let parsed = DateTime::parse_from_rfc3339(value).ok();
+    if parsed.is_none() {
+        errors.push(FieldError::new(
+            field,
+            FieldErrorCode::Format,
+            "must be an RFC 3339 time such as 2026-11-01T00:00:00Z",
+        ));
+    }
+    parsed.map(|time| time.with_timezone(&Utc))
+}
+
+/// A `true`/`false` query parameter.
+pub fn bool_parameter(field: &str, value: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
+    match value {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => {
+            errors.push(FieldError::new(
+                field,
+                FieldErrorCode::Type,
+                "must be true or false",
+            ));
+            None
+        }
+    }
+}
+
+/// A language query parameter: a BCP 47 tag, compared in its conventional case.
+pub fn language_parameter(value: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    LanguageTag::parse(value)
+        .map(|tag| tag.as_str().to_owned())
+        .map_err(|rule| errors.push(FieldError::broke("language", &rule)))
         .ok()
 }
 

@@ -1,17 +1,22 @@
 //! HTTP handlers, one module per resource, and the routing table.
 
 pub mod articles;
+pub mod assets;
+pub mod caller;
 pub mod cms_events;
+pub mod console;
 pub mod data_rights;
 pub mod extract;
 pub mod health;
 pub mod moderation;
 pub mod openapi;
+pub mod queue;
 pub mod reactions;
 pub mod responses;
 pub mod reviews;
 pub mod schemas;
 pub mod stats;
+pub mod streaming;
 pub mod webhook_endpoints;
 pub mod widget;
 
@@ -32,14 +37,18 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(reviews::delete_review)
         .service(reactions::vote)
         .service(reactions::flag)
-        .service(moderation::queue)
+        .service(queue::queue)
+        .service(queue::counts)
+        .service(queue::author_reviews)
         .service(moderation::act)
-        .service(moderation::audit_log)
+        .service(queue::audit_log)
         .service(moderation::put_reply)
         .service(moderation::delete_reply)
         .service(data_rights::erase)
         .service(data_rights::export)
+        .service(caller::me)
         .service(articles::put_article)
+        .service(articles::patch_article)
         .service(articles::get_article)
         .service(stats::article_stats)
         .service(stats::daily_stats)
@@ -56,6 +65,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(widget::widget_js)
         .service(widget::widget_css)
         .service(widget::demo)
+        .service(console::console_page)
+        .service(console::console_asset)
         .service(health::healthz)
         .service(health::readyz);
 }

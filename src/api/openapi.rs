@@ -8,8 +8,9 @@ use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
 use crate::api::data_rights::ExportFormat;
+use crate::api::queue::LogFormat;
 use crate::domain::article::{ArticleId, ArticleIds};
-use crate::domain::moderation::ReasonCode;
+use crate::domain::moderation::{AuditFilter, ReasonCode};
 use crate::domain::page::{Cursor, PageSize, Sort};
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::{Problem, ProblemType};
@@ -28,7 +29,8 @@ use utoipa_actix_web::AppExt;
     servers((url = "http://127.0.0.1:8080", description = "A local instance with the default MARGINALIA_BIND")),
     components(schemas(
         Sort, Problem, ProblemType, FieldError, FieldErrorCode, ArticleId, ArticleIds, PageSize,
-        Cursor, ReviewEvent, StatsChangedEvent, ReasonCode, ExportFormat
+        Cursor, ReviewEvent, StatsChangedEvent, ReasonCode, ExportFormat, LogFormat,
+        AuditFilter
     )),
     modifiers(&ApiKeyScheme),
     tags(
@@ -39,6 +41,8 @@ use utoipa_actix_web::AppExt;
         (name = "data rights", description = "Erasure and export of reviews (scope `admin`)"),
         (name = "webhooks", description = "CMS events in, signed event deliveries out (Standard Webhooks)"),
         (name = "widget", description = "The embeddable review widget and its demo page"),
+        (name = "console", description = "The editors' console, a browser client of this API"),
+        (name = "keys", description = "Who an API key belongs to and what it may do"),
         (name = "operations", description = "Probes for operators"),
     )
 )]

@@ -9,6 +9,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::article::{ArticleId, ArticleIds, ArticleSection, ArticleTitle, ArticleUrl};
 use crate::domain::cms_event::CmsEventType;
+use crate::domain::moderation::AuditFilter;
 use crate::domain::page::{Cursor, PageSize, CURSOR_MAX, CURSOR_PATTERN};
 use crate::domain::review::{AuthorEmail, AuthorName, Rating, ReviewBody, ReviewTitle};
 use crate::domain::text::{LanguageTag, NON_BLANK_PATTERN, PRINTABLE_PATTERN};
@@ -44,6 +45,16 @@ published!(
     )
     .pattern(Some(ArticleId::PATTERN))
     .examples(["voa-2020-05-iskp-attacks"])
+);
+
+published!(
+    AuditFilter,
+    text(
+        "An actor or action, exactly as the log names it",
+        1,
+        AuditFilter::MAX_CHARS
+    )
+    .examples(["approve"])
 );
 
 published!(

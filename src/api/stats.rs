@@ -170,7 +170,8 @@ pub struct DayStats {
          "histogram": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}},
         {"date": "2026-11-26", "review_count": 3, "average": 4.33,
          "histogram": {"1": 0, "2": 0, "3": 0, "4": 2, "5": 1}}
-    ]
+    ],
+    "languages": [{"language": "uk", "review_count": 2}, {"language": "en", "review_count": 1}]
 }))]
 pub struct DailyStats {
     pub article_id: String,
@@ -180,13 +181,25 @@ pub struct DailyStats {
     pub to: NaiveDate,
     /// Every day of the range, oldest first; days without reviews count zero.
     pub days: Vec<DayStats>,
+    /// The range's reviews per language, most first.
+    pub languages: Vec<LanguageShare>,
+}
+
+/// How many of the range's reviews are in one language.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LanguageShare {
+    /// BCP 47 tag; null for reviews without one.
+    #[schema(required = true)]
+    pub language: Option<String>,
+    pub review_count: i64,
 }
 
 /// Reviews per day.
 ///
-/// An article's published reviews per UTC day, with each day's average and histogram: the
-/// series behind a chart of how readers took an article over time. Computed from the reviews
-/// (one index range scan); at most 366 days per request.
+/// An article's published reviews per UTC day, with each day's average and histogram, and the
+/// range's language mix: the series behind a chart of how readers took an article over time.
+/// Read from per-day counters kept in step with the reviews (a few rows per day, whatever the
+/// number of reviews); at most 366 days per request.
 #[utoipa::path(
     tag = "stats",
     params(
@@ -221,22 +234,31 @@ pub async fn daily_stats(
         },
     )?;
     require_known_articles(&state, &[article_id.as_str()]).await?;
-    let rows = store::stats::daily(&state.pool, article_id.as_str(), &range).await?;
-    let days = rows
-        .iter()
-        .map(|row| {
+    let daily = store::stats::daily(&state.pool, article_id.as_str(), &range).await?;
+    let days = daily
+        .days
+        .into_iter()
+        .map(|(date, counters)| {
             let ArticleStats {
                 review_count,
                 average,
                 histogram,
                 ..
-            } = ArticleStats::new(String::new(), row.counters());
+            } = ArticleStats::new(String::new(), counters);
             DayStats {
-                date: row.day,
+                date,
                 review_count,
                 average,
                 histogram,
             }
+        })
+        .collect();
+    let languages = daily
+        .languages
+        .into_iter()
+        .map(|(language, review_count)| LanguageShare {
+            language,
+            review_count,
         })
         .collect();
     Ok(web::Json(DailyStats {
@@ -244,5 +266,6 @@ pub async fn daily_stats(
         from: range.from,
         to: range.to,
         days,
+        languages,
     }))
 }

@@ -27,6 +27,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    article_daily_stats (article_id, day, language, stripe) {
+        article_id -> Text,
+        day -> Date,
+        language -> Text,
+        stripe -> Int2,
+        count_1 -> Int4,
+        count_2 -> Int4,
+        count_3 -> Int4,
+        count_4 -> Int4,
+        count_5 -> Int4,
+    }
+}
+
+diesel::table! {
     articles (article_id) {
         article_id -> Text,
         title -> Nullable<Text>,
@@ -198,6 +212,7 @@ diesel::joinable!(review_votes -> reviews (review_id));
 diesel::joinable!(review_flags -> reviews (review_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    article_daily_stats,
     api_keys,
     article_stats,
     articles,

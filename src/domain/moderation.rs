@@ -343,6 +343,9 @@ pub enum ModerationAction {
     /// Back to the queue (`pending`): from rejected or spam. Deletion is final (an author's
     /// deletion must not be undone by anyone else; moderators who may change their mind reject).
     Restore,
+    /// Take off the site, back to the queue (`pending`): from published. With `restore`, what
+    /// undoes an approval or a rejection in the editors' console.
+    Hold,
     /// Delete: from any status but deleted.
     Delete,
 }
@@ -361,6 +364,7 @@ impl ModerationAction {
             Self::Reject => "reject",
             Self::Spam => "spam",
             Self::Restore => "restore",
+            Self::Hold => "hold",
             Self::Delete => "delete",
         }
     }
@@ -370,7 +374,7 @@ impl ModerationAction {
             Self::Approve => ReviewStatus::Published,
             Self::Reject => ReviewStatus::Rejected,
             Self::Spam => ReviewStatus::Spam,
-            Self::Restore => ReviewStatus::Pending,
+            Self::Restore | Self::Hold => ReviewStatus::Pending,
             Self::Delete => ReviewStatus::Deleted,
         }
     }
@@ -386,6 +390,7 @@ impl ModerationAction {
                 Self::Reject => matches!(from, Pending | Published | Spam),
                 Self::Spam => matches!(from, Pending | Published | Rejected),
                 Self::Restore => matches!(from, Rejected | Spam) && !erased,
+                Self::Hold => from == Published,
                 Self::Delete => true,
             };
         if allowed {
@@ -393,6 +398,28 @@ impl ModerationAction {
         } else {
             Err(Disallowed { from, action: self })
         }
+    }
+}
+
+/// An actor or action the audit log is filtered by, compared exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditFilter(String);
+
+impl AuditFilter {
+    /// The longest actor is an API key's name.
+    pub const MAX_CHARS: usize = crate::auth::KEY_NAME_MAX_CHARS;
+
+    pub fn parse(raw: &str) -> Result<Self, validator::ValidationError> {
+        let length = raw.chars().count();
+        if (1..=Self::MAX_CHARS).contains(&length) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(super::text::length_error(1, Self::MAX_CHARS, length))
+        }
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
     }
 }
 
@@ -583,8 +610,8 @@ mod tests {
 
     #[test]
     fn moderators_move_reviews_only_along_allowed_transitions() {
-        use ModerationAction::{Approve, Delete, Reject, Restore};
-        use ReviewStatus::{Deleted, Pending, Published, Spam};
+        use ModerationAction::{Approve, Delete, Hold, Reject, Restore};
+        use ReviewStatus::{Deleted, Pending, Published, Rejected, Spam};
         assert_eq!(Approve.apply(Pending, false), Ok(Published));
         assert_eq!(Approve.apply(Published, false), Ok(Published));
         assert!(Approve.apply(Deleted, false).is_err());
@@ -592,6 +619,10 @@ mod tests {
         assert!(Restore.apply(Deleted, false).is_err(), "deletion is final");
         assert!(Restore.apply(Deleted, true).is_err(), "erased stays erased");
         assert!(Restore.apply(Published, false).is_err());
+        assert_eq!(Hold.apply(Published, false), Ok(Pending));
+        assert_eq!(Hold.apply(Pending, false), Ok(Pending), "already held");
+        assert!(Hold.apply(Rejected, false).is_err());
+        assert!(Hold.apply(Deleted, false).is_err());
         assert_eq!(Delete.apply(Published, true), Ok(Deleted));
         assert!(Reject.apply(Deleted, false).is_err());
         assert_eq!(

@@ -1,5 +1,7 @@
 //! Per-article rating statistics, kept as counters so reading them is O(1).
 
+use std::collections::HashMap;
+
 use chrono::{Datelike, NaiveDate, TimeDelta};
 
 use super::{FieldError, FieldErrorCode};
@@ -102,11 +104,45 @@ impl DayRange {
     pub fn days(&self) -> i64 {
         (self.to - self.from).num_days() + 1
     }
+
+    /// Every day of the range, oldest first, with its counters from `found` (zero if absent).
+    pub fn series(
+        &self,
+        mut found: HashMap<NaiveDate, RatingCounters>,
+    ) -> Vec<(NaiveDate, RatingCounters)> {
+        self.from
+            .iter_days()
+            .take_while(|day| *day <= self.to)
+            .map(|day| (day, found.remove(&day).unwrap_or_default()))
+            .collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_series_has_every_day_of_its_range() {
+        let date = |month, day| NaiveDate::from_ymd_opt(2026, month, day).expect("a valid date");
+        let range = DayRange {
+            from: date(2, 27),
+            to: date(3, 2),
+        };
+        let busy = RatingCounters {
+            histogram: [0, 0, 1, 0, 2],
+        };
+        let series = range.series(HashMap::from([
+            (date(2, 28), busy),
+            (date(3, 1), busy),
+            (date(3, 3), busy),
+        ]));
+        let days: Vec<NaiveDate> = series.iter().map(|(day, _)| *day).collect();
+        assert_eq!(days, [date(2, 27), date(2, 28), date(3, 1), date(3, 2)]);
+        assert_eq!(series[0].1, RatingCounters::default());
+        assert_eq!(series[1].1, busy);
+        assert_eq!(series.iter().map(|(_, c)| c.review_count()).sum::<i64>(), 6);
+    }
 
     #[test]
     fn day_ranges_default_to_the_last_30_days_and_are_bounded() {

@@ -235,6 +235,40 @@ pub async fn get(pool: &Pool, id: &ArticleId) -> Result<Option<ArticleWithStats>
     .await
 }
 
+/// The editorial settings of an article; `None` leaves one as it is.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = articles)]
+pub struct ArticleSettings {
+    pub reviews_open: Option<bool>,
+    /// `Some(None)`: the site's mode.
+    pub moderation: Option<Option<&'static str>>,
+}
+
+/// Changes an article's editorial settings; `None` when there is no such (undeleted) article.
+/// The article's `updated_at` stays: it is the CMS's change time, which orders CMS events, and an
+/// editor's setting must not make the CMS's next event look stale.
+pub async fn update_settings(
+    pool: &Pool,
+    id: &ArticleId,
+    settings: &ArticleSettings,
+) -> Result<Option<ArticleWithStats>, StoreError> {
+    if settings.reviews_open.is_none() && settings.moderation.is_none() {
+        return get(pool, id).await;
+    }
+    let changed: usize = with_connection(pool, async |conn| {
+        Ok(diesel::update(articles::table.find(id.as_str()))
+            .filter(articles::lifecycle.ne(Lifecycle::Deleted.as_str()))
+            .set(settings)
+            .execute(conn)
+            .await?)
+    })
+    .await?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    get(pool, id).await
+}
+
 /// The ids among `ids` whose article is deleted, and, with `include_missing`, those no article
 /// has: the ids a read must answer 404 for. In the order given.
 pub async fn hidden(

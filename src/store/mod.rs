@@ -6,6 +6,7 @@ pub mod data_rights;
 pub mod idempotency;
 pub mod moderation;
 pub mod outbox;
+pub mod queue;
 pub mod reactions;
 pub mod reviews;
 pub mod site_secrets;

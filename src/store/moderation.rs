@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Integer, SmallInt, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Date, Integer, SmallInt, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -219,9 +219,13 @@ pub(super) async fn transition_on(
     Ok((changes, announced))
 }
 
-/// Counter changes gathered per article stripe and rating, applied in one statement per stripe.
+/// Counter changes gathered per article stripe and rating, and per article day, language and
+/// stripe, applied in one statement per row.
 #[derive(Default)]
-struct Counting(BTreeMap<(String, i16), [i32; 5]>);
+struct Counting {
+    totals: BTreeMap<(String, i16), [i32; 5]>,
+    daily: BTreeMap<(String, NaiveDate, String, i16), [i32; 5]>,
+}
 
 impl Counting {
     /// Counts (`sign` 1) or uncounts (-1) a review in `status`; only published ones count.
@@ -235,15 +239,21 @@ impl Counting {
         else {
             return;
         };
-        let key = (review.article_id.clone(), stats::stripe_of(&review.id));
-        self.0.entry(key).or_default()[slot] += sign;
+        let stripe = stats::stripe_of(&review.id);
+        let article_id = review.article_id.clone();
+        self.totals.entry((article_id.clone(), stripe)).or_default()[slot] += sign;
+        let day = review.created_at.date_naive();
+        let language = review.language.clone().unwrap_or_default();
+        self.daily
+            .entry((article_id, day, language, stripe))
+            .or_default()[slot] += sign;
     }
 
-    /// An uncounted review was counted in its own stripe, so a stripe with any decrease exists
-    /// and is updated; a stripe with only increases may be new and is upserted (a CHECK would
-    /// refuse the negative values of an upsert's proposed row).
+    /// An uncounted review was counted in its own rows, so a row with any decrease exists and
+    /// is updated; a row with only increases may be new and is upserted (a CHECK would refuse
+    /// the negative values of an upsert's proposed row).
     async fn apply(self, conn: &mut AsyncPgConnection) -> Result<(), StoreError> {
-        for ((article_id, stripe), counts) in self.0 {
+        for ((article_id, stripe), counts) in self.totals {
             if counts.iter().all(|count| *count == 0) {
                 continue;
             }
@@ -281,17 +291,53 @@ impl Counting {
                 .bind::<Integer, _>(counts[4])
                 .execute(conn)
                 .await?;
-            if changed != 1 {
-                // A counted review always has its stripe's row; anything else is a bug, and
-                // rolling back beats counters that silently drift.
-                tracing::error!(%article_id, stripe, "a review's stats row is missing");
-                return Err(StoreError::Query(std::sync::Arc::new(
-                    diesel::result::Error::NotFound,
-                )));
+            ensure_one_row(changed, &article_id)?;
+        }
+        for ((article_id, day, language, stripe), counts) in self.daily {
+            if counts.iter().all(|count| *count == 0) {
+                continue;
             }
+            let sql = if counts.iter().any(|count| *count < 0) {
+                "UPDATE article_daily_stats SET count_1 = count_1 + $5, count_2 = count_2 + $6, \
+                 count_3 = count_3 + $7, count_4 = count_4 + $8, count_5 = count_5 + $9 \
+                 WHERE article_id = $1 AND day = $2 AND language = $3 AND stripe = $4"
+            } else {
+                "INSERT INTO article_daily_stats AS d (article_id, day, language, stripe, \
+                 count_1, count_2, count_3, count_4, count_5) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (article_id, day, language, stripe) DO UPDATE SET \
+                 count_1 = d.count_1 + excluded.count_1, count_2 = d.count_2 + excluded.count_2, \
+                 count_3 = d.count_3 + excluded.count_3, count_4 = d.count_4 + excluded.count_4, \
+                 count_5 = d.count_5 + excluded.count_5"
+            };
+            let changed = diesel::sql_query(sql)
+                .bind::<Text, _>(&article_id)
+                .bind::<Date, _>(day)
+                .bind::<Text, _>(&language)
+                .bind::<SmallInt, _>(stripe)
+                .bind::<Integer, _>(counts[0])
+                .bind::<Integer, _>(counts[1])
+                .bind::<Integer, _>(counts[2])
+                .bind::<Integer, _>(counts[3])
+                .bind::<Integer, _>(counts[4])
+                .execute(conn)
+                .await?;
+            ensure_one_row(changed, &article_id)?;
         }
         Ok(())
     }
+}
+
+/// A counted review always has its counter rows; anything else is a bug, and rolling back beats
+/// counters that silently drift.
+fn ensure_one_row(changed: usize, article_id: &str) -> Result<(), StoreError> {
+    if changed == 1 {
+        return Ok(());
+    }
+    tracing::error!(%article_id, "a review's stats row is missing");
+    Err(StoreError::Query(std::sync::Arc::new(
+        diesel::result::Error::NotFound,
+    )))
 }
 
 /// Writes the outbox events of a change, while some webhook endpoint is enabled. Returns
@@ -331,85 +377,6 @@ async fn announce(
         .execute(conn)
         .await?;
     Ok(true)
-}
-
-/// One page of the queue, oldest first, and whether more follow.
-pub async fn queue(
-    pool: &Pool,
-    filter: &QueueFilter,
-) -> Result<(Vec<ModeratedReviewRow>, bool), StoreError> {
-    let mut select = reviews::table
-        .filter(reviews::status.eq(filter.status.as_str()))
-        .select(ModeratedReviewRow::as_select())
-        .order(reviews::id)
-        .limit(filter.limit + 1)
-        .into_boxed();
-    if let Some(article_id) = &filter.article_id {
-        select = select.filter(reviews::article_id.eq(article_id.clone()));
-    }
-    if let Some(reason) = filter.reason {
-        select = select.filter(reviews::reasons.contains(vec![reason.as_str().to_owned()]));
-    }
-    if let Some(after) = filter.after {
-        select = select.filter(reviews::id.gt(after));
-    }
-    let mut rows: Vec<ModeratedReviewRow> =
-        with_connection(pool, async |conn| Ok(select.load(conn).await?)).await?;
-    let limit = usize::try_from(filter.limit).unwrap_or(usize::MAX);
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    Ok((rows, more))
-}
-
-/// What the queue shows.
-#[derive(Debug, Clone)]
-pub struct QueueFilter {
-    pub status: ReviewStatus,
-    pub article_id: Option<String>,
-    pub reason: Option<ReasonCode>,
-    pub after: Option<Uuid>,
-    pub limit: i64,
-}
-
-/// One entry of the audit log.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = moderation_log, check_for_backend(diesel::pg::Pg))]
-pub struct LogRow {
-    pub id: Uuid,
-    pub review_id: Uuid,
-    pub actor: String,
-    pub action: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
-    pub reasons: Vec<String>,
-    pub note: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-/// The audit log, newest first: of one review, or all of it.
-pub async fn log(
-    pool: &Pool,
-    review_id: Option<Uuid>,
-    before: Option<Uuid>,
-    limit: i64,
-) -> Result<(Vec<LogRow>, bool), StoreError> {
-    let mut select = moderation_log::table
-        .select(LogRow::as_select())
-        .order(moderation_log::id.desc())
-        .limit(limit + 1)
-        .into_boxed();
-    if let Some(review_id) = review_id {
-        select = select.filter(moderation_log::review_id.eq(review_id));
-    }
-    if let Some(before) = before {
-        select = select.filter(moderation_log::id.lt(before));
-    }
-    let mut rows: Vec<LogRow> =
-        with_connection(pool, async |conn| Ok(select.load(conn).await?)).await?;
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    Ok((rows, more))
 }
 
 /// Sets (or with `None` removes) the newsroom's reply to a review, with its audit entry and its

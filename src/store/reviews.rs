@@ -279,6 +279,7 @@ impl SubmitReview<'_> {
         "created_at",
         "open_lifecycle",
         "stripe",
+        "stripe",
         "event_id",
         "event_type",
         "event_data",
@@ -365,7 +366,7 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_sql(" FROM article, repeated WHERE reviews_open AND lifecycle = ");
         out.push_bind_param::<Text, str>(self.open_lifecycle)?;
         out.push_sql(
-            " RETURNING id, article_id, rating, status, reasons), \
+            " RETURNING id, article_id, rating, status, reasons, language, created_at), \
              counted AS (INSERT INTO article_stats AS s (article_id, stripe, review_count, \
              rating_sum, count_1, count_2, count_3, count_4, count_5) \
              SELECT article_id, ",
@@ -381,6 +382,18 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
              count_1 = s.count_1 + excluded.count_1, count_2 = s.count_2 + excluded.count_2, \
              count_3 = s.count_3 + excluded.count_3, count_4 = s.count_4 + excluded.count_4, \
              count_5 = s.count_5 + excluded.count_5), \
+             counted_daily AS (INSERT INTO article_daily_stats AS d (article_id, day, language, \
+             stripe, count_1, count_2, count_3, count_4, count_5) \
+             SELECT article_id, (created_at AT TIME ZONE 'UTC')::date, COALESCE(language, ''), ",
+        );
+        out.push_bind_param::<SmallInt, i16>(&self.stripe)?;
+        out.push_sql(
+            ", (rating = 1)::int, (rating = 2)::int, (rating = 3)::int, (rating = 4)::int, \
+             (rating = 5)::int FROM review WHERE status = 'published' \
+             ON CONFLICT (article_id, day, language, stripe) DO UPDATE SET \
+             count_1 = d.count_1 + excluded.count_1, count_2 = d.count_2 + excluded.count_2, \
+             count_3 = d.count_3 + excluded.count_3, count_4 = d.count_4 + excluded.count_4, \
+             count_5 = d.count_5 + excluded.count_5), \
              announced AS (INSERT INTO outbox_events (id, event_type, article_id, payload, \
              created_at, available_at) SELECT ",
         );

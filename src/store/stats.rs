@@ -9,6 +9,8 @@ use diesel::dsl::sum;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use chrono::NaiveDate;
+use diesel::sql_types::{BigInt, Date, Nullable, Text};
 use diesel_async::AsyncPgConnection;
 
 use super::{with_connection, StoreError};
@@ -117,25 +119,27 @@ pub async fn for_articles(
         .collect())
 }
 
-/// One day of an article's published reviews.
+/// One group of the per-day counters: a day's (language `None`) or a language's (day `None`).
 #[derive(Debug, Clone, QueryableByName)]
-pub struct DayRow {
-    #[diesel(sql_type = diesel::sql_types::Date)]
-    pub day: chrono::NaiveDate,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub count_1: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub count_2: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub count_3: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub count_4: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub count_5: i64,
+struct DailyGroup {
+    #[diesel(sql_type = Nullable<Date>)]
+    day: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Text>)]
+    language: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    count_1: i64,
+    #[diesel(sql_type = BigInt)]
+    count_2: i64,
+    #[diesel(sql_type = BigInt)]
+    count_3: i64,
+    #[diesel(sql_type = BigInt)]
+    count_4: i64,
+    #[diesel(sql_type = BigInt)]
+    count_5: i64,
 }
 
-impl DayRow {
-    pub fn counters(&self) -> RatingCounters {
+impl DailyGroup {
+    fn counters(&self) -> RatingCounters {
         RatingCounters {
             histogram: [
                 self.count_1,
@@ -148,33 +152,58 @@ impl DayRow {
     }
 }
 
-/// An article's published reviews per UTC day of `range`, every day present (zero when it had
-/// none), oldest first: one range scan of the `(article_id, status, created_at) INCLUDE (rating)`
-/// index, grouped by day.
+/// An article's published reviews over some days: per day, and per language over all of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyCounters {
+    /// Every day of the range, oldest first; zero counters on a day without reviews.
+    pub days: Vec<(NaiveDate, RatingCounters)>,
+    /// Reviews per language (`None`: none given), most first.
+    pub languages: Vec<(Option<String>, i64)>,
+}
+
+/// An article's published reviews per UTC day of `range` and per language: one range scan of
+/// the per-day counters (`article_daily_stats`, a few rows per day), grouped both ways at once.
 pub async fn daily(
     pool: &Pool,
     article_id: &str,
     range: &DayRange,
-) -> Result<Vec<DayRow>, StoreError> {
+) -> Result<DailyCounters, StoreError> {
     let query = diesel::sql_query(
-        "SELECT days.day::date AS day, \
-         count(*) FILTER (WHERE r.rating = 1) AS count_1, \
-         count(*) FILTER (WHERE r.rating = 2) AS count_2, \
-         count(*) FILTER (WHERE r.rating = 3) AS count_3, \
-         count(*) FILTER (WHERE r.rating = 4) AS count_4, \
-         count(*) FILTER (WHERE r.rating = 5) AS count_5 \
-         FROM generate_series($2::date, $3::date, interval '1 day') AS days (day) \
-         LEFT JOIN (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, rating FROM reviews \
-                    WHERE article_id = $1 AND status = 'published' \
-                    AND created_at >= ($2::date)::timestamp AT TIME ZONE 'UTC' \
-                    AND created_at < ($3::date + 1)::timestamp AT TIME ZONE 'UTC') AS r \
-         ON r.day = days.day::date \
-         GROUP BY days.day ORDER BY days.day",
+        "SELECT CASE WHEN GROUPING(day) = 0 THEN day END AS day, \
+         CASE WHEN GROUPING(language) = 0 THEN language END AS language, \
+         sum(count_1)::bigint AS count_1, sum(count_2)::bigint AS count_2, \
+         sum(count_3)::bigint AS count_3, sum(count_4)::bigint AS count_4, \
+         sum(count_5)::bigint AS count_5 \
+         FROM article_daily_stats WHERE article_id = $1 AND day BETWEEN $2 AND $3 \
+         GROUP BY GROUPING SETS ((day), (language))",
     )
-    .bind::<diesel::sql_types::Text, _>(article_id)
-    .bind::<diesel::sql_types::Date, _>(range.from)
-    .bind::<diesel::sql_types::Date, _>(range.to);
-    with_connection(pool, async |conn| Ok(query.load(conn).await?)).await
+    .bind::<Text, _>(article_id)
+    .bind::<Date, _>(range.from)
+    .bind::<Date, _>(range.to);
+    let groups: Vec<DailyGroup> =
+        with_connection(pool, async |conn| Ok(query.load(conn).await?)).await?;
+    let mut by_day = HashMap::new();
+    let mut languages = Vec::new();
+    for group in groups {
+        let counters = group.counters();
+        match (group.day, group.language) {
+            (Some(day), _) => {
+                by_day.insert(day, counters);
+            }
+            (None, Some(language)) => {
+                let count = counters.review_count();
+                if count > 0 {
+                    languages.push((Some(language).filter(|tag| !tag.is_empty()), count));
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    languages.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(DailyCounters {
+        days: range.series(by_day),
+        languages,
+    })
 }
 
 /// The stripe a review is counted in, spread by the random part of its id.

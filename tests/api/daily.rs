@@ -1,5 +1,7 @@
 //! Reviews per day: the series behind the editors' chart of an article over time.
 
+use marginalia::auth::Scope;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::{expect_problem, problem_fields, spawn_app};
@@ -7,20 +9,61 @@ use crate::common::{expect_problem, problem_fields, spawn_app};
 #[tokio::test]
 async fn an_article_s_reviews_are_counted_per_utc_day_with_empty_days_present() {
     let app = spawn_app().await;
+    let moderator = app.api_key(&[Scope::Moderator]).await;
     let article = "daily-article";
-    for (rating, body) in [(5, "Сьогодні, перший."), (4, "Сьогодні, другий.")]
-    {
-        let review = json!({"rating": rating, "body": body});
+    for (rating, body, language) in [
+        (5, "Сьогодні, перший відгук про статтю.", "uk"),
+        (4, "Today, the second review of the article.", "en"),
+        (3, "Сьогодні, третій, але його відхилять.", "uk"),
+    ] {
+        let review = json!({"rating": rating, "body": body, "language": language});
         assert_eq!(app.post_review(article, &review).await.status(), 201);
     }
-    // Two reviews three days ago (one of them held, which does not count), written directly.
+    // Two reviews held three days ago (written directly: the API stamps the present), one of
+    // which a moderator approves: it counts on the day it was written, the other does not.
     app.count(&format!(
-        "WITH r AS (INSERT INTO reviews (id, article_id, rating, body, status, created_at) VALUES \
-         (gen_random_uuid(), '{article}', 1, 'Старий', 'published', now() - interval '3 days'), \
-         (gen_random_uuid(), '{article}', 2, 'Прихований', 'pending', now() - interval '3 days') \
+        "WITH r AS (INSERT INTO reviews (id, article_id, rating, body, language, status, created_at) VALUES \
+         ('019ab000-0000-7000-8000-000000000001', '{article}', 2, 'Старий', 'uk', 'pending', now() - interval '3 days'), \
+         ('019ab000-0000-7000-8000-000000000002', '{article}', 1, 'Прихований', 'uk', 'pending', now() - interval '3 days') \
          RETURNING 1) SELECT count(*) AS n FROM r"
     ))
     .await;
+    let approve =
+        json!({"action": "approve", "review_ids": ["019ab000-0000-7000-8000-000000000001"]});
+    let approved = app
+        .with_key(
+            &moderator,
+            Method::POST,
+            "/v1/moderation/actions",
+            Some(&approve),
+        )
+        .await;
+    assert_eq!(approved.status(), 200);
+    // Rejecting one of today's uncounts it from today.
+    let queue = app
+        .get_json_with_key(
+            &moderator,
+            &format!("/v1/moderation/queue?status=published&article_id={article}"),
+        )
+        .await;
+    let third = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|review| review["rating"] == 3)
+        .expect("today's 3-star review is published")["id"]
+        .clone();
+    let reject = json!({"action": "reject", "review_ids": [third]});
+    let rejected = app
+        .with_key(
+            &moderator,
+            Method::POST,
+            "/v1/moderation/actions",
+            Some(&reject),
+        )
+        .await;
+    assert_eq!(rejected.status(), 200);
+
     let today = chrono::Utc::now().date_naive();
     let from = today - chrono::TimeDelta::days(4);
     let series = app
@@ -39,6 +82,23 @@ async fn an_article_s_reviews_are_counted_per_utc_day_with_empty_days_present() 
     assert_eq!(days[4]["average"], 4.5);
     assert_eq!(days[4]["histogram"]["5"], 1);
     assert_eq!(days[0]["average"], Value::Null);
+    assert_eq!(days[1]["histogram"]["2"], 1);
+    assert_eq!(
+        series["languages"],
+        json!([{"language": "uk", "review_count": 2}, {"language": "en", "review_count": 1}])
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT sum(count_1 + count_2 + count_3 + count_4 + count_5) AS n \
+             FROM article_daily_stats WHERE article_id = '{article}'"
+        ))
+        .await,
+        app.count(&format!(
+            "SELECT count(*) AS n FROM reviews WHERE article_id = '{article}' AND status = 'published'"
+        ))
+        .await,
+        "the per-day counters agree with the reviews"
+    );
 
     // The default is the last 30 days.
     let default = app

@@ -9,6 +9,7 @@ mod articles;
 mod cms_events;
 mod crash;
 mod daily;
+mod editors;
 mod embedded;
 mod errors;
 mod hostile;

@@ -877,7 +877,13 @@ async fn erasing_an_author_leaves_no_trace_of_their_email_or_words() {
 
 #[tokio::test]
 async fn an_export_streams_every_matching_review() {
-    let app = spawn_app().await;
+    // Writing 100,000 reviews in one statement outlasts the service's statement timeout on a busy
+    // 2-core machine; the export itself needs no more than the default.
+    let app = spawn_app_with(TestOptions {
+        statement_timeout: Duration::from_secs(120),
+        ..TestOptions::default()
+    })
+    .await;
     let admin = app.api_key(&[Scope::Admin]).await;
     app.count(&format!(
         "WITH a AS (INSERT INTO articles (article_id) VALUES ('{ARTICLE}') RETURNING 1), \

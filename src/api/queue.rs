@@ -1,0 +1,533 @@
+//! What moderators read: the queue and its counts, an author's other reviews, and the audit log
+//! (as pages of JSON, or all of it as CSV). Every operation needs an API key with scope
+//! `moderator` or `admin`.
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::extract::{
+    article_parameter, bool_parameter, language_parameter, read_query, status_parameter,
+    time_parameter, ReviewIdPath,
+};
+use super::responses::{BadParameter, KeyRequired, NotFound, Unavailable};
+use super::reviews::Review;
+use super::streaming::{inert, keyset_batches};
+use crate::auth::{ApiCaller, Scope};
+use crate::domain::article::ArticleId;
+use crate::domain::moderation::{AuditFilter, ReasonCode};
+use crate::domain::page::PageSize;
+use crate::domain::review::ReviewStatus;
+use crate::domain::text::LanguageTag;
+use crate::domain::{FieldError, FieldErrorCode};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store;
+use crate::store::queue::{LogFilter, LogRow, QueueCounts, QueueFilter, QueueRow};
+
+/// A review as moderators see it: the public fields, its true status, the author's email, why
+/// the rules or readers held it, and how often it was flagged.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModeratedReview {
+    #[serde(flatten)]
+    pub review: Review,
+    /// The article's headline as the CMS registered it; null when it gave none.
+    #[schema(required = true)]
+    pub article_title: Option<String>,
+    /// Never shown publicly.
+    #[schema(required = true)]
+    pub author_email: Option<String>,
+    /// Reason codes of the automatic decisions about it.
+    pub reasons: Vec<String>,
+    pub flag_count: i32,
+    pub updated_at: DateTime<Utc>,
+    /// When the author's data was erased on request; null if never.
+    #[schema(required = true)]
+    pub erased_at: Option<DateTime<Utc>>,
+}
+
+impl ModeratedReview {
+    fn new(
+        QueueRow {
+            review,
+            article_title,
+        }: QueueRow,
+        newsroom: &str,
+    ) -> Self {
+        Self {
+            review: Review::new(review.public, newsroom),
+            article_title,
+            author_email: review.author_email,
+            reasons: review.reasons,
+            flag_count: review.flag_count,
+            updated_at: review.updated_at,
+            erased_at: review.erased_at,
+        }
+    }
+
+    fn all(rows: Vec<QueueRow>, state: &AppState) -> Vec<Self> {
+        let newsroom = &state.moderation.newsroom_name;
+        rows.into_iter()
+            .map(|row| Self::new(row, newsroom))
+            .collect()
+    }
+}
+
+/// One page of the queue.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "items": [{
+        "id": "019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f",
+        "article_id": "voa-2020-05-iskp-attacks",
+        "rating": 1,
+        "title": null,
+        "body": "Автор — шахрай, не вірте жодному слову.",
+        "author_name": "Анонім",
+        "language": "uk",
+        "status": "pending",
+        "created_at": "2026-11-26T08:12:00Z",
+        "edited_at": null,
+        "helpful_count": 0,
+        "unhelpful_count": 0,
+        "reply": null,
+        "article_title": "Pushed to the Brink Again, Islamic State’s Afghan Affiliate Claims Deadly Attacks",
+        "author_email": "anon@example.com",
+        "reasons": ["banned_term"],
+        "flag_count": 0,
+        "updated_at": "2026-11-26T08:12:00Z",
+        "erased_at": null
+    }],
+    "next_cursor": "019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f"
+}))]
+pub struct QueuePage {
+    pub items: Vec<ModeratedReview>,
+    /// Pass as `cursor` for the next page; null on the last.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// Parses a UUID cursor (`next_cursor` of an earlier page).
+fn cursor(raw: &str, errors: &mut Vec<FieldError>) -> Option<Uuid> {
+    let parsed = Uuid::try_parse(raw).ok();
+    if parsed.is_none() {
+        errors.push(FieldError::new(
+            "cursor",
+            FieldErrorCode::Format,
+            "must be the next_cursor of an earlier page",
+        ));
+    }
+    parsed
+}
+
+fn limit(raw: &str, errors: &mut Vec<FieldError>) -> i64 {
+    PageSize::parse(raw)
+        .map_err(|error| errors.push(error))
+        .map_or(PageSize::DEFAULT, PageSize::get)
+}
+
+fn queue_filter(req: &HttpRequest) -> Result<QueueFilter, ApiError> {
+    let mut filter = QueueFilter {
+        status: ReviewStatus::Pending,
+        article_id: None,
+        reason: None,
+        language: None,
+        flagged: false,
+        after: None,
+        limit: PageSize::DEFAULT,
+    };
+    read_query(req, |name, value, errors| {
+        match name {
+            "status" => {
+                if let Some(status) = status_parameter(value, errors) {
+                    filter.status = status;
+                }
+            }
+            "article_id" => filter.article_id = article_parameter(value, errors),
+            "reason" => match ReasonCode::parse(value) {
+                Some(reason) => filter.reason = Some(reason),
+                None => errors.push(FieldError::new(
+                    "reason",
+                    FieldErrorCode::Enum,
+                    "must be one of banned_term, too_many_links, duplicate, honeypot, shouting, \
+                     flagged",
+                )),
+            },
+            "language" => filter.language = language_parameter(value, errors),
+            "flagged" => filter.flagged = bool_parameter("flagged", value, errors).unwrap_or(false),
+            "cursor" => filter.after = cursor(value, errors),
+            "limit" => filter.limit = limit(value, errors),
+            _ => return false,
+        }
+        true
+    })?;
+    Ok(filter)
+}
+
+/// The moderation queue.
+///
+/// Reviews in one status (`pending` by default), oldest first, optionally of one article, held
+/// for one reason, in one language, or flagged by readers; keyset pages. The editors' console
+/// shows `status=pending`, `status=published&flagged=true` and `status=spam` as its tabs.
+#[utoipa::path(
+    tag = "moderation",
+    params(
+        ("status" = Option<ReviewStatus>, Query, description = "Default `pending`"),
+        ("article_id" = Option<ArticleId>, Query, description = "Only this article's reviews"),
+        ("reason" = Option<ReasonCode>, Query, description = "Only reviews held for this reason"),
+        ("language" = Option<LanguageTag>, Query, description = "Only reviews in this language"),
+        ("flagged" = Option<bool>, Query, description = "`true`: only reviews readers flagged at least once"),
+        ("limit" = Option<PageSize>, Query, description = "Reviews per page"),
+        ("cursor" = Option<Uuid>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of the queue", body = QueuePage),
+        BadParameter, KeyRequired, Unavailable,
+    )
+)]
+#[get("/v1/moderation/queue")]
+pub async fn queue(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    req: HttpRequest,
+) -> Result<web::Json<QueuePage>, ApiError> {
+    caller.require_any(&[Scope::Moderator])?;
+    let filter = queue_filter(&req)?;
+    let (rows, more) = store::queue::queue(&state.pool, &filter).await?;
+    let next_cursor = rows
+        .last()
+        .filter(|_| more)
+        .map(|row| row.review.public.id.to_string());
+    Ok(web::Json(QueuePage {
+        items: ModeratedReview::all(rows, &state),
+        next_cursor,
+    }))
+}
+
+/// How many reviews wait in each of the console's tabs.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"pending": 3, "flagged": 1, "spam": 0}))]
+pub struct QueueCountsBody {
+    /// Reviews in status `pending`.
+    #[schema(maximum = 10000)]
+    pub pending: i64,
+    /// Published reviews readers flagged at least once.
+    #[schema(maximum = 10000)]
+    pub flagged: i64,
+    /// Reviews in status `spam`.
+    #[schema(maximum = 10000)]
+    pub spam: i64,
+}
+
+/// Counts of the queue.
+///
+/// Pending, flagged (published, flagged by readers at least once) and spam reviews, each counted
+/// up to 10,000 (10000 means that many or more), so the answer stays cheap for a queue nobody
+/// has looked at in months. The console polls it for live updates.
+#[utoipa::path(
+    tag = "moderation",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The counts", body = QueueCountsBody),
+        KeyRequired, Unavailable,
+    )
+)]
+#[get("/v1/moderation/counts")]
+pub async fn counts(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<web::Json<QueueCountsBody>, ApiError> {
+    caller.require_any(&[Scope::Moderator])?;
+    let QueueCounts {
+        pending,
+        flagged,
+        spam,
+    } = store::queue::counts(&state.pool).await?;
+    Ok(web::Json(QueueCountsBody {
+        pending,
+        flagged,
+        spam,
+    }))
+}
+
+/// The author's other reviews.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorReviews {
+    /// `email` when the review has the author's email and others were looked up by it; null
+    /// when it has none (then `items` is empty).
+    #[schema(required = true, value_type = Option<String>, example = "email")]
+    pub matched_by: Option<&'static str>,
+    /// Newest first, at most 10, any status.
+    pub items: Vec<ModeratedReview>,
+}
+
+/// The author's other reviews.
+///
+/// The other reviews on the site with the same author email (compared without letter case),
+/// newest first, at most 10: the context a moderator needs to tell a regular from a troll.
+#[utoipa::path(
+    tag = "moderation",
+    params(("id" = Uuid, Path, description = "Review id")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The author's other reviews", body = AuthorReviews),
+        BadParameter, KeyRequired, NotFound, Unavailable,
+    )
+)]
+#[get("/v1/moderation/reviews/{id}/author-reviews")]
+pub async fn author_reviews(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    ReviewIdPath(id): ReviewIdPath,
+) -> Result<web::Json<AuthorReviews>, ApiError> {
+    caller.require_any(&[Scope::Moderator])?;
+    let (matched, rows) = store::queue::author_reviews(&state.pool, id)
+        .await?
+        .ok_or(store::StoreError::ReviewNotFound)?;
+    Ok(web::Json(AuthorReviews {
+        matched_by: matched.then_some("email"),
+        items: ModeratedReview::all(rows, &state),
+    }))
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogEntry {
+    pub id: Uuid,
+    pub review_id: Uuid,
+    /// The article of the review.
+    pub article_id: String,
+    /// The API key's name, or `author`, `rules` (a held submission) or `flags` (the threshold).
+    pub actor: String,
+    /// approve, reject, spam, restore, hold, delete, submit, edit, flag_threshold, reply,
+    /// remove_reply or erase.
+    pub action: String,
+    /// Null for a submission.
+    #[schema(required = true)]
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub reasons: Vec<String>,
+    #[schema(required = true)]
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<LogRow> for LogEntry {
+    fn from(row: LogRow) -> Self {
+        Self {
+            id: row.id,
+            review_id: row.review_id,
+            article_id: row.article_id,
+            actor: row.actor,
+            action: row.action,
+            from_status: row.from_status,
+            to_status: row.to_status,
+            reasons: row.reasons,
+            note: row.note,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// An audit entry as a CSV row: reasons joined with spaces, texts made inert for spreadsheets.
+#[derive(Debug, Serialize)]
+struct LogCsvRow {
+    id: Uuid,
+    created_at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    review_id: Uuid,
+    article_id: String,
+    from_status: Option<String>,
+    to_status: String,
+    reasons: String,
+    note: Option<String>,
+}
+
+impl From<LogRow> for LogCsvRow {
+    fn from(row: LogRow) -> Self {
+        let mut csv_row = Self {
+            id: row.id,
+            created_at: row.created_at,
+            actor: row.actor,
+            action: row.action,
+            review_id: row.review_id,
+            article_id: row.article_id,
+            from_status: row.from_status,
+            to_status: row.to_status,
+            reasons: row.reasons.join(" "),
+            note: row.note,
+        };
+        inert(&mut csv_row.actor);
+        inert(&mut csv_row.article_id);
+        if let Some(note) = csv_row.note.as_mut() {
+            inert(note);
+        }
+        csv_row
+    }
+}
+
+fn log_csv(rows: Vec<LogRow>, header: bool) -> Result<Bytes, String> {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(header)
+        .from_writer(Vec::new());
+    for row in rows {
+        writer
+            .serialize(LogCsvRow::from(row))
+            .map_err(|error| error.to_string())?;
+    }
+    writer
+        .into_inner()
+        .map(Bytes::from)
+        .map_err(|error| error.to_string())
+}
+
+/// One page of the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "items": [{
+        "id": "019ab5d0-1111-7000-8000-000000000002",
+        "review_id": "019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f",
+        "article_id": "voa-2020-05-iskp-attacks",
+        "actor": "desk-editor-olha",
+        "action": "approve",
+        "from_status": "pending",
+        "to_status": "published",
+        "reasons": [],
+        "note": "Checked the sources the reader cites.",
+        "created_at": "2026-11-26T09:00:00Z"
+    }],
+    "next_cursor": null
+}))]
+pub struct LogPage {
+    pub items: Vec<LogEntry>,
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// How the audit log is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Pages of JSON.
+    Json,
+    /// Every matching entry, one CSV download.
+    Csv,
+}
+
+fn text_filter(field: &str, value: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    AuditFilter::parse(value)
+        .map(AuditFilter::into_inner)
+        .map_err(|rule| errors.push(FieldError::broke(field, &rule)))
+        .ok()
+}
+
+/// Entries per batch of the CSV download.
+const LOG_CSV_BATCH: i64 = 1_000;
+
+/// The audit log.
+///
+/// Every status change, reply and erasure, newest first: who (the API key's name, `author`,
+/// `rules` or `flags`), when, from, to, and why; filtered by review, article, actor, action and
+/// time (`since` included, `until` excluded). `format=csv` answers every matching entry as one CSV
+/// download, streamed in batches (a failure mid-stream ends it early, never silently).
+#[utoipa::path(
+    tag = "moderation",
+    params(
+        ("review_id" = Option<Uuid>, Query, description = "Only this review's entries"),
+        ("article_id" = Option<ArticleId>, Query, description = "Only entries about this article's reviews"),
+        ("actor" = Option<AuditFilter>, Query, description = "Only entries by this actor (an API key's name, `author`, `rules` or `flags`)"),
+        ("action" = Option<AuditFilter>, Query, description = "Only entries of this action, e.g. `approve`"),
+        ("since" = Option<DateTime<Utc>>, Query, description = "Only entries at or after this time (RFC 3339)"),
+        ("until" = Option<DateTime<Utc>>, Query, description = "Only entries before this time (RFC 3339)"),
+        ("format" = Option<LogFormat>, Query, description = "Default `json`"),
+        ("limit" = Option<PageSize>, Query, description = "Entries per page (JSON only)"),
+        ("cursor" = Option<Uuid>, Query, description = "`next_cursor` of the previous page (JSON only)"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of the log, or all of it as CSV", content(
+            (LogPage = "application/json"),
+            (String = "text/csv"),
+        )),
+        BadParameter, KeyRequired, Unavailable,
+    )
+)]
+#[get("/v1/moderation/log")]
+pub async fn audit_log(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[Scope::Moderator])?;
+    let mut filter = LogFilter::default();
+    let (mut before, mut page, mut format) = (None, PageSize::DEFAULT, LogFormat::Json);
+    read_query(&req, |name, value, errors| {
+        match name {
+            "review_id" => match Uuid::try_parse(value) {
+                Ok(id) => filter.review_id = Some(id),
+                Err(_) => errors.push(FieldError::new(
+                    "review_id",
+                    FieldErrorCode::Format,
+                    "must be a UUID",
+                )),
+            },
+            "article_id" => filter.article_id = article_parameter(value, errors),
+            "actor" => filter.actor = text_filter("actor", value, errors),
+            "action" => filter.action = text_filter("action", value, errors),
+            "since" => filter.since = time_parameter("since", value, errors),
+            "until" => filter.until = time_parameter("until", value, errors),
+            "format" => match value {
+                "json" => format = LogFormat::Json,
+                "csv" => format = LogFormat::Csv,
+                _ => errors.push(FieldError::new(
+                    "format",
+                    FieldErrorCode::Enum,
+                    "must be json or csv",
+                )),
+            },
+            "cursor" => before = cursor(value, errors),
+            "limit" => page = limit(value, errors),
+            _ => return false,
+        }
+        true
+    })?;
+    if format == LogFormat::Json {
+        let (rows, more) = store::queue::log(&state.pool, &filter, before, page).await?;
+        let next_cursor = rows.last().filter(|_| more).map(|row| row.id.to_string());
+        return Ok(HttpResponse::Ok().json(LogPage {
+            items: rows.into_iter().map(LogEntry::from).collect(),
+            next_cursor,
+        }));
+    }
+    // The first batch is read before answering, so an unavailable database is still a 503.
+    let (first, _) = store::queue::log(&state.pool, &filter, None, LOG_CSV_BATCH).await?;
+    tracing::info!(key = %caller.key_name, "audit log download started");
+    let pool = state.pool.clone();
+    let batches = keyset_batches(
+        first,
+        usize::try_from(LOG_CSV_BATCH).unwrap_or(0),
+        |row: &LogRow| row.id,
+        move |before| {
+            let (pool, filter) = (pool.clone(), filter.clone());
+            async move {
+                store::queue::log(&pool, &filter, Some(before), LOG_CSV_BATCH)
+                    .await
+                    .map(|(rows, _)| rows)
+            }
+        },
+        log_csv,
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"marginalia-audit-log.csv\"",
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(batches))
+}

@@ -1,0 +1,282 @@
+// The editors' console: the page shell, the hash router, the moderation counts poll and the
+// global shortcuts. Views live in views/; each renders into <main> and may handle shortcuts.
+// Routes: #/signin, #/queue/{pending|flagged|spam}, #/articles/{id}, #/log, #/integrations.
+
+import { api, on, session } from './api.js';
+import { announce, focusHeading, h, isTyping, openDialog, uid } from './dom.js';
+import { countText, errorText, LANGUAGES, lang, setLang, t } from './i18n.js';
+import { clearToast, undoLast } from './toast.js';
+import * as signin from './views/signin.js';
+import * as queue from './views/queue.js';
+import * as article from './views/article.js';
+import * as log from './views/log.js';
+import * as integrations from './views/integrations.js';
+
+const VIEWS = { signin, queue, articles: article, log, integrations };
+const HOME = '#/queue/pending';
+const POLL_MS = 5000;
+
+const state = {
+  view: null, // what the current view's render returned
+  viewName: null,
+  controller: null, // aborted when the view goes, so its late answers are dropped
+  counts: null,
+  signinNotice: null, // why the sign-in page is shown (revoked key …)
+  returnTo: null,
+  pollTimer: null,
+};
+
+function parseRoute() {
+  const [path, search = ''] = location.hash.replace(/^#\/?/, '').split('?');
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  return { name: parts[0] || '', parts: parts.slice(1), params: new URLSearchParams(search) };
+}
+
+/** Changes the route; the hashchange listener renders it. */
+export function navigate(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+// --- the shell -----------------------------------------------------------------------------------
+
+function header() {
+  const route = parseRoute();
+  const signedIn = Boolean(session.me);
+  const link = (hash, name, label, badge) =>
+    h(
+      'a',
+      { href: hash, class: 'nav__link', 'aria-current': route.name === name ? 'page' : null },
+      label,
+      badge,
+    );
+  const languageId = uid('language');
+  const languageSelect = h(
+    'select',
+    { id: languageId, onchange: () => changeLanguage(languageSelect.value) },
+    Object.entries(LANGUAGES).map(([code, name]) => h('option', { value: code, lang: code, selected: code === lang() }, name)),
+  );
+  const pending = state.counts ? h('span', { class: 'nav__badge', id: 'nav-pending' }, countText(state.counts.pending)) : null;
+  return [
+    h(
+      'button',
+      { type: 'button', class: 'skip', onclick: () => document.getElementById('main').focus() },
+      t('skip'),
+    ),
+    h(
+      'div',
+      { class: 'shell__bar' },
+      h('a', { href: signedIn ? HOME : '#/signin', class: 'brand' }, h('span', { class: 'brand__mark', 'aria-hidden': 'true' }, '❡'), t('brand')),
+      signedIn
+        ? h(
+            'nav',
+            { class: 'nav', 'aria-label': t('navLabel') },
+            link(HOME, 'queue', t('nav.queue'), pending && [' ', pending]),
+            link('#/log', 'log', t('nav.log')),
+            link('#/integrations', 'integrations', t('nav.integrations')),
+          )
+        : null,
+      h(
+        'div',
+        { class: 'shell__tools' },
+        h('label', { for: languageId, class: 'sr-only' }, t('language')),
+        languageSelect,
+        signedIn
+          ? h('button', { type: 'button', class: 'button button--small button--quiet shell__shortcuts', 'aria-keyshortcuts': '?', onclick: showHelp }, t('shortcuts'))
+          : null,
+        signedIn ? h('span', { class: 'shell__who' }, session.me.name, ' · ', session.me.scopes.join(', ')) : null,
+        signedIn ? h('button', { type: 'button', class: 'button button--small', onclick: () => signOut() }, t('signOut')) : null,
+      ),
+    ),
+  ];
+}
+
+function renderHeader() {
+  document.getElementById('banner').replaceChildren(...header());
+}
+
+function changeLanguage(code) {
+  setLang(code);
+  document.documentElement.lang = code;
+  renderHeader();
+  route({ redraw: true }); // views render their strings once, so they are drawn again
+  document.getElementById('banner').querySelector('select')?.focus();
+  announce(t('languageChanged'));
+}
+
+// --- the router ----------------------------------------------------------------------------------
+
+async function route({ redraw = false } = {}) {
+  const target = parseRoute();
+  if (!session.me && target.name !== 'signin') {
+    if (target.name) state.returnTo = location.hash;
+    location.replace('#/signin');
+    return;
+  }
+  if (session.me && (!target.name || target.name === 'signin' || !VIEWS[target.name])) {
+    location.replace(HOME);
+    return;
+  }
+  renderHeader();
+  // The same view with other parameters (a tab, a filter) updates in place: focus stays put.
+  if (!redraw && state.viewName === target.name && state.view?.update?.(target)) return;
+
+  state.controller?.abort();
+  state.view?.destroy?.();
+  state.controller = new AbortController();
+  clearToast();
+  const main = document.getElementById('main');
+  const view = VIEWS[target.name].render({
+    route: target,
+    signal: state.controller.signal,
+    navigate,
+    refreshCounts: poll,
+    notice: state.signinNotice,
+    onSignedIn,
+    counts: () => state.counts,
+  });
+  state.view = view;
+  state.viewName = target.name;
+  main.replaceChildren(view.node);
+  document.title = `${view.title} · ${t('brand')}`;
+  if (view.focus) view.focus.focus();
+  else focusHeading(main);
+  if (state.counts) view.counts?.(state.counts);
+}
+
+// --- session -------------------------------------------------------------------------------------
+
+function onSignedIn(me) {
+  session.me = me;
+  state.signinNotice = null;
+  const target = state.returnTo || HOME;
+  state.returnTo = null;
+  startPolling();
+  navigate(target);
+}
+
+function signOut(notice = null) {
+  session.key = null;
+  session.me = null;
+  state.counts = null;
+  state.signinNotice = notice;
+  stopPolling();
+  clearToast();
+  navigate('#/signin');
+  if (!notice) announce(t('signedOut'));
+}
+
+on('unauthorized', (error) => {
+  if (!session.me) return;
+  state.returnTo = location.hash;
+  signOut(t('keyRejected', { detail: error.message }));
+});
+
+on('outage', (kind) => {
+  // Always in the page (empty when all is well), so that screen readers announce the change.
+  const banner = document.getElementById('outage');
+  const text = kind === 'database' ? t('outage') : kind === 'offline' ? t('offline') : '';
+  if (banner.textContent !== text) banner.textContent = text;
+});
+
+// --- counts poll ---------------------------------------------------------------------------------
+
+async function poll() {
+  clearTimeout(state.pollTimer);
+  if (!session.me) return;
+  if (document.visibilityState === 'visible') {
+    try {
+      state.counts = await api('/v1/moderation/counts');
+      const badge = document.getElementById('nav-pending');
+      if (badge) badge.textContent = countText(state.counts.pending);
+      else renderHeader();
+      state.view?.counts?.(state.counts);
+    } catch {
+      // The outage banner (503) or the sign-in page (401) tell the user; try again later.
+    }
+    await state.view?.poll?.();
+  }
+  if (session.me) state.pollTimer = setTimeout(poll, POLL_MS);
+}
+
+function startPolling() {
+  stopPolling();
+  poll();
+}
+
+function stopPolling() {
+  clearTimeout(state.pollTimer);
+  state.pollTimer = null;
+}
+
+// A hidden tab stops asking; on return it catches up at once.
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && session.me) startPolling();
+});
+
+// --- shortcuts -----------------------------------------------------------------------------------
+
+const SHORTCUTS = [
+  ['j', 'key.next'],
+  ['k', 'key.previous'],
+  ['x', 'key.select'],
+  ['a', 'key.approve'],
+  ['r', 'key.reject'],
+  ['s', 'key.spam'],
+  ['h', 'key.hold'],
+  ['e', 'key.reply'],
+  ['o', 'key.open'],
+  ['u', 'key.undo'],
+  ['?', 'key.help'],
+];
+
+function showHelp() {
+  if (document.querySelector('dialog[open]')) return;
+  const titleId = uid('help');
+  const dialog = h(
+    'dialog',
+    { class: 'dialog dialog--help', 'aria-labelledby': titleId },
+    h('h2', { id: titleId }, t('helpTitle')),
+    h('p', {}, t('helpIntro')),
+    h(
+      'dl',
+      { class: 'shortcuts' },
+      SHORTCUTS.map(([key, label]) => h('div', {}, h('dt', {}, h('kbd', {}, key)), h('dd', {}, t(label)))),
+    ),
+    h('p', { class: 'muted' }, t('helpTyping')),
+    h('div', { class: 'dialog__buttons' }, h('button', { type: 'button', class: 'button button--primary', onclick: () => dialog.close() }, t('close'))),
+  );
+  openDialog(dialog);
+}
+
+document.addEventListener('keydown', (event) => {
+  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (isTyping(event.target) || document.querySelector('dialog[open]') || !session.me) return;
+  if (event.key === '?') showHelp();
+  else if (event.key === 'u') undoLast();
+  else if (!state.view?.key?.(event)) return;
+  event.preventDefault();
+});
+
+// --- start ---------------------------------------------------------------------------------------
+
+async function start() {
+  document.documentElement.lang = lang();
+  window.addEventListener('hashchange', () => route());
+  const key = session.key;
+  if (key) {
+    // A reload keeps the tab's key; check it is still good before showing anything.
+    try {
+      session.me = await api('/v1/me', { key });
+      startPolling();
+    } catch (error) {
+      session.key = null;
+      if (error.status === 401) state.signinNotice = t('keyRejected', { detail: error.message });
+      else state.signinNotice = errorText(error);
+      if (parseRoute().name) state.returnTo = location.hash;
+    }
+  }
+  route();
+}
+
+start();

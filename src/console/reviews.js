@@ -1,0 +1,597 @@
+// A list of reviews as moderators see them, shared by the queue and the article view: one card per
+// review, selection for bulk actions, the keyboard shortcuts, the newsroom's reply, the author's
+// other reviews, and undo. Every change is a call to the public API; the list then shows what the
+// API answered, not what it hoped for.
+
+import { ACTION_STATUS, allowedActions, api, ApiError, inverseAction, moderate } from './api.js';
+import { announce, confirmDialog, h, srOnly, uid } from './dom.js';
+import { errorText, fmt, t } from './i18n.js';
+import { toast } from './toast.js';
+
+const PAGE_SIZE = 50;
+// The action shortcut letters, also given to screen readers through aria-keyshortcuts.
+export const ACTION_KEYS = { a: 'approve', r: 'reject', s: 'spam', h: 'hold' };
+const KEY_OF = Object.fromEntries(Object.entries(ACTION_KEYS).map(([key, action]) => [action, key]));
+
+/** Stars as text with the rating in words for screen readers. */
+export function stars(rating) {
+  return h(
+    'span',
+    { class: 'stars', role: 'img', 'aria-label': t('rated', { n: rating }) },
+    '★'.repeat(rating) + '☆'.repeat(5 - rating),
+  );
+}
+
+export function statusBadge(status) {
+  return h('span', { class: `badge badge--${status}` }, t(`status.${status}`));
+}
+
+/** Review list. `query` holds the queue parameters (status, article_id, reason, language,
+ * flagged); `showArticle` links each card to its article; `onChanged` runs after every change
+ * (the shell refreshes the counts). */
+export function reviewList({ query, showArticle = true, label, heading = null, emptyText, onChanged = () => {} }) {
+  const reviews = new Map(); // id → review, in list order
+  const cards = new Map(); // id → card element
+  const selected = new Set();
+  const authorCache = new Map(); // review id → promise of author-reviews answer
+  let current = null; // the id of the card j/k and the action keys work on
+  let nextCursor = null;
+  let lastId = null; // the newest id seen, where the search for new arrivals starts
+  let controller = new AbortController();
+  let authorTimer = null;
+
+  const list = h('ol', { class: 'cards', 'aria-label': label });
+  const status = h('p', { class: 'list-status', role: 'status' });
+  const more = h('button', { type: 'button', class: 'button', hidden: true, onclick: () => loadMore() }, t('loadMore'));
+  const selectAll = h('input', { type: 'checkbox', onchange: () => toggleAll(selectAll.checked) });
+  const selectedCount = h('span', { class: 'bulk__count' });
+  const bulkButtons = h('div', { class: 'bulk__buttons' });
+  const bulk = h(
+    'div',
+    { class: 'bulk', role: 'group', 'aria-label': t('bulkActions') },
+    h('label', { class: 'bulk__all' }, selectAll, t('selectAll')),
+    selectedCount,
+    bulkButtons,
+  );
+  // The list's own heading, for views whose cards (h3) would otherwise follow an h1 directly.
+  const node = h('div', { class: 'review-list' }, heading ? h('h2', { class: 'sr-only' }, heading) : null, bulk, status, list, more);
+
+  list.addEventListener('focusin', (event) => {
+    const card = event.target.closest('.card');
+    if (card) setCurrent(card.dataset.id, false);
+  });
+
+  // --- rendering -------------------------------------------------------------------------------
+
+  function card(review) {
+    const headingId = uid('review');
+    const checkbox = h('input', {
+      type: 'checkbox',
+      class: 'card__checkbox',
+      checked: selected.has(review.id),
+      onchange: () => toggle(review.id, checkbox.checked),
+    });
+    const who = review.author_name || t('anonymous');
+    const element = h(
+      'article',
+      { class: 'card', tabindex: '-1', 'data-id': review.id, 'data-status': review.status, 'aria-labelledby': headingId },
+      h(
+        'div',
+        { class: 'card__top' },
+        review.status === 'deleted'
+          ? null
+          : h('label', { class: 'card__select' }, checkbox, srOnly(t('selectReview', { name: who }))),
+        h('h3', { id: headingId, class: 'card__title', dir: 'auto' }, review.title || t('reviewBy', { name: who })),
+        stars(review.rating),
+        statusBadge(review.status),
+      ),
+      h(
+        'div',
+        { class: 'card__main' },
+      // Why the rules held it comes first: it is what the editor decides on.
+      review.reasons.length
+        ? h(
+            'ul',
+            { class: 'card__reasons', 'aria-label': t('reasonsLabel') },
+            review.reasons.map((reason) => h('li', { class: 'chip chip--reason', 'data-reason': reason }, t(`reason.${reason}`))),
+          )
+        : null,
+      review.erased_at ? h('p', { class: 'card__erased' }, t('erased')) : h('p', { class: 'card__body', dir: 'auto' }, review.body),
+      h(
+        'p',
+        { class: 'card__meta' },
+        h('span', { dir: 'auto', class: 'card__author-name' }, who),
+        review.author_email ? h('span', { class: 'card__email' }, review.author_email) : null,
+        h('span', {}, review.language ? fmt.language(review.language) : t('languageUnknown')),
+        h('span', {}, h('time', { datetime: review.created_at }, fmt.time(review.created_at))),
+        review.edited_at ? h('span', {}, t('editedAt', { time: fmt.dateTime(review.edited_at) })) : null,
+      ),
+      h(
+        'p',
+        { class: 'card__meta card__signals' },
+        showArticle
+          ? h(
+              'span',
+              { class: 'card__article' },
+              t('onArticle'),
+              ' ',
+              h('a', { href: `#/articles/${encodeURIComponent(review.article_id)}` }, review.article_title || review.article_id),
+            )
+          : null,
+        h('span', { class: review.flag_count ? 'signal signal--flags' : 'signal' }, t('flags', review.flag_count)),
+        h('span', { class: 'signal' }, t('helpful', review.helpful_count)),
+        h('span', { class: 'signal' }, t('unhelpful', review.unhelpful_count)),
+      ),
+      replySection(review),
+      h('div', { class: 'card__author' }),
+      ),
+      actionBar(review),
+    );
+    return element;
+  }
+
+  function actionBar(review) {
+    const buttons = allowedActions(review.status).map((action) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          class: action === 'delete' ? 'button button--small button--danger' : `button button--small button--${action}`,
+          'aria-keyshortcuts': KEY_OF[action],
+          onclick: () => act(action, [review.id]),
+        },
+        t(`action.${action}`),
+      ),
+    );
+    // Writing the first reply sits with the decisions; an existing reply carries its own buttons.
+    if (!review.reply && review.status !== 'deleted' && !review.erased_at) {
+      buttons.push(
+        h('button', { type: 'button', class: 'button button--small card__reply-button', 'aria-keyshortcuts': 'e', onclick: () => editReply(review.id) }, t('writeReply')),
+      );
+    }
+    return h('div', { class: 'card__actions' }, buttons);
+  }
+
+  function replySection(review) {
+    const section = h('div', { class: 'card__reply' });
+    if (review.status === 'deleted' || review.erased_at) return section;
+    if (review.reply) {
+      section.append(
+        h('p', { class: 'reply__label' }, t('replyBy', { name: review.reply.author })),
+        h('p', { class: 'reply__body', dir: 'auto' }, review.reply.body),
+        h(
+          'div',
+          { class: 'card__actions' },
+          h('button', { type: 'button', class: 'button button--small', 'aria-keyshortcuts': 'e', onclick: () => editReply(review.id) }, t('editReply')),
+          h('button', { type: 'button', class: 'button button--small', onclick: () => removeReply(review.id) }, t('removeReply')),
+        ),
+      );
+    }
+    return section;
+  }
+
+  /** Replaces a review's card after a change, keeping focus where it was. */
+  function rerender(review) {
+    reviews.set(review.id, review);
+    const old = cards.get(review.id);
+    const hadFocus = old?.contains(document.activeElement);
+    const fresh = card(review);
+    cards.set(review.id, fresh);
+    if (old) old.replaceWith(fresh);
+    if (review.id === current) fresh.classList.add('card--current');
+    if (authorCache.has(review.id)) showAuthorReviews(review.id);
+    if (hadFocus) fresh.focus();
+  }
+
+  function add(items, atEnd = true) {
+    for (const review of items) {
+      if (reviews.has(review.id)) continue;
+      reviews.set(review.id, review);
+      const element = card(review);
+      cards.set(review.id, element);
+      const item = h('li', {}, element);
+      if (atEnd) list.append(item);
+      if (!lastId || review.id > lastId) lastId = review.id;
+    }
+    updateBulk();
+    updateStatus();
+  }
+
+  function removeCards(ids) {
+    for (const id of ids) {
+      cards.get(id)?.parentElement.remove();
+      cards.delete(id);
+      reviews.delete(id);
+      selected.delete(id);
+    }
+    updateBulk();
+    updateStatus();
+  }
+
+  function updateStatus(message) {
+    status.textContent = message ?? (reviews.size ? '' : emptyText);
+    status.hidden = !status.textContent;
+    more.hidden = !nextCursor;
+  }
+
+  function updateBulk() {
+    selectedCount.textContent = t('selected', selected.size);
+    selectAll.checked = reviews.size > 0 && selected.size === reviews.size;
+    selectAll.indeterminate = selected.size > 0 && selected.size < reviews.size;
+    const statuses = new Set([...selected].map((id) => reviews.get(id)?.status));
+    // Only actions every selected review can take.
+    const common = ['approve', 'hold', 'restore', 'reject', 'spam', 'delete'].filter((action) =>
+      [...statuses].every((status) => allowedActions(status).includes(action)),
+    );
+    bulkButtons.replaceChildren(
+      ...(selected.size ? common : []).map((action) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: action === 'delete' ? 'button button--small button--danger' : 'button button--small',
+            onclick: () => act(action, [...selected]),
+          },
+          t(`bulk.${action}`, selected.size),
+        ),
+      ),
+    );
+    bulk.hidden = reviews.size === 0;
+  }
+
+  // --- selection and focus ---------------------------------------------------------------------
+
+  function toggle(id, on) {
+    if (on) selected.add(id);
+    else selected.delete(id);
+    const checkbox = cards.get(id)?.querySelector('.card__checkbox');
+    if (checkbox) checkbox.checked = on;
+    cards.get(id)?.classList.toggle('card--selected', on);
+    updateBulk();
+  }
+
+  function toggleAll(on) {
+    for (const id of reviews.keys()) toggle(id, on);
+    announce(t('selected', selected.size));
+  }
+
+  function setCurrent(id, focus = true) {
+    if (current && cards.get(current)) cards.get(current).classList.remove('card--current');
+    current = id;
+    const element = cards.get(id);
+    if (!element) return;
+    element.classList.add('card--current');
+    for (const other of cards.values()) other.tabIndex = other === element ? 0 : -1;
+    if (focus) {
+      element.focus();
+      element.scrollIntoView({ block: 'nearest' });
+    }
+    clearTimeout(authorTimer);
+    // Waits a moment so that running through the list with j/k does not fetch every review's.
+    authorTimer = setTimeout(() => showAuthorReviews(id), 250);
+  }
+
+  function move(step) {
+    const ids = [...reviews.keys()];
+    if (!ids.length) return;
+    const index = ids.indexOf(current);
+    const next = index < 0 ? (step > 0 ? 0 : ids.length - 1) : Math.min(ids.length - 1, Math.max(0, index + step));
+    setCurrent(ids[next]);
+  }
+
+  // --- the author's other reviews -----------------------------------------------------------------
+
+  async function showAuthorReviews(id) {
+    const section = cards.get(id)?.querySelector('.card__author');
+    if (!section || !reviews.get(id)?.author_email) return;
+    if (!authorCache.has(id)) {
+      authorCache.set(
+        id,
+        api(`/v1/moderation/reviews/${id}/author-reviews`).catch((error) => {
+          authorCache.delete(id);
+          return { error };
+        }),
+      );
+    }
+    const answer = await authorCache.get(id);
+    const target = cards.get(id)?.querySelector('.card__author');
+    if (!target) return;
+    if (answer.error) {
+      target.replaceChildren(h('p', { class: 'muted' }, t('authorFailed', { detail: errorText(answer.error) })));
+      return;
+    }
+    const others = answer.items.filter((item) => item.id !== id);
+    target.replaceChildren(
+      h('h4', {}, t('authorOther')),
+      others.length
+        ? h(
+            'ul',
+            { class: 'author-reviews' },
+            others.map((item) =>
+              h(
+                'li',
+                {},
+                stars(item.rating),
+                ' ',
+                statusBadge(item.status),
+                ' ',
+                h('time', { datetime: item.created_at }, fmt.date(item.created_at)),
+                ' ',
+                h('a', { href: `#/articles/${encodeURIComponent(item.article_id)}` }, item.article_title || item.article_id),
+                h('span', { class: 'author-reviews__body', dir: 'auto' }, excerpt(item.erased_at ? t('erased') : item.body)),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, t('authorNone')),
+    );
+  }
+
+  // --- loading -----------------------------------------------------------------------------------
+
+  async function load({ keep } = {}) {
+    controller.abort();
+    controller = new AbortController();
+    const keepId = keep ?? current;
+    reviews.clear();
+    cards.clear();
+    selected.clear();
+    list.replaceChildren();
+    nextCursor = null;
+    lastId = null;
+    updateStatus(t('loading'));
+    try {
+      const page = await api('/v1/moderation/queue', { query: { ...query, limit: PAGE_SIZE }, signal: controller.signal });
+      nextCursor = page.next_cursor;
+      add(page.items);
+      if (keepId && cards.has(keepId)) setCurrent(keepId, document.activeElement === document.body || node.contains(document.activeElement));
+    } catch (error) {
+      if (error.name === 'AbortError') return;
+      updateStatus(errorText(error));
+    }
+  }
+
+  async function loadMore() {
+    if (!nextCursor) return;
+    more.disabled = true;
+    try {
+      const page = await api('/v1/moderation/queue', { query: { ...query, limit: PAGE_SIZE, cursor: nextCursor }, signal: controller.signal });
+      const first = page.items.find((item) => !reviews.has(item.id));
+      nextCursor = page.next_cursor;
+      add(page.items);
+      announce(t('shownMore', page.items.length));
+      if (first) setCurrent(first.id);
+    } catch (error) {
+      if (error.name !== 'AbortError') toast(errorText(error), { error: true });
+    } finally {
+      more.disabled = false;
+      if (!more.hidden && !node.contains(document.activeElement)) more.focus();
+    }
+  }
+
+  /** Looks for reviews newer than the newest shown and appends them (the queue is oldest first, so
+   * they belong at the end). Only once the whole queue is shown; otherwise they come with paging. */
+  async function pollNew() {
+    if (nextCursor) return;
+    try {
+      const page = await api('/v1/moderation/queue', {
+        query: { ...query, limit: PAGE_SIZE, cursor: lastId || undefined },
+        signal: controller.signal,
+      });
+      const fresh = page.items.filter((item) => !reviews.has(item.id));
+      if (!fresh.length) return;
+      nextCursor = page.next_cursor;
+      add(fresh);
+      for (const item of fresh) cards.get(item.id).classList.add('card--new');
+      announce(t('arrived', fresh.length));
+    } catch {
+      // Polling again soon is the remedy; the shell shows outages.
+    }
+  }
+
+  // --- actions -----------------------------------------------------------------------------------
+
+  /** Applies a moderation action. The cards then show the new status, or leave the list when it
+   * no longer matches the list's status; focus moves to the next card. */
+  async function act(action, ids) {
+    ids = ids.filter((id) => reviews.has(id) && allowedActions(reviews.get(id).status).includes(action));
+    if (!ids.length) {
+      toast(t('notAllowed', { action: t(`action.${action}`) }), { error: true });
+      return;
+    }
+    if (action === 'delete') {
+      const sure = await confirmDialog({
+        title: t('deleteTitle', ids.length),
+        text: t('deleteText'),
+        confirm: t('action.delete'),
+        cancel: t('cancel'),
+        danger: true,
+      });
+      if (!sure) return;
+    }
+    let result;
+    try {
+      result = await moderate(action, ids);
+    } catch (error) {
+      toast(errorText(error), { error: true });
+      if (error instanceof ApiError && [404, 409].includes(error.status)) load();
+      return;
+    }
+    applyChanges(result.changed);
+    onChanged();
+    const undo =
+      action === 'delete' || !result.changed.length
+        ? null
+        : async () => {
+            const groups = new Map();
+            for (const change of result.changed) {
+              const inverse = inverseAction(change.from, change.to);
+              if (!inverse) continue;
+              if (!groups.has(inverse)) groups.set(inverse, []);
+              groups.get(inverse).push(change.id);
+            }
+            for (const [inverse, group] of groups) await moderate(inverse, group, 'undo');
+            await load({ keep: result.changed[0].id });
+            onChanged();
+          };
+    const message = result.changed.length
+      ? t(`done.${action}`, result.changed.length) + (action === 'delete' ? '. ' + t('final') : '')
+      : t('unchanged', result.unchanged);
+    toast(message, { undo });
+  }
+
+  function applyChanges(changed) {
+    const leaving = [];
+    for (const { id, to } of changed) {
+      const review = reviews.get(id);
+      if (!review) continue;
+      const updated = { ...review, status: to };
+      if (belongs(updated)) rerender(updated);
+      else leaving.push(id);
+    }
+    if (!leaving.length) return;
+    const ids = [...reviews.keys()];
+    const focusWasInside = node.contains(document.activeElement) || document.activeElement === document.body;
+    // The next card after the last one leaving, or else the one before the first.
+    const lastIndex = Math.max(...leaving.map((id) => ids.indexOf(id)));
+    const firstIndex = Math.min(...leaving.map((id) => ids.indexOf(id)));
+    const nextId = ids.slice(lastIndex + 1).find((id) => !leaving.includes(id)) ?? ids.slice(0, firstIndex).reverse().find((id) => !leaving.includes(id));
+    const currentLeaves = leaving.includes(current);
+    removeCards(leaving);
+    if (currentLeaves) {
+      current = null;
+      if (nextId) setCurrent(nextId, focusWasInside);
+      else if (focusWasInside) status.focus?.();
+    }
+  }
+
+  /** Whether a review still belongs in this list after a change of status. */
+  function belongs(review) {
+    if (query.status && review.status !== query.status) return false;
+    return true;
+  }
+
+  // --- replies -----------------------------------------------------------------------------------
+
+  function editReply(id) {
+    const review = reviews.get(id);
+    const element = cards.get(id);
+    if (!review || !element || review.status === 'deleted') return;
+    const section = element.querySelector('.card__reply');
+    const fieldId = uid('reply');
+    const errorId = uid('reply-error');
+    const field = h('textarea', { id: fieldId, rows: 4, maxlength: 5000, dir: 'auto', 'aria-describedby': errorId });
+    field.value = review.reply?.body || '';
+    const error = h('p', { id: errorId, class: 'field-error' });
+    const cancel = () => {
+      rerender(reviews.get(id));
+      cards.get(id)?.focus();
+    };
+    const save = async () => {
+      const body = field.value.trim();
+      if (!body) {
+        error.textContent = t('replyEmpty');
+        field.setAttribute('aria-invalid', 'true');
+        field.focus();
+        return;
+      }
+      saveButton.disabled = true;
+      try {
+        const updated = await api(`/v1/reviews/${id}/reply`, { method: 'PUT', body: { body } });
+        rerender({ ...reviews.get(id), reply: updated.reply });
+        cards.get(id)?.focus();
+        toast(t('replySaved'));
+      } catch (failure) {
+        saveButton.disabled = false;
+        error.textContent = errorText(failure);
+        field.setAttribute('aria-invalid', 'true');
+        field.focus();
+      }
+    };
+    const saveButton = h('button', { type: 'submit', class: 'button button--small button--primary' }, t('saveReply'));
+    const form = h(
+      'form',
+      {
+        class: 'reply-form',
+        onsubmit: (event) => {
+          event.preventDefault();
+          save();
+        },
+      },
+      h('label', { for: fieldId }, t('replyLabel')),
+      field,
+      error,
+      h(
+        'div',
+        { class: 'card__actions' },
+        saveButton,
+        h('button', { type: 'button', class: 'button button--small', onclick: cancel }, t('cancel')),
+        h('span', { class: 'hint' }, t('replyHint')),
+      ),
+    );
+    field.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') {
+        event.preventDefault();
+        cancel();
+      } else if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        save();
+      }
+    });
+    section.replaceChildren(form);
+    field.focus();
+  }
+
+  async function removeReply(id) {
+    try {
+      await api(`/v1/reviews/${id}/reply`, { method: 'DELETE', as: 'none' });
+      rerender({ ...reviews.get(id), reply: null });
+      cards.get(id)?.focus();
+      toast(t('replyRemoved'));
+    } catch (error) {
+      toast(errorText(error), { error: true });
+    }
+  }
+
+  // --- keyboard ----------------------------------------------------------------------------------
+
+  /** Handles a shortcut; returns true when it was one of the list's. */
+  function key(event) {
+    const letter = event.key;
+    if (letter === 'j') move(1);
+    else if (letter === 'k') move(-1);
+    else if (letter === 'x') {
+      if (!current) move(1);
+      if (current) {
+        toggle(current, !selected.has(current));
+        announce(t(selected.has(current) ? 'selectedOne' : 'unselectedOne') + ' ' + t('selected', selected.size));
+      }
+    } else if (ACTION_KEYS[letter]) {
+      const targets = selected.size ? [...selected] : current ? [current] : [];
+      if (!targets.length) {
+        announce(t('nothingFocused'));
+        return true;
+      }
+      act(ACTION_KEYS[letter], targets);
+    } else if (letter === 'e') {
+      if (current) editReply(current);
+    } else if (letter === 'o') {
+      const review = current && reviews.get(current);
+      if (review) location.hash = `#/articles/${encodeURIComponent(review.article_id)}`;
+    } else return false;
+    return true;
+  }
+
+  function destroy() {
+    controller.abort();
+    clearTimeout(authorTimer);
+  }
+
+  updateBulk();
+  return { node, load, pollNew, key, destroy, get size() { return reviews.size; } };
+}
+
+function excerpt(text, length = 160) {
+  return text.length > length ? text.slice(0, length - 1).trimEnd() + '…' : text;
+}
+
+export { ACTION_STATUS };

@@ -1,0 +1,265 @@
+// One article at a glance: its settings (open for reviews, moderation mode), what readers think
+// (average, histogram, reviews and average per day, languages) and its reviews in every status,
+// with the same actions and shortcuts as the queue.
+
+import { api } from '../api.js';
+import { announce, h, uid } from '../dom.js';
+import { dailyChart } from '../chart.js';
+import { errorText, fmt, t } from '../i18n.js';
+import { reviewList, stars } from '../reviews.js';
+
+const STATUSES = ['pending', 'published', 'rejected', 'spam', 'deleted'];
+const RANGES = [7, 30, 90];
+
+export function render({ route, signal, refreshCounts }) {
+  const articleId = route.parts[0];
+  let status = readStatus(route.params);
+  let range = readRange(route.params);
+  let list = null;
+  let article = null;
+
+  const heading = h('h1', {}, articleId);
+  const meta = h('p', { class: 'article__meta muted' });
+  const settings = h('div', { class: 'panel article__settings' }, h('p', {}, t('loading')));
+  const summary = h('section', { class: 'panel', 'aria-label': t('ratings') }, h('h2', {}, t('ratings')), h('p', {}, t('loading')));
+  const languages = h('section', { class: 'panel', 'aria-label': t('languageMix') }, h('h2', {}, t('languageMix')), h('p', {}, t('loading')));
+  const rangeId = uid('range');
+  const rangeSelect = h(
+    'select',
+    { id: rangeId, onchange: () => go({ days: rangeSelect.value }) },
+    RANGES.map((days) => h('option', { value: days, selected: days === range }, t('lastDays', days))),
+  );
+  const chartSlot = h('div', {}, h('p', {}, t('loading')));
+  const chartPanel = h(
+    'section',
+    { class: 'panel panel--wide', 'aria-labelledby': `${rangeId}-h` },
+    h('div', { class: 'panel__head' }, h('h2', { id: `${rangeId}-h` }, t('overTime')), h('label', { for: rangeId, class: 'sr-only' }, t('range')), rangeSelect),
+    chartSlot,
+  );
+  const statusLinks = STATUSES.map((name) => h('a', { class: 'tab', 'data-status': name }, t(`status.${name}`)));
+  const listSlot = h('div', {});
+  const node = h(
+    'section',
+    { class: 'article' },
+    h('p', { class: 'breadcrumb' }, h('a', { href: '#/queue/pending' }, t('backToQueue'))),
+    heading,
+    meta,
+    h('div', { class: 'panels' }, summary, languages, settings, chartPanel),
+    h(
+      'section',
+      { class: 'article__reviews', 'aria-labelledby': `${rangeId}-r` },
+      h('h2', { id: `${rangeId}-r` }, t('articleReviews')),
+      h('nav', { class: 'tabs', 'aria-label': t('statusTabs') }, statusLinks),
+      listSlot,
+    ),
+  );
+
+  function hash(values) {
+    const params = new URLSearchParams({ status, days: range, ...values });
+    return `#/articles/${encodeURIComponent(articleId)}?${params}`;
+  }
+  const go = (values) => {
+    location.hash = hash(values);
+  };
+
+  async function loadArticle() {
+    try {
+      article = await api(`/v1/articles/${encodeURIComponent(articleId)}`, { signal });
+      showArticle();
+    } catch (error) {
+      if (error.name === 'AbortError') return;
+      meta.textContent = errorText(error);
+      summary.replaceChildren(h('h2', {}, t('ratings')), h('p', {}, errorText(error)));
+    }
+  }
+
+  function showArticle() {
+    heading.textContent = article.title || article.article_id;
+    document.title = `${heading.textContent} · ${t('brand')}`;
+    meta.replaceChildren(
+      ...[
+        h('span', { class: 'mono' }, article.article_id),
+        article.language ? h('span', {}, fmt.language(article.language)) : null,
+        article.section ? h('span', {}, article.section) : null,
+        article.published_at ? h('span', {}, t('publishedAt', { time: fmt.date(article.published_at) })) : null,
+        article.url ? h('span', {}, h('a', { href: article.url, rel: 'noopener noreferrer', target: '_blank' }, t('openArticle'))) : null,
+      ].filter(Boolean),
+    );
+    showSettings();
+    showStats(article.stats);
+  }
+
+  function showSettings() {
+    const openId = uid('open');
+    const modeId = uid('mode');
+    const open = h('input', { id: openId, type: 'checkbox', checked: article.reviews_open });
+    const mode = h(
+      'select',
+      { id: modeId },
+      [
+        ['', t('mode.site')],
+        ['pre', t('mode.pre')],
+        ['post', t('mode.post')],
+      ].map(([value, text]) => h('option', { value, selected: (article.moderation || '') === value }, text)),
+    );
+    const saved = h('span', { class: 'muted', role: 'status' });
+    const patch = async (change, control) => {
+      control.disabled = true;
+      try {
+        article = await api(`/v1/articles/${encodeURIComponent(articleId)}`, { method: 'PATCH', body: change });
+        saved.textContent = t('saved');
+      } catch (error) {
+        saved.textContent = errorText(error);
+      }
+      control.disabled = false;
+      open.checked = article.reviews_open;
+      mode.value = article.moderation || '';
+      control.focus();
+    };
+    open.addEventListener('change', () => patch({ reviews_open: open.checked }, open));
+    mode.addEventListener('change', () => patch({ moderation: mode.value || null }, mode));
+    settings.replaceChildren(
+      h(
+        'fieldset',
+        { class: 'settings' },
+        h('legend', {}, t('settings')),
+        h('div', { class: 'settings__row' }, open, h('label', { for: openId }, t('reviewsOpen'))),
+        h('div', { class: 'field' }, h('label', { for: modeId }, t('moderationMode')), mode),
+        saved,
+      ),
+    );
+  }
+
+  function showStats(stats) {
+    const total = stats.review_count;
+    summary.replaceChildren(
+      h('h2', {}, t('ratings')),
+      total
+        ? h(
+            'p',
+            { class: 'score' },
+            h('span', { class: 'score__average', 'aria-hidden': 'true' }, fmt.decimal(stats.average)),
+            stars(Math.round(stats.average)),
+            h('span', { class: 'sr-only' }, t('averageRating', { average: fmt.decimal(stats.average) })),
+            h('span', { class: 'score__count' }, t('publishedReviews', total)),
+          )
+        : h('p', {}, t('noReviews')),
+      h(
+        'ul',
+        { class: 'bars', 'aria-label': t('histogram') },
+        [5, 4, 3, 2, 1].map((rating) => bar(t('starsN', rating), stats.histogram[rating] || 0, total)),
+      ),
+    );
+  }
+
+  async function loadDaily() {
+    const to = new Date();
+    const from = new Date(to.getTime() - (range - 1) * 86400000);
+    const day = (date) => date.toISOString().slice(0, 10);
+    try {
+      const daily = await api(`/v1/articles/${encodeURIComponent(articleId)}/stats/daily`, {
+        query: { from: day(from), to: day(to) },
+        signal,
+      });
+      chartSlot.replaceChildren(dailyChart(daily.days));
+      showLanguages(daily.languages);
+    } catch (error) {
+      if (error.name === 'AbortError') return;
+      chartSlot.replaceChildren(h('p', {}, errorText(error)));
+      languages.replaceChildren(h('h2', {}, t('languageMix')), h('p', {}, errorText(error)));
+    }
+  }
+
+  function showLanguages(mix) {
+    const title = h('h2', {}, t('languageMix'));
+    if (!mix) {
+      languages.replaceChildren(title, h('p', { class: 'muted' }, t('languagesMissing')));
+      return;
+    }
+    const total = mix.reduce((sum, item) => sum + item.review_count, 0);
+    languages.replaceChildren(
+      title,
+      h('p', { class: 'muted' }, t('languagesRange', range)),
+      total
+        ? h(
+            'ul',
+            { class: 'bars bars--languages', 'aria-label': t('languageMix') },
+            mix.map((item) => bar(item.language ? fmt.language(item.language) : t('languageUnknown'), item.review_count, total, true)),
+          )
+        : h('p', {}, t('noReviewsRange')),
+    );
+  }
+
+  function showList() {
+    for (const link of statusLinks) {
+      link.href = hash({ status: link.dataset.status });
+      if (link.dataset.status === status) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    }
+    list?.destroy();
+    list = reviewList({
+      query: { status, article_id: articleId },
+      showArticle: false,
+      label: t('articleReviewsIn', { status: t(`status.${status}`) }),
+      emptyText: t('emptyStatus', { status: t(`status.${status}`) }),
+      onChanged: () => {
+        refreshCounts();
+        // A change of status moves the published stats and the chart.
+        loadArticle();
+        loadDaily();
+      },
+    });
+    listSlot.replaceChildren(list.node);
+    list.load();
+  }
+
+  loadArticle();
+  loadDaily();
+  showList();
+  return {
+    node,
+    title: t('articleTitle'),
+    update(next) {
+      if (next.name !== 'articles' || next.parts[0] !== articleId) return false;
+      const nextStatus = readStatus(next.params);
+      const nextRange = readRange(next.params);
+      if (nextRange !== range) {
+        range = nextRange;
+        rangeSelect.value = String(range);
+        loadDaily();
+        announce(t('lastDays', range));
+      }
+      if (nextStatus !== status) {
+        status = nextStatus;
+        showList();
+      }
+      return true;
+    },
+    poll: () => (status === 'pending' ? list.pollNew() : undefined),
+    key: (event) => list.key(event),
+    destroy: () => list?.destroy(),
+  };
+}
+
+/** One row of a bar list: label, bar (decoration), count and share in text. */
+function bar(label, count, total, share = false) {
+  const fill = h('span', { class: 'bar__fill' });
+  fill.style.width = total ? `${(count / total) * 100}%` : '0';
+  return h(
+    'li',
+    { class: 'bar' },
+    h('span', { class: 'bar__label' }, label),
+    h('span', { class: 'bar__track', 'aria-hidden': 'true' }, fill),
+    h('span', { class: 'bar__count' }, share && total ? `${fmt.number(count)} · ${fmt.percent(count / total)}` : fmt.number(count)),
+  );
+}
+
+function readStatus(params) {
+  const status = params.get('status');
+  return STATUSES.includes(status) ? status : 'published';
+}
+
+function readRange(params) {
+  const days = Number(params.get('days'));
+  return RANGES.includes(days) ? days : 30;
+}

@@ -1,0 +1,142 @@
+// The moderation queue: Pending, Flagged (published reviews readers flagged) and Spam, with counts
+// from the shell's poll, filters kept in the address (so a filtered queue can be bookmarked or
+// shared), and the review list with its shortcuts.
+
+import { filterBox, h, uid } from '../dom.js';
+import { countText, t } from '../i18n.js';
+import { reviewList } from '../reviews.js';
+
+const TABS = {
+  pending: { status: 'pending' },
+  flagged: { status: 'published', flagged: 'true' },
+  spam: { status: 'spam' },
+};
+const REASONS = ['banned_term', 'too_many_links', 'duplicate', 'honeypot', 'shouting', 'flagged'];
+const FILTERS = ['article_id', 'reason', 'language'];
+// Languages offered as suggestions; any BCP 47 tag may be typed.
+const LANGUAGE_HINTS = ['uk', 'en', 'ru', 'pl', 'de', 'fr', 'ar', 'he'];
+
+export function render({ route, refreshCounts, counts }) {
+  let tab = TABS[route.parts[0]] ? route.parts[0] : 'pending';
+  let filters = readFilters(route.params);
+  let list = null;
+
+  const tabLinks = Object.keys(TABS).map((name) => {
+    const count = h('span', { class: 'tab__count' });
+    const link = h('a', { class: 'tab', 'data-tab': name }, h('span', {}, t(`tab.${name}`)), ' ', count);
+    return { name, link, count };
+  });
+  const tabs = h('nav', { class: 'tabs', 'aria-label': t('queueTabs') }, tabLinks.map(({ link }) => link));
+
+  const fields = {};
+  const fieldIds = {};
+  for (const name of FILTERS) fieldIds[name] = uid(name);
+  fields.article_id = h('input', { id: fieldIds.article_id, type: 'text', autocomplete: 'off', spellcheck: 'false' });
+  fields.reason = h(
+    'select',
+    { id: fieldIds.reason },
+    h('option', { value: '' }, t('anyReason')),
+    REASONS.map((reason) => h('option', { value: reason }, t(`reason.${reason}`))),
+  );
+  const languagesId = uid('languages');
+  fields.language = h('input', { id: fieldIds.language, type: 'text', list: languagesId, autocomplete: 'off', spellcheck: 'false', placeholder: 'uk, en…' });
+  const form = h(
+    'form',
+    { class: 'filters', 'aria-label': t('filters'), onsubmit: applyFilters },
+    h('div', { class: 'field' }, h('label', { for: fieldIds.article_id }, t('filter.article')), fields.article_id),
+    h('div', { class: 'field' }, h('label', { for: fieldIds.reason }, t('filter.reason')), fields.reason),
+    h(
+      'div',
+      { class: 'field field--narrow' },
+      h('label', { for: fieldIds.language }, t('filter.language')),
+      fields.language,
+      h('datalist', { id: languagesId }, LANGUAGE_HINTS.map((code) => h('option', { value: code }))),
+    ),
+    h(
+      'div',
+      { class: 'filters__buttons' },
+      h('button', { type: 'submit', class: 'button' }, t('applyFilters')),
+      h('button', { type: 'button', class: 'button button--quiet', onclick: clearFilters }, t('clearFilters')),
+    ),
+  );
+
+  const listSlot = h('div', {});
+  const filterSlot = h('div', {});
+  const node = h(
+    'section',
+    { class: 'queue' },
+    h('div', { class: 'view-head' }, h('h1', {}, t('queueTitle')), h('p', { class: 'muted hint-line' }, t('queueHint'))),
+    tabs,
+    filterSlot,
+    listSlot,
+  );
+
+  function hash(name, values = filters) {
+    const params = new URLSearchParams(Object.entries(values).filter(([, value]) => value));
+    const search = params.toString();
+    return `#/queue/${name}${search ? '?' + search : ''}`;
+  }
+
+  function show() {
+    for (const { name, link } of tabLinks) {
+      link.href = hash(name);
+      if (name === tab) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    }
+    for (const name of FILTERS) fields[name].value = filters[name] || '';
+    const active = Object.values(filters).filter(Boolean).length;
+    const box = filterSlot.firstChild;
+    // Redrawn only when the number of active filters changes, so an open box stays open.
+    if (!box || box.dataset.active !== String(active)) {
+      filterSlot.replaceChildren(filterBox(form, t('filters'), active));
+      filterSlot.firstChild.dataset.active = String(active);
+    }
+    list?.destroy();
+    list = reviewList({
+      query: { ...TABS[tab], ...filters },
+      label: t(`tab.${tab}`),
+      heading: t(`tab.${tab}`),
+      emptyText: Object.values(filters).some(Boolean) ? t('emptyFiltered') : t(`empty.${tab}`),
+      onChanged: refreshCounts,
+    });
+    listSlot.replaceChildren(list.node);
+    list.load();
+    if (counts()) showCounts(counts());
+  }
+
+  function showCounts(values) {
+    for (const { name, count } of tabLinks) count.textContent = values[name] == null ? '' : countText(values[name]);
+  }
+
+  function applyFilters(event) {
+    event.preventDefault();
+    const values = Object.fromEntries(FILTERS.map((name) => [name, fields[name].value.trim()]));
+    location.hash = hash(tab, values);
+  }
+
+  function clearFilters() {
+    location.hash = hash(tab, {});
+  }
+
+  show();
+  return {
+    node,
+    title: t('queueTitle'),
+    update(next) {
+      if (next.name !== 'queue') return false;
+      tab = TABS[next.parts[0]] ? next.parts[0] : 'pending';
+      filters = readFilters(next.params);
+      show();
+      return true;
+    },
+    counts: showCounts,
+    // New arrivals have the newest ids; a newly flagged review does not, so Flagged waits for a reload.
+    poll: () => (tab === 'flagged' ? undefined : list.pollNew()),
+    key: (event) => list.key(event),
+    destroy: () => list.destroy(),
+  };
+}
+
+function readFilters(params) {
+  return Object.fromEntries(FILTERS.map((name) => [name, params.get(name) || '']));
+}

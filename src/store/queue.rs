@@ -1,0 +1,208 @@
+//! What moderators read: the queue and its counts, an author's other reviews, and the audit log.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::moderation::ModeratedReviewRow;
+use super::{with_connection, StoreError};
+use crate::db::schema::{articles, moderation_log, reviews};
+use crate::db::Pool;
+use crate::domain::moderation::ReasonCode;
+use crate::domain::review::ReviewStatus;
+
+diesel::define_sql_function!(fn lower(text: Nullable<Text>) -> Nullable<Text>);
+
+/// What the queue shows.
+#[derive(Debug, Clone)]
+pub struct QueueFilter {
+    pub status: ReviewStatus,
+    pub article_id: Option<String>,
+    pub reason: Option<ReasonCode>,
+    pub language: Option<String>,
+    /// Only reviews readers flagged at least once.
+    pub flagged: bool,
+    pub after: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// A review in the queue, with its article's title.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct QueueRow {
+    #[diesel(embed)]
+    pub review: ModeratedReviewRow,
+    #[diesel(select_expression = articles::title)]
+    #[diesel(select_expression_type = articles::title)]
+    pub article_title: Option<String>,
+}
+
+/// Keeps the first `limit` rows and says whether more followed (pages fetch `limit + 1`).
+fn page<T>(mut rows: Vec<T>, limit: i64) -> (Vec<T>, bool) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    (rows, more)
+}
+
+/// One page of the queue, oldest first, and whether more follow.
+pub async fn queue(pool: &Pool, filter: &QueueFilter) -> Result<(Vec<QueueRow>, bool), StoreError> {
+    let mut select = reviews::table
+        .inner_join(articles::table)
+        .filter(reviews::status.eq(filter.status.as_str()))
+        .select(QueueRow::as_select())
+        .order(reviews::id)
+        .limit(filter.limit + 1)
+        .into_boxed();
+    if let Some(article_id) = &filter.article_id {
+        select = select.filter(reviews::article_id.eq(article_id.clone()));
+    }
+    if let Some(reason) = filter.reason {
+        select = select.filter(reviews::reasons.contains(vec![reason.as_str().to_owned()]));
+    }
+    if let Some(language) = &filter.language {
+        select = select.filter(reviews::language.eq(language.clone()));
+    }
+    if filter.flagged {
+        select = select.filter(reviews::flag_count.gt(0));
+    }
+    if let Some(after) = filter.after {
+        select = select.filter(reviews::id.gt(after));
+    }
+    let rows = with_connection(pool, async |conn| Ok(select.load(conn).await?)).await?;
+    Ok(page(rows, filter.limit))
+}
+
+/// How many reviews wait in each tab of the queue, each counted up to `QueueCounts::CAP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct QueueCounts {
+    #[diesel(sql_type = BigInt)]
+    pub pending: i64,
+    /// Published reviews readers flagged at least once.
+    #[diesel(sql_type = BigInt)]
+    pub flagged: i64,
+    #[diesel(sql_type = BigInt)]
+    pub spam: i64,
+}
+
+impl QueueCounts {
+    /// Counting stops here, so a neglected queue of millions costs no more than a busy one.
+    pub const CAP: i64 = 10_000;
+}
+
+/// The queue's counts: three bounded index scans.
+pub async fn counts(pool: &Pool) -> Result<QueueCounts, StoreError> {
+    let query = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM (SELECT 1 FROM reviews WHERE status = 'pending' LIMIT $1) p) AS pending, \
+         (SELECT count(*) FROM (SELECT 1 FROM reviews WHERE status = 'published' AND flag_count > 0 LIMIT $1) f) AS flagged, \
+         (SELECT count(*) FROM (SELECT 1 FROM reviews WHERE status = 'spam' LIMIT $1) s) AS spam",
+    )
+    .bind::<BigInt, _>(QueueCounts::CAP);
+    with_connection(pool, async |conn| Ok(query.get_result(conn).await?)).await
+}
+
+/// The most reviews `author_reviews` returns.
+pub const AUTHOR_REVIEWS_LIMIT: i64 = 10;
+
+/// The other reviews by the author of review `id` (the same email, in any letter case), newest
+/// first; `None` when there is no such review, an empty list when it has no email.
+pub async fn author_reviews(
+    pool: &Pool,
+    id: Uuid,
+) -> Result<Option<(bool, Vec<QueueRow>)>, StoreError> {
+    with_connection(pool, async |conn| {
+        let email: Option<Option<String>> = reviews::table
+            .find(id)
+            .select(reviews::author_email)
+            .first(conn)
+            .await
+            .optional()?;
+        let Some(email) = email else {
+            return Ok(None);
+        };
+        let Some(email) = email else {
+            return Ok(Some((false, Vec::new())));
+        };
+        let rows = reviews::table
+            .inner_join(articles::table)
+            .filter(lower(reviews::author_email).eq(lower(Some(email))))
+            .filter(reviews::id.ne(id))
+            .select(QueueRow::as_select())
+            .order(reviews::created_at.desc())
+            .limit(AUTHOR_REVIEWS_LIMIT)
+            .load(conn)
+            .await?;
+        Ok(Some((true, rows)))
+    })
+    .await
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub review_id: Option<Uuid>,
+    pub article_id: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// One entry of the audit log, with the article of its review.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = moderation_log, check_for_backend(diesel::pg::Pg))]
+pub struct LogRow {
+    pub id: Uuid,
+    pub review_id: Uuid,
+    #[diesel(select_expression = reviews::article_id)]
+    #[diesel(select_expression_type = reviews::article_id)]
+    pub article_id: String,
+    pub actor: String,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub reasons: Vec<String>,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Audit entries matching `filter`, newest first, older than `before`: at most `limit`, and
+/// whether more follow.
+pub async fn log(
+    pool: &Pool,
+    filter: &LogFilter,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<(Vec<LogRow>, bool), StoreError> {
+    let mut select = moderation_log::table
+        .inner_join(reviews::table)
+        .select(LogRow::as_select())
+        .order(moderation_log::id.desc())
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(review_id) = filter.review_id {
+        select = select.filter(moderation_log::review_id.eq(review_id));
+    }
+    if let Some(article_id) = &filter.article_id {
+        select = select.filter(reviews::article_id.eq(article_id.clone()));
+    }
+    if let Some(actor) = &filter.actor {
+        select = select.filter(moderation_log::actor.eq(actor.clone()));
+    }
+    if let Some(action) = &filter.action {
+        select = select.filter(moderation_log::action.eq(action.clone()));
+    }
+    if let Some(since) = filter.since {
+        select = select.filter(moderation_log::created_at.ge(since));
+    }
+    if let Some(until) = filter.until {
+        select = select.filter(moderation_log::created_at.lt(until));
+    }
+    if let Some(before) = before {
+        select = select.filter(moderation_log::id.lt(before));
+    }
+    let rows = with_connection(pool, async |conn| Ok(select.load(conn).await?)).await?;
+    Ok(page(rows, limit))
+}
