@@ -120,12 +120,3 @@ export function allowedActions(status) {
     }[status] || []
   );
 }
-
-export const ACTION_STATUS = {
-  approve: 'published',
-  reject: 'rejected',
-  spam: 'spam',
-  restore: 'pending',
-  hold: 'pending',
-  delete: 'deleted',
-};

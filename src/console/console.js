@@ -24,6 +24,7 @@ const state = {
   signinNotice: null, // why the sign-in page is shown (revoked key …)
   returnTo: null,
   pollTimer: null,
+  pollRun: 0,
 };
 
 function parseRoute() {
@@ -33,7 +34,7 @@ function parseRoute() {
 }
 
 /** Changes the route; the hashchange listener renders it. */
-export function navigate(hash) {
+function navigate(hash) {
   if (location.hash === hash) route();
   else location.hash = hash;
 }
@@ -106,7 +107,7 @@ function changeLanguage(code) {
 
 // --- the router ----------------------------------------------------------------------------------
 
-async function route({ redraw = false } = {}) {
+function route({ redraw = false } = {}) {
   const target = parseRoute();
   if (!session.me && target.name !== 'signin') {
     if (target.name) state.returnTo = location.hash;
@@ -129,7 +130,6 @@ async function route({ redraw = false } = {}) {
   const view = VIEWS[target.name].render({
     route: target,
     signal: state.controller.signal,
-    navigate,
     refreshCounts: poll,
     notice: state.signinNotice,
     onSignedIn,
@@ -182,6 +182,8 @@ on('outage', (kind) => {
 // --- counts poll ---------------------------------------------------------------------------------
 
 async function poll() {
+  // Actions call this too; only the latest run schedules the next, so polls never multiply.
+  const run = (state.pollRun += 1);
   clearTimeout(state.pollTimer);
   if (!session.me) return;
   if (document.visibilityState === 'visible') {
@@ -196,7 +198,7 @@ async function poll() {
     }
     await state.view?.poll?.();
   }
-  if (session.me) state.pollTimer = setTimeout(poll, POLL_MS);
+  if (session.me && run === state.pollRun) state.pollTimer = setTimeout(poll, POLL_MS);
 }
 
 function startPolling() {
@@ -270,9 +272,11 @@ async function start() {
       session.me = await api('/v1/me', { key });
       startPolling();
     } catch (error) {
-      session.key = null;
-      if (error.status === 401) state.signinNotice = t('keyRejected', { detail: error.message });
-      else state.signinNotice = errorText(error);
+      // A refused key is forgotten; after an outage the tab keeps it, and a reload tries again.
+      if (error.status === 401) {
+        session.key = null;
+        state.signinNotice = t('keyRejected', { detail: error.message });
+      } else state.signinNotice = errorText(error);
       if (parseRoute().name) state.returnTo = location.hash;
     }
   }

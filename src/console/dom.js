@@ -19,6 +19,14 @@ export function h(tag, attributes, ...children) {
   return element;
 }
 
+/** Replaces an element's children, skipping null and false as h() does (the DOM's own
+ * replaceChildren would print them as text). */
+export function fill(element, ...children) {
+  element.replaceChildren();
+  append(element, children);
+  return element;
+}
+
 function append(element, children) {
   for (const child of children.flat(Infinity)) {
     if (child == null || child === false) continue;

@@ -3,9 +3,10 @@
 // other reviews, and undo. Every change is a call to the public API; the list then shows what the
 // API answered, not what it hoped for.
 
-import { ACTION_STATUS, allowedActions, api, ApiError, inverseAction, moderate } from './api.js';
+import { allowedActions, api, ApiError, inverseAction, moderate } from './api.js';
 import { announce, confirmDialog, h, srOnly, uid } from './dom.js';
 import { errorText, fmt, t } from './i18n.js';
+import { removeReply, replyForm } from './reply.js';
 import { toast } from './toast.js';
 
 const PAGE_SIZE = 50;
@@ -65,22 +66,14 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
 
   function card(review) {
     const headingId = uid('review');
-    const checkbox = h('input', {
-      type: 'checkbox',
-      class: 'card__checkbox',
-      checked: selected.has(review.id),
-      onchange: () => toggle(review.id, checkbox.checked),
-    });
     const who = review.author_name || t('anonymous');
-    const element = h(
+    return h(
       'article',
-      { class: 'card', tabindex: '-1', 'data-id': review.id, 'data-status': review.status, 'aria-labelledby': headingId },
+      { class: 'card card--review', tabindex: '-1', 'data-id': review.id, 'data-status': review.status, 'aria-labelledby': headingId },
       h(
         'div',
         { class: 'card__top' },
-        review.status === 'deleted'
-          ? null
-          : h('label', { class: 'card__select' }, checkbox, srOnly(t('selectReview', { name: who }))),
+        review.status === 'deleted' ? null : selectBox(review, who),
         h('h3', { id: headingId, class: 'card__title', dir: 'auto' }, review.title || t('reviewBy', { name: who })),
         stars(review.rating),
         statusBadge(review.status),
@@ -88,46 +81,49 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
       h(
         'div',
         { class: 'card__main' },
-      // Why the rules held it comes first: it is what the editor decides on.
-      review.reasons.length
-        ? h(
-            'ul',
-            { class: 'card__reasons', 'aria-label': t('reasonsLabel') },
-            review.reasons.map((reason) => h('li', { class: 'chip chip--reason', 'data-reason': reason }, t(`reason.${reason}`))),
-          )
-        : null,
-      review.erased_at ? h('p', { class: 'card__erased' }, t('erased')) : h('p', { class: 'card__body', dir: 'auto' }, review.body),
-      h(
-        'p',
-        { class: 'card__meta' },
-        h('span', { dir: 'auto', class: 'card__author-name' }, who),
-        review.author_email ? h('span', { class: 'card__email' }, review.author_email) : null,
-        h('span', {}, review.language ? fmt.language(review.language) : t('languageUnknown')),
-        h('span', {}, h('time', { datetime: review.created_at }, fmt.time(review.created_at))),
-        review.edited_at ? h('span', {}, t('editedAt', { time: fmt.dateTime(review.edited_at) })) : null,
-      ),
-      h(
-        'p',
-        { class: 'card__meta card__signals' },
-        showArticle
+        // Why the rules held it comes first: it is what the editor decides on.
+        review.reasons.length
           ? h(
-              'span',
-              { class: 'card__article' },
-              t('onArticle'),
-              ' ',
-              h('a', { href: `#/articles/${encodeURIComponent(review.article_id)}` }, review.article_title || review.article_id),
+              'ul',
+              { class: 'card__reasons', 'aria-label': t('reasonsLabel') },
+              review.reasons.map((reason) => h('li', { class: 'chip chip--reason', 'data-reason': reason }, t(`reason.${reason}`))),
             )
           : null,
-        h('span', { class: review.flag_count ? 'signal signal--flags' : 'signal' }, t('flags', review.flag_count)),
-        h('span', { class: 'signal' }, t('helpful', review.helpful_count)),
-        h('span', { class: 'signal' }, t('unhelpful', review.unhelpful_count)),
-      ),
-      replySection(review),
-      h('div', { class: 'card__author' }),
+        review.erased_at
+          ? h('p', { class: 'card__erased' }, t('erased'))
+          : h('p', { class: 'card__body', dir: 'auto' }, review.body),
+        h(
+          'p',
+          { class: 'card__meta' },
+          h('span', { dir: 'auto' }, who),
+          review.author_email ? h('span', { class: 'card__email' }, review.author_email) : null,
+          h('span', {}, review.language ? fmt.language(review.language) : t('languageUnknown')),
+          h('span', {}, h('time', { datetime: review.created_at }, fmt.time(review.created_at))),
+          review.edited_at ? h('span', {}, t('editedAt', { time: fmt.dateTime(review.edited_at) })) : null,
+        ),
+        h(
+          'p',
+          { class: 'card__meta card__signals' },
+          showArticle ? h('span', {}, t('onArticle'), ' ', articleLink(review)) : null,
+          h('span', { class: review.flag_count ? 'signal--flags' : null }, t('flags', review.flag_count)),
+          h('span', {}, t('helpful', review.helpful_count)),
+          h('span', {}, t('unhelpful', review.unhelpful_count)),
+        ),
+        replySection(review),
+        h('div', { class: 'card__author' }),
       ),
       actionBar(review),
     );
-    return element;
+  }
+
+  function selectBox(review, who) {
+    const checkbox = h('input', {
+      type: 'checkbox',
+      class: 'card__checkbox',
+      checked: selected.has(review.id),
+      onchange: () => toggle(review.id, checkbox.checked),
+    });
+    return h('label', { class: 'card__select' }, checkbox, srOnly(t('selectReview', { name: who })));
   }
 
   function actionBar(review) {
@@ -163,7 +159,7 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
           'div',
           { class: 'card__actions' },
           h('button', { type: 'button', class: 'button button--small', 'aria-keyshortcuts': 'e', onclick: () => editReply(review.id) }, t('editReply')),
-          h('button', { type: 'button', class: 'button button--small', onclick: () => removeReply(review.id) }, t('removeReply')),
+          h('button', { type: 'button', class: 'button button--small', onclick: () => deleteReply(review.id) }, t('removeReply')),
         ),
       );
     }
@@ -317,7 +313,7 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
                 ' ',
                 h('time', { datetime: item.created_at }, fmt.date(item.created_at)),
                 ' ',
-                h('a', { href: `#/articles/${encodeURIComponent(item.article_id)}` }, item.article_title || item.article_id),
+                articleLink(item),
                 h('span', { class: 'author-reviews__body', dir: 'auto' }, excerpt(item.erased_at ? t('erased') : item.body)),
               ),
             ),
@@ -460,7 +456,11 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
     if (currentLeaves) {
       current = null;
       if (nextId) setCurrent(nextId, focusWasInside);
-      else if (focusWasInside) status.focus?.();
+      // The list is empty now: focus goes to its status line ("Nothing is waiting").
+      else if (focusWasInside) {
+        status.tabIndex = -1;
+        status.focus();
+      }
     }
   }
 
@@ -474,76 +474,20 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
 
   function editReply(id) {
     const review = reviews.get(id);
-    const element = cards.get(id);
-    if (!review || !element || review.status === 'deleted') return;
-    const section = element.querySelector('.card__reply');
-    const fieldId = uid('reply');
-    const errorId = uid('reply-error');
-    const field = h('textarea', { id: fieldId, rows: 4, maxlength: 5000, dir: 'auto', 'aria-describedby': errorId });
-    field.value = review.reply?.body || '';
-    const error = h('p', { id: errorId, class: 'field-error' });
-    const cancel = () => {
-      rerender(reviews.get(id));
+    const section = cards.get(id)?.querySelector('.card__reply');
+    if (!review || !section || review.status === 'deleted' || review.erased_at) return;
+    const { form, field } = replyForm(review, (reply) => {
+      if (reply !== undefined) toast(t('replySaved'));
+      rerender(reply === undefined ? reviews.get(id) : { ...reviews.get(id), reply });
       cards.get(id)?.focus();
-    };
-    const save = async () => {
-      const body = field.value.trim();
-      if (!body) {
-        error.textContent = t('replyEmpty');
-        field.setAttribute('aria-invalid', 'true');
-        field.focus();
-        return;
-      }
-      saveButton.disabled = true;
-      try {
-        const updated = await api(`/v1/reviews/${id}/reply`, { method: 'PUT', body: { body } });
-        rerender({ ...reviews.get(id), reply: updated.reply });
-        cards.get(id)?.focus();
-        toast(t('replySaved'));
-      } catch (failure) {
-        saveButton.disabled = false;
-        error.textContent = errorText(failure);
-        field.setAttribute('aria-invalid', 'true');
-        field.focus();
-      }
-    };
-    const saveButton = h('button', { type: 'submit', class: 'button button--small button--primary' }, t('saveReply'));
-    const form = h(
-      'form',
-      {
-        class: 'reply-form',
-        onsubmit: (event) => {
-          event.preventDefault();
-          save();
-        },
-      },
-      h('label', { for: fieldId }, t('replyLabel')),
-      field,
-      error,
-      h(
-        'div',
-        { class: 'card__actions' },
-        saveButton,
-        h('button', { type: 'button', class: 'button button--small', onclick: cancel }, t('cancel')),
-        h('span', { class: 'hint' }, t('replyHint')),
-      ),
-    );
-    field.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape') {
-        event.preventDefault();
-        cancel();
-      } else if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
-        save();
-      }
     });
     section.replaceChildren(form);
     field.focus();
   }
 
-  async function removeReply(id) {
+  async function deleteReply(id) {
     try {
-      await api(`/v1/reviews/${id}/reply`, { method: 'DELETE', as: 'none' });
+      await removeReply(id);
       rerender({ ...reviews.get(id), reply: null });
       cards.get(id)?.focus();
       toast(t('replyRemoved'));
@@ -590,8 +534,10 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
   return { node, load, pollNew, key, destroy, get size() { return reviews.size; } };
 }
 
+function articleLink(review) {
+  return h('a', { href: `#/articles/${encodeURIComponent(review.article_id)}` }, review.article_title || review.article_id);
+}
+
 function excerpt(text, length = 160) {
   return text.length > length ? text.slice(0, length - 1).trimEnd() + '…' : text;
 }
-
-export { ACTION_STATUS };

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The review widget in a real browser: Debian's chromium driven by playwright-core (which never
-# downloads a browser), against the service on a private throwaway PostgreSQL cluster. See
-# widget.test.mjs for what it proves.
+# The review widget and the editors' console in a real browser: Debian's chromium driven by
+# playwright-core (which never downloads a browser), against the service on a private throwaway
+# PostgreSQL cluster. See widget.test.mjs and console.test.mjs for what they prove.
 #
 #   bash tests/browser/run.sh                     # needs a built target/debug/marginalia
-#   WRITE_SCREENSHOT=1 bash tests/browser/run.sh  # also refreshes docs/widget-screenshot.png
+#   WRITE_SCREENSHOT=1 bash tests/browser/run.sh  # also refreshes docs/widget-screenshot.png,
+#                                                 # docs/console-queue.png, docs/console-article.png
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -22,6 +23,9 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 export MARGINALIA_DATA_DIR="$work/data" MARGINALIA_BIND="127.0.0.1:$port"
 # Every submission comes from 127.0.0.1: the per-address limit would cut the test short.
 export MARGINALIA_RATE_LIMIT_REVIEWS=0
+# For the console: a rule that holds a review for the queue, and a webhook receiver the test runs
+# on 127.0.0.1 (private targets are refused by default).
+export MARGINALIA_BANNED_TERMS='шахрай,шахрая,шахраєм' MARGINALIA_WEBHOOK_ALLOW_PRIVATE_TARGETS=true
 unset DATABASE_URL MARGINALIA_CORS_ORIGINS
 
 "$binary" serve >"$work/service.log" 2>&1 &
@@ -63,6 +67,20 @@ MARGINALIA_URL=$base ARTICLE_ID=$article PREMODERATED_ARTICLE_ID=$premoderated \
   node tests/browser/widget.test.mjs
 status=$?
 set -e
+
+# The console: a moderator, an admin, and a moderator key the test revokes while it is in use
+# (`keys create` prints the key on stdout and its id on stderr).
+moderator=$("$binary" keys create --name desk-olha --scope moderator 2>/dev/null)
+admin=$("$binary" keys create --name ops-admin --scope admin 2>/dev/null)
+revoked=$("$binary" keys create --name night-shift --scope moderator 2>"$work/revoked.txt")
+revoked_id=$(sed -nE 's/.*Created key ([0-9a-f-]{36}) .*/\1/p' "$work/revoked.txt")
+set +e
+MARGINALIA_URL=$base ARTICLE_ID=$article PREMODERATED_ARTICLE_ID=$premoderated MARGINALIA_BIN=$binary \
+  CMS_KEY=$key MODERATOR_KEY=$moderator ADMIN_KEY=$admin REVOKED_KEY=$revoked REVOKED_KEY_ID=$revoked_id \
+  node tests/browser/console.test.mjs
+console_status=$?
+set -e
+[ "$console_status" -eq 0 ] || status=$console_status
 if grep -q '"status":500\| 500 Internal' "$work/service.log"; then
   echo "browser: the service logged a 500" >&2
   status=1

@@ -3,7 +3,7 @@
 // with the same actions and shortcuts as the queue.
 
 import { api } from '../api.js';
-import { announce, h, uid } from '../dom.js';
+import { announce, fill, h, uid } from '../dom.js';
 import { dailyChart } from '../chart.js';
 import { errorText, fmt, t } from '../i18n.js';
 import { reviewList, stars } from '../reviews.js';
@@ -76,14 +76,16 @@ export function render({ route, signal, refreshCounts }) {
   function showArticle() {
     heading.textContent = article.title || article.article_id;
     document.title = `${heading.textContent} · ${t('brand')}`;
-    meta.replaceChildren(
-      ...[
-        h('span', { class: 'mono' }, article.article_id),
-        article.language ? h('span', {}, fmt.language(article.language)) : null,
-        article.section ? h('span', {}, article.section) : null,
-        article.published_at ? h('span', {}, t('publishedAt', { time: fmt.date(article.published_at) })) : null,
-        article.url ? h('span', {}, h('a', { href: article.url, rel: 'noopener noreferrer', target: '_blank' }, t('openArticle'))) : null,
-      ].filter(Boolean),
+    fill(
+      meta,
+      h('span', { class: 'mono' }, article.article_id),
+      article.language ? h('span', {}, fmt.language(article.language)) : null,
+      article.section ? h('span', {}, article.section) : null,
+      article.published_at ? h('span', {}, t('publishedAt', { time: fmt.date(article.published_at) })) : null,
+      // The CMS supplies the URL: only a web address becomes a link.
+      /^https?:\/\//i.test(article.url || '')
+        ? h('span', {}, h('a', { href: article.url, rel: 'noopener noreferrer', target: '_blank' }, t('openArticle')))
+        : null,
     );
     showSettings();
     showStats(article.stats);

@@ -3,7 +3,7 @@
 // copy button: the API never returns it again.
 
 import { api, session } from '../api.js';
-import { announce, confirmDialog, h, uid } from '../dom.js';
+import { announce, confirmDialog, fill, h, uid } from '../dom.js';
 import { errorText, fmt, t } from '../i18n.js';
 import { toast } from '../toast.js';
 
@@ -64,7 +64,8 @@ export function render({ signal }) {
         { type: 'button', class: 'button button--small', onclick: () => setEnabled(!endpoint.enabled) },
         endpoint.enabled ? t('disable') : t('enable'),
       );
-      card.replaceChildren(
+      fill(
+        card,
         h('div', { class: 'card__top' }, h('h2', { id: headingId, class: 'endpoint__url' }, endpoint.url), state()),
         endpoint.description ? h('p', { dir: 'auto' }, endpoint.description) : null,
         h(
@@ -217,13 +218,17 @@ export function render({ signal }) {
                 },
                 t('redeliver'),
               );
-        item.replaceChildren(
+        fill(
+          item,
           h('span', { class: 'delivery__event mono' }, current.event_type),
           h('span', { class: `badge badge--delivery-${current.status} delivery__status`, tabindex: '-1' }, t(`delivery.${current.status}`)),
           h('span', {}, t('attempts', current.attempts)),
           last ? h('span', {}, t('latency', { ms: fmt.number(last.latency_ms) })) : null,
           h('span', {}, outcome),
           h('time', { datetime: current.created_at }, fmt.dateTime(current.created_at)),
+          current.status === 'pending' && current.next_attempt_at
+            ? h('span', {}, t('nextAttempt', { time: fmt.dateTime(current.next_attempt_at) }))
+            : null,
           redeliver,
         );
       };

@@ -72,7 +72,10 @@ export function render({ route, signal }) {
 
   function go(values) {
     const params = new URLSearchParams(Object.entries(values).filter(([, value]) => value));
-    location.hash = `#/log${params.size ? '?' + params : ''}`;
+    const hash = `#/log${params.size ? '?' + params : ''}`;
+    // The same filters again mean "refresh": no hashchange would come.
+    if (location.hash === hash) load();
+    else location.hash = hash;
   }
 
   function apply(event) {

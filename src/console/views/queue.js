@@ -110,12 +110,17 @@ export function render({ route, refreshCounts, counts }) {
 
   function applyFilters(event) {
     event.preventDefault();
-    const values = Object.fromEntries(FILTERS.map((name) => [name, fields[name].value.trim()]));
-    location.hash = hash(tab, values);
+    go(hash(tab, Object.fromEntries(FILTERS.map((name) => [name, fields[name].value.trim()]))));
   }
 
   function clearFilters() {
-    location.hash = hash(tab, {});
+    go(hash(tab, {}));
+  }
+
+  // The same filters again mean "refresh": no hashchange would come.
+  function go(target) {
+    if (location.hash === target) list.load();
+    else location.hash = target;
   }
 
   show();

@@ -1,0 +1,535 @@
+// The editors' console in Debian's chromium, against the service tests/browser/run.sh starts (with
+// a banned term configured and private webhook targets allowed). It proves, each time through the
+// public API as well as on the screen, that:
+// - no key, an unknown key and a cms key cannot sign in, and the console says why; a moderator
+//   signs in with the keyboard;
+// - a review a rule held is in the queue with its reason in words and the author's other reviews;
+//   approved with the keyboard only, it is in the public list and the article's stats;
+// - three reviews selected with x and rejected with r are rejected; one more rejected and undone
+//   with u is pending again, and the three stay rejected;
+// - a review submitted while the console is open appears without a reload;
+// - a reply written with e is in the public review (shortcut letters typed in it stay text);
+// - the article view draws the chart (SVG bars and points), the histogram and the language mix,
+//   and its settings change the article;
+// - the audit log filters and downloads CSV; the help overlay keeps focus and closes with Esc;
+// - while the database is down (a 503, routed by the test) the console says it is retrying;
+// - a key revoked while in use sends the editor back to sign-in with the reason; a moderator sees
+//   that integrations need an admin key; an admin sees endpoints and deliveries, redelivers,
+//   disables and enables, and rotates the secret (shown once);
+// - Ukrainian labels after switching, remembered across a reload, with <html lang="uk">;
+// - axe-core finds no serious or critical violation on any view (sign-in, queue, help, article,
+//   log, integrations), light at 1280 px and dark at 360 px, where no view scrolls sideways;
+// - under the console's CSP nothing is refused, no request leaves the origin, no cookie is set,
+//   and the key lives in sessionStorage only.
+// With WRITE_SCREENSHOT=1 it refreshes docs/console-queue.png and docs/console-article.png.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const env = process.env;
+const base = env.MARGINALIA_URL;
+const article = env.ARTICLE_ID;
+const premoderated = env.PREMODERATED_ARTICLE_ID;
+const keys = { cms: env.CMS_KEY, moderator: env.MODERATOR_KEY, admin: env.ADMIN_KEY, revoked: env.REVOKED_KEY };
+assert.ok(base && article && premoderated && Object.values(keys).every(Boolean) && env.REVOKED_KEY_ID, 'run me through tests/browser/run.sh');
+const console_ = `${base}/console/`;
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const started = Date.now();
+
+const problems = [];
+const audits = [];
+const overflow = [];
+
+// --- the API, as a script would use it ---------------------------------------------------------
+
+async function call(path, { key, method = 'GET', body } = {}) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { ...(key ? { Authorization: `Bearer ${key}` } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const submit = async (articleId, review) => (await call(`/v1/articles/${articleId}/reviews`, { method: 'POST', body: review })).id;
+const queueIds = async (status, articleId) =>
+  (await call(`/v1/moderation/queue?status=${status}&article_id=${articleId}&limit=100`, { key: keys.moderator })).items.map((item) => item.id);
+
+// --- the page -----------------------------------------------------------------------------------
+
+/** Records every request off the origin, CSP refusal and page error on `problems`. */
+async function watch(context, page) {
+  await context.addInitScript(() =>
+    window.addEventListener('securitypolicyviolation', (event) =>
+      console.error(`Content Security Policy violation: ${event.violatedDirective} ${event.blockedURI}`),
+    ),
+  );
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    if (!['data:', 'blob:'].includes(url.protocol) && url.origin !== base) problems.push(`request to ${url}`);
+  });
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+}
+
+/** axe-core on the whole page. It is evaluated through the DevTools protocol, which the page's
+ * CSP does not govern, so the console is audited under its real policy. */
+async function audit(page, label) {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE);
+  const { violations } = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  audits.push({ label, violations });
+}
+
+/** Records the view when the page is wider than the viewport (horizontal scrolling). */
+async function noSideways(page, label) {
+  const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+  if (scroll > width) overflow.push(`${label}: ${scroll} px wide in ${width} px`);
+}
+
+const focusedCard = (page) => page.evaluate(() => document.activeElement.closest('.card')?.dataset.id ?? null);
+const toast = (page, text) => page.locator('#toast', { hasText: text }).waitFor();
+
+/** Signs in from the sign-in page with the keyboard: focus is already in the key field. */
+async function signIn(page, key) {
+  await page.getByLabel('API key').waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.type), 'password', 'focus is in the key field');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type(key);
+  await page.keyboard.press('Enter');
+}
+
+/** Presses j until the review `id` has focus (the queue is in a known order, but not a fixed one). */
+async function goTo(page, id) {
+  const ids = await page.locator('.card').evaluateAll((cards) => cards.map((card) => card.dataset.id));
+  const target = ids.indexOf(id);
+  assert.ok(target >= 0, `review ${id} is listed`);
+  let at = ids.indexOf(await focusedCard(page));
+  while (at !== target) {
+    await page.keyboard.press(at < target ? 'j' : 'k');
+    at += at < target ? 1 : -1;
+  }
+  assert.equal(await focusedCard(page), id);
+}
+
+async function screenshot(page, name) {
+  mkdirSync('target/browser', { recursive: true });
+  const file = `target/browser/console-${name}.png`;
+  await page.screenshot({ path: file });
+  if (env.WRITE_SCREENSHOT === '1') copyFileSync(file, `docs/console-${name}.png`);
+}
+
+// --- the story ----------------------------------------------------------------------------------
+
+async function seed(receiverUrl) {
+  // An endpoint first: events are only written while one is enabled, and the deliveries give the
+  // integrations view something to show.
+  const endpoint = await call('/v1/webhook-endpoints', {
+    key: keys.admin,
+    method: 'POST',
+    body: { url: receiverUrl, description: 'Newsroom CMS: reader reviews on article pages' },
+  });
+  const fixtures = JSON.parse(readFileSync('tests/fixtures/reviews-valid.json', 'utf8'));
+  const published = [];
+  for (const review of fixtures) published.push(await submit(article, review));
+  for (const review of fixtures.slice(1, 5)) await submit(premoderated, review);
+  const ids = {
+    endpoint: endpoint.id,
+    flagged: published[2],
+    // A false positive: the banned word is quoted, not meant. Its author wrote the first fixture.
+    caught: await submit(article, {
+      rating: 5,
+      title: 'Чесний текст',
+      body: 'Під статтею автора називають «шахрай», але текст чесний: цифри, джерела, обережні висновки.',
+      author_name: 'Олена К.',
+      author_email: 'olena.k@example.com',
+      language: 'uk',
+    }),
+    links: [],
+  };
+  for (const [index, domain] of ['vpn', 'deals', 'casino'].entries()) {
+    ids.links.push(
+      await submit(article, {
+        rating: 5,
+        body: `Best ${domain} offer ${index}: https://${domain}.example https://${domain}.example/promo www.${domain}-promo.example`,
+        author_name: 'Promo',
+      }),
+    );
+  }
+  ids.shouting = await submit(article, { rating: 1, body: 'ЦЕ ЖАХЛИВА СТАТТЯ, ВСЕ БРЕХНЯ І ПРОПАГАНДА' });
+  await call(`/v1/reviews/${ids.flagged}/flags`, { method: 'POST', body: { reason: 'misinformation', note: 'Wrong date' } });
+  return ids;
+}
+
+async function signInRefusals(page) {
+  await page.goto(console_);
+  await page.getByRole('heading', { name: 'Sign in to the editors’ console' }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+  await audit(page, 'sign-in');
+  const alert = page.locator('form [role=alert]');
+  await page.keyboard.press('Enter');
+  await alert.filter({ hasText: 'An API key is needed to sign in' }).waitFor();
+  assert.equal(await page.getByLabel('API key').getAttribute('aria-invalid'), 'true');
+  await page.keyboard.type('mrg_not-a-key-at-all');
+  await page.keyboard.press('Enter');
+  await alert.filter({ hasText: 'unknown or has been revoked' }).waitFor();
+  await page.getByLabel('API key').fill(keys.cms);
+  await page.keyboard.press('Enter');
+  await alert.filter({ hasText: 'This key has scope cms; the console needs a moderator or admin key' }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'a refused key is not kept');
+  assert.equal(await page.locator('nav.nav').count(), 0, 'no console before sign-in');
+}
+
+async function moderate(page, ids) {
+  await signIn(page, keys.moderator);
+  await page.getByRole('heading', { name: 'Moderation queue' }).waitFor();
+  const caught = page.locator(`.card[data-id="${ids.caught}"]`);
+  await caught.waitFor();
+  assert.deepEqual(await caught.locator('.card__reasons li').allInnerTexts(), ['Contains a banned term']);
+  assert.match(await caught.innerText(), /olena\.k@example\.com/);
+  assert.match(await caught.locator('.card__signals a').innerText(), /Pushed to the Brink Again/, 'the article title, linked');
+  const links = page.locator(`.card[data-id="${ids.links[0]}"] .card__reasons li`);
+  assert.deepEqual(await links.allInnerTexts(), ['Too many links']);
+  const counts = await call('/v1/moderation/counts', { key: keys.moderator });
+  await page.locator('.tab[data-tab="pending"] .tab__count', { hasText: String(counts.pending) }).waitFor();
+
+  // This article's queue only (the filter goes to the address, and the API's article_id).
+  await page.getByLabel('Article id').fill(article);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((id) => location.hash === `#/queue/pending?article_id=${id}`, article);
+  await page.locator('.card').first().waitFor();
+  const shown = await page.locator('.card').evaluateAll((cards) => cards.map((card) => card.dataset.id));
+  assert.deepEqual(shown, [ids.caught, ...ids.links, ids.shouting], 'the article’s held reviews, oldest first');
+
+  // Keyboard only from here: j to the held review, whose author's other reviews then show.
+  await goTo(page, ids.caught);
+  const other = caught.locator('.card__author li');
+  await other.first().waitFor();
+  assert.equal(await other.count(), 1, 'the author’s other review');
+  assert.match(await other.innerText(), /Published[\s\S]*Текст добре показує/);
+  await screenshot(page, 'queue');
+  await audit(page, 'queue');
+
+  const before = (await call(`/v1/articles/${article}`)).stats;
+  await page.keyboard.press('a');
+  await toast(page, 'Approved 1 review');
+  await caught.waitFor({ state: 'detached' });
+  assert.equal(await focusedCard(page), ids.links[0], 'focus moves on to the next review');
+  const listed = await call(`/v1/articles/${article}/reviews?limit=100`);
+  assert.ok(listed.items.some((item) => item.id === ids.caught), 'approved: in the public list');
+  const after = (await call(`/v1/articles/${article}`)).stats;
+  assert.equal(after.review_count, before.review_count + 1, 'approved: counted');
+  assert.equal(after.histogram['5'], before.histogram['5'] + 1, 'approved: its five stars counted');
+
+  // Three selected with x, rejected with r.
+  for (const [index, id] of ids.links.entries()) {
+    if (index) await page.keyboard.press('j');
+    assert.equal(await focusedCard(page), id);
+    await page.keyboard.press('x');
+  }
+  await page.locator('.bulk__count', { hasText: '3 selected' }).waitFor();
+  await page.keyboard.press('r');
+  await toast(page, 'Rejected 3 reviews');
+  const rejected = await queueIds('rejected', article);
+  for (const id of ids.links) assert.ok(rejected.includes(id), `bulk: ${id} rejected`);
+
+  // One more rejected, then undone with u.
+  assert.equal(await focusedCard(page), ids.shouting);
+  await page.keyboard.press('r');
+  await toast(page, 'Rejected 1 review');
+  assert.ok((await queueIds('rejected', article)).includes(ids.shouting));
+  await page.keyboard.press('u');
+  await toast(page, 'Undone.');
+  await page.locator(`.card[data-id="${ids.shouting}"]`).waitFor();
+  assert.ok((await queueIds('pending', article)).includes(ids.shouting), 'undone: pending again');
+  const stillRejected = await queueIds('rejected', article);
+  for (const id of ids.links) assert.ok(stillRejected.includes(id), 'undo touched only the last action');
+
+  // The help overlay: a modal dialog that keeps focus and closes with Esc.
+  await page.locator(`.card[data-id="${ids.shouting}"]`).focus();
+  await page.keyboard.press('?');
+  const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+  await help.waitFor();
+  assert.match(await help.innerText(), /Approve/);
+  for (let step = 0; step < 4; step += 1) {
+    await page.keyboard.press('Tab');
+    assert.ok(await help.evaluate((dialog) => dialog.contains(document.activeElement)), 'focus stays in the dialog');
+  }
+  await audit(page, 'help overlay');
+  await page.keyboard.press('Escape');
+  await help.waitFor({ state: 'detached' });
+  assert.equal(await focusedCard(page), ids.shouting, 'focus returns to the review');
+
+  // A review arriving while the console is open appears by itself (in the whole queue).
+  await page.getByRole('button', { name: 'Clear' }).click();
+  await page.waitForFunction(() => location.hash === '#/queue/pending');
+  await page.locator(`.card[data-id="${ids.shouting}"]`).waitFor();
+  await page.evaluate(() => (window.notReloaded = true));
+  const fresh = await submit(premoderated, {
+    rating: 4,
+    body: 'Щойно прочитала: бракує мапи, але пояснення про Кунар дуже доречне.',
+    author_name: 'Марта',
+  });
+  await page.locator(`.card[data-id="${fresh}"]`).waitFor({ timeout: 15_000 });
+  assert.ok(await page.evaluate(() => window.notReloaded), 'no reload');
+  const { pending } = await call('/v1/moderation/counts', { key: keys.moderator });
+  await page.locator('.tab[data-tab="pending"] .tab__count', { hasText: String(pending) }).waitFor();
+
+  // The flagged tab, and a reply with e.
+  await page.getByRole('link', { name: /^Flagged/ }).click();
+  const flagged = page.locator(`.card[data-id="${ids.flagged}"]`);
+  await flagged.waitFor();
+  assert.match(await flagged.locator('.card__signals').innerText(), /1 flag/);
+  await flagged.focus();
+  await page.keyboard.press('e');
+  // Typed into the reply field, the letters of the shortcuts (a, s, u, x, h…) are only text.
+  const reply = 'Дякуємо! Дату виправлено: напад стався 12 травня 2020 року. Thanks, the date is fixed (see the update).';
+  await page.keyboard.type(reply);
+  assert.equal(await page.getByLabel(/Reply as the newsroom/).inputValue(), reply);
+  await page.keyboard.press('Control+Enter');
+  await flagged.locator('.reply__body', { hasText: reply }).waitFor();
+  assert.equal(await page.locator('.bulk__count').innerText(), '0 selected', 'x selected nothing');
+  const { reply: published, status } = await call(`/v1/reviews/${ids.flagged}`);
+  assert.equal(published.body, reply, 'the reply is public');
+  assert.equal(status, 'published', 'a, s and h did nothing while typing');
+  return flagged;
+}
+
+async function articleView(page, flaggedCard) {
+  await flaggedCard.locator('.card__signals a').click();
+  await page.locator('h1', { hasText: 'Pushed to the Brink Again' }).waitFor();
+  const points = page.locator('svg.chart__svg circle.chart__point');
+  await points.first().waitFor();
+  const bars = await page.locator('svg.chart__svg rect.chart__bar').evaluateAll((rects) => rects.map((rect) => Number(rect.dataset.count)));
+  assert.equal(bars.length, 30, 'a bar per day');
+  const stats = (await call(`/v1/articles/${article}`)).stats;
+  assert.equal(bars.at(-1), stats.review_count, 'today’s bar counts every published review (all are from today)');
+  assert.match(await page.locator('.chart figcaption').innerText(), new RegExp(`${stats.review_count} published reviews`));
+  const histogram = await page.locator('.bars:not(.bars--languages) .bar__count').allInnerTexts();
+  assert.deepEqual(histogram, ['5', '4', '3', '2', '1'].map((rating) => String(stats.histogram[rating])));
+  const languages = await page.locator('.bars--languages .bar__label').allInnerTexts();
+  assert.ok(languages.includes('Ukrainian (uk)') && languages.includes('English (en)'), `language mix: ${languages}`);
+  await page.locator('.tab[data-status="published"][aria-current="page"]').waitFor();
+  await page.locator('.article__reviews .card').first().waitFor();
+  await screenshot(page, 'article');
+  await audit(page, 'article');
+
+  // Settings go through PATCH /v1/articles/{id}.
+  await page.getByLabel('Moderation', { exact: true }).selectOption('pre');
+  await page.locator('.settings [role=status]', { hasText: 'Saved.' }).waitFor();
+  assert.equal((await call(`/v1/articles/${article}`)).moderation, 'pre');
+  await page.getByLabel('Open for new reviews').uncheck();
+  await page.waitForFunction(() => !document.querySelector('.settings input[type=checkbox]').disabled);
+  assert.equal((await call(`/v1/articles/${article}`)).reviews_open, false);
+  await page.getByLabel('Open for new reviews').check();
+  await page.getByLabel('Moderation', { exact: true }).selectOption('');
+  await page.waitForFunction(() => !document.querySelector('.settings select').disabled);
+  const restored = await call(`/v1/articles/${article}`);
+  assert.equal(restored.reviews_open, true);
+  assert.equal(restored.moderation, null, 'back to the site’s mode');
+}
+
+async function auditLog(page) {
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+  await page.locator('table.log tbody tr').first().waitFor();
+  await audit(page, 'log');
+  await page.getByLabel('Action').selectOption('reject');
+  await page.getByLabel('Who (key name)').fill('desk-olha');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.waitForFunction(() => location.hash.includes('action=reject'));
+  await page.locator('table.log tbody tr').first().waitFor();
+  const actions = await page.locator('table.log tbody td[data-label="Action"]').allInnerTexts();
+  assert.equal(actions.length, 4, 'three bulk rejections and the one undone');
+  assert.ok(actions.every((text) => text.startsWith('Rejected')));
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
+  const csv = readFileSync(await download.path(), 'utf8').trim().split('\n');
+  assert.match(csv[0], /actor/, 'a CSV header');
+  assert.equal(csv.length, 5, 'the header and the four filtered entries');
+  assert.ok(csv.slice(1).every((line) => line.includes('desk-olha') && line.includes('reject')));
+  assert.match(download.suggestedFilename(), /\.csv$/);
+}
+
+/** A database outage: the API answers 503 (here for one request, routed by the test), and the
+ * console says it is retrying, retries, and clears the message once an answer comes. */
+async function outage(page) {
+  let failures = 1;
+  await page.route('**/v1/moderation/log?*', (route) =>
+    failures-- > 0
+      ? route.fulfill({
+          status: 503,
+          contentType: 'application/problem+json',
+          body: JSON.stringify({ type: 'urn:marginalia:problem:unavailable', title: 'Service unavailable', status: 503, detail: 'the database is unavailable' }),
+        })
+      : route.continue(),
+  );
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.locator('#outage', { hasText: 'The database is unavailable; retrying' }).waitFor();
+  await page.locator('#outage:empty').waitFor({ state: 'attached' });
+  await page.locator('table.log tbody tr').first().waitFor();
+  await page.unroute('**/v1/moderation/log?*');
+}
+
+async function moderatorIntegrations(page) {
+  await page.getByRole('link', { name: 'Integrations' }).click();
+  await page.getByText('Webhook endpoints need an admin key').waitFor();
+  await audit(page, 'integrations (moderator)');
+}
+
+async function revocation(page) {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'Sign in to the editors’ console' }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'sign-out forgets the key');
+  await page.keyboard.type(keys.revoked);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Moderation queue' }).waitFor();
+  execFileSync(env.MARGINALIA_BIN, ['keys', 'revoke', env.REVOKED_KEY_ID], { stdio: 'ignore' });
+  // The next call, here the audit log's, meets the 401.
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.locator('.notice', { hasText: 'no longer accepts the key' }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+}
+
+async function adminIntegrations(page, ids) {
+  await signIn(page, keys.admin);
+  // Back where the revoked session was.
+  await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+  await page.getByRole('link', { name: 'Integrations' }).click();
+  const card = page.locator(`[data-endpoint="${ids.endpoint}"]`);
+  await card.waitFor();
+  assert.match(await card.innerText(), /Enabled/);
+  await card.getByRole('button', { name: 'Show deliveries' }).click();
+  const delivered = card.locator('.delivery', { hasText: 'Delivered' });
+  await delivered.first().waitFor({ timeout: 15_000 });
+  assert.match(await delivered.first().innerText(), /1 attempt[\s\S]*\d+ ms[\s\S]*HTTP 204/);
+  await delivered.first().getByRole('button', { name: 'Redeliver' }).click();
+  await toast(page, 'Queued for another attempt.');
+  await audit(page, 'integrations');
+
+  await card.getByRole('button', { name: 'Disable' }).click();
+  await card.getByRole('button', { name: 'Enable' }).waitFor();
+  assert.equal((await call(`/v1/webhook-endpoints/${ids.endpoint}`, { key: keys.admin })).enabled, false);
+  await card.getByRole('button', { name: 'Enable' }).click();
+  await card.getByRole('button', { name: 'Disable' }).waitFor();
+  assert.equal((await call(`/v1/webhook-endpoints/${ids.endpoint}`, { key: keys.admin })).enabled, true);
+
+  await card.getByRole('button', { name: 'Rotate secret' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Rotate secret' }).click();
+  const secret = card.getByLabel('New signing secret');
+  await secret.waitFor();
+  assert.match(await secret.inputValue(), /^whsec_/);
+  assert.ok((await call(`/v1/webhook-endpoints/${ids.endpoint}`, { key: keys.admin })).previous_secret_valid_until);
+  await audit(page, 'integrations, new secret');
+}
+
+async function ukrainian(page) {
+  await page.getByLabel('Language').selectOption('uk');
+  await page.getByRole('heading', { name: 'Інтеграції' }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'uk');
+  const navigation = await page.locator('nav.nav a').allInnerTexts();
+  assert.match(navigation[0], /^Черга/, 'Ukrainian navigation');
+  assert.deepEqual(navigation.slice(1), ['Журнал дій', 'Інтеграції']);
+  await page.reload();
+  await page.getByRole('heading', { name: 'Інтеграції' }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'uk', 'remembered');
+  await page.getByRole('link', { name: /^Черга/ }).click();
+  await page.getByRole('heading', { name: 'Черга модерації' }).waitFor();
+  await page.locator('.chip--reason', { hasText: 'Крик (переважно великі літери або повтори)' }).first().waitFor();
+  await audit(page, 'queue (uk)');
+  assert.deepEqual(await page.context().cookies(), [], 'no cookies');
+  const storage = await page.evaluate(() => ({ local: Object.keys(localStorage), session: Object.keys(sessionStorage) }));
+  assert.deepEqual(storage, { local: ['marginalia.console.lang'], session: ['marginalia.console.key'] });
+  await page.getByRole('button', { name: 'Вийти' }).click();
+  await page.getByRole('heading', { name: 'Вхід до консолі редакторів' }).waitFor();
+}
+
+/** Every view at 360 px in the dark theme: no sideways scrolling, and axe again. */
+async function phone(browser, ids) {
+  const context = await browser.newContext({ viewport: { width: 360, height: 740 }, colorScheme: 'dark', locale: 'en-GB' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  await watch(context, page);
+  await page.goto(console_);
+  await page.getByLabel('API key').waitFor();
+  await noSideways(page, 'sign-in');
+  await audit(page, 'sign-in, 360 px dark');
+  await page.keyboard.type(keys.admin);
+  await page.keyboard.press('Enter');
+  await page.locator('.card').first().waitFor();
+  await noSideways(page, 'queue');
+  await audit(page, 'queue, 360 px dark');
+  await page.keyboard.press('?');
+  await page.getByRole('dialog').waitFor();
+  await noSideways(page, 'help overlay');
+  await audit(page, 'help overlay, 360 px dark');
+  await page.keyboard.press('Escape');
+  const views = [
+    ['article', `#/articles/${article}`, 'svg.chart__svg circle'],
+    ['log', '#/log', 'table.log tbody tr'],
+    ['integrations', '#/integrations', `[data-endpoint="${ids.endpoint}"]`],
+  ];
+  for (const [label, hash, ready] of views) {
+    await page.evaluate((target) => (location.hash = target), hash);
+    await page.locator(ready).first().waitFor();
+    await noSideways(page, label);
+    await audit(page, `${label}, 360 px dark`);
+  }
+  await context.close();
+}
+
+// --- run ------------------------------------------------------------------------------------------
+
+const receiver = createServer((request, response) => {
+  request.resume();
+  request.on('end', () => response.writeHead(204).end());
+});
+await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+const ids = await seed(`http://127.0.0.1:${receiver.address().port}/hooks/marginalia`);
+
+const browser = await chromium.launch({
+  executablePath: env.CHROMIUM || '/usr/bin/chromium',
+  args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  await watch(context, page);
+  await signInRefusals(page);
+  const flagged = await moderate(page, ids);
+  await articleView(page, flagged);
+  await auditLog(page);
+  await outage(page);
+  await moderatorIntegrations(page);
+  await revocation(page);
+  await adminIntegrations(page, ids);
+  await ukrainian(page);
+  await context.close();
+  await phone(browser, ids);
+} finally {
+  await browser.close();
+  receiver.close();
+}
+
+let blocking = 0;
+for (const { label, violations } of audits) {
+  const serious = violations.filter((violation) => ['serious', 'critical'].includes(violation.impact));
+  blocking += serious.length;
+  console.log(`axe (${label}): ${violations.length} violated (${serious.length} serious or critical)`);
+  for (const violation of violations) {
+    console.log(`  ${violation.impact} ${violation.id}: ${violation.help}`);
+    for (const node of violation.nodes.slice(0, 5)) console.log(`    ${node.target.join(' ')}: ${node.failureSummary.replaceAll('\n', ' ')}`);
+  }
+}
+assert.deepEqual(problems, [], 'CSP refusals, foreign requests or page errors');
+assert.deepEqual(overflow, [], 'views that scroll sideways at 360 px');
+assert.equal(blocking, 0, 'serious or critical accessibility violations');
+console.log(`console: every check passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
