@@ -75,6 +75,11 @@ class Scenario:
     # SQL run before and after the scenario (for wrk and for pgbench alike).
     setup: str | None = None
     teardown: str | None = None
+    # Request headers wrk sends.
+    headers: dict[str, str] = field(default_factory=dict)
+    # Send the ETag the path answers with right before the run as If-None-Match (a revalidating
+    # CDN or browser: every answer a 304).
+    revalidate: bool = False
 
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -243,6 +248,15 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
         Scenario("get_first_page", "GET first page (20 of 100,000)", "GET",
                  f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}",
                  pgbench=page_sql.format(bound=""), isso="isso_get_thread"),
+        # What a CDN or browser holding the first page costs when it revalidates (304, no body),
+        # and the first page compressed for a client that accepts gzip.
+        Scenario("get_first_page_304", "GET first page, revalidated (304)", "GET",
+                 f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}", revalidate=True),
+        Scenario("get_first_page_gzip", "GET first page, gzip", "GET",
+                 f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}",
+                 headers={"Accept-Encoding": "gzip"}),
+        # The floor of any answer: the liveness probe, no database.
+        Scenario("get_healthz", "GET /healthz", "GET", "/healthz"),
         Scenario("get_page_2", "GET page 2 (20 of 100,000)", "GET",
                  f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={cursors[2][0]}",
                  pgbench=page_sql.format(bound=f"AND {cursors[2][1]}")),
@@ -308,10 +322,16 @@ def parse_wrk(name: str, text: str) -> Result:
 
 def drive_wrk(base: str, scenario: Scenario, args, work: Path) -> Result:
     script = work / f"{scenario.name}.lua"
-    script.write_text(scenario.body_lua or "")
+    headers = dict(scenario.headers)
+    if scenario.revalidate:
+        with urllib.request.urlopen(base + scenario.path, timeout=10) as response:
+            headers["If-None-Match"] = response.headers["ETag"]
+    header_lua = "".join(f'wrk.headers["{name}"] = {json.dumps(value)}\n'
+                         for name, value in headers.items())
+    script.write_text(header_lua + (scenario.body_lua or ""))
     cmd = ["wrk", "-t", str(args.threads), "-c", str(args.concurrency), "-d", f"{args.duration}s",
            "--latency", "--timeout", "5s"]
-    if scenario.body_lua:
+    if scenario.body_lua or headers:
         cmd += ["-s", str(script)]
     output = run(cmd + [base + scenario.path]).stdout
     return parse_wrk(scenario.name, output)
@@ -391,6 +411,9 @@ def targets(results, pg, isso, rss: float) -> list[str]:
     for name in ("get_first_page", "get_page_2", "get_page_5000", "get_stats", "get_daily",
                  "get_bulk_stats"):
         vs_pgbench(name, 0.5)
+    if "get_first_page_304" in by_name and "get_healthz" in by_name:
+        value = by_name["get_first_page_304"].rps / by_name["get_healthz"].rps
+        check("304 revalidation: ≥ 0.8× the /healthz rate", f"{value:.2f}×", value >= 0.8)
     for name, peer in (("post_spread", "isso_post"), ("get_first_page", "isso_get_thread")):
         if name in by_name and peer in isso:
             value = by_name[name].rps / isso[peer].rps

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, Compress, Condition};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
@@ -19,6 +19,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api;
+use crate::api::http_cache::CachePolicy;
 use crate::api::openapi::{self, ApiDoc};
 use crate::client::TrustedProxies;
 use crate::config::{Config, UnknownArticles};
@@ -135,6 +136,10 @@ impl Application {
             body_limit: config.body_limit_bytes(),
             body_read_timeout: config.body_read_timeout(),
             read_cache: ReadCache::new(Duration::from_millis(config.read_cache_ms)),
+            http_cache: CachePolicy {
+                max_age_secs: config.http_max_age,
+                stale_while_revalidate_secs: config.http_stale_while_revalidate,
+            },
             outbox,
             webhooks: WebhookSettings {
                 cms_secrets: Arc::new(cms_secrets),
@@ -166,6 +171,7 @@ impl Application {
                 max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
                 metrics_with_key: config.metrics_bind.is_none(),
                 shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
+                compression: config.compression,
             },
         )?;
         Ok(Self {
@@ -225,6 +231,8 @@ struct ServerOptions {
     /// listener serves it.
     pub metrics_with_key: bool,
     pub shutdown_timeout: Duration,
+    /// gzip or brotli when the client accepts it.
+    pub compression: bool,
 }
 
 /// Starts serving on `listener`; the returned server finishes in-flight requests on
@@ -238,6 +246,7 @@ fn start(
     let state = web::Data::new(state);
     let metrics_with_key = options.metrics_with_key;
     let cors_origins = options.cors_origins.clone();
+    let compression = options.compression;
     let mut server = HttpServer::new(move || {
         let (app, document) = App::new()
             .into_utoipa_app()
@@ -250,6 +259,7 @@ fn start(
             .app_data(routes)
             .wrap(cors(&cors_origins))
             .wrap(from_fn(http_layer::shape_answers))
+            .wrap(Condition::new(compression, Compress::default()))
             .wrap(from_fn(metrics::track_requests))
             .wrap(TracingLogger::<BoundedRootSpan>::new())
             .configure(|cfg| {

@@ -101,6 +101,22 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub read_cache_ms: u64,
 
+    /// Seconds browsers and CDNs may reuse a public read (stats, pages of reviews, a review, an
+    /// article) without asking again; 0: they revalidate every time (a cheap 304 when unchanged).
+    #[arg(long, env = "MARGINALIA_HTTP_MAX_AGE", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(0..=86_400))]
+    pub http_max_age: u32,
+
+    /// Seconds after `MARGINALIA_HTTP_MAX_AGE` a cache may keep answering with a public read
+    /// while it revalidates in the background.
+    #[arg(long, env = "MARGINALIA_HTTP_STALE_WHILE_REVALIDATE", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(0..=86_400))]
+    pub http_stale_while_revalidate: u32,
+
+    /// Compress answers with gzip or brotli when the client accepts it.
+    #[arg(long, env = "MARGINALIA_COMPRESSION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub compression: bool,
+
     /// HTTP worker threads (0: one per CPU core).
     #[arg(long, env = "MARGINALIA_WORKERS", default_value_t = 0)]
     pub workers: usize,

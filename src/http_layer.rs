@@ -13,6 +13,7 @@ use actix_web::{Error, HttpMessage, HttpResponse};
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
+use crate::api::http_cache;
 use crate::error::{problem_for_status, PROBLEM_JSON};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -93,6 +94,13 @@ pub async fn shape_answers<B: MessageBody + 'static>(
     let mut response = next.call(req).await?;
     if let Some(request_id) = request_id {
         response.headers_mut().insert(REQUEST_ID, request_id);
+    }
+    // Only the public reads choose to be cached (`api::http_cache`); anything else, private and
+    // moderators' answers above all, is kept by no browser or CDN.
+    if !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, http_cache::NO_STORE);
     }
     let status = response.status();
     let is_problem = response

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web::Bytes;
+use crate::api::http_cache::TaggedBody;
 use moka::future::Cache;
 
 use crate::db::Pool;
@@ -41,7 +41,7 @@ struct Inner {
     /// `None` for an article with no counters yet.
     stats: Cache<String, Stamped<Option<RatingCounters>>>,
     /// Serialized first pages by article and query.
-    first_pages: Cache<(String, String), Stamped<Bytes>>,
+    first_pages: Cache<(String, String), Stamped<TaggedBody>>,
 }
 
 #[derive(Clone)]
@@ -114,8 +114,8 @@ impl ReadCache {
                     .time_to_live(ttl)
                     .build(),
                 first_pages: Cache::builder()
-                    .weigher(|_, page: &Stamped<Bytes>| {
-                        u32::try_from(page.value.len()).unwrap_or(u32::MAX)
+                    .weigher(|_, page: &Stamped<TaggedBody>| {
+                        u32::try_from(page.value.body.len()).unwrap_or(u32::MAX)
                     })
                     .max_capacity(MAX_PAGE_BYTES)
                     .time_to_live(ttl)
@@ -198,11 +198,11 @@ impl ReadCache {
         article_id: &str,
         query_key: String,
         load: F,
-    ) -> Result<Bytes, E>
+    ) -> Result<TaggedBody, E>
     where
         E: Clone + Send + Sync + 'static,
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<Bytes, E>>,
+        Fut: Future<Output = Result<TaggedBody, E>>,
     {
         match &self.inner {
             None => load().await,
@@ -225,6 +225,7 @@ impl ReadCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::web::Bytes;
 
     #[test]
     fn a_zero_ttl_turns_the_cache_off() {
@@ -236,10 +237,18 @@ mod tests {
     async fn a_write_makes_earlier_reads_stale() {
         let cache = ReadCache::new(Duration::from_secs(60));
         let page = |text: &'static str| {
-            move || async move { Ok::<_, StoreError>(Bytes::from_static(text.as_bytes())) }
+            move || async move {
+                Ok::<_, StoreError>(TaggedBody::new(Bytes::from_static(text.as_bytes())))
+            }
         };
         let key = || "newest".to_string();
-        let read = |text| cache.first_page("a", key(), page(text));
+        let cache = &cache;
+        let read = |text| async move {
+            cache
+                .first_page("a", key(), page(text))
+                .await
+                .map(|page| page.body)
+        };
         assert_eq!(read("one").await.unwrap(), "one");
         assert_eq!(read("two").await.unwrap(), "one", "cached");
         cache.record_write("b").await;
@@ -252,11 +261,15 @@ mod tests {
     #[actix_web::test]
     async fn errors_are_not_cached() {
         let cache = ReadCache::new(Duration::from_secs(60));
-        let failing = || async { Err::<Bytes, _>(StoreError::Unavailable("down".into())) };
+        let failing = || async { Err::<TaggedBody, _>(StoreError::Unavailable("down".into())) };
         assert!(cache.first_page("a", "k".into(), failing).await.is_err());
-        let working = || async { Ok::<_, StoreError>(Bytes::from_static(b"up")) };
+        let working = || async { Ok::<_, StoreError>(TaggedBody::new(Bytes::from_static(b"up"))) };
         assert_eq!(
-            cache.first_page("a", "k".into(), working).await.unwrap(),
+            cache
+                .first_page("a", "k".into(), working)
+                .await
+                .unwrap()
+                .body,
             "up"
         );
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
+use crate::api::http_cache::CachePolicy;
 use crate::client::TrustedProxies;
 use crate::db::Pool;
 use crate::domain::moderation::{ModerationMode, Rules};
@@ -27,6 +28,8 @@ pub struct AppState {
     /// Longest a client may take to send a request body.
     pub body_read_timeout: Duration,
     pub read_cache: ReadCache,
+    /// How public reads may be cached by browsers and CDNs.
+    pub http_cache: CachePolicy,
     /// Wakes this process's webhook worker after a change it announces.
     pub outbox: OutboxSignal,
     pub webhooks: WebhookSettings,

@@ -1,13 +1,14 @@
 //! Articles, registered by the CMS.
 
 use actix_web::http::header;
-use actix_web::{get, patch, put, web, HttpResponse};
+use actix_web::{get, patch, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{present, JsonBody};
-use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, Unavailable};
+use super::http_cache::public_json;
+use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, Revalidated, Unavailable};
 use super::stats::ArticleStats;
 use crate::auth::{ApiCaller, Scope};
 use crate::domain::article::{
@@ -233,16 +234,17 @@ pub async fn patch_article(
     params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     responses(
         (status = 200, description = "The article", body = Article),
-        BadParameter, NotFound, Unavailable,
+        Revalidated, BadParameter, NotFound, Unavailable,
     )
 )]
 #[get("/v1/articles/{article_id}")]
 pub async fn get_article(
     state: web::Data<AppState>,
     article_id: ArticleId,
-) -> Result<web::Json<Article>, ApiError> {
-    store::articles::get(&state.pool, &article_id)
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let article = store::articles::get(&state.pool, &article_id)
         .await?
-        .map(|article| web::Json(Article::from(article)))
-        .ok_or_else(|| store::StoreError::ArticleNotFound.into())
+        .ok_or(store::StoreError::ArticleNotFound)?;
+    public_json(&req, state.http_cache, &Article::from(article))
 }

@@ -8,6 +8,7 @@ pub mod console;
 pub mod data_rights;
 pub mod extract;
 pub mod health;
+pub mod http_cache;
 pub mod moderation;
 pub mod openapi;
 pub mod queue;

@@ -96,3 +96,11 @@ pub enum StateConflict {
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
 }
+
+/// A public read answered from the client's copy.
+#[derive(IntoResponses)]
+pub enum Revalidated {
+    /// Unchanged since the ETag sent in `If-None-Match`: no body; keep using the copy.
+    #[response(status = 304)]
+    NotModified,
+}

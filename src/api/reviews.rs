@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use actix_web::http::header;
-use actix_web::web::Bytes;
-use actix_web::{delete, get, mime, patch, post, web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,9 +13,10 @@ use super::extract::{
     parse_json, present, EditTokenHeader, IdempotencyKeyHeader, JsonBody, JsonBytes, ListQuery,
     ReviewIdPath, ReviewWriter,
 };
+use super::http_cache::{self, TaggedBody};
 use super::responses::{
-    BadBody, BadParameter, EditTokenRequired, NotFound, RateLimited, ReviewsClosed, StateConflict,
-    Unavailable,
+    BadBody, BadParameter, EditTokenRequired, NotFound, RateLimited, Revalidated, ReviewsClosed,
+    StateConflict, Unavailable,
 };
 use crate::domain::article::ArticleId;
 use crate::domain::moderation::{matching_form, Content, ReasonCode};
@@ -398,7 +398,7 @@ pub async fn create_review(
     ),
     responses(
         (status = 200, description = "A page of reviews", body = ReviewPage),
-        BadParameter, NotFound, Unavailable,
+        Revalidated, BadParameter, NotFound, Unavailable,
     )
 )]
 #[get("/v1/articles/{article_id}/reviews")]
@@ -406,9 +406,10 @@ pub async fn list_reviews(
     state: web::Data<AppState>,
     article_id: ArticleId,
     ListQuery(query): ListQuery,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let load = || load_page(&state, &article_id, &query);
-    let json = if query.after.is_none() {
+    let page = if query.after.is_none() {
         // First pages are what widgets poll; deeper pages are read once per reader.
         state
             .read_cache
@@ -418,9 +419,7 @@ pub async fn list_reviews(
         load().await
     }
     .map_err(ApiError::from)?;
-    Ok(HttpResponse::Ok()
-        .content_type(mime::APPLICATION_JSON)
-        .body(json))
+    Ok(http_cache::public(&req, state.http_cache, page, None))
 }
 
 /// Why a page could not be produced. Cloneable, as concurrent readers of one cached first page
@@ -440,12 +439,12 @@ impl From<PageError> for ApiError {
     }
 }
 
-/// One page, serialized.
+/// One page, serialized and tagged.
 async fn load_page(
     state: &AppState,
     article_id: &ArticleId,
     query: &PageQuery,
-) -> Result<Bytes, PageError> {
+) -> Result<TaggedBody, PageError> {
     let (rows, next) = store::reviews::page(&state.pool, article_id, query)
         .await
         .map_err(PageError::Store)?;
@@ -461,9 +460,7 @@ async fn load_page(
             .collect(),
         next_cursor: next.map(|cursor| cursor.encode()),
     };
-    serde_json::to_vec(&page)
-        .map(Bytes::from)
-        .map_err(|error| PageError::Encode(Arc::new(error)))
+    TaggedBody::json(&page).map_err(|error| PageError::Encode(Arc::new(error)))
 }
 
 /// The one place the hidden-article rule lives: a deleted article is a 404 for every read; so is
@@ -494,7 +491,7 @@ pub(super) async fn require_known_articles(
     ),
     responses(
         (status = 200, description = "The review", body = Review),
-        BadParameter, EditTokenRequired, NotFound, Unavailable,
+        Revalidated, BadParameter, EditTokenRequired, NotFound, Unavailable,
     )
 )]
 #[get("/v1/reviews/{id}")]
@@ -502,17 +499,27 @@ pub async fn get_review(
     state: web::Data<AppState>,
     ReviewIdPath(id): ReviewIdPath,
     token: EditTokenHeader,
-) -> Result<web::Json<Review>, ApiError> {
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let newsroom = &state.moderation.newsroom_name;
     if let Some(token) = token.0 {
+        // The author's own view: private, so it gets the default `no-store`.
         let row = store::moderation::get_owned(&state.pool, id, &tokens::edit_token_digest(&token))
             .await?;
-        return Ok(web::Json(Review::new(row, newsroom).seen_by_author()));
+        return Ok(HttpResponse::Ok().json(Review::new(row, newsroom).seen_by_author()));
     }
-    store::reviews::get_published(&state.pool, id)
+    let row = store::reviews::get_published(&state.pool, id)
         .await?
-        .map(|row| web::Json(Review::new(row, newsroom)))
-        .ok_or_else(|| ApiError::NotFound("no published review with this id".into()))
+        .ok_or_else(|| ApiError::NotFound("no published review with this id".into()))?;
+    let answer = TaggedBody::json(&Review::new(row, newsroom))
+        .map_err(|error| ApiError::Internal(Box::new(error)))?;
+    // A cache must not answer an author who sends the edit token with the public version.
+    Ok(http_cache::public(
+        &req,
+        state.http_cache,
+        answer,
+        Some("Accept-Encoding, X-Edit-Token"),
+    ))
 }
 
 /// An author's edit; fields left out stay as they are.

@@ -1,12 +1,13 @@
 //! Rating statistics: one article, or many at once for listing pages.
 
-use actix_web::{get, web, HttpRequest};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::read_query;
-use super::responses::{BadParameter, NotFound, Unavailable};
+use super::http_cache::public_json;
+use super::responses::{BadParameter, NotFound, Revalidated, Unavailable};
 use super::reviews::require_known_articles;
 use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::stats::{DayRange, RatingCounters};
@@ -85,14 +86,15 @@ pub struct BulkStats {
     params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     responses(
         (status = 200, description = "The article's stats", body = ArticleStats),
-        BadParameter, NotFound, Unavailable,
+        Revalidated, BadParameter, NotFound, Unavailable,
     )
 )]
 #[get("/v1/articles/{article_id}/stats")]
 pub async fn article_stats(
     state: web::Data<AppState>,
     article_id: ArticleId,
-) -> Result<web::Json<ArticleStats>, ApiError> {
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let counters = match state
         .read_cache
         .stats(&state.pool, article_id.as_str())
@@ -104,10 +106,8 @@ pub async fn article_stats(
             RatingCounters::default()
         }
     };
-    Ok(web::Json(ArticleStats::new(
-        article_id.into_inner(),
-        counters,
-    )))
+    let stats = ArticleStats::new(article_id.into_inner(), counters);
+    public_json(&req, state.http_cache, &stats)
 }
 
 /// Stats of many articles at once.
@@ -120,14 +120,15 @@ pub async fn article_stats(
     params(("article_id" = ArticleIds, Query, description = "Article ids, repeated", explode = true, style = Form)),
     responses(
         (status = 200, description = "Stats per requested article", body = BulkStats),
-        BadParameter, NotFound, Unavailable,
+        Revalidated, BadParameter, NotFound, Unavailable,
     )
 )]
 #[get("/v1/stats")]
 pub async fn bulk_stats(
     state: web::Data<AppState>,
     ids: ArticleIds,
-) -> Result<web::Json<BulkStats>, ApiError> {
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let ids = ids.into_strings();
     let borrowed: Vec<&str> = ids.iter().map(String::as_str).collect();
     if !state.create_missing_articles {
@@ -143,7 +144,7 @@ pub async fn bulk_stats(
             ArticleStats::new(id, counters)
         })
         .collect();
-    Ok(web::Json(BulkStats { stats }))
+    public_json(&req, state.http_cache, &BulkStats { stats })
 }
 
 /// One day of an article's published reviews.
@@ -209,7 +210,7 @@ pub struct LanguageShare {
     ),
     responses(
         (status = 200, description = "The series", body = DailyStats),
-        BadParameter, NotFound, Unavailable,
+        Revalidated, BadParameter, NotFound, Unavailable,
     )
 )]
 #[get("/v1/articles/{article_id}/stats/daily")]
@@ -217,7 +218,7 @@ pub async fn daily_stats(
     state: web::Data<AppState>,
     article_id: ArticleId,
     req: HttpRequest,
-) -> Result<web::Json<DailyStats>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let (mut from, mut to) = (None, None);
     read_query(&req, |name, value, _| {
         match name {
@@ -261,11 +262,12 @@ pub async fn daily_stats(
             review_count,
         })
         .collect();
-    Ok(web::Json(DailyStats {
+    let series = DailyStats {
         article_id: article_id.into_inner(),
         from: range.from,
         to: range.to,
         days,
         languages,
-    }))
+    };
+    public_json(&req, state.http_cache, &series)
 }

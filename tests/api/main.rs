@@ -13,6 +13,7 @@ mod editors;
 mod embedded;
 mod errors;
 mod hostile;
+mod http_caching;
 mod keys;
 mod metrics;
 mod moderation;

@@ -1,0 +1,161 @@
+//! HTTP caching of the public reads (stats, pages of reviews, single reviews, articles): each
+//! answer carries an `ETag` derived from its bytes and a short `Cache-Control` lifetime, and a
+//! matching `If-None-Match` gets a bodiless 304. A newsroom's CDN or the reader's browser can then
+//! absorb a widget's polling. Everything else is `no-store` (set in `http_layer`), so nothing
+//! private or for moderators is ever kept by a shared cache.
+
+use actix_web::http::header::{self, EntityTag, Header, HeaderValue, IfNoneMatch};
+use actix_web::web::Bytes;
+use actix_web::{mime, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::assets::content_tag;
+use crate::error::ApiError;
+
+/// How long browsers and shared caches may reuse a public read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachePolicy {
+    /// Seconds an answer is fresh (`max-age`); 0: revalidate every time.
+    pub max_age_secs: u32,
+    /// Seconds after that a cache may still answer while it revalidates in the background.
+    pub stale_while_revalidate_secs: u32,
+}
+
+impl CachePolicy {
+    fn header_value(self) -> String {
+        if self.max_age_secs == 0 {
+            "no-cache".to_owned()
+        } else {
+            format!(
+                "public, max-age={}, stale-while-revalidate={}",
+                self.max_age_secs, self.stale_while_revalidate_secs
+            )
+        }
+    }
+}
+
+/// A serialized public answer and its entity tag, computed once (a cached first page keeps both).
+#[derive(Debug, Clone)]
+pub struct TaggedBody {
+    pub body: Bytes,
+    pub tag: EntityTag,
+}
+
+impl TaggedBody {
+    /// Weak, because the same JSON goes out gzipped, brotli-compressed or plain: one meaning,
+    /// several byte sequences, which a strong tag would promise are identical.
+    pub fn new(body: Bytes) -> Self {
+        let tag = EntityTag::new_weak(content_tag(&body));
+        Self { body, tag }
+    }
+
+    pub fn json<T: Serialize>(value: &T) -> Result<Self, serde_json::Error> {
+        serde_json::to_vec(value).map(|bytes| Self::new(Bytes::from(bytes)))
+    }
+}
+
+/// Whether the request's `If-None-Match` names `tag` (weak comparison, as RFC 9110 asks for
+/// `If-None-Match`).
+fn is_fresh(req: &HttpRequest, tag: &EntityTag) -> bool {
+    req.headers().contains_key(header::IF_NONE_MATCH)
+        && <IfNoneMatch as Header>::parse(req).is_ok_and(|condition| match condition {
+            IfNoneMatch::Any => true,
+            IfNoneMatch::Items(tags) => tags.iter().any(|candidate| candidate.weak_eq(tag)),
+        })
+}
+
+/// A public JSON answer: 304 when the client holds it already, 200 otherwise; both with the
+/// ETag, the policy's `Cache-Control`, and `Vary` naming the request headers that change it
+/// (`vary`, beyond `Accept-Encoding`).
+pub fn public(
+    req: &HttpRequest,
+    policy: CachePolicy,
+    answer: TaggedBody,
+    vary: Option<&'static str>,
+) -> HttpResponse {
+    let fresh = is_fresh(req, &answer.tag);
+    let mut response = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header(header::ETag(answer.tag))
+        .insert_header((header::CACHE_CONTROL, policy.header_value()))
+        .insert_header((
+            header::VARY,
+            HeaderValue::from_static(vary.unwrap_or("Accept-Encoding")),
+        ));
+    if fresh {
+        response.finish()
+    } else {
+        response
+            .content_type(mime::APPLICATION_JSON)
+            .body(answer.body)
+    }
+}
+
+/// `public` for a value serialized here.
+pub fn public_json<T: Serialize>(
+    req: &HttpRequest,
+    policy: CachePolicy,
+    value: &T,
+) -> Result<HttpResponse, ApiError> {
+    let answer = TaggedBody::json(value).map_err(|error| ApiError::Internal(Box::new(error)))?;
+    Ok(public(req, policy, answer, None))
+}
+
+/// What a response no handler chose a caching policy for gets: kept by no cache at all.
+pub const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    const POLICY: CachePolicy = CachePolicy {
+        max_age_secs: 5,
+        stale_while_revalidate_secs: 30,
+    };
+
+    #[test]
+    fn a_held_tag_is_answered_with_a_304_and_another_with_the_body() {
+        let answer = TaggedBody::new(Bytes::from_static(b"{\"review_count\":3}"));
+        let tag = answer.tag.to_string();
+        let holding = TestRequest::default()
+            .insert_header((header::IF_NONE_MATCH, tag.as_str()))
+            .to_http_request();
+        let response = public(&holding, POLICY, answer.clone(), None);
+        assert_eq!(response.status(), 304);
+        assert_eq!(response.headers().get(header::ETAG).unwrap(), tag.as_str());
+        let stale = TestRequest::default()
+            .insert_header((header::IF_NONE_MATCH, "\"0000000000000000\", W/\"1\""))
+            .to_http_request();
+        let response = public(
+            &stale,
+            POLICY,
+            answer.clone(),
+            Some("Accept-Encoding, X-Edit-Token"),
+        );
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers().get(header::CACHE_CONTROL).unwrap(),
+            "public, max-age=5, stale-while-revalidate=30"
+        );
+        assert_eq!(
+            response.headers().get(header::VARY).unwrap(),
+            "Accept-Encoding, X-Edit-Token"
+        );
+        let other = TaggedBody::new(Bytes::from_static(b"{\"review_count\":4}"));
+        assert_ne!(other.tag, answer.tag, "a new review changes the tag");
+    }
+
+    #[test]
+    fn no_lifetime_means_revalidate_every_time() {
+        let policy = CachePolicy {
+            max_age_secs: 0,
+            stale_while_revalidate_secs: 30,
+        };
+        assert_eq!(policy.header_value(), "no-cache");
+    }
+}
