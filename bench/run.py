@@ -23,6 +23,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -42,6 +43,10 @@ PAGE_SIZE = 20
 DEEP_PAGE = 5_000
 BULK_ARTICLES = 100
 SPREAD_ARTICLES = 1_000
+# The mixed workload's articles (seeded with a few reviews each) and their popularity: the k-th
+# most popular is read in proportion to 1/k (Zipf, s = 1).
+MIX_ARTICLES = 1_000
+MIX_REVIEWS_EACH = 5
 
 # The page and stats statements the service issues, as diesel sends them (prepared, one round trip
 # each); the submission statement comes from the binary itself (`marginalia sql submit-review`).
@@ -132,6 +137,18 @@ def seed(conninfo: str) -> dict[int, tuple[str, str]]:
     deep_step_ms = 25_000
     statements = [reviews(DEEP_ARTICLE, DEEP_REVIEWS, deep_step_ms * (DEEP_REVIEWS + 1), deep_step_ms)]
     statements += [reviews(f"bulk-{i}", 10, 20 * DEEP_REVIEWS + i * 100) for i in range(BULK_ARTICLES)]
+    statements.append(f"""
+        INSERT INTO articles (article_id) SELECT 'mix-' || i FROM generate_series(0, {MIX_ARTICLES - 1}) i
+            ON CONFLICT DO NOTHING;
+        INSERT INTO reviews (id, article_id, rating, title, body, author_name, language, status,
+                             created_at, updated_at)
+        SELECT gen_random_uuid(), 'mix-' || (g % {MIX_ARTICLES}), 1 + g % 5, 'Seeded review ' || g,
+               'Seeded review number ' || g || ': a considered opinion about the article, '
+               || 'long enough to look like what readers really write.',
+               'Reader ' || g, 'en', 'published', t, t
+        FROM (SELECT g, now() - interval '1 day' + g * interval '1 millisecond' AS t
+              FROM generate_series(1, {MIX_ARTICLES * MIX_REVIEWS_EACH}) g) s;
+    """)
     # The counters the service keeps in step with every write, per stripe as it reads them.
     statements.append("""
         INSERT INTO article_stats (article_id, stripe, review_count, rating_sum, count_1, count_2, count_3, count_4, count_5)
@@ -225,7 +242,12 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
                   'local n = 0\nrequest = function()\n  n = n + 1\n'
                   '  local body = string.format(\'{{"rating": %d, "body": "A benchmark review number %d with a realistic length for what readers write."}}\', n % 5 + 1, n)\n'
                   '  return wrk.format(nil, {path}, nil, body)\nend\n')
+    # A viral day: 90 % reads (first pages and stats, as widgets ask), 10 % new reviews, over
+    # 1,000 articles whose popularity follows Zipf's law.
+    mixed_lua = MIXED_LUA.format(articles=MIX_ARTICLES)
     return [
+        Scenario("mixed", "Mixed: 90 % reads, 10 % POST, 1,000 Zipf articles", "GET", "",
+                 body_lua=mixed_lua),
         Scenario("post_spread", "POST review, 1,000 articles", "POST", "",
                  body_lua=review_lua.format(path='string.format("/v1/articles/spread-%d/reviews", math.random(0, 999))'),
                  pgbench=submission_script(binary, "'pg-spread-' || :article", SPREAD_ARTICLES - 1),
@@ -276,6 +298,71 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
                          f"WHERE article_id = ANY(ARRAY[{bulk_array}]) AND {stats_not_deleted} "
                          f"GROUP BY article_id;"),
     ]
+
+
+MIXED_LUA = """
+local articles = {articles}
+local cumulative = {{}}
+local total = 0
+for k = 1, articles do
+  total = total + 1 / k
+  cumulative[k] = total
+end
+local function article()
+  local x = math.random() * total
+  local low, high = 1, articles
+  while low < high do
+    local middle = math.floor((low + high) / 2)
+    if cumulative[middle] < x then low = middle + 1 else high = middle end
+  end
+  return "mix-" .. (low - 1)
+end
+local n = 0
+request = function()
+  n = n + 1
+  local roll = math.random(1, 10)
+  if roll == 1 then
+    local body = string.format('{{"rating": %d, "body": "A mixed-load review number %d, as long as readers write them."}}', n % 5 + 1, n)
+    return wrk.format("POST", "/v1/articles/" .. article() .. "/reviews",
+                      {{["Content-Type"] = "application/json"}}, body)
+  elseif roll <= 5 then
+    return wrk.format("GET", "/v1/articles/" .. article() .. "/stats")
+  else
+    return wrk.format("GET", "/v1/articles/" .. article() .. "/reviews?limit=20")
+  end
+end
+"""
+
+# The soak paces the mixed workload: each connection waits this long between requests.
+SOAK_DELAY_LUA = "delay = function() return {delay_ms} end\n"
+
+
+@contextlib.contextmanager
+def profiled(args, scenario: Scenario, pid: int, work: Path):
+    """With --profile, samples the service's stacks while the block runs (perf, 499 Hz, DWARF
+    unwinding from .eh_frame, so the release build needs no frame pointers) and draws them as
+    `<DIR>/<scenario>.svg` with inferno."""
+    if not args.profile:
+        yield
+        return
+    data = work / f"perf-{scenario.name}.data"
+    recorder = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384",
+                                 "-p", str(pid), "-o", str(data)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        recorder.wait(timeout=120)
+    out = Path(args.profile)
+    out.mkdir(parents=True, exist_ok=True)
+    stacks = run(["perf", "script", "-i", str(data)]).stdout
+    collapsed = subprocess.run(["inferno-collapse-perf"], input=stacks, check=True, text=True,
+                               capture_output=True).stdout
+    svg = subprocess.run(["inferno-flamegraph", "--title", scenario.title, "--width", "1600"],
+                         input=collapsed, check=True, text=True, capture_output=True).stdout
+    (out / f"{scenario.name}.svg").write_text(svg)
+    data.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -337,6 +424,40 @@ def drive_wrk(base: str, scenario: Scenario, args, work: Path) -> Result:
     return parse_wrk(scenario.name, output)
 
 
+@dataclass
+class SoakMinute:
+    rps: float
+    p99_ms: float
+    errors: int
+    rss_mib: float
+    raw: str
+
+
+def current_rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def drive_soak(base: str, peak: Result, args, work: Path, pid: int) -> list[SoakMinute]:
+    """The mixed workload for `args.soak` minutes at about 70 % of its peak rate: each connection
+    pauses between requests so that together they offer that rate. One wrk run per minute, so p99
+    and the service's RSS can be followed over time."""
+    target_rps = 0.7 * peak.rps
+    delay_ms = max(0, round(args.concurrency * 1000 / target_rps - peak.p50_ms))
+    script = work / "soak.lua"
+    script.write_text(SOAK_DELAY_LUA.format(delay_ms=delay_ms)
+                      + MIXED_LUA.format(articles=MIX_ARTICLES))
+    minutes = []
+    for minute in range(1, args.soak + 1):
+        print(f"soak minute {minute}/{args.soak} (~{target_rps:,.0f} req/s offered)…", flush=True)
+        output = run(["wrk", "-t", str(args.threads), "-c", str(args.concurrency), "-d", "60s",
+                      "--latency", "--timeout", "5s", "-s", str(script), base]).stdout
+        result = parse_wrk("soak", output)
+        minutes.append(SoakMinute(result.rps, result.p99_ms, result.errors, current_rss_mib(pid),
+                                  output))
+    return minutes
+
+
 def drive_pgbench(conninfo: str, scenario: Scenario, args, work: Path) -> Result:
     script = work / f"{scenario.name}.sql"
     script.write_text(scenario.pgbench)
@@ -392,7 +513,7 @@ def ratio(ours: float, theirs: float | None) -> str:
     return f"{ours / theirs:.2f}×" if theirs else "–"
 
 
-def targets(results, pg, isso, rss: float) -> list[str]:
+def targets(results, pg, isso, rss: float, soak=()) -> list[str]:
     """The targets of the performance issue, checked against this run."""
     by_name = {scenario.name: result for scenario, result in results}
     titles = {scenario.name: scenario.title for scenario, _ in results}
@@ -426,6 +547,13 @@ def targets(results, pg, isso, rss: float) -> list[str]:
         if shallow in by_name and "get_page_5000" in by_name:
             value = by_name["get_page_5000"].p50_ms / by_name[shallow].p50_ms
             check(f"page 5,000 p50 within 1.2× of {label}", f"{value:.2f}×", value <= 1.2)
+    if soak:
+        errors = sum(m.errors for m in soak)
+        check("soak: no errors", str(errors), errors == 0)
+        drift = soak[-1].p99_ms / soak[0].p99_ms
+        check("soak: last minute's p99 within 1.5× of the first's", f"{drift:.2f}×", drift <= 1.5)
+        growth = soak[-1].rss_mib / soak[0].rss_mib - 1
+        check("soak: RSS growth < 10 %", f"{growth * 100:+.1f} %", growth < 0.10)
     check("peak RSS ≤ 64 MiB", f"{rss:.1f} MiB", rss <= 64)
     return ["Targets:", "", "| target | this run | |", "|---|---|---|", *rows, ""]
 
@@ -445,7 +573,7 @@ def previous_rates(path: Path) -> tuple[str, dict[str, float]]:
 
 
 def report(args, results, pg, isso, rss: float, started: str,
-           previous: tuple[str, dict[str, float]] = ("", {})) -> str:
+           previous: tuple[str, dict[str, float]] = ("", {}), soak=()) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -481,11 +609,32 @@ def report(args, results, pg, isso, rss: float, started: str,
         lines += [f"| {s.title} | {before:,.0f} | {r.rps:,.0f} | {(r.rps / before - 1) * 100:+.1f} % |"
                   for s, r, before in compared]
         lines.append("")
-    lines += targets(results, pg, isso, rss)
+    if soak:
+        lines += [f"Soak: the mixed workload for {len(soak)} minutes at about 70 % of its peak rate "
+                  "(each connection pausing between requests), one wrk run per minute:", "",
+                  "| minute | req/s | p99 ms | errors | service RSS MiB |", "|---|---|---|---|---|"]
+        lines += [f"| {minute} | {m.rps:,.0f} | {m.p99_ms:.2f} | {m.errors} | {m.rss_mib:.1f} |"
+                  for minute, m in enumerate(soak, start=1)]
+        lines.append("")
+    lines += targets(results, pg, isso, rss, soak)
     if pg:
         lines += ["pgbench latencies for the same statements (ms):", "",
                   "| scenario | p50 | p99 |", "|---|---|---|"]
-        lines += [f"| {s.title} | {pg[s.name].p50_ms:.2f} | {pg[s.name].p99_ms:.2f} |" for s, _ in results]
+        lines += [f"| {s.title} | {pg[s.name].p50_ms:.2f} | {pg[s.name].p99_ms:.2f} |"
+                  for s, _ in results if s.name in pg]
+        lines.append("")
+    profiles = sorted((ROOT / "docs" / "flamegraphs").glob("*/*.svg"))
+    if profiles:
+        lines += ["## Profiles", "",
+                  "Flamegraphs of the service's CPU per scenario, recorded with "
+                  "`python3 bench/run.py --only <scenarios> --no-pgbench --no-isso --soak 0 "
+                  "--profile docs/flamegraphs/<label>` (perf at 499 Hz with DWARF unwinding, so a "
+                  "plain release build will do; `cargo install inferno` draws them). Sampling slows "
+                  "the service, so profiled runs are never the recorded numbers above.", ""]
+        for label in sorted({path.parent.name for path in profiles}):
+            links = ", ".join(f"[{path.stem}](flamegraphs/{label}/{path.name})"
+                              for path in profiles if path.parent.name == label)
+            lines.append(f"- {label}: {links}")
         lines.append("")
     if isso:
         lines += ["Isso latencies (ms): " + ", ".join(
@@ -501,6 +650,13 @@ def main() -> None:
     parser.add_argument("--no-isso", action="store_true", help="skip the Isso comparison")
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench comparison")
     parser.add_argument("--only", help="comma-separated scenario names")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="record each wrk scenario's service CPU with perf and draw a "
+                             "flamegraph per scenario into DIR (needs perf and inferno: "
+                             "`cargo install inferno`)")
+    parser.add_argument("--soak", type=int, default=10,
+                        help="minutes of the mixed workload at 70 %% of its peak after the scenarios "
+                             "(0: none)")
     parser.add_argument("--rate-limit", type=int, default=0,
                         help="MARGINALIA_RATE_LIMIT_REVIEWS for the run (0: off); a huge value "
                              "measures the limiter's cost without refusing anything")
@@ -524,7 +680,9 @@ def main() -> None:
     # scenario is about them (the rate limiter's own cost is measured separately, see --limits).
     env.update(MARGINALIA_DATA_DIR=str(work / "data"), MARGINALIA_BIND=f"127.0.0.1:{port}",
                RUST_LOG="warn", MARGINALIA_RATE_LIMIT_REVIEWS=str(args.rate_limit),
-               MARGINALIA_RATE_LIMIT_REACTIONS="0")
+               MARGINALIA_RATE_LIMIT_REACTIONS="0",
+               # The rules a newsroom runs: every submission is checked against 50 terms.
+               MARGINALIA_BANNED_TERMS_FILE=str(ROOT / "bench" / "banned-terms.txt"))
     service_log = open(work / "service.log", "w")
     service = subprocess.Popen([str(binary), "serve"], env=env, stdout=service_log, stderr=service_log)
     try:
@@ -538,12 +696,16 @@ def main() -> None:
         results = []
         for scenario in chosen:
             print(f"wrk {scenario.name}…", flush=True)
-            with prepared(conninfo, scenario):
+            with prepared(conninfo, scenario), profiled(args, scenario, service.pid, work):
                 results.append((scenario, drive_wrk(base, scenario, args, work)))
+        soak = []
+        mixed = next((result for scenario, result in results if scenario.name == "mixed"), None)
+        if args.soak and mixed:
+            soak = drive_soak(base, mixed, args, work, service.pid)
         rss = peak_rss_mib(service.pid)
         pg = {}
         if not args.no_pgbench:
-            for scenario in chosen:
+            for scenario in (s for s in chosen if s.pgbench):
                 print(f"pgbench {scenario.name}…", flush=True)
                 with prepared(conninfo, scenario):
                     pg[scenario.name] = drive_pgbench(conninfo, scenario, args, work)
@@ -559,13 +721,15 @@ def main() -> None:
         isso = parse_isso(isso_output)
 
     text = report(args, results, pg, isso, rss, started,
-                  previous_rates(ROOT / "docs" / "benchmarks.md"))
+                  previous_rates(ROOT / "docs" / "benchmarks.md"), soak)
     print(text)
     if write:
         (ROOT / "docs").mkdir(exist_ok=True)
         (ROOT / "docs" / "benchmarks.md").write_text(text + "\n")
         shutil.rmtree(RAW_DIR, ignore_errors=True)
         RAW_DIR.mkdir(parents=True)
+        for minute, result in enumerate(soak, start=1):
+            (RAW_DIR / f"wrk-soak-{minute:02d}.txt").write_text(result.raw)
         for scenario, result in results:
             (RAW_DIR / f"wrk-{scenario.name}.txt").write_text(result.raw)
             if scenario.name in pg:

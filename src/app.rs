@@ -24,6 +24,7 @@ use crate::api::openapi::{self, ApiDoc};
 use crate::client::TrustedProxies;
 use crate::config::{Config, UnknownArticles};
 use crate::db::{self, Pool, PoolOptions};
+use crate::domain::language::LanguageDetector;
 use crate::http_layer::{self, BoundedRootSpan};
 use crate::metrics;
 use crate::rate_limit::{self, Limit, LimitedWrite};
@@ -148,6 +149,11 @@ impl Application {
             },
             moderation: ModerationSettings {
                 site_mode: config.moderation,
+                language_detector: Arc::new(
+                    LanguageDetector::among(&config.detect_languages).map_err(|error| {
+                        BuildError::Config(format!("MARGINALIA_DETECT_LANGUAGES: {error}"))
+                    })?,
+                ),
                 rules: Arc::new(config.rules().map_err(BuildError::Config)?),
                 edit_window: chrono::TimeDelta::from_std(config.edit_window).map_err(|error| {
                     BuildError::Config(format!("MARGINALIA_EDIT_WINDOW: {error}"))

@@ -201,6 +201,11 @@ pub struct Config {
     #[arg(long, env = "MARGINALIA_BANNED_TERMS_FILE")]
     pub banned_terms_file: Option<PathBuf>,
 
+    /// The languages a review without one may be detected as (ISO 639-1 codes, comma-separated,
+    /// e.g. `uk,en`); empty: any of the 69 the detector knows. Fewer is cheaper per submission.
+    #[arg(long, env = "MARGINALIA_DETECT_LANGUAGES", value_delimiter = ',')]
+    pub detect_languages: Vec<String>,
+
     /// More links than this in a review fires the `too_many_links` rule.
     #[arg(long, env = "MARGINALIA_MAX_LINKS", default_value_t = 2)]
     pub max_links: usize,

@@ -15,6 +15,7 @@ use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
 use crate::api::http_cache;
 use crate::error::{problem_for_status, PROBLEM_JSON};
+use crate::metrics;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest text of one request field (path, query, user agent, host) written to a log line.
@@ -54,7 +55,7 @@ impl RootSpanBuilder for BoundedRootSpan {
         tracing::info_span!(
             "HTTP request",
             http.method = %bounded(request.method().as_str(), 16),
-            http.route = %request.match_pattern().unwrap_or_else(|| "default".into()),
+            http.route = %metrics::route_label(request),
             http.target = %bounded(target, LOGGED_FIELD_MAX),
             http.host = %bounded(header(header::HOST), LOGGED_FIELD_MAX),
             http.user_agent = %bounded(header(header::USER_AGENT), LOGGED_FIELD_MAX),

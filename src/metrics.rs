@@ -14,6 +14,7 @@ use actix_web::middleware::Next;
 use actix_web::Error;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::api::RouteTable;
 use crate::db::Pool;
 
 const HTTP_REQUESTS: &str = "marginalia_http_requests_total";
@@ -296,9 +297,7 @@ pub async fn track_requests(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route = route_label(&req);
     let method = method_label(req.method());
     let response = next.call(req).await?;
     let status = status_label(response.status().as_u16());
@@ -307,6 +306,19 @@ pub async fn track_requests(
     metrics::histogram!(HTTP_DURATION, "route" => route, "method" => method)
         .record(started.elapsed().as_secs_f64());
     Ok(response)
+}
+
+/// The request's documented route template, `other` for an undocumented one (Swagger UI, the
+/// metrics themselves) and `unmatched` for a path no route serves.
+pub fn route_label(req: &ServiceRequest) -> metrics::SharedString {
+    let table = req.app_data::<actix_web::web::Data<RouteTable>>();
+    match table.and_then(|routes| routes.template(req.path())) {
+        Some(template) => metrics::SharedString::from(template),
+        None if req.match_info().is_empty() && req.resource_map().has_resource(req.path()) => {
+            metrics::SharedString::const_str("other")
+        }
+        None => metrics::SharedString::const_str("unmatched"),
+    }
 }
 
 /// The status as a label, without allocating for the statuses this service sends.

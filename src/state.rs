@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 use crate::api::http_cache::CachePolicy;
 use crate::client::TrustedProxies;
 use crate::db::Pool;
+use crate::domain::language::LanguageDetector;
 use crate::domain::moderation::{ModerationMode, Rules};
 use crate::rate_limit::Limit;
 use crate::read_cache::ReadCache;
@@ -41,6 +42,8 @@ pub struct AppState {
 #[derive(Clone)]
 pub struct ModerationSettings {
     pub site_mode: ModerationMode,
+    /// Guesses the language of reviews submitted without one.
+    pub language_detector: Arc<LanguageDetector>,
     pub rules: Arc<Rules>,
     pub edit_window: chrono::TimeDelta,
     pub flag_threshold: u32,

@@ -296,7 +296,8 @@ pub async fn create_review(
 ) -> Result<HttpResponse, ApiError> {
     let request: CreateReviewRequest = parse_json(&bytes)?;
     let honeypot = request.website.clone();
-    let review = NewReview::parse(request.into()).map_err(ApiError::Validation)?;
+    let review = NewReview::parse(request.into(), &state.moderation.language_detector)
+        .map_err(ApiError::Validation)?;
     let verdict = state.moderation.rules.check(&Content {
         title: review.title.as_ref().map(ReviewTitle::as_str),
         body: review.body.as_str(),

@@ -3,6 +3,7 @@
 pub mod article;
 pub mod cms_event;
 pub mod field_error;
+pub mod language;
 pub mod moderation;
 pub mod page;
 pub mod reaction;

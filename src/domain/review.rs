@@ -4,6 +4,7 @@ use validator::ValidationError;
 
 use super::field_error::FieldErrors;
 use super::field_error::Presence::{Optional, Required};
+use super::language::LanguageDetector;
 use super::text::{self, LanguageTag};
 use super::FieldError;
 
@@ -186,8 +187,9 @@ pub struct NewReview {
 }
 
 impl NewReview {
-    /// Normalizes and checks a submission, reporting every broken rule at once.
-    pub fn parse(input: ReviewInput) -> Result<Self, Vec<FieldError>> {
+    /// Normalizes and checks a submission, reporting every broken rule at once; a review without
+    /// a language gets the one `detector` is sure of.
+    pub fn parse(input: ReviewInput, detector: &LanguageDetector) -> Result<Self, Vec<FieldError>> {
         let mut fields = FieldErrors::default();
         let rating = fields.parse("rating", Required, input.rating, Rating::parse);
         let body = fields.parse("body", Required, input.body.as_deref(), ReviewBody::parse);
@@ -206,9 +208,7 @@ impl NewReview {
         // A missing required field is always among the collected errors.
         match (rating, body, fields.into_result()) {
             (Some(rating), Some(body), Ok(())) => {
-                let language = language.or_else(|| {
-                    detect_language(body.as_str()).and_then(|code| LanguageTag::parse(&code).ok())
-                });
+                let language = language.or_else(|| detector.detect(body.as_str()));
                 Ok(Self {
                     rating,
                     title,
@@ -285,29 +285,13 @@ impl IdempotencyKey {
     }
 }
 
-/// How much of a review language detection reads: enough to be sure, and a bound on the work a
-/// 10,000-character review costs on the request path.
-const DETECTION_SAMPLE_CHARS: usize = 400;
-
-/// Guesses the language of a text as an ISO 639-1 code, or `None` when the guess is unreliable
-/// (short texts, mixed scripts): a wrong tag would mislead filters more than no tag.
-pub fn detect_language(text: &str) -> Option<String> {
-    let sample_end = text
-        .char_indices()
-        .nth(DETECTION_SAMPLE_CHARS)
-        .map_or(text.len(), |(index, _)| index);
-    let info = whatlang::detect(&text[..sample_end])?;
-    if !info.is_reliable() {
-        return None;
-    }
-    isolang::Language::from_639_3(info.lang().code())
-        .and_then(|language| language.to_639_1())
-        .map(str::to_owned)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_with_any_language(input: ReviewInput) -> Result<NewReview, Vec<FieldError>> {
+        NewReview::parse(input, &LanguageDetector::default())
+    }
     use crate::domain::FieldErrorCode;
 
     fn input(rating: i64, body: &str) -> ReviewInput {
@@ -324,7 +308,7 @@ mod tests {
 
     #[test]
     fn a_plain_review_passes_and_is_normalized() {
-        let review = NewReview::parse(ReviewInput {
+        let review = parse_with_any_language(ReviewInput {
             title: Some("  Тверезий аналіз ".into()),
             author_email: Some("jmiller@example.com".into()),
             language: Some("UK".into()),
@@ -348,20 +332,20 @@ mod tests {
 
     #[test]
     fn missing_and_out_of_range_fields_are_named() {
-        let errors = NewReview::parse(ReviewInput::default()).unwrap_err();
+        let errors = parse_with_any_language(ReviewInput::default()).unwrap_err();
         assert_eq!(fields(&errors), ["body", "rating"]);
         assert!(errors.iter().all(|e| e.code == FieldErrorCode::Required));
 
         assert_eq!(
-            fields(&NewReview::parse(input(0, "fine")).unwrap_err()),
+            fields(&parse_with_any_language(input(0, "fine")).unwrap_err()),
             ["rating"]
         );
         assert_eq!(
-            fields(&NewReview::parse(input(6, "fine")).unwrap_err()),
+            fields(&parse_with_any_language(input(6, "fine")).unwrap_err()),
             ["rating"]
         );
         assert_eq!(
-            fields(&NewReview::parse(input(3, " \n\t ")).unwrap_err()),
+            fields(&parse_with_any_language(input(3, " \n\t ")).unwrap_err()),
             ["body"]
         );
     }
@@ -369,9 +353,9 @@ mod tests {
     #[test]
     fn limits_are_characters_after_trimming() {
         let at_limit = format!("  {}  ", "ї".repeat(ReviewBody::MAX_CHARS));
-        assert!(NewReview::parse(input(4, &at_limit)).is_ok());
+        assert!(parse_with_any_language(input(4, &at_limit)).is_ok());
         let over = "ї".repeat(ReviewBody::MAX_CHARS + 1);
-        let errors = NewReview::parse(input(4, &over)).unwrap_err();
+        let errors = parse_with_any_language(input(4, &over)).unwrap_err();
         assert_eq!(errors[0].code, FieldErrorCode::Length);
 
         let long_name = ReviewInput {
@@ -380,7 +364,7 @@ mod tests {
             ..input(4, "ok")
         };
         assert_eq!(
-            fields(&NewReview::parse(long_name).unwrap_err()),
+            fields(&parse_with_any_language(long_name).unwrap_err()),
             ["author_name", "title"]
         );
     }
@@ -393,23 +377,8 @@ mod tests {
             ..input(4, "abc\u{0}def")
         };
         assert_eq!(
-            fields(&NewReview::parse(bad).unwrap_err()),
+            fields(&parse_with_any_language(bad).unwrap_err()),
             ["author_email", "body", "language"]
-        );
-    }
-
-    #[test]
-    fn language_is_detected_only_when_reliable() {
-        let ukrainian = "Стаття добре пояснює, чому ІДІЛ-Хорасан не можна вважати переможеним: \
-                         цифри про кількість бойовиків вражають. Бракує лише карти та думки \
-                         місцевих жителів.";
-        assert_eq!(detect_language(ukrainian).as_deref(), Some("uk"));
-        assert_eq!(detect_language("ok"), None);
-        let long = format!("{ukrainian} ").repeat(200);
-        assert_eq!(
-            detect_language(&long).as_deref(),
-            Some("uk"),
-            "long texts are sampled"
         );
     }
 
@@ -440,7 +409,7 @@ mod tests {
                 language in prop::option::of(hostile_text()),
             ) {
                 let input = ReviewInput { rating, title, body, author_name, author_email, language };
-                match NewReview::parse(input) {
+                match parse_with_any_language(input) {
                     Ok(review) => {
                         prop_assert!((Rating::MIN..=Rating::MAX).contains(&review.rating.get()));
                         let texts = [
