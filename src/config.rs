@@ -113,8 +113,10 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(0..=86_400))]
     pub http_stale_while_revalidate: u32,
 
-    /// Compress answers with gzip or brotli when the client accepts it.
-    #[arg(long, env = "MARGINALIA_COMPRESSION", default_value_t = true, action = clap::ArgAction::Set)]
+    /// Compress answers with gzip or brotli when the client accepts it. Off by default: on two
+    /// cores it cut a cached first page from ~30,000 to ~2,200 answers a second; a CDN or proxy
+    /// in front compresses more cheaply (see docs/benchmarks.md).
+    #[arg(long, env = "MARGINALIA_COMPRESSION", default_value_t = false, action = clap::ArgAction::Set)]
     pub compression: bool,
 
     /// HTTP worker threads (0: one per CPU core).

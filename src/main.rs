@@ -8,11 +8,6 @@ use marginalia::commands::{self, KeysCommand};
 use marginalia::config::Config;
 use marginalia::telemetry;
 
-/// mimalloc instead of glibc's malloc: the profile of an uncached page showed a tenth of the
-/// service's CPU in glibc's allocator (JSON buffers, row strings); see docs/benchmarks.md.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "marginalia",

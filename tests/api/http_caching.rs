@@ -150,13 +150,7 @@ async fn nothing_private_or_for_moderators_is_ever_cacheable() {
     assert_eq!(cache_control(&created), "no-store", "a submission");
     let created: Value = created.json().await.unwrap();
     let id = created["id"].as_str().unwrap();
-    let own = app
-        .client
-        .get(app.url(&format!("/v1/reviews/{id}")))
-        .header("x-edit-token", created["edit_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let own = app.get_own_review(&created).await;
     assert_eq!(own.status(), 200);
     assert_eq!(cache_control(&own), "no-store", "the author's own view");
     assert!(own.headers().get(header::ETAG).is_none());
@@ -185,13 +179,32 @@ async fn nothing_private_or_for_moderators_is_ever_cacheable() {
 
 #[tokio::test]
 async fn answers_are_compressed_only_for_clients_that_accept_it() {
-    let app = caching_app().await;
+    let app = spawn_app_with(TestOptions {
+        compression: true,
+        ..TestOptions::default()
+    })
+    .await;
     for n in 0..20 {
         let body = format!("Відгук номер {n}: докладний, з посиланнями на джерела й цифрами.");
         app.post_review(ARTICLE, &json!({"rating": 1 + n % 5, "body": body}))
             .await;
     }
     let page = format!("/v1/articles/{ARTICLE}/reviews");
+    let off = caching_app().await;
+    let uncompressed = off
+        .client
+        .get(off.url(&page))
+        .header(header::ACCEPT_ENCODING, "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        uncompressed
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .is_none(),
+        "off by default"
+    );
     let plain = app.get(&page).await;
     assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
     let plain_length = plain.bytes().await.unwrap().len();

@@ -94,13 +94,7 @@ async fn under_pre_moderation_a_review_waits_unseen_until_approved() {
     assert_eq!(app.get(&format!("/v1/reviews/{id}")).await.status(), 404);
     assert_eq!(stats(&app).await.0, 0);
     // The author sees it, awaiting moderation, with the token.
-    let own = app
-        .client
-        .get(app.url(&format!("/v1/reviews/{id}")))
-        .header("x-edit-token", created["edit_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let own = app.get_own_review(&created).await;
     assert_eq!(own.status(), 200);
     assert_eq!(own.json::<Value>().await.unwrap()["status"], "pending");
 

@@ -123,6 +123,8 @@ pub struct TestOptions {
     pub acquire_timeout: Duration,
     pub statement_timeout: Duration,
     pub read_cache_ttl: Duration,
+    /// MARGINALIA_COMPRESSION.
+    pub compression: bool,
     pub body_read_timeout: Duration,
     pub max_connections: usize,
     /// `MARGINALIA_CMS_WEBHOOK_SECRETS`.
@@ -181,6 +183,7 @@ impl Default for TestOptions {
             acquire_timeout: Duration::from_millis(750),
             statement_timeout: Duration::from_secs(5),
             read_cache_ttl: Duration::from_secs(1),
+            compression: false,
             body_read_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             cms_secrets: vec![CMS_SECRET.to_owned()],
@@ -274,6 +277,7 @@ pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
     config.db_acquire_timeout_ms = options.acquire_timeout.as_millis() as u64;
     config.db_statement_timeout_ms = options.statement_timeout.as_millis() as u64;
     config.read_cache_ms = options.read_cache_ttl.as_millis() as u64;
+    config.compression = options.compression;
     config.body_read_timeout_ms = options.body_read_timeout.as_millis() as u64;
     config.max_connections = options.max_connections as u64;
     config.cms_webhook_secrets = options.cms_secrets.clone();
@@ -350,6 +354,20 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The author's own view of a review: GET with its edit token.
+    pub async fn get_own_review(&self, created: &Value) -> reqwest::Response {
+        let id = created["id"].as_str().expect("a review id");
+        self.client
+            .get(self.url(&format!("/v1/reviews/{id}")))
+            .header(
+                "x-edit-token",
+                created["edit_token"].as_str().expect("an edit token"),
+            )
             .send()
             .await
             .expect("request")
