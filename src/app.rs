@@ -115,7 +115,11 @@ impl Application {
                 disable_after: config.webhook_disable_after,
                 retention: config.webhook_retention,
             };
-            let sender = Sender::new(target_policy, config.webhook_timeout)?;
+            let sender = Sender::new(
+                target_policy,
+                config.webhook_loopback_only,
+                config.webhook_timeout,
+            )?;
             // A pool of its own, so that sending webhooks never takes connections the requests
             // need (nor the other way round); its callers are background tasks that can wait.
             let worker_pool = db::build_pool(

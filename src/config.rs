@@ -168,6 +168,14 @@ pub struct Config {
           action = clap::ArgAction::Set)]
     pub webhook_allow_private_targets: bool,
 
+    /// Let the worker reach only this machine: 127.0.0.0/8, ::1 and the name `localhost`
+    /// (answered locally, never asked of DNS). Any other target is refused before any network
+    /// activity, logged at ERROR and counted in `marginalia_webhook_non_loopback_refused_total`.
+    /// For test, fuzz and benchmark runs, which must send nothing off the machine.
+    #[arg(long, env = "MARGINALIA_WEBHOOK_LOOPBACK_ONLY", default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub webhook_loopback_only: bool,
+
     /// How long `article.stats_changed` gathers changes of one article into one event.
     #[arg(long, env = "MARGINALIA_WEBHOOK_STATS_WINDOW", default_value = "5s", value_parser = humantime::parse_duration)]
     pub webhook_stats_window: Duration,
@@ -424,6 +432,7 @@ mod tests {
         assert_eq!(config.retry_schedule().unwrap().attempts(), 8);
         assert!(config.cms_secrets().unwrap().is_empty());
         assert!(!config.webhook_allow_private_targets);
+        assert!(!config.webhook_loopback_only);
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let config = parse(&["--cms-webhook-secrets", &format!("{secret}, {secret}")]).unwrap();
         assert_eq!(config.cms_secrets().unwrap().len(), 2);

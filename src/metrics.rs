@@ -31,6 +31,7 @@ const WEBHOOK_ATTEMPT_DURATION: &str = "marginalia_webhook_attempt_duration_seco
 const WEBHOOK_DELIVERIES: &str = "marginalia_webhook_deliveries_total";
 const WEBHOOK_PENDING: &str = "marginalia_webhook_deliveries_pending";
 const WEBHOOK_DISABLED: &str = "marginalia_webhook_endpoints_disabled_total";
+const WEBHOOK_NON_LOOPBACK: &str = "marginalia_webhook_non_loopback_refused_total";
 const CMS_EVENTS: &str = "marginalia_cms_events_total";
 const RATE_LIMITED: &str = "marginalia_rate_limited_total";
 const RULE_HITS: &str = "marginalia_moderation_rule_hits_total";
@@ -103,6 +104,9 @@ fn handle() -> Option<&'static PrometheusHandle> {
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
             describe();
+            // Exported at 0 from the start, so that a scraper checking that nothing left the
+            // machine can tell "none" from "not exported".
+            metrics::counter!(WEBHOOK_NON_LOOPBACK).absolute(0);
             // Histogram samples queue up until upkeep folds them into their buckets: without it,
             // memory grows with every request between scrapes (or forever, with no scraper).
             let upkeep = handle.clone();
@@ -169,6 +173,11 @@ fn describe() {
         "Outbound endpoints disabled after failing for too long"
     );
     metrics::describe_counter!(
+        WEBHOOK_NON_LOOPBACK,
+        "Outbound webhook attempts refused because MARGINALIA_WEBHOOK_LOOPBACK_ONLY is set and \
+         the target is not 127.0.0.0/8, ::1 or localhost"
+    );
+    metrics::describe_counter!(
         CMS_EVENTS,
         "Inbound CMS events by outcome (applied, superseded, already_processed, refused)"
     );
@@ -233,6 +242,11 @@ pub fn record_webhook_attempt(success: bool, took: std::time::Duration) {
 /// A delivery finished: succeeded, or failed with no attempts left.
 pub fn record_webhook_delivery(succeeded: bool) {
     fixed().webhook_deliveries[usize::from(!succeeded)].increment(1);
+}
+
+/// A loopback-only sender refused a target elsewhere.
+pub fn record_webhook_non_loopback_refused() {
+    metrics::counter!(WEBHOOK_NON_LOOPBACK).increment(1);
 }
 
 pub fn record_webhook_endpoint_disabled() {

@@ -216,12 +216,22 @@ pub enum Recorded {
     Superseded,
 }
 
+/// Whether `record` writes the attempt's log entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogEntry {
+    Write,
+    /// Writing it failed once: the delivery still moves on (retry schedule, failure streak,
+    /// disabling), as a delivery left to its lease would be resent without end.
+    Skip,
+}
+
 /// Logs an attempt and moves its delivery on, in one transaction; tracks the endpoint's failure
 /// streak and disables an endpoint failing for longer than `disable_after`. Returns what became
 /// of the delivery and whether the endpoint was disabled now.
 pub async fn record(
     pool: &Pool,
     result: &AttemptResult,
+    log: LogEntry,
     disable_after: Duration,
 ) -> Result<(Recorded, bool), StoreError> {
     let disable_after = pg_interval(disable_after);
@@ -230,6 +240,7 @@ pub async fn record(
     let retry = result.retry_after.map(pg_interval);
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
+                if log == LogEntry::Write {
                 diesel::insert_into(webhook_attempts::table)
                     .values((
                         webhook_attempts::id.eq(Uuid::now_v7()),
@@ -243,6 +254,7 @@ pub async fn record(
                     ))
                     .execute(conn)
                     .await?;
+                }
                 let (status, next) = match (result.succeeded, retry) {
                     (true, _) => ("succeeded", None),
                     (false, Some(wait)) => ("pending", Some(wait)),

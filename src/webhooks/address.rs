@@ -129,6 +129,25 @@ pub fn is_local_name(url: &url::Url) -> bool {
     }
 }
 
+/// Whether a URL targets this machine by a form that needs no resolver: an address in
+/// 127.0.0.0/8, `::1`, or the name `localhost` itself (which the loopback-only sender answers
+/// locally). Anything else, `*.localhost` included, would need DNS and is not loopback here.
+pub fn is_loopback_target(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(v4)) => v4.is_loopback(),
+        Some(url::Host::Ipv6(v6)) => v6 == Ipv6Addr::LOCALHOST,
+        Some(url::Host::Domain(name)) => is_localhost_name(name),
+        None => false,
+    }
+}
+
+/// The name `localhost` in any case, with or without the root's trailing dot.
+pub fn is_localhost_name(name: &str) -> bool {
+    name.strip_suffix('.')
+        .unwrap_or(name)
+        .eq_ignore_ascii_case("localhost")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +275,31 @@ mod tests {
         assert!(is_local_name(&url("http://LOCALHOST./x")));
         assert!(is_local_name(&url("http://api.localhost/x")));
         assert!(!is_local_name(&url("http://localhost.example.org/x")));
+    }
+
+    #[test]
+    fn only_loopback_addresses_and_the_name_localhost_are_loopback_targets() {
+        let url = |raw: &str| url::Url::parse(raw).unwrap();
+        for loopback in [
+            "http://127.0.0.1:9000/x",
+            "http://127.3.2.1/x",
+            "http://2130706433/x",
+            "http://[::1]:8080/x",
+            "http://localhost:1234/x",
+            "http://LocalHost./x",
+        ] {
+            assert!(is_loopback_target(&url(loopback)), "{loopback}");
+        }
+        for elsewhere in [
+            "https://cms.example.org/x",
+            "http://api.localhost/x",
+            "http://localhost.example.org/x",
+            "http://10.0.0.1/x",
+            "http://[::ffff:127.0.0.1]/x",
+            "http://[::2]/x",
+            "http://8.8.8.8/x",
+        ] {
+            assert!(!is_loopback_target(&url(elsewhere)), "{elsewhere}");
+        }
     }
 }

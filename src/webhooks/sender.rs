@@ -17,18 +17,35 @@ pub const EXCERPT_BYTES: usize = 1024;
 /// Longest error text the delivery log keeps.
 const ERROR_CHARS: usize = 500;
 
+/// The words an operator (and the test harness) looks for in the log when a loopback-only
+/// worker was pointed elsewhere.
+pub const NON_LOOPBACK_REFUSED: &str = "non-loopback webhook target refused";
+
 /// Resolves names with the system resolver and refuses any answer that includes an address the
-/// policy does not allow.
+/// policy does not allow. Loopback-only, it never asks the system resolver: `localhost` is
+/// answered here and every other name is refused.
 struct GuardedResolver {
     policy: TargetPolicy,
+    loopback_only: bool,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = self.policy;
+        let loopback_only = self.loopback_only;
         Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let found: Vec<SocketAddr> = if !loopback_only {
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect()
+            } else if address::is_localhost_name(name.as_str()) {
+                vec![
+                    SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)),
+                    SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)),
+                ]
+            } else {
+                // `post` refuses such names before sending; this is the second lock.
+                refuse_non_loopback(name.as_str());
+                return Err(NON_LOOPBACK_REFUSED.into());
+            };
             let allowed = address::check_resolved(found, policy)?;
             let addresses: Addrs = Box::new(allowed.into_iter());
             Ok(addresses)
@@ -58,19 +75,32 @@ impl Sent {
 pub struct Sender {
     client: reqwest::Client,
     policy: TargetPolicy,
+    /// `MARGINALIA_WEBHOOK_LOOPBACK_ONLY`: reach nothing but this machine.
+    loopback_only: bool,
 }
 
 impl Sender {
-    pub fn new(policy: TargetPolicy, timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        policy: TargetPolicy,
+        loopback_only: bool,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .timeout(timeout)
             .connect_timeout(timeout)
-            .dns_resolver(std::sync::Arc::new(GuardedResolver { policy }))
+            .dns_resolver(std::sync::Arc::new(GuardedResolver {
+                policy,
+                loopback_only,
+            }))
             .user_agent(concat!("Marginalia-Webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { client, policy })
+        Ok(Self {
+            client,
+            policy,
+            loopback_only,
+        })
     }
 
     /// POSTs `body` with the Standard Webhooks headers.
@@ -95,6 +125,14 @@ impl Sender {
             Ok(target) => target,
             Err(_) => return refused("the endpoint URL is not a valid http(s) URL".into()),
         };
+        // Before anything that could touch the network, the resolver included.
+        if self.loopback_only && !address::is_loopback_target(target.url()) {
+            refuse_non_loopback(target.url().host_str().unwrap_or_default());
+            return refused(format!(
+                "{NON_LOOPBACK_REFUSED}: MARGINALIA_WEBHOOK_LOOPBACK_ONLY allows only \
+                 127.0.0.0/8, ::1 and localhost"
+            ));
+        }
         if let Err(error) = address::check_literal_host(target.url(), self.policy) {
             return refused(format!("address refused: {error}"));
         }
@@ -135,8 +173,7 @@ impl Sender {
             }
         }
         excerpt.truncate(EXCERPT_BYTES);
-        let response_excerpt =
-            (!excerpt.is_empty()).then(|| String::from_utf8_lossy(&excerpt).into_owned());
+        let response_excerpt = (!excerpt.is_empty()).then(|| excerpt_text(&excerpt));
         Sent {
             status_code,
             response_excerpt,
@@ -144,6 +181,13 @@ impl Sender {
             latency: started.elapsed(),
         }
     }
+}
+
+/// Reports a target a loopback-only sender will not reach: loudly, as it means a test, fuzz or
+/// benchmark run tried to send something off the machine.
+fn refuse_non_loopback(host: &str) {
+    crate::metrics::record_webhook_non_loopback_refused();
+    tracing::error!(host, "{NON_LOOPBACK_REFUSED}");
 }
 
 /// An error with its causes: reqwest's own message alone hides why a connection failed.
@@ -168,6 +212,12 @@ fn storable(text: &str) -> String {
     text.replace('\0', "\u{FFFD}")
 }
 
+/// A receiver's answer as the delivery log keeps it: any bytes (a GIF pixel, UTF-16, gzip) become
+/// storable text, invalid UTF-8 and NULs replaced by U+FFFD.
+fn excerpt_text(bytes: &[u8]) -> String {
+    storable(&String::from_utf8_lossy(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +226,14 @@ mod tests {
     fn logged_text_is_storable_and_bounded() {
         assert_eq!(storable("a\0b"), "a\u{FFFD}b");
         assert_eq!(bounded("ééé", 2), "éé");
+        assert_eq!(excerpt_text(b"ok\0\0"), "ok\u{FFFD}\u{FFFD}");
+        assert_eq!(
+            excerpt_text(b"GIF89a\x01\0\xff"),
+            "GIF89a\u{1}\u{FFFD}\u{FFFD}"
+        );
+        assert_eq!(
+            excerpt_text(&[0xff, 0xfe, b'o', 0]),
+            "\u{FFFD}\u{FFFD}o\u{FFFD}"
+        );
     }
 }

@@ -16,7 +16,7 @@ use crate::api::stats::ArticleStats;
 use crate::db::Pool;
 use crate::domain::webhook::RetrySchedule;
 use crate::metrics;
-use crate::store::outbox::{self, AttemptResult, ClaimedDelivery, Recorded};
+use crate::store::outbox::{self, AttemptResult, ClaimedDelivery, LogEntry, Recorded};
 
 /// How long past the send timeout and the database deadline a claimed delivery stays leased to
 /// its worker: time enough to record the attempt.
@@ -158,8 +158,22 @@ impl Worker {
             succeeded,
             retry_after,
         };
-        let recorded = outbox::record(&self.pool, &result, self.settings.disable_after).await;
+        let disable_after = self.settings.disable_after;
         let message_id = events::message_id(&delivery.event_id);
+        let recorded = match outbox::record(&self.pool, &result, LogEntry::Write, disable_after)
+            .await
+        {
+            Ok(recorded) => Ok(recorded),
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    delivery_id = %delivery.id,
+                    %message_id,
+                    "could not log a webhook attempt; moving the delivery on without its log entry"
+                );
+                outbox::record(&self.pool, &result, LogEntry::Skip, disable_after).await
+            }
+        };
         match recorded {
             Ok((outcome, disabled)) => {
                 tracing::debug!(
@@ -199,7 +213,8 @@ impl Worker {
                     );
                 }
             }
-            // The lease runs out and the delivery is tried again: nothing is lost.
+            // The database refuses every write: the lease runs out and the delivery is tried
+            // again then, nothing is lost.
             Err(error) => tracing::warn!(
                 %error,
                 delivery_id = %delivery.id,

@@ -28,6 +28,8 @@ fn start_service_with(dir: &Path, port: u16, env: &[(&str, String)]) -> ServiceP
         .env("MARGINALIA_WORKERS", "1")
         // The probes all come from 127.0.0.1; the per-address limit would refuse them.
         .env("MARGINALIA_RATE_LIMIT_REVIEWS", "0")
+        // Nothing a test starts may send off this machine.
+        .env("MARGINALIA_WEBHOOK_LOOPBACK_ONLY", "true")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(format!("service-{port}.log"))).unwrap())

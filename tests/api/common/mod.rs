@@ -150,6 +150,9 @@ pub struct WebhookOptions {
     pub worker: bool,
     /// Tests' receivers listen on loopback.
     pub allow_private_targets: bool,
+    /// `MARGINALIA_WEBHOOK_LOOPBACK_ONLY`: on for every test app, so nothing a test does can
+    /// send outside this machine (the teardown guard fails the test if anything tried).
+    pub loopback_only: bool,
     pub poll: Duration,
     pub retry_schedule: Vec<Duration>,
     pub timeout: Duration,
@@ -162,6 +165,7 @@ impl Default for WebhookOptions {
         Self {
             worker: true,
             allow_private_targets: true,
+            loopback_only: true,
             poll: Duration::from_millis(50),
             retry_schedule: vec![Duration::from_millis(100); 3],
             timeout: Duration::from_secs(2),
@@ -210,6 +214,41 @@ pub struct TestApp {
     /// The database this app was given for its test alone, dropped when the test ends:
     /// (maintenance connection string, database name).
     own_database: Option<(String, String)>,
+    /// Whether the teardown guard fails the test when the worker tried to reach a target off
+    /// this machine (only the guard's own test turns it off, after checking the report).
+    pub loopback_guard: bool,
+}
+
+/// The guard's report: the delivery attempts this app's worker refused as not loopback, or
+/// `None` if there were none. Every test app runs loopback-only, so a refused attempt means a
+/// test pointed an endpoint off the machine, which without the guard would have been sent.
+pub async fn loopback_guard_report(database_url: &str) -> Option<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Refusal {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        url: String,
+    }
+    let mut conn = AsyncPgConnection::establish(database_url).await.ok()?;
+    let refused: Vec<Refusal> = diesel::sql_query(
+        "SELECT w.url FROM webhook_attempts AS a \
+         JOIN webhook_deliveries AS d ON d.id = a.delivery_id \
+         JOIN webhook_endpoints AS w ON w.id = d.endpoint_id \
+         WHERE a.error LIKE '%' || $1 || '%' ORDER BY a.started_at",
+    )
+    .bind::<diesel::sql_types::Text, _>(marginalia::webhooks::sender::NON_LOOPBACK_REFUSED)
+    .load(&mut conn)
+    .await
+    .ok()?;
+    (!refused.is_empty()).then(|| {
+        let urls: Vec<&str> = refused.iter().map(|r| r.url.as_str()).collect();
+        format!(
+            "the loopback guard: this test's webhook worker tried {} delivery attempt(s) to \
+             targets outside this machine ({}); tests may only send to 127.0.0.0/8, ::1 or \
+             localhost",
+            refused.len(),
+            urls.join(", ")
+        )
+    })
 }
 
 impl Drop for TestApp {
@@ -217,17 +256,25 @@ impl Drop for TestApp {
         if let Some(running) = self.running.take() {
             running.abort();
         }
-        let Some((maintenance, database)) = self.own_database.take() else {
-            return;
-        };
+        let own_database = self.own_database.take();
+        let database_url = self.database_url.clone();
+        let guard = self.loopback_guard && !std::thread::panicking();
         // Drop cannot await, and may run on the test's runtime: use a thread and a runtime of
         // its own. FORCE ends the app's own pooled connections to the database.
-        let dropped = std::thread::spawn(move || {
+        let finished = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a runtime");
-            runtime.block_on(async {
+            let report = if guard {
+                runtime.block_on(loopback_guard_report(&database_url))
+            } else {
+                None
+            };
+            let Some((maintenance, database)) = own_database else {
+                return (report, Ok(()));
+            };
+            let dropped = runtime.block_on(async {
                 let mut conn = AsyncPgConnection::establish(&maintenance).await?;
                 diesel::sql_query(format!(
                     "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
@@ -236,11 +283,20 @@ impl Drop for TestApp {
                 .await
                 .map(drop)
                 .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))
-            })
+            });
+            (report, dropped)
         })
         .join();
-        if let Ok(Err(error)) = dropped {
-            eprintln!("could not drop a test database: {error}");
+        match finished {
+            Ok((report, dropped)) => {
+                if let Err(error) = dropped {
+                    eprintln!("could not drop a test database: {error}");
+                }
+                if let Some(report) = report {
+                    panic!("{report}");
+                }
+            }
+            Err(_) => eprintln!("the test app's teardown thread panicked"),
         }
     }
 }
@@ -284,6 +340,7 @@ pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
     let webhooks = &options.webhooks;
     config.webhook_worker = webhooks.worker;
     config.webhook_allow_private_targets = webhooks.allow_private_targets;
+    config.webhook_loopback_only = webhooks.loopback_only;
     config.webhook_poll = webhooks.poll;
     config.webhook_retry_schedule = webhooks.retry_schedule.clone();
     config.webhook_timeout = webhooks.timeout;
@@ -310,6 +367,7 @@ pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
         pool,
         database_url: database_url.to_owned(),
         own_database: None,
+        loopback_guard: true,
     }
 }
 
@@ -568,6 +626,8 @@ pub fn start_binary(
         // Every test client is 127.0.0.1: the per-address limits would throttle the tests.
         .env("MARGINALIA_RATE_LIMIT_REVIEWS", "0")
         .env("MARGINALIA_RATE_LIMIT_REACTIONS", "0")
+        // Nothing a test starts may send off this machine (a test may not turn this off).
+        .env("MARGINALIA_WEBHOOK_LOOPBACK_ONLY", "true")
         .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -53,6 +53,8 @@ struct ReceiverState {
     delay_ms: AtomicUsize,
     /// Answer `302 Found` to this URL instead.
     redirect_to: Mutex<Option<String>>,
+    /// The body of a 200 answer (`ok` unless told).
+    ok_body: Mutex<Vec<u8>>,
     arrived: Notify,
 }
 
@@ -78,6 +80,7 @@ impl Receiver {
             failures_left: AtomicUsize::new(failures),
             delay_ms: AtomicUsize::new(0),
             redirect_to: Mutex::new(None),
+            ok_body: Mutex::new(b"ok".to_vec()),
             arrived: Notify::new(),
         });
         let shared = web::Data::from(state.clone());
@@ -114,6 +117,11 @@ impl Receiver {
     /// Answers every request with a redirect to `url`.
     pub fn redirect_to(&self, url: &str) {
         *self.state.redirect_to.lock().unwrap() = Some(url.to_owned());
+    }
+
+    /// Answers 200 with these bytes (a NUL-bearing or non-UTF-8 body, say).
+    pub fn answer_ok_with(&self, body: &[u8]) {
+        *self.state.ok_body.lock().unwrap() = body.to_vec();
     }
 
     pub fn requests(&self) -> Vec<Received> {
@@ -213,7 +221,7 @@ async fn receive(
     } else if failing {
         HttpResponse::InternalServerError().body("receiver is failing on purpose")
     } else {
-        HttpResponse::Ok().body("ok")
+        HttpResponse::Ok().body(state.ok_body.lock().unwrap().clone())
     }
 }
 
