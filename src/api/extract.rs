@@ -146,6 +146,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             errors: Vec::new(),
         });
     }
+    if may_hold_nul(bytes) {
+        refuse_nul_strings(bytes)?;
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -155,6 +158,58 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .end()
         .map_err(|error| json_error(".", &error))?;
     Ok(value)
+}
+
+/// Whether a JSON text may hold a string with a NUL: JSON can only spell one as the escape
+/// `\u0000` (a raw control character is a syntax error), so this is a cheap scan of the bytes
+/// that every ordinary body passes without a second parse.
+fn may_hold_nul(bytes: &[u8]) -> bool {
+    bytes.windows(6).enumerate().any(|(at, window)| {
+        window.eq_ignore_ascii_case(b"\\u0000")
+            // An even run of backslashes before it is escaped backslashes, not an escape.
+            && bytes[..at].iter().rev().take_while(|byte| **byte == b'\\').count() % 2 == 0
+    })
+}
+
+/// Refuses a JSON body with a NUL in any string (or member name): a 422 naming each field by
+/// its path, as PostgreSQL cannot store the character in text.
+fn refuse_nul_strings(bytes: &[u8]) -> Result<(), ApiError> {
+    fn walk(value: &serde_json::Value, path: &str, found: &mut Vec<FieldError>) {
+        match value {
+            serde_json::Value::String(text) if text.contains('\0') => found.push(nul_error(path)),
+            serde_json::Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{index}]"), found);
+                }
+            }
+            serde_json::Value::Object(members) => {
+                for (name, member) in members {
+                    let inner = if path.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{path}.{name}")
+                    };
+                    if name.contains('\0') {
+                        found.push(nul_error(&inner));
+                    } else {
+                        walk(member, &inner, found);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // Not valid JSON: the ordinary parse reports why.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    let mut found = Vec::new();
+    walk(&value, "", &mut found);
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(found))
+    }
 }
 
 fn json_error(path: &str, error: &serde_json::Error) -> ApiError {
@@ -218,7 +273,8 @@ impl FromRequest for ArticleIds {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         std::future::ready(
-            ArticleIds::from_pairs(&query_pairs(req)).map_err(ApiError::bad_parameter),
+            query_pairs(req)
+                .and_then(|pairs| ArticleIds::from_pairs(&pairs).map_err(ApiError::bad_parameter)),
         )
     }
 }
@@ -232,7 +288,10 @@ impl FromRequest for ListQuery {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let article_id = req.match_info().get("article_id").unwrap_or_default();
-        let pairs = query_pairs(req);
+        let pairs = match query_pairs(req) {
+            Ok(pairs) => pairs,
+            Err(error) => return std::future::ready(Err(error)),
+        };
         let query = PageQuery::from_pairs(
             article_id,
             pairs
@@ -307,7 +366,10 @@ impl FromRequest for DeliveryQueryParams {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let pairs = query_pairs(req);
+        let pairs = match query_pairs(req) {
+            Ok(pairs) => pairs,
+            Err(error) => return std::future::ready(Err(error)),
+        };
         let query = DeliveryQuery::from_pairs(
             pairs
                 .iter()
@@ -412,7 +474,7 @@ pub fn read_query(
     req: &HttpRequest,
     read: impl FnMut(&str, &str, &mut Vec<FieldError>) -> bool,
 ) -> Result<(), ApiError> {
-    let pairs = query_pairs(req);
+    let pairs = query_pairs(req)?;
     let mut errors = Vec::new();
     read_query_pairs(
         pairs
@@ -493,11 +555,36 @@ pub fn language_parameter(value: &str, errors: &mut Vec<FieldError>) -> Option<S
         .ok()
 }
 
-/// The query string as decoded name/value pairs, in order.
-pub fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
-    form_urlencoded::parse(req.query_string().as_bytes())
+/// The query string as decoded name/value pairs, in order. A NUL anywhere (`%00`), the one
+/// character PostgreSQL cannot store in text, is a 400 naming the parameter here, where every
+/// query is read, so that no filter can carry one to the database and come back as a 500.
+pub fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(req.query_string().as_bytes())
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect()
+        .collect();
+    let errors: Vec<FieldError> = pairs
+        .iter()
+        .filter(|(name, value)| name.contains('\0') || value.contains('\0'))
+        .map(|(name, _)| nul_error(name))
+        .collect();
+    if errors.is_empty() {
+        Ok(pairs)
+    } else {
+        Err(ApiError::BadRequest {
+            detail: "invalid query parameters".into(),
+            errors,
+        })
+    }
+}
+
+/// The error naming a parameter or field that holds a NUL (its name made printable and short).
+fn nul_error(name: &str) -> FieldError {
+    let name: String = name.replace('\0', "\u{FFFD}").chars().take(64).collect();
+    FieldError::new(
+        name,
+        FieldErrorCode::Format,
+        "must not contain the NUL character (U+0000)",
+    )
 }
 
 #[cfg(test)]
@@ -547,6 +634,22 @@ mod tests {
             status(parse_json(br#"{"rating": 4, "status": "published"}"#)),
             (422, vec!["status".into()])
         );
+    }
+
+    #[test]
+    fn a_nul_in_any_string_is_a_422_naming_the_field() {
+        assert_eq!(
+            status(parse_json(br#"{"rating": 4, "body": "a\u0000b"}"#)),
+            (422, vec!["body".into()])
+        );
+        assert_eq!(
+            status(parse_json(br#"{"body": {"x": ["ok", "\u0000"]}}"#)),
+            (422, vec!["body.x[1]".into()])
+        );
+        // An escaped backslash followed by "u0000" is text, not a NUL.
+        assert!(parse_json::<Sample>(br#"{"body": "a\\u0000b"}"#).is_ok());
+        assert!(may_hold_nul(br#"{"body": "a\\\u0000b"}"#));
+        assert!(!may_hold_nul(br#"{"body": "a\\u0000b"}"#));
     }
 
     mod properties {

@@ -18,6 +18,7 @@ mod keys;
 mod loopback_guard;
 mod metrics;
 mod moderation;
+mod nul_values;
 mod openapi;
 mod outage;
 mod privacy;
