@@ -511,7 +511,8 @@ pub async fn get_review(
     }
     let row = store::reviews::get_published(&state.pool, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound("no published review with this id".into()))?;
+        // The same words as a hidden or missing review read with a token: nothing tells them apart.
+        .ok_or(StoreError::ReviewNotFound)?;
     let answer = TaggedBody::json(&Review::new(row, newsroom))
         .map_err(|error| ApiError::Internal(Box::new(error)))?;
     // A cache must not answer an author who sends the edit token with the public version.

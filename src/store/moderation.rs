@@ -476,9 +476,19 @@ async fn lock_owned(
         return Err(StoreError::ReviewNotFound);
     }
     if token.as_deref() != Some(token_digest) {
-        return Err(StoreError::WrongEditToken);
+        return Err(foreign_token(row.public.status()));
     }
     Ok(Owned { row, mode })
+}
+
+/// Another review's edit token (or a made-up one): a 403 only where the review is public anyway;
+/// a hidden review must look exactly like one that does not exist.
+fn foreign_token(status: ReviewStatus) -> StoreError {
+    if status == ReviewStatus::Published {
+        StoreError::WrongEditToken
+    } else {
+        StoreError::ReviewNotFound
+    }
 }
 
 /// A review as its author may see it (any status but deleted), given its edit token.
@@ -499,7 +509,7 @@ pub async fn get_owned(
         if token.as_deref() == Some(token_digest) {
             Ok(row)
         } else {
-            Err(StoreError::WrongEditToken)
+            Err(foreign_token(row.status()))
         }
     })
     .await

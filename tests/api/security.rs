@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use marginalia::auth::Scope;
+use marginalia::domain::moderation::ModerationMode;
 use serde_json::{json, Value};
 
 use crate::common::webhooks::Receiver;
@@ -169,4 +170,103 @@ async fn an_endpoint_whose_attempts_cannot_be_logged_is_still_disabled_by_the_ru
             .is_some_and(|reason| reason.starts_with("every delivery attempt failed")),
         "{disabled}"
     );
+}
+
+/// An answer as a prober sees it: status, headers (but the request id and date) and body.
+async fn observed(response: reqwest::Response) -> (u16, Vec<(String, String)>, String) {
+    let status = response.status().as_u16();
+    let mut headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "x-request-id" | "date"))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.to_str().unwrap_or("?").to_owned(),
+            )
+        })
+        .collect();
+    headers.sort();
+    (status, headers, response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_reviews_edit_token_cannot_tell_a_hidden_review_from_a_missing_one() {
+    let app = spawn_app_with(TestOptions {
+        moderation: ModerationMode::Pre,
+        ..TestOptions::default()
+    })
+    .await;
+    let mut created = Vec::new();
+    for body in [
+        "Hidden review, awaiting moderation.",
+        "The prober's own review.",
+    ] {
+        let response = app
+            .post_review("token-probe", &json!({"rating": 3, "body": body}))
+            .await;
+        assert_eq!(response.status(), 201);
+        let review: Value = response.json().await.unwrap();
+        assert_eq!(review["status"], "pending");
+        created.push(review);
+    }
+    let hidden = created[0]["id"].as_str().unwrap();
+    let foreign = created[1]["edit_token"].as_str().unwrap();
+    let missing = uuid::Uuid::now_v7().to_string();
+    let request = |method: reqwest::Method, id: &str, token: Option<&str>| {
+        let mut request = app
+            .client
+            .request(method.clone(), app.url(&format!("/v1/reviews/{id}")));
+        if let Some(token) = token {
+            request = request.header("x-edit-token", token);
+        }
+        if method == reqwest::Method::PATCH {
+            request = request.json(&json!({"body": "Overwritten by a stranger."}));
+        }
+        request
+    };
+
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PATCH,
+        reqwest::Method::DELETE,
+    ] {
+        let as_hidden = observed(
+            request(method.clone(), hidden, Some(foreign))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let as_missing = observed(
+            request(method.clone(), &missing, Some(foreign))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            as_hidden.0, 404,
+            "{method} with a foreign token: {as_hidden:?}"
+        );
+        assert_eq!(
+            as_hidden, as_missing,
+            "{method}: hidden and missing look alike"
+        );
+        if method == reqwest::Method::GET {
+            let without_token =
+                observed(request(method.clone(), hidden, None).send().await.unwrap()).await;
+            assert_eq!(
+                as_hidden, without_token,
+                "GET with and without a foreign token"
+            );
+        }
+    }
+
+    // Its own token still shows it, unchanged and not deleted by the strangers' attempts.
+    let own = app.get_own_review(&created[0]).await;
+    assert_eq!(own.status(), 200);
+    let own: Value = own.json().await.unwrap();
+    assert_eq!(own["body"], "Hidden review, awaiting moderation.");
+    assert_eq!(own["status"], "pending");
 }
