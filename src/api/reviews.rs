@@ -272,7 +272,8 @@ pub struct ReviewPage {
 ///
 /// Send an `Idempotency-Key` (a UUID) to retry safely: the same key with the same body within
 /// 24 hours answers the first response again (same review, same token) without storing another
-/// review; the same key with another body is a 422.
+/// review; the same key with another body is a 422. If the review was erased since (a data-rights
+/// erasure), the retry is a 409 and nothing is stored again.
 #[utoipa::path(
     tag = "reviews",
     params(

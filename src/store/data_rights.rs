@@ -130,7 +130,14 @@ pub async fn erase(
             .bind::<Array<Text>, _>(&id_texts)
             .execute(conn)
             .await?;
-            diesel::delete(idempotency_keys::table.filter(idempotency_keys::review_id.eq_any(&ids)))
+            // The remembered answers hold the texts; the keys stay (digests only) so that a
+            // client's retry of the same submission finds the review erased instead of storing
+            // it again.
+            diesel::update(idempotency_keys::table.filter(idempotency_keys::review_id.eq_any(&ids)))
+                .set((
+                    idempotency_keys::response.eq(None::<String>),
+                    idempotency_keys::sealed_token.eq(None::<Vec<u8>>),
+                ))
                 .execute(conn)
                 .await?;
             Ok(Erased {

@@ -1,7 +1,8 @@
 //! Submissions under an `Idempotency-Key`: the key's record and the review are written in one
 //! transaction, so a retry (through any instance) finds either nothing, and submits, or the
 //! committed answer, and replays it. Concurrent requests with one key queue on the record's
-//! unique index: the first commits its review, the others then find its answer.
+//! unique index: the first commits its review, the others then find its answer. An erasure
+//! keeps the key but drops the answer, so a retry after it is refused rather than stored anew.
 
 use chrono::TimeDelta;
 use diesel::prelude::*;
@@ -18,6 +19,10 @@ use crate::domain::time;
 
 /// How long a key is remembered.
 pub const KEPT_FOR: TimeDelta = TimeDelta::hours(24);
+
+/// The answer to a retry whose review was erased since, for as long as its key is remembered.
+pub const ERASED: &str = "the review first submitted with this Idempotency-Key was erased at its \
+                          author's request; it is not stored again";
 
 /// What a keyed submission did.
 pub enum Keyed {
@@ -90,6 +95,9 @@ pub async fn submit(
                         response,
                         sealed_token,
                     }),
+                    // An erasure removed the answer (it held the review's text) and kept the
+                    // key: a retry must not store the erased review again.
+                    (Some(_), None, None) => Err(StoreError::Conflict(ERASED.into())),
                     // The record is written with its answer in one transaction.
                     _ => Err(StoreError::Conflict(
                         "a request with this Idempotency-Key is still in progress".into(),

@@ -270,3 +270,74 @@ async fn another_reviews_edit_token_cannot_tell_a_hidden_review_from_a_missing_o
     assert_eq!(own["body"], "Hidden review, awaiting moderation.");
     assert_eq!(own["status"], "pending");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_with_the_same_idempotency_key_after_an_erasure_stores_nothing_again() {
+    let app = spawn_app_with(TestOptions::default()).await;
+    let admin = app.api_key(&[Scope::Admin]).await;
+    let key = uuid::Uuid::new_v4().to_string();
+    let body = json!({
+        "rating": 2,
+        "body": "Секретний текст, який автор попросив стерти.",
+        "author_email": "erase.me@example.com"
+    });
+    let submit = || async {
+        app.client
+            .post(app.url("/v1/articles/erased-retry/reviews"))
+            .header("idempotency-key", &key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    };
+    let first = submit().await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let replay = submit().await;
+    assert_eq!(replay.status(), 201, "a retry before the erasure replays");
+    assert_eq!(replay.json::<Value>().await.unwrap()["id"], first["id"]);
+
+    let erased = app
+        .with_key(
+            &admin,
+            reqwest::Method::POST,
+            "/v1/data-rights/erasures",
+            Some(&json!({"author_email": "erase.me@example.com"})),
+        )
+        .await;
+    assert_eq!(erased.status(), 200);
+    assert_eq!(erased.json::<Value>().await.unwrap()["erased"], 1);
+
+    let retry = submit().await;
+    let problem = crate::common::expect_problem(retry, 409).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("erased"),
+        "{problem}"
+    );
+    // Nothing was stored again: one review on the article, erased, and no copy of the text.
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM reviews WHERE article_id = 'erased-retry'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM reviews WHERE id = '{id}' \
+             AND status = 'deleted' AND erased_at IS NOT NULL AND body = ''"
+        ))
+        .await,
+        1
+    );
+    for sql in [
+        "SELECT count(*) AS n FROM reviews WHERE body LIKE '%Секретний%'",
+        "SELECT count(*) AS n FROM idempotency_keys WHERE response LIKE '%Секретний%'",
+        "SELECT count(*) AS n FROM outbox_events WHERE payload::text LIKE '%Секретний%'",
+    ] {
+        assert_eq!(app.count(sql).await, 0, "{sql}");
+    }
+    let public = app.get(&format!("/v1/reviews/{id}")).await;
+    assert_eq!(public.status(), 404);
+    let page = app.get_json("/v1/articles/erased-retry/reviews").await;
+    assert_eq!(page["items"], json!([]));
+}
