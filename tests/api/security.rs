@@ -341,3 +341,59 @@ async fn a_retry_with_the_same_idempotency_key_after_an_erasure_stores_nothing_a
     let page = app.get_json("/v1/articles/erased-retry/reviews").await;
     assert_eq!(page["items"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoint_urls_at_ipv6_special_purpose_addresses_are_refused() {
+    let app = spawn_app_with(TestOptions {
+        webhooks: WebhookOptions {
+            allow_private_targets: false,
+            ..WebhookOptions::default()
+        },
+        ..TestOptions::default()
+    })
+    .await;
+    let admin = app.api_key(&[Scope::Admin]).await;
+    let create = |url: String| {
+        let app = &app;
+        let admin = &admin;
+        async move {
+            app.client
+                .post(app.url("/v1/webhook-endpoints"))
+                .bearer_auth(admin)
+                .json(&json!({"url": url, "enabled": false}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for host in [
+        "[::ffff:0:127.0.0.1]",
+        "[::ffff:0:808:808]",
+        "[3fff::1]",
+        "[2001:10::1]",
+        "[2001:20::1]",
+        "[5f00::1]",
+        "[2001:2::1]",
+        "[2001:1::1]",
+        "[100::1]",
+        "[100:0:0:1::1]",
+        "[64:ff9b:1::1]",
+        "[2620:4f:8000::1]",
+        "[ff0e::1]",
+        "192.0.0.9",
+        "192.31.196.1",
+        "192.52.193.1",
+        "192.175.48.1",
+    ] {
+        let problem =
+            crate::common::expect_problem(create(format!("https://{host}/hooks")).await, 422).await;
+        assert_eq!(
+            crate::common::problem_fields(&problem),
+            ["url"],
+            "{host}: {problem}"
+        );
+    }
+    // A public address is accepted (disabled, so nothing is ever sent to it).
+    let accepted = create("https://[2606:4700:4700::1111]/hooks".into()).await;
+    assert_eq!(accepted.status(), 201);
+}
