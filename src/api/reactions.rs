@@ -49,7 +49,9 @@ pub struct VoteCounts {
 /// Vote on whether a review helped.
 ///
 /// Public, on published reviews. One vote per voter and review: voting again replaces the
-/// earlier vote. Counts are exact under any concurrency.
+/// earlier vote. Counts are exact under any concurrency. One network (IPv4 address or IPv6 /64)
+/// adds at most 3 new voters per review and UTC day, whatever `User-Agent`s or `voter_token`s it
+/// sends; beyond that a vote is answered with the counts unchanged.
 #[utoipa::path(
     tag = "reviews",
     params(("id" = uuid::Uuid, Path, description = "Review id")),
@@ -75,12 +77,13 @@ pub async fn vote(
     })?;
     let token = voter_token(request.voter_token.as_deref())?;
     let digests = state.abuse.digests(&state.pool).await?;
-    let voter = digests.voter(
-        token.as_ref(),
-        client.address,
-        &client.user_agent,
-        Utc::now().date_naive(),
-    );
+    let today = Utc::now().date_naive();
+    let voter = digests.voter(token.as_ref(), client.address, &client.user_agent, today);
+    let network = digests.network(client.address, today);
+    let voter = Flagger {
+        voter: &voter,
+        network: &network,
+    };
     let tally = store::reactions::vote(&state.pool, id, &voter, helpful).await?;
     Ok(web::Json(VoteCounts {
         helpful_count: tally.helpful_count,

@@ -122,6 +122,7 @@ diesel::table! {
         helpful -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        network -> Nullable<Bytea>,
     }
 }
 

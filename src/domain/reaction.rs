@@ -47,6 +47,18 @@ impl FlagNote {
     }
 }
 
+/// New helpful/unhelpful votes one network (an IPv4 address or an IPv6 /64, as flags count) may
+/// add to one review per UTC day. Votes are anonymous: a `User-Agent` or a `voter_token` is
+/// whatever the client sends, so without this one address could invent any number of voters.
+/// Beyond it a new voter's vote is answered with the counts as they are and not stored; a voter
+/// who already voted may still change their vote.
+pub const VOTES_PER_NETWORK_PER_DAY: i64 = 3;
+
+/// Whether a new voter from a network may still vote on a review today.
+pub fn network_may_vote(votes_from_network_today: i64) -> bool {
+    votes_from_network_today < VOTES_PER_NETWORK_PER_DAY
+}
+
 /// A token the reader's browser keeps (the widget stores a random one) so that its votes and
 /// flags count once wherever the reader connects from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +80,13 @@ impl VoterToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_network_votes_up_to_its_daily_bound() {
+        assert!(network_may_vote(0));
+        assert!(network_may_vote(VOTES_PER_NETWORK_PER_DAY - 1));
+        assert!(!network_may_vote(VOTES_PER_NETWORK_PER_DAY));
+    }
 
     #[test]
     fn tokens_and_notes_are_bounded() {

@@ -13,7 +13,7 @@ use crate::db::schema::{articles, review_flags, review_votes, reviews};
 use crate::db::Pool;
 use crate::domain::article::Lifecycle;
 use crate::domain::moderation::ReasonCode;
-use crate::domain::reaction::{FlagNote, FlagReason};
+use crate::domain::reaction::{self, FlagNote, FlagReason};
 use crate::domain::review::ReviewStatus;
 use crate::domain::time;
 
@@ -49,12 +49,23 @@ async fn lock_published(
         .ok_or(StoreError::ReviewNotFound)
 }
 
-/// Records `voter`'s vote on a published review (replacing its earlier one) and returns the
-/// counts.
-pub async fn vote(pool: &Pool, id: Uuid, voter: &[u8], helpful: bool) -> Result<Tally, StoreError> {
+/// Records a voter's vote on a published review (replacing its earlier one) and returns the
+/// counts. A new voter from a network that reached its daily bound on this review is not
+/// recorded (`reaction::network_may_vote`); the review's lock makes that count exact.
+pub async fn vote(
+    pool: &Pool,
+    id: Uuid,
+    voter: &Flagger<'_>,
+    helpful: bool,
+) -> Result<Tally, StoreError> {
+    let Flagger { voter, network } = *voter;
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
             let (helpful_count, unhelpful_count, _) = lock_published(conn, id).await?;
+            let unchanged = Tally {
+                helpful_count,
+                unhelpful_count,
+            };
             let earlier: Option<bool> = review_votes::table
                 .find((id, voter))
                 .select(review_votes::helpful)
@@ -62,10 +73,19 @@ pub async fn vote(pool: &Pool, id: Uuid, voter: &[u8], helpful: bool) -> Result<
                 .await
                 .optional()?;
             if earlier == Some(helpful) {
-                return Ok(Tally {
-                    helpful_count,
-                    unhelpful_count,
-                });
+                return Ok(unchanged);
+            }
+            if earlier.is_none() {
+                // The network digest changes every UTC day, so this counts today's votes.
+                let from_network: i64 = review_votes::table
+                    .filter(review_votes::review_id.eq(id))
+                    .filter(review_votes::network.eq(network))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                if !reaction::network_may_vote(from_network) {
+                    return Ok(unchanged);
+                }
             }
             let now = time::now_stored();
             diesel::insert_into(review_votes::table)
@@ -73,6 +93,7 @@ pub async fn vote(pool: &Pool, id: Uuid, voter: &[u8], helpful: bool) -> Result<
                     review_votes::review_id.eq(id),
                     review_votes::voter.eq(voter),
                     review_votes::helpful.eq(helpful),
+                    review_votes::network.eq(network),
                     review_votes::created_at.eq(now),
                     review_votes::updated_at.eq(now),
                 ))
@@ -112,7 +133,8 @@ pub enum Flagged {
     Counted(Option<Box<Change>>, bool),
 }
 
-/// Who flags: the voter, and the network the flag came from.
+/// Who votes or flags: the voter, and the network (and day) the reaction came from.
+#[derive(Clone, Copy)]
 pub struct Flagger<'a> {
     pub voter: &'a [u8],
     pub network: &'a [u8],

@@ -510,16 +510,25 @@ async fn an_edit_under_pre_moderation_goes_back_to_the_queue() {
 
 #[tokio::test]
 async fn votes_count_once_per_voter_and_exactly_under_concurrency() {
-    let app = spawn_app().await;
+    // Each voter from a network of their own (one network adds only a few voters a day).
+    let app = spawn_app_with(TestOptions {
+        trusted_proxies: vec!["127.0.0.1".into()],
+        ..TestOptions::default()
+    })
+    .await;
     let id = submit(&app, &review("Корисно.", 5)).await["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let path = format!("/v1/reviews/{id}/votes");
     let votes = (0..50).map(|voter| {
-        let request = app.client.post(app.url(&path)).json(
-            &json!({"helpful": true, "voter_token": format!("voter-token-number-{voter:04}")}),
-        );
+        let request = app
+            .client
+            .post(app.url(&path))
+            .header("x-forwarded-for", format!("203.0.113.{}", voter + 1))
+            .json(
+                &json!({"helpful": true, "voter_token": format!("voter-token-number-{voter:04}")}),
+            );
         async move { request.send().await.unwrap().status() }
     });
     let statuses = futures_util::future::join_all(votes).await;

@@ -397,3 +397,87 @@ async fn endpoint_urls_at_ipv6_special_purpose_addresses_are_refused() {
     let accepted = create("https://[2606:4700:4700::1111]/hooks".into()).await;
     assert_eq!(accepted.status(), 201);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn helpful_votes_from_one_network_are_bounded_whatever_agents_or_tokens_it_invents() {
+    let app = spawn_app_with(TestOptions {
+        // The tests' client is the trusted proxy of the readers it names in X-Forwarded-For.
+        trusted_proxies: vec!["127.0.0.1".into()],
+        ..TestOptions::default()
+    })
+    .await;
+    let created = app
+        .post_review(
+            "vote-stuffing",
+            &json!({"rating": 5, "body": "Vote for me."}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let vote = |from: String, agent: String, token: Option<String>, helpful: bool| {
+        let app = &app;
+        async move {
+            let mut body = json!({ "helpful": helpful });
+            if let Some(token) = token {
+                body["voter_token"] = json!(token);
+            }
+            let response = app
+                .client
+                .post(app.url(&format!("/v1/reviews/{id}/votes")))
+                .header("x-forwarded-for", from)
+                .header("user-agent", agent)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let count_votes = format!("SELECT count(*) AS n FROM review_votes WHERE review_id = '{id}'");
+
+    // 20 User-Agents and 20 random voter tokens from one IPv4 address.
+    let mut last = Value::Null;
+    for i in 0..20 {
+        last = vote("198.51.100.7".into(), format!("Agent/{i}"), None, true).await;
+    }
+    for _ in 0..20 {
+        let token = uuid::Uuid::new_v4().to_string();
+        last = vote("198.51.100.7".into(), "Same/1".into(), Some(token), true).await;
+    }
+    assert_eq!(last["helpful_count"], 3, "{last}");
+    assert_eq!(app.count(&count_votes).await, 3);
+
+    // The same from many addresses of one IPv6 /64.
+    for i in 1..=20 {
+        let token = uuid::Uuid::new_v4().to_string();
+        last = vote(
+            format!("2001:db8:7:7::{i:x}"),
+            format!("V6/{i}"),
+            Some(token),
+            true,
+        )
+        .await;
+    }
+    assert_eq!(last["helpful_count"], 6, "{last}");
+
+    // A counted voter may still change their vote; it is not a new voter.
+    last = vote("198.51.100.7".into(), "Agent/0".into(), None, false).await;
+    assert_eq!(
+        (
+            last["helpful_count"].clone(),
+            last["unhelpful_count"].clone()
+        ),
+        (json!(5), json!(1))
+    );
+
+    // Other networks are not held back by the stuffing.
+    for i in 1..=5 {
+        last = vote(format!("203.0.113.{i}"), "Reader/1".into(), None, true).await;
+    }
+    assert_eq!(last["helpful_count"], 10, "{last}");
+    let review = app.get_json(&format!("/v1/reviews/{id}")).await;
+    assert_eq!(review["helpful_count"], 10, "{review}");
+    assert_eq!(review["unhelpful_count"], 1, "{review}");
+}
