@@ -267,6 +267,7 @@ fn start(
         let routes = web::Data::new(api::RouteTable::from_document(&document));
         app.app_data(state.clone())
             .app_data(routes)
+            .wrap(from_fn(openapi::docs_headers))
             .wrap(cors(&cors_origins))
             .wrap(from_fn(http_layer::shape_answers))
             .wrap(Condition::new(compression, Compress::default()))

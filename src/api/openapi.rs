@@ -1,6 +1,10 @@
 //! The OpenAPI document: what `ApiDoc` says of the whole API, the operations the routes register
 //! (`super::routes`), and what every operation shares (`CommonHeaders`).
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
 use utoipa::openapi::header::Header;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -116,6 +120,40 @@ impl Modify for CommonHeaders {
             }
         }
     }
+}
+
+/// The policy of Swagger UI at `/docs/`: the strictest it renders under (checked in Chromium by
+/// `tests/browser/docs.test.mjs`). Its files are all served from here and it runs no inline
+/// script. It injects one fixed `<style>` element, allowed by its hash alone (Swagger UI 5.32.6,
+/// as utoipa-swagger-ui 10 bundles it: an upgrade that changes it fails the browser test, which
+/// prints the new hash); React sets other styles through the DOM, which `style-src` does not
+/// govern, and its stylesheet draws icons from `data:` images. Calls go to this origin only.
+pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; \
+    img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
+
+/// Gives the Swagger UI pages and assets (everything under `/docs`) their security headers: the
+/// policy above, no framing (`frame-ancestors 'none'` and, for older browsers, `X-Frame-Options`),
+/// no referrer and no content sniffing.
+pub async fn docs_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let docs = req.path() == "/docs" || req.path().starts_with("/docs/");
+    let mut response = next.call(req).await?;
+    if docs {
+        let headers = response.headers_mut();
+        for (name, value) in [
+            (header::CONTENT_SECURITY_POLICY, DOCS_CSP),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ] {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    Ok(response)
 }
 
 /// The whole document, built from the same registration the server uses.

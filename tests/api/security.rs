@@ -481,3 +481,50 @@ async fn helpful_votes_from_one_network_are_bounded_whatever_agents_or_tokens_it
     assert_eq!(review["helpful_count"], 10, "{review}");
     assert_eq!(review["unhelpful_count"], 1, "{review}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_docs_and_their_assets_carry_a_strict_policy_and_refuse_framing() {
+    let app = crate::common::spawn_app().await;
+    for path in [
+        "/docs/",
+        "/docs/index.css",
+        "/docs/swagger-ui.css",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-initializer.js",
+        "/docs/favicon-32x32.png",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let policy = header("content-security-policy");
+        let directives: Vec<&str> = policy.split(';').map(str::trim).collect();
+        for expected in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "connect-src 'self'",
+            "img-src 'self' data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(
+                directives.contains(&expected),
+                "{path}: {expected} in {policy}"
+            );
+        }
+        assert!(!policy.contains("unsafe-"), "{path}: {policy}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+    }
+    // The API itself is unchanged: its answers are not pages and carry no such policy.
+    let healthz = app.get("/healthz").await;
+    assert!(healthz.headers().get("content-security-policy").is_none());
+}
