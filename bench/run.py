@@ -112,6 +112,19 @@ def wait_ready(base: str, process: subprocess.Popen, seconds: float = 120) -> No
     raise SystemExit("the service did not become ready")
 
 
+def check_loopback_guard(metrics_url: str, work: Path) -> None:
+    """Fails the run if the webhook worker tried to send outside loopback (or the guard's counter
+    is missing): tests/support/check_metrics.py on the metrics as the run leaves them."""
+    with urllib.request.urlopen(metrics_url, timeout=10) as response:
+        (work / "metrics-end.txt").write_bytes(response.read())
+    checked = subprocess.run([sys.executable, str(ROOT / "tests" / "support" / "check_metrics.py"),
+                              "--label", "bench", "--loopback-only", str(work / "metrics-end.txt")],
+                             text=True, capture_output=True)
+    print(checked.stdout + checked.stderr, end="", flush=True)
+    if checked.returncode != 0:
+        raise SystemExit("bench: the loopback guard failed (see above)")
+
+
 def psql(conninfo: str, sql: str) -> str:
     return run(["psql", conninfo, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql]).stdout.strip()
 
@@ -254,13 +267,14 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
                  isso="isso_post"),
         # The same load with a webhook endpoint enabled: every review also writes its outbox event
         # (same statement), and the worker fans events out and attempts deliveries meanwhile. The
-        # endpoint's documentation address (192.0.2.1) is refused by the target policy before any
-        # network traffic, so the receiver's speed does not enter the measure.
+        # endpoint's loopback address is refused by the default target policy (private targets
+        # off) before any network traffic, so the receiver's speed does not enter the measure;
+        # being loopback, it never trips the loopback-only guard the bench runs under.
         Scenario("post_spread_outbox", "POST review, 1,000 articles, webhooks on", "POST", "",
                  body_lua=review_lua.format(path='string.format("/v1/articles/spread-%d/reviews", math.random(0, 999))'),
                  pgbench=submission_script(binary, "'pg-outbox-' || :article", SPREAD_ARTICLES - 1),
                  setup="INSERT INTO webhook_endpoints (id, url, event_types, secret) VALUES "
-                       "(gen_random_uuid(), 'https://192.0.2.1/bench', "
+                       "(gen_random_uuid(), 'http://127.0.0.1:9/bench', "
                        "ARRAY['review.created', 'article.stats_changed'], "
                        "'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')",
                  teardown="TRUNCATE webhook_attempts, webhook_deliveries, outbox_events, webhook_endpoints"),
@@ -678,7 +692,12 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     # The load comes from one address, 127.0.0.1: the per-address rate limits stay off unless a
     # scenario is about them (the rate limiter's own cost is measured separately, see --limits).
+    metrics_url = f"http://127.0.0.1:{free_port()}/metrics"
     env.update(MARGINALIA_DATA_DIR=str(work / "data"), MARGINALIA_BIND=f"127.0.0.1:{port}",
+               # The webhook worker may send only to loopback; what it refuses is counted, and
+               # checked at the end (the metrics on an address of their own, without a key).
+               MARGINALIA_WEBHOOK_LOOPBACK_ONLY="true",
+               MARGINALIA_METRICS_BIND=metrics_url.removeprefix("http://").removesuffix("/metrics"),
                RUST_LOG="warn", MARGINALIA_RATE_LIMIT_REVIEWS=str(args.rate_limit),
                MARGINALIA_RATE_LIMIT_REACTIONS="0",
                # The rules a newsroom runs: every submission is checked against 50 terms.
@@ -711,6 +730,7 @@ def main() -> None:
                 print(f"pgbench {scenario.name}…", flush=True)
                 with prepared(conninfo, scenario):
                     pg[scenario.name] = drive_pgbench(conninfo, scenario, args, work)
+        check_loopback_guard(metrics_url, work)
     finally:
         service.terminate()
         service.wait(timeout=60)

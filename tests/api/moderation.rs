@@ -401,8 +401,9 @@ async fn a_bulk_action_of_500_is_one_transaction() {
 
 #[tokio::test]
 async fn authors_edit_within_the_window_and_delete_with_their_token() {
+    // The default window (15 minutes): no loaded machine outlasts it between the creation and
+    // the edits below. The test ends the window itself by ageing the review.
     let app = spawn_app_with(TestOptions {
-        edit_window: Duration::from_secs(2),
         read_cache_ttl: Duration::ZERO,
         ..TestOptions::default()
     })
@@ -471,7 +472,14 @@ async fn authors_edit_within_the_window_and_delete_with_their_token() {
         "{text}"
     );
 
-    tokio::time::sleep(Duration::from_millis(2_100)).await; // the edit window itself
+    // The edit window passes: the review is written an hour earlier than it was.
+    let aged = app
+        .count(&format!(
+            "WITH aged AS (UPDATE reviews SET created_at = created_at - interval '1 hour' \
+             WHERE id = '{id}' RETURNING 1) SELECT count(*) AS n FROM aged"
+        ))
+        .await;
+    assert_eq!(aged, 1);
     let late = edit(&token, json!({"rating": 5})).await.unwrap();
     expect_problem(late, 409).await;
 
@@ -802,6 +810,7 @@ async fn erasing_an_author_leaves_no_trace_of_their_email_or_words() {
             .send()
             .await
             .unwrap();
+        assert_eq!(response.status(), 201);
         let created: Value = response.json().await.unwrap();
         erased_ids.push(created["id"].as_str().unwrap().to_owned());
     }
@@ -812,36 +821,32 @@ async fn erasing_an_author_leaves_no_trace_of_their_email_or_words() {
     .await;
     let first = erased_ids[0].as_str();
     let reply = json!({"body": "Олено, дякуємо за Таємний текст!"});
-    app.with_key(
-        &key,
-        Method::PUT,
-        &format!("/v1/reviews/{first}/reply"),
-        Some(&reply),
-    )
-    .await;
-    let noted = json!({"action": "reject", "review_ids": [first], "note": "Olena.K@example.com пише вже втретє"});
-    app.with_key(&key, Method::POST, "/v1/moderation/actions", Some(&noted))
+    let replied = app
+        .with_key(
+            &key,
+            Method::PUT,
+            &format!("/v1/reviews/{first}/reply"),
+            Some(&reply),
+        )
         .await;
+    assert_eq!(replied.status(), 200, "the reply is stored");
+    let noted = json!({"action": "reject", "review_ids": [first], "note": "Olena.K@example.com пише вже втретє"});
+    let rejected = app
+        .with_key(&key, Method::POST, "/v1/moderation/actions", Some(&noted))
+        .await;
+    assert_eq!(rejected.status(), 200, "the note is stored");
     let second = erased_ids[1].as_str();
-    app.client
+    let flagged = app
+        .client
         .post(app.url(&format!("/v1/reviews/{second}/flags")))
         .json(&json!({"reason": "personal_data", "note": "Це Олена К. з п'ятого поверху"}))
         .send()
         .await
         .unwrap();
-    receiver.wait_for_messages(3, Duration::from_secs(10)).await;
-
-    let erased = app
-        .with_key(
-            &admin,
-            Method::POST,
-            "/v1/data-rights/erasures",
-            Some(&json!({"author_email": "olena.k@example.com"})),
-        )
-        .await;
-    assert_eq!(erased.status(), 200);
-    assert_eq!(erased.json::<Value>().await.unwrap()["erased"], 2);
-    for (place, sql) in [
+    assert_eq!(flagged.status(), 204, "the flag is stored");
+    receiver.wait_for_messages(3, Duration::from_secs(60)).await;
+    // Each copy the erasure must find is there before it, so that "no trace" below means erased.
+    let traces = [
         (
             "reviews",
             "SELECT count(*) AS n FROM reviews WHERE lower(author_email) LIKE '%olena%' \
@@ -861,7 +866,22 @@ async fn erasing_an_author_leaves_no_trace_of_their_email_or_words() {
             "SELECT count(*) AS n FROM moderation_log WHERE note LIKE '%lena%'",
         ),
         ("flags", "SELECT count(*) AS n FROM review_flags"),
-    ] {
+    ];
+    for (place, sql) in traces {
+        assert!(app.count(sql).await > 0, "{place} holds a copy to erase");
+    }
+
+    let erased = app
+        .with_key(
+            &admin,
+            Method::POST,
+            "/v1/data-rights/erasures",
+            Some(&json!({"author_email": "olena.k@example.com"})),
+        )
+        .await;
+    assert_eq!(erased.status(), 200);
+    assert_eq!(erased.json::<Value>().await.unwrap()["erased"], 2);
+    for (place, sql) in traces {
         assert_eq!(app.count(sql).await, 0, "{place} keeps a trace");
     }
     assert_eq!(stats(&app).await, (1, vec![0, 0, 1, 0, 0]));
@@ -1052,6 +1072,11 @@ async fn a_widget_on_the_newsroom_site_may_send_the_moderation_headers() {
     }
     let refused = app.post_review(ARTICLE, &review("x", 9)).await;
     assert!(refused.headers().contains_key("x-request-id"));
+    let problem = expect_problem(refused, 422).await;
+    assert!(
+        problem_fields(&problem).contains(&"rating".to_owned()),
+        "refused for its rating: {problem}"
+    );
 }
 
 /// Every change a moderator, an author or readers make reaches the newsroom's systems as its own

@@ -145,6 +145,126 @@ async fn the_server_routes_exactly_what_the_spec_documents() {
     assert_eq!(app.get("/v1/undocumented").await.status(), 404);
 }
 
+/// The routes the server registers, read from the source: each handler's route attribute
+/// (`#[get("/v1/me")]`) and each route registered by hand (`web::resource("/metrics")`,
+/// `.route("/docs", …)`, `SwaggerUi::new("/docs/{_:.*}")`), as (METHOD or `*`, template).
+fn registered_routes() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, files);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let quoted = |text: &str| text.split('"').nth(1).map(str::to_owned);
+    let mut routes = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).unwrap();
+        for line in source.lines().map(str::trim) {
+            for method in ["get", "post", "put", "patch", "delete", "head"] {
+                if let Some(rest) = line.strip_prefix(&format!("#[{method}(")) {
+                    routes.push((method.to_uppercase(), quoted(rest).unwrap()));
+                }
+            }
+        }
+        // Registered by hand: the path is the call's first argument, maybe on the next line.
+        for call in ["web::resource(", ".route(", "SwaggerUi::new("] {
+            for (at, _) in source.match_indices(call) {
+                let argument = source[at + call.len()..].trim_start();
+                if argument.starts_with('"') {
+                    let path = quoted(argument).unwrap();
+                    if path.starts_with('/') {
+                        routes.push(("*".to_owned(), path));
+                    }
+                }
+            }
+        }
+    }
+    routes
+}
+
+/// The other half of "exactly": every route the server registers is documented, but for the
+/// few that are deliberately not operations (the metrics, Swagger UI and its document), each
+/// named here and shown to be served.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_the_server_registers_is_documented() {
+    let spec: serde_json::Value = serde_json::from_str(&openapi_json().unwrap()).unwrap();
+    let paths = spec["paths"].as_object().unwrap();
+    // `{file:.+}` is a path parameter with actix's own pattern; the document names it `{file}`.
+    let template = |path: &str| {
+        let mut out = String::new();
+        let mut in_pattern = false;
+        for c in path.chars() {
+            match c {
+                ':' if out.rfind('{') > out.rfind('}') => in_pattern = true,
+                '}' => {
+                    in_pattern = false;
+                    out.push(c);
+                }
+                _ if in_pattern => {}
+                _ => out.push(c),
+            }
+        }
+        out
+    };
+    let undocumented = ["/metrics", "/docs", "/docs/{_}"];
+    let routes = registered_routes();
+    assert!(
+        routes.len() > 30,
+        "the route attributes were found: {routes:?}"
+    );
+    for (method, path) in &routes {
+        let path = template(path);
+        if undocumented.contains(&path.as_str()) {
+            continue;
+        }
+        let item = paths
+            .get(&path)
+            .unwrap_or_else(|| panic!("{method} {path} is served but not documented"));
+        if method != "*" {
+            assert!(
+                item.get(method.to_lowercase()).is_some(),
+                "{method} {path} is served but not documented"
+            );
+        }
+    }
+    // Every documented operation has its route in the source.
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            assert!(
+                routes
+                    .iter()
+                    .any(|(m, p)| *m == method && template(p) == *path),
+                "{method} {path} is documented but no route serves it"
+            );
+        }
+    }
+    // The undocumented ones are there, and nothing else is.
+    let app = spawn_app().await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (path, status) in [
+        ("/metrics", 401),
+        ("/docs", 308),
+        ("/docs/", 200),
+        ("/openapi.json", 200),
+    ] {
+        let response = no_redirects.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), status, "GET {path}");
+    }
+}
+
 /// Every limit and pattern the document publishes is the constant the code enforces.
 #[test]
 fn published_limits_are_the_enforced_constants() {

@@ -2,10 +2,15 @@
 
 use std::time::Duration;
 
+use crate::common::wait::{until, GENEROUS};
 use crate::common::{
     expect_problem, post_until_created, spawn_app_on, start_throwaway_cluster, Load, TestApp,
     TestOptions,
 };
+use diesel_async::AsyncConnection;
+
+/// How long the midload test keeps PostgreSQL away: longer than any prompt answer may take.
+const OUTAGE: Duration = Duration::from_secs(5);
 use marginalia::db;
 use marginalia::db::embedded::{ClusterOptions, EmbeddedPostgres};
 use serde_json::json;
@@ -125,7 +130,7 @@ async fn postgres_stopping_mid_load_gives_prompt_503s_then_recovers() {
 
     let target = app.url("/v1/articles/midload/reviews");
     let load_client = client.clone();
-    // (status, seconds it took)
+    // (status, seconds it took, the id a 201 acknowledged)
     let load = Load::start(8, Duration::from_millis(5), move |worker, i| {
         let client = load_client.clone();
         let target = target.clone();
@@ -139,49 +144,71 @@ async fn postgres_stopping_mid_load_gives_prompt_503s_then_recovers() {
                 .await
                 .expect("an answer");
             let status = response.status().as_u16();
+            let seconds = started.elapsed().as_secs_f64();
+            let answer: serde_json::Value = response.json().await.unwrap_or_default();
             if status == 503 {
-                let problem: serde_json::Value = response.json().await.unwrap();
-                assert_eq!(problem["status"], 503);
+                assert_eq!(answer["status"], 503);
             }
-            (status, started.elapsed().as_secs_f64())
+            let id = answer["id"]
+                .as_str()
+                .filter(|_| status == 201)
+                .map(str::to_owned);
+            (status, seconds, id)
         }
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    until(GENEROUS, "a review stored under load", || async {
+        app.count("SELECT count(*) AS n FROM reviews").await > 0
+    })
+    .await;
     cluster.stop().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(OUTAGE).await; // the outage itself
     cluster
         .start(ClusterOptions { durable: false })
         .await
         .unwrap();
+    // How fast it recovers is the bench's business; that it does, within a generous deadline,
+    // is this test's.
     let (recovered_after, _) = post_until_created(
         &client,
         &app.url("/v1/articles/midload/reviews"),
         &json!({"rating": 4, "body": "probe"}),
-        Duration::from_secs(10),
+        GENEROUS,
         Duration::from_millis(50),
     )
     .await;
     let answers = load.stop().await;
-    assert!(answers.iter().any(|(status, _)| *status == 201));
+    assert!(answers.iter().any(|(status, _, _)| *status == 201));
     assert!(
-        answers.iter().any(|(status, _)| *status == 503),
+        answers.iter().any(|(status, _, _)| *status == 503),
         "the outage was seen"
     );
-    for (status, seconds) in &answers {
+    for (status, seconds, _) in &answers {
         assert!(matches!(status, 201 | 503), "only 201 or 503, got {status}");
+        // Prompt means "not waiting for PostgreSQL to come back": the outage lasts longer than
+        // this bound, which still leaves a loaded machine room.
         if *status == 503 {
-            assert!(*seconds < 1.0, "a 503 took {seconds:.3}s");
+            assert!(*seconds < OUTAGE.as_secs_f64(), "a 503 took {seconds:.3}s");
         }
     }
-    let recovered_after = recovered_after.expect("serves again after PostgreSQL returns");
-    assert!(
-        recovered_after < Duration::from_secs(5),
-        "recovery took {recovered_after:?}"
-    );
-    // Every 201 is in the database, and the stats agree.
-    let created = answers.iter().filter(|(status, _)| *status == 201).count() as i64 + 1;
+    recovered_after.expect("serves again after PostgreSQL returns");
+    // Every acknowledged review is stored: each read back by its id.
+    let acknowledged: Vec<&String> = answers
+        .iter()
+        .filter_map(|(_, _, id)| id.as_ref())
+        .collect();
+    assert!(!acknowledged.is_empty());
+    for id in &acknowledged {
+        let read = client
+            .get(app.url(&format!("/v1/reviews/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.status(), 200, "acknowledged review {id} is stored");
+    }
+    // A commit whose answer was cut off by the outage may exist without its 201; never the
+    // reverse. The stats agree with what is stored.
+    let created = acknowledged.len() as i64 + 1;
     let stored = app.count("SELECT count(*) AS n FROM reviews").await;
-    // A commit whose answer was cut off by the shutdown may exist without its 201; never the reverse.
     assert!(stored >= created, "{stored} stored, {created} acknowledged");
     let counted = app
         .count("SELECT sum(review_count) AS n FROM article_stats WHERE article_id = 'midload'")
@@ -194,28 +221,34 @@ async fn an_exhausted_pool_answers_503_instead_of_hanging() {
     let app = crate::common::spawn_app_with(TestOptions {
         pool_size: 2,
         acquire_timeout: Duration::from_millis(300),
+        statement_timeout: Duration::from_secs(600),
         ..Default::default()
     })
     .await;
-    // Slow queries hold every pooled connection.
+    // Slow queries hold every pooled connection until the test cancels them, however long the
+    // probes below take on a loaded machine.
     let mut sleepers = Vec::new();
     for _ in 0..2 {
         let pool = app.pool.clone();
         sleepers.push(tokio::spawn(async move {
             use diesel_async::RunQueryDsl;
             let mut conn = pool.get().await.unwrap();
-            diesel::sql_query("SELECT pg_sleep(3)")
+            // Ends in an error when cancelled, as it should.
+            let _ = diesel::sql_query("SELECT pg_sleep(600) /* held */")
                 .execute(&mut conn)
-                .await
-                .unwrap();
+                .await;
         }));
     }
     // Wait until both connections are checked out by the sleepers.
-    while app.pool.status().available > 0 || app.pool.status().size < 2 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until(
+        GENEROUS,
+        "both connections held by the sleepers",
+        || async { app.pool.status().available == 0 && app.pool.status().size >= 2 },
+    )
+    .await;
+    // A hang would last as long as the sleepers (600 s); the client gives up long before.
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
     for path in ["/v1/articles/busy/stats", "/readyz"] {
@@ -225,6 +258,19 @@ async fn an_exhausted_pool_answers_503_instead_of_hanging() {
             .await
             .expect("an answer, not a hang");
         expect_problem(response, 503).await;
+    }
+    let mut conn = diesel_async::AsyncPgConnection::establish(&app.database_url)
+        .await
+        .unwrap();
+    {
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query(
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+             WHERE query LIKE 'SELECT pg_sleep(600) /* held */%' AND pid <> pg_backend_pid()",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
     }
     for sleeper in sleepers {
         sleeper.await.unwrap();
@@ -256,10 +302,13 @@ async fn a_frozen_database_costs_a_bounded_wait_then_503_and_recovery() {
         201
     );
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
+        .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    let bound = statement_timeout + Duration::from_secs(1);
+    // A bounded wait: the statement timeout and room for a loaded machine, still well short of
+    // the freeze, so a request that waited for PostgreSQL to thaw is caught.
+    let bound = statement_timeout + Duration::from_secs(7);
+    let freeze = Duration::from_secs(15);
 
     let frozen = cluster_processes(&cluster);
     signal_all(&frozen, Signal::SIGSTOP);
@@ -276,46 +325,53 @@ async fn a_frozen_database_costs_a_bounded_wait_then_503_and_recovery() {
                 1 => client.get(format!("{app_url}/v1/articles/frozen/reviews")),
                 _ => client.get(format!("{app_url}/readyz")),
             };
-            let status = request.send().await.expect("an answer").status().as_u16();
-            (worker % 3, status, started.elapsed())
+            let response = request.send().await.expect("an answer");
+            let status = response.status().as_u16();
+            let took = started.elapsed();
+            let answer: serde_json::Value = response.json().await.unwrap_or_default();
+            let id = answer["id"]
+                .as_str()
+                .filter(|_| status == 201)
+                .map(str::to_owned);
+            (worker % 3, status, took, id)
         }
     });
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(freeze).await;
     signal_all(&frozen, Signal::SIGCONT);
     let (recovered, _) = post_until_created(
         &app.client,
         &app.url("/v1/articles/frozen/reviews"),
         &json!({"rating": 5, "body": "after"}),
-        Duration::from_secs(10),
+        GENEROUS,
         Duration::from_millis(100),
     )
     .await;
     let answers = load.stop().await;
     assert!(recovered.is_some(), "serves again once PostgreSQL runs");
     assert!(
-        answers.iter().any(|(_, status, _)| *status == 503),
+        answers.iter().any(|(_, status, _, _)| *status == 503),
         "the stall was seen"
     );
-    for (kind, status, took) in &answers {
+    for (kind, status, took, _) in &answers {
         assert!(
             matches!(status, 200 | 201 | 503),
             "kind {kind}: got {status}"
         );
-        let limit = if *kind == 2 {
-            Duration::from_secs(1)
-        } else {
-            bound
-        };
         assert!(
-            *took <= limit,
-            "kind {kind} ({status}) took {took:?}, over {limit:?}"
+            *took <= bound,
+            "kind {kind} ({status}) took {took:?}, over {bound:?}"
         );
     }
-    let created = answers
+    // Every acknowledged review is stored: each read back by its id.
+    let acknowledged: Vec<&String> = answers
         .iter()
-        .filter(|(_, status, _)| *status == 201)
-        .count() as i64
-        + 2;
+        .filter_map(|(_, _, _, id)| id.as_ref())
+        .collect();
+    for id in &acknowledged {
+        let read = app.get(&format!("/v1/reviews/{id}")).await;
+        assert_eq!(read.status(), 200, "acknowledged review {id} is stored");
+    }
+    let created = acknowledged.len() as i64 + 2;
     let stored = app.count("SELECT count(*) AS n FROM reviews").await;
     assert!(stored >= created, "{stored} stored, {created} acknowledged");
 }

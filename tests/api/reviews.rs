@@ -81,11 +81,13 @@ async fn language_is_detected_when_absent() {
     let response = app
         .post_review("a1", &json!({"rating": 4, "body": body}))
         .await;
+    assert_eq!(response.status(), 201);
     let review: Value = response.json().await.unwrap();
     assert_eq!(review["language"], "uk");
     let short = app
         .post_review("a1", &json!({"rating": 4, "body": "ok"}))
         .await;
+    assert_eq!(short.status(), 201);
     let review: Value = short.json().await.unwrap();
     assert!(review["language"].is_null(), "too short to tell");
 }
@@ -105,6 +107,21 @@ async fn seed(app: &TestApp, article: &str, count: usize) -> Vec<String> {
 
 /// Follows `next_cursor` to the end; returns every item seen.
 async fn walk(app: &TestApp, article: &str, sort: &str, limit: usize) -> Vec<Value> {
+    walk_while_writing(app, article, sort, limit, 0).await.0
+}
+
+/// Follows `next_cursor` to the end, submitting `writes_per_page` reviews to the same article
+/// after each page (before the next is fetched), so that every page after the first is read
+/// with reviews arriving since the cursor was issued. Returns every item seen and the ids of the
+/// reviews written meanwhile.
+async fn walk_while_writing(
+    app: &TestApp,
+    article: &str,
+    sort: &str,
+    limit: usize,
+    writes_per_page: usize,
+) -> (Vec<Value>, Vec<String>) {
+    let mut written = Vec::new();
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -116,12 +133,22 @@ async fn walk(app: &TestApp, article: &str, sort: &str, limit: usize) -> Vec<Val
         let page_items = page["items"].as_array().unwrap();
         assert!(page_items.len() <= limit);
         items.extend(page_items.iter().cloned());
+        for _ in 0..writes_per_page {
+            let n = written.len();
+            // Ratings cycle, so that late reviews land before, inside and after the walk's
+            // position in every sort.
+            let review = json!({"rating": (n % 5) + 1, "body": format!("late {sort} {n}")});
+            let response = app.post_review(article, &review).await;
+            assert_eq!(response.status(), 201, "a write during the walk");
+            let created: Value = response.json().await.unwrap();
+            written.push(created["id"].as_str().unwrap().to_owned());
+        }
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => break,
         }
     }
-    items
+    (items, written)
 }
 
 /// Checks the documented order: time sorts by (created_at, id), rating sorts by (rating, id).
@@ -167,19 +194,20 @@ async fn pagination_has_no_duplicates_or_gaps_while_reviews_arrive() {
     let app = spawn_app().await;
     let ids = seed(&app, "busy", 250).await;
     for sort in ["newest", "oldest", "highest", "lowest"] {
-        let writer = {
-            let client = app.client.clone();
-            let url = app.url("/v1/articles/busy/reviews");
-            tokio::spawn(async move {
-                for i in 0..60 {
-                    let review = json!({"rating": (i % 5) + 1, "body": format!("late {i}")});
-                    let response = client.post(&url).json(&review).send().await.unwrap();
-                    assert_eq!(response.status(), 201);
-                }
-            })
-        };
-        let items = walk(&app, "busy", sort, 7).await;
-        writer.await.unwrap();
+        // Two reviews arrive between every two page fetches: the writer overlaps the whole walk
+        // by construction, not by the luck of scheduling.
+        let (items, written) = walk_while_writing(&app, "busy", sort, 7, 2).await;
+        assert!(
+            written.len() >= 2 * (250 / 7),
+            "{sort}: writes interleaved with every page"
+        );
+        for id in &written {
+            assert_eq!(
+                app.get(&format!("/v1/reviews/{id}")).await.status(),
+                200,
+                "{sort}: the late review {id} is stored"
+            );
+        }
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for item in &items {
             *counts.entry(item["id"].as_str().unwrap()).or_default() += 1;

@@ -8,6 +8,8 @@
 #                                                 # docs/console-queue.png, docs/console-article.png
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/support/service.sh
+source tests/support/service.sh
 
 binary=${CARGO_TARGET_DIR:-target}/debug/marginalia
 export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -17,31 +19,17 @@ export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 # Pinned playwright-core and axe-core, exactly as package-lock.json says.
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
-work=$(mktemp -d)
-chmod 755 "$work" # as root, PostgreSQL runs as `postgres` and must reach its data directory
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export MARGINALIA_DATA_DIR="$work/data" MARGINALIA_BIND="127.0.0.1:$port"
 # Every submission comes from 127.0.0.1: the per-address limit would cut the test short.
 export MARGINALIA_RATE_LIMIT_REVIEWS=0
 # For the console: a rule that holds a review for the queue, and a webhook receiver the test runs
-# on 127.0.0.1 (private targets are refused by default).
+# on 127.0.0.1 (private targets are refused by default; loopback-only, set by service.sh, refuses
+# everything else and counts it, so the end checks see any attempt to leave the machine).
 export MARGINALIA_BANNED_TERMS='шахрай,шахрая,шахраєм' MARGINALIA_WEBHOOK_ALLOW_PRIVATE_TARGETS=true
-unset DATABASE_URL MARGINALIA_CORS_ORIGINS
-
-"$binary" serve >"$work/service.log" 2>&1 &
-service=$!
-cleanup() {
-  kill -TERM "$service" 2>/dev/null && wait "$service" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-base="http://127.0.0.1:$port"
-for _ in $(seq 1 300); do
-  curl -fsS --max-time 2 "$base/readyz" >/dev/null 2>&1 && break
-  kill -0 "$service" 2>/dev/null || { cat "$work/service.log"; exit 1; }
-  sleep 0.2
-done
+unset MARGINALIA_CORS_ORIGINS
+service_start browser "$binary"
+work=$SERVICE_WORK
+base=$SERVICE_BASE
+service_wait_ready
 key=$("$binary" keys create --name browser --scope cms 2>/dev/null)
 
 # The fixture article as the CMS registers it (the id is the path; the body is not sent), and a
@@ -81,9 +69,7 @@ MARGINALIA_URL=$base ARTICLE_ID=$article PREMODERATED_ARTICLE_ID=$premoderated M
 console_status=$?
 set -e
 [ "$console_status" -eq 0 ] || status=$console_status
-if grep -q '"status":500\| 500 Internal' "$work/service.log"; then
-  echo "browser: the service logged a 500" >&2
-  status=1
-fi
+# The 5xx and loopback net, from the service's metrics (see tests/support/service.sh).
+service_end_checks || status=1
 echo "browser: exit $status"
 exit "$status"
