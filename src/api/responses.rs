@@ -44,6 +44,14 @@ pub enum KeyRequired {
     Forbidden(Problem),
 }
 
+/// The API key is missing, unknown or revoked (an operation any valid key may call).
+#[derive(IntoResponses)]
+pub enum AnyKeyRequired {
+    /// No API key, or an unknown or revoked one.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+}
+
 /// The article or review does not exist (or is not public).
 #[derive(IntoResponses)]
 pub enum NotFound {
