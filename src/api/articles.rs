@@ -8,7 +8,9 @@ use utoipa::ToSchema;
 
 use super::extract::{present, JsonBody};
 use super::http_cache::public_json;
-use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, Revalidated, Unavailable};
+use super::responses::{
+    BadBody, BadParameter, KeyNeeded, KeyRequired, NotFound, Revalidated, Unavailable,
+};
 use super::stats::ArticleStats;
 use crate::auth::ApiCaller;
 use crate::domain::article::{
@@ -199,7 +201,7 @@ pub struct PatchArticleRequest {
     security(("api_key" = ["moderator"]), ("api_key" = ["cms"]), ("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The article as it is now", body = Article),
-        BadBody, KeyRequired, NotFound, Unavailable,
+        BadBody, KeyNeeded, NotFound, Unavailable,
     )
 )]
 #[patch("/v1/articles/{article_id}")]

@@ -8,7 +8,7 @@ use actix_web::{get, web, Error, HttpMessage};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::responses::{AnyKeyRequired, Unavailable};
+use super::responses::{KeyNeeded, Unavailable};
 use super::RouteTable;
 use crate::auth::{ApiCaller, Scope, ScopePolicy};
 
@@ -30,7 +30,7 @@ pub struct Caller {
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The key's name and scopes", body = Caller),
-        AnyKeyRequired, Unavailable,
+        KeyNeeded, Unavailable,
     )
 )]
 #[get("/v1/me")]

@@ -44,9 +44,10 @@ pub enum KeyRequired {
     Forbidden(Problem),
 }
 
-/// The API key is missing, unknown or revoked (an operation any valid key may call).
+/// The API key is missing, unknown or revoked, for an operation that every scope may call (so
+/// no key is refused for its scope).
 #[derive(IntoResponses)]
-pub enum AnyKeyRequired {
+pub enum KeyNeeded {
     /// No API key, or an unknown or revoked one.
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(Problem),
