@@ -294,7 +294,9 @@ fn every_error_status_has_its_own_example() {
                     failures.push(format!("{name} {status} has no example"));
                     continue;
                 };
-                if example["status"].to_string() != *status {
+                if example["status"].as_u64().map(|s| s.to_string()).as_deref()
+                    != Some(status.as_str())
+                {
                     failures.push(format!(
                         "{name} {status} shows a {} example",
                         example["status"]
@@ -357,9 +359,16 @@ fn scopes_are_published_per_operation() {
         }
     }
     assert!(spec["paths"]["/v1/me"]["get"]["responses"]["403"].is_null());
+    let schemes = spec["components"]["securitySchemes"].as_object().unwrap();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             for alternative in operation["security"].as_array().unwrap() {
+                for scheme in alternative.as_object().unwrap().keys() {
+                    assert!(
+                        schemes.contains_key(scheme),
+                        "{method} {path}: no scheme {scheme}"
+                    );
+                }
                 let Some(scopes) = alternative["api_key"].as_array() else {
                     continue;
                 };
