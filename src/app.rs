@@ -21,6 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::api;
 use crate::api::http_cache::CachePolicy;
 use crate::api::openapi::{self, ApiDoc};
+use crate::auth::ScopePolicy;
 use crate::client::TrustedProxies;
 use crate::config::{Config, UnknownArticles};
 use crate::db::{self, Pool, PoolOptions};
@@ -265,9 +266,12 @@ fn start(
             .split_for_parts();
         let document = openapi::finish(document);
         let routes = web::Data::new(api::RouteTable::from_document(&document));
+        let scopes = web::Data::new(ScopePolicy::from_document(&document));
         app.app_data(state.clone())
             .app_data(routes)
+            .app_data(scopes)
             .wrap(from_fn(openapi::docs_headers))
+            .wrap(from_fn(api::caller::authenticate))
             .wrap(cors(&cors_origins))
             .wrap(from_fn(http_layer::shape_answers))
             .wrap(Condition::new(compression, Compress::default()))

@@ -4,12 +4,13 @@
 //! slow password hash is needed against guessing) and lets a request be authenticated with one
 //! indexed lookup.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::http::{header, Method};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
@@ -101,7 +102,131 @@ fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(token.to_owned()))
 }
 
-/// The caller behind a valid, unrevoked API key.
+/// The answer to a request without a key.
+pub const NO_KEY: &str = "this operation needs an API key: send `Authorization: Bearer <API key>`";
+/// The answer to a key that is not (or no longer) stored.
+pub const UNKNOWN_KEY: &str = "the API key is unknown or revoked";
+
+/// Which keys an operation admits.
+///
+/// Published as the operation's OpenAPI `security` (`api_key` with the scope names as
+/// alternatives) and enforced from that same publication by `ScopePolicy`, so the scopes the
+/// document shows are by construction the ones the service checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admits {
+    /// Any valid key (`security: [{"api_key": []}]`).
+    AnyKey,
+    /// A key with one of these scopes (`[{"api_key": ["moderator"]}, {"api_key": ["admin"]}]`).
+    /// `admin` may do everything, whether listed or not.
+    OneOf(Vec<Scope>),
+}
+
+impl Admits {
+    /// Succeeds when a key with `scopes` may call the operation.
+    pub fn check(&self, scopes: &[Scope]) -> Result<(), ApiError> {
+        let granted = match self {
+            Self::AnyKey => true,
+            Self::OneOf(allowed) => scopes
+                .iter()
+                .any(|scope| *scope == Scope::Admin || allowed.contains(scope)),
+        };
+        if granted {
+            Ok(())
+        } else {
+            Err(self.refusal())
+        }
+    }
+
+    /// The 403 of a key that lacks the scope.
+    pub fn refusal(&self) -> ApiError {
+        let mut names: Vec<&str> = match self {
+            Self::AnyKey => Vec::new(),
+            Self::OneOf(allowed) => allowed.iter().map(|s| s.as_str()).collect(),
+        };
+        if !names.contains(&Scope::Admin.as_str()) {
+            names.push(Scope::Admin.as_str());
+        }
+        ApiError::Forbidden(format!(
+            "this API key lacks the scope this operation needs (one of: {})",
+            names.join(", ")
+        ))
+    }
+
+    /// What an OpenAPI operation's `security` (as JSON) says of API keys; `None` when it takes
+    /// none.
+    pub fn published(security: &serde_json::Value) -> Option<Self> {
+        let mut scopes = Vec::new();
+        let mut any_key = false;
+        let mut takes_key = false;
+        let alternatives = security.as_array().map(Vec::as_slice).unwrap_or_default();
+        for names in alternatives.iter().filter_map(|a| a.get(API_KEY_SCHEME)) {
+            let names = names.as_array().map(Vec::as_slice).unwrap_or_default();
+            takes_key = true;
+            any_key |= names.is_empty();
+            scopes.extend(
+                names
+                    .iter()
+                    .filter_map(|name| name.as_str()?.parse::<Scope>().ok()),
+            );
+        }
+        match (takes_key, any_key) {
+            (false, _) => None,
+            (true, true) => Some(Self::AnyKey),
+            (true, false) => Some(Self::OneOf(scopes)),
+        }
+    }
+}
+
+/// The name of the API key security scheme in the OpenAPI document.
+pub const API_KEY_SCHEME: &str = "api_key";
+
+/// What each operation admits, read from the OpenAPI document the routes produced, by method and
+/// route template.
+#[derive(Debug, Default)]
+pub struct ScopePolicy(HashMap<(Method, String), Admits>);
+
+impl ScopePolicy {
+    pub fn from_document(document: &utoipa::openapi::OpenApi) -> Self {
+        let mut policy = HashMap::new();
+        for (path, item) in &document.paths.paths {
+            let operations = [
+                (Method::GET, &item.get),
+                (Method::PUT, &item.put),
+                (Method::POST, &item.post),
+                (Method::DELETE, &item.delete),
+                (Method::PATCH, &item.patch),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                // utoipa keeps a requirement's map private; its JSON form is the published one.
+                let security = serde_json::to_value(&operation.security).unwrap_or_default();
+                if let Some(admits) = Admits::published(&security) {
+                    policy.insert((method, path.clone()), admits);
+                }
+            }
+        }
+        Self(policy)
+    }
+
+    /// What the operation at `template` admits; `None` when it takes no API key.
+    pub fn admits(&self, method: &Method, template: &str) -> Option<&Admits> {
+        // HEAD is answered by the GET operation.
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        self.0.get(&(method.clone(), template.to_owned()))
+    }
+}
+
+/// The caller behind a valid, unrevoked API key whose scopes the operation admits.
+///
+/// `api::caller::authenticate` checks the key of every operation that publishes `api_key`
+/// security before routing goes on, so a 401 or 403 comes before any body is parsed or anything
+/// is looked up (which could tell what exists); a handler that takes an `ApiCaller` receives the
+/// caller it stored. A handler on a route the document does not describe checks here, admitting
+/// only `admin`.
 #[derive(Debug, Clone)]
 pub struct ApiCaller {
     pub key_name: String,
@@ -109,22 +234,26 @@ pub struct ApiCaller {
 }
 
 impl ApiCaller {
-    /// Succeeds when the key has `admin` or any of `allowed`.
-    pub fn require_any(&self, allowed: &[Scope]) -> Result<(), ApiError> {
-        let granted = self
+    /// The caller of `req` if its key is valid and has a scope `admits` accepts.
+    pub async fn authenticate(req: &HttpRequest, admits: &Admits) -> Result<Self, ApiError> {
+        let token = bearer_token(req)?.ok_or(ApiError::Unauthorized(NO_KEY))?;
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| ApiError::Internal("app state missing".into()))?;
+        let key = store::api_keys::find_active(&state.pool, &digest(&token))
+            .await?
+            .ok_or(ApiError::Unauthorized(UNKNOWN_KEY))?;
+        let scopes: Vec<Scope> = key
             .scopes
             .iter()
-            .any(|scope| *scope == Scope::Admin || allowed.contains(scope));
-        if granted {
-            Ok(())
-        } else {
-            let mut names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-            names.push(Scope::Admin.as_str());
-            Err(ApiError::Forbidden(format!(
-                "this API key lacks the scope this operation needs (one of: {})",
-                names.join(", ")
-            )))
-        }
+            .filter_map(|scope| scope.parse().ok())
+            .collect();
+        admits.check(&scopes)?;
+        Ok(Self {
+            key_name: key.name,
+            scopes,
+        })
     }
 }
 
@@ -133,25 +262,13 @@ impl FromRequest for ApiCaller {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer_token(req);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let checked = req.extensions().get::<ApiCaller>().cloned();
+        let req = req.clone();
         Box::pin(async move {
-            let token = token?.ok_or(ApiError::Unauthorized(
-                "this operation needs an API key: send `Authorization: Bearer <API key>`",
-            ))?;
-            let state = state.ok_or_else(|| ApiError::Internal("app state missing".into()))?;
-            let key = store::api_keys::find_active(&state.pool, &digest(&token))
-                .await?
-                .ok_or(ApiError::Unauthorized("the API key is unknown or revoked"))?;
-            let scopes = key
-                .scopes
-                .iter()
-                .filter_map(|scope| scope.parse().ok())
-                .collect();
-            Ok(ApiCaller {
-                key_name: key.name,
-                scopes,
-            })
+            match checked {
+                Some(caller) => Ok(caller),
+                None => Self::authenticate(&req, &Admits::OneOf(vec![Scope::Admin])).await,
+            }
         })
     }
 }
@@ -190,16 +307,29 @@ mod tests {
 
     #[test]
     fn admin_may_do_everything_others_only_their_scope() {
-        let caller = |scopes: Vec<Scope>| ApiCaller {
-            key_name: "test".into(),
-            scopes,
-        };
-        assert!(caller(vec![Scope::Admin])
-            .require_any(&[Scope::Cms])
-            .is_ok());
-        assert!(caller(vec![Scope::Cms]).require_any(&[Scope::Cms]).is_ok());
-        assert!(caller(vec![Scope::Moderator])
-            .require_any(&[Scope::Cms])
-            .is_err());
+        let cms = Admits::OneOf(vec![Scope::Cms]);
+        assert!(cms.check(&[Scope::Admin]).is_ok());
+        assert!(cms.check(&[Scope::Cms]).is_ok());
+        assert!(cms.check(&[Scope::Moderator]).is_err());
+        assert!(cms.check(&[]).is_err());
+        assert!(Admits::AnyKey.check(&[]).is_ok());
+        let admin_only = Admits::OneOf(vec![Scope::Admin]);
+        assert!(admin_only.check(&[Scope::Moderator, Scope::Cms]).is_err());
+    }
+
+    #[test]
+    fn published_security_is_read_as_alternatives() {
+        use serde_json::json;
+        assert_eq!(Admits::published(&json!(null)), None);
+        assert_eq!(Admits::published(&json!([])), None);
+        assert_eq!(Admits::published(&json!([{"cms_signature": []}])), None);
+        assert_eq!(
+            Admits::published(&json!([{"api_key": []}])),
+            Some(Admits::AnyKey)
+        );
+        assert_eq!(
+            Admits::published(&json!([{"api_key": ["moderator"]}, {"api_key": ["admin"]}])),
+            Some(Admits::OneOf(vec![Scope::Moderator, Scope::Admin]))
+        );
     }
 }

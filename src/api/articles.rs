@@ -8,9 +8,11 @@ use utoipa::ToSchema;
 
 use super::extract::{present, JsonBody};
 use super::http_cache::public_json;
-use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, Revalidated, Unavailable};
+use super::responses::{
+    BadBody, BadParameter, KeyNeeded, KeyRequired, NotFound, Revalidated, Unavailable,
+};
 use super::stats::ArticleStats;
-use crate::auth::{ApiCaller, Scope};
+use crate::auth::ApiCaller;
 use crate::domain::article::{
     ArticleId, ArticleInput, ArticleSection, ArticleTitle, ArticleUpsert, ArticleUrl, Lifecycle,
 };
@@ -133,7 +135,7 @@ impl From<ArticleWithStats> for Article {
     tag = "articles",
     params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     request_body(content = PutArticleRequest, content_type = "application/json"),
-    security(("api_key" = [])),
+    security(("api_key" = ["cms"]), ("api_key" = ["admin"])),
     responses(
         (status = 200, description = "Updated", body = Article),
         (status = 201, description = "Created", body = Article,
@@ -148,7 +150,6 @@ pub async fn put_article(
     article_id: ArticleId,
     JsonBody(request): JsonBody<PutArticleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Scope::Cms])?;
     let upsert = ArticleUpsert::parse(ArticleInput {
         title: request.title.as_deref(),
         url: request.url.as_deref(),
@@ -197,10 +198,10 @@ pub struct PatchArticleRequest {
     tag = "articles",
     params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     request_body(content = PatchArticleRequest, content_type = "application/json"),
-    security(("api_key" = [])),
+    security(("api_key" = ["moderator"]), ("api_key" = ["cms"]), ("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The article as it is now", body = Article),
-        BadBody, KeyRequired, NotFound, Unavailable,
+        BadBody, KeyNeeded, NotFound, Unavailable,
     )
 )]
 #[patch("/v1/articles/{article_id}")]
@@ -210,7 +211,6 @@ pub async fn patch_article(
     article_id: ArticleId,
     JsonBody(request): JsonBody<PatchArticleRequest>,
 ) -> Result<web::Json<Article>, ApiError> {
-    caller.require_any(&[Scope::Moderator, Scope::Cms])?;
     let settings = ArticleSettings {
         reviews_open: request.reviews_open,
         moderation: request

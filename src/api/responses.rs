@@ -44,6 +44,15 @@ pub enum KeyRequired {
     Forbidden(Problem),
 }
 
+/// The API key is missing, unknown or revoked, for an operation that every scope may call (so
+/// no key is refused for its scope).
+#[derive(IntoResponses)]
+pub enum KeyNeeded {
+    /// No API key, or an unknown or revoked one.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+}
+
 /// The article or review does not exist (or is not public).
 #[derive(IntoResponses)]
 pub enum NotFound {

@@ -259,9 +259,9 @@ fn endpoint_not_found() -> ApiError {
 ///
 /// Needs an `admin` key. The answer carries the endpoint's signing secret, shown only this once.
 #[utoipa::path(
-    tag = "webhooks",
+    tag = "webhook endpoints",
     request_body(content = CreateEndpointRequest, content_type = "application/json"),
-    security(("api_key" = [])),
+    security(("api_key" = ["admin"])),
     responses(
         (status = 201, description = "Created", body = CreatedEndpoint,
          headers(("Location" = String, description = "URL of the endpoint"))),
@@ -275,7 +275,6 @@ pub async fn create_endpoint(
     caller: ApiCaller,
     JsonBody(request): JsonBody<CreateEndpointRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[])?;
     let endpoint = NewEndpoint::parse(EndpointInput {
         url: Some(request.url),
         description: Some(request.description),
@@ -302,8 +301,8 @@ pub async fn create_endpoint(
 ///
 /// Needs an `admin` key. Secrets are never listed.
 #[utoipa::path(
-    tag = "webhooks",
-    security(("api_key" = [])),
+    tag = "webhook endpoints",
+    security(("api_key" = ["admin"])),
     responses(
         (status = 200, description = "Every endpoint, oldest first", body = EndpointList),
         KeyRequired, Unavailable,
@@ -312,9 +311,8 @@ pub async fn create_endpoint(
 #[get("/v1/webhook-endpoints")]
 pub async fn list_endpoints(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    _caller: ApiCaller,
 ) -> Result<web::Json<EndpointList>, ApiError> {
-    caller.require_any(&[])?;
     let rows = store::webhook_endpoints::list(&state.pool).await?;
     Ok(web::Json(EndpointList {
         items: rows.into_iter().map(Endpoint::from).collect(),
@@ -325,9 +323,9 @@ pub async fn list_endpoints(
 ///
 /// Needs an `admin` key.
 #[utoipa::path(
-    tag = "webhooks",
+    tag = "webhook endpoints",
     params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
-    security(("api_key" = [])),
+    security(("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The endpoint", body = Endpoint),
         BadParameter, KeyRequired, NotFound, Unavailable,
@@ -336,10 +334,9 @@ pub async fn list_endpoints(
 #[get("/v1/webhook-endpoints/{endpoint_id}")]
 pub async fn get_endpoint(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    _caller: ApiCaller,
     path: EndpointPath,
 ) -> Result<web::Json<Endpoint>, ApiError> {
-    caller.require_any(&[])?;
     store::webhook_endpoints::get(&state.pool, path.endpoint_id)
         .await?
         .map(|row| web::Json(row.into()))
@@ -350,10 +347,10 @@ pub async fn get_endpoint(
 ///
 /// Needs an `admin` key. Re-enable an endpoint the service disabled with `{"enabled": true}`.
 #[utoipa::path(
-    tag = "webhooks",
+    tag = "webhook endpoints",
     params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
     request_body(content = UpdateEndpointRequest, content_type = "application/json"),
-    security(("api_key" = [])),
+    security(("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The changed endpoint", body = Endpoint),
         BadBody, KeyRequired, NotFound, Unavailable,
@@ -366,7 +363,6 @@ pub async fn update_endpoint(
     path: EndpointPath,
     JsonBody(request): JsonBody<UpdateEndpointRequest>,
 ) -> Result<web::Json<Endpoint>, ApiError> {
-    caller.require_any(&[])?;
     let change = EndpointChange::parse(
         EndpointInput {
             url: request.url,
@@ -391,9 +387,9 @@ pub async fn update_endpoint(
 ///
 /// Needs an `admin` key. Its pending deliveries and its log go with it.
 #[utoipa::path(
-    tag = "webhooks",
+    tag = "webhook endpoints",
     params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
-    security(("api_key" = [])),
+    security(("api_key" = ["admin"])),
     responses(
         (status = 204, description = "Deleted"),
         BadParameter, KeyRequired, NotFound, Unavailable,
@@ -405,7 +401,6 @@ pub async fn delete_endpoint(
     caller: ApiCaller,
     path: EndpointPath,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[])?;
     if !store::webhook_endpoints::delete(&state.pool, path.endpoint_id).await? {
         return Err(endpoint_not_found());
     }
@@ -419,9 +414,9 @@ pub async fn delete_endpoint(
 /// (`MARGINALIA_WEBHOOK_ROTATION_GRACE`, a day by default) messages are signed with both the old
 /// and the new secret, so the receiver can switch without losing any.
 #[utoipa::path(
-    tag = "webhooks",
+    tag = "webhook endpoints",
     params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
-    security(("api_key" = [])),
+    security(("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The new secret", body = RotatedSecret),
         BadParameter, KeyRequired, NotFound, Unavailable,
@@ -433,7 +428,6 @@ pub async fn rotate_secret(
     caller: ApiCaller,
     path: EndpointPath,
 ) -> Result<web::Json<RotatedSecret>, ApiError> {
-    caller.require_any(&[])?;
     let secret = Secret::generate();
     let grace = chrono::Duration::from_std(state.webhooks.rotation_grace)
         .unwrap_or(chrono::Duration::days(1));
@@ -453,14 +447,14 @@ pub async fn rotate_secret(
 /// Needs an `admin` key. Newest first; each delivery with every attempt (status, latency,
 /// error, the first kilobyte of the answer).
 #[utoipa::path(
-    tag = "webhooks",
+    tag = "webhook endpoints",
     params(
         ("endpoint_id" = Uuid, Path, description = "Endpoint id"),
         ("status" = Option<DeliveryStatus>, Query, description = "Only deliveries in this state"),
         ("before" = Option<Uuid>, Query, description = "`next_before` of the previous page"),
         ("limit" = Option<PageSize>, Query, description = "Deliveries per page"),
     ),
-    security(("api_key" = [])),
+    security(("api_key" = ["admin"])),
     responses(
         (status = 200, description = "A page of deliveries", body = DeliveryPage),
         BadParameter, KeyRequired, NotFound, Unavailable,
@@ -469,11 +463,10 @@ pub async fn rotate_secret(
 #[get("/v1/webhook-endpoints/{endpoint_id}/deliveries")]
 pub async fn list_deliveries(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    _caller: ApiCaller,
     path: EndpointPath,
     DeliveryQueryParams(query): DeliveryQueryParams,
 ) -> Result<web::Json<DeliveryPage>, ApiError> {
-    caller.require_any(&[])?;
     if store::webhook_endpoints::get(&state.pool, path.endpoint_id)
         .await?
         .is_none()
@@ -507,12 +500,12 @@ pub async fn list_deliveries(
 /// Needs an `admin` key. Queues a succeeded or failed delivery for one more attempt now, with
 /// the same `webhook-id`. A delivery still pending is a 409: it is already queued.
 #[utoipa::path(
-    tag = "webhooks",
+    tag = "webhook endpoints",
     params(
         ("endpoint_id" = Uuid, Path, description = "Endpoint id"),
         ("delivery_id" = Uuid, Path, description = "Delivery id"),
     ),
-    security(("api_key" = [])),
+    security(("api_key" = ["admin"])),
     responses(
         (status = 202, description = "Queued for an attempt now", body = Delivery),
         (status = 409, description = "The delivery is still pending", body = Problem, content_type = "application/problem+json"),
@@ -525,7 +518,6 @@ pub async fn redeliver(
     caller: ApiCaller,
     path: EndpointPath,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[])?;
     let delivery_id = path.delivery_id.ok_or_else(|| {
         ApiError::bad_parameter(FieldError::new(
             "delivery_id",

@@ -119,7 +119,7 @@ pub fn openapi_webhooks() -> utoipa::openapi::Paths {
                  before trusting the body; the same `webhook-id` may arrive more than once.",
                 kind.as_str()
             )))
-            .tag("webhooks")
+            .tag("webhook events")
             .parameter(header(
                 "webhook-id",
                 "The message id: the same on every attempt (use it to ignore repeats)",

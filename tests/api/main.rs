@@ -5,6 +5,7 @@
 
 mod common;
 
+mod access;
 mod articles;
 mod cms_events;
 mod crash;

@@ -367,3 +367,186 @@ async fn emitted_problem_types_and_codes_are_published() {
     }
     assert!(seen > 10, "field errors were checked");
 }
+
+/// "Try it out" and generated clients call the instance that served the document, on whatever
+/// address and port: each `servers` URL, resolved against the document's own URL as OpenAPI says,
+/// reaches this very service.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_servers_reach_the_instance_that_serves_the_document() {
+    let app = spawn_app().await;
+    let document_url = url::Url::parse(&app.url("/openapi.json")).unwrap();
+    let served: serde_json::Value = app.get_json("/openapi.json").await;
+    let servers = served["servers"].as_array().expect("servers are listed");
+    assert!(!servers.is_empty());
+    for server in servers {
+        let raw = server["url"].as_str().unwrap();
+        let base = document_url.join(raw).unwrap();
+        assert_eq!(
+            base.origin(),
+            document_url.origin(),
+            "server {raw} is not the instance that served the document"
+        );
+        let me = base.join("v1/me").unwrap();
+        let answer = app.client.get(me.clone()).send().await.unwrap();
+        assert_eq!(answer.status(), 401, "{me} is this service's /v1/me");
+    }
+    // The committed document is the same for every host.
+    let committed: serde_json::Value = serde_json::from_str(&openapi_json().unwrap()).unwrap();
+    assert_eq!(committed["servers"], served["servers"]);
+}
+
+/// Each documented error status of each operation shows an example of its own, with that status:
+/// no operation shows the same problem under several statuses.
+#[test]
+fn every_error_status_has_its_own_example() {
+    let spec: serde_json::Value = serde_json::from_str(&openapi_json().unwrap()).unwrap();
+    let mut failures = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let name = format!("{method} {path}");
+            let mut seen: Vec<(&str, &serde_json::Value)> = Vec::new();
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let Some(content) = response["content"]["application/problem+json"].as_object()
+                else {
+                    continue;
+                };
+                let Some(example) = content.get("example") else {
+                    failures.push(format!("{name} {status} has no example"));
+                    continue;
+                };
+                if example["status"].as_u64().map(|s| s.to_string()).as_deref()
+                    != Some(status.as_str())
+                {
+                    failures.push(format!(
+                        "{name} {status} shows a {} example",
+                        example["status"]
+                    ));
+                }
+                if example["detail"].as_str().is_none_or(str::is_empty) {
+                    failures.push(format!("{name} {status}'s example has no detail"));
+                }
+                if status == "422" && example["errors"][0]["field"].as_str().is_none() {
+                    failures.push(format!("{name} 422's example names no field"));
+                }
+                for (other, earlier) in &seen {
+                    let same_detail = earlier["detail"] == example["detail"];
+                    if *earlier == example || same_detail {
+                        failures.push(format!("{name}: {other} and {status} share an example"));
+                    }
+                }
+                seen.push((status, example));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Each operation's key scopes are machine-readable alternatives of scope names, `admin` among
+/// them (it may do everything), and the prose says the same; an operation any key may call
+/// documents no 403.
+#[test]
+fn scopes_are_published_per_operation() {
+    let spec: serde_json::Value = serde_json::from_str(&openapi_json().unwrap()).unwrap();
+    let expected = [
+        ("put", "/v1/articles/{article_id}", vec!["cms", "admin"]),
+        (
+            "patch",
+            "/v1/articles/{article_id}",
+            vec!["moderator", "cms", "admin"],
+        ),
+        ("get", "/v1/moderation/queue", vec!["moderator", "admin"]),
+        ("post", "/v1/moderation/actions", vec!["moderator", "admin"]),
+        ("post", "/v1/data-rights/erasures", vec!["admin"]),
+        ("get", "/v1/webhook-endpoints", vec!["admin"]),
+        ("get", "/v1/me", vec![]),
+    ];
+    for (method, path, scopes) in expected {
+        let operation = &spec["paths"][path][method];
+        let published: Vec<&str> = operation["security"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|alternative| alternative["api_key"].as_array().unwrap())
+            .map(|scope| scope.as_str().unwrap())
+            .collect();
+        assert_eq!(published, scopes, "{method} {path}");
+        let description = operation["description"].as_str().unwrap();
+        for scope in &scopes {
+            assert!(
+                description.contains(&format!("`{scope}`")),
+                "{method} {path}: {description}"
+            );
+        }
+    }
+    assert!(spec["paths"]["/v1/me"]["get"]["responses"]["403"].is_null());
+    let schemes = spec["components"]["securitySchemes"].as_object().unwrap();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for alternative in operation["security"].as_array().unwrap() {
+                for scheme in alternative.as_object().unwrap().keys() {
+                    assert!(
+                        schemes.contains_key(scheme),
+                        "{method} {path}: no scheme {scheme}"
+                    );
+                }
+                let Some(scopes) = alternative["api_key"].as_array() else {
+                    continue;
+                };
+                if !scopes.is_empty() {
+                    let all = operation["security"].to_string();
+                    assert!(
+                        all.contains("\"admin\""),
+                        "{method} {path} does not admit admin"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The outbound event definitions have a tag of their own, apart from the endpoint management
+/// operations and the CMS's inbound events (one shared tag made openapi-generator write a module
+/// that does not import); optional headers are plain strings, never `null`.
+#[test]
+fn webhook_tags_are_separate_and_headers_not_nullable() {
+    let spec: serde_json::Value = serde_json::from_str(&openapi_json().unwrap()).unwrap();
+    let mut event_tags = std::collections::BTreeSet::new();
+    for item in spec["webhooks"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            for tag in operation["tags"].as_array().unwrap() {
+                event_tags.insert(tag.as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(
+        event_tags.into_iter().collect::<Vec<_>>(),
+        ["webhook events"]
+    );
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for tag in operation["tags"].as_array().unwrap() {
+                assert_ne!(tag, "webhook events", "{method} {path}");
+            }
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                assert!(
+                    !parameter["schema"].to_string().contains("null"),
+                    "{method} {path}: {parameter}"
+                );
+            }
+        }
+    }
+    let create = &spec["paths"]["/v1/articles/{article_id}/reviews"]["post"];
+    let key = create["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Idempotency-Key")
+        .unwrap();
+    assert_eq!(key["required"], false);
+    assert_eq!(key["schema"]["type"], "string");
+    assert_eq!(spec["paths"]["/v1/webhooks/cms"]["post"]["tags"][0], "cms");
+    assert_eq!(
+        spec["paths"]["/v1/webhook-endpoints"]["get"]["tags"][0],
+        "webhook endpoints"
+    );
+}

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Generated API clients against the live service: generates a TypeScript client (openapi-typescript
-# + openapi-fetch) and a Python client (openapi-python-client) from the OpenAPI document, type-checks
-# each client's flow against its generated types (tsc --strict, mypy --strict), and runs both flows
-# against the service on a private throwaway PostgreSQL cluster. Fails when either client fails.
+# + openapi-fetch) and two Python clients (openapi-python-client; openapi-generator's `python`)
+# from the OpenAPI document, type-checks each client's flow against its generated types (tsc
+# --strict, mypy --strict), and runs the flows against the service on a private throwaway
+# PostgreSQL cluster. Fails when any client fails.
 # docs/clients.md describes the clients and the flows.
 #
 #   bash tests/clients/run.sh                                  # the committed openapi/openapi.json
 #   CLIENTS_SPEC=/tmp/changed.json bash tests/clients/run.sh   # would these clients survive a change?
 #
 # Needs the built binary (cargo build --bin marginalia: this script does not build), Node >= 20 with
-# npm, python3 with venv, and the PostgreSQL server programs. Installs the pinned npm packages
+# npm, python3 with venv, a Java runtime >= 11 for openapi-generator (Debian: default-jre-headless),
+# and the PostgreSQL server programs. Installs the pinned npm packages
 # (tests/clients/typescript/package-lock.json) and the pinned Python packages
-# (tests/clients/python/requirements.txt, into target/clients-venv, rebuilt when that file changes).
+# (tests/clients/python/requirements.txt, into target/clients-venv, and
+# tests/clients/openapi-generator/requirements.txt, into target/clients-ogen-venv; each rebuilt
+# when its file changes).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/support/service.sh
@@ -23,6 +27,8 @@ binary=${CARGO_TARGET_DIR:-target}/debug/marginalia
 venv=$(realpath -m "${CLIENTS_VENV:-target/clients-venv}")
 ts=$PWD/tests/clients/typescript
 py=$PWD/tests/clients/python
+og=$PWD/tests/clients/openapi-generator
+ogen_venv=$(realpath -m "${CLIENTS_OGEN_VENV:-target/clients-ogen-venv}")
 
 if [ ! -x "$binary" ]; then
   echo "clients: $binary is missing; build it first (cargo build --bin marginalia)" >&2
@@ -48,6 +54,13 @@ if ! cmp -s "$py/requirements.txt" "$venv/requirements.txt"; then
   cp "$py/requirements.txt" "$venv/requirements.txt"
 fi
 (cd "$ts" && npm ci --no-audit --no-fund --loglevel=error)
+if ! cmp -s "$og/requirements.txt" "$ogen_venv/requirements.txt"; then
+  echo "clients: installing tests/clients/openapi-generator/requirements.txt into $ogen_venv"
+  rm -rf "$ogen_venv"
+  python3 -m venv "$ogen_venv"
+  "$ogen_venv/bin/pip" install --quiet --disable-pip-version-check -r "$og/requirements.txt"
+  cp "$og/requirements.txt" "$ogen_venv/requirements.txt"
+fi
 
 # --- The service is ready and the CMS has a key. -------------------------------------------------
 service_wait_ready
@@ -85,10 +98,34 @@ python_client() {
   MARGINALIA_ARTICLE_ID=voa-2020-05-iskp-attacks-py "$venv/bin/python" "$py/flow.py" || return 1
 }
 
+openapi_generator_client() {
+  rm -rf "$og/generated"
+  stage="java (openapi-generator runs on a JRE; Debian: apt-get install default-jre-headless)"
+  command -v java >/dev/null || return 1
+  stage="generate (openapi-generator python)"
+  mkdir -p "$og/generated"
+  cp "$og/openapi-generator-ignore" "$og/generated/.openapi-generator-ignore"
+  # Any module that does not compile (the old shared `webhooks` tag made the package's import a
+  # SyntaxError) fails here rather than at the flow's first import.
+  "$ogen_venv/bin/openapi-generator-cli" generate --generator-name python --input-spec "$spec" \
+    --output "$og/generated" --additional-properties=packageName=marginalia_ogen,projectName=marginalia-ogen \
+    --global-property=apiTests=false,modelTests=false,apiDocs=false,modelDocs=false \
+    >"$work/openapi-generator.log" 2>&1 || { cat "$work/openapi-generator.log" >&2; return 1; }
+  stage="compile (python -m compileall generated/marginalia_ogen)"
+  "$ogen_venv/bin/python" -m compileall -q "$og/generated/marginalia_ogen" || return 1
+  stage="type-check (mypy --strict)"
+  # The generated package is followed for its types, its own code is not judged.
+  (cd "$og" && MYPYPATH="$og/generated" "$ogen_venv/bin/mypy" --strict --follow-imports=silent \
+    --cache-dir "$work/mypy-ogen-cache" flow.py) || return 1
+  stage="flow (python flow.py)"
+  PYTHONPATH="$og/generated" MARGINALIA_ARTICLE_ID=voa-2020-05-iskp-attacks-og \
+    "$ogen_venv/bin/python" "$og/flow.py" || return 1
+}
+
 passed=0
 failed=0
 summary=()
-for client in typescript python; do
+for client in typescript python openapi_generator; do
   began=$SECONDS
   stage=
   if "${client}_client"; then

@@ -11,11 +11,13 @@ fixture reviews at once (post-moderation, the default) and takes them all from o
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
 import traceback
 import unicodedata
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -147,8 +149,15 @@ def main() -> None:
     check(unauthorized.type_ == "urn:marginalia:problem:unauthorized", f"PUT without a key: {unauthorized}")
 
     # 2. A Ukrainian review first, then every other valid fixture review.
-    def submit(fixture: dict[str, Any]) -> CreatedReview:
-        response = create_review.sync_detailed(article_id, client=client, body=CreateReviewRequest.from_dict(fixture))
+    # The Idempotency-Key header is optional, never null: published as nullable, the generated
+    # signature took None, which httpx then refuses as a header value (a crash, not an answer).
+    key_type = inspect.signature(create_review.sync_detailed).parameters["idempotency_key"].annotation
+    check("None" not in str(key_type), f"create_review takes idempotency_key: {key_type}")
+
+    def submit(fixture: dict[str, Any], key: str | Unset = UNSET) -> CreatedReview:
+        response = create_review.sync_detailed(
+            article_id, client=client, body=CreateReviewRequest.from_dict(fixture), idempotency_key=key
+        )
         review = expect(response, CreatedReview, (201,), "POST reviews")
         check(review.status == "published", f"POST reviews: status {review.status!r} for {fixture['body']!r}")
         check(bool(review.edit_token), "POST reviews: no edit_token")
@@ -170,8 +179,15 @@ def main() -> None:
     ukrainian = next((review for review in reviews if review.get("language") == "uk"), None)
     check(ukrainian is not None, "reviews-valid.json has no Ukrainian review")
     assert ukrainian is not None
-    created = [submit(ukrainian)]
+    key = str(uuid.uuid4())
+    created = [submit(ukrainian, key)]
     step(f"submitted the Ukrainian review: 201, status {created[0].status}, edit_token present")
+    retried = submit(ukrainian, key)
+    check(
+        retried.id == created[0].id and retried.edit_token == created[0].edit_token,
+        f"POST reviews: the retry with the same Idempotency-Key stored {retried.id}, first {created[0].id}",
+    )
+    step("retried it with the same Idempotency-Key: the same review and token, nothing stored twice")
     created += [submit(review) for review in reviews if review is not ukrainian]
     step(f"submitted {len(created)} reviews")
 

@@ -1,0 +1,212 @@
+//! The examples of the documented error answers: one per status of each operation, built from the
+//! very `ApiError`s the service answers with (their messages, limits and problem types), so that
+//! an example shows what a client will really get: a 404 names the thing that is missing, a 403
+//! the scopes the operation admits, a 422 a field of the operation's own body.
+
+use serde_json::{Map, Value};
+
+use crate::auth::{Admits, UNKNOWN_KEY};
+use crate::domain::{FieldError, FieldErrorCode};
+use crate::error::{ApiError, PROBLEM_JSON};
+use crate::store::webhook_endpoints::MAX_ENDPOINTS;
+use crate::store::StoreError;
+
+/// What an example depends on besides its status.
+struct Operation<'a> {
+    method: &'a str,
+    path: &'a str,
+    /// The operation as published, for its parameters and security.
+    operation: &'a Value,
+    /// The first required (else first) member of the JSON body, resolved in the components.
+    body_field: Option<String>,
+}
+
+/// Sets the example of every `application/problem+json` answer of every operation in `document`
+/// (the document as JSON, before it is served or committed).
+pub fn add_problem_examples(document: &mut Value) {
+    let schemas = document["components"]["schemas"].clone();
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, operation) in item.iter_mut() {
+            let context = Operation {
+                method,
+                path,
+                operation: &operation.clone(),
+                body_field: body_field(operation, &schemas),
+            };
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                let Some(content) = response
+                    .get_mut("content")
+                    .and_then(|content| content.get_mut(PROBLEM_JSON))
+                    .and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                let Some(error) = status.parse().ok().and_then(|s| example(s, &context)) else {
+                    continue;
+                };
+                if let Ok(problem) = serde_json::to_value(error.to_problem()) {
+                    content.insert("example".to_owned(), problem);
+                }
+            }
+        }
+    }
+}
+
+/// The member of the operation's JSON body a 422 example names.
+fn body_field(operation: &Value, schemas: &Value) -> Option<String> {
+    let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
+    let schema = match schema["$ref"].as_str() {
+        Some(reference) => &schemas[reference.rsplit('/').next()?],
+        None => schema,
+    };
+    let first_required = schema["required"]
+        .as_array()
+        .and_then(|required| required.first())
+        .and_then(Value::as_str);
+    let first = schema["properties"]
+        .as_object()
+        .and_then(|properties: &Map<String, Value>| properties.keys().next())
+        .map(String::as_str);
+    first_required.or(first).map(str::to_owned)
+}
+
+fn takes_api_key(operation: &Value) -> bool {
+    operation["security"]
+        .as_array()
+        .is_some_and(|alternatives| alternatives.iter().any(|a| a.get("api_key").is_some()))
+}
+
+fn takes_signature(operation: &Value) -> bool {
+    operation["security"]
+        .as_array()
+        .is_some_and(|alternatives| {
+            alternatives
+                .iter()
+                .any(|a| a.get("cms_signature").is_some())
+        })
+}
+
+/// The first path (else query) parameter, which a 400 example names.
+fn first_parameter(operation: &Value) -> Option<(&str, &str)> {
+    let parameters = operation["parameters"].as_array()?;
+    ["path", "query"].into_iter().find_map(|place| {
+        parameters
+            .iter()
+            .find(|parameter| parameter["in"] == place)
+            .and_then(|parameter| Some((parameter["name"].as_str()?, place)))
+    })
+}
+
+fn example(status: u16, op: &Operation<'_>) -> Option<ApiError> {
+    let is = |method: &str, path: &str| op.method == method && op.path == path;
+    let error = match status {
+        400 => match first_parameter(op.operation) {
+            Some((name, _)) if name.ends_with("id") && name != "article_id" => {
+                ApiError::bad_parameter(FieldError::new(
+                    name,
+                    FieldErrorCode::Format,
+                    "must be a UUID",
+                ))
+            }
+            Some(("article_id", _)) => ApiError::bad_parameter(FieldError::new(
+                "article_id",
+                FieldErrorCode::Format,
+                "must be letters, digits and . _ : ~ -, not only dots",
+            )),
+            Some((name, _)) => ApiError::bad_parameter(FieldError::new(
+                name,
+                FieldErrorCode::Format,
+                "is not one of the accepted values",
+            )),
+            None => ApiError::BadRequest {
+                detail: "the body is not valid JSON: expected value at line 1 column 1".into(),
+                errors: Vec::new(),
+            },
+        },
+        401 if takes_api_key(op.operation) => ApiError::Unauthorized(UNKNOWN_KEY),
+        401 if takes_signature(op.operation) => {
+            ApiError::Unauthorized("the webhook signature could not be verified")
+        }
+        401 => ApiError::Unauthorized(
+            "this operation needs the review's edit token: send `X-Edit-Token: <token>`",
+        ),
+        403 => match Admits::published(&op.operation["security"]) {
+            Some(admits) => admits.refusal(),
+            None => StoreError::WrongEditToken.into(),
+        },
+        404 if op.path.starts_with("/console/") => {
+            ApiError::NotFound("the console has no file `views/missing.js`".into())
+        }
+        404 if op.path.contains("/deliveries/") => {
+            ApiError::NotFound("no delivery with this id for this endpoint".into())
+        }
+        404 if op.path.starts_with("/v1/webhook-endpoints/") => {
+            ApiError::NotFound("no webhook endpoint with this id".into())
+        }
+        404 if is("post", "/v1/moderation/actions") => ApiError::NotFoundItems {
+            detail: "1 of the reviews do not exist; nothing was changed".into(),
+            errors: vec![FieldError::new(
+                "review_ids[1]",
+                FieldErrorCode::Unknown,
+                "no review with this id",
+            )],
+        },
+        404 if is("get", "/v1/reviews/{id}") => {
+            ApiError::NotFound("no published review with this id".into())
+        }
+        404 if op.path.contains("/reviews/{id}") => StoreError::ReviewNotFound.into(),
+        404 => StoreError::ArticleNotFound.into(),
+        408 => ApiError::RequestTimeout { seconds: 10 },
+        409 if is("post", "/v1/articles/{article_id}/reviews") => StoreError::ReviewsClosed.into(),
+        409 if is("patch", "/v1/reviews/{id}") => StoreError::EditWindowClosed.into(),
+        409 if is("post", "/v1/moderation/actions") => ApiError::ConflictItems {
+            detail: "1 of the reviews cannot take this change; nothing was changed".into(),
+            errors: vec![FieldError::new(
+                "review_ids[0]",
+                FieldErrorCode::Disallowed,
+                "the review is deleted; it cannot be approved",
+            )],
+        },
+        409 if op.path.ends_with("/reply") => {
+            ApiError::Conflict("the review is deleted: it takes no reply".into())
+        }
+        409 if op.path.ends_with("/redeliver") => ApiError::Conflict(
+            "the delivery is still pending; its next attempt is due at 2026-12-04T16:05:00+00:00"
+                .into(),
+        ),
+        409 if op.path.starts_with("/v1/webhook-endpoints") => ApiError::Conflict(format!(
+            "at most {MAX_ENDPOINTS} webhook endpoints; delete one first"
+        )),
+        409 => ApiError::Conflict("the request conflicts with the current state".into()),
+        413 => ApiError::PayloadTooLarge { limit: 262_144 },
+        415 => ApiError::UnsupportedMediaType(
+            "send the request body as JSON with `Content-Type: application/json`".into(),
+        ),
+        422 => {
+            let field = op.body_field.as_deref().unwrap_or("body");
+            ApiError::Validation(vec![FieldError::new(
+                field,
+                FieldErrorCode::Required,
+                "is required",
+            )])
+        }
+        429 => ApiError::TooManyRequests {
+            retry_after_secs: 42,
+        },
+        503 => ApiError::Unavailable(String::new()),
+        _ => return None,
+    };
+    Some(error)
+}

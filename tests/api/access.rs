@@ -1,0 +1,216 @@
+//! Access control, table-driven from the app's own OpenAPI document: every operation that
+//! declares API key security answers its documented 401 to no key, an unknown key, a malformed
+//! `Authorization` and a revoked key, and its documented 403 to a key of each scope its `security`
+//! does not admit; so no operation can ship with its access untested, and the scopes the
+//! document publishes are the ones the service enforces.
+
+use marginalia::auth::{self, Scope};
+use marginalia::store;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::common::{expect_problem, spawn_app, TestApp};
+
+/// Every scope a key can have; `admin` may do everything, so only the others can be refused.
+const REFUSABLE: [Scope; 2] = [Scope::Cms, Scope::Moderator];
+
+/// Path parameters that parse (so that auth, not parsing, decides), naming nothing that exists.
+fn valid_looking(path: &str) -> String {
+    let mut url = String::new();
+    for segment in path.split('/').skip(1) {
+        url.push('/');
+        match segment {
+            "{article_id}" => url.push_str("voa-2020-05-access-table"),
+            s if s.starts_with('{') => url.push_str(&uuid::Uuid::now_v7().to_string()),
+            literal => url.push_str(literal),
+        }
+    }
+    url
+}
+
+/// The scopes the operation's `security` admits through `api_key`: `None` when it takes no key,
+/// `Some(empty)` when any valid key will do.
+fn admitted(operation: &Value) -> Option<Vec<String>> {
+    let mut scopes = Vec::new();
+    let mut takes_key = false;
+    for alternative in operation["security"].as_array()? {
+        if let Some(names) = alternative.get("api_key") {
+            takes_key = true;
+            let names = names.as_array().expect("scope names are a list");
+            if names.is_empty() {
+                return Some(Vec::new());
+            }
+            scopes.extend(names.iter().map(|n| n.as_str().unwrap().to_owned()));
+        }
+    }
+    takes_key.then_some(scopes)
+}
+
+async fn call(
+    app: &TestApp,
+    method: &Method,
+    url: &str,
+    has_body: bool,
+    authorization: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app.client.request(method.clone(), app.url(url));
+    if has_body {
+        // Well-formed JSON that breaks the body's rules: a 422 would mean the body was read first.
+        request = request
+            .header("content-type", "application/json")
+            .body("{}");
+    }
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", authorization);
+    }
+    request.send().await.expect("the request is answered")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_secured_operation_refuses_what_its_security_does_not_admit() {
+    let app = spawn_app().await;
+    let document = app.get_json("/openapi.json").await;
+
+    // A key that worked once: created with every scope, then revoked.
+    let revoked = auth::generate_key();
+    let row = store::api_keys::create(&app.pool, "revoked", &["admin".into()], &revoked.digest)
+        .await
+        .expect("create the key to revoke");
+    assert!(store::api_keys::revoke(&app.pool, row.id)
+        .await
+        .expect("revoke the key"));
+    let listed = store::api_keys::list(&app.pool).await.expect("list keys");
+    assert!(
+        listed
+            .iter()
+            .any(|key| key.id == row.id && key.revoked_at.is_some()),
+        "the key is stored as revoked"
+    );
+    let unknown = auth::generate_key().secret;
+    let mut scoped = Vec::new();
+    for scope in REFUSABLE {
+        scoped.push((scope, app.api_key(&[scope]).await));
+    }
+
+    let mut secured = 0;
+    let mut refusals = 0;
+    let mut problems = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let name = format!("{} {path}", method.to_uppercase());
+            let Some(scopes) = admitted(operation) else {
+                continue;
+            };
+            secured += 1;
+            let responses = &operation["responses"];
+            if !responses["401"].is_object() {
+                problems.push(format!("{name} takes an API key but documents no 401"));
+            }
+            let refusable: Vec<Scope> = REFUSABLE
+                .into_iter()
+                .filter(|scope| !scopes.is_empty() && !scopes.contains(&scope.to_string()))
+                .collect();
+            if !refusable.is_empty() && !responses["403"].is_object() {
+                problems.push(format!("{name} refuses some scopes but documents no 403"));
+            }
+            if refusable.is_empty() && responses["403"].is_object() {
+                problems.push(format!(
+                    "{name} documents a 403 that no key can meet (it admits {scopes:?})"
+                ));
+            }
+
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let url = valid_looking(path);
+            let has_body = operation["requestBody"].is_object();
+            let unauthenticated = [
+                ("no key", None),
+                (
+                    "a malformed Authorization",
+                    Some("Basic dXNlcjpwYXNz".to_owned()),
+                ),
+                ("an unknown key", Some(format!("Bearer {unknown}"))),
+                ("a revoked key", Some(format!("Bearer {}", revoked.secret))),
+            ];
+            for (what, authorization) in unauthenticated {
+                let response = call(&app, &method, &url, has_body, authorization.as_deref()).await;
+                if response.status() != 401 {
+                    problems.push(format!(
+                        "{name} with {what}: {} {}",
+                        response.status(),
+                        response.text().await.unwrap_or_default()
+                    ));
+                    continue;
+                }
+                let problem = expect_problem(response, 401).await;
+                assert_eq!(problem["type"], "urn:marginalia:problem:unauthorized");
+                refusals += 1;
+            }
+            for (scope, key) in scoped.iter().filter(|(s, _)| refusable.contains(s)) {
+                let bearer = format!("Bearer {key}");
+                let response = call(&app, &method, &url, has_body, Some(&bearer)).await;
+                if response.status() != 403 {
+                    problems.push(format!(
+                        "{name} with a `{scope}` key: {} {}",
+                        response.status(),
+                        response.text().await.unwrap_or_default()
+                    ));
+                    continue;
+                }
+                let problem = expect_problem(response, 403).await;
+                assert_eq!(problem["type"], "urn:marginalia:problem:forbidden");
+                let detail = problem["detail"].as_str().unwrap();
+                for admitted in &scopes {
+                    assert!(detail.contains(admitted.as_str()), "{name}: {detail}");
+                }
+                refusals += 1;
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The document's secured operations: the CMS's, the moderators', the data rights, the
+    // webhook endpoints and /v1/me. Fewer would mean the walk missed some.
+    assert!(secured >= 20, "only {secured} secured operations found");
+    assert!(refusals >= secured * 4, "{refusals} refusals provoked");
+}
+
+/// The scopes the document publishes are enough for the operation: a key with exactly one
+/// admitted scope passes the access check (whatever the operation then answers of the request).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_published_scope_is_admitted() {
+    let app = spawn_app().await;
+    let document = app.get_json("/openapi.json").await;
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(scopes) = admitted(operation) else {
+                continue;
+            };
+            let scopes: Vec<Scope> = if scopes.is_empty() {
+                REFUSABLE.to_vec()
+            } else {
+                scopes.iter().map(|s| s.parse().unwrap()).collect()
+            };
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let url = valid_looking(path);
+            for scope in scopes {
+                let bearer = format!("Bearer {}", app.api_key(&[scope]).await);
+                let response = call(
+                    &app,
+                    &method,
+                    &url,
+                    operation["requestBody"].is_object(),
+                    Some(&bearer),
+                )
+                .await;
+                let status = response.status().as_u16();
+                assert!(
+                    status != 401 && status != 403 && status != 500,
+                    "{method} {path} with a `{scope}` key: {status} {}",
+                    response.text().await.unwrap_or_default()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} operations checked");
+}
