@@ -183,11 +183,11 @@ pub const API_KEY_SCHEME: &str = "api_key";
 /// What each operation admits, read from the OpenAPI document the routes produced, by method and
 /// route template.
 #[derive(Debug, Default)]
-pub struct ScopePolicy(HashMap<(Method, String), Admits>);
+pub struct ScopePolicy(HashMap<String, Vec<(Method, Admits)>>);
 
 impl ScopePolicy {
     pub fn from_document(document: &utoipa::openapi::OpenApi) -> Self {
-        let mut policy = HashMap::new();
+        let mut policy: HashMap<String, Vec<(Method, Admits)>> = HashMap::new();
         for (path, item) in &document.paths.paths {
             let operations = [
                 (Method::GET, &item.get),
@@ -201,7 +201,10 @@ impl ScopePolicy {
                 // utoipa keeps a requirement's map private; its JSON form is the published one.
                 let security = serde_json::to_value(&operation.security).unwrap_or_default();
                 if let Some(admits) = Admits::published(&security) {
-                    policy.insert((method, path.clone()), admits);
+                    policy
+                        .entry(path.clone())
+                        .or_default()
+                        .push((method, admits));
                 }
             }
         }
@@ -216,7 +219,12 @@ impl ScopePolicy {
         } else {
             method
         };
-        self.0.get(&(method.clone(), template.to_owned()))
+        // Looked up on every request: by the borrowed template, without allocating.
+        self.0
+            .get(template)?
+            .iter()
+            .find(|(operation, _)| operation == method)
+            .map(|(_, admits)| admits)
     }
 }
 

@@ -1,8 +1,9 @@
 //! Access control, table-driven from the app's own OpenAPI document: every operation that
 //! declares API key security answers its documented 401 to no key, an unknown key, a malformed
 //! `Authorization` and a revoked key, and its documented 403 to a key of each scope its `security`
-//! does not admit; so no operation can ship with its access untested, and the scopes the
-//! document publishes are the ones the service enforces.
+//! does not admit; every operation signed by the CMS answers its 401 to no signature, a malformed
+//! one and one under a secret the service does not hold. So no operation can ship with its access
+//! untested, and the scopes the document publishes are the ones the service enforces.
 
 use marginalia::auth::{self, Scope};
 use marginalia::store;
@@ -93,11 +94,17 @@ async fn every_secured_operation_refuses_what_its_security_does_not_admit() {
     }
 
     let mut secured = 0;
+    let mut signed = 0;
     let mut refusals = 0;
     let mut problems = Vec::new();
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let name = format!("{} {path}", method.to_uppercase());
+            if takes_signature(operation) {
+                signed += 1;
+                refuse_unsigned(&app, path, operation, &mut problems).await;
+                continue;
+            }
             let Some(scopes) = admitted(operation) else {
                 continue;
             };
@@ -171,6 +178,57 @@ async fn every_secured_operation_refuses_what_its_security_does_not_admit() {
     // webhook endpoints and /v1/me. Fewer would mean the walk missed some.
     assert!(secured >= 20, "only {secured} secured operations found");
     assert!(refusals >= secured * 4, "{refusals} refusals provoked");
+    assert!(signed >= 1, "no operation signed by the CMS found");
+}
+
+fn takes_signature(operation: &Value) -> bool {
+    operation["security"]
+        .as_array()
+        .is_some_and(|alternatives| {
+            alternatives
+                .iter()
+                .any(|a| a.get("cms_signature").is_some())
+        })
+}
+
+/// A CMS event without a valid signature: 401 whatever the body holds.
+async fn refuse_unsigned(app: &TestApp, path: &str, operation: &Value, problems: &mut Vec<String>) {
+    let name = format!("POST {path}");
+    if !operation["responses"]["401"].is_object() {
+        problems.push(format!("{name} takes a signature but documents no 401"));
+    }
+    let body = br#"{"type":"article.published","timestamp":"2026-12-04T16:00:00Z","data":{}}"#;
+    let now = chrono::Utc::now().timestamp();
+    // A well-formed secret the service was never given: as a secret that was rotated out.
+    let foreign = standardwebhooks::Webhook::new("whsec_QmFzZTY0U2VjcmV0Rm9yT3RoZXJDTVMxMjM0NTY=")
+        .unwrap()
+        .sign("msg_access_table", now, body)
+        .unwrap();
+    let cases = [
+        ("no signature", None),
+        ("a malformed signature", Some("v1,not-base64!".to_owned())),
+        ("a signature under a foreign secret", Some(foreign)),
+    ];
+    for (what, signature) in cases {
+        let mut request = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(signature) = signature {
+            request = request
+                .header("webhook-id", "msg_access_table")
+                .header("webhook-timestamp", now.to_string())
+                .header("webhook-signature", signature);
+        }
+        let response = request.send().await.expect("the request is answered");
+        if response.status() != 401 {
+            problems.push(format!("{name} with {what}: {}", response.status()));
+            continue;
+        }
+        let problem = expect_problem(response, 401).await;
+        assert_eq!(problem["type"], "urn:marginalia:problem:unauthorized");
+    }
 }
 
 /// The scopes the document publishes are enough for the operation: a key with exactly one
