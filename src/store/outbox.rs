@@ -241,19 +241,19 @@ pub async fn record(
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
                 if log == LogEntry::Write {
-                diesel::insert_into(webhook_attempts::table)
-                    .values((
-                        webhook_attempts::id.eq(Uuid::now_v7()),
-                        webhook_attempts::delivery_id.eq(result.delivery_id),
-                        webhook_attempts::attempt.eq(result.attempt),
-                        webhook_attempts::started_at.eq(result.started_at),
-                        webhook_attempts::latency_ms.eq(latency_ms),
-                        webhook_attempts::status_code.eq(status_code),
-                        webhook_attempts::error.eq(result.error.as_deref()),
-                        webhook_attempts::response_excerpt.eq(result.response_excerpt.as_deref()),
-                    ))
-                    .execute(conn)
-                    .await?;
+                    diesel::insert_into(webhook_attempts::table)
+                        .values((
+                            webhook_attempts::id.eq(Uuid::now_v7()),
+                            webhook_attempts::delivery_id.eq(result.delivery_id),
+                            webhook_attempts::attempt.eq(result.attempt),
+                            webhook_attempts::started_at.eq(result.started_at),
+                            webhook_attempts::latency_ms.eq(latency_ms),
+                            webhook_attempts::status_code.eq(status_code),
+                            webhook_attempts::error.eq(result.error.as_deref()),
+                            webhook_attempts::response_excerpt.eq(result.response_excerpt.as_deref()),
+                        ))
+                        .execute(conn)
+                        .await?;
                 }
                 let (status, next) = match (result.succeeded, retry) {
                     (true, _) => ("succeeded", None),
