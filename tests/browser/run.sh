@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The review widget and the editors' console in a real browser: Debian's chromium driven by
 # playwright-core (which never downloads a browser), against the service on a private throwaway
-# PostgreSQL cluster. See widget.test.mjs and console.test.mjs for what they prove.
+# PostgreSQL cluster. See widget.test.mjs, docs.test.mjs and console.test.mjs for what they prove.
 #
 #   bash tests/browser/run.sh                     # needs a built target/debug/marginalia
 #   WRITE_SCREENSHOT=1 bash tests/browser/run.sh  # also refreshes docs/widget-screenshot.png,
@@ -54,7 +54,11 @@ set +e
 MARGINALIA_URL=$base ARTICLE_ID=$article PREMODERATED_ARTICLE_ID=$premoderated \
   node tests/browser/widget.test.mjs
 status=$?
+# Swagger UI at /docs/ under its Content-Security-Policy.
+MARGINALIA_URL=$base node tests/browser/docs.test.mjs
+docs_status=$?
 set -e
+[ "$docs_status" -eq 0 ] || status=$docs_status
 
 # The console: a moderator, an admin, and a moderator key the test revokes while it is in use
 # (`keys create` prints the key on stdout and its id on stderr).
