@@ -10,7 +10,9 @@ use super::extract::{JsonBody, ReviewIdPath};
 use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, StateConflict, Unavailable};
 use super::reviews::{after_change, event_json, Review};
 use crate::auth::{ApiCaller, Scope};
-use crate::domain::moderation::{ModerationAction, ModerationNote, ReplyBody, MAX_BULK_IDS};
+use crate::domain::moderation::{
+    dismisses_flags, Disallowed, ModerationAction, ModerationNote, ReplyBody, MAX_BULK_IDS,
+};
 use crate::domain::review::ReviewStatus;
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
@@ -19,6 +21,15 @@ use crate::state::AppState;
 use crate::store;
 use crate::store::moderation::{Entry, ModeratedReviewRow};
 use crate::store::reviews::PublicReviewRow;
+
+/// Why a review cannot take an action, as the 409 names it.
+fn refused(refusal: Disallowed) -> String {
+    format!(
+        "a {} review cannot be given `{}`",
+        refusal.from.as_str(),
+        refusal.action.as_str()
+    )
+}
 
 /// A moderator's action on one or many reviews.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -55,19 +66,22 @@ pub struct ChangedReview {
 }))]
 pub struct ActionResult {
     pub action: ModerationAction,
-    /// The reviews whose status changed.
+    /// The reviews whose status changed; for `dismiss_flags`, the reviews whose flags were
+    /// cleared (from `published` to `published`).
     pub changed: Vec<ChangedReview>,
-    /// Reviews already in the action's status, left alone.
+    /// Reviews already in the action's status (for `dismiss_flags`: without flags), left alone.
     pub unchanged: usize,
 }
 
-/// Approve, reject, mark as spam, restore, hold or delete reviews.
+/// Approve, reject, mark as spam, restore, hold or delete reviews, or dismiss their flags.
 ///
 /// One or up to 500 reviews in one transaction: if any id is unknown (404) or any review cannot
 /// take the action (409, e.g. approving a deleted review), nothing changes and `errors` names
 /// each offending `review_ids[i]`. Stats, outbound events and the audit log change with it.
 /// `restore` sends a rejected or spam review back to the queue (`pending`), `hold` a published
-/// one; deletion is final.
+/// one; deletion is final. `dismiss_flags` keeps a flagged published review published and clears
+/// its readers' flags (the Flagged tab's "keep published"); it sends no outbound event, since no
+/// public field changes, and approving a published review leaves its flags alone (`unchanged`).
 #[utoipa::path(
     tag = "moderation",
     request_body(content = ActionRequest, content_type = "application/json"),
@@ -111,20 +125,28 @@ pub async fn act(
         reason: None,
     };
     let render = |row: &PublicReviewRow| event_json(&state, row);
-    let decide = |row: &ModeratedReviewRow| {
-        action
-            .apply(row.public.status(), row.erased_at.is_some())
-            .map_err(|refusal| {
-                format!(
-                    "a {} review cannot be given `{}`",
-                    refusal.from.as_str(),
-                    refusal.action.as_str()
-                )
-            })
-    };
-    let (changes, announced) =
+    let (changes, announced) = if action == ModerationAction::DismissFlags {
+        let decide = |row: &ModeratedReviewRow| {
+            dismisses_flags(row.public.status(), row.flag_count).map_err(refused)
+        };
+        let changes = store::moderation::dismiss_flags(
+            &state.pool,
+            &request.review_ids,
+            decide,
+            entry.actor,
+            entry.note,
+        )
+        .await?;
+        (changes, false)
+    } else {
+        let decide = |row: &ModeratedReviewRow| {
+            action
+                .apply(row.public.status(), row.erased_at.is_some())
+                .map_err(refused)
+        };
         store::moderation::transition(&state.pool, &request.review_ids, decide, &entry, &render)
-            .await?;
+            .await?
+    };
     for change in &changes {
         after_change(&state, &change.review.article_id, announced).await;
     }
