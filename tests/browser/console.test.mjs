@@ -288,6 +288,9 @@ async function moderate(page, ids) {
   const flagged = page.locator(`.card[data-id="${ids.flagged}"]`);
   await flagged.waitFor();
   assert.match(await flagged.locator('.card__signals').innerText(), /1 flag/);
+  // Why the reader flagged it, and what they wrote.
+  assert.deepEqual(await flagged.locator('.card__flags .chip--flag').allInnerTexts(), ['Misinformation']);
+  assert.equal(await flagged.locator('.card__flags .flag__note').innerText(), 'Wrong date');
   await flagged.focus();
   await page.keyboard.press('e');
   // Typed into the reply field, the letters of the shortcuts (a, s, u, x, h…) are only text.
@@ -311,7 +314,12 @@ async function articleView(page, flaggedCard) {
   const bars = await page.locator('svg.chart__svg rect.chart__bar').evaluateAll((rects) => rects.map((rect) => Number(rect.dataset.count)));
   assert.equal(bars.length, 30, 'a bar per day');
   const stats = (await call(`/v1/articles/${article}`)).stats;
-  assert.equal(bars.at(-1), stats.review_count, 'today’s bar counts every published review (all are from today)');
+  // Whatever the day (the run may cross midnight UTC), every review of this run is in the window.
+  assert.equal(
+    bars.reduce((sum, count) => sum + count, 0),
+    stats.review_count,
+    'the last 30 days’ bars count every published review',
+  );
   assert.match(await page.locator('.chart figcaption').innerText(), new RegExp(`${stats.review_count} published reviews`));
   const histogram = await page.locator('.bars:not(.bars--languages) .bar__count').allInnerTexts();
   assert.deepEqual(histogram, ['5', '4', '3', '2', '1'].map((rating) => String(stats.histogram[rating])));
@@ -337,6 +345,32 @@ async function articleView(page, flaggedCard) {
   assert.equal(restored.moderation, null, 'back to the site’s mode');
 }
 
+/** On the Flagged tab, `a` keeps a flagged review published and clears its flags. */
+async function keepPublished(page, ids) {
+  await page.evaluate(() => (location.hash = '#/queue/flagged'));
+  const flagged = page.locator(`.card[data-id="${ids.flagged}"]`);
+  await flagged.waitFor();
+  await page.keyboard.press('?');
+  const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+  assert.match(await help.innerText(), /keep it published and clear its flags/);
+  await page.keyboard.press('Escape');
+  await help.waitFor({ state: 'detached' });
+  await flagged.focus();
+  await page.keyboard.press('a');
+  await toast(page, 'Kept 1 review published and cleared the flags');
+  await flagged.waitFor({ state: 'detached' });
+  await page.locator('.tab[data-tab="flagged"] .tab__count', { hasText: '0' }).waitFor();
+  const review = await call(`/v1/reviews/${ids.flagged}`);
+  assert.equal(review.status, 'published', 'still public');
+  const tab = await call('/v1/moderation/queue?status=published&flagged=true', { key: keys.moderator });
+  assert.ok(!tab.items.some((item) => item.id === ids.flagged), 'no longer flagged');
+  const log = await call(`/v1/moderation/log?review_id=${ids.flagged}&limit=1`, { key: keys.moderator });
+  assert.deepEqual(
+    [log.items[0].action, log.items[0].from_status, log.items[0].to_status, log.items[0].actor],
+    ['dismiss_flags', 'published', 'published', 'desk-olha'],
+  );
+}
+
 async function auditLog(page) {
   await page.getByRole('link', { name: 'Audit log' }).click();
   await page.getByRole('heading', { name: 'Audit log' }).waitFor();
@@ -346,7 +380,11 @@ async function auditLog(page) {
   await page.getByLabel('Who (key name)').fill('desk-olha');
   await page.getByRole('button', { name: 'Apply' }).click();
   await page.waitForFunction(() => location.hash.includes('action=reject'));
-  await page.locator('table.log tbody tr').first().waitFor();
+  // The hash changes before the view reloads: wait for the filtered rows, not any rows.
+  await page.waitForFunction(() => {
+    const cells = [...document.querySelectorAll('table.log tbody td[data-label="Action"]')];
+    return cells.length > 0 && cells.every((cell) => cell.innerText.startsWith('Rejected'));
+  });
   const actions = await page.locator('table.log tbody td[data-label="Action"]').allInnerTexts();
   assert.equal(actions.length, 4, 'three bulk rejections and the one undone');
   assert.ok(actions.every((text) => text.startsWith('Rejected')));
@@ -356,6 +394,21 @@ async function auditLog(page) {
   assert.equal(csv.length, 5, 'the header and the four filtered entries');
   assert.ok(csv.slice(1).every((line) => line.includes('desk-olha') && line.includes('reject')));
   assert.match(download.suggestedFilename(), /\.csv$/);
+
+  // A review's id is shown whole and opens the review among its article's reviews.
+  const idLink = page.locator('table.log tbody tr .log__review-id').first();
+  const reviewId = await idLink.innerText();
+  assert.match(reviewId, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'the whole id');
+  await idLink.click();
+  const opened = page.locator(`.card--current[data-id="${reviewId}"]`);
+  await opened.waitFor();
+  assert.equal(await focusedCard(page), reviewId, 'the linked review has focus');
+  // In the status it has now (the newest entry of its log says which).
+  const latest = await call(`/v1/moderation/log?review_id=${reviewId}&limit=1`, { key: keys.moderator });
+  await page.locator(`.tab[data-status="${latest.items[0].to_status}"][aria-current="page"]`).waitFor();
+  await page.goBack();
+  await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+  await page.locator('table.log tbody tr').first().waitFor();
 }
 
 /** A database outage: the API answers 503 (here for one request, routed by the test), and the
@@ -451,6 +504,139 @@ async function ukrainian(page) {
   await page.getByRole('heading', { name: 'Вхід до консолі редакторів' }).waitFor();
 }
 
+/** Cards entirely on the screen, below the sticky bar of bulk actions. */
+const fullyVisibleCards = (page) =>
+  page.evaluate(() => {
+    const top = Math.max(0, document.querySelector('.bulk')?.getBoundingClientRect().bottom ?? 0);
+    return [...document.querySelectorAll('.card--review')].filter((card) => {
+      const box = card.getBoundingClientRect();
+      return box.height > 0 && box.top >= top - 1 && box.bottom <= window.innerHeight + 1;
+    }).length;
+  });
+
+/** The compact layout at 1440×900: at least six reviews on the screen, remembered across a reload;
+ * the author's other reviews fold away on a card the editor has moved on from. */
+async function density(browser, ids) {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  await watch(context, page);
+  await page.goto(`${console_}#/articles/${article}?status=published`);
+  await signIn(page, keys.moderator);
+  const cards = page.locator('.article__reviews .card');
+  await cards.nth(7).waitFor();
+  const showFrom = () => cards.first().evaluate((card) => card.scrollIntoView({ block: 'start' }));
+  await showFrom();
+  const roomy = await fullyVisibleCards(page);
+  const toggle = page.getByRole('button', { name: 'Compact' });
+  assert.equal(await toggle.getAttribute('aria-pressed'), 'false');
+  await toggle.click();
+  assert.equal(await toggle.getAttribute('aria-pressed'), 'true');
+  await showFrom();
+  const compact = await fullyVisibleCards(page);
+  console.log(`density at 1440×900: ${roomy} reviews fully visible, ${compact} in the compact layout`);
+  assert.ok(compact >= 6, `compact: ${compact} reviews fully visible at 1440×900`);
+  await audit(page, 'article, compact, 1440 px');
+
+  await page.reload();
+  await page.locator('.article__reviews .card').nth(7).waitFor();
+  assert.ok(await page.evaluate(() => document.documentElement.classList.contains('compact')), 'remembered');
+  assert.equal(await page.getByRole('button', { name: 'Compact' }).getAttribute('aria-pressed'), 'true');
+
+  // The author's other reviews show on the current card only.
+  const caught = page.locator(`.card[data-id="${ids.caught}"]`);
+  await page.locator('.article__reviews .card').first().focus();
+  await goTo(page, ids.caught);
+  await caught.locator('.card__author li').first().waitFor();
+  await page.keyboard.press(ids.caught === (await cards.last().getAttribute('data-id')) ? 'k' : 'j');
+  await caught.locator('.card__author').waitFor({ state: 'hidden' });
+  assert.equal(await caught.locator('.card__author').innerHTML(), '', 'folded away on the visited card');
+  await context.close();
+}
+
+/** The first glyph's left edge of an element (where its text starts). */
+const LAYOUT_PROBES = `
+  window.firstGlyphLeft = (element) => {
+    const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT, { acceptNode: (node) => (node.data.trim() ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_SKIP) });
+    const text = walker.nextNode();
+    if (!text) return null;
+    const range = document.createRange();
+    const at = text.data.length - text.data.trimStart().length;
+    range.setStart(text, at);
+    range.setEnd(text, at + 1);
+    return range.getBoundingClientRect().left;
+  };
+  window.textBox = (element) => {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    return range.getBoundingClientRect();
+  };
+`;
+
+/** Items of a wrapping row of metadata that start a line other than the first: each must begin
+ * with its own text, at the row's left edge (no separator ahead of it). */
+const wrappedLineStarts = (page, selector) =>
+  page.evaluate(
+    ([probes, selector]) => {
+      eval(probes);
+      const found = [];
+      for (const row of document.querySelectorAll(selector)) {
+        const items = [...row.children].filter((item) => item.getBoundingClientRect().width > 0);
+        const left = row.getBoundingClientRect().left + parseFloat(getComputedStyle(row).paddingLeft);
+        for (let index = 1; index < items.length; index += 1) {
+          const previous = items[index - 1].getBoundingClientRect();
+          const box = items[index].getBoundingClientRect();
+          if (box.top < previous.bottom - 2) continue; // the same line
+          found.push({ text: items[index].textContent.slice(0, 30), offset: window.firstGlyphLeft(items[index]) - left });
+        }
+      }
+      return found;
+    },
+    [LAYOUT_PROBES, selector],
+  );
+
+/** The audit log at 360 px: pills as wide as their words, the arrow on the line of the status it
+ * points to, and each review id whole, inside its cell, as a link to the review. */
+async function narrowLog(page) {
+  const measured = await page.evaluate((probes) => {
+    eval(probes);
+    const rows = [...document.querySelectorAll('table.log tbody tr')];
+    const pills = [...document.querySelectorAll('table.log .log__change .badge')].map((pill) => ({
+      text: pill.textContent,
+      width: pill.getBoundingClientRect().width,
+      textWidth: window.textBox(pill).width,
+    }));
+    const arrows = [...document.querySelectorAll('table.log .log__to')].map((to) => {
+      const range = document.createRange();
+      const arrow = to.firstChild;
+      range.setStart(arrow, arrow.data.indexOf('→'));
+      range.setEnd(arrow, arrow.data.indexOf('→') + 1);
+      const glyph = range.getBoundingClientRect();
+      const from = to.parentElement.querySelector('.badge').getBoundingClientRect();
+      const next = to.querySelector('.badge').getBoundingClientRect();
+      return { arrowMiddle: (glyph.top + glyph.bottom) / 2, from, next: { top: next.top, bottom: next.bottom } };
+    });
+    const ids = [...document.querySelectorAll('table.log .log__review-id')].map((link) => {
+      const cell = link.closest('td').getBoundingClientRect();
+      const box = link.getBoundingClientRect();
+      return { text: link.textContent, href: link.getAttribute('href'), overflows: link.scrollWidth > link.clientWidth + 1 || box.right > cell.right + 1 };
+    });
+    return { rows: rows.length, pills, arrows, ids };
+  }, LAYOUT_PROBES);
+  assert.ok(measured.rows > 0 && measured.arrows.length > 0, 'the log has status changes to measure');
+  for (const pill of measured.pills) {
+    assert.ok(pill.width <= pill.textWidth + 30, `the “${pill.text}” pill is ${pill.width} px for ${pill.textWidth} px of text`);
+  }
+  for (const arrow of measured.arrows) {
+    assert.ok(arrow.arrowMiddle > arrow.next.top && arrow.arrowMiddle < arrow.next.bottom, `“→” on the line of the new status: ${JSON.stringify(arrow)}`);
+  }
+  for (const id of measured.ids) {
+    assert.match(id.text, /^[0-9a-f-]{36}$/, 'the whole id');
+    assert.ok(id.href.endsWith(`?review=${id.text}`), `a link to the review: ${id.href}`);
+    assert.ok(!id.overflows, `review id ${id.text} fits its cell`);
+  }
+}
+
 /** Every view at 360 px in the dark theme: no sideways scrolling, and axe again. */
 async function phone(browser, ids) {
   const context = await browser.newContext({ viewport: { width: 360, height: 740 }, colorScheme: 'dark', locale: 'en-GB' });
@@ -465,6 +651,9 @@ async function phone(browser, ids) {
   await page.keyboard.press('Enter');
   await page.locator('.card').first().waitFor();
   await noSideways(page, 'queue');
+  const starts = await wrappedLineStarts(page, '.card__meta');
+  assert.ok(starts.length > 0, 'at 360 px some card’s metadata wraps');
+  for (const start of starts) assert.ok(Math.abs(start.offset) <= 1, `a wrapped line starts with text, not a separator: ${JSON.stringify(start)}`);
   await audit(page, 'queue, 360 px dark');
   await page.keyboard.press('?');
   await page.getByRole('dialog').waitFor();
@@ -480,6 +669,12 @@ async function phone(browser, ids) {
     await page.evaluate((target) => (location.hash = target), hash);
     await page.locator(ready).first().waitFor();
     await noSideways(page, label);
+    if (label === 'article') {
+      for (const start of await wrappedLineStarts(page, '.article__meta, .card__meta')) {
+        assert.ok(Math.abs(start.offset) <= 1, `article: a wrapped line starts with text: ${JSON.stringify(start)}`);
+      }
+    }
+    if (label === 'log') await narrowLog(page);
     await audit(page, `${label}, 360 px dark`);
   }
   await context.close();
@@ -506,6 +701,7 @@ try {
   await signInRefusals(page);
   const flagged = await moderate(page, ids);
   await articleView(page, flagged);
+  await keepPublished(page, ids);
   await auditLog(page);
   await outage(page);
   await moderatorIntegrations(page);
@@ -514,16 +710,20 @@ try {
   await ukrainian(page);
   await context.close();
   await phone(browser, ids);
+  await density(browser, ids);
 } finally {
   await browser.close();
   receiver.close();
 }
 
+// Moderate violations fail the run as well; a minor one is reported. An exception would be named
+// here with its reason; there is none.
+const BLOCKING_IMPACTS = ['moderate', 'serious', 'critical'];
 let blocking = 0;
 for (const { label, violations } of audits) {
-  const serious = violations.filter((violation) => ['serious', 'critical'].includes(violation.impact));
+  const serious = violations.filter((violation) => BLOCKING_IMPACTS.includes(violation.impact));
   blocking += serious.length;
-  console.log(`axe (${label}): ${violations.length} violated (${serious.length} serious or critical)`);
+  console.log(`axe (${label}): ${violations.length} violated (${serious.length} moderate, serious or critical)`);
   for (const violation of violations) {
     console.log(`  ${violation.impact} ${violation.id}: ${violation.help}`);
     for (const node of violation.nodes.slice(0, 5)) console.log(`    ${node.target.join(' ')}: ${node.failureSummary.replaceAll('\n', ' ')}`);
@@ -531,5 +731,5 @@ for (const { label, violations } of audits) {
 }
 assert.deepEqual(problems, [], 'CSP refusals, foreign requests or page errors');
 assert.deepEqual(overflow, [], 'views that scroll sideways at 360 px');
-assert.equal(blocking, 0, 'serious or critical accessibility violations');
+assert.equal(blocking, 0, 'moderate, serious or critical accessibility violations');
 console.log(`console: every check passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
