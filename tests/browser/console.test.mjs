@@ -17,11 +17,22 @@
 //   that integrations need an admin key; an admin sees endpoints and deliveries, redelivers,
 //   disables and enables, and rotates the secret (shown once);
 // - Ukrainian labels after switching, remembered across a reload, with <html lang="uk">;
-// - axe-core finds no serious or critical violation on any view (sign-in, queue, help, article,
-//   log, integrations), light at 1280 px and dark at 360 px, where no view scrolls sideways;
+// - on the Flagged tab the reader's flag (reason and note) is on the card, and `a` keeps the
+//   review published and clears its flags (public, out of the tab, `dismiss_flags` in the log);
+// - a review id in the audit log is whole and opens that review in its article's list;
+// - at 1440×900 the compact layout (remembered across a reload) shows at least six reviews, and
+//   the author's other reviews fold away on a card the editor has left;
+// - at 360 px the audit log's status pills fit their words, "→" stays beside the status it points
+//   to, review ids are whole, linked and inside their cells, and no wrapped line of a card's or
+//   the article's details starts with a separator;
+// - the chart's check holds whatever the day (a run may cross midnight UTC);
+// - axe-core finds no moderate, serious or critical violation on any view (sign-in, queue, help,
+//   article, log, integrations), light at 1280 px, dark at 360 px and compact at 1440 px, and no
+//   view scrolls sideways at 360 px;
 // - under the console's CSP nothing is refused, no request leaves the origin, no cookie is set,
 //   and the key lives in sessionStorage only.
-// With WRITE_SCREENSHOT=1 it refreshes docs/console-queue.png and docs/console-article.png.
+// With WRITE_SCREENSHOT=1 it refreshes docs/console-queue.png, docs/console-article.png and
+// docs/console-compact.png.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -536,6 +547,7 @@ async function density(browser, ids) {
   const compact = await fullyVisibleCards(page);
   console.log(`density at 1440×900: ${roomy} reviews fully visible, ${compact} in the compact layout`);
   assert.ok(compact >= 6, `compact: ${compact} reviews fully visible at 1440×900`);
+  await screenshot(page, 'compact');
   await audit(page, 'article, compact, 1440 px');
 
   await page.reload();
@@ -595,46 +607,75 @@ const wrappedLineStarts = (page, selector) =>
     [LAYOUT_PROBES, selector],
   );
 
-/** The audit log at 360 px: pills as wide as their words, the arrow on the line of the status it
- * points to, and each review id whole, inside its cell, as a link to the review. */
-async function narrowLog(page) {
-  const measured = await page.evaluate((probes) => {
+/** The audit log at 360 px: pills as wide and tall as their words, the arrow on the line of the
+ * status it points to, and each review id whole, inside its cell, as a link to the review. Found
+ * by what the editor sees (the cells by their column, the arrow by its glyph), not by class. */
+const measureLog = (page) =>
+  page.evaluate((probes) => {
     eval(probes);
-    const rows = [...document.querySelectorAll('table.log tbody tr')];
-    const pills = [...document.querySelectorAll('table.log .log__change .badge')].map((pill) => ({
-      text: pill.textContent,
-      width: pill.getBoundingClientRect().width,
-      textWidth: window.textBox(pill).width,
-    }));
-    const arrows = [...document.querySelectorAll('table.log .log__to')].map((to) => {
-      const range = document.createRange();
-      const arrow = to.firstChild;
-      range.setStart(arrow, arrow.data.indexOf('→'));
-      range.setEnd(arrow, arrow.data.indexOf('→') + 1);
-      const glyph = range.getBoundingClientRect();
-      const from = to.parentElement.querySelector('.badge').getBoundingClientRect();
-      const next = to.querySelector('.badge').getBoundingClientRect();
-      return { arrowMiddle: (glyph.top + glyph.bottom) / 2, from, next: { top: next.top, bottom: next.bottom } };
-    });
-    const ids = [...document.querySelectorAll('table.log .log__review-id')].map((link) => {
-      const cell = link.closest('td').getBoundingClientRect();
+    const cells = [...document.querySelectorAll('table.log tbody td[data-label="Status"]')];
+    const pills = cells.flatMap((cell) =>
+      [...cell.querySelectorAll('.badge')].map((pill) => {
+        const box = pill.getBoundingClientRect();
+        const text = window.textBox(pill);
+        return { text: pill.textContent, width: box.width, height: box.height, textWidth: text.width, textHeight: text.height };
+      }),
+    );
+    const arrows = [];
+    for (const cell of cells) {
+      const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const at = node.data.indexOf('→');
+        if (at < 0) continue;
+        const range = document.createRange();
+        range.setStart(node, at);
+        range.setEnd(node, at + 1);
+        const glyph = range.getBoundingClientRect();
+        // The status the arrow points to: the first pill after it.
+        const next = [...cell.querySelectorAll('.badge')].find((pill) => node.compareDocumentPosition(pill) & Node.DOCUMENT_POSITION_FOLLOWING);
+        const box = next?.getBoundingClientRect();
+        arrows.push({ middle: (glyph.top + glyph.bottom) / 2, right: glyph.right, nextTop: box?.top, nextBottom: box?.bottom, nextLeft: box?.left });
+      }
+    }
+    const ids = [...document.querySelectorAll('table.log tbody td[data-label="Review and article"]')].map((cell) => {
+      const link = [...cell.querySelectorAll('a')].find((anchor) => /^[0-9a-f]{8}-/.test(anchor.textContent));
+      if (!link) return { text: cell.textContent, href: null, overflows: false };
       const box = link.getBoundingClientRect();
-      return { text: link.textContent, href: link.getAttribute('href'), overflows: link.scrollWidth > link.clientWidth + 1 || box.right > cell.right + 1 };
+      const within = cell.getBoundingClientRect();
+      return { text: link.textContent, href: link.getAttribute('href'), overflows: link.scrollWidth > link.clientWidth + 1 || box.right > within.right + 1 };
     });
-    return { rows: rows.length, pills, arrows, ids };
+    return { rows: cells.length, pills, arrows, ids };
   }, LAYOUT_PROBES);
-  assert.ok(measured.rows > 0 && measured.arrows.length > 0, 'the log has status changes to measure');
-  for (const pill of measured.pills) {
-    assert.ok(pill.width <= pill.textWidth + 30, `the “${pill.text}” pill is ${pill.width} px for ${pill.textWidth} px of text`);
-  }
-  for (const arrow of measured.arrows) {
-    assert.ok(arrow.arrowMiddle > arrow.next.top && arrow.arrowMiddle < arrow.next.bottom, `“→” on the line of the new status: ${JSON.stringify(arrow)}`);
-  }
-  for (const id of measured.ids) {
-    assert.match(id.text, /^[0-9a-f-]{36}$/, 'the whole id');
-    assert.ok(id.href.endsWith(`?review=${id.text}`), `a link to the review: ${id.href}`);
-    assert.ok(!id.overflows, `review id ${id.text} fits its cell`);
-  }
+
+const logChecks = {
+  pills(measured) {
+    assert.ok(measured.pills.length > 0, 'the log has status pills to measure');
+    for (const pill of measured.pills) {
+    const size = JSON.stringify(pill);
+      assert.ok(pill.width <= pill.textWidth + 30 && pill.height <= pill.textHeight + 12, `the “${pill.text}” pill fits its words: ${size}`);
+    }
+  },
+  arrows(measured) {
+    assert.ok(measured.arrows.length > 0, 'the log has status changes to measure');
+    for (const arrow of measured.arrows) {
+      // On the line of the status it points to, and right before it.
+      const beside = arrow.nextLeft - arrow.right >= 0 && arrow.nextLeft - arrow.right <= 12;
+      assert.ok(arrow.middle > arrow.nextTop && arrow.middle < arrow.nextBottom && beside, `“→” beside the new status: ${JSON.stringify(arrow)}`);
+    }
+  },
+  ids(measured) {
+    assert.ok(measured.ids.length > 0, 'the log has review ids');
+    for (const id of measured.ids) {
+      assert.match(id.text, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, `the whole id, not “${id.text}”`);
+      assert.ok(id.href?.endsWith(`?review=${id.text}`), `a link to the review: ${id.href}`);
+      assert.ok(!id.overflows, `review id ${id.text} fits its cell`);
+    }
+  },
+};
+
+async function narrowLog(page) {
+  const measured = await measureLog(page);
+  for (const check of Object.values(logChecks)) check(measured);
 }
 
 /** Every view at 360 px in the dark theme: no sideways scrolling, and axe again. */
