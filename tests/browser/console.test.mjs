@@ -566,10 +566,13 @@ async function density(browser, ids) {
   await context.close();
 }
 
-/** The first glyph's left edge of an element (where its text starts). */
-const LAYOUT_PROBES = `
+/** Puts the layout checks' helpers in the page (through the DevTools protocol, which the
+ * console's CSP does not govern): where an element's first glyph starts, and its text's box. */
+function installProbes() {
   window.firstGlyphLeft = (element) => {
-    const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT, { acceptNode: (node) => (node.data.trim() ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_SKIP) });
+    const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT, {
+      acceptNode: (node) => (node.data.trim() ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_SKIP),
+    });
     const text = walker.nextNode();
     if (!text) return null;
     const range = document.createRange();
@@ -583,36 +586,34 @@ const LAYOUT_PROBES = `
     range.selectNodeContents(element);
     return range.getBoundingClientRect();
   };
-`;
+}
 
 /** Items of a wrapping row of metadata that start a line other than the first: each must begin
  * with its own text, at the row's left edge (no separator ahead of it). */
-const wrappedLineStarts = (page, selector) =>
-  page.evaluate(
-    ([probes, selector]) => {
-      eval(probes);
-      const found = [];
-      for (const row of document.querySelectorAll(selector)) {
-        const items = [...row.children].filter((item) => item.getBoundingClientRect().width > 0);
-        const left = row.getBoundingClientRect().left + parseFloat(getComputedStyle(row).paddingLeft);
-        for (let index = 1; index < items.length; index += 1) {
-          const previous = items[index - 1].getBoundingClientRect();
-          const box = items[index].getBoundingClientRect();
-          if (box.top < previous.bottom - 2) continue; // the same line
-          found.push({ text: items[index].textContent.slice(0, 30), offset: window.firstGlyphLeft(items[index]) - left });
-        }
+async function wrappedLineStarts(page, selector) {
+  await page.evaluate(installProbes);
+  return page.evaluate((selector) => {
+    const found = [];
+    for (const row of document.querySelectorAll(selector)) {
+      const items = [...row.children].filter((item) => item.getBoundingClientRect().width > 0);
+      const left = row.getBoundingClientRect().left + parseFloat(getComputedStyle(row).paddingLeft);
+      for (let index = 1; index < items.length; index += 1) {
+        const previous = items[index - 1].getBoundingClientRect();
+        const box = items[index].getBoundingClientRect();
+        if (box.top < previous.bottom - 2) continue; // the same line
+        found.push({ text: items[index].textContent.slice(0, 30), offset: window.firstGlyphLeft(items[index]) - left });
       }
-      return found;
-    },
-    [LAYOUT_PROBES, selector],
-  );
+    }
+    return found;
+  }, selector);
+}
 
 /** The audit log at 360 px: pills as wide and tall as their words, the arrow on the line of the
  * status it points to, and each review id whole, inside its cell, as a link to the review. Found
  * by what the editor sees (the cells by their column, the arrow by its glyph), not by class. */
-const measureLog = (page) =>
-  page.evaluate((probes) => {
-    eval(probes);
+async function measureLog(page) {
+  await page.evaluate(installProbes);
+  return page.evaluate(() => {
     const cells = [...document.querySelectorAll('table.log tbody td[data-label="Status"]')];
     const pills = cells.flatMap((cell) =>
       [...cell.querySelectorAll('.badge')].map((pill) => {
@@ -645,7 +646,8 @@ const measureLog = (page) =>
       return { text: link.textContent, href: link.getAttribute('href'), overflows: link.scrollWidth > link.clientWidth + 1 || box.right > within.right + 1 };
     });
     return { rows: cells.length, pills, arrows, ids };
-  }, LAYOUT_PROBES);
+  });
+}
 
 const logChecks = {
   pills(measured) {
