@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::metrics;
 use crate::state::AppState;
 use crate::store;
-use crate::store::moderation::{Entry, ModeratedReviewRow};
+use crate::store::moderation::{Change, Entry, ModeratedReviewRow};
 use crate::store::reviews::PublicReviewRow;
 
 /// Why a review cannot take an action, as the 409 names it.
@@ -124,29 +124,7 @@ pub async fn act(
         note: note.as_ref().map(ModerationNote::as_str),
         reason: None,
     };
-    let render = |row: &PublicReviewRow| event_json(&state, row);
-    let (changes, announced) = if action == ModerationAction::DismissFlags {
-        let decide = |row: &ModeratedReviewRow| {
-            dismisses_flags(row.public.status(), row.flag_count).map_err(refused)
-        };
-        let changes = store::moderation::dismiss_flags(
-            &state.pool,
-            &request.review_ids,
-            decide,
-            entry.actor,
-            entry.note,
-        )
-        .await?;
-        (changes, false)
-    } else {
-        let decide = |row: &ModeratedReviewRow| {
-            action
-                .apply(row.public.status(), row.erased_at.is_some())
-                .map_err(refused)
-        };
-        store::moderation::transition(&state.pool, &request.review_ids, decide, &entry, &render)
-            .await?
-    };
+    let (changes, announced) = apply(&state, action, &request.review_ids, &entry).await?;
     for change in &changes {
         after_change(&state, &change.review.article_id, announced).await;
     }
@@ -165,6 +143,32 @@ pub async fn act(
             .collect(),
         unchanged,
     }))
+}
+
+/// Applies `action` to the reviews of `ids`: a change of status, or for `dismiss_flags` the
+/// clearing of flags, which moves no status and so announces nothing.
+async fn apply(
+    state: &AppState,
+    action: ModerationAction,
+    ids: &[Uuid],
+    entry: &Entry<'_>,
+) -> Result<(Vec<Change>, bool), ApiError> {
+    if action == ModerationAction::DismissFlags {
+        let decide = |row: &ModeratedReviewRow| {
+            dismisses_flags(row.public.status(), row.flag_count).map_err(refused)
+        };
+        let changes =
+            store::moderation::dismiss_flags(&state.pool, ids, decide, entry.actor, entry.note)
+                .await?;
+        return Ok((changes, false));
+    }
+    let render = |row: &PublicReviewRow| event_json(state, row);
+    let decide = |row: &ModeratedReviewRow| {
+        action
+            .apply(row.public.status(), row.erased_at.is_some())
+            .map_err(refused)
+    };
+    Ok(store::moderation::transition(&state.pool, ids, decide, entry, &render).await?)
 }
 
 /// The newsroom's reply.
