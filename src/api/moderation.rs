@@ -10,15 +10,26 @@ use super::extract::{JsonBody, ReviewIdPath};
 use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, StateConflict, Unavailable};
 use super::reviews::{after_change, event_json, Review};
 use crate::auth::ApiCaller;
-use crate::domain::moderation::{ModerationAction, ModerationNote, ReplyBody, MAX_BULK_IDS};
+use crate::domain::moderation::{
+    dismisses_flags, Disallowed, ModerationAction, ModerationNote, ReplyBody, MAX_BULK_IDS,
+};
 use crate::domain::review::ReviewStatus;
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
 use crate::metrics;
 use crate::state::AppState;
 use crate::store;
-use crate::store::moderation::{Entry, ModeratedReviewRow};
+use crate::store::moderation::{Change, Entry, ModeratedReviewRow};
 use crate::store::reviews::PublicReviewRow;
+
+/// Why a review cannot take an action, as the 409 names it.
+fn refused(refusal: Disallowed) -> String {
+    format!(
+        "a {} review cannot be given `{}`",
+        refusal.from.as_str(),
+        refusal.action.as_str()
+    )
+}
 
 /// A moderator's action on one or many reviews.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -55,19 +66,22 @@ pub struct ChangedReview {
 }))]
 pub struct ActionResult {
     pub action: ModerationAction,
-    /// The reviews whose status changed.
+    /// The reviews whose status changed; for `dismiss_flags`, the reviews whose flags were
+    /// cleared (from `published` to `published`).
     pub changed: Vec<ChangedReview>,
-    /// Reviews already in the action's status, left alone.
+    /// Reviews already in the action's status (for `dismiss_flags`: without flags), left alone.
     pub unchanged: usize,
 }
 
-/// Approve, reject, mark as spam, restore, hold or delete reviews.
+/// Approve, reject, mark as spam, restore, hold or delete reviews, or dismiss their flags.
 ///
 /// One or up to 500 reviews in one transaction: if any id is unknown (404) or any review cannot
 /// take the action (409, e.g. approving a deleted review), nothing changes and `errors` names
 /// each offending `review_ids[i]`. Stats, outbound events and the audit log change with it.
 /// `restore` sends a rejected or spam review back to the queue (`pending`), `hold` a published
-/// one; deletion is final.
+/// one; deletion is final. `dismiss_flags` keeps a flagged published review published and clears
+/// its readers' flags (the Flagged tab's "keep published"); it sends no outbound event, since no
+/// public field changes, and approving a published review leaves its flags alone (`unchanged`).
 #[utoipa::path(
     tag = "moderation",
     request_body(content = ActionRequest, content_type = "application/json"),
@@ -109,21 +123,7 @@ pub async fn act(
         note: note.as_ref().map(ModerationNote::as_str),
         reason: None,
     };
-    let render = |row: &PublicReviewRow| event_json(&state, row);
-    let decide = |row: &ModeratedReviewRow| {
-        action
-            .apply(row.public.status(), row.erased_at.is_some())
-            .map_err(|refusal| {
-                format!(
-                    "a {} review cannot be given `{}`",
-                    refusal.from.as_str(),
-                    refusal.action.as_str()
-                )
-            })
-    };
-    let (changes, announced) =
-        store::moderation::transition(&state.pool, &request.review_ids, decide, &entry, &render)
-            .await?;
+    let (changes, announced) = apply(&state, action, &request.review_ids, &entry).await?;
     for change in &changes {
         after_change(&state, &change.review.article_id, announced).await;
     }
@@ -142,6 +142,32 @@ pub async fn act(
             .collect(),
         unchanged,
     }))
+}
+
+/// Applies `action` to the reviews of `ids`: a change of status, or for `dismiss_flags` the
+/// clearing of flags, which moves no status and so announces nothing.
+async fn apply(
+    state: &AppState,
+    action: ModerationAction,
+    ids: &[Uuid],
+    entry: &Entry<'_>,
+) -> Result<(Vec<Change>, bool), ApiError> {
+    if action == ModerationAction::DismissFlags {
+        let decide = |row: &ModeratedReviewRow| {
+            dismisses_flags(row.public.status(), row.flag_count).map_err(refused)
+        };
+        let changes =
+            store::moderation::dismiss_flags(&state.pool, ids, decide, entry.actor, entry.note)
+                .await?;
+        return Ok((changes, false));
+    }
+    let render = |row: &PublicReviewRow| event_json(state, row);
+    let decide = |row: &ModeratedReviewRow| {
+        action
+            .apply(row.public.status(), row.erased_at.is_some())
+            .map_err(refused)
+    };
+    Ok(store::moderation::transition(&state.pool, ids, decide, entry, &render).await?)
 }
 
 /// The newsroom's reply.

@@ -27,7 +27,7 @@ use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store;
-use crate::store::queue::{LogFilter, LogRow, QueueCounts, QueueFilter, QueueRow};
+use crate::store::queue::{FlagRow, LogFilter, LogRow, QueueCounts, QueueFilter, QueueRow};
 
 /// A review as moderators see it: the public fields, its true status, the author's email, why
 /// the rules or readers held it, and how often it was flagged.
@@ -44,10 +44,39 @@ pub struct ModeratedReview {
     /// Reason codes of the automatic decisions about it.
     pub reasons: Vec<String>,
     pub flag_count: i32,
+    /// The readers' flags not yet dismissed or cleared by an approval: the newest 20 (of
+    /// `flag_count`), newest first.
+    #[schema(max_items = 20)]
+    pub flags: Vec<ReaderFlag>,
     pub updated_at: DateTime<Utc>,
     /// When the author's data was erased on request; null if never.
     #[schema(required = true)]
     pub erased_at: Option<DateTime<Utc>>,
+}
+
+/// A reader's flag as moderators see it: why, and the reader's note; never who or from where.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "reason": "misinformation",
+    "note": "The casualty figure was corrected in the article yesterday.",
+    "created_at": "2026-11-26T10:30:00Z"
+}))]
+pub struct ReaderFlag {
+    /// spam, abuse, off_topic, misinformation, personal_data or other.
+    pub reason: String,
+    #[schema(required = true)]
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<FlagRow> for ReaderFlag {
+    fn from(row: FlagRow) -> Self {
+        Self {
+            reason: row.reason,
+            note: row.note,
+            created_at: row.created_at,
+        }
+    }
 }
 
 impl ModeratedReview {
@@ -56,6 +85,7 @@ impl ModeratedReview {
             review,
             article_title,
         }: QueueRow,
+        flags: Vec<FlagRow>,
         newsroom: &str,
     ) -> Self {
         Self {
@@ -64,16 +94,28 @@ impl ModeratedReview {
             author_email: review.author_email,
             reasons: review.reasons,
             flag_count: review.flag_count,
+            flags: flags.into_iter().map(ReaderFlag::from).collect(),
             updated_at: review.updated_at,
             erased_at: review.erased_at,
         }
     }
 
-    fn all(rows: Vec<QueueRow>, state: &AppState) -> Vec<Self> {
+    /// The rows with their flags (read only for the rows that have any).
+    async fn all(rows: Vec<QueueRow>, state: &AppState) -> Result<Vec<Self>, ApiError> {
+        let flagged: Vec<Uuid> = rows
+            .iter()
+            .filter(|row| row.review.flag_count > 0)
+            .map(|row| row.review.public.id)
+            .collect();
+        let mut flags = store::queue::flags_of(&state.pool, &flagged).await?;
         let newsroom = &state.moderation.newsroom_name;
-        rows.into_iter()
-            .map(|row| Self::new(row, newsroom))
-            .collect()
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let own = flags.remove(&row.review.public.id).unwrap_or_default();
+                Self::new(row, own, newsroom)
+            })
+            .collect())
     }
 }
 
@@ -98,6 +140,7 @@ impl ModeratedReview {
         "author_email": "anon@example.com",
         "reasons": ["banned_term"],
         "flag_count": 0,
+        "flags": [],
         "updated_at": "2026-11-26T08:12:00Z",
         "erased_at": null
     }],
@@ -202,7 +245,7 @@ pub async fn queue(
         .filter(|_| more)
         .map(|row| row.review.public.id.to_string());
     Ok(web::Json(QueuePage {
-        items: ModeratedReview::all(rows, &state),
+        items: ModeratedReview::all(rows, &state).await?,
         next_cursor,
     }))
 }
@@ -287,7 +330,7 @@ pub async fn author_reviews(
         .ok_or(store::StoreError::ReviewNotFound)?;
     Ok(web::Json(AuthorReviews {
         matched_by: matched.then_some("email"),
-        items: ModeratedReview::all(rows, &state),
+        items: ModeratedReview::all(rows, &state).await?,
     }))
 }
 
@@ -300,8 +343,8 @@ pub struct LogEntry {
     pub article_id: String,
     /// The API key's name, or `author`, `rules` (a held submission) or `flags` (the threshold).
     pub actor: String,
-    /// approve, reject, spam, restore, hold, delete, submit, edit, flag_threshold, reply,
-    /// remove_reply or erase.
+    /// approve, reject, spam, restore, hold, delete, dismiss_flags, submit, edit,
+    /// flag_threshold, reply, remove_reply or erase.
     pub action: String,
     /// Null for a submission.
     #[schema(required = true)]

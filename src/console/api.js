@@ -109,14 +109,17 @@ export function inverseAction(from, to) {
   return null; // deleted is final
 }
 
-/** Actions a review in `status` can take, in the order the console offers them. */
-export function allowedActions(status) {
-  return (
-    {
-      pending: ['approve', 'reject', 'spam', 'delete'],
-      published: ['hold', 'reject', 'spam', 'delete'],
-      rejected: ['approve', 'restore', 'spam', 'delete'],
-      spam: ['approve', 'restore', 'reject', 'delete'],
-    }[status] || []
-  );
+/** Actions a review can take, in the order the console offers them: by its status, and
+ * `dismiss_flags` ("keep published") for a published review readers flagged. */
+export function allowedActions({ status, flag_count: flags = 0 }) {
+  const byStatus = {
+    pending: ['approve', 'reject', 'spam', 'delete'],
+    published: ['hold', 'reject', 'spam', 'delete'],
+    rejected: ['approve', 'restore', 'spam', 'delete'],
+    spam: ['approve', 'restore', 'reject', 'delete'],
+  }[status] || [];
+  return status === 'published' && flags > 0 ? ['dismiss_flags', ...byStatus] : byStatus;
 }
+
+/** Whether an action can be undone: deletion is final, and dismissed flags are deleted. */
+export const undoable = (action) => action !== 'delete' && action !== 'dismiss_flags';

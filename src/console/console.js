@@ -15,6 +15,8 @@ import * as integrations from './views/integrations.js';
 const VIEWS = { signin, queue, articles: article, log, integrations };
 const HOME = '#/queue/pending';
 const POLL_MS = 5000;
+// The compact layout is a preference of this browser, like the language (not a secret).
+const DENSITY_STORAGE = 'marginalia.console.density';
 
 const state = {
   view: null, // what the current view's render returned
@@ -83,6 +85,9 @@ function header() {
         h('label', { for: languageId, class: 'sr-only' }, t('language')),
         languageSelect,
         signedIn
+          ? h('button', { type: 'button', class: 'button button--small button--quiet shell__compact', 'aria-pressed': String(isCompact()), onclick: toggleCompact }, t('compact'))
+          : null,
+        signedIn
           ? h('button', { type: 'button', class: 'button button--small button--quiet shell__shortcuts', 'aria-keyshortcuts': '?', onclick: showHelp }, t('shortcuts'))
           : null,
         signedIn ? h('span', { class: 'shell__who' }, session.me.name, ' · ', session.me.scopes.join(', ')) : null,
@@ -90,6 +95,23 @@ function header() {
       ),
     ),
   ];
+}
+
+// --- density -------------------------------------------------------------------------------------
+
+const isCompact = () => localStorage.getItem(DENSITY_STORAGE) === 'compact';
+
+/** The compact layout is a class on <html>: the stylesheet does the rest, so every list follows. */
+function applyDensity() {
+  document.documentElement.classList.toggle('compact', isCompact());
+}
+
+function toggleCompact(event) {
+  if (isCompact()) localStorage.removeItem(DENSITY_STORAGE);
+  else localStorage.setItem(DENSITY_STORAGE, 'compact');
+  applyDensity();
+  event.currentTarget.setAttribute('aria-pressed', String(isCompact()));
+  announce(t(isCompact() ? 'compactOn' : 'compactOff'));
 }
 
 function renderHeader() {
@@ -223,6 +245,7 @@ const SHORTCUTS = [
   ['k', 'key.previous'],
   ['x', 'key.select'],
   ['a', 'key.approve'],
+  ['a', 'key.keep'],
   ['r', 'key.reject'],
   ['s', 'key.spam'],
   ['h', 'key.hold'],
@@ -264,6 +287,7 @@ document.addEventListener('keydown', (event) => {
 
 async function start() {
   document.documentElement.lang = lang();
+  applyDensity();
   window.addEventListener('hashchange', () => route());
   const key = session.key;
   if (key) {

@@ -3,16 +3,20 @@
 // other reviews, and undo. Every change is a call to the public API; the list then shows what the
 // API answered, not what it hoped for.
 
-import { allowedActions, api, ApiError, inverseAction, moderate } from './api.js';
+import { allowedActions, api, ApiError, inverseAction, moderate, undoable } from './api.js';
 import { announce, confirmDialog, h, srOnly, uid } from './dom.js';
 import { errorText, fmt, t } from './i18n.js';
 import { removeReply, replyForm } from './reply.js';
 import { toast } from './toast.js';
 
 const PAGE_SIZE = 50;
+// A link to one review reads up to this many pages of its list to find it (1,000 reviews).
+const SEEK_PAGES = 20;
 // The action shortcut letters, also given to screen readers through aria-keyshortcuts.
 export const ACTION_KEYS = { a: 'approve', r: 'reject', s: 'spam', h: 'hold' };
-const KEY_OF = Object.fromEntries(Object.entries(ACTION_KEYS).map(([key, action]) => [action, key]));
+// `a` is the "yes, this is fine" key: it approves, and on a published review (which approve cannot
+// change) it keeps the review published and clears its readers' flags.
+const KEY_OF = { ...Object.fromEntries(Object.entries(ACTION_KEYS).map(([key, action]) => [action, key])), dismiss_flags: 'a' };
 
 /** Stars as text with the rating in words for screen readers. */
 export function stars(rating) {
@@ -89,6 +93,7 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
               review.reasons.map((reason) => h('li', { class: 'chip chip--reason', 'data-reason': reason }, t(`reason.${reason}`))),
             )
           : null,
+        flagList(review),
         review.erased_at
           ? h('p', { class: 'card__erased' }, t('erased'))
           : h('p', { class: 'card__body', dir: 'auto' }, review.body),
@@ -116,6 +121,26 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
     );
   }
 
+  /** The readers' flags (newest first): why, and what they wrote to the newsroom. */
+  function flagList(review) {
+    if (!review.flags?.length) return null;
+    const more = review.flag_count - review.flags.length;
+    return h(
+      'ul',
+      { class: 'card__flags', 'aria-label': t('flagsLabel') },
+      review.flags.map((flag) =>
+        h(
+          'li',
+          {},
+          h('span', { class: 'chip chip--flag' }, t(`flagReason.${flag.reason}`)),
+          flag.note ? h('span', { class: 'flag__note', dir: 'auto' }, flag.note) : null,
+          h('time', { class: 'muted', datetime: flag.created_at }, fmt.dateTime(flag.created_at)),
+        ),
+      ),
+      more > 0 ? h('li', { class: 'muted' }, t('flagsMore', more)) : null,
+    );
+  }
+
   function selectBox(review, who) {
     const checkbox = h('input', {
       type: 'checkbox',
@@ -127,13 +152,14 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
   }
 
   function actionBar(review) {
-    const buttons = allowedActions(review.status).map((action) =>
+    const buttons = allowedActions(review).map((action) =>
       h(
         'button',
         {
           type: 'button',
           class: action === 'delete' ? 'button button--small button--danger' : `button button--small button--${action}`,
           'aria-keyshortcuts': KEY_OF[action],
+          title: action === 'dismiss_flags' ? t('actionHint.dismiss_flags') : null,
           onclick: () => act(action, [review.id]),
         },
         t(`action.${action}`),
@@ -174,8 +200,10 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
     const fresh = card(review);
     cards.set(review.id, fresh);
     if (old) old.replaceWith(fresh);
-    if (review.id === current) fresh.classList.add('card--current');
-    if (authorCache.has(review.id)) showAuthorReviews(review.id);
+    if (review.id === current) {
+      fresh.classList.add('card--current');
+      if (authorCache.has(review.id)) showAuthorReviews(review.id);
+    }
     if (hadFocus) fresh.focus();
   }
 
@@ -214,10 +242,10 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
     selectedCount.textContent = t('selected', selected.size);
     selectAll.checked = reviews.size > 0 && selected.size === reviews.size;
     selectAll.indeterminate = selected.size > 0 && selected.size < reviews.size;
-    const statuses = new Set([...selected].map((id) => reviews.get(id)?.status));
+    const chosen = [...selected].map((id) => reviews.get(id)).filter(Boolean);
     // Only actions every selected review can take.
-    const common = ['approve', 'hold', 'restore', 'reject', 'spam', 'delete'].filter((action) =>
-      [...statuses].every((status) => allowedActions(status).includes(action)),
+    const common = ['dismiss_flags', 'approve', 'hold', 'restore', 'reject', 'spam', 'delete'].filter((action) =>
+      chosen.every((review) => allowedActions(review).includes(action)),
     );
     bulkButtons.replaceChildren(
       ...(selected.size ? common : []).map((action) =>
@@ -252,7 +280,13 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
   }
 
   function setCurrent(id, focus = true) {
-    if (current && cards.get(current)) cards.get(current).classList.remove('card--current');
+    if (current && current !== id && cards.get(current)) {
+      const previous = cards.get(current);
+      previous.classList.remove('card--current');
+      // The author's other reviews are for the review being decided; a visited card folds them
+      // away again, so the list stays short (they come back from the cache on return).
+      previous.querySelector('.card__author')?.replaceChildren();
+    }
     current = id;
     const element = cards.get(id);
     if (!element) return;
@@ -291,7 +325,8 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
     }
     const answer = await authorCache.get(id);
     const target = cards.get(id)?.querySelector('.card__author');
-    if (!target) return;
+    // The editor may have moved on while the answer was on its way.
+    if (!target || id !== current) return;
     if (answer.error) {
       target.replaceChildren(h('p', { class: 'muted' }, t('authorFailed', { detail: errorText(answer.error) })));
       return;
@@ -324,7 +359,9 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
 
   // --- loading -----------------------------------------------------------------------------------
 
-  async function load({ keep } = {}) {
+  /** Loads the list from its start. `keep` is the review to make current again; with `seek`, the
+   * pages are read until it is found (a link to one review), at most `SEEK_PAGES` of them. */
+  async function load({ keep, seek = false } = {}) {
     controller.abort();
     controller = new AbortController();
     const keepId = keep ?? current;
@@ -339,7 +376,13 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
       const page = await api('/v1/moderation/queue', { query: { ...query, limit: PAGE_SIZE }, signal: controller.signal });
       nextCursor = page.next_cursor;
       add(page.items);
-      if (keepId && cards.has(keepId)) setCurrent(keepId, document.activeElement === document.body || node.contains(document.activeElement));
+      for (let pages = 1; seek && keepId && !cards.has(keepId) && nextCursor && pages < SEEK_PAGES; pages += 1) {
+        const next = await api('/v1/moderation/queue', { query: { ...query, limit: PAGE_SIZE, cursor: nextCursor }, signal: controller.signal });
+        nextCursor = next.next_cursor;
+        add(next.items);
+      }
+      if (keepId && cards.has(keepId)) setCurrent(keepId, seek || document.activeElement === document.body || node.contains(document.activeElement));
+      else if (seek && keepId) toast(t('reviewNotFound', { id: keepId }), { error: true });
     } catch (error) {
       if (error.name === 'AbortError') return;
       updateStatus(errorText(error));
@@ -389,7 +432,7 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
   /** Applies a moderation action. The cards then show the new status, or leave the list when it
    * no longer matches the list's status; focus moves to the next card. */
   async function act(action, ids) {
-    ids = ids.filter((id) => reviews.has(id) && allowedActions(reviews.get(id).status).includes(action));
+    ids = ids.filter((id) => reviews.has(id) && allowedActions(reviews.get(id)).includes(action));
     if (!ids.length) {
       toast(t('notAllowed', { action: t(`action.${action}`) }), { error: true });
       return;
@@ -415,7 +458,7 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
     applyChanges(result.changed);
     onChanged();
     const undo =
-      action === 'delete' || !result.changed.length
+      !undoable(action) || !result.changed.length
         ? null
         : async () => {
             const groups = new Map();
@@ -430,7 +473,7 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
             onChanged();
           };
     const message = result.changed.length
-      ? t(`done.${action}`, result.changed.length) + (action === 'delete' ? '. ' + t('final') : '')
+      ? t(`done.${action}`, result.changed.length) + (undoable(action) ? '' : '. ' + t(action === 'delete' ? 'final' : 'flagsFinal'))
       : t('unchanged', result.unchanged);
     toast(message, { undo });
   }
@@ -440,7 +483,8 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
     for (const { id, to } of changed) {
       const review = reviews.get(id);
       if (!review) continue;
-      const updated = { ...review, status: to };
+      // The API clears the flags when it publishes a review or they are dismissed.
+      const updated = to === 'published' ? { ...review, status: to, flag_count: 0, flags: [] } : { ...review, status: to };
       if (belongs(updated)) rerender(updated);
       else leaving.push(id);
     }
@@ -467,6 +511,7 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
   /** Whether a review still belongs in this list after a change of status. */
   function belongs(review) {
     if (query.status && review.status !== query.status) return false;
+    if (query.flagged === 'true' && !review.flag_count) return false;
     return true;
   }
 
@@ -515,7 +560,8 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
         announce(t('nothingFocused'));
         return true;
       }
-      act(ACTION_KEYS[letter], targets);
+      const published = targets.every((id) => reviews.get(id)?.status === 'published');
+      act(letter === 'a' && published ? 'dismiss_flags' : ACTION_KEYS[letter], targets);
     } else if (letter === 'e') {
       if (current) editReply(current);
     } else if (letter === 'o') {

@@ -348,6 +348,12 @@ pub enum ModerationAction {
     Hold,
     /// Delete: from any status but deleted.
     Delete,
+    /// Keep a flagged published review published and clear its readers' flags, so that it leaves
+    /// the Flagged tab and it takes as many new flags as the first time to take it down. Only
+    /// from published: a review the flags already took down is approved (which clears them too)
+    /// or rejected instead.
+    #[serde(rename = "dismiss_flags")]
+    DismissFlags,
 }
 
 /// Why a moderator's action cannot apply to a review.
@@ -366,12 +372,13 @@ impl ModerationAction {
             Self::Restore => "restore",
             Self::Hold => "hold",
             Self::Delete => "delete",
+            Self::DismissFlags => "dismiss_flags",
         }
     }
 
     pub fn target(self) -> ReviewStatus {
         match self {
-            Self::Approve => ReviewStatus::Published,
+            Self::Approve | Self::DismissFlags => ReviewStatus::Published,
             Self::Reject => ReviewStatus::Rejected,
             Self::Spam => ReviewStatus::Spam,
             Self::Restore | Self::Hold => ReviewStatus::Pending,
@@ -392,6 +399,8 @@ impl ModerationAction {
                 Self::Restore => matches!(from, Rejected | Spam) && !erased,
                 Self::Hold => from == Published,
                 Self::Delete => true,
+                // Its target is its only allowed status: it never moves a review.
+                Self::DismissFlags => false,
             };
         if allowed {
             Ok(target)
@@ -399,6 +408,14 @@ impl ModerationAction {
             Err(Disallowed { from, action: self })
         }
     }
+}
+
+/// What `dismiss_flags` does to a review in `from` with `flag_count` readers' flags: clears them
+/// (`Ok(true)`), finds none to clear (`Ok(false)`, reported as unchanged like any repeated
+/// action), or is refused because the review is not published.
+pub fn dismisses_flags(from: ReviewStatus, flag_count: i32) -> Result<bool, Disallowed> {
+    ModerationAction::DismissFlags.apply(from, false)?;
+    Ok(flag_count > 0)
 }
 
 /// An actor or action the audit log is filtered by, compared exactly.
@@ -633,6 +650,33 @@ mod tests {
             transition_event(Published, Spam),
             Some(EventType::ReviewRejected)
         );
+        assert_eq!(transition_event(Published, Published), None);
+    }
+
+    #[test]
+    fn dismissing_flags_keeps_a_published_review_published_and_nothing_else() {
+        use ReviewStatus::{Deleted, Pending, Published, Rejected, Spam};
+        let dismiss = ModerationAction::DismissFlags;
+        assert_eq!(dismiss.as_str(), "dismiss_flags");
+        assert_eq!(
+            serde_json::to_value(dismiss).ok(),
+            Some(serde_json::json!("dismiss_flags"))
+        );
+        assert_eq!(dismiss.apply(Published, false), Ok(Published));
+        assert_eq!(dismisses_flags(Published, 3), Ok(true));
+        assert_eq!(dismisses_flags(Published, 0), Ok(false), "nothing to clear");
+        // A review the flags took down waits for approve or reject; the others are not public.
+        for from in [Pending, Rejected, Spam, Deleted] {
+            assert_eq!(
+                dismisses_flags(from, 3),
+                Err(Disallowed {
+                    from,
+                    action: dismiss
+                }),
+                "{from:?}"
+            );
+        }
+        // No status change, so no outbound event: flags are not part of any public shape.
         assert_eq!(transition_event(Published, Published), None);
     }
 }

@@ -17,7 +17,9 @@ use crate::db::schema::{
     articles, moderation_log, outbox_events, review_flags, reviews, webhook_endpoints,
 };
 use crate::db::Pool;
-use crate::domain::moderation::{transition_event, ModerationMode, ReasonCode, Verdict};
+use crate::domain::moderation::{
+    transition_event, ModerationAction, ModerationMode, ReasonCode, Verdict,
+};
 use crate::domain::review::{ReviewEdit, ReviewStatus};
 use crate::domain::webhook::EventType;
 use crate::domain::{time, FieldError, FieldErrorCode};
@@ -86,53 +88,8 @@ pub(super) async fn transition_on(
     entry: &Entry<'_>,
     render: Render<'_>,
 ) -> Result<(Vec<Change>, bool), StoreError> {
-    // Locked in id order, so concurrent calls over overlapping ids cannot deadlock.
-    let locked: Vec<ModeratedReviewRow> = reviews::table
-        .filter(reviews::id.eq_any(ids))
-        .order(reviews::id)
-        .select(ModeratedReviewRow::as_select())
-        .for_update()
-        .load(conn)
-        .await?;
-    let by_id: BTreeMap<Uuid, &ModeratedReviewRow> =
-        locked.iter().map(|row| (row.public.id, row)).collect();
-    let mut unknown = Vec::new();
-    let mut refused = Vec::new();
-    let mut targets = Vec::new();
-    for (index, id) in ids.iter().enumerate() {
-        let field = format!("review_ids[{index}]");
-        match by_id.get(id) {
-            None => unknown.push(FieldError::new(
-                field,
-                FieldErrorCode::Unknown,
-                format!("no review with id {id}"),
-            )),
-            Some(row) => match decide(row) {
-                Ok(target) => targets.push((*row, target)),
-                Err(reason) => {
-                    refused.push(FieldError::new(field, FieldErrorCode::Disallowed, reason))
-                }
-            },
-        }
-    }
-    if !unknown.is_empty() {
-        return Err(StoreError::UnknownItems {
-            detail: format!(
-                "{} of the reviews do not exist; nothing was changed",
-                unknown.len()
-            ),
-            errors: unknown,
-        });
-    }
-    if !refused.is_empty() {
-        return Err(StoreError::ConflictingItems {
-            detail: format!(
-                "{} of the reviews cannot take this change; nothing was changed",
-                refused.len()
-            ),
-            errors: refused,
-        });
-    }
+    let locked = lock_reviews(conn, ids).await?;
+    let targets = decided(ids, &locked, decide)?;
     let now = time::now_stored();
     let mut changes = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -172,10 +129,7 @@ pub(super) async fn transition_on(
         .execute(conn)
         .await?;
         if target == ReviewStatus::Published {
-            // The flags a moderator has now looked at no longer count towards the threshold.
-            diesel::delete(review_flags::table.filter(review_flags::review_id.eq_any(&moved)))
-                .execute(conn)
-                .await?;
+            forget_flags(conn, &moved).await?;
         }
     }
     let mut counted = Counting::default();
@@ -217,6 +171,140 @@ pub(super) async fn transition_on(
             .await?;
     }
     Ok((changes, announced))
+}
+
+/// Deletes the readers' flags of `ids`: a moderator has looked at them, so they no longer count
+/// towards the threshold (and the same readers may flag again).
+async fn forget_flags(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> Result<(), StoreError> {
+    diesel::delete(review_flags::table.filter(review_flags::review_id.eq_any(ids)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Clears readers' flags on published reviews (the `dismiss_flags` action), all or nothing like
+/// `transition`: `decide` says, for each review, whether it has flags to clear or refuses it.
+/// Those reviews lose their flags and their count and get an audit entry (published to
+/// published); their status, counters and public representation stay, so no outbound event is
+/// written. Returns the reviews whose flags were cleared.
+pub async fn dismiss_flags(
+    pool: &Pool,
+    ids: &[Uuid],
+    decide: impl Fn(&ModeratedReviewRow) -> Result<bool, String> + Sync,
+    actor: &str,
+    note: Option<&str>,
+) -> Result<Vec<Change>, StoreError> {
+    with_connection(pool, async |conn| {
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let locked = lock_reviews(conn, ids).await?;
+            let mut seen = std::collections::BTreeSet::new();
+            let changes: Vec<Change> = decided(ids, &locked, &decide)?
+                .into_iter()
+                .filter(|(row, flagged)| *flagged && seen.insert(row.public.id))
+                .map(|(row, _)| Change {
+                    review: row.public.clone(),
+                    from: ReviewStatus::Published,
+                    to: ReviewStatus::Published,
+                })
+                .collect();
+            if changes.is_empty() {
+                return Ok(changes);
+            }
+            let cleared: Vec<Uuid> = changes.iter().map(|change| change.review.id).collect();
+            let now = time::now_stored();
+            diesel::update(reviews::table.filter(reviews::id.eq_any(&cleared)))
+                .set((reviews::flag_count.eq(0), reviews::updated_at.eq(now)))
+                .execute(conn)
+                .await?;
+            forget_flags(conn, &cleared).await?;
+            let log: Vec<_> = cleared
+                .iter()
+                .map(|id| {
+                    (
+                        moderation_log::id.eq(Uuid::now_v7()),
+                        moderation_log::review_id.eq(*id),
+                        moderation_log::actor.eq(actor),
+                        moderation_log::action.eq(ModerationAction::DismissFlags.as_str()),
+                        moderation_log::from_status.eq(Some(ReviewStatus::Published.as_str())),
+                        moderation_log::to_status.eq(ReviewStatus::Published.as_str()),
+                        moderation_log::note.eq(note),
+                        moderation_log::created_at.eq(now),
+                    )
+                })
+                .collect();
+            diesel::insert_into(moderation_log::table)
+                .values(log)
+                .execute(conn)
+                .await?;
+            Ok(changes)
+        })
+        .await
+    })
+    .await
+}
+
+/// Locks the reviews of `ids`, in id order, so concurrent calls over overlapping ids cannot
+/// deadlock.
+async fn lock_reviews(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<ModeratedReviewRow>, StoreError> {
+    Ok(reviews::table
+        .filter(reviews::id.eq_any(ids))
+        .order(reviews::id)
+        .select(ModeratedReviewRow::as_select())
+        .for_update()
+        .load(conn)
+        .await?)
+}
+
+/// What `decide` says of each review of `ids`, in order; an unknown id (404) or any refusal
+/// (409) fails the whole call, naming each offending `review_ids[i]`.
+fn decided<'r, T>(
+    ids: &[Uuid],
+    locked: &'r [ModeratedReviewRow],
+    decide: &impl Fn(&ModeratedReviewRow) -> Result<T, String>,
+) -> Result<Vec<(&'r ModeratedReviewRow, T)>, StoreError> {
+    let by_id: BTreeMap<Uuid, &ModeratedReviewRow> =
+        locked.iter().map(|row| (row.public.id, row)).collect();
+    let mut unknown = Vec::new();
+    let mut refused = Vec::new();
+    let mut targets = Vec::new();
+    for (index, id) in ids.iter().enumerate() {
+        let field = format!("review_ids[{index}]");
+        match by_id.get(id) {
+            None => unknown.push(FieldError::new(
+                field,
+                FieldErrorCode::Unknown,
+                format!("no review with id {id}"),
+            )),
+            Some(row) => match decide(row) {
+                Ok(target) => targets.push((*row, target)),
+                Err(reason) => {
+                    refused.push(FieldError::new(field, FieldErrorCode::Disallowed, reason))
+                }
+            },
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(StoreError::UnknownItems {
+            detail: format!(
+                "{} of the reviews do not exist; nothing was changed",
+                unknown.len()
+            ),
+            errors: unknown,
+        });
+    }
+    if !refused.is_empty() {
+        return Err(StoreError::ConflictingItems {
+            detail: format!(
+                "{} of the reviews cannot take this change; nothing was changed",
+                refused.len()
+            ),
+            errors: refused,
+        });
+    }
+    Ok(targets)
 }
 
 /// Counter changes gathered per article stripe and rating, and per article day, language and

@@ -1,8 +1,10 @@
 //! What moderators read: the queue and its counts, an author's other reviews, and the audit log.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -73,6 +75,49 @@ pub async fn queue(pool: &Pool, filter: &QueueFilter) -> Result<(Vec<QueueRow>, 
     }
     let rows = with_connection(pool, async |conn| Ok(select.load(conn).await?)).await?;
     Ok(page(rows, filter.limit))
+}
+
+/// The most flags shown with a review, newest first: enough to see what readers object to,
+/// bounded because one network may send many flags (each counts once towards the threshold).
+pub const FLAGS_SHOWN: i64 = 20;
+
+/// A reader's flag as moderators see it: why and the reader's note, never who or from where.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct FlagRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub review_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub reason: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub note: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+}
+
+/// The newest `FLAGS_SHOWN` flags of each review of `ids`, by review, newest first.
+pub async fn flags_of(
+    pool: &Pool,
+    ids: &[Uuid],
+) -> Result<BTreeMap<Uuid, Vec<FlagRow>>, StoreError> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let query = diesel::sql_query(
+        "SELECT review_id, reason, note, created_at FROM ( \
+         SELECT review_id, reason, note, created_at, row_number() OVER ( \
+         PARTITION BY review_id ORDER BY created_at DESC, voter) AS n \
+         FROM review_flags WHERE review_id = ANY ($1)) f \
+         WHERE n <= $2 ORDER BY review_id, created_at DESC",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<BigInt, _>(FLAGS_SHOWN);
+    let rows: Vec<FlagRow> =
+        with_connection(pool, async |conn| Ok(query.load(conn).await?)).await?;
+    let mut by_review: BTreeMap<Uuid, Vec<FlagRow>> = BTreeMap::new();
+    for row in rows {
+        by_review.entry(row.review_id).or_default().push(row);
+    }
+    Ok(by_review)
 }
 
 /// How many reviews wait in each tab of the queue, each counted up to `QueueCounts::CAP`.

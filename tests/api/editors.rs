@@ -6,7 +6,9 @@ use marginalia::auth::Scope;
 use reqwest::{header, Method};
 use serde_json::{json, Value};
 
-use crate::common::{expect_problem, problem_fields, spawn_app_with, TestApp, TestOptions};
+use crate::common::{
+    expect_problem, problem_fields, spawn_app_with, TestApp, TestOptions, WebhookOptions,
+};
 
 const ARTICLE: &str = "voa-2020-05-iskp-attacks";
 
@@ -224,6 +226,194 @@ async fn every_console_action_can_be_undone_through_the_public_api() {
         problem_fields(&expect_problem(refused, 409).await),
         ["review_ids[0]"]
     );
+}
+
+#[tokio::test]
+async fn a_flagged_published_review_is_kept_published_and_its_flags_dismissed() {
+    let app = spawn_app_with(TestOptions {
+        read_cache_ttl: std::time::Duration::ZERO,
+        // The outbox is only written while an endpoint listens; no delivery is wanted here.
+        webhooks: WebhookOptions {
+            worker: false,
+            ..WebhookOptions::default()
+        },
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.api_key(&[Scope::Moderator]).await;
+    let admin = app.api_key(&[Scope::Admin]).await;
+    app.create_endpoint(&admin, json!({"url": "http://127.0.0.1:9/hooks"}))
+        .await;
+    let id = submit(
+        &app,
+        ARTICLE,
+        json!({"rating": 3, "body": "Стаття варта уваги, хоч і не все в ній переконує."}),
+    )
+    .await;
+    let unflagged = submit(
+        &app,
+        ARTICLE,
+        json!({"rating": 5, "body": "Дуже докладна стаття, дякую за роботу редакції."}),
+    )
+    .await;
+    // Two readers on one network: below the threshold of networks, so it stays public.
+    for (token, reason, note) in [
+        (
+            "flagging-reader-0001",
+            "misinformation",
+            Some("The figure was corrected."),
+        ),
+        ("flagging-reader-0002", "off_topic", None),
+    ] {
+        let flagged = app
+            .client
+            .post(app.url(&format!("/v1/reviews/{id}/flags")))
+            .json(&json!({"reason": reason, "note": note, "voter_token": token}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(flagged.status(), 204, "{token}");
+    }
+    assert_eq!(app.get(&format!("/v1/reviews/{id}")).await.status(), 200);
+    let tab = app
+        .get_json_with_key(&key, "/v1/moderation/queue?status=published&flagged=true")
+        .await;
+    assert_eq!(ids(&tab), [id.as_str()]);
+    assert_eq!(tab["items"][0]["flag_count"], 2);
+    // The moderator sees why readers flagged it, and what they wrote, newest first.
+    let flags = tab["items"][0]["flags"].as_array().unwrap();
+    let reasons: Vec<&str> = flags
+        .iter()
+        .map(|f| f["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 2);
+    assert!(reasons.contains(&"misinformation") && reasons.contains(&"off_topic"));
+    let noted = flags
+        .iter()
+        .find(|flag| flag["reason"] == "misinformation")
+        .unwrap();
+    assert_eq!(noted["note"], "The figure was corrected.");
+    assert!(noted.get("voter").is_none() && noted.get("network").is_none());
+
+    // Approving a published review changes nothing, flags included.
+    let approved = act(&app, &key, "approve", &[&id]).await;
+    assert_eq!(approved["changed"], json!([]));
+    assert_eq!(approved["unchanged"], 1);
+    assert_eq!(
+        app.get_json_with_key(&key, "/v1/moderation/counts").await["flagged"],
+        1
+    );
+
+    let outbox = "SELECT count(*) AS n FROM outbox_events";
+    let events_before = app.count(outbox).await;
+    assert!(
+        events_before > 0,
+        "the endpoint listens: submissions were announced"
+    );
+    let stats_before = app.get_json(&format!("/v1/articles/{ARTICLE}/stats")).await;
+    let dismissed = app
+        .with_key(
+            &key,
+            Method::POST,
+            "/v1/moderation/actions",
+            Some(
+                &json!({"action": "dismiss_flags", "review_ids": [id, unflagged],
+                         "note": "Checked: the reader quotes the article correctly."}),
+            ),
+        )
+        .await;
+    assert_eq!(dismissed.status(), 200);
+    let dismissed: Value = dismissed.json().await.unwrap();
+    assert_eq!(
+        dismissed,
+        json!({"action": "dismiss_flags",
+               "changed": [{"id": id, "from": "published", "to": "published"}],
+               "unchanged": 1})
+    );
+
+    // Still published and counted the same; the flags are gone from the tab and the counts.
+    let public = app.get_json(&format!("/v1/reviews/{id}")).await;
+    assert_eq!(public["status"], "published");
+    assert_eq!(
+        app.get_json(&format!("/v1/articles/{ARTICLE}/stats")).await,
+        stats_before
+    );
+    let tab = app
+        .get_json_with_key(&key, "/v1/moderation/queue?status=published&flagged=true")
+        .await;
+    assert_eq!(ids(&tab), Vec::<&str>::new());
+    assert_eq!(
+        app.get_json_with_key(&key, "/v1/moderation/counts").await["flagged"],
+        0
+    );
+    let all = app
+        .get_json_with_key(&key, "/v1/moderation/queue?status=published")
+        .await;
+    let kept = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["id"] == json!(id))
+        .unwrap();
+    assert_eq!(kept["flag_count"], 0);
+    assert_eq!(kept["flags"], json!([]));
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM review_flags WHERE review_id = '{id}'"
+        ))
+        .await,
+        0
+    );
+    // No public field changed, so nothing is announced.
+    assert_eq!(app.count(outbox).await, events_before);
+
+    // The audit log has it under its own name, with the note.
+    let log = app
+        .get_json_with_key(&key, &format!("/v1/moderation/log?review_id={id}"))
+        .await;
+    let entry = &log["items"][0];
+    assert_eq!(entry["action"], "dismiss_flags");
+    assert_eq!(entry["from_status"], "published");
+    assert_eq!(entry["to_status"], "published");
+    assert_eq!(
+        entry["note"],
+        "Checked: the reader quotes the article correctly."
+    );
+    let by_action = app
+        .get_json_with_key(&key, "/v1/moderation/log?action=dismiss_flags")
+        .await;
+    assert_eq!(
+        by_action["items"].as_array().unwrap().len(),
+        1,
+        "not {unflagged}"
+    );
+
+    // Repeating it changes nothing; a review that is not published cannot take it.
+    let again = act(&app, &key, "dismiss_flags", &[&id]).await;
+    assert_eq!(again["changed"], json!([]));
+    act(&app, &key, "reject", &[&unflagged]).await;
+    let refused = app
+        .with_key(
+            &key,
+            Method::POST,
+            "/v1/moderation/actions",
+            Some(&json!({"action": "dismiss_flags", "review_ids": [id, unflagged]})),
+        )
+        .await;
+    assert_eq!(
+        problem_fields(&expect_problem(refused, 409).await),
+        ["review_ids[1]"]
+    );
+    let cms = app.api_key(&[Scope::Cms]).await;
+    let forbidden = app
+        .with_key(
+            &cms,
+            Method::POST,
+            "/v1/moderation/actions",
+            Some(&json!({"action": "dismiss_flags", "review_ids": [id]})),
+        )
+        .await;
+    expect_problem(forbidden, 403).await;
 }
 
 #[tokio::test]

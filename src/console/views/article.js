@@ -15,6 +15,8 @@ export function render({ route, signal, refreshCounts }) {
   const articleId = route.parts[0];
   let status = readStatus(route.params);
   let range = readRange(route.params);
+  // A link to one review (from the audit log): the list opens on it, in the status it has now.
+  let seekReview = route.params.get('review');
   let list = null;
   let article = null;
 
@@ -212,12 +214,28 @@ export function render({ route, signal, refreshCounts }) {
       },
     });
     listSlot.replaceChildren(list.node);
-    list.load();
+    list.load({ keep: seekReview, seek: Boolean(seekReview) });
+    seekReview = null;
+  }
+
+  /** The status a review has now: the newest entry of its audit log says where it went last. */
+  async function seekStatus() {
+    if (seekReview && !route.params.get('status')) {
+      try {
+        const page = await api('/v1/moderation/log', { query: { review_id: seekReview, limit: 1 }, signal });
+        const latest = page.items[0]?.to_status;
+        if (STATUSES.includes(latest)) status = latest;
+      } catch (error) {
+        if (error.name === 'AbortError') return;
+        // Then the list opens on the default status and says the review is not there.
+      }
+    }
+    showList();
   }
 
   loadArticle();
   loadDaily();
-  showList();
+  seekStatus();
   return {
     node,
     title: t('articleTitle'),
@@ -237,8 +255,9 @@ export function render({ route, signal, refreshCounts }) {
       }
       return true;
     },
-    poll: () => (status === 'pending' ? list.pollNew() : undefined),
-    key: (event) => list.key(event),
+    poll: () => (status === 'pending' ? list?.pollNew() : undefined),
+    // The list comes once the linked review's status is known.
+    key: (event) => list?.key(event) ?? false,
     destroy: () => list?.destroy(),
   };
 }

@@ -7,7 +7,7 @@ import { announce, filterBox, h, uid } from '../dom.js';
 import { errorText, fmt, t } from '../i18n.js';
 import { statusBadge } from '../reviews.js';
 
-const ACTIONS = ['approve', 'reject', 'spam', 'restore', 'hold', 'delete', 'submit', 'edit', 'flag_threshold', 'reply', 'remove_reply', 'erase'];
+const ACTIONS = ['approve', 'reject', 'spam', 'restore', 'hold', 'delete', 'dismiss_flags', 'submit', 'edit', 'flag_threshold', 'reply', 'remove_reply', 'erase'];
 const FILTERS = ['actor', 'action', 'article_id', 'since', 'until'];
 const PAGE_SIZE = 50;
 
@@ -96,11 +96,15 @@ export function render({ route, signal }) {
   }
 
   function row(entry) {
-    // A reply leaves the status as it was: one badge says so.
-    const change =
+    // A reply leaves the status as it was: one badge says so. The arrow is glued to the new
+    // status, so that a narrow column wraps before the arrow, never after it.
+    const change = h(
+      'span',
+      { class: 'log__change' },
       entry.from_status && entry.from_status !== entry.to_status
-        ? [statusBadge(entry.from_status), ' → ', statusBadge(entry.to_status)]
-        : statusBadge(entry.to_status);
+        ? [statusBadge(entry.from_status), ' ', h('span', { class: 'log__to' }, '→ ', statusBadge(entry.to_status))]
+        : statusBadge(entry.to_status),
+    );
     return h(
       'tr',
       {},
@@ -118,9 +122,23 @@ export function render({ route, signal }) {
       h(
         'td',
         { 'data-label': t('logReview') },
-        // UUIDv7 ids share their leading (time) digits; the random tail tells them apart.
-        h('span', { class: 'mono', title: entry.review_id }, '…' + entry.review_id.slice(-8)),
-        entry.article_id ? [' ', h('a', { href: `#/articles/${encodeURIComponent(entry.article_id)}` }, entry.article_id)] : null,
+        h(
+          'span',
+          { class: 'log__review' },
+          // The whole id (it may break anywhere on a phone): UUIDv7 ids share their leading digits,
+          // so a shortened one would hide what tells them apart. It opens the review among its
+          // article's reviews.
+          h(
+            'a',
+            {
+              class: 'mono log__review-id',
+              href: `#/articles/${encodeURIComponent(entry.article_id)}?review=${entry.review_id}`,
+              'aria-label': t('openReview', { id: entry.review_id }),
+            },
+            entry.review_id,
+          ),
+          h('a', { href: `#/articles/${encodeURIComponent(entry.article_id)}` }, entry.article_id),
+        ),
       ),
       h('td', { 'data-label': t('logNote'), dir: 'auto' }, entry.note || ''),
     );
