@@ -6,6 +6,7 @@
 mod common;
 
 mod articles;
+mod bench_prerequisites;
 mod cms_events;
 mod crash;
 mod daily;
