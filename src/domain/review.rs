@@ -4,7 +4,7 @@ use validator::ValidationError;
 
 use super::field_error::FieldErrors;
 use super::field_error::Presence::{Optional, Required};
-use super::language::LanguageDetector;
+use super::language::{self, Guess, LanguageDetector};
 use super::text::{self, LanguageTag};
 use super::FieldError;
 
@@ -234,8 +234,11 @@ pub struct NewReview {
     pub body: ReviewBody,
     pub author_name: Option<AuthorName>,
     pub author_email: Option<AuthorEmail>,
-    /// Given, or detected from the body when reliable.
+    /// Given, or detected from the body when the evidence is clear.
     pub language: Option<LanguageTag>,
+    /// When detection was undecided: the languages the body fits, one of which the article's
+    /// language may be (`settle_language`).
+    pub language_fits: Vec<LanguageTag>,
 }
 
 impl NewReview {
@@ -260,7 +263,15 @@ impl NewReview {
         // A missing required field is always among the collected errors.
         match (rating, body, fields.into_result()) {
             (Some(rating), Some(body), Ok(())) => {
-                let language = language.or_else(|| detector.detect(body.as_str()));
+                let guess = match language {
+                    Some(given) => Guess::Sure(given),
+                    None => detector.guess(body.as_str()),
+                };
+                let (language, language_fits) = match guess {
+                    Guess::Sure(tag) => (Some(tag), Vec::new()),
+                    Guess::Undecided(fits) => (None, fits),
+                    Guess::Unknown => (None, Vec::new()),
+                };
                 Ok(Self {
                     rating,
                     title,
@@ -268,10 +279,25 @@ impl NewReview {
                     author_name,
                     author_email,
                     language,
+                    language_fits,
                 })
             }
             (_, _, result) => Err(result.err().unwrap_or_default()),
         }
+    }
+}
+
+impl NewReview {
+    /// Whether the article's language could settle what detection left open.
+    pub fn needs_article_language(&self) -> bool {
+        self.language.is_none() && !self.language_fits.is_empty()
+    }
+
+    /// Takes the article's language when the body fits it.
+    pub fn settle_language(&mut self, article_language: Option<&str>) {
+        let article = article_language.and_then(|tag| LanguageTag::parse(tag).ok());
+        let fits = std::mem::take(&mut self.language_fits);
+        self.language = language::settle(Guess::Undecided(fits), article.as_ref());
     }
 }
 

@@ -17,6 +17,7 @@ mod errors;
 mod hostile;
 mod http_caching;
 mod keys;
+mod language;
 mod logging;
 mod metrics;
 mod moderation;
