@@ -10,11 +10,12 @@ async fn a_log_written_to_a_file_has_no_colour_codes() {
     let log = tempfile::NamedTempFile::new().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    // As `serve.log` is written: stderr to a file, so not a terminal; NO_COLOR unset.
+    // As `serve.log` is written: stderr to a file, so not a terminal; NO_COLOR empty, which
+    // counts as unset, so that only the terminal check can keep colour out.
     let mut service = start_binary(
         &app.database_url,
         port,
-        &[("RUST_LOG", "info".to_owned())],
+        &[("RUST_LOG", "info".to_owned()), ("NO_COLOR", String::new())],
         Some(log.path()),
     );
     let client = reqwest::Client::new();
