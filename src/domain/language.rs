@@ -159,6 +159,8 @@ pub struct LanguageDetector {
     /// Letters and words that single out one allowed language.
     letters: HashMap<char, Lang>,
     words: HashMap<&'static str, Lang>,
+    /// Each allowed language's ISO 639-1 tag, made once rather than per review.
+    tags: HashMap<Lang, LanguageTag>,
 }
 
 impl Default for LanguageDetector {
@@ -205,11 +207,17 @@ impl LanguageDetector {
                 .filter(|(lang, _)| is_allowed(lang))
                 .flat_map(|(lang, words)| words.split_whitespace().map(move |word| (word, *lang))),
         );
+        let tags = Lang::all()
+            .iter()
+            .filter(|lang| is_allowed(lang))
+            .filter_map(|lang| tag(*lang).map(|tag| (*lang, tag)))
+            .collect();
         Self {
             detector,
             allowed,
             letters,
             words,
+            tags,
         }
     }
 
@@ -248,7 +256,7 @@ impl LanguageDetector {
             .collect();
         // A script of one language (Greek, Hebrew, Georgian…) or kana decides by itself.
         if candidates.len() <= 1 || matches!(info.script(), Script::Hiragana | Script::Katakana) {
-            return tag(info.lang()).map_or(Guess::Unknown, Guess::Sure);
+            return self.tag(info.lang()).map_or(Guess::Unknown, Guess::Sure);
         }
         let mut scores: Vec<(Lang, f64)> = candidates.iter().map(|lang| (*lang, 0.0)).collect();
         let mut add = |lang: Lang, points: f64| {
@@ -278,7 +286,7 @@ impl LanguageDetector {
         if best - runner_up >= DECISIVE_MARGIN {
             return scores
                 .first()
-                .and_then(|(lang, _)| tag(*lang))
+                .and_then(|(lang, _)| self.tag(*lang))
                 .map_or(Guess::Unknown, Guess::Sure);
         }
         // Languages the text fits: close to the best, and with some evidence for them when there
@@ -289,9 +297,13 @@ impl LanguageDetector {
                 .filter(|(_, score)| {
                     best - score < DECISIVE_MARGIN && (*score > 0.0 || best == 0.0)
                 })
-                .filter_map(|(lang, _)| tag(*lang))
+                .filter_map(|(lang, _)| self.tag(*lang))
                 .collect(),
         )
+    }
+
+    fn tag(&self, lang: Lang) -> Option<LanguageTag> {
+        self.tags.get(&lang).cloned()
     }
 
     fn is_allowed(&self, lang: Lang) -> bool {
@@ -433,10 +445,21 @@ mod tests {
         let site_codes = [
             "uk", "ru", "en", "de", "fr", "es", "pl", "ar", "he", "ja", "el", "ka",
         ];
-        let rounds = 200;
+        // Under `valgrind --tool=callgrind`, one variant and one round at a time:
+        // LANGUAGE_COST_VARIANT=<part of a name> LANGUAGE_COST_ROUNDS=1 (instruction counts do
+        // not depend on what else the machine runs; `none` is the baseline to subtract).
+        let rounds: usize = std::env::var("LANGUAGE_COST_ROUNDS")
+            .ok()
+            .and_then(|rounds| rounds.parse().ok())
+            .unwrap_or(200);
+        let variant = std::env::var("LANGUAGE_COST_VARIANT").unwrap_or_default();
+        let repeats = if rounds == 1 { 1 } else { 5 };
         let measure = |name: &str, detect: &dyn Fn(&str) -> bool| {
+            if !name.contains(variant.as_str()) {
+                return;
+            }
             let mut best = f64::MAX;
-            for _ in 0..5 {
+            for _ in 0..repeats {
                 let started = Instant::now();
                 for _ in 0..rounds {
                     for text in &texts {
@@ -447,8 +470,9 @@ mod tests {
                     started.elapsed().as_nanos() as f64 / (rounds * texts.len()) as f64;
                 best = best.min(per_review);
             }
-            println!("{name:44} {best:8.0} ns/review (best of 5 × {rounds} rounds)");
+            println!("{name:44} {best:8.0} ns/review (best of {repeats} × {rounds} rounds)");
         };
+        measure("none: the loop alone", &|text| text.is_empty());
         let whatlang = whatlang::Detector::new();
         measure("before: whatlang, all 69 languages", &|text| {
             whatlang.detect(text).is_some_and(|info| info.is_reliable())
