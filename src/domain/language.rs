@@ -244,45 +244,61 @@ impl LanguageDetector {
             .nth(DETECTION_SAMPLE_CHARS)
             .map_or(text.len(), |(index, _)| index);
         let sample = &text[..sample_end];
-        let Some(info) = self.detector.detect(sample) else {
+        let Some(script) = whatlang::detect_script(sample) else {
             return Guess::Unknown;
         };
-        let candidates: Vec<Lang> = info
-            .script()
+        let candidates: Vec<Lang> = script
             .langs()
             .iter()
             .copied()
             .filter(|lang| self.is_allowed(*lang))
             .collect();
-        // A script of one language (Greek, Hebrew, Georgian…) or kana decides by itself.
-        if candidates.len() <= 1 || matches!(info.script(), Script::Hiragana | Script::Katakana) {
-            return self.tag(info.lang()).map_or(Guess::Unknown, Guess::Sure);
+        // A script of one language (Greek, Hebrew, Georgian…), kana, or Han (Chinese, or
+        // Japanese by its kana) is whatlang's to decide.
+        if candidates.len() <= 1
+            || matches!(
+                script,
+                Script::Hiragana | Script::Katakana | Script::Mandarin
+            )
+        {
+            return self
+                .detector
+                .detect(sample)
+                .and_then(|info| self.tag(info.lang()))
+                .map_or(Guess::Unknown, Guess::Sure);
         }
         let mut scores: Vec<(Lang, f64)> = candidates.iter().map(|lang| (*lang, 0.0)).collect();
-        let mut add = |lang: Lang, points: f64| {
+        let add = |scores: &mut Vec<(Lang, f64)>, lang: Lang, points: f64| {
             if let Some((_, score)) = scores.iter_mut().find(|(each, _)| *each == lang) {
                 *score += points;
             }
         };
-        add(info.lang(), TRIGRAM_WEIGHT * info.confidence());
         let lower = sample.to_lowercase();
         let mut lettered: Vec<Lang> = Vec::new();
-        for letter in lower.chars() {
+        // Every telling letter is outside ASCII.
+        for letter in lower.chars().filter(|c| !c.is_ascii()) {
             if let Some(lang) = self.letters.get(&letter) {
                 if !lettered.contains(lang) {
                     lettered.push(*lang);
-                    add(*lang, LETTER_WEIGHT);
+                    add(&mut scores, *lang, LETTER_WEIGHT);
                 }
             }
         }
         for word in lower.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’') {
             if let Some(lang) = self.words.get(word) {
-                add(*lang, WORD_WEIGHT);
+                add(&mut scores, *lang, WORD_WEIGHT);
+            }
+        }
+        // Trigram statistics cost most of detection's time; they are skipped when letters and
+        // words lead by more than whatlang's full weight could close, which decides the same.
+        let (best, runner_up) = top_two(&scores);
+        if best - runner_up < DECISIVE_MARGIN + TRIGRAM_WEIGHT {
+            if let Some(info) = self.detector.detect(sample) {
+                add(&mut scores, info.lang(), TRIGRAM_WEIGHT * info.confidence());
             }
         }
         scores.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let best = scores.first().map_or(0.0, |(_, score)| *score);
-        let runner_up = scores.get(1).map_or(0.0, |(_, score)| *score);
+        let (best, runner_up) = top_two(&scores);
         if best - runner_up >= DECISIVE_MARGIN {
             return scores
                 .first()
@@ -311,6 +327,21 @@ impl LanguageDetector {
             .as_ref()
             .is_none_or(|list| list.contains(&lang))
     }
+}
+
+/// The best score and the runner-up's.
+fn top_two(scores: &[(Lang, f64)]) -> (f64, f64) {
+    scores
+        .iter()
+        .fold((0.0, 0.0), |(best, second), &(_, score)| {
+            if score > best {
+                (score, best)
+            } else if score > second {
+                (best, score)
+            } else {
+                (best, second)
+            }
+        })
 }
 
 /// The guess, or the article's language when the guess is undecided between it and others.
