@@ -598,6 +598,8 @@ def report(args, results, pg, isso, rss: float, started: str,
         "(prepared, same number of connections) and Isso (`bench/isso.sh`) at the same concurrency.",
         "Raw output of this run: `docs/benchmarks-raw/`.",
         "",
+        *PREREQUISITES_MD,
+        "",
         f"Run {started}, {args.duration} s per scenario, {args.concurrency} connections, "
         f"{args.threads} load threads.",
         f"Machine: {machine()}.",
@@ -656,6 +658,73 @@ def report(args, results, pg, isso, rss: float, started: str,
     return "\n".join(lines)
 
 
+# What the run needs and how to get it on Debian or Ubuntu (docs/benchmarks.md lists the same).
+APT = "apt-get install -y"
+
+
+PREREQUISITES_MD = [
+    "Prerequisites (checked before anything starts; the script names each missing one with its",
+    "install command and exits with status 1):",
+    "",
+    "| program | needed for | Debian / Ubuntu |",
+    "|---|---|---|",
+    "| `cargo` | building the service in release | rustup, or `apt-get install -y cargo` |",
+    "| `wrk` | driving every HTTP scenario | `apt-get install -y wrk` |",
+    "| `psql` | seeding | `apt-get install -y postgresql-client` |",
+    "| `initdb`, `pg_ctl`, `postgres` (on `PATH` or in `/usr/lib/postgresql/*/bin`) | the service's "
+    "private cluster | `apt-get install -y postgresql` |",
+    "| `pgbench` (not with `--no-pgbench`) | the database baseline | `apt-get install -y postgresql` |",
+    "| `curl`, Python's `venv` and `ensurepip` (not with `--no-isso`) | `bench/isso.sh`, which "
+    "installs Isso and gunicorn from PyPI into a venv | `apt-get install -y curl python3-venv` |",
+    "| `perf`, `inferno-collapse-perf`, `inferno-flamegraph` (only with `--profile`) | flamegraphs "
+    "| `apt-get install -y linux-perf` (Ubuntu: `linux-tools-generic`), `cargo install inferno` |",
+]
+
+
+def missing_prerequisites(args) -> list[str]:
+    """Every missing program the chosen run needs, each with how to install it, found before
+    anything starts (a run that died in its tenth minute for want of wrk helped nobody)."""
+    def postgres_server() -> bool:
+        names = ("initdb", "pg_ctl", "postgres")
+        if all(shutil.which(name) for name in names):
+            return True
+        return any(all((Path(d) / name).is_file() for name in names)
+                   for d in sorted(Path("/").glob("usr/lib/postgresql/*/bin")))
+
+    def python_venv() -> bool:
+        found = subprocess.run([sys.executable, "-c", "import venv, ensurepip"],
+                               capture_output=True).returncode == 0
+        return found
+
+    needs = [
+        (shutil.which("cargo") is not None, "cargo (builds the service)",
+         "the Rust toolchain: rustup, or `apt-get install -y cargo`"),
+        (shutil.which("wrk") is not None, "wrk (drives every HTTP scenario)", f"{APT} wrk"),
+        (shutil.which("psql") is not None, "psql (seeds the database)", f"{APT} postgresql-client"),
+        (postgres_server(), "PostgreSQL server programs initdb, pg_ctl, postgres (the service's "
+         "private cluster)", f"{APT} postgresql"),
+    ]
+    if not args.no_pgbench:
+        needs.append((shutil.which("pgbench") is not None, "pgbench (the database baseline; "
+                      "or pass --no-pgbench)", f"{APT} postgresql postgresql-client"))
+    if not args.no_isso:
+        needs += [
+            (shutil.which("curl") is not None, "curl (bench/isso.sh waits for Isso with it; or "
+             "pass --no-isso)", f"{APT} curl"),
+            (python_venv(), "Python's venv and ensurepip (bench/isso.sh installs Isso from PyPI "
+             "into a venv; or pass --no-isso)", f"{APT} python3-venv"),
+        ]
+    if args.profile:
+        needs += [
+            (shutil.which("perf") is not None, "perf (--profile samples the service)",
+             f"{APT} linux-perf  (Ubuntu: linux-tools-generic)"),
+            (all(shutil.which(name) for name in ("inferno-collapse-perf", "inferno-flamegraph")),
+             "inferno-collapse-perf and inferno-flamegraph (--profile draws flamegraphs)",
+             "cargo install inferno"),
+        ]
+    return [f"  - {what}\n      install: {how}" for found, what, how in needs if not found]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=15, help="seconds per scenario")
@@ -677,6 +746,10 @@ def main() -> None:
     parser.add_argument("--write", action="store_true",
                         help="write docs/benchmarks.md and the raw output (default for a full run)")
     args = parser.parse_args()
+    missing = missing_prerequisites(args)
+    if missing:
+        sys.exit("bench/run.py cannot start; missing:\n" + "\n".join(missing)
+                 + "\n(see docs/benchmarks.md, Prerequisites)")
     full_run = not (args.no_isso or args.no_pgbench or args.only)
     write = args.write or full_run
 

@@ -211,8 +211,9 @@ pub struct Config {
     #[arg(long, env = "MARGINALIA_BANNED_TERMS_FILE")]
     pub banned_terms_file: Option<PathBuf>,
 
-    /// The languages a review without one may be detected as (ISO 639-1 codes, comma-separated,
-    /// e.g. `uk,en`); empty: any of the 69 the detector knows. Fewer is cheaper per submission.
+    /// The site's languages: those a review without one may be detected as (ISO 639-1 codes,
+    /// comma-separated, e.g. `uk,ru,en`); empty: any of the 69 the detector knows. Fewer is
+    /// cheaper per submission and surer on short reviews.
     #[arg(long, env = "MARGINALIA_DETECT_LANGUAGES", value_delimiter = ',')]
     pub detect_languages: Vec<String>,
 

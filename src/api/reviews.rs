@@ -297,8 +297,12 @@ pub async fn create_review(
 ) -> Result<HttpResponse, ApiError> {
     let request: CreateReviewRequest = parse_json(&bytes)?;
     let honeypot = request.website.clone();
-    let review = NewReview::parse(request.into(), &state.moderation.language_detector)
+    let mut review = NewReview::parse(request.into(), &state.moderation.language_detector)
         .map_err(ApiError::Validation)?;
+    if review.needs_article_language() {
+        let article_language = store::articles::language(&state.pool, &article_id).await?;
+        review.settle_language(article_language.as_deref());
+    }
     let verdict = state.moderation.rules.check(&Content {
         title: review.title.as_ref().map(ReviewTitle::as_str),
         body: review.body.as_str(),

@@ -108,8 +108,8 @@ published!(
         1,
         AuthorEmail::MAX_CHARS
     )
-    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
-    .examples(["olena@example.com"])
+    .format(Some(SchemaFormat::KnownFormat(KnownFormat::IdnEmail)))
+    .examples(["olena@example.com", "ірина@example.com"])
 );
 
 published!(

@@ -4,7 +4,7 @@ use validator::ValidationError;
 
 use super::field_error::FieldErrors;
 use super::field_error::Presence::{Optional, Required};
-use super::language::LanguageDetector;
+use super::language::{self, Guess, LanguageDetector};
 use super::text::{self, LanguageTag};
 use super::FieldError;
 
@@ -156,22 +156,74 @@ pub struct AuthorEmail(String);
 impl AuthorEmail {
     pub const MAX_CHARS: usize = 254;
 
+    /// RFC 5321 bounds a mailbox's local part to 64 octets; RFC 6531 keeps the bound in octets.
+    pub const MAX_LOCAL_OCTETS: usize = 64;
+
+    /// An address as RFC 6531 allows it: `ірина@example.com`, `reader@пример.рф` and
+    /// `李@例え.jp` are as valid as `reader@example.com`. The local part is a dot-atom whose
+    /// characters are RFC 5322's ASCII `atext` or any visible non-ASCII character; the domain is
+    /// a host name (IDNA-mapped, each label a letter-digit-hyphen label of at most 63 characters)
+    /// or a bracketed IP address. Quoted local parts are refused: no reader types one, and they
+    /// allow spaces.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        use validator::ValidateEmail;
         text::char_length(raw, 1, Self::MAX_CHARS)?;
-        if raw.validate_email() {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(text::rule(
+        match raw.rsplit_once('@') {
+            Some((local, domain)) if is_local_part(local) && is_mail_domain(domain) => {
+                Ok(Self(raw.to_owned()))
+            }
+            _ => Err(text::rule(
                 "email",
-                "must be an email address such as reader@example.com",
-            ))
+                "must be an email address such as reader@example.com (letters of any script \
+                 are allowed)",
+            )),
         }
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+fn is_local_part(local: &str) -> bool {
+    // RFC 5322 `atext` beyond letters and digits.
+    const ASCII_ATEXT: &str = "!#$%&'*+-/=?^_`{|}~";
+    let atom_char = |c: char| {
+        if c.is_ascii() {
+            c.is_ascii_alphanumeric() || ASCII_ATEXT.contains(c)
+        } else {
+            text::is_visible(c)
+        }
+    };
+    !local.is_empty()
+        && local.len() <= AuthorEmail::MAX_LOCAL_OCTETS
+        && local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(atom_char))
+}
+
+fn is_mail_domain(domain: &str) -> bool {
+    if let Some(literal) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+        let address = literal.strip_prefix("IPv6:").unwrap_or(literal);
+        return address.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+            // `[IPv6:…]` for IPv6 and a bare dotted quad for IPv4, as RFC 5321 writes them.
+            ip.is_ipv6() == literal.starts_with("IPv6:")
+        });
+    }
+    // IDNA maps the domain to its ASCII form (`пример.рф` → `xn--e1afmkfd.xn--p1ai`); url's host
+    // parser also refuses the characters no host name has, such as spaces and `%`.
+    let Ok(url::Host::Domain(ascii)) = url::Host::parse(domain) else {
+        return false;
+    };
+    let ascii = ascii.strip_suffix('.').unwrap_or(&ascii);
+    ascii.len() <= 253
+        && ascii.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// A submission that passed every rule: each field is a value that can only exist valid.
@@ -182,8 +234,11 @@ pub struct NewReview {
     pub body: ReviewBody,
     pub author_name: Option<AuthorName>,
     pub author_email: Option<AuthorEmail>,
-    /// Given, or detected from the body when reliable.
+    /// Given, or detected from the body when the evidence is clear.
     pub language: Option<LanguageTag>,
+    /// When detection was undecided: the languages the body fits, one of which the article's
+    /// language may be (`settle_language`).
+    pub language_fits: Vec<LanguageTag>,
 }
 
 impl NewReview {
@@ -208,7 +263,15 @@ impl NewReview {
         // A missing required field is always among the collected errors.
         match (rating, body, fields.into_result()) {
             (Some(rating), Some(body), Ok(())) => {
-                let language = language.or_else(|| detector.detect(body.as_str()));
+                let guess = match language {
+                    Some(given) => Guess::Sure(given),
+                    None => detector.guess(body.as_str()),
+                };
+                let (language, language_fits) = match guess {
+                    Guess::Sure(tag) => (Some(tag), Vec::new()),
+                    Guess::Undecided(fits) => (None, fits),
+                    Guess::Unknown => (None, Vec::new()),
+                };
                 Ok(Self {
                     rating,
                     title,
@@ -216,10 +279,25 @@ impl NewReview {
                     author_name,
                     author_email,
                     language,
+                    language_fits,
                 })
             }
             (_, _, result) => Err(result.err().unwrap_or_default()),
         }
+    }
+}
+
+impl NewReview {
+    /// Whether the article's language could settle what detection left open.
+    pub fn needs_article_language(&self) -> bool {
+        self.language.is_none() && !self.language_fits.is_empty()
+    }
+
+    /// Takes the article's language when the body fits it.
+    pub fn settle_language(&mut self, article_language: Option<&str>) {
+        let article = article_language.and_then(|tag| LanguageTag::parse(tag).ok());
+        let fits = std::mem::take(&mut self.language_fits);
+        self.language = language::settle(Guess::Undecided(fits), article.as_ref());
     }
 }
 
@@ -367,6 +445,59 @@ mod tests {
             fields(&parse_with_any_language(long_name).unwrap_err()),
             ["author_name", "title"]
         );
+    }
+
+    #[test]
+    fn internationalised_addresses_are_emails() {
+        for valid in [
+            "reader@example.com",
+            "ірина@example.com",
+            "olena.k+news@example.com",
+            "reader@пример.рф",
+            "李@例え.jp",
+            "jörg@bücher.de",
+            "δοκιμή@παράδειγμα.δοκιμή",
+            "o'brien@example.ie",
+            "reader@[192.0.2.1]",
+            "reader@[IPv6:2001:db8::1]",
+            "reader@localhost",
+        ] {
+            assert!(AuthorEmail::parse(valid).is_ok(), "{valid:?} is an address");
+        }
+        let long_local = format!("{}@example.com", "ї".repeat(33));
+        let long_label = format!("reader@{}.com", "a".repeat(64));
+        let long_address = format!("reader@{}.com", ["a"; 125].join("."));
+        for invalid in [
+            "",
+            "reader",
+            "reader@",
+            "@example.com",
+            "ірина @example.com",
+            "ірина@exa mple.com",
+            "reader\u{0}@example.com",
+            "reader@example.com\n",
+            "read\u{7}er@example.com",
+            "reader\u{202E}@example.com",
+            "ірина\u{200B}@example.com",
+            ".reader@example.com",
+            "reader.@example.com",
+            "re..ader@example.com",
+            "\"quoted reader\"@example.com",
+            "reader@example..com",
+            "reader@-example.com",
+            "reader@exam_ple.com",
+            "reader@[192.0.2.1",
+            "reader@[IPv6:192.0.2.1]",
+            "reader@example@example.com",
+            &long_local,
+            &long_label,
+            &long_address,
+        ] {
+            assert!(
+                AuthorEmail::parse(invalid).is_err(),
+                "{invalid:?} is not an address"
+            );
+        }
     }
 
     #[test]

@@ -294,3 +294,18 @@ pub async fn hidden(
         .map(|id| (*id).to_owned())
         .collect())
 }
+
+/// An article's language, read only for a review whose language detection left open: one probe
+/// of the primary key.
+pub async fn language(pool: &Pool, id: &ArticleId) -> Result<Option<String>, StoreError> {
+    with_connection(pool, async |conn| {
+        Ok(articles::table
+            .find(id.as_str())
+            .select(articles::language)
+            .first::<Option<String>>(conn)
+            .await
+            .optional()?
+            .flatten())
+    })
+    .await
+}

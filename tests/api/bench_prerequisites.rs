@@ -1,0 +1,39 @@
+//! `bench/run.py` on a machine without the benchmark's programs: it names each missing one with
+//! how to install it and exits non-zero, instead of dying in a Python traceback.
+
+use std::process::Command;
+
+#[test]
+fn the_bench_names_what_is_missing_and_how_to_install_it() {
+    let python = ["/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())
+        .expect("python3 (the bench is a Python script)");
+    // A PATH holding only Python: no wrk, cargo, psql, pgbench or curl.
+    let bare = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(python, bare.path().join("python3")).unwrap();
+    let output = Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/run.py"))
+        .args(["--duration", "1", "--profile", "unused"])
+        .env("PATH", bare.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it must not start: {stderr}");
+    assert!(!stderr.contains("Traceback"), "no traceback: {stderr}");
+    for expected in [
+        "wrk (drives every HTTP scenario)",
+        "install: apt-get install -y wrk",
+        "pgbench",
+        "psql",
+        "cargo",
+        "curl",
+        "perf",
+        "cargo install inferno",
+        "docs/benchmarks.md",
+    ] {
+        assert!(stderr.contains(expected), "names {expected:?}: {stderr}");
+    }
+    // Nothing was built or started: the check comes first.
+    assert!(String::from_utf8_lossy(&output.stdout).is_empty());
+}
