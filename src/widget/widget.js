@@ -177,7 +177,7 @@
    * honeypot in view. If the stylesheet fails, the widget shows anyway: plain but usable, and the
    * honeypot's label asks people to leave it empty. The page may also link the stylesheet itself. */
   function stylesheet() {
-    const href = api + '/widget.css';
+    const href = api + '/widget.css?v=__MARGINALIA_CSS_VERSION__';
     const links = Array.from(document.querySelectorAll('link[rel~="stylesheet"]'));
     let link = links.find((candidate) => candidate.href === href);
     if (link && link.sheet) return Promise.resolve();
