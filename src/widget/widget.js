@@ -471,7 +471,10 @@
           const { response, answer } = await send(reviewUrl(review.id) + '/flags', 'POST', {
             body: { reason: reason.value || undefined, note: note.value || undefined },
           });
-          if (response.status === 204) return done(true);
+          if (response.status === 204) {
+            revalidate = true; // enough reports take a review out of the public reads
+            return done(true);
+          }
           if (form.show(answer, t)) return;
           notice.textContent = refusal(response);
         } catch {
@@ -508,6 +511,7 @@
           try {
             const { response, answer } = await send(reviewUrl(review.id) + '/votes', 'POST', { body: { helpful } });
             if (response.ok && answer) {
+              revalidate = true; // later pages must show the new counts
               showCount(answer.helpful_count);
               for (const other of [yes, no]) other.setAttribute('aria-pressed', String(other === button));
               say(t('voted'));
