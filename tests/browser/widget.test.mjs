@@ -424,10 +424,12 @@ const PARTS = {
 function look(page) {
   return page.evaluate(
     ([parts, properties]) => {
-      const widget = document.querySelector('marginalia-reviews').shadowRoot;
+      // The host element too: the one part of the widget the page's selectors can reach.
+      const host = document.querySelector('marginalia-reviews');
+      const elements = Object.entries(parts).map(([name, selector]) => [name, host.shadowRoot.querySelector(selector)]);
       return Object.fromEntries(
-        Object.entries(parts).map(([name, selector]) => {
-          const style = getComputedStyle(widget.querySelector(selector));
+        [['host', host], ...elements].map(([name, element]) => {
+          const style = getComputedStyle(element);
           return [name, Object.fromEntries(properties.map((property) => [property, style.getPropertyValue(property)]))];
         }),
       );
@@ -461,6 +463,7 @@ async function hostile(browser) {
     `,
   });
   assert.deepEqual(await look(page), clean, 'the host page\'s styles do not reach the widget');
+  assert.ok(await page.locator('.marginalia h2').isVisible(), 'the widget stays visible');
   assert.ok(await page.locator('.marginalia__mine').isHidden(), 'nor reveal what it hides');
   const honeypot = await page.locator('.marginalia__honeypot').boundingBox();
   assert.ok(honeypot.x + honeypot.width < 0, 'the honeypot stays off-screen');
