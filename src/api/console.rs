@@ -10,7 +10,7 @@ use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use rust_embed::RustEmbed;
 
-use super::assets::asset;
+use super::assets::{asset, console_forms};
 use super::responses::NotFound;
 use crate::error::ApiError;
 
@@ -53,11 +53,14 @@ fn console_file(req: &HttpRequest, name: &str) -> Result<HttpResponse, ApiError>
         .then(|| ConsoleFiles::get(name))
         .flatten()
         .ok_or_else(|| ApiError::NotFound(format!("the console has no file `{name}`")))?;
-    let tag: String = file.metadata.sha256_hash()[..8]
+    let digest = file.metadata.sha256_hash();
+    let tag: String = digest[..8]
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect();
-    let mut response = asset(req, &file.data, &tag, content_type(name));
+    // The page names its files without a version, so none is cached for good.
+    let forms = console_forms(name, &file.data, &digest);
+    let mut response = asset(req, &forms, &tag, content_type(name), false);
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,

@@ -5,13 +5,10 @@
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{get, HttpRequest, HttpResponse};
 
-use super::assets::{asset, content_tag};
-
+use super::assets::{WIDGET_CSS, WIDGET_JS};
 use super::responses::BadParameter;
 use crate::domain::article::ArticleId;
 
-const WIDGET_JS: &str = include_str!("../widget/widget.js");
-const WIDGET_CSS: &str = include_str!("../widget/widget.css");
 const DEMO_HTML: &str = include_str!("../widget/demo.html");
 
 /// The demo page allows only this service's own scripts, styles and API: it proves the widget
@@ -23,43 +20,42 @@ pub const DEMO_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
 /// The review widget.
 ///
 /// A dependency-free script a newsroom embeds in an article page with a `script` element
-/// carrying `data-article-id` (see docs/widget.md for the snippet). It loads `/widget.css` and
-/// calls the public API.
+/// carrying `data-article-id` (see docs/widget.md for the snippet). It renders into a shadow root
+/// with its versioned `/widget.css?v=…` and calls the public API. Sent gzip- or
+/// brotli-encoded as `Accept-Encoding` allows; cached for five minutes, or for a year under the
+/// current `?v=`.
 #[utoipa::path(
     tag = "widget",
+    params(("v" = Option<String>, Query, description = "The file's content hash: with the current one, the answer is cacheable for a year (`immutable`)")),
     responses(
-        (status = 200, description = "The script", content_type = "text/javascript", body = String),
+        (status = 200, description = "The script", content_type = "text/javascript", body = String,
+         headers(("Content-Encoding" = String, description = "`br` or `gzip` when `Accept-Encoding` allows; absent for the plain file"),
+                 ("Vary" = String, description = "`Accept-Encoding`"))),
         (status = 304, description = "Unchanged since the ETag sent in `If-None-Match`"),
     )
 )]
 #[get("/widget.js")]
 pub async fn widget_js(req: HttpRequest) -> HttpResponse {
-    asset(
-        &req,
-        WIDGET_JS.as_bytes(),
-        &content_tag(WIDGET_JS.as_bytes()),
-        "text/javascript; charset=utf-8",
-    )
+    WIDGET_JS.answer(&req, "text/javascript; charset=utf-8")
 }
 
 /// The widget's styles.
 ///
-/// Scoped under the widget's root class and themable through CSS custom properties.
+/// Loaded by the widget into its shadow root; themable through CSS custom properties on the
+/// page. Encoded and cached as the script is.
 #[utoipa::path(
     tag = "widget",
+    params(("v" = Option<String>, Query, description = "The file's content hash: with the current one, the answer is cacheable for a year (`immutable`)")),
     responses(
-        (status = 200, description = "The stylesheet", content_type = "text/css", body = String),
+        (status = 200, description = "The stylesheet", content_type = "text/css", body = String,
+         headers(("Content-Encoding" = String, description = "`br` or `gzip` when `Accept-Encoding` allows; absent for the plain file"),
+                 ("Vary" = String, description = "`Accept-Encoding`"))),
         (status = 304, description = "Unchanged since the ETag sent in `If-None-Match`"),
     )
 )]
 #[get("/widget.css")]
 pub async fn widget_css(req: HttpRequest) -> HttpResponse {
-    asset(
-        &req,
-        WIDGET_CSS.as_bytes(),
-        &content_tag(WIDGET_CSS.as_bytes()),
-        "text/css; charset=utf-8",
-    )
+    WIDGET_CSS.answer(&req, "text/css; charset=utf-8")
 }
 
 /// A demo article page embedding the widget.

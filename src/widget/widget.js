@@ -4,7 +4,8 @@
  *   <script src="https://reviews.example.org/widget.js" data-article-id="…" async></script>
  *
  * Optional attributes: data-target (a CSS selector), data-lang (uk, en), data-theme (light, dark).
- * Documentation: docs/widget.md in the Marginalia repository. */
+ * The widget renders into a shadow root, so the page's styles do not reach it; theme it with the
+ * --marginalia-* custom properties. Documentation: docs/widget.md in the Marginalia repository. */
 (() => {
   'use strict';
 
@@ -12,6 +13,9 @@
   const script = document.currentScript;
   if (!script) return; // null in a module script: the widget is a classic script
   const api = new URL(script.src).origin;
+  // build.rs puts the stylesheet's content hash here: that URL is cached for good, and a release
+  // that changes the styles changes the URL.
+  const CSS_URL = api + '/widget.css?v=__MARGINALIA_CSS_VERSION__';
   const PAGE_SIZE = 10;
   const SORTS = ['newest', 'oldest', 'highest', 'lowest'];
 
@@ -56,6 +60,43 @@
       unknown: 'This article does not accept reviews.',
       offline: 'Your review could not be sent. Check your connection and try again.',
       failed: 'Your review could not be sent. Please try again in a moment.',
+      // Readers' actions on a review.
+      helpful: 'Helpful',
+      notHelpful: 'Not helpful',
+      helpfulCount: { one: '{n} reader found this helpful', other: '{n} readers found this helpful' },
+      voted: 'Thank you for your vote.',
+      report: 'Report',
+      reportHeading: 'Report this review to the editors',
+      reason: 'Reason',
+      chooseReason: 'Choose a reason',
+      reasons: {
+        spam: 'Spam or advertising',
+        abuse: 'Abuse or hate',
+        off_topic: 'Off topic',
+        misinformation: 'False information',
+        personal_data: 'Personal data',
+        other: 'Something else',
+      },
+      note: 'Note for the editors',
+      sendReport: 'Send report',
+      cancel: 'Cancel',
+      reported: 'Thank you. The editors will look at this review.',
+      actionTooMany: 'Too many requests from your network. Try again in {n} s.',
+      actionGone: 'This review is no longer available.',
+      actionFailed: 'That did not work. Please try again in a moment.',
+      // The reader's own review, while this page stays open.
+      yours: 'Your review',
+      yoursHint: 'You can change or delete it while this page is open.',
+      edit: 'Edit your review',
+      editHeading: 'Edit your review',
+      save: 'Save changes',
+      remove: 'Delete your review',
+      confirmRemove: 'Delete your review for good?',
+      confirm: 'Delete',
+      saved: 'Your changes are saved.',
+      savedPending: 'Your changes are saved and await moderation.',
+      removed: 'Your review is deleted.',
+      editClosed: 'The time for editing has passed; you can still delete your review.',
       // Keyed by "field.code", then by code alone; anything else shows the server's own message.
       errors: {
         'rating.required': 'Choose a rating from 1 to 5 stars.',
@@ -69,6 +110,8 @@
         email: 'Enter an email address such as reader@example.com.',
         blank: 'Write some visible text, not only spaces or invisible characters.',
         control_character: 'Remove control characters.',
+        'reason.required': 'Choose a reason.',
+        'note.length': 'Use at most 500 characters.',
       },
     },
     uk: {
@@ -115,6 +158,46 @@
       unknown: 'Ця стаття не приймає відгуків.',
       offline: 'Не вдалося надіслати відгук. Перевірте з’єднання і спробуйте ще раз.',
       failed: 'Не вдалося надіслати відгук. Спробуйте ще раз за хвилину.',
+      helpful: 'Корисний',
+      notHelpful: 'Некорисний',
+      helpfulCount: {
+        one: '{n} читач вважає відгук корисним',
+        few: '{n} читачі вважають відгук корисним',
+        many: '{n} читачів вважають відгук корисним',
+        other: '{n} читача вважають відгук корисним',
+      },
+      voted: 'Дякуємо за ваш голос.',
+      report: 'Поскаржитися',
+      reportHeading: 'Поскаржитися редакції на цей відгук',
+      reason: 'Причина',
+      chooseReason: 'Оберіть причину',
+      reasons: {
+        spam: 'Спам або реклама',
+        abuse: 'Образи чи ворожнеча',
+        off_topic: 'Не на тему',
+        misinformation: 'Неправдива інформація',
+        personal_data: 'Персональні дані',
+        other: 'Інше',
+      },
+      note: 'Примітка для редакції',
+      sendReport: 'Надіслати скаргу',
+      cancel: 'Скасувати',
+      reported: 'Дякуємо. Редакція перегляне цей відгук.',
+      actionTooMany: 'З вашої мережі надіслано забагато запитів. Спробуйте знову через {n} с.',
+      actionGone: 'Цей відгук більше недоступний.',
+      actionFailed: 'Не вдалося. Спробуйте ще раз за хвилину.',
+      yours: 'Ваш відгук',
+      yoursHint: 'Ви можете змінити або видалити його, поки ця сторінка відкрита.',
+      edit: 'Змінити відгук',
+      editHeading: 'Змініть свій відгук',
+      save: 'Зберегти зміни',
+      remove: 'Видалити відгук',
+      confirmRemove: 'Видалити ваш відгук назавжди?',
+      confirm: 'Видалити',
+      saved: 'Зміни збережено.',
+      savedPending: 'Зміни збережено; вони очікують на модерацію.',
+      removed: 'Ваш відгук видалено.',
+      editClosed: 'Час на зміни минув; видалити відгук ще можна.',
       errors: {
         'rating.required': 'Оберіть оцінку від 1 до 5 зірок.',
         'rating.range': 'Оберіть оцінку від 1 до 5 зірок.',
@@ -127,9 +210,12 @@
         email: 'Введіть адресу на кшталт reader@example.com.',
         blank: 'Напишіть видимий текст, а не лише пробіли чи невидимі символи.',
         control_character: 'Приберіть керівні символи.',
+        'reason.required': 'Оберіть причину.',
+        'note.length': 'Не більше 500 символів.',
       },
     },
   };
+
 
   /** Builds an element. Children go in as text nodes: user content never passes through HTML. */
   function h(tag, attributes, ...children) {
@@ -154,6 +240,7 @@
       return text.replace(/\{n\}|\{name\}/, () => (typeof value === 'number' ? number.format(value) : value));
     };
     t.number = (value) => number.format(value);
+    t.reason = (code) => strings.reasons[code];
     t.fieldError = (error) =>
       strings.errors[error.field + '.' + error.code] || strings.errors[error.code] || error.message;
     return t;
@@ -167,34 +254,91 @@
     return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
   }
 
-  async function getJson(url, signal) {
-    const response = await fetch(url, { credentials: 'omit', signal });
-    if (!response.ok) throw new Error(`${url} answered ${response.status}`);
-    return response.json();
+  /** Sends a JSON request; resolves to { response, answer } (answer: the parsed body or null). */
+  async function send(url, method, { body, headers } = {}) {
+    const response = await fetch(url, {
+      method,
+      credentials: 'omit',
+      headers: body === undefined ? headers : { 'Content-Type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const answer = response.status === 204 ? null : await response.json().catch(() => null);
+    return { response, answer };
   }
 
-  /** Resolves once widget.css has loaded, so that the widget does not flash unstyled with its
-   * honeypot in view. If the stylesheet fails, the widget shows anyway: plain but usable, and the
-   * honeypot's label asks people to leave it empty. The page may also link the stylesheet itself. */
-  function stylesheet() {
-    const href = api + '/widget.css';
-    const links = Array.from(document.querySelectorAll('link[rel~="stylesheet"]'));
-    let link = links.find((candidate) => candidate.href === href);
-    if (link && link.sheet) return Promise.resolve();
-    if (!link) document.head.append((link = h('link', { rel: 'stylesheet', href })));
-    return new Promise((resolve) => {
-      link.addEventListener('load', resolve);
-      link.addEventListener('error', resolve);
-    });
+  /** Named fields of one form: each shows its error under it, linked with aria-describedby. */
+  function fieldSet(id) {
+    const fields = {}; // name: where its error shows, what it describes, what it marks invalid
+    return {
+      fields,
+      /** A labelled control with room for its error. */
+      add(name, label, control, { optional = false, hint, optionalText } = {}) {
+        control.id = `${id}-${name}`;
+        control.name = name;
+        const hintElement = hint && h('p', { class: 'marginalia__hint', id: control.id + '-hint' }, hint);
+        if (hintElement) control.setAttribute('aria-describedby', hintElement.id);
+        const error = h('p', { class: 'marginalia__error', id: control.id + '-error', hidden: true });
+        fields[name] = { error, hint: hintElement?.id, described: control, invalid: [control], focus: control };
+        return h(
+          'div',
+          { class: 'marginalia__field' },
+          h(
+            'label',
+            { for: control.id },
+            label,
+            optional && h('span', { class: 'marginalia__optional' }, ` (${optionalText})`),
+          ),
+          hintElement,
+          control,
+          error,
+        );
+      },
+      setError(name, message) {
+        const { error, hint, described, invalid } = fields[name];
+        error.textContent = message || '';
+        error.hidden = !message;
+        const references = [hint, message && error.id].filter(Boolean).join(' ');
+        if (references) described.setAttribute('aria-describedby', references);
+        else described.removeAttribute('aria-describedby');
+        for (const control of invalid) {
+          if (message) control.setAttribute('aria-invalid', 'true');
+          else control.removeAttribute('aria-invalid');
+        }
+      },
+      clear() {
+        for (const name in fields) this.setError(name, null);
+      },
+      /** Shows a 422's field errors (translated by `t`) and focuses the first field, in form
+       * order; false when the problem names none of these fields. */
+      show(problem, t) {
+        const errors = (problem?.errors || []).filter((error) => Object.hasOwn(fields, error.field));
+        if (!errors.length) return false;
+        for (const error of errors) this.setError(error.field, t.fieldError(error));
+        const first = Object.keys(fields).find((name) => errors.some((error) => error.field === name));
+        fields[first].focus.focus();
+        return true;
+      },
+    };
   }
 
   /** Builds one widget, starts loading its data, and returns its root element. */
   function mount(articleId, lang, theme) {
     const t = translator(lang);
     const articleUrl = api + '/v1/articles/' + encodeURIComponent(articleId);
+    const reviewUrl = (reviewId) => api + '/v1/reviews/' + encodeURIComponent(reviewId);
     const dates = new Intl.DateTimeFormat(lang, { dateStyle: 'medium' });
-    // Element ids must stay unique when a page embeds several widgets.
+    // Ids live in the widget's shadow root; still unique, so that two widgets never share one.
     const id = 'marginalia-' + Math.random().toString(36).slice(2, 8);
+
+    // After this reader's own write, every read revalidates: the public reads are cacheable for
+    // seconds (max-age plus stale-while-revalidate), and the browser would otherwise hand back the
+    // copy from before the write. With an ETag, revalidating usually costs a 304.
+    let revalidate = false;
+    async function getJson(url, signal) {
+      const response = await fetch(url, { credentials: 'omit', signal, cache: revalidate ? 'no-cache' : 'default' });
+      if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+      return response.json();
+    }
 
     // One polite live region announces every outcome. Screen readers announce changes, so a
     // repeated message (a second failed retry) alternates a trailing no-break space.
@@ -202,12 +346,21 @@
     const announce = (text) => {
       live.textContent = live.textContent === text ? text + '\u00a0' : text;
     };
+    // Focus inside the shadow root shows on the root, not on the document.
+    const focusIsLost = () => !root.getRootNode().activeElement;
 
     const time = (iso) => h('time', { datetime: iso }, dates.format(new Date(iso)));
     const stars = (value, label) => {
       const element = h('span', { class: 'marginalia__stars', role: 'img', 'aria-label': label });
       element.style.setProperty('--_fill', (value / 5) * 100 + '%');
       return element;
+    };
+    /** What to tell a reader whose action was refused with `response`. */
+    const refusal = (response) => {
+      const retryAfter = Number(response.headers.get('Retry-After'));
+      if (response.status === 429 && retryAfter > 0) return t('actionTooMany', retryAfter);
+      if (response.status === 404) return t('actionGone');
+      return t('actionFailed');
     };
 
     // The summary: average, count, and the histogram as a list of text counts (bars are decoration).
@@ -241,10 +394,14 @@
       );
     }
 
+    let statsRequest = null;
     async function loadStats() {
+      statsRequest?.abort(); // after a write, the answer from before it must not land last
+      const request = (statsRequest = new AbortController());
       try {
-        renderStats(await getJson(articleUrl + '/stats'));
+        renderStats(await getJson(articleUrl + '/stats', request.signal));
       } catch {
+        if (request.signal.aborted) return;
         score.replaceChildren(t('loadFailed'));
         histogram.hidden = true;
       }
@@ -273,12 +430,132 @@
       list,
       more,
     );
-    const shown = new Set(); // ids on screen: the review a reader just posted may come again in a page
+    const shown = new Map(); // id → list item: the review a reader just posted may come again in a page
     let cursor = null;
     let listRequest = null;
 
+    /** The report form under a review: a reason (required by the API) and an optional note. */
+    function reportForm(review, opener, done) {
+      const formId = `${id}-report-${review.id}`;
+      const form = fieldSet(formId);
+      const reason = h(
+        'select',
+        {},
+        h('option', { value: '' }, t('chooseReason')),
+        ...Object.keys(STRINGS.en.reasons).map((code) => h('option', { value: code }, t.reason(code))),
+      );
+      const note = h('textarea', { rows: 3 });
+      const sendButton = h('button', { type: 'submit', class: 'marginalia__submit' }, t('sendReport'));
+      const cancel = h('button', { type: 'button', class: 'marginalia__secondary' }, t('cancel'));
+      const notice = h('p', { class: 'marginalia__notice marginalia__notice--error', hidden: true });
+      const element = h(
+        'form',
+        { class: 'marginalia__report', novalidate: true, 'aria-labelledby': formId + '-heading' },
+        h('p', { class: 'marginalia__form-title', id: formId + '-heading' }, t('reportHeading')),
+        form.add('reason', t('reason'), reason),
+        form.add('note', t('note'), note, { optional: true, optionalText: t('optional') }),
+        h('div', { class: 'marginalia__buttons' }, sendButton, cancel),
+        notice,
+      );
+      cancel.addEventListener('click', () => done(false));
+      element.addEventListener('keydown', (event) => {
+        if (event.key === 'Escape') done(false);
+      });
+      element.addEventListener('submit', async (event) => {
+        event.preventDefault();
+        if (sendButton.disabled) return;
+        form.clear();
+        notice.hidden = true;
+        sendButton.disabled = true;
+        try {
+          const { response, answer } = await send(reviewUrl(review.id) + '/flags', 'POST', {
+            body: { reason: reason.value || undefined, note: note.value || undefined },
+          });
+          if (response.status === 204) {
+            revalidate = true; // enough reports take a review out of the public reads
+            return done(true);
+          }
+          if (form.show(answer, t)) return;
+          notice.textContent = refusal(response);
+        } catch {
+          notice.textContent = t('actionFailed');
+        } finally {
+          sendButton.disabled = false;
+        }
+        notice.hidden = false;
+        announce(notice.textContent);
+        if (focusIsLost()) sendButton.focus();
+      });
+      requestAnimationFrame(() => reason.focus());
+      return element;
+    }
+
+    /** Helpful votes and the report button under a review. */
+    function reactions(review) {
+      const count = h('span', { class: 'marginalia__helpful-count' });
+      const showCount = (helpful) => {
+        count.textContent = helpful > 0 ? t('helpfulCount', helpful) : '';
+      };
+      showCount(review.helpful_count);
+      const status = h('p', { class: 'marginalia__hint', tabindex: '-1', hidden: true });
+      const say = (text) => {
+        status.textContent = text;
+        status.hidden = false;
+        announce(text);
+      };
+      const vote = (helpful, label) => {
+        const button = h('button', { type: 'button', class: 'marginalia__secondary', 'aria-pressed': 'false' }, label);
+        button.addEventListener('click', async () => {
+          if (button.disabled) return;
+          button.disabled = true;
+          try {
+            const { response, answer } = await send(reviewUrl(review.id) + '/votes', 'POST', { body: { helpful } });
+            if (response.ok && answer) {
+              revalidate = true; // later pages must show the new counts
+              showCount(answer.helpful_count);
+              for (const other of [yes, no]) other.setAttribute('aria-pressed', String(other === button));
+              say(t('voted'));
+            } else {
+              say(refusal(response));
+            }
+          } catch {
+            say(t('actionFailed'));
+          } finally {
+            button.disabled = false;
+            if (focusIsLost()) button.focus();
+          }
+        });
+        return button;
+      };
+      const yes = vote(true, t('helpful'));
+      const no = vote(false, t('notHelpful'));
+      const report = h('button', { type: 'button', class: 'marginalia__secondary', 'aria-expanded': 'false' }, t('report'));
+      const element = h('div', { class: 'marginalia__reactions' }, h('div', { class: 'marginalia__buttons' }, yes, no, report, count));
+      let open = null;
+      report.addEventListener('click', () => {
+        if (open) return open.querySelector('select').focus();
+        open = reportForm(review, report, (sent) => {
+          open.remove();
+          open = null;
+          report.setAttribute('aria-expanded', 'false');
+          // Once sent, the button goes (a second flag would change nothing) and focus moves to
+          // the thanks in its place.
+          if (sent) {
+            report.hidden = true;
+            say(t('reported'));
+            status.focus();
+          } else {
+            report.focus();
+          }
+        });
+        report.setAttribute('aria-expanded', 'true');
+        element.append(open);
+      });
+      element.append(status);
+      return element;
+    }
+
     function renderReview(review) {
-      shown.add(review.id);
       // The review's text in its own language (when known), so screen readers pronounce it right.
       const lang = review.language;
       const author = h('span', { class: 'marginalia__author' }, review.author_name || t('anonymous'));
@@ -298,9 +575,9 @@
           ),
           h('p', { class: 'marginalia__text' }, review.reply.body),
         );
-      return h(
+      const item = h(
         'li',
-        {},
+        { 'data-review-id': review.id },
         h(
           'article',
           { class: 'marginalia__review', tabindex: '-1' },
@@ -309,8 +586,26 @@
           h('p', { class: 'marginalia__text', lang }, review.body),
           meta,
           reply,
+          reactions(review),
         ),
       );
+      shown.set(review.id, item);
+      return item;
+    }
+
+    /** Shows `review` (published) in the list: in its old place if listed, else at the top. */
+    function showReview(review) {
+      const old = shown.get(review.id);
+      const item = renderReview(review);
+      if (old?.isConnected) old.replaceWith(item);
+      else list.prepend(item);
+      reviews.hidden = false;
+    }
+
+    function unlist(reviewId) {
+      shown.get(reviewId)?.remove();
+      shown.delete(reviewId);
+      reviews.hidden = list.children.length === 0 && listError.hidden;
     }
 
     /** Loads the first page (fromStart) or the next one; resolves to the list items it added. */
@@ -359,29 +654,10 @@
     });
 
     // The form. Validation is the server's: its rules (trimming, NFC, invisible characters) are the
-    // ones that count, and its field errors are shown next to their fields.
-    const fields = {}; // name: where its error shows, what it describes, what it marks invalid
-    function field(name, label, control, { optional = false, hint } = {}) {
-      control.id = `${id}-${name}`;
-      control.name = name;
-      const hintElement = hint && h('p', { class: 'marginalia__hint', id: control.id + '-hint' }, hint);
-      if (hintElement) control.setAttribute('aria-describedby', hintElement.id);
-      const error = h('p', { class: 'marginalia__error', id: control.id + '-error', hidden: true });
-      fields[name] = { error, hint: hintElement?.id, described: control, invalid: [control], focus: control };
-      return h(
-        'div',
-        { class: 'marginalia__field' },
-        h(
-          'label',
-          { for: control.id },
-          label,
-          optional && h('span', { class: 'marginalia__optional' }, ` (${t('optional')})`),
-        ),
-        hintElement,
-        control,
-        error,
-      );
-    }
+    // ones that count, and its field errors are shown next to their fields. The same form edits
+    // the reader's own review.
+    const form = fieldSet(id);
+    const { fields } = form;
 
     // A native radio group: Tab reaches it, arrow keys choose, each star is labelled "3 stars".
     const radios = [1, 2, 3, 4, 5].map((n) =>
@@ -409,6 +685,7 @@
     );
     fields.rating = { error: ratingError, described: rating, invalid: radios, focus: radios[0] };
 
+    const optional = { optional: true, optionalText: t('optional') };
     const title = h('input', { type: 'text' });
     const body = h('textarea', { rows: 5, required: true });
     const name = h('input', { type: 'text', autocomplete: 'name' });
@@ -421,25 +698,56 @@
       tabindex: '-1',
       autocomplete: 'off',
     });
+    const formHeading = h('h3', { id: id + '-form' }, t('formHeading'));
     const submit = h('button', { type: 'submit', class: 'marginalia__submit' }, t('submit'));
-    const notice = h('p', { class: 'marginalia__notice', hidden: true });
-    const form = h(
-      'form',
-      { class: 'marginalia__form', novalidate: true, 'aria-labelledby': id + '-form' },
-      h('h3', { id: id + '-form' }, t('formHeading')),
-      rating,
-      field('title', t('title'), title, { optional: true }),
-      field('body', t('body'), body),
-      field('author_name', t('name'), name, { optional: true }),
-      field('author_email', t('email'), email, { optional: true, hint: t('emailHint') }),
+    const cancelEdit = h('button', { type: 'button', class: 'marginalia__secondary', hidden: true }, t('cancel'));
+    const notice = h('p', { class: 'marginalia__notice', tabindex: '-1', hidden: true });
+    // Only new reviews carry a name and an email: an edit changes rating, title and body.
+    const newOnly = [
+      form.add('author_name', t('name'), name, optional),
+      form.add('author_email', t('email'), email, { ...optional, hint: t('emailHint') }),
       h(
         'div',
         { class: 'marginalia__honeypot', 'aria-hidden': 'true' },
         h('label', { for: website.id }, t('honeypot')),
         website,
       ),
-      submit,
+    ];
+
+    // The reader's own review, with its edit token: kept in this closure only, so it is gone when
+    // the page is (docs/widget.md, "What the widget keeps").
+    let mine = null;
+    const editButton = h('button', { type: 'button', class: 'marginalia__secondary' }, t('edit'));
+    const removeButton = h('button', { type: 'button', class: 'marginalia__secondary' }, t('remove'));
+    const confirmText = h('p', { id: id + '-confirm' }, t('confirmRemove'));
+    const confirmButton = h('button', { type: 'button', class: 'marginalia__danger', 'aria-describedby': confirmText.id }, t('confirm'));
+    const keepButton = h('button', { type: 'button', class: 'marginalia__secondary' }, t('cancel'));
+    const confirmRemove = h(
+      'div',
+      { class: 'marginalia__confirm', hidden: true },
+      confirmText,
+      h('div', { class: 'marginalia__buttons' }, confirmButton, keepButton),
+    );
+    const minePanel = h(
+      'section',
+      { class: 'marginalia__mine', hidden: true, 'aria-labelledby': id + '-mine' },
+      h('h4', { id: id + '-mine' }, t('yours')),
+      h('p', { class: 'marginalia__hint' }, t('yoursHint')),
+      h('div', { class: 'marginalia__buttons' }, editButton, removeButton),
+      confirmRemove,
+    );
+
+    const formElement = h(
+      'form',
+      { class: 'marginalia__form', novalidate: true, 'aria-labelledby': formHeading.id },
+      formHeading,
+      rating,
+      form.add('title', t('title'), title, optional),
+      form.add('body', t('body'), body),
+      ...newOnly,
+      h('div', { class: 'marginalia__buttons' }, submit, cancelEdit),
       notice,
+      minePanel,
     );
 
     function showNotice(text, isError) {
@@ -449,101 +757,167 @@
       announce(text);
     }
 
-    function setFieldError(name, message) {
-      const { error, hint, described, invalid } = fields[name];
-      error.textContent = message || '';
-      error.hidden = !message;
-      const references = [hint, message && error.id].filter(Boolean).join(' ');
-      if (references) described.setAttribute('aria-describedby', references);
-      else described.removeAttribute('aria-describedby');
-      for (const control of invalid) {
-        if (message) control.setAttribute('aria-invalid', 'true');
-        else control.removeAttribute('aria-invalid');
+    /** Switches the form between writing a new review and editing the reader's own. */
+    function setEditing(editing) {
+      formElement.reset();
+      form.clear();
+      formHeading.textContent = t(editing ? 'editHeading' : 'formHeading');
+      submit.textContent = t(editing ? 'save' : 'submit');
+      cancelEdit.hidden = !editing;
+      for (const element of newOnly) element.hidden = editing;
+      editButton.setAttribute('aria-expanded', String(editing));
+      if (!editing) return;
+      const review = mine.review;
+      radios[review.rating - 1].checked = true;
+      title.value = review.title || '';
+      body.value = review.body;
+    }
+    let editing = false;
+    editButton.addEventListener('click', () => {
+      editing = true;
+      setEditing(true);
+      radios[mine.review.rating - 1].focus();
+    });
+    cancelEdit.addEventListener('click', () => {
+      editing = false;
+      setEditing(false);
+      editButton.focus();
+    });
+    removeButton.addEventListener('click', () => {
+      confirmRemove.hidden = false;
+      confirmButton.focus();
+    });
+    keepButton.addEventListener('click', () => {
+      confirmRemove.hidden = true;
+      removeButton.focus();
+    });
+
+    function forgetMine() {
+      mine = null;
+      editing = false;
+      setEditing(false);
+      minePanel.hidden = true;
+      confirmRemove.hidden = true;
+    }
+
+    confirmButton.addEventListener('click', async () => {
+      if (confirmButton.disabled) return;
+      confirmButton.disabled = true;
+      try {
+        const { response } = await send(reviewUrl(mine.review.id), 'DELETE', { headers: { 'X-Edit-Token': mine.token } });
+        if (response.status === 204 || response.status === 404) {
+          revalidate = true;
+          unlist(mine.review.id);
+          forgetMine();
+          loadStats();
+          showNotice(t(response.status === 204 ? 'removed' : 'actionGone'), response.status !== 204);
+          notice.focus();
+        } else {
+          showNotice(refusal(response), true);
+        }
+      } catch {
+        showNotice(t('actionFailed'), true);
+      } finally {
+        confirmButton.disabled = false;
+        if (focusIsLost()) (confirmRemove.hidden ? notice : confirmButton).focus();
       }
+    });
+
+    /** After a write the server accepted: the list, the stats and the reader's own review. */
+    function stored(review, token) {
+      revalidate = true;
+      mine = { review, token };
+      minePanel.hidden = false;
+      if (review.status === 'published') showReview(review);
+      else unlist(review.id);
+      loadStats();
     }
 
     function rejected(response, problem) {
-      const errors = (problem?.errors || []).filter((error) => Object.hasOwn(fields, error.field));
-      if (errors.length) {
-        for (const error of errors) setFieldError(error.field, t.fieldError(error));
-        showNotice(t('invalid'), true);
-        // The server names fields in its own order; focus goes to the first one in the form.
-        const first = Object.keys(fields).find((name) => errors.some((error) => error.field === name));
-        fields[first].focus.focus();
-        return;
-      }
+      if (form.show(problem, t)) return showNotice(t('invalid'), true);
       const retryAfter = Number(response.headers.get('Retry-After'));
       if (response.status === 429 && retryAfter > 0) showNotice(t('tooMany', retryAfter), true);
-      else if (response.status === 409) showNotice(t('closed'), true);
-      else if (response.status === 404) showNotice(t('unknown'), true);
+      else if (response.status === 409 && editing) {
+        // The edit window closed: deleting is still possible.
+        editing = false;
+        setEditing(false);
+        editButton.hidden = true;
+        showNotice(t('editClosed'), true);
+      } else if (response.status === 409) showNotice(t('closed'), true);
+      else if (response.status === 404) showNotice(t(editing ? 'actionGone' : 'unknown'), true);
       else showNotice(t('failed'), true);
     }
 
-    function accepted(review) {
-      form.reset();
-      if (review.status === 'published') {
-        list.prepend(renderReview(review));
-        reviews.hidden = false;
-        loadStats();
-        showNotice(t('published'), false);
-      } else {
-        showNotice(t('pending'), false);
-      }
+    async function saveEdit() {
+      const checked = radios.find((radio) => radio.checked);
+      const { response, answer } = await send(reviewUrl(mine.review.id), 'PATCH', {
+        headers: { 'X-Edit-Token': mine.token },
+        body: { rating: checked ? Number(checked.value) : undefined, title: title.value || null, body: body.value },
+      });
+      if (response.status !== 200) return rejected(response, answer);
+      editing = false;
+      stored(answer, mine.token);
+      setEditing(false);
+      showNotice(t(answer.status === 'published' ? 'saved' : 'savedPending'), false);
     }
 
     // One Idempotency-Key per distinct submission: a retry of the same text (after a lost answer)
     // sends the same key, so the server stores one review and answers every attempt alike.
     let attempt = null;
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      if (submit.disabled) return;
+    async function sendNew() {
       const checked = radios.find((radio) => radio.checked);
-      const payload = JSON.stringify({
+      const payload = {
         rating: checked ? Number(checked.value) : undefined,
         title: title.value || undefined,
         body: body.value,
         author_name: name.value || undefined,
         author_email: email.value || undefined,
         website: website.value,
+      };
+      const text = JSON.stringify(payload);
+      if (attempt?.text !== text) attempt = { text, key: newKey() };
+      const { response, answer } = await send(articleUrl + '/reviews', 'POST', {
+        headers: { 'Idempotency-Key': attempt.key },
+        body: payload,
       });
-      if (attempt?.payload !== payload) attempt = { payload, key: newKey() };
-      for (const fieldName in fields) setFieldError(fieldName, null);
+      if (response.status !== 201) return rejected(response, answer);
+      attempt = null;
+      const { edit_token: token, ...review } = answer;
+      formElement.reset();
+      editButton.hidden = false;
+      stored(review, token);
+      showNotice(t(review.status === 'published' ? 'published' : 'pending'), false);
+    }
+
+    formElement.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      if (submit.disabled) return;
+      form.clear();
       notice.hidden = true;
       submit.disabled = true;
       try {
-        const response = await fetch(articleUrl + '/reviews', {
-          method: 'POST',
-          credentials: 'omit',
-          headers: { 'Content-Type': 'application/json', 'Idempotency-Key': attempt.key },
-          body: payload,
-        });
-        const answer = await response.json().catch(() => null);
-        if (response.status === 201) {
-          attempt = null;
-          accepted(answer);
-        } else {
-          rejected(response, answer);
-        }
+        await (editing ? saveEdit() : sendNew());
       } catch {
         showNotice(t('offline'), true);
       } finally {
         submit.disabled = false;
         // Disabling the focused button dropped keyboard focus to the page: give it back.
-        if (!document.activeElement || document.activeElement === document.body) submit.focus();
+        if (focusIsLost()) submit.focus();
       }
     });
 
     loadStats();
     loadReviews(true);
-    return h(
+    const root = h(
       'section',
       { class: 'marginalia', lang, 'data-theme': theme, 'aria-labelledby': id + '-heading' },
       h('h2', { id: id + '-heading' }, t('heading')),
       h('div', { class: 'marginalia__summary' }, score, histogram),
-      form,
+      formElement,
       reviews,
       live,
     );
+    return root;
   }
 
   function start() {
@@ -558,9 +932,25 @@
     // data-lang, else the language of the article around the target (up to <html lang>).
     const tag = (script.dataset.lang || target.closest('[lang]')?.lang || '').toLowerCase().split('-')[0];
     const lang = Object.hasOwn(STRINGS, tag) ? tag : 'en';
-    const styled = stylesheet(); // first: it decides when the widget shows
+    // A shadow root keeps the page's styles out (a page's `label { color: purple }` stops at its
+    // edge) and the widget's in; the page themes it through inherited custom properties. Its own
+    // element name, so that page rules for `div` or `section` do not match the host either.
+    const host = document.createElement('marginalia-reviews');
+    const shadow = host.attachShadow({ mode: 'open' });
+    const link = h('link', { rel: 'stylesheet', href: CSS_URL });
     const root = mount(articleId, lang, script.dataset.theme);
-    styled.then(() => target.replaceChildren(root));
+    // Shown once the styles have loaded, so that it never flashes unstyled with its honeypot in
+    // view; if they fail, it shows anyway, plain but usable (the honeypot's label asks people to
+    // leave it empty). Until then the target keeps what it held (a "Loading…" text, say).
+    root.hidden = true;
+    const show = () => {
+      root.hidden = false;
+      for (const node of [...target.childNodes]) if (node !== host) node.remove();
+    };
+    link.addEventListener('load', show, { once: true });
+    link.addEventListener('error', show, { once: true });
+    shadow.append(link, root);
+    target.append(host);
   }
 
   // An async script may run before the parser has reached its target.

@@ -7,16 +7,23 @@
 // - "show more" and the sort order work from the keyboard; a second widget on the page (data-target,
 //   data-lang="en") keeps to itself;
 // - a pre-moderated article answers with the awaiting-moderation message;
+// - right after a reader's own review, while the page's copy of the stats is still fresh in the
+//   HTTP cache, the widget shows the new count, average and histogram;
+// - a hostile host stylesheet (`* { all: unset !important }`, `label { color: purple }`, …) changes
+//   none of the widget's computed styles; the theming properties, the page's font, data-theme and
+//   the system's dark mode do;
+// - readers vote, report (reason and note, errors by field), edit and delete their own review,
+//   from the keyboard, in Ukrainian and English;
 // - under the demo's Content-Security-Policy nothing is refused, no request leaves the service's
 //   origin, and no cookie or storage is used;
-// - axe-core finds no serious or critical violation, in the light and the dark theme;
-// - js + css stay within the size budget.
+// - axe-core finds no moderate, serious or critical violation, in the light and the dark theme;
+// - js + css as served gzip-encoded stay within the size budget (sizes printed plain, gzip, brotli).
 
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { get } from 'node:http';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
@@ -24,7 +31,10 @@ const base = process.env.MARGINALIA_URL;
 const article = process.env.ARTICLE_ID;
 const premoderated = process.env.PREMODERATED_ARTICLE_ID;
 assert.ok(base && article && premoderated, 'run me through tests/browser/run.sh');
-const SIZE_BUDGET = 12 * 1024;
+// Gzip-encoded, js + css: what a first visit downloads (brotli, which browsers prefer, is smaller).
+const SIZE_BUDGET = 16 * 1024;
+// axe rules whose moderate (or worse) findings do not fail the test, each with the reason.
+const EXCUSED = {};
 const PAGE_SIZE = 10; // as in widget.js
 const viewport = { width: 800, height: 1400 };
 
@@ -46,12 +56,31 @@ const EARLIER_REVIEWS = [
 const problems = [];
 const results = [];
 
-function sizes() {
-  const gzipped = ['widget.js', 'widget.css'].map((file) => {
-    const source = readFileSync(new URL(`../../src/widget/${file}`, import.meta.url));
-    return gzipSync(source, { level: 9 }).length;
+/** The bytes of `path` as the service sends them for `encoding` (no decoding on the way). */
+function served(path, encoding) {
+  return new Promise((resolve, reject) => {
+    get(`${base}${path}`, { headers: { 'Accept-Encoding': encoding } }, (response) => {
+      const chunks = [];
+      response.on('data', (chunk) => chunks.push(chunk));
+      response.on('end', () => {
+        assert.equal(response.statusCode, 200, path);
+        assert.equal(response.headers['content-encoding'], encoding === 'identity' ? undefined : encoding, path);
+        resolve(Buffer.concat(chunks).length);
+      });
+    }).on('error', reject);
   });
-  return { js: gzipped[0], css: gzipped[1], total: gzipped[0] + gzipped[1] };
+}
+
+/** The widget's two files as served: plain, gzip and brotli. */
+async function sizes() {
+  const script = await (await fetch(`${base}/widget.js`)).text();
+  const css = script.match(/\/widget\.css\?v=[0-9a-f]{16}/)[0];
+  const size = {};
+  for (const encoding of ['identity', 'gzip', 'br']) {
+    const [js, stylesheet] = [await served('/widget.js', encoding), await served(css, encoding)];
+    size[encoding] = { js, css: stylesheet, total: js + stylesheet };
+  }
+  return size;
 }
 
 async function post(articleId, [rating, author_name, title, body]) {
@@ -79,10 +108,12 @@ function watch(page) {
 /** What has keyboard focus, in words: "rating 3", a button's text, "sort", or a field's name. */
 function focused(page) {
   return page.evaluate(() => {
-    const element = document.activeElement;
+    // Focus inside the widget's shadow root shows on the document as its host.
+    let element = document.activeElement;
+    while (element?.shadowRoot?.activeElement) element = element.shadowRoot.activeElement;
     if (element.type === 'radio') return `rating ${element.value}${element.checked ? ' checked' : ''}`;
     if (element.tagName === 'BUTTON') return element.textContent;
-    if (element.tagName === 'SELECT') return 'sort';
+    if (element.tagName === 'SELECT') return element.name || 'sort';
     if (element.tagName === 'ARTICLE') return 'review';
     return element.name || element.tagName.toLowerCase();
   });
@@ -91,6 +122,26 @@ function focused(page) {
 async function press(page, key, expected) {
   await page.keyboard.press(key);
   assert.equal(await focused(page), expected, `focus after ${key}`);
+}
+
+/** Resolves once `condition` holds; fails after a deadline generous for a loaded machine. */
+async function until(condition, what, deadline = 15_000) {
+  const end = Date.now() + deadline;
+  while (!(await condition())) {
+    assert.ok(Date.now() < end, `timed out: ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Presses `key` until `expected` has focus, passing only controls named in `between`. */
+async function tabTo(page, expected, between, key = 'Tab') {
+  for (let step = 0; step < 200; step += 1) {
+    await page.keyboard.press(key);
+    const now = await focused(page);
+    if (now === expected) return;
+    assert.ok(between.includes(now), `focus on ${now} on the way to ${expected}`);
+  }
+  assert.fail(`${expected} never got focus`);
 }
 
 async function open(page, articleId) {
@@ -194,13 +245,14 @@ async function reader(browser) {
   await notice('Виправте позначені поля.').waitFor();
   assert.equal(await focused(page), 'rating 1', 'focus on the first invalid field');
   const errors = await page.evaluate(() => {
+    const widget = document.querySelector('marginalia-reviews').shadowRoot;
     const described = (element) =>
       element
         .getAttribute('aria-describedby')
         .split(' ')
-        .map((id) => document.getElementById(id).textContent);
-    const body = document.querySelector('.marginalia textarea');
-    const rating = document.querySelector('.marginalia fieldset');
+        .map((id) => widget.getElementById(id).textContent);
+    const body = widget.querySelector('.marginalia textarea');
+    const rating = widget.querySelector('.marginalia fieldset');
     return {
       body: {
         invalid: body.getAttribute('aria-invalid'),
@@ -212,7 +264,7 @@ async function reader(browser) {
         described: described(rating),
         last: rating.lastElementChild.textContent,
       },
-      email: document.querySelector('.marginalia input[type=email]').hasAttribute('aria-invalid'),
+      email: widget.querySelector('.marginalia input[type=email]').hasAttribute('aria-invalid'),
     };
   });
   assert.deepEqual(errors, {
@@ -230,18 +282,19 @@ async function reader(browser) {
   });
   assert.equal(await text(page, '.marginalia__count'), '12 відгуків');
 
-  // The next page, then the lowest ratings first, from the keyboard.
-  for (const field of ['title', 'body', 'author_name', 'author_email', 'Надіслати відгук', 'sort']) {
-    await press(page, 'Tab', field);
-  }
-  await press(page, 'Tab', 'Показати більше відгуків');
+  // The next page, then the lowest ratings first, from the keyboard. The reader's own review
+  // offers editing and deleting after the submit button; each listed review its votes and report.
+  const order = ['title', 'body', 'author_name', 'author_email', 'Надіслати відгук'];
+  for (const field of [...order, 'Змінити відгук', 'Видалити відгук', 'sort']) await press(page, 'Tab', field);
+  await tabTo(page, 'Показати більше відгуків', ['Корисний', 'Некорисний', 'Поскаржитися']);
   await page.keyboard.press('Enter');
   await page.locator(`.marginalia__list > li:nth-child(${PAGE_SIZE + 2})`).waitFor();
   assert.equal(await page.locator('.marginalia__list > li').count(), PAGE_SIZE + 2, 'no review twice');
   assert.equal(await focused(page), 'review', 'focus on the first new review');
   assert.ok(await page.locator('.marginalia__more').isHidden(), 'no third page');
   assert.equal(await page.locator('.marginalia [role=status]').textContent(), 'Показано ще 1 відгук');
-  await press(page, 'Shift+Tab', 'sort');
+  // Back across the listed reviews' buttons.
+  await tabTo(page, 'sort', ['Корисний', 'Некорисний', 'Поскаржитися', 'Показати більше відгуків'], 'Shift+Tab');
   for (let step = 0; step < 3; step += 1) await page.keyboard.press('ArrowDown');
   assert.equal(await page.locator('.marginalia select').inputValue(), 'lowest');
   await page.locator('.marginalia__list > li:first-child [aria-label="Оцінка: 1 з 5"]').waitFor();
@@ -261,11 +314,13 @@ async function reader(browser) {
   assert.equal(await page.locator('#second .marginalia__list > li').count(), PAGE_SIZE);
   assert.deepEqual(
     await page.evaluate(() => {
-      const ids = [...document.querySelectorAll('[id]')].map((element) => element.id);
-      return [ids.length - new Set(ids).size, document.querySelectorAll('link[href$="/widget.css"]').length];
+      const roots = [...document.querySelectorAll('marginalia-reviews')].map((host) => host.shadowRoot);
+      const ids = roots.flatMap((root) => [...root.querySelectorAll('[id]')].map((element) => element.id));
+      const sheets = new Set(roots.map((root) => root.querySelector('link[rel=stylesheet]').href));
+      return [roots.length, ids.length - new Set(ids).size, sheets.size, document.querySelectorAll('link[href*="widget.css"]').length];
     }),
-    [0, 1],
-    'no duplicate id, one stylesheet',
+    [2, 0, 1, 0],
+    'two widgets, no duplicate id, one versioned stylesheet inside their shadow roots, none in the page',
   );
 
   // A pre-moderated article: the reader is told the review awaits moderation, and it stays unlisted.
@@ -300,6 +355,319 @@ async function reader(browser) {
   await context.close();
 }
 
+/** The stats right after a reader's own review, while the copy loaded with the page is still
+ * fresh in the browser's HTTP cache (max-age plus stale-while-revalidate: 35 s by default). No
+ * request interception here: playwright's routing would turn the HTTP cache off. */
+async function freshStats(browser) {
+  const context = await browser.newContext({ viewport, locale: 'uk-UA' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  watch(page);
+  await open(page, article);
+  const before = await stats(article);
+  const count = (n) => `${n} відгуків`;
+  assert.equal(await text(page, '.marginalia__count'), count(before.review_count));
+  const oneStar = page.locator('.marginalia__histogram li', { hasText: '1 зірка' }).locator('.marginalia__histogram-count');
+  assert.equal(await oneStar.innerText(), String(before.histogram['1'] || 0));
+  const loaded = Date.now();
+
+  await press(page, 'Tab', 'rating 1');
+  await press(page, 'Space', 'rating 1 checked');
+  await press(page, 'Tab', 'title');
+  await press(page, 'Tab', 'body');
+  await page.keyboard.type('Одна зірка: забагато припущень і замало фактів.');
+  await press(page, 'Tab', 'author_name');
+  await press(page, 'Tab', 'author_email');
+  await press(page, 'Tab', 'Надіслати відгук');
+  const created = page.waitForResponse((response) => response.request().method() === 'POST');
+  await page.keyboard.press('Enter');
+  assert.equal((await created).status(), 201);
+  const after = await stats(article);
+  assert.equal(after.review_count, before.review_count + 1, 'the service counted it');
+  // The widget shows the service's new numbers: count, average and histogram.
+  await page.locator('.marginalia__count', { hasText: count(after.review_count) }).waitFor();
+  const average = new Intl.NumberFormat('uk', { maximumFractionDigits: 1 }).format(after.average);
+  assert.equal(await text(page, '.marginalia__average'), average);
+  assert.equal(await oneStar.innerText(), String(after.histogram['1']));
+  // Only meaningful while the page's first copy of the stats was still fresh or revalidatable.
+  assert.ok(Date.now() - loaded < 30_000, 'submitted within the cache window');
+  await context.close();
+}
+
+async function stats(articleId) {
+  const response = await fetch(`${base}/v1/articles/${articleId}/stats`);
+  assert.equal(response.status, 200);
+  return response.json();
+}
+
+/** The computed styles that make the widget look as it does. */
+const LOOK = [
+  'color', 'background-color', 'font-family', 'font-size', 'font-weight', 'font-style', 'line-height',
+  'letter-spacing', 'text-transform', 'text-decoration-line', 'display', 'position', 'visibility',
+  'opacity', 'margin-top', 'margin-left', 'padding-top', 'padding-left', 'border-top-width',
+  'border-top-style', 'border-top-color', 'border-top-left-radius', 'box-shadow', 'cursor',
+];
+const PARTS = {
+  root: '.marginalia',
+  heading: '.marginalia h2',
+  legend: '.marginalia legend',
+  label: '.marginalia__field label',
+  input: '.marginalia input[type=text]',
+  textarea: '.marginalia textarea',
+  submit: '.marginalia__submit',
+  helpful: '.marginalia__reactions button',
+  select: '.marginalia select',
+  review: '.marginalia__review',
+};
+
+/** `LOOK` of each part of the first widget on the page. */
+function look(page) {
+  return page.evaluate(
+    ([parts, properties]) => {
+      // The host element too: the one part of the widget the page's selectors can reach.
+      const host = document.querySelector('marginalia-reviews');
+      const elements = Object.entries(parts).map(([name, selector]) => [name, host.shadowRoot.querySelector(selector)]);
+      return Object.fromEntries(
+        [['host', host], ...elements].map(([name, element]) => {
+          const style = getComputedStyle(element);
+          return [name, Object.fromEntries(properties.map((property) => [property, style.getPropertyValue(property)]))];
+        }),
+      );
+    },
+    [PARTS, LOOK],
+  );
+}
+
+/** A hostile host stylesheet changes nothing inside the widget; the documented theming interface
+ * (custom properties on the target or an ancestor, data-theme, the system setting) does. */
+async function hostile(browser) {
+  // Test stylesheets go in as <style> elements, which the demo's policy refuses: this context
+  // bypasses CSP (the reader's context enforces it).
+  const context = await browser.newContext({ viewport, bypassCSP: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  watch(page);
+  await open(page, article);
+  await page.locator('.marginalia__list > li').first().waitFor();
+  const clean = await look(page);
+
+  const attack = await page.addStyleTag({
+    content: `
+      * { all: unset !important; }
+      label, legend { color: purple !important; font: italic 900 40px/3 cursive !important; }
+      button { background: lime !important; border-radius: 40px !important; padding: 30px !important; text-transform: uppercase !important; }
+      div, section, article, p, h2, form { color: red !important; background: yellow !important; margin: 50px !important; display: inline !important; }
+      input, textarea, select { border: 5px dotted orange !important; font-size: 30px !important; }
+      marginalia-reviews { display: none !important; opacity: 0 !important; }
+      [hidden] { display: block !important; }
+    `,
+  });
+  assert.deepEqual(await look(page), clean, 'the host page\'s styles do not reach the widget');
+  assert.ok(await page.locator('.marginalia h2').isVisible(), 'the widget stays visible');
+  assert.ok(await page.locator('.marginalia__mine').isHidden(), 'nor reveal what it hides');
+  const honeypot = await page.locator('.marginalia__honeypot').boundingBox();
+  assert.ok(honeypot.x + honeypot.width < 0, 'the honeypot stays off-screen');
+  await attack.evaluate((element) => element.remove());
+
+  // Theming: colours and radius from custom properties on the target; the font is the page's
+  // (also with --marginalia-font: inherit) unless --marginalia-font names one.
+  const theme = await page.addStyleTag({
+    content: `
+      body { font-family: "DejaVu Serif", serif; }
+      #marginalia-reviews { --marginalia-accent: rgb(164, 22, 26); --marginalia-radius: 0px; --marginalia-bg: rgb(250, 245, 235); }
+    `,
+  });
+  const themed = await look(page);
+  assert.equal(themed.submit['background-color'], 'rgb(164, 22, 26)');
+  assert.equal(themed.root['background-color'], 'rgb(250, 245, 235)');
+  assert.equal(themed.root['border-top-left-radius'], '0px');
+  assert.equal(themed.submit['border-top-left-radius'], '0px');
+  assert.equal(themed.label['font-family'], '"DejaVu Serif", serif', 'the page\'s font by default');
+  assert.equal(themed.submit['font-family'], '"DejaVu Serif", serif');
+  await page.addStyleTag({ content: '#marginalia-reviews { --marginalia-font: inherit; }' });
+  assert.equal((await look(page)).label['font-family'], '"DejaVu Serif", serif', 'inherit inherits');
+  await page.addStyleTag({ content: '#marginalia-reviews { --marginalia-font: monospace; }' });
+  assert.equal((await look(page)).label['font-family'], 'monospace', 'a named font wins');
+  await theme.evaluate((element) => element.remove());
+
+  // Light and dark: the system setting, and data-theme pinning either.
+  const background = async () => (await look(page)).root['background-color'];
+  assert.equal(await background(), 'rgb(255, 255, 255)');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  assert.equal(await background(), 'rgb(23, 24, 28)', 'dark with the system setting');
+  await page.evaluate(() =>
+    document.querySelector('marginalia-reviews').shadowRoot.querySelector('.marginalia').setAttribute('data-theme', 'light'),
+  );
+  assert.equal(await background(), 'rgb(255, 255, 255)', 'data-theme="light" pins light');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.evaluate(() =>
+    document.querySelector('marginalia-reviews').shadowRoot.querySelector('.marginalia').setAttribute('data-theme', 'dark'),
+  );
+  assert.equal(await background(), 'rgb(23, 24, 28)', 'data-theme="dark" pins dark');
+  await context.close();
+}
+
+/** What the API offers readers, from the keyboard: a helpful vote, a report with a reason and a
+ * note, and editing and deleting their own review while the page is open. */
+async function actions(browser) {
+  const context = await browser.newContext({ viewport, locale: 'uk-UA' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  watch(page);
+  await open(page, article);
+  const answered = (method, path) =>
+    page.waitForResponse((response) => response.request().method() === method && new URL(response.url()).pathname.endsWith(path));
+
+  // A helpful vote on the first listed review.
+  const first = page.locator('.marginalia__list > li').first();
+  const firstId = await first.getAttribute('data-review-id');
+  const helpfulBefore = (await (await fetch(`${base}/v1/reviews/${firstId}`)).json()).helpful_count;
+  await first.locator('article').focus();
+  await press(page, 'Tab', 'Корисний');
+  const voted = answered('POST', '/votes');
+  await page.keyboard.press('Enter');
+  assert.equal((await voted).status(), 200);
+  await first.getByText('Дякуємо за ваш голос.').waitFor();
+  assert.equal(await first.getByRole('button', { name: 'Корисний', exact: true }).getAttribute('aria-pressed'), 'true');
+  const review = await (await fetch(`${base}/v1/reviews/${firstId}`)).json();
+  assert.equal(review.helpful_count, helpfulBefore + 1, 'the vote is stored');
+  assert.match(await text(page, '.marginalia__list > li:first-child .marginalia__helpful-count'), new RegExp(`^${review.helpful_count} `));
+
+  // A report: sent without a reason, the error shows under the field; then with one and a note.
+  await press(page, 'Tab', 'Некорисний');
+  await press(page, 'Tab', 'Поскаржитися');
+  await page.keyboard.press('Enter');
+  await first.locator('form.marginalia__report').waitFor();
+  await page.waitForFunction(() => {
+    let element = document.activeElement;
+    while (element?.shadowRoot?.activeElement) element = element.shadowRoot.activeElement;
+    return element?.name === 'reason';
+  });
+  await press(page, 'Tab', 'note');
+  await page.keyboard.type('Тут є телефон автора.');
+  await press(page, 'Tab', 'Надіслати скаргу');
+  const refused = answered('POST', '/flags');
+  await page.keyboard.press('Enter');
+  assert.equal((await refused).status(), 422);
+  await first.getByText('Оберіть причину.').waitFor();
+  assert.equal(await focused(page), 'reason', 'focus on the field in error');
+  assert.equal(await first.locator('select[name=reason]').getAttribute('aria-invalid'), 'true');
+  for (let step = 0; step < 5; step += 1) await page.keyboard.press('ArrowDown'); // personal data
+  assert.equal(await first.locator('select[name=reason]').inputValue(), 'personal_data');
+  await press(page, 'Tab', 'note');
+  await press(page, 'Tab', 'Надіслати скаргу');
+  const flagged = answered('POST', '/flags');
+  await page.keyboard.press('Enter');
+  assert.equal((await flagged).status(), 204);
+  await first.getByText('Дякуємо. Редакція перегляне цей відгук.').waitFor();
+  assert.equal(await focused(page), 'p', 'focus on the thanks');
+  assert.ok(await first.getByRole('button', { name: 'Поскаржитися' }).isHidden(), 'one report per review');
+
+  // The reader's own review: written, edited, then deleted, all checked against the service.
+  await page.locator('.marginalia__form').getByRole('radio').first().focus();
+  await press(page, 'ArrowRight', 'rating 2 checked');
+  await press(page, 'Tab', 'title');
+  await press(page, 'Tab', 'body');
+  await page.keyboard.type('Спершу здалося слабко.');
+  for (const field of ['author_name', 'author_email', 'Надіслати відгук']) await press(page, 'Tab', field);
+  const created = answered('POST', '/reviews');
+  await page.keyboard.press('Enter');
+  const mine = await (await created).json();
+  assert.equal(mine.status, 'published');
+  await page.locator(`.marginalia__list > li[data-review-id="${mine.id}"]`).waitFor();
+  const countAfterCreate = (await stats(article)).review_count;
+  await page.locator('.marginalia__count', { hasText: `${countAfterCreate} відгук` }).waitFor();
+
+  await press(page, 'Tab', 'Змінити відгук');
+  await page.keyboard.press('Enter');
+  assert.equal(await focused(page), 'rating 2 checked', 'the form holds the review');
+  assert.equal(await text(page, '.marginalia__form h3'), 'Змініть свій відгук');
+  await press(page, 'ArrowRight', 'rating 3 checked');
+  await press(page, 'ArrowRight', 'rating 4 checked');
+  await press(page, 'Tab', 'title');
+  await page.keyboard.type('Передумав(ла)');
+  await press(page, 'Tab', 'body');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('Перечитав(ла): аргументи переконливі.');
+  await press(page, 'Tab', 'Зберегти зміни'); // name and email are not edited
+  const edited = answered('PATCH', `/reviews/${mine.id}`);
+  await page.keyboard.press('Enter');
+  assert.equal((await edited).status(), 200);
+  await page.locator('.marginalia__form .marginalia__notice', { hasText: 'Зміни збережено.' }).waitFor();
+  const stored = await (await fetch(`${base}/v1/reviews/${mine.id}`)).json();
+  assert.deepEqual([stored.rating, stored.title, stored.body], [4, 'Передумав(ла)', 'Перечитав(ла): аргументи переконливі.']);
+  const item = page.locator(`.marginalia__list > li[data-review-id="${mine.id}"]`);
+  await item.getByText('Перечитав(ла): аргументи переконливі.').waitFor();
+  assert.equal(await item.locator('.marginalia__stars').first().getAttribute('aria-label'), 'Оцінка: 4 з 5');
+  const fourStars = page.locator('.marginalia__histogram li', { hasText: '4 зірки' }).locator('.marginalia__histogram-count');
+  const fours = String((await stats(article)).histogram['4']);
+  await until(async () => (await fourStars.innerText()) === fours, 'the histogram counts the edited rating');
+
+  // After the edit window (MARGINALIA_EDIT_WINDOW, 15 minutes here) the service answers 409 with
+  // this problem (tests/api covers the service's side); replayed rather than waited for, to check
+  // that the reader is told and is left with deleting.
+  await page.route(`**/v1/reviews/${mine.id}`, (route) =>
+    route.request().method() === 'PATCH'
+      ? route.fulfill({
+          status: 409,
+          contentType: 'application/problem+json',
+          body: JSON.stringify({
+            type: 'urn:marginalia:problem:conflict',
+            title: 'Conflict',
+            status: 409,
+            detail: 'the edit window of this review has closed; it can still be deleted',
+          }),
+        })
+      : route.continue(),
+  );
+  await page.locator('.marginalia__mine').getByRole('button', { name: 'Змінити відгук' }).focus();
+  await page.keyboard.press('Enter');
+  assert.equal(await focused(page), 'rating 4 checked', 'the form holds the edited review');
+  for (const field of ['title', 'body', 'Зберегти зміни']) await press(page, 'Tab', field);
+  await page.keyboard.press('Enter');
+  await page.locator('.marginalia__form .marginalia__notice', { hasText: 'Час на зміни минув' }).waitFor();
+  assert.ok(await page.locator('.marginalia__mine').getByRole('button', { name: 'Змінити відгук' }).isHidden());
+  assert.equal(await text(page, '.marginalia__form h3'), 'Напишіть відгук', 'the form is for new reviews again');
+  await page.unroute(`**/v1/reviews/${mine.id}`);
+
+  await page.locator('.marginalia__mine').getByRole('button', { name: 'Видалити відгук' }).focus();
+  await page.keyboard.press('Enter');
+  assert.equal(await focused(page), 'Видалити', 'asked to confirm');
+  const removed = answered('DELETE', `/reviews/${mine.id}`);
+  await page.keyboard.press('Enter');
+  assert.equal((await removed).status(), 204);
+  await page.locator('.marginalia__form .marginalia__notice', { hasText: 'Ваш відгук видалено.' }).waitFor();
+  assert.equal((await fetch(`${base}/v1/reviews/${mine.id}`)).status, 404);
+  await item.waitFor({ state: 'detached' });
+  await page.locator('.marginalia__count', { hasText: `${countAfterCreate - 1} відгук` }).waitFor();
+  assert.ok(await page.locator('.marginalia__mine').isHidden(), 'the token is forgotten');
+
+  // The same in English: a second widget with data-lang="en" reports its field errors in English.
+  await page.evaluate((articleId) => {
+    const target = document.createElement('div');
+    target.id = 'second';
+    const script = document.createElement('script');
+    Object.assign(script.dataset, { articleId, target: '#second', lang: 'en' });
+    script.src = '/widget.js';
+    document.body.append(target, script);
+  }, article);
+  const english = page.locator('#second .marginalia__list > li').first();
+  await english.getByRole('button', { name: 'Helpful', exact: true }).waitFor();
+  await english.getByRole('button', { name: 'Report' }).focus();
+  await page.keyboard.press('Enter');
+  await english.getByText('Report this review to the editors').waitFor();
+  await english.getByRole('button', { name: 'Send report' }).focus();
+  await page.keyboard.press('Enter');
+  await english.getByText('Choose a reason.').waitFor();
+  await page.keyboard.press('Escape');
+  await english.locator('form.marginalia__report').waitFor({ state: 'detached' });
+  assert.equal(await focused(page), 'Report', 'Escape closes the report form');
+
+  assert.deepEqual(await context.cookies(), [], 'no cookies');
+  assert.deepEqual(await page.evaluate(() => [localStorage.length, sessionStorage.length]), [0, 0], 'no storage');
+  await context.close();
+}
+
 async function auditor(browser, colorScheme) {
   // axe is injected as an inline script, which the demo's policy refuses: this context bypasses
   // CSP, and only audits (the reader's context above enforces it).
@@ -320,10 +688,16 @@ async function auditor(browser, colorScheme) {
   await page.locator('.marginalia__submit').click();
   await page.locator('.marginalia__error:visible').first().waitFor();
   await audit(page, `${colorScheme}, field errors`);
+  // A report form open under a review, with its field error.
+  const first = page.locator('.marginalia__list > li').first();
+  await first.getByRole('button', { name: /Поскаржитися|Report/ }).click();
+  await first.locator('.marginalia__report button[type=submit]').click();
+  await first.locator('.marginalia__report .marginalia__error:visible').waitFor();
+  await audit(page, `${colorScheme}, report form`);
   await context.close();
 }
 
-const size = sizes();
+const size = await sizes();
 for (const review of EARLIER_REVIEWS) await post(article, review);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -332,21 +706,28 @@ const browser = await chromium.launch({
 });
 try {
   await reader(browser);
+  await freshStats(browser);
+  await hostile(browser);
+  await actions(browser);
   await auditor(browser, 'light');
   await auditor(browser, 'dark');
 } finally {
   await browser.close();
 }
 
-const { js, css, total } = size;
-console.log(`widget size, gzipped: ${js} B js + ${css} B css = ${total} B (budget ${SIZE_BUDGET} B)`);
+for (const [encoding, { js, css, total }] of Object.entries(size)) {
+  console.log(`widget as served, ${encoding}: ${js} B js + ${css} B css = ${total} B`);
+}
 let blocking = 0;
 for (const { label, passes, incomplete, violations } of results) {
-  const serious = violations.filter((violation) => ['serious', 'critical'].includes(violation.impact));
+  // Minor findings are printed for a human; moderate and worse fail, unless named in EXCUSED.
+  const serious = violations.filter(
+    (violation) => violation.impact !== 'minor' && !Object.hasOwn(EXCUSED, violation.id),
+  );
   blocking += serious.length;
   console.log(
     `axe (${label}): ${passes} rules passed, ${violations.length} violated ` +
-      `(${serious.length} serious or critical), ${incomplete} to review by hand`,
+      `(${serious.length} moderate or worse), ${incomplete} to review by hand`,
   );
   for (const violation of violations) {
     console.log(`  ${violation.impact} ${violation.id}: ${violation.help}`);
@@ -356,6 +737,6 @@ for (const { label, passes, incomplete, violations } of results) {
   }
 }
 assert.deepEqual(problems, [], 'CSP refusals, foreign requests or page errors');
-assert.equal(blocking, 0, 'serious or critical accessibility violations');
-assert.ok(size.total <= SIZE_BUDGET, `widget over budget: ${size.total} B`);
+assert.equal(blocking, 0, 'moderate, serious or critical accessibility violations');
+assert.ok(size.gzip.total <= SIZE_BUDGET, `widget over budget: ${size.gzip.total} B gzipped (budget ${SIZE_BUDGET} B)`);
 console.log('widget: every check passed');
