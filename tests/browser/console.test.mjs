@@ -366,11 +366,15 @@ async function keepPublished(page, ids) {
   assert.match(await help.innerText(), /keep it published and clear its flags/);
   await page.keyboard.press('Escape');
   await help.waitFor({ state: 'detached' });
+  // The widget's test, run before this one on the same service, may have flagged reviews of its
+  // own: the tab's count falls by one, whatever it was.
+  const before = (await call('/v1/moderation/counts', { key: keys.moderator })).flagged;
   await flagged.focus();
   await page.keyboard.press('a');
   await toast(page, 'Kept 1 review published and cleared the flags');
   await flagged.waitFor({ state: 'detached' });
-  await page.locator('.tab[data-tab="flagged"] .tab__count', { hasText: '0' }).waitFor();
+  await page.locator('.tab[data-tab="flagged"] .tab__count', { hasText: new RegExp(`^${before - 1}$`) }).waitFor();
+  assert.equal((await call('/v1/moderation/counts', { key: keys.moderator })).flagged, before - 1);
   const review = await call(`/v1/reviews/${ids.flagged}`);
   assert.equal(review.status, 'published', 'still public');
   const tab = await call('/v1/moderation/queue?status=published&flagged=true', { key: keys.moderator });
