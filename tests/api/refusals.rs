@@ -12,7 +12,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::{
-    expect_problem, fixture, spawn_app_with, without_edit_token, TestApp, TestOptions,
+    expect_problem, fixture, problem_fields, spawn_app_with, without_edit_token, TestApp,
+    TestOptions,
 };
 
 /// An article id that parses but that nobody registered.
@@ -30,6 +31,8 @@ struct Case {
     url: String,
     body: Option<Value>,
     edit_token: Option<String>,
+    /// The field the problem must name, for a body that names something unknown.
+    field: Option<&'static str>,
 }
 
 impl Case {
@@ -41,11 +44,17 @@ impl Case {
             url,
             body: None,
             edit_token: None,
+            field: None,
         }
     }
 
     fn body(mut self, body: Value) -> Self {
         self.body = Some(body);
+        self
+    }
+
+    fn names_field(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
         self
     }
 
@@ -158,14 +167,16 @@ fn cases(world: &World) -> Vec<Case> {
             "an unknown review",
             "/v1/moderation/actions".into(),
         )
-        .body(json!({"action": "reject", "review_ids": [unknown_review]})),
+        .body(json!({"action": "reject", "review_ids": [unknown_review]}))
+        .names_field("review_ids[0]"),
         Case::new(
             M::POST,
             "/v1/moderation/actions",
             "an unknown review after a known one",
             "/v1/moderation/actions".into(),
         )
-        .body(json!({"action": "reject", "review_ids": [review, unknown_review]})),
+        .body(json!({"action": "reject", "review_ids": [review, unknown_review]}))
+        .names_field("review_ids[1]"),
         Case::new(
             M::GET,
             "/v1/moderation/reviews/{id}/author-reviews",
@@ -514,6 +525,14 @@ async fn every_documented_404_is_provoked_and_no_other_operation_answers_404() {
             if let Some(expected) = expected_type {
                 assert_eq!(problem["type"], expected, "{name} with {}", case.what);
             }
+            if let Some(field) = case.field {
+                assert_eq!(
+                    problem_fields(&problem),
+                    [field],
+                    "{name} with {}",
+                    case.what
+                );
+            }
             answered += 1;
         }
         provoked.insert(name);
@@ -539,8 +558,8 @@ async fn every_documented_404_is_provoked_and_no_other_operation_answers_404() {
         "no case registered an article"
     );
 
-    // The operations that document no 404 do not answer one either, to a request naming what
-    // does not exist wherever they name anything.
+    // The operations that document no 404 do not answer one either (nor anything else they do
+    // not document), to a request naming what does not exist wherever they name anything.
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let name = format!("{} {path}", method.to_uppercase());
@@ -550,6 +569,8 @@ async fn every_documented_404_is_provoked_and_no_other_operation_answers_404() {
             let status = probe(&app, &keys, path, method, operation).await;
             if status == 404 {
                 problems.push(format!("{name} answers a 404 it does not document"));
+            } else if !operation["responses"][status.to_string()].is_object() {
+                problems.push(format!("{name} answers a {status} it does not document"));
             }
         }
     }
@@ -622,4 +643,195 @@ async fn probe(app: &TestApp, keys: &Keys, path: &str, method: &str, operation: 
         response.text().await.unwrap_or_default()
     );
     status
+}
+
+/// The documented 429 of `POST path`: present, with `Retry-After` and the problem type.
+fn assert_documents_429(document: &Value, path: &str) {
+    let documented = &document["paths"][path]["post"]["responses"]["429"];
+    assert!(documented.is_object(), "POST {path} documents no 429");
+    assert!(
+        documented["headers"]["Retry-After"].is_object(),
+        "POST {path}: its 429 documents no Retry-After"
+    );
+    assert_eq!(
+        documented["content"]["application/problem+json"]["example"]["type"],
+        "urn:marginalia:problem:too-many-requests",
+        "POST {path}"
+    );
+}
+
+/// A refusal over the rate limit: a 429 problem that says, in whole seconds within the limit's
+/// minute, when to retry.
+async fn assert_rate_limited(response: reqwest::Response, what: &str) {
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .unwrap_or_else(|| panic!("{what}: a 429 without Retry-After"))
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{what}: {retry_after}");
+    let problem = expect_problem(response, 429).await;
+    assert_eq!(
+        problem["type"], "urn:marginalia:problem:too-many-requests",
+        "{what}"
+    );
+}
+
+async fn react(app: &TestApp, from: &str, path: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .header("x-forwarded-for", from)
+        .json(&body)
+        .send()
+        .await
+        .expect("the request is answered")
+}
+
+/// About MARGINALIA_RATE_LIMIT_REACTIONS alone: votes and flags beyond the per-address limit are
+/// refused with 429 and `Retry-After`, and the refused ones are not stored. The per-network vote
+/// bound (3 new voters per network, review and day, answered 200 with the counts unchanged) is a
+/// different refusal: every address here stays below it, so a vote within the rate limit counts.
+#[tokio::test(flavor = "multi_thread")]
+async fn votes_and_flags_over_the_per_address_rate_limit_get_the_documented_429_and_leave_nothing()
+{
+    // Two a minute: the bucket holds 2 and refills one every 30 s, far more than the few requests
+    // between an address's first reaction and its refusal take on a loaded machine.
+    const LIMIT: usize = 2;
+    let app = spawn_app_with(TestOptions {
+        rate_limit_reactions: LIMIT as u32,
+        // Each reader speaks from an address of their own through the (loopback) proxy.
+        trusted_proxies: vec!["127.0.0.1".into()],
+        ..TestOptions::default()
+    })
+    .await;
+    let document = app.get_json("/openapi.json").await;
+    assert_documents_429(&document, "/v1/reviews/{id}/votes");
+    assert_documents_429(&document, "/v1/reviews/{id}/flags");
+
+    let moderator = app.api_key(&[Scope::Moderator]).await;
+    let article = app.register_fixture_article().await;
+    let created = app
+        .post_review(
+            article["article_id"].as_str().unwrap(),
+            &review_body("Відгук, за який голосують і на який скаржаться."),
+        )
+        .await;
+    assert_eq!(created.status(), 201, "the review is created");
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let votes = format!("/v1/reviews/{id}/votes");
+    let flags = format!("/v1/reviews/{id}/flags");
+    let counts = || async {
+        let shown = app.get_json(&format!("/v1/reviews/{id}")).await;
+        (
+            shown["helpful_count"].as_i64().unwrap(),
+            shown["unhelpful_count"].as_i64().unwrap(),
+        )
+    };
+    let stored = |table: &'static str| {
+        let sql = format!("SELECT count(*) AS n FROM {table} WHERE review_id = '{id}'");
+        let app = &app;
+        async move { app.count(&sql).await }
+    };
+    assert_eq!(counts().await, (0, 0));
+
+    // Votes from one address, each from a new voter: LIMIT count, the next is refused.
+    let voter_address = "198.51.100.7";
+    for n in 0..LIMIT {
+        let body = json!({"helpful": true, "voter_token": format!("rate-limited-voter-{n:04}")});
+        let response = react(&app, voter_address, &votes, body).await;
+        assert_eq!(response.status(), 200, "vote {n} within the limit");
+        let tally: Value = response.json().await.unwrap();
+        assert_eq!(tally["helpful_count"], n + 1, "vote {n} counts");
+    }
+    let refused = react(
+        &app,
+        voter_address,
+        &votes,
+        json!({"helpful": false, "voter_token": "rate-limited-voter-9999"}),
+    )
+    .await;
+    assert_rate_limited(refused, "the vote over the limit").await;
+    // Votes and flags draw on one limit per address: a flag from there is refused as well.
+    let refused = react(
+        &app,
+        voter_address,
+        &flags,
+        json!({"reason": "spam", "voter_token": "rate-limited-voter-9999"}),
+    )
+    .await;
+    assert_rate_limited(refused, "a flag from the voter's address").await;
+    assert_eq!(
+        counts().await,
+        (LIMIT as i64, 0),
+        "the refused vote left nothing"
+    );
+    assert_eq!(stored("review_votes").await, LIMIT as i64);
+    assert_eq!(
+        stored("review_flags").await,
+        0,
+        "the refused flag left nothing"
+    );
+
+    // The limit is the address's own: another reader's vote counts.
+    let other = react(
+        &app,
+        "198.51.100.8",
+        &votes,
+        json!({"helpful": false, "voter_token": "another-address-voter-0001"}),
+    )
+    .await;
+    assert_eq!(other.status(), 200, "a vote from another address");
+    assert_eq!(counts().await, (LIMIT as i64, 1));
+
+    // Flags from a third address (one network: below the flag threshold, the review stays
+    // public): LIMIT are stored, the next is refused.
+    let flagger_address = "198.51.100.9";
+    for n in 0..LIMIT {
+        let body =
+            json!({"reason": "off_topic", "voter_token": format!("rate-limited-flagger-{n:04}")});
+        let response = react(&app, flagger_address, &flags, body).await;
+        assert_eq!(response.status(), 204, "flag {n} within the limit");
+    }
+    let refused = react(
+        &app,
+        flagger_address,
+        &flags,
+        json!({"reason": "abuse", "note": "Над лімітом.", "voter_token": "rate-limited-flagger-9999"}),
+    )
+    .await;
+    assert_rate_limited(refused, "the flag over the limit").await;
+    assert_eq!(stored("review_flags").await, LIMIT as i64);
+    let queue = app
+        .client
+        .get(app.url("/v1/moderation/queue?status=published&flagged=true"))
+        .bearer_auth(&moderator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queue.status(), 200, "the moderators' queue");
+    let queue: Value = queue.json().await.unwrap();
+    let item = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["id"] == id.as_str())
+        .expect("the flagged review is in the queue");
+    assert_eq!(item["flag_count"], LIMIT, "the refused flag left nothing");
+    let reasons: Vec<&str> = item["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|flag| flag["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["off_topic"; LIMIT]);
+    assert_eq!(
+        counts().await,
+        (LIMIT as i64, 1),
+        "and the review is still public"
+    );
 }
