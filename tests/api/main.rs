@@ -27,6 +27,7 @@ mod nul_values;
 mod openapi;
 mod outage;
 mod privacy;
+mod refusals;
 mod reviews;
 mod security;
 mod webhooks;
