@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::extract::{present, JsonBody};
 use super::http_cache::public_json;
 use super::responses::{
-    BadBody, BadParameter, KeyNeeded, KeyRequired, NotFound, Revalidated, Unavailable,
+    ArticleNotFound, BadBody, BadParameter, KeyNeeded, KeyRequired, Revalidated, Unavailable,
 };
 use super::stats::ArticleStats;
 use crate::auth::ApiCaller;
@@ -201,7 +201,7 @@ pub struct PatchArticleRequest {
     security(("api_key" = ["moderator"]), ("api_key" = ["cms"]), ("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The article as it is now", body = Article),
-        BadBody, KeyNeeded, NotFound, Unavailable,
+        BadBody, KeyNeeded, ArticleNotFound, Unavailable,
     )
 )]
 #[patch("/v1/articles/{article_id}")]
@@ -234,7 +234,7 @@ pub async fn patch_article(
     params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     responses(
         (status = 200, description = "The article", body = Article),
-        Revalidated, BadParameter, NotFound, Unavailable,
+        Revalidated, BadParameter, ArticleNotFound, Unavailable,
     )
 )]
 #[get("/v1/articles/{article_id}")]

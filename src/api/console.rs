@@ -11,7 +11,7 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use rust_embed::RustEmbed;
 
 use super::assets::{asset, console_forms};
-use super::responses::NotFound;
+use super::responses::ConsoleFileNotFound;
 use crate::error::ApiError;
 
 #[derive(RustEmbed)]
@@ -107,7 +107,7 @@ pub async fn console_page(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     responses(
         (status = 200, description = "The file", content_type = "text/javascript", body = String),
         (status = 304, description = "Unchanged since the ETag sent in `If-None-Match`"),
-        NotFound,
+        ConsoleFileNotFound,
     )
 )]
 #[get("/console/{file:.+}")]

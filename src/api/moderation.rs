@@ -7,7 +7,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::extract::{JsonBody, ReviewIdPath};
-use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, StateConflict, Unavailable};
+use super::responses::{
+    ActionTargetsNotFound, BadBody, BadParameter, KeyRequired, ModeratedReviewNotFound,
+    StateConflict, Unavailable,
+};
 use super::reviews::{after_change, event_json, Review};
 use crate::auth::ApiCaller;
 use crate::domain::moderation::{
@@ -88,7 +91,7 @@ pub struct ActionResult {
     security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
     responses(
         (status = 200, description = "Applied", body = ActionResult),
-        BadBody, KeyRequired, NotFound, StateConflict, Unavailable,
+        BadBody, KeyRequired, ActionTargetsNotFound, StateConflict, Unavailable,
     )
 )]
 #[post("/v1/moderation/actions")]
@@ -190,7 +193,7 @@ pub struct ReplyRequest {
     security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The review with its reply", body = Review),
-        BadBody, KeyRequired, NotFound, StateConflict, Unavailable,
+        BadBody, KeyRequired, ModeratedReviewNotFound, StateConflict, Unavailable,
     )
 )]
 #[put("/v1/reviews/{id}/reply")]
@@ -224,7 +227,7 @@ pub async fn put_reply(
     security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
     responses(
         (status = 204, description = "Removed (or there was none)"),
-        BadParameter, KeyRequired, NotFound, StateConflict, Unavailable,
+        BadParameter, KeyRequired, ModeratedReviewNotFound, StateConflict, Unavailable,
     )
 )]
 #[delete("/v1/reviews/{id}/reply")]

@@ -14,7 +14,7 @@ use super::extract::{
     article_parameter, bool_parameter, language_parameter, read_query, status_parameter,
     time_parameter, ReviewIdPath,
 };
-use super::responses::{BadParameter, KeyRequired, NotFound, Unavailable};
+use super::responses::{BadParameter, KeyRequired, ModeratedReviewNotFound, Unavailable};
 use super::reviews::Review;
 use super::streaming::{inert, keyset_batches};
 use crate::auth::ApiCaller;
@@ -316,7 +316,7 @@ pub struct AuthorReviews {
     security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The author's other reviews", body = AuthorReviews),
-        BadParameter, KeyRequired, NotFound, Unavailable,
+        BadParameter, KeyRequired, ModeratedReviewNotFound, Unavailable,
     )
 )]
 #[get("/v1/moderation/reviews/{id}/author-reviews")]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{JsonBody, ReactionWriter, ReviewIdPath};
-use super::responses::{BadBody, NotFound, RateLimited, Unavailable};
+use super::responses::{BadBody, PublishedReviewNotFound, RateLimited, Unavailable};
 use super::reviews::{after_change, event_json};
 use crate::domain::reaction::{FlagNote, FlagReason, VoterToken};
 use crate::domain::{FieldError, FieldErrorCode};
@@ -58,7 +58,7 @@ pub struct VoteCounts {
     request_body(content = VoteRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Counted; the review's counts", body = VoteCounts),
-        BadBody, NotFound, RateLimited, Unavailable,
+        BadBody, PublishedReviewNotFound, RateLimited, Unavailable,
     )
 )]
 #[post("/v1/reviews/{id}/votes")]
@@ -116,7 +116,7 @@ pub struct FlagRequest {
     request_body(content = FlagRequest, content_type = "application/json"),
     responses(
         (status = 204, description = "Flagged (or already flagged by this voter)"),
-        BadBody, NotFound, RateLimited, Unavailable,
+        BadBody, PublishedReviewNotFound, RateLimited, Unavailable,
     )
 )]
 #[post("/v1/reviews/{id}/flags")]

@@ -53,10 +53,74 @@ pub enum KeyNeeded {
     Unauthorized(Problem),
 }
 
-/// The article or review does not exist (or is not public).
+/// The article is not there (or not public).
 #[derive(IntoResponses)]
-pub enum NotFound {
-    /// No such article (when unknown articles are rejected) or no such published review.
+pub enum ArticleNotFound {
+    /// No such article: the CMS deleted it, or it was never registered and `MARGINALIA_UNKNOWN_ARTICLES=reject`.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// One of the named articles is not there.
+#[derive(IntoResponses)]
+pub enum ArticlesNotFound {
+    /// An `article_id` names an article the CMS deleted, or one never registered while `MARGINALIA_UNKNOWN_ARTICLES=reject`.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// The review is not there, or not public.
+#[derive(IntoResponses)]
+pub enum PublishedReviewNotFound {
+    /// No published review with this id.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// The review is not there, or not for this caller to see.
+#[derive(IntoResponses)]
+pub enum ReviewNotFound {
+    /// No such review, or one that is not public and this is not its own `X-Edit-Token`: the two cannot be told apart.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// The review is not there.
+#[derive(IntoResponses)]
+pub enum ModeratedReviewNotFound {
+    /// No review with this id.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// A review the action names is not there.
+#[derive(IntoResponses)]
+pub enum ActionTargetsNotFound {
+    /// A review id names no review; `errors` names each (`review_ids[i]`) and nothing was changed.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// The console has no such file.
+#[derive(IntoResponses)]
+pub enum ConsoleFileNotFound {
+    /// The console has no file by this name.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// The webhook endpoint is not there.
+#[derive(IntoResponses)]
+pub enum EndpointNotFound {
+    /// No webhook endpoint with this id.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// The webhook endpoint or delivery is not there.
+#[derive(IntoResponses)]
+pub enum DeliveryNotFound {
+    /// No webhook endpoint with this id, or no delivery with this id for it.
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
 }

@@ -15,8 +15,8 @@ use super::extract::{
 };
 use super::http_cache::{self, TaggedBody};
 use super::responses::{
-    BadBody, BadParameter, EditTokenRequired, NotFound, RateLimited, Revalidated, ReviewsClosed,
-    StateConflict, Unavailable,
+    ArticleNotFound, BadBody, BadParameter, EditTokenRequired, RateLimited, Revalidated,
+    ReviewNotFound, ReviewsClosed, StateConflict, Unavailable,
 };
 use crate::domain::article::ArticleId;
 use crate::domain::moderation::{matching_form, Content, ReasonCode};
@@ -284,7 +284,7 @@ pub struct ReviewPage {
     responses(
         (status = 201, description = "Stored: published, or pending moderation", body = CreatedReview,
          headers(("Location" = String, description = "URL of the new review"))),
-        BadBody, NotFound, ReviewsClosed, RateLimited, Unavailable,
+        BadBody, ArticleNotFound, ReviewsClosed, RateLimited, Unavailable,
     )
 )]
 #[post("/v1/articles/{article_id}/reviews")]
@@ -404,7 +404,7 @@ pub async fn create_review(
     ),
     responses(
         (status = 200, description = "A page of reviews", body = ReviewPage),
-        Revalidated, BadParameter, NotFound, Unavailable,
+        Revalidated, BadParameter, ArticleNotFound, Unavailable,
     )
 )]
 #[get("/v1/articles/{article_id}/reviews")]
@@ -497,7 +497,7 @@ pub(super) async fn require_known_articles(
     ),
     responses(
         (status = 200, description = "The review", body = Review),
-        Revalidated, BadParameter, EditTokenRequired, NotFound, Unavailable,
+        Revalidated, BadParameter, EditTokenRequired, ReviewNotFound, Unavailable,
     )
 )]
 #[get("/v1/reviews/{id}")]
@@ -559,7 +559,7 @@ pub struct EditReviewRequest {
     request_body(content = EditReviewRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The edited review", body = Review),
-        BadBody, EditTokenRequired, NotFound, StateConflict, RateLimited, Unavailable,
+        BadBody, EditTokenRequired, ReviewNotFound, StateConflict, RateLimited, Unavailable,
     )
 )]
 #[patch("/v1/reviews/{id}")]
@@ -617,7 +617,7 @@ pub async fn edit_review(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        BadParameter, EditTokenRequired, NotFound, RateLimited, Unavailable,
+        BadParameter, EditTokenRequired, ReviewNotFound, RateLimited, Unavailable,
     )
 )]
 #[delete("/v1/reviews/{id}")]

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::extract::read_query;
 use super::http_cache::public_json;
-use super::responses::{BadParameter, NotFound, Revalidated, Unavailable};
+use super::responses::{ArticleNotFound, ArticlesNotFound, BadParameter, Revalidated, Unavailable};
 use super::reviews::require_known_articles;
 use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::stats::{DayRange, RatingCounters};
@@ -86,7 +86,7 @@ pub struct BulkStats {
     params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     responses(
         (status = 200, description = "The article's stats", body = ArticleStats),
-        Revalidated, BadParameter, NotFound, Unavailable,
+        Revalidated, BadParameter, ArticleNotFound, Unavailable,
     )
 )]
 #[get("/v1/articles/{article_id}/stats")]
@@ -120,7 +120,7 @@ pub async fn article_stats(
     params(("article_id" = ArticleIds, Query, description = "Article ids, repeated", explode = true, style = Form)),
     responses(
         (status = 200, description = "Stats per requested article", body = BulkStats),
-        Revalidated, BadParameter, NotFound, Unavailable,
+        Revalidated, BadParameter, ArticlesNotFound, Unavailable,
     )
 )]
 #[get("/v1/stats")]
@@ -210,7 +210,7 @@ pub struct LanguageShare {
     ),
     responses(
         (status = 200, description = "The series", body = DailyStats),
-        Revalidated, BadParameter, NotFound, Unavailable,
+        Revalidated, BadParameter, ArticleNotFound, Unavailable,
     )
 )]
 #[get("/v1/articles/{article_id}/stats/daily")]

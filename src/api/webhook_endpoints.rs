@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::extract::{DeliveryQueryParams, EndpointPath, JsonBody};
-use super::responses::{BadBody, BadParameter, KeyRequired, NotFound, Unavailable};
+use super::responses::{
+    BadBody, BadParameter, DeliveryNotFound, EndpointNotFound, KeyRequired, Unavailable,
+};
 use crate::auth::ApiCaller;
 use crate::domain::page::PageSize;
 use crate::domain::webhook::{
@@ -328,7 +330,7 @@ pub async fn list_endpoints(
     security(("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The endpoint", body = Endpoint),
-        BadParameter, KeyRequired, NotFound, Unavailable,
+        BadParameter, KeyRequired, EndpointNotFound, Unavailable,
     )
 )]
 #[get("/v1/webhook-endpoints/{endpoint_id}")]
@@ -353,7 +355,7 @@ pub async fn get_endpoint(
     security(("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The changed endpoint", body = Endpoint),
-        BadBody, KeyRequired, NotFound, Unavailable,
+        BadBody, KeyRequired, EndpointNotFound, Unavailable,
     )
 )]
 #[patch("/v1/webhook-endpoints/{endpoint_id}")]
@@ -392,7 +394,7 @@ pub async fn update_endpoint(
     security(("api_key" = ["admin"])),
     responses(
         (status = 204, description = "Deleted"),
-        BadParameter, KeyRequired, NotFound, Unavailable,
+        BadParameter, KeyRequired, EndpointNotFound, Unavailable,
     )
 )]
 #[delete("/v1/webhook-endpoints/{endpoint_id}")]
@@ -419,7 +421,7 @@ pub async fn delete_endpoint(
     security(("api_key" = ["admin"])),
     responses(
         (status = 200, description = "The new secret", body = RotatedSecret),
-        BadParameter, KeyRequired, NotFound, Unavailable,
+        BadParameter, KeyRequired, EndpointNotFound, Unavailable,
     )
 )]
 #[post("/v1/webhook-endpoints/{endpoint_id}/rotate-secret")]
@@ -457,7 +459,7 @@ pub async fn rotate_secret(
     security(("api_key" = ["admin"])),
     responses(
         (status = 200, description = "A page of deliveries", body = DeliveryPage),
-        BadParameter, KeyRequired, NotFound, Unavailable,
+        BadParameter, KeyRequired, EndpointNotFound, Unavailable,
     )
 )]
 #[get("/v1/webhook-endpoints/{endpoint_id}/deliveries")]
@@ -509,7 +511,7 @@ pub async fn list_deliveries(
     responses(
         (status = 202, description = "Queued for an attempt now", body = Delivery),
         (status = 409, description = "The delivery is still pending", body = Problem, content_type = "application/problem+json"),
-        BadParameter, KeyRequired, NotFound, Unavailable,
+        BadParameter, KeyRequired, DeliveryNotFound, Unavailable,
     )
 )]
 #[post("/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver")]
