@@ -7,6 +7,9 @@
 use actix_web::http::header::{self, CacheControl, CacheDirective, EntityTag, Header, IfNoneMatch};
 use actix_web::{HttpRequest, HttpResponse};
 
+use super::extract::query_pairs;
+use crate::error::ApiError;
+
 include!(concat!(env!("OUT_DIR"), "/static_assets.rs"));
 
 /// A file as build.rs prepared it: plain and precompressed, with a content hash.
@@ -129,21 +132,27 @@ impl Precompressed {
     }
 
     /// Whether the request names this content's version (`?v=<tag>`): then it may be cached for
-    /// good. An old or made-up version gets the short lifetime, so it cannot pin stale bytes.
-    pub fn is_versioned(&self, req: &HttpRequest) -> bool {
-        form_urlencoded::parse(req.query_string().as_bytes())
-            .any(|(name, value)| name == "v" && value == self.tag)
+    /// good. An old or made-up version gets the short lifetime, so it cannot pin stale bytes. The
+    /// query is read as every operation's is, so a value no parameter may hold is a 400.
+    pub fn is_versioned(&self, req: &HttpRequest) -> Result<bool, ApiError> {
+        Ok(query_pairs(req)?
+            .iter()
+            .any(|(name, value)| name == "v" && value == self.tag))
     }
 
     /// This file, answered as [`asset`] does.
-    pub fn answer(&self, req: &HttpRequest, content_type: &'static str) -> HttpResponse {
-        asset(
+    pub fn answer(
+        &self,
+        req: &HttpRequest,
+        content_type: &'static str,
+    ) -> Result<HttpResponse, ApiError> {
+        Ok(asset(
             req,
             &self.forms(),
             self.tag,
             content_type,
-            self.is_versioned(req),
-        )
+            self.is_versioned(req)?,
+        ))
     }
 }
 

@@ -8,6 +8,7 @@ use actix_web::{get, HttpRequest, HttpResponse};
 use super::assets::{WIDGET_CSS, WIDGET_JS};
 use super::responses::BadParameter;
 use crate::domain::article::ArticleId;
+use crate::error::ApiError;
 
 const DEMO_HTML: &str = include_str!("../widget/demo.html");
 
@@ -32,10 +33,11 @@ pub const DEMO_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
          headers(("Content-Encoding" = String, description = "`br` or `gzip` when `Accept-Encoding` allows; absent for the plain file"),
                  ("Vary" = String, description = "`Accept-Encoding`"))),
         (status = 304, description = "Unchanged since the ETag sent in `If-None-Match`"),
+        BadParameter,
     )
 )]
 #[get("/widget.js")]
-pub async fn widget_js(req: HttpRequest) -> HttpResponse {
+pub async fn widget_js(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     WIDGET_JS.answer(&req, "text/javascript; charset=utf-8")
 }
 
@@ -51,10 +53,11 @@ pub async fn widget_js(req: HttpRequest) -> HttpResponse {
          headers(("Content-Encoding" = String, description = "`br` or `gzip` when `Accept-Encoding` allows; absent for the plain file"),
                  ("Vary" = String, description = "`Accept-Encoding`"))),
         (status = 304, description = "Unchanged since the ETag sent in `If-None-Match`"),
+        BadParameter,
     )
 )]
 #[get("/widget.css")]
-pub async fn widget_css(req: HttpRequest) -> HttpResponse {
+pub async fn widget_css(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     WIDGET_CSS.answer(&req, "text/css; charset=utf-8")
 }
 
