@@ -758,6 +758,11 @@ def main() -> None:
     run(["cargo", "build", "--release", "--quiet", "--bin", "marginalia"], cwd=ROOT)
     binary = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "marginalia"
 
+    # Whatever proxy the machine sets for the package registries, the bench's own requests (urllib
+    # here, curl in isso.sh) go straight to loopback.
+    no_proxy = ",".join(filter(None, ["127.0.0.1,localhost,::1", os.environ.get("NO_PROXY")]))
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = no_proxy
+
     work = Path(tempfile.mkdtemp(prefix="marginalia-bench-"))
     work.chmod(0o755)  # as root, PostgreSQL runs as `postgres` and must reach its directory
     port = free_port()

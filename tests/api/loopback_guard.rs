@@ -44,7 +44,10 @@ async fn a_delivery_to_a_public_name_is_refused_counted_and_reported_by_the_guar
         "{COUNTER} is exported from start-up, before anything was refused"
     );
     assert!(
-        loopback_guard_report(&app.database_url).await.is_none(),
+        loopback_guard_report(&app.database_url)
+            .await
+            .expect("the guard can read the test's database")
+            .is_none(),
         "nothing refused yet"
     );
 
@@ -102,6 +105,7 @@ async fn a_delivery_to_a_public_name_is_refused_counted_and_reported_by_the_guar
 
     let report = loopback_guard_report(&app.database_url)
         .await
+        .expect("the guard can read the test's database")
         .expect("the guard reports the refused attempts");
     assert!(report.contains("3 delivery attempt(s)"), "{report}");
     assert!(report.contains("https://cms.example.org/hooks"), "{report}");

@@ -610,11 +610,14 @@ async fn stats_changes_of_a_busy_article_are_coalesced() {
         "nothing sent within the window"
     );
     // The window ends.
-    app.count(
-        "WITH due AS (UPDATE outbox_events SET available_at = now() \
-         WHERE dispatched_at IS NULL RETURNING 1) SELECT count(*) AS n FROM due",
-    )
-    .await;
+    let ended = app
+        .count(
+            "WITH due AS (UPDATE outbox_events SET available_at = now() \
+             WHERE dispatched_at IS NULL AND event_type = 'article.stats_changed' \
+             AND article_id = 'viral' RETURNING 1) SELECT count(*) AS n FROM due",
+        )
+        .await;
+    assert_eq!(ended, 1, "the one gathered event is made due");
     receiver.wait_for_messages(1, PATIENCE).await;
     app.webhooks_settled().await;
     let requests = receiver.requests();

@@ -39,7 +39,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const require = createRequire(import.meta.url);
 const env = process.env;
@@ -551,6 +551,7 @@ async function density(browser, ids) {
   const compact = await fullyVisibleCards(page);
   console.log(`density at 1440×900: ${roomy} reviews fully visible, ${compact} in the compact layout`);
   assert.ok(compact >= 6, `compact: ${compact} reviews fully visible at 1440×900`);
+  assert.ok(compact > roomy, 'the compact layout is what fits more');
   await screenshot(page, 'compact');
   await audit(page, 'article, compact, 1440 px');
 
@@ -736,10 +737,7 @@ const receiver = createServer((request, response) => {
 await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
 const ids = await seed(`http://127.0.0.1:${receiver.address().port}/hooks/marginalia`);
 
-const browser = await chromium.launch({
-  executablePath: env.CHROMIUM || '/usr/bin/chromium',
-  args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
-});
+const browser = await launchChromium();
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
   const page = await context.newPage();

@@ -8,14 +8,14 @@
 // Needs only a running service: MARGINALIA_URL=http://127.0.0.1:PORT node tests/browser/docs.test.mjs
 // (tests/browser/run.sh can run it right after widget.test.mjs, with the same MARGINALIA_URL).
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const base = process.env.MARGINALIA_URL;
 assert.ok(base, 'set MARGINALIA_URL to a running service (tests/browser/run.sh does)');
 const started = Date.now();
 const problems = [];
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium' });
+const browser = await launchChromium();
 try {
   const context = await browser.newContext();
   await context.addInitScript(() =>

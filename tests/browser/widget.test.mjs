@@ -24,7 +24,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { get } from 'node:http';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const require = createRequire(import.meta.url);
 const base = process.env.MARGINALIA_URL;
@@ -73,8 +73,12 @@ function served(path, encoding) {
 
 /** The widget's two files as served: plain, gzip and brotli. */
 async function sizes() {
-  const script = await (await fetch(`${base}/widget.js`)).text();
-  const css = script.match(/\/widget\.css\?v=[0-9a-f]{16}/)[0];
+  const answer = await fetch(`${base}/widget.js`);
+  assert.equal(answer.status, 200, 'GET /widget.js');
+  const script = await answer.text();
+  const versioned = script.match(/\/widget\.css\?v=[0-9a-f]{16}/);
+  assert.ok(versioned, 'the script loads its stylesheet by a versioned URL');
+  const css = versioned[0];
   const size = {};
   for (const encoding of ['identity', 'gzip', 'br']) {
     const [js, stylesheet] = [await served('/widget.js', encoding), await served(css, encoding)];
@@ -395,8 +399,13 @@ async function freshStats(browser) {
 }
 
 async function stats(articleId) {
-  const response = await fetch(`${base}/v1/articles/${articleId}/stats`);
-  assert.equal(response.status, 200);
+  return getJson(`/v1/articles/${articleId}/stats`);
+}
+
+/** A public read the test relies on: it must answer 200. */
+async function getJson(path) {
+  const response = await fetch(`${base}${path}`);
+  assert.equal(response.status, 200, `GET ${path}`);
   return response.json();
 }
 
@@ -521,7 +530,7 @@ async function actions(browser) {
   // A helpful vote on the first listed review.
   const first = page.locator('.marginalia__list > li').first();
   const firstId = await first.getAttribute('data-review-id');
-  const helpfulBefore = (await (await fetch(`${base}/v1/reviews/${firstId}`)).json()).helpful_count;
+  const helpfulBefore = (await getJson(`/v1/reviews/${firstId}`)).helpful_count;
   await first.locator('article').focus();
   await press(page, 'Tab', 'Корисний');
   const voted = answered('POST', '/votes');
@@ -529,7 +538,7 @@ async function actions(browser) {
   assert.equal((await voted).status(), 200);
   await first.getByText('Дякуємо за ваш голос.').waitFor();
   assert.equal(await first.getByRole('button', { name: 'Корисний', exact: true }).getAttribute('aria-pressed'), 'true');
-  const review = await (await fetch(`${base}/v1/reviews/${firstId}`)).json();
+  const review = await getJson(`/v1/reviews/${firstId}`);
   assert.equal(review.helpful_count, helpfulBefore + 1, 'the vote is stored');
   assert.match(await text(page, '.marginalia__list > li:first-child .marginalia__helpful-count'), new RegExp(`^${review.helpful_count} `));
 
@@ -594,7 +603,7 @@ async function actions(browser) {
   await page.keyboard.press('Enter');
   assert.equal((await edited).status(), 200);
   await page.locator('.marginalia__form .marginalia__notice', { hasText: 'Зміни збережено.' }).waitFor();
-  const stored = await (await fetch(`${base}/v1/reviews/${mine.id}`)).json();
+  const stored = await getJson(`/v1/reviews/${mine.id}`);
   assert.deepEqual([stored.rating, stored.title, stored.body], [4, 'Передумав(ла)', 'Перечитав(ла): аргументи переконливі.']);
   const item = page.locator(`.marginalia__list > li[data-review-id="${mine.id}"]`);
   await item.getByText('Перечитав(ла): аргументи переконливі.').waitFor();
@@ -699,11 +708,7 @@ async function auditor(browser, colorScheme) {
 
 const size = await sizes();
 for (const review of EARLIER_REVIEWS) await post(article, review);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  // As root, chromium runs only without its sandbox.
-  args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
-});
+const browser = await launchChromium();
 try {
   await reader(browser);
   await freshStats(browser);

@@ -17,6 +17,11 @@
 
 SERVICE_SUPPORT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# Whatever proxy the machine sets for the package registries, requests to the service under test
+# (curl, urllib, requests, httpx: schemathesis and the generated clients) go straight to loopback.
+export NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}"
+export no_proxy=$NO_PROXY
+
 # A TCP port nothing listens on right now, on loopback.
 service_free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
