@@ -259,11 +259,13 @@ async fn an_exhausted_pool_answers_503_instead_of_hanging() {
             .expect("an answer, not a hang");
         expect_problem(response, 503).await;
     }
-    let mut conn = diesel_async::AsyncPgConnection::establish(&app.database_url)
-        .await
-        .unwrap();
-    {
+    // Cancel until both sleepers have ended: a sleeper whose query had not reached
+    // pg_stat_activity yet is caught on a later round instead of holding the test for 600 s.
+    until(GENEROUS, "both sleepers cancelled", || async {
         use diesel_async::RunQueryDsl;
+        let mut conn = diesel_async::AsyncPgConnection::establish(&app.database_url)
+            .await
+            .unwrap();
         diesel::sql_query(
             "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
              WHERE query LIKE 'SELECT pg_sleep(600) /* held */%' AND pid <> pg_backend_pid()",
@@ -271,7 +273,9 @@ async fn an_exhausted_pool_answers_503_instead_of_hanging() {
         .execute(&mut conn)
         .await
         .unwrap();
-    }
+        sleepers.iter().all(|sleeper| sleeper.is_finished())
+    })
+    .await;
     for sleeper in sleepers {
         sleeper.await.unwrap();
     }
