@@ -435,12 +435,12 @@
     let listRequest = null;
 
     /** The report form under a review: a reason (required by the API) and an optional note. */
-    function reportForm(review, opener, done) {
+    function reportForm(review, done) {
       const formId = `${id}-report-${review.id}`;
       const form = fieldSet(formId);
       const reason = h(
         'select',
-        {},
+        { required: true, 'aria-required': 'true' },
         h('option', { value: '' }, t('chooseReason')),
         ...Object.keys(STRINGS.en.reasons).map((code) => h('option', { value: code }, t.reason(code))),
       );
@@ -530,11 +530,14 @@
       const yes = vote(true, t('helpful'));
       const no = vote(false, t('notHelpful'));
       const report = h('button', { type: 'button', class: 'marginalia__secondary', 'aria-expanded': 'false' }, t('report'));
+      // Every review has the same three buttons: each names the review it belongs to (its author
+      // and date), so moving from button to button a screen reader says whose review it is.
+      for (const button of [yes, no, report]) button.setAttribute('aria-describedby', `${id}-meta-${review.id}`);
       const element = h('div', { class: 'marginalia__reactions' }, h('div', { class: 'marginalia__buttons' }, yes, no, report, count));
       let open = null;
       report.addEventListener('click', () => {
         if (open) return open.querySelector('select').focus();
-        open = reportForm(review, report, (sent) => {
+        open = reportForm(review, (sent) => {
           open.remove();
           open = null;
           report.setAttribute('aria-expanded', 'false');
@@ -559,7 +562,7 @@
       // The review's text in its own language (when known), so screen readers pronounce it right.
       const lang = review.language;
       const author = h('span', { class: 'marginalia__author' }, review.author_name || t('anonymous'));
-      const meta = h('p', { class: 'marginalia__meta' }, author, ' · ', time(review.created_at));
+      const meta = h('p', { class: 'marginalia__meta', id: `${id}-meta-${review.id}` }, author, ' · ', time(review.created_at));
       if (review.edited_at) meta.append(' · ', t('edited'));
       const reply =
         review.reply &&
