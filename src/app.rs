@@ -94,7 +94,10 @@ impl Application {
             }
             None => None,
         };
-        let target_policy = if config.webhook_allow_private_targets {
+        // Loopback-only is narrower than "private allowed" (every target must also be on this
+        // machine), so it needs no second switch to reach the loopback receivers it is for.
+        let target_policy = if config.webhook_allow_private_targets || config.webhook_loopback_only
+        {
             TargetPolicy::AllowPrivate
         } else {
             TargetPolicy::PublicOnly

@@ -53,7 +53,9 @@ pub async fn authenticate<B: MessageBody + 'static>(
         .app_data::<web::Data<RouteTable>>()
         .zip(req.app_data::<web::Data<ScopePolicy>>())
         .and_then(|(routes, policy)| {
-            let template = routes.template(req.path())?;
+            // The path as the router matches it (percent-encoded letters decoded), so
+            // `/v1/moderation/%71ueue` meets the queue's policy, not the undocumented fallback.
+            let template = routes.template(req.match_info().as_str())?;
             policy.admits(req.method(), &template).cloned()
         });
     if let Some(admits) = admits {

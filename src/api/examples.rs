@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 
+use super::webhook_endpoints;
 use crate::auth::{Admits, UNKNOWN_KEY};
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::{ApiError, PROBLEM_JSON};
@@ -149,11 +150,9 @@ fn example(status: u16, op: &Operation<'_>) -> Option<ApiError> {
         404 if op.path.starts_with("/console/") => {
             ApiError::NotFound("the console has no file `views/missing.js`".into())
         }
-        404 if op.path.contains("/deliveries/") => {
-            ApiError::NotFound("no delivery with this id for this endpoint".into())
-        }
+        404 if op.path.contains("/deliveries/") => webhook_endpoints::delivery_not_found(),
         404 if op.path.starts_with("/v1/webhook-endpoints/") => {
-            ApiError::NotFound("no webhook endpoint with this id".into())
+            webhook_endpoints::endpoint_not_found()
         }
         404 if is("post", "/v1/moderation/actions") => ApiError::NotFoundItems {
             detail: "1 of the reviews do not exist; nothing was changed".into(),
@@ -163,9 +162,6 @@ fn example(status: u16, op: &Operation<'_>) -> Option<ApiError> {
                 "no review with this id",
             )],
         },
-        404 if is("get", "/v1/reviews/{id}") => {
-            ApiError::NotFound("no published review with this id".into())
-        }
         404 if op.path.contains("/reviews/{id}") => StoreError::ReviewNotFound.into(),
         404 => StoreError::ArticleNotFound.into(),
         408 => ApiError::RequestTimeout { seconds: 10 },

@@ -253,8 +253,12 @@ fn check_target(url: &WebhookUrl, policy: TargetPolicy) -> Result<(), ApiError> 
     Ok(())
 }
 
-fn endpoint_not_found() -> ApiError {
+pub(super) fn endpoint_not_found() -> ApiError {
     ApiError::NotFound("no webhook endpoint with this id".into())
+}
+
+pub(super) fn delivery_not_found() -> ApiError {
+    ApiError::NotFound("no delivery with this id for this endpoint".into())
 }
 
 /// Add a webhook endpoint.
@@ -546,8 +550,6 @@ pub async fn redeliver(
             "the delivery is still pending; its next attempt is due at {}",
             row.next_attempt_at.to_rfc3339()
         ))),
-        Redelivery::NotFound => Err(ApiError::NotFound(
-            "no delivery with this id for this endpoint".into(),
-        )),
+        Redelivery::NotFound => Err(delivery_not_found()),
     }
 }

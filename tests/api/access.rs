@@ -272,3 +272,18 @@ async fn every_published_scope_is_admitted() {
     }
     assert!(checked >= 20, "only {checked} operations checked");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_percent_encoded_path_meets_the_same_policy_as_the_plain_one() {
+    let app = spawn_app().await;
+    let moderator = app.api_key(&[Scope::Moderator]).await;
+    let cms = app.api_key(&[Scope::Cms]).await;
+    // `%71` is `q`: the router serves the queue, so the queue's scopes must decide.
+    let encoded = "/v1/moderation/%71ueue";
+    let admitted = app.with_key(&moderator, Method::GET, encoded, None).await;
+    assert_eq!(admitted.status(), 200, "a moderator reads the queue");
+    let refused = app.with_key(&cms, Method::GET, encoded, None).await;
+    expect_problem(refused, 403).await;
+    let anonymous = app.client.get(app.url(encoded)).send().await.unwrap();
+    expect_problem(anonymous, 401).await;
+}

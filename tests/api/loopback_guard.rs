@@ -10,6 +10,7 @@ use marginalia::webhooks::sender::NON_LOOPBACK_REFUSED;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::common::webhooks::Receiver;
 use crate::common::{loopback_guard_report, spawn_app_with, TestOptions, WebhookOptions};
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -149,4 +150,35 @@ async fn a_fresh_service_exports_the_refusal_counter_at_zero() {
         text.contains(&format!("# TYPE {COUNTER} counter")),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn loopback_only_reaches_a_loopback_receiver_without_the_private_targets_switch() {
+    // What the scripts set: loopback-only, private targets left at their default (refused).
+    let app = spawn_app_with(TestOptions {
+        webhooks: WebhookOptions {
+            allow_private_targets: false,
+            loopback_only: true,
+            ..WebhookOptions::default()
+        },
+        ..TestOptions::default()
+    })
+    .await;
+    let admin = app.api_key(&[Scope::Admin]).await;
+    let receiver = Receiver::start(0);
+    app.subscribe(&admin, &receiver.url, "review.created").await;
+    let created = app
+        .post_review(
+            "loopback-article",
+            &json!({"rating": 4, "body": "Sent to this machine."}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let review: Value = created.json().await.unwrap();
+
+    receiver.wait_for_messages(1, PATIENCE).await;
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1);
+    let event: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(event["data"]["id"], review["id"], "{event}");
 }
