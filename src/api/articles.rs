@@ -130,7 +130,7 @@ impl From<ArticleWithStats> for Article {
 
 /// Register or update an article.
 ///
-/// For the CMS: needs an API key with scope `cms` or `admin`.
+/// Called by the newsroom's CMS whenever it publishes or changes an article.
 #[utoipa::path(
     tag = "articles",
     params(("article_id" = ArticleId, Path, description = "The CMS's article id")),

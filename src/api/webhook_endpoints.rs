@@ -263,7 +263,7 @@ pub(super) fn delivery_not_found() -> ApiError {
 
 /// Add a webhook endpoint.
 ///
-/// Needs an `admin` key. The answer carries the endpoint's signing secret, shown only this once.
+/// The answer carries the endpoint's signing secret, shown only this once.
 #[utoipa::path(
     tag = "webhook endpoints",
     request_body(content = CreateEndpointRequest, content_type = "application/json"),
@@ -305,7 +305,7 @@ pub async fn create_endpoint(
 
 /// List the webhook endpoints.
 ///
-/// Needs an `admin` key. Secrets are never listed.
+/// Secrets are never listed.
 #[utoipa::path(
     tag = "webhook endpoints",
     security(("api_key" = ["admin"])),
@@ -326,8 +326,6 @@ pub async fn list_endpoints(
 }
 
 /// Read a webhook endpoint.
-///
-/// Needs an `admin` key.
 #[utoipa::path(
     tag = "webhook endpoints",
     params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
@@ -351,7 +349,7 @@ pub async fn get_endpoint(
 
 /// Change a webhook endpoint.
 ///
-/// Needs an `admin` key. Re-enable an endpoint the service disabled with `{"enabled": true}`.
+/// Re-enable an endpoint the service disabled with `{"enabled": true}`.
 #[utoipa::path(
     tag = "webhook endpoints",
     params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
@@ -391,7 +389,7 @@ pub async fn update_endpoint(
 
 /// Delete a webhook endpoint.
 ///
-/// Needs an `admin` key. Its pending deliveries and its log go with it.
+/// Its pending deliveries and its log go with it.
 #[utoipa::path(
     tag = "webhook endpoints",
     params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
@@ -416,7 +414,7 @@ pub async fn delete_endpoint(
 
 /// Rotate an endpoint's signing secret.
 ///
-/// Needs an `admin` key. The new secret is shown only this once; for a grace period
+/// The new secret is shown only this once; for a grace period
 /// (`MARGINALIA_WEBHOOK_ROTATION_GRACE`, a day by default) messages are signed with both the old
 /// and the new secret, so the receiver can switch without losing any.
 #[utoipa::path(
@@ -450,7 +448,7 @@ pub async fn rotate_secret(
 
 /// Read an endpoint's delivery log.
 ///
-/// Needs an `admin` key. Newest first; each delivery with every attempt (status, latency,
+/// Newest first; each delivery with every attempt (status, latency,
 /// error, the first kilobyte of the answer).
 #[utoipa::path(
     tag = "webhook endpoints",
@@ -503,7 +501,7 @@ pub async fn list_deliveries(
 
 /// Send a delivery again.
 ///
-/// Needs an `admin` key. Queues a succeeded or failed delivery for one more attempt now, with
+/// Queues a succeeded or failed delivery for one more attempt now, with
 /// the same `webhook-id`. A delivery still pending is a 409: it is already queued.
 #[utoipa::path(
     tag = "webhook endpoints",

@@ -17,6 +17,7 @@ use crate::db::Pool;
 use crate::domain::webhook::RetrySchedule;
 use crate::metrics;
 use crate::store::outbox::{self, AttemptResult, ClaimedDelivery, LogEntry, Recorded};
+use crate::store::StoreError;
 
 /// How long past the send timeout and the database deadline a claimed delivery stays leased to
 /// its worker: time enough to record the attempt.
@@ -164,6 +165,12 @@ impl Worker {
             .await
         {
             Ok(recorded) => Ok(recorded),
+            // With the database out of reach neither write can land: the delivery's lease brings
+            // it back once it recovers, log entry and all.
+            Err(error @ StoreError::Unavailable(_)) => Err(error),
+            // The attempt's log entry itself could not be stored (e.g. a value the database
+            // refuses): record the outcome without it, so the schedule and the disable rule
+            // still apply instead of the lease resending the same message without end.
             Err(error) => {
                 tracing::error!(
                     %error,

@@ -550,3 +550,18 @@ fn webhook_tags_are_separate_and_headers_not_nullable() {
         "webhook endpoints"
     );
 }
+
+/// The per-network vote bound is stated in the votes operation's prose; it must be the bound the
+/// service enforces.
+#[test]
+fn the_vote_bound_the_document_states_is_the_one_enforced() {
+    let spec: serde_json::Value = serde_json::from_str(&openapi_json().unwrap()).unwrap();
+    let description = spec["paths"]["/v1/reviews/{id}/votes"]["post"]["description"]
+        .as_str()
+        .expect("the votes operation is described");
+    let stated = format!(
+        "at most {} new voters",
+        marginalia::domain::reaction::VOTES_PER_NETWORK_PER_DAY
+    );
+    assert!(description.contains(&stated), "{description}");
+}
