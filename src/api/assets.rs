@@ -8,9 +8,25 @@ use actix_web::http::header::{self, CacheControl, CacheDirective, EntityTag, Hea
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::extract::query_pairs;
+use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
 
 include!(concat!(env!("OUT_DIR"), "/static_assets.rs"));
+
+/// A static file's `?v=` version: the first 16 hex digits of its SHA-256 (published in the
+/// OpenAPI document as a schema of its own; `is_versioned` reads it).
+pub struct ContentVersion;
+
+impl ContentVersion {
+    pub const PATTERN: &'static str = "^[0-9a-f]{16}$";
+}
+
+fn is_version(value: &str) -> bool {
+    value.len() == 16
+        && value
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
 
 /// A file as build.rs prepared it: plain and precompressed, with a content hash.
 pub struct Precompressed {
@@ -135,9 +151,24 @@ impl Precompressed {
     /// good. An old or made-up version gets the short lifetime, so it cannot pin stale bytes. The
     /// query is read as every operation's is, so a value no parameter may hold is a 400.
     pub fn is_versioned(&self, req: &HttpRequest) -> Result<bool, ApiError> {
-        Ok(query_pairs(req)?
-            .iter()
-            .any(|(name, value)| name == "v" && value == self.tag))
+        let mut versioned = false;
+        for (name, value) in query_pairs(req)? {
+            if name != "v" {
+                continue;
+            }
+            if !is_version(&value) {
+                return Err(ApiError::BadRequest {
+                    detail: "invalid query parameters".into(),
+                    errors: vec![FieldError::new(
+                        "v",
+                        FieldErrorCode::Format,
+                        "must be a file's content hash: 16 lowercase hexadecimal digits",
+                    )],
+                });
+            }
+            versioned |= value == self.tag;
+        }
+        Ok(versioned)
     }
 
     /// This file, answered as [`asset`] does.
@@ -234,6 +265,25 @@ pub fn console_forms<'a>(name: &str, plain: &'a [u8], plain_sha256: &[u8; 32]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_is_what_its_published_pattern_says() {
+        let pattern = regex::Regex::new(ContentVersion::PATTERN).unwrap();
+        for value in [
+            WIDGET_CSS.tag,
+            "0123456789abcdef",
+            "0123456789ABCDEF",
+            "0123456789abcde",
+            "0123456789abcdef0",
+            "2",
+            "",
+            "0123456789abcdeg",
+            "0123456789abcde\0",
+        ] {
+            assert_eq!(is_version(value), pattern.is_match(value), "{value:?}");
+        }
+        assert!(is_version(WIDGET_CSS.tag));
+    }
 
     #[test]
     fn the_best_accepted_encoding_wins() {

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
 
 use serde_json::Value;
 
+use super::assets::ContentVersion;
 use super::examples;
 use crate::api::data_rights::ExportFormat;
 use crate::api::queue::LogFormat;
@@ -39,7 +40,7 @@ use utoipa_actix_web::AppExt;
     components(schemas(
         Sort, Problem, ProblemType, FieldError, FieldErrorCode, ArticleId, ArticleIds, PageSize,
         Cursor, ReviewEvent, StatsChangedEvent, ReasonCode, ExportFormat, LogFormat,
-        AuditFilter
+        AuditFilter, ContentVersion
     )),
     modifiers(&ApiKeyScheme),
     tags(

@@ -5,7 +5,7 @@
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{get, HttpRequest, HttpResponse};
 
-use super::assets::{WIDGET_CSS, WIDGET_JS};
+use super::assets::{ContentVersion, WIDGET_CSS, WIDGET_JS};
 use super::responses::BadParameter;
 use crate::domain::article::ArticleId;
 use crate::error::ApiError;
@@ -27,7 +27,7 @@ pub const DEMO_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
 /// current `?v=`.
 #[utoipa::path(
     tag = "widget",
-    params(("v" = Option<String>, Query, description = "The file's content hash: with the current one, the answer is cacheable for a year (`immutable`)")),
+    params(("v" = Option<ContentVersion>, Query, description = "The file's content hash (16 hex digits): with the current one, the answer is cacheable for a year (`immutable`); with an older one, briefly")),
     responses(
         (status = 200, description = "The script", content_type = "text/javascript", body = String,
          headers(("Content-Encoding" = String, description = "`br` or `gzip` when `Accept-Encoding` allows; absent for the plain file"),
@@ -47,7 +47,7 @@ pub async fn widget_js(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 /// page. Encoded and cached as the script is.
 #[utoipa::path(
     tag = "widget",
-    params(("v" = Option<String>, Query, description = "The file's content hash: with the current one, the answer is cacheable for a year (`immutable`)")),
+    params(("v" = Option<ContentVersion>, Query, description = "The file's content hash (16 hex digits): with the current one, the answer is cacheable for a year (`immutable`); with an older one, briefly")),
     responses(
         (status = 200, description = "The stylesheet", content_type = "text/css", body = String,
          headers(("Content-Encoding" = String, description = "`br` or `gzip` when `Accept-Encoding` allows; absent for the plain file"),

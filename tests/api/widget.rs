@@ -215,3 +215,13 @@ async fn the_versioned_stylesheet_is_cached_for_good_and_the_embed_url_briefly()
     assert_eq!(stale.status, 200);
     assert_eq!(stale.cache_control, "public, max-age=300");
 }
+
+#[tokio::test]
+async fn a_version_that_is_no_content_hash_is_a_problem_naming_it() {
+    let app = spawn_app().await;
+    for path in ["/widget.css?v=2", "/widget.js?v=0123456789ABCDEF"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let problem = crate::common::expect_problem(response, 400).await;
+        assert_eq!(problem["errors"][0]["field"], "v", "{path}: {problem}");
+    }
+}
