@@ -171,7 +171,8 @@ pub struct Config {
     /// Let the worker reach only this machine: 127.0.0.0/8, ::1 and the name `localhost`
     /// (answered locally, never asked of DNS). Any other target is refused before any network
     /// activity, logged at ERROR and counted in `marginalia_webhook_non_loopback_refused_total`.
-    /// For test, fuzz and benchmark runs, which must send nothing off the machine.
+    /// For test, fuzz and benchmark runs, which must send nothing off the machine. Loopback
+    /// receivers need no `MARGINALIA_WEBHOOK_ALLOW_PRIVATE_TARGETS` then.
     #[arg(long, env = "MARGINALIA_WEBHOOK_LOOPBACK_ONLY", default_value_t = false,
           action = clap::ArgAction::Set)]
     pub webhook_loopback_only: bool,

@@ -347,7 +347,10 @@ async fn a_retry_with_the_same_idempotency_key_after_an_erasure_stores_nothing_a
 async fn endpoint_urls_at_ipv6_special_purpose_addresses_are_refused() {
     let app = spawn_app_with(TestOptions {
         webhooks: WebhookOptions {
+            // The public-only policy under test (loopback-only would admit loopback); every URL
+            // here is refused when it is saved, before anything could be sent.
             allow_private_targets: false,
+            loopback_only: false,
             ..WebhookOptions::default()
         },
         ..TestOptions::default()

@@ -471,7 +471,9 @@ async fn killing_one_of_two_serving_processes_mid_way_loses_no_event() {
 async fn loopback_receivers_are_refused_unless_allowed() {
     let app = spawn_app_with(TestOptions {
         webhooks: WebhookOptions {
+            // The public-only policy under test (loopback-only would admit loopback receivers).
             allow_private_targets: false,
+            loopback_only: false,
             worker: false,
             ..WebhookOptions::default()
         },
@@ -510,6 +512,9 @@ async fn loopback_receivers_are_refused_unless_allowed() {
     let options = |allow_private_targets: bool, worker: bool| TestOptions {
         webhooks: WebhookOptions {
             allow_private_targets,
+            // The public-only policy under test must refuse the receiver on 127.0.0.1, which
+            // loopback-only would admit; nothing here targets anything but loopback.
+            loopback_only: false,
             worker,
             // One attempt, no retries: the delivery fails at once where it is refused.
             retry_schedule: Vec::new(),
