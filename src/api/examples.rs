@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::webhook_endpoints;
-use crate::auth::{Admits, UNKNOWN_KEY};
+use crate::auth::{Admits, API_KEY_SCHEME, UNKNOWN_KEY};
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::{ApiError, PROBLEM_JSON};
 use crate::store::webhook_endpoints::MAX_ENDPOINTS;
@@ -83,20 +83,11 @@ fn body_field(operation: &Value, schemas: &Value) -> Option<String> {
     first_required.or(first).map(str::to_owned)
 }
 
-fn takes_api_key(operation: &Value) -> bool {
+/// Whether one of the operation's `security` alternatives uses `scheme`.
+fn secured_by(operation: &Value, scheme: &str) -> bool {
     operation["security"]
         .as_array()
-        .is_some_and(|alternatives| alternatives.iter().any(|a| a.get("api_key").is_some()))
-}
-
-fn takes_signature(operation: &Value) -> bool {
-    operation["security"]
-        .as_array()
-        .is_some_and(|alternatives| {
-            alternatives
-                .iter()
-                .any(|a| a.get("cms_signature").is_some())
-        })
+        .is_some_and(|alternatives| alternatives.iter().any(|a| a.get(scheme).is_some()))
 }
 
 /// The first path (else query) parameter, which a 400 example names.
@@ -136,8 +127,8 @@ fn example(status: u16, op: &Operation<'_>) -> Option<ApiError> {
                 errors: Vec::new(),
             },
         },
-        401 if takes_api_key(op.operation) => ApiError::Unauthorized(UNKNOWN_KEY),
-        401 if takes_signature(op.operation) => {
+        401 if secured_by(op.operation, API_KEY_SCHEME) => ApiError::Unauthorized(UNKNOWN_KEY),
+        401 if secured_by(op.operation, "cms_signature") => {
             ApiError::Unauthorized("the webhook signature could not be verified")
         }
         401 => ApiError::Unauthorized(
