@@ -288,6 +288,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::services::ServiceError> for ApiError {
+    fn from(error: crate::services::ServiceError) -> Self {
+        match error {
+            crate::services::ServiceError::Invalid(errors) => Self::Validation(errors),
+            crate::services::ServiceError::Store(error) => error.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

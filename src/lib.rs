@@ -20,6 +20,7 @@ pub mod http_layer;
 pub mod metrics;
 pub mod rate_limit;
 pub mod read_cache;
+pub mod services;
 pub mod state;
 pub mod store;
 pub mod telemetry;

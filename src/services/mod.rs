@@ -1,0 +1,51 @@
+//! The product's write use cases, one function each: parse (done by the caller's extractors) →
+//! decide (pure `domain` functions) → one `store` transaction → the work every commit shares.
+//!
+//! Handlers call these and only translate HTTP; nothing here knows about requests or responses,
+//! and nothing here runs inside a store transaction except what the store itself is given.
+
+use crate::domain::FieldError;
+use crate::metrics;
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// Why a use case did not happen. Mapped to a problem document in one place (`crate::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request's values break a rule that needs more than one field or stored state to decide.
+    #[error("the request has invalid fields")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a committed write changed: the input of the after-commit work that every write shares.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// Articles whose public reads (reviews, stats) may have changed.
+    pub articles: Vec<String>,
+    /// The write put events in the outbox: the webhook worker should look now.
+    pub announced: bool,
+    /// Reviews whose moderation status changed, counted under this action's name.
+    pub moderation_changes: Option<(&'static str, usize)>,
+    /// New reviews stored.
+    pub reviews_created: usize,
+}
+
+/// The work after a commit, in one place: the read cache forgets what changed, the webhook worker
+/// wakes when there is something to send, and the counters of what happened move.
+pub async fn after_commit(state: &AppState, committed: Committed) {
+    for article in &committed.articles {
+        state.read_cache.record_write(article).await;
+    }
+    if committed.announced {
+        // Only then: waking the worker for nothing would cost it a database round trip.
+        state.outbox.wake();
+    }
+    if let Some((action, count)) = committed.moderation_changes {
+        metrics::record_moderation_changes(action, count);
+    }
+    for _ in 0..committed.reviews_created {
+        metrics::record_review_created();
+    }
+}
