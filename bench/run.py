@@ -214,10 +214,13 @@ def submission_script(binary: Path, name: str, articles: int) -> str:
         "article": name, "create_missing_article": "true", "id": SQL_NEW_ID, "rating": ":rating",
         "title": "NULL", "author_name": "NULL", "author_email": "NULL", "language": "'en'",
         "body": "'A benchmark review number with a realistic length for what readers write.'",
-        "rule_status": "'published'", "reasons": "'{}'::text[]", "site_mode": "'post'",
+        # initial_status per stored fact (src/domain/review.rs::status_table) for a review no
+        # rule caught, the duplicate rule holding, on a post-moderated site.
+        "statuses": "'{published,pending,published,pending,pending,pending}'::text[]",
+        "reasons": "'{}'::text[]",
         # From a pgbench variable, not random(): a volatile value in the duplicate probe's WHERE
         # would keep PostgreSQL from using the digest index (the service binds a parameter).
-        "duplicate_digest": "decode(md5(:digest::text), 'hex')", "duplicate_status": "'pending'",
+        "duplicate_digest": "decode(md5(:digest::text), 'hex')",
         "edit_token_digest": "sha256(random()::text::bytea)", "stripe": ":stripe",
         "created_at": "now()", "open_lifecycle": "'published'", "event_id": SQL_NEW_ID,
         "event_type": "'review.created'", "event_data": "'{}'", "log_id": SQL_NEW_ID,

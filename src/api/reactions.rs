@@ -1,41 +1,54 @@
 //! Readers' helpful votes and abuse flags on published reviews.
 
-use actix_web::{post, web, HttpResponse};
-use chrono::Utc;
-use serde::{Deserialize, Serialize};
+use actix_web::dev::Payload;
+use actix_web::{post, web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::{JsonBody, ReactionWriter, ReviewIdPath};
 use super::responses::{BadBody, PublishedReviewNotFound, RateLimited, Unavailable};
-use super::reviews::{after_change, event_json};
-use crate::domain::reaction::{FlagNote, FlagReason, VoterToken};
-use crate::domain::{FieldError, FieldErrorCode};
+use crate::domain::reaction::{Flag, FlagRequest, Vote, VoteRequest};
 use crate::error::ApiError;
-use crate::metrics;
+use crate::services;
 use crate::state::AppState;
-use crate::store;
-use crate::store::reactions::{Flagged, Flagger};
-use crate::store::reviews::PublicReviewRow;
 
-/// Parses the optional `voter_token` of a vote or flag.
-fn voter_token(raw: Option<&str>) -> Result<Option<VoterToken>, ApiError> {
-    raw.map(VoterToken::parse)
-        .transpose()
-        .map_err(|rule| ApiError::Validation(vec![FieldError::broke("voter_token", &rule)]))
+/// A JSON body of `Request`, checked by its domain `parse` into `T` at the edge: a vote or a flag.
+pub struct Reaction<T>(T);
+
+/// The domain parse of a reaction's body.
+pub trait ParsedFrom: Sized {
+    type Request: serde::de::DeserializeOwned + 'static;
+    fn parse(request: &Self::Request) -> Result<Self, Vec<crate::domain::FieldError>>;
 }
 
-/// A helpful vote.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"helpful": true, "voter_token": "7d1f0c52-2b8e-4c8a-9f61-0e4b7a9c3d21"}))]
-pub struct VoteRequest {
-    /// Whether the review helped.
-    pub helpful: Option<bool>,
-    /// A random token the reader's browser keeps (16 to 128 visible ASCII characters), so the
-    /// reader's vote counts once wherever they connect from. Without it, the voter is a digest
-    /// of address and user agent that changes daily; the address itself is never stored.
-    #[schema(min_length = 16, max_length = 128)]
-    pub voter_token: Option<String>,
+impl ParsedFrom for Vote {
+    type Request = VoteRequest;
+    fn parse(request: &VoteRequest) -> Result<Self, Vec<crate::domain::FieldError>> {
+        Vote::parse(request)
+    }
+}
+
+impl ParsedFrom for Flag {
+    type Request = FlagRequest;
+    fn parse(request: &FlagRequest) -> Result<Self, Vec<crate::domain::FieldError>> {
+        Flag::parse(request)
+    }
+}
+
+impl<T: ParsedFrom + 'static> FromRequest for Reaction<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = JsonBody::<T::Request>::from_request(req, payload);
+        Box::pin(async move {
+            let JsonBody(request) = body.await?;
+            T::parse(&request)
+                .map(Reaction)
+                .map_err(ApiError::Validation)
+        })
+    }
 }
 
 /// A review's vote counts.
@@ -66,43 +79,13 @@ pub async fn vote(
     state: web::Data<AppState>,
     ReviewIdPath(id): ReviewIdPath,
     ReactionWriter(client): ReactionWriter,
-    JsonBody(request): JsonBody<VoteRequest>,
+    Reaction(vote): Reaction<Vote>,
 ) -> Result<web::Json<VoteCounts>, ApiError> {
-    let helpful = request.helpful.ok_or_else(|| {
-        ApiError::Validation(vec![FieldError::new(
-            "helpful",
-            FieldErrorCode::Required,
-            "is required: true or false",
-        )])
-    })?;
-    let token = voter_token(request.voter_token.as_deref())?;
-    let digests = state.abuse.digests(&state.pool).await?;
-    let today = Utc::now().date_naive();
-    let voter = digests.voter(token.as_ref(), client.address, &client.user_agent, today);
-    let network = digests.network(client.address, today);
-    let voter = Flagger {
-        voter: &voter,
-        network: &network,
-    };
-    let tally = store::reactions::vote(&state.pool, id, &voter, helpful).await?;
+    let tally = services::reactions::vote(&state, id, &client, &vote).await?;
     Ok(web::Json(VoteCounts {
         helpful_count: tally.helpful_count,
         unhelpful_count: tally.unhelpful_count,
     }))
-}
-
-/// An abuse flag.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"reason": "abuse", "note": "Образи на адресу автора статті."}))]
-pub struct FlagRequest {
-    pub reason: Option<FlagReason>,
-    /// For the moderators.
-    #[schema(max_length = 500)]
-    pub note: Option<String>,
-    /// As for votes.
-    #[schema(min_length = 16, max_length = 128)]
-    pub voter_token: Option<String>,
 }
 
 /// Flag a review for the moderators.
@@ -124,56 +107,8 @@ pub async fn flag(
     state: web::Data<AppState>,
     ReviewIdPath(id): ReviewIdPath,
     ReactionWriter(client): ReactionWriter,
-    JsonBody(request): JsonBody<FlagRequest>,
+    Reaction(flag): Reaction<Flag>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = Vec::new();
-    if request.reason.is_none() {
-        errors.push(FieldError::new(
-            "reason",
-            FieldErrorCode::Required,
-            "is required: spam, abuse, off_topic, misinformation, personal_data or other",
-        ));
-    }
-    let note = match request.note.as_deref().map(FlagNote::parse) {
-        Some(Ok(note)) => note,
-        Some(Err(rule)) => {
-            errors.push(FieldError::broke("note", &rule));
-            None
-        }
-        None => None,
-    };
-    let token = voter_token(request.voter_token.as_deref());
-    match (request.reason, token) {
-        (Some(reason), Ok(token)) if errors.is_empty() => {
-            let digests = state.abuse.digests(&state.pool).await?;
-            let today = Utc::now().date_naive();
-            let voter = digests.voter(token.as_ref(), client.address, &client.user_agent, today);
-            let network = digests.network(client.address, today);
-            let render = |row: &PublicReviewRow| event_json(&state, row);
-            let flagged = store::reactions::flag(
-                &state.pool,
-                id,
-                &Flagger {
-                    voter: &voter,
-                    network: &network,
-                },
-                reason,
-                note.as_ref(),
-                state.moderation.flag_threshold,
-                &render,
-            )
-            .await?;
-            if let Flagged::Counted(Some(change), announced) = flagged {
-                after_change(&state, &change.review.article_id, announced).await;
-                metrics::record_moderation_changes("flag_threshold", 1);
-                metrics::record_rule_hit("flagged");
-            }
-            Ok(HttpResponse::NoContent().finish())
-        }
-        (_, Err(ApiError::Validation(token_errors))) => {
-            errors.extend(token_errors);
-            Err(ApiError::Validation(errors))
-        }
-        _ => Err(ApiError::Validation(errors)),
-    }
+    services::reactions::flag(&state, id, &client, &flag).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -2,15 +2,17 @@
 
 use std::sync::Arc;
 
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, patch, post, web, FromRequest, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::extract::{
-    parse_json, present, EditTokenHeader, IdempotencyKeyHeader, JsonBody, JsonBytes, ListQuery,
+    parse_json, EditTokenHeader, IdempotencyKeyHeader, JsonBody, JsonBytes, ListQuery,
     ReviewIdPath, ReviewWriter,
 };
 use super::http_cache::{self, TaggedBody};
@@ -19,92 +21,20 @@ use super::responses::{
     ReviewNotFound, ReviewsClosed, StateConflict, Unavailable,
 };
 use crate::domain::article::ArticleId;
-use crate::domain::moderation::{matching_form, Content, ReasonCode};
+use crate::domain::language::LanguageDetector;
 use crate::domain::page::{Cursor, PageQuery, PageSize, Sort};
 use crate::domain::review::{
-    AuthorEmail, AuthorName, EditInput, NewReview, Rating, ReviewBody, ReviewEdit, ReviewInput,
-    ReviewStatus, ReviewTitle,
+    CreateReviewRequest, EditReviewRequest, NewReview, Rating, ReviewEdit, ReviewStatus,
 };
 use crate::domain::text::LanguageTag;
 use crate::error::ApiError;
-use crate::metrics;
+use crate::services;
+use crate::services::reviews::Submitted;
 use crate::state::AppState;
 use crate::store;
-use crate::store::idempotency::{Keyed, KeyedRequest};
-use crate::store::moderation::EditPolicy;
-use crate::store::reviews::{PublicReviewRow, Submission};
+use crate::store::reviews::PublicReviewRow;
 use crate::store::StoreError;
-use crate::tokens::{self, EditToken};
-
-/// A reader's review as submitted.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({
-    "rating": 4,
-    "title": "Тверезий аналіз",
-    "body": "Стаття добре пояснює, чому ІДІЛ-Хорасан не можна вважати переможеним.",
-    "author_name": "Олена К.",
-    "author_email": "olena@example.com",
-    "language": "uk"
-}))]
-pub struct CreateReviewRequest {
-    /// Stars.
-    #[schema(value_type = Rating, required = true)]
-    #[serde(default, deserialize_with = "integral")]
-    pub rating: Option<i64>,
-    /// Optional headline.
-    #[schema(value_type = Option<ReviewTitle>)]
-    pub title: Option<String>,
-    /// The review.
-    #[schema(value_type = ReviewBody, required = true)]
-    pub body: Option<String>,
-    /// Name shown with the review.
-    #[schema(value_type = Option<AuthorName>)]
-    pub author_name: Option<String>,
-    /// Never shown publicly.
-    #[schema(value_type = Option<AuthorEmail>)]
-    pub author_email: Option<String>,
-    /// The review's language; detected from the text when absent.
-    #[schema(value_type = Option<LanguageTag>)]
-    pub language: Option<String>,
-    /// Leave empty. A honeypot: forms hide it from people, so a value means a bot filled it in
-    /// (the review is then kept for moderators as spam, and the answer looks like any other).
-    #[schema(max_length = 0)]
-    pub website: Option<String>,
-}
-
-/// JSON Schema counts `3.0` as an integer, so a rating may arrive that way; `3.5` may not.
-fn integral<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-    let number = Option::<serde_json::Number>::deserialize(deserializer)?;
-    number
-        .map(|number| {
-            number
-                .as_i64()
-                .or_else(|| {
-                    number
-                        .as_f64()
-                        .filter(|float| float.fract() == 0.0 && float.abs() < 1e15)
-                        .map(|float| float as i64)
-                })
-                .ok_or_else(|| {
-                    serde::de::Error::custom(format!("expected an integer, got {number}"))
-                })
-        })
-        .transpose()
-}
-
-impl From<CreateReviewRequest> for ReviewInput {
-    fn from(request: CreateReviewRequest) -> Self {
-        Self {
-            rating: request.rating,
-            title: request.title,
-            body: request.body,
-            author_name: request.author_name,
-            author_email: request.author_email,
-            language: request.language,
-        }
-    }
-}
+use crate::tokens;
 
 /// A review as the public API shows it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -206,8 +136,7 @@ impl Review {
 /// The event data of a review: what the public reads show, with its true status (the receiver
 /// is the newsroom's own system).
 pub fn event_json(state: &AppState, row: &PublicReviewRow) -> serde_json::Value {
-    serde_json::to_value(Review::new(row.clone(), &state.moderation.newsroom_name))
-        .unwrap_or(serde_json::Value::Null)
+    services::reviews::event_data(&state.moderation.newsroom_name, row)
 }
 
 /// A new review as its author gets it: with the edit token, shown this once.
@@ -293,99 +222,55 @@ pub async fn create_review(
     article_id: ArticleId,
     ReviewWriter(client): ReviewWriter,
     key: IdempotencyKeyHeader,
-    JsonBytes(bytes): JsonBytes,
+    submission: ReviewSubmission,
 ) -> Result<HttpResponse, ApiError> {
-    let request: CreateReviewRequest = parse_json(&bytes)?;
-    let honeypot = request.website.clone();
-    let mut review = NewReview::parse(request.into(), &state.moderation.language_detector)
-        .map_err(ApiError::Validation)?;
-    if review.needs_article_language() {
-        let article_language = store::articles::language(&state.pool, &article_id).await?;
-        review.settle_language(article_language.as_deref());
-    }
-    let verdict = state.moderation.rules.check(&Content {
-        title: review.title.as_ref().map(ReviewTitle::as_str),
-        body: review.body.as_str(),
-        honeypot: honeypot.as_deref(),
-    });
-    for reason in &verdict.reasons {
-        metrics::record_rule_hit(reason.as_str());
-    }
-    let digests = state.abuse.digests(&state.pool).await?;
-    let token = EditToken::generate();
-    let submission = Submission {
-        review: &review,
-        verdict: &verdict,
-        site_mode: state.moderation.site_mode,
-        duplicate_digest: Some(digests.duplicate(
-            &article_id,
-            client.address,
-            &client.user_agent,
-            &matching_form(review.body.as_str()),
-        )),
-        duplicate_action: state.moderation.rules.action(ReasonCode::Duplicate),
-        edit_token_digest: &token.digest,
-        create_missing_article: state.create_missing_articles,
+    let submitted = Submitted {
+        review: submission.review,
+        honeypot: submission.honeypot,
+        body: &submission.body,
     };
-    // Straight to text, as the statement binds it (no intermediate JSON tree on the hot path).
-    let newsroom = state.moderation.newsroom_name.clone();
-    let event_data = |stored: &PublicReviewRow| {
-        serde_json::to_string(&Review::new(stored.clone(), &newsroom)).unwrap_or_default()
-    };
-    let (review, edit_token, announced) = match key.0 {
-        None => {
-            let (row, announced) =
-                store::reviews::insert(&state.pool, &article_id, &submission, event_data).await?;
-            let review = Review::new(row, &state.moderation.newsroom_name).seen_by_author();
-            (review, token.secret, announced)
-        }
-        Some(key) => {
-            let request = KeyedRequest {
-                key_digest: &tokens::idempotency_key_digest(&article_id, &key),
-                request_digest: &tokens::request_digest(&bytes),
-            };
-            let answer = |row: &PublicReviewRow| {
-                let review = Review::new(row.clone(), &newsroom).seen_by_author();
-                let response = serde_json::to_string(&review).unwrap_or_default();
-                (response, token.seal(&key, row.id))
-            };
-            let keyed = store::idempotency::submit(
-                &state.pool,
-                &article_id,
-                &submission,
-                &request,
-                event_data,
-                answer,
-            )
-            .await?;
-            match keyed {
-                Keyed::Stored(row, announced) => {
-                    let review = Review::new(row, &newsroom).seen_by_author();
-                    (review, token.secret.clone(), announced)
-                }
-                Keyed::Replayed {
-                    review_id,
-                    response,
-                    sealed_token,
-                } => {
-                    let review: Review = serde_json::from_str(&response)
-                        .map_err(|error| ApiError::Internal(Box::new(error)))?;
-                    let token = EditToken::unseal(&sealed_token, &key, review_id)
-                        .ok_or_else(|| ApiError::Internal("a sealed token is damaged".into()))?;
-                    (review, token.secret, false)
-                }
-            }
-        }
-    };
-    state.read_cache.record_write(article_id.as_str()).await;
-    if announced {
-        // Only then: waking the worker for nothing would cost it a database round trip per review.
-        state.outbox.wake();
-    }
-    metrics::record_review_created();
+    let created =
+        services::reviews::submit(&state, &article_id, &client, key.0.as_ref(), submitted).await?;
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/reviews/{}", review.id)))
-        .json(CreatedReview { review, edit_token }))
+        .insert_header((
+            header::LOCATION,
+            format!("/v1/reviews/{}", created.review.id),
+        ))
+        .json(CreatedReview {
+            review: created.review,
+            edit_token: created.edit_token,
+        }))
+}
+
+/// A submission's body, parsed at the edge: read under `JsonBody`'s rules, kept as sent (for
+/// idempotent retries) and checked by `NewReview::parse`.
+pub struct ReviewSubmission {
+    review: NewReview,
+    honeypot: Option<String>,
+    body: web::Bytes,
+}
+
+impl FromRequest for ReviewSubmission {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let bytes = JsonBytes::from_request(req, payload);
+        let detector: Arc<LanguageDetector> = req
+            .app_data::<web::Data<AppState>>()
+            .map(|state| state.moderation.language_detector.clone())
+            .unwrap_or_default();
+        Box::pin(async move {
+            let JsonBytes(body) = bytes.await?;
+            let request: CreateReviewRequest = parse_json(&body)?;
+            let review = NewReview::parse(&request, &detector).map_err(ApiError::Validation)?;
+            Ok(Self {
+                review,
+                honeypot: request.website,
+                body,
+            })
+        })
+    }
 }
 
 /// List an article's published reviews.
@@ -529,22 +414,6 @@ pub async fn get_review(
     ))
 }
 
-/// An author's edit; fields left out stay as they are.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"rating": 3, "body": "Переглянув(ла) ще раз: джерел справді бракує."}))]
-pub struct EditReviewRequest {
-    #[schema(value_type = Option<Rating>)]
-    #[serde(default, deserialize_with = "integral")]
-    pub rating: Option<i64>,
-    /// A new headline; null removes it.
-    #[schema(value_type = Option<ReviewTitle>)]
-    #[serde(default, deserialize_with = "present")]
-    pub title: Option<Option<String>>,
-    #[schema(value_type = Option<ReviewBody>)]
-    pub body: Option<String>,
-}
-
 /// Edit your review.
 ///
 /// With the review's `X-Edit-Token`, within the edit window after submitting (15 minutes by
@@ -567,42 +436,34 @@ pub async fn edit_review(
     state: web::Data<AppState>,
     ReviewIdPath(id): ReviewIdPath,
     _writer: ReviewWriter,
-    token: EditTokenHeader,
-    JsonBody(request): JsonBody<EditReviewRequest>,
+    AuthorEdit { token, edit }: AuthorEdit,
 ) -> Result<web::Json<Review>, ApiError> {
-    let token = token.required()?;
-    let edit = ReviewEdit::parse(EditInput {
-        rating: request.rating,
-        title: request.title,
-        body: request.body,
-    })
-    .map_err(ApiError::Validation)?;
-    let rules = &state.moderation.rules;
-    let verdict_of = |title: Option<&str>, body: &str| {
-        rules.check(&Content {
-            title,
-            body,
-            honeypot: None,
-        })
-    };
-    let render = |row: &PublicReviewRow| event_json(&state, row);
-    let (row, announced) = store::moderation::edit(
-        &state.pool,
-        id,
-        &tokens::edit_token_digest(&token),
-        &edit,
-        &EditPolicy {
-            window: state.moderation.edit_window,
-            verdict_of: &verdict_of,
-            site_mode: state.moderation.site_mode,
-        },
-        &render,
-    )
-    .await?;
-    after_change(&state, &row.article_id, announced).await;
     Ok(web::Json(
-        Review::new(row, &state.moderation.newsroom_name).seen_by_author(),
+        services::reviews::edit(&state, id, &token, &edit).await?,
     ))
+}
+
+/// An author's edit, parsed at the edge in the order its refusals have always come: the body's
+/// format and JSON, then the missing edit token, then the fields' rules.
+pub struct AuthorEdit {
+    token: String,
+    edit: ReviewEdit,
+}
+
+impl FromRequest for AuthorEdit {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let token = EditTokenHeader::from_request(req, payload).into_inner();
+        let body = JsonBody::<EditReviewRequest>::from_request(req, payload);
+        Box::pin(async move {
+            let JsonBody(request) = body.await?;
+            let token = token?.required()?;
+            let edit = ReviewEdit::parse(request).map_err(ApiError::Validation)?;
+            Ok(Self { token, edit })
+        })
+    }
 }
 
 /// Delete your review.
@@ -627,19 +488,7 @@ pub async fn delete_review(
     _writer: ReviewWriter,
     token: EditTokenHeader,
 ) -> Result<HttpResponse, ApiError> {
-    let token = token.required()?;
-    let render = |row: &PublicReviewRow| event_json(&state, row);
-    let (changes, announced) = store::moderation::delete_owned(
-        &state.pool,
-        id,
-        &tokens::edit_token_digest(&token),
-        &render,
-    )
-    .await?;
-    for change in &changes {
-        after_change(&state, &change.review.article_id, announced).await;
-    }
-    metrics::record_moderation_changes("author_delete", changes.len());
+    services::reviews::delete(&state, id, &token.required()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -254,15 +254,6 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// The status a review gets under `mode` when no other rule fires.
-    pub fn status(&self, mode: ModerationMode) -> ReviewStatus {
-        match (self.action, mode) {
-            (Some(action), _) => action.status(),
-            (None, ModerationMode::Pre) => ReviewStatus::Pending,
-            (None, ModerationMode::Post) => ReviewStatus::Published,
-        }
-    }
-
     pub fn reason_codes(&self) -> Vec<&'static str> {
         self.reasons.iter().map(|code| code.as_str()).collect()
     }
@@ -498,6 +489,7 @@ pub fn transition_event(from: ReviewStatus, to: ReviewStatus) -> Option<EventTyp
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::review::initial_status;
 
     fn verdict(rules: &Rules, body: &str) -> Verdict {
         rules.check(&Content {
@@ -512,7 +504,10 @@ mod tests {
         let rules = Rules::new(&["Шахрай".into(), "buy pills".into(), "  ".into()], 2);
         let caught = verdict(&rules, "Автор — ШАХРАЙ, не вірте.");
         assert_eq!(caught.reasons, [ReasonCode::BannedTerm]);
-        assert_eq!(caught.status(ModerationMode::Post), ReviewStatus::Pending);
+        assert_eq!(
+            initial_status(caught.action, None, None, ModerationMode::Post),
+            ReviewStatus::Pending
+        );
         assert_eq!(
             verdict(&rules, "Cheap: BUY   pills!").reasons,
             [ReasonCode::BannedTerm]
@@ -552,7 +547,10 @@ mod tests {
             honeypot: Some("http://spam.example"),
         });
         assert_eq!(bot.reasons, [ReasonCode::Honeypot]);
-        assert_eq!(bot.status(ModerationMode::Post), ReviewStatus::Spam);
+        assert_eq!(
+            initial_status(bot.action, None, None, ModerationMode::Post),
+            ReviewStatus::Spam
+        );
         assert!(rules
             .check(&Content {
                 title: None,
@@ -590,13 +588,14 @@ mod tests {
             honeypot: Some("x"),
         });
         assert_eq!(both.reasons, [ReasonCode::Honeypot, ReasonCode::Shouting]);
-        assert_eq!(both.status(ModerationMode::Post), ReviewStatus::Spam);
+        let status = |verdict: &Verdict, mode| initial_status(verdict.action, None, None, mode);
+        assert_eq!(status(&both, ModerationMode::Post), ReviewStatus::Spam);
         assert_eq!(
-            Verdict::default().status(ModerationMode::Pre),
+            status(&Verdict::default(), ModerationMode::Pre),
             ReviewStatus::Pending
         );
         assert_eq!(
-            Verdict::default().status(ModerationMode::Post),
+            status(&Verdict::default(), ModerationMode::Post),
             ReviewStatus::Published
         );
 

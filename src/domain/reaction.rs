@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 use validator::ValidationError;
 
 use super::text;
+use super::{FieldError, FieldErrorCode};
 
 /// Why a reader flags a review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -77,6 +78,109 @@ impl VoterToken {
     }
 }
 
+/// A helpful vote.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"helpful": true, "voter_token": "7d1f0c52-2b8e-4c8a-9f61-0e4b7a9c3d21"}))]
+pub struct VoteRequest {
+    /// Whether the review helped.
+    pub helpful: Option<bool>,
+    /// A random token the reader's browser keeps (16 to 128 visible ASCII characters), so the
+    /// reader's vote counts once wherever they connect from. Without it, the voter is a digest
+    /// of address and user agent that changes daily; the address itself is never stored.
+    #[schema(min_length = 16, max_length = 128)]
+    pub voter_token: Option<String>,
+}
+
+/// A checked vote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vote {
+    pub helpful: bool,
+    pub voter_token: Option<VoterToken>,
+}
+
+impl Vote {
+    /// A missing `helpful` is reported alone; then a broken `voter_token`.
+    pub fn parse(request: &VoteRequest) -> Result<Self, Vec<FieldError>> {
+        let helpful = request.helpful.ok_or_else(|| {
+            vec![FieldError::new(
+                "helpful",
+                FieldErrorCode::Required,
+                "is required: true or false",
+            )]
+        })?;
+        let voter_token =
+            voter_token(request.voter_token.as_deref()).map_err(|error| vec![error])?;
+        Ok(Self {
+            helpful,
+            voter_token,
+        })
+    }
+}
+
+/// An abuse flag.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "abuse", "note": "Образи на адресу автора статті."}))]
+pub struct FlagRequest {
+    pub reason: Option<FlagReason>,
+    /// For the moderators.
+    #[schema(max_length = 500)]
+    pub note: Option<String>,
+    /// As for votes.
+    #[schema(min_length = 16, max_length = 128)]
+    pub voter_token: Option<String>,
+}
+
+/// A checked flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    pub reason: FlagReason,
+    pub note: Option<FlagNote>,
+    pub voter_token: Option<VoterToken>,
+}
+
+impl Flag {
+    /// Reports every broken rule at once, in the order `reason`, `note`, `voter_token`.
+    pub fn parse(request: &FlagRequest) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if request.reason.is_none() {
+            errors.push(FieldError::new(
+                "reason",
+                FieldErrorCode::Required,
+                "is required: spam, abuse, off_topic, misinformation, personal_data or other",
+            ));
+        }
+        let note = match request.note.as_deref().map(FlagNote::parse) {
+            Some(Ok(note)) => note,
+            Some(Err(rule)) => {
+                errors.push(FieldError::broke("note", &rule));
+                None
+            }
+            None => None,
+        };
+        let voter_token = voter_token(request.voter_token.as_deref())
+            .map_err(|error| errors.push(error))
+            .ok()
+            .flatten();
+        match request.reason {
+            Some(reason) if errors.is_empty() => Ok(Self {
+                reason,
+                note,
+                voter_token,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Parses the optional `voter_token` of a vote or flag.
+fn voter_token(raw: Option<&str>) -> Result<Option<VoterToken>, FieldError> {
+    raw.map(VoterToken::parse)
+        .transpose()
+        .map_err(|rule| FieldError::broke("voter_token", &rule))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +200,24 @@ mod tests {
         assert!(VoterToken::parse(&"x".repeat(VoterToken::MAX_CHARS + 1)).is_err());
         assert_eq!(FlagNote::parse("  ").unwrap(), None);
         assert!(FlagNote::parse(&"ї".repeat(FlagNote::MAX_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn a_flag_names_every_broken_field_in_order() {
+        let request = FlagRequest {
+            reason: None,
+            note: Some("ї".repeat(FlagNote::MAX_CHARS + 1)),
+            voter_token: Some("short".into()),
+        };
+        let errors = Flag::parse(&request).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|error| error.field.as_str()).collect();
+        assert_eq!(fields, ["reason", "note", "voter_token"]);
+        let vote = VoteRequest {
+            helpful: None,
+            voter_token: Some("short".into()),
+        };
+        let errors = Vote::parse(&vote).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "helpful");
     }
 }

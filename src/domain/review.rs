@@ -1,10 +1,13 @@
 //! Reader reviews: what a submission must satisfy and how its text is normalized.
 
+use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
 use validator::ValidationError;
 
 use super::field_error::FieldErrors;
 use super::field_error::Presence::{Optional, Required};
 use super::language::{self, Guess, LanguageDetector};
+use super::moderation::{ModerationMode, ReasonCode, RuleAction, Verdict};
 use super::text::{self, LanguageTag};
 use super::FieldError;
 
@@ -60,15 +63,71 @@ impl ReviewStatus {
     }
 }
 
-/// A submission as received; every field optional so that a missing one is reported by name.
-#[derive(Debug, Clone, Default)]
-pub struct ReviewInput {
+/// A reader's review as submitted.
+// As received: every field optional, so that a missing one is reported by name; `NewReview::parse`
+// turns it into values that can only exist valid.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "rating": 4,
+    "title": "Тверезий аналіз",
+    "body": "Стаття добре пояснює, чому ІДІЛ-Хорасан не можна вважати переможеним.",
+    "author_name": "Олена К.",
+    "author_email": "olena@example.com",
+    "language": "uk"
+}))]
+pub struct CreateReviewRequest {
+    /// Stars.
+    #[schema(value_type = Rating, required = true)]
+    #[serde(default, deserialize_with = "integral")]
     pub rating: Option<i64>,
+    /// Optional headline.
+    #[schema(value_type = Option<ReviewTitle>)]
     pub title: Option<String>,
+    /// The review.
+    #[schema(value_type = ReviewBody, required = true)]
     pub body: Option<String>,
+    /// Name shown with the review.
+    #[schema(value_type = Option<AuthorName>)]
     pub author_name: Option<String>,
+    /// Never shown publicly.
+    #[schema(value_type = Option<AuthorEmail>)]
     pub author_email: Option<String>,
+    /// The review's language; detected from the text when absent.
+    #[schema(value_type = Option<LanguageTag>)]
     pub language: Option<String>,
+    /// Leave empty. A honeypot: forms hide it from people, so a value means a bot filled it in
+    /// (the review is then kept for moderators as spam, and the answer looks like any other).
+    #[schema(max_length = 0)]
+    pub website: Option<String>,
+}
+
+/// JSON Schema counts `3.0` as an integer, so a rating may arrive that way; `3.5` may not.
+fn integral<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    let number = Option::<serde_json::Number>::deserialize(deserializer)?;
+    number
+        .map(|number| {
+            number
+                .as_i64()
+                .or_else(|| {
+                    number
+                        .as_f64()
+                        .filter(|float| float.fract() == 0.0 && float.abs() < 1e15)
+                        .map(|float| float as i64)
+                })
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!("expected an integer, got {number}"))
+                })
+        })
+        .transpose()
+}
+
+/// For `#[serde(default, deserialize_with = "present")]`: tells a field sent as null
+/// (`Some(None)`) from a field left out (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// A star rating, from `Rating::MIN` to `Rating::MAX`.
@@ -244,7 +303,10 @@ pub struct NewReview {
 impl NewReview {
     /// Normalizes and checks a submission, reporting every broken rule at once; a review without
     /// a language gets the one `detector` is sure of.
-    pub fn parse(input: ReviewInput, detector: &LanguageDetector) -> Result<Self, Vec<FieldError>> {
+    pub fn parse(
+        input: &CreateReviewRequest,
+        detector: &LanguageDetector,
+    ) -> Result<Self, Vec<FieldError>> {
         let mut fields = FieldErrors::default();
         let rating = fields.parse("rating", Required, input.rating, Rating::parse);
         let body = fields.parse("body", Required, input.body.as_deref(), ReviewBody::parse);
@@ -301,11 +363,20 @@ impl NewReview {
     }
 }
 
-/// An author's edit: the fields to change, each optional; at least one must be given.
-#[derive(Debug, Clone, Default)]
-pub struct EditInput {
+/// An author's edit; fields left out stay as they are.
+// As received; `ReviewEdit::parse` checks it (at least one field must be given).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"rating": 3, "body": "Переглянув(ла) ще раз: джерел справді бракує."}))]
+pub struct EditReviewRequest {
+    #[schema(value_type = Option<Rating>)]
+    #[serde(default, deserialize_with = "integral")]
     pub rating: Option<i64>,
+    /// A new headline; null removes it.
+    #[schema(value_type = Option<ReviewTitle>)]
+    #[serde(default, deserialize_with = "present")]
     pub title: Option<Option<String>>,
+    #[schema(value_type = Option<ReviewBody>)]
     pub body: Option<String>,
 }
 
@@ -318,7 +389,7 @@ pub struct ReviewEdit {
 }
 
 impl ReviewEdit {
-    pub fn parse(input: EditInput) -> Result<Self, Vec<FieldError>> {
+    pub fn parse(input: EditReviewRequest) -> Result<Self, Vec<FieldError>> {
         let mut fields = FieldErrors::default();
         if input.rating.is_none() && input.title.is_none() && input.body.is_none() {
             fields.push(FieldError::new(
@@ -345,6 +416,98 @@ impl ReviewEdit {
     }
 }
 
+/// What only the database knows when a review is stored, and so what the submission statement
+/// looks up before it can take the status `initial_status` gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredFacts {
+    /// The same text came from the same client on the same article within 24 hours.
+    pub duplicate: bool,
+    /// The article's own moderation mode, if it has one.
+    pub article_mode: Option<ModerationMode>,
+}
+
+impl StoredFacts {
+    /// Every combination, in the order of `status_table`.
+    pub const ALL: [Self; 6] = [
+        Self::new(false, None),
+        Self::new(false, Some(ModerationMode::Pre)),
+        Self::new(false, Some(ModerationMode::Post)),
+        Self::new(true, None),
+        Self::new(true, Some(ModerationMode::Pre)),
+        Self::new(true, Some(ModerationMode::Post)),
+    ];
+
+    const fn new(duplicate: bool, article_mode: Option<ModerationMode>) -> Self {
+        Self {
+            duplicate,
+            article_mode,
+        }
+    }
+}
+
+/// The status of a new review: the one place it is decided. The strictest of what the content
+/// rules and the duplicate rule ask for (a caught review always reaches a moderator); when
+/// neither caught it, the article's own mode decides, or the site's when the article has none.
+pub fn initial_status(
+    rules: Option<RuleAction>,
+    duplicate: Option<RuleAction>,
+    article_mode: Option<ModerationMode>,
+    site_mode: ModerationMode,
+) -> ReviewStatus {
+    match (rules.max(duplicate), article_mode.unwrap_or(site_mode)) {
+        (Some(action), _) => action.status(),
+        (None, ModerationMode::Pre) => ReviewStatus::Pending,
+        (None, ModerationMode::Post) => ReviewStatus::Published,
+    }
+}
+
+/// `initial_status` for each of `StoredFacts::ALL`, in that order: what the process knows is
+/// decided here, and the submission statement picks the entry of what the database knows, so the
+/// review is stored in one round trip with the status this function gives.
+pub fn status_table(
+    rules: Option<RuleAction>,
+    duplicate_action: RuleAction,
+    site_mode: ModerationMode,
+) -> [ReviewStatus; 6] {
+    StoredFacts::ALL.map(|facts| {
+        let duplicate = facts.duplicate.then_some(duplicate_action);
+        initial_status(rules, duplicate, facts.article_mode, site_mode)
+    })
+}
+
+/// The status of a review its author edited: what `initial_status` gives the new text (edits are
+/// not checked for duplicates), except that an edit never publishes what a moderator has not
+/// seen: a held review stays held (or becomes spam), a rejected or spam one stays so.
+pub fn edited_status(
+    from: ReviewStatus,
+    rules: Option<RuleAction>,
+    article_mode: Option<ModerationMode>,
+    site_mode: ModerationMode,
+) -> ReviewStatus {
+    match (from, initial_status(rules, None, article_mode, site_mode)) {
+        (ReviewStatus::Rejected | ReviewStatus::Spam, _) => from,
+        (ReviewStatus::Pending, ReviewStatus::Published) => ReviewStatus::Pending,
+        (_, decided) => decided,
+    }
+}
+
+/// The reasons of an edited review: the text's are decided anew by `verdict`; why the submission
+/// itself or its readers held it (`kept`, the stored reasons) stays.
+pub fn edited_reasons(verdict: &Verdict, kept: &[String]) -> Vec<String> {
+    let mut reasons: Vec<String> = verdict
+        .reason_codes()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    for kept in kept {
+        let lasting = ReasonCode::parse(kept).is_some_and(|code| !code.is_about_text());
+        if lasting && !reasons.contains(kept) {
+            reasons.push(kept.clone());
+        }
+    }
+    reasons
+}
+
 /// A client's `Idempotency-Key`: 16 to 255 visible ASCII characters (a UUID is the usual
 /// choice), so keys are hard to guess and collide.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -367,13 +530,13 @@ impl IdempotencyKey {
 mod tests {
     use super::*;
 
-    fn parse_with_any_language(input: ReviewInput) -> Result<NewReview, Vec<FieldError>> {
-        NewReview::parse(input, &LanguageDetector::default())
+    fn parse_with_any_language(input: CreateReviewRequest) -> Result<NewReview, Vec<FieldError>> {
+        NewReview::parse(&input, &LanguageDetector::default())
     }
     use crate::domain::FieldErrorCode;
 
-    fn input(rating: i64, body: &str) -> ReviewInput {
-        ReviewInput {
+    fn input(rating: i64, body: &str) -> CreateReviewRequest {
+        CreateReviewRequest {
             rating: Some(rating),
             body: Some(body.to_owned()),
             ..Default::default()
@@ -386,7 +549,7 @@ mod tests {
 
     #[test]
     fn a_plain_review_passes_and_is_normalized() {
-        let review = parse_with_any_language(ReviewInput {
+        let review = parse_with_any_language(CreateReviewRequest {
             title: Some("  Тверезий аналіз ".into()),
             author_email: Some("jmiller@example.com".into()),
             language: Some("UK".into()),
@@ -410,7 +573,7 @@ mod tests {
 
     #[test]
     fn missing_and_out_of_range_fields_are_named() {
-        let errors = parse_with_any_language(ReviewInput::default()).unwrap_err();
+        let errors = parse_with_any_language(CreateReviewRequest::default()).unwrap_err();
         assert_eq!(fields(&errors), ["body", "rating"]);
         assert!(errors.iter().all(|e| e.code == FieldErrorCode::Required));
 
@@ -436,7 +599,7 @@ mod tests {
         let errors = parse_with_any_language(input(4, &over)).unwrap_err();
         assert_eq!(errors[0].code, FieldErrorCode::Length);
 
-        let long_name = ReviewInput {
+        let long_name = CreateReviewRequest {
             author_name: Some("n".repeat(AuthorName::MAX_CHARS + 1)),
             title: Some("t".repeat(ReviewTitle::MAX_CHARS + 1)),
             ..input(4, "ok")
@@ -502,7 +665,7 @@ mod tests {
 
     #[test]
     fn bad_email_language_and_control_characters_are_refused() {
-        let bad = ReviewInput {
+        let bad = CreateReviewRequest {
             author_email: Some("not-an-email".into()),
             language: Some("klingon!".into()),
             ..input(4, "abc\u{0}def")
@@ -511,6 +674,203 @@ mod tests {
             fields(&parse_with_any_language(bad).unwrap_err()),
             ["author_email", "body", "language"]
         );
+    }
+
+    mod status_decision {
+        use super::super::*;
+        use crate::domain::moderation::ModerationMode as M;
+        use crate::domain::moderation::RuleAction as A;
+        use ReviewStatus as S;
+
+        /// Rules × duplicate × article mode × site mode, every combination.
+        #[test]
+        fn a_new_review_s_status_follows_the_truth_table() {
+            #[rustfmt::skip]
+            let table = [
+            (None, None, None, M::Pre, S::Pending),
+            (None, None, None, M::Post, S::Published),
+            (None, None, Some(M::Pre), M::Pre, S::Pending),
+            (None, None, Some(M::Pre), M::Post, S::Pending),
+            (None, None, Some(M::Post), M::Pre, S::Published),
+            (None, None, Some(M::Post), M::Post, S::Published),
+            (None, Some(A::Pending), None, M::Pre, S::Pending),
+            (None, Some(A::Pending), None, M::Post, S::Pending),
+            (None, Some(A::Pending), Some(M::Pre), M::Pre, S::Pending),
+            (None, Some(A::Pending), Some(M::Pre), M::Post, S::Pending),
+            (None, Some(A::Pending), Some(M::Post), M::Pre, S::Pending),
+            (None, Some(A::Pending), Some(M::Post), M::Post, S::Pending),
+            (None, Some(A::Spam), None, M::Pre, S::Spam),
+            (None, Some(A::Spam), None, M::Post, S::Spam),
+            (None, Some(A::Spam), Some(M::Pre), M::Pre, S::Spam),
+            (None, Some(A::Spam), Some(M::Pre), M::Post, S::Spam),
+            (None, Some(A::Spam), Some(M::Post), M::Pre, S::Spam),
+            (None, Some(A::Spam), Some(M::Post), M::Post, S::Spam),
+            (Some(A::Pending), None, None, M::Pre, S::Pending),
+            (Some(A::Pending), None, None, M::Post, S::Pending),
+            (Some(A::Pending), None, Some(M::Pre), M::Pre, S::Pending),
+            (Some(A::Pending), None, Some(M::Pre), M::Post, S::Pending),
+            (Some(A::Pending), None, Some(M::Post), M::Pre, S::Pending),
+            (Some(A::Pending), None, Some(M::Post), M::Post, S::Pending),
+            (Some(A::Pending), Some(A::Pending), None, M::Pre, S::Pending),
+            (Some(A::Pending), Some(A::Pending), None, M::Post, S::Pending),
+            (Some(A::Pending), Some(A::Pending), Some(M::Pre), M::Pre, S::Pending),
+            (Some(A::Pending), Some(A::Pending), Some(M::Pre), M::Post, S::Pending),
+            (Some(A::Pending), Some(A::Pending), Some(M::Post), M::Pre, S::Pending),
+            (Some(A::Pending), Some(A::Pending), Some(M::Post), M::Post, S::Pending),
+            (Some(A::Pending), Some(A::Spam), None, M::Pre, S::Spam),
+            (Some(A::Pending), Some(A::Spam), None, M::Post, S::Spam),
+            (Some(A::Pending), Some(A::Spam), Some(M::Pre), M::Pre, S::Spam),
+            (Some(A::Pending), Some(A::Spam), Some(M::Pre), M::Post, S::Spam),
+            (Some(A::Pending), Some(A::Spam), Some(M::Post), M::Pre, S::Spam),
+            (Some(A::Pending), Some(A::Spam), Some(M::Post), M::Post, S::Spam),
+            (Some(A::Spam), None, None, M::Pre, S::Spam),
+            (Some(A::Spam), None, None, M::Post, S::Spam),
+            (Some(A::Spam), None, Some(M::Pre), M::Pre, S::Spam),
+            (Some(A::Spam), None, Some(M::Pre), M::Post, S::Spam),
+            (Some(A::Spam), None, Some(M::Post), M::Pre, S::Spam),
+            (Some(A::Spam), None, Some(M::Post), M::Post, S::Spam),
+            (Some(A::Spam), Some(A::Pending), None, M::Pre, S::Spam),
+            (Some(A::Spam), Some(A::Pending), None, M::Post, S::Spam),
+            (Some(A::Spam), Some(A::Pending), Some(M::Pre), M::Pre, S::Spam),
+            (Some(A::Spam), Some(A::Pending), Some(M::Pre), M::Post, S::Spam),
+            (Some(A::Spam), Some(A::Pending), Some(M::Post), M::Pre, S::Spam),
+            (Some(A::Spam), Some(A::Pending), Some(M::Post), M::Post, S::Spam),
+            (Some(A::Spam), Some(A::Spam), None, M::Pre, S::Spam),
+            (Some(A::Spam), Some(A::Spam), None, M::Post, S::Spam),
+            (Some(A::Spam), Some(A::Spam), Some(M::Pre), M::Pre, S::Spam),
+            (Some(A::Spam), Some(A::Spam), Some(M::Pre), M::Post, S::Spam),
+            (Some(A::Spam), Some(A::Spam), Some(M::Post), M::Pre, S::Spam),
+            (Some(A::Spam), Some(A::Spam), Some(M::Post), M::Post, S::Spam),
+            ];
+            assert_eq!(table.len(), 3 * 3 * 3 * 2);
+            for (rules, duplicate, article, site, expected) in table {
+                assert_eq!(
+                    initial_status(rules, duplicate, article, site),
+                    expected,
+                    "rules {rules:?}, duplicate {duplicate:?}, article {article:?}, site {site:?}"
+                );
+            }
+        }
+
+        /// The statement's table holds `initial_status` for each of the database's facts.
+        #[test]
+        fn the_status_table_is_initial_status_per_stored_fact() {
+            for rules in [None, Some(A::Pending), Some(A::Spam)] {
+                for duplicate in [A::Pending, A::Spam] {
+                    for site in [M::Pre, M::Post] {
+                        let table = status_table(rules, duplicate, site);
+                        for (facts, status) in StoredFacts::ALL.iter().zip(table) {
+                            let caught = facts.duplicate.then_some(duplicate);
+                            assert_eq!(
+                                status,
+                                initial_status(rules, caught, facts.article_mode, site)
+                            );
+                        }
+                    }
+                }
+            }
+        }
+
+        /// From-status × rules × article mode × site mode, every combination.
+        #[test]
+        fn an_edited_review_s_status_follows_the_truth_table() {
+            #[rustfmt::skip]
+            let table = [
+            (S::Pending, None, None, M::Pre, S::Pending),
+            (S::Pending, None, None, M::Post, S::Pending),
+            (S::Pending, None, Some(M::Pre), M::Pre, S::Pending),
+            (S::Pending, None, Some(M::Pre), M::Post, S::Pending),
+            (S::Pending, None, Some(M::Post), M::Pre, S::Pending),
+            (S::Pending, None, Some(M::Post), M::Post, S::Pending),
+            (S::Pending, Some(A::Pending), None, M::Pre, S::Pending),
+            (S::Pending, Some(A::Pending), None, M::Post, S::Pending),
+            (S::Pending, Some(A::Pending), Some(M::Pre), M::Pre, S::Pending),
+            (S::Pending, Some(A::Pending), Some(M::Pre), M::Post, S::Pending),
+            (S::Pending, Some(A::Pending), Some(M::Post), M::Pre, S::Pending),
+            (S::Pending, Some(A::Pending), Some(M::Post), M::Post, S::Pending),
+            (S::Pending, Some(A::Spam), None, M::Pre, S::Spam),
+            (S::Pending, Some(A::Spam), None, M::Post, S::Spam),
+            (S::Pending, Some(A::Spam), Some(M::Pre), M::Pre, S::Spam),
+            (S::Pending, Some(A::Spam), Some(M::Pre), M::Post, S::Spam),
+            (S::Pending, Some(A::Spam), Some(M::Post), M::Pre, S::Spam),
+            (S::Pending, Some(A::Spam), Some(M::Post), M::Post, S::Spam),
+            (S::Published, None, None, M::Pre, S::Pending),
+            (S::Published, None, None, M::Post, S::Published),
+            (S::Published, None, Some(M::Pre), M::Pre, S::Pending),
+            (S::Published, None, Some(M::Pre), M::Post, S::Pending),
+            (S::Published, None, Some(M::Post), M::Pre, S::Published),
+            (S::Published, None, Some(M::Post), M::Post, S::Published),
+            (S::Published, Some(A::Pending), None, M::Pre, S::Pending),
+            (S::Published, Some(A::Pending), None, M::Post, S::Pending),
+            (S::Published, Some(A::Pending), Some(M::Pre), M::Pre, S::Pending),
+            (S::Published, Some(A::Pending), Some(M::Pre), M::Post, S::Pending),
+            (S::Published, Some(A::Pending), Some(M::Post), M::Pre, S::Pending),
+            (S::Published, Some(A::Pending), Some(M::Post), M::Post, S::Pending),
+            (S::Published, Some(A::Spam), None, M::Pre, S::Spam),
+            (S::Published, Some(A::Spam), None, M::Post, S::Spam),
+            (S::Published, Some(A::Spam), Some(M::Pre), M::Pre, S::Spam),
+            (S::Published, Some(A::Spam), Some(M::Pre), M::Post, S::Spam),
+            (S::Published, Some(A::Spam), Some(M::Post), M::Pre, S::Spam),
+            (S::Published, Some(A::Spam), Some(M::Post), M::Post, S::Spam),
+            (S::Rejected, None, None, M::Pre, S::Rejected),
+            (S::Rejected, None, None, M::Post, S::Rejected),
+            (S::Rejected, None, Some(M::Pre), M::Pre, S::Rejected),
+            (S::Rejected, None, Some(M::Pre), M::Post, S::Rejected),
+            (S::Rejected, None, Some(M::Post), M::Pre, S::Rejected),
+            (S::Rejected, None, Some(M::Post), M::Post, S::Rejected),
+            (S::Rejected, Some(A::Pending), None, M::Pre, S::Rejected),
+            (S::Rejected, Some(A::Pending), None, M::Post, S::Rejected),
+            (S::Rejected, Some(A::Pending), Some(M::Pre), M::Pre, S::Rejected),
+            (S::Rejected, Some(A::Pending), Some(M::Pre), M::Post, S::Rejected),
+            (S::Rejected, Some(A::Pending), Some(M::Post), M::Pre, S::Rejected),
+            (S::Rejected, Some(A::Pending), Some(M::Post), M::Post, S::Rejected),
+            (S::Rejected, Some(A::Spam), None, M::Pre, S::Rejected),
+            (S::Rejected, Some(A::Spam), None, M::Post, S::Rejected),
+            (S::Rejected, Some(A::Spam), Some(M::Pre), M::Pre, S::Rejected),
+            (S::Rejected, Some(A::Spam), Some(M::Pre), M::Post, S::Rejected),
+            (S::Rejected, Some(A::Spam), Some(M::Post), M::Pre, S::Rejected),
+            (S::Rejected, Some(A::Spam), Some(M::Post), M::Post, S::Rejected),
+            (S::Spam, None, None, M::Pre, S::Spam),
+            (S::Spam, None, None, M::Post, S::Spam),
+            (S::Spam, None, Some(M::Pre), M::Pre, S::Spam),
+            (S::Spam, None, Some(M::Pre), M::Post, S::Spam),
+            (S::Spam, None, Some(M::Post), M::Pre, S::Spam),
+            (S::Spam, None, Some(M::Post), M::Post, S::Spam),
+            (S::Spam, Some(A::Pending), None, M::Pre, S::Spam),
+            (S::Spam, Some(A::Pending), None, M::Post, S::Spam),
+            (S::Spam, Some(A::Pending), Some(M::Pre), M::Pre, S::Spam),
+            (S::Spam, Some(A::Pending), Some(M::Pre), M::Post, S::Spam),
+            (S::Spam, Some(A::Pending), Some(M::Post), M::Pre, S::Spam),
+            (S::Spam, Some(A::Pending), Some(M::Post), M::Post, S::Spam),
+            (S::Spam, Some(A::Spam), None, M::Pre, S::Spam),
+            (S::Spam, Some(A::Spam), None, M::Post, S::Spam),
+            (S::Spam, Some(A::Spam), Some(M::Pre), M::Pre, S::Spam),
+            (S::Spam, Some(A::Spam), Some(M::Pre), M::Post, S::Spam),
+            (S::Spam, Some(A::Spam), Some(M::Post), M::Pre, S::Spam),
+            (S::Spam, Some(A::Spam), Some(M::Post), M::Post, S::Spam),
+            ];
+            assert_eq!(table.len(), 4 * 3 * 3 * 2);
+            for (from, rules, article, site, expected) in table {
+                assert_eq!(
+                    edited_status(from, rules, article, site),
+                    expected,
+                    "from {from:?}, rules {rules:?}, article {article:?}, site {site:?}"
+                );
+            }
+        }
+
+        #[test]
+        fn an_edit_decides_the_text_s_reasons_anew_and_keeps_the_others() {
+            let verdict = Verdict {
+                action: Some(A::Pending),
+                reasons: vec![ReasonCode::Shouting],
+            };
+            let kept = ["banned_term", "duplicate", "flagged", "shouting"].map(str::to_owned);
+            assert_eq!(
+                edited_reasons(&verdict, &kept),
+                ["shouting", "duplicate", "flagged"]
+            );
+        }
     }
 
     mod properties {
@@ -539,7 +899,9 @@ mod tests {
                 author_email in prop::option::of(hostile_text()),
                 language in prop::option::of(hostile_text()),
             ) {
-                let input = ReviewInput { rating, title, body, author_name, author_email, language };
+                let input = CreateReviewRequest {
+                    rating, title, body, author_name, author_email, language, website: None,
+                };
                 match parse_with_any_language(input) {
                     Ok(review) => {
                         prop_assert!((Rating::MIN..=Rating::MAX).contains(&review.rating.get()));

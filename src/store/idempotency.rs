@@ -24,6 +24,14 @@ pub const KEPT_FOR: TimeDelta = TimeDelta::hours(24);
 pub const ERASED: &str = "the review first submitted with this Idempotency-Key was erased at its \
                           author's request; it is not stored again";
 
+/// A remembered answer that cannot be read back (a bug, or a schema out of step with the code):
+/// like any unexpected answer of the database.
+pub fn damaged(what: &'static str) -> StoreError {
+    StoreError::Query(std::sync::Arc::new(
+        diesel::result::Error::DeserializationError(what.into()),
+    ))
+}
+
 /// What a keyed submission did.
 pub enum Keyed {
     /// The first request with this key: the review was stored.
@@ -43,7 +51,8 @@ pub struct KeyedRequest<'a> {
 }
 
 /// Submits under an idempotency key. `answer` turns the stored review into the response to
-/// remember and the sealed edit token.
+/// remember and the sealed edit token (the caller renders it; nothing here knows its shape), so
+/// the record is written with its answer in the transaction of the review itself.
 pub async fn submit(
     pool: &Pool,
     article: &ArticleId,

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod articles;
+pub mod counters;
 pub mod data_rights;
 pub mod idempotency;
 pub mod moderation;

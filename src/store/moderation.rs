@@ -5,22 +5,23 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Date, Integer, SmallInt, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::counters::Counting;
 use super::reviews::PublicReviewRow;
-use super::{stats, with_connection, StoreError};
+use super::{with_connection, StoreError};
 use crate::db::schema::{
     articles, moderation_log, outbox_events, review_flags, reviews, webhook_endpoints,
 };
 use crate::db::Pool;
 use crate::domain::moderation::{
-    transition_event, ModerationAction, ModerationMode, ReasonCode, Verdict,
+    transition_event, Content, ModerationAction, ModerationMode, ReasonCode, Rules,
 };
-use crate::domain::review::{ReviewEdit, ReviewStatus};
+use crate::domain::review::{edited_reasons, edited_status, ReviewEdit, ReviewStatus};
 use crate::domain::webhook::EventType;
 use crate::domain::{time, FieldError, FieldErrorCode};
 
@@ -307,127 +308,6 @@ fn decided<'r, T>(
     Ok(targets)
 }
 
-/// Counter changes gathered per article stripe and rating, and per article day, language and
-/// stripe, applied in one statement per row.
-#[derive(Default)]
-struct Counting {
-    totals: BTreeMap<(String, i16), [i32; 5]>,
-    daily: BTreeMap<(String, NaiveDate, String, i16), [i32; 5]>,
-}
-
-impl Counting {
-    /// Counts (`sign` 1) or uncounts (-1) a review in `status`; only published ones count.
-    fn change(&mut self, review: &PublicReviewRow, status: ReviewStatus, sign: i32) {
-        if !status.is_public() {
-            return;
-        }
-        let Some(slot) = usize::try_from(review.rating - 1)
-            .ok()
-            .filter(|slot| *slot < 5)
-        else {
-            return;
-        };
-        let stripe = stats::stripe_of(&review.id);
-        let article_id = review.article_id.clone();
-        self.totals.entry((article_id.clone(), stripe)).or_default()[slot] += sign;
-        let day = review.created_at.date_naive();
-        let language = review.language.clone().unwrap_or_default();
-        self.daily
-            .entry((article_id, day, language, stripe))
-            .or_default()[slot] += sign;
-    }
-
-    /// An uncounted review was counted in its own rows, so a row with any decrease exists and
-    /// is updated; a row with only increases may be new and is upserted (a CHECK would refuse
-    /// the negative values of an upsert's proposed row).
-    async fn apply(self, conn: &mut AsyncPgConnection) -> Result<(), StoreError> {
-        for ((article_id, stripe), counts) in self.totals {
-            if counts.iter().all(|count| *count == 0) {
-                continue;
-            }
-            let review_count: i32 = counts.iter().sum();
-            let rating_sum: i32 = counts
-                .iter()
-                .zip(1..)
-                .map(|(count, rating)| count * rating)
-                .sum();
-            let sql = if counts.iter().any(|count| *count < 0) {
-                "UPDATE article_stats SET review_count = review_count + $3, \
-                 rating_sum = rating_sum + $4, count_1 = count_1 + $5, count_2 = count_2 + $6, \
-                 count_3 = count_3 + $7, count_4 = count_4 + $8, count_5 = count_5 + $9 \
-                 WHERE article_id = $1 AND stripe = $2"
-            } else {
-                "INSERT INTO article_stats AS s (article_id, stripe, review_count, rating_sum, \
-                 count_1, count_2, count_3, count_4, count_5) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (article_id, stripe) DO UPDATE SET \
-                 review_count = s.review_count + excluded.review_count, \
-                 rating_sum = s.rating_sum + excluded.rating_sum, \
-                 count_1 = s.count_1 + excluded.count_1, count_2 = s.count_2 + excluded.count_2, \
-                 count_3 = s.count_3 + excluded.count_3, count_4 = s.count_4 + excluded.count_4, \
-                 count_5 = s.count_5 + excluded.count_5"
-            };
-            let changed = diesel::sql_query(sql)
-                .bind::<Text, _>(&article_id)
-                .bind::<SmallInt, _>(stripe)
-                .bind::<Integer, _>(review_count)
-                .bind::<Integer, _>(rating_sum)
-                .bind::<Integer, _>(counts[0])
-                .bind::<Integer, _>(counts[1])
-                .bind::<Integer, _>(counts[2])
-                .bind::<Integer, _>(counts[3])
-                .bind::<Integer, _>(counts[4])
-                .execute(conn)
-                .await?;
-            ensure_one_row(changed, &article_id)?;
-        }
-        for ((article_id, day, language, stripe), counts) in self.daily {
-            if counts.iter().all(|count| *count == 0) {
-                continue;
-            }
-            let sql = if counts.iter().any(|count| *count < 0) {
-                "UPDATE article_daily_stats SET count_1 = count_1 + $5, count_2 = count_2 + $6, \
-                 count_3 = count_3 + $7, count_4 = count_4 + $8, count_5 = count_5 + $9 \
-                 WHERE article_id = $1 AND day = $2 AND language = $3 AND stripe = $4"
-            } else {
-                "INSERT INTO article_daily_stats AS d (article_id, day, language, stripe, \
-                 count_1, count_2, count_3, count_4, count_5) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (article_id, day, language, stripe) DO UPDATE SET \
-                 count_1 = d.count_1 + excluded.count_1, count_2 = d.count_2 + excluded.count_2, \
-                 count_3 = d.count_3 + excluded.count_3, count_4 = d.count_4 + excluded.count_4, \
-                 count_5 = d.count_5 + excluded.count_5"
-            };
-            let changed = diesel::sql_query(sql)
-                .bind::<Text, _>(&article_id)
-                .bind::<Date, _>(day)
-                .bind::<Text, _>(&language)
-                .bind::<SmallInt, _>(stripe)
-                .bind::<Integer, _>(counts[0])
-                .bind::<Integer, _>(counts[1])
-                .bind::<Integer, _>(counts[2])
-                .bind::<Integer, _>(counts[3])
-                .bind::<Integer, _>(counts[4])
-                .execute(conn)
-                .await?;
-            ensure_one_row(changed, &article_id)?;
-        }
-        Ok(())
-    }
-}
-
-/// A counted review always has its counter rows; anything else is a bug, and rolling back beats
-/// counters that silently drift.
-fn ensure_one_row(changed: usize, article_id: &str) -> Result<(), StoreError> {
-    if changed == 1 {
-        return Ok(());
-    }
-    tracing::error!(%article_id, "a review's stats row is missing");
-    Err(StoreError::Query(std::sync::Arc::new(
-        diesel::result::Error::NotFound,
-    )))
-}
-
 /// Writes the outbox events of a change, while some webhook endpoint is enabled. Returns
 /// whether any were written.
 async fn announce(
@@ -607,16 +487,14 @@ pub async fn get_owned(
 #[derive(Clone, Copy)]
 pub struct EditPolicy<'a> {
     pub window: chrono::TimeDelta,
-    /// The rules' verdict on a title and body.
-    pub verdict_of: &'a (dyn Fn(Option<&str>, &str) -> Verdict + Sync),
+    pub rules: &'a Rules,
     pub site_mode: ModerationMode,
 }
 
 /// The author's edit: allowed with the review's token within `window` of its creation. The
-/// rules run again over the new text; a published review gets the status the rules and the mode
-/// give it now (so pre-moderation sends it back to the queue), a held one stays held, a
-/// rejected or spam one stays so. Counters, event (`review.updated`, or the transition's) and audit entry
-/// follow in the same transaction.
+/// rules run again over the new text, and the review gets the status `edited_status` gives it
+/// (so pre-moderation sends a published one back to the queue). Counters, event
+/// (`review.updated`, or the transition's) and audit entry follow in the same transaction.
 pub async fn edit(
     pool: &Pool,
     id: Uuid,
@@ -625,17 +503,12 @@ pub async fn edit(
     policy: &EditPolicy<'_>,
     render: Render<'_>,
 ) -> Result<(PublicReviewRow, bool), StoreError> {
-    let EditPolicy {
-        window,
-        verdict_of,
-        site_mode,
-    } = *policy;
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
             let owned = lock_owned(conn, id, token_digest).await?;
             let now = time::now_stored();
             let current = &owned.row.public;
-            if current.created_at + window < now {
+            if current.created_at + policy.window < now {
                 return Err(StoreError::EditWindowClosed);
             }
             let title = match &edit.title {
@@ -647,33 +520,15 @@ pub async fn edit(
                 .as_ref()
                 .map_or(current.body.clone(), |b| b.as_str().to_owned());
             let rating = edit.rating.map_or(current.rating, |r| r.get());
-            let verdict = verdict_of(title.as_deref(), &body);
-            let mode = owned
-                .mode
-                .as_deref()
-                .and_then(ModerationMode::from_stored)
-                .unwrap_or(site_mode);
+            let verdict = policy.rules.check(&Content {
+                title: title.as_deref(),
+                body: &body,
+                honeypot: None,
+            });
+            let article_mode = owned.mode.as_deref().and_then(ModerationMode::from_stored);
             let from = current.status();
-            // An edit never publishes what a moderator has not seen: a held review stays held
-            // (or becomes spam), a rejected or spam one stays so.
-            let to = match (from, verdict.status(mode)) {
-                (ReviewStatus::Rejected | ReviewStatus::Spam, _) => from,
-                (ReviewStatus::Pending, ReviewStatus::Published) => ReviewStatus::Pending,
-                (_, decided) => decided,
-            };
-            // The text's reasons are decided anew; why the submission itself or its readers
-            // held it stays.
-            let mut reasons: Vec<String> = verdict
-                .reason_codes()
-                .into_iter()
-                .map(str::to_owned)
-                .collect();
-            for kept in &owned.row.reasons {
-                let lasting = ReasonCode::parse(kept).is_some_and(|code| !code.is_about_text());
-                if lasting && !reasons.contains(kept) {
-                    reasons.push(kept.clone());
-                }
-            }
+            let to = edited_status(from, verdict.action, article_mode, policy.site_mode);
+            let reasons = edited_reasons(&verdict, &owned.row.reasons);
             let review: PublicReviewRow = diesel::update(reviews::table.find(id))
                 .set((
                     reviews::rating.eq(rating),

@@ -1,6 +1,6 @@
 //! Reviews: the submission statement and the public reads.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -13,13 +13,15 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::sql::RowBound;
-use super::{stats, with_connection, StoreError};
+use super::{counters, stats, with_connection, StoreError};
 use crate::db::schema::{articles, reviews};
 use crate::db::Pool;
 use crate::domain::article::{ArticleId, Lifecycle};
-use crate::domain::moderation::{ModerationMode, RuleAction, Verdict};
+use crate::domain::moderation::{ModerationMode, ReasonCode, RuleAction};
 use crate::domain::page::{Cursor, PageQuery};
-use crate::domain::review::{AuthorEmail, AuthorName, NewReview, ReviewStatus, ReviewTitle};
+use crate::domain::review::{
+    status_table, AuthorEmail, AuthorName, NewReview, ReviewStatus, ReviewTitle, StoredFacts,
+};
 use crate::domain::text::LanguageTag;
 use crate::domain::time;
 use crate::domain::webhook::EventType;
@@ -55,13 +57,13 @@ impl PublicReviewRow {
 /// Everything the submission statement needs besides the review itself.
 pub struct Submission<'a> {
     pub review: &'a NewReview,
-    /// What the content rules decided.
-    pub verdict: &'a Verdict,
-    /// The site's mode; an article's own mode overrides it.
-    pub site_mode: ModerationMode,
+    /// Why the content rules caught it (none: they did not).
+    pub reasons: &'a [ReasonCode],
+    /// The review's status for each of `StoredFacts::ALL` (`review::status_table`): the
+    /// statement takes the entry of the facts it finds.
+    pub statuses: [ReviewStatus; 6],
     /// The client's digest of this text on this article; `None` skips the duplicate rule.
     pub duplicate_digest: Option<Vec<u8>>,
-    pub duplicate_action: RuleAction,
     pub edit_token_digest: &'a [u8],
     pub create_missing_article: bool,
 }
@@ -70,8 +72,9 @@ pub struct Submission<'a> {
 /// `review.created` outbox event (and, for a review held by the rules or the mode, its audit
 /// entry) in one statement, so it is atomic and costs one round trip: the article is created on
 /// the fly when allowed, the review is inserted only if the article is published and accepts
-/// reviews, and its status is decided in the statement from the rules' verdict, the duplicate
-/// rule and the article's mode. Once this returns, all of it is committed; on any error none of
+/// reviews, and it takes the status `review::initial_status` gives it: `submission.statuses`
+/// holds that function's answer for each of the facts only the database knows (a duplicate
+/// within 24 hours, the article's own mode), and the statement picks the one it finds. Once this returns, all of it is committed; on any error none of
 /// it exists. `event_data` renders the event's data from the review as it will be stored (it is
 /// written only while some webhook endpoint is enabled). Returns the stored review and whether
 /// its event was written.
@@ -108,11 +111,9 @@ pub(super) fn prepare<'a>(
             .map(|name| name.as_str().to_owned()),
         language: review.language.as_ref().map(|tag| tag.as_str().to_owned()),
         created_at: time::now_stored(),
-        status: submission
-            .verdict
-            .status(submission.site_mode)
-            .as_str()
-            .to_owned(),
+        // Only a placeholder for rendering the event: the statement picks the status and writes
+        // it into the event (and `insert_on` into this row).
+        status: String::new(),
         edited_at: None,
         helpful_count: 0,
         unhelpful_count: 0,
@@ -131,20 +132,13 @@ pub(super) fn prepare<'a>(
         author_name: review.author_name.as_ref().map(AuthorName::as_str),
         author_email: review.author_email.as_ref().map(AuthorEmail::as_str),
         language: review.language.as_ref().map(LanguageTag::as_str),
-        rule_status: submission
-            .verdict
-            .action
-            .map_or(ReviewStatus::Published, RuleAction::status)
-            .as_str(),
+        statuses: submission.statuses.map(ReviewStatus::as_str).to_vec(),
         reasons: submission
-            .verdict
             .reasons
             .iter()
             .map(|code| code.as_str().to_owned())
             .collect(),
-        site_mode: submission.site_mode.as_str(),
         duplicate_digest: submission.duplicate_digest.clone(),
-        duplicate_status: submission.duplicate_action.status().as_str(),
         edit_token_digest: submission.edit_token_digest.to_vec(),
         created_at: stored.created_at,
         open_lifecycle: Lifecycle::Published.as_str(),
@@ -201,11 +195,11 @@ pub fn submission_statement() -> (String, &'static [&'static str]) {
         author_name: None,
         author_email: None,
         language: None,
-        rule_status: ReviewStatus::Published.as_str(),
+        statuses: status_table(None, RuleAction::Pending, ModerationMode::Post)
+            .map(ReviewStatus::as_str)
+            .to_vec(),
         reasons: Vec::new(),
-        site_mode: ModerationMode::Post.as_str(),
         duplicate_digest: None,
-        duplicate_status: ReviewStatus::Spam.as_str(),
         edit_token_digest: Vec::new(),
         stripe: 0,
         created_at: DateTime::<Utc>::UNIX_EPOCH,
@@ -220,6 +214,25 @@ pub fn submission_statement() -> (String, &'static [&'static str]) {
     (sql, SubmitReview::PARAMETERS)
 }
 
+/// The position in `SubmitReview::statuses` (from 1) of the facts the statement found, one branch
+/// per entry of `StoredFacts::ALL`, in its order: generated from it, so the table the process
+/// computes and the facts the database looks up cannot be paired up wrongly.
+static STATUS_INDEX: LazyLock<String> = LazyLock::new(|| {
+    let branches: String = StoredFacts::ALL
+        .iter()
+        .zip(1..)
+        .map(|(facts, position)| {
+            let duplicate = if facts.duplicate { "" } else { "NOT " };
+            let mode = match facts.article_mode {
+                None => "IS NULL".to_owned(),
+                Some(mode) => format!("= '{}'", mode.as_str()),
+            };
+            format!(" WHEN {duplicate}repeated.found AND article.moderation {mode} THEN {position}")
+        })
+        .collect();
+    format!("CASE{branches} END")
+});
+
 /// The submission statement of `insert`, prepared once per connection.
 #[derive(Clone)]
 pub(super) struct SubmitReview<'a> {
@@ -232,13 +245,10 @@ pub(super) struct SubmitReview<'a> {
     author_name: Option<&'a str>,
     author_email: Option<&'a str>,
     language: Option<&'a str>,
-    /// The status the content rules ask for: `published` when none fired.
-    rule_status: &'static str,
+    /// The status for each of `StoredFacts::ALL`, in that order.
+    statuses: Vec<&'static str>,
     reasons: Vec<String>,
-    site_mode: &'static str,
     duplicate_digest: Option<Vec<u8>>,
-    /// Where the duplicate rule sends what it catches.
-    duplicate_status: &'static str,
     edit_token_digest: Vec<u8>,
     stripe: i16,
     created_at: DateTime<Utc>,
@@ -268,10 +278,7 @@ impl SubmitReview<'_> {
         "author_name",
         "author_email",
         "language",
-        "rule_status",
-        "duplicate_status",
-        "rule_status",
-        "site_mode",
+        "statuses",
         "reasons",
         "reasons",
         "edit_token_digest",
@@ -344,16 +351,12 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.author_email)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.language)?;
-        // The strictest of the rules' status, the duplicate rule's and the mode's.
-        out.push_sql(", CASE WHEN ");
-        out.push_bind_param::<Text, str>(self.rule_status)?;
-        out.push_sql(" = 'spam' OR (repeated.found AND ");
-        out.push_bind_param::<Text, str>(self.duplicate_status)?;
-        out.push_sql(" = 'spam') THEN 'spam' WHEN ");
-        out.push_bind_param::<Text, str>(self.rule_status)?;
-        out.push_sql(" = 'pending' OR repeated.found OR COALESCE(article.moderation, ");
-        out.push_bind_param::<Text, str>(self.site_mode)?;
-        out.push_sql(") = 'pre' THEN 'pending' ELSE 'published' END, CASE WHEN repeated.found THEN array_append(");
+        // The status: `initial_status`'s answer for the facts found (see `STATUS_INDEX`).
+        out.push_sql(", (CAST(");
+        out.push_bind_param::<Array<Text>, Vec<&str>>(&self.statuses)?;
+        out.push_sql(" AS text[]))[");
+        out.push_sql(&STATUS_INDEX);
+        out.push_sql("], CASE WHEN repeated.found THEN array_append(");
         out.push_bind_param::<Array<Text>, Vec<String>>(&self.reasons)?;
         out.push_sql(", 'duplicate') ELSE ");
         out.push_bind_param::<Array<Text>, Vec<String>>(&self.reasons)?;
@@ -365,36 +368,10 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_bind_param::<Timestamptz, DateTime<Utc>>(&self.created_at)?;
         out.push_sql(" FROM article, repeated WHERE reviews_open AND lifecycle = ");
         out.push_bind_param::<Text, str>(self.open_lifecycle)?;
+        out.push_sql(" RETURNING id, article_id, rating, status, reasons, language, created_at), ");
+        counters::push_submission_counts(&mut out, &self.stripe)?;
         out.push_sql(
-            " RETURNING id, article_id, rating, status, reasons, language, created_at), \
-             counted AS (INSERT INTO article_stats AS s (article_id, stripe, review_count, \
-             rating_sum, count_1, count_2, count_3, count_4, count_5) \
-             SELECT article_id, ",
-        );
-        out.push_bind_param::<SmallInt, i16>(&self.stripe)?;
-        out.push_sql(
-            ", 1, rating, (rating = 1)::int, (rating = 2)::int, \
-             (rating = 3)::int, (rating = 4)::int, (rating = 5)::int FROM review \
-             WHERE status = 'published' \
-             ON CONFLICT (article_id, stripe) DO UPDATE SET \
-             review_count = s.review_count + excluded.review_count, \
-             rating_sum = s.rating_sum + excluded.rating_sum, \
-             count_1 = s.count_1 + excluded.count_1, count_2 = s.count_2 + excluded.count_2, \
-             count_3 = s.count_3 + excluded.count_3, count_4 = s.count_4 + excluded.count_4, \
-             count_5 = s.count_5 + excluded.count_5), \
-             counted_daily AS (INSERT INTO article_daily_stats AS d (article_id, day, language, \
-             stripe, count_1, count_2, count_3, count_4, count_5) \
-             SELECT article_id, (created_at AT TIME ZONE 'UTC')::date, COALESCE(language, ''), ",
-        );
-        out.push_bind_param::<SmallInt, i16>(&self.stripe)?;
-        out.push_sql(
-            ", (rating = 1)::int, (rating = 2)::int, (rating = 3)::int, (rating = 4)::int, \
-             (rating = 5)::int FROM review WHERE status = 'published' \
-             ON CONFLICT (article_id, day, language, stripe) DO UPDATE SET \
-             count_1 = d.count_1 + excluded.count_1, count_2 = d.count_2 + excluded.count_2, \
-             count_3 = d.count_3 + excluded.count_3, count_4 = d.count_4 + excluded.count_4, \
-             count_5 = d.count_5 + excluded.count_5), \
-             announced AS (INSERT INTO outbox_events (id, event_type, article_id, payload, \
+            ", announced AS (INSERT INTO outbox_events (id, event_type, article_id, payload, \
              created_at, available_at) SELECT ",
         );
         // The outbox event: written only while some endpoint is enabled (a scan of a handful of
@@ -404,6 +381,7 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_bind_param::<Text, str>(self.event_type)?;
         out.push_sql(", article_id, jsonb_set(CAST(");
         out.push_bind_param::<Text, str>(&self.event_data)?;
+        // Rendered before the status was known: the one picked above is written into it.
         out.push_sql(" AS jsonb), '{status}', to_jsonb(status)), ");
         out.push_bind_param::<Timestamptz, DateTime<Utc>>(&self.created_at)?;
         out.push_sql(
@@ -532,11 +510,9 @@ mod tests {
             author_name: Some("the-name"),
             author_email: Some("the-email"),
             language: Some("the-language"),
-            rule_status: "the-rule-status",
+            statuses: vec!["the-statuses"],
             reasons: vec!["the-reason".to_owned()],
-            site_mode: "the-mode",
             duplicate_digest: Some(vec![1, 2]),
-            duplicate_status: "the-duplicate-status",
             edit_token_digest: vec![3, 4],
             stripe: 7,
             created_at: DateTime::<Utc>::UNIX_EPOCH,
@@ -556,11 +532,9 @@ mod tests {
             "author_name" => "Some(\"the-name\")".to_owned(),
             "author_email" => "Some(\"the-email\")".to_owned(),
             "language" => "Some(\"the-language\")".to_owned(),
-            "rule_status" => "\"the-rule-status\"".to_owned(),
+            "statuses" => "[\"the-statuses\"]".to_owned(),
             "reasons" => "[\"the-reason\"]".to_owned(),
-            "site_mode" => "\"the-mode\"".to_owned(),
             "duplicate_digest" => "Some([1, 2])".to_owned(),
-            "duplicate_status" => "\"the-duplicate-status\"".to_owned(),
             "edit_token_digest" => "[3, 4]".to_owned(),
             "stripe" => "7".to_owned(),
             "created_at" => format!("{:?}", DateTime::<Utc>::UNIX_EPOCH),

@@ -1,0 +1,84 @@
+//! Readers' reactions to a published review: a helpful vote, an abuse flag.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::reviews::event_data;
+use super::{after_commit, Committed, ServiceError};
+use crate::client::Client;
+use crate::domain::reaction::{Flag, Vote};
+use crate::metrics;
+use crate::state::AppState;
+use crate::store;
+use crate::store::reactions::{Flagged, Flagger, Tally};
+use crate::store::reviews::PublicReviewRow;
+
+/// Counts a reader's vote (replacing their earlier one) and returns the review's counts.
+pub async fn vote(
+    state: &AppState,
+    id: Uuid,
+    client: &Client,
+    vote: &Vote,
+) -> Result<Tally, ServiceError> {
+    let digests = state.abuse.digests(&state.pool).await?;
+    let today = Utc::now().date_naive();
+    let voter = digests.voter(
+        vote.voter_token.as_ref(),
+        client.address,
+        &client.user_agent,
+        today,
+    );
+    let network = digests.network(client.address, today);
+    let flagger = Flagger {
+        voter: &voter,
+        network: &network,
+    };
+    Ok(store::reactions::vote(&state.pool, id, &flagger, vote.helpful).await?)
+}
+
+/// Records a reader's flag; enough of them take the review down for a moderator's look.
+pub async fn flag(
+    state: &AppState,
+    id: Uuid,
+    client: &Client,
+    flag: &Flag,
+) -> Result<(), ServiceError> {
+    let digests = state.abuse.digests(&state.pool).await?;
+    let today = Utc::now().date_naive();
+    let voter = digests.voter(
+        flag.voter_token.as_ref(),
+        client.address,
+        &client.user_agent,
+        today,
+    );
+    let network = digests.network(client.address, today);
+    let newsroom = &state.moderation.newsroom_name;
+    let render = |row: &PublicReviewRow| event_data(newsroom, row);
+    let flagged = store::reactions::flag(
+        &state.pool,
+        id,
+        &Flagger {
+            voter: &voter,
+            network: &network,
+        },
+        flag.reason,
+        flag.note.as_ref(),
+        state.moderation.flag_threshold,
+        &render,
+    )
+    .await?;
+    if let Flagged::Counted(Some(change), announced) = flagged {
+        after_commit(
+            state,
+            Committed {
+                articles: vec![change.review.article_id.clone()],
+                announced,
+                moderation_changes: Some(("flag_threshold", 1)),
+                ..Committed::default()
+            },
+        )
+        .await;
+        metrics::record_rule_hit("flagged");
+    }
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! A reader's own review: submit it, edit it, delete it.
+//!
+//! Each use case takes values parsed at the edge, decides with domain functions (the rules'
+//! verdict, `review::status_table` / `edited_status`), runs one store transaction and hands what
+//! it changed to `after_commit`. The public representations (the answer, an event's data) are
+//! rendered here, from what the store decided.
+
+use uuid::Uuid;
+
+use super::{after_commit, Committed, ServiceError};
+use crate::api::reviews::Review;
+use crate::client::Client;
+use crate::domain::article::ArticleId;
+use crate::domain::moderation::{matching_form, Content, ReasonCode};
+use crate::domain::review::{status_table, IdempotencyKey, NewReview, ReviewEdit, ReviewTitle};
+use crate::metrics;
+use crate::state::AppState;
+use crate::store;
+use crate::store::idempotency::{self, Keyed, KeyedRequest};
+use crate::store::moderation::EditPolicy;
+use crate::store::reviews::{PublicReviewRow, Submission};
+use crate::tokens::{self, EditToken};
+
+/// A submission as parsed at the edge.
+pub struct Submitted<'a> {
+    pub review: NewReview,
+    /// The `website` field, which people leave empty.
+    pub honeypot: Option<String>,
+    /// The request body as sent: a retry under the same `Idempotency-Key` must send the same.
+    pub body: &'a [u8],
+}
+
+/// A stored review as its author gets it, with its edit token.
+pub struct Created {
+    pub review: Review,
+    pub edit_token: String,
+}
+
+/// The event data of a review: what the public reads show, with its true status (the receiver
+/// is the newsroom's own system).
+pub fn event_data(newsroom: &str, row: &PublicReviewRow) -> serde_json::Value {
+    serde_json::to_value(Review::new(row.clone(), newsroom)).unwrap_or(serde_json::Value::Null)
+}
+
+/// Submits a review to an article: the rules and the duplicate rule run, and the review is
+/// stored with the status `review::initial_status` gives it, its counters, event and audit entry,
+/// in one statement. Under an `Idempotency-Key`, a retry gets the first answer again.
+pub async fn submit(
+    state: &AppState,
+    article_id: &ArticleId,
+    client: &Client,
+    key: Option<&IdempotencyKey>,
+    submitted: Submitted<'_>,
+) -> Result<Created, ServiceError> {
+    let mut review = submitted.review;
+    if review.needs_article_language() {
+        let article_language = store::articles::language(&state.pool, article_id).await?;
+        review.settle_language(article_language.as_deref());
+    }
+    let rules = &state.moderation.rules;
+    let verdict = rules.check(&Content {
+        title: review.title.as_ref().map(ReviewTitle::as_str),
+        body: review.body.as_str(),
+        honeypot: submitted.honeypot.as_deref(),
+    });
+    for reason in &verdict.reasons {
+        metrics::record_rule_hit(reason.as_str());
+    }
+    let digests = state.abuse.digests(&state.pool).await?;
+    let token = EditToken::generate();
+    let submission = Submission {
+        review: &review,
+        reasons: &verdict.reasons,
+        statuses: status_table(
+            verdict.action,
+            rules.action(ReasonCode::Duplicate),
+            state.moderation.site_mode,
+        ),
+        duplicate_digest: Some(digests.duplicate(
+            article_id,
+            client.address,
+            &client.user_agent,
+            &matching_form(review.body.as_str()),
+        )),
+        edit_token_digest: &token.digest,
+        create_missing_article: state.create_missing_articles,
+    };
+    let (created, announced) = match key {
+        None => {
+            let newsroom = &state.moderation.newsroom_name;
+            let (row, announced) = store::reviews::insert(
+                &state.pool,
+                article_id,
+                &submission,
+                |row: &PublicReviewRow| event_text(newsroom, row),
+            )
+            .await?;
+            let review = Review::new(row, newsroom).seen_by_author();
+            let edit_token = token.secret;
+            (Created { review, edit_token }, announced)
+        }
+        Some(key) => {
+            submit_keyed(state, article_id, &submission, key, &token, submitted.body).await?
+        }
+    };
+    after_commit(
+        state,
+        Committed {
+            articles: vec![article_id.as_str().to_owned()],
+            announced,
+            // A replayed answer counts too, as it always has: the metric counts 201s.
+            reviews_created: 1,
+            ..Committed::default()
+        },
+    )
+    .await;
+    Ok(created)
+}
+
+/// The event data as the submission statement binds it: straight to text (no intermediate JSON
+/// tree on the hot path).
+fn event_text(newsroom: &str, row: &PublicReviewRow) -> String {
+    serde_json::to_string(&Review::new(row.clone(), newsroom)).unwrap_or_default()
+}
+
+/// The submission under an idempotency key: stored with the key's record, whose answer is this
+/// response and the sealed edit token; or a retry, answered as the first time.
+async fn submit_keyed(
+    state: &AppState,
+    article_id: &ArticleId,
+    submission: &Submission<'_>,
+    key: &IdempotencyKey,
+    token: &EditToken,
+    body: &[u8],
+) -> Result<(Created, bool), ServiceError> {
+    let newsroom = &state.moderation.newsroom_name;
+    let request = KeyedRequest {
+        key_digest: &tokens::idempotency_key_digest(article_id, key),
+        request_digest: &tokens::request_digest(body),
+    };
+    let answer = |row: &PublicReviewRow| {
+        let review = Review::new(row.clone(), newsroom).seen_by_author();
+        let response = serde_json::to_string(&review).unwrap_or_default();
+        (response, token.seal(key, row.id))
+    };
+    let event_data = |row: &PublicReviewRow| event_text(newsroom, row);
+    let keyed = idempotency::submit(
+        &state.pool,
+        article_id,
+        submission,
+        &request,
+        event_data,
+        answer,
+    )
+    .await?;
+    Ok(match keyed {
+        Keyed::Stored(row, announced) => {
+            let review = Review::new(row, newsroom).seen_by_author();
+            let edit_token = token.secret.clone();
+            (Created { review, edit_token }, announced)
+        }
+        Keyed::Replayed {
+            review_id,
+            response,
+            sealed_token,
+        } => (replayed(key, review_id, &response, &sealed_token)?, false),
+    })
+}
+
+/// The first answer to a keyed request, read back from its record.
+fn replayed(
+    key: &IdempotencyKey,
+    review_id: Uuid,
+    response: &str,
+    sealed_token: &[u8],
+) -> Result<Created, ServiceError> {
+    let review: Review = serde_json::from_str(response)
+        .map_err(|_| idempotency::damaged("a remembered answer is not a review"))?;
+    let token = EditToken::unseal(sealed_token, key, review_id)
+        .ok_or_else(|| idempotency::damaged("a sealed token is damaged"))?;
+    Ok(Created {
+        review,
+        edit_token: token.secret,
+    })
+}
+
+/// The author edits the review within the edit window, with its token; the rules run again over
+/// the new text and `review::edited_status` decides where it stands.
+pub async fn edit(
+    state: &AppState,
+    id: Uuid,
+    token: &str,
+    edit: &ReviewEdit,
+) -> Result<Review, ServiceError> {
+    let newsroom = &state.moderation.newsroom_name;
+    let render = |row: &PublicReviewRow| event_data(newsroom, row);
+    let policy = EditPolicy {
+        window: state.moderation.edit_window,
+        rules: &state.moderation.rules,
+        site_mode: state.moderation.site_mode,
+    };
+    let (row, announced) = store::moderation::edit(
+        &state.pool,
+        id,
+        &tokens::edit_token_digest(token),
+        edit,
+        &policy,
+        &render,
+    )
+    .await?;
+    after_commit(
+        state,
+        Committed {
+            articles: vec![row.article_id.clone()],
+            announced,
+            ..Committed::default()
+        },
+    )
+    .await;
+    Ok(Review::new(row, newsroom).seen_by_author())
+}
+
+/// The author deletes the review, at any time, with its token.
+pub async fn delete(state: &AppState, id: Uuid, token: &str) -> Result<(), ServiceError> {
+    let newsroom = &state.moderation.newsroom_name;
+    let render = |row: &PublicReviewRow| event_data(newsroom, row);
+    let (changes, announced) = store::moderation::delete_owned(
+        &state.pool,
+        id,
+        &tokens::edit_token_digest(token),
+        &render,
+    )
+    .await?;
+    after_commit(
+        state,
+        Committed {
+            articles: changes
+                .iter()
+                .map(|change| change.review.article_id.clone())
+                .collect(),
+            announced,
+            moderation_changes: Some(("author_delete", changes.len())),
+            ..Committed::default()
+        },
+    )
+    .await;
+    Ok(())
+}

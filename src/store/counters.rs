@@ -1,0 +1,200 @@
+//! The rating counters, `article_stats` (per article and stripe) and `article_daily_stats` (per
+//! article, UTC day, language and stripe): the one module that moves them, for a submission (as
+//! common table expressions of the submission statement) and for every status change (`Counting`).
+//! Both use the same SQL text per upsert, so the two paths cannot drift apart.
+//!
+//! Only published reviews are counted (`ReviewStatus::is_public`); a review is counted in the
+//! stripe of its id (`stats::stripe_of`), on the UTC day it was created, under its language
+//! (`''` when it has none).
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use chrono::NaiveDate;
+use diesel::pg::Pg;
+use diesel::query_builder::AstPass;
+use diesel::sql_types::{Date, Integer, SmallInt, Text};
+use diesel::QueryResult;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::reviews::PublicReviewRow;
+use super::{stats, StoreError};
+use crate::domain::review::ReviewStatus;
+
+/// The upsert of an `article_stats` row, before its row source (`VALUES …` or `SELECT …`)…
+const TOTALS_INTO: &str = "INSERT INTO article_stats AS s (article_id, stripe, review_count, \
+                           rating_sum, count_1, count_2, count_3, count_4, count_5) ";
+/// …and after it: an existing row adds the proposed row's counts.
+const TOTALS_ADD: &str = " ON CONFLICT (article_id, stripe) DO UPDATE SET \
+                          review_count = s.review_count + excluded.review_count, \
+                          rating_sum = s.rating_sum + excluded.rating_sum, \
+                          count_1 = s.count_1 + excluded.count_1, \
+                          count_2 = s.count_2 + excluded.count_2, \
+                          count_3 = s.count_3 + excluded.count_3, \
+                          count_4 = s.count_4 + excluded.count_4, \
+                          count_5 = s.count_5 + excluded.count_5";
+
+/// The same for an `article_daily_stats` row.
+const DAILY_INTO: &str = "INSERT INTO article_daily_stats AS d (article_id, day, language, \
+                          stripe, count_1, count_2, count_3, count_4, count_5) ";
+const DAILY_ADD: &str = " ON CONFLICT (article_id, day, language, stripe) DO UPDATE SET \
+                         count_1 = d.count_1 + excluded.count_1, \
+                         count_2 = d.count_2 + excluded.count_2, \
+                         count_3 = d.count_3 + excluded.count_3, \
+                         count_4 = d.count_4 + excluded.count_4, \
+                         count_5 = d.count_5 + excluded.count_5";
+
+/// The counts of one rating in the five `count_n` columns, from a row's `rating` column.
+const RATING_COLUMNS: &str = "(rating = 1)::int, (rating = 2)::int, (rating = 3)::int, \
+                              (rating = 4)::int, (rating = 5)::int";
+
+/// Writes the submission statement's counter expressions, `counted` and `counted_daily`, after
+/// its CTE `review` (the inserted review: `article_id`, `rating`, `status`, `language`,
+/// `created_at`), binding the review's `stripe` twice. A held review is not counted.
+pub(super) fn push_submission_counts<'b>(
+    out: &mut AstPass<'_, 'b, Pg>,
+    stripe: &'b i16,
+) -> QueryResult<()> {
+    out.push_sql("counted AS (");
+    out.push_sql(TOTALS_INTO);
+    out.push_sql("SELECT article_id, ");
+    out.push_bind_param::<SmallInt, i16>(stripe)?;
+    out.push_sql(", 1, rating, ");
+    out.push_sql(RATING_COLUMNS);
+    out.push_sql(" FROM review WHERE status = 'published'");
+    out.push_sql(TOTALS_ADD);
+    out.push_sql("), counted_daily AS (");
+    out.push_sql(DAILY_INTO);
+    out.push_sql(
+        "SELECT article_id, (created_at AT TIME ZONE 'UTC')::date, COALESCE(language, ''), ",
+    );
+    out.push_bind_param::<SmallInt, i16>(stripe)?;
+    out.push_sql(", ");
+    out.push_sql(RATING_COLUMNS);
+    out.push_sql(" FROM review WHERE status = 'published'");
+    out.push_sql(DAILY_ADD);
+    out.push_sql(")");
+    Ok(())
+}
+
+/// An increase of an `article_stats` row: the upsert of the submission, with given values.
+static TOTALS_UPSERT: LazyLock<String> = LazyLock::new(|| {
+    format!("{TOTALS_INTO}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9){TOTALS_ADD}")
+});
+
+static DAILY_UPSERT: LazyLock<String> =
+    LazyLock::new(|| format!("{DAILY_INTO}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9){DAILY_ADD}"));
+
+/// A decrease of a row that must exist (same parameters as the upserts).
+const TOTALS_SUBTRACT: &str = "UPDATE article_stats SET review_count = review_count + $3, \
+                               rating_sum = rating_sum + $4, count_1 = count_1 + $5, \
+                               count_2 = count_2 + $6, count_3 = count_3 + $7, \
+                               count_4 = count_4 + $8, count_5 = count_5 + $9 \
+                               WHERE article_id = $1 AND stripe = $2";
+
+const DAILY_SUBTRACT: &str = "UPDATE article_daily_stats SET count_1 = count_1 + $5, \
+                              count_2 = count_2 + $6, count_3 = count_3 + $7, \
+                              count_4 = count_4 + $8, count_5 = count_5 + $9 \
+                              WHERE article_id = $1 AND day = $2 AND language = $3 AND stripe = $4";
+
+/// Counter changes gathered per article stripe and rating, and per article day, language and
+/// stripe, applied in one statement per row.
+#[derive(Default)]
+pub(super) struct Counting {
+    totals: BTreeMap<(String, i16), [i32; 5]>,
+    daily: BTreeMap<(String, NaiveDate, String, i16), [i32; 5]>,
+}
+
+impl Counting {
+    /// Counts (`sign` 1) or uncounts (-1) a review in `status`; only published ones count.
+    pub(super) fn change(&mut self, review: &PublicReviewRow, status: ReviewStatus, sign: i32) {
+        if !status.is_public() {
+            return;
+        }
+        let Some(slot) = usize::try_from(review.rating - 1)
+            .ok()
+            .filter(|slot| *slot < 5)
+        else {
+            return;
+        };
+        let stripe = stats::stripe_of(&review.id);
+        let article_id = review.article_id.clone();
+        self.totals.entry((article_id.clone(), stripe)).or_default()[slot] += sign;
+        let day = review.created_at.date_naive();
+        let language = review.language.clone().unwrap_or_default();
+        self.daily
+            .entry((article_id, day, language, stripe))
+            .or_default()[slot] += sign;
+    }
+
+    /// An uncounted review was counted in its own rows, so a row with any decrease exists and
+    /// is updated; a row with only increases may be new and is upserted (a CHECK would refuse
+    /// the negative values of an upsert's proposed row).
+    pub(super) async fn apply(self, conn: &mut AsyncPgConnection) -> Result<(), StoreError> {
+        for ((article_id, stripe), counts) in self.totals {
+            if counts.iter().all(|count| *count == 0) {
+                continue;
+            }
+            let review_count: i32 = counts.iter().sum();
+            let rating_sum: i32 = counts
+                .iter()
+                .zip(1..)
+                .map(|(count, rating)| count * rating)
+                .sum();
+            let sql = if counts.iter().any(|count| *count < 0) {
+                TOTALS_SUBTRACT
+            } else {
+                TOTALS_UPSERT.as_str()
+            };
+            let changed = diesel::sql_query(sql)
+                .bind::<Text, _>(&article_id)
+                .bind::<SmallInt, _>(stripe)
+                .bind::<Integer, _>(review_count)
+                .bind::<Integer, _>(rating_sum)
+                .bind::<Integer, _>(counts[0])
+                .bind::<Integer, _>(counts[1])
+                .bind::<Integer, _>(counts[2])
+                .bind::<Integer, _>(counts[3])
+                .bind::<Integer, _>(counts[4])
+                .execute(conn)
+                .await?;
+            ensure_one_row(changed, &article_id)?;
+        }
+        for ((article_id, day, language, stripe), counts) in self.daily {
+            if counts.iter().all(|count| *count == 0) {
+                continue;
+            }
+            let sql = if counts.iter().any(|count| *count < 0) {
+                DAILY_SUBTRACT
+            } else {
+                DAILY_UPSERT.as_str()
+            };
+            let changed = diesel::sql_query(sql)
+                .bind::<Text, _>(&article_id)
+                .bind::<Date, _>(day)
+                .bind::<Text, _>(&language)
+                .bind::<SmallInt, _>(stripe)
+                .bind::<Integer, _>(counts[0])
+                .bind::<Integer, _>(counts[1])
+                .bind::<Integer, _>(counts[2])
+                .bind::<Integer, _>(counts[3])
+                .bind::<Integer, _>(counts[4])
+                .execute(conn)
+                .await?;
+            ensure_one_row(changed, &article_id)?;
+        }
+        Ok(())
+    }
+}
+
+/// A counted review always has its counter rows; anything else is a bug, and rolling back beats
+/// counters that silently drift.
+fn ensure_one_row(changed: usize, article_id: &str) -> Result<(), StoreError> {
+    if changed == 1 {
+        return Ok(());
+    }
+    tracing::error!(%article_id, "a review's stats row is missing");
+    Err(StoreError::Query(std::sync::Arc::new(
+        diesel::result::Error::NotFound,
+    )))
+}
