@@ -30,5 +30,6 @@ mod privacy;
 mod refusals;
 mod reviews;
 mod security;
+mod status_decision;
 mod webhooks;
 mod widget;
