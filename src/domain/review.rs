@@ -682,10 +682,14 @@ mod tests {
         use crate::domain::moderation::RuleAction as A;
         use ReviewStatus as S;
 
+        /// A row of each truth table: the inputs, then the status.
+        type NewRow = (Option<A>, Option<A>, Option<M>, M, S);
+        type EditedRow = (S, Option<A>, Option<M>, M, S);
+
         /// Rules' action × duplicate rule's action (when it fired) × article mode × site mode →
         /// status: 3 × 3 × 3 × 2 rows, every combination.
         #[rustfmt::skip]
-        const NEW_REVIEWS: [(Option<A>, Option<A>, Option<M>, M, S); 54] = [
+        const NEW_REVIEWS: [NewRow; 54] = [
         (None, None, None, M::Pre, S::Pending),
         (None, None, None, M::Post, S::Published),
         (None, None, Some(M::Pre), M::Pre, S::Pending),
@@ -745,7 +749,7 @@ mod tests {
         /// Status before the edit × rules' action × article mode × site mode → status:
         /// 4 × 3 × 3 × 2 rows, every combination (a deleted review cannot be edited).
         #[rustfmt::skip]
-        const EDITED_REVIEWS: [(S, Option<A>, Option<M>, M, S); 72] = [
+        const EDITED_REVIEWS: [EditedRow; 72] = [
         (S::Pending, None, None, M::Pre, S::Pending),
         (S::Pending, None, None, M::Post, S::Pending),
         (S::Pending, None, Some(M::Pre), M::Pre, S::Pending),
