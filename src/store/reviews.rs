@@ -74,10 +74,11 @@ pub struct Submission<'a> {
 /// the fly when allowed, the review is inserted only if the article is published and accepts
 /// reviews, and it takes the status `review::initial_status` gives it: `submission.statuses`
 /// holds that function's answer for each of the facts only the database knows (a duplicate
-/// within 24 hours, the article's own mode), and the statement picks the one it finds. Once this returns, all of it is committed; on any error none of
-/// it exists. `event_data` renders the event's data from the review as it will be stored (it is
-/// written only while some webhook endpoint is enabled). Returns the stored review and whether
-/// its event was written.
+/// within 24 hours, the article's own mode), and the statement picks the one it finds. Once this
+/// returns, all of it is committed; on any error none of it exists. `event_data` renders the
+/// event's data from the review as it will be stored, but for its status, which the statement
+/// writes in from its pick (the event is written only while some webhook endpoint is enabled).
+/// Returns the stored review, with its status, and whether its event was written.
 pub async fn insert(
     pool: &Pool,
     article: &ArticleId,
