@@ -9,8 +9,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::responses::{KeyNeeded, Unavailable};
-use super::RouteTable;
 use crate::auth::{ApiCaller, Scope, ScopePolicy};
+use crate::http_layer::routes::RouteTable;
 
 /// The API key making the request.
 #[derive(Debug, Serialize, ToSchema)]

@@ -12,9 +12,9 @@ use utoipa::openapi::{
 };
 use utoipa::ToSchema;
 
-use crate::api::reviews::Review;
-use crate::api::stats::ArticleStats;
 use crate::domain::webhook::EventType;
+use crate::views::review::Review;
+use crate::views::stats::ArticleStats;
 
 /// A review event: the review as the public API shows it (never the author's email).
 #[derive(Debug, Serialize, ToSchema)]

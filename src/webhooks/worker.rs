@@ -12,12 +12,12 @@ use super::events;
 use super::sender::{Sender, Sent};
 use super::signature::{self, Secret};
 use super::OutboxSignal;
-use crate::api::stats::ArticleStats;
 use crate::db::Pool;
 use crate::domain::webhook::RetrySchedule;
 use crate::metrics;
 use crate::store::outbox::{self, AttemptResult, ClaimedDelivery, LogEntry, Recorded};
 use crate::store::StoreError;
+use crate::views::stats::ArticleStats;
 
 /// How long past the send timeout and the database deadline a claimed delivery stays leased to
 /// its worker: time enough to record the attempt.
