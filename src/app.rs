@@ -25,7 +25,7 @@ use crate::client::TrustedProxies;
 use crate::config::{Config, UnknownArticles};
 use crate::db::{self, Pool, PoolOptions};
 use crate::domain::language::LanguageDetector;
-use crate::http_layer::routes::{self, RouteTable};
+use crate::http_layer::routes::{track_requests, RouteTable};
 use crate::http_layer::{self, BoundedRootSpan};
 use crate::metrics;
 use crate::rate_limit::{self, Limit, LimitedWrite};
@@ -279,7 +279,7 @@ fn start(
             .wrap(cors(&cors_origins))
             .wrap(from_fn(http_layer::shape_answers))
             .wrap(Condition::new(compression, Compress::default()))
-            .wrap(from_fn(routes::track_requests))
+            .wrap(from_fn(track_requests))
             .wrap(TracingLogger::<BoundedRootSpan>::new())
             .configure(|cfg| {
                 if metrics_with_key {

@@ -2,8 +2,8 @@
 //! store's public rows. They sit below `api` and `webhooks`, which both send them, and import only
 //! `store` rows and `domain` values, so a handler file is never needed to render an event.
 //!
-//! The database row and the public shape are different types (as crates.io keeps `views` apart
-//! from `models`): a column that is not public cannot reach a client by accident.
+//! A store row and its public shape are separate types: a new column reaches no client until a
+//! view here is changed to show it.
 
 pub mod review;
 pub mod stats;
