@@ -90,7 +90,8 @@ fn code_only(source: &str) -> String {
             'r' if !is_ident(before) || (before == 'b' && !is_ident(at(i.wrapping_sub(2)))) => {
                 raw_string_end(&chars, i)
             }
-            '\'' if at(i + 1) == '\\' => (i + 2..chars.len()).find(|&j| chars[j] == '\''),
+            // An escape: the escaped character may itself be a quote (`'\''`).
+            '\'' if at(i + 1) == '\\' => (i + 3..chars.len()).find(|&j| chars[j] == '\''),
             '\'' if at(i + 2) == '\'' => Some(i + 2),
             _ => None,
         };
@@ -313,7 +314,8 @@ fn grouped_inline_and_commented_paths_are_read_as_written() {
     let code = code_only(
         "use crate::{\n    api::reviews::Review,\n    store::{self, StoreError},\n};\n\
          /// Mapped in `crate::error`.\nfn f() { crate::metrics::record(\"crate::api\", '\"'); }\n\
-         let s = r#\"crate::views\"#; let c = '{'; $crate::x; pub(crate) fn g() {}\n",
+         let s = r#\"crate::views\"#; let c = '{'; let q = '\\''; $crate::x;\n\
+         pub(crate) fn g() { crate::db::x() }\n",
     );
     let found: Vec<(usize, String)> = crate_references(&code)
         .into_iter()
@@ -325,6 +327,7 @@ fn grouped_inline_and_commented_paths_are_read_as_written() {
             (2, "api::reviews::Review".to_owned()),
             (3, "store".to_owned()),
             (6, "metrics::record".to_owned()),
+            (8, "db::x".to_owned()),
         ]
     );
 }
