@@ -19,18 +19,19 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api;
-use crate::api::http_cache::CachePolicy;
 use crate::api::openapi::{self, ApiDoc};
 use crate::auth::ScopePolicy;
 use crate::client::TrustedProxies;
 use crate::config::{Config, UnknownArticles};
 use crate::db::{self, Pool, PoolOptions};
 use crate::domain::language::LanguageDetector;
+use crate::http_layer::routes::{track_requests, RouteTable};
 use crate::http_layer::{self, BoundedRootSpan};
 use crate::metrics;
 use crate::rate_limit::{self, Limit, LimitedWrite};
 use crate::read_cache::ReadCache;
 use crate::state::{AbuseSettings, AppState, ModerationSettings, WebhookSettings};
+use crate::views::tagged::CachePolicy;
 use crate::webhooks::address::TargetPolicy;
 use crate::webhooks::sender::Sender;
 use crate::webhooks::worker::{Worker, WorkerSettings};
@@ -268,7 +269,7 @@ fn start(
             .configure(api::routes)
             .split_for_parts();
         let document = openapi::finish(document);
-        let routes = web::Data::new(api::RouteTable::from_document(&document));
+        let routes = web::Data::new(RouteTable::from_document(&document));
         let scopes = web::Data::new(ScopePolicy::from_document(&document));
         app.app_data(state.clone())
             .app_data(routes)
@@ -278,7 +279,7 @@ fn start(
             .wrap(cors(&cors_origins))
             .wrap(from_fn(http_layer::shape_answers))
             .wrap(Condition::new(compression, Compress::default()))
-            .wrap(from_fn(metrics::track_requests))
+            .wrap(from_fn(track_requests))
             .wrap(TracingLogger::<BoundedRootSpan>::new())
             .configure(|cfg| {
                 if metrics_with_key {

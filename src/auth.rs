@@ -1,4 +1,5 @@
-//! API keys: generation, hashing, scopes and the request extractor that checks them.
+//! API keys: generation, hashing, scopes, and checking a request's key. Refusals are `AuthError`s,
+//! which `crate::error` turns into 401 and 403 problems.
 //!
 //! Keys carry 256 random bits, so a single SHA-256 digest is enough to store them safely (no
 //! slow password hash is needed against guessing) and lets a request be authenticated with one
@@ -8,22 +9,17 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
-use actix_web::dev::Payload;
 use actix_web::http::{header, Method};
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{web, HttpRequest};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use futures_util::future::LocalBoxFuture;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store;
+use crate::store::{self, StoreError};
 
 const KEY_PREFIX: &str = "mrg_";
-/// Longest name of an API key, in characters.
-pub const KEY_NAME_MAX_CHARS: usize = 100;
 
 /// What a key may do.
 #[derive(
@@ -86,13 +82,34 @@ pub fn digest(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
+/// Why a request's API key was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// A 401: the `Authorization` header is not `Bearer <API key>`.
+    #[error("{MALFORMED_HEADER}")]
+    MalformedHeader,
+    /// A 401: the operation needs a key and the request sent none.
+    #[error("{NO_KEY}")]
+    NoKey,
+    /// A 401: no active key has this secret.
+    #[error("{UNKNOWN_KEY}")]
+    UnknownKey,
+    /// A 403: the key is valid but lacks the scope; the scopes that would do, `admin` last.
+    #[error("this API key lacks the scope this operation needs (one of: {})", .0.join(", "))]
+    MissingScope(Vec<&'static str>),
+    /// The application state is not registered (a wiring bug, not the caller's fault).
+    #[error("app state missing")]
+    StateMissing,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// The bearer token of a request, if it has a well-formed `Authorization: Bearer` header.
-fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+fn bearer_token(req: &HttpRequest) -> Result<Option<String>, AuthError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let malformed =
-        || ApiError::Unauthorized("the Authorization header must be `Bearer <API key>`");
+    let malformed = || AuthError::MalformedHeader;
     let value = value.to_str().map_err(|_| malformed())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
     let token = token.trim();
@@ -102,6 +119,8 @@ fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(token.to_owned()))
 }
 
+/// The answer to a malformed `Authorization` header.
+pub const MALFORMED_HEADER: &str = "the Authorization header must be `Bearer <API key>`";
 /// The answer to a request without a key.
 pub const NO_KEY: &str = "this operation needs an API key: send `Authorization: Bearer <API key>`";
 /// The answer to a key that is not (or no longer) stored.
@@ -123,7 +142,7 @@ pub enum Admits {
 
 impl Admits {
     /// Succeeds when a key with `scopes` may call the operation.
-    pub fn check(&self, scopes: &[Scope]) -> Result<(), ApiError> {
+    pub fn check(&self, scopes: &[Scope]) -> Result<(), AuthError> {
         let granted = match self {
             Self::AnyKey => true,
             Self::OneOf(allowed) => scopes
@@ -138,18 +157,15 @@ impl Admits {
     }
 
     /// The 403 of a key that lacks the scope.
-    pub fn refusal(&self) -> ApiError {
-        let mut names: Vec<&str> = match self {
+    pub fn refusal(&self) -> AuthError {
+        let mut names: Vec<&'static str> = match self {
             Self::AnyKey => Vec::new(),
             Self::OneOf(allowed) => allowed.iter().map(|s| s.as_str()).collect(),
         };
         if !names.contains(&Scope::Admin.as_str()) {
             names.push(Scope::Admin.as_str());
         }
-        ApiError::Forbidden(format!(
-            "this API key lacks the scope this operation needs (one of: {})",
-            names.join(", ")
-        ))
+        AuthError::MissingScope(names)
     }
 
     /// What an OpenAPI operation's `security` (as JSON) says of API keys; `None` when it takes
@@ -243,15 +259,15 @@ pub struct ApiCaller {
 
 impl ApiCaller {
     /// The caller of `req` if its key is valid and has a scope `admits` accepts.
-    pub async fn authenticate(req: &HttpRequest, admits: &Admits) -> Result<Self, ApiError> {
-        let token = bearer_token(req)?.ok_or(ApiError::Unauthorized(NO_KEY))?;
+    pub async fn authenticate(req: &HttpRequest, admits: &Admits) -> Result<Self, AuthError> {
+        let token = bearer_token(req)?.ok_or(AuthError::NoKey)?;
         let state = req
             .app_data::<web::Data<AppState>>()
             .cloned()
-            .ok_or_else(|| ApiError::Internal("app state missing".into()))?;
+            .ok_or(AuthError::StateMissing)?;
         let key = store::api_keys::find_active(&state.pool, &digest(&token))
             .await?
-            .ok_or(ApiError::Unauthorized(UNKNOWN_KEY))?;
+            .ok_or(AuthError::UnknownKey)?;
         let scopes: Vec<Scope> = key
             .scopes
             .iter()
@@ -261,22 +277,6 @@ impl ApiCaller {
         Ok(Self {
             key_name: key.name,
             scopes,
-        })
-    }
-}
-
-impl FromRequest for ApiCaller {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let checked = req.extensions().get::<ApiCaller>().cloned();
-        let req = req.clone();
-        Box::pin(async move {
-            match checked {
-                Some(caller) => Ok(caller),
-                None => Self::authenticate(&req, &Admits::OneOf(vec![Scope::Admin])).await,
-            }
         })
     }
 }

@@ -4,13 +4,10 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
-use futures_util::future::{ready, Ready};
+use actix_web::{web, HttpRequest};
 use ipnet::IpNet;
 
-use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The proxies whose `X-Forwarded-For` is believed (a load balancer, a CDN's egress ranges).
@@ -95,6 +92,15 @@ pub fn network_of(address: IpAddr) -> IpAddr {
     }
 }
 
+/// Why a request's client could not be told: wiring bugs, never the caller's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("app state missing")]
+    StateMissing,
+    #[error("the connection has no peer address")]
+    NoPeerAddress,
+}
+
 /// The caller of a public write.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -103,14 +109,16 @@ pub struct Client {
 }
 
 impl Client {
-    fn from_request(req: &HttpRequest) -> Result<Self, ApiError> {
+    /// The client of `req`: its address (believing `X-Forwarded-For` only from the trusted
+    /// proxies) and user agent.
+    pub fn of_request(req: &HttpRequest) -> Result<Self, ClientError> {
         let state = req
             .app_data::<web::Data<AppState>>()
-            .ok_or_else(|| ApiError::Internal("app state missing".into()))?;
+            .ok_or(ClientError::StateMissing)?;
         let peer = req
             .peer_addr()
             .map(|addr| addr.ip())
-            .ok_or_else(|| ApiError::Internal("the connection has no peer address".into()))?;
+            .ok_or(ClientError::NoPeerAddress)?;
         let forwarded: Vec<&str> = req
             .headers()
             .get_all("x-forwarded-for")
@@ -133,15 +141,6 @@ impl Client {
             address,
             user_agent,
         })
-    }
-}
-
-impl FromRequest for Client {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Self::from_request(req))
     }
 }
 

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::db::embedded::{ClusterOptions, EmbeddedPostgres, StartOutcome};
 use crate::db::ownership::{self, OwnerLock, Ownership, Role};
 use crate::db::{self, PoolOptions};
+use crate::domain::api_key::KEY_NAME_MAX_CHARS;
 use crate::metrics;
 use crate::store;
 
@@ -220,12 +221,10 @@ async fn keys_with(config: &Config, database: &Database, command: KeysCommand) -
     match command {
         KeysCommand::Create { name, scopes } => {
             let name = name.trim();
-            if name.is_empty() || name.chars().count() > auth::KEY_NAME_MAX_CHARS {
-                return Err(format!(
-                    "--name must be 1 to {} characters",
-                    auth::KEY_NAME_MAX_CHARS
-                )
-                .into());
+            if name.is_empty() || name.chars().count() > KEY_NAME_MAX_CHARS {
+                return Err(
+                    format!("--name must be 1 to {} characters", KEY_NAME_MAX_CHARS).into(),
+                );
             }
             let mut scope_names: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
             scope_names.sort();

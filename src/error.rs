@@ -7,7 +7,10 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::{self, AuthError};
+use crate::client::ClientError;
 use crate::domain::FieldError;
+use crate::rate_limit::OverLimit;
 use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -294,6 +297,34 @@ impl From<crate::services::ServiceError> for ApiError {
             crate::services::ServiceError::Invalid(errors) => Self::Validation(errors),
             crate::services::ServiceError::Store(error) => error.into(),
         }
+    }
+}
+
+// How the refusals of the layers below `api` become problems. Each of these modules returns its
+// own error, naming what went wrong in its own terms; only here does a refusal get an HTTP status.
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::MalformedHeader => Self::Unauthorized(auth::MALFORMED_HEADER),
+            AuthError::NoKey => Self::Unauthorized(auth::NO_KEY),
+            AuthError::UnknownKey => Self::Unauthorized(auth::UNKNOWN_KEY),
+            error @ AuthError::MissingScope(_) => Self::Forbidden(error.to_string()),
+            error @ AuthError::StateMissing => Self::Internal(Box::new(error)),
+            AuthError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<ClientError> for ApiError {
+    fn from(error: ClientError) -> Self {
+        Self::Internal(Box::new(error))
+    }
+}
+
+impl From<OverLimit> for ApiError {
+    fn from(OverLimit { retry_after_secs }: OverLimit) -> Self {
+        Self::TooManyRequests { retry_after_secs }
     }
 }
 

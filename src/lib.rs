@@ -1,8 +1,9 @@
 //! Marginalia: a self-hosted reader review API for newsrooms.
 //!
-//! Layers point one way: `api` → `domain`, `store`; `store` → `domain`; `domain` → nothing.
-//! `webhooks` (signatures, the outbound worker) sits beside `api`: it uses `store` and renders
-//! events with the API's public representations.
+//! The modules form layers that point one way (handlers above services, services above the
+//! store, plain domain rules at the bottom). The layer table, a diagram and where each behaviour
+//! lives are in `docs/architecture.md`; `tests/api/layers.rs` checks every `crate::` path against
+//! that table.
 
 // Unit tests may unwrap: a failing test should fail loudly. Everything else is denied in Cargo.toml.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -25,4 +26,5 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
+pub mod views;
 pub mod webhooks;

@@ -5,16 +5,10 @@
 //! the hot path); `metrics-exporter-prometheus` renders the text format at scrape time.
 
 use std::sync::OnceLock;
-use std::time::Instant;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::middleware::Next;
-use actix_web::Error;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::api::RouteTable;
 use crate::db::Pool;
 
 const HTTP_REQUESTS: &str = "marginalia_http_requests_total";
@@ -304,35 +298,19 @@ pub fn record_cms_event(outcome: CmsEventOutcome) {
     fixed().cms_events[outcome as usize].increment(1);
 }
 
-/// Counts and times every request under its route template (never the raw path, so the number
-/// of series stays bounded whatever clients send).
-pub async fn track_requests(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let started = Instant::now();
-    let route = route_label(&req);
-    let method = method_label(req.method());
-    let response = next.call(req).await?;
-    let status = status_label(response.status().as_u16());
+/// Counts and times one answered request under its route template (`http_layer::routes` finds
+/// it; never the raw path, so the number of series stays bounded whatever clients send).
+pub fn record_request(
+    route: metrics::SharedString,
+    method: &'static str,
+    status: u16,
+    took: std::time::Duration,
+) {
+    let status = status_label(status);
     metrics::counter!(HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
         .increment(1);
     metrics::histogram!(HTTP_DURATION, "route" => route, "method" => method)
-        .record(started.elapsed().as_secs_f64());
-    Ok(response)
-}
-
-/// The request's documented route template, `other` for an undocumented one (Swagger UI, the
-/// metrics themselves) and `unmatched` for a path no route serves.
-pub fn route_label(req: &ServiceRequest) -> metrics::SharedString {
-    let table = req.app_data::<actix_web::web::Data<RouteTable>>();
-    match table.and_then(|routes| routes.template(req.path())) {
-        Some(template) => metrics::SharedString::from(template),
-        None if req.match_info().is_empty() && req.resource_map().has_resource(req.path()) => {
-            metrics::SharedString::const_str("other")
-        }
-        None => metrics::SharedString::const_str("unmatched"),
-    }
+        .record(took.as_secs_f64());
 }
 
 /// The status as a label, without allocating for the statuses this service sends.
@@ -360,7 +338,8 @@ fn status_label(status: u16) -> metrics::SharedString {
     known.into()
 }
 
-fn method_label(method: &Method) -> &'static str {
+/// The method as a label, one of a fixed few.
+pub fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::HEAD => "HEAD",

@@ -11,7 +11,6 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::client::network_of;
-use crate::error::ApiError;
 use crate::metrics;
 
 /// Which public writes a limit covers.
@@ -48,15 +47,15 @@ impl Limit {
     }
 
     /// Counts one request from `address` (its network: an IPv6 client is its /64); over the
-    /// limit, a 429 that says when to retry.
-    pub fn check(&self, address: IpAddr) -> Result<(), ApiError> {
+    /// limit, a refusal that says when to retry (answered as a 429).
+    pub fn check(&self, address: IpAddr) -> Result<(), OverLimit> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
         limiter.check_key(&network_of(address)).map_err(|refusal| {
             let wait = refusal.wait_time_from(DefaultClock::default().now());
             metrics::record_rate_limited(self.kind.as_str());
-            ApiError::TooManyRequests {
+            OverLimit {
                 retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
             }
         })
@@ -69,6 +68,14 @@ impl Limit {
             limiter.shrink_to_fit();
         }
     }
+}
+
+/// A request over its limit, and when the client may try again.
+#[derive(Debug, thiserror::Error)]
+#[error("too many requests from this client; retry in {retry_after_secs} s")]
+pub struct OverLimit {
+    /// Whole seconds until the bucket admits a request again, rounded up.
+    pub retry_after_secs: u64,
 }
 
 /// How often idle addresses are forgotten.
@@ -87,7 +94,7 @@ mod tests {
             assert!(limit.check(first).is_ok());
         }
         match limit.check(first) {
-            Err(ApiError::TooManyRequests { retry_after_secs }) => {
+            Err(OverLimit { retry_after_secs }) => {
                 assert!((1..=20).contains(&retry_after_secs), "{retry_after_secs}")
             }
             other => panic!("expected a 429, got {other:?}"),

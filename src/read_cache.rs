@@ -17,13 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::http_cache::TaggedBody;
 use moka::future::Cache;
 
 use crate::db::Pool;
 use crate::domain::stats::RatingCounters;
 use crate::metrics::{self, CacheName};
 use crate::store::{self, StoreError};
+use crate::views::tagged::TaggedBody;
 
 const MAX_ARTICLES: u64 = 50_000;
 /// The first pages kept, in bytes of JSON, so memory stays bounded whatever the traffic.

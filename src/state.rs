@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
-use crate::api::http_cache::CachePolicy;
 use crate::client::TrustedProxies;
 use crate::db::Pool;
 use crate::domain::language::LanguageDetector;
@@ -15,6 +14,7 @@ use crate::rate_limit::Limit;
 use crate::read_cache::ReadCache;
 use crate::store::{self, StoreError};
 use crate::tokens::ClientDigests;
+use crate::views::tagged::CachePolicy;
 use crate::webhooks::address::TargetPolicy;
 use crate::webhooks::signature::Secret;
 use crate::webhooks::OutboxSignal;

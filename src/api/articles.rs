@@ -7,11 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{present, JsonBody};
-use super::http_cache::public_json;
 use super::responses::{
     ArticleNotFound, BadBody, BadParameter, KeyNeeded, KeyRequired, Revalidated, Unavailable,
 };
-use super::stats::ArticleStats;
 use crate::auth::ApiCaller;
 use crate::domain::article::{
     ArticleId, ArticleInput, ArticleSection, ArticleTitle, ArticleUpsert, ArticleUrl, Lifecycle,
@@ -19,9 +17,11 @@ use crate::domain::article::{
 use crate::domain::moderation::ModerationMode;
 use crate::domain::text::LanguageTag;
 use crate::error::ApiError;
+use crate::http_layer::cache::public_json;
 use crate::state::AppState;
 use crate::store;
 use crate::store::articles::{ArticleSettings, ArticleWithStats};
+use crate::views::stats::ArticleStats;
 
 /// What the CMS says about an article. Absent fields are cleared; `reviews_open` defaults to true;
 /// an absent `lifecycle` or `moderation` leaves an existing article's as it is (a new one is

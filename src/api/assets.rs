@@ -243,15 +243,6 @@ pub fn asset(
     }
 }
 
-/// A short hash of a body's bytes (FNV-1a, 64 bits): changes whenever the body does. Cheap
-/// enough for the JSON answers tagged per request.
-pub fn content_tag(body: &[u8]) -> String {
-    let hash = body.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("{hash:016x}")
-}
-
 /// The console file `name` precompressed, if build.rs made it from exactly `plain_sha256` (a
 /// debug build reads the console from disk, where the file may have changed since).
 pub fn console_forms<'a>(name: &str, plain: &'a [u8], plain_sha256: &[u8; 32]) -> Forms<'a> {
@@ -309,12 +300,6 @@ mod tests {
         ] {
             assert_eq!(negotiate(accept), expected, "{accept:?}");
         }
-    }
-
-    #[test]
-    fn tags_follow_the_content() {
-        assert_eq!(content_tag(b"a"), content_tag(b"a"));
-        assert_ne!(content_tag(b"a"), content_tag(b"b"));
     }
 
     #[test]

@@ -2,15 +2,17 @@
 //! its scopes before it offers what the key cannot do.
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{get, web, Error, HttpMessage};
+use actix_web::{get, web, Error, FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::responses::{KeyNeeded, Unavailable};
-use super::RouteTable;
-use crate::auth::{ApiCaller, Scope, ScopePolicy};
+use crate::auth::{Admits, ApiCaller, Scope, ScopePolicy};
+use crate::error::ApiError;
+use crate::http_layer::routes::RouteTable;
 
 /// The API key making the request.
 #[derive(Debug, Serialize, ToSchema)]
@@ -65,7 +67,7 @@ pub async fn authenticate<B: MessageBody + 'static>(
             }
             Err(refusal) => {
                 let (request, _) = req.into_parts();
-                let response = actix_web::ResponseError::error_response(&refusal);
+                let response = actix_web::ResponseError::error_response(&ApiError::from(refusal));
                 return Ok(ServiceResponse::new(request, response).map_into_right_body());
             }
         }
@@ -73,4 +75,24 @@ pub async fn authenticate<B: MessageBody + 'static>(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+/// A handler's caller: the one `authenticate` stored, or, on a route the document does not
+/// describe, checked here admitting only `admin`.
+impl FromRequest for ApiCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let checked = req.extensions().get::<ApiCaller>().cloned();
+        let req = req.clone();
+        Box::pin(async move {
+            match checked {
+                Some(caller) => Ok(caller),
+                None => Self::authenticate(&req, &Admits::OneOf(vec![Scope::Admin]))
+                    .await
+                    .map_err(ApiError::from),
+            }
+        })
+    }
 }

@@ -135,7 +135,7 @@ fn example(status: u16, op: &Operation<'_>) -> Option<ApiError> {
             "this operation needs the review's edit token: send `X-Edit-Token: <token>`",
         ),
         403 => match Admits::published(&op.operation["security"]) {
-            Some(admits) => admits.refusal(),
+            Some(admits) => admits.refusal().into(),
             None => StoreError::WrongEditToken.into(),
         },
         404 if op.path.starts_with("/console/") => {

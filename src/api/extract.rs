@@ -392,7 +392,7 @@ pub struct ReviewWriter(pub Client);
 pub struct ReactionWriter(pub Client);
 
 fn limited(req: &HttpRequest, limit: impl Fn(&AppState) -> &Limit) -> Result<Client, ApiError> {
-    let client = Client::extract(req).into_inner()?;
+    let client = Client::of_request(req)?;
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("app state missing".into()))?;

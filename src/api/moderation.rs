@@ -11,7 +11,7 @@ use super::responses::{
     ActionTargetsNotFound, BadBody, BadParameter, KeyRequired, ModeratedReviewNotFound,
     StateConflict, Unavailable,
 };
-use super::reviews::{after_change, event_json, Review};
+use super::reviews::{after_change, event_json};
 use crate::auth::ApiCaller;
 use crate::domain::moderation::{
     dismisses_flags, Disallowed, ModerationAction, ModerationNote, ReplyBody, MAX_BULK_IDS,
@@ -24,6 +24,7 @@ use crate::state::AppState;
 use crate::store;
 use crate::store::moderation::{Change, Entry, ModeratedReviewRow};
 use crate::store::reviews::PublicReviewRow;
+use crate::views::review::Review;
 
 /// Why a review cannot take an action, as the 409 names it.
 fn refused(refusal: Disallowed) -> String {

@@ -15,7 +15,6 @@ use super::extract::{
     time_parameter, ReviewIdPath,
 };
 use super::responses::{BadParameter, KeyRequired, ModeratedReviewNotFound, Unavailable};
-use super::reviews::Review;
 use super::streaming::{inert, keyset_batches};
 use crate::auth::ApiCaller;
 use crate::domain::article::ArticleId;
@@ -28,6 +27,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store;
 use crate::store::queue::{FlagRow, LogFilter, LogRow, QueueCounts, QueueFilter, QueueRow};
+use crate::views::review::Review;
 
 /// A review as moderators see it: the public fields, its true status, the author's email, why
 /// the rules or readers held it, and how often it was flagged.

@@ -6,64 +6,15 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::read_query;
-use super::http_cache::public_json;
 use super::responses::{ArticleNotFound, ArticlesNotFound, BadParameter, Revalidated, Unavailable};
 use super::reviews::require_known_articles;
 use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::stats::{DayRange, RatingCounters};
 use crate::error::ApiError;
+use crate::http_layer::cache::public_json;
 use crate::state::AppState;
 use crate::store;
-
-/// Number of published reviews per rating.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Histogram {
-    #[serde(rename = "1")]
-    pub one: i64,
-    #[serde(rename = "2")]
-    pub two: i64,
-    #[serde(rename = "3")]
-    pub three: i64,
-    #[serde(rename = "4")]
-    pub four: i64,
-    #[serde(rename = "5")]
-    pub five: i64,
-}
-
-/// Counts and average of an article's published reviews.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "article_id": "voa-2020-05-iskp-attacks",
-    "review_count": 5,
-    "average": 3.0,
-    "histogram": {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1}
-}))]
-pub struct ArticleStats {
-    pub article_id: String,
-    pub review_count: i64,
-    /// Mean rating rounded to two decimals; null before the first review.
-    #[schema(required = true)]
-    pub average: Option<f64>,
-    pub histogram: Histogram,
-}
-
-impl ArticleStats {
-    pub fn new(article_id: String, counters: RatingCounters) -> Self {
-        let [one, two, three, four, five] = counters.histogram;
-        Self {
-            article_id,
-            review_count: counters.review_count(),
-            average: counters.average(),
-            histogram: Histogram {
-                one,
-                two,
-                three,
-                four,
-                five,
-            },
-        }
-    }
-}
+use crate::views::stats::{ArticleStats, Histogram};
 
 /// Stats of several articles.
 #[derive(Debug, Serialize, ToSchema)]

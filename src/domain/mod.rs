@@ -1,5 +1,6 @@
 //! Plain types and rules of the product: no I/O, no HTTP, no SQL.
 
+pub mod api_key;
 pub mod article;
 pub mod cms_event;
 pub mod field_error;

@@ -415,7 +415,7 @@ pub struct AuditFilter(String);
 
 impl AuditFilter {
     /// The longest actor is an API key's name.
-    pub const MAX_CHARS: usize = crate::auth::KEY_NAME_MAX_CHARS;
+    pub const MAX_CHARS: usize = super::api_key::KEY_NAME_MAX_CHARS;
 
     pub fn parse(raw: &str) -> Result<Self, validator::ValidationError> {
         let length = raw.chars().count();

@@ -3,7 +3,6 @@
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::reviews::event_data;
 use super::{after_commit, Committed, ServiceError};
 use crate::client::Client;
 use crate::domain::reaction::{Flag, Vote};
@@ -12,6 +11,7 @@ use crate::state::AppState;
 use crate::store;
 use crate::store::reactions::{Flagged, Flagger, Tally};
 use crate::store::reviews::PublicReviewRow;
+use crate::views::review::event_json;
 
 /// Counts a reader's vote (replacing their earlier one) and returns the review's counts.
 pub async fn vote(
@@ -53,7 +53,7 @@ pub async fn flag(
     );
     let network = digests.network(client.address, today);
     let newsroom = &state.moderation.newsroom_name;
-    let render = |row: &PublicReviewRow| event_data(newsroom, row);
+    let render = |row: &PublicReviewRow| event_json(row, newsroom);
     let flagged = store::reactions::flag(
         &state.pool,
         id,

@@ -8,7 +8,6 @@
 use uuid::Uuid;
 
 use super::{after_commit, Committed, ServiceError};
-use crate::api::reviews::Review;
 use crate::client::Client;
 use crate::domain::article::ArticleId;
 use crate::domain::moderation::{matching_form, Content, ReasonCode};
@@ -20,6 +19,7 @@ use crate::store::idempotency::{self, Keyed, KeyedRequest};
 use crate::store::moderation::EditPolicy;
 use crate::store::reviews::{PublicReviewRow, Submission};
 use crate::tokens::{self, EditToken};
+use crate::views::review::{event_json, Review};
 
 /// A submission as parsed at the edge.
 pub struct Submitted<'a> {
@@ -34,12 +34,6 @@ pub struct Submitted<'a> {
 pub struct Created {
     pub review: Review,
     pub edit_token: String,
-}
-
-/// The event data of a review: what the public reads show, with its true status (the receiver
-/// is the newsroom's own system).
-pub fn event_data(newsroom: &str, row: &PublicReviewRow) -> serde_json::Value {
-    serde_json::to_value(Review::new(row.clone(), newsroom)).unwrap_or(serde_json::Value::Null)
 }
 
 /// Submits a review to an article: the rules and the duplicate rule run, and the review is
@@ -193,7 +187,7 @@ pub async fn edit(
     edit: &ReviewEdit,
 ) -> Result<Review, ServiceError> {
     let newsroom = &state.moderation.newsroom_name;
-    let render = |row: &PublicReviewRow| event_data(newsroom, row);
+    let render = |row: &PublicReviewRow| event_json(row, newsroom);
     let policy = EditPolicy {
         window: state.moderation.edit_window,
         rules: &state.moderation.rules,
@@ -223,7 +217,7 @@ pub async fn edit(
 /// The author deletes the review, at any time, with its token.
 pub async fn delete(state: &AppState, id: Uuid, token: &str) -> Result<(), ServiceError> {
     let newsroom = &state.moderation.newsroom_name;
-    let render = |row: &PublicReviewRow| event_data(newsroom, row);
+    let render = |row: &PublicReviewRow| event_json(row, newsroom);
     let (changes, announced) = store::moderation::delete_owned(
         &state.pool,
         id,

@@ -12,9 +12,9 @@ use utoipa::openapi::{
 };
 use utoipa::ToSchema;
 
-use crate::api::reviews::Review;
-use crate::api::stats::ArticleStats;
 use crate::domain::webhook::EventType;
+use crate::views::review::Review;
+use crate::views::stats::ArticleStats;
 
 /// A review event: the review as the public API shows it (never the author's email).
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,40 +77,7 @@ pub fn message_id(event_id: &uuid::Uuid) -> String {
 pub fn openapi_webhooks() -> utoipa::openapi::Paths {
     let mut paths = PathsBuilder::new();
     for kind in EventType::ALL {
-        let (schema, summary) = match kind {
-            EventType::ArticleStatsChanged => (
-                "StatsChangedEvent",
-                "An article's published review counts changed",
-            ),
-            EventType::ReviewCreated => ("ReviewEvent", "A reader submitted a review"),
-            EventType::ReviewUpdated => (
-                "ReviewEvent",
-                "Its author edited a review, or it went back to the moderators' queue",
-            ),
-            EventType::ReviewPublished => ("ReviewEvent", "A review became public"),
-            EventType::ReviewRejected => (
-                "ReviewEvent",
-                "Moderators rejected a review or marked it as spam (a submission the rules hold \
-                 arrives as review.created with its status)",
-            ),
-            EventType::ReviewDeleted => ("ReviewEvent", "A review was deleted or erased"),
-            EventType::ReviewReplied => (
-                "ReviewEvent",
-                "The newsroom replied to a review, changed or removed its reply",
-            ),
-        };
-        let header = |name: &str, description: &str| {
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Header)
-                .required(Required::True)
-                .description(Some(description))
-                .schema(Some(
-                    utoipa::openapi::ObjectBuilder::new()
-                        .schema_type(utoipa::openapi::schema::Type::String),
-                ))
-                .build()
-        };
+        let (schema, summary) = schema_and_summary(kind);
         let operation = OperationBuilder::new()
             .operation_id(Some(kind.as_str().replace('.', "_")))
             .summary(Some(summary))
@@ -120,15 +87,15 @@ pub fn openapi_webhooks() -> utoipa::openapi::Paths {
                 kind.as_str()
             )))
             .tag("webhook events")
-            .parameter(header(
+            .parameter(signature_header(
                 "webhook-id",
                 "The message id: the same on every attempt (use it to ignore repeats)",
             ))
-            .parameter(header(
+            .parameter(signature_header(
                 "webhook-timestamp",
                 "Seconds since the Unix epoch when this attempt was sent",
             ))
-            .parameter(header(
+            .parameter(signature_header(
                 "webhook-signature",
                 "`v1,<base64 HMAC-SHA256 of \"id.timestamp.body\">`, space-separated when \
                  signed with more than one secret",
@@ -158,6 +125,46 @@ pub fn openapi_webhooks() -> utoipa::openapi::Paths {
         paths = paths.path(kind.as_str(), PathItem::new(HttpMethod::Post, operation));
     }
     paths.build()
+}
+
+/// The schema of an event type's body and the one-line summary of its entry.
+fn schema_and_summary(kind: EventType) -> (&'static str, &'static str) {
+    match kind {
+        EventType::ArticleStatsChanged => (
+            "StatsChangedEvent",
+            "An article's published review counts changed",
+        ),
+        EventType::ReviewCreated => ("ReviewEvent", "A reader submitted a review"),
+        EventType::ReviewUpdated => (
+            "ReviewEvent",
+            "Its author edited a review, or it went back to the moderators' queue",
+        ),
+        EventType::ReviewPublished => ("ReviewEvent", "A review became public"),
+        EventType::ReviewRejected => (
+            "ReviewEvent",
+            "Moderators rejected a review or marked it as spam (a submission the rules hold \
+             arrives as review.created with its status)",
+        ),
+        EventType::ReviewDeleted => ("ReviewEvent", "A review was deleted or erased"),
+        EventType::ReviewReplied => (
+            "ReviewEvent",
+            "The newsroom replied to a review, changed or removed its reply",
+        ),
+    }
+}
+
+/// A required string header of every message.
+fn signature_header(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String),
+        ))
+        .build()
 }
 
 #[cfg(test)]

@@ -12,12 +12,12 @@ use super::events;
 use super::sender::{Sender, Sent};
 use super::signature::{self, Secret};
 use super::OutboxSignal;
-use crate::api::stats::ArticleStats;
 use crate::db::Pool;
 use crate::domain::webhook::RetrySchedule;
 use crate::metrics;
 use crate::store::outbox::{self, AttemptResult, ClaimedDelivery, LogEntry, Recorded};
 use crate::store::StoreError;
+use crate::views::stats::ArticleStats;
 
 /// How long past the send timeout and the database deadline a claimed delivery stays leased to
 /// its worker: time enough to record the attempt.
@@ -159,11 +159,31 @@ impl Worker {
             succeeded,
             retry_after,
         };
-        let disable_after = self.settings.disable_after;
         let message_id = events::message_id(&delivery.event_id);
-        let recorded = match outbox::record(&self.pool, &result, LogEntry::Write, disable_after)
-            .await
-        {
+        match self.record(&delivery, &result, &message_id).await {
+            Ok((outcome, disabled)) => {
+                self.report(&delivery, &sent, &message_id, outcome, disabled)
+            }
+            // The database refuses every write: the lease runs out and the delivery is tried
+            // again then, nothing is lost.
+            Err(error) => tracing::warn!(
+                %error,
+                delivery_id = %delivery.id,
+                "could not record a webhook attempt; it will be retried"
+            ),
+        }
+    }
+
+    /// Stores an attempt's outcome with its log entry; without it when the entry itself is
+    /// refused. The outcome, and whether the endpoint was disabled by it.
+    async fn record(
+        &self,
+        delivery: &ClaimedDelivery,
+        result: &AttemptResult,
+        message_id: &str,
+    ) -> Result<(Recorded, bool), StoreError> {
+        let disable_after = self.settings.disable_after;
+        match outbox::record(&self.pool, result, LogEntry::Write, disable_after).await {
             Ok(recorded) => Ok(recorded),
             // With the database out of reach neither write can land: the delivery's lease brings
             // it back once it recovers, log entry and all.
@@ -178,55 +198,55 @@ impl Worker {
                     %message_id,
                     "could not log a webhook attempt; moving the delivery on without its log entry"
                 );
-                outbox::record(&self.pool, &result, LogEntry::Skip, disable_after).await
+                outbox::record(&self.pool, result, LogEntry::Skip, disable_after).await
             }
-        };
-        match recorded {
-            Ok((outcome, disabled)) => {
-                tracing::debug!(
+        }
+    }
+
+    /// The metrics and log lines of a recorded attempt.
+    fn report(
+        &self,
+        delivery: &ClaimedDelivery,
+        sent: &Sent,
+        message_id: &str,
+        outcome: Recorded,
+        disabled: bool,
+    ) {
+        tracing::debug!(
+            delivery_id = %delivery.id,
+            %message_id,
+            attempt = delivery.attempts,
+            status = sent.status_code,
+            ?outcome,
+            "webhook attempt"
+        );
+        match outcome {
+            Recorded::Succeeded => metrics::record_webhook_delivery(true),
+            Recorded::Failed => {
+                metrics::record_webhook_delivery(false);
+                tracing::warn!(
                     delivery_id = %delivery.id,
+                    endpoint_id = %delivery.endpoint_id,
                     %message_id,
-                    attempt = delivery.attempts,
+                    attempts = delivery.attempts,
+                    error = sent.error.as_deref(),
                     status = sent.status_code,
-                    ?outcome,
-                    "webhook attempt"
+                    "webhook delivery failed: no attempts left"
                 );
-                match outcome {
-                    Recorded::Succeeded => metrics::record_webhook_delivery(true),
-                    Recorded::Failed => {
-                        metrics::record_webhook_delivery(false);
-                        tracing::warn!(
-                            delivery_id = %delivery.id,
-                            endpoint_id = %delivery.endpoint_id,
-                            %message_id,
-                            attempts = delivery.attempts,
-                            error = sent.error.as_deref(),
-                            status = sent.status_code,
-                            "webhook delivery failed: no attempts left"
-                        );
-                    }
-                    Recorded::WillRetry | Recorded::Superseded => {}
-                }
-                if disabled {
-                    metrics::record_webhook_endpoint_disabled();
-                    tracing::warn!(
-                        event = "webhook.endpoint_disabled",
-                        endpoint_id = %delivery.endpoint_id,
-                        url = %delivery.url,
-                        "webhook.endpoint_disabled: every attempt failed for longer than {} s; \
-                         re-enable it with PATCH /v1/webhook-endpoints/{}",
-                        self.settings.disable_after.as_secs(),
-                        delivery.endpoint_id
-                    );
-                }
             }
-            // The database refuses every write: the lease runs out and the delivery is tried
-            // again then, nothing is lost.
-            Err(error) => tracing::warn!(
-                %error,
-                delivery_id = %delivery.id,
-                "could not record a webhook attempt; it will be retried"
-            ),
+            Recorded::WillRetry | Recorded::Superseded => {}
+        }
+        if disabled {
+            metrics::record_webhook_endpoint_disabled();
+            tracing::warn!(
+                event = "webhook.endpoint_disabled",
+                endpoint_id = %delivery.endpoint_id,
+                url = %delivery.url,
+                "webhook.endpoint_disabled: every attempt failed for longer than {} s; \
+                 re-enable it with PATCH /v1/webhook-endpoints/{}",
+                self.settings.disable_after.as_secs(),
+                delivery.endpoint_id
+            );
         }
     }
 

@@ -19,6 +19,7 @@ mod hostile;
 mod http_caching;
 mod keys;
 mod language;
+mod layers;
 mod logging;
 mod loopback_guard;
 mod metrics;

@@ -1,6 +1,10 @@
 //! What shapes every answer, whichever part of the stack produced it: problem+json for every error,
 //! `HEAD` served as `GET`, the request id echoed; and request spans whose fields are bounded so
-//! that a hostile URL or user agent cannot flood the logs.
+//! that a hostile URL or user agent cannot flood the logs. HTTP caching (`cache`) and the table of
+//! documented routes (`routes`) belong to this layer too.
+
+pub mod cache;
+pub mod routes;
 
 use std::borrow::Cow;
 
@@ -13,9 +17,7 @@ use actix_web::{Error, HttpMessage, HttpResponse};
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
-use crate::api::http_cache;
 use crate::error::{problem_for_status, PROBLEM_JSON};
-use crate::metrics;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest text of one request field (path, query, user agent, host) written to a log line.
@@ -55,7 +57,7 @@ impl RootSpanBuilder for BoundedRootSpan {
         tracing::info_span!(
             "HTTP request",
             http.method = %bounded(request.method().as_str(), 16),
-            http.route = %metrics::route_label(request),
+            http.route = %routes::route_label(request),
             http.target = %bounded(target, LOGGED_FIELD_MAX),
             http.host = %bounded(header(header::HOST), LOGGED_FIELD_MAX),
             http.user_agent = %bounded(header(header::USER_AGENT), LOGGED_FIELD_MAX),
@@ -96,12 +98,12 @@ pub async fn shape_answers<B: MessageBody + 'static>(
     if let Some(request_id) = request_id {
         response.headers_mut().insert(REQUEST_ID, request_id);
     }
-    // Only the public reads choose to be cached (`api::http_cache`); anything else, private and
+    // Only the public reads choose to be cached (`cache`); anything else, private and
     // moderators' answers above all, is kept by no browser or CDN.
     if !response.headers().contains_key(header::CACHE_CONTROL) {
         response
             .headers_mut()
-            .insert(header::CACHE_CONTROL, http_cache::NO_STORE);
+            .insert(header::CACHE_CONTROL, cache::NO_STORE);
     }
     let status = response.status();
     let is_problem = response

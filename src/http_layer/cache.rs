@@ -1,56 +1,25 @@
 //! HTTP caching of the public reads (stats, pages of reviews, single reviews, articles): each
 //! answer carries an `ETag` derived from its bytes and a short `Cache-Control` lifetime, and a
 //! matching `If-None-Match` gets a bodiless 304. A newsroom's CDN or the reader's browser can then
-//! absorb a widget's polling. Everything else is `no-store` (set in `http_layer`), so nothing
+//! absorb a widget's polling. Everything else is `no-store` (set in `shape_answers`), so nothing
 //! private or for moderators is ever kept by a shared cache.
 
 use actix_web::http::header::{self, EntityTag, Header, HeaderValue, IfNoneMatch};
-use actix_web::web::Bytes;
 use actix_web::{mime, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::assets::content_tag;
 use crate::error::ApiError;
+use crate::views::tagged::{CachePolicy, TaggedBody};
 
-/// How long browsers and shared caches may reuse a public read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CachePolicy {
-    /// Seconds an answer is fresh (`max-age`); 0: revalidate every time.
-    pub max_age_secs: u32,
-    /// Seconds after that a cache may still answer while it revalidates in the background.
-    pub stale_while_revalidate_secs: u32,
-}
-
-impl CachePolicy {
-    fn header_value(self) -> String {
-        if self.max_age_secs == 0 {
-            "no-cache".to_owned()
-        } else {
-            format!(
-                "public, max-age={}, stale-while-revalidate={}",
-                self.max_age_secs, self.stale_while_revalidate_secs
-            )
-        }
-    }
-}
-
-/// A serialized public answer and its entity tag, computed once (a cached first page keeps both).
-#[derive(Debug, Clone)]
-pub struct TaggedBody {
-    pub body: Bytes,
-    pub tag: EntityTag,
-}
-
-impl TaggedBody {
-    /// Weak, because the same JSON goes out gzipped, brotli-compressed or plain: one meaning,
-    /// several byte sequences, which a strong tag would promise are identical.
-    pub fn new(body: Bytes) -> Self {
-        let tag = EntityTag::new_weak(content_tag(&body));
-        Self { body, tag }
-    }
-
-    pub fn json<T: Serialize>(value: &T) -> Result<Self, serde_json::Error> {
-        serde_json::to_vec(value).map(|bytes| Self::new(Bytes::from(bytes)))
+/// The `Cache-Control` of an answer under `policy`.
+fn cache_control(policy: CachePolicy) -> String {
+    if policy.max_age_secs == 0 {
+        "no-cache".to_owned()
+    } else {
+        format!(
+            "public, max-age={}, stale-while-revalidate={}",
+            policy.max_age_secs, policy.stale_while_revalidate_secs
+        )
     }
 }
 
@@ -81,7 +50,7 @@ pub fn public(
     };
     response
         .insert_header(header::ETag(answer.tag))
-        .insert_header((header::CACHE_CONTROL, policy.header_value()))
+        .insert_header((header::CACHE_CONTROL, cache_control(policy)))
         .insert_header((
             header::VARY,
             HeaderValue::from_static(vary.unwrap_or("Accept-Encoding")),
@@ -112,6 +81,7 @@ pub const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+    use actix_web::web::Bytes;
 
     const POLICY: CachePolicy = CachePolicy {
         max_age_secs: 5,
@@ -156,6 +126,6 @@ mod tests {
             max_age_secs: 0,
             stale_while_revalidate_secs: 30,
         };
-        assert_eq!(policy.header_value(), "no-cache");
+        assert_eq!(cache_control(policy), "no-cache");
     }
 }
