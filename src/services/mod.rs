@@ -4,6 +4,9 @@
 //! Handlers call these and only translate HTTP; nothing here knows about requests or responses,
 //! and nothing here runs inside a store transaction except what the store itself is given.
 
+pub mod cms;
+pub mod endpoints;
+
 use crate::domain::FieldError;
 use crate::metrics;
 use crate::state::AppState;
