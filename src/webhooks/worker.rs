@@ -137,8 +137,31 @@ impl Worker {
     async fn deliver(&self, delivery: ClaimedDelivery) {
         let started_at = Utc::now();
         let sent = self.send(&delivery).await;
+        metrics::record_webhook_attempt(sent.succeeded(), sent.latency);
+        let result = self.attempt_result(&delivery, started_at, &sent);
+        let message_id = events::message_id(&delivery.event_id);
+        match self.record(&delivery, &result, &message_id).await {
+            Ok((outcome, disabled)) => {
+                self.report(&delivery, &sent, &message_id, outcome, disabled);
+            }
+            // The database refuses every write: the lease runs out and the delivery is tried
+            // again then, nothing is lost.
+            Err(error) => tracing::warn!(
+                %error,
+                delivery_id = %delivery.id,
+                "could not record a webhook attempt; it will be retried"
+            ),
+        }
+    }
+
+    /// What an attempt came to, with when to try again after a failure.
+    fn attempt_result(
+        &self,
+        delivery: &ClaimedDelivery,
+        started_at: chrono::DateTime<Utc>,
+        sent: &Sent,
+    ) -> AttemptResult {
         let succeeded = sent.succeeded();
-        metrics::record_webhook_attempt(succeeded, sent.latency);
         let attempts_made = usize::try_from(delivery.attempts).unwrap_or(usize::MAX);
         let retry_after = if succeeded {
             None
@@ -147,7 +170,7 @@ impl Worker {
                 .schedule
                 .wait_after(attempts_made, rand::rng().random::<f64>())
         };
-        let result = AttemptResult {
+        AttemptResult {
             delivery_id: delivery.id,
             endpoint_id: delivery.endpoint_id,
             attempt: delivery.attempts,
@@ -158,12 +181,18 @@ impl Worker {
             response_excerpt: sent.response_excerpt.clone(),
             succeeded,
             retry_after,
-        };
+        }
+    }
+
+    /// Records the attempt with its log entry, or without it when the entry itself is refused.
+    async fn record(
+        &self,
+        delivery: &ClaimedDelivery,
+        result: &AttemptResult,
+        message_id: &str,
+    ) -> Result<(Recorded, bool), StoreError> {
         let disable_after = self.settings.disable_after;
-        let message_id = events::message_id(&delivery.event_id);
-        let recorded = match outbox::record(&self.pool, &result, LogEntry::Write, disable_after)
-            .await
-        {
+        match outbox::record(&self.pool, result, LogEntry::Write, disable_after).await {
             Ok(recorded) => Ok(recorded),
             // With the database out of reach neither write can land: the delivery's lease brings
             // it back once it recovers, log entry and all.
@@ -178,55 +207,55 @@ impl Worker {
                     %message_id,
                     "could not log a webhook attempt; moving the delivery on without its log entry"
                 );
-                outbox::record(&self.pool, &result, LogEntry::Skip, disable_after).await
+                outbox::record(&self.pool, result, LogEntry::Skip, disable_after).await
             }
-        };
-        match recorded {
-            Ok((outcome, disabled)) => {
-                tracing::debug!(
+        }
+    }
+
+    /// Logs and counts what a recorded attempt came to.
+    fn report(
+        &self,
+        delivery: &ClaimedDelivery,
+        sent: &Sent,
+        message_id: &str,
+        outcome: Recorded,
+        disabled: bool,
+    ) {
+        tracing::debug!(
+            delivery_id = %delivery.id,
+            %message_id,
+            attempt = delivery.attempts,
+            status = sent.status_code,
+            ?outcome,
+            "webhook attempt"
+        );
+        match outcome {
+            Recorded::Succeeded => metrics::record_webhook_delivery(true),
+            Recorded::Failed => {
+                metrics::record_webhook_delivery(false);
+                tracing::warn!(
                     delivery_id = %delivery.id,
+                    endpoint_id = %delivery.endpoint_id,
                     %message_id,
-                    attempt = delivery.attempts,
+                    attempts = delivery.attempts,
+                    error = sent.error.as_deref(),
                     status = sent.status_code,
-                    ?outcome,
-                    "webhook attempt"
+                    "webhook delivery failed: no attempts left"
                 );
-                match outcome {
-                    Recorded::Succeeded => metrics::record_webhook_delivery(true),
-                    Recorded::Failed => {
-                        metrics::record_webhook_delivery(false);
-                        tracing::warn!(
-                            delivery_id = %delivery.id,
-                            endpoint_id = %delivery.endpoint_id,
-                            %message_id,
-                            attempts = delivery.attempts,
-                            error = sent.error.as_deref(),
-                            status = sent.status_code,
-                            "webhook delivery failed: no attempts left"
-                        );
-                    }
-                    Recorded::WillRetry | Recorded::Superseded => {}
-                }
-                if disabled {
-                    metrics::record_webhook_endpoint_disabled();
-                    tracing::warn!(
-                        event = "webhook.endpoint_disabled",
-                        endpoint_id = %delivery.endpoint_id,
-                        url = %delivery.url,
-                        "webhook.endpoint_disabled: every attempt failed for longer than {} s; \
-                         re-enable it with PATCH /v1/webhook-endpoints/{}",
-                        self.settings.disable_after.as_secs(),
-                        delivery.endpoint_id
-                    );
-                }
             }
-            // The database refuses every write: the lease runs out and the delivery is tried
-            // again then, nothing is lost.
-            Err(error) => tracing::warn!(
-                %error,
-                delivery_id = %delivery.id,
-                "could not record a webhook attempt; it will be retried"
-            ),
+            Recorded::WillRetry | Recorded::Superseded => {}
+        }
+        if disabled {
+            metrics::record_webhook_endpoint_disabled();
+            tracing::warn!(
+                event = "webhook.endpoint_disabled",
+                endpoint_id = %delivery.endpoint_id,
+                url = %delivery.url,
+                "webhook.endpoint_disabled: every attempt failed for longer than {} s; \
+                 re-enable it with PATCH /v1/webhook-endpoints/{}",
+                self.settings.disable_after.as_secs(),
+                delivery.endpoint_id
+            );
         }
     }
 
