@@ -79,17 +79,17 @@ pub async fn receive_cms_event(
     delivery: CmsDelivery,
 ) -> Result<web::Json<CmsEventReceipt>, ApiError> {
     let CmsDelivery {
-        headers,
+        headers: [id, timestamp, signature],
         body,
         event,
     } = delivery;
-    let [id, timestamp, signature] = headers.each_ref().map(Option::as_deref);
+    let headers = SignedHeaders {
+        id: id.as_deref(),
+        timestamp: timestamp.as_deref(),
+        signature: signature.as_deref(),
+    };
     let signed = SignedEvent {
-        headers: SignedHeaders {
-            id,
-            timestamp,
-            signature,
-        },
+        headers,
         body: &body,
         event,
     };
