@@ -1,65 +1,29 @@
 //! Articles, registered by the CMS.
 
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{get, patch, put, web, HttpRequest, HttpResponse};
+use actix_web::{get, patch, put, web, FromRequest, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::extract::{present, JsonBody};
+use super::extract::JsonBody;
 use super::responses::{
     ArticleNotFound, BadBody, BadParameter, KeyNeeded, KeyRequired, Revalidated, Unavailable,
 };
 use crate::auth::ApiCaller;
 use crate::domain::article::{
-    ArticleId, ArticleInput, ArticleSection, ArticleTitle, ArticleUpsert, ArticleUrl, Lifecycle,
+    ArticleId, ArticlePut, Lifecycle, PatchArticleRequest, PutArticleRequest,
 };
 use crate::domain::moderation::ModerationMode;
-use crate::domain::text::LanguageTag;
 use crate::error::ApiError;
 use crate::http_layer::cache::public_json;
+use crate::services::cms;
 use crate::state::AppState;
 use crate::store;
-use crate::store::articles::{ArticleSettings, ArticleWithStats};
+use crate::store::articles::ArticleWithStats;
 use crate::views::stats::ArticleStats;
-
-/// What the CMS says about an article. Absent fields are cleared; `reviews_open` defaults to true;
-/// an absent `lifecycle` or `moderation` leaves an existing article's as it is (a new one is
-/// published, with the site's moderation mode).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({
-    "title": "Pushed to the Brink Again, Islamic State’s Afghan Affiliate Claims Deadly Attacks",
-    "url": "https://news.example.org/a/islamic-state-afghan-affiliate-claims-deadly-attacks",
-    "language": "en",
-    "section": "South & Central Asia",
-    "published_at": "2020-05-14T09:00:00Z",
-    "reviews_open": true
-}))]
-pub struct PutArticleRequest {
-    /// The article's headline.
-    #[schema(value_type = Option<ArticleTitle>)]
-    pub title: Option<String>,
-    /// Where readers find the article.
-    #[schema(value_type = Option<ArticleUrl>)]
-    pub url: Option<String>,
-    /// The article's language.
-    #[schema(value_type = Option<LanguageTag>)]
-    pub language: Option<String>,
-    /// The section or desk.
-    #[schema(value_type = Option<ArticleSection>)]
-    pub section: Option<String>,
-    /// Between 0001-01-01 and 9999-12-31.
-    pub published_at: Option<DateTime<Utc>>,
-    /// Whether readers may submit reviews.
-    pub reviews_open: Option<bool>,
-    pub lifecycle: Option<Lifecycle>,
-    /// This article's moderation mode; null: the site's (MARGINALIA_MODERATION). An editorial
-    /// setting: left out, it stays as it is (unlike the CMS's fields).
-    #[schema(value_type = Option<ModerationMode>)]
-    #[serde(default, deserialize_with = "present")]
-    pub moderation: Option<Option<ModerationMode>>,
-}
 
 /// An article and its review stats.
 #[derive(Debug, Serialize, ToSchema)]
@@ -148,23 +112,9 @@ pub async fn put_article(
     state: web::Data<AppState>,
     caller: ApiCaller,
     article_id: ArticleId,
-    JsonBody(request): JsonBody<PutArticleRequest>,
+    put: ArticlePut,
 ) -> Result<HttpResponse, ApiError> {
-    let upsert = ArticleUpsert::parse(ArticleInput {
-        title: request.title.as_deref(),
-        url: request.url.as_deref(),
-        language: request.language.as_deref(),
-        section: request.section.as_deref(),
-        published_at: request.published_at,
-        reviews_open: request.reviews_open,
-        moderation: request.moderation,
-    })
-    .map_err(ApiError::Validation)?;
-    let (article, created) =
-        store::articles::upsert(&state.pool, &article_id, &upsert, request.lifecycle).await?;
-    state.read_cache.record_write(article_id.as_str()).await;
-    // Which key changed what: the audit trail for CMS writes.
-    tracing::info!(key = %caller.key_name, %article_id, created, "article upserted");
+    let (article, created) = cms::put_article(&state, &caller, &article_id, &put).await?;
     let mut response = if created {
         let mut created = HttpResponse::Created();
         created.insert_header((header::LOCATION, format!("/v1/articles/{article_id}")));
@@ -175,17 +125,15 @@ pub async fn put_article(
     Ok(response.json(Article::from(article)))
 }
 
-/// An editor's change to an article's settings; absent fields stay as they are.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"reviews_open": false, "moderation": "pre"}))]
-pub struct PatchArticleRequest {
-    /// Whether readers may submit reviews.
-    pub reviews_open: Option<bool>,
-    /// This article's moderation mode; null: the site's (MARGINALIA_MODERATION).
-    #[schema(value_type = Option<ModerationMode>)]
-    #[serde(default, deserialize_with = "present")]
-    pub moderation: Option<Option<ModerationMode>>,
+/// A PUT's body, checked.
+impl FromRequest for ArticlePut {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = JsonBody::<PutArticleRequest>::from_request(req, payload);
+        Box::pin(async move { ArticlePut::parse(body.await?.0).map_err(ApiError::Validation) })
+    }
 }
 
 /// Open or close reviews, or change the moderation mode.
@@ -209,19 +157,9 @@ pub async fn patch_article(
     state: web::Data<AppState>,
     caller: ApiCaller,
     article_id: ArticleId,
-    JsonBody(request): JsonBody<PatchArticleRequest>,
+    JsonBody(change): JsonBody<PatchArticleRequest>,
 ) -> Result<web::Json<Article>, ApiError> {
-    let settings = ArticleSettings {
-        reviews_open: request.reviews_open,
-        moderation: request
-            .moderation
-            .map(|mode| mode.map(ModerationMode::as_str)),
-    };
-    let article = store::articles::update_settings(&state.pool, &article_id, &settings)
-        .await?
-        .ok_or(store::StoreError::ArticleNotFound)?;
-    state.read_cache.record_write(article_id.as_str()).await;
-    tracing::info!(key = %caller.key_name, %article_id, ?settings, "article settings changed");
+    let article = cms::patch_article(&state, &caller, &article_id, &change).await?;
     Ok(web::Json(Article::from(article)))
 }
 

@@ -1,72 +1,20 @@
 //! Article lifecycle events from the CMS, signed the Standard Webhooks way.
 
-use actix_web::{post, web, HttpRequest};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use actix_web::dev::Payload;
+use actix_web::{post, web, FromRequest, HttpRequest};
+use chrono::Utc;
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::{parse_json, JsonBytes};
 use super::responses::Unavailable;
-use crate::domain::article::{ArticleId, ArticleInput, ArticleSection, ArticleTitle, ArticleUrl};
-use crate::domain::cms_event::{CmsEvent, CmsEventInput, CmsEventType};
-use crate::domain::text::LanguageTag;
+use crate::domain::cms_event::{CmsEvent, CmsEventRequest, InvalidEvent};
 use crate::error::{ApiError, Problem};
-use crate::metrics::{self, CmsEventOutcome};
+use crate::services::cms::{self, CmsEventError, SignedEvent};
 use crate::state::AppState;
-use crate::store;
 use crate::store::articles::InboundOutcome;
-use crate::webhooks::signature::{self, SignedHeaders};
-
-/// A CMS event: the Standard Webhooks envelope around the article as the CMS describes it.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({
-    "type": "article.published",
-    "timestamp": "2026-11-26T09:00:00Z",
-    "data": {
-        "article_id": "voa-2020-05-iskp-attacks",
-        "title": "Pushed to the Brink Again, Islamic State’s Afghan Affiliate Claims Deadly Attacks",
-        "url": "https://news.example.org/a/islamic-state-afghan-affiliate-claims-deadly-attacks",
-        "language": "en",
-        "published_at": "2020-05-14T09:00:00Z",
-        "section": "South & Central Asia",
-        "reviews_open": true
-    }
-}))]
-pub struct CmsEventRequest {
-    #[serde(rename = "type")]
-    #[schema(value_type = CmsEventType)]
-    pub event_type: String,
-    /// When the change happened in the CMS: changes apply in this order, whatever the order of
-    /// delivery. At most 5 minutes ahead of the server's clock.
-    pub timestamp: DateTime<Utc>,
-    pub data: CmsArticle,
-}
-
-/// The article in a CMS event. `article.published` and `article.updated` describe it (absent
-/// fields are cleared); `article.unpublished` and `article.deleted` need only `article_id`. The
-/// description fields are those of `PutArticleRequest` without `lifecycle` (which the event type
-/// sets); serde cannot flatten one struct into another under `deny_unknown_fields`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CmsArticle {
-    #[schema(value_type = ArticleId)]
-    pub article_id: String,
-    #[schema(value_type = Option<ArticleTitle>)]
-    pub title: Option<String>,
-    #[schema(value_type = Option<ArticleUrl>)]
-    pub url: Option<String>,
-    #[schema(value_type = Option<LanguageTag>)]
-    pub language: Option<String>,
-    #[schema(value_type = Option<ArticleSection>)]
-    pub section: Option<String>,
-    /// Between 0001-01-01 and 9999-12-31.
-    pub published_at: Option<DateTime<Utc>>,
-    /// Whether readers may submit reviews; true when absent.
-    pub reviews_open: Option<bool>,
-    /// The article's text. Accepted so that a CMS can send its article unchanged; not stored.
-    pub body: Option<String>,
-}
+use crate::webhooks::signature::SignedHeaders;
 
 /// What became of an event.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -128,87 +76,92 @@ pub struct CmsEventReceipt {
 #[post("/v1/webhooks/cms")]
 pub async fn receive_cms_event(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    JsonBytes(body): JsonBytes,
+    delivery: CmsDelivery,
 ) -> Result<web::Json<CmsEventReceipt>, ApiError> {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-    };
+    let CmsDelivery {
+        headers: [id, timestamp, signature],
+        body,
+        event,
+    } = delivery;
     let headers = SignedHeaders {
-        id: header("webhook-id"),
-        timestamp: header("webhook-timestamp"),
-        signature: header("webhook-signature"),
+        id: id.as_deref(),
+        timestamp: timestamp.as_deref(),
+        signature: signature.as_deref(),
     };
-    let webhook_id = signature::verify(headers, &body, &state.webhooks.cms_secrets, Utc::now())
-        .map_err(|refusal| {
-            metrics::record_cms_event(CmsEventOutcome::Refused);
-            // The reason goes to the operators' log only: the sender learns nothing it could use.
-            tracing::warn!(reason = %refusal, "CMS event refused");
-            ApiError::Unauthorized("the webhook signature could not be verified")
-        })?;
-    let event = parse_event(&body).inspect_err(|_| {
-        metrics::record_cms_event(CmsEventOutcome::Refused);
-    })?;
-    let outcome = store::articles::apply_cms_event(&state.pool, webhook_id, &event).await?;
-    if outcome == InboundOutcome::Applied {
-        state
-            .read_cache
-            .record_write(event.article_id.as_str())
-            .await;
-    }
-    metrics::record_cms_event(match outcome {
-        InboundOutcome::Applied => CmsEventOutcome::Applied,
-        InboundOutcome::Superseded => CmsEventOutcome::Superseded,
-        InboundOutcome::AlreadyProcessed => CmsEventOutcome::AlreadyProcessed,
-    });
-    tracing::info!(
-        webhook_id,
-        event_type = event.event_type.as_str(),
-        article_id = %event.article_id,
-        outcome = outcome.as_str(),
-        "CMS event"
-    );
+    let signed = SignedEvent {
+        headers,
+        body: &body,
+        event,
+    };
+    let receipt = cms::receive(&state, signed).await?;
     Ok(web::Json(CmsEventReceipt {
-        webhook_id: webhook_id.to_owned(),
-        outcome: outcome.into(),
-        article_id: event.article_id.into_inner(),
+        webhook_id: receipt.webhook_id,
+        outcome: receipt.outcome.into(),
+        article_id: receipt.article_id.into_inner(),
     }))
 }
 
-/// Reads a verified body into an event; every problem is a 400 naming the field (the sender is
-/// a machine that retries 4xx answers no better than 5xx ones, so one status suffices).
-fn parse_event(body: &[u8]) -> Result<CmsEvent, ApiError> {
-    let as_bad_request = |errors: Vec<crate::domain::FieldError>| {
-        let fields: Vec<&str> = errors.iter().map(|error| error.field.as_str()).collect();
-        ApiError::BadRequest {
-            detail: format!("the event has invalid fields: {}", fields.join(", ")),
-            errors: errors.clone(),
-        }
-    };
+/// A CMS event as sent: the Standard Webhooks headers (`None` when absent or not visible ASCII),
+/// the body's exact bytes (the signature covers them), and the body read as an event.
+pub struct CmsDelivery {
+    headers: [Option<String>; 3],
+    body: web::Bytes,
+    event: Result<CmsEvent, InvalidEvent>,
+}
+
+impl FromRequest for CmsDelivery {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = ["webhook-id", "webhook-timestamp", "webhook-signature"].map(|name| {
+            req.headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        });
+        let body = JsonBytes::from_request(req, payload);
+        Box::pin(async move {
+            let JsonBytes(body) = body.await?;
+            let event = parse_event(&body);
+            Ok(Self {
+                headers,
+                body,
+                event,
+            })
+        })
+    }
+}
+
+/// Reads a body into an event; whether it may be applied is decided once its signature holds.
+fn parse_event(body: &[u8]) -> Result<CmsEvent, InvalidEvent> {
     let request: CmsEventRequest = parse_json(body).map_err(|error| match error {
-        ApiError::Validation(errors) => as_bad_request(errors),
-        other => other,
+        ApiError::Validation(errors) => InvalidEvent::Fields(errors),
+        other => InvalidEvent::Malformed(other.to_string()),
     })?;
-    let data = &request.data;
-    CmsEvent::parse(
-        CmsEventInput {
-            event_type: Some(&request.event_type),
-            timestamp: Some(request.timestamp),
-            article_id: Some(&data.article_id),
-            article: ArticleInput {
-                title: data.title.as_deref(),
-                url: data.url.as_deref(),
-                language: data.language.as_deref(),
-                section: data.section.as_deref(),
-                published_at: data.published_at,
-                reviews_open: data.reviews_open,
-                // An editorial setting, not the CMS's: its events leave it as it is.
-                moderation: None,
+    CmsEvent::parse(&request, Utc::now()).map_err(InvalidEvent::Fields)
+}
+
+impl From<CmsEventError> for ApiError {
+    fn from(error: CmsEventError) -> Self {
+        match error {
+            CmsEventError::Unverified => {
+                ApiError::Unauthorized("the webhook signature could not be verified")
+            }
+            // Every problem is a 400 naming the fields: the sender is a machine that retries 4xx
+            // answers no better than 5xx ones, so one status suffices.
+            CmsEventError::Invalid(InvalidEvent::Fields(errors)) => {
+                let fields: Vec<&str> = errors.iter().map(|error| error.field.as_str()).collect();
+                ApiError::BadRequest {
+                    detail: format!("the event has invalid fields: {}", fields.join(", ")),
+                    errors,
+                }
+            }
+            CmsEventError::Invalid(InvalidEvent::Malformed(detail)) => ApiError::BadRequest {
+                detail,
+                errors: Vec::new(),
             },
-        },
-        Utc::now(),
-    )
-    .map_err(as_bad_request)
+            CmsEventError::Store(error) => error.into(),
+        }
+    }
 }

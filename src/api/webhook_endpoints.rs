@@ -1,10 +1,12 @@
 //! Outbound webhook endpoints, managed by administrators: where our events go, what each
 //! receives, its signing secret, and its delivery log.
 
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{delete, get, patch, post, web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, FromRequest, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -15,59 +17,15 @@ use super::responses::{
 use crate::auth::ApiCaller;
 use crate::domain::page::PageSize;
 use crate::domain::webhook::{
-    DeliveryStatus, EndpointChange, EndpointDescription, EndpointInput, EventType, NewEndpoint,
-    WebhookUrl,
+    CreateEndpointRequest, DeliveryStatus, EndpointChange, EventType, NewEndpoint,
+    UpdateEndpointRequest,
 };
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::{ApiError, Problem};
+use crate::services::endpoints::{self, EndpointError};
 use crate::state::AppState;
 use crate::store;
-use crate::store::webhook_endpoints::{DeliverySelection, EndpointRow, LoggedDelivery, Redelivery};
-use crate::webhooks::address::{self, TargetPolicy};
-use crate::webhooks::signature::Secret;
-
-/// A new endpoint.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({
-    "url": "https://cms.example.org/hooks/marginalia",
-    "description": "CMS: show new reviews to the desk",
-    "event_types": ["review.created", "article.stats_changed"]
-}))]
-pub struct CreateEndpointRequest {
-    #[schema(value_type = WebhookUrl)]
-    pub url: String,
-    #[schema(value_type = Option<EndpointDescription>)]
-    pub description: Option<String>,
-    /// The events to receive; every event when absent.
-    #[schema(value_type = Option<Vec<EventType>>, min_items = 1)]
-    pub event_types: Option<Vec<String>>,
-    /// True when absent.
-    pub enabled: Option<bool>,
-}
-
-/// A change to an endpoint: absent fields stay as they are; `description: null` clears it;
-/// `enabled: true` also re-enables an endpoint disabled for failing.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"enabled": true}))]
-pub struct UpdateEndpointRequest {
-    #[schema(value_type = Option<WebhookUrl>)]
-    pub url: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<EndpointDescription>)]
-    pub description: Option<Option<String>>,
-    #[schema(value_type = Option<Vec<EventType>>, min_items = 1)]
-    pub event_types: Option<Vec<String>>,
-    pub enabled: Option<bool>,
-}
-
-/// Tells a member that is present (even as `null`) from one that is absent.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<T>, D::Error> {
-    T::deserialize(deserializer).map(Some)
-}
+use crate::store::webhook_endpoints::{EndpointRow, LoggedDelivery};
 
 /// An endpoint, without its secret.
 #[derive(Debug, Serialize, ToSchema)]
@@ -233,32 +191,81 @@ pub struct DeliveryPage {
     pub next_before: Option<Uuid>,
 }
 
-/// Refuses a URL the target policy rules out, before anything is stored: a literal private
-/// address or a name for this machine. Names are checked again, resolved, at every send.
-fn check_target(url: &WebhookUrl, policy: TargetPolicy) -> Result<(), ApiError> {
-    let refused = |message: String| {
-        ApiError::Validation(vec![FieldError::new(
-            "url",
-            FieldErrorCode::Disallowed,
-            message,
-        )])
-    };
-    address::check_literal_host(url.url(), policy).map_err(|error| refused(error.to_string()))?;
-    if policy == TargetPolicy::PublicOnly && address::is_local_name(url.url()) {
-        return Err(refused(
-            "names this machine (set MARGINALIA_WEBHOOK_ALLOW_PRIVATE_TARGETS=true to allow it)"
-                .into(),
-        ));
-    }
-    Ok(())
-}
-
 pub(super) fn endpoint_not_found() -> ApiError {
     ApiError::NotFound("no webhook endpoint with this id".into())
 }
 
 pub(super) fn delivery_not_found() -> ApiError {
     ApiError::NotFound("no delivery with this id for this endpoint".into())
+}
+
+impl From<EndpointError> for ApiError {
+    fn from(error: EndpointError) -> Self {
+        match error {
+            EndpointError::Service(error) => error.into(),
+            EndpointError::EndpointNotFound => endpoint_not_found(),
+            EndpointError::DeliveryNotFound => delivery_not_found(),
+            EndpointError::DeliveryDeleted => {
+                ApiError::NotFound("the delivery was deleted meanwhile".into())
+            }
+            EndpointError::AlreadyPending(row) => ApiError::Conflict(format!(
+                "the delivery is still pending; its next attempt is due at {}",
+                row.next_attempt_at.to_rfc3339()
+            )),
+        }
+    }
+}
+
+/// The `{endpoint_id}` and `{delivery_id}` path segments of a delivery's routes.
+pub struct DeliveryPath {
+    pub endpoint_id: Uuid,
+    pub delivery_id: Uuid,
+}
+
+impl FromRequest for DeliveryPath {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let parsed = EndpointPath::from_request(req, payload)
+            .into_inner()
+            .and_then(|path| {
+                let delivery_id = path.delivery_id.ok_or_else(|| {
+                    ApiError::bad_parameter(FieldError::new(
+                        "delivery_id",
+                        FieldErrorCode::Required,
+                        "is required",
+                    ))
+                })?;
+                Ok(Self {
+                    endpoint_id: path.endpoint_id,
+                    delivery_id,
+                })
+            });
+        std::future::ready(parsed)
+    }
+}
+
+/// A new endpoint's body, checked.
+impl FromRequest for NewEndpoint {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = JsonBody::<CreateEndpointRequest>::from_request(req, payload);
+        Box::pin(async move { NewEndpoint::parse(body.await?.0).map_err(ApiError::Validation) })
+    }
+}
+
+/// An endpoint change's body, checked.
+impl FromRequest for EndpointChange {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = JsonBody::<UpdateEndpointRequest>::from_request(req, payload);
+        Box::pin(async move { EndpointChange::parse(body.await?.0).map_err(ApiError::Validation) })
+    }
 }
 
 /// Add a webhook endpoint.
@@ -279,19 +286,9 @@ pub(super) fn delivery_not_found() -> ApiError {
 pub async fn create_endpoint(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    JsonBody(request): JsonBody<CreateEndpointRequest>,
+    endpoint: NewEndpoint,
 ) -> Result<HttpResponse, ApiError> {
-    let endpoint = NewEndpoint::parse(EndpointInput {
-        url: Some(request.url),
-        description: Some(request.description),
-        event_types: request.event_types,
-        enabled: request.enabled,
-    })
-    .map_err(ApiError::Validation)?;
-    check_target(&endpoint.url, state.webhooks.target_policy)?;
-    let secret = Secret::generate();
-    let row = store::webhook_endpoints::create(&state.pool, &endpoint, &secret.expose()).await?;
-    tracing::info!(key = %caller.key_name, endpoint_id = %row.id, url = %row.url, "webhook endpoint created");
+    let (row, secret) = endpoints::create(&state, &caller, &endpoint).await?;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -365,25 +362,9 @@ pub async fn update_endpoint(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: EndpointPath,
-    JsonBody(request): JsonBody<UpdateEndpointRequest>,
+    change: EndpointChange,
 ) -> Result<web::Json<Endpoint>, ApiError> {
-    let change = EndpointChange::parse(
-        EndpointInput {
-            url: request.url,
-            description: request.description,
-            event_types: request.event_types,
-            enabled: request.enabled,
-        },
-        false,
-    )
-    .map_err(ApiError::Validation)?;
-    if let Some(url) = &change.url {
-        check_target(url, state.webhooks.target_policy)?;
-    }
-    let row = store::webhook_endpoints::update(&state.pool, path.endpoint_id, &change)
-        .await?
-        .ok_or_else(endpoint_not_found)?;
-    tracing::info!(key = %caller.key_name, endpoint_id = %row.id, "webhook endpoint changed");
+    let row = endpoints::update(&state, &caller, path.endpoint_id, &change).await?;
     Ok(web::Json(row.into()))
 }
 
@@ -405,10 +386,7 @@ pub async fn delete_endpoint(
     caller: ApiCaller,
     path: EndpointPath,
 ) -> Result<HttpResponse, ApiError> {
-    if !store::webhook_endpoints::delete(&state.pool, path.endpoint_id).await? {
-        return Err(endpoint_not_found());
-    }
-    tracing::info!(key = %caller.key_name, endpoint_id = %path.endpoint_id, "webhook endpoint deleted");
+    endpoints::delete(&state, &caller, path.endpoint_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -432,17 +410,10 @@ pub async fn rotate_secret(
     caller: ApiCaller,
     path: EndpointPath,
 ) -> Result<web::Json<RotatedSecret>, ApiError> {
-    let secret = Secret::generate();
-    let grace = chrono::Duration::from_std(state.webhooks.rotation_grace)
-        .unwrap_or(chrono::Duration::days(1));
-    let until = Utc::now() + grace;
-    store::webhook_endpoints::rotate_secret(&state.pool, path.endpoint_id, &secret.expose(), until)
-        .await?
-        .ok_or_else(endpoint_not_found)?;
-    tracing::info!(key = %caller.key_name, endpoint_id = %path.endpoint_id, "webhook secret rotated");
+    let rotation = endpoints::rotate_secret(&state, &caller, path.endpoint_id).await?;
     Ok(web::Json(RotatedSecret {
-        secret: secret.expose(),
-        previous_secret_valid_until: until,
+        secret: rotation.secret.expose(),
+        previous_secret_valid_until: rotation.previous_valid_until,
     }))
 }
 
@@ -471,31 +442,10 @@ pub async fn list_deliveries(
     path: EndpointPath,
     DeliveryQueryParams(query): DeliveryQueryParams,
 ) -> Result<web::Json<DeliveryPage>, ApiError> {
-    if store::webhook_endpoints::get(&state.pool, path.endpoint_id)
-        .await?
-        .is_none()
-    {
-        return Err(endpoint_not_found());
-    }
-    let limit = query.limit.get();
-    let rows = store::webhook_endpoints::deliveries(
-        &state.pool,
-        path.endpoint_id,
-        DeliverySelection::Page {
-            status: query.status.map(DeliveryStatus::as_str),
-            before: query.before,
-            limit,
-        },
-    )
-    .await?;
-    let full_page = i64::try_from(rows.len()).is_ok_and(|count| count == limit);
-    let next_before = rows
-        .last()
-        .filter(|_| full_page)
-        .map(|last| last.delivery.id);
+    let log = endpoints::delivery_log(&state, path.endpoint_id, &query).await?;
     Ok(web::Json(DeliveryPage {
-        items: rows.into_iter().map(Delivery::from).collect(),
-        next_before,
+        items: log.deliveries.into_iter().map(Delivery::from).collect(),
+        next_before: log.next_before,
     }))
 }
 
@@ -520,34 +470,8 @@ pub async fn list_deliveries(
 pub async fn redeliver(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    path: EndpointPath,
+    path: DeliveryPath,
 ) -> Result<HttpResponse, ApiError> {
-    let delivery_id = path.delivery_id.ok_or_else(|| {
-        ApiError::bad_parameter(FieldError::new(
-            "delivery_id",
-            FieldErrorCode::Required,
-            "is required",
-        ))
-    })?;
-    match store::webhook_endpoints::redeliver(&state.pool, path.endpoint_id, delivery_id).await? {
-        Redelivery::Queued(_) => {
-            state.outbox.wake();
-            tracing::info!(key = %caller.key_name, %delivery_id, "webhook delivery queued again");
-            let queued = store::webhook_endpoints::deliveries(
-                &state.pool,
-                path.endpoint_id,
-                DeliverySelection::One(delivery_id),
-            )
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| ApiError::NotFound("the delivery was deleted meanwhile".into()))?;
-            Ok(HttpResponse::Accepted().json(Delivery::from(queued)))
-        }
-        Redelivery::AlreadyPending(row) => Err(ApiError::Conflict(format!(
-            "the delivery is still pending; its next attempt is due at {}",
-            row.next_attempt_at.to_rfc3339()
-        ))),
-        Redelivery::NotFound => Err(delivery_not_found()),
-    }
+    let queued = endpoints::redeliver(&state, &caller, path.endpoint_id, path.delivery_id).await?;
+    Ok(HttpResponse::Accepted().json(Delivery::from(queued)))
 }

@@ -225,17 +225,64 @@ impl Lifecycle {
     }
 }
 
-/// An article description as received, every field optional.
-#[derive(Debug, Clone, Default)]
-pub struct ArticleInput<'a> {
-    pub title: Option<&'a str>,
-    pub url: Option<&'a str>,
-    pub language: Option<&'a str>,
-    pub section: Option<&'a str>,
+/// What the CMS says about an article. Absent fields are cleared; `reviews_open` defaults to true;
+/// an absent `lifecycle` or `moderation` leaves an existing article's as it is (a new one is
+/// published, with the site's moderation mode).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(Default))]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "title": "Pushed to the Brink Again, Islamic State’s Afghan Affiliate Claims Deadly Attacks",
+    "url": "https://news.example.org/a/islamic-state-afghan-affiliate-claims-deadly-attacks",
+    "language": "en",
+    "section": "South & Central Asia",
+    "published_at": "2020-05-14T09:00:00Z",
+    "reviews_open": true
+}))]
+pub struct PutArticleRequest {
+    /// The article's headline.
+    #[schema(value_type = Option<ArticleTitle>)]
+    pub title: Option<String>,
+    /// Where readers find the article.
+    #[schema(value_type = Option<ArticleUrl>)]
+    pub url: Option<String>,
+    /// The article's language.
+    #[schema(value_type = Option<LanguageTag>)]
+    pub language: Option<String>,
+    /// The section or desk.
+    #[schema(value_type = Option<ArticleSection>)]
+    pub section: Option<String>,
+    /// Between 0001-01-01 and 9999-12-31.
     pub published_at: Option<DateTime<Utc>>,
+    /// Whether readers may submit reviews.
     pub reviews_open: Option<bool>,
-    /// `Some(None)`: back to the site's mode; `None`: as it is.
+    pub lifecycle: Option<Lifecycle>,
+    /// This article's moderation mode; null: the site's (MARGINALIA_MODERATION). An editorial
+    /// setting: left out, it stays as it is (unlike the CMS's fields).
+    #[schema(value_type = Option<ModerationMode>)]
+    #[serde(default, deserialize_with = "present")]
     pub moderation: Option<Option<ModerationMode>>,
+}
+
+/// An editor's change to an article's settings; absent fields stay as they are.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reviews_open": false, "moderation": "pre"}))]
+pub struct PatchArticleRequest {
+    /// Whether readers may submit reviews.
+    pub reviews_open: Option<bool>,
+    /// This article's moderation mode; null: the site's (MARGINALIA_MODERATION).
+    #[schema(value_type = Option<ModerationMode>)]
+    #[serde(default, deserialize_with = "present")]
+    pub moderation: Option<Option<ModerationMode>>,
+}
+
+/// For `#[serde(default, deserialize_with = "present")]`: tells a member sent as null
+/// (`Some(None)`) from one left out (`None`).
+pub(crate) fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
 }
 
 /// A checked, normalized article description ready to store.
@@ -253,19 +300,28 @@ pub struct ArticleUpsert {
 }
 
 impl ArticleUpsert {
-    /// Normalizes the CMS's description, as received, and checks it; reviews stay open unless
-    /// said otherwise.
-    pub fn parse(input: ArticleInput<'_>) -> Result<Self, Vec<FieldError>> {
+    /// Normalizes the description the CMS sent (in a PUT or inside an event) and checks it;
+    /// reviews stay open unless said otherwise; `moderation` is the editorial setting to store.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn parse(
+        title: Option<&str>,
+        url: Option<&str>,
+        language: Option<&str>,
+        section: Option<&str>,
+        published_at: Option<DateTime<Utc>>,
+        reviews_open: Option<bool>,
+        moderation: Option<Option<ModerationMode>>,
+    ) -> Result<Self, Vec<FieldError>> {
         let mut fields = FieldErrors::default();
         let title = fields
-            .parse("title", Optional, input.title, ArticleTitle::parse)
+            .parse("title", Optional, title, ArticleTitle::parse)
             .flatten();
-        let url = fields.parse("url", Optional, input.url, ArticleUrl::parse);
-        let language = fields.parse("language", Optional, input.language, LanguageTag::parse);
+        let url = fields.parse("url", Optional, url, ArticleUrl::parse);
+        let language = fields.parse("language", Optional, language, LanguageTag::parse);
         let section = fields
-            .parse("section", Optional, input.section, ArticleSection::parse)
+            .parse("section", Optional, section, ArticleSection::parse)
             .flatten();
-        let published_at = fields.parse("published_at", Optional, input.published_at, |at| {
+        let published_at = fields.parse("published_at", Optional, published_at, |at| {
             time::storable(&at).map(|()| at)
         });
         fields.into_result()?;
@@ -275,8 +331,33 @@ impl ArticleUpsert {
             language,
             section,
             published_at,
-            reviews_open: input.reviews_open.unwrap_or(true),
-            moderation: input.moderation,
+            reviews_open: reviews_open.unwrap_or(true),
+            moderation,
+        })
+    }
+}
+
+/// A checked PUT of an article: its description, and the lifecycle to move it to, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArticlePut {
+    pub description: ArticleUpsert,
+    pub lifecycle: Option<Lifecycle>,
+}
+
+impl ArticlePut {
+    pub fn parse(request: PutArticleRequest) -> Result<Self, Vec<FieldError>> {
+        let description = ArticleUpsert::parse(
+            request.title.as_deref(),
+            request.url.as_deref(),
+            request.language.as_deref(),
+            request.section.as_deref(),
+            request.published_at,
+            request.reviews_open,
+            request.moderation,
+        )?;
+        Ok(Self {
+            description,
+            lifecycle: request.lifecycle,
         })
     }
 }
@@ -392,14 +473,15 @@ mod tests {
 
     #[test]
     fn article_descriptions_are_checked() {
-        let ok = ArticleUpsert::parse(ArticleInput {
-            title: Some("  Pushed to the Brink  "),
-            url: Some("https://news.example.org/a/1"),
-            language: Some("en-gb"),
-            section: Some("  "),
-            ..ArticleInput::default()
+        let ok = ArticlePut::parse(PutArticleRequest {
+            title: Some("  Pushed to the Brink  ".into()),
+            url: Some("https://news.example.org/a/1".into()),
+            language: Some("en-gb".into()),
+            section: Some("  ".into()),
+            ..PutArticleRequest::default()
         })
-        .unwrap();
+        .unwrap()
+        .description;
         assert_eq!(ok.section, None, "a blank section is absent");
         assert_eq!(
             ok.title.as_ref().map(ArticleTitle::as_str),
@@ -408,10 +490,10 @@ mod tests {
         assert_eq!(ok.language.as_ref().map(LanguageTag::as_str), Some("en-GB"));
         assert!(ok.reviews_open);
 
-        let errors = ArticleUpsert::parse(ArticleInput {
-            url: Some("javascript:alert(1)"),
-            language: Some("english please"),
-            ..ArticleInput::default()
+        let errors = ArticlePut::parse(PutArticleRequest {
+            url: Some("javascript:alert(1)".into()),
+            language: Some("english please".into()),
+            ..PutArticleRequest::default()
         })
         .unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
@@ -472,13 +554,15 @@ mod tests {
                 published_micros in prop::option::of(any::<i64>()),
             ) {
                 let published_at = published_micros.and_then(DateTime::from_timestamp_micros);
-                let parsed = ArticleUpsert::parse(ArticleInput {
-                    title: title.as_deref(),
-                    url: url.as_deref(),
-                    language: language.as_deref(),
+                let parsed = ArticleUpsert::parse(
+                    title.as_deref(),
+                    url.as_deref(),
+                    language.as_deref(),
+                    None,
                     published_at,
-                    ..ArticleInput::default()
-                });
+                    None,
+                    None,
+                );
                 match parsed {
                     Ok(article) => {
                         let texts = [

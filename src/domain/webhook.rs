@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use validator::ValidationError;
 
+use super::article::present;
 use super::field_error::Presence::{Optional, Required};
 use super::field_error::{read_query_pairs, FieldErrors};
 use super::page::PageSize;
@@ -160,13 +161,39 @@ impl EndpointDescription {
     }
 }
 
-/// An endpoint's settings as received; on creation `url` is required and `event_types` defaults
-/// to every event; on change, absent fields stay as they are.
-#[derive(Debug, Clone, Default)]
-pub struct EndpointInput {
+/// A new endpoint.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "url": "https://cms.example.org/hooks/marginalia",
+    "description": "CMS: show new reviews to the desk",
+    "event_types": ["review.created", "article.stats_changed"]
+}))]
+pub struct CreateEndpointRequest {
+    #[schema(value_type = WebhookUrl)]
+    pub url: String,
+    #[schema(value_type = Option<EndpointDescription>)]
+    pub description: Option<String>,
+    /// The events to receive; every event when absent.
+    #[schema(value_type = Option<Vec<EventType>>, min_items = 1)]
+    pub event_types: Option<Vec<String>>,
+    /// True when absent.
+    pub enabled: Option<bool>,
+}
+
+/// A change to an endpoint: absent fields stay as they are; `description: null` clears it;
+/// `enabled: true` also re-enables an endpoint disabled for failing.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(Default))]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"enabled": true}))]
+pub struct UpdateEndpointRequest {
+    #[schema(value_type = Option<WebhookUrl>)]
     pub url: Option<String>,
-    /// `Some(None)` clears the description.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<EndpointDescription>)]
     pub description: Option<Option<String>>,
+    #[schema(value_type = Option<Vec<EventType>>, min_items = 1)]
     pub event_types: Option<Vec<String>>,
     pub enabled: Option<bool>,
 }
@@ -182,8 +209,14 @@ pub struct NewEndpoint {
 
 impl NewEndpoint {
     /// `url` required; every event and enabled unless said otherwise.
-    pub fn parse(input: EndpointInput) -> Result<Self, Vec<FieldError>> {
-        let change = EndpointChange::parse(input, true)?;
+    pub fn parse(request: CreateEndpointRequest) -> Result<Self, Vec<FieldError>> {
+        let change = EndpointChange::check(
+            Some(&request.url),
+            Some(request.description.as_deref()),
+            request.event_types.as_deref(),
+            request.enabled,
+            true,
+        )?;
         let Some(url) = change.url else {
             return Err(vec![FieldError::new(
                 "url",
@@ -210,33 +243,45 @@ pub struct EndpointChange {
 }
 
 impl EndpointChange {
-    /// Checks a change; `creating` makes `url` required and fills in the defaults.
-    pub fn parse(input: EndpointInput, creating: bool) -> Result<Self, Vec<FieldError>> {
+    /// Checks a change; absent fields stay as they are.
+    pub fn parse(request: UpdateEndpointRequest) -> Result<Self, Vec<FieldError>> {
+        Self::check(
+            request.url.as_deref(),
+            request.description.as_ref().map(Option::as_deref),
+            request.event_types.as_deref(),
+            request.enabled,
+            false,
+        )
+    }
+
+    /// Checks settings; `creating` makes `url` required and fills in the defaults.
+    fn check(
+        url: Option<&str>,
+        description: Option<Option<&str>>,
+        event_types: Option<&[String]>,
+        enabled: Option<bool>,
+        creating: bool,
+    ) -> Result<Self, Vec<FieldError>> {
         let mut fields = FieldErrors::default();
         let presence = if creating { Required } else { Optional };
-        let url = fields.parse("url", presence, input.url.as_deref(), WebhookUrl::parse);
-        let description = match input.description {
+        let url = fields.parse("url", presence, url, WebhookUrl::parse);
+        let description = match description {
             Some(Some(raw)) => fields.parse(
                 "description",
                 Optional,
-                Some(raw.as_str()),
+                Some(raw),
                 EndpointDescription::parse,
             ),
             Some(None) => Some(None),
             None => None,
         };
-        let event_types = fields.parse(
-            "event_types",
-            Optional,
-            input.event_types.as_deref(),
-            EventFilter::parse,
-        );
+        let event_types = fields.parse("event_types", Optional, event_types, EventFilter::parse);
         fields.into_result()?;
         Ok(Self {
             url,
             description,
             event_types: event_types.or_else(|| creating.then(EventFilter::all)),
-            enabled: input.enabled.or(creating.then_some(true)),
+            enabled: enabled.or(creating.then_some(true)),
         })
     }
 }
@@ -413,25 +458,21 @@ mod tests {
 
     #[test]
     fn creation_needs_a_url_and_defaults_the_rest() {
-        let errors = EndpointChange::parse(EndpointInput::default(), true).unwrap_err();
+        let creating = |url: &str| CreateEndpointRequest {
+            url: url.into(),
+            description: None,
+            event_types: None,
+            enabled: None,
+        };
+        let errors = NewEndpoint::parse(creating("")).unwrap_err();
         assert_eq!(errors[0].field, "url");
-        let created = EndpointChange::parse(
-            EndpointInput {
-                url: Some("https://cms.example.org/in".into()),
-                ..EndpointInput::default()
-            },
-            true,
-        )
-        .unwrap();
-        assert_eq!(created.event_types, Some(EventFilter::all()));
-        assert_eq!(created.enabled, Some(true));
-        let change = EndpointChange::parse(
-            EndpointInput {
-                enabled: Some(false),
-                ..EndpointInput::default()
-            },
-            false,
-        )
+        let created = NewEndpoint::parse(creating("https://cms.example.org/in")).unwrap();
+        assert_eq!(created.event_types, EventFilter::all());
+        assert!(created.enabled);
+        let change = EndpointChange::parse(UpdateEndpointRequest {
+            enabled: Some(false),
+            ..UpdateEndpointRequest::default()
+        })
         .unwrap();
         assert_eq!(change.url, None);
         assert_eq!(change.event_types, None);

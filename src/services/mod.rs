@@ -4,6 +4,8 @@
 //! Handlers call these and only translate HTTP; nothing here knows about requests or responses,
 //! and nothing here runs inside a store transaction except what the store itself is given.
 
+pub mod cms;
+pub mod endpoints;
 pub mod reactions;
 pub mod reviews;
 

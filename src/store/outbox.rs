@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{
     Array, BigInt, Integer, Interval, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
 };
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::{stats, with_connection, StoreError};
@@ -35,95 +35,142 @@ pub async fn fan_out(
     let window = pg_interval(stats_window);
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
-                let due: Vec<(Uuid, String, String)> = outbox_events::table
-                    .filter(outbox_events::dispatched_at.is_null())
-                    .filter(outbox_events::available_at.le(diesel::dsl::now))
-                    .order(outbox_events::available_at)
-                    .limit(FAN_OUT_BATCH)
-                    .select((
-                        outbox_events::id,
-                        outbox_events::event_type,
-                        outbox_events::article_id,
-                    ))
-                    .for_update()
-                    .skip_locked()
-                    .load(conn)
-                    .await?;
-                if due.is_empty() {
-                    return Ok(0);
-                }
-                let endpoints: Vec<(Uuid, Vec<String>)> = webhook_endpoints::table
-                    .filter(webhook_endpoints::enabled)
-                    .select((webhook_endpoints::id, webhook_endpoints::event_types))
-                    .load(conn)
-                    .await?;
-                let subscribers = |event_type: &str| -> Vec<Uuid> {
-                    endpoints
-                        .iter()
-                        .filter(|(_, types)| types.iter().any(|t| t == event_type))
-                        .map(|(id, _)| *id)
-                        .collect()
-                };
-                let mut deliveries = Vec::new();
-                let mut stats_moved = BTreeSet::new();
-                for (event_id, event_type, article_id) in &due {
-                    if event_type == EventType::ArticleStatsChanged.as_str() {
-                        let counters = stats::for_article_on(conn, article_id)
-                            .await?
-                            .unwrap_or_default();
-                        diesel::update(outbox_events::table.find(event_id))
-                            .set(outbox_events::payload.eq(render_stats(article_id, counters)))
-                            .execute(conn)
-                            .await?;
-                    } else if EventType::from_name(event_type).is_some_and(EventType::moves_stats)
-                    {
-                        stats_moved.insert(article_id.as_str());
-                    }
-                    deliveries.extend(subscribers(event_type).into_iter().map(|endpoint_id| {
-                        (
-                            webhook_deliveries::id.eq(Uuid::now_v7()),
-                            webhook_deliveries::endpoint_id.eq(endpoint_id),
-                            webhook_deliveries::event_id.eq(*event_id),
-                        )
-                    }));
-                }
-                let stats_type = EventType::ArticleStatsChanged.as_str();
-                if !stats_moved.is_empty() && !subscribers(stats_type).is_empty() {
-                    let articles: Vec<&str> = stats_moved.into_iter().collect();
-                    let ids: Vec<Uuid> = articles.iter().map(|_| Uuid::now_v7()).collect();
-                    diesel::sql_query(
-                        "INSERT INTO outbox_events (id, event_type, article_id, payload, available_at) \
-                         SELECT id, $1, article_id, '{}'::jsonb, now() + $2 \
-                         FROM unnest($3::uuid[], $4::text[]) AS pending (id, article_id) \
-                         ON CONFLICT (article_id) \
-                         WHERE dispatched_at IS NULL AND event_type = 'article.stats_changed' \
-                         DO NOTHING",
-                    )
-                    .bind::<Text, _>(stats_type)
-                    .bind::<Interval, _>(window)
-                    .bind::<Array<SqlUuid>, _>(&ids)
-                    .bind::<Array<Text>, _>(&articles)
-                    .execute(conn)
-                    .await?;
-                }
-                // A statement takes at most 65,535 parameters: 10,000 rows of 3 at a time.
-                for chunk in deliveries.chunks(10_000) {
-                    diesel::insert_into(webhook_deliveries::table)
-                        .values(chunk)
-                        .on_conflict_do_nothing()
+            let due = claim_due_events(conn).await?;
+            if due.is_empty() {
+                return Ok(0);
+            }
+            let subscriptions = Subscriptions::load(conn).await?;
+            let mut deliveries = Vec::new();
+            let mut stats_moved = BTreeSet::new();
+            for (event_id, event_type, article_id) in &due {
+                if event_type == EventType::ArticleStatsChanged.as_str() {
+                    let counters = stats::for_article_on(conn, article_id)
+                        .await?
+                        .unwrap_or_default();
+                    diesel::update(outbox_events::table.find(event_id))
+                        .set(outbox_events::payload.eq(render_stats(article_id, counters)))
                         .execute(conn)
                         .await?;
+                } else if EventType::from_name(event_type).is_some_and(EventType::moves_stats) {
+                    stats_moved.insert(article_id.as_str());
                 }
-                let ids: Vec<Uuid> = due.iter().map(|(id, _, _)| *id).collect();
-                diesel::update(outbox_events::table.filter(outbox_events::id.eq_any(&ids)))
-                    .set(outbox_events::dispatched_at.eq(diesel::dsl::now))
-                    .execute(conn)
-                    .await?;
-                Ok(due.len())
+                deliveries.extend(
+                    subscriptions
+                        .of(event_type)
+                        .map(|endpoint_id| (Uuid::now_v7(), endpoint_id, *event_id)),
+                );
+            }
+            let stats_type = EventType::ArticleStatsChanged.as_str();
+            if !stats_moved.is_empty() && subscriptions.of(stats_type).next().is_some() {
+                let articles: Vec<&str> = stats_moved.into_iter().collect();
+                queue_stats_events(conn, &articles, window).await?;
+            }
+            insert_deliveries(conn, &deliveries).await?;
+            let ids: Vec<Uuid> = due.iter().map(|(id, _, _)| *id).collect();
+            diesel::update(outbox_events::table.filter(outbox_events::id.eq_any(&ids)))
+                .set(outbox_events::dispatched_at.eq(diesel::dsl::now))
+                .execute(conn)
+                .await?;
+            Ok(due.len())
         })
         .await
     })
     .await
+}
+
+/// Locks up to `FAN_OUT_BATCH` due, undispatched events (id, type, article), oldest first;
+/// events another instance holds are skipped.
+async fn claim_due_events(
+    conn: &mut AsyncPgConnection,
+) -> Result<Vec<(Uuid, String, String)>, StoreError> {
+    Ok(outbox_events::table
+        .filter(outbox_events::dispatched_at.is_null())
+        .filter(outbox_events::available_at.le(diesel::dsl::now))
+        .order(outbox_events::available_at)
+        .limit(FAN_OUT_BATCH)
+        .select((
+            outbox_events::id,
+            outbox_events::event_type,
+            outbox_events::article_id,
+        ))
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await?)
+}
+
+/// The enabled endpoints and the event types each receives.
+struct Subscriptions(Vec<(Uuid, Vec<String>)>);
+
+impl Subscriptions {
+    async fn load(conn: &mut AsyncPgConnection) -> Result<Self, StoreError> {
+        Ok(Self(
+            webhook_endpoints::table
+                .filter(webhook_endpoints::enabled)
+                .select((webhook_endpoints::id, webhook_endpoints::event_types))
+                .load(conn)
+                .await?,
+        ))
+    }
+
+    /// The endpoints that receive `event_type`.
+    fn of<'a>(&'a self, event_type: &'a str) -> impl Iterator<Item = Uuid> + 'a {
+        self.0
+            .iter()
+            .filter(move |(_, types)| types.iter().any(|t| t == event_type))
+            .map(|(id, _)| *id)
+    }
+}
+
+/// Queues an `article.stats_changed` event for each article, available after `window`, unless
+/// one is already pending for it.
+async fn queue_stats_events(
+    conn: &mut AsyncPgConnection,
+    articles: &[&str],
+    window: diesel::data_types::PgInterval,
+) -> Result<(), StoreError> {
+    let ids: Vec<Uuid> = articles.iter().map(|_| Uuid::now_v7()).collect();
+    diesel::sql_query(
+        "INSERT INTO outbox_events (id, event_type, article_id, payload, available_at) \
+         SELECT id, $1, article_id, '{}'::jsonb, now() + $2 \
+         FROM unnest($3::uuid[], $4::text[]) AS pending (id, article_id) \
+         ON CONFLICT (article_id) \
+         WHERE dispatched_at IS NULL AND event_type = 'article.stats_changed' \
+         DO NOTHING",
+    )
+    .bind::<Text, _>(EventType::ArticleStatsChanged.as_str())
+    .bind::<Interval, _>(window)
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .bind::<Array<Text>, _>(articles)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Stores new deliveries (id, endpoint, event); one that exists already is left as it is.
+async fn insert_deliveries(
+    conn: &mut AsyncPgConnection,
+    deliveries: &[(Uuid, Uuid, Uuid)],
+) -> Result<(), StoreError> {
+    // A statement takes at most 65,535 parameters: 10,000 rows of 3 at a time.
+    for chunk in deliveries.chunks(10_000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(id, endpoint_id, event_id)| {
+                (
+                    webhook_deliveries::id.eq(*id),
+                    webhook_deliveries::endpoint_id.eq(*endpoint_id),
+                    webhook_deliveries::event_id.eq(*event_id),
+                )
+            })
+            .collect();
+        diesel::insert_into(webhook_deliveries::table)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// A delivery claimed for one attempt, with what sending it needs.
@@ -235,80 +282,108 @@ pub async fn record(
     disable_after: Duration,
 ) -> Result<(Recorded, bool), StoreError> {
     let disable_after = pg_interval(disable_after);
-    let latency_ms = i32::try_from(result.latency.as_millis()).unwrap_or(i32::MAX);
-    let status_code = result.status_code.and_then(|code| i16::try_from(code).ok());
     let retry = result.retry_after.map(pg_interval);
+    let (status, next) = match (result.succeeded, retry) {
+        (true, _) => ("succeeded", None),
+        (false, Some(wait)) => ("pending", Some(wait)),
+        (false, None) => ("failed", None),
+    };
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
-                if log == LogEntry::Write {
-                    diesel::insert_into(webhook_attempts::table)
-                        .values((
-                            webhook_attempts::id.eq(Uuid::now_v7()),
-                            webhook_attempts::delivery_id.eq(result.delivery_id),
-                            webhook_attempts::attempt.eq(result.attempt),
-                            webhook_attempts::started_at.eq(result.started_at),
-                            webhook_attempts::latency_ms.eq(latency_ms),
-                            webhook_attempts::status_code.eq(status_code),
-                            webhook_attempts::error.eq(result.error.as_deref()),
-                            webhook_attempts::response_excerpt.eq(result.response_excerpt.as_deref()),
-                        ))
-                        .execute(conn)
-                        .await?;
-                }
-                let (status, next) = match (result.succeeded, retry) {
-                    (true, _) => ("succeeded", None),
-                    (false, Some(wait)) => ("pending", Some(wait)),
-                    (false, None) => ("failed", None),
-                };
-                let moved = diesel::sql_query(
-                    "UPDATE webhook_deliveries SET status = $1, \
-                     next_attempt_at = now() + COALESCE($2, interval '0') \
-                     WHERE id = $3 AND attempts = $4 AND status = 'pending'",
-                )
-                .bind::<Text, _>(status)
-                .bind::<Nullable<Interval>, _>(next)
-                .bind::<SqlUuid, _>(result.delivery_id)
-                .bind::<Integer, _>(result.attempt)
-                .execute(conn)
-                .await?;
-                let disabled = if result.succeeded {
-                    diesel::update(webhook_endpoints::table.find(result.endpoint_id))
-                        .filter(webhook_endpoints::failing_since.is_not_null())
-                        .set(webhook_endpoints::failing_since.eq(None::<DateTime<Utc>>))
-                        .execute(conn)
-                        .await?;
-                    false
-                } else {
-                    diesel::sql_query(
-                        "UPDATE webhook_endpoints SET failing_since = now() \
-                         WHERE id = $1 AND failing_since IS NULL",
-                    )
-                    .bind::<SqlUuid, _>(result.endpoint_id)
-                    .execute(conn)
-                    .await?;
-                    diesel::sql_query(
-                        "UPDATE webhook_endpoints SET enabled = false, updated_at = now(), \
-                         disabled_reason = 'every delivery attempt failed since ' \
-                           || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
-                         WHERE id = $1 AND enabled AND failing_since < now() - $2",
-                    )
-                    .bind::<SqlUuid, _>(result.endpoint_id)
-                    .bind::<Interval, _>(disable_after)
-                    .execute(conn)
-                    .await?
-                        > 0
-                };
-                let recorded = match (moved > 0, status) {
-                    (false, _) => Recorded::Superseded,
-                    (true, "succeeded") => Recorded::Succeeded,
-                    (true, "pending") => Recorded::WillRetry,
-                    (true, _) => Recorded::Failed,
-                };
-                Ok((recorded, disabled))
+            if log == LogEntry::Write {
+                write_log_entry(conn, result).await?;
+            }
+            let moved = diesel::sql_query(
+                "UPDATE webhook_deliveries SET status = $1, \
+                 next_attempt_at = now() + COALESCE($2, interval '0') \
+                 WHERE id = $3 AND attempts = $4 AND status = 'pending'",
+            )
+            .bind::<Text, _>(status)
+            .bind::<Nullable<Interval>, _>(next)
+            .bind::<SqlUuid, _>(result.delivery_id)
+            .bind::<Integer, _>(result.attempt)
+            .execute(conn)
+            .await?;
+            let disabled = if result.succeeded {
+                end_failure_streak(conn, result.endpoint_id).await?;
+                false
+            } else {
+                extend_failure_streak(conn, result.endpoint_id, disable_after).await?
+            };
+            let recorded = match (moved > 0, status) {
+                (false, _) => Recorded::Superseded,
+                (true, "succeeded") => Recorded::Succeeded,
+                (true, "pending") => Recorded::WillRetry,
+                (true, _) => Recorded::Failed,
+            };
+            Ok((recorded, disabled))
         })
         .await
     })
     .await
+}
+
+/// The attempt's entry in the delivery log.
+async fn write_log_entry(
+    conn: &mut AsyncPgConnection,
+    result: &AttemptResult,
+) -> Result<(), StoreError> {
+    let latency_ms = i32::try_from(result.latency.as_millis()).unwrap_or(i32::MAX);
+    let status_code = result.status_code.and_then(|code| i16::try_from(code).ok());
+    diesel::insert_into(webhook_attempts::table)
+        .values((
+            webhook_attempts::id.eq(Uuid::now_v7()),
+            webhook_attempts::delivery_id.eq(result.delivery_id),
+            webhook_attempts::attempt.eq(result.attempt),
+            webhook_attempts::started_at.eq(result.started_at),
+            webhook_attempts::latency_ms.eq(latency_ms),
+            webhook_attempts::status_code.eq(status_code),
+            webhook_attempts::error.eq(result.error.as_deref()),
+            webhook_attempts::response_excerpt.eq(result.response_excerpt.as_deref()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// An answer: the endpoint is no longer failing.
+async fn end_failure_streak(
+    conn: &mut AsyncPgConnection,
+    endpoint_id: Uuid,
+) -> Result<(), StoreError> {
+    diesel::update(webhook_endpoints::table.find(endpoint_id))
+        .filter(webhook_endpoints::failing_since.is_not_null())
+        .set(webhook_endpoints::failing_since.eq(None::<DateTime<Utc>>))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A failure: the endpoint's streak starts (if it had none), and an endpoint failing for longer
+/// than `disable_after` is disabled. True when it was disabled now.
+async fn extend_failure_streak(
+    conn: &mut AsyncPgConnection,
+    endpoint_id: Uuid,
+    disable_after: diesel::data_types::PgInterval,
+) -> Result<bool, StoreError> {
+    diesel::sql_query(
+        "UPDATE webhook_endpoints SET failing_since = now() \
+         WHERE id = $1 AND failing_since IS NULL",
+    )
+    .bind::<SqlUuid, _>(endpoint_id)
+    .execute(conn)
+    .await?;
+    let disabled = diesel::sql_query(
+        "UPDATE webhook_endpoints SET enabled = false, updated_at = now(), \
+         disabled_reason = 'every delivery attempt failed since ' \
+           || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+         WHERE id = $1 AND enabled AND failing_since < now() - $2",
+    )
+    .bind::<SqlUuid, _>(endpoint_id)
+    .bind::<Interval, _>(disable_after)
+    .execute(conn)
+    .await?;
+    Ok(disabled > 0)
 }
 
 /// Deletes what is older than `retention`: fanned-out events whose deliveries are all finished

@@ -137,32 +137,12 @@ impl Worker {
     async fn deliver(&self, delivery: ClaimedDelivery) {
         let started_at = Utc::now();
         let sent = self.send(&delivery).await;
-        let succeeded = sent.succeeded();
-        metrics::record_webhook_attempt(succeeded, sent.latency);
-        let attempts_made = usize::try_from(delivery.attempts).unwrap_or(usize::MAX);
-        let retry_after = if succeeded {
-            None
-        } else {
-            self.settings
-                .schedule
-                .wait_after(attempts_made, rand::rng().random::<f64>())
-        };
-        let result = AttemptResult {
-            delivery_id: delivery.id,
-            endpoint_id: delivery.endpoint_id,
-            attempt: delivery.attempts,
-            started_at,
-            latency: sent.latency,
-            status_code: sent.status_code,
-            error: sent.error.clone(),
-            response_excerpt: sent.response_excerpt.clone(),
-            succeeded,
-            retry_after,
-        };
+        metrics::record_webhook_attempt(sent.succeeded(), sent.latency);
+        let result = self.attempt_result(&delivery, started_at, &sent);
         let message_id = events::message_id(&delivery.event_id);
         match self.record(&delivery, &result, &message_id).await {
             Ok((outcome, disabled)) => {
-                self.report(&delivery, &sent, &message_id, outcome, disabled)
+                self.report(&delivery, &sent, &message_id, outcome, disabled);
             }
             // The database refuses every write: the lease runs out and the delivery is tried
             // again then, nothing is lost.
@@ -174,8 +154,37 @@ impl Worker {
         }
     }
 
-    /// Stores an attempt's outcome with its log entry; without it when the entry itself is
-    /// refused. The outcome, and whether the endpoint was disabled by it.
+    /// What an attempt came to, with when to try again after a failure.
+    fn attempt_result(
+        &self,
+        delivery: &ClaimedDelivery,
+        started_at: chrono::DateTime<Utc>,
+        sent: &Sent,
+    ) -> AttemptResult {
+        let succeeded = sent.succeeded();
+        let attempts_made = usize::try_from(delivery.attempts).unwrap_or(usize::MAX);
+        let retry_after = if succeeded {
+            None
+        } else {
+            self.settings
+                .schedule
+                .wait_after(attempts_made, rand::rng().random::<f64>())
+        };
+        AttemptResult {
+            delivery_id: delivery.id,
+            endpoint_id: delivery.endpoint_id,
+            attempt: delivery.attempts,
+            started_at,
+            latency: sent.latency,
+            status_code: sent.status_code,
+            error: sent.error.clone(),
+            response_excerpt: sent.response_excerpt.clone(),
+            succeeded,
+            retry_after,
+        }
+    }
+
+    /// Records the attempt with its log entry, or without it when the entry itself is refused.
     async fn record(
         &self,
         delivery: &ClaimedDelivery,
@@ -203,7 +212,7 @@ impl Worker {
         }
     }
 
-    /// The metrics and log lines of a recorded attempt.
+    /// Logs and counts what a recorded attempt came to.
     fn report(
         &self,
         delivery: &ClaimedDelivery,
