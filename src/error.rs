@@ -270,10 +270,20 @@ impl From<StoreError> for ApiError {
                     .into(),
             ),
             StoreError::Conflict(message) => Self::Conflict(message),
-            StoreError::UnknownItems { detail, errors } => Self::NotFoundItems { detail, errors },
-            StoreError::ConflictingItems { detail, errors } => {
-                Self::ConflictItems { detail, errors }
-            }
+            StoreError::UnknownItems(items) => Self::NotFoundItems {
+                detail: format!(
+                    "{} of the reviews do not exist; nothing was changed",
+                    items.len()
+                ),
+                errors: review_id_errors(items, crate::domain::FieldErrorCode::Unknown),
+            },
+            StoreError::ConflictingItems(items) => Self::ConflictItems {
+                detail: format!(
+                    "{} of the reviews cannot take this change; nothing was changed",
+                    items.len()
+                ),
+                errors: review_id_errors(items, crate::domain::FieldErrorCode::Disallowed),
+            },
             StoreError::ReviewNotFound => Self::NotFound("no review with this id".into()),
             StoreError::WrongEditToken => Self::Forbidden(
                 "the edit token does not belong to this review".into(),
@@ -289,6 +299,18 @@ impl From<StoreError> for ApiError {
             error @ StoreError::Query(_) => Self::Internal(Box::new(error)),
         }
     }
+}
+
+/// The store refuses items of a list by position; the one list the API sends it is a moderation
+/// action's `review_ids`, so that is the field each refusal names.
+fn review_id_errors(
+    items: Vec<crate::store::RefusedItem>,
+    code: crate::domain::FieldErrorCode,
+) -> Vec<FieldError> {
+    items
+        .into_iter()
+        .map(|item| FieldError::new(format!("review_ids[{}]", item.index), code, item.reason))
+        .collect()
 }
 
 impl From<crate::services::ServiceError> for ApiError {

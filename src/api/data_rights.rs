@@ -10,19 +10,17 @@ use uuid::Uuid;
 
 use super::extract::{article_parameter, read_query, status_parameter, time_parameter, JsonBody};
 use super::responses::{BadBody, BadParameter, KeyRequired, Unavailable};
-use super::reviews::{after_change, event_json};
 use super::streaming::{inert, keyset_batches};
 use crate::auth::ApiCaller;
 use crate::domain::article::ArticleId;
 use crate::domain::review::{AuthorEmail, ReviewStatus};
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
-use crate::metrics;
+use crate::services;
 use crate::state::AppState;
 use crate::store;
 use crate::store::data_rights::ExportFilter;
 use crate::store::moderation::ModeratedReviewRow;
-use crate::store::reviews::PublicReviewRow;
 
 /// Whose reviews to erase.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -74,17 +72,8 @@ pub async fn erase(
         }
     }
     .map_err(|error| ApiError::Validation(vec![error]))?;
-    let render = |row: &PublicReviewRow| event_json(&state, row);
-    let erased =
-        store::data_rights::erase(&state.pool, email.as_str(), &caller.key_name, &render).await?;
-    for change in &erased.changes {
-        after_change(&state, &change.review.article_id, erased.announced).await;
-    }
-    metrics::record_moderation_changes("erase", erased.changes.len());
-    tracing::info!(key = %caller.key_name, reviews = erased.reviews, "author data erased");
-    Ok(web::Json(ErasureResult {
-        erased: erased.reviews,
-    }))
+    let erased = services::data_rights::erase(&state, &caller.key_name, &email).await?;
+    Ok(web::Json(ErasureResult { erased }))
 }
 
 /// The formats of an export.

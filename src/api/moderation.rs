@@ -11,29 +11,16 @@ use super::responses::{
     ActionTargetsNotFound, BadBody, BadParameter, KeyRequired, ModeratedReviewNotFound,
     StateConflict, Unavailable,
 };
-use super::reviews::{after_change, event_json};
 use crate::auth::ApiCaller;
-use crate::domain::moderation::{
-    dismisses_flags, Disallowed, ModerationAction, ModerationNote, ReplyBody, MAX_BULK_IDS,
-};
+use crate::domain::moderation::{ModerationAction, ReplyBody};
 use crate::domain::review::ReviewStatus;
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
-use crate::metrics;
+use crate::services;
+use crate::services::moderation::Order;
 use crate::state::AppState;
-use crate::store;
-use crate::store::moderation::{Change, Entry, ModeratedReviewRow};
-use crate::store::reviews::PublicReviewRow;
+use crate::store::moderation::Change;
 use crate::views::review::Review;
-
-/// Why a review cannot take an action, as the 409 names it.
-fn refused(refusal: Disallowed) -> String {
-    format!(
-        "a {} review cannot be given `{}`",
-        refusal.from.as_str(),
-        refusal.action.as_str()
-    )
-}
 
 /// A moderator's action on one or many reviews.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -101,77 +88,27 @@ pub async fn act(
     caller: ApiCaller,
     JsonBody(request): JsonBody<ActionRequest>,
 ) -> Result<web::Json<ActionResult>, ApiError> {
-    let mut errors = Vec::new();
-    if request.review_ids.is_empty() || request.review_ids.len() > MAX_BULK_IDS {
-        errors.push(FieldError::new(
-            "review_ids",
-            FieldErrorCode::Length,
-            format!("must hold 1 to {MAX_BULK_IDS} review ids"),
-        ));
-    }
-    let note = match request.note.as_deref().map(ModerationNote::parse) {
-        Some(Ok(note)) => note,
-        Some(Err(rule)) => {
-            errors.push(FieldError::broke("note", &rule));
-            None
-        }
-        None => None,
+    let order = Order {
+        action: request.action,
+        review_ids: &request.review_ids,
+        note: request.note.as_deref(),
     };
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let action = request.action;
-    let entry = Entry {
-        actor: &caller.key_name,
-        action: action.as_str(),
-        note: note.as_ref().map(ModerationNote::as_str),
-        reason: None,
-    };
-    let (changes, announced) = apply(&state, action, &request.review_ids, &entry).await?;
-    for change in &changes {
-        after_change(&state, &change.review.article_id, announced).await;
-    }
-    metrics::record_moderation_changes(action.as_str(), changes.len());
-    tracing::info!(key = %caller.key_name, action = action.as_str(), changed = changes.len(), "moderation action");
-    let unchanged = request.review_ids.len() - changes.len();
+    let changes = services::moderation::act(&state, &caller.key_name, &order).await?;
     Ok(web::Json(ActionResult {
-        action,
-        changed: changes
-            .into_iter()
-            .map(|change| ChangedReview {
-                id: change.review.id,
-                from: change.from,
-                to: change.to,
-            })
-            .collect(),
-        unchanged,
+        action: request.action,
+        unchanged: request.review_ids.len() - changes.len(),
+        changed: changes.into_iter().map(ChangedReview::from).collect(),
     }))
 }
 
-/// Applies `action` to the reviews of `ids`: a change of status, or for `dismiss_flags` the
-/// clearing of flags, which moves no status and so announces nothing.
-async fn apply(
-    state: &AppState,
-    action: ModerationAction,
-    ids: &[Uuid],
-    entry: &Entry<'_>,
-) -> Result<(Vec<Change>, bool), ApiError> {
-    if action == ModerationAction::DismissFlags {
-        let decide = |row: &ModeratedReviewRow| {
-            dismisses_flags(row.public.status(), row.flag_count).map_err(refused)
-        };
-        let changes =
-            store::moderation::dismiss_flags(&state.pool, ids, decide, entry.actor, entry.note)
-                .await?;
-        return Ok((changes, false));
+impl From<Change> for ChangedReview {
+    fn from(change: Change) -> Self {
+        Self {
+            id: change.review.id,
+            from: change.from,
+            to: change.to,
+        }
     }
-    let render = |row: &PublicReviewRow| event_json(state, row);
-    let decide = |row: &ModeratedReviewRow| {
-        action
-            .apply(row.public.status(), row.erased_at.is_some())
-            .map_err(refused)
-    };
-    Ok(store::moderation::transition(&state.pool, ids, decide, entry, &render).await?)
 }
 
 /// The newsroom's reply.
@@ -213,9 +150,8 @@ pub async fn put_reply(
         Some(raw) => ReplyBody::parse(raw).map_err(|rule| vec![FieldError::broke("body", &rule)]),
     }
     .map_err(ApiError::Validation)?;
-    reply(&state, &caller, id, Some(body.as_str()))
-        .await
-        .map(web::Json)
+    let review = services::moderation::reply(&state, &caller.key_name, id, Some(&body)).await?;
+    Ok(web::Json(review))
 }
 
 /// Remove the reply.
@@ -237,19 +173,6 @@ pub async fn delete_reply(
     caller: ApiCaller,
     ReviewIdPath(id): ReviewIdPath,
 ) -> Result<HttpResponse, ApiError> {
-    reply(&state, &caller, id, None).await?;
+    services::moderation::reply(&state, &caller.key_name, id, None).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-async fn reply(
-    state: &AppState,
-    caller: &ApiCaller,
-    id: Uuid,
-    body: Option<&str>,
-) -> Result<Review, ApiError> {
-    let render = |row: &PublicReviewRow| event_json(state, row);
-    let (row, announced) =
-        store::moderation::reply(&state.pool, id, body, &caller.key_name, &render).await?;
-    after_change(state, &row.article_id, announced).await;
-    Ok(Review::new(row, &state.moderation.newsroom_name))
 }

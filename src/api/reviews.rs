@@ -30,18 +30,10 @@ use crate::services;
 use crate::services::reviews::Submitted;
 use crate::state::AppState;
 use crate::store;
-use crate::store::reviews::PublicReviewRow;
 use crate::store::StoreError;
 use crate::tokens;
-use crate::views;
 use crate::views::review::Review;
 use crate::views::tagged::TaggedBody;
-
-/// The event data of a review, its reply attributed to this service's newsroom (the handlers'
-/// adapter to `views::review::event_json`).
-pub fn event_json(state: &AppState, row: &PublicReviewRow) -> serde_json::Value {
-    views::review::event_json(row, &state.moderation.newsroom_name)
-}
 
 /// A new review as its author gets it: with the edit token, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
@@ -394,13 +386,4 @@ pub async fn delete_review(
 ) -> Result<HttpResponse, ApiError> {
     services::reviews::delete(&state, id, &token.required()?).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// After a committed change of an article's reviews: this process's cached reads of the article
-/// are stale, and the worker has events to send if any were written.
-pub(super) async fn after_change(state: &AppState, article_id: &str, announced: bool) {
-    state.read_cache.record_write(article_id).await;
-    if announced {
-        state.outbox.wake();
-    }
 }

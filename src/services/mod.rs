@@ -5,7 +5,9 @@
 //! and nothing here runs inside a store transaction except what the store itself is given.
 
 pub mod cms;
+pub mod data_rights;
 pub mod endpoints;
+pub mod moderation;
 pub mod reactions;
 pub mod reviews;
 

@@ -41,18 +41,12 @@ pub enum StoreError {
     /// The change conflicts with the stored state; the message says how.
     #[error("{0}")]
     Conflict(String),
-    /// Items the request names do not exist; `errors` says which.
-    #[error("{detail}")]
-    UnknownItems {
-        detail: String,
-        errors: Vec<crate::domain::FieldError>,
-    },
-    /// Items the request names cannot take the change; `errors` says which and why.
-    #[error("{detail}")]
-    ConflictingItems {
-        detail: String,
-        errors: Vec<crate::domain::FieldError>,
-    },
+    /// Items of the caller's list that do not exist, by position; nothing was changed.
+    #[error("{} of the items do not exist", .0.len())]
+    UnknownItems(Vec<RefusedItem>),
+    /// Items of the caller's list that cannot take the change, by position; nothing was changed.
+    #[error("{} of the items cannot take the change", .0.len())]
+    ConflictingItems(Vec<RefusedItem>),
     #[error("no such review")]
     ReviewNotFound,
     #[error("the edit token does not match")]
@@ -64,6 +58,14 @@ pub enum StoreError {
     /// An answer the code did not expect: a bug, or a schema out of step with the code.
     #[error("database error: {0}")]
     Query(#[source] Arc<DieselError>),
+}
+
+/// One item of a list a call was given that it refused: its position in that list and why. The
+/// caller, which knows what the list is called, names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedItem {
+    pub index: usize,
+    pub reason: String,
 }
 
 impl From<DieselError> for StoreError {
@@ -177,8 +179,8 @@ fn record(error: &StoreError) {
         | StoreError::ReviewsClosed
         | StoreError::ArticleUnpublished
         | StoreError::Conflict(_)
-        | StoreError::UnknownItems { .. }
-        | StoreError::ConflictingItems { .. }
+        | StoreError::UnknownItems(_)
+        | StoreError::ConflictingItems(_)
         | StoreError::ReviewNotFound
         | StoreError::WrongEditToken
         | StoreError::EditWindowClosed

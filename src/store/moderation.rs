@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::counters::Counting;
 use super::reviews::PublicReviewRow;
-use super::{with_connection, StoreError};
+use super::{with_connection, RefusedItem, StoreError};
 use crate::db::schema::{
     articles, moderation_log, outbox_events, review_flags, reviews, webhook_endpoints,
 };
@@ -22,8 +22,8 @@ use crate::domain::moderation::{
     transition_event, Content, ModerationAction, ModerationMode, ReasonCode, Rules,
 };
 use crate::domain::review::{edited_reasons, edited_status, ReviewEdit, ReviewStatus};
+use crate::domain::time;
 use crate::domain::webhook::EventType;
-use crate::domain::{time, FieldError, FieldErrorCode};
 
 /// Renders an outbound event's data from a review as it is after the change.
 pub type Render<'a> = &'a (dyn Fn(&PublicReviewRow) -> serde_json::Value + Sync);
@@ -259,8 +259,9 @@ async fn lock_reviews(
         .await?)
 }
 
-/// What `decide` says of each review of `ids`, in order; an unknown id (404) or any refusal
-/// (409) fails the whole call, naming each offending `review_ids[i]`.
+/// What `decide` says of each review of `ids`, in order; an unknown id or any refusal fails
+/// the whole call, naming each offending position in `ids` (unknown ones first, as they are the
+/// 404).
 fn decided<'r, T>(
     ids: &[Uuid],
     locked: &'r [ModeratedReviewRow],
@@ -272,38 +273,22 @@ fn decided<'r, T>(
     let mut refused = Vec::new();
     let mut targets = Vec::new();
     for (index, id) in ids.iter().enumerate() {
-        let field = format!("review_ids[{index}]");
         match by_id.get(id) {
-            None => unknown.push(FieldError::new(
-                field,
-                FieldErrorCode::Unknown,
-                format!("no review with id {id}"),
-            )),
+            None => unknown.push(RefusedItem {
+                index,
+                reason: format!("no review with id {id}"),
+            }),
             Some(row) => match decide(row) {
                 Ok(target) => targets.push((*row, target)),
-                Err(reason) => {
-                    refused.push(FieldError::new(field, FieldErrorCode::Disallowed, reason))
-                }
+                Err(reason) => refused.push(RefusedItem { index, reason }),
             },
         }
     }
     if !unknown.is_empty() {
-        return Err(StoreError::UnknownItems {
-            detail: format!(
-                "{} of the reviews do not exist; nothing was changed",
-                unknown.len()
-            ),
-            errors: unknown,
-        });
+        return Err(StoreError::UnknownItems(unknown));
     }
     if !refused.is_empty() {
-        return Err(StoreError::ConflictingItems {
-            detail: format!(
-                "{} of the reviews cannot take this change; nothing was changed",
-                refused.len()
-            ),
-            errors: refused,
-        });
+        return Err(StoreError::ConflictingItems(refused));
     }
     Ok(targets)
 }

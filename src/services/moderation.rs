@@ -1,0 +1,177 @@
+//! The editors' writes: moderation actions over many reviews (a change of status, or dismissing
+//! readers' flags) and the newsroom's replies.
+//!
+//! Each use case decides with `domain::moderation` (which action a review may take), runs one
+//! store transaction and hands what it changed to `after_commit`. Outbound events are rendered
+//! here with `views::review::event_json`.
+
+use uuid::Uuid;
+
+use super::{after_commit, Committed, ServiceError};
+use crate::domain::moderation::{
+    dismisses_flags, Disallowed, ModerationAction, ModerationNote, ReplyBody, MAX_BULK_IDS,
+};
+use crate::domain::{FieldError, FieldErrorCode};
+use crate::state::AppState;
+use crate::store;
+use crate::store::moderation::{Change, Entry, ModeratedReviewRow};
+use crate::store::reviews::PublicReviewRow;
+use crate::views::review::{event_json, Review};
+
+/// A moderator's action as sent: checked by `act` before anything is read.
+pub struct Order<'a> {
+    pub action: ModerationAction,
+    pub review_ids: &'a [Uuid],
+    pub note: Option<&'a str>,
+}
+
+/// Applies an action to every review of the order, all or nothing, and returns the changes (for
+/// `dismiss_flags`, the reviews whose flags were cleared). Unknown ids and reviews that cannot
+/// take the action are refused by their position in `review_ids`.
+pub async fn act(
+    state: &AppState,
+    actor: &str,
+    order: &Order<'_>,
+) -> Result<Vec<Change>, ServiceError> {
+    let note = checked_order(order).map_err(ServiceError::Invalid)?;
+    let entry = Entry {
+        actor,
+        action: order.action.as_str(),
+        note: note.as_ref().map(ModerationNote::as_str),
+        reason: None,
+    };
+    let (changes, announced) = apply(state, order.action, order.review_ids, &entry).await?;
+    after_commit(
+        state,
+        Committed {
+            articles: changes
+                .iter()
+                .map(|change| change.review.article_id.clone())
+                .collect(),
+            announced,
+            moderation_changes: Some((order.action.as_str(), changes.len())),
+            ..Committed::default()
+        },
+    )
+    .await;
+    tracing::info!(key = %actor, action = order.action.as_str(), changed = changes.len(), "moderation action");
+    Ok(changes)
+}
+
+/// The order's note, parsed, once its ids are 1 to `MAX_BULK_IDS` and its note is one a
+/// moderator may keep; otherwise every field that is not.
+fn checked_order(order: &Order<'_>) -> Result<Option<ModerationNote>, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if order.review_ids.is_empty() || order.review_ids.len() > MAX_BULK_IDS {
+        errors.push(FieldError::new(
+            "review_ids",
+            FieldErrorCode::Length,
+            format!("must hold 1 to {MAX_BULK_IDS} review ids"),
+        ));
+    }
+    let note = match order.note.map(ModerationNote::parse) {
+        Some(Ok(note)) => note,
+        Some(Err(rule)) => {
+            errors.push(FieldError::broke("note", &rule));
+            None
+        }
+        None => None,
+    };
+    if errors.is_empty() {
+        Ok(note)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Why a review cannot take an action, as the 409 names it.
+fn refused(refusal: Disallowed) -> String {
+    format!(
+        "a {} review cannot be given `{}`",
+        refusal.from.as_str(),
+        refusal.action.as_str()
+    )
+}
+
+/// Applies `action` to the reviews of `ids`: a change of status, or for `dismiss_flags` the
+/// clearing of flags, which moves no status and so announces nothing.
+async fn apply(
+    state: &AppState,
+    action: ModerationAction,
+    ids: &[Uuid],
+    entry: &Entry<'_>,
+) -> Result<(Vec<Change>, bool), ServiceError> {
+    if action == ModerationAction::DismissFlags {
+        let decide = |row: &ModeratedReviewRow| {
+            dismisses_flags(row.public.status(), row.flag_count).map_err(refused)
+        };
+        let changes =
+            store::moderation::dismiss_flags(&state.pool, ids, decide, entry.actor, entry.note)
+                .await?;
+        return Ok((changes, false));
+    }
+    let newsroom = &state.moderation.newsroom_name;
+    let render = |row: &PublicReviewRow| event_json(row, newsroom);
+    let decide = |row: &ModeratedReviewRow| {
+        action
+            .apply(row.public.status(), row.erased_at.is_some())
+            .map_err(refused)
+    };
+    Ok(store::moderation::transition(&state.pool, ids, decide, entry, &render).await?)
+}
+
+/// Sets (or with `None` removes) the newsroom's reply to a review and returns the review as
+/// readers now see it.
+pub async fn reply(
+    state: &AppState,
+    actor: &str,
+    id: Uuid,
+    body: Option<&ReplyBody>,
+) -> Result<Review, ServiceError> {
+    let newsroom = &state.moderation.newsroom_name;
+    let render = |row: &PublicReviewRow| event_json(row, newsroom);
+    let body = body.map(ReplyBody::as_str);
+    let (row, announced) = store::moderation::reply(&state.pool, id, body, actor, &render).await?;
+    after_commit(
+        state,
+        Committed {
+            articles: vec![row.article_id.clone()],
+            announced,
+            ..Committed::default()
+        },
+    )
+    .await;
+    Ok(Review::new(row, newsroom))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(result: Result<Option<ModerationNote>, Vec<FieldError>>) -> Vec<String> {
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|error| error.field)
+            .collect()
+    }
+
+    #[test]
+    fn orders_need_1_to_500_ids_and_a_keepable_note() {
+        let one = [Uuid::nil()];
+        let order = |review_ids, note| Order {
+            action: ModerationAction::Approve,
+            review_ids,
+            note,
+        };
+        assert!(fields(checked_order(&order(&one, Some("Checked.")))).is_empty());
+        assert_eq!(fields(checked_order(&order(&[], None))), ["review_ids"]);
+        let too_many = vec![Uuid::nil(); MAX_BULK_IDS + 1];
+        let long_note = "x".repeat(ModerationNote::MAX_CHARS + 1);
+        assert_eq!(
+            fields(checked_order(&order(&too_many, Some(&long_note)))),
+            ["review_ids", "note"]
+        );
+    }
+}
