@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Text};
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::moderation::{self, Change, Entry, ModeratedReviewRow, Render};
@@ -36,9 +36,11 @@ pub async fn erase(
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
             let ids: Vec<Uuid> = reviews::table
-                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(author_email) = lower(")
-                    .bind::<Text, _>(email)
-                    .sql(")"))
+                .filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>("lower(author_email) = lower(")
+                        .bind::<Text, _>(email)
+                        .sql(")"),
+                )
                 .order(reviews::id)
                 .select(reviews::id)
                 .for_update()
@@ -82,64 +84,8 @@ pub async fn erase(
                 render,
             )
             .await?;
-            // Reviews that were deleted already changed no status; their erasure is logged too.
-            let unchanged: Vec<_> = ids
-                .iter()
-                .filter(|id| !changes.iter().any(|change| change.review.id == **id))
-                .map(|id| {
-                    (
-                        moderation_log::id.eq(Uuid::now_v7()),
-                        moderation_log::review_id.eq(*id),
-                        moderation_log::actor.eq(actor),
-                        moderation_log::action.eq("erase"),
-                        moderation_log::from_status.eq(Some(ReviewStatus::Deleted.as_str())),
-                        moderation_log::to_status.eq(ReviewStatus::Deleted.as_str()),
-                        moderation_log::created_at.eq(now),
-                    )
-                })
-                .collect();
-            if !unchanged.is_empty() {
-                diesel::insert_into(moderation_log::table)
-                    .values(unchanged)
-                    .execute(conn)
-                    .await?;
-            }
-            // Free texts that may quote or name the author: moderators' notes on these reviews,
-            // readers' flag notes, and what receivers answered to their events.
-            diesel::update(moderation_log::table.filter(moderation_log::review_id.eq_any(&ids)))
-                .set(moderation_log::note.eq(None::<String>))
-                .execute(conn)
-                .await?;
-            diesel::delete(review_flags::table.filter(review_flags::review_id.eq_any(&ids)))
-                .execute(conn)
-                .await?;
-            let id_texts: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-            diesel::sql_query(
-                "UPDATE webhook_attempts SET response_excerpt = NULL WHERE delivery_id IN \
-                 (SELECT d.id FROM webhook_deliveries d JOIN outbox_events e ON e.id = d.event_id \
-                 WHERE e.payload->>'id' = ANY ($1))",
-            )
-            .bind::<Array<Text>, _>(&id_texts)
-            .execute(conn)
-            .await?;
-            diesel::sql_query(
-                "UPDATE outbox_events SET payload = payload || \
-                 '{\"title\": null, \"body\": \"\", \"author_name\": null, \"reply\": null}'::jsonb \
-                 WHERE payload->>'id' = ANY ($1)",
-            )
-            .bind::<Array<Text>, _>(&id_texts)
-            .execute(conn)
-            .await?;
-            // The remembered answers hold the texts; the keys stay (digests only) so that a
-            // client's retry of the same submission finds the review erased instead of storing
-            // it again.
-            diesel::update(idempotency_keys::table.filter(idempotency_keys::review_id.eq_any(&ids)))
-                .set((
-                    idempotency_keys::response.eq(None::<String>),
-                    idempotency_keys::sealed_token.eq(None::<Vec<u8>>),
-                ))
-                .execute(conn)
-                .await?;
+            log_erased_deleted(conn, &ids, &changes, actor, now).await?;
+            scrub_copies(conn, &ids).await?;
             Ok(Erased {
                 reviews: ids.len(),
                 changes,
@@ -149,6 +95,78 @@ pub async fn erase(
         .await
     })
     .await
+}
+
+/// Reviews that were deleted already changed no status; their erasure is logged too.
+async fn log_erased_deleted(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+    changes: &[Change],
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let unchanged: Vec<_> = ids
+        .iter()
+        .filter(|id| !changes.iter().any(|change| change.review.id == **id))
+        .map(|id| {
+            (
+                moderation_log::id.eq(Uuid::now_v7()),
+                moderation_log::review_id.eq(*id),
+                moderation_log::actor.eq(actor),
+                moderation_log::action.eq("erase"),
+                moderation_log::from_status.eq(Some(ReviewStatus::Deleted.as_str())),
+                moderation_log::to_status.eq(ReviewStatus::Deleted.as_str()),
+                moderation_log::created_at.eq(now),
+            )
+        })
+        .collect();
+    if !unchanged.is_empty() {
+        diesel::insert_into(moderation_log::table)
+            .values(unchanged)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Scrubs the copies of the erased reviews' texts kept elsewhere.
+async fn scrub_copies(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> Result<(), StoreError> {
+    // Free texts that may quote or name the author: moderators' notes on these reviews,
+    // readers' flag notes, and what receivers answered to their events.
+    diesel::update(moderation_log::table.filter(moderation_log::review_id.eq_any(ids)))
+        .set(moderation_log::note.eq(None::<String>))
+        .execute(conn)
+        .await?;
+    diesel::delete(review_flags::table.filter(review_flags::review_id.eq_any(ids)))
+        .execute(conn)
+        .await?;
+    let id_texts: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    diesel::sql_query(
+        "UPDATE webhook_attempts SET response_excerpt = NULL WHERE delivery_id IN \
+         (SELECT d.id FROM webhook_deliveries d JOIN outbox_events e ON e.id = d.event_id \
+         WHERE e.payload->>'id' = ANY ($1))",
+    )
+    .bind::<Array<Text>, _>(&id_texts)
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "UPDATE outbox_events SET payload = payload || \
+         '{\"title\": null, \"body\": \"\", \"author_name\": null, \"reply\": null}'::jsonb \
+         WHERE payload->>'id' = ANY ($1)",
+    )
+    .bind::<Array<Text>, _>(&id_texts)
+    .execute(conn)
+    .await?;
+    // The remembered answers hold the texts; the keys stay (digests only) so that a client's
+    // retry of the same submission finds the review erased instead of storing it again.
+    diesel::update(idempotency_keys::table.filter(idempotency_keys::review_id.eq_any(ids)))
+        .set((
+            idempotency_keys::response.eq(None::<String>),
+            idempotency_keys::sealed_token.eq(None::<Vec<u8>>),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Which reviews an export holds.

@@ -90,10 +90,31 @@ pub(super) async fn transition_on(
     render: Render<'_>,
 ) -> Result<(Vec<Change>, bool), StoreError> {
     let locked = lock_reviews(conn, ids).await?;
-    let targets = decided(ids, &locked, decide)?;
+    let changes = planned_changes(decided(ids, &locked, decide)?);
     let now = time::now_stored();
-    let mut changes = Vec::new();
+    move_statuses(conn, &changes, entry.reason).await?;
+    let mut counted = Counting::default();
+    for change in &changes {
+        counted.change(&change.review, change.from, -1);
+        counted.change(&change.review, change.to, 1);
+    }
+    counted.apply(conn).await?;
+    let events: Vec<(EventType, &PublicReviewRow)> = changes
+        .iter()
+        .filter_map(|change| {
+            transition_event(change.from, change.to).map(|kind| (kind, &change.review))
+        })
+        .collect();
+    let announced = announce(conn, &events, render, now).await?;
+    log_changes(conn, &changes, entry, now).await?;
+    Ok((changes, announced))
+}
+
+/// The changes `decide`'s targets make: one per review (an id sent twice moves it once), none
+/// for a review already in its target status.
+fn planned_changes(targets: Vec<(&ModeratedReviewRow, ReviewStatus)>) -> Vec<Change> {
     let mut seen = std::collections::BTreeSet::new();
+    let mut changes = Vec::new();
     for (row, target) in targets {
         let from = row.public.status();
         if from == target || !seen.insert(row.public.id) {
@@ -107,6 +128,16 @@ pub(super) async fn transition_on(
             to: target,
         });
     }
+    changes
+}
+
+/// Stores the new statuses of `changes`, one statement per target status, adding `reason` to
+/// the reviews' reasons when there is one.
+async fn move_statuses(
+    conn: &mut AsyncPgConnection,
+    changes: &[Change],
+    reason: Option<ReasonCode>,
+) -> Result<(), StoreError> {
     for target in ReviewStatus::ALL {
         let moved: Vec<Uuid> = changes
             .iter()
@@ -125,7 +156,7 @@ pub(super) async fn transition_on(
              ELSE array_append(reasons, $2) END WHERE id = ANY ($3)",
         )
         .bind::<Text, _>(target.as_str())
-        .bind::<Text, _>(entry.reason.map_or("", ReasonCode::as_str))
+        .bind::<Text, _>(reason.map_or("", ReasonCode::as_str))
         .bind::<Array<SqlUuid>, _>(&moved)
         .execute(conn)
         .await?;
@@ -133,19 +164,23 @@ pub(super) async fn transition_on(
             forget_flags(conn, &moved).await?;
         }
     }
-    let mut counted = Counting::default();
-    for change in &changes {
-        counted.change(&change.review, change.from, -1);
-        counted.change(&change.review, change.to, 1);
+    Ok(())
+}
+
+/// The audit entries of `changes`.
+async fn log_changes(
+    conn: &mut AsyncPgConnection,
+    changes: &[Change],
+    entry: &Entry<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if changes.is_empty() {
+        return Ok(());
     }
-    counted.apply(conn).await?;
-    let events: Vec<(EventType, &PublicReviewRow)> = changes
-        .iter()
-        .filter_map(|change| {
-            transition_event(change.from, change.to).map(|kind| (kind, &change.review))
-        })
-        .collect();
-    let announced = announce(conn, &events, render, now).await?;
+    let reasons = entry
+        .reason
+        .map(|reason| vec![reason.as_str().to_owned()])
+        .unwrap_or_default();
     let log: Vec<_> = changes
         .iter()
         .map(|change| {
@@ -156,22 +191,17 @@ pub(super) async fn transition_on(
                 moderation_log::action.eq(entry.action),
                 moderation_log::from_status.eq(Some(change.from.as_str())),
                 moderation_log::to_status.eq(change.to.as_str()),
-                moderation_log::reasons.eq(entry
-                    .reason
-                    .map(|reason| vec![reason.as_str().to_owned()])
-                    .unwrap_or_default()),
+                moderation_log::reasons.eq(reasons.clone()),
                 moderation_log::note.eq(entry.note),
                 moderation_log::created_at.eq(now),
             )
         })
         .collect();
-    if !log.is_empty() {
-        diesel::insert_into(moderation_log::table)
-            .values(log)
-            .execute(conn)
-            .await?;
-    }
-    Ok((changes, announced))
+    diesel::insert_into(moderation_log::table)
+        .values(log)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Deletes the readers' flags of `ids`: a moderator has looked at them, so they no longer count
