@@ -2,24 +2,26 @@
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{article_parameter, read_query, status_parameter, time_parameter, JsonBody};
+use super::extract::{ExportQueryParams, JsonBody};
 use super::responses::{BadBody, BadParameter, KeyRequired, Unavailable};
 use super::streaming::{inert, keyset_batches};
 use crate::auth::ApiCaller;
+use crate::db::Pool;
 use crate::domain::article::ArticleId;
+pub use crate::domain::query::ExportFormat;
+use crate::domain::query::{ExportFilter, ExportQuery};
 use crate::domain::review::{AuthorEmail, ReviewStatus};
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
 use crate::services;
 use crate::state::AppState;
 use crate::store;
-use crate::store::data_rights::ExportFilter;
 use crate::store::moderation::ModeratedReviewRow;
 
 /// Whose reviews to erase.
@@ -74,16 +76,6 @@ pub async fn erase(
     .map_err(|error| ApiError::Validation(vec![error]))?;
     let erased = services::data_rights::erase(&state, &caller.key_name, &email).await?;
     Ok(web::Json(ErasureResult { erased }))
-}
-
-/// The formats of an export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ExportFormat {
-    /// One JSON object per line.
-    Ndjson,
-    /// RFC 4180, with a header row.
-    Csv,
 }
 
 /// One exported review.
@@ -216,33 +208,31 @@ fn encode(
 pub async fn export(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    req: HttpRequest,
+    ExportQueryParams(query): ExportQueryParams,
 ) -> Result<HttpResponse, ApiError> {
-    let mut format = ExportFormat::Ndjson;
-    let mut filter = ExportFilter::default();
-    read_query(&req, |name, value, errors| {
-        match name {
-            "format" => match value {
-                "ndjson" => format = ExportFormat::Ndjson,
-                "csv" => format = ExportFormat::Csv,
-                _ => errors.push(FieldError::new(
-                    "format",
-                    FieldErrorCode::Enum,
-                    "must be ndjson or csv",
-                )),
-            },
-            "article_id" => filter.article_id = article_parameter(value, errors),
-            "status" => filter.status = status_parameter(value, errors),
-            "since" => filter.since = time_parameter("since", value, errors),
-            _ => return false,
-        }
-        true
-    })?;
+    let ExportQuery { filter, format } = query;
     // The first batch is read before answering, so an unavailable database is still a 503.
     let first = store::data_rights::export_batch(&state.pool, &filter, None).await?;
-    let pool = state.pool.clone();
     tracing::info!(key = %caller.key_name, ?format, "reviews export started");
-    let batches = keyset_batches(
+    let content_type = match format {
+        ExportFormat::Ndjson => "application/x-ndjson",
+        ExportFormat::Csv => "text/csv; charset=utf-8",
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(export_batches(state.pool.clone(), filter, format, first)))
+}
+
+/// The export from its first batch on, each next batch read as the client takes the previous
+/// one.
+fn export_batches(
+    pool: Pool,
+    filter: ExportFilter,
+    format: ExportFormat,
+    first: Vec<ModeratedReviewRow>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    keyset_batches(
         first,
         usize::try_from(store::data_rights::EXPORT_BATCH).unwrap_or(0),
         |row: &ModeratedReviewRow| row.public.id,
@@ -251,13 +241,5 @@ pub async fn export(
             async move { store::data_rights::export_batch(&pool, &filter, Some(after)).await }
         },
         move |rows, first_batch| encode(format, rows, first_batch),
-    );
-    let content_type = match format {
-        ExportFormat::Ndjson => "application/x-ndjson",
-        ExportFormat::Csv => "text/csv; charset=utf-8",
-    };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, content_type))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(batches))
+    )
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{mime, web, FromRequest, HttpMessage, HttpRequest};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -14,8 +14,10 @@ use crate::client::Client;
 use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::field_error::read_query_pairs;
 use crate::domain::page::PageQuery;
-use crate::domain::review::{IdempotencyKey, ReviewStatus};
-use crate::domain::text::{self, LanguageTag};
+use crate::domain::query::{day_range_from_pairs, ExportQuery, LogQuery};
+use crate::domain::review::IdempotencyKey;
+use crate::domain::stats::DayRange;
+use crate::domain::text;
 use crate::domain::webhook::DeliveryQuery;
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
@@ -468,91 +470,78 @@ impl FromRequest for EditTokenHeader {
     }
 }
 
+/// The query string's pairs given to a domain `from_pairs`: a NUL anywhere, or any repeated,
+/// unknown or malformed parameter, is a 400 naming each one.
+fn parsed_query<T>(
+    req: &HttpRequest,
+    parse: impl FnOnce(Vec<(&str, &str)>) -> Result<T, Vec<FieldError>>,
+) -> Result<T, ApiError> {
+    let pairs = query_pairs(req)?;
+    parse(
+        pairs
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect(),
+    )
+    .map_err(|errors| ApiError::BadRequest {
+        detail: "invalid query parameters".into(),
+        errors,
+    })
+}
+
+/// The query of an audit log read.
+pub struct LogQueryParams(pub LogQuery);
+
+impl FromRequest for LogQueryParams {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parsed_query(req, |pairs| LogQuery::from_pairs(pairs)).map(Self))
+    }
+}
+
+/// The query of a reviews export.
+pub struct ExportQueryParams(pub ExportQuery);
+
+impl FromRequest for ExportQueryParams {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parsed_query(req, |pairs| ExportQuery::from_pairs(pairs)).map(Self))
+    }
+}
+
+/// The days of a stats series (`from`, `to`), today's date filling in what is not given.
+pub struct DayRangeParams(pub DayRange);
+
+impl FromRequest for DayRangeParams {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let today = Utc::now().date_naive();
+        let range = parsed_query(req, |pairs| day_range_from_pairs(pairs, today));
+        std::future::ready(range.map(Self))
+    }
+}
+
 /// Reads the query string's parameters with `read` (as `read_query_pairs` does): a repeated,
 /// unknown or malformed parameter is a 400 naming each one.
 pub fn read_query(
     req: &HttpRequest,
     read: impl FnMut(&str, &str, &mut Vec<FieldError>) -> bool,
 ) -> Result<(), ApiError> {
-    let pairs = query_pairs(req)?;
-    let mut errors = Vec::new();
-    read_query_pairs(
-        pairs
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str())),
-        &mut errors,
-        read,
-    );
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::BadRequest {
-            detail: "invalid query parameters".into(),
-            errors,
-        })
-    }
-}
-
-/// A `status` query parameter.
-pub fn status_parameter(value: &str, errors: &mut Vec<FieldError>) -> Option<ReviewStatus> {
-    let status = ReviewStatus::from_stored(value);
-    if status.is_none() {
-        errors.push(FieldError::new(
-            "status",
-            FieldErrorCode::Enum,
-            "must be one of pending, published, rejected, spam, deleted",
-        ));
-    }
-    status
-}
-
-/// An `article_id` query parameter.
-pub fn article_parameter(value: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    ArticleId::parse(value, "article_id")
-        .map(|id| id.as_str().to_owned())
-        .map_err(|error| errors.push(error))
-        .ok()
-}
-
-/// A time query parameter (RFC 3339).
-pub fn time_parameter(
-    field: &str,
-    value: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<DateTime<Utc>> {
-    let parsed = DateTime::parse_from_rfc3339(value).ok();
-    if parsed.is_none() {
-        errors.push(FieldError::new(
-            field,
-            FieldErrorCode::Format,
-            "must be an RFC 3339 time such as 2026-11-01T00:00:00Z",
-        ));
-    }
-    parsed.map(|time| time.with_timezone(&Utc))
-}
-
-/// A `true`/`false` query parameter.
-pub fn bool_parameter(field: &str, value: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
-    match value {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => {
-            errors.push(FieldError::new(
-                field,
-                FieldErrorCode::Type,
-                "must be true or false",
-            ));
-            None
+    parsed_query(req, |pairs| {
+        let mut errors = Vec::new();
+        read_query_pairs(pairs, &mut errors, read);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
         }
-    }
-}
-
-/// A language query parameter: a BCP 47 tag, compared in its conventional case.
-pub fn language_parameter(value: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    LanguageTag::parse(value)
-        .map(|tag| tag.as_str().to_owned())
-        .map_err(|rule| errors.push(FieldError::broke("language", &rule)))
-        .ok()
+    })
 }
 
 /// The query string as decoded name/value pairs, in order. A NUL anywhere (`%00`), the one

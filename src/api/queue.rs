@@ -10,23 +10,26 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{
-    article_parameter, bool_parameter, language_parameter, read_query, status_parameter,
-    time_parameter, ReviewIdPath,
-};
+use super::extract::{read_query, LogQueryParams, ReviewIdPath};
 use super::responses::{BadParameter, KeyRequired, ModeratedReviewNotFound, Unavailable};
 use super::streaming::{inert, keyset_batches};
 use crate::auth::ApiCaller;
+use crate::db::Pool;
 use crate::domain::article::ArticleId;
 use crate::domain::moderation::{AuditFilter, ReasonCode};
 use crate::domain::page::PageSize;
+pub use crate::domain::query::LogFormat;
+use crate::domain::query::{
+    article_parameter, bool_parameter, cursor_parameter, language_parameter, limit_parameter,
+    status_parameter, LogFilter,
+};
 use crate::domain::review::ReviewStatus;
 use crate::domain::text::LanguageTag;
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store;
-use crate::store::queue::{FlagRow, LogFilter, LogRow, QueueCounts, QueueFilter, QueueRow};
+use crate::store::queue::{FlagRow, LogRow, QueueCounts, QueueFilter, QueueRow};
 use crate::views::review::Review;
 
 /// A review as moderators see it: the public fields, its true status, the author's email, why
@@ -154,24 +157,6 @@ pub struct QueuePage {
 }
 
 /// Parses a UUID cursor (`next_cursor` of an earlier page).
-fn cursor(raw: &str, errors: &mut Vec<FieldError>) -> Option<Uuid> {
-    let parsed = Uuid::try_parse(raw).ok();
-    if parsed.is_none() {
-        errors.push(FieldError::new(
-            "cursor",
-            FieldErrorCode::Format,
-            "must be the next_cursor of an earlier page",
-        ));
-    }
-    parsed
-}
-
-fn limit(raw: &str, errors: &mut Vec<FieldError>) -> i64 {
-    PageSize::parse(raw)
-        .map_err(|error| errors.push(error))
-        .map_or(PageSize::DEFAULT, PageSize::get)
-}
-
 fn queue_filter(req: &HttpRequest) -> Result<QueueFilter, ApiError> {
     let mut filter = QueueFilter {
         status: ReviewStatus::Pending,
@@ -201,8 +186,8 @@ fn queue_filter(req: &HttpRequest) -> Result<QueueFilter, ApiError> {
             },
             "language" => filter.language = language_parameter(value, errors),
             "flagged" => filter.flagged = bool_parameter("flagged", value, errors).unwrap_or(false),
-            "cursor" => filter.after = cursor(value, errors),
-            "limit" => filter.limit = limit(value, errors),
+            "cursor" => filter.after = cursor_parameter(value, errors),
+            "limit" => filter.limit = limit_parameter(value, errors),
             _ => return false,
         }
         true
@@ -449,23 +434,6 @@ pub struct LogPage {
     pub next_cursor: Option<String>,
 }
 
-/// How the audit log is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Pages of JSON.
-    Json,
-    /// Every matching entry, one CSV download.
-    Csv,
-}
-
-fn text_filter(field: &str, value: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    AuditFilter::parse(value)
-        .map(AuditFilter::into_inner)
-        .map_err(|rule| errors.push(FieldError::broke(field, &rule)))
-        .ok()
-}
-
 /// Entries per batch of the CSV download.
 const LOG_CSV_BATCH: i64 = 1_000;
 
@@ -501,42 +469,11 @@ const LOG_CSV_BATCH: i64 = 1_000;
 pub async fn audit_log(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    req: HttpRequest,
+    LogQueryParams(query): LogQueryParams,
 ) -> Result<HttpResponse, ApiError> {
-    let mut filter = LogFilter::default();
-    let (mut before, mut page, mut format) = (None, PageSize::DEFAULT, LogFormat::Json);
-    read_query(&req, |name, value, errors| {
-        match name {
-            "review_id" => match Uuid::try_parse(value) {
-                Ok(id) => filter.review_id = Some(id),
-                Err(_) => errors.push(FieldError::new(
-                    "review_id",
-                    FieldErrorCode::Format,
-                    "must be a UUID",
-                )),
-            },
-            "article_id" => filter.article_id = article_parameter(value, errors),
-            "actor" => filter.actor = text_filter("actor", value, errors),
-            "action" => filter.action = text_filter("action", value, errors),
-            "since" => filter.since = time_parameter("since", value, errors),
-            "until" => filter.until = time_parameter("until", value, errors),
-            "format" => match value {
-                "json" => format = LogFormat::Json,
-                "csv" => format = LogFormat::Csv,
-                _ => errors.push(FieldError::new(
-                    "format",
-                    FieldErrorCode::Enum,
-                    "must be json or csv",
-                )),
-            },
-            "cursor" => before = cursor(value, errors),
-            "limit" => page = limit(value, errors),
-            _ => return false,
-        }
-        true
-    })?;
-    if format == LogFormat::Json {
-        let (rows, more) = store::queue::log(&state.pool, &filter, before, page).await?;
+    if query.format == LogFormat::Json {
+        let (rows, more) =
+            store::queue::log(&state.pool, &query.filter, query.before, query.limit).await?;
         let next_cursor = rows.last().filter(|_| more).map(|row| row.id.to_string());
         return Ok(HttpResponse::Ok().json(LogPage {
             items: rows.into_iter().map(LogEntry::from).collect(),
@@ -544,10 +481,26 @@ pub async fn audit_log(
         }));
     }
     // The first batch is read before answering, so an unavailable database is still a 503.
-    let (first, _) = store::queue::log(&state.pool, &filter, None, LOG_CSV_BATCH).await?;
+    let (first, _) = store::queue::log(&state.pool, &query.filter, None, LOG_CSV_BATCH).await?;
     tracing::info!(key = %caller.key_name, "audit log download started");
-    let pool = state.pool.clone();
-    let batches = keyset_batches(
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"marginalia-audit-log.csv\"",
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(log_csv_batches(state.pool.clone(), query.filter, first)))
+}
+
+/// The CSV download of the log from its first batch on, each next batch read as the client
+/// takes the previous one.
+fn log_csv_batches(
+    pool: Pool,
+    filter: LogFilter,
+    first: Vec<LogRow>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    keyset_batches(
         first,
         usize::try_from(LOG_CSV_BATCH).unwrap_or(0),
         |row: &LogRow| row.id,
@@ -560,13 +513,5 @@ pub async fn audit_log(
             }
         },
         log_csv,
-    );
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            "attachment; filename=\"marginalia-audit-log.csv\"",
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(batches))
+    )
 }

@@ -1,11 +1,11 @@
 //! Rating statistics: one article, or many at once for listing pages.
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::extract::read_query;
+use super::extract::DayRangeParams;
 use super::responses::{ArticleNotFound, ArticlesNotFound, BadParameter, Revalidated, Unavailable};
 use super::reviews::require_known_articles;
 use crate::domain::article::{ArticleId, ArticleIds};
@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::http_layer::cache::public_json;
 use crate::state::AppState;
 use crate::store;
+use crate::store::stats::DailyCounters;
 use crate::views::stats::{ArticleStats, Histogram};
 
 /// Stats of several articles.
@@ -168,57 +169,49 @@ pub struct LanguageShare {
 pub async fn daily_stats(
     state: web::Data<AppState>,
     article_id: ArticleId,
+    DayRangeParams(range): DayRangeParams,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (mut from, mut to) = (None, None);
-    read_query(&req, |name, value, _| {
-        match name {
-            "from" => from = Some(value.to_owned()),
-            "to" => to = Some(value.to_owned()),
-            _ => return false,
-        }
-        true
-    })?;
-    let range = DayRange::parse(from.as_deref(), to.as_deref(), Utc::now().date_naive()).map_err(
-        |errors| ApiError::BadRequest {
-            detail: "invalid query parameters".into(),
-            errors,
-        },
-    )?;
     require_known_articles(&state, &[article_id.as_str()]).await?;
     let daily = store::stats::daily(&state.pool, article_id.as_str(), &range).await?;
-    let days = daily
-        .days
-        .into_iter()
-        .map(|(date, counters)| {
-            let ArticleStats {
-                review_count,
-                average,
-                histogram,
-                ..
-            } = ArticleStats::new(String::new(), counters);
-            DayStats {
-                date,
-                review_count,
-                average,
-                histogram,
-            }
-        })
-        .collect();
-    let languages = daily
-        .languages
-        .into_iter()
-        .map(|(language, review_count)| LanguageShare {
-            language,
-            review_count,
-        })
-        .collect();
-    let series = DailyStats {
-        article_id: article_id.into_inner(),
-        from: range.from,
-        to: range.to,
-        days,
-        languages,
-    };
+    let series = DailyStats::new(article_id.into_inner(), &range, daily);
     public_json(&req, state.http_cache, &series)
+}
+
+impl DailyStats {
+    fn new(article_id: String, range: &DayRange, daily: DailyCounters) -> Self {
+        let days = daily
+            .days
+            .into_iter()
+            .map(|(date, counters)| {
+                let ArticleStats {
+                    review_count,
+                    average,
+                    histogram,
+                    ..
+                } = ArticleStats::new(String::new(), counters);
+                DayStats {
+                    date,
+                    review_count,
+                    average,
+                    histogram,
+                }
+            })
+            .collect();
+        let languages = daily
+            .languages
+            .into_iter()
+            .map(|(language, review_count)| LanguageShare {
+                language,
+                review_count,
+            })
+            .collect();
+        Self {
+            article_id,
+            from: range.from,
+            to: range.to,
+            days,
+            languages,
+        }
+    }
 }

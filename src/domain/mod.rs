@@ -7,6 +7,7 @@ pub mod field_error;
 pub mod language;
 pub mod moderation;
 pub mod page;
+pub mod query;
 pub mod reaction;
 pub mod review;
 pub mod stats;

@@ -10,6 +10,7 @@ use super::moderation::{self, Change, Entry, ModeratedReviewRow, Render};
 use super::{with_connection, StoreError};
 use crate::db::schema::{idempotency_keys, moderation_log, review_flags, reviews};
 use crate::db::Pool;
+use crate::domain::query::ExportFilter;
 use crate::domain::review::ReviewStatus;
 use crate::domain::time;
 
@@ -167,14 +168,6 @@ async fn scrub_copies(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> Result<(), 
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// Which reviews an export holds.
-#[derive(Debug, Clone, Default)]
-pub struct ExportFilter {
-    pub article_id: Option<String>,
-    pub status: Option<ReviewStatus>,
-    pub since: Option<DateTime<Utc>>,
 }
 
 /// Rows an export reads per query: a bound on its memory, whatever the total.

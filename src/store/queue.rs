@@ -13,6 +13,7 @@ use super::{with_connection, StoreError};
 use crate::db::schema::{articles, moderation_log, reviews};
 use crate::db::Pool;
 use crate::domain::moderation::ReasonCode;
+use crate::domain::query::LogFilter;
 use crate::domain::review::ReviewStatus;
 
 diesel::define_sql_function!(fn lower(text: Nullable<Text>) -> Nullable<Text>);
@@ -182,17 +183,6 @@ pub async fn author_reviews(
         Ok(Some((true, rows)))
     })
     .await
-}
-
-/// Which audit entries to read.
-#[derive(Debug, Clone, Default)]
-pub struct LogFilter {
-    pub review_id: Option<Uuid>,
-    pub article_id: Option<String>,
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
 }
 
 /// One entry of the audit log, with the article of its review.
