@@ -12,9 +12,8 @@ use uuid::Uuid;
 
 use crate::client::Client;
 use crate::domain::article::{ArticleId, ArticleIds};
-use crate::domain::field_error::read_query_pairs;
 use crate::domain::page::PageQuery;
-use crate::domain::query::{day_range_from_pairs, ExportQuery, LogQuery};
+use crate::domain::query::{day_range_from_pairs, ExportQuery, LogQuery, QueueFilter};
 use crate::domain::review::IdempotencyKey;
 use crate::domain::stats::DayRange;
 use crate::domain::text;
@@ -489,6 +488,18 @@ fn parsed_query<T>(
     })
 }
 
+/// The query of a page of the moderation queue.
+pub struct QueueQueryParams(pub QueueFilter);
+
+impl FromRequest for QueueQueryParams {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parsed_query(req, |pairs| QueueFilter::from_pairs(pairs)).map(Self))
+    }
+}
+
 /// The query of an audit log read.
 pub struct LogQueryParams(pub LogQuery);
 
@@ -525,23 +536,6 @@ impl FromRequest for DayRangeParams {
         let range = parsed_query(req, |pairs| day_range_from_pairs(pairs, today));
         std::future::ready(range.map(Self))
     }
-}
-
-/// Reads the query string's parameters with `read` (as `read_query_pairs` does): a repeated,
-/// unknown or malformed parameter is a 400 naming each one.
-pub fn read_query(
-    req: &HttpRequest,
-    read: impl FnMut(&str, &str, &mut Vec<FieldError>) -> bool,
-) -> Result<(), ApiError> {
-    parsed_query(req, |pairs| {
-        let mut errors = Vec::new();
-        read_query_pairs(pairs, &mut errors, read);
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
-    })
 }
 
 /// The query string as decoded name/value pairs, in order. A NUL anywhere (`%00`), the one

@@ -4,13 +4,13 @@
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{read_query, LogQueryParams, ReviewIdPath};
+use super::extract::{LogQueryParams, QueueQueryParams, ReviewIdPath};
 use super::responses::{BadParameter, KeyRequired, ModeratedReviewNotFound, Unavailable};
 use super::streaming::{inert, keyset_batches};
 use crate::auth::ApiCaller;
@@ -18,18 +18,14 @@ use crate::db::Pool;
 use crate::domain::article::ArticleId;
 use crate::domain::moderation::{AuditFilter, ReasonCode};
 use crate::domain::page::PageSize;
+use crate::domain::query::LogFilter;
 pub use crate::domain::query::LogFormat;
-use crate::domain::query::{
-    article_parameter, bool_parameter, cursor_parameter, language_parameter, limit_parameter,
-    status_parameter, LogFilter,
-};
 use crate::domain::review::ReviewStatus;
 use crate::domain::text::LanguageTag;
-use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store;
-use crate::store::queue::{FlagRow, LogRow, QueueCounts, QueueFilter, QueueRow};
+use crate::store::queue::{FlagRow, LogRow, QueueCounts, QueueRow};
 use crate::views::review::Review;
 
 /// A review as moderators see it: the public fields, its true status, the author's email, why
@@ -156,45 +152,6 @@ pub struct QueuePage {
     pub next_cursor: Option<String>,
 }
 
-/// Parses a UUID cursor (`next_cursor` of an earlier page).
-fn queue_filter(req: &HttpRequest) -> Result<QueueFilter, ApiError> {
-    let mut filter = QueueFilter {
-        status: ReviewStatus::Pending,
-        article_id: None,
-        reason: None,
-        language: None,
-        flagged: false,
-        after: None,
-        limit: PageSize::DEFAULT,
-    };
-    read_query(req, |name, value, errors| {
-        match name {
-            "status" => {
-                if let Some(status) = status_parameter(value, errors) {
-                    filter.status = status;
-                }
-            }
-            "article_id" => filter.article_id = article_parameter(value, errors),
-            "reason" => match ReasonCode::parse(value) {
-                Some(reason) => filter.reason = Some(reason),
-                None => errors.push(FieldError::new(
-                    "reason",
-                    FieldErrorCode::Enum,
-                    "must be one of banned_term, too_many_links, duplicate, honeypot, shouting, \
-                     flagged",
-                )),
-            },
-            "language" => filter.language = language_parameter(value, errors),
-            "flagged" => filter.flagged = bool_parameter("flagged", value, errors).unwrap_or(false),
-            "cursor" => filter.after = cursor_parameter(value, errors),
-            "limit" => filter.limit = limit_parameter(value, errors),
-            _ => return false,
-        }
-        true
-    })?;
-    Ok(filter)
-}
-
 /// The moderation queue.
 ///
 /// Reviews in one status (`pending` by default), oldest first, optionally of one article, held
@@ -221,9 +178,8 @@ fn queue_filter(req: &HttpRequest) -> Result<QueueFilter, ApiError> {
 pub async fn queue(
     state: web::Data<AppState>,
     _caller: ApiCaller,
-    req: HttpRequest,
+    QueueQueryParams(filter): QueueQueryParams,
 ) -> Result<web::Json<QueuePage>, ApiError> {
-    let filter = queue_filter(&req)?;
     let (rows, more) = store::queue::queue(&state.pool, &filter).await?;
     let next_cursor = rows
         .last()

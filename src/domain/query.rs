@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::article::ArticleId;
 use super::field_error::read_query_pairs;
-use super::moderation::AuditFilter;
+use super::moderation::{AuditFilter, ReasonCode};
 use super::page::PageSize;
 use super::review::ReviewStatus;
 use super::stats::DayRange;
@@ -123,6 +123,68 @@ fn read_all<'a, T>(
     } else {
         Err(errors)
     }
+}
+
+/// What the queue shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueFilter {
+    pub status: ReviewStatus,
+    pub article_id: Option<String>,
+    pub reason: Option<ReasonCode>,
+    pub language: Option<String>,
+    /// Only reviews readers flagged at least once.
+    pub flagged: bool,
+    pub after: Option<Uuid>,
+    pub limit: i64,
+}
+
+impl QueueFilter {
+    /// The queue's query: the `pending` reviews, a default page, unless the parameters say more.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let filter = Self {
+            status: ReviewStatus::Pending,
+            article_id: None,
+            reason: None,
+            language: None,
+            flagged: false,
+            after: None,
+            limit: PageSize::DEFAULT,
+        };
+        read_all(pairs, filter, |filter, name, value, errors| {
+            match name {
+                "status" => {
+                    if let Some(status) = status_parameter(value, errors) {
+                        filter.status = status;
+                    }
+                }
+                "article_id" => filter.article_id = article_parameter(value, errors),
+                "reason" => filter.reason = reason_parameter(value, errors),
+                "language" => filter.language = language_parameter(value, errors),
+                "flagged" => {
+                    filter.flagged = bool_parameter("flagged", value, errors).unwrap_or(false);
+                }
+                "cursor" => filter.after = cursor_parameter(value, errors),
+                "limit" => filter.limit = limit_parameter(value, errors),
+                _ => return false,
+            }
+            true
+        })
+    }
+}
+
+/// A `reason` query parameter: one of the reason codes a review is held for.
+fn reason_parameter(value: &str, errors: &mut Vec<FieldError>) -> Option<ReasonCode> {
+    let reason = ReasonCode::parse(value);
+    if reason.is_none() {
+        errors.push(FieldError::new(
+            "reason",
+            FieldErrorCode::Enum,
+            "must be one of banned_term, too_many_links, duplicate, honeypot, shouting, flagged",
+        ));
+    }
+    reason
 }
 
 /// Which audit entries to read.
@@ -285,6 +347,33 @@ mod tests {
 
     fn fields(errors: Vec<FieldError>) -> Vec<String> {
         errors.into_iter().map(|error| error.field).collect()
+    }
+
+    #[test]
+    fn queue_queries_default_to_a_page_of_pending_reviews() {
+        let filter = QueueFilter::from_pairs([]).unwrap();
+        assert_eq!(filter.status, ReviewStatus::Pending);
+        assert!(!filter.flagged);
+        assert_eq!(filter.limit, PageSize::DEFAULT);
+        let filter = QueueFilter::from_pairs([
+            ("status", "published"),
+            ("flagged", "true"),
+            ("reason", "duplicate"),
+            ("language", "uk"),
+        ])
+        .unwrap();
+        assert_eq!(filter.status, ReviewStatus::Published);
+        assert!(filter.flagged);
+        assert_eq!(filter.reason, Some(ReasonCode::Duplicate));
+        assert_eq!(filter.language.as_deref(), Some("uk"));
+        let errors = QueueFilter::from_pairs([
+            ("status", "lost"),
+            ("reason", "rude"),
+            ("flagged", "1"),
+            ("cursor", "x"),
+        ])
+        .unwrap_err();
+        assert_eq!(fields(errors), ["status", "reason", "flagged", "cursor"]);
     }
 
     #[test]

@@ -12,24 +12,9 @@ use super::moderation::ModeratedReviewRow;
 use super::{with_connection, StoreError};
 use crate::db::schema::{articles, moderation_log, reviews};
 use crate::db::Pool;
-use crate::domain::moderation::ReasonCode;
-use crate::domain::query::LogFilter;
-use crate::domain::review::ReviewStatus;
+use crate::domain::query::{LogFilter, QueueFilter};
 
 diesel::define_sql_function!(fn lower(text: Nullable<Text>) -> Nullable<Text>);
-
-/// What the queue shows.
-#[derive(Debug, Clone)]
-pub struct QueueFilter {
-    pub status: ReviewStatus,
-    pub article_id: Option<String>,
-    pub reason: Option<ReasonCode>,
-    pub language: Option<String>,
-    /// Only reviews readers flagged at least once.
-    pub flagged: bool,
-    pub after: Option<Uuid>,
-    pub limit: i64,
-}
 
 /// A review in the queue, with its article's title.
 #[derive(Debug, Clone, Queryable, Selectable)]
