@@ -8,16 +8,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{ExportQueryParams, JsonBody};
+use super::extract::{Checked, CheckedBody, ExportQueryParams};
 use super::responses::{BadBody, BadParameter, KeyRequired, Unavailable};
 use super::streaming::{inert, keyset_batches};
 use crate::auth::ApiCaller;
 use crate::db::Pool;
 use crate::domain::article::ArticleId;
+use crate::domain::editorial::parse_erasure;
 pub use crate::domain::query::ExportFormat;
 use crate::domain::query::{ExportFilter, ExportQuery};
 use crate::domain::review::{AuthorEmail, ReviewStatus};
-use crate::domain::{FieldError, FieldErrorCode};
+use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::services;
 use crate::state::AppState;
@@ -61,21 +62,17 @@ pub struct ErasureResult {
 pub async fn erase(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    JsonBody(request): JsonBody<ErasureRequest>,
+    Checked(email): Checked<AuthorEmail>,
 ) -> Result<web::Json<ErasureResult>, ApiError> {
-    let email = match request.author_email.as_deref() {
-        None => Err(FieldError::new(
-            "author_email",
-            FieldErrorCode::Required,
-            "is required",
-        )),
-        Some(raw) => {
-            AuthorEmail::parse(raw).map_err(|rule| FieldError::broke("author_email", &rule))
-        }
-    }
-    .map_err(|error| ApiError::Validation(vec![error]))?;
     let erased = services::data_rights::erase(&state, &caller.key_name, &email).await?;
     Ok(web::Json(ErasureResult { erased }))
+}
+
+impl CheckedBody for AuthorEmail {
+    type Body = ErasureRequest;
+    fn check(body: ErasureRequest) -> Result<Self, Vec<FieldError>> {
+        parse_erasure(body.author_email.as_deref())
+    }
 }
 
 /// One exported review.

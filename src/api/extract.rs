@@ -28,6 +28,29 @@ use crate::state::AppState;
 /// field a 422 naming the field.
 pub struct JsonBody<T>(pub T);
 
+/// A JSON body checked into a domain value at the edge: the body's syntax and shape as
+/// `JsonBody` checks them (400, 422), then the domain's rules (422 naming every broken one).
+pub struct Checked<T>(pub T);
+
+/// A domain value parsed from the request body that carries it.
+pub trait CheckedBody: Sized {
+    type Body: DeserializeOwned + 'static;
+    fn check(body: Self::Body) -> Result<Self, Vec<FieldError>>;
+}
+
+impl<T: CheckedBody + 'static> FromRequest for Checked<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = JsonBody::<T::Body>::from_request(req, payload);
+        Box::pin(async move {
+            let JsonBody(body) = body.await?;
+            T::check(body).map(Checked).map_err(ApiError::Validation)
+        })
+    }
+}
+
 /// Why a request's declared body format is refused, if it is.
 fn unsupported_format(req: &HttpRequest) -> Option<String> {
     let mime = match req.mime_type() {

@@ -6,18 +6,18 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{JsonBody, ReviewIdPath};
+use super::extract::{Checked, CheckedBody, ReviewIdPath};
 use super::responses::{
     ActionTargetsNotFound, BadBody, BadParameter, KeyRequired, ModeratedReviewNotFound,
     StateConflict, Unavailable,
 };
 use crate::auth::ApiCaller;
+use crate::domain::editorial::{parse_reply, ModerationOrder};
 use crate::domain::moderation::{ModerationAction, ReplyBody};
 use crate::domain::review::ReviewStatus;
-use crate::domain::{FieldError, FieldErrorCode};
+use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::services;
-use crate::services::moderation::Order;
 use crate::state::AppState;
 use crate::store::moderation::Change;
 use crate::views::review::Review;
@@ -86,19 +86,21 @@ pub struct ActionResult {
 pub async fn act(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    JsonBody(request): JsonBody<ActionRequest>,
+    Checked(order): Checked<ModerationOrder>,
 ) -> Result<web::Json<ActionResult>, ApiError> {
-    let order = Order {
-        action: request.action,
-        review_ids: &request.review_ids,
-        note: request.note.as_deref(),
-    };
     let changes = services::moderation::act(&state, &caller.key_name, &order).await?;
     Ok(web::Json(ActionResult {
-        action: request.action,
-        unchanged: request.review_ids.len() - changes.len(),
+        action: order.action,
+        unchanged: order.review_ids.len() - changes.len(),
         changed: changes.into_iter().map(ChangedReview::from).collect(),
     }))
+}
+
+impl CheckedBody for ModerationOrder {
+    type Body = ActionRequest;
+    fn check(body: ActionRequest) -> Result<Self, Vec<FieldError>> {
+        ModerationOrder::parse(body.action, body.review_ids, body.note.as_deref())
+    }
 }
 
 impl From<Change> for ChangedReview {
@@ -139,19 +141,17 @@ pub async fn put_reply(
     state: web::Data<AppState>,
     caller: ApiCaller,
     ReviewIdPath(id): ReviewIdPath,
-    JsonBody(request): JsonBody<ReplyRequest>,
+    Checked(body): Checked<ReplyBody>,
 ) -> Result<web::Json<Review>, ApiError> {
-    let body = match request.body.as_deref() {
-        None => Err(vec![FieldError::new(
-            "body",
-            FieldErrorCode::Required,
-            "is required",
-        )]),
-        Some(raw) => ReplyBody::parse(raw).map_err(|rule| vec![FieldError::broke("body", &rule)]),
-    }
-    .map_err(ApiError::Validation)?;
     let review = services::moderation::reply(&state, &caller.key_name, id, Some(&body)).await?;
     Ok(web::Json(review))
+}
+
+impl CheckedBody for ReplyBody {
+    type Body = ReplyRequest;
+    fn check(body: ReplyRequest) -> Result<Self, Vec<FieldError>> {
+        parse_reply(body.body.as_deref())
+    }
 }
 
 /// Remove the reply.

@@ -3,6 +3,7 @@
 pub mod api_key;
 pub mod article;
 pub mod cms_event;
+pub mod editorial;
 pub mod field_error;
 pub mod language;
 pub mod moderation;

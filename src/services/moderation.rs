@@ -8,22 +8,15 @@
 use uuid::Uuid;
 
 use super::{after_commit, Committed, ServiceError};
+use crate::domain::editorial::ModerationOrder;
 use crate::domain::moderation::{
-    dismisses_flags, Disallowed, ModerationAction, ModerationNote, ReplyBody, MAX_BULK_IDS,
+    dismisses_flags, Disallowed, ModerationAction, ModerationNote, ReplyBody,
 };
-use crate::domain::{FieldError, FieldErrorCode};
 use crate::state::AppState;
 use crate::store;
 use crate::store::moderation::{Change, Entry, ModeratedReviewRow};
 use crate::store::reviews::PublicReviewRow;
 use crate::views::review::{event_json, Review};
-
-/// A moderator's action as sent: checked by `act` before anything is read.
-pub struct Order<'a> {
-    pub action: ModerationAction,
-    pub review_ids: &'a [Uuid],
-    pub note: Option<&'a str>,
-}
 
 /// Applies an action to every review of the order, all or nothing, and returns the changes (for
 /// `dismiss_flags`, the reviews whose flags were cleared). Unknown ids and reviews that cannot
@@ -31,16 +24,15 @@ pub struct Order<'a> {
 pub async fn act(
     state: &AppState,
     actor: &str,
-    order: &Order<'_>,
+    order: &ModerationOrder,
 ) -> Result<Vec<Change>, ServiceError> {
-    let note = checked_order(order).map_err(ServiceError::Invalid)?;
     let entry = Entry {
         actor,
         action: order.action.as_str(),
-        note: note.as_ref().map(ModerationNote::as_str),
+        note: order.note.as_ref().map(ModerationNote::as_str),
         reason: None,
     };
-    let (changes, announced) = apply(state, order.action, order.review_ids, &entry).await?;
+    let (changes, announced) = apply(state, order.action, &order.review_ids, &entry).await?;
     after_commit(
         state,
         Committed {
@@ -56,32 +48,6 @@ pub async fn act(
     .await;
     tracing::info!(key = %actor, action = order.action.as_str(), changed = changes.len(), "moderation action");
     Ok(changes)
-}
-
-/// The order's note, parsed, once its ids are 1 to `MAX_BULK_IDS` and its note is one a
-/// moderator may keep; otherwise every field that is not.
-fn checked_order(order: &Order<'_>) -> Result<Option<ModerationNote>, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    if order.review_ids.is_empty() || order.review_ids.len() > MAX_BULK_IDS {
-        errors.push(FieldError::new(
-            "review_ids",
-            FieldErrorCode::Length,
-            format!("must hold 1 to {MAX_BULK_IDS} review ids"),
-        ));
-    }
-    let note = match order.note.map(ModerationNote::parse) {
-        Some(Ok(note)) => note,
-        Some(Err(rule)) => {
-            errors.push(FieldError::broke("note", &rule));
-            None
-        }
-        None => None,
-    };
-    if errors.is_empty() {
-        Ok(note)
-    } else {
-        Err(errors)
-    }
 }
 
 /// Why a review cannot take an action, as the 409 names it.
@@ -142,36 +108,4 @@ pub async fn reply(
     )
     .await;
     Ok(Review::new(row, newsroom))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fields(result: Result<Option<ModerationNote>, Vec<FieldError>>) -> Vec<String> {
-        result
-            .err()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|error| error.field)
-            .collect()
-    }
-
-    #[test]
-    fn orders_need_1_to_500_ids_and_a_keepable_note() {
-        let one = [Uuid::nil()];
-        let order = |review_ids, note| Order {
-            action: ModerationAction::Approve,
-            review_ids,
-            note,
-        };
-        assert!(fields(checked_order(&order(&one, Some("Checked.")))).is_empty());
-        assert_eq!(fields(checked_order(&order(&[], None))), ["review_ids"]);
-        let too_many = vec![Uuid::nil(); MAX_BULK_IDS + 1];
-        let long_note = "x".repeat(ModerationNote::MAX_CHARS + 1);
-        assert_eq!(
-            fields(checked_order(&order(&too_many, Some(&long_note)))),
-            ["review_ids", "note"]
-        );
-    }
 }
