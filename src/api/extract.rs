@@ -312,22 +312,8 @@ impl FromRequest for ListQuery {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let article_id = req.match_info().get("article_id").unwrap_or_default();
-        let pairs = match query_pairs(req) {
-            Ok(pairs) => pairs,
-            Err(error) => return std::future::ready(Err(error)),
-        };
-        let query = PageQuery::from_pairs(
-            article_id,
-            pairs
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str())),
-        )
-        .map(ListQuery)
-        .map_err(|errors| ApiError::BadRequest {
-            detail: "invalid query parameters".into(),
-            errors,
-        });
-        std::future::ready(query)
+        let query = parsed_query(req, |pairs| PageQuery::from_pairs(article_id, pairs));
+        std::future::ready(query.map(ListQuery))
     }
 }
 
@@ -390,21 +376,8 @@ impl FromRequest for DeliveryQueryParams {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let pairs = match query_pairs(req) {
-            Ok(pairs) => pairs,
-            Err(error) => return std::future::ready(Err(error)),
-        };
-        let query = DeliveryQuery::from_pairs(
-            pairs
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str())),
-        )
-        .map(DeliveryQueryParams)
-        .map_err(|errors| ApiError::BadRequest {
-            detail: "invalid query parameters".into(),
-            errors,
-        });
-        std::future::ready(query)
+        let query = parsed_query(req, |pairs| DeliveryQuery::from_pairs(pairs));
+        std::future::ready(query.map(DeliveryQueryParams))
     }
 }
 
