@@ -226,7 +226,7 @@ fn queue_filter(req: &HttpRequest) -> Result<QueueFilter, ApiError> {
         ("limit" = Option<PageSize>, Query, description = "Reviews per page"),
         ("cursor" = Option<Uuid>, Query, description = "`next_cursor` of the previous page"),
     ),
-    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
+    security(("moderator_key" = []), ("admin_key" = [])),
     responses(
         (status = 200, description = "A page of the queue", body = QueuePage),
         BadParameter, KeyRequired, Unavailable,
@@ -272,7 +272,7 @@ pub struct QueueCountsBody {
 /// has looked at in months. The console polls it for live updates.
 #[utoipa::path(
     tag = "moderation",
-    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
+    security(("moderator_key" = []), ("admin_key" = [])),
     responses(
         (status = 200, description = "The counts", body = QueueCountsBody),
         KeyRequired, Unavailable,
@@ -313,7 +313,7 @@ pub struct AuthorReviews {
 #[utoipa::path(
     tag = "moderation",
     params(("id" = Uuid, Path, description = "Review id")),
-    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
+    security(("moderator_key" = []), ("admin_key" = [])),
     responses(
         (status = 200, description = "The author's other reviews", body = AuthorReviews),
         BadParameter, KeyRequired, ModeratedReviewNotFound, Unavailable,
@@ -488,7 +488,7 @@ const LOG_CSV_BATCH: i64 = 1_000;
         ("limit" = Option<PageSize>, Query, description = "Entries per page (JSON only)"),
         ("cursor" = Option<Uuid>, Query, description = "`next_cursor` of the previous page (JSON only)"),
     ),
-    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
+    security(("moderator_key" = []), ("admin_key" = [])),
     responses(
         (status = 200, description = "A page of the log, or all of it as CSV", content(
             (LogPage = "application/json"),

@@ -38,9 +38,18 @@ pub enum StoreError {
     ReviewsClosed,
     #[error("the article is unpublished")]
     ArticleUnpublished,
-    /// The change conflicts with the stored state; the message says how.
-    #[error("{0}")]
-    Conflict(String),
+    /// A deleted or erased review takes no reply.
+    #[error("the review is deleted")]
+    ReviewDeleted,
+    /// A retried submission's review was erased since its first answer.
+    #[error("the review of this idempotency key was erased")]
+    ReviewErased,
+    /// The first request with this idempotency key has not been answered yet.
+    #[error("a request with this idempotency key is in progress")]
+    RequestInProgress,
+    /// There are `webhook_endpoints::MAX_ENDPOINTS` endpoints already.
+    #[error("too many webhook endpoints")]
+    EndpointLimit,
     /// Items the request names do not exist; `errors` says which.
     #[error("{detail}")]
     UnknownItems {
@@ -176,7 +185,10 @@ fn record(error: &StoreError) {
         StoreError::ArticleNotFound
         | StoreError::ReviewsClosed
         | StoreError::ArticleUnpublished
-        | StoreError::Conflict(_)
+        | StoreError::ReviewDeleted
+        | StoreError::ReviewErased
+        | StoreError::RequestInProgress
+        | StoreError::EndpointLimit
         | StoreError::UnknownItems { .. }
         | StoreError::ConflictingItems { .. }
         | StoreError::ReviewNotFound
