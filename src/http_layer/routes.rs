@@ -1,6 +1,6 @@
-//! Which documented route a request is for, from the OpenAPI document the routes produced: the
-//! label of its metrics and log lines, the operation whose API key policy applies, and the
-//! `Allow` of a 405.
+//! Which route a request is for, from the OpenAPI document the routes produced and the pages
+//! served beside it: the label of its metrics and log lines, the operation whose API key policy
+//! applies, and the `Allow` of a 405.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +13,8 @@ use actix_web::{web, Error};
 
 use crate::metrics;
 
-/// The documented paths, derived from the OpenAPI document that the registration above produced:
+/// The documented paths, derived from the OpenAPI document that the registration produced, and
+/// the pages (`api::PAGES`, passed in by the caller):
 /// the route template of a request (the label of its metrics and logs) and, for a known path
 /// asked with another method, the `Allow` of its 405.
 ///
