@@ -269,7 +269,7 @@ fn start(
             .configure(api::routes)
             .split_for_parts();
         let document = openapi::finish(document);
-        let routes = web::Data::new(RouteTable::from_document(&document));
+        let routes = web::Data::new(RouteTable::new(&document, &api::PAGES));
         let scopes = web::Data::new(ScopePolicy::from_document(&document));
         app.app_data(state.clone())
             .app_data(routes)
@@ -303,6 +303,7 @@ fn start(
                     .url("/openapi.json", document)
                     .config(utoipa_swagger_ui::Config::default().validator_url("none")),
             )
+            .configure(api::pages)
             .default_service(web::to(api::unmatched))
     })
     .listen(listener)?

@@ -36,11 +36,22 @@ pub enum Scope {
 }
 
 impl Scope {
+    pub const ALL: [Self; 3] = [Self::Cms, Self::Moderator, Self::Admin];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Cms => "cms",
             Self::Moderator => "moderator",
             Self::Admin => "admin",
+        }
+    }
+
+    /// The OpenAPI security scheme of a key with this scope (`moderator_key`).
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Self::Cms => "cms_key",
+            Self::Moderator => "moderator_key",
+            Self::Admin => "admin_key",
         }
     }
 }
@@ -128,14 +139,16 @@ pub const UNKNOWN_KEY: &str = "the API key is unknown or revoked";
 
 /// Which keys an operation admits.
 ///
-/// Published as the operation's OpenAPI `security` (`api_key` with the scope names as
-/// alternatives) and enforced from that same publication by `ScopePolicy`, so the scopes the
-/// document shows are by construction the ones the service checks.
+/// Published as the operation's OpenAPI `security`, one alternative per admitted scope, each
+/// scope a security scheme of its own (`moderator_key`; every one is the same bearer key, and
+/// OpenAPI lists scopes in a requirement for OAuth only), and enforced from that same publication
+/// by `ScopePolicy`, so the scopes the document shows are by construction the ones the service
+/// checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admits {
     /// Any valid key (`security: [{"api_key": []}]`).
     AnyKey,
-    /// A key with one of these scopes (`[{"api_key": ["moderator"]}, {"api_key": ["admin"]}]`).
+    /// A key with one of these scopes (`[{"moderator_key": []}, {"admin_key": []}]`).
     /// `admin` may do everything, whether listed or not.
     OneOf(Vec<Scope>),
 }
@@ -171,29 +184,24 @@ impl Admits {
     /// What an OpenAPI operation's `security` (as JSON) says of API keys; `None` when it takes
     /// none.
     pub fn published(security: &serde_json::Value) -> Option<Self> {
-        let mut scopes = Vec::new();
-        let mut any_key = false;
-        let mut takes_key = false;
         let alternatives = security.as_array().map(Vec::as_slice).unwrap_or_default();
-        for names in alternatives.iter().filter_map(|a| a.get(API_KEY_SCHEME)) {
-            let names = names.as_array().map(Vec::as_slice).unwrap_or_default();
-            takes_key = true;
-            any_key |= names.is_empty();
-            scopes.extend(
-                names
-                    .iter()
-                    .filter_map(|name| name.as_str()?.parse::<Scope>().ok()),
-            );
+        let schemes = alternatives
+            .iter()
+            .filter_map(serde_json::Value::as_object)
+            .flat_map(|requirement| requirement.keys());
+        let mut scopes = Vec::new();
+        for scheme in schemes {
+            if scheme == API_KEY_SCHEME {
+                return Some(Self::AnyKey);
+            }
+            scopes.extend(Scope::ALL.into_iter().find(|s| s.scheme() == scheme));
         }
-        match (takes_key, any_key) {
-            (false, _) => None,
-            (true, true) => Some(Self::AnyKey),
-            (true, false) => Some(Self::OneOf(scopes)),
-        }
+        (!scopes.is_empty()).then_some(Self::OneOf(scopes))
     }
 }
 
-/// The name of the API key security scheme in the OpenAPI document.
+/// The security scheme of an API key of any scope in the OpenAPI document (each scope has its own,
+/// `Scope::scheme`).
 pub const API_KEY_SCHEME: &str = "api_key";
 
 /// What each operation admits, read from the OpenAPI document the routes produced, by method and
@@ -336,7 +344,7 @@ mod tests {
             Some(Admits::AnyKey)
         );
         assert_eq!(
-            Admits::published(&json!([{"api_key": ["moderator"]}, {"api_key": ["admin"]}])),
+            Admits::published(&json!([{"moderator_key": []}, {"admin_key": []}])),
             Some(Admits::OneOf(vec![Scope::Moderator, Scope::Admin]))
         );
     }

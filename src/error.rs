@@ -4,6 +4,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -11,6 +12,7 @@ use crate::auth::{self, AuthError};
 use crate::client::ClientError;
 use crate::domain::FieldError;
 use crate::rate_limit::OverLimit;
+use crate::store::webhook_endpoints::MAX_ENDPOINTS;
 use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -41,14 +43,9 @@ pub enum ApiError {
     },
     #[error("{method} is not allowed here; allowed: {allow}")]
     MethodNotAllowed { method: String, allow: String },
-    #[error("{0}")]
-    Conflict(String),
-    /// Named items of the request conflict with their stored state.
-    #[error("{detail}")]
-    ConflictItems {
-        detail: String,
-        errors: Vec<FieldError>,
-    },
+    /// A well-formed, allowed request that the stored state refuses.
+    #[error("{}", .0.detail())]
+    Refused(Refusal),
     #[error("too many requests from this client; retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("the request body did not arrive within {seconds} s")]
@@ -73,13 +70,17 @@ impl ApiError {
     }
 
     pub fn to_problem(&self) -> Problem {
-        // Each variant has a status of its own, and each status one kind of problem.
-        let problem_type = ProblemType::for_status(self.status_code());
+        // A refusal names its own kind; every other variant has a status of its own, and each
+        // status one kind of problem.
+        let problem_type = match self {
+            Self::Refused(refusal) => refusal.problem_type(),
+            _ => ProblemType::for_status(self.status_code()),
+        };
         let errors = match self {
             Self::BadRequest { errors, .. }
             | Self::Validation(errors)
-            | Self::NotFoundItems { errors, .. }
-            | Self::ConflictItems { errors, .. } => errors.clone(),
+            | Self::NotFoundItems { errors, .. } => errors.clone(),
+            Self::Refused(refusal) => refusal.errors().to_vec(),
             _ => Vec::new(),
         };
         let detail = match self {
@@ -116,6 +117,24 @@ pub enum ProblemType {
     MethodNotAllowed,
     #[serde(rename = "urn:marginalia:problem:conflict")]
     Conflict,
+    #[serde(rename = "urn:marginalia:problem:reviews-closed")]
+    ReviewsClosed,
+    #[serde(rename = "urn:marginalia:problem:article-unpublished")]
+    ArticleUnpublished,
+    #[serde(rename = "urn:marginalia:problem:edit-window-closed")]
+    EditWindowClosed,
+    #[serde(rename = "urn:marginalia:problem:review-deleted")]
+    ReviewDeleted,
+    #[serde(rename = "urn:marginalia:problem:review-erased")]
+    ReviewErased,
+    #[serde(rename = "urn:marginalia:problem:request-in-progress")]
+    RequestInProgress,
+    #[serde(rename = "urn:marginalia:problem:action-not-allowed")]
+    ActionNotAllowed,
+    #[serde(rename = "urn:marginalia:problem:redelivery-pending")]
+    RedeliveryPending,
+    #[serde(rename = "urn:marginalia:problem:endpoint-limit")]
+    EndpointLimit,
     #[serde(rename = "urn:marginalia:problem:request-timeout")]
     RequestTimeout,
     #[serde(rename = "urn:marginalia:problem:payload-too-large")]
@@ -131,7 +150,7 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    fn title(self) -> &'static str {
+    pub fn title(self) -> &'static str {
         match self {
             Self::BadRequest => "Bad request",
             Self::Validation => "Invalid fields",
@@ -139,7 +158,17 @@ impl ProblemType {
             Self::Forbidden => "Not allowed",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
-            Self::Conflict => "Conflict",
+            // A refusal keeps the title of the status it shares; its `type` tells it apart.
+            Self::Conflict
+            | Self::ReviewsClosed
+            | Self::ArticleUnpublished
+            | Self::EditWindowClosed
+            | Self::ReviewDeleted
+            | Self::ReviewErased
+            | Self::RequestInProgress
+            | Self::ActionNotAllowed
+            | Self::RedeliveryPending
+            | Self::EndpointLimit => "Conflict",
             Self::RequestTimeout => "Request timeout",
             Self::PayloadTooLarge => "Request body too large",
             Self::UnsupportedMediaType => "Unsupported media type",
@@ -147,6 +176,30 @@ impl ProblemType {
             Self::Unavailable => "Service unavailable",
             Self::Internal => "Internal error",
         }
+    }
+
+    /// What sets this kind apart, for people reading the document: the title, or for a refusal
+    /// (whose title is its status's) what was refused.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Self::ReviewsClosed => "Reviews are closed for the article",
+            Self::ArticleUnpublished => "The article is unpublished",
+            Self::EditWindowClosed => "The edit window has closed",
+            Self::ReviewDeleted => "The review is deleted",
+            Self::ReviewErased => "The review of this Idempotency-Key was erased",
+            Self::RequestInProgress => "The first request with this Idempotency-Key is in progress",
+            Self::ActionNotAllowed => "The action is not allowed from the reviews' status",
+            Self::RedeliveryPending => "The delivery is still pending",
+            Self::EndpointLimit => "As many webhook endpoints as allowed exist",
+            other => other.title(),
+        }
+    }
+
+    /// The last part of the URN (`reviews-closed`), naming this kind's example in the document.
+    pub fn name(self) -> String {
+        let urn = serde_json::to_value(self).unwrap_or_default();
+        let urn = urn.as_str().unwrap_or_default();
+        urn.rsplit(':').next().unwrap_or(urn).to_owned()
     }
 
     /// The kind of an error answer by its status, for answers other layers produced.
@@ -165,6 +218,91 @@ impl ProblemType {
             StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable,
             other if other.is_server_error() => Self::Internal,
             _ => Self::BadRequest,
+        }
+    }
+}
+
+/// A request that is well-formed and allowed, refused by the state it meets: each refusal is a
+/// problem `type` of its own, so that a client switches on the type rather than on the English of
+/// `detail` (which may be reworded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    ReviewsClosed,
+    /// The CMS unpublished the article.
+    ArticleUnpublished,
+    /// Past the edit window an author may still delete, no longer edit.
+    EditWindowClosed,
+    /// A deleted (or erased) review takes no reply.
+    ReviewDeleted,
+    /// A submission retried with its Idempotency-Key after its review was erased.
+    ReviewErased,
+    /// A submission retried while the first one with its Idempotency-Key is being answered.
+    RequestInProgress,
+    /// Reviews that a moderator's action names cannot take it from their status; nothing changed.
+    ActionNotAllowed {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    /// The delivery is still queued: it waits for its next attempt or is being sent.
+    RedeliveryPending {
+        next_attempt_at: DateTime<Utc>,
+    },
+    /// As many webhook endpoints as allowed exist already.
+    EndpointLimit,
+}
+
+impl Refusal {
+    pub fn problem_type(&self) -> ProblemType {
+        match self {
+            Self::ReviewsClosed => ProblemType::ReviewsClosed,
+            Self::ArticleUnpublished => ProblemType::ArticleUnpublished,
+            Self::EditWindowClosed => ProblemType::EditWindowClosed,
+            Self::ReviewDeleted => ProblemType::ReviewDeleted,
+            Self::ReviewErased => ProblemType::ReviewErased,
+            Self::RequestInProgress => ProblemType::RequestInProgress,
+            Self::ActionNotAllowed { .. } => ProblemType::ActionNotAllowed,
+            Self::RedeliveryPending { .. } => ProblemType::RedeliveryPending,
+            Self::EndpointLimit => ProblemType::EndpointLimit,
+        }
+    }
+
+    /// Every refusal conflicts with the stored state.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::CONFLICT
+    }
+
+    pub fn detail(&self) -> String {
+        match self {
+            Self::ReviewsClosed => "reviews are closed for this article".into(),
+            Self::ArticleUnpublished => "the article is unpublished: its published reviews stay \
+                                         readable, but it takes no new reviews"
+                .into(),
+            Self::EditWindowClosed => {
+                "the edit window of this review has closed; it can still be deleted".into()
+            }
+            Self::ReviewDeleted => "the review is deleted: it takes no reply".into(),
+            Self::ReviewErased => "the review first submitted with this Idempotency-Key was \
+                                   erased at its author's request; it is not stored again"
+                .into(),
+            Self::RequestInProgress => {
+                "a request with this Idempotency-Key is still in progress".into()
+            }
+            Self::ActionNotAllowed { detail, .. } => detail.clone(),
+            Self::RedeliveryPending { next_attempt_at } => format!(
+                "the delivery is still pending; its next attempt is due at {}",
+                next_attempt_at.to_rfc3339()
+            ),
+            Self::EndpointLimit => {
+                format!("at most {MAX_ENDPOINTS} webhook endpoints; delete one first")
+            }
+        }
+    }
+
+    /// The items at fault, when the request named several.
+    pub fn errors(&self) -> &[FieldError] {
+        match self {
+            Self::ActionNotAllowed { errors, .. } => errors,
+            _ => &[],
         }
     }
 }
@@ -217,7 +355,7 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::NotFoundItems { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) | Self::ConflictItems { .. } => StatusCode::CONFLICT,
+            Self::Refused(refusal) => refusal.status(),
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -264,12 +402,12 @@ impl From<StoreError> for ApiError {
                 "no article with this id; the CMS registers articles with PUT /v1/articles/{article_id}"
                     .into(),
             ),
-            StoreError::ReviewsClosed => Self::Conflict("reviews are closed for this article".into()),
-            StoreError::ArticleUnpublished => Self::Conflict(
-                "the article is unpublished: its published reviews stay readable, but it takes no new reviews"
-                    .into(),
-            ),
-            StoreError::Conflict(message) => Self::Conflict(message),
+            StoreError::ReviewsClosed => Self::Refused(Refusal::ReviewsClosed),
+            StoreError::ArticleUnpublished => Self::Refused(Refusal::ArticleUnpublished),
+            StoreError::ReviewDeleted => Self::Refused(Refusal::ReviewDeleted),
+            StoreError::ReviewErased => Self::Refused(Refusal::ReviewErased),
+            StoreError::RequestInProgress => Self::Refused(Refusal::RequestInProgress),
+            StoreError::EndpointLimit => Self::Refused(Refusal::EndpointLimit),
             StoreError::UnknownItems(items) => Self::NotFoundItems {
                 detail: format!(
                     "{} of the reviews do not exist; nothing was changed",
@@ -277,20 +415,18 @@ impl From<StoreError> for ApiError {
                 ),
                 errors: review_id_errors(items, crate::domain::FieldErrorCode::Unknown),
             },
-            StoreError::ConflictingItems(items) => Self::ConflictItems {
+            StoreError::ConflictingItems(items) => Self::Refused(Refusal::ActionNotAllowed {
                 detail: format!(
                     "{} of the reviews cannot take this change; nothing was changed",
                     items.len()
                 ),
                 errors: review_id_errors(items, crate::domain::FieldErrorCode::Disallowed),
-            },
+            }),
             StoreError::ReviewNotFound => Self::NotFound("no review with this id".into()),
             StoreError::WrongEditToken => Self::Forbidden(
                 "the edit token does not belong to this review".into(),
             ),
-            StoreError::EditWindowClosed => Self::Conflict(
-                "the edit window of this review has closed; it can still be deleted".into(),
-            ),
+            StoreError::EditWindowClosed => Self::Refused(Refusal::EditWindowClosed),
             StoreError::IdempotencyKeyReused => Self::Validation(vec![FieldError::new(
                 "Idempotency-Key",
                 crate::domain::FieldErrorCode::Mismatch,

@@ -99,7 +99,7 @@ impl From<ArticleWithStats> for Article {
     tag = "articles",
     params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     request_body(content = PutArticleRequest, content_type = "application/json"),
-    security(("api_key" = ["cms"]), ("api_key" = ["admin"])),
+    security(("cms_key" = []), ("admin_key" = [])),
     responses(
         (status = 200, description = "Updated", body = Article),
         (status = 201, description = "Created", body = Article,
@@ -146,7 +146,7 @@ impl FromRequest for ArticlePut {
     tag = "articles",
     params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
     request_body(content = PatchArticleRequest, content_type = "application/json"),
-    security(("api_key" = ["moderator"]), ("api_key" = ["cms"]), ("api_key" = ["admin"])),
+    security(("moderator_key" = []), ("cms_key" = []), ("admin_key" = [])),
     responses(
         (status = 200, description = "The article as it is now", body = Article),
         BadBody, KeyNeeded, ArticleNotFound, Unavailable,

@@ -13,8 +13,8 @@ use crate::error::ApiError;
 
 include!(concat!(env!("OUT_DIR"), "/static_assets.rs"));
 
-/// A static file's `?v=` version: the first 16 hex digits of its SHA-256 (published in the
-/// OpenAPI document as a schema of its own; `is_versioned` reads it).
+/// A static file's `?v=` version: the first 16 hex digits of its SHA-256 (`is_versioned` reads
+/// it; the pattern states the rule for readers and pins `is_version` in a unit test).
 pub struct ContentVersion;
 
 impl ContentVersion {

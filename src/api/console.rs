@@ -7,11 +7,10 @@
 //! surface, and every response here carries a CSP that allows nothing but this origin.
 
 use actix_web::http::header;
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use rust_embed::RustEmbed;
 
 use super::assets::{asset, console_forms};
-use super::responses::ConsoleFileNotFound;
 use crate::error::ApiError;
 
 #[derive(RustEmbed)]
@@ -85,14 +84,6 @@ fn console_file(req: &HttpRequest, name: &str) -> Result<HttpResponse, ApiError>
 /// Moderation queue, replies, article view, audit log and webhook integrations in the browser,
 /// for API keys of scope `moderator` or `admin` (see docs/console.md). Everything it does goes
 /// through this API.
-#[utoipa::path(
-    tag = "console",
-    responses(
-        (status = 200, description = "The console's page", content_type = "text/html", body = String),
-        (status = 304, description = "Unchanged since the ETag sent in `If-None-Match`"),
-    )
-)]
-#[get("/console/")]
 pub async fn console_page(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     console_file(&req, "index.html")
 }
@@ -101,16 +92,6 @@ pub async fn console_page(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 ///
 /// Its scripts, styles and translations, named by its page; each with an ETag and the console's
 /// Content-Security-Policy.
-#[utoipa::path(
-    tag = "console",
-    params(("file" = String, Path, description = "The file's name, as the console's page names it")),
-    responses(
-        (status = 200, description = "The file", content_type = "text/javascript", body = String),
-        (status = 304, description = "Unchanged since the ETag sent in `If-None-Match`"),
-        ConsoleFileNotFound,
-    )
-)]
-#[get("/console/{file:.+}")]
 pub async fn console_asset(
     req: HttpRequest,
     file: web::Path<String>,

@@ -52,7 +52,7 @@ pub struct ErasureResult {
 #[utoipa::path(
     tag = "data rights",
     request_body(content = ErasureRequest, content_type = "application/json"),
-    security(("api_key" = ["admin"])),
+    security(("admin_key" = [])),
     responses(
         (status = 200, description = "Erased", body = ErasureResult),
         BadBody, KeyRequired, Unavailable,
@@ -192,7 +192,7 @@ fn encode(
         ("status" = Option<ReviewStatus>, Query, description = "Only reviews in this status"),
         ("since" = Option<DateTime<Utc>>, Query, description = "Only reviews created at or after this time (RFC 3339)"),
     ),
-    security(("api_key" = ["admin"])),
+    security(("admin_key" = [])),
     responses(
         (status = 200, description = "The reviews", content(
             (String = "application/x-ndjson"),

@@ -1,15 +1,15 @@
-//! The examples of the documented error answers: one per status of each operation, built from the
-//! very `ApiError`s the service answers with (their messages, limits and problem types), so that
+//! The examples of the documented error answers: one per problem type each status of each
+//! operation can answer with (a 409 lists every refusal of its own type), built from the very
+//! `ApiError`s the service answers with (their messages, limits and problem types), so that
 //! an example shows what a client will really get: a 404 names the thing that is missing, a 403
 //! the scopes the operation admits, a 422 a field of the operation's own body.
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::webhook_endpoints;
-use crate::auth::{Admits, API_KEY_SCHEME, UNKNOWN_KEY};
+use crate::auth::{Admits, UNKNOWN_KEY};
 use crate::domain::{FieldError, FieldErrorCode};
-use crate::error::{ApiError, PROBLEM_JSON};
-use crate::store::webhook_endpoints::MAX_ENDPOINTS;
+use crate::error::{ApiError, Refusal, PROBLEM_JSON};
 use crate::store::StoreError;
 
 /// What an example depends on besides its status.
@@ -54,15 +54,29 @@ pub fn add_problem_examples(document: &mut Value) {
                 else {
                     continue;
                 };
-                let Some(error) = status.parse().ok().and_then(|s| example(s, &context)) else {
-                    continue;
-                };
-                if let Ok(problem) = serde_json::to_value(error.to_problem()) {
-                    content.insert("example".to_owned(), problem);
+                let errors = status.parse().map(|s| examples(s, &context));
+                let named = named_examples(&errors.unwrap_or_default());
+                if !named.is_empty() {
+                    content.insert("examples".to_owned(), Value::Object(named));
                 }
             }
         }
     }
+}
+
+/// Each problem under the name of its type, with what sets the type apart as its summary.
+fn named_examples(errors: &[ApiError]) -> Map<String, Value> {
+    errors
+        .iter()
+        .map(|error| {
+            let problem = error.to_problem();
+            let example = json!({
+                "summary": problem.problem_type.summary(),
+                "value": problem,
+            });
+            (problem.problem_type.name(), example)
+        })
+        .collect()
 }
 
 /// The member of the operation's JSON body a 422 example names.
@@ -101,82 +115,19 @@ fn first_parameter(operation: &Value) -> Option<(&str, &str)> {
     })
 }
 
-fn example(status: u16, op: &Operation<'_>) -> Option<ApiError> {
-    let is = |method: &str, path: &str| op.method == method && op.path == path;
+/// The problems an operation answers with under `status`: one for most statuses, each refusal
+/// of its own for a 409.
+fn examples(status: u16, op: &Operation<'_>) -> Vec<ApiError> {
     let error = match status {
-        400 => match first_parameter(op.operation) {
-            Some((name, _)) if name.ends_with("id") && name != "article_id" => {
-                ApiError::bad_parameter(FieldError::new(
-                    name,
-                    FieldErrorCode::Format,
-                    "must be a UUID",
-                ))
-            }
-            Some(("article_id", _)) => ApiError::bad_parameter(FieldError::new(
-                "article_id",
-                FieldErrorCode::Format,
-                "must be letters, digits and . _ : ~ -, not only dots",
-            )),
-            Some((name, _)) => ApiError::bad_parameter(FieldError::new(
-                name,
-                FieldErrorCode::Format,
-                "is not one of the accepted values",
-            )),
-            None => ApiError::BadRequest {
-                detail: "the body is not valid JSON: expected value at line 1 column 1".into(),
-                errors: Vec::new(),
-            },
-        },
-        401 if secured_by(op.operation, API_KEY_SCHEME) => ApiError::Unauthorized(UNKNOWN_KEY),
-        401 if secured_by(op.operation, "cms_signature") => {
-            ApiError::Unauthorized("the webhook signature could not be verified")
-        }
-        401 => ApiError::Unauthorized(
-            "this operation needs the review's edit token: send `X-Edit-Token: <token>`",
-        ),
+        400 => bad_parameter(op),
+        401 => unauthorized(op),
         403 => match Admits::published(&op.operation["security"]) {
             Some(admits) => admits.refusal().into(),
             None => StoreError::WrongEditToken.into(),
         },
-        404 if op.path.starts_with("/console/") => {
-            ApiError::NotFound("the console has no file `views/missing.js`".into())
-        }
-        404 if op.path.contains("/deliveries/") => webhook_endpoints::delivery_not_found(),
-        404 if op.path.starts_with("/v1/webhook-endpoints/") => {
-            webhook_endpoints::endpoint_not_found()
-        }
-        404 if is("post", "/v1/moderation/actions") => ApiError::NotFoundItems {
-            detail: "1 of the reviews do not exist; nothing was changed".into(),
-            errors: vec![FieldError::new(
-                "review_ids[1]",
-                FieldErrorCode::Unknown,
-                "no review with this id",
-            )],
-        },
-        404 if op.path.contains("/reviews/{id}") => StoreError::ReviewNotFound.into(),
-        404 => StoreError::ArticleNotFound.into(),
+        404 => not_found(op),
         408 => ApiError::RequestTimeout { seconds: 10 },
-        409 if is("post", "/v1/articles/{article_id}/reviews") => StoreError::ReviewsClosed.into(),
-        409 if is("patch", "/v1/reviews/{id}") => StoreError::EditWindowClosed.into(),
-        409 if is("post", "/v1/moderation/actions") => ApiError::ConflictItems {
-            detail: "1 of the reviews cannot take this change; nothing was changed".into(),
-            errors: vec![FieldError::new(
-                "review_ids[0]",
-                FieldErrorCode::Disallowed,
-                "the review is deleted; it cannot be approved",
-            )],
-        },
-        409 if op.path.ends_with("/reply") => {
-            ApiError::Conflict("the review is deleted: it takes no reply".into())
-        }
-        409 if op.path.ends_with("/redeliver") => ApiError::Conflict(
-            "the delivery is still pending; its next attempt is due at 2026-12-04T16:05:00+00:00"
-                .into(),
-        ),
-        409 if op.path.starts_with("/v1/webhook-endpoints") => ApiError::Conflict(format!(
-            "at most {MAX_ENDPOINTS} webhook endpoints; delete one first"
-        )),
-        409 => ApiError::Conflict("the request conflicts with the current state".into()),
+        409 => return refusals(op).into_iter().map(ApiError::Refused).collect(),
         413 => ApiError::PayloadTooLarge { limit: 262_144 },
         415 => ApiError::UnsupportedMediaType(
             "send the request body as JSON with `Content-Type: application/json`".into(),
@@ -193,7 +144,92 @@ fn example(status: u16, op: &Operation<'_>) -> Option<ApiError> {
             retry_after_secs: 42,
         },
         503 => ApiError::Unavailable(String::new()),
-        _ => return None,
+        _ => return Vec::new(),
     };
-    Some(error)
+    vec![error]
+}
+
+/// A 400 names the operation's first parameter, or its JSON body.
+fn bad_parameter(op: &Operation<'_>) -> ApiError {
+    match first_parameter(op.operation) {
+        Some((name, _)) if name.ends_with("id") && name != "article_id" => ApiError::bad_parameter(
+            FieldError::new(name, FieldErrorCode::Format, "must be a UUID"),
+        ),
+        Some(("article_id", _)) => ApiError::bad_parameter(FieldError::new(
+            "article_id",
+            FieldErrorCode::Format,
+            "must be letters, digits and . _ : ~ -, not only dots",
+        )),
+        Some((name, _)) => ApiError::bad_parameter(FieldError::new(
+            name,
+            FieldErrorCode::Format,
+            "is not one of the accepted values",
+        )),
+        None => ApiError::BadRequest {
+            detail: "the body is not valid JSON: expected value at line 1 column 1".into(),
+            errors: Vec::new(),
+        },
+    }
+}
+
+/// A 401 asks for what the operation is secured by: an API key, a CMS signature or an edit token.
+fn unauthorized(op: &Operation<'_>) -> ApiError {
+    if Admits::published(&op.operation["security"]).is_some() {
+        ApiError::Unauthorized(UNKNOWN_KEY)
+    } else if secured_by(op.operation, "cms_signature") {
+        ApiError::Unauthorized("the webhook signature could not be verified")
+    } else {
+        ApiError::Unauthorized(
+            "this operation needs the review's edit token: send `X-Edit-Token: <token>`",
+        )
+    }
+}
+
+/// A 404 names the thing the path names that is missing.
+fn not_found(op: &Operation<'_>) -> ApiError {
+    if op.path.contains("/deliveries/") {
+        webhook_endpoints::delivery_not_found()
+    } else if op.path.starts_with("/v1/webhook-endpoints/") {
+        webhook_endpoints::endpoint_not_found()
+    } else if op.method == "post" && op.path == "/v1/moderation/actions" {
+        ApiError::NotFoundItems {
+            detail: "1 of the reviews do not exist; nothing was changed".into(),
+            errors: vec![FieldError::new(
+                "review_ids[1]",
+                FieldErrorCode::Unknown,
+                "no review with this id",
+            )],
+        }
+    } else if op.path.contains("/reviews/{id}") {
+        StoreError::ReviewNotFound.into()
+    } else {
+        StoreError::ArticleNotFound.into()
+    }
+}
+
+/// The refusals (409) each operation can answer with, each a problem type of its own.
+fn refusals(op: &Operation<'_>) -> Vec<Refusal> {
+    match (op.method, op.path) {
+        ("post", "/v1/articles/{article_id}/reviews") => vec![
+            Refusal::ReviewsClosed,
+            Refusal::ArticleUnpublished,
+            Refusal::ReviewErased,
+            Refusal::RequestInProgress,
+        ],
+        ("patch", "/v1/reviews/{id}") => vec![Refusal::EditWindowClosed],
+        ("post", "/v1/moderation/actions") => vec![Refusal::ActionNotAllowed {
+            detail: "1 of the reviews cannot take this change; nothing was changed".into(),
+            errors: vec![FieldError::new(
+                "review_ids[0]",
+                FieldErrorCode::Disallowed,
+                "the review is deleted; it cannot be approved",
+            )],
+        }],
+        (_, "/v1/reviews/{id}/reply") => vec![Refusal::ReviewDeleted],
+        (_, path) if path.ends_with("/redeliver") => vec![Refusal::RedeliveryPending {
+            next_attempt_at: "2026-12-04T16:05:00Z".parse().unwrap_or_default(),
+        }],
+        ("post", "/v1/webhook-endpoints") => vec![Refusal::EndpointLimit],
+        _ => Vec::new(),
+    }
 }

@@ -1,10 +1,8 @@
 //! Liveness and readiness probes for load balancers and orchestrators.
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use utoipa::ToSchema;
 
-use super::responses::Unavailable;
 use crate::auth::ApiCaller;
 use crate::db::Pool;
 use crate::error::ApiError;
@@ -12,9 +10,8 @@ use crate::metrics;
 use crate::state::AppState;
 use crate::store;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct Health {
-    #[schema(example = "ok")]
     pub status: &'static str,
 }
 
@@ -22,11 +19,6 @@ pub struct Health {
 ///
 /// Never touches the database, so an orchestrator restarts the process only when the process
 /// itself is stuck, not when PostgreSQL is away.
-#[utoipa::path(
-    tag = "operations",
-    responses((status = 200, description = "Up", body = Health))
-)]
-#[get("/healthz")]
 pub async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
@@ -35,14 +27,6 @@ pub async fn healthz() -> web::Json<Health> {
 ///
 /// Answers within a second either way, so a load balancer can take the instance out of rotation
 /// while PostgreSQL is unreachable or stalls.
-#[utoipa::path(
-    tag = "operations",
-    responses(
-        (status = 200, description = "Ready", body = Health),
-        Unavailable,
-    )
-)]
-#[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, ApiError> {
     store::ping(&state.pool).await?;
     Ok(web::Json(Health { status: "ready" }))

@@ -65,14 +65,32 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(webhook_endpoints::delete_endpoint)
         .service(webhook_endpoints::rotate_secret)
         .service(webhook_endpoints::list_deliveries)
-        .service(webhook_endpoints::redeliver)
-        .service(widget::widget_js)
-        .service(widget::widget_css)
-        .service(widget::demo)
-        .service(console::console_page)
-        .service(console::console_asset)
-        .service(health::healthz)
-        .service(health::readyz);
+        .service(webhook_endpoints::redeliver);
+}
+
+/// The pages, static files and probes served beside the API (GET, and HEAD as GET): not
+/// operations of the OpenAPI document, so that generated clients hold only the API, but routed,
+/// labelled in metrics and answered with 405s as the operations are (`RouteTable::new`).
+pub const PAGES: [&str; 7] = [
+    "/widget.js",
+    "/widget.css",
+    "/demo/{article_id}",
+    "/console/",
+    "/console/{file:.+}",
+    "/healthz",
+    "/readyz",
+];
+
+/// Registers the handler of each of `PAGES`, after the operations.
+pub fn pages(cfg: &mut web::ServiceConfig) {
+    let [widget_js, widget_css, demo, console_page, console_file, healthz, readyz] = PAGES;
+    cfg.route(widget_js, web::get().to(widget::widget_js))
+        .route(widget_css, web::get().to(widget::widget_css))
+        .route(demo, web::get().to(widget::demo))
+        .route(console_page, web::get().to(console::console_page))
+        .route(console_file, web::get().to(console::console_asset))
+        .route(healthz, web::get().to(health::healthz))
+        .route(readyz, web::get().to(health::readyz));
 }
 
 /// Any request no route matched: 405 on a known path, 404 otherwise.

@@ -76,7 +76,7 @@ pub struct ActionResult {
 #[utoipa::path(
     tag = "moderation",
     request_body(content = ActionRequest, content_type = "application/json"),
-    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
+    security(("moderator_key" = []), ("admin_key" = [])),
     responses(
         (status = 200, description = "Applied", body = ActionResult),
         BadBody, KeyRequired, ActionTargetsNotFound, StateConflict, Unavailable,
@@ -130,7 +130,7 @@ pub struct ReplyRequest {
     tag = "moderation",
     params(("id" = Uuid, Path, description = "Review id")),
     request_body(content = ReplyRequest, content_type = "application/json"),
-    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
+    security(("moderator_key" = []), ("admin_key" = [])),
     responses(
         (status = 200, description = "The review with its reply", body = Review),
         BadBody, KeyRequired, ModeratedReviewNotFound, StateConflict, Unavailable,
@@ -161,7 +161,7 @@ impl CheckedBody for ReplyBody {
 #[utoipa::path(
     tag = "moderation",
     params(("id" = Uuid, Path, description = "Review id")),
-    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
+    security(("moderator_key" = []), ("admin_key" = [])),
     responses(
         (status = 204, description = "Removed (or there was none)"),
         BadParameter, KeyRequired, ModeratedReviewNotFound, StateConflict, Unavailable,

@@ -13,11 +13,10 @@ use utoipa::{Modify, OpenApi};
 
 use serde_json::Value;
 
-use super::assets::ContentVersion;
 use super::examples;
 use crate::api::data_rights::ExportFormat;
 use crate::api::queue::LogFormat;
-use crate::auth::Admits;
+use crate::auth::{Admits, Scope, API_KEY_SCHEME};
 use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::moderation::{AuditFilter, ReasonCode};
 use crate::domain::page::{Cursor, PageSize, Sort};
@@ -40,7 +39,7 @@ use utoipa_actix_web::AppExt;
     components(schemas(
         Sort, Problem, ProblemType, FieldError, FieldErrorCode, ArticleId, ArticleIds, PageSize,
         Cursor, ReviewEvent, StatsChangedEvent, ReasonCode, ExportFormat, LogFormat,
-        AuditFilter, ContentVersion
+        AuditFilter
     )),
     modifiers(&ApiKeyScheme),
     tags(
@@ -52,10 +51,7 @@ use utoipa_actix_web::AppExt;
         (name = "webhook endpoints", description = "Where signed event deliveries go, and how they went (scope `admin`)"),
         (name = "webhook events", description = "The events Marginalia POSTs to webhook endpoints (Standard Webhooks)"),
         (name = "cms", description = "Article events the CMS sends in, signed (Standard Webhooks)"),
-        (name = "widget", description = "The embeddable review widget and its demo page"),
-        (name = "console", description = "The editors' console, a browser client of this API"),
         (name = "keys", description = "Who an API key belongs to and what it may do"),
-        (name = "operations", description = "Probes for operators"),
     )
 )]
 pub struct ApiDoc;
@@ -65,17 +61,33 @@ struct ApiKeyScheme;
 impl Modify for ApiKeyScheme {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "api_key",
+        let bearer = |description: String| {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "An API key from `marginalia keys create`, sent as `Authorization: Bearer <key>`",
-                    ))
+                    .description(Some(description))
                     .build(),
+            )
+        };
+        // One scheme per scope, all the same bearer key: OpenAPI lists scopes in a requirement for
+        // OAuth only, so an operation admits a scope by naming its scheme.
+        components.add_security_scheme(
+            API_KEY_SCHEME,
+            bearer(
+                "An API key of any scope from `marginalia keys create`, sent as \
+                 `Authorization: Bearer <key>`"
+                    .to_owned(),
             ),
         );
+        for scope in Scope::ALL {
+            components.add_security_scheme(
+                scope.scheme(),
+                bearer(format!(
+                    "An API key with scope `{scope}` from `marginalia keys create --scope {scope}`, \
+                     sent as `Authorization: Bearer <key>`"
+                )),
+            );
+        }
         components.add_security_scheme(
             "cms_signature",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(

@@ -168,7 +168,7 @@ pub struct QueuePage {
         ("limit" = Option<PageSize>, Query, description = "Reviews per page"),
         ("cursor" = Option<Uuid>, Query, description = "`next_cursor` of the previous page"),
     ),
-    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
+    security(("moderator_key" = []), ("admin_key" = [])),
     responses(
         (status = 200, description = "A page of the queue", body = QueuePage),
         BadParameter, KeyRequired, Unavailable,
@@ -213,7 +213,7 @@ pub struct QueueCountsBody {
 /// has looked at in months. The console polls it for live updates.
 #[utoipa::path(
     tag = "moderation",
-    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
+    security(("moderator_key" = []), ("admin_key" = [])),
     responses(
         (status = 200, description = "The counts", body = QueueCountsBody),
         KeyRequired, Unavailable,
@@ -254,7 +254,7 @@ pub struct AuthorReviews {
 #[utoipa::path(
     tag = "moderation",
     params(("id" = Uuid, Path, description = "Review id")),
-    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
+    security(("moderator_key" = []), ("admin_key" = [])),
     responses(
         (status = 200, description = "The author's other reviews", body = AuthorReviews),
         BadParameter, KeyRequired, ModeratedReviewNotFound, Unavailable,
@@ -412,7 +412,7 @@ const LOG_CSV_BATCH: i64 = 1_000;
         ("limit" = Option<PageSize>, Query, description = "Entries per page (JSON only)"),
         ("cursor" = Option<Uuid>, Query, description = "`next_cursor` of the previous page (JSON only)"),
     ),
-    security(("api_key" = ["moderator"]), ("api_key" = ["admin"])),
+    security(("moderator_key" = []), ("admin_key" = [])),
     responses(
         (status = 200, description = "A page of the log, or all of it as CSV", content(
             (LogPage = "application/json"),

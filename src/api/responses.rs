@@ -101,14 +101,6 @@ pub enum ActionTargetsNotFound {
     NotFound(Problem),
 }
 
-/// The console has no such file.
-#[derive(IntoResponses)]
-pub enum ConsoleFileNotFound {
-    /// The console has no file by this name.
-    #[response(status = 404, content_type = "application/problem+json")]
-    NotFound(Problem),
-}
-
 /// The webhook endpoint is not there.
 #[derive(IntoResponses)]
 pub enum EndpointNotFound {
@@ -128,7 +120,9 @@ pub enum DeliveryNotFound {
 /// The article takes no reviews.
 #[derive(IntoResponses)]
 pub enum ReviewsClosed {
-    /// Reviews are closed for this article, or the CMS unpublished it.
+    /// Reviews are closed for this article, or the CMS unpublished it; or a retry with the same
+    /// `Idempotency-Key` meets its review erased or its first request still in progress. Each is a
+    /// problem `type` of its own.
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
 }
@@ -165,7 +159,8 @@ pub enum EditTokenRequired {
 #[derive(IntoResponses)]
 pub enum StateConflict {
     /// The review cannot take this change now (the edit window closed, a transition that is not
-    /// allowed); `errors` names the reviews when several were sent.
+    /// allowed, a reply to a deleted review); each is a problem `type` of its own, and `errors`
+    /// names the reviews when several were sent.
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
 }

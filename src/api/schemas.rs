@@ -7,7 +7,6 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
-use super::assets::ContentVersion;
 use crate::domain::article::{ArticleId, ArticleIds, ArticleSection, ArticleTitle, ArticleUrl};
 use crate::domain::cms_event::CmsEventType;
 use crate::domain::moderation::AuditFilter;
@@ -46,17 +45,6 @@ published!(
     )
     .pattern(Some(ArticleId::PATTERN))
     .examples(["voa-2020-05-iskp-attacks"])
-);
-
-published!(
-    ContentVersion,
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .description(Some(
-            "A static file's content hash, as the service puts it in its own URLs"
-        ))
-        .pattern(Some(ContentVersion::PATTERN))
-        .examples(["3f9a1c07d2b8e654"])
 );
 
 published!(

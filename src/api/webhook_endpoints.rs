@@ -21,7 +21,7 @@ use crate::domain::webhook::{
     UpdateEndpointRequest,
 };
 use crate::domain::{FieldError, FieldErrorCode};
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, Refusal};
 use crate::services::endpoints::{self, EndpointError};
 use crate::state::AppState;
 use crate::store;
@@ -208,10 +208,9 @@ impl From<EndpointError> for ApiError {
             EndpointError::DeliveryDeleted => {
                 ApiError::NotFound("the delivery was deleted meanwhile".into())
             }
-            EndpointError::AlreadyPending(row) => ApiError::Conflict(format!(
-                "the delivery is still pending; its next attempt is due at {}",
-                row.next_attempt_at.to_rfc3339()
-            )),
+            EndpointError::AlreadyPending(row) => ApiError::Refused(Refusal::RedeliveryPending {
+                next_attempt_at: row.next_attempt_at,
+            }),
         }
     }
 }
@@ -274,7 +273,7 @@ impl FromRequest for EndpointChange {
 #[utoipa::path(
     tag = "webhook endpoints",
     request_body(content = CreateEndpointRequest, content_type = "application/json"),
-    security(("api_key" = ["admin"])),
+    security(("admin_key" = [])),
     responses(
         (status = 201, description = "Created", body = CreatedEndpoint,
          headers(("Location" = String, description = "URL of the endpoint"))),
@@ -305,7 +304,7 @@ pub async fn create_endpoint(
 /// Secrets are never listed.
 #[utoipa::path(
     tag = "webhook endpoints",
-    security(("api_key" = ["admin"])),
+    security(("admin_key" = [])),
     responses(
         (status = 200, description = "Every endpoint, oldest first", body = EndpointList),
         KeyRequired, Unavailable,
@@ -326,7 +325,7 @@ pub async fn list_endpoints(
 #[utoipa::path(
     tag = "webhook endpoints",
     params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
-    security(("api_key" = ["admin"])),
+    security(("admin_key" = [])),
     responses(
         (status = 200, description = "The endpoint", body = Endpoint),
         BadParameter, KeyRequired, EndpointNotFound, Unavailable,
@@ -351,7 +350,7 @@ pub async fn get_endpoint(
     tag = "webhook endpoints",
     params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
     request_body(content = UpdateEndpointRequest, content_type = "application/json"),
-    security(("api_key" = ["admin"])),
+    security(("admin_key" = [])),
     responses(
         (status = 200, description = "The changed endpoint", body = Endpoint),
         BadBody, KeyRequired, EndpointNotFound, Unavailable,
@@ -374,7 +373,7 @@ pub async fn update_endpoint(
 #[utoipa::path(
     tag = "webhook endpoints",
     params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
-    security(("api_key" = ["admin"])),
+    security(("admin_key" = [])),
     responses(
         (status = 204, description = "Deleted"),
         BadParameter, KeyRequired, EndpointNotFound, Unavailable,
@@ -398,7 +397,7 @@ pub async fn delete_endpoint(
 #[utoipa::path(
     tag = "webhook endpoints",
     params(("endpoint_id" = Uuid, Path, description = "Endpoint id")),
-    security(("api_key" = ["admin"])),
+    security(("admin_key" = [])),
     responses(
         (status = 200, description = "The new secret", body = RotatedSecret),
         BadParameter, KeyRequired, EndpointNotFound, Unavailable,
@@ -429,7 +428,7 @@ pub async fn rotate_secret(
         ("before" = Option<Uuid>, Query, description = "`next_before` of the previous page"),
         ("limit" = Option<PageSize>, Query, description = "Deliveries per page"),
     ),
-    security(("api_key" = ["admin"])),
+    security(("admin_key" = [])),
     responses(
         (status = 200, description = "A page of deliveries", body = DeliveryPage),
         BadParameter, KeyRequired, EndpointNotFound, Unavailable,
@@ -459,7 +458,7 @@ pub async fn list_deliveries(
         ("endpoint_id" = Uuid, Path, description = "Endpoint id"),
         ("delivery_id" = Uuid, Path, description = "Delivery id"),
     ),
-    security(("api_key" = ["admin"])),
+    security(("admin_key" = [])),
     responses(
         (status = 202, description = "Queued for an attempt now", body = Delivery),
         (status = 409, description = "The delivery is still pending", body = Problem, content_type = "application/problem+json"),

@@ -3,10 +3,9 @@
 //! always matches the API it talks to.
 
 use actix_web::http::header::{self, CacheControl, CacheDirective};
-use actix_web::{get, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 
-use super::assets::{ContentVersion, WIDGET_CSS, WIDGET_JS};
-use super::responses::BadParameter;
+use super::assets::{WIDGET_CSS, WIDGET_JS};
 use crate::domain::article::ArticleId;
 use crate::error::ApiError;
 
@@ -25,18 +24,6 @@ pub const DEMO_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
 /// with its versioned `/widget.css?v=…` and calls the public API. Sent gzip- or
 /// brotli-encoded as `Accept-Encoding` allows; cached for five minutes, or for a year under the
 /// current `?v=`.
-#[utoipa::path(
-    tag = "widget",
-    params(("v" = Option<ContentVersion>, Query, description = "The file's content hash (16 hex digits): with the current one, the answer is cacheable for a year (`immutable`); with an older one, briefly")),
-    responses(
-        (status = 200, description = "The script", content_type = "text/javascript", body = String,
-         headers(("Content-Encoding" = String, description = "`br` or `gzip` when `Accept-Encoding` allows; absent for the plain file"),
-                 ("Vary" = String, description = "`Accept-Encoding`"))),
-        (status = 304, description = "Unchanged since the ETag sent in `If-None-Match`"),
-        BadParameter,
-    )
-)]
-#[get("/widget.js")]
 pub async fn widget_js(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     WIDGET_JS.answer(&req, "text/javascript; charset=utf-8")
 }
@@ -45,18 +32,6 @@ pub async fn widget_js(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 ///
 /// Loaded by the widget into its shadow root; themable through CSS custom properties on the
 /// page. Encoded and cached as the script is.
-#[utoipa::path(
-    tag = "widget",
-    params(("v" = Option<ContentVersion>, Query, description = "The file's content hash (16 hex digits): with the current one, the answer is cacheable for a year (`immutable`); with an older one, briefly")),
-    responses(
-        (status = 200, description = "The stylesheet", content_type = "text/css", body = String,
-         headers(("Content-Encoding" = String, description = "`br` or `gzip` when `Accept-Encoding` allows; absent for the plain file"),
-                 ("Vary" = String, description = "`Accept-Encoding`"))),
-        (status = 304, description = "Unchanged since the ETag sent in `If-None-Match`"),
-        BadParameter,
-    )
-)]
-#[get("/widget.css")]
 pub async fn widget_css(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     WIDGET_CSS.answer(&req, "text/css; charset=utf-8")
 }
@@ -65,15 +40,6 @@ pub async fn widget_css(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 ///
 /// For trying the widget and for the browser test: served under a strict Content-Security-Policy
 /// (no inline code, nothing from other origins).
-#[utoipa::path(
-    tag = "widget",
-    params(("article_id" = ArticleId, Path, description = "The CMS's article id")),
-    responses(
-        (status = 200, description = "The page", content_type = "text/html", body = String),
-        BadParameter,
-    )
-)]
-#[get("/demo/{article_id}")]
 pub async fn demo(article_id: ArticleId) -> HttpResponse {
     let page = DEMO_HTML
         .replace("{{article_id}}", &escape_html(article_id.as_str()))

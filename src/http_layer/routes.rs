@@ -1,6 +1,6 @@
-//! Which documented route a request is for, from the OpenAPI document the routes produced: the
-//! label of its metrics and log lines, the operation whose API key policy applies, and the
-//! `Allow` of a 405.
+//! Which route a request is for, from the OpenAPI document the routes produced and the pages
+//! served beside it: the label of its metrics and log lines, the operation whose API key policy
+//! applies, and the `Allow` of a 405.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +13,8 @@ use actix_web::{web, Error};
 
 use crate::metrics;
 
-/// The documented paths, derived from the OpenAPI document that the registration above produced:
+/// The documented paths, derived from the OpenAPI document that the registration produced, and
+/// the pages (`api::PAGES`, passed in by the caller):
 /// the route template of a request (the label of its metrics and logs) and, for a known path
 /// asked with another method, the `Allow` of its 405.
 ///
@@ -82,7 +83,19 @@ impl Route {
 }
 
 impl RouteTable {
-    pub fn from_document(document: &utoipa::openapi::OpenApi) -> Self {
+    /// The operations of `document`, then the `pages` served beside them (GET only, their
+    /// templates in actix's spelling: `{file:.+}` is labelled `{file}` and spans segments).
+    pub fn new(document: &utoipa::openapi::OpenApi, pages: &[&str]) -> Self {
+        let mut table = Self::from_document(document);
+        table.0.extend(pages.iter().map(|page| {
+            let mut route = Route::new(page, "GET, HEAD".to_owned());
+            route.template = Arc::from(label(page));
+            route
+        }));
+        table
+    }
+
+    fn from_document(document: &utoipa::openapi::OpenApi) -> Self {
         let routes = document
             .paths
             .paths
@@ -119,6 +132,18 @@ impl RouteTable {
     pub fn allow(&self, path: &str) -> Option<&str> {
         self.find(path).map(|route| route.allow.as_str())
     }
+}
+
+/// A template as the document spells it: `{file:.+}` becomes `{file}`.
+fn label(template: &str) -> String {
+    template
+        .split('/')
+        .map(|segment| match segment.split_once(':') {
+            Some((name, _)) if segment.starts_with('{') => format!("{name}}}"),
+            _ => segment.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Counts and times every request under its route template (never the raw path, so the number
@@ -172,6 +197,8 @@ mod tests {
         let files = Route::new("/console/{file:.+}", "GET, HEAD".into());
         assert!(files.matches("/console/views/queue.js"));
         assert!(!files.matches("/console/"));
+        assert_eq!(label("/console/{file:.+}"), "/console/{file}");
+        assert_eq!(label("/demo/{article_id}"), "/demo/{article_id}");
         let health = Route::new("/healthz", "GET, HEAD".into());
         assert!(health.matches("/healthz"));
         assert!(!health.matches("/healthz/"));

@@ -20,10 +20,6 @@ use crate::domain::time;
 /// How long a key is remembered.
 pub const KEPT_FOR: TimeDelta = TimeDelta::hours(24);
 
-/// The answer to a retry whose review was erased since, for as long as its key is remembered.
-pub const ERASED: &str = "the review first submitted with this Idempotency-Key was erased at its \
-                          author's request; it is not stored again";
-
 /// A remembered answer that cannot be read back (a bug, or a schema out of step with the code):
 /// like any unexpected answer of the database.
 pub fn damaged(what: &'static str) -> StoreError {
@@ -106,11 +102,9 @@ pub async fn submit(
                     }),
                     // An erasure removed the answer (it held the review's text) and kept the
                     // key: a retry must not store the erased review again.
-                    (Some(_), None, None) => Err(StoreError::Conflict(ERASED.into())),
+                    (Some(_), None, None) => Err(StoreError::ReviewErased),
                     // The record is written with its answer in one transaction.
-                    _ => Err(StoreError::Conflict(
-                        "a request with this Idempotency-Key is still in progress".into(),
-                    )),
+                    _ => Err(StoreError::RequestInProgress),
                 };
             }
             let (row, announced) =

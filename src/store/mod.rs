@@ -38,9 +38,18 @@ pub enum StoreError {
     ReviewsClosed,
     #[error("the article is unpublished")]
     ArticleUnpublished,
-    /// The change conflicts with the stored state; the message says how.
-    #[error("{0}")]
-    Conflict(String),
+    /// A deleted or erased review takes no reply.
+    #[error("the review is deleted")]
+    ReviewDeleted,
+    /// A retried submission's review was erased since its first answer.
+    #[error("the review of this idempotency key was erased")]
+    ReviewErased,
+    /// The first request with this idempotency key has not been answered yet.
+    #[error("a request with this idempotency key is in progress")]
+    RequestInProgress,
+    /// There are `webhook_endpoints::MAX_ENDPOINTS` endpoints already.
+    #[error("too many webhook endpoints")]
+    EndpointLimit,
     /// Items of the caller's list that do not exist, by position; nothing was changed.
     #[error("{} of the items do not exist", .0.len())]
     UnknownItems(Vec<RefusedItem>),
@@ -178,7 +187,10 @@ fn record(error: &StoreError) {
         StoreError::ArticleNotFound
         | StoreError::ReviewsClosed
         | StoreError::ArticleUnpublished
-        | StoreError::Conflict(_)
+        | StoreError::ReviewDeleted
+        | StoreError::ReviewErased
+        | StoreError::RequestInProgress
+        | StoreError::EndpointLimit
         | StoreError::UnknownItems(_)
         | StoreError::ConflictingItems(_)
         | StoreError::ReviewNotFound

@@ -384,9 +384,7 @@ pub async fn reply(
                 .optional()?
                 .ok_or(StoreError::ReviewNotFound)?;
             if current.erased_at.is_some() || current.public.status() == ReviewStatus::Deleted {
-                return Err(StoreError::Conflict(
-                    "the review is deleted: it takes no reply".into(),
-                ));
+                return Err(StoreError::ReviewDeleted);
             }
             if current.public.reply_body.as_deref() == body {
                 // Sending the same reply again, or removing none, changes nothing.

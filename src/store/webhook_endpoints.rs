@@ -43,9 +43,7 @@ pub async fn create(
     with_connection(pool, async |conn| {
         let existing: i64 = dsl::webhook_endpoints.count().get_result(conn).await?;
         if existing >= MAX_ENDPOINTS {
-            return Err(StoreError::Conflict(format!(
-                "at most {MAX_ENDPOINTS} webhook endpoints; delete one first"
-            )));
+            return Err(StoreError::EndpointLimit);
         }
         Ok(diesel::insert_into(dsl::webhook_endpoints)
             .values((

@@ -29,22 +29,13 @@ fn valid_looking(path: &str) -> String {
     url
 }
 
-/// The scopes the operation's `security` admits through `api_key`: `None` when it takes no key,
-/// `Some(empty)` when any valid key will do.
+/// The scopes the operation's `security` admits (`api_key`, or a scope's own scheme such as
+/// `moderator_key`): `None` when it takes no key, `Some(empty)` when any valid key will do.
 fn admitted(operation: &Value) -> Option<Vec<String>> {
-    let mut scopes = Vec::new();
-    let mut takes_key = false;
-    for alternative in operation["security"].as_array()? {
-        if let Some(names) = alternative.get("api_key") {
-            takes_key = true;
-            let names = names.as_array().expect("scope names are a list");
-            if names.is_empty() {
-                return Some(Vec::new());
-            }
-            scopes.extend(names.iter().map(|n| n.as_str().unwrap().to_owned()));
-        }
+    match auth::Admits::published(&operation["security"])? {
+        auth::Admits::AnyKey => Some(Vec::new()),
+        auth::Admits::OneOf(scopes) => Some(scopes.iter().map(|s| s.to_string()).collect()),
     }
-    takes_key.then_some(scopes)
 }
 
 async fn call(

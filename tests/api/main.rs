@@ -28,6 +28,7 @@ mod nul_values;
 mod openapi;
 mod outage;
 mod privacy;
+mod problem_types;
 mod refusals;
 mod reviews;
 mod security;

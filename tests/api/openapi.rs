@@ -42,7 +42,7 @@ fn every_operation_is_documented_with_errors() {
         }
     }
     let put = &spec["paths"]["/v1/articles/{article_id}"]["put"];
-    assert!(put["security"][0]["api_key"].is_array());
+    assert!(put["security"][0]["cms_key"].is_array());
     for status in ["401", "403"] {
         assert!(put["responses"][status].is_object());
     }
@@ -193,7 +193,8 @@ fn registered_routes() -> Vec<(String, String)> {
 
 /// The other half of "exactly": every route the server registers is documented, but for the
 /// few that are deliberately not operations (the metrics, Swagger UI and its document), each
-/// named here and shown to be served.
+/// named here and shown to be served. The pages, files and probes (`api::PAGES`) are registered
+/// from that list, not by a route attribute; tests/api/widget.rs shows them served and absent.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_route_the_server_registers_is_documented() {
     let spec: serde_json::Value = serde_json::from_str(&openapi_json().unwrap()).unwrap();
@@ -395,8 +396,9 @@ async fn the_servers_reach_the_instance_that_serves_the_document() {
     assert_eq!(committed["servers"], served["servers"]);
 }
 
-/// Each documented error status of each operation shows an example of its own, with that status:
-/// no operation shows the same problem under several statuses.
+/// Each documented error status of each operation shows named examples, one per problem type it
+/// can answer with, each under its type's name and with that status: no operation shows the same
+/// problem under several statuses.
 #[test]
 fn every_error_status_has_its_own_example() {
     let spec: serde_json::Value = serde_json::from_str(&openapi_json().unwrap()).unwrap();
@@ -404,37 +406,45 @@ fn every_error_status_has_its_own_example() {
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let name = format!("{method} {path}");
-            let mut seen: Vec<(&str, &serde_json::Value)> = Vec::new();
+            let mut seen: Vec<(String, &serde_json::Value)> = Vec::new();
             for (status, response) in operation["responses"].as_object().unwrap() {
                 let Some(content) = response["content"]["application/problem+json"].as_object()
                 else {
                     continue;
                 };
-                let Some(example) = content.get("example") else {
+                let examples = content.get("examples").and_then(|e| e.as_object());
+                let Some(examples) = examples.filter(|examples| !examples.is_empty()) else {
                     failures.push(format!("{name} {status} has no example"));
                     continue;
                 };
-                if example["status"].as_u64().map(|s| s.to_string()).as_deref()
-                    != Some(status.as_str())
-                {
-                    failures.push(format!(
-                        "{name} {status} shows a {} example",
-                        example["status"]
-                    ));
-                }
-                if example["detail"].as_str().is_none_or(str::is_empty) {
-                    failures.push(format!("{name} {status}'s example has no detail"));
-                }
-                if status == "422" && example["errors"][0]["field"].as_str().is_none() {
-                    failures.push(format!("{name} 422's example names no field"));
-                }
-                for (other, earlier) in &seen {
-                    let same_detail = earlier["detail"] == example["detail"];
-                    if *earlier == example || same_detail {
-                        failures.push(format!("{name}: {other} and {status} share an example"));
+                for (example_name, example) in examples {
+                    let at = format!("{name} {status} `{example_name}`");
+                    let value = &example["value"];
+                    let problem_type = value["type"].as_str().unwrap_or_default();
+                    if !problem_type.ends_with(&format!(":{example_name}")) {
+                        failures.push(format!("{at} shows a {problem_type}"));
                     }
+                    if example["summary"].as_str().is_none_or(str::is_empty) {
+                        failures.push(format!("{at} has no summary"));
+                    }
+                    if value["status"].as_u64().map(|s| s.to_string()).as_deref()
+                        != Some(status.as_str())
+                    {
+                        failures.push(format!("{at} shows a {} example", value["status"]));
+                    }
+                    if value["detail"].as_str().is_none_or(str::is_empty) {
+                        failures.push(format!("{at} has no detail"));
+                    }
+                    if status == "422" && value["errors"][0]["field"].as_str().is_none() {
+                        failures.push(format!("{at} names no field"));
+                    }
+                    for (other, earlier) in &seen {
+                        if *earlier == value || earlier["detail"] == value["detail"] {
+                            failures.push(format!("{name}: {other} and {at} share an example"));
+                        }
+                    }
+                    seen.push((at, value));
                 }
-                seen.push((status, example));
             }
         }
     }
@@ -462,12 +472,17 @@ fn scopes_are_published_per_operation() {
     ];
     for (method, path, scopes) in expected {
         let operation = &spec["paths"][path][method];
-        let published: Vec<&str> = operation["security"]
+        // One alternative per scope, each naming the scope's own scheme with no OAuth scopes;
+        // any key at all is `api_key`.
+        let published: Vec<String> = operation["security"]
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|alternative| alternative["api_key"].as_array().unwrap())
-            .map(|scope| scope.as_str().unwrap())
+            .flat_map(|alternative| alternative.as_object().unwrap())
+            .inspect(|(_, oauth_scopes)| assert_eq!(**oauth_scopes, serde_json::json!([])))
+            .filter_map(|(scheme, _)| scheme.strip_suffix("_key"))
+            .filter(|scope| *scope != "api")
+            .map(str::to_owned)
             .collect();
         assert_eq!(published, scopes, "{method} {path}");
         let description = operation["description"].as_str().unwrap();
@@ -489,13 +504,15 @@ fn scopes_are_published_per_operation() {
                         "{method} {path}: no scheme {scheme}"
                     );
                 }
-                let Some(scopes) = alternative["api_key"].as_array() else {
-                    continue;
-                };
-                if !scopes.is_empty() {
+                let scoped = alternative
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .any(|scheme| scheme.ends_with("_key") && scheme != "api_key");
+                if scoped {
                     let all = operation["security"].to_string();
                     assert!(
-                        all.contains("\"admin\""),
+                        all.contains("\"admin_key\""),
                         "{method} {path} does not admit admin"
                     );
                 }

@@ -225,3 +225,36 @@ async fn a_version_that_is_no_content_hash_is_a_problem_naming_it() {
         assert_eq!(problem["errors"][0]["field"], "v", "{path}: {problem}");
     }
 }
+
+/// The pages, files and probes served beside the API are no operations of the document, yet are
+/// routed as the operations are: served to GET and HEAD, a 405 naming `GET, HEAD` to other
+/// methods, and the console's missing files a 404 problem.
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_are_served_beside_the_api_but_are_not_in_its_document() {
+    let app = spawn_app().await;
+    let document = app.get_json("/openapi.json").await;
+    let paths = document["paths"].as_object().unwrap();
+    for page in marginalia::api::PAGES {
+        let url = page
+            .replace("{article_id}", "voa-2020-05-pages")
+            .replace("{file:.+}", "views/queue.js");
+        let documented = page.replace(":.+", "");
+        assert!(
+            !paths.contains_key(&documented),
+            "{page} is in the document"
+        );
+        assert_eq!(app.get(&url).await.status(), 200, "GET {url}");
+        let head = app.client.head(app.url(&url)).send().await.unwrap();
+        assert_eq!(head.status(), 200, "HEAD {url}");
+        let post = app.client.post(app.url(&url)).send().await.unwrap();
+        assert_eq!(post.headers()["allow"], "GET, HEAD", "POST {url}");
+        crate::common::expect_problem(post, 405).await;
+    }
+    let missing = app.get("/console/views/no-such-view.js").await;
+    let problem = crate::common::expect_problem(missing, 404).await;
+    assert_eq!(problem["type"], "urn:marginalia:problem:not-found");
+    assert_eq!(
+        problem["detail"],
+        "the console has no file `views/no-such-view.js`"
+    );
+}

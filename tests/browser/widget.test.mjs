@@ -621,7 +621,7 @@ async function actions(browser) {
           status: 409,
           contentType: 'application/problem+json',
           body: JSON.stringify({
-            type: 'urn:marginalia:problem:conflict',
+            type: 'urn:marginalia:problem:edit-window-closed',
             title: 'Conflict',
             status: 409,
             detail: 'the edit window of this review has closed; it can still be deleted',

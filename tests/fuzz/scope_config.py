@@ -17,6 +17,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SPEC = HERE.parent.parent / "openapi" / "openapi.json"
 
+# An operation takes an API key when its `security` names `api_key` (any scope) or a scope's own
+# scheme (`cms_key`, `moderator_key`, `admin_key`; all the same bearer key).
 # The scopes besides `admin` (which may call everything) that each keyed operation accepts, as the
 # handlers' `require_any` calls and the document's prose say. An operation with an API key that is
 # missing here fails the script, so a new one cannot ship without its scope fuzzed.
@@ -49,7 +51,7 @@ def keyed_operations() -> list[str]:
     names = []
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
-            if any("api_key" in requirement for requirement in operation.get("security") or []):
+            if any(name.endswith("_key") for requirement in operation.get("security") or [] for name in requirement):
                 names.append(f"{method.upper()} {path}")
     return names
 
