@@ -11,7 +11,8 @@
 
   // Only set while this file first runs (async scripts included), so capture it before any await.
   const script = document.currentScript;
-  if (!script) return; // null in a module script: the widget is a classic script
+  // null in a module script: the widget is a classic script (and never an SVG one)
+  if (!(script instanceof HTMLScriptElement)) return;
   const api = new URL(script.src).origin;
   // build.rs puts the stylesheet's content hash here: that URL is cached for good, and a release
   // that changes the styles changes the URL.
@@ -19,7 +20,33 @@
   const PAGE_SIZE = 10;
   const SORTS = ['newest', 'oldest', 'highest', 'lowest'];
 
+  /** @typedef {string | (Partial<Record<Intl.LDMLPluralRule, string>> & { other: string })} Text */
+  /** @typedef {{ reasons: Record<string, string>, errors: Record<string, string>, [key: string]: Text | Record<string, string> }} Strings */
+  /** @typedef {{ field: string, code: string, message: string }} FieldError */
+  /** @typedef {{ errors?: FieldError[] } | null} Problem an RFC 9457 document, if the answer was one */
+  /** @typedef {{ review_count: number, average: number, histogram: Record<string, number> }} Stats */
+  /**
+   * A published review, or the reader's own as the API answered its write.
+   * @typedef {object} Review
+   * @property {string} id
+   * @property {string} status
+   * @property {number} rating
+   * @property {string | null} [title]
+   * @property {string} body
+   * @property {string | null} [author_name]
+   * @property {string | null} [language]
+   * @property {string} created_at
+   * @property {string | null} [edited_at]
+   * @property {number} helpful_count
+   * @property {{ author: string, body: string, updated_at: string } | null} [reply]
+   */
+  /**
+   * One form field: where its error shows, what it describes, what it marks invalid.
+   * @typedef {{ error: HTMLElement, hint?: string, described: Element, invalid: HTMLElement[], focus: HTMLElement }} Field
+   */
+
   // {n} is a formatted number, {name} a name. Objects are plural forms (Intl.PluralRules categories).
+  /** @type {{ en: Strings, uk: Strings }} */
   const STRINGS = {
     en: {
       heading: 'Reader reviews',
@@ -217,34 +244,44 @@
   };
 
 
-  /** Builds an element. Children go in as text nodes: user content never passes through HTML. */
+  /** Builds an element. Children go in as text nodes: user content never passes through HTML.
+   * @template {keyof HTMLElementTagNameMap} K
+   * @param {K} tag @param {Record<string, unknown> | null} [attributes]
+   * @param {...(Node | string | null | undefined | false)} children
+   * @returns {HTMLElementTagNameMap[K]} */
   function h(tag, attributes, ...children) {
     const element = document.createElement(tag);
     for (const [name, value] of Object.entries(attributes || {})) {
       if (value == null || value === false) continue;
-      element.setAttribute(name, value === true ? '' : value);
+      element.setAttribute(name, value === true ? '' : String(value));
     }
     element.append(...children.filter((child) => child != null && child !== false));
     return element;
   }
 
-  /** t(key), t(key, number) for {n} and plural forms, t(key, name) for {name}. */
+  /** @param {string} tag @returns {tag is keyof typeof STRINGS} */
+  const isLang = (tag) => Object.hasOwn(STRINGS, tag);
+
+  /** t(key), t(key, number) for {n} and plural forms, t(key, name) for {name}.
+   * @param {keyof typeof STRINGS} lang */
   function translator(lang) {
     const strings = STRINGS[lang];
     const plural = new Intl.PluralRules(lang);
     const number = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 });
+    /** @param {string} key @param {number | string} [value] @returns {string} */
     const t = (key, value) => {
-      let text = strings[key];
-      if (typeof text === 'object') text = text[plural.select(value)] || text.other;
+      const entry = /** @type {Text} */ (strings[key]);
+      const text = typeof entry === 'object' ? entry[plural.select(Number(value))] || entry.other : entry;
       // A function replacement, so that a "$&" in a name stays literal.
-      return text.replace(/\{n\}|\{name\}/, () => (typeof value === 'number' ? number.format(value) : value));
+      return text.replace(/\{n\}|\{name\}/, () => (typeof value === 'number' ? number.format(value) : String(value)));
     };
-    t.number = (value) => number.format(value);
-    t.reason = (code) => strings.reasons[code];
-    t.fieldError = (error) =>
+    t.number = (/** @type {number} */ value) => number.format(value);
+    t.reason = (/** @type {string} */ code) => strings.reasons[code];
+    t.fieldError = (/** @type {FieldError} */ error) =>
       strings.errors[error.field + '.' + error.code] || strings.errors[error.code] || error.message;
     return t;
   }
+  /** @typedef {ReturnType<typeof translator>} Translator */
 
   /** A random Idempotency-Key. randomUUID exists only in secure contexts; a plain-http page still
    * gets 128 random bits. */
@@ -254,7 +291,11 @@
     return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
   }
 
-  /** Sends a JSON request; resolves to { response, answer } (answer: the parsed body or null). */
+  /** Sends a JSON request; resolves to { response, answer } (answer: the parsed body or null, in
+   * the shape the API documents for that answer, which each caller reads).
+   * @param {string} url @param {string} method
+   * @param {{ body?: unknown, headers?: Record<string, string> }} [options]
+   * @returns {Promise<{ response: Response, answer: any }>} */
   async function send(url, method, { body, headers } = {}) {
     const response = await fetch(url, {
       method,
@@ -267,15 +308,20 @@
   }
 
   /** Named fields of one form: each shows its error under it, linked with aria-describedby. */
+  /** @param {string} id */
   function fieldSet(id) {
-    const fields = {}; // name: where its error shows, what it describes, what it marks invalid
+    /** @type {Record<string, Field>} */
+    const fields = {};
     return {
       fields,
-      /** A labelled control with room for its error. */
+      /** A labelled control with room for its error.
+       * @param {string} name @param {string} label
+       * @param {HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement} control
+       * @param {{ optional?: boolean, hint?: string, optionalText?: string }} [options] */
       add(name, label, control, { optional = false, hint, optionalText } = {}) {
         control.id = `${id}-${name}`;
         control.name = name;
-        const hintElement = hint && h('p', { class: 'marginalia__hint', id: control.id + '-hint' }, hint);
+        const hintElement = hint ? h('p', { class: 'marginalia__hint', id: control.id + '-hint' }, hint) : null;
         if (hintElement) control.setAttribute('aria-describedby', hintElement.id);
         const error = h('p', { class: 'marginalia__error', id: control.id + '-error', hidden: true });
         fields[name] = { error, hint: hintElement?.id, described: control, invalid: [control], focus: control };
@@ -293,6 +339,7 @@
           error,
         );
       },
+      /** @param {string} name @param {string | null} message */
       setError(name, message) {
         const { error, hint, described, invalid } = fields[name];
         error.textContent = message || '';
@@ -310,22 +357,24 @@
       },
       /** Shows a 422's field errors (translated by `t`) and focuses the first field, in form
        * order; false when the problem names none of these fields. */
+      /** @param {Problem} problem @param {Translator} t */
       show(problem, t) {
         const errors = (problem?.errors || []).filter((error) => Object.hasOwn(fields, error.field));
         if (!errors.length) return false;
         for (const error of errors) this.setError(error.field, t.fieldError(error));
         const first = Object.keys(fields).find((name) => errors.some((error) => error.field === name));
-        fields[first].focus.focus();
+        if (first) fields[first].focus.focus();
         return true;
       },
     };
   }
 
   /** Builds one widget, starts loading its data, and returns its root element. */
+  /** @param {string} articleId @param {keyof typeof STRINGS} lang @param {string | undefined} theme */
   function mount(articleId, lang, theme) {
     const t = translator(lang);
     const articleUrl = api + '/v1/articles/' + encodeURIComponent(articleId);
-    const reviewUrl = (reviewId) => api + '/v1/reviews/' + encodeURIComponent(reviewId);
+    const reviewUrl = (/** @type {string} */ reviewId) => api + '/v1/reviews/' + encodeURIComponent(reviewId);
     const dates = new Intl.DateTimeFormat(lang, { dateStyle: 'medium' });
     // Ids live in the widget's shadow root; still unique, so that two widgets never share one.
     const id = 'marginalia-' + Math.random().toString(36).slice(2, 8);
@@ -334,6 +383,7 @@
     // seconds (max-age plus stale-while-revalidate), and the browser would otherwise hand back the
     // copy from before the write. With an ETag, revalidating usually costs a 304.
     let revalidate = false;
+    /** @param {string} url @param {AbortSignal} signal @returns {Promise<any>} the JSON answer */
     async function getJson(url, signal) {
       const response = await fetch(url, { credentials: 'omit', signal, cache: revalidate ? 'no-cache' : 'default' });
       if (!response.ok) throw new Error(`${url} answered ${response.status}`);
@@ -343,19 +393,22 @@
     // One polite live region announces every outcome. Screen readers announce changes, so a
     // repeated message (a second failed retry) alternates a trailing no-break space.
     const live = h('div', { class: 'marginalia__sr-only', role: 'status' });
-    const announce = (text) => {
+    const announce = (/** @type {string} */ text) => {
       live.textContent = live.textContent === text ? text + '\u00a0' : text;
     };
     // Focus inside the shadow root shows on the root, not on the document.
-    const focusIsLost = () => !root.getRootNode().activeElement;
+    const focusIsLost = () => {
+      const where = root.getRootNode();
+      return !(where instanceof ShadowRoot || where instanceof Document) || !where.activeElement;
+    };
 
-    const time = (iso) => h('time', { datetime: iso }, dates.format(new Date(iso)));
-    const stars = (value, label) => {
+    const time = (/** @type {string} */ iso) => h('time', { datetime: iso }, dates.format(new Date(iso)));
+    const stars = (/** @type {number} */ value, /** @type {string} */ label) => {
       const element = h('span', { class: 'marginalia__stars', role: 'img', 'aria-label': label });
       element.style.setProperty('--_fill', (value / 5) * 100 + '%');
       return element;
     };
-    /** What to tell a reader whose action was refused with `response`. */
+    /** What to tell a reader whose action was refused with `response`. @param {Response} response */
     const refusal = (response) => {
       const retryAfter = Number(response.headers.get('Retry-After'));
       if (response.status === 429 && retryAfter > 0) return t('actionTooMany', retryAfter);
@@ -367,6 +420,7 @@
     const score = h('p', { class: 'marginalia__score' }, t('loading'));
     const histogram = h('ul', { class: 'marginalia__histogram', 'aria-label': t('distribution') });
 
+    /** @param {Stats} stats */
     function renderStats(stats) {
       histogram.hidden = stats.review_count === 0;
       if (stats.review_count === 0) {
@@ -394,6 +448,7 @@
       );
     }
 
+    /** @type {AbortController | null} */
     let statsRequest = null;
     async function loadStats() {
       statsRequest?.abort(); // after a write, the answer from before it must not land last
@@ -430,11 +485,15 @@
       list,
       more,
     );
-    const shown = new Map(); // id → list item: the review a reader just posted may come again in a page
+    /** @type {Map<string, HTMLElement>} id → list item: the review a reader just posted may come again in a page */
+    const shown = new Map();
+    /** @type {string | null} */
     let cursor = null;
+    /** @type {AbortController | null} */
     let listRequest = null;
 
     /** The report form under a review: a reason (required by the API) and an optional note. */
+    /** @param {Review} review @param {(sent: boolean) => void} done */
     function reportForm(review, done) {
       const formId = `${id}-report-${review.id}`;
       const form = fieldSet(formId);
@@ -491,19 +550,20 @@
     }
 
     /** Helpful votes and the report button under a review. */
+    /** @param {Review} review */
     function reactions(review) {
       const count = h('span', { class: 'marginalia__helpful-count' });
-      const showCount = (helpful) => {
+      const showCount = (/** @type {number} */ helpful) => {
         count.textContent = helpful > 0 ? t('helpfulCount', helpful) : '';
       };
       showCount(review.helpful_count);
       const status = h('p', { class: 'marginalia__hint', tabindex: '-1', hidden: true });
-      const say = (text) => {
+      const say = (/** @type {string} */ text) => {
         status.textContent = text;
         status.hidden = false;
         announce(text);
       };
-      const vote = (helpful, label) => {
+      const vote = (/** @type {boolean} */ helpful, /** @type {string} */ label) => {
         const button = h('button', { type: 'button', class: 'marginalia__secondary', 'aria-pressed': 'false' }, label);
         button.addEventListener('click', async () => {
           if (button.disabled) return;
@@ -534,11 +594,12 @@
       // and date), so moving from button to button a screen reader says whose review it is.
       for (const button of [yes, no, report]) button.setAttribute('aria-describedby', `${id}-meta-${review.id}`);
       const element = h('div', { class: 'marginalia__reactions' }, h('div', { class: 'marginalia__buttons' }, yes, no, report, count));
+      /** @type {HTMLFormElement | null} */
       let open = null;
       report.addEventListener('click', () => {
-        if (open) return open.querySelector('select').focus();
+        if (open) return open.querySelector('select')?.focus();
         open = reportForm(review, (sent) => {
-          open.remove();
+          open?.remove();
           open = null;
           report.setAttribute('aria-expanded', 'false');
           // Once sent, the button goes (a second flag would change nothing) and focus moves to
@@ -558,6 +619,7 @@
       return element;
     }
 
+    /** @param {Review} review */
     function renderReview(review) {
       // The review's text in its own language (when known), so screen readers pronounce it right.
       const lang = review.language;
@@ -597,6 +659,7 @@
     }
 
     /** Shows `review` (published) in the list: in its old place if listed, else at the top. */
+    /** @param {Review} review */
     function showReview(review) {
       const old = shown.get(review.id);
       const item = renderReview(review);
@@ -605,6 +668,7 @@
       reviews.hidden = false;
     }
 
+    /** @param {string} reviewId */
     function unlist(reviewId) {
       shown.get(reviewId)?.remove();
       shown.delete(reviewId);
@@ -612,11 +676,13 @@
     }
 
     /** Loads the first page (fromStart) or the next one; resolves to the list items it added. */
+    /** @param {boolean} fromStart @returns {Promise<HTMLElement[]>} */
     async function loadReviews(fromStart) {
       listRequest?.abort(); // after a change of sort, an older answer must not win the race
       const request = (listRequest = new AbortController());
-      const query = new URLSearchParams({ sort: sort.value, limit: PAGE_SIZE });
-      if (!fromStart) query.set('cursor', cursor);
+      const query = new URLSearchParams({ sort: sort.value, limit: String(PAGE_SIZE) });
+      // Only asked for while the "more" button shows, that is while there is a next page.
+      if (!fromStart && cursor) query.set('cursor', cursor);
       more.disabled = true;
       try {
         const page = await getJson(`${articleUrl}/reviews?${query}`, request.signal);
@@ -624,7 +690,8 @@
           list.replaceChildren();
           shown.clear();
         }
-        const added = page.items.filter((review) => !shown.has(review.id)).map(renderReview);
+        /** @type {HTMLElement[]} */
+        const added = page.items.filter((/** @type {Review} */ review) => !shown.has(review.id)).map(renderReview);
         list.append(...added);
         cursor = page.next_cursor;
         more.hidden = !cursor;
@@ -649,7 +716,7 @@
       // Disabling the button dropped keyboard focus, and the last page hides it: focus moves on to
       // the first new review, or back to the button after a failure.
       if (added.length) {
-        added[0].firstChild.focus();
+        added[0].querySelector('article')?.focus();
         announce(t('shown', added.length));
       } else if (!more.hidden) {
         more.focus();
@@ -719,6 +786,7 @@
 
     // The reader's own review, with its edit token: kept in this closure only, so it is gone when
     // the page is (docs/widget.md, "What the widget keeps").
+    /** @type {{ review: Review, token: string } | null} */
     let mine = null;
     const editButton = h('button', { type: 'button', class: 'marginalia__secondary' }, t('edit'));
     const removeButton = h('button', { type: 'button', class: 'marginalia__secondary' }, t('remove'));
@@ -753,6 +821,7 @@
       minePanel,
     );
 
+    /** @param {string} text @param {boolean} isError */
     function showNotice(text, isError) {
       notice.textContent = text;
       notice.classList.toggle('marginalia__notice--error', isError);
@@ -761,6 +830,7 @@
     }
 
     /** Switches the form between writing a new review and editing the reader's own. */
+    /** @param {boolean} editing */
     function setEditing(editing) {
       formElement.reset();
       form.clear();
@@ -769,7 +839,7 @@
       cancelEdit.hidden = !editing;
       for (const element of newOnly) element.hidden = editing;
       editButton.setAttribute('aria-expanded', String(editing));
-      if (!editing) return;
+      if (!editing || !mine) return;
       const review = mine.review;
       radios[review.rating - 1].checked = true;
       title.value = review.title || '';
@@ -779,7 +849,7 @@
     editButton.addEventListener('click', () => {
       editing = true;
       setEditing(true);
-      radios[mine.review.rating - 1].focus();
+      if (mine) radios[mine.review.rating - 1].focus();
     });
     cancelEdit.addEventListener('click', () => {
       editing = false;
@@ -804,13 +874,14 @@
     }
 
     confirmButton.addEventListener('click', async () => {
-      if (confirmButton.disabled) return;
+      const own = mine;
+      if (confirmButton.disabled || !own) return;
       confirmButton.disabled = true;
       try {
-        const { response } = await send(reviewUrl(mine.review.id), 'DELETE', { headers: { 'X-Edit-Token': mine.token } });
+        const { response } = await send(reviewUrl(own.review.id), 'DELETE', { headers: { 'X-Edit-Token': own.token } });
         if (response.status === 204 || response.status === 404) {
           revalidate = true;
-          unlist(mine.review.id);
+          unlist(own.review.id);
           forgetMine();
           loadStats();
           showNotice(t(response.status === 204 ? 'removed' : 'actionGone'), response.status !== 204);
@@ -827,6 +898,7 @@
     });
 
     /** After a write the server accepted: the list, the stats and the reader's own review. */
+    /** @param {Review} review @param {string} token */
     function stored(review, token) {
       revalidate = true;
       mine = { review, token };
@@ -836,6 +908,7 @@
       loadStats();
     }
 
+    /** @param {Response} response @param {Problem} problem */
     function rejected(response, problem) {
       if (form.show(problem, t)) return showNotice(t('invalid'), true);
       const retryAfter = Number(response.headers.get('Retry-After'));
@@ -852,20 +925,23 @@
     }
 
     async function saveEdit() {
+      const own = mine;
+      if (!own) return; // editing only ever starts with the reader's own review
       const checked = radios.find((radio) => radio.checked);
-      const { response, answer } = await send(reviewUrl(mine.review.id), 'PATCH', {
-        headers: { 'X-Edit-Token': mine.token },
+      const { response, answer } = await send(reviewUrl(own.review.id), 'PATCH', {
+        headers: { 'X-Edit-Token': own.token },
         body: { rating: checked ? Number(checked.value) : undefined, title: title.value || null, body: body.value },
       });
       if (response.status !== 200) return rejected(response, answer);
       editing = false;
-      stored(answer, mine.token);
+      stored(answer, own.token);
       setEditing(false);
       showNotice(t(answer.status === 'published' ? 'saved' : 'savedPending'), false);
     }
 
     // One Idempotency-Key per distinct submission: a retry of the same text (after a lost answer)
     // sends the same key, so the server stores one review and answers every attempt alike.
+    /** @type {{ text: string, key: string } | null} */
     let attempt = null;
     async function sendNew() {
       const checked = radios.find((radio) => radio.checked);
@@ -878,9 +954,10 @@
         website: website.value,
       };
       const text = JSON.stringify(payload);
-      if (attempt?.text !== text) attempt = { text, key: newKey() };
+      const current = attempt?.text === text ? attempt : { text, key: newKey() };
+      attempt = current;
       const { response, answer } = await send(articleUrl + '/reviews', 'POST', {
-        headers: { 'Idempotency-Key': attempt.key },
+        headers: { 'Idempotency-Key': current.key },
         body: payload,
       });
       if (response.status !== 201) return rejected(response, answer);
@@ -923,7 +1000,8 @@
     return root;
   }
 
-  function start() {
+  // An arrow function, not a declaration: `script` is known to be a script element from here on.
+  const start = () => {
     const articleId = script.dataset.articleId;
     const selector = script.dataset.target || '#marginalia-reviews';
     const target = document.querySelector(selector);
@@ -933,8 +1011,9 @@
       return;
     }
     // data-lang, else the language of the article around the target (up to <html lang>).
-    const tag = (script.dataset.lang || target.closest('[lang]')?.lang || '').toLowerCase().split('-')[0];
-    const lang = Object.hasOwn(STRINGS, tag) ? tag : 'en';
+    const around = target.closest('[lang]');
+    const tag = (script.dataset.lang || (around instanceof HTMLElement ? around.lang : '') || '').toLowerCase().split('-')[0];
+    const lang = isLang(tag) ? tag : 'en';
     // A shadow root keeps the page's styles out (a page's `label { color: purple }` stops at its
     // edge) and the widget's in; the page themes it through inherited custom properties. Its own
     // element name, so that page rules for `div` or `section` do not match the host either.
@@ -954,7 +1033,7 @@
     link.addEventListener('error', show, { once: true });
     shadow.append(link, root);
     target.append(host);
-  }
+  };
 
   // An async script may run before the parser has reached its target.
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start, { once: true });
