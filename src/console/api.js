@@ -108,7 +108,7 @@ const wait = (ms, signal) =>
 /** Calls the API. `query` members that are empty are left out; `body` goes as JSON; `as` is
  * 'json' (default), 'blob' or 'none'. `key` overrides the session's (for signing in). The answer
  * is typed by the caller (`T`), as the API documents it.
- * @template [T=any]
+ * @template [T=unknown]
  * @param {string} path
  * @param {CallOptions} [options]
  * @returns {Promise<T>} */

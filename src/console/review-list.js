@@ -263,7 +263,9 @@ async function showAuthorReviews(list, id) {
   if (!section || !list.reviews.get(id)?.author_email) return;
   let answer = list.authorCache.get(id);
   if (!answer) {
-    answer = api(`/v1/moderation/reviews/${id}/author-reviews`).catch((error) => {
+    /** @type {Promise<ReviewPage>} */
+    const request = api(`/v1/moderation/reviews/${id}/author-reviews`);
+    answer = request.catch((error) => {
       list.authorCache.delete(id);
       return { error };
     });

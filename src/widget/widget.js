@@ -20,33 +20,7 @@
   const PAGE_SIZE = 10;
   const SORTS = ['newest', 'oldest', 'highest', 'lowest'];
 
-  /** @typedef {string | (Partial<Record<Intl.LDMLPluralRule, string>> & { other: string })} Text */
-  /** @typedef {{ reasons: Record<string, string>, errors: Record<string, string>, [key: string]: Text | Record<string, string> }} Strings */
-  /** @typedef {{ field: string, code: string, message: string }} FieldError */
-  /** @typedef {{ errors?: FieldError[] } | null} Problem an RFC 9457 document, if the answer was one */
-  /** @typedef {{ review_count: number, average: number, histogram: Record<string, number> }} Stats */
-  /**
-   * A published review, or the reader's own as the API answered its write.
-   * @typedef {object} Review
-   * @property {string} id
-   * @property {string} status
-   * @property {number} rating
-   * @property {string | null} [title]
-   * @property {string} body
-   * @property {string | null} [author_name]
-   * @property {string | null} [language]
-   * @property {string} created_at
-   * @property {string | null} [edited_at]
-   * @property {number} helpful_count
-   * @property {{ author: string, body: string, updated_at: string } | null} [reply]
-   */
-  /**
-   * One form field: where its error shows, what it describes, what it marks invalid.
-   * @typedef {{ error: HTMLElement, hint?: string, described: Element, invalid: HTMLElement[], focus: HTMLElement }} Field
-   */
-
   // {n} is a formatted number, {name} a name. Objects are plural forms (Intl.PluralRules categories).
-  /** @type {{ en: Strings, uk: Strings }} */
   const STRINGS = {
     en: {
       heading: 'Reader reviews',
@@ -244,44 +218,34 @@
   };
 
 
-  /** Builds an element. Children go in as text nodes: user content never passes through HTML.
-   * @template {keyof HTMLElementTagNameMap} K
-   * @param {K} tag @param {Record<string, unknown> | null} [attributes]
-   * @param {...(Node | string | null | undefined | false)} children
-   * @returns {HTMLElementTagNameMap[K]} */
+  /** Builds an element. Children go in as text nodes: user content never passes through HTML. */
   function h(tag, attributes, ...children) {
     const element = document.createElement(tag);
     for (const [name, value] of Object.entries(attributes || {})) {
       if (value == null || value === false) continue;
-      element.setAttribute(name, value === true ? '' : String(value));
+      element.setAttribute(name, value === true ? '' : value);
     }
     element.append(...children.filter((child) => child != null && child !== false));
     return element;
   }
 
-  /** @param {string} tag @returns {tag is keyof typeof STRINGS} */
-  const isLang = (tag) => Object.hasOwn(STRINGS, tag);
-
-  /** t(key), t(key, number) for {n} and plural forms, t(key, name) for {name}.
-   * @param {keyof typeof STRINGS} lang */
+  /** t(key), t(key, number) for {n} and plural forms, t(key, name) for {name}. */
   function translator(lang) {
     const strings = STRINGS[lang];
     const plural = new Intl.PluralRules(lang);
     const number = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 });
-    /** @param {string} key @param {number | string} [value] @returns {string} */
     const t = (key, value) => {
-      const entry = /** @type {Text} */ (strings[key]);
-      const text = typeof entry === 'object' ? entry[plural.select(Number(value))] || entry.other : entry;
+      let text = strings[key];
+      if (typeof text === 'object') text = text[plural.select(value)] || text.other;
       // A function replacement, so that a "$&" in a name stays literal.
-      return text.replace(/\{n\}|\{name\}/, () => (typeof value === 'number' ? number.format(value) : String(value)));
+      return text.replace(/\{n\}|\{name\}/, () => (typeof value === 'number' ? number.format(value) : value));
     };
-    t.number = (/** @type {number} */ value) => number.format(value);
-    t.reason = (/** @type {string} */ code) => strings.reasons[code];
-    t.fieldError = (/** @type {FieldError} */ error) =>
+    t.number = (value) => number.format(value);
+    t.reason = (code) => strings.reasons[code];
+    t.fieldError = (error) =>
       strings.errors[error.field + '.' + error.code] || strings.errors[error.code] || error.message;
     return t;
   }
-  /** @typedef {ReturnType<typeof translator>} Translator */
 
   /** A random Idempotency-Key. randomUUID exists only in secure contexts; a plain-http page still
    * gets 128 random bits. */
@@ -291,11 +255,9 @@
     return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
   }
 
-  /** Sends a JSON request; resolves to { response, answer } (answer: the parsed body or null, in
-   * the shape the API documents for that answer, which each caller reads).
+  /** Sends a JSON request; resolves to { response, answer } (answer: the parsed body or null).
    * @param {string} url @param {string} method
-   * @param {{ body?: unknown, headers?: Record<string, string> }} [options]
-   * @returns {Promise<{ response: Response, answer: any }>} */
+   * @param {{ body?: unknown, headers?: Record<string, string> }} [options] */
   async function send(url, method, { body, headers } = {}) {
     const response = await fetch(url, {
       method,
@@ -308,20 +270,17 @@
   }
 
   /** Named fields of one form: each shows its error under it, linked with aria-describedby. */
-  /** @param {string} id */
   function fieldSet(id) {
-    /** @type {Record<string, Field>} */
-    const fields = {};
+    const fields = {}; // name: where its error shows, what it describes, what it marks invalid
     return {
       fields,
       /** A labelled control with room for its error.
-       * @param {string} name @param {string} label
-       * @param {HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement} control
+       * @param {string} name @param {string} label @param {HTMLElement & { name: string }} control
        * @param {{ optional?: boolean, hint?: string, optionalText?: string }} [options] */
       add(name, label, control, { optional = false, hint, optionalText } = {}) {
         control.id = `${id}-${name}`;
         control.name = name;
-        const hintElement = hint ? h('p', { class: 'marginalia__hint', id: control.id + '-hint' }, hint) : null;
+        const hintElement = hint && h('p', { class: 'marginalia__hint', id: control.id + '-hint' }, hint);
         if (hintElement) control.setAttribute('aria-describedby', hintElement.id);
         const error = h('p', { class: 'marginalia__error', id: control.id + '-error', hidden: true });
         fields[name] = { error, hint: hintElement?.id, described: control, invalid: [control], focus: control };
@@ -339,7 +298,6 @@
           error,
         );
       },
-      /** @param {string} name @param {string | null} message */
       setError(name, message) {
         const { error, hint, described, invalid } = fields[name];
         error.textContent = message || '';
@@ -357,24 +315,22 @@
       },
       /** Shows a 422's field errors (translated by `t`) and focuses the first field, in form
        * order; false when the problem names none of these fields. */
-      /** @param {Problem} problem @param {Translator} t */
       show(problem, t) {
         const errors = (problem?.errors || []).filter((error) => Object.hasOwn(fields, error.field));
         if (!errors.length) return false;
         for (const error of errors) this.setError(error.field, t.fieldError(error));
         const first = Object.keys(fields).find((name) => errors.some((error) => error.field === name));
-        if (first) fields[first].focus.focus();
+        fields[first].focus.focus();
         return true;
       },
     };
   }
 
   /** Builds one widget, starts loading its data, and returns its root element. */
-  /** @param {string} articleId @param {keyof typeof STRINGS} lang @param {string | undefined} theme */
   function mount(articleId, lang, theme) {
     const t = translator(lang);
     const articleUrl = api + '/v1/articles/' + encodeURIComponent(articleId);
-    const reviewUrl = (/** @type {string} */ reviewId) => api + '/v1/reviews/' + encodeURIComponent(reviewId);
+    const reviewUrl = (reviewId) => api + '/v1/reviews/' + encodeURIComponent(reviewId);
     const dates = new Intl.DateTimeFormat(lang, { dateStyle: 'medium' });
     // Ids live in the widget's shadow root; still unique, so that two widgets never share one.
     const id = 'marginalia-' + Math.random().toString(36).slice(2, 8);
@@ -383,7 +339,6 @@
     // seconds (max-age plus stale-while-revalidate), and the browser would otherwise hand back the
     // copy from before the write. With an ETag, revalidating usually costs a 304.
     let revalidate = false;
-    /** @param {string} url @param {AbortSignal} signal @returns {Promise<any>} the JSON answer */
     async function getJson(url, signal) {
       const response = await fetch(url, { credentials: 'omit', signal, cache: revalidate ? 'no-cache' : 'default' });
       if (!response.ok) throw new Error(`${url} answered ${response.status}`);
@@ -393,22 +348,19 @@
     // One polite live region announces every outcome. Screen readers announce changes, so a
     // repeated message (a second failed retry) alternates a trailing no-break space.
     const live = h('div', { class: 'marginalia__sr-only', role: 'status' });
-    const announce = (/** @type {string} */ text) => {
+    const announce = (text) => {
       live.textContent = live.textContent === text ? text + '\u00a0' : text;
     };
     // Focus inside the shadow root shows on the root, not on the document.
-    const focusIsLost = () => {
-      const where = root.getRootNode();
-      return !(where instanceof ShadowRoot || where instanceof Document) || !where.activeElement;
-    };
+    const focusIsLost = () => !root.getRootNode().activeElement;
 
-    const time = (/** @type {string} */ iso) => h('time', { datetime: iso }, dates.format(new Date(iso)));
-    const stars = (/** @type {number} */ value, /** @type {string} */ label) => {
+    const time = (iso) => h('time', { datetime: iso }, dates.format(new Date(iso)));
+    const stars = (value, label) => {
       const element = h('span', { class: 'marginalia__stars', role: 'img', 'aria-label': label });
       element.style.setProperty('--_fill', (value / 5) * 100 + '%');
       return element;
     };
-    /** What to tell a reader whose action was refused with `response`. @param {Response} response */
+    /** What to tell a reader whose action was refused with `response`. */
     const refusal = (response) => {
       const retryAfter = Number(response.headers.get('Retry-After'));
       if (response.status === 429 && retryAfter > 0) return t('actionTooMany', retryAfter);
@@ -420,7 +372,6 @@
     const score = h('p', { class: 'marginalia__score' }, t('loading'));
     const histogram = h('ul', { class: 'marginalia__histogram', 'aria-label': t('distribution') });
 
-    /** @param {Stats} stats */
     function renderStats(stats) {
       histogram.hidden = stats.review_count === 0;
       if (stats.review_count === 0) {
@@ -448,7 +399,6 @@
       );
     }
 
-    /** @type {AbortController | null} */
     let statsRequest = null;
     async function loadStats() {
       statsRequest?.abort(); // after a write, the answer from before it must not land last
@@ -485,15 +435,11 @@
       list,
       more,
     );
-    /** @type {Map<string, HTMLElement>} id → list item: the review a reader just posted may come again in a page */
-    const shown = new Map();
-    /** @type {string | null} */
+    const shown = new Map(); // id → list item: the review a reader just posted may come again in a page
     let cursor = null;
-    /** @type {AbortController | null} */
     let listRequest = null;
 
     /** The report form under a review: a reason (required by the API) and an optional note. */
-    /** @param {Review} review @param {(sent: boolean) => void} done */
     function reportForm(review, done) {
       const formId = `${id}-report-${review.id}`;
       const form = fieldSet(formId);
@@ -550,20 +496,19 @@
     }
 
     /** Helpful votes and the report button under a review. */
-    /** @param {Review} review */
     function reactions(review) {
       const count = h('span', { class: 'marginalia__helpful-count' });
-      const showCount = (/** @type {number} */ helpful) => {
+      const showCount = (helpful) => {
         count.textContent = helpful > 0 ? t('helpfulCount', helpful) : '';
       };
       showCount(review.helpful_count);
       const status = h('p', { class: 'marginalia__hint', tabindex: '-1', hidden: true });
-      const say = (/** @type {string} */ text) => {
+      const say = (text) => {
         status.textContent = text;
         status.hidden = false;
         announce(text);
       };
-      const vote = (/** @type {boolean} */ helpful, /** @type {string} */ label) => {
+      const vote = (helpful, label) => {
         const button = h('button', { type: 'button', class: 'marginalia__secondary', 'aria-pressed': 'false' }, label);
         button.addEventListener('click', async () => {
           if (button.disabled) return;
@@ -594,12 +539,11 @@
       // and date), so moving from button to button a screen reader says whose review it is.
       for (const button of [yes, no, report]) button.setAttribute('aria-describedby', `${id}-meta-${review.id}`);
       const element = h('div', { class: 'marginalia__reactions' }, h('div', { class: 'marginalia__buttons' }, yes, no, report, count));
-      /** @type {HTMLFormElement | null} */
       let open = null;
       report.addEventListener('click', () => {
-        if (open) return open.querySelector('select')?.focus();
+        if (open) return open.querySelector('select').focus();
         open = reportForm(review, (sent) => {
-          open?.remove();
+          open.remove();
           open = null;
           report.setAttribute('aria-expanded', 'false');
           // Once sent, the button goes (a second flag would change nothing) and focus moves to
@@ -619,7 +563,6 @@
       return element;
     }
 
-    /** @param {Review} review */
     function renderReview(review) {
       // The review's text in its own language (when known), so screen readers pronounce it right.
       const lang = review.language;
@@ -659,7 +602,6 @@
     }
 
     /** Shows `review` (published) in the list: in its old place if listed, else at the top. */
-    /** @param {Review} review */
     function showReview(review) {
       const old = shown.get(review.id);
       const item = renderReview(review);
@@ -668,7 +610,6 @@
       reviews.hidden = false;
     }
 
-    /** @param {string} reviewId */
     function unlist(reviewId) {
       shown.get(reviewId)?.remove();
       shown.delete(reviewId);
@@ -676,13 +617,11 @@
     }
 
     /** Loads the first page (fromStart) or the next one; resolves to the list items it added. */
-    /** @param {boolean} fromStart @returns {Promise<HTMLElement[]>} */
     async function loadReviews(fromStart) {
       listRequest?.abort(); // after a change of sort, an older answer must not win the race
       const request = (listRequest = new AbortController());
       const query = new URLSearchParams({ sort: sort.value, limit: String(PAGE_SIZE) });
-      // Only asked for while the "more" button shows, that is while there is a next page.
-      if (!fromStart && cursor) query.set('cursor', cursor);
+      if (!fromStart) query.set('cursor', cursor);
       more.disabled = true;
       try {
         const page = await getJson(`${articleUrl}/reviews?${query}`, request.signal);
@@ -690,8 +629,7 @@
           list.replaceChildren();
           shown.clear();
         }
-        /** @type {HTMLElement[]} */
-        const added = page.items.filter((/** @type {Review} */ review) => !shown.has(review.id)).map(renderReview);
+        const added = page.items.filter((review) => !shown.has(review.id)).map(renderReview);
         list.append(...added);
         cursor = page.next_cursor;
         more.hidden = !cursor;
@@ -716,7 +654,7 @@
       // Disabling the button dropped keyboard focus, and the last page hides it: focus moves on to
       // the first new review, or back to the button after a failure.
       if (added.length) {
-        added[0].querySelector('article')?.focus();
+        added[0].firstChild.focus();
         announce(t('shown', added.length));
       } else if (!more.hidden) {
         more.focus();
@@ -786,7 +724,6 @@
 
     // The reader's own review, with its edit token: kept in this closure only, so it is gone when
     // the page is (docs/widget.md, "What the widget keeps").
-    /** @type {{ review: Review, token: string } | null} */
     let mine = null;
     const editButton = h('button', { type: 'button', class: 'marginalia__secondary' }, t('edit'));
     const removeButton = h('button', { type: 'button', class: 'marginalia__secondary' }, t('remove'));
@@ -821,7 +758,6 @@
       minePanel,
     );
 
-    /** @param {string} text @param {boolean} isError */
     function showNotice(text, isError) {
       notice.textContent = text;
       notice.classList.toggle('marginalia__notice--error', isError);
@@ -830,7 +766,6 @@
     }
 
     /** Switches the form between writing a new review and editing the reader's own. */
-    /** @param {boolean} editing */
     function setEditing(editing) {
       formElement.reset();
       form.clear();
@@ -839,7 +774,7 @@
       cancelEdit.hidden = !editing;
       for (const element of newOnly) element.hidden = editing;
       editButton.setAttribute('aria-expanded', String(editing));
-      if (!editing || !mine) return;
+      if (!editing) return;
       const review = mine.review;
       radios[review.rating - 1].checked = true;
       title.value = review.title || '';
@@ -849,7 +784,7 @@
     editButton.addEventListener('click', () => {
       editing = true;
       setEditing(true);
-      if (mine) radios[mine.review.rating - 1].focus();
+      radios[mine.review.rating - 1].focus();
     });
     cancelEdit.addEventListener('click', () => {
       editing = false;
@@ -874,14 +809,13 @@
     }
 
     confirmButton.addEventListener('click', async () => {
-      const own = mine;
-      if (confirmButton.disabled || !own) return;
+      if (confirmButton.disabled) return;
       confirmButton.disabled = true;
       try {
-        const { response } = await send(reviewUrl(own.review.id), 'DELETE', { headers: { 'X-Edit-Token': own.token } });
+        const { response } = await send(reviewUrl(mine.review.id), 'DELETE', { headers: { 'X-Edit-Token': mine.token } });
         if (response.status === 204 || response.status === 404) {
           revalidate = true;
-          unlist(own.review.id);
+          unlist(mine.review.id);
           forgetMine();
           loadStats();
           showNotice(t(response.status === 204 ? 'removed' : 'actionGone'), response.status !== 204);
@@ -898,7 +832,6 @@
     });
 
     /** After a write the server accepted: the list, the stats and the reader's own review. */
-    /** @param {Review} review @param {string} token */
     function stored(review, token) {
       revalidate = true;
       mine = { review, token };
@@ -908,7 +841,6 @@
       loadStats();
     }
 
-    /** @param {Response} response @param {Problem} problem */
     function rejected(response, problem) {
       if (form.show(problem, t)) return showNotice(t('invalid'), true);
       const retryAfter = Number(response.headers.get('Retry-After'));
@@ -925,23 +857,20 @@
     }
 
     async function saveEdit() {
-      const own = mine;
-      if (!own) return; // editing only ever starts with the reader's own review
       const checked = radios.find((radio) => radio.checked);
-      const { response, answer } = await send(reviewUrl(own.review.id), 'PATCH', {
-        headers: { 'X-Edit-Token': own.token },
+      const { response, answer } = await send(reviewUrl(mine.review.id), 'PATCH', {
+        headers: { 'X-Edit-Token': mine.token },
         body: { rating: checked ? Number(checked.value) : undefined, title: title.value || null, body: body.value },
       });
       if (response.status !== 200) return rejected(response, answer);
       editing = false;
-      stored(answer, own.token);
+      stored(answer, mine.token);
       setEditing(false);
       showNotice(t(answer.status === 'published' ? 'saved' : 'savedPending'), false);
     }
 
     // One Idempotency-Key per distinct submission: a retry of the same text (after a lost answer)
     // sends the same key, so the server stores one review and answers every attempt alike.
-    /** @type {{ text: string, key: string } | null} */
     let attempt = null;
     async function sendNew() {
       const checked = radios.find((radio) => radio.checked);
@@ -954,10 +883,9 @@
         website: website.value,
       };
       const text = JSON.stringify(payload);
-      const current = attempt?.text === text ? attempt : { text, key: newKey() };
-      attempt = current;
+      if (attempt?.text !== text) attempt = { text, key: newKey() };
       const { response, answer } = await send(articleUrl + '/reviews', 'POST', {
-        headers: { 'Idempotency-Key': current.key },
+        headers: { 'Idempotency-Key': attempt.key },
         body: payload,
       });
       if (response.status !== 201) return rejected(response, answer);
@@ -1013,7 +941,7 @@
     // data-lang, else the language of the article around the target (up to <html lang>).
     const around = target.closest('[lang]');
     const tag = (script.dataset.lang || (around instanceof HTMLElement ? around.lang : '') || '').toLowerCase().split('-')[0];
-    const lang = isLang(tag) ? tag : 'en';
+    const lang = Object.hasOwn(STRINGS, tag) ? tag : 'en';
     // A shadow root keeps the page's styles out (a page's `label { color: purple }` stops at its
     // edge) and the widget's in; the page themes it through inherited custom properties. Its own
     // element name, so that page rules for `div` or `section` do not match the host either.
