@@ -9,14 +9,19 @@ import { fmt, t } from './i18n.js';
 const HEIGHT = 220;
 const PAD = { top: 14, right: 34, bottom: 30, left: 34 };
 
-/** A figure for `days` ([{date, review_count, average}]): chart, legend, summary and table. */
+/** @typedef {{ date: string, review_count: number, average: number | null }} Day */
+
+/** A figure for `days`: chart, legend, summary and table. @param {Day[]} days */
 export function dailyChart(days) {
   const summaryId = uid('chart-summary');
   const total = days.reduce((sum, day) => sum + day.review_count, 0);
   const rated = days.filter((day) => day.average != null);
-  const average = total ? rated.reduce((sum, day) => sum + day.average * day.review_count, 0) / total : null;
-  const busiest = days.reduce((best, day) => (day.review_count > (best?.review_count ?? 0) ? day : best), null);
-  const summary = total
+  const average = total ? rated.reduce((sum, day) => sum + (day.average ?? 0) * day.review_count, 0) / total : null;
+  const busiest = days.reduce(
+    (/** @type {Day | null} */ best, day) => (day.review_count > (best?.review_count ?? 0) ? day : best),
+    null,
+  );
+  const summary = busiest
     ? t('chartSummary', {
         days: days.length,
         n: total,
@@ -53,15 +58,16 @@ export function dailyChart(days) {
   return figure;
 }
 
+/** @param {Day[]} days @param {number} width @param {string} summaryId */
 function svg(days, width, summaryId) {
   const plotWidth = width - PAD.left - PAD.right;
   const plotHeight = HEIGHT - PAD.top - PAD.bottom;
   const maxCount = Math.max(1, ...days.map((day) => day.review_count));
   const step = plotWidth / days.length;
   const barWidth = Math.max(1, step * 0.7);
-  const x = (index) => PAD.left + index * step + step / 2;
-  const yCount = (count) => PAD.top + plotHeight - (count / maxCount) * plotHeight;
-  const yRating = (rating) => PAD.top + plotHeight - ((rating - 1) / 4) * plotHeight;
+  const x = (/** @type {number} */ index) => PAD.left + index * step + step / 2;
+  const yCount = (/** @type {number} */ count) => PAD.top + plotHeight - (count / maxCount) * plotHeight;
+  const yRating = (/** @type {number} */ rating) => PAD.top + plotHeight - ((rating - 1) / 4) * plotHeight;
 
   const grid = [1, 2, 3, 4, 5].map((rating) =>
     s('line', { class: 'chart__grid', x1: PAD.left, x2: width - PAD.right, y1: yRating(rating), y2: yRating(rating) }),
@@ -88,7 +94,7 @@ function svg(days, width, summaryId) {
   const line = path.length > 1 ? s('polyline', { class: 'chart__line', points: path.join(' ') }) : null;
 
   // Axis labels: counts on the left, ratings on the right, three dates below.
-  const label = (text, attributes) => s('text', { class: 'chart__label', ...attributes }, text);
+  const label = (/** @type {string} */ text, /** @type {Record<string, string | number>} */ attributes) => s('text', { class: 'chart__label', ...attributes }, text);
   const labelIndexes = [...new Set([0, Math.floor((days.length - 1) / 2), days.length - 1])];
   const labels = [
     label(fmt.number(maxCount), { x: PAD.left - 6, y: PAD.top + 4, 'text-anchor': 'end' }),
@@ -114,7 +120,7 @@ function svg(days, width, summaryId) {
   );
 }
 
-/** The days with reviews as a table, folded away by default. */
+/** The days with reviews as a table, folded away by default. @param {Day[]} days */
 function dataTable(days) {
   const withReviews = days.filter((day) => day.review_count > 0);
   return h(

@@ -2,7 +2,7 @@
 // global shortcuts. Views live in views/; each renders into <main> and may handle shortcuts.
 // Routes: #/signin, #/queue/{pending|flagged|spam}, #/articles/{id}, #/log, #/integrations.
 
-import { api, on, session } from './api.js';
+import { api, ApiError, on, session } from './api.js';
 import { announce, focusHeading, h, isTyping, openDialog, uid } from './dom.js';
 import { countText, errorText, LANGUAGES, lang, setLang, t } from './i18n.js';
 import { clearToast, undoLast } from './toast.js';
@@ -12,12 +12,44 @@ import * as article from './views/article.js';
 import * as log from './views/log.js';
 import * as integrations from './views/integrations.js';
 
+/** @typedef {import('./api.js').Me} Me */
+/** @typedef {{ name: string, parts: string[], params: URLSearchParams }} Route */
+/** @typedef {{ pending: number, [queue: string]: number }} Counts from GET /v1/moderation/counts */
+/**
+ * What a view's `render` is given.
+ * @typedef {object} ViewContext
+ * @property {Route} route
+ * @property {AbortSignal} signal aborted when the view goes
+ * @property {() => Promise<void>} refreshCounts
+ * @property {string | null} notice why the sign-in page is shown
+ * @property {(me: Me) => void} onSignedIn
+ * @property {() => Counts | null} counts
+ */
+/**
+ * What a view's `render` returns: its node and title, and what the shell may ask of it.
+ * @typedef {object} View
+ * @property {HTMLElement} node
+ * @property {string} title
+ * @property {HTMLElement} [focus] what takes focus when it is shown (else its heading)
+ * @property {(route: Route) => boolean | undefined} [update] true when it showed `route` in place
+ * @property {() => void} [destroy]
+ * @property {(counts: Counts) => void} [counts]
+ * @property {() => Promise<void> | void} [poll]
+ * @property {(event: KeyboardEvent) => boolean} [key] true when the key was one of its shortcuts
+ */
+
+/** @type {Record<string, { render: (context: ViewContext) => View }>} */
 const VIEWS = { signin, queue, articles: article, log, integrations };
 const HOME = '#/queue/pending';
 const POLL_MS = 5000;
 // The compact layout is a preference of this browser, like the language (not a secret).
 const DENSITY_STORAGE = 'marginalia.console.density';
 
+/**
+ * @type {{ view: View | null, viewName: string | null, controller: AbortController | null,
+ *   counts: Counts | null, signinNotice: string | null, returnTo: string | null,
+ *   pollTimer: ReturnType<typeof setTimeout> | undefined, pollRun: number }}
+ */
 const state = {
   view: null, // what the current view's render returned
   viewName: null,
@@ -25,10 +57,14 @@ const state = {
   counts: null,
   signinNotice: null, // why the sign-in page is shown (revoked key …)
   returnTo: null,
-  pollTimer: null,
+  pollTimer: undefined,
   pollRun: 0,
 };
 
+/** The shell's parts of the page, which index.html always has. @param {string} id */
+const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/** @returns {Route} */
 function parseRoute() {
   const [path, search = ''] = location.hash.replace(/^#\/?/, '').split('?');
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
@@ -36,6 +72,7 @@ function parseRoute() {
 }
 
 /** Changes the route; the hashchange listener renders it. */
+/** @param {string} hash */
 function navigate(hash) {
   if (location.hash === hash) route();
   else location.hash = hash;
@@ -45,8 +82,8 @@ function navigate(hash) {
 
 function header() {
   const route = parseRoute();
-  const signedIn = Boolean(session.me);
-  const link = (hash, name, label, badge) =>
+  const { me } = session;
+  const link = (/** @type {string} */ hash, /** @type {string} */ name, /** @type {string} */ label, /** @type {import('./dom.js').Child} */ badge = null) =>
     h(
       'a',
       { href: hash, class: 'nav__link', 'aria-current': route.name === name ? 'page' : null },
@@ -63,14 +100,14 @@ function header() {
   return [
     h(
       'button',
-      { type: 'button', class: 'skip', onclick: () => document.getElementById('main').focus() },
+      { type: 'button', class: 'skip', onclick: () => byId('main').focus() },
       t('skip'),
     ),
     h(
       'div',
       { class: 'shell__bar' },
-      h('a', { href: signedIn ? HOME : '#/signin', class: 'brand' }, h('span', { class: 'brand__mark', 'aria-hidden': 'true' }, '❡'), t('brand')),
-      signedIn
+      h('a', { href: me ? HOME : '#/signin', class: 'brand' }, h('span', { class: 'brand__mark', 'aria-hidden': 'true' }, '❡'), t('brand')),
+      me
         ? h(
             'nav',
             { class: 'nav', 'aria-label': t('navLabel') },
@@ -84,14 +121,14 @@ function header() {
         { class: 'shell__tools' },
         h('label', { for: languageId, class: 'sr-only' }, t('language')),
         languageSelect,
-        signedIn
+        me
           ? h('button', { type: 'button', class: 'button button--small button--quiet shell__compact', 'aria-pressed': String(isCompact()), onclick: toggleCompact }, t('compact'))
           : null,
-        signedIn
+        me
           ? h('button', { type: 'button', class: 'button button--small button--quiet shell__shortcuts', 'aria-keyshortcuts': '?', onclick: showHelp }, t('shortcuts'))
           : null,
-        signedIn ? h('span', { class: 'shell__who' }, session.me.name, ' · ', session.me.scopes.join(', ')) : null,
-        signedIn ? h('button', { type: 'button', class: 'button button--small', onclick: () => signOut() }, t('signOut')) : null,
+        me ? h('span', { class: 'shell__who' }, me.name, ' · ', me.scopes.join(', ')) : null,
+        me ? h('button', { type: 'button', class: 'button button--small', onclick: () => signOut() }, t('signOut')) : null,
       ),
     ),
   ];
@@ -106,6 +143,7 @@ function applyDensity() {
   document.documentElement.classList.toggle('compact', isCompact());
 }
 
+/** @param {MouseEvent & { currentTarget: HTMLElement }} event */
 function toggleCompact(event) {
   if (isCompact()) localStorage.removeItem(DENSITY_STORAGE);
   else localStorage.setItem(DENSITY_STORAGE, 'compact');
@@ -115,15 +153,16 @@ function toggleCompact(event) {
 }
 
 function renderHeader() {
-  document.getElementById('banner').replaceChildren(...header());
+  byId('banner').replaceChildren(...header());
 }
 
+/** @param {string} code */
 function changeLanguage(code) {
   setLang(code);
   document.documentElement.lang = code;
   renderHeader();
   route({ redraw: true }); // views render their strings once, so they are drawn again
-  document.getElementById('banner').querySelector('select')?.focus();
+  byId('banner').querySelector('select')?.focus();
   announce(t('languageChanged'));
 }
 
@@ -148,7 +187,7 @@ function route({ redraw = false } = {}) {
   state.view?.destroy?.();
   state.controller = new AbortController();
   clearToast();
-  const main = document.getElementById('main');
+  const main = byId('main');
   const view = VIEWS[target.name].render({
     route: target,
     signal: state.controller.signal,
@@ -168,6 +207,7 @@ function route({ redraw = false } = {}) {
 
 // --- session -------------------------------------------------------------------------------------
 
+/** @param {Me} me */
 function onSignedIn(me) {
   session.me = me;
   state.signinNotice = null;
@@ -177,6 +217,7 @@ function onSignedIn(me) {
   navigate(target);
 }
 
+/** @param {string | null} [notice] */
 function signOut(notice = null) {
   session.key = null;
   session.me = null;
@@ -196,7 +237,7 @@ on('unauthorized', (error) => {
 
 on('outage', (kind) => {
   // Always in the page (empty when all is well), so that screen readers announce the change.
-  const banner = document.getElementById('outage');
+  const banner = byId('outage');
   const text = kind === 'database' ? t('outage') : kind === 'offline' ? t('offline') : '';
   if (banner.textContent !== text) banner.textContent = text;
 });
@@ -210,11 +251,13 @@ async function poll() {
   if (!session.me) return;
   if (document.visibilityState === 'visible') {
     try {
-      state.counts = await api('/v1/moderation/counts');
+      /** @type {Counts} */
+      const counts = await api('/v1/moderation/counts');
+      state.counts = counts;
       const badge = document.getElementById('nav-pending');
-      if (badge) badge.textContent = countText(state.counts.pending);
+      if (badge) badge.textContent = countText(counts.pending);
       else renderHeader();
-      state.view?.counts?.(state.counts);
+      state.view?.counts?.(counts);
     } catch {
       // The outage banner (503) or the sign-in page (401) tell the user; try again later.
     }
@@ -230,7 +273,7 @@ function startPolling() {
 
 function stopPolling() {
   clearTimeout(state.pollTimer);
-  state.pollTimer = null;
+  state.pollTimer = undefined;
 }
 
 // A hidden tab stops asking; on return it catches up at once.
@@ -297,7 +340,7 @@ async function start() {
       startPolling();
     } catch (error) {
       // A refused key is forgotten; after an outage the tab keeps it, and a reload tries again.
-      if (error.status === 401) {
+      if (error instanceof ApiError && error.status === 401) {
         session.key = null;
         state.signinNotice = t('keyRejected', { detail: error.message });
       } else state.signinNotice = errorText(error);

@@ -8,15 +8,22 @@
 const LANG_STORAGE = 'marginalia.console.lang';
 export const LANGUAGES = { en: 'English', uk: 'Українська' };
 
-/** Ukrainian plural forms of "{prefix} {n} відгук…{suffix}". */
+/** @typedef {keyof typeof LANGUAGES} Lang */
+/** @typedef {Partial<Record<Intl.LDMLPluralRule, string>> & { other: string }} PluralForms */
+/** @typedef {string | PluralForms} Text a string, or its plural forms */
+
+/** Ukrainian plural forms of "{prefix} {n} відгук…{suffix}".
+ * @param {string} prefix @returns {PluralForms} */
 const ukReviews = (prefix, suffix = '') => ({
   one: `${prefix}{n} відгук${suffix}`,
   few: `${prefix}{n} відгуки${suffix}`,
   many: `${prefix}{n} відгуків${suffix}`,
   other: `${prefix}{n} відгуку${suffix}`,
 });
+/** @param {string} prefix @returns {PluralForms} */
 const enReviews = (prefix, suffix = '') => ({ one: `${prefix}{n} review${suffix}`, other: `${prefix}{n} reviews${suffix}` });
 
+/** @type {Record<Lang, Record<string, Text>>} */
 const STRINGS = {
   en: {
     brand: 'Marginalia console',
@@ -547,12 +554,16 @@ const STRINGS = {
   },
 };
 
+/** @param {unknown} code @returns {code is Lang} */
+const isLang = (code) => typeof code === 'string' && code in STRINGS;
+
+/** @returns {Lang} */
 function detect() {
   const saved = localStorage.getItem(LANG_STORAGE);
-  if (saved in STRINGS) return saved;
+  if (isLang(saved)) return saved;
   for (const tag of navigator.languages || [navigator.language]) {
     const base = String(tag).toLowerCase().split('-')[0];
-    if (base in STRINGS) return base;
+    if (isLang(base)) return base;
   }
   return 'en';
 }
@@ -563,25 +574,30 @@ let formats = makeFormats(current);
 export const lang = () => current;
 
 /** Switches the language and remembers the choice in this browser. */
+/** @param {string} code */
 export function setLang(code) {
-  if (!(code in STRINGS)) return;
+  if (!isLang(code)) return;
   current = code;
   formats = makeFormats(code);
   localStorage.setItem(LANG_STORAGE, code);
 }
 
+/** @param {string} key @param {number | Record<string, unknown>} [value] @returns {string} */
 export function t(key, value) {
+  /** @type {Record<string, unknown>} */
   const vars = value !== null && typeof value === 'object' ? value : { n: value };
   let text = STRINGS[current][key] ?? STRINGS.en[key];
   // An unknown reason or action code (a newer server) still shows, as its code.
   if (text === undefined) return key.includes('.') ? key.slice(key.indexOf('.') + 1) : key;
-  if (typeof text === 'object') text = text[formats.plural.select(vars.n ?? 0)] ?? text.other;
-  return text.replace(/\{(\w+)\}/g, (match, name) => {
+  if (typeof text === 'object') text = text[formats.plural.select(Number(vars.n ?? 0))] ?? text.other;
+  return text.replace(/\{(\w+)\}/g, (match, /** @type {string} */ name) => {
     if (!(name in vars)) return match;
-    return typeof vars[name] === 'number' ? formats.number.format(vars[name]) : String(vars[name]);
+    const filled = vars[name];
+    return typeof filled === 'number' ? formats.number.format(filled) : String(filled);
   });
 }
 
+/** @param {string} code */
 function makeFormats(code) {
   const names = (() => {
     try {
@@ -602,21 +618,24 @@ function makeFormats(code) {
   };
 }
 
+/** A date format that shows a value it cannot read as it is.
+ * @param {() => Intl.DateTimeFormat} format @returns {(value: string) => string} */
 const safe = (format) => (value) => {
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? String(value) : format().format(date);
 };
 
 export const fmt = {
-  number: (value) => formats.number.format(value),
-  decimal: (value) => (value == null ? '—' : formats.decimal.format(value)),
-  percent: (value) => formats.percent.format(value),
+  number: (/** @type {number} */ value) => formats.number.format(value),
+  decimal: (/** @type {number | null | undefined} */ value) => (value == null ? '—' : formats.decimal.format(value)),
+  percent: (/** @type {number} */ value) => formats.percent.format(value),
   date: safe(() => formats.date),
   dateTime: safe(() => formats.dateTime),
   time: safe(() => formats.dateTime),
   /** A UTC calendar day, YYYY-MM-DD. */
-  day: (value) => formats.day.format(new Date(`${value}T00:00:00Z`)),
+  day: (/** @type {string} */ value) => formats.day.format(new Date(`${value}T00:00:00Z`)),
   /** A BCP 47 tag in words, with the tag: "Ukrainian (uk)". */
+  /** @param {string} tag */
   language(tag) {
     try {
       const name = formats.names?.of(tag);
@@ -628,11 +647,14 @@ export const fmt = {
 };
 
 /** A count from GET /v1/moderation/counts; the API caps each at 10,000 ("10,000 or more"). */
-export const countText = (count) => (count >= 10000 ? t('countCapped', { n: 10000 }) : t('count', { n: count }));
+export const countText = (/** @type {number} */ count) => (count >= 10000 ? t('countCapped', { n: 10000 }) : t('count', { n: count }));
 
 /** What to tell the editor about a failed call: the problem's detail, or the kind of failure. */
+/** @param {unknown} error */
 export function errorText(error) {
-  if (error?.status === 0) return t('offline');
-  if (error?.status === 503) return t('outage');
-  return error?.problem?.detail || error?.message || String(error);
+  /** @type {{ status?: unknown, message?: unknown, problem?: { detail?: unknown } | null }} */
+  const failure = error !== null && typeof error === 'object' ? error : {};
+  if (failure.status === 0) return t('offline');
+  if (failure.status === 503) return t('outage');
+  return String(failure.problem?.detail || failure.message || error);
 }

@@ -5,8 +5,12 @@ import { api } from './api.js';
 import { h, uid } from './dom.js';
 import { errorText, t } from './i18n.js';
 
+/** @typedef {import('./api.js').Review} Review */
+/** @typedef {import('./api.js').Reply} Reply */
+
 /** A reply form for `review`, prefilled with its reply. `onDone(reply)` gets the saved reply, or
- * nothing when the editor cancels (Esc or the Cancel button). Ctrl+Enter saves. */
+ * nothing when the editor cancels (Esc or the Cancel button). Ctrl+Enter saves.
+ * @param {Review} review @param {(reply?: Reply | null) => void} onDone */
 export function replyForm(review, onDone) {
   const fieldId = uid('reply');
   const errorId = uid('reply-error');
@@ -15,6 +19,7 @@ export function replyForm(review, onDone) {
   const error = h('p', { id: errorId, class: 'field-error' });
   const saveButton = h('button', { type: 'submit', class: 'button button--small button--primary' }, t('saveReply'));
 
+  /** @param {string} text */
   function fail(text) {
     error.textContent = text;
     field.setAttribute('aria-invalid', 'true');
@@ -29,6 +34,7 @@ export function replyForm(review, onDone) {
     }
     saveButton.disabled = true;
     try {
+      /** @type {Review} */
       const updated = await api(`/v1/reviews/${review.id}/reply`, { method: 'PUT', body: { body } });
       onDone(updated.reply);
     } catch (failure) {
@@ -50,7 +56,7 @@ export function replyForm(review, onDone) {
     'form',
     {
       class: 'reply-form',
-      onsubmit: (event) => {
+      onsubmit: (/** @type {SubmitEvent} */ event) => {
         event.preventDefault();
         save();
       },
@@ -70,4 +76,4 @@ export function replyForm(review, onDone) {
 }
 
 /** Removes the reply; resolves once the API has. */
-export const removeReply = (id) => api(`/v1/reviews/${id}/reply`, { method: 'DELETE', as: 'none' });
+export const removeReply = (/** @type {string} */ id) => api(`/v1/reviews/${id}/reply`, { method: 'DELETE', as: 'none' });

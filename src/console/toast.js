@@ -6,7 +6,8 @@ import { h } from './dom.js';
 import { t } from './i18n.js';
 
 const UNDO_WINDOW_MS = 8000;
-let pendingUndo = null; // { run, timer }
+/** @type {{ run: (() => Promise<void>) | null, timer: ReturnType<typeof setTimeout> } | null} */
+let pendingUndo = null;
 
 function region() {
   return document.getElementById('toast');
@@ -21,6 +22,7 @@ function clear() {
 
 /** Shows `text`; with `undo` (an async function) an Undo button and the `u` shortcut work until
  * the window closes. `error` styles it as a failure. */
+/** @param {string} text @param {{ undo?: (() => Promise<void>) | null, error?: boolean }} [options] */
 export function toast(text, { undo = null, error = false } = {}) {
   clear();
   const box = region();
@@ -56,7 +58,7 @@ export async function undoLast() {
     await run();
     toast(t('undone'));
   } catch (error) {
-    toast(t('undoFailed', { detail: error.message }), { error: true });
+    toast(t('undoFailed', { detail: error instanceof Error ? error.message : String(error) }), { error: true });
   }
   return true;
 }

@@ -486,6 +486,45 @@ pub fn transition_event(from: ReviewStatus, to: ReviewStatus) -> Option<EventTyp
     })
 }
 
+/// Every action a moderator may take on a review, with where it leaves the review: one row per
+/// status and action that `ModerationAction::apply` allows for a review that is not erased
+/// (repeats, which leave the status as it is, included). The editors' console offers its buttons
+/// from this table: `src/console/transitions.js` is generated from it by
+/// `tests/api/console_transitions.rs`, so the console never decides a move of its own.
+pub fn transitions() -> Vec<Transition> {
+    ReviewStatus::ALL
+        .into_iter()
+        .flat_map(|from| {
+            ModerationAction::ALL.into_iter().filter_map(move |action| {
+                let to = action.apply(from, false).ok()?;
+                Some(Transition { from, action, to })
+            })
+        })
+        .collect()
+}
+
+/// One allowed move: `action` on a review in `from` leaves it in `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub from: ReviewStatus,
+    pub action: ModerationAction,
+    pub to: ReviewStatus,
+}
+
+impl ModerationAction {
+    /// Every action, in the order the editors' console offers them: keeping a flagged review
+    /// first, then publishing, the two ways back to the queue, and the ways off the site.
+    pub const ALL: [Self; 7] = [
+        Self::DismissFlags,
+        Self::Approve,
+        Self::Hold,
+        Self::Restore,
+        Self::Reject,
+        Self::Spam,
+        Self::Delete,
+    ];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -677,5 +716,37 @@ mod tests {
         }
         // No status change, so no outbound event: flags are not part of any public shape.
         assert_eq!(transition_event(Published, Published), None);
+    }
+
+    #[test]
+    fn the_transition_table_lists_every_allowed_move_once() {
+        use ModerationAction::{Approve, Delete, DismissFlags, Hold, Restore};
+        use ReviewStatus::{Deleted, Pending, Published, Rejected, Spam};
+        let table = transitions();
+        let to = |from, action| {
+            table
+                .iter()
+                .find(|row| row.from == from && row.action == action)
+                .map(|row| row.to)
+        };
+        assert_eq!(to(Pending, Approve), Some(Published));
+        assert_eq!(to(Published, Hold), Some(Pending));
+        assert_eq!(to(Spam, Restore), Some(Pending));
+        assert_eq!(to(Published, DismissFlags), Some(Published));
+        assert_eq!(to(Pending, DismissFlags), None);
+        assert_eq!(to(Rejected, Hold), None);
+        // Deletion is final: the only row from `deleted` is deleting again, which changes nothing.
+        let from_deleted: Vec<_> = table.iter().filter(|row| row.from == Deleted).collect();
+        assert_eq!(from_deleted.len(), 1);
+        assert_eq!(to(Deleted, Delete), Some(Deleted));
+        for row in &table {
+            assert_eq!(row.action.apply(row.from, false), Ok(row.to), "{row:?}");
+        }
+        let allowed = ReviewStatus::ALL
+            .iter()
+            .flat_map(|from| ModerationAction::ALL.map(|action| action.apply(*from, false)))
+            .filter(Result::is_ok)
+            .count();
+        assert_eq!(table.len(), allowed);
     }
 }

@@ -11,7 +11,8 @@
 
   // Only set while this file first runs (async scripts included), so capture it before any await.
   const script = document.currentScript;
-  if (!script) return; // null in a module script: the widget is a classic script
+  // null in a module script: the widget is a classic script (and never an SVG one)
+  if (!(script instanceof HTMLScriptElement)) return;
   const api = new URL(script.src).origin;
   // build.rs puts the stylesheet's content hash here: that URL is cached for good, and a release
   // that changes the styles changes the URL.
@@ -254,7 +255,9 @@
     return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
   }
 
-  /** Sends a JSON request; resolves to { response, answer } (answer: the parsed body or null). */
+  /** Sends a JSON request; resolves to { response, answer } (answer: the parsed body or null).
+   * @param {string} url @param {string} method
+   * @param {{ body?: unknown, headers?: Record<string, string> }} [options] */
   async function send(url, method, { body, headers } = {}) {
     const response = await fetch(url, {
       method,
@@ -271,7 +274,9 @@
     const fields = {}; // name: where its error shows, what it describes, what it marks invalid
     return {
       fields,
-      /** A labelled control with room for its error. */
+      /** A labelled control with room for its error.
+       * @param {string} name @param {string} label @param {HTMLElement & { name: string }} control
+       * @param {{ optional?: boolean, hint?: string, optionalText?: string }} [options] */
       add(name, label, control, { optional = false, hint, optionalText } = {}) {
         control.id = `${id}-${name}`;
         control.name = name;
@@ -615,7 +620,7 @@
     async function loadReviews(fromStart) {
       listRequest?.abort(); // after a change of sort, an older answer must not win the race
       const request = (listRequest = new AbortController());
-      const query = new URLSearchParams({ sort: sort.value, limit: PAGE_SIZE });
+      const query = new URLSearchParams({ sort: sort.value, limit: String(PAGE_SIZE) });
       if (!fromStart) query.set('cursor', cursor);
       more.disabled = true;
       try {
@@ -923,7 +928,8 @@
     return root;
   }
 
-  function start() {
+  // An arrow function, not a declaration: `script` is known to be a script element from here on.
+  const start = () => {
     const articleId = script.dataset.articleId;
     const selector = script.dataset.target || '#marginalia-reviews';
     const target = document.querySelector(selector);
@@ -933,7 +939,8 @@
       return;
     }
     // data-lang, else the language of the article around the target (up to <html lang>).
-    const tag = (script.dataset.lang || target.closest('[lang]')?.lang || '').toLowerCase().split('-')[0];
+    const around = target.closest('[lang]');
+    const tag = (script.dataset.lang || (around instanceof HTMLElement ? around.lang : '') || '').toLowerCase().split('-')[0];
     const lang = Object.hasOwn(STRINGS, tag) ? tag : 'en';
     // A shadow root keeps the page's styles out (a page's `label { color: purple }` stops at its
     // edge) and the widget's in; the page themes it through inherited custom properties. Its own
@@ -954,7 +961,7 @@
     link.addEventListener('error', show, { once: true });
     shadow.append(link, root);
     target.append(host);
-  }
+  };
 
   // An async script may run before the parser has reached its target.
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start, { once: true });

@@ -9,6 +9,7 @@ mod access;
 mod articles;
 mod bench_prerequisites;
 mod cms_events;
+mod console_transitions;
 mod crash;
 mod daily;
 mod editors;

@@ -2,23 +2,45 @@
 // (average, histogram, reviews and average per day, languages) and its reviews in every status,
 // with the same actions and shortcuts as the queue.
 
-import { api } from '../api.js';
+import { api, isAbort } from '../api.js';
 import { announce, fill, h, uid } from '../dom.js';
 import { dailyChart } from '../chart.js';
 import { errorText, fmt, t } from '../i18n.js';
 import { reviewList, stars } from '../reviews.js';
 
+/** @typedef {import('../api.js').Status} Status */
+/** @type {readonly Status[]} */
 const STATUSES = ['pending', 'published', 'rejected', 'spam', 'deleted'];
 const RANGES = [7, 30, 90];
 
+/** @typedef {{ review_count: number, average: number, histogram: Record<string, number> }} Stats */
+/**
+ * An article as the CMS registered it, with its published reviews' stats (GET /v1/articles/{id}).
+ * @typedef {object} Article
+ * @property {string} article_id
+ * @property {string | null} [title]
+ * @property {string | null} [language]
+ * @property {string | null} [section]
+ * @property {string | null} [published_at]
+ * @property {string | null} [url]
+ * @property {boolean} reviews_open
+ * @property {'pre' | 'post' | null} [moderation]
+ * @property {Stats} stats
+ */
+/** @typedef {{ language: string | null, review_count: number }} LanguageShare */
+
+/** @param {string} value @returns {value is Status} */
+const isStatus = (value) => STATUSES.some((status) => status === value);
+
+/** @param {import('../console.js').ViewContext} context @returns {import('../console.js').View} */
 export function render({ route, signal, refreshCounts }) {
   const articleId = route.parts[0];
   let status = readStatus(route.params);
   let range = readRange(route.params);
   // A link to one review (from the audit log): the list opens on it, in the status it has now.
   let seekReview = route.params.get('review');
+  /** @type {ReturnType<typeof reviewList> | null} */
   let list = null;
-  let article = null;
 
   const heading = h('h1', {}, articleId);
   const meta = h('p', { class: 'article__meta muted' });
@@ -56,26 +78,29 @@ export function render({ route, signal, refreshCounts }) {
     ),
   );
 
+  /** @param {Record<string, string>} values */
   function hash(values) {
-    const params = new URLSearchParams({ status, days: range, ...values });
+    const params = new URLSearchParams({ status, days: String(range), ...values });
     return `#/articles/${encodeURIComponent(articleId)}?${params}`;
   }
-  const go = (values) => {
+  const go = (/** @type {Record<string, string>} */ values) => {
     location.hash = hash(values);
   };
 
   async function loadArticle() {
     try {
-      article = await api(`/v1/articles/${encodeURIComponent(articleId)}`, { signal });
-      showArticle();
+      /** @type {Article} */
+      const article = await api(`/v1/articles/${encodeURIComponent(articleId)}`, { signal });
+      showArticle(article);
     } catch (error) {
-      if (error.name === 'AbortError') return;
+      if (isAbort(error)) return;
       meta.textContent = errorText(error);
       summary.replaceChildren(h('h2', {}, t('ratings')), h('p', {}, errorText(error)));
     }
   }
 
-  function showArticle() {
+  /** @param {Article} article */
+  function showArticle(article) {
     heading.textContent = article.title || article.article_id;
     document.title = `${heading.textContent} · ${t('brand')}`;
     fill(
@@ -89,14 +114,17 @@ export function render({ route, signal, refreshCounts }) {
         ? h('span', {}, h('a', { href: article.url, rel: 'noopener noreferrer', target: '_blank' }, t('openArticle')))
         : null,
     );
-    showSettings();
+    showSettings(article);
     showStats(article.stats);
   }
 
-  function showSettings() {
+  /** The article's settings, each saved as it changes. @param {Article} article */
+  function showSettings(article) {
+    // What the API last answered: a failed change puts the controls back to it.
+    let current = article;
     const openId = uid('open');
     const modeId = uid('mode');
-    const open = h('input', { id: openId, type: 'checkbox', checked: article.reviews_open });
+    const open = h('input', { id: openId, type: 'checkbox', checked: current.reviews_open });
     const mode = h(
       'select',
       { id: modeId },
@@ -104,20 +132,21 @@ export function render({ route, signal, refreshCounts }) {
         ['', t('mode.site')],
         ['pre', t('mode.pre')],
         ['post', t('mode.post')],
-      ].map(([value, text]) => h('option', { value, selected: (article.moderation || '') === value }, text)),
+      ].map(([value, text]) => h('option', { value, selected: (current.moderation || '') === value }, text)),
     );
     const saved = h('span', { class: 'muted', role: 'status' });
+    /** @param {{ reviews_open?: boolean, moderation?: string | null }} change @param {HTMLInputElement | HTMLSelectElement} control */
     const patch = async (change, control) => {
       control.disabled = true;
       try {
-        article = await api(`/v1/articles/${encodeURIComponent(articleId)}`, { method: 'PATCH', body: change });
+        current = await api(`/v1/articles/${encodeURIComponent(articleId)}`, { method: 'PATCH', body: change });
         saved.textContent = t('saved');
       } catch (error) {
         saved.textContent = errorText(error);
       }
       control.disabled = false;
-      open.checked = article.reviews_open;
-      mode.value = article.moderation || '';
+      open.checked = current.reviews_open;
+      mode.value = current.moderation || '';
       control.focus();
     };
     open.addEventListener('change', () => patch({ reviews_open: open.checked }, open));
@@ -134,6 +163,7 @@ export function render({ route, signal, refreshCounts }) {
     );
   }
 
+  /** @param {Stats} stats */
   function showStats(stats) {
     const total = stats.review_count;
     summary.replaceChildren(
@@ -159,8 +189,9 @@ export function render({ route, signal, refreshCounts }) {
   async function loadDaily() {
     const to = new Date();
     const from = new Date(to.getTime() - (range - 1) * 86400000);
-    const day = (date) => date.toISOString().slice(0, 10);
+    const day = (/** @type {Date} */ date) => date.toISOString().slice(0, 10);
     try {
+      /** @type {{ days: import('../chart.js').Day[], languages: LanguageShare[] | null }} */
       const daily = await api(`/v1/articles/${encodeURIComponent(articleId)}/stats/daily`, {
         query: { from: day(from), to: day(to) },
         signal,
@@ -168,12 +199,13 @@ export function render({ route, signal, refreshCounts }) {
       chartSlot.replaceChildren(dailyChart(daily.days));
       showLanguages(daily.languages);
     } catch (error) {
-      if (error.name === 'AbortError') return;
+      if (isAbort(error)) return;
       chartSlot.replaceChildren(h('p', {}, errorText(error)));
       languages.replaceChildren(h('h2', {}, t('languageMix')), h('p', {}, errorText(error)));
     }
   }
 
+  /** @param {LanguageShare[] | null} mix */
   function showLanguages(mix) {
     const title = h('h2', {}, t('languageMix'));
     if (!mix) {
@@ -196,12 +228,12 @@ export function render({ route, signal, refreshCounts }) {
 
   function showList() {
     for (const link of statusLinks) {
-      link.href = hash({ status: link.dataset.status });
+      link.href = hash({ status: link.dataset.status ?? '' });
       if (link.dataset.status === status) link.setAttribute('aria-current', 'page');
       else link.removeAttribute('aria-current');
     }
     list?.destroy();
-    list = reviewList({
+    const shown = reviewList({
       query: { status, article_id: articleId },
       showArticle: false,
       label: t('articleReviewsIn', { status: t(`status.${status}`) }),
@@ -213,8 +245,9 @@ export function render({ route, signal, refreshCounts }) {
         loadDaily();
       },
     });
-    listSlot.replaceChildren(list.node);
-    list.load({ keep: seekReview, seek: Boolean(seekReview) });
+    list = shown;
+    listSlot.replaceChildren(shown.node);
+    shown.load({ keep: seekReview, seek: Boolean(seekReview) });
     seekReview = null;
   }
 
@@ -222,11 +255,12 @@ export function render({ route, signal, refreshCounts }) {
   async function seekStatus() {
     if (seekReview && !route.params.get('status')) {
       try {
+        /** @type {import('../api.js').Page<{ to_status: string }>} */
         const page = await api('/v1/moderation/log', { query: { review_id: seekReview, limit: 1 }, signal });
         const latest = page.items[0]?.to_status;
-        if (STATUSES.includes(latest)) status = latest;
+        if (latest !== undefined && isStatus(latest)) status = latest;
       } catch (error) {
-        if (error.name === 'AbortError') return;
+        if (isAbort(error)) return;
         // Then the list opens on the default status and says the review is not there.
       }
     }
@@ -262,7 +296,8 @@ export function render({ route, signal, refreshCounts }) {
   };
 }
 
-/** One row of a bar list: label, bar (decoration), count and share in text. */
+/** One row of a bar list: label, bar (decoration), count and share in text.
+ * @param {string} label @param {number} count @param {number} total */
 function bar(label, count, total, share = false) {
   const fill = h('span', { class: 'bar__fill' });
   fill.style.width = total ? `${(count / total) * 100}%` : '0';
@@ -275,11 +310,13 @@ function bar(label, count, total, share = false) {
   );
 }
 
+/** @param {URLSearchParams} params @returns {Status} */
 function readStatus(params) {
   const status = params.get('status');
-  return STATUSES.includes(status) ? status : 'published';
+  return status !== null && isStatus(status) ? status : 'published';
 }
 
+/** @param {URLSearchParams} params */
 function readRange(params) {
   const days = Number(params.get('days'));
   return RANGES.includes(days) ? days : 30;

@@ -2,13 +2,39 @@
 // redelivery, enable/disable and secret rotation. A rotated secret is shown once, here, with a
 // copy button: the API never returns it again.
 
-import { api, session } from '../api.js';
+import { api, isAbort, session } from '../api.js';
 import { announce, confirmDialog, fill, h, uid } from '../dom.js';
 import { errorText, fmt, t } from '../i18n.js';
 import { toast } from '../toast.js';
 
 const DELIVERY_PAGE = 20;
 
+/**
+ * A webhook endpoint (GET /v1/webhook-endpoints).
+ * @typedef {object} Endpoint
+ * @property {string} id
+ * @property {string} url
+ * @property {string | null} [description]
+ * @property {string[]} event_types
+ * @property {boolean} enabled
+ * @property {string | null} [failing_since]
+ * @property {string | null} [disabled_reason]
+ * @property {string | null} [previous_secret_valid_until]
+ */
+/** @typedef {{ status_code?: number | null, error?: string | null, latency_ms: number }} Attempt */
+/**
+ * A delivery of an event to an endpoint, with its attempts.
+ * @typedef {object} Delivery
+ * @property {string} id
+ * @property {string} event_type
+ * @property {string} status
+ * @property {number} attempts
+ * @property {Attempt[]} log
+ * @property {string} created_at
+ * @property {string | null} [next_attempt_at]
+ */
+
+/** @param {import('../console.js').ViewContext} context @returns {import('../console.js').View} */
 export function render({ signal }) {
   const status = h('p', { class: 'list-status', role: 'status' });
   const list = h('div', { class: 'endpoints' });
@@ -22,21 +48,23 @@ export function render({ signal }) {
   );
 
   if (!session.isAdmin) {
-    status.replaceChildren(h('span', { class: 'notice notice--warning' }, t('needsAdmin', { scopes: session.me.scopes.join(', ') })));
+    status.replaceChildren(h('span', { class: 'notice notice--warning' }, t('needsAdmin', { scopes: session.me?.scopes.join(', ') })));
     return { node, title: t('integrationsTitle') };
   }
 
   async function load() {
     status.textContent = t('loading');
     try {
+      /** @type {{ items: Endpoint[] }} */
       const { items } = await api('/v1/webhook-endpoints', { signal });
       list.replaceChildren(...items.map(endpointCard));
       status.textContent = items.length ? '' : t('noEndpoints');
     } catch (error) {
-      if (error.name !== 'AbortError') status.textContent = errorText(error);
+      if (!isAbort(error)) status.textContent = errorText(error);
     }
   }
 
+  /** @param {Endpoint} endpoint */
   function endpointCard(endpoint) {
     const headingId = uid('endpoint');
     const card = h('article', { class: 'card endpoint', 'aria-labelledby': headingId, 'data-endpoint': endpoint.id });
@@ -47,6 +75,7 @@ export function render({ signal }) {
       { type: 'button', class: 'button button--small', 'aria-expanded': 'false', onclick: () => toggleDeliveries() },
       t('showDeliveries'),
     );
+    /** @type {string | null} */
     let before = null;
 
     const state = () => {
@@ -83,6 +112,7 @@ export function render({ signal }) {
       return toggle;
     }
 
+    /** @param {boolean} enabled */
     async function setEnabled(enabled) {
       try {
         endpoint = await api(`/v1/webhook-endpoints/${endpoint.id}`, { method: 'PATCH', body: { enabled } });
@@ -102,6 +132,7 @@ export function render({ signal }) {
       });
       if (!sure) return;
       try {
+        /** @type {{ secret: string, previous_secret_valid_until: string | null }} */
         const rotated = await api(`/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, { method: 'POST' });
         endpoint = { ...endpoint, previous_secret_valid_until: rotated.previous_secret_valid_until };
         const wasOpen = !deliveries.hidden;
@@ -113,6 +144,7 @@ export function render({ signal }) {
       }
     }
 
+    /** @param {string} secret */
     function showSecret(secret) {
       const fieldId = uid('secret');
       const field = h('input', { id: fieldId, type: 'text', readonly: true, class: 'mono secret__value', value: secret, spellcheck: 'false' });
@@ -162,6 +194,7 @@ export function render({ signal }) {
 
     async function loadDeliveries(next = false) {
       try {
+        /** @type {{ items: Delivery[], next_before: string | null }} */
         const page = await api(`/v1/webhook-endpoints/${endpoint.id}/deliveries`, {
           query: { limit: DELIVERY_PAGE, before: next ? before : undefined },
           signal,
@@ -184,12 +217,14 @@ export function render({ signal }) {
           );
         }
       } catch (error) {
-        if (error.name !== 'AbortError') deliveries.replaceChildren(h('p', {}, errorText(error)));
+        if (!isAbort(error)) deliveries.replaceChildren(h('p', {}, errorText(error)));
       }
     }
 
+    /** @param {Delivery} delivery */
     function deliveryRow(delivery) {
       const item = h('li', { class: 'delivery', 'data-delivery': delivery.id });
+      /** @param {Delivery} current */
       const drawRow = (current) => {
         const last = current.log[current.log.length - 1];
         const outcome = last
@@ -207,9 +242,10 @@ export function render({ signal }) {
                   class: 'button button--small',
                   onclick: async () => {
                     try {
+                      /** @type {Delivery} */
                       const queued = await api(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${current.id}/redeliver`, { method: 'POST' });
                       drawRow(queued);
-                      item.querySelector('.delivery__status')?.focus();
+                      /** @type {HTMLElement | null} */ (item.querySelector('.delivery__status'))?.focus();
                       toast(t('redelivering'));
                     } catch (error) {
                       toast(errorText(error), { error: true });

@@ -2,18 +2,37 @@
 // paged with next_cursor, and downloadable as CSV. The download is fetched with the bearer key and
 // handed to the browser as a Blob URL: a plain link could not carry the key (there are no cookies).
 
-import { api } from '../api.js';
+import { api, isAbort } from '../api.js';
 import { announce, filterBox, h, uid } from '../dom.js';
 import { errorText, fmt, t } from '../i18n.js';
 import { statusBadge } from '../reviews.js';
 
 const ACTIONS = ['approve', 'reject', 'spam', 'restore', 'hold', 'delete', 'dismiss_flags', 'submit', 'edit', 'flag_threshold', 'reply', 'remove_reply', 'erase'];
+/** @typedef {'actor' | 'action' | 'article_id' | 'since' | 'until'} Filter */
+/** @type {readonly Filter[]} */
 const FILTERS = ['actor', 'action', 'article_id', 'since', 'until'];
 const PAGE_SIZE = 50;
 
+/**
+ * An entry of the audit log (GET /v1/moderation/log).
+ * @typedef {object} Entry
+ * @property {string} created_at
+ * @property {string} actor
+ * @property {string} action
+ * @property {string[]} reasons
+ * @property {import('../api.js').Status | null} [from_status]
+ * @property {import('../api.js').Status} to_status
+ * @property {string} review_id
+ * @property {string} article_id
+ * @property {string | null} [note]
+ */
+
+/** @param {import('../console.js').ViewContext} context @returns {import('../console.js').View} */
 export function render({ route, signal }) {
   let filters = readFilters(route.params);
+  /** @type {string | null} */
   let cursor = null;
+  /** @type {AbortController | null} */
   let controller = null;
 
   const ids = Object.fromEntries(FILTERS.map((name) => [name, uid(name)]));
@@ -25,7 +44,7 @@ export function render({ route, signal }) {
     since: h('input', { id: ids.since, type: 'datetime-local' }),
     until: h('input', { id: ids.until, type: 'datetime-local' }),
   };
-  const field = (name, label) => h('div', { class: 'field' }, h('label', { for: ids[name] }, label), fields[name]);
+  const field = (/** @type {Filter} */ name, /** @type {string} */ label) => h('div', { class: 'field' }, h('label', { for: ids[name] }, label), fields[name]);
   const form = h(
     'form',
     { class: 'filters', 'aria-label': t('filters'), onsubmit: apply },
@@ -70,6 +89,7 @@ export function render({ route, signal }) {
     more,
   );
 
+  /** @param {Partial<Record<Filter, string>>} values */
   function go(values) {
     const params = new URLSearchParams(Object.entries(values).filter(([, value]) => value));
     const hash = `#/log${params.size ? '?' + params : ''}`;
@@ -78,8 +98,10 @@ export function render({ route, signal }) {
     else location.hash = hash;
   }
 
+  /** @param {SubmitEvent} event */
   function apply(event) {
     event.preventDefault();
+    /** @type {Partial<Record<Filter, string>>} */
     const values = {};
     for (const name of FILTERS) {
       const value = fields[name].value.trim();
@@ -95,6 +117,7 @@ export function render({ route, signal }) {
     }
   }
 
+  /** @param {Entry} entry */
   function row(entry) {
     // A reply leaves the status as it was: one badge says so. The arrow is glued to the new
     // status, so that a narrow column wraps before the arrow, never after it.
@@ -154,9 +177,10 @@ export function render({ route, signal }) {
     }
     more.disabled = true;
     try {
+      /** @type {import('../api.js').Page<Entry>} */
       const page = await api('/v1/moderation/log', {
         query: { ...filters, limit: PAGE_SIZE, cursor: next ? cursor : undefined },
-        signal: controller.signal,
+        signal: controller?.signal,
       });
       body.append(...page.items.map(row));
       cursor = page.next_cursor;
@@ -164,7 +188,7 @@ export function render({ route, signal }) {
       table.hidden = !body.children.length;
       if (next) announce(t('shownMore', page.items.length));
     } catch (error) {
-      if (error.name === 'AbortError') return;
+      if (isAbort(error)) return;
       status.textContent = errorText(error);
     }
     more.disabled = false;
@@ -174,6 +198,7 @@ export function render({ route, signal }) {
   async function downloadCsv() {
     download.disabled = true;
     try {
+      /** @type {Blob} */
       const blob = await api('/v1/moderation/log', { query: { ...filters, format: 'csv' }, as: 'blob', signal });
       const url = URL.createObjectURL(blob);
       const link = h('a', { href: url, download: `marginalia-audit-log-${new Date().toISOString().slice(0, 10)}.csv`, hidden: true });
@@ -184,7 +209,7 @@ export function render({ route, signal }) {
       setTimeout(() => URL.revokeObjectURL(url), 1000);
       announce(t('downloaded'));
     } catch (error) {
-      if (error.name !== 'AbortError') announce(errorText(error));
+      if (!isAbort(error)) announce(errorText(error));
       status.textContent = errorText(error);
     }
     download.disabled = false;
@@ -206,11 +231,13 @@ export function render({ route, signal }) {
   };
 }
 
+/** @param {URLSearchParams} params @returns {Record<Filter, string>} */
 function readFilters(params) {
-  return Object.fromEntries(FILTERS.map((name) => [name, params.get(name) || '']));
+  return /** @type {Record<Filter, string>} */ (Object.fromEntries(FILTERS.map((name) => [name, params.get(name) || ''])));
 }
 
-/** An RFC 3339 time as the value of a datetime-local input, in the browser's time zone. */
+/** An RFC 3339 time as the value of a datetime-local input, in the browser's time zone.
+ * @param {string} iso */
 function toLocalInput(iso) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return '';

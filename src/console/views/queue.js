@@ -6,40 +6,52 @@ import { filterBox, h, uid } from '../dom.js';
 import { countText, t } from '../i18n.js';
 import { reviewList } from '../reviews.js';
 
+/** @typedef {'pending' | 'flagged' | 'spam'} Tab */
+/** @typedef {Record<string, string>} Filters */
+/** @typedef {ReturnType<typeof reviewList>} ReviewList */
+
+/** @type {Record<Tab, Record<string, string>>} */
 const TABS = {
   pending: { status: 'pending' },
   flagged: { status: 'published', flagged: 'true' },
   spam: { status: 'spam' },
 };
 const REASONS = ['banned_term', 'too_many_links', 'duplicate', 'honeypot', 'shouting', 'flagged'];
+/** @type {readonly ('article_id' | 'reason' | 'language')[]} */
 const FILTERS = ['article_id', 'reason', 'language'];
 // Languages offered as suggestions; any BCP 47 tag may be typed.
 const LANGUAGE_HINTS = ['uk', 'en', 'ru', 'pl', 'de', 'fr', 'ar', 'he'];
 
+/** @param {string | undefined} name @returns {name is Tab} */
+const isTab = (name) => name !== undefined && Object.hasOwn(TABS, name);
+
+/** @param {import('../console.js').ViewContext} context @returns {import('../console.js').View} */
 export function render({ route, refreshCounts, counts }) {
-  let tab = TABS[route.parts[0]] ? route.parts[0] : 'pending';
+  /** @type {Tab} */
+  let tab = isTab(route.parts[0]) ? route.parts[0] : 'pending';
   let filters = readFilters(route.params);
+  /** @type {ReviewList | null} */
   let list = null;
 
-  const tabLinks = Object.keys(TABS).map((name) => {
+  const tabLinks = /** @type {Tab[]} */ (Object.keys(TABS)).map((name) => {
     const count = h('span', { class: 'tab__count' });
     const link = h('a', { class: 'tab', 'data-tab': name }, h('span', {}, t(`tab.${name}`)), ' ', count);
     return { name, link, count };
   });
   const tabs = h('nav', { class: 'tabs', 'aria-label': t('queueTabs') }, tabLinks.map(({ link }) => link));
 
-  const fields = {};
-  const fieldIds = {};
-  for (const name of FILTERS) fieldIds[name] = uid(name);
-  fields.article_id = h('input', { id: fieldIds.article_id, type: 'text', autocomplete: 'off', spellcheck: 'false' });
-  fields.reason = h(
-    'select',
-    { id: fieldIds.reason },
-    h('option', { value: '' }, t('anyReason')),
-    REASONS.map((reason) => h('option', { value: reason }, t(`reason.${reason}`))),
-  );
+  const fieldIds = Object.fromEntries(FILTERS.map((name) => [name, uid(name)]));
   const languagesId = uid('languages');
-  fields.language = h('input', { id: fieldIds.language, type: 'text', list: languagesId, autocomplete: 'off', spellcheck: 'false', placeholder: 'uk, en…' });
+  const fields = {
+    article_id: h('input', { id: fieldIds.article_id, type: 'text', autocomplete: 'off', spellcheck: 'false' }),
+    reason: h(
+      'select',
+      { id: fieldIds.reason },
+      h('option', { value: '' }, t('anyReason')),
+      REASONS.map((reason) => h('option', { value: reason }, t(`reason.${reason}`))),
+    ),
+    language: h('input', { id: fieldIds.language, type: 'text', list: languagesId, autocomplete: 'off', spellcheck: 'false', placeholder: 'uk, en…' }),
+  };
   const form = h(
     'form',
     { class: 'filters', 'aria-label': t('filters'), onsubmit: applyFilters },
@@ -71,6 +83,7 @@ export function render({ route, refreshCounts, counts }) {
     listSlot,
   );
 
+  /** @param {Tab} name @param {Filters} values */
   function hash(name, values = filters) {
     const params = new URLSearchParams(Object.entries(values).filter(([, value]) => value));
     const search = params.toString();
@@ -85,29 +98,34 @@ export function render({ route, refreshCounts, counts }) {
     }
     for (const name of FILTERS) fields[name].value = filters[name] || '';
     const active = Object.values(filters).filter(Boolean).length;
-    const box = filterSlot.firstChild;
+    const box = filterSlot.firstElementChild;
     // Redrawn only when the number of active filters changes, so an open box stays open.
-    if (!box || box.dataset.active !== String(active)) {
-      filterSlot.replaceChildren(filterBox(form, t('filters'), active));
-      filterSlot.firstChild.dataset.active = String(active);
+    if (!(box instanceof HTMLElement) || box.dataset.active !== String(active)) {
+      const fresh = filterBox(form, t('filters'), active);
+      filterSlot.replaceChildren(fresh);
+      fresh.dataset.active = String(active);
     }
     list?.destroy();
-    list = reviewList({
+    const shown = reviewList({
       query: { ...TABS[tab], ...filters },
       label: t(`tab.${tab}`),
       heading: t(`tab.${tab}`),
       emptyText: Object.values(filters).some(Boolean) ? t('emptyFiltered') : t(`empty.${tab}`),
       onChanged: refreshCounts,
     });
-    listSlot.replaceChildren(list.node);
-    list.load();
-    if (counts()) showCounts(counts());
+    list = shown;
+    listSlot.replaceChildren(shown.node);
+    shown.load();
+    const known = counts();
+    if (known) showCounts(known);
   }
 
+  /** @param {import('../console.js').Counts} values */
   function showCounts(values) {
     for (const { name, count } of tabLinks) count.textContent = values[name] == null ? '' : countText(values[name]);
   }
 
+  /** @param {SubmitEvent} event */
   function applyFilters(event) {
     event.preventDefault();
     go(hash(tab, Object.fromEntries(FILTERS.map((name) => [name, fields[name].value.trim()]))));
@@ -118,8 +136,9 @@ export function render({ route, refreshCounts, counts }) {
   }
 
   // The same filters again mean "refresh": no hashchange would come.
+  /** @param {string} target */
   function go(target) {
-    if (location.hash === target) list.load();
+    if (location.hash === target) list?.load();
     else location.hash = target;
   }
 
@@ -129,19 +148,20 @@ export function render({ route, refreshCounts, counts }) {
     title: t('queueTitle'),
     update(next) {
       if (next.name !== 'queue') return false;
-      tab = TABS[next.parts[0]] ? next.parts[0] : 'pending';
+      tab = isTab(next.parts[0]) ? next.parts[0] : 'pending';
       filters = readFilters(next.params);
       show();
       return true;
     },
     counts: showCounts,
     // New arrivals have the newest ids; a newly flagged review does not, so Flagged waits for a reload.
-    poll: () => (tab === 'flagged' ? undefined : list.pollNew()),
-    key: (event) => list.key(event),
-    destroy: () => list.destroy(),
+    poll: () => (tab === 'flagged' ? undefined : list?.pollNew()),
+    key: (event) => list?.key(event) ?? false,
+    destroy: () => list?.destroy(),
   };
 }
 
+/** @param {URLSearchParams} params @returns {Filters} */
 function readFilters(params) {
   return Object.fromEntries(FILTERS.map((name) => [name, params.get(name) || '']));
 }

@@ -1,12 +1,13 @@
 // Sign-in: the editor pastes an API key; GET /v1/me says whose it is and what it may do. Only keys
 // with scope moderator or admin get in; the key is kept for this tab only (sessionStorage).
 
-import { api, session } from '../api.js';
+import { api, ApiError, session } from '../api.js';
 import { h, uid } from '../dom.js';
 import { errorText, t } from '../i18n.js';
 
 const CONSOLE_SCOPES = ['moderator', 'admin'];
 
+/** @param {import('../console.js').ViewContext} context @returns {import('../console.js').View} */
 export function render({ notice, onSignedIn }) {
   const fieldId = uid('key');
   const messageId = uid('key-message');
@@ -22,12 +23,14 @@ export function render({ notice, onSignedIn }) {
   const message = h('p', { id: messageId, class: 'field-error', role: 'alert' });
   const button = h('button', { type: 'submit', class: 'button button--primary' }, t('signIn'));
 
+  /** @param {string} text */
   function refuse(text) {
     message.textContent = text;
     field.setAttribute('aria-invalid', 'true');
     field.focus();
   }
 
+  /** @param {SubmitEvent} event */
   async function submit(event) {
     event.preventDefault();
     const key = field.value.trim();
@@ -39,6 +42,7 @@ export function render({ notice, onSignedIn }) {
     }
     button.disabled = true;
     try {
+      /** @type {import('../api.js').Me} */
       const me = await api('/v1/me', { key });
       if (!me.scopes.some((scope) => CONSOLE_SCOPES.includes(scope))) {
         refuse(t('keyWrongScope', { scopes: me.scopes.join(', ') || '—' }));
@@ -47,7 +51,7 @@ export function render({ notice, onSignedIn }) {
       session.key = key;
       onSignedIn(me);
     } catch (error) {
-      refuse(error.status === 401 ? t('keyUnknown') : errorText(error));
+      refuse(error instanceof ApiError && error.status === 401 ? t('keyUnknown') : errorText(error));
     } finally {
       button.disabled = false;
     }
