@@ -13,10 +13,11 @@ use std::time::Duration;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use marginalia::app::Application;
 use marginalia::auth::{self, Scope};
-use marginalia::config::{Config, UnknownArticles};
+use marginalia::config::{CmsSecrets, Settings, UnknownArticles};
 use marginalia::db::embedded::{ClusterOptions, EmbeddedPostgres};
 use marginalia::db::{self, Pool};
 use marginalia::domain::moderation::ModerationMode;
+use marginalia::domain::webhook::RetrySchedule;
 use marginalia::store;
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -328,42 +329,44 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
 /// Serves an app on an existing database (already migrated), built by the same
 /// `Application::build` that `serve` uses, from the default configuration with `options` applied.
 pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
-    let mut config = Config::from_args(["marginalia"]).expect("the default configuration");
-    config.bind = "127.0.0.1:0".parse().expect("an address");
-    config.workers = 2;
-    config.cors_origins = vec!["https://news.example.org".into()];
-    config.shutdown_timeout_secs = 1;
-    config.unknown_articles = if options.create_missing_articles {
+    let mut settings = Settings::from_args(["marginalia"]).expect("the default settings");
+    settings.server.bind = "127.0.0.1:0".parse().expect("an address");
+    settings.server.workers = 2;
+    settings.server.cors_origins = vec!["https://news.example.org".into()];
+    settings.server.shutdown_timeout_secs = 1;
+    settings.server.unknown_articles = if options.create_missing_articles {
         UnknownArticles::Accept
     } else {
         UnknownArticles::Reject
     };
-    config.body_limit = options.body_limit as u64;
-    config.db_pool_size = options.pool_size as u32;
-    config.db_acquire_timeout_ms = options.acquire_timeout.as_millis() as u64;
-    config.db_statement_timeout_ms = options.statement_timeout.as_millis() as u64;
-    config.read_cache_ms = options.read_cache_ttl.as_millis() as u64;
-    config.compression = options.compression;
-    config.body_read_timeout_ms = options.body_read_timeout.as_millis() as u64;
-    config.max_connections = options.max_connections as u64;
-    config.cms_webhook_secrets = options.cms_secrets.clone();
+    settings.server.body_limit = options.body_limit as u64;
+    settings.database.pool_size = options.pool_size as u32;
+    settings.database.acquire_timeout_ms = options.acquire_timeout.as_millis() as u64;
+    settings.database.statement_timeout_ms = options.statement_timeout.as_millis() as u64;
+    settings.server.read_cache_ms = options.read_cache_ttl.as_millis() as u64;
+    settings.server.compression = options.compression;
+    settings.server.body_read_timeout_ms = options.body_read_timeout.as_millis() as u64;
+    settings.server.max_connections = options.max_connections as u64;
+    settings.webhooks.cms_secrets =
+        CmsSecrets::parse(&options.cms_secrets.join(",")).expect("test secrets");
     let webhooks = &options.webhooks;
-    config.webhook_worker = webhooks.worker;
-    config.webhook_allow_private_targets = webhooks.allow_private_targets;
-    config.webhook_loopback_only = webhooks.loopback_only;
-    config.webhook_poll = webhooks.poll;
-    config.webhook_retry_schedule = webhooks.retry_schedule.clone();
-    config.webhook_timeout = webhooks.timeout;
-    config.webhook_stats_window = webhooks.stats_window;
-    config.webhook_disable_after = webhooks.disable_after;
-    config.moderation = options.moderation;
-    config.banned_terms = options.banned_terms.clone();
-    config.edit_window = options.edit_window;
-    config.flag_threshold = options.flag_threshold;
-    config.rate_limit_reviews = options.rate_limit_reviews;
-    config.rate_limit_reactions = options.rate_limit_reactions;
-    config.trusted_proxies = options.trusted_proxies.clone();
-    let application = Application::build(&config, database_url).expect("the application builds");
+    settings.webhooks.worker = webhooks.worker;
+    settings.webhooks.allow_private_targets = webhooks.allow_private_targets;
+    settings.webhooks.loopback_only = webhooks.loopback_only;
+    settings.webhooks.poll = webhooks.poll;
+    settings.webhooks.retry_schedule =
+        RetrySchedule::new(webhooks.retry_schedule.clone()).expect("a test schedule");
+    settings.webhooks.timeout = webhooks.timeout;
+    settings.webhooks.stats_window = webhooks.stats_window;
+    settings.webhooks.disable_after = webhooks.disable_after;
+    settings.moderation.mode = options.moderation;
+    settings.moderation.banned_terms = options.banned_terms.clone();
+    settings.moderation.edit_window = options.edit_window;
+    settings.moderation.flag_threshold = options.flag_threshold;
+    settings.limits.rate_limit_reviews = options.rate_limit_reviews;
+    settings.limits.rate_limit_reactions = options.rate_limit_reactions;
+    settings.limits.trusted_proxies = options.trusted_proxies.clone();
+    let application = Application::build(&settings, database_url).expect("the application builds");
     let address = format!("http://{}", application.address());
     let pool = application.pool().clone();
     let running = tokio::spawn(application.run_until_stopped());
