@@ -22,7 +22,7 @@ use crate::api;
 use crate::api::openapi::{self, ApiDoc};
 use crate::auth::ScopePolicy;
 use crate::client::TrustedProxies;
-use crate::config::{Config, UnknownArticles};
+use crate::config::{self, Settings, UnknownArticles};
 use crate::db::{self, Pool, PoolOptions};
 use crate::domain::language::LanguageDetector;
 use crate::http_layer::routes::{track_requests, RouteTable};
@@ -73,21 +73,11 @@ impl Application {
     /// Binds the configured addresses and prepares the server for the database at
     /// `database_url` (already migrated). Connections are opened lazily, so this succeeds while
     /// the database is away.
-    pub fn build(config: &Config, database_url: &str) -> Result<Self, BuildError> {
-        let pool = db::build_pool(
-            database_url,
-            PoolOptions {
-                max_size: config.db_pool_size as usize,
-                acquire_timeout: config.db_acquire_timeout(),
-                statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
-            },
-        )?;
-        let bind = |address: SocketAddr| {
-            TcpListener::bind(address).map_err(|source| BuildError::Listen { address, source })
-        };
-        let listener = bind(config.bind)?;
+    pub fn build(settings: &Settings, database_url: &str) -> Result<Self, BuildError> {
+        let pool = db::build_pool(database_url, request_pool_options(&settings.database))?;
+        let listener = bind(settings.server.bind)?;
         let address = listener.local_addr()?;
-        let metrics = match config.metrics_bind {
+        let metrics = match settings.server.metrics_bind {
             Some(metrics_address) => {
                 let listener = bind(metrics_address)?;
                 tracing::info!(address = %listener.local_addr()?, "serving Prometheus metrics at /metrics");
@@ -95,107 +85,22 @@ impl Application {
             }
             None => None,
         };
-        // Loopback-only is narrower than "private allowed" (every target must also be on this
-        // machine), so it needs no second switch to reach the loopback receivers it is for.
-        let target_policy = if config.webhook_allow_private_targets || config.webhook_loopback_only
-        {
-            TargetPolicy::AllowPrivate
-        } else {
-            TargetPolicy::PublicOnly
-        };
-        let cms_secrets = config.cms_secrets().map_err(BuildError::Config)?;
-        if cms_secrets.is_empty() {
-            tracing::info!(
-                "no MARGINALIA_CMS_WEBHOOK_SECRETS: POST /v1/webhooks/cms refuses every event"
-            );
-        }
         let outbox = OutboxSignal::default();
-        let worker = if config.webhook_worker {
-            let settings = WorkerSettings {
-                poll: config.webhook_poll,
-                timeout: config.webhook_timeout,
-                concurrency: config.webhook_concurrency,
-                schedule: config.retry_schedule().map_err(BuildError::Config)?,
-                stats_window: config.webhook_stats_window,
-                disable_after: config.webhook_disable_after,
-                retention: config.webhook_retention,
-            };
-            let sender = Sender::new(
-                target_policy,
-                config.webhook_loopback_only,
-                config.webhook_timeout,
-            )?;
-            // A pool of its own, so that sending webhooks never takes connections the requests
-            // need (nor the other way round); its callers are background tasks that can wait.
-            let worker_pool = db::build_pool(
-                database_url,
-                PoolOptions {
-                    max_size: WORKER_CONNECTIONS,
-                    acquire_timeout: Duration::from_millis(config.db_statement_timeout_ms)
-                        .max(config.db_acquire_timeout()),
-                    statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
-                },
-            )?;
-            Some(Worker::new(worker_pool, sender, outbox.clone(), settings))
+        let worker = if settings.webhooks.worker {
+            Some(build_worker(settings, database_url, outbox.clone())?)
         } else {
             None
         };
-        let state = AppState {
-            pool: pool.clone(),
-            create_missing_articles: config.unknown_articles == UnknownArticles::Accept,
-            body_limit: config.body_limit_bytes(),
-            body_read_timeout: config.body_read_timeout(),
-            read_cache: ReadCache::new(Duration::from_millis(config.read_cache_ms)),
-            http_cache: CachePolicy {
-                max_age_secs: config.http_max_age,
-                stale_while_revalidate_secs: config.http_stale_while_revalidate,
-            },
-            outbox,
-            webhooks: WebhookSettings {
-                cms_secrets: Arc::new(cms_secrets),
-                target_policy,
-                rotation_grace: config.webhook_rotation_grace,
-            },
-            moderation: ModerationSettings {
-                site_mode: config.moderation,
-                language_detector: Arc::new(
-                    LanguageDetector::among(&config.detect_languages).map_err(|error| {
-                        BuildError::Config(format!("MARGINALIA_DETECT_LANGUAGES: {error}"))
-                    })?,
-                ),
-                rules: Arc::new(config.rules().map_err(BuildError::Config)?),
-                edit_window: chrono::TimeDelta::from_std(config.edit_window).map_err(|error| {
-                    BuildError::Config(format!("MARGINALIA_EDIT_WINDOW: {error}"))
-                })?,
-                flag_threshold: config.flag_threshold,
-                newsroom_name: Arc::from(config.newsroom_name.as_str()),
-            },
-            abuse: AbuseSettings::new(
-                TrustedProxies::parse(&config.trusted_proxies).map_err(BuildError::Config)?,
-                Limit::per_minute(LimitedWrite::Reviews, config.rate_limit_reviews),
-                Limit::per_minute(LimitedWrite::Reactions, config.rate_limit_reactions),
-            ),
-        };
+        let state = app_state(settings, pool.clone(), outbox)?;
         spawn_forgetting(&state);
-        let server = start(
-            listener,
-            state,
-            ServerOptions {
-                cors_origins: config.cors_origins.clone(),
-                workers: config.workers,
-                max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
-                metrics_with_key: config.metrics_bind.is_none(),
-                shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
-                compression: config.compression,
-            },
-        )?;
+        let server = start(listener, state, server_options(&settings.server))?;
         Ok(Self {
             server,
             metrics,
             worker,
             address,
             pool,
-            shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
+            shutdown_timeout: settings.server.shutdown_timeout(),
         })
     }
 
@@ -230,6 +135,131 @@ impl Application {
             }
             () = &mut working => server.await,
         }
+    }
+}
+
+fn bind(address: SocketAddr) -> Result<TcpListener, BuildError> {
+    TcpListener::bind(address).map_err(|source| BuildError::Listen { address, source })
+}
+
+fn request_pool_options(database: &config::Database) -> PoolOptions {
+    PoolOptions {
+        max_size: database.pool_size as usize,
+        acquire_timeout: database.acquire_timeout(),
+        statement_timeout: database.statement_timeout(),
+    }
+}
+
+/// Where outbound webhooks may go. Loopback-only is narrower than "private allowed" (every
+/// target must also be on this machine), so it needs no second switch to reach the loopback
+/// receivers it is for.
+fn target_policy(webhooks: &config::Webhooks) -> TargetPolicy {
+    if webhooks.allow_private_targets || webhooks.loopback_only {
+        TargetPolicy::AllowPrivate
+    } else {
+        TargetPolicy::PublicOnly
+    }
+}
+
+fn build_worker(
+    settings: &Settings,
+    database_url: &str,
+    outbox: OutboxSignal,
+) -> Result<Worker, BuildError> {
+    let webhooks = &settings.webhooks;
+    let worker_settings = WorkerSettings {
+        poll: webhooks.poll,
+        timeout: webhooks.timeout,
+        concurrency: webhooks.concurrency,
+        schedule: webhooks.retry_schedule.clone(),
+        stats_window: webhooks.stats_window,
+        disable_after: webhooks.disable_after,
+        retention: webhooks.retention,
+    };
+    let sender = Sender::new(
+        target_policy(webhooks),
+        webhooks.loopback_only,
+        webhooks.timeout,
+    )?;
+    // A pool of its own, so that sending webhooks never takes connections the requests need
+    // (nor the other way round); its callers are background tasks that can wait.
+    let database = &settings.database;
+    let worker_pool = db::build_pool(
+        database_url,
+        PoolOptions {
+            max_size: WORKER_CONNECTIONS,
+            acquire_timeout: database.statement_timeout().max(database.acquire_timeout()),
+            statement_timeout: database.statement_timeout(),
+        },
+    )?;
+    Ok(Worker::new(worker_pool, sender, outbox, worker_settings))
+}
+
+/// What every request sees, from the settings.
+fn app_state(
+    settings: &Settings,
+    pool: Pool,
+    outbox: OutboxSignal,
+) -> Result<AppState, BuildError> {
+    let server = &settings.server;
+    let limits = &settings.limits;
+    Ok(AppState {
+        pool,
+        create_missing_articles: server.unknown_articles == UnknownArticles::Accept,
+        body_limit: server.body_limit_bytes(),
+        body_read_timeout: server.body_read_timeout(),
+        read_cache: ReadCache::new(server.read_cache_ttl()),
+        http_cache: CachePolicy {
+            max_age_secs: server.http_max_age,
+            stale_while_revalidate_secs: server.http_stale_while_revalidate,
+        },
+        outbox,
+        webhooks: webhook_settings(&settings.webhooks),
+        moderation: moderation_settings(&settings.moderation)?,
+        abuse: AbuseSettings::new(
+            TrustedProxies::parse(&limits.trusted_proxies).map_err(BuildError::Config)?,
+            Limit::per_minute(LimitedWrite::Reviews, limits.rate_limit_reviews),
+            Limit::per_minute(LimitedWrite::Reactions, limits.rate_limit_reactions),
+        ),
+    })
+}
+
+fn webhook_settings(webhooks: &config::Webhooks) -> WebhookSettings {
+    if webhooks.cms_secrets.as_slice().is_empty() {
+        tracing::info!(
+            "no MARGINALIA_CMS_WEBHOOK_SECRETS: POST /v1/webhooks/cms refuses every event"
+        );
+    }
+    WebhookSettings {
+        cms_secrets: Arc::new(webhooks.cms_secrets.clone().into_vec()),
+        target_policy: target_policy(webhooks),
+        rotation_grace: webhooks.rotation_grace,
+    }
+}
+
+fn moderation_settings(moderation: &config::Moderation) -> Result<ModerationSettings, BuildError> {
+    let language_detector = LanguageDetector::among(&moderation.detect_languages)
+        .map_err(|error| BuildError::Config(format!("MARGINALIA_DETECT_LANGUAGES: {error}")))?;
+    let edit_window = chrono::TimeDelta::from_std(moderation.edit_window)
+        .map_err(|error| BuildError::Config(format!("MARGINALIA_EDIT_WINDOW: {error}")))?;
+    Ok(ModerationSettings {
+        site_mode: moderation.mode,
+        language_detector: Arc::new(language_detector),
+        rules: Arc::new(moderation.rules().map_err(BuildError::Config)?),
+        edit_window,
+        flag_threshold: moderation.flag_threshold,
+        newsroom_name: Arc::from(moderation.newsroom_name.as_str()),
+    })
+}
+
+fn server_options(server: &config::Server) -> ServerOptions {
+    ServerOptions {
+        cors_origins: server.cors_origins.clone(),
+        workers: server.workers,
+        max_connections: usize::try_from(server.max_connections).unwrap_or(usize::MAX),
+        metrics_with_key: server.metrics_bind.is_none(),
+        shutdown_timeout: server.shutdown_timeout(),
+        compression: server.compression,
     }
 }
 

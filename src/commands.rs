@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::app::Application;
 use crate::auth::{self, Scope};
-use crate::config::Config;
+use crate::config::Settings;
 use crate::db::embedded::{ClusterOptions, EmbeddedPostgres, StartOutcome};
 use crate::db::ownership::{self, OwnerLock, Ownership, Role};
 use crate::db::{self, PoolOptions};
@@ -35,17 +35,17 @@ const ADMIN_LOCK_WAIT: Duration = Duration::from_secs(30);
 
 impl Database {
     async fn open(
-        config: &Config,
+        settings: &Settings,
         role: Role,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        if let Some(url) = &config.database_url {
+        if let Some(url) = settings.database.external_url() {
             return Ok(Self {
-                url: url.clone(),
+                url: url.to_owned(),
                 embedded: None,
             });
         }
-        let lock = Self::take_ownership(config, role).await?;
-        let cluster = EmbeddedPostgres::new(&config.data_dir)?;
+        let lock = Self::take_ownership(settings, role).await?;
+        let cluster = EmbeddedPostgres::new(&settings.database.data_dir)?;
         if lock.is_some() {
             tracing::info!(pgdata = %cluster.pgdata().display(), "starting the private PostgreSQL cluster");
             if cluster.start(CLUSTER).await? == StartOutcome::AlreadyRunning {
@@ -66,12 +66,12 @@ impl Database {
     /// The data directory's lock for `role`, or `None` for an administrative command while a
     /// `serve` owns the directory. A second `serve` is refused.
     async fn take_ownership(
-        config: &Config,
+        settings: &Settings,
         role: Role,
     ) -> Result<Option<OwnerLock>, Box<dyn std::error::Error + Send + Sync>> {
         let waiting_since = std::time::Instant::now();
         loop {
-            let holder = match ownership::try_own(&config.data_dir, role)? {
+            let holder = match ownership::try_own(&settings.database.data_dir, role)? {
                 Ownership::Owned(lock) => return Ok(Some(lock)),
                 Ownership::HeldBy(holder) => holder,
             };
@@ -85,7 +85,7 @@ impl Database {
                         "another `marginalia serve` (pid {pid}) owns the private PostgreSQL cluster in {}; \
                          one serve runs per data directory. To run several instances, point them all \
                          at one PostgreSQL server with DATABASE_URL.",
-                        config.data_dir.display()
+                        settings.database.data_dir.display()
                     )
                     .into());
                 }
@@ -96,7 +96,7 @@ impl Database {
                 _ => {
                     return Err(format!(
                         "{} stayed locked by process {:?} for {} s",
-                        config.data_dir.display(),
+                        settings.database.data_dir.display(),
                         holder.pid,
                         ADMIN_LOCK_WAIT.as_secs()
                     )
@@ -124,13 +124,14 @@ impl Database {
         }
     }
 
-    fn pool(&self, config: &Config) -> Result<db::Pool, deadpool::managed::BuildError> {
+    fn pool(&self, settings: &Settings) -> Result<db::Pool, deadpool::managed::BuildError> {
+        let database = &settings.database;
         db::build_pool(
             &self.url,
             PoolOptions {
-                max_size: config.db_pool_size as usize,
-                acquire_timeout: config.db_acquire_timeout(),
-                statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
+                max_size: database.pool_size as usize,
+                acquire_timeout: database.acquire_timeout(),
+                statement_timeout: database.statement_timeout(),
             },
         )
     }
@@ -141,8 +142,8 @@ const CLUSTER: ClusterOptions = ClusterOptions { durable: true };
 
 /// `marginalia serve`: migrate, then serve HTTP until SIGINT/SIGTERM while supervising the private
 /// cluster; the cluster is stopped after the last request finished.
-pub async fn serve(config: Config) -> CommandResult {
-    let database = Database::open(&config, Role::Serve).await?;
+pub async fn serve(settings: Settings) -> CommandResult {
+    let database = Database::open(&settings, Role::Serve).await?;
     let (stop_supervising, stopping) = tokio::sync::oneshot::channel::<()>();
     let supervisor = database.owned_cluster().cloned().map(|cluster| {
         tokio::spawn(async move {
@@ -154,7 +155,7 @@ pub async fn serve(config: Config) -> CommandResult {
                 .await;
         })
     });
-    let result = serve_with(&config, &database).await;
+    let result = serve_with(&settings, &database).await;
     let _ = stop_supervising.send(());
     if let Some(supervisor) = supervisor {
         let _ = supervisor.await;
@@ -163,12 +164,12 @@ pub async fn serve(config: Config) -> CommandResult {
     result
 }
 
-async fn serve_with(config: &Config, database: &Database) -> CommandResult {
+async fn serve_with(settings: &Settings, database: &Database) -> CommandResult {
     let applied = db::run_migrations(&database.url).await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "applied migrations");
     }
-    let application = Application::build(config, &database.url)?;
+    let application = Application::build(settings, &database.url)?;
     tracing::info!(address = %application.address(), "listening; API docs at /docs");
     application.run_until_stopped().await?;
     tracing::info!("server stopped");
@@ -176,8 +177,8 @@ async fn serve_with(config: &Config, database: &Database) -> CommandResult {
 }
 
 /// `marginalia migrate`: apply pending migrations and exit.
-pub async fn migrate(config: Config) -> CommandResult {
-    let database = Database::open(&config, Role::Admin).await?;
+pub async fn migrate(settings: Settings) -> CommandResult {
+    let database = Database::open(&settings, Role::Admin).await?;
     let result = db::run_migrations(&database.url).await;
     database.close().await;
     for version in result? {
@@ -208,16 +209,20 @@ pub enum KeysCommand {
 }
 
 /// `marginalia keys …`: runs against the same database `serve` would use.
-pub async fn keys(config: Config, command: KeysCommand) -> CommandResult {
-    let database = Database::open(&config, Role::Admin).await?;
-    let result = keys_with(&config, &database, command).await;
+pub async fn keys(settings: Settings, command: KeysCommand) -> CommandResult {
+    let database = Database::open(&settings, Role::Admin).await?;
+    let result = keys_with(&settings, &database, command).await;
     database.close().await;
     result
 }
 
-async fn keys_with(config: &Config, database: &Database, command: KeysCommand) -> CommandResult {
+async fn keys_with(
+    settings: &Settings,
+    database: &Database,
+    command: KeysCommand,
+) -> CommandResult {
     db::run_migrations(&database.url).await?;
-    let pool = database.pool(config)?;
+    let pool = database.pool(settings)?;
     match command {
         KeysCommand::Create { name, scopes } => {
             let name = name.trim();

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use marginalia::auth::Scope;
 use marginalia::commands::{self, KeysCommand};
-use marginalia::config::Config;
+use marginalia::config::Settings;
 use marginalia::telemetry;
 
 #[derive(Parser)]
@@ -18,7 +18,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    config: Config,
+    settings: Settings,
 }
 
 #[derive(Subcommand)]
@@ -66,25 +66,25 @@ enum Keys {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut config = cli.config;
-    if let Err(error) = config.validate() {
+    let mut settings = cli.settings;
+    if let Err(error) = settings.validate() {
         eprintln!("marginalia: {error}");
         return ExitCode::from(2);
     }
-    telemetry::init(config.log_format);
+    telemetry::init(settings.server.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => commands::serve(config).await,
-        Command::Migrate => commands::migrate(config).await,
+        Command::Serve => commands::serve(settings).await,
+        Command::Migrate => commands::migrate(settings).await,
         Command::Openapi => commands::openapi(),
         Command::Sql {
             statement: Statement::SubmitReview,
         } => commands::submission_sql(),
         Command::Keys(Keys::Create { name, scopes }) => {
-            commands::keys(config, KeysCommand::Create { name, scopes }).await
+            commands::keys(settings, KeysCommand::Create { name, scopes }).await
         }
-        Command::Keys(Keys::List) => commands::keys(config, KeysCommand::List).await,
+        Command::Keys(Keys::List) => commands::keys(settings, KeysCommand::List).await,
         Command::Keys(Keys::Revoke { id }) => {
-            commands::keys(config, KeysCommand::Revoke { id }).await
+            commands::keys(settings, KeysCommand::Revoke { id }).await
         }
     };
     match result {

@@ -2,12 +2,12 @@
 //! applied in the order the CMS made the changes, and drives what readers may do.
 
 use chrono::{Duration as Age, Utc};
+use marginalia::config::CmsSecrets;
 use serde_json::{json, Value};
 
 use crate::common::webhooks::cms_event;
 use crate::common::{
-    expect_problem, fixture, problem_fields, spawn_app, spawn_app_with, TestApp, TestOptions,
-    CMS_SECRET,
+    expect_problem, fixture, problem_fields, spawn_app, spawn_app_with, TestApp, CMS_SECRET,
 };
 
 /// The fixture article as the CMS's event data.
@@ -74,9 +74,8 @@ const OUTSIDE_TOLERANCE: i64 = 330;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_events_are_problems_and_change_nothing() {
-    let app = spawn_app_with(TestOptions {
-        body_limit: 8 * 1024,
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.server.body_limit = 8 * 1024;
     })
     .await;
     let body =
@@ -253,9 +252,8 @@ async fn refused_events_are_problems_and_change_nothing() {
     assert_eq!(articles_stored(&app).await, 0);
 
     // With no secret configured, every event is refused.
-    let closed = spawn_app_with(TestOptions {
-        cms_secrets: Vec::new(),
-        ..TestOptions::default()
+    let closed = spawn_app_with(|settings| {
+        settings.webhooks.cms_secrets = CmsSecrets::default();
     })
     .await;
     let response = closed

@@ -6,9 +6,7 @@ use marginalia::auth::Scope;
 use reqwest::{header, Method};
 use serde_json::{json, Value};
 
-use crate::common::{
-    expect_problem, problem_fields, spawn_app_with, TestApp, TestOptions, WebhookOptions,
-};
+use crate::common::{expect_problem, problem_fields, spawn_app_with, TestApp};
 
 const ARTICLE: &str = "voa-2020-05-iskp-attacks";
 
@@ -42,10 +40,9 @@ fn ids(page: &Value) -> Vec<&str> {
 }
 
 async fn banned_terms_app() -> TestApp {
-    spawn_app_with(TestOptions {
-        banned_terms: vec!["шахрай".into()],
-        read_cache_ttl: std::time::Duration::ZERO,
-        ..TestOptions::default()
+    spawn_app_with(|settings| {
+        settings.moderation.banned_terms = vec!["шахрай".into()];
+        settings.server.read_cache_ms = 0;
     })
     .await
 }
@@ -230,14 +227,10 @@ async fn every_console_action_can_be_undone_through_the_public_api() {
 
 #[tokio::test]
 async fn a_flagged_published_review_is_kept_published_and_its_flags_dismissed() {
-    let app = spawn_app_with(TestOptions {
-        read_cache_ttl: std::time::Duration::ZERO,
+    let app = spawn_app_with(|settings| {
+        settings.server.read_cache_ms = 0;
         // The outbox is only written while an endpoint listens; no delivery is wanted here.
-        webhooks: WebhookOptions {
-            worker: false,
-            ..WebhookOptions::default()
-        },
-        ..TestOptions::default()
+        settings.webhooks.worker = false;
     })
     .await;
     let key = app.api_key(&[Scope::Moderator]).await;

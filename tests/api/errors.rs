@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use crate::common::wait::{until, GENEROUS};
 use crate::common::{
     expect_problem, free_port, problem_fields, raw_http, spawn_app, spawn_app_with, start_binary,
-    wait_ready, TestOptions,
+    wait_ready,
 };
 use marginalia::auth::Scope;
 use serde_json::json;
@@ -50,9 +50,8 @@ async fn transport_level_mistakes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_body_limit_is_configurable_and_enforced_while_streaming() {
-    let app = spawn_app_with(TestOptions {
-        body_limit: 4096,
-        ..Default::default()
+    let app = spawn_app_with(|settings| {
+        settings.server.body_limit = 4096;
     })
     .await;
     let url = app.url("/v1/articles/a1/reviews");
@@ -133,9 +132,8 @@ async fn integral_numbers_are_integers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_stops_sending_its_body_gets_a_408() {
-    let app = spawn_app_with(TestOptions {
-        body_read_timeout: Duration::from_millis(500),
-        ..Default::default()
+    let app = spawn_app_with(|settings| {
+        settings.server.body_read_timeout_ms = 500;
     })
     .await;
     let started = Instant::now();
@@ -163,10 +161,9 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
     // The held bodies time out after this, which frees their connections: long enough for the
     // cap to be seen holding on a loaded machine.
     let body_read_timeout = Duration::from_secs(15);
-    let app = spawn_app_with(TestOptions {
-        max_connections: 2,
-        body_read_timeout,
-        ..Default::default()
+    let app = spawn_app_with(|settings| {
+        settings.server.max_connections = 2;
+        settings.server.body_read_timeout_ms = body_read_timeout.as_millis() as u64;
     })
     .await;
     let host = app.address.trim_start_matches("http://").to_owned();

@@ -6,14 +6,13 @@ use marginalia::auth::Scope;
 use reqwest::{header, Method};
 use serde_json::{json, Value};
 
-use crate::common::{spawn_app_with, TestApp, TestOptions};
+use crate::common::{spawn_app_with, TestApp};
 
 const ARTICLE: &str = "voa-2020-05-iskp-attacks";
 
 async fn caching_app() -> TestApp {
-    spawn_app_with(TestOptions {
-        banned_terms: vec!["шахрай".into()],
-        ..TestOptions::default()
+    spawn_app_with(|settings| {
+        settings.moderation.banned_terms = vec!["шахрай".into()];
     })
     .await
 }
@@ -179,9 +178,8 @@ async fn nothing_private_or_for_moderators_is_ever_cacheable() {
 
 #[tokio::test]
 async fn answers_are_compressed_only_for_clients_that_accept_it() {
-    let app = spawn_app_with(TestOptions {
-        compression: true,
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.server.compression = true;
     })
     .await;
     for n in 0..20 {

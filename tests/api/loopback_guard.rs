@@ -6,12 +6,13 @@
 use std::time::Duration;
 
 use marginalia::auth::Scope;
+use marginalia::domain::webhook::RetrySchedule;
 use marginalia::webhooks::sender::NON_LOOPBACK_REFUSED;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::webhooks::Receiver;
-use crate::common::{loopback_guard_report, spawn_app_with, TestOptions, WebhookOptions};
+use crate::common::{loopback_guard_report, spawn_app_with};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 const COUNTER: &str = "marginalia_webhook_non_loopback_refused_total";
@@ -26,12 +27,9 @@ fn counter(metrics: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_delivery_to_a_public_name_is_refused_counted_and_reported_by_the_guard() {
-    let app = spawn_app_with(TestOptions {
-        webhooks: WebhookOptions {
-            retry_schedule: vec![Duration::from_millis(100); 2],
-            ..WebhookOptions::default()
-        },
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.webhooks.retry_schedule =
+            RetrySchedule::new(vec![Duration::from_millis(100); 2]).unwrap();
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
@@ -155,13 +153,9 @@ async fn a_fresh_service_exports_the_refusal_counter_at_zero() {
 #[tokio::test(flavor = "multi_thread")]
 async fn loopback_only_reaches_a_loopback_receiver_without_the_private_targets_switch() {
     // What the scripts set: loopback-only, private targets left at their default (refused).
-    let app = spawn_app_with(TestOptions {
-        webhooks: WebhookOptions {
-            allow_private_targets: false,
-            loopback_only: true,
-            ..WebhookOptions::default()
-        },
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.webhooks.allow_private_targets = false;
+        settings.webhooks.loopback_only = true;
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;

@@ -5,14 +5,13 @@
 use std::time::Duration;
 
 use marginalia::auth::Scope;
+use marginalia::config::Settings;
 use marginalia::domain::moderation::ModerationMode;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::webhooks::Receiver;
-use crate::common::{
-    expect_problem, fixture, problem_fields, spawn_app, spawn_app_with, TestApp, TestOptions,
-};
+use crate::common::{expect_problem, fixture, problem_fields, spawn_app, spawn_app_with, TestApp};
 
 const ARTICLE: &str = "voa-2020-05-iskp-attacks";
 
@@ -71,11 +70,10 @@ async fn recount(app: &TestApp) -> (i64, Vec<i64>) {
     (histogram.iter().sum(), histogram)
 }
 
-fn pre_moderated() -> TestOptions {
-    TestOptions {
-        moderation: ModerationMode::Pre,
-        read_cache_ttl: Duration::ZERO,
-        ..TestOptions::default()
+fn pre_moderated() -> impl FnOnce(&mut Settings) {
+    move |settings: &mut Settings| {
+        settings.moderation.mode = ModerationMode::Pre;
+        settings.server.read_cache_ms = 0;
     }
 }
 
@@ -171,9 +169,9 @@ async fn an_article_can_be_pre_moderated_on_a_post_moderated_site() {
 #[tokio::test]
 async fn stats_stay_exact_over_random_transition_sequences() {
     use rand::{Rng, SeedableRng};
-    let app = spawn_app_with(TestOptions {
-        flag_threshold: 1,
-        ..pre_moderated()
+    let app = spawn_app_with(|settings| {
+        pre_moderated()(settings);
+        settings.moderation.flag_threshold = 1;
     })
     .await;
     let key = moderator(&app).await;
@@ -246,10 +244,9 @@ async fn stats_stay_exact_over_random_transition_sequences() {
 
 #[tokio::test]
 async fn each_rule_fires_with_a_visible_reason_and_clean_reviews_pass() {
-    let app = spawn_app_with(TestOptions {
-        banned_terms: vec!["шахрай".into(), "casino".into()],
-        read_cache_ttl: Duration::ZERO,
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.moderation.banned_terms = vec!["шахрай".into(), "casino".into()];
+        settings.server.read_cache_ms = 0;
     })
     .await;
     let key = moderator(&app).await;
@@ -403,9 +400,8 @@ async fn a_bulk_action_of_500_is_one_transaction() {
 async fn authors_edit_within_the_window_and_delete_with_their_token() {
     // The default window (15 minutes): no loaded machine outlasts it between the creation and
     // the edits below. The test ends the window itself by ageing the review.
-    let app = spawn_app_with(TestOptions {
-        read_cache_ttl: Duration::ZERO,
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.server.read_cache_ms = 0;
     })
     .await;
     let created = submit(&app, &review("Перша версія відгуку.", 2)).await;
@@ -521,10 +517,9 @@ async fn votes_count_once_per_voter_and_exactly_under_concurrency() {
     // Each voter from a network of their own (one network adds only a few voters a day). The 50
     // votes queue on the review's lock: on a loaded machine some wait longer than the default
     // 750 ms for a connection, which this test (about exact counts) does not judge.
-    let app = spawn_app_with(TestOptions {
-        trusted_proxies: vec!["127.0.0.1".into()],
-        acquire_timeout: Duration::from_secs(20),
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.limits.trusted_proxies = vec!["127.0.0.1".into()];
+        settings.database.acquire_timeout_ms = 20000;
     })
     .await;
     let id = submit(&app, &review("Корисно.", 5)).await["id"]
@@ -604,10 +599,9 @@ async fn votes_count_once_per_voter_and_exactly_under_concurrency() {
 #[tokio::test]
 async fn flags_from_enough_networks_take_a_review_back_to_the_queue() {
     // The tests' client is the trusted proxy of the readers it names in X-Forwarded-For.
-    let app = spawn_app_with(TestOptions {
-        read_cache_ttl: Duration::ZERO,
-        trusted_proxies: vec!["127.0.0.1".into()],
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.server.read_cache_ms = 0;
+        settings.limits.trusted_proxies = vec!["127.0.0.1".into()];
     })
     .await;
     let key = moderator(&app).await;
@@ -670,9 +664,8 @@ async fn flags_from_enough_networks_take_a_review_back_to_the_queue() {
 
 #[tokio::test]
 async fn over_the_rate_limit_a_client_gets_429_with_retry_after() {
-    let app = spawn_app_with(TestOptions {
-        rate_limit_reviews: 5,
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.limits.rate_limit_reviews = 5;
     })
     .await;
     for attempt in 0..5 {
@@ -698,9 +691,8 @@ async fn over_the_rate_limit_a_client_gets_429_with_retry_after() {
 #[tokio::test]
 async fn a_forwarded_address_is_believed_only_from_a_trusted_proxy() {
     // Untrusted X-Forwarded-For cannot be used to dodge the limit: all of these are 127.0.0.1.
-    let app = spawn_app_with(TestOptions {
-        rate_limit_reviews: 2,
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.limits.rate_limit_reviews = 2;
     })
     .await;
     let mut statuses = Vec::new();
@@ -789,9 +781,8 @@ async fn concurrent_retries_with_one_idempotency_key_store_one_review() {
 
 #[tokio::test]
 async fn erasing_an_author_leaves_no_trace_of_their_email_or_words() {
-    let app = spawn_app_with(TestOptions {
-        read_cache_ttl: Duration::ZERO,
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.server.read_cache_ms = 0;
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
@@ -909,9 +900,8 @@ async fn erasing_an_author_leaves_no_trace_of_their_email_or_words() {
 async fn an_export_streams_every_matching_review() {
     // Writing 100,000 reviews in one statement outlasts the service's statement timeout on a busy
     // 2-core machine; the export itself needs no more than the default.
-    let app = spawn_app_with(TestOptions {
-        statement_timeout: Duration::from_secs(120),
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.database.statement_timeout_ms = 120000;
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
@@ -983,9 +973,8 @@ async fn an_export_streams_every_matching_review() {
 
 #[tokio::test]
 async fn the_newsroom_reply_shows_with_the_review_and_is_delivered() {
-    let app = spawn_app_with(TestOptions {
-        read_cache_ttl: Duration::ZERO,
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.server.read_cache_ms = 0;
     })
     .await;
     let receiver = Receiver::start(0);
@@ -1086,9 +1075,9 @@ async fn a_widget_on_the_newsroom_site_may_send_the_moderation_headers() {
 /// signed event, in the order the changes were committed.
 #[tokio::test]
 async fn every_transition_is_announced_through_the_outbox() {
-    let app = spawn_app_with(TestOptions {
-        flag_threshold: 1,
-        ..pre_moderated()
+    let app = spawn_app_with(|settings| {
+        pre_moderated()(settings);
+        settings.moderation.flag_threshold = 1;
     })
     .await;
     let receiver = Receiver::start(0);

@@ -5,24 +5,24 @@ use std::time::Duration;
 use crate::common::wait::{until, GENEROUS};
 use crate::common::{
     expect_problem, post_until_created, spawn_app_on, start_throwaway_cluster, Load, TestApp,
-    TestOptions,
 };
 use diesel_async::AsyncConnection;
 
 /// How long the midload test keeps PostgreSQL away: longer than any prompt answer may take.
 const OUTAGE: Duration = Duration::from_secs(5);
+use marginalia::config::Settings;
 use marginalia::db;
 use marginalia::db::embedded::{ClusterOptions, EmbeddedPostgres};
 use serde_json::json;
 
 /// An app on a cluster of its own, which the test may stop and start.
 async fn app_on_own_cluster(database: &str) -> (EmbeddedPostgres, TestApp) {
-    app_on_own_cluster_with(database, TestOptions::default()).await
+    app_on_own_cluster_with(database, |_| {}).await
 }
 
 async fn app_on_own_cluster_with(
     database: &str,
-    options: TestOptions,
+    options: impl FnOnce(&mut Settings),
 ) -> (EmbeddedPostgres, TestApp) {
     let cluster = start_throwaway_cluster().await;
     cluster.ensure_database(database).await.unwrap();
@@ -218,11 +218,10 @@ async fn postgres_stopping_mid_load_gives_prompt_503s_then_recovers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_exhausted_pool_answers_503_instead_of_hanging() {
-    let app = crate::common::spawn_app_with(TestOptions {
-        pool_size: 2,
-        acquire_timeout: Duration::from_millis(300),
-        statement_timeout: Duration::from_secs(600),
-        ..Default::default()
+    let app = crate::common::spawn_app_with(|settings| {
+        settings.database.pool_size = 2;
+        settings.database.acquire_timeout_ms = 300;
+        settings.database.statement_timeout_ms = 600000;
     })
     .await;
     // Slow queries hold every pooled connection until the test cancels them, however long the
@@ -290,14 +289,10 @@ async fn an_exhausted_pool_answers_503_instead_of_hanging() {
 async fn a_frozen_database_costs_a_bounded_wait_then_503_and_recovery() {
     use nix::sys::signal::Signal;
     let statement_timeout = Duration::from_millis(1000);
-    let (cluster, app) = app_on_own_cluster_with(
-        "frozen",
-        TestOptions {
-            statement_timeout,
-            read_cache_ttl: Duration::ZERO,
-            ..Default::default()
-        },
-    )
+    let (cluster, app) = app_on_own_cluster_with("frozen", move |settings: &mut Settings| {
+        settings.database.statement_timeout_ms = statement_timeout.as_millis() as u64;
+        settings.server.read_cache_ms = 0;
+    })
     .await;
     assert_eq!(
         app.post_review("frozen", &json!({"rating": 4, "body": "before"}))

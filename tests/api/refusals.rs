@@ -8,12 +8,12 @@
 use std::collections::BTreeSet;
 
 use marginalia::auth::Scope;
+use marginalia::config::{Settings, UnknownArticles};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::{
     expect_problem, fixture, problem_fields, spawn_app_with, without_edit_token, TestApp,
-    TestOptions,
 };
 
 /// An article id that parses but that nobody registered.
@@ -440,10 +440,9 @@ async fn build_world(app: &TestApp, keys: &Keys) -> World {
 
 /// Unknown articles rejected, so that an article nobody registered is a 404 for every operation
 /// on articles (with `accept`, an unregistered article simply has no reviews yet).
-fn rejecting_unknown_articles() -> TestOptions {
-    TestOptions {
-        create_missing_articles: false,
-        ..TestOptions::default()
+fn rejecting_unknown_articles() -> impl FnOnce(&mut Settings) {
+    move |settings: &mut Settings| {
+        settings.server.unknown_articles = UnknownArticles::Reject;
     }
 }
 
@@ -685,11 +684,10 @@ async fn votes_and_flags_over_the_per_address_rate_limit_get_the_documented_429_
     // Two a minute: the bucket holds 2 and refills one every 30 s, far more than the few requests
     // between an address's first reaction and its refusal take on a loaded machine.
     const LIMIT: usize = 2;
-    let app = spawn_app_with(TestOptions {
-        rate_limit_reactions: LIMIT as u32,
+    let app = spawn_app_with(|settings| {
+        settings.limits.rate_limit_reactions = LIMIT as u32;
         // Each reader speaks from an address of their own through the (loopback) proxy.
-        trusted_proxies: vec!["127.0.0.1".into()],
-        ..TestOptions::default()
+        settings.limits.trusted_proxies = vec!["127.0.0.1".into()];
     })
     .await;
     let document = app.get_json("/openapi.json").await;

@@ -1,13 +1,12 @@
 //! A reader's story: submit reviews, read them back, page through them, see the stats.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use crate::common::{
-    expect_problem, fixture, problem_fields, spawn_app, spawn_app_with, without_edit_token,
-    TestApp, TestOptions,
+    expect_problem, fixture, problem_fields, spawn_app, spawn_app_with, without_edit_token, TestApp,
 };
 use marginalia::auth::Scope;
+use marginalia::config::UnknownArticles;
 use serde_json::{json, Value};
 use unicode_normalization::UnicodeNormalization;
 
@@ -255,9 +254,8 @@ async fn filters_narrow_the_list() {
 async fn concurrent_submissions_to_one_article_are_all_counted() {
     // A hundred requests share sixteen connections on a machine shared with other tests: the
     // story is about counting, so no request may give up waiting for a connection.
-    let app = spawn_app_with(TestOptions {
-        acquire_timeout: Duration::from_secs(10),
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.database.acquire_timeout_ms = 10000;
     })
     .await;
     let mut tasks = Vec::new();
@@ -296,9 +294,8 @@ async fn concurrent_submissions_to_one_article_are_all_counted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_articles_are_refused_when_configured() {
-    let app = spawn_app_with(TestOptions {
-        create_missing_articles: false,
-        ..Default::default()
+    let app = spawn_app_with(|settings| {
+        settings.server.unknown_articles = UnknownArticles::Reject;
     })
     .await;
     let response = app
@@ -410,12 +407,11 @@ async fn bulk_stats_answer_for_each_requested_article() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cached_reads_show_own_reviews_at_once_and_other_instances_within_the_ttl() {
-    let app = spawn_app_with(TestOptions {
-        read_cache_ttl: std::time::Duration::from_millis(200),
-        ..Default::default()
+    let app = spawn_app_with(|settings| {
+        settings.server.read_cache_ms = 200;
     })
     .await;
-    let other_instance = crate::common::spawn_app_on(&app.database_url, TestOptions::default());
+    let other_instance = crate::common::spawn_app_on(&app.database_url, |_| {});
     for expected in 1..=3 {
         // Distinct texts: the same text twice from one client is held as a duplicate.
         let review = json!({"rating": 4, "body": format!("shared article, review {expected}")});

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use marginalia::auth::Scope;
+use marginalia::config::Settings;
 use marginalia::domain::moderation::ModerationMode;
+use marginalia::domain::webhook::RetrySchedule;
 use serde_json::{json, Value};
 
 use crate::common::webhooks::Receiver;
-use crate::common::{spawn_app_with, TestApp, TestOptions, WebhookOptions};
+use crate::common::{spawn_app, spawn_app_with, TestApp};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -35,14 +37,13 @@ async fn wait_for_json(
     }
 }
 
-fn webhook_app(retry_schedule: Vec<Duration>, disable_after: Duration) -> TestOptions {
-    TestOptions {
-        webhooks: WebhookOptions {
-            retry_schedule,
-            disable_after,
-            ..WebhookOptions::default()
-        },
-        ..TestOptions::default()
+fn webhook_app(
+    retry_schedule: Vec<Duration>,
+    disable_after: Duration,
+) -> impl FnOnce(&mut Settings) {
+    move |settings: &mut Settings| {
+        settings.webhooks.retry_schedule = RetrySchedule::new(retry_schedule).unwrap();
+        settings.webhooks.disable_after = disable_after;
     }
 }
 
@@ -193,9 +194,8 @@ async fn observed(response: reqwest::Response) -> (u16, Vec<(String, String)>, S
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_reviews_edit_token_cannot_tell_a_hidden_review_from_a_missing_one() {
-    let app = spawn_app_with(TestOptions {
-        moderation: ModerationMode::Pre,
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.moderation.mode = ModerationMode::Pre;
     })
     .await;
     let mut created = Vec::new();
@@ -274,7 +274,7 @@ async fn another_reviews_edit_token_cannot_tell_a_hidden_review_from_a_missing_o
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_retry_with_the_same_idempotency_key_after_an_erasure_stores_nothing_again() {
-    let app = spawn_app_with(TestOptions::default()).await;
+    let app = spawn_app().await;
     let admin = app.api_key(&[Scope::Admin]).await;
     let key = uuid::Uuid::new_v4().to_string();
     let body = json!({
@@ -345,15 +345,11 @@ async fn a_retry_with_the_same_idempotency_key_after_an_erasure_stores_nothing_a
 
 #[tokio::test(flavor = "multi_thread")]
 async fn endpoint_urls_at_ipv6_special_purpose_addresses_are_refused() {
-    let app = spawn_app_with(TestOptions {
-        webhooks: WebhookOptions {
-            // The public-only policy under test (loopback-only would admit loopback); every URL
-            // here is refused when it is saved, before anything could be sent.
-            allow_private_targets: false,
-            loopback_only: false,
-            ..WebhookOptions::default()
-        },
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        // The public-only policy under test (loopback-only would admit loopback); every URL
+        // here is refused when it is saved, before anything could be sent.
+        settings.webhooks.allow_private_targets = false;
+        settings.webhooks.loopback_only = false;
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
@@ -404,10 +400,9 @@ async fn endpoint_urls_at_ipv6_special_purpose_addresses_are_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn helpful_votes_from_one_network_are_bounded_whatever_agents_or_tokens_it_invents() {
-    let app = spawn_app_with(TestOptions {
+    let app = spawn_app_with(|settings| {
         // The tests' client is the trusted proxy of the readers it names in X-Forwarded-For.
-        trusted_proxies: vec!["127.0.0.1".into()],
-        ..TestOptions::default()
+        settings.limits.trusted_proxies = vec!["127.0.0.1".into()];
     })
     .await;
     let created = app

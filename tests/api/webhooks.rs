@@ -7,13 +7,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use marginalia::auth::Scope;
+use marginalia::config::{Settings, UnknownArticles};
+use marginalia::domain::webhook::RetrySchedule;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::webhooks::{distinct_ids, Receiver};
 use crate::common::{
     expect_problem, fixture, free_port, problem_fields, spawn_app, spawn_app_on, spawn_app_with,
-    start_binary, wait_ready, without_edit_token, TestApp, TestOptions, WebhookOptions,
+    start_binary, wait_ready, without_edit_token, TestApp,
 };
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -289,12 +291,9 @@ async fn a_receiver_failing_its_first_calls_gets_the_event_once_it_recovers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_receiver_down_past_the_last_retry_leaves_a_failed_delivery_that_redeliver_sends() {
-    let app = spawn_app_with(TestOptions {
-        webhooks: WebhookOptions {
-            retry_schedule: vec![Duration::from_millis(50); 2],
-            ..WebhookOptions::default()
-        },
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.webhooks.retry_schedule =
+            RetrySchedule::new(vec![Duration::from_millis(50); 2]).unwrap();
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
@@ -353,7 +352,7 @@ async fn a_receiver_down_past_the_last_retry_leaves_a_failed_delivery_that_redel
 #[tokio::test(flavor = "multi_thread")]
 async fn two_instances_deliver_a_thousand_events_once_each() {
     let first = spawn_app().await;
-    let second = spawn_app_on(&first.database_url, TestOptions::default());
+    let second = spawn_app_on(&first.database_url, |_| {});
     let admin = first.api_key(&[Scope::Admin]).await;
     let receiver = Receiver::start(0);
     first
@@ -399,12 +398,8 @@ async fn two_instances_deliver_a_thousand_events_once_each() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killing_one_of_two_serving_processes_mid_way_loses_no_event() {
-    let app = spawn_app_with(TestOptions {
-        webhooks: WebhookOptions {
-            worker: false,
-            ..WebhookOptions::default()
-        },
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.webhooks.worker = false;
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
@@ -469,15 +464,11 @@ async fn killing_one_of_two_serving_processes_mid_way_loses_no_event() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn loopback_receivers_are_refused_unless_allowed() {
-    let app = spawn_app_with(TestOptions {
-        webhooks: WebhookOptions {
-            // The public-only policy under test (loopback-only would admit loopback receivers).
-            allow_private_targets: false,
-            loopback_only: false,
-            worker: false,
-            ..WebhookOptions::default()
-        },
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        // The public-only policy under test (loopback-only would admit loopback receivers).
+        settings.webhooks.allow_private_targets = false;
+        settings.webhooks.loopback_only = false;
+        settings.webhooks.worker = false;
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
@@ -509,18 +500,16 @@ async fn loopback_receivers_are_refused_unless_allowed() {
 
     // An endpoint stored by an instance that allows private targets is still refused at send
     // time by one that does not: nothing reaches the receiver, and the log says why.
-    let options = |allow_private_targets: bool, worker: bool| TestOptions {
-        webhooks: WebhookOptions {
-            allow_private_targets,
+    let options = |allow_private_targets: bool, worker: bool| {
+        move |settings: &mut Settings| {
             // The public-only policy under test must refuse the receiver on 127.0.0.1, which
             // loopback-only would admit; nothing here targets anything but loopback.
-            loopback_only: false,
-            worker,
             // One attempt, no retries: the delivery fails at once where it is refused.
-            retry_schedule: Vec::new(),
-            ..WebhookOptions::default()
-        },
-        ..TestOptions::default()
+            settings.webhooks.allow_private_targets = allow_private_targets;
+            settings.webhooks.loopback_only = false;
+            settings.webhooks.worker = worker;
+            settings.webhooks.retry_schedule = RetrySchedule::new(Vec::new()).unwrap();
+        }
     };
     let lenient = spawn_app_on(&app.database_url, options(true, false));
     let endpoint = lenient
@@ -555,12 +544,8 @@ async fn loopback_receivers_are_refused_unless_allowed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redirects_are_not_followed() {
-    let app = spawn_app_with(TestOptions {
-        webhooks: WebhookOptions {
-            retry_schedule: Vec::new(),
-            ..WebhookOptions::default()
-        },
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.webhooks.retry_schedule = RetrySchedule::new(Vec::new()).unwrap();
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
@@ -591,12 +576,8 @@ async fn redirects_are_not_followed() {
 async fn stats_changes_of_a_busy_article_are_coalesced() {
     // A window no loaded machine outlasts while the ten reviews arrive; the test then ends it
     // itself, so nothing depends on how fast the reviews were written.
-    let app = spawn_app_with(TestOptions {
-        webhooks: WebhookOptions {
-            stats_window: Duration::from_secs(3600),
-            ..WebhookOptions::default()
-        },
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.webhooks.stats_window = Duration::from_secs(3600);
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
@@ -640,12 +621,8 @@ async fn stats_changes_of_a_busy_article_are_coalesced() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_endpoint_failing_for_too_long_is_disabled_and_says_so() {
     let receiver = Receiver::start(usize::MAX);
-    let app = spawn_app_with(TestOptions {
-        webhooks: WebhookOptions {
-            worker: false,
-            ..WebhookOptions::default()
-        },
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.webhooks.worker = false;
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
@@ -723,9 +700,8 @@ async fn an_endpoint_failing_for_too_long_is_disabled_and_says_so() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_newsroom_story() {
-    let app = spawn_app_with(TestOptions {
-        create_missing_articles: false,
-        ..TestOptions::default()
+    let app = spawn_app_with(|settings| {
+        settings.server.unknown_articles = UnknownArticles::Reject;
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;

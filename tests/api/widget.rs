@@ -2,7 +2,7 @@
 
 use std::io::Read;
 
-use crate::common::{spawn_app, spawn_app_with, TestApp, TestOptions};
+use crate::common::{spawn_app, spawn_app_with, TestApp};
 
 #[tokio::test]
 async fn the_widget_is_served_with_validators_and_the_demo_under_a_strict_policy() {
@@ -113,9 +113,8 @@ fn unbrotli(body: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn static_files_go_out_precompressed_in_the_encoding_asked_for() {
     for compression in [false, true] {
-        let app = spawn_app_with(TestOptions {
-            compression,
-            ..TestOptions::default()
+        let app = spawn_app_with(|settings| {
+            settings.server.compression = compression;
         })
         .await;
         let mut sizes = Vec::new();

@@ -13,10 +13,10 @@ use std::time::Duration;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use marginalia::app::Application;
 use marginalia::auth::{self, Scope};
-use marginalia::config::{Config, UnknownArticles};
+use marginalia::config::{CmsSecrets, Settings};
 use marginalia::db::embedded::{ClusterOptions, EmbeddedPostgres};
 use marginalia::db::{self, Pool};
-use marginalia::domain::moderation::ModerationMode;
+use marginalia::domain::webhook::RetrySchedule;
 use marginalia::store;
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -115,93 +115,53 @@ async fn create_database(urls: &UrlTemplate, name: &str, template: Option<&str>)
         .expect("create a test database");
 }
 
-/// How a test app differs from the defaults.
-#[derive(Debug, Clone)]
-pub struct TestOptions {
-    pub create_missing_articles: bool,
-    pub body_limit: usize,
-    pub pool_size: usize,
-    pub acquire_timeout: Duration,
-    pub statement_timeout: Duration,
-    pub read_cache_ttl: Duration,
-    /// MARGINALIA_COMPRESSION.
-    pub compression: bool,
-    pub body_read_timeout: Duration,
-    pub max_connections: usize,
-    /// `MARGINALIA_CMS_WEBHOOK_SECRETS`.
-    pub cms_secrets: Vec<String>,
-    pub webhooks: WebhookOptions,
-    pub moderation: ModerationMode,
-    /// `MARGINALIA_BANNED_TERMS`.
-    pub banned_terms: Vec<String>,
-    pub edit_window: Duration,
-    pub flag_threshold: u32,
-    /// Per client address and minute; 0 (the tests' default, as every test client shares
-    /// 127.0.0.1) turns the limit off.
-    pub rate_limit_reviews: u32,
-    pub rate_limit_reactions: u32,
-    /// `MARGINALIA_TRUSTED_PROXIES`: with `127.0.0.1`, tests speak for many clients through
-    /// `X-Forwarded-For`.
-    pub trusted_proxies: Vec<String>,
-}
-
-/// The outbound webhook settings of a test app: fast schedules, so retries happen within a test.
-#[derive(Debug, Clone)]
-pub struct WebhookOptions {
-    pub worker: bool,
-    /// Tests' receivers listen on loopback.
-    pub allow_private_targets: bool,
-    /// `MARGINALIA_WEBHOOK_LOOPBACK_ONLY`: on for every test app, so nothing a test does can
-    /// send outside this machine (the teardown guard fails the test if anything tried).
-    pub loopback_only: bool,
-    pub poll: Duration,
-    pub retry_schedule: Vec<Duration>,
-    pub timeout: Duration,
-    pub stats_window: Duration,
-    pub disable_after: Duration,
-}
-
-impl Default for WebhookOptions {
-    fn default() -> Self {
-        Self {
-            worker: true,
-            allow_private_targets: true,
-            loopback_only: true,
-            poll: Duration::from_millis(50),
-            retry_schedule: vec![Duration::from_millis(100); 3],
-            timeout: Duration::from_secs(2),
-            stats_window: Duration::from_millis(300),
-            disable_after: Duration::from_secs(3600),
-        }
-    }
-}
-
 /// The CMS's signing secret in tests.
 pub const CMS_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-impl Default for TestOptions {
-    fn default() -> Self {
-        Self {
-            create_missing_articles: true,
-            body_limit: 256 * 1024,
-            pool_size: 16,
-            acquire_timeout: Duration::from_millis(750),
-            statement_timeout: Duration::from_secs(5),
-            read_cache_ttl: Duration::from_secs(1),
-            compression: false,
-            body_read_timeout: Duration::from_secs(10),
-            max_connections: 10_000,
-            cms_secrets: vec![CMS_SECRET.to_owned()],
-            webhooks: WebhookOptions::default(),
-            moderation: ModerationMode::Post,
-            banned_terms: Vec::new(),
-            edit_window: Duration::from_secs(15 * 60),
-            flag_threshold: 3,
-            rate_limit_reviews: 0,
-            rate_limit_reactions: 0,
-            trusted_proxies: Vec::new(),
+/// The settings every test app starts from: `serve`'s defaults, with what tests need on top.
+pub fn test_settings() -> Settings {
+    let mut settings = Settings::from_args(["marginalia"]).expect("the default settings");
+    let server = &mut settings.server;
+    server.bind = "127.0.0.1:0".parse().expect("an address");
+    server.workers = 2;
+    server.cors_origins = vec!["https://news.example.org".into()];
+    server.shutdown_timeout_secs = 1;
+    // Fast schedules, so retries happen within a test.
+    let webhooks = &mut settings.webhooks;
+    webhooks.cms_secrets = CmsSecrets::parse(CMS_SECRET).expect("the test secret");
+    // Tests' receivers listen on loopback.
+    webhooks.allow_private_targets = true;
+    // Nothing a test does can send outside this machine (the teardown guard fails the test if
+    // anything tried).
+    webhooks.loopback_only = true;
+    webhooks.poll = Duration::from_millis(50);
+    webhooks.retry_schedule =
+        RetrySchedule::new(vec![Duration::from_millis(100); 3]).expect("a test schedule");
+    webhooks.timeout = Duration::from_secs(2);
+    webhooks.stats_window = Duration::from_millis(300);
+    webhooks.disable_after = Duration::from_secs(3600);
+    // Every test client shares 127.0.0.1: limits are off unless a test turns them on.
+    settings.limits.rate_limit_reviews = 0;
+    settings.limits.rate_limit_reactions = 0;
+    settings
+}
+
+/// With `TEST_LOG=1`, the service's log goes to the test's captured output, which the harness
+/// shows for a failing test only; without it tests stay quiet. `RUST_LOG` picks the levels
+/// (default `info`).
+fn init_test_log() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_none_or(|value| value.is_empty() || value == "0") {
+            return;
         }
-    }
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
 }
 
 /// One running service on its own fresh database.
@@ -312,58 +272,27 @@ impl Drop for TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(TestOptions::default()).await
+    spawn_app_with(|_| {}).await
 }
 
-pub async fn spawn_app_with(options: TestOptions) -> TestApp {
+/// A test app whose settings are `test_settings()` adjusted by `adjust`.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let server = server().await;
     let database = format!("marginalia_test_{}", uuid::Uuid::now_v7().simple());
     create_database(&server.url_template, &database, Some(&server.template_db)).await;
     let database_url = server.url_template.for_database(&database);
-    let mut app = spawn_app_on(&database_url, options);
+    let mut app = spawn_app_on(&database_url, adjust);
     app.own_database = Some((server.url_template.for_database("postgres"), database));
     app
 }
 
 /// Serves an app on an existing database (already migrated), built by the same
-/// `Application::build` that `serve` uses, from the default configuration with `options` applied.
-pub fn spawn_app_on(database_url: &str, options: TestOptions) -> TestApp {
-    let mut config = Config::from_args(["marginalia"]).expect("the default configuration");
-    config.bind = "127.0.0.1:0".parse().expect("an address");
-    config.workers = 2;
-    config.cors_origins = vec!["https://news.example.org".into()];
-    config.shutdown_timeout_secs = 1;
-    config.unknown_articles = if options.create_missing_articles {
-        UnknownArticles::Accept
-    } else {
-        UnknownArticles::Reject
-    };
-    config.body_limit = options.body_limit as u64;
-    config.db_pool_size = options.pool_size as u32;
-    config.db_acquire_timeout_ms = options.acquire_timeout.as_millis() as u64;
-    config.db_statement_timeout_ms = options.statement_timeout.as_millis() as u64;
-    config.read_cache_ms = options.read_cache_ttl.as_millis() as u64;
-    config.compression = options.compression;
-    config.body_read_timeout_ms = options.body_read_timeout.as_millis() as u64;
-    config.max_connections = options.max_connections as u64;
-    config.cms_webhook_secrets = options.cms_secrets.clone();
-    let webhooks = &options.webhooks;
-    config.webhook_worker = webhooks.worker;
-    config.webhook_allow_private_targets = webhooks.allow_private_targets;
-    config.webhook_loopback_only = webhooks.loopback_only;
-    config.webhook_poll = webhooks.poll;
-    config.webhook_retry_schedule = webhooks.retry_schedule.clone();
-    config.webhook_timeout = webhooks.timeout;
-    config.webhook_stats_window = webhooks.stats_window;
-    config.webhook_disable_after = webhooks.disable_after;
-    config.moderation = options.moderation;
-    config.banned_terms = options.banned_terms.clone();
-    config.edit_window = options.edit_window;
-    config.flag_threshold = options.flag_threshold;
-    config.rate_limit_reviews = options.rate_limit_reviews;
-    config.rate_limit_reactions = options.rate_limit_reactions;
-    config.trusted_proxies = options.trusted_proxies.clone();
-    let application = Application::build(&config, database_url).expect("the application builds");
+/// `Application::build` that `serve` uses, from `test_settings()` adjusted by `adjust`.
+pub fn spawn_app_on(database_url: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    init_test_log();
+    let mut settings = test_settings();
+    adjust(&mut settings);
+    let application = Application::build(&settings, database_url).expect("the application builds");
     let address = format!("http://{}", application.address());
     let pool = application.pool().clone();
     let running = tokio::spawn(application.run_until_stopped());

@@ -1,0 +1,122 @@
+//! The service's settings, read once from flags and environment at start into typed, nested
+//! parts (database, server, webhooks, moderation, limits). `serve` and the tests build the
+//! application from the same `Settings`; secrets are kept in wrappers that never print.
+
+mod database;
+mod limits;
+mod moderation;
+mod secret;
+mod server;
+mod webhooks;
+
+use clap::{Args, ValueEnum};
+
+pub use database::Database;
+pub use limits::Limits;
+pub use moderation::Moderation;
+pub use secret::CmsSecrets;
+pub use server::Server;
+pub use webhooks::Webhooks;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// What a review for an article the CMS never registered does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnknownArticles {
+    /// Create a bare article record on its first review.
+    Accept,
+    /// Answer 404 until the CMS registers the article.
+    Reject,
+}
+
+/// Settings for `marginalia serve`; each flag also reads its environment variable.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    #[command(flatten)]
+    pub database: Database,
+    #[command(flatten)]
+    pub server: Server,
+    #[command(flatten)]
+    pub webhooks: Webhooks,
+    #[command(flatten)]
+    pub moderation: Moderation,
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// A setting that parses but cannot work.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {setting}: {reason}")]
+pub struct SettingsError {
+    pub setting: &'static str,
+    pub reason: String,
+}
+
+/// Parses `Settings` on their own, for tests and tools that build the application in-process.
+#[derive(clap::Parser)]
+struct SettingsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+impl Settings {
+    /// The settings these command-line arguments (and the environment) give, checked.
+    /// `Settings::from_args(["marginalia"])` are the defaults.
+    pub fn from_args<I, T>(args: I) -> Result<Self, String>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        let mut settings = SettingsOnly::try_parse_from(args)
+            .map_err(|error| error.to_string())?
+            .settings;
+        settings.validate().map_err(|error| error.to_string())?;
+        Ok(settings)
+    }
+
+    /// Checks what clap's parsers cannot: relations between settings and formats inside lists.
+    pub fn validate(&mut self) -> Result<(), SettingsError> {
+        self.server.cors_origins = normalized_origins(&self.server.cors_origins)?;
+        if self.database.external_url().is_none() && self.database.data_dir.as_os_str().is_empty() {
+            return Err(SettingsError {
+                setting: "MARGINALIA_DATA_DIR",
+                reason: "must not be empty when DATABASE_URL is unset".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The origins without blanks and trailing slashes, each checked to be an origin or `*`.
+fn normalized_origins(raw: &[String]) -> Result<Vec<String>, SettingsError> {
+    let origins: Vec<String> = raw
+        .iter()
+        .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+        .filter(|origin| !origin.is_empty())
+        .collect();
+    for origin in &origins {
+        let looks_like_origin = origin == "*"
+            || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin["https://".len() - 1..]
+                    .trim_start_matches('/')
+                    .contains('/'));
+        if !looks_like_origin {
+            return Err(SettingsError {
+                setting: "MARGINALIA_CORS_ORIGINS",
+                reason: format!(
+                    "`{origin}` is not an origin such as https://news.example.org or *"
+                ),
+            });
+        }
+    }
+    Ok(origins)
+}
+
+#[cfg(test)]
+mod tests;
