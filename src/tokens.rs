@@ -122,33 +122,25 @@ impl ClientDigests {
         user_agent: &str,
         day: NaiveDate,
     ) -> Vec<u8> {
-        let mut mac = keyed(&self.salt);
+        let day = day.to_string();
+        let address = address.to_string();
         match token {
-            Some(token) => {
-                mac.update(b"voter-token\0");
-                mac.update(token.as_str().as_bytes());
-            }
-            None => {
-                mac.update(b"voter-client\0");
-                mac.update(day.to_string().as_bytes());
-                mac.update(b"\0");
-                mac.update(address.to_string().as_bytes());
-                mac.update(b"\0");
-                mac.update(user_agent.as_bytes());
-            }
+            Some(token) => self.digest(b"voter-token", &[token.as_str().as_bytes()]),
+            None => self.digest(
+                b"voter-client",
+                &[day.as_bytes(), address.as_bytes(), user_agent.as_bytes()],
+            ),
         }
-        mac.finalize().into_bytes()[..16].to_vec()
     }
 
     /// The network a flag came from on the given day: the flag threshold counts distinct
     /// networks, which a client cannot invent as it can invent voter tokens.
     pub fn network(&self, address: IpAddr, day: NaiveDate) -> Vec<u8> {
-        let mut mac = keyed(&self.salt);
-        mac.update(b"network\0");
-        mac.update(day.to_string().as_bytes());
-        mac.update(b"\0");
-        mac.update(crate::client::network_of(address).to_string().as_bytes());
-        mac.finalize().into_bytes()[..16].to_vec()
+        let network = crate::client::network_of(address).to_string();
+        self.digest(
+            b"network",
+            &[day.to_string().as_bytes(), network.as_bytes()],
+        )
     }
 
     /// The same text from the same client (address and user agent, so that readers sharing one
@@ -161,15 +153,28 @@ impl ClientDigests {
         user_agent: &str,
         matching_text: &str,
     ) -> Vec<u8> {
+        let address = address.to_string();
+        self.digest(
+            b"duplicate",
+            &[
+                article.as_str().as_bytes(),
+                address.as_bytes(),
+                user_agent.as_bytes(),
+                matching_text.as_bytes(),
+            ],
+        )
+    }
+
+    /// The salted digest of `parts` for one `purpose`: the purpose and each part end in a NUL
+    /// (the last part excepted), so no two purposes or splits of the same bytes ever collide.
+    /// Stored digests depend on this exact byte layout.
+    fn digest(&self, purpose: &[u8], parts: &[&[u8]]) -> Vec<u8> {
         let mut mac = keyed(&self.salt);
-        mac.update(b"duplicate\0");
-        mac.update(article.as_str().as_bytes());
-        mac.update(b"\0");
-        mac.update(address.to_string().as_bytes());
-        mac.update(b"\0");
-        mac.update(user_agent.as_bytes());
-        mac.update(b"\0");
-        mac.update(matching_text.as_bytes());
+        mac.update(purpose);
+        for part in parts {
+            mac.update(b"\0");
+            mac.update(part);
+        }
         mac.finalize().into_bytes()[..16].to_vec()
     }
 }
@@ -222,6 +227,41 @@ mod tests {
         assert_ne!(
             other_salt.voter(None, address, "Firefox", monday),
             on(monday)
+        );
+    }
+
+    /// Digests already stored (voters, flag networks, repeated texts) stay comparable only while
+    /// the bytes behind them do not change: pinned here against an HMAC written out by hand.
+    #[test]
+    fn digests_keep_their_byte_layout() {
+        let salt = vec![7; 32];
+        let digests = ClientDigests::new(salt.clone());
+        let by_hand = |bytes: &[u8]| {
+            let mut mac = keyed(&salt);
+            mac.update(bytes);
+            mac.finalize().into_bytes()[..16].to_vec()
+        };
+        let address: IpAddr = "203.0.113.9".parse().unwrap();
+        let monday = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        assert_eq!(
+            digests.voter(None, address, "Firefox", monday),
+            by_hand(b"voter-client\x002026-11-23\x00203.0.113.9\x00Firefox")
+        );
+        let token = VoterToken::parse("a-token-of-the-browser-1234").unwrap();
+        assert_eq!(
+            digests.voter(Some(&token), address, "Firefox", monday),
+            by_hand(b"voter-token\x00a-token-of-the-browser-1234")
+        );
+        assert_eq!(
+            digests.network(address, monday),
+            by_hand(b"network\x002026-11-23\x00203.0.113.9")
+        );
+        let article = ArticleId::parse("voa-2020-05-iskp-attacks", "article_id").unwrap();
+        assert_eq!(
+            digests.duplicate(&article, address, "Firefox", "same text"),
+            by_hand(
+                b"duplicate\x00voa-2020-05-iskp-attacks\x00203.0.113.9\x00Firefox\x00same text"
+            )
         );
     }
 }

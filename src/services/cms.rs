@@ -137,8 +137,5 @@ pub async fn patch_article(
 
 /// What a write to one article changed: its public reads.
 fn article_changed(article_id: &ArticleId) -> Committed {
-    Committed {
-        articles: vec![article_id.as_str().to_owned()],
-        ..Committed::default()
-    }
+    Committed::one_article(article_id.as_str(), false)
 }

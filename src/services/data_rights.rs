@@ -20,16 +20,7 @@ pub async fn erase(
     let erased = store::data_rights::erase(&state.pool, email.as_str(), actor, &render).await?;
     after_commit(
         state,
-        Committed {
-            articles: erased
-                .changes
-                .iter()
-                .map(|change| change.review.article_id.clone())
-                .collect(),
-            announced: erased.announced,
-            moderation_changes: Some(("erase", erased.changes.len())),
-            ..Committed::default()
-        },
+        Committed::status_changes("erase", &erased.changes, erased.announced),
     )
     .await;
     tracing::info!(key = %actor, reviews = erased.reviews, "author data erased");

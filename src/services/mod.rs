@@ -14,6 +14,7 @@ pub mod reviews;
 use crate::domain::FieldError;
 use crate::metrics;
 use crate::state::AppState;
+use crate::store::moderation::Change;
 use crate::store::StoreError;
 
 /// Why a use case did not happen. Mapped to a problem document in one place (`crate::error`).
@@ -37,6 +38,30 @@ pub struct Committed {
     pub moderation_changes: Option<(&'static str, usize)>,
     /// New reviews stored.
     pub reviews_created: usize,
+}
+
+impl Committed {
+    /// A write to one article's reviews.
+    pub fn one_article(article_id: impl Into<String>, announced: bool) -> Self {
+        Self {
+            articles: vec![article_id.into()],
+            announced,
+            ..Self::default()
+        }
+    }
+
+    /// Status changes of reviews, counted under the name of the `action` that made them.
+    pub fn status_changes(action: &'static str, changes: &[Change], announced: bool) -> Self {
+        Self {
+            articles: changes
+                .iter()
+                .map(|change| change.review.article_id.clone())
+                .collect(),
+            announced,
+            moderation_changes: Some((action, changes.len())),
+            ..Self::default()
+        }
+    }
 }
 
 /// The work after a commit, in one place: the read cache forgets what changed, the webhook worker

@@ -33,19 +33,8 @@ pub async fn act(
         reason: None,
     };
     let (changes, announced) = apply(state, order.action, &order.review_ids, &entry).await?;
-    after_commit(
-        state,
-        Committed {
-            articles: changes
-                .iter()
-                .map(|change| change.review.article_id.clone())
-                .collect(),
-            announced,
-            moderation_changes: Some((order.action.as_str(), changes.len())),
-            ..Committed::default()
-        },
-    )
-    .await;
+    let committed = Committed::status_changes(order.action.as_str(), &changes, announced);
+    after_commit(state, committed).await;
     tracing::info!(key = %actor, action = order.action.as_str(), changed = changes.len(), "moderation action");
     Ok(changes)
 }
@@ -100,11 +89,7 @@ pub async fn reply(
     let (row, announced) = store::moderation::reply(&state.pool, id, body, actor, &render).await?;
     after_commit(
         state,
-        Committed {
-            articles: vec![row.article_id.clone()],
-            announced,
-            ..Committed::default()
-        },
+        Committed::one_article(row.article_id.clone(), announced),
     )
     .await;
     Ok(Review::new(row, newsroom))

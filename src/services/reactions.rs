@@ -68,16 +68,9 @@ pub async fn flag(
     )
     .await?;
     if let Flagged::Counted(Some(change), announced) = flagged {
-        after_commit(
-            state,
-            Committed {
-                articles: vec![change.review.article_id.clone()],
-                announced,
-                moderation_changes: Some(("flag_threshold", 1)),
-                ..Committed::default()
-            },
-        )
-        .await;
+        let changes = std::slice::from_ref(change.as_ref());
+        let committed = Committed::status_changes("flag_threshold", changes, announced);
+        after_commit(state, committed).await;
         metrics::record_rule_hit("flagged");
     }
     Ok(())

@@ -100,11 +100,9 @@ pub async fn submit(
     after_commit(
         state,
         Committed {
-            articles: vec![article_id.as_str().to_owned()],
-            announced,
             // A replayed answer counts too, as it always has: the metric counts 201s.
             reviews_created: 1,
-            ..Committed::default()
+            ..Committed::one_article(article_id.as_str(), announced)
         },
     )
     .await;
@@ -204,11 +202,7 @@ pub async fn edit(
     .await?;
     after_commit(
         state,
-        Committed {
-            articles: vec![row.article_id.clone()],
-            announced,
-            ..Committed::default()
-        },
+        Committed::one_article(row.article_id.clone(), announced),
     )
     .await;
     Ok(Review::new(row, newsroom).seen_by_author())
@@ -225,18 +219,7 @@ pub async fn delete(state: &AppState, id: Uuid, token: &str) -> Result<(), Servi
         &render,
     )
     .await?;
-    after_commit(
-        state,
-        Committed {
-            articles: changes
-                .iter()
-                .map(|change| change.review.article_id.clone())
-                .collect(),
-            announced,
-            moderation_changes: Some(("author_delete", changes.len())),
-            ..Committed::default()
-        },
-    )
-    .await;
+    let committed = Committed::status_changes("author_delete", &changes, announced);
+    after_commit(state, committed).await;
     Ok(())
 }

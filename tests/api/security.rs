@@ -116,22 +116,46 @@ async fn break_the_attempt_log(app: &TestApp) {
     }
 }
 
+/// A service whose webhook attempts cannot be logged, with one endpoint subscribed to new
+/// reviews and one review posted on `article` for it to announce.
+struct Unloggable {
+    app: TestApp,
+    admin: String,
+    receiver: Receiver,
+    endpoint_id: String,
+}
+
+impl Unloggable {
+    async fn start(retry_schedule: Vec<Duration>, disable_after: Duration, article: &str) -> Self {
+        let app = spawn_app_with(webhook_app(retry_schedule, disable_after)).await;
+        let admin = app.api_key(&[Scope::Admin]).await;
+        let receiver = Receiver::start(usize::MAX);
+        let endpoint = app.subscribe(&admin, &receiver.url, "review.created").await;
+        let endpoint_id = endpoint["id"].as_str().unwrap().to_owned();
+        break_the_attempt_log(&app).await;
+        post_one_review(&app, article).await;
+        Self {
+            app,
+            admin,
+            receiver,
+            endpoint_id,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_attempt_that_cannot_be_logged_still_follows_the_retry_schedule() {
-    let app = spawn_app_with(webhook_app(
+    let unloggable = Unloggable::start(
         vec![Duration::from_millis(200); 2],
         Duration::from_secs(3600),
-    ))
+        "unloggable",
+    )
     .await;
-    let admin = app.api_key(&[Scope::Admin]).await;
-    let receiver = Receiver::start(usize::MAX);
-    let endpoint = app.subscribe(&admin, &receiver.url, "review.created").await;
-    let endpoint_id = endpoint["id"].as_str().unwrap();
-    break_the_attempt_log(&app).await;
-    post_one_review(&app, "unloggable").await;
+    let (app, admin, receiver) = (&unloggable.app, &unloggable.admin, &unloggable.receiver);
+    let endpoint_id = &unloggable.endpoint_id;
 
     let path = format!("/v1/webhook-endpoints/{endpoint_id}/deliveries");
-    let page = wait_for_json(&app, &admin, &path, "a failed delivery", |page| {
+    let page = wait_for_json(app, admin, &path, "a failed delivery", |page| {
         page["items"][0]["status"] == "failed"
     })
     .await;
@@ -148,20 +172,17 @@ async fn an_attempt_that_cannot_be_logged_still_follows_the_retry_schedule() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_endpoint_whose_attempts_cannot_be_logged_is_still_disabled_by_the_rule() {
-    let app = spawn_app_with(webhook_app(
+    let unloggable = Unloggable::start(
         vec![Duration::from_millis(300); 20],
         Duration::from_millis(200),
-    ))
+        "unloggable-disabled",
+    )
     .await;
-    let admin = app.api_key(&[Scope::Admin]).await;
-    let receiver = Receiver::start(usize::MAX);
-    let endpoint = app.subscribe(&admin, &receiver.url, "review.created").await;
-    let endpoint_id = endpoint["id"].as_str().unwrap();
-    break_the_attempt_log(&app).await;
-    post_one_review(&app, "unloggable-disabled").await;
+    let (app, admin) = (&unloggable.app, &unloggable.admin);
+    let endpoint_id = &unloggable.endpoint_id;
 
     let path = format!("/v1/webhook-endpoints/{endpoint_id}");
-    let disabled = wait_for_json(&app, &admin, &path, "a disabled endpoint", |endpoint| {
+    let disabled = wait_for_json(app, admin, &path, "a disabled endpoint", |endpoint| {
         endpoint["enabled"] == false
     })
     .await;

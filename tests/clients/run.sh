@@ -26,6 +26,7 @@ spec=$(realpath "${CLIENTS_SPEC:-openapi/openapi.json}")
 binary=${CARGO_TARGET_DIR:-target}/debug/marginalia
 venv=$(realpath -m "${CLIENTS_VENV:-target/clients-venv}")
 ts=$PWD/tests/clients/typescript
+clients=$PWD/tests/clients
 py=$PWD/tests/clients/python
 og=$PWD/tests/clients/openapi-generator
 ogen_venv=$(realpath -m "${CLIENTS_OGEN_VENV:-target/clients-ogen-venv}")
@@ -46,21 +47,19 @@ service_start clients "$binary"
 work=$SERVICE_WORK
 
 # --- The pinned tools. ---------------------------------------------------------------------------
-if ! cmp -s "$py/requirements.txt" "$venv/requirements.txt"; then
-  echo "clients: installing tests/clients/python/requirements.txt into $venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$py/requirements.txt"
-  cp "$py/requirements.txt" "$venv/requirements.txt"
-fi
+# A venv per requirements file, made again only when the file changed since it was installed.
+pinned_venv() {
+  local requirements=$1 venv_dir=$2
+  cmp -s "$requirements" "$venv_dir/requirements.txt" && return 0
+  echo "clients: installing ${requirements#"$PWD"/} into $venv_dir"
+  rm -rf "$venv_dir"
+  python3 -m venv "$venv_dir"
+  "$venv_dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$venv_dir/requirements.txt"
+}
+pinned_venv "$py/requirements.txt" "$venv"
 (cd "$ts" && npm ci --no-audit --no-fund --loglevel=error)
-if ! cmp -s "$og/requirements.txt" "$ogen_venv/requirements.txt"; then
-  echo "clients: installing tests/clients/openapi-generator/requirements.txt into $ogen_venv"
-  rm -rf "$ogen_venv"
-  python3 -m venv "$ogen_venv"
-  "$ogen_venv/bin/pip" install --quiet --disable-pip-version-check -r "$og/requirements.txt"
-  cp "$og/requirements.txt" "$ogen_venv/requirements.txt"
-fi
+pinned_venv "$og/requirements.txt" "$ogen_venv"
 
 # --- The service is ready and the CMS has a key. -------------------------------------------------
 service_wait_ready
@@ -93,9 +92,10 @@ python_client() {
     --no-deps --force-reinstall "$py/generated" || return 1
   "$venv/bin/pip" check --disable-pip-version-check >/dev/null || return 1
   stage="type-check (mypy --strict)"
-  (cd "$py" && "$venv/bin/mypy" --strict --cache-dir "$work/mypy-cache" flow.py) || return 1
+  # Both Python flows import flow_support.py from this directory.
+  (cd "$py" && MYPYPATH="$clients" "$venv/bin/mypy" --strict --cache-dir "$work/mypy-cache" flow.py) || return 1
   stage="flow (python flow.py)"
-  MARGINALIA_ARTICLE_ID=voa-2020-05-iskp-attacks-py "$venv/bin/python" "$py/flow.py" || return 1
+  PYTHONPATH="$clients" MARGINALIA_ARTICLE_ID=voa-2020-05-iskp-attacks-py "$venv/bin/python" "$py/flow.py" || return 1
 }
 
 openapi_generator_client() {
@@ -115,10 +115,10 @@ openapi_generator_client() {
   "$ogen_venv/bin/python" -m compileall -q "$og/generated/marginalia_ogen" || return 1
   stage="type-check (mypy --strict)"
   # The generated package is followed for its types, its own code is not judged.
-  (cd "$og" && MYPYPATH="$og/generated" "$ogen_venv/bin/mypy" --strict --follow-imports=silent \
+  (cd "$og" && MYPYPATH="$og/generated:$clients" "$ogen_venv/bin/mypy" --strict --follow-imports=silent \
     --cache-dir "$work/mypy-ogen-cache" flow.py) || return 1
   stage="flow (python flow.py)"
-  PYTHONPATH="$og/generated" MARGINALIA_ARTICLE_ID=voa-2020-05-iskp-attacks-og \
+  PYTHONPATH="$og/generated:$clients" MARGINALIA_ARTICLE_ID=voa-2020-05-iskp-attacks-og \
     "$ogen_venv/bin/python" "$og/flow.py" || return 1
 }
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import traceback
 import unicodedata
 import uuid
 from collections import Counter
-from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
+
+from flow_support import FIXTURES, check, check_stats_fields, env, expected_stats, run
 
 from marginalia_ogen import ApiClient, Configuration
 from marginalia_ogen.api.articles_api import ArticlesApi
@@ -38,18 +37,6 @@ from marginalia_ogen.models.put_article_request import PutArticleRequest
 from marginalia_ogen.models.review_page import ReviewPage
 
 T = TypeVar("T")
-
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures"
-
-
-class Mismatch(Exception):
-    pass
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise Mismatch(message)
-
 
 def step(message: str) -> None:
     print(f"openapi-generator: {message}", flush=True)
@@ -77,46 +64,10 @@ def refused(error: ApiException, status: int, where: str) -> Problem:
     return problem
 
 
-def env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise Mismatch(f"{name} is not set")
-    return value
-
-
-def expected_stats(article_id: str, ratings: list[int]) -> dict[str, Any]:
-    counts = Counter(ratings)
-    return {
-        "article_id": article_id,
-        "review_count": len(ratings),
-        "average": round(sum(ratings) / len(ratings), 2) if ratings else None,
-        "histogram": {str(rating): counts[rating] for rating in range(1, 6)},
-    }
-
-
 def check_stats(where: str, actual: ArticleStats, expected: dict[str, Any]) -> None:
     histogram = actual.histogram
-    got = {
-        "article_id": actual.article_id,
-        "review_count": actual.review_count,
-        "average": actual.average,
-        "histogram": {
-            "1": histogram.var_1,
-            "2": histogram.var_2,
-            "3": histogram.var_3,
-            "4": histogram.var_4,
-            "5": histogram.var_5,
-        },
-    }
-    same_average = (
-        got["average"] == expected["average"]
-        if got["average"] is None or expected["average"] is None
-        else abs(got["average"] - expected["average"]) < 1e-9
-    )
-    check(
-        same_average and {**got, "average": None} == {**expected, "average": None},
-        f"{where}: got {got}, expected {expected}",
-    )
+    counts = [histogram.var_1, histogram.var_2, histogram.var_3, histogram.var_4, histogram.var_5]
+    check_stats_fields(where, actual.article_id, actual.review_count, actual.average, counts, expected)
 
 
 def main() -> None:
@@ -150,7 +101,7 @@ def main() -> None:
     # Without the key the same call is a 401 problem document.
     try:
         ArticlesApi(public).put_article(article_id, PutArticleRequest(title="no key"))
-        raise Mismatch("PUT without a key was accepted")
+        check(False, "PUT without a key was accepted")
     except ApiException as error:
         unauthorized = refused(error, 401, "PUT without a key")
     check(unauthorized.type.value == "urn:marginalia:problem:unauthorized", f"PUT without a key: {unauthorized}")
@@ -243,7 +194,7 @@ def main() -> None:
     #    client's own validation would refuse rating 9 before sending, so the body goes as JSON.
     try:
         reviews_api.create_review(article_id, CreateReviewRequest.model_construct(rating=9, body=""))
-        raise Mismatch("the invalid review was accepted")
+        check(False, "the invalid review was accepted")
     except ApiException as error:
         problem = refused(error, 422, "invalid review")
     check(problem.type.value == "urn:marginalia:problem:validation", f"invalid review: problem type {problem.type}")
@@ -260,16 +211,6 @@ def main() -> None:
     )
 
 
-def fail(message: str) -> NoReturn:
-    print(f"openapi-generator client: FAILED: {message}", file=sys.stderr, flush=True)
-    sys.exit(1)
-
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Mismatch as mismatch:
-        fail(str(mismatch))
-    except Exception as error:  # from the client (an unexpected status, an answer its models cannot parse)
-        traceback.print_exc()
-        fail(f"{type(error).__name__}: {error} (traceback above)")
+    run("openapi-generator client", main)

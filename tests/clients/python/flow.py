@@ -14,13 +14,12 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import sys
-import traceback
 import unicodedata
 import uuid
 from collections import Counter
-from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
+
+from flow_support import FIXTURES, check, check_stats_fields, env, expected_stats, run
 
 from marginalia_client import AuthenticatedClient, Client
 from marginalia_client.api.articles import put_article
@@ -40,18 +39,6 @@ from marginalia_client.types import UNSET, Response, Unset
 
 T = TypeVar("T")
 
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures"
-
-
-class Mismatch(Exception):
-    pass
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise Mismatch(message)
-
-
 def step(message: str) -> None:
     print(f"python: {message}", flush=True)
 
@@ -65,46 +52,10 @@ def expect(response: Response[Any], kind: type[T], statuses: tuple[int, ...], wh
     return parsed
 
 
-def env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise Mismatch(f"{name} is not set")
-    return value
-
-
-def expected_stats(article_id: str, ratings: list[int]) -> dict[str, Any]:
-    counts = Counter(ratings)
-    return {
-        "article_id": article_id,
-        "review_count": len(ratings),
-        "average": round(sum(ratings) / len(ratings), 2) if ratings else None,
-        "histogram": {str(rating): counts[rating] for rating in range(1, 6)},
-    }
-
-
 def check_stats(where: str, actual: ArticleStats, expected: dict[str, Any]) -> None:
     histogram = actual.histogram
-    got = {
-        "article_id": actual.article_id,
-        "review_count": actual.review_count,
-        "average": actual.average,
-        "histogram": {
-            "1": histogram.field_1,
-            "2": histogram.field_2,
-            "3": histogram.field_3,
-            "4": histogram.field_4,
-            "5": histogram.field_5,
-        },
-    }
-    same_average = (
-        got["average"] == expected["average"]
-        if got["average"] is None or expected["average"] is None
-        else abs(got["average"] - expected["average"]) < 1e-9
-    )
-    check(
-        same_average and {**got, "average": None} == {**expected, "average": None},
-        f"{where}: got {got}, expected {expected}",
-    )
+    counts = [histogram.field_1, histogram.field_2, histogram.field_3, histogram.field_4, histogram.field_5]
+    check_stats_fields(where, actual.article_id, actual.review_count, actual.average, counts, expected)
 
 
 def main() -> None:
@@ -250,16 +201,6 @@ def main() -> None:
     )
 
 
-def fail(message: str) -> NoReturn:
-    print(f"python client: FAILED: {message}", file=sys.stderr, flush=True)
-    sys.exit(1)
-
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Mismatch as mismatch:
-        fail(str(mismatch))
-    except Exception as error:  # from the client (an unexpected status, an answer its models cannot parse)
-        traceback.print_exc()
-        fail(f"{type(error).__name__}: {error} (traceback above)")
+    run("python client", main)
