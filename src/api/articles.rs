@@ -1,14 +1,12 @@
 //! Articles, registered by the CMS.
 
-use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{get, patch, put, web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{get, patch, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::extract::JsonBody;
+use super::extract::{Checked, CheckedBody, JsonBody};
 use super::responses::{
     ArticleNotFound, BadBody, BadParameter, KeyNeeded, KeyRequired, Revalidated, Unavailable,
 };
@@ -17,6 +15,7 @@ use crate::domain::article::{
     ArticleId, ArticlePut, Lifecycle, PatchArticleRequest, PutArticleRequest,
 };
 use crate::domain::moderation::ModerationMode;
+use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::http_layer::cache::public_json;
 use crate::services::cms;
@@ -112,7 +111,7 @@ pub async fn put_article(
     state: web::Data<AppState>,
     caller: ApiCaller,
     article_id: ArticleId,
-    put: ArticlePut,
+    Checked(put): Checked<ArticlePut>,
 ) -> Result<HttpResponse, ApiError> {
     let (article, created) = cms::put_article(&state, &caller, &article_id, &put).await?;
     let mut response = if created {
@@ -125,14 +124,10 @@ pub async fn put_article(
     Ok(response.json(Article::from(article)))
 }
 
-/// A PUT's body, checked.
-impl FromRequest for ArticlePut {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = JsonBody::<PutArticleRequest>::from_request(req, payload);
-        Box::pin(async move { ArticlePut::parse(body.await?.0).map_err(ApiError::Validation) })
+impl CheckedBody for ArticlePut {
+    type Body = PutArticleRequest;
+    fn check(body: PutArticleRequest) -> Result<Self, Vec<FieldError>> {
+        ArticlePut::parse(body)
     }
 }
 

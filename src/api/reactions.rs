@@ -1,53 +1,28 @@
 //! Readers' helpful votes and abuse flags on published reviews.
 
-use actix_web::dev::Payload;
-use actix_web::{post, web, FromRequest, HttpRequest, HttpResponse};
-use futures_util::future::LocalBoxFuture;
+use actix_web::{post, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::extract::{JsonBody, ReactionWriter, ReviewIdPath};
+use super::extract::{Checked, CheckedBody, ReactionWriter, ReviewIdPath};
 use super::responses::{BadBody, PublishedReviewNotFound, RateLimited, Unavailable};
 use crate::domain::reaction::{Flag, FlagRequest, Vote, VoteRequest};
+use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::services;
 use crate::state::AppState;
 
-/// A JSON body of `Request`, checked by its domain `parse` into `T` at the edge: a vote or a flag.
-pub struct Reaction<T>(T);
-
-/// The domain parse of a reaction's body.
-pub trait ParsedFrom: Sized {
-    type Request: serde::de::DeserializeOwned + 'static;
-    fn parse(request: &Self::Request) -> Result<Self, Vec<crate::domain::FieldError>>;
-}
-
-impl ParsedFrom for Vote {
-    type Request = VoteRequest;
-    fn parse(request: &VoteRequest) -> Result<Self, Vec<crate::domain::FieldError>> {
-        Vote::parse(request)
+impl CheckedBody for Vote {
+    type Body = VoteRequest;
+    fn check(body: VoteRequest) -> Result<Self, Vec<FieldError>> {
+        Vote::parse(&body)
     }
 }
 
-impl ParsedFrom for Flag {
-    type Request = FlagRequest;
-    fn parse(request: &FlagRequest) -> Result<Self, Vec<crate::domain::FieldError>> {
-        Flag::parse(request)
-    }
-}
-
-impl<T: ParsedFrom + 'static> FromRequest for Reaction<T> {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = JsonBody::<T::Request>::from_request(req, payload);
-        Box::pin(async move {
-            let JsonBody(request) = body.await?;
-            T::parse(&request)
-                .map(Reaction)
-                .map_err(ApiError::Validation)
-        })
+impl CheckedBody for Flag {
+    type Body = FlagRequest;
+    fn check(body: FlagRequest) -> Result<Self, Vec<FieldError>> {
+        Flag::parse(&body)
     }
 }
 
@@ -79,7 +54,7 @@ pub async fn vote(
     state: web::Data<AppState>,
     ReviewIdPath(id): ReviewIdPath,
     ReactionWriter(client): ReactionWriter,
-    Reaction(vote): Reaction<Vote>,
+    Checked(vote): Checked<Vote>,
 ) -> Result<web::Json<VoteCounts>, ApiError> {
     let tally = services::reactions::vote(&state, id, &client, &vote).await?;
     Ok(web::Json(VoteCounts {
@@ -107,7 +82,7 @@ pub async fn flag(
     state: web::Data<AppState>,
     ReviewIdPath(id): ReviewIdPath,
     ReactionWriter(client): ReactionWriter,
-    Reaction(flag): Reaction<Flag>,
+    Checked(flag): Checked<Flag>,
 ) -> Result<HttpResponse, ApiError> {
     services::reactions::flag(&state, id, &client, &flag).await?;
     Ok(HttpResponse::NoContent().finish())

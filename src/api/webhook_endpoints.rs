@@ -5,12 +5,11 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{delete, get, patch, post, web, FromRequest, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{DeliveryQueryParams, EndpointPath, JsonBody};
+use super::extract::{Checked, CheckedBody, DeliveryQueryParams, EndpointPath};
 use super::responses::{
     BadBody, BadParameter, DeliveryNotFound, EndpointNotFound, KeyRequired, Unavailable,
 };
@@ -245,25 +244,17 @@ impl FromRequest for DeliveryPath {
     }
 }
 
-/// A new endpoint's body, checked.
-impl FromRequest for NewEndpoint {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = JsonBody::<CreateEndpointRequest>::from_request(req, payload);
-        Box::pin(async move { NewEndpoint::parse(body.await?.0).map_err(ApiError::Validation) })
+impl CheckedBody for NewEndpoint {
+    type Body = CreateEndpointRequest;
+    fn check(body: CreateEndpointRequest) -> Result<Self, Vec<FieldError>> {
+        NewEndpoint::parse(body)
     }
 }
 
-/// An endpoint change's body, checked.
-impl FromRequest for EndpointChange {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = JsonBody::<UpdateEndpointRequest>::from_request(req, payload);
-        Box::pin(async move { EndpointChange::parse(body.await?.0).map_err(ApiError::Validation) })
+impl CheckedBody for EndpointChange {
+    type Body = UpdateEndpointRequest;
+    fn check(body: UpdateEndpointRequest) -> Result<Self, Vec<FieldError>> {
+        EndpointChange::parse(body)
     }
 }
 
@@ -285,7 +276,7 @@ impl FromRequest for EndpointChange {
 pub async fn create_endpoint(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    endpoint: NewEndpoint,
+    Checked(endpoint): Checked<NewEndpoint>,
 ) -> Result<HttpResponse, ApiError> {
     let (row, secret) = endpoints::create(&state, &caller, &endpoint).await?;
     Ok(HttpResponse::Created()
@@ -361,7 +352,7 @@ pub async fn update_endpoint(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: EndpointPath,
-    change: EndpointChange,
+    Checked(change): Checked<EndpointChange>,
 ) -> Result<web::Json<Endpoint>, ApiError> {
     let row = endpoints::update(&state, &caller, path.endpoint_id, &change).await?;
     Ok(web::Json(row.into()))
