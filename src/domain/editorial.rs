@@ -3,6 +3,7 @@
 
 use uuid::Uuid;
 
+use super::field_error::valid_unless;
 use super::moderation::{ModerationAction, ModerationNote, ReplyBody, MAX_BULK_IDS};
 use super::review::AuthorEmail;
 use super::{FieldError, FieldErrorCode};
@@ -38,15 +39,14 @@ impl ModerationOrder {
             }
             None => None,
         };
-        if errors.is_empty() {
-            Ok(Self {
+        valid_unless(
+            errors,
+            Self {
                 action,
                 review_ids,
                 note,
-            })
-        } else {
-            Err(errors)
-        }
+            },
+        )
     }
 }
 

@@ -183,6 +183,15 @@ impl FieldErrors {
     }
 }
 
+/// `value` when no rule was broken while parsing it, else every broken rule.
+pub fn valid_unless<T>(errors: Vec<FieldError>, value: T) -> Result<T, Vec<FieldError>> {
+    if errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(errors)
+    }
+}
+
 /// Walks decoded query parameters: a repeated or unknown parameter is an error; each other one
 /// goes to `read`, which notes its own errors and returns false for a name that is not a
 /// parameter of the operation. Unknown names are cut to 64 characters in errors.

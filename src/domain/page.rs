@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::field_error::read_query_pairs;
+use super::field_error::{read_query_pairs, valid_unless};
 use super::review::Rating;
 use super::text::{self, LanguageTag};
 use super::time;
@@ -283,11 +283,7 @@ impl PageQuery {
                 )),
             }
         }
-        if errors.is_empty() {
-            Ok(query)
-        } else {
-            Err(errors)
-        }
+        valid_unless(errors, query)
     }
 }
 

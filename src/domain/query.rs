@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::article::ArticleId;
-use super::field_error::read_query_pairs;
+use super::field_error::{read_query_pairs, valid_unless};
 use super::moderation::{AuditFilter, ReasonCode};
 use super::page::PageSize;
 use super::review::ReviewStatus;
@@ -118,11 +118,7 @@ fn read_all<'a, T>(
     read_query_pairs(pairs, &mut errors, |name, value, errors| {
         read(&mut query, name, value, errors)
     });
-    if errors.is_empty() {
-        Ok(query)
-    } else {
-        Err(errors)
-    }
+    valid_unless(errors, query)
 }
 
 /// What the queue shows.

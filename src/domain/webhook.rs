@@ -7,7 +7,7 @@ use validator::ValidationError;
 
 use super::article::present;
 use super::field_error::Presence::{Optional, Required};
-use super::field_error::{read_query_pairs, FieldErrors};
+use super::field_error::{read_query_pairs, valid_unless, FieldErrors};
 use super::page::PageSize;
 use super::text;
 use super::{FieldError, FieldErrorCode};
@@ -390,11 +390,7 @@ impl DeliveryQuery {
             }
             true
         });
-        if errors.is_empty() {
-            Ok(query)
-        } else {
-            Err(errors)
-        }
+        valid_unless(errors, query)
     }
 }
 

@@ -271,9 +271,9 @@ async fn a_percent_encoded_path_meets_the_same_policy_as_the_plain_one() {
     let cms = app.api_key(&[Scope::Cms]).await;
     // `%71` is `q`: the router serves the queue, so the queue's scopes must decide.
     let encoded = "/v1/moderation/%71ueue";
-    let admitted = app.with_key(&moderator, Method::GET, encoded, None).await;
+    let admitted = app.get_with_key(&moderator, encoded).await;
     assert_eq!(admitted.status(), 200, "a moderator reads the queue");
-    let refused = app.with_key(&cms, Method::GET, encoded, None).await;
+    let refused = app.get_with_key(&cms, encoded).await;
     expect_problem(refused, 403).await;
     let anonymous = app.client.get(app.url(encoded)).send().await.unwrap();
     expect_problem(anonymous, 401).await;

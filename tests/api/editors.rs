@@ -60,7 +60,7 @@ async fn a_key_can_ask_who_it_is_and_only_a_valid_one_gets_an_answer() {
 
     expect_problem(app.get("/v1/me").await, 401).await;
     let unknown = app
-        .with_key("mrg_not-a-key-anyone-made", Method::GET, "/v1/me", None)
+        .get_with_key("mrg_not-a-key-anyone-made", "/v1/me")
         .await;
     expect_problem(unknown, 401).await;
 }
@@ -150,11 +150,9 @@ async fn the_queue_has_tabs_with_counts_filters_titles_and_the_author_s_other_re
         .await;
     assert_eq!(anonymous, json!({"matched_by": null, "items": []}));
     let missing = app
-        .with_key(
+        .get_with_key(
             &key,
-            Method::GET,
             "/v1/moderation/reviews/019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f/author-reviews",
-            None,
         )
         .await;
     expect_problem(missing, 404).await;
@@ -164,19 +162,12 @@ async fn the_queue_has_tabs_with_counts_filters_titles_and_the_author_s_other_re
         ("flagged=yes", "flagged"),
     ] {
         let bad = app
-            .with_key(
-                &key,
-                Method::GET,
-                &format!("/v1/moderation/queue?{query}"),
-                None,
-            )
+            .get_with_key(&key, &format!("/v1/moderation/queue?{query}"))
             .await;
         assert_eq!(problem_fields(&expect_problem(bad, 400).await), [field]);
     }
     let cms = app.api_key(&[Scope::Cms]).await;
-    let refused = app
-        .with_key(&cms, Method::GET, "/v1/moderation/counts", None)
-        .await;
+    let refused = app.get_with_key(&cms, "/v1/moderation/counts").await;
     expect_problem(refused, 403).await;
 }
 
@@ -469,12 +460,7 @@ async fn the_audit_log_filters_by_who_what_where_and_when_and_downloads_as_csv()
     assert_ne!(page["items"][0]["id"], next["items"][0]["id"]);
 
     let csv = app
-        .with_key(
-            &olha,
-            Method::GET,
-            "/v1/moderation/log?format=csv&action=reject",
-            None,
-        )
+        .get_with_key(&olha, "/v1/moderation/log?format=csv&action=reject")
         .await;
     assert_eq!(csv.status(), 200);
     assert!(csv.headers()[header::CONTENT_TYPE]
@@ -507,12 +493,7 @@ async fn the_audit_log_filters_by_who_what_where_and_when_and_downloads_as_csv()
         ("article_id=..", "article_id"),
     ] {
         let bad = app
-            .with_key(
-                &olha,
-                Method::GET,
-                &format!("/v1/moderation/log?{query}"),
-                None,
-            )
+            .get_with_key(&olha, &format!("/v1/moderation/log?{query}"))
             .await;
         assert_eq!(
             problem_fields(&expect_problem(bad, 400).await),

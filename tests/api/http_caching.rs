@@ -167,7 +167,7 @@ async fn nothing_private_or_for_moderators_is_ever_cacheable() {
         "/v1/moderation/log",
         "/v1/me",
     ] {
-        let response = app.with_key(&moderator, Method::GET, path, None).await;
+        let response = app.get_with_key(&moderator, path).await;
         assert_eq!(response.status(), 200, "{path}");
         assert_eq!(cache_control(&response), "no-store", "{path}");
     }

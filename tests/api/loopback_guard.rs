@@ -8,7 +8,6 @@ use std::time::Duration;
 use marginalia::auth::Scope;
 use marginalia::domain::webhook::RetrySchedule;
 use marginalia::webhooks::sender::NON_LOOPBACK_REFUSED;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::webhooks::Receiver;
@@ -34,7 +33,7 @@ async fn a_delivery_to_a_public_name_is_refused_counted_and_reported_by_the_guar
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
     let scrape = || async {
-        let response = app.with_key(&admin, Method::GET, "/metrics", None).await;
+        let response = app.get_with_key(&admin, "/metrics").await;
         assert_eq!(response.status(), 200);
         response.text().await.unwrap()
     };

@@ -453,12 +453,7 @@ async fn authors_edit_within_the_window_and_delete_with_their_token() {
     }
     let key = moderator(&app).await;
     let text = app
-        .with_key(
-            &key,
-            Method::GET,
-            "/v1/moderation/queue?status=published",
-            None,
-        )
+        .get_with_key(&key, "/v1/moderation/queue?status=published")
         .await
         .text()
         .await
@@ -915,12 +910,7 @@ async fn an_export_streams_every_matching_review() {
     ))
     .await;
     let response = app
-        .with_key(
-            &admin,
-            Method::GET,
-            "/v1/exports/reviews?format=ndjson",
-            None,
-        )
+        .get_with_key(&admin, "/v1/exports/reviews?format=ndjson")
         .await;
     assert_eq!(response.status(), 200);
     assert!(
@@ -937,12 +927,7 @@ async fn an_export_streams_every_matching_review() {
         .ends_with("@example.com"));
 
     let csv = app
-        .with_key(
-            &admin,
-            Method::GET,
-            "/v1/exports/reviews?format=csv&status=spam",
-            None,
-        )
+        .get_with_key(&admin, "/v1/exports/reviews?format=csv&status=spam")
         .await;
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = csv.text().await.unwrap();
@@ -963,7 +948,7 @@ async fn an_export_streams_every_matching_review() {
     );
     assert!(bodies.iter().all(|body| !body.starts_with('=')));
     let problem = expect_problem(
-        app.with_key(&admin, Method::GET, "/v1/exports/reviews?format=xml", None)
+        app.get_with_key(&admin, "/v1/exports/reviews?format=xml")
             .await,
         400,
     )

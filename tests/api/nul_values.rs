@@ -239,12 +239,7 @@ async fn audit_log_filters_with_a_nul_are_a_400_in_json_and_csv() {
             "action"
         };
         let response = app
-            .with_key(
-                &moderator,
-                Method::GET,
-                &format!("/v1/moderation/log?{query}"),
-                None,
-            )
+            .get_with_key(&moderator, &format!("/v1/moderation/log?{query}"))
             .await;
         let problem = expect_problem(response, 400).await;
         assert_eq!(problem_fields(&problem), [parameter], "{query}: {problem}");
@@ -252,12 +247,7 @@ async fn audit_log_filters_with_a_nul_are_a_400_in_json_and_csv() {
     // The same filters without the NUL are fine, in both formats.
     for query in ["actor=ab&action=approve", "actor=ab&format=csv"] {
         let response = app
-            .with_key(
-                &moderator,
-                Method::GET,
-                &format!("/v1/moderation/log?{query}"),
-                None,
-            )
+            .get_with_key(&moderator, &format!("/v1/moderation/log?{query}"))
             .await;
         assert_eq!(response.status(), 200, "{query}");
     }

@@ -203,10 +203,8 @@ async fn endpoints_are_for_admins_and_checked() {
     assert!(rotated["previous_secret_valid_until"].is_string());
 
     let missing = format!("/v1/webhook-endpoints/{}", uuid::Uuid::now_v7());
-    expect_problem(app.with_key(admin, Method::GET, &missing, None).await, 404).await;
-    let bad_id = app
-        .with_key(admin, Method::GET, "/v1/webhook-endpoints/nope", None)
-        .await;
+    expect_problem(app.get_with_key(admin, &missing).await, 404).await;
+    let bad_id = app.get_with_key(admin, "/v1/webhook-endpoints/nope").await;
     assert_eq!(
         problem_fields(&expect_problem(bad_id, 400).await),
         ["endpoint_id"]
@@ -277,7 +275,7 @@ async fn a_receiver_failing_its_first_calls_gets_the_event_once_it_recovers() {
     );
 
     let metrics = app
-        .with_key(&admin, Method::GET, "/metrics", None)
+        .get_with_key(&admin, "/metrics")
         .await
         .text()
         .await

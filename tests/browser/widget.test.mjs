@@ -153,6 +153,17 @@ async function open(page, articleId) {
   await page.locator('.marginalia .marginalia__score:not(:has-text("…"))').waitFor();
 }
 
+/** A new browser context with `options` (beside the test viewport) and a watched page in it,
+ * on the demo page of `article` once the widget shows its score. */
+async function openedArticle(browser, options, timeout = 10_000) {
+  const context = await browser.newContext({ viewport, ...options });
+  const page = await context.newPage();
+  page.setDefaultTimeout(timeout);
+  watch(page);
+  await open(page, article);
+  return { context, page };
+}
+
 const text = (page, selector) => page.locator(selector).innerText();
 
 /** Runs axe-core on the whole page and keeps the result under `label`. */
@@ -363,11 +374,7 @@ async function reader(browser) {
  * fresh in the browser's HTTP cache (max-age plus stale-while-revalidate: 35 s by default). No
  * request interception here: playwright's routing would turn the HTTP cache off. */
 async function freshStats(browser) {
-  const context = await browser.newContext({ viewport, locale: 'uk-UA' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  watch(page);
-  await open(page, article);
+  const { context, page } = await openedArticle(browser, { locale: 'uk-UA' }, 15_000);
   const before = await stats(article);
   const count = (n) => `${n} відгуків`;
   assert.equal(await text(page, '.marginalia__count'), count(before.review_count));
@@ -452,11 +459,7 @@ function look(page) {
 async function hostile(browser) {
   // Test stylesheets go in as <style> elements, which the demo's policy refuses: this context
   // bypasses CSP (the reader's context enforces it).
-  const context = await browser.newContext({ viewport, bypassCSP: true });
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  watch(page);
-  await open(page, article);
+  const { context, page } = await openedArticle(browser, { bypassCSP: true });
   await page.locator('.marginalia__list > li').first().waitFor();
   const clean = await look(page);
 
@@ -519,11 +522,7 @@ async function hostile(browser) {
 /** What the API offers readers, from the keyboard: a helpful vote, a report with a reason and a
  * note, and editing and deleting their own review while the page is open. */
 async function actions(browser) {
-  const context = await browser.newContext({ viewport, locale: 'uk-UA' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  watch(page);
-  await open(page, article);
+  const { context, page } = await openedArticle(browser, { locale: 'uk-UA' });
   const answered = (method, path) =>
     page.waitForResponse((response) => response.request().method() === method && new URL(response.url()).pathname.endsWith(path));
 
@@ -680,11 +679,7 @@ async function actions(browser) {
 async function auditor(browser, colorScheme) {
   // axe is injected as an inline script, which the demo's policy refuses: this context bypasses
   // CSP, and only audits (the reader's context above enforces it).
-  const context = await browser.newContext({ viewport, colorScheme, bypassCSP: true });
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  watch(page);
-  await open(page, article);
+  const { context, page } = await openedArticle(browser, { colorScheme, bypassCSP: true });
   await page.locator('.marginalia__list > li').first().waitFor();
   mkdirSync('target/browser', { recursive: true });
   const screenshot = `target/browser/widget${colorScheme === 'light' ? '' : '-dark'}.png`;

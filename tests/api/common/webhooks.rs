@@ -296,6 +296,11 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// `GET path` with an API key.
+    pub async fn get_with_key(&self, key: &str, path: &str) -> reqwest::Response {
+        self.with_key(key, reqwest::Method::GET, path, None).await
+    }
+
     /// Registers an endpoint at `url` for one event type; returns it (with its secret).
     pub async fn subscribe(&self, admin_key: &str, url: &str, event_type: &str) -> Value {
         self.create_endpoint(
