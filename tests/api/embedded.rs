@@ -6,7 +6,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::common::{
-    free_port, wait_ready, without_edit_token, world_searchable_tempdir, Load, ServiceProcess,
+    free_port, scrape_metrics, wait_ready, without_edit_token, world_searchable_tempdir, Load,
+    ServiceProcess,
 };
 use marginalia::db::embedded::EmbeddedPostgres;
 use nix::sys::signal::{kill, Signal};
@@ -290,14 +291,7 @@ async fn the_owner_restarts_its_cluster_when_postgres_is_killed() {
             .unwrap();
         assert_eq!(read.status(), 200, "acknowledged review {id} is stored");
     }
-    let metrics = client
-        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = scrape_metrics(&client, metrics_port).await;
     assert!(
         metrics.contains("marginalia_embedded_cluster_restarts_total 1"),
         "the restart is counted: {metrics}"

@@ -116,32 +116,9 @@ async fn a_delivery_to_a_public_name_is_refused_counted_and_reported_by_the_guar
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fresh_service_exports_the_refusal_counter_at_zero() {
-    // A process of its own: the test binary's recorder is shared by every test in it.
     let app = crate::common::spawn_app().await;
-    let (port, metrics_port) = (crate::common::free_port(), crate::common::free_port());
-    let mut service = crate::common::start_binary(
-        &app.database_url,
-        port,
-        &[(
-            "MARGINALIA_METRICS_BIND",
-            format!("127.0.0.1:{metrics_port}"),
-        )],
-        None,
-    );
-    crate::common::wait_ready(
-        &app.client,
-        &format!("http://127.0.0.1:{port}"),
-        &mut service,
-    )
-    .await;
-    let scraped = app
-        .client
-        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(scraped.status(), 200);
-    let text = scraped.text().await.unwrap();
+    let service = crate::common::BinaryWithMetrics::start(&app).await;
+    let text = crate::common::scrape_metrics(&app.client, service.metrics_port).await;
     assert_eq!(counter(&text), Some(0.0), "{text}");
     assert!(
         text.contains(&format!("# TYPE {COUNTER} counter")),

@@ -1,7 +1,9 @@
 //! Operators scrape Prometheus metrics: with an admin key on the main address by default, or
 //! without one on a separate address; the counters move with traffic.
 
-use crate::common::{free_port, spawn_app, start_binary, wait_ready};
+use crate::common::{
+    free_port, scrape_metrics, spawn_app, start_binary, wait_ready, BinaryWithMetrics,
+};
 use marginalia::auth::Scope;
 use serde_json::json;
 
@@ -121,19 +123,8 @@ async fn an_admin_key_scrapes_counters_that_move() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_separate_metrics_address_needs_no_key_and_the_main_one_has_no_metrics() {
     let app = spawn_app().await;
-    let port = free_port();
-    let metrics_port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut service = start_binary(
-        &app.database_url,
-        port,
-        &[(
-            "MARGINALIA_METRICS_BIND",
-            format!("127.0.0.1:{metrics_port}"),
-        )],
-        None,
-    );
-    wait_ready(&app.client, &base, &mut service).await;
+    let service = BinaryWithMetrics::start(&app).await;
+    let base = &service.base;
     let review = json!({"rating": 5, "body": "scraped"});
     let posted = app
         .client
@@ -143,14 +134,7 @@ async fn a_separate_metrics_address_needs_no_key_and_the_main_one_has_no_metrics
         .await
         .unwrap();
     assert_eq!(posted.status(), 201);
-    let metrics = app
-        .client
-        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(metrics.status(), 200);
-    let text = metrics.text().await.unwrap();
+    let text = scrape_metrics(&app.client, service.metrics_port).await;
     assert_eq!(
         value(&text, "marginalia_reviews_created_total"),
         Some(1.0),
@@ -163,6 +147,4 @@ async fn a_separate_metrics_address_needs_no_key_and_the_main_one_has_no_metrics
         .await
         .unwrap();
     assert_eq!(main.status(), 404);
-    let _ = service.kill();
-    let _ = service.wait();
 }

@@ -544,6 +544,43 @@ pub async fn wait_ready(client: &reqwest::Client, base: &str, service: &mut Serv
     panic!("the service did not become ready");
 }
 
+/// The service binary on a port of its own with its metrics on a second one (where no key is
+/// needed), ready: a process of its own, since the test binary's recorder is shared by every test.
+pub struct BinaryWithMetrics {
+    pub base: String,
+    pub metrics_port: u16,
+    pub process: ServiceProcess,
+}
+
+impl BinaryWithMetrics {
+    pub async fn start(app: &TestApp) -> Self {
+        let (port, metrics_port) = (free_port(), free_port());
+        let metrics_bind = (
+            "MARGINALIA_METRICS_BIND",
+            format!("127.0.0.1:{metrics_port}"),
+        );
+        let mut process = start_binary(&app.database_url, port, &[metrics_bind], None);
+        let base = format!("http://127.0.0.1:{port}");
+        wait_ready(&app.client, &base, &mut process).await;
+        Self {
+            base,
+            metrics_port,
+            process,
+        }
+    }
+}
+
+/// The Prometheus text on a separate metrics port, which must answer 200.
+pub async fn scrape_metrics(client: &reqwest::Client, metrics_port: u16) -> String {
+    let scraped = client
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), 200, "GET /metrics on the metrics port");
+    scraped.text().await.unwrap()
+}
+
 /// Starts the `marginalia` binary serving `database_url` on `port` with one worker, extra
 /// environment `env`, and its log written to `log` (discarded when `None`).
 pub fn start_binary(
