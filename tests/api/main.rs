@@ -34,5 +34,6 @@ mod refusals;
 mod reviews;
 mod security;
 mod status_decision;
+mod upgrade;
 mod webhooks;
 mod widget;

@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use marginalia::app::Application;
 use marginalia::auth::{self, Scope};
 use marginalia::config::{CmsSecrets, Settings};
@@ -286,6 +286,33 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     app
 }
 
+/// A test app on a database restored from `dump` (plain SQL, as `pg_dump` writes it) and then
+/// migrated as `serve` migrates at start: how an installation of an earlier release upgrades.
+/// Returns the app and the migrations that the upgrade applied.
+pub async fn spawn_app_upgraded_from(
+    dump: &str,
+    adjust: impl FnOnce(&mut Settings),
+) -> (TestApp, Vec<String>) {
+    let server = server().await;
+    let database = format!("marginalia_upgrade_{}", uuid::Uuid::now_v7().simple());
+    create_database(&server.url_template, &database, None).await;
+    let database_url = server.url_template.for_database(&database);
+    {
+        let mut conn = AsyncPgConnection::establish(&database_url)
+            .await
+            .expect("connect to the restored database");
+        conn.batch_execute(dump)
+            .await
+            .expect("the earlier release's dump restores");
+    }
+    let applied = db::run_migrations(&database_url)
+        .await
+        .expect("the migrations since that release apply");
+    let mut app = spawn_app_on(&database_url, adjust);
+    app.own_database = Some((server.url_template.for_database("postgres"), database));
+    (app, applied)
+}
+
 /// Serves an app on an existing database (already migrated), built by the same
 /// `Application::build` that `serve` uses, from `test_settings()` adjusted by `adjust`.
 pub fn spawn_app_on(database_url: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
@@ -410,7 +437,6 @@ impl TestApp {
     }
 }
 
-/// A file from `tests/fixtures`.
 /// A 201's review as every later read shows it: without the edit token, which only the creation
 /// answer carries.
 pub fn without_edit_token(mut created: Value) -> Value {
@@ -420,6 +446,7 @@ pub fn without_edit_token(mut created: Value) -> Value {
     created
 }
 
+/// A file from `tests/fixtures`.
 pub fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
