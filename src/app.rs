@@ -100,7 +100,7 @@ impl Application {
             worker,
             address,
             pool,
-            shutdown_timeout: settings.server.shutdown_timeout(),
+            shutdown_timeout: settings.server.shutdown_timeout,
         })
     }
 
@@ -145,8 +145,8 @@ fn bind(address: SocketAddr) -> Result<TcpListener, BuildError> {
 fn request_pool_options(database: &config::Database) -> PoolOptions {
     PoolOptions {
         max_size: database.pool_size as usize,
-        acquire_timeout: database.acquire_timeout(),
-        statement_timeout: database.statement_timeout(),
+        acquire_timeout: database.acquire_timeout,
+        statement_timeout: database.statement_timeout,
     }
 }
 
@@ -188,8 +188,8 @@ fn build_worker(
         database_url,
         PoolOptions {
             max_size: WORKER_CONNECTIONS,
-            acquire_timeout: database.statement_timeout().max(database.acquire_timeout()),
-            statement_timeout: database.statement_timeout(),
+            acquire_timeout: database.statement_timeout.max(database.acquire_timeout),
+            statement_timeout: database.statement_timeout,
         },
     )?;
     Ok(Worker::new(worker_pool, sender, outbox, worker_settings))
@@ -207,8 +207,8 @@ fn app_state(
         pool,
         create_missing_articles: server.unknown_articles == UnknownArticles::Accept,
         body_limit: server.body_limit_bytes(),
-        body_read_timeout: server.body_read_timeout(),
-        read_cache: ReadCache::new(server.read_cache_ttl()),
+        body_read_timeout: server.body_read_timeout,
+        read_cache: ReadCache::new(server.read_cache_ttl),
         http_cache: CachePolicy {
             max_age_secs: server.http_max_age,
             stale_while_revalidate_secs: server.http_stale_while_revalidate,
@@ -258,7 +258,7 @@ fn server_options(server: &config::Server) -> ServerOptions {
         workers: server.workers,
         max_connections: usize::try_from(server.max_connections).unwrap_or(usize::MAX),
         metrics_with_key: server.metrics_bind.is_none(),
-        shutdown_timeout: server.shutdown_timeout(),
+        shutdown_timeout: server.shutdown_timeout,
         compression: server.compression,
     }
 }

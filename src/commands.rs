@@ -130,8 +130,8 @@ impl Database {
             &self.url,
             PoolOptions {
                 max_size: database.pool_size as usize,
-                acquire_timeout: database.acquire_timeout(),
-                statement_timeout: database.statement_timeout(),
+                acquire_timeout: database.acquire_timeout,
+                statement_timeout: database.statement_timeout,
             },
         )
     }

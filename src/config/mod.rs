@@ -7,6 +7,7 @@ mod limits;
 mod moderation;
 mod secret;
 mod server;
+mod units;
 mod webhooks;
 
 use clap::{Args, ValueEnum};

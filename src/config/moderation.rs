@@ -11,7 +11,7 @@ use crate::domain::moderation::{ModerationMode, Rules};
 pub struct Moderation {
     /// When new reviews become public: `post` (at once, unless a rule holds them) or `pre`
     /// (after a moderator approves). An article's own `moderation` overrides it.
-    #[arg(long = "moderation", env = "MARGINALIA_MODERATION", value_enum, default_value_t = ModerationMode::Post)]
+    #[arg(long = "moderation", value_name = "MODERATION", env = "MARGINALIA_MODERATION", value_enum, default_value_t = ModerationMode::Post)]
     pub mode: ModerationMode,
 
     /// Terms that hold a review for moderation (comma-separated; matched as whole words, in any

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::units::{millis, seconds};
 use super::{LogFormat, UnknownArticles};
 
 #[derive(Debug, Clone, Args)]
@@ -33,9 +34,9 @@ pub struct Server {
     pub body_limit: u64,
 
     /// Longest a client may take to send a request body, in milliseconds; slower gets a 408.
-    #[arg(long, env = "MARGINALIA_BODY_READ_TIMEOUT_MS", default_value_t = 10_000,
-          value_parser = clap::value_parser!(u64).range(100..=300_000))]
-    pub body_read_timeout_ms: u64,
+    #[arg(long = "body-read-timeout-ms", env = "MARGINALIA_BODY_READ_TIMEOUT_MS", default_value = "10000",
+          value_name = "BODY_READ_TIMEOUT_MS", value_parser = millis(100..=300_000))]
+    pub body_read_timeout: Duration,
 
     /// Most client connections open at once (all workers together); more wait to be accepted.
     #[arg(long, env = "MARGINALIA_MAX_CONNECTIONS", default_value_t = 10_000,
@@ -54,9 +55,9 @@ pub struct Server {
 
     /// How long stats and first pages of reviews may be served from memory, in milliseconds (0:
     /// always read the database). Reviews submitted through this process show at once regardless.
-    #[arg(long, env = "MARGINALIA_READ_CACHE_MS", default_value_t = 1000,
-          value_parser = clap::value_parser!(u64).range(0..=60_000))]
-    pub read_cache_ms: u64,
+    #[arg(long = "read-cache-ms", env = "MARGINALIA_READ_CACHE_MS", default_value = "1000",
+          value_name = "READ_CACHE_MS", value_parser = millis(0..=60_000))]
+    pub read_cache_ttl: Duration,
 
     /// Seconds browsers and CDNs may reuse a public read (stats, pages of reviews, a review, an
     /// article) without asking again; 0: they revalidate every time (a cheap 304 when unchanged).
@@ -81,28 +82,13 @@ pub struct Server {
     pub workers: usize,
 
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
-    #[arg(
-        long = "shutdown-timeout-secs",
-        env = "MARGINALIA_SHUTDOWN_TIMEOUT",
-        default_value_t = 30
-    )]
-    pub shutdown_timeout_secs: u64,
+    #[arg(long = "shutdown-timeout-secs", env = "MARGINALIA_SHUTDOWN_TIMEOUT", default_value = "30",
+          value_name = "SHUTDOWN_TIMEOUT_SECS", value_parser = seconds(0..=u64::MAX))]
+    pub shutdown_timeout: Duration,
 }
 
 impl Server {
-    pub fn body_read_timeout(&self) -> Duration {
-        Duration::from_millis(self.body_read_timeout_ms)
-    }
-
     pub fn body_limit_bytes(&self) -> usize {
         usize::try_from(self.body_limit).unwrap_or(usize::MAX)
-    }
-
-    pub fn read_cache_ttl(&self) -> Duration {
-        Duration::from_millis(self.read_cache_ms)
-    }
-
-    pub fn shutdown_timeout(&self) -> Duration {
-        Duration::from_secs(self.shutdown_timeout_secs)
     }
 }

@@ -2,6 +2,8 @@
 //! tabs and counts, an author's other reviews, holding a published review, the filtered audit log
 //! and its CSV, an article's editorial settings, and the console's own files.
 
+use std::time::Duration;
+
 use marginalia::auth::Scope;
 use reqwest::{header, Method};
 use serde_json::{json, Value};
@@ -42,7 +44,7 @@ fn ids(page: &Value) -> Vec<&str> {
 async fn banned_terms_app() -> TestApp {
     spawn_app_with(|settings| {
         settings.moderation.banned_terms = vec!["шахрай".into()];
-        settings.server.read_cache_ms = 0;
+        settings.server.read_cache_ttl = Duration::ZERO;
     })
     .await
 }
@@ -219,7 +221,7 @@ async fn every_console_action_can_be_undone_through_the_public_api() {
 #[tokio::test]
 async fn a_flagged_published_review_is_kept_published_and_its_flags_dismissed() {
     let app = spawn_app_with(|settings| {
-        settings.server.read_cache_ms = 0;
+        settings.server.read_cache_ttl = Duration::ZERO;
         // The outbox is only written while an endpoint listens; no delivery is wanted here.
         settings.webhooks.worker = false;
     })

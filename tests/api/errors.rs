@@ -133,7 +133,7 @@ async fn integral_numbers_are_integers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_stops_sending_its_body_gets_a_408() {
     let app = spawn_app_with(|settings| {
-        settings.server.body_read_timeout_ms = 500;
+        settings.server.body_read_timeout = Duration::from_millis(500);
     })
     .await;
     let started = Instant::now();
@@ -163,7 +163,7 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
     let body_read_timeout = Duration::from_secs(15);
     let app = spawn_app_with(|settings| {
         settings.server.max_connections = 2;
-        settings.server.body_read_timeout_ms = body_read_timeout.as_millis() as u64;
+        settings.server.body_read_timeout = body_read_timeout;
     })
     .await;
     let host = app.address.trim_start_matches("http://").to_owned();

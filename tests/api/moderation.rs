@@ -73,7 +73,7 @@ async fn recount(app: &TestApp) -> (i64, Vec<i64>) {
 fn pre_moderated() -> impl FnOnce(&mut Settings) {
     move |settings: &mut Settings| {
         settings.moderation.mode = ModerationMode::Pre;
-        settings.server.read_cache_ms = 0;
+        settings.server.read_cache_ttl = Duration::ZERO;
     }
 }
 
@@ -246,7 +246,7 @@ async fn stats_stay_exact_over_random_transition_sequences() {
 async fn each_rule_fires_with_a_visible_reason_and_clean_reviews_pass() {
     let app = spawn_app_with(|settings| {
         settings.moderation.banned_terms = vec!["шахрай".into(), "casino".into()];
-        settings.server.read_cache_ms = 0;
+        settings.server.read_cache_ttl = Duration::ZERO;
     })
     .await;
     let key = moderator(&app).await;
@@ -401,7 +401,7 @@ async fn authors_edit_within_the_window_and_delete_with_their_token() {
     // The default window (15 minutes): no loaded machine outlasts it between the creation and
     // the edits below. The test ends the window itself by ageing the review.
     let app = spawn_app_with(|settings| {
-        settings.server.read_cache_ms = 0;
+        settings.server.read_cache_ttl = Duration::ZERO;
     })
     .await;
     let created = submit(&app, &review("Перша версія відгуку.", 2)).await;
@@ -514,7 +514,7 @@ async fn votes_count_once_per_voter_and_exactly_under_concurrency() {
     // 750 ms for a connection, which this test (about exact counts) does not judge.
     let app = spawn_app_with(|settings| {
         settings.limits.trusted_proxies = vec!["127.0.0.1".into()];
-        settings.database.acquire_timeout_ms = 20000;
+        settings.database.acquire_timeout = Duration::from_secs(20);
     })
     .await;
     let id = submit(&app, &review("Корисно.", 5)).await["id"]
@@ -595,7 +595,7 @@ async fn votes_count_once_per_voter_and_exactly_under_concurrency() {
 async fn flags_from_enough_networks_take_a_review_back_to_the_queue() {
     // The tests' client is the trusted proxy of the readers it names in X-Forwarded-For.
     let app = spawn_app_with(|settings| {
-        settings.server.read_cache_ms = 0;
+        settings.server.read_cache_ttl = Duration::ZERO;
         settings.limits.trusted_proxies = vec!["127.0.0.1".into()];
     })
     .await;
@@ -777,7 +777,7 @@ async fn concurrent_retries_with_one_idempotency_key_store_one_review() {
 #[tokio::test]
 async fn erasing_an_author_leaves_no_trace_of_their_email_or_words() {
     let app = spawn_app_with(|settings| {
-        settings.server.read_cache_ms = 0;
+        settings.server.read_cache_ttl = Duration::ZERO;
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
@@ -896,7 +896,7 @@ async fn an_export_streams_every_matching_review() {
     // Writing 100,000 reviews in one statement outlasts the service's statement timeout on a busy
     // 2-core machine; the export itself needs no more than the default.
     let app = spawn_app_with(|settings| {
-        settings.database.statement_timeout_ms = 120000;
+        settings.database.statement_timeout = Duration::from_secs(120);
     })
     .await;
     let admin = app.api_key(&[Scope::Admin]).await;
@@ -959,7 +959,7 @@ async fn an_export_streams_every_matching_review() {
 #[tokio::test]
 async fn the_newsroom_reply_shows_with_the_review_and_is_delivered() {
     let app = spawn_app_with(|settings| {
-        settings.server.read_cache_ms = 0;
+        settings.server.read_cache_ttl = Duration::ZERO;
     })
     .await;
     let receiver = Receiver::start(0);

@@ -220,8 +220,8 @@ async fn postgres_stopping_mid_load_gives_prompt_503s_then_recovers() {
 async fn an_exhausted_pool_answers_503_instead_of_hanging() {
     let app = crate::common::spawn_app_with(|settings| {
         settings.database.pool_size = 2;
-        settings.database.acquire_timeout_ms = 300;
-        settings.database.statement_timeout_ms = 600000;
+        settings.database.acquire_timeout = Duration::from_millis(300);
+        settings.database.statement_timeout = Duration::from_secs(600);
     })
     .await;
     // Slow queries hold every pooled connection until the test cancels them, however long the
@@ -290,8 +290,8 @@ async fn a_frozen_database_costs_a_bounded_wait_then_503_and_recovery() {
     use nix::sys::signal::Signal;
     let statement_timeout = Duration::from_millis(1000);
     let (cluster, app) = app_on_own_cluster_with("frozen", move |settings: &mut Settings| {
-        settings.database.statement_timeout_ms = statement_timeout.as_millis() as u64;
-        settings.server.read_cache_ms = 0;
+        settings.database.statement_timeout = statement_timeout;
+        settings.server.read_cache_ttl = Duration::ZERO;
     })
     .await;
     assert_eq!(

@@ -1,6 +1,7 @@
 //! A reader's story: submit reviews, read them back, page through them, see the stats.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use crate::common::{
     expect_problem, fixture, problem_fields, spawn_app, spawn_app_with, without_edit_token, TestApp,
@@ -255,7 +256,7 @@ async fn concurrent_submissions_to_one_article_are_all_counted() {
     // A hundred requests share sixteen connections on a machine shared with other tests: the
     // story is about counting, so no request may give up waiting for a connection.
     let app = spawn_app_with(|settings| {
-        settings.database.acquire_timeout_ms = 10000;
+        settings.database.acquire_timeout = Duration::from_secs(10);
     })
     .await;
     let mut tasks = Vec::new();
@@ -408,7 +409,7 @@ async fn bulk_stats_answer_for_each_requested_article() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cached_reads_show_own_reviews_at_once_and_other_instances_within_the_ttl() {
     let app = spawn_app_with(|settings| {
-        settings.server.read_cache_ms = 200;
+        settings.server.read_cache_ttl = Duration::from_millis(200);
     })
     .await;
     let other_instance = crate::common::spawn_app_on(&app.database_url, |_| {});

@@ -125,7 +125,7 @@ pub fn test_settings() -> Settings {
     server.bind = "127.0.0.1:0".parse().expect("an address");
     server.workers = 2;
     server.cors_origins = vec!["https://news.example.org".into()];
-    server.shutdown_timeout_secs = 1;
+    server.shutdown_timeout = Duration::from_secs(1);
     // Fast schedules, so retries happen within a test.
     let webhooks = &mut settings.webhooks;
     webhooks.cms_secrets = CmsSecrets::parse(CMS_SECRET).expect("the test secret");
