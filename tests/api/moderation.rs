@@ -204,13 +204,7 @@ async fn stats_stay_exact_over_random_transition_sequences() {
                 .await
                 .unwrap()
                 .status(),
-            "withdraw" => app
-                .client
-                .delete(app.url(&format!("/v1/reviews/{id}")))
-                .header("x-edit-token", token)
-                .send()
-                .await
-                .unwrap()
+            "withdraw" => app.delete_own_review(id, token).await
                 .status(),
             "flag" => app
                 .client
@@ -474,13 +468,7 @@ async fn authors_edit_within_the_window_and_delete_with_their_token() {
     let late = edit(&token, json!({"rating": 5})).await.unwrap();
     expect_problem(late, 409).await;
 
-    let deleted = app
-        .client
-        .delete(app.url(&format!("/v1/reviews/{id}")))
-        .header("x-edit-token", &token)
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.delete_own_review(&id, &token).await;
     assert_eq!(deleted.status(), 204);
     assert_eq!(app.get(&format!("/v1/reviews/{id}")).await.status(), 404);
     assert_eq!(stats(&app).await.0, 0);
@@ -1094,13 +1082,7 @@ async fn every_transition_is_announced_through_the_outbox() {
         .send()
         .await
         .unwrap()); // the threshold of 1: review.updated (pending, flagged)
-    ok(app
-        .client
-        .delete(app.url(&format!("/v1/reviews/{id}")))
-        .header("x-edit-token", token)
-        .send()
-        .await
-        .unwrap()); // review.deleted
+    ok(app.delete_own_review(id, token).await); // review.deleted
     let expected = [
         ("review.created", "pending"),
         ("review.published", "published"),

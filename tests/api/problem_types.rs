@@ -157,13 +157,7 @@ async fn the_review_refusals_have_their_own_types() {
         .unwrap();
     refused(edit, "edit-window-closed").await;
 
-    let deleted = app
-        .client
-        .delete(app.url(&format!("/v1/reviews/{id}")))
-        .header("x-edit-token", &token)
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.delete_own_review(&id, &token).await;
     assert_eq!(deleted.status(), 204);
     let moderator = app.api_key(&[Scope::Moderator]).await;
     let reply = json!({"body": "Дякуємо за відгук."});

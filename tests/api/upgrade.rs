@@ -400,13 +400,7 @@ impl Newsroom {
             .await
             .unwrap();
         assert_eq!(edit.status(), 200);
-        let delete = app
-            .client
-            .delete(app.url(&format!("/v1/reviews/{}", id(6))))
-            .header("x-edit-token", token(6))
-            .send()
-            .await
-            .unwrap();
+        let delete = app.delete_own_review(&id(6), &token(6)).await;
         assert_eq!(delete.status(), 204);
         // A data-rights erasure, and an endpoint whose deliveries wait for the worker.
         let erased_email = reviews[2]["author_email"].as_str().unwrap();

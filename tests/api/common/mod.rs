@@ -397,6 +397,16 @@ impl TestApp {
             .expect("request")
     }
 
+    /// An author deleting their review with its edit token.
+    pub async fn delete_own_review(&self, id: &str, token: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(&format!("/v1/reviews/{id}")))
+            .header("x-edit-token", token)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn get_json(&self, path: &str) -> Value {
         let response = self.get(path).await;
         assert_eq!(response.status(), 200, "GET {path}");
