@@ -137,6 +137,11 @@ async function until(condition, what, deadline = 15_000) {
   }
 }
 
+/** Resolves once an opened report form has moved focus to its reason. */
+function reasonFocused(page) {
+  return until(async () => (await focused(page)) === 'reason', 'the report form focuses its reason');
+}
+
 /** Presses `key` until `expected` has focus, passing only controls named in `between`. */
 async function tabTo(page, expected, between, key = 'Tab') {
   for (let step = 0; step < 200; step += 1) {
@@ -546,11 +551,7 @@ async function actions(browser) {
   await press(page, 'Tab', 'Поскаржитися');
   await page.keyboard.press('Enter');
   await first.locator('form.marginalia__report').waitFor();
-  await page.waitForFunction(() => {
-    let element = document.activeElement;
-    while (element?.shadowRoot?.activeElement) element = element.shadowRoot.activeElement;
-    return element?.name === 'reason';
-  });
+  await reasonFocused(page);
   await press(page, 'Tab', 'note');
   await page.keyboard.type('Тут є телефон автора.');
   await press(page, 'Tab', 'Надіслати скаргу');
@@ -664,6 +665,8 @@ async function actions(browser) {
   await english.getByRole('button', { name: 'Report' }).focus();
   await page.keyboard.press('Enter');
   await english.getByText('Report this review to the editors').waitFor();
+  // The form moves focus to its reason on the next frame: moving it before then would lose it.
+  await reasonFocused(page);
   await english.getByRole('button', { name: 'Send report' }).focus();
   await page.keyboard.press('Enter');
   await english.getByText('Choose a reason.').waitFor();
