@@ -125,8 +125,15 @@ def check_loopback_guard(metrics_url: str, work: Path) -> None:
         raise SystemExit("bench: the loopback guard failed (see above)")
 
 
+# Rows belong to the site the session is bound to (migrations/*_sites): seeding writes the
+# default site's, and pgbench works as the service does, as marginalia_app held by the site policy.
+SEED_OPTIONS = "-c marginalia.site=default"
+SERVICE_OPTIONS = f"{SEED_OPTIONS} -c role=marginalia_app"
+
+
 def psql(conninfo: str, sql: str) -> str:
-    return run(["psql", conninfo, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql]).stdout.strip()
+    return run(["psql", conninfo, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql],
+               env=dict(os.environ, PGOPTIONS=SEED_OPTIONS)).stdout.strip()
 
 
 def seed(conninfo: str) -> dict[int, tuple[str, str]]:
@@ -211,7 +218,7 @@ def submission_script(binary: Path, name: str, articles: int) -> str:
     submit-review` prints it), with a pgbench expression for each of its parameters."""
     statement = json.loads(run([str(binary), "sql", "submit-review"]).stdout)
     values = {
-        "article": name, "create_missing_article": "true", "id": SQL_NEW_ID, "rating": ":rating",
+        "site": "'default'", "article": name, "create_missing_article": "true", "id": SQL_NEW_ID, "rating": ":rating",
         "title": "NULL", "author_name": "NULL", "author_email": "NULL", "language": "'en'",
         "body": "'A benchmark review number with a realistic length for what readers write.'",
         # initial_status per stored fact (src/domain/review.rs::status_table) for a review no
@@ -237,9 +244,11 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
     bulk_query = "&".join(f"article_id=bulk-{i}" for i in range(BULK_ARTICLES))
     bulk_array = ",".join(f"'bulk-{i}'" for i in range(BULK_ARTICLES))
     # Reads hide a deleted article's reviews and stats with a probe of its row, as the service does.
-    not_deleted = ("NOT EXISTS (SELECT 1 FROM articles WHERE articles.article_id = {column} "
+    not_deleted = ("NOT EXISTS (SELECT 1 FROM articles WHERE articles.site_id = 'default' "
+                   "AND articles.article_id = {column} "
                    "AND articles.lifecycle = 'deleted')")
-    page_sql = (f"SELECT {REVIEW_COLUMNS} FROM reviews WHERE article_id = '{DEEP_ARTICLE}' "
+    page_sql = (f"SELECT {REVIEW_COLUMNS} FROM reviews WHERE site_id = 'default' "
+                f"AND article_id = '{DEEP_ARTICLE}' "
                 f"AND status = 'published' AND {not_deleted.format(column=repr(DEEP_ARTICLE))} "
                 f"{{bound}} ORDER BY created_at DESC, id DESC LIMIT {PAGE_SIZE + 1};")
     stats_not_deleted = not_deleted.format(column="article_stats.article_id")
@@ -252,7 +261,7 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
                  "CASE WHEN GROUPING(language) = 0 THEN language END, "
                  "sum(count_1)::bigint, sum(count_2)::bigint, sum(count_3)::bigint, "
                  "sum(count_4)::bigint, sum(count_5)::bigint FROM article_daily_stats "
-                 f"WHERE article_id = '{DEEP_ARTICLE}' AND day BETWEEN {today} - 29 AND {today} "
+                 f"WHERE site_id = 'default' AND article_id = '{DEEP_ARTICLE}' AND day BETWEEN {today} - 29 AND {today} "
                  "GROUP BY GROUPING SETS ((day), (language));")
     review_lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                   'local n = 0\nrequest = function()\n  n = n + 1\n'
@@ -303,7 +312,7 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
                  f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={cursors[DEEP_PAGE][0]}",
                  pgbench=page_sql.format(bound=f"AND {cursors[DEEP_PAGE][1]}")),
         Scenario("get_stats", "GET stats", "GET", f"/v1/articles/{DEEP_ARTICLE}/stats",
-                 pgbench=f"SELECT {stats_sums} FROM article_stats WHERE article_id = '{DEEP_ARTICLE}' "
+                 pgbench=f"SELECT {stats_sums} FROM article_stats WHERE site_id = 'default' AND article_id = '{DEEP_ARTICLE}' "
                          f"AND {stats_not_deleted};"),
         # The editors' chart: the default 30 days, which hold all 100,000 seeded reviews (seeded
         # over the last 29 days), read from their per-day counters.
@@ -312,7 +321,8 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
                  pgbench=daily_sql),
         Scenario("get_bulk_stats", "GET bulk stats, 100 articles", "GET", f"/v1/stats?{bulk_query}",
                  pgbench=f"SELECT article_id, {stats_sums} FROM article_stats "
-                         f"WHERE article_id = ANY(ARRAY[{bulk_array}]) AND {stats_not_deleted} "
+                         f"WHERE site_id = 'default' AND article_id = ANY(ARRAY[{bulk_array}]) "
+                         f"AND {stats_not_deleted} "
                          f"GROUP BY article_id;"),
     ]
 
@@ -483,7 +493,7 @@ def drive_pgbench(conninfo: str, scenario: Scenario, args, work: Path) -> Result
     logs.mkdir()
     cmd = ["pgbench", "-n", "-M", "prepared", "-c", str(args.concurrency), "-j", str(args.threads),
            "-T", str(args.duration), "-f", str(script), "--log", f"--log-prefix={logs}/tx", conninfo]
-    output = run(cmd).stdout
+    output = run(cmd, env=dict(os.environ, PGOPTIONS=SERVICE_OPTIONS)).stdout
     tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", output).group(1))
     latencies = []
     for log in logs.iterdir():

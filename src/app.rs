@@ -25,6 +25,7 @@ use crate::client::TrustedProxies;
 use crate::config::{self, Settings, UnknownArticles};
 use crate::db::{self, Pool, PoolOptions};
 use crate::domain::language::LanguageDetector;
+use crate::domain::site::SiteId;
 use crate::http_layer::routes::{track_requests, RouteTable};
 use crate::http_layer::{self, BoundedRootSpan};
 use crate::metrics;
@@ -192,7 +193,13 @@ fn build_worker(
             statement_timeout: database.statement_timeout,
         },
     )?;
-    Ok(Worker::new(worker_pool, sender, outbox, worker_settings))
+    // The worker serves every site: each event goes to its own site's endpoints.
+    Ok(Worker::new(
+        worker_pool.installation(),
+        sender,
+        outbox,
+        worker_settings,
+    ))
 }
 
 /// What every request sees, from the settings.
@@ -204,7 +211,8 @@ fn app_state(
     let server = &settings.server;
     let limits = &settings.limits;
     Ok(AppState {
-        pool,
+        // Requests are served for the default site until they name theirs.
+        pool: pool.site(&SiteId::default_site()),
         create_missing_articles: server.unknown_articles == UnknownArticles::Accept,
         body_limit: server.body_limit_bytes(),
         body_read_timeout: server.body_read_timeout,

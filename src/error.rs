@@ -432,7 +432,9 @@ impl From<StoreError> for ApiError {
                 crate::domain::FieldErrorCode::Mismatch,
                 "this key was used within 24 hours with a different request body",
             )]),
-            error @ StoreError::Query(_) => Self::Internal(Box::new(error)),
+            error @ (StoreError::Query(_) | StoreError::Unscoped(_)) => {
+                Self::Internal(Box::new(error))
+            }
         }
     }
 }

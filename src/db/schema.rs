@@ -13,7 +13,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    article_stats (article_id, stripe) {
+    article_stats (site_id, article_id, stripe) {
         article_id -> Text,
         review_count -> Int4,
         rating_sum -> Int4,
@@ -23,11 +23,12 @@ diesel::table! {
         count_4 -> Int4,
         count_5 -> Int4,
         stripe -> Int2,
+        site_id -> Text,
     }
 }
 
 diesel::table! {
-    article_daily_stats (article_id, day, language, stripe) {
+    article_daily_stats (site_id, article_id, day, language, stripe) {
         article_id -> Text,
         day -> Date,
         language -> Text,
@@ -37,11 +38,12 @@ diesel::table! {
         count_3 -> Int4,
         count_4 -> Int4,
         count_5 -> Int4,
+        site_id -> Text,
     }
 }
 
 diesel::table! {
-    articles (article_id) {
+    articles (site_id, article_id) {
         article_id -> Text,
         title -> Nullable<Text>,
         url -> Nullable<Text>,
@@ -54,17 +56,19 @@ diesel::table! {
         section -> Nullable<Text>,
         source_changed_at -> Nullable<Timestamptz>,
         moderation -> Nullable<Text>,
+        site_id -> Text,
     }
 }
 
 diesel::table! {
-    idempotency_keys (key_digest) {
+    idempotency_keys (site_id, key_digest) {
         key_digest -> Bytea,
         request_digest -> Bytea,
         review_id -> Nullable<Uuid>,
         response -> Nullable<Text>,
         sealed_token -> Nullable<Bytea>,
         created_at -> Timestamptz,
+        site_id -> Text,
     }
 }
 
@@ -79,6 +83,7 @@ diesel::table! {
         reasons -> Array<Text>,
         note -> Nullable<Text>,
         created_at -> Timestamptz,
+        site_id -> Text,
     }
 }
 
@@ -91,16 +96,18 @@ diesel::table! {
         created_at -> Timestamptz,
         available_at -> Timestamptz,
         dispatched_at -> Nullable<Timestamptz>,
+        site_id -> Text,
     }
 }
 
 diesel::table! {
-    processed_inbound_events (webhook_id) {
+    processed_inbound_events (site_id, webhook_id) {
         webhook_id -> Text,
         event_type -> Text,
         article_id -> Text,
         outcome -> Text,
         received_at -> Timestamptz,
+        site_id -> Text,
     }
 }
 
@@ -112,6 +119,7 @@ diesel::table! {
         reason -> Text,
         note -> Nullable<Text>,
         created_at -> Timestamptz,
+        site_id -> Text,
     }
 }
 
@@ -123,6 +131,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         network -> Nullable<Bytea>,
+        site_id -> Text,
     }
 }
 
@@ -150,6 +159,24 @@ diesel::table! {
         reply_created_at -> Nullable<Timestamptz>,
         reply_updated_at -> Nullable<Timestamptz>,
         erased_at -> Nullable<Timestamptz>,
+        site_id -> Text,
+    }
+}
+
+diesel::table! {
+    sites (site_id) {
+        site_id -> Text,
+        name -> Text,
+        origins -> Nullable<Array<Text>>,
+        languages -> Nullable<Array<Text>>,
+        moderation -> Nullable<Text>,
+        banned_terms -> Nullable<Array<Text>>,
+        max_links -> Nullable<Int4>,
+        flag_threshold -> Nullable<Int4>,
+        newsroom_name -> Nullable<Text>,
+        cms_secrets -> Nullable<Array<Text>>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -170,6 +197,7 @@ diesel::table! {
         status_code -> Nullable<Int2>,
         error -> Nullable<Text>,
         response_excerpt -> Nullable<Text>,
+        site_id -> Text,
     }
 }
 
@@ -183,6 +211,7 @@ diesel::table! {
         next_attempt_at -> Timestamptz,
         last_attempt_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        site_id -> Text,
     }
 }
 
@@ -200,14 +229,13 @@ diesel::table! {
         disabled_reason -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        site_id -> Text,
     }
 }
 
-diesel::joinable!(article_stats -> articles (article_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
-diesel::joinable!(reviews -> articles (article_id));
 diesel::joinable!(moderation_log -> reviews (review_id));
 diesel::joinable!(review_votes -> reviews (review_id));
 diesel::joinable!(review_flags -> reviews (review_id));
@@ -225,6 +253,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     review_votes,
     reviews,
     site_secrets,
+    sites,
     webhook_attempts,
     webhook_deliveries,
     webhook_endpoints,

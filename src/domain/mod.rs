@@ -11,6 +11,7 @@ pub mod page;
 pub mod query;
 pub mod reaction;
 pub mod review;
+pub mod site;
 pub mod stats;
 pub mod text;
 pub mod time;

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
-use super::{stats, with_connection, StoreError};
+use super::{site_of, stats, with_connection, StoreError};
 use crate::db::schema::{articles, processed_inbound_events};
 use crate::db::Pool;
 use crate::domain::article::{
@@ -58,7 +58,9 @@ pub async fn upsert(
     // Sent (a mode, or null for the site's): stored; left out: an existing article keeps its own.
     let moderation_sent = upsert.moderation.is_some();
     let moderation = upsert.moderation.flatten().map(ModerationMode::as_str);
+    let site = site_of(pool)?;
     let values = (
+        dsl::site_id.eq(site),
         dsl::article_id.eq(id.as_str()),
         dsl::title.eq(title),
         dsl::url.eq(url),
@@ -74,7 +76,7 @@ pub async fn upsert(
     with_connection(pool, async |conn| {
         let article = diesel::insert_into(articles::table)
             .values(values)
-            .on_conflict(dsl::article_id)
+            .on_conflict((dsl::site_id, dsl::article_id))
             .do_update()
             .set((
                 dsl::title.eq(title),
@@ -101,7 +103,7 @@ pub async fn upsert(
             .await?;
         // An update sets updated_at to the current transaction's time, later than created_at.
         let created = article.created_at == article.updated_at;
-        let counters = stats::for_article_on(conn, id.as_str())
+        let counters = stats::for_article_on(conn, site, id.as_str())
             .await?
             .unwrap_or_default();
         Ok((ArticleWithStats { article, counters }, created))
@@ -139,10 +141,12 @@ pub async fn apply_cms_event(
     webhook_id: &str,
     event: &CmsEvent,
 ) -> Result<InboundOutcome, StoreError> {
+    let site = site_of(pool)?;
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
             let first_time = diesel::insert_into(processed_inbound_events::table)
                 .values((
+                    processed_inbound_events::site_id.eq(site),
                     processed_inbound_events::webhook_id.eq(webhook_id),
                     processed_inbound_events::event_type.eq(event.event_type.as_str()),
                     processed_inbound_events::article_id.eq(event.article_id.as_str()),
@@ -154,11 +158,11 @@ pub async fn apply_cms_event(
             if first_time == 0 {
                 return Ok(InboundOutcome::AlreadyProcessed);
             }
-            let changed = change_statement(event).execute(conn).await?;
+            let changed = change_statement(site, event).execute(conn).await?;
             if changed > 0 {
                 return Ok(InboundOutcome::Applied);
             }
-            diesel::update(processed_inbound_events::table.find(webhook_id))
+            diesel::update(processed_inbound_events::table.find((site, webhook_id)))
                 .set(processed_inbound_events::outcome.eq(InboundOutcome::Superseded.as_str()))
                 .execute(conn)
                 .await?;
@@ -171,9 +175,10 @@ pub async fn apply_cms_event(
 
 /// The upsert of one CMS event, guarded by the article's change time (ties go to the event that
 /// arrives last).
-fn change_statement(
-    event: &CmsEvent,
-) -> diesel::query_builder::BoxedSqlQuery<'_, diesel::pg::Pg, diesel::query_builder::SqlQuery> {
+fn change_statement<'a>(
+    site: &'a str,
+    event: &'a CmsEvent,
+) -> diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery> {
     const NEWER_ONLY: &str = " WHERE a.source_changed_at IS NULL \
          OR a.source_changed_at <= excluded.source_changed_at";
     match &event.change {
@@ -182,9 +187,9 @@ fn change_statement(
             lifecycle,
         } => diesel::sql_query(format!(
             "INSERT INTO articles AS a (article_id, title, url, language, section, published_at, \
-             reviews_open, lifecycle, source_changed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, $9), $10) \
-             ON CONFLICT (article_id) DO UPDATE SET title = excluded.title, url = excluded.url, \
+             reviews_open, lifecycle, source_changed_at, site_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, $9), $10, $11) \
+             ON CONFLICT (site_id, article_id) DO UPDATE SET title = excluded.title, url = excluded.url, \
              language = excluded.language, section = excluded.section, \
              published_at = excluded.published_at, reviews_open = excluded.reviews_open, \
              lifecycle = COALESCE($8, a.lifecycle), \
@@ -200,25 +205,28 @@ fn change_statement(
         .bind::<Bool, _>(description.reviews_open)
         .bind::<Nullable<Text>, _>(lifecycle.map(Lifecycle::as_str))
         .bind::<Text, _>(Lifecycle::Published.as_str())
-        .bind::<Timestamptz, _>(event.occurred_at),
+        .bind::<Timestamptz, _>(event.occurred_at)
+        .bind::<Text, _>(site),
         ArticleChange::Move(lifecycle) => diesel::sql_query(format!(
-            "INSERT INTO articles AS a (article_id, lifecycle, source_changed_at) \
-             VALUES ($1, $2, $3) \
-             ON CONFLICT (article_id) DO UPDATE SET lifecycle = excluded.lifecycle, \
+            "INSERT INTO articles AS a (article_id, lifecycle, source_changed_at, site_id) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (site_id, article_id) DO UPDATE SET lifecycle = excluded.lifecycle, \
              source_changed_at = excluded.source_changed_at, updated_at = now(){NEWER_ONLY}"
         ))
         .into_boxed()
         .bind::<Text, _>(event.article_id.as_str())
         .bind::<Text, _>(lifecycle.as_str())
-        .bind::<Timestamptz, _>(event.occurred_at),
+        .bind::<Timestamptz, _>(event.occurred_at)
+        .bind::<Text, _>(site),
     }
 }
 
 /// An article and its counters, read on one connection.
 pub async fn get(pool: &Pool, id: &ArticleId) -> Result<Option<ArticleWithStats>, StoreError> {
+    let site = site_of(pool)?;
     with_connection(pool, async |conn| {
         let Some(article) = articles::table
-            .find(id.as_str())
+            .find((site, id.as_str()))
             .filter(articles::lifecycle.ne(Lifecycle::Deleted.as_str()))
             .select(ArticleRow::as_select())
             .first(conn)
@@ -227,7 +235,7 @@ pub async fn get(pool: &Pool, id: &ArticleId) -> Result<Option<ArticleWithStats>
         else {
             return Ok(None);
         };
-        let counters = stats::for_article_on(conn, id.as_str())
+        let counters = stats::for_article_on(conn, site, id.as_str())
             .await?
             .unwrap_or_default();
         Ok(Some(ArticleWithStats { article, counters }))
@@ -255,8 +263,9 @@ pub async fn update_settings(
     if settings.reviews_open.is_none() && settings.moderation.is_none() {
         return get(pool, id).await;
     }
+    let site = site_of(pool)?;
     let changed: usize = with_connection(pool, async |conn| {
-        Ok(diesel::update(articles::table.find(id.as_str()))
+        Ok(diesel::update(articles::table.find((site, id.as_str())))
             .filter(articles::lifecycle.ne(Lifecycle::Deleted.as_str()))
             .set(settings)
             .execute(conn)
@@ -276,8 +285,10 @@ pub async fn hidden(
     ids: &[&str],
     include_missing: bool,
 ) -> Result<Vec<String>, StoreError> {
+    let site = site_of(pool)?;
     let known: Vec<(String, String)> = with_connection(pool, async |conn| {
         Ok(articles::table
+            .filter(articles::site_id.eq(site))
             .filter(articles::article_id.eq_any(ids))
             .select((articles::article_id, articles::lifecycle))
             .load(conn)
@@ -298,9 +309,10 @@ pub async fn hidden(
 /// An article's language, read only for a review whose language detection left open: one probe
 /// of the primary key.
 pub async fn language(pool: &Pool, id: &ArticleId) -> Result<Option<String>, StoreError> {
+    let site = site_of(pool)?;
     with_connection(pool, async |conn| {
         Ok(articles::table
-            .find(id.as_str())
+            .find((site, id.as_str()))
             .select(articles::language)
             .first::<Option<String>>(conn)
             .await

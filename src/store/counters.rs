@@ -6,6 +6,9 @@
 //! Only published reviews are counted (`ReviewStatus::is_public`); a review is counted in the
 //! stripe of its id (`stats::stripe_of`), on the UTC day it was created, under its language
 //! (`''` when it has none).
+//!
+//! Rows are inserted into the site the connection is bound to (`site_id`'s default) and changed
+//! only there (`current_setting('marginalia.site')` in every condition).
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -25,7 +28,7 @@ use crate::domain::review::ReviewStatus;
 const TOTALS_INTO: &str = "INSERT INTO article_stats AS s (article_id, stripe, review_count, \
                            rating_sum, count_1, count_2, count_3, count_4, count_5) ";
 /// …and after it: an existing row adds the proposed row's counts.
-const TOTALS_ADD: &str = " ON CONFLICT (article_id, stripe) DO UPDATE SET \
+const TOTALS_ADD: &str = " ON CONFLICT (site_id, article_id, stripe) DO UPDATE SET \
                           review_count = s.review_count + excluded.review_count, \
                           rating_sum = s.rating_sum + excluded.rating_sum, \
                           count_1 = s.count_1 + excluded.count_1, \
@@ -37,7 +40,7 @@ const TOTALS_ADD: &str = " ON CONFLICT (article_id, stripe) DO UPDATE SET \
 /// The same for an `article_daily_stats` row.
 const DAILY_INTO: &str = "INSERT INTO article_daily_stats AS d (article_id, day, language, \
                           stripe, count_1, count_2, count_3, count_4, count_5) ";
-const DAILY_ADD: &str = " ON CONFLICT (article_id, day, language, stripe) DO UPDATE SET \
+const DAILY_ADD: &str = " ON CONFLICT (site_id, article_id, day, language, stripe) DO UPDATE SET \
                          count_1 = d.count_1 + excluded.count_1, \
                          count_2 = d.count_2 + excluded.count_2, \
                          count_3 = d.count_3 + excluded.count_3, \
@@ -90,12 +93,14 @@ const TOTALS_SUBTRACT: &str = "UPDATE article_stats SET review_count = review_co
                                rating_sum = rating_sum + $4, count_1 = count_1 + $5, \
                                count_2 = count_2 + $6, count_3 = count_3 + $7, \
                                count_4 = count_4 + $8, count_5 = count_5 + $9 \
-                               WHERE article_id = $1 AND stripe = $2";
+                               WHERE site_id = current_setting('marginalia.site') \
+                               AND article_id = $1 AND stripe = $2";
 
 const DAILY_SUBTRACT: &str = "UPDATE article_daily_stats SET count_1 = count_1 + $5, \
                               count_2 = count_2 + $6, count_3 = count_3 + $7, \
                               count_4 = count_4 + $8, count_5 = count_5 + $9 \
-                              WHERE article_id = $1 AND day = $2 AND language = $3 AND stripe = $4";
+                              WHERE site_id = current_setting('marginalia.site') \
+                              AND article_id = $1 AND day = $2 AND language = $3 AND stripe = $4";
 
 /// Counter changes gathered per article stripe and rating, and per article day, language and
 /// stripe, applied in one statement per row.

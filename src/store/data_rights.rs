@@ -7,7 +7,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::moderation::{self, Change, Entry, ModeratedReviewRow, Render};
-use super::{with_connection, StoreError};
+use super::{site_of, with_connection, StoreError};
 use crate::db::schema::{idempotency_keys, moderation_log, review_flags, reviews};
 use crate::db::Pool;
 use crate::domain::query::ExportFilter;
@@ -180,6 +180,7 @@ pub async fn export_batch(
     after: Option<Uuid>,
 ) -> Result<Vec<ModeratedReviewRow>, StoreError> {
     let mut select = reviews::table
+        .filter(reviews::site_id.eq(site_of(pool)?))
         .select(ModeratedReviewRow::as_select())
         .order(reviews::id)
         .limit(EXPORT_BATCH)

@@ -11,7 +11,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::reviews::{self, PublicReviewRow, Submission};
-use super::{with_connection, StoreError};
+use super::{site_of, with_connection, StoreError};
 use crate::db::schema::idempotency_keys;
 use crate::db::Pool;
 use crate::domain::article::ArticleId;
@@ -57,14 +57,15 @@ pub async fn submit(
     event_data: impl FnOnce(&PublicReviewRow) -> String,
     answer: impl FnOnce(&PublicReviewRow) -> (String, Vec<u8>) + Send,
 ) -> Result<Keyed, StoreError> {
-    let (statement, stored) = reviews::prepare(article, submission, event_data);
+    let site = site_of(pool)?;
+    let (statement, stored) = reviews::prepare(site, article, submission, event_data);
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
             let now = time::now_stored();
             // A record older than the retention is taken over as if it did not exist.
             let claimed = diesel::sql_query(
                 "INSERT INTO idempotency_keys (key_digest, request_digest, created_at) \
-                 VALUES ($1, $2, $3) ON CONFLICT (key_digest) DO UPDATE SET \
+                 VALUES ($1, $2, $3) ON CONFLICT (site_id, key_digest) DO UPDATE SET \
                  request_digest = excluded.request_digest, review_id = NULL, response = NULL, \
                  sealed_token = NULL, created_at = excluded.created_at \
                  WHERE idempotency_keys.created_at < $4",
@@ -82,7 +83,7 @@ pub async fn submit(
                     Option<String>,
                     Option<Vec<u8>>,
                 ) = idempotency_keys::table
-                    .find(request.key_digest)
+                    .find((site, request.key_digest))
                     .select((
                         idempotency_keys::request_digest,
                         idempotency_keys::review_id,
@@ -111,7 +112,7 @@ pub async fn submit(
                 reviews::insert_on(conn, &statement, stored, submission.create_missing_article)
                     .await?;
             let (response, sealed_token) = answer(&row);
-            diesel::update(idempotency_keys::table.find(request.key_digest))
+            diesel::update(idempotency_keys::table.find((site, request.key_digest)))
                 .set((
                     idempotency_keys::review_id.eq(Some(row.id)),
                     idempotency_keys::response.eq(Some(response)),

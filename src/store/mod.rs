@@ -11,6 +11,7 @@ pub mod queue;
 pub mod reactions;
 pub mod reviews;
 pub mod site_secrets;
+pub mod sites;
 mod sql;
 pub mod stats;
 pub mod webhook_endpoints;
@@ -22,7 +23,7 @@ use deadpool::managed::Object;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::AsyncPgConnection;
 
-use crate::db::pool::{Pool, PoolError, PooledConnection};
+use crate::db::pool::{Pool, PoolError, PooledConnection, Scope};
 use crate::metrics::{self, DbErrorKind};
 
 /// Why a storage call failed, in terms the API can answer with. Cloneable so that concurrent
@@ -67,6 +68,9 @@ pub enum StoreError {
     /// An answer the code did not expect: a bug, or a schema out of step with the code.
     #[error("database error: {0}")]
     Query(#[source] Arc<DieselError>),
+    /// A call that works on one site's rows was given a handle bound to no single site: a bug.
+    #[error("a call for one site was made through a handle bound to {0:?}")]
+    Unscoped(Scope),
 }
 
 /// One item of a list a call was given that it refused: its position in that list and why. The
@@ -100,9 +104,21 @@ impl From<PoolError> for StoreError {
     }
 }
 
-/// Takes a connection from the pool, waiting at most the pool's acquire timeout.
+/// The site a call for one site works on, named in its own conditions and keys (the policies
+/// hold the same line underneath).
+fn site_of(pool: &Pool) -> Result<&str, StoreError> {
+    match pool.scope() {
+        Scope::Site(site) => Ok(site.as_str()),
+        other => Err(StoreError::Unscoped(other.clone())),
+    }
+}
+
+/// Takes a connection from the pool, waiting at most the pool's acquire timeout, bound to the
+/// pool's scope.
 pub async fn connection(pool: &Pool) -> Result<PooledConnection, StoreError> {
-    Ok(pool.get().await?)
+    let mut conn = pool.get().await?;
+    conn.bind(pool.scope()).await?;
+    Ok(conn)
 }
 
 /// Runs `work` on a pooled connection within the pool's deadline.
@@ -129,13 +145,17 @@ async fn within<T>(
             deadline.as_millis()
         ))
     };
-    let Ok(acquired) = tokio::time::timeout(deadline, connection(pool)).await else {
+    let Ok(acquired) = tokio::time::timeout(deadline, pool.get()).await else {
         metrics::record_db_error(DbErrorKind::Timeout);
         return Err(late());
     };
-    let mut conn = acquired.inspect_err(record)?;
+    let mut conn = acquired.map_err(StoreError::from).inspect_err(record)?;
     let remaining = deadline.saturating_sub(started.elapsed());
-    match tokio::time::timeout(remaining, work(&mut conn)).await {
+    let bound_work = async {
+        conn.bind(pool.scope()).await?;
+        work(conn.connection()).await
+    };
+    match tokio::time::timeout(remaining, bound_work).await {
         Ok(Err(StoreError::Query(error)))
             if is_outage(&error, &mut conn, pool, started, deadline).await =>
         {
@@ -171,11 +191,13 @@ async fn is_outage(
     ) {
         return false;
     }
-    if PoolableConnection::is_broken(&mut **conn) || started.elapsed() >= pool.statement_timeout() {
+    if PoolableConnection::is_broken(conn.connection())
+        || started.elapsed() >= pool.statement_timeout()
+    {
         return true;
     }
     let probe = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
-        .get_result::<i32>(&mut **conn);
+        .get_result::<i32>(conn.connection());
     let remaining = deadline.saturating_sub(started.elapsed());
     !matches!(tokio::time::timeout(remaining, probe).await, Ok(Ok(1)))
 }
@@ -183,7 +205,9 @@ async fn is_outage(
 fn record(error: &StoreError) {
     match error {
         StoreError::Unavailable(_) => metrics::record_db_error(DbErrorKind::Unavailable),
-        StoreError::Query(_) => metrics::record_db_error(DbErrorKind::Query),
+        StoreError::Query(_) | StoreError::Unscoped(_) => {
+            metrics::record_db_error(DbErrorKind::Query)
+        }
         StoreError::ArticleNotFound
         | StoreError::ReviewsClosed
         | StoreError::ArticleUnpublished

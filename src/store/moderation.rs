@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::counters::Counting;
 use super::reviews::PublicReviewRow;
-use super::{with_connection, RefusedItem, StoreError};
+use super::{site_of, with_connection, RefusedItem, StoreError};
 use crate::db::schema::{
     articles, moderation_log, outbox_events, review_flags, reviews, webhook_endpoints,
 };
@@ -437,6 +437,7 @@ struct Owned {
 
 async fn lock_owned(
     conn: &mut AsyncPgConnection,
+    site: &str,
     id: Uuid,
     token_digest: &[u8],
 ) -> Result<Owned, StoreError> {
@@ -449,7 +450,7 @@ async fn lock_owned(
         .optional()?
         .ok_or(StoreError::ReviewNotFound)?;
     let mode: Option<String> = articles::table
-        .find(&row.public.article_id)
+        .find((site, &row.public.article_id))
         .select(articles::moderation)
         .first(conn)
         .await?;
@@ -516,9 +517,10 @@ pub async fn edit(
     policy: &EditPolicy<'_>,
     render: Render<'_>,
 ) -> Result<(PublicReviewRow, bool), StoreError> {
+    let site = site_of(pool)?;
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
-            let owned = lock_owned(conn, id, token_digest).await?;
+            let owned = lock_owned(conn, site, id, token_digest).await?;
             let now = time::now_stored();
             let current = &owned.row.public;
             if current.created_at + policy.window < now {
@@ -588,9 +590,10 @@ pub async fn delete_owned(
     token_digest: &[u8],
     render: Render<'_>,
 ) -> Result<(Vec<Change>, bool), StoreError> {
+    let site = site_of(pool)?;
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
-            lock_owned(conn, id, token_digest).await?;
+            lock_owned(conn, site, id, token_digest).await?;
             let entry = Entry {
                 actor: AUTHOR,
                 action: "delete",

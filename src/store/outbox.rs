@@ -8,13 +8,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{
-    Array, BigInt, Integer, Interval, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+    Array, BigInt, Integer, Interval, Jsonb, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::{stats, with_connection, StoreError};
-use crate::db::schema::{outbox_events, webhook_attempts, webhook_deliveries, webhook_endpoints};
+use crate::db::schema::{outbox_events, webhook_deliveries, webhook_endpoints};
 use crate::db::Pool;
 use crate::domain::stats::RatingCounters;
 use crate::domain::webhook::EventType;
@@ -42,9 +42,15 @@ pub async fn fan_out(
             let subscriptions = Subscriptions::load(conn).await?;
             let mut deliveries = Vec::new();
             let mut stats_moved = BTreeSet::new();
-            for (event_id, event_type, article_id) in &due {
+            for DueEvent {
+                id: event_id,
+                event_type,
+                article_id,
+                site_id,
+            } in &due
+            {
                 if event_type == EventType::ArticleStatsChanged.as_str() {
-                    let counters = stats::for_article_on(conn, article_id)
+                    let counters = stats::for_article_on(conn, site_id, article_id)
                         .await?
                         .unwrap_or_default();
                     diesel::update(outbox_events::table.find(event_id))
@@ -52,21 +58,24 @@ pub async fn fan_out(
                         .execute(conn)
                         .await?;
                 } else if EventType::from_name(event_type).is_some_and(EventType::moves_stats) {
-                    stats_moved.insert(article_id.as_str());
+                    stats_moved.insert((site_id.as_str(), article_id.as_str()));
                 }
                 deliveries.extend(
-                    subscriptions
-                        .of(event_type)
-                        .map(|endpoint_id| (Uuid::now_v7(), endpoint_id, *event_id)),
+                    subscriptions.of(site_id, event_type).map(|endpoint_id| {
+                        (Uuid::now_v7(), endpoint_id, *event_id, site_id.as_str())
+                    }),
                 );
             }
             let stats_type = EventType::ArticleStatsChanged.as_str();
-            if !stats_moved.is_empty() && subscriptions.of(stats_type).next().is_some() {
-                let articles: Vec<&str> = stats_moved.into_iter().collect();
+            let articles: Vec<(&str, &str)> = stats_moved
+                .into_iter()
+                .filter(|(site, _)| subscriptions.of(site, stats_type).next().is_some())
+                .collect();
+            if !articles.is_empty() {
                 queue_stats_events(conn, &articles, window).await?;
             }
             insert_deliveries(conn, &deliveries).await?;
-            let ids: Vec<Uuid> = due.iter().map(|(id, _, _)| *id).collect();
+            let ids: Vec<Uuid> = due.iter().map(|event| event.id).collect();
             diesel::update(outbox_events::table.filter(outbox_events::id.eq_any(&ids)))
                 .set(outbox_events::dispatched_at.eq(diesel::dsl::now))
                 .execute(conn)
@@ -78,11 +87,18 @@ pub async fn fan_out(
     .await
 }
 
-/// Locks up to `FAN_OUT_BATCH` due, undispatched events (id, type, article), oldest first;
-/// events another instance holds are skipped.
-async fn claim_due_events(
-    conn: &mut AsyncPgConnection,
-) -> Result<Vec<(Uuid, String, String)>, StoreError> {
+/// An event due to be fanned out to its site's endpoints.
+#[derive(Queryable)]
+struct DueEvent {
+    id: Uuid,
+    event_type: String,
+    article_id: String,
+    site_id: String,
+}
+
+/// Locks up to `FAN_OUT_BATCH` due, undispatched events of every site the connection sees, oldest
+/// first; events another instance holds are skipped.
+async fn claim_due_events(conn: &mut AsyncPgConnection) -> Result<Vec<DueEvent>, StoreError> {
     Ok(outbox_events::table
         .filter(outbox_events::dispatched_at.is_null())
         .filter(outbox_events::available_at.le(diesel::dsl::now))
@@ -92,6 +108,7 @@ async fn claim_due_events(
             outbox_events::id,
             outbox_events::event_type,
             outbox_events::article_id,
+            outbox_events::site_id,
         ))
         .for_update()
         .skip_locked()
@@ -99,68 +116,78 @@ async fn claim_due_events(
         .await?)
 }
 
-/// The enabled endpoints and the event types each receives.
-struct Subscriptions(Vec<(Uuid, Vec<String>)>);
+/// The enabled endpoints, their sites and the event types each receives.
+struct Subscriptions(Vec<(Uuid, String, Vec<String>)>);
 
 impl Subscriptions {
     async fn load(conn: &mut AsyncPgConnection) -> Result<Self, StoreError> {
         Ok(Self(
             webhook_endpoints::table
                 .filter(webhook_endpoints::enabled)
-                .select((webhook_endpoints::id, webhook_endpoints::event_types))
+                .select((
+                    webhook_endpoints::id,
+                    webhook_endpoints::site_id,
+                    webhook_endpoints::event_types,
+                ))
                 .load(conn)
                 .await?,
         ))
     }
 
-    /// The endpoints that receive `event_type`.
-    fn of<'a>(&'a self, event_type: &'a str) -> impl Iterator<Item = Uuid> + 'a {
+    /// The endpoints of `site` that receive `event_type`: a site's events never reach another
+    /// site's endpoints.
+    fn of<'a>(&'a self, site: &'a str, event_type: &'a str) -> impl Iterator<Item = Uuid> + 'a {
         self.0
             .iter()
-            .filter(move |(_, types)| types.iter().any(|t| t == event_type))
-            .map(|(id, _)| *id)
+            .filter(move |(_, endpoint_site, types)| {
+                endpoint_site == site && types.iter().any(|t| t == event_type)
+            })
+            .map(|(id, _, _)| *id)
     }
 }
 
-/// Queues an `article.stats_changed` event for each article, available after `window`, unless
-/// one is already pending for it.
+/// Queues an `article.stats_changed` event for each (site, article), available after `window`,
+/// unless one is already pending for it.
 async fn queue_stats_events(
     conn: &mut AsyncPgConnection,
-    articles: &[&str],
+    articles: &[(&str, &str)],
     window: diesel::data_types::PgInterval,
 ) -> Result<(), StoreError> {
     let ids: Vec<Uuid> = articles.iter().map(|_| Uuid::now_v7()).collect();
+    let (sites, article_ids): (Vec<&str>, Vec<&str>) = articles.iter().copied().unzip();
     diesel::sql_query(
-        "INSERT INTO outbox_events (id, event_type, article_id, payload, available_at) \
-         SELECT id, $1, article_id, '{}'::jsonb, now() + $2 \
-         FROM unnest($3::uuid[], $4::text[]) AS pending (id, article_id) \
-         ON CONFLICT (article_id) \
+        "INSERT INTO outbox_events (id, event_type, article_id, payload, available_at, site_id) \
+         SELECT id, $1, article_id, '{}'::jsonb, now() + $2, site_id \
+         FROM unnest($3::uuid[], $4::text[], $5::text[]) AS pending (id, article_id, site_id) \
+         ON CONFLICT (site_id, article_id) \
          WHERE dispatched_at IS NULL AND event_type = 'article.stats_changed' \
          DO NOTHING",
     )
     .bind::<Text, _>(EventType::ArticleStatsChanged.as_str())
     .bind::<Interval, _>(window)
     .bind::<Array<SqlUuid>, _>(&ids)
-    .bind::<Array<Text>, _>(articles)
+    .bind::<Array<Text>, _>(&article_ids)
+    .bind::<Array<Text>, _>(&sites)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Stores new deliveries (id, endpoint, event); one that exists already is left as it is.
+/// Stores new deliveries (id, endpoint, event, site); one that exists already is left as it is.
 async fn insert_deliveries(
     conn: &mut AsyncPgConnection,
-    deliveries: &[(Uuid, Uuid, Uuid)],
+    deliveries: &[(Uuid, Uuid, Uuid, &str)],
 ) -> Result<(), StoreError> {
-    // A statement takes at most 65,535 parameters: 10,000 rows of 3 at a time.
+    // A statement takes at most 65,535 parameters: 10,000 rows of 4 at a time.
     for chunk in deliveries.chunks(10_000) {
         let rows: Vec<_> = chunk
             .iter()
-            .map(|(id, endpoint_id, event_id)| {
+            .map(|(id, endpoint_id, event_id, site)| {
                 (
                     webhook_deliveries::id.eq(*id),
                     webhook_deliveries::endpoint_id.eq(*endpoint_id),
                     webhook_deliveries::event_id.eq(*event_id),
+                    webhook_deliveries::site_id.eq(*site),
                 )
             })
             .collect();
@@ -330,19 +357,22 @@ async fn write_log_entry(
 ) -> Result<(), StoreError> {
     let latency_ms = i32::try_from(result.latency.as_millis()).unwrap_or(i32::MAX);
     let status_code = result.status_code.and_then(|code| i16::try_from(code).ok());
-    diesel::insert_into(webhook_attempts::table)
-        .values((
-            webhook_attempts::id.eq(Uuid::now_v7()),
-            webhook_attempts::delivery_id.eq(result.delivery_id),
-            webhook_attempts::attempt.eq(result.attempt),
-            webhook_attempts::started_at.eq(result.started_at),
-            webhook_attempts::latency_ms.eq(latency_ms),
-            webhook_attempts::status_code.eq(status_code),
-            webhook_attempts::error.eq(result.error.as_deref()),
-            webhook_attempts::response_excerpt.eq(result.response_excerpt.as_deref()),
-        ))
-        .execute(conn)
-        .await?;
+    // In the delivery's site: the worker serves every site at once.
+    diesel::sql_query(
+        "INSERT INTO webhook_attempts (id, delivery_id, attempt, started_at, latency_ms, \
+         status_code, error, response_excerpt, site_id) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, site_id FROM webhook_deliveries WHERE id = $2",
+    )
+    .bind::<SqlUuid, _>(Uuid::now_v7())
+    .bind::<SqlUuid, _>(result.delivery_id)
+    .bind::<Integer, _>(result.attempt)
+    .bind::<Timestamptz, _>(result.started_at)
+    .bind::<Integer, _>(latency_ms)
+    .bind::<Nullable<SmallInt>, _>(status_code)
+    .bind::<Nullable<Text>, _>(result.error.as_deref())
+    .bind::<Nullable<Text>, _>(result.response_excerpt.as_deref())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

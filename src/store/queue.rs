@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::moderation::ModeratedReviewRow;
-use super::{with_connection, StoreError};
+use super::{site_of, with_connection, StoreError};
 use crate::db::schema::{articles, moderation_log, reviews};
 use crate::db::Pool;
 use crate::domain::query::{LogFilter, QueueFilter};
@@ -27,6 +27,16 @@ pub struct QueueRow {
     pub article_title: Option<String>,
 }
 
+/// The join of a review to its article: the article of the same id in the same site.
+fn article_of_review() -> diesel::dsl::And<
+    diesel::dsl::Eq<articles::site_id, reviews::site_id>,
+    diesel::dsl::Eq<articles::article_id, reviews::article_id>,
+> {
+    articles::site_id
+        .eq(reviews::site_id)
+        .and(articles::article_id.eq(reviews::article_id))
+}
+
 /// Keeps the first `limit` rows and says whether more followed (pages fetch `limit + 1`).
 fn page<T>(mut rows: Vec<T>, limit: i64) -> (Vec<T>, bool) {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -38,7 +48,8 @@ fn page<T>(mut rows: Vec<T>, limit: i64) -> (Vec<T>, bool) {
 /// One page of the queue, oldest first, and whether more follow.
 pub async fn queue(pool: &Pool, filter: &QueueFilter) -> Result<(Vec<QueueRow>, bool), StoreError> {
     let mut select = reviews::table
-        .inner_join(articles::table)
+        .inner_join(articles::table.on(article_of_review()))
+        .filter(reviews::site_id.eq(site_of(pool)?))
         .filter(reviews::status.eq(filter.status.as_str()))
         .select(QueueRow::as_select())
         .order(reviews::id)
@@ -92,11 +103,12 @@ pub async fn flags_of(
         "SELECT review_id, reason, note, created_at FROM ( \
          SELECT review_id, reason, note, created_at, row_number() OVER ( \
          PARTITION BY review_id ORDER BY created_at DESC, voter) AS n \
-         FROM review_flags WHERE review_id = ANY ($1)) f \
+         FROM review_flags WHERE site_id = $3 AND review_id = ANY ($1)) f \
          WHERE n <= $2 ORDER BY review_id, created_at DESC",
     )
     .bind::<Array<SqlUuid>, _>(ids)
-    .bind::<BigInt, _>(FLAGS_SHOWN);
+    .bind::<BigInt, _>(FLAGS_SHOWN)
+    .bind::<Text, _>(site_of(pool)?);
     let rows: Vec<FlagRow> =
         with_connection(pool, async |conn| Ok(query.load(conn).await?)).await?;
     let mut by_review: BTreeMap<Uuid, Vec<FlagRow>> = BTreeMap::new();
@@ -126,11 +138,12 @@ impl QueueCounts {
 /// The queue's counts: three bounded index scans.
 pub async fn counts(pool: &Pool) -> Result<QueueCounts, StoreError> {
     let query = diesel::sql_query(
-        "SELECT (SELECT count(*) FROM (SELECT 1 FROM reviews WHERE status = 'pending' LIMIT $1) p) AS pending, \
-         (SELECT count(*) FROM (SELECT 1 FROM reviews WHERE status = 'published' AND flag_count > 0 LIMIT $1) f) AS flagged, \
-         (SELECT count(*) FROM (SELECT 1 FROM reviews WHERE status = 'spam' LIMIT $1) s) AS spam",
+        "SELECT (SELECT count(*) FROM (SELECT 1 FROM reviews WHERE site_id = $2 AND status = 'pending' LIMIT $1) p) AS pending, \
+         (SELECT count(*) FROM (SELECT 1 FROM reviews WHERE site_id = $2 AND status = 'published' AND flag_count > 0 LIMIT $1) f) AS flagged, \
+         (SELECT count(*) FROM (SELECT 1 FROM reviews WHERE site_id = $2 AND status = 'spam' LIMIT $1) s) AS spam",
     )
-    .bind::<BigInt, _>(QueueCounts::CAP);
+    .bind::<BigInt, _>(QueueCounts::CAP)
+    .bind::<Text, _>(site_of(pool)?);
     with_connection(pool, async |conn| Ok(query.get_result(conn).await?)).await
 }
 
@@ -143,6 +156,7 @@ pub async fn author_reviews(
     pool: &Pool,
     id: Uuid,
 ) -> Result<Option<(bool, Vec<QueueRow>)>, StoreError> {
+    let site = site_of(pool)?;
     with_connection(pool, async |conn| {
         let email: Option<Option<String>> = reviews::table
             .find(id)
@@ -157,7 +171,8 @@ pub async fn author_reviews(
             return Ok(Some((false, Vec::new())));
         };
         let rows = reviews::table
-            .inner_join(articles::table)
+            .inner_join(articles::table.on(article_of_review()))
+            .filter(reviews::site_id.eq(site))
             .filter(lower(reviews::author_email).eq(lower(Some(email))))
             .filter(reviews::id.ne(id))
             .select(QueueRow::as_select())
@@ -198,6 +213,7 @@ pub async fn log(
 ) -> Result<(Vec<LogRow>, bool), StoreError> {
     let mut select = moderation_log::table
         .inner_join(reviews::table)
+        .filter(moderation_log::site_id.eq(site_of(pool)?))
         .select(LogRow::as_select())
         .order(moderation_log::id.desc())
         .limit(limit + 1)

@@ -34,6 +34,7 @@ async fn lock_published(
         .filter(reviews::status.eq(ReviewStatus::Published.as_str()))
         .filter(diesel::dsl::not(diesel::dsl::exists(
             articles::table
+                .filter(articles::site_id.eq(reviews::site_id))
                 .filter(articles::article_id.eq(reviews::article_id))
                 .filter(articles::lifecycle.eq(Lifecycle::Deleted.as_str())),
         )))

@@ -13,7 +13,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::sql::RowBound;
-use super::{counters, stats, with_connection, StoreError};
+use super::{counters, site_of, stats, with_connection, StoreError};
 use crate::db::schema::{articles, reviews};
 use crate::db::Pool;
 use crate::domain::article::{ArticleId, Lifecycle};
@@ -85,7 +85,7 @@ pub async fn insert(
     submission: &Submission<'_>,
     event_data: impl FnOnce(&PublicReviewRow) -> String,
 ) -> Result<(PublicReviewRow, bool), StoreError> {
-    let (statement, stored) = prepare(article, submission, event_data);
+    let (statement, stored) = prepare(site_of(pool)?, article, submission, event_data);
     with_connection(pool, async |conn| {
         insert_on(conn, &statement, stored, submission.create_missing_article).await
     })
@@ -94,6 +94,7 @@ pub async fn insert(
 
 /// The statement and the review as it will be stored, for `insert` and the idempotent path.
 pub(super) fn prepare<'a>(
+    site: &'a str,
     article: &'a ArticleId,
     submission: &'a Submission<'a>,
     event_data: impl FnOnce(&PublicReviewRow) -> String,
@@ -123,6 +124,7 @@ pub(super) fn prepare<'a>(
         reply_updated_at: None,
     };
     let statement = SubmitReview {
+        site,
         article: article.as_str(),
         create_missing_article: submission.create_missing_article,
         id,
@@ -187,6 +189,7 @@ type Submitted = (bool, String, bool, Option<String>);
 /// very statement the service prepares instead of a copy.
 pub fn submission_statement() -> (String, &'static [&'static str]) {
     let statement = SubmitReview {
+        site: "",
         article: "",
         create_missing_article: true,
         id: Uuid::nil(),
@@ -237,6 +240,7 @@ static STATUS_INDEX: LazyLock<String> = LazyLock::new(|| {
 /// The submission statement of `insert`, prepared once per connection.
 #[derive(Clone)]
 pub(super) struct SubmitReview<'a> {
+    site: &'a str,
     article: &'a str,
     create_missing_article: bool,
     id: Uuid,
@@ -268,8 +272,10 @@ impl SubmitReview<'_> {
     const PARAMETERS: &'static [&'static str] = &[
         "article",
         "create_missing_article",
+        "site",
         "article",
         "duplicate_digest",
+        "site",
         "created_at",
         "id",
         "article",
@@ -319,16 +325,21 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_sql(" WHERE ");
         out.push_bind_param::<Bool, bool>(&self.create_missing_article)?;
         out.push_sql(
-            " ON CONFLICT (article_id) DO NOTHING RETURNING reviews_open, lifecycle, moderation), \
+            " ON CONFLICT (site_id, article_id) DO NOTHING \
+             RETURNING reviews_open, lifecycle, moderation), \
              article AS (SELECT reviews_open, lifecycle, moderation FROM created UNION ALL \
-             SELECT reviews_open, lifecycle, moderation FROM articles WHERE article_id = ",
+             SELECT reviews_open, lifecycle, moderation FROM articles WHERE site_id = ",
         );
+        out.push_bind_param::<Text, str>(self.site)?;
+        out.push_sql(" AND article_id = ");
         out.push_bind_param::<Text, str>(self.article)?;
         // The duplicate rule: one probe of the digest index (a NULL digest finds nothing).
         out.push_sql(
             "), repeated AS (SELECT EXISTS (SELECT 1 FROM reviews WHERE duplicate_digest = ",
         );
         out.push_bind_param::<Nullable<Bytea>, Option<Vec<u8>>>(&self.duplicate_digest)?;
+        out.push_sql(" AND site_id = ");
+        out.push_bind_param::<Text, str>(self.site)?;
         out.push_sql(" AND created_at > ");
         out.push_bind_param::<Timestamptz, DateTime<Utc>>(&self.created_at)?;
         out.push_sql(
@@ -413,6 +424,7 @@ pub async fn get_published(pool: &Pool, id: Uuid) -> Result<Option<PublicReviewR
             .filter(reviews::status.eq(ReviewStatus::Published.as_str()))
             .filter(diesel::dsl::not(diesel::dsl::exists(
                 articles::table
+                    .filter(articles::site_id.eq(reviews::site_id))
                     .filter(articles::article_id.eq(reviews::article_id))
                     .filter(articles::lifecycle.eq(Lifecycle::Deleted.as_str())),
             )))
@@ -431,12 +443,15 @@ pub async fn page(
     query: &PageQuery,
 ) -> Result<(Vec<PublicReviewRow>, Option<Cursor>), StoreError> {
     use reviews::dsl;
+    let site = site_of(pool)?;
     let mut select = reviews::table
+        .filter(dsl::site_id.eq(site))
         .filter(dsl::article_id.eq(article.as_str()))
         .filter(dsl::status.eq(ReviewStatus::Published.as_str()))
         // A deleted article's reviews are hidden: one primary-key probe per page.
         .filter(diesel::dsl::not(diesel::dsl::exists(
             articles::table
+                .filter(articles::site_id.eq(site))
                 .filter(articles::article_id.eq(article.as_str()))
                 .filter(articles::lifecycle.eq(Lifecycle::Deleted.as_str())),
         )))
@@ -502,6 +517,7 @@ mod tests {
         let event_id = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0043);
         let log_id = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0044);
         let statement = SubmitReview {
+            site: "the-site",
             article: "the-article",
             create_missing_article: false,
             id,
@@ -524,6 +540,7 @@ mod tests {
             log_id,
         };
         let shown = |name: &str| match name {
+            "site" => "\"the-site\"".to_owned(),
             "article" => "\"the-article\"".to_owned(),
             "create_missing_article" => "false".to_owned(),
             "id" => format!("{id:?}"),

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use diesel::sql_types::{BigInt, Date, Nullable, Text};
 use diesel_async::AsyncPgConnection;
 
-use super::{with_connection, StoreError};
+use super::{site_of, with_connection, StoreError};
 use crate::db::schema::article_stats::dsl as stats;
 use crate::db::schema::articles;
 use crate::db::Pool;
@@ -61,7 +61,10 @@ type NotDeleted = diesel::dsl::not<
     diesel::dsl::exists<
         diesel::dsl::Filter<
             diesel::dsl::Filter<
-                articles::table,
+                diesel::dsl::Filter<
+                    articles::table,
+                    diesel::dsl::Eq<articles::site_id, stats::site_id>,
+                >,
                 diesel::dsl::Eq<articles::article_id, stats::article_id>,
             >,
             diesel::dsl::Eq<articles::lifecycle, &'static str>,
@@ -74,6 +77,7 @@ type NotDeleted = diesel::dsl::not<
 fn not_deleted() -> NotDeleted {
     diesel::dsl::not(diesel::dsl::exists(
         articles::table
+            .filter(articles::site_id.eq(stats::site_id))
             .filter(articles::article_id.eq(stats::article_id))
             .filter(articles::lifecycle.eq(Lifecycle::Deleted.as_str())),
     ))
@@ -81,15 +85,18 @@ fn not_deleted() -> NotDeleted {
 
 /// One article's counters, or `None` when it has never had a review (or is deleted).
 pub async fn for_article(pool: &Pool, id: &str) -> Result<Option<RatingCounters>, StoreError> {
-    with_connection(pool, async |conn| for_article_on(conn, id).await).await
+    let site = site_of(pool)?;
+    with_connection(pool, async |conn| for_article_on(conn, site, id).await).await
 }
 
 /// `for_article` on a connection the caller holds.
 pub(super) async fn for_article_on(
     conn: &mut AsyncPgConnection,
+    site: &str,
     id: &str,
 ) -> Result<Option<RatingCounters>, StoreError> {
     let sums: Sums = stats::article_stats
+        .filter(stats::site_id.eq(site))
         .filter(stats::article_id.eq(id))
         .filter(not_deleted())
         .select(summed())
@@ -103,8 +110,10 @@ pub async fn for_articles(
     pool: &Pool,
     ids: &[String],
 ) -> Result<HashMap<String, RatingCounters>, StoreError> {
+    let site = site_of(pool)?;
     let rows: Vec<(String, Sums)> = with_connection(pool, async |conn| {
         Ok(stats::article_stats
+            .filter(stats::site_id.eq(site))
             .filter(stats::article_id.eq_any(ids))
             .filter(not_deleted())
             .group_by(stats::article_id)
@@ -174,12 +183,14 @@ pub async fn daily(
          sum(count_1)::bigint AS count_1, sum(count_2)::bigint AS count_2, \
          sum(count_3)::bigint AS count_3, sum(count_4)::bigint AS count_4, \
          sum(count_5)::bigint AS count_5 \
-         FROM article_daily_stats WHERE article_id = $1 AND day BETWEEN $2 AND $3 \
+         FROM article_daily_stats \
+         WHERE site_id = $4 AND article_id = $1 AND day BETWEEN $2 AND $3 \
          GROUP BY GROUPING SETS ((day), (language))",
     )
     .bind::<Text, _>(article_id)
     .bind::<Date, _>(range.from)
-    .bind::<Date, _>(range.to);
+    .bind::<Date, _>(range.to)
+    .bind::<Text, _>(site_of(pool)?);
     let groups: Vec<DailyGroup> =
         with_connection(pool, async |conn| Ok(query.load(conn).await?)).await?;
     let mut by_day = HashMap::new();

@@ -16,6 +16,7 @@ use marginalia::auth::{self, Scope};
 use marginalia::config::{CmsSecrets, Settings};
 use marginalia::db::embedded::{ClusterOptions, EmbeddedPostgres};
 use marginalia::db::{self, Pool};
+use marginalia::domain::site::SiteId;
 use marginalia::domain::webhook::RetrySchedule;
 use marginalia::store;
 use serde_json::Value;
@@ -321,7 +322,7 @@ pub fn spawn_app_on(database_url: &str, adjust: impl FnOnce(&mut Settings)) -> T
     adjust(&mut settings);
     let application = Application::build(&settings, database_url).expect("the application builds");
     let address = format!("http://{}", application.address());
-    let pool = application.pool().clone();
+    let pool = application.pool().site(&SiteId::default_site());
     let running = tokio::spawn(application.run_until_stopped());
     TestApp {
         running: Some(running),
