@@ -27,10 +27,12 @@ use crate::db::{self, Pool, PoolOptions};
 use crate::domain::language::LanguageDetector;
 use crate::domain::site::SiteId;
 use crate::http_layer::routes::{track_requests, RouteTable};
+use crate::http_layer::site;
 use crate::http_layer::{self, BoundedRootSpan};
 use crate::metrics;
 use crate::rate_limit::{self, Limit, LimitedWrite};
 use crate::read_cache::ReadCache;
+use crate::sites::SiteDirectory;
 use crate::state::{AbuseSettings, AppState, ModerationSettings, WebhookSettings};
 use crate::views::tagged::CachePolicy;
 use crate::webhooks::address::TargetPolicy;
@@ -211,8 +213,9 @@ fn app_state(
     let server = &settings.server;
     let limits = &settings.limits;
     Ok(AppState {
-        // Requests are served for the default site until they name theirs.
-        pool: pool.site(&SiteId::default_site()),
+        // Unbound: a request works through its site's state (`sites::SiteDirectory`), so a
+        // handler that used this one would find nothing rather than another site's rows.
+        pool,
         create_missing_articles: server.unknown_articles == UnknownArticles::Accept,
         body_limit: server.body_limit_bytes(),
         body_read_timeout: server.body_read_timeout,
@@ -296,9 +299,13 @@ fn start(
     options: ServerOptions,
 ) -> std::io::Result<Server> {
     metrics::init();
+    let directory = Arc::new(SiteDirectory::new(
+        state.clone(),
+        options.cors_origins.clone(),
+    ));
     let state = web::Data::new(state);
+    let sites = web::Data::from(directory.clone());
     let metrics_with_key = options.metrics_with_key;
-    let cors_origins = options.cors_origins.clone();
     let compression = options.compression;
     let mut server = HttpServer::new(move || {
         let (app, document) = App::new()
@@ -310,15 +317,18 @@ fn start(
         let routes = web::Data::new(RouteTable::new(&document, &api::PAGES));
         let scopes = web::Data::new(ScopePolicy::from_document(&document));
         app.app_data(state.clone())
+            .app_data(sites.clone())
             .app_data(routes)
             .app_data(scopes)
             .wrap(from_fn(openapi::docs_headers))
             .wrap(from_fn(api::caller::authenticate))
-            .wrap(cors(&cors_origins))
+            .wrap(cors(directory.clone()))
+            .wrap(from_fn(site::serve_the_site))
             .wrap(from_fn(http_layer::shape_answers))
             .wrap(Condition::new(compression, Compress::default()))
             .wrap(from_fn(track_requests))
             .wrap(TracingLogger::<BoundedRootSpan>::new())
+            .wrap(from_fn(site::name_the_site))
             .configure(|cfg| {
                 if metrics_with_key {
                     cfg.service(
@@ -375,8 +385,9 @@ fn spawn_forgetting(state: &AppState) {
     });
 }
 
-fn cors(origins: &[String]) -> Cors {
-    let base = Cors::default()
+/// CORS by the request's site: its own origins, or the installation's when it has none.
+fn cors(directory: Arc<SiteDirectory>) -> Cors {
+    Cors::default()
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
         .allowed_headers([
             "authorization",
@@ -386,14 +397,15 @@ fn cors(origins: &[String]) -> Cors {
             "x-edit-token",
         ])
         .expose_headers(["location", "x-request-id", "retry-after"])
-        .max_age(3600);
-    if origins.iter().any(|origin| origin == "*") {
-        base.allow_any_origin()
-    } else {
-        origins
-            .iter()
-            .fold(base, |cors, origin| cors.allowed_origin(origin))
-    }
+        .max_age(3600)
+        .allowed_origin_fn(move |origin, head| {
+            let site = head
+                .headers()
+                .get(site::SITE_HEADER)
+                .and_then(|value| SiteId::parse(value.to_str().ok()?, "site").ok())
+                .unwrap_or_else(SiteId::default_site);
+            directory.allows_origin(&site, origin.as_bytes())
+        })
 }
 
 /// Serves only `/metrics`, without authentication, on a listener of its own (an address only the

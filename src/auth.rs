@@ -10,12 +10,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use actix_web::http::{header, Method};
-use actix_web::{web, HttpRequest};
+use actix_web::{web, HttpMessage, HttpRequest};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::domain::site::SiteId;
+use crate::sites::RequestSite;
 use crate::state::AppState;
 use crate::store::{self, StoreError};
 
@@ -108,6 +110,12 @@ pub enum AuthError {
     /// A 403: the key is valid but lacks the scope; the scopes that would do, `admin` last.
     #[error("this API key lacks the scope this operation needs (one of: {})", .0.join(", "))]
     MissingScope(Vec<&'static str>),
+    /// A 403: the key serves other sites than the request's.
+    #[error("this API key is not for site `{0}`")]
+    OtherSite(String),
+    /// A 403: the operation is the installation's, and the key serves only some sites.
+    #[error("this operation needs an installation-wide `admin` key (created without --site)")]
+    NotInstallationWide,
     /// The application state is not registered (a wiring bug, not the caller's fault).
     #[error("app state missing")]
     StateMissing,
@@ -263,6 +271,8 @@ impl ScopePolicy {
 pub struct ApiCaller {
     pub key_name: String,
     pub scopes: Vec<Scope>,
+    /// The sites the key serves; `None`: every site.
+    pub sites: Option<Vec<String>>,
 }
 
 impl ApiCaller {
@@ -282,10 +292,29 @@ impl ApiCaller {
             .filter_map(|scope| scope.parse().ok())
             .collect();
         admits.check(&scopes)?;
+        let site = req
+            .extensions()
+            .get::<RequestSite>()
+            .map_or_else(SiteId::default_site, |named| named.0.clone());
+        if let Some(sites) = &key.sites {
+            if !sites.iter().any(|served| served == site.as_str()) {
+                return Err(AuthError::OtherSite(site.to_string()));
+            }
+        }
         Ok(Self {
             key_name: key.name,
             scopes,
+            sites: key.sites,
         })
+    }
+
+    /// Refuses a caller whose key is not an installation-wide `admin` key: what managing sites,
+    /// and data-rights requests across them, need.
+    pub fn installation_admin(&self) -> Result<(), AuthError> {
+        if self.sites.is_some() || !self.scopes.contains(&Scope::Admin) {
+            return Err(AuthError::NotInstallationWide);
+        }
+        Ok(())
     }
 }
 

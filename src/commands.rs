@@ -9,6 +9,7 @@ use crate::db::embedded::{ClusterOptions, EmbeddedPostgres, StartOutcome};
 use crate::db::ownership::{self, OwnerLock, Ownership, Role};
 use crate::db::{self, PoolOptions};
 use crate::domain::api_key::KEY_NAME_MAX_CHARS;
+use crate::domain::site::SiteId;
 use crate::metrics;
 use crate::store;
 
@@ -201,11 +202,40 @@ pub fn submission_sql() -> CommandResult {
     Ok(())
 }
 
+/// The sites named by `--site`, each checked to exist; `None` when none was named.
+async fn existing_sites(
+    pool: &db::Pool,
+    named: Vec<String>,
+) -> Result<Option<Vec<String>>, Box<dyn std::error::Error + Send + Sync>> {
+    if named.is_empty() {
+        return Ok(None);
+    }
+    let mut sites = Vec::new();
+    for raw in named {
+        let site = SiteId::parse(&raw, "--site")
+            .map_err(|error| format!("--site {raw}: {}", error.message))?;
+        if store::sites::get(pool, &site).await?.is_none() {
+            return Err(format!("--site {raw}: no such site (see `marginalia sites list`)").into());
+        }
+        if !sites.contains(&raw) {
+            sites.push(raw);
+        }
+    }
+    Ok(Some(sites))
+}
+
 /// Key management subcommands.
 pub enum KeysCommand {
-    Create { name: String, scopes: Vec<Scope> },
+    /// `sites` empty: a key for every site.
+    Create {
+        name: String,
+        scopes: Vec<Scope>,
+        sites: Vec<String>,
+    },
     List,
-    Revoke { id: uuid::Uuid },
+    Revoke {
+        id: uuid::Uuid,
+    },
 }
 
 /// `marginalia keys …`: runs against the same database `serve` would use.
@@ -224,7 +254,11 @@ async fn keys_with(
     db::run_migrations(&database.url).await?;
     let pool = database.pool(settings)?;
     match command {
-        KeysCommand::Create { name, scopes } => {
+        KeysCommand::Create {
+            name,
+            scopes,
+            sites,
+        } => {
             let name = name.trim();
             if name.is_empty() || name.chars().count() > KEY_NAME_MAX_CHARS {
                 return Err(
@@ -234,21 +268,25 @@ async fn keys_with(
             let mut scope_names: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
             scope_names.sort();
             scope_names.dedup();
+            let sites = existing_sites(&pool, sites).await?;
             let key = auth::generate_key();
-            let row = store::api_keys::create(&pool, name, &scope_names, &key.digest).await?;
+            let row =
+                store::api_keys::create(&pool, name, &scope_names, sites.as_deref(), &key.digest)
+                    .await?;
             eprintln!(
-                "Created key {} ({}), scopes: {}.",
+                "Created key {} ({}), scopes: {}, sites: {}.",
                 row.id,
                 row.name,
-                scope_names.join(", ")
+                scope_names.join(", "),
+                sites.map_or_else(|| "every site".to_owned(), |sites| sites.join(", "))
             );
             eprintln!("Store it now: it is shown only once.");
             println!("{}", key.secret);
         }
         KeysCommand::List => {
             println!(
-                "{:<36}  {:<20}  {:<22}  {:<25}  {:<25}  revoked",
-                "id", "name", "scopes", "created", "last used"
+                "{:<36}  {:<20}  {:<22}  {:<20}  {:<25}  {:<25}  revoked",
+                "id", "name", "scopes", "sites", "created", "last used"
             );
             for key in store::api_keys::list(&pool).await? {
                 let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
@@ -256,10 +294,12 @@ async fn keys_with(
                         .unwrap_or_else(|| "-".into())
                 };
                 println!(
-                    "{:<36}  {:<20}  {:<22}  {:<25}  {:<25}  {}",
+                    "{:<36}  {:<20}  {:<22}  {:<20}  {:<25}  {:<25}  {}",
                     key.id,
                     key.name,
                     key.scopes.join(","),
+                    key.sites
+                        .map_or_else(|| "*".to_owned(), |sites| sites.join(",")),
                     when(Some(key.created_at)),
                     when(key.last_used_at),
                     when(key.revoked_at)

@@ -469,7 +469,9 @@ impl From<AuthError> for ApiError {
             AuthError::MalformedHeader => Self::Unauthorized(auth::MALFORMED_HEADER),
             AuthError::NoKey => Self::Unauthorized(auth::NO_KEY),
             AuthError::UnknownKey => Self::Unauthorized(auth::UNKNOWN_KEY),
-            error @ AuthError::MissingScope(_) => Self::Forbidden(error.to_string()),
+            error @ (AuthError::MissingScope(_)
+            | AuthError::OtherSite(_)
+            | AuthError::NotInstallationWide) => Self::Forbidden(error.to_string()),
             error @ AuthError::StateMissing => Self::Internal(Box::new(error)),
             AuthError::Store(error) => error.into(),
         }

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod read_cache;
 pub mod services;
+pub mod sites;
 pub mod state;
 pub mod store;
 pub mod telemetry;

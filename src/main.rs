@@ -56,6 +56,10 @@ enum Keys {
         /// What the key may do; repeat for several.
         #[arg(long = "scope", value_enum, required = true)]
         scopes: Vec<Scope>,
+        /// The site the key serves; repeat for several. None: every site (the installation's
+        /// key, the only kind that manages sites).
+        #[arg(long = "site")]
+        sites: Vec<String>,
     },
     /// List keys (never their secrets).
     List,
@@ -79,8 +83,20 @@ async fn main() -> ExitCode {
         Command::Sql {
             statement: Statement::SubmitReview,
         } => commands::submission_sql(),
-        Command::Keys(Keys::Create { name, scopes }) => {
-            commands::keys(settings, KeysCommand::Create { name, scopes }).await
+        Command::Keys(Keys::Create {
+            name,
+            scopes,
+            sites,
+        }) => {
+            commands::keys(
+                settings,
+                KeysCommand::Create {
+                    name,
+                    scopes,
+                    sites,
+                },
+            )
+            .await
         }
         Command::Keys(Keys::List) => commands::keys(settings, KeysCommand::List).await,
         Command::Keys(Keys::Revoke { id }) => {

@@ -33,6 +33,7 @@ const MAX_PAGE_BYTES: u64 = 16 * 1024 * 1024;
 pub struct ReadCache {
     /// Absent when caching is off.
     inner: Option<Arc<Inner>>,
+    ttl: Duration,
 }
 
 struct Inner {
@@ -100,6 +101,11 @@ impl Inner {
 }
 
 impl ReadCache {
+    /// An empty cache with this one's time to live: each site has its own.
+    pub fn fresh(&self) -> Self {
+        Self::new(self.ttl)
+    }
+
     pub fn new(ttl: Duration) -> Self {
         let inner = (!ttl.is_zero()).then(|| {
             Arc::new(Inner {
@@ -122,7 +128,7 @@ impl ReadCache {
                     .build(),
             })
         });
-        Self { inner }
+        Self { inner, ttl }
     }
 
     /// Marks an article's cached reads stale; call after a committed change to its reviews.

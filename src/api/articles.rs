@@ -10,6 +10,7 @@ use super::extract::{Checked, CheckedBody, JsonBody};
 use super::responses::{
     ArticleNotFound, BadBody, BadParameter, KeyNeeded, KeyRequired, Revalidated, Unavailable,
 };
+use crate::api::extract::SiteState;
 use crate::auth::ApiCaller;
 use crate::domain::article::{
     ArticleId, ArticlePut, Lifecycle, PatchArticleRequest, PutArticleRequest,
@@ -19,7 +20,6 @@ use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::http_layer::cache::public_json;
 use crate::services::cms;
-use crate::state::AppState;
 use crate::store;
 use crate::store::articles::ArticleWithStats;
 use crate::views::stats::ArticleStats;
@@ -108,7 +108,7 @@ impl From<ArticleWithStats> for Article {
 )]
 #[put("/v1/articles/{article_id}")]
 pub async fn put_article(
-    state: web::Data<AppState>,
+    state: SiteState,
     caller: ApiCaller,
     article_id: ArticleId,
     Checked(put): Checked<ArticlePut>,
@@ -149,7 +149,7 @@ impl CheckedBody for ArticlePut {
 )]
 #[patch("/v1/articles/{article_id}")]
 pub async fn patch_article(
-    state: web::Data<AppState>,
+    state: SiteState,
     caller: ApiCaller,
     article_id: ArticleId,
     JsonBody(change): JsonBody<PatchArticleRequest>,
@@ -172,7 +172,7 @@ pub async fn patch_article(
 )]
 #[get("/v1/articles/{article_id}")]
 pub async fn get_article(
-    state: web::Data<AppState>,
+    state: SiteState,
     article_id: ArticleId,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {

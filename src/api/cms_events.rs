@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 
 use super::extract::{parse_json, JsonBytes};
 use super::responses::Unavailable;
+use crate::api::extract::SiteState;
 use crate::domain::cms_event::{CmsEvent, CmsEventRequest, InvalidEvent};
 use crate::error::{ApiError, Problem};
 use crate::services::cms::{self, CmsEventError, SignedEvent};
-use crate::state::AppState;
 use crate::store::articles::InboundOutcome;
 use crate::webhooks::signature::SignedHeaders;
 
@@ -75,7 +75,7 @@ pub struct CmsEventReceipt {
 )]
 #[post("/v1/webhooks/cms")]
 pub async fn receive_cms_event(
-    state: web::Data<AppState>,
+    state: SiteState,
     delivery: CmsDelivery,
 ) -> Result<web::Json<CmsEventReceipt>, ApiError> {
     let CmsDelivery {

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::extract::{Checked, CheckedBody, ExportQueryParams};
 use super::responses::{BadBody, BadParameter, KeyRequired, Unavailable};
 use super::streaming::{inert, keyset_batches};
+use crate::api::extract::SiteState;
 use crate::auth::ApiCaller;
 use crate::db::Pool;
 use crate::domain::article::ArticleId;
@@ -21,7 +22,6 @@ use crate::domain::review::{AuthorEmail, ReviewStatus};
 use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::services;
-use crate::state::AppState;
 use crate::store;
 use crate::store::moderation::ModeratedReviewRow;
 
@@ -60,7 +60,7 @@ pub struct ErasureResult {
 )]
 #[post("/v1/data-rights/erasures")]
 pub async fn erase(
-    state: web::Data<AppState>,
+    state: SiteState,
     caller: ApiCaller,
     Checked(email): Checked<AuthorEmail>,
 ) -> Result<web::Json<ErasureResult>, ApiError> {
@@ -203,7 +203,7 @@ fn encode(
 )]
 #[get("/v1/exports/reviews")]
 pub async fn export(
-    state: web::Data<AppState>,
+    state: SiteState,
     caller: ApiCaller,
     ExportQueryParams(query): ExportQueryParams,
 ) -> Result<HttpResponse, ApiError> {

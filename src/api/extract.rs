@@ -1,5 +1,6 @@
 //! Request extractors that turn every kind of malformed input into a precise `ApiError`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Payload;
@@ -20,8 +21,40 @@ use crate::domain::text;
 use crate::domain::webhook::DeliveryQuery;
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
+use crate::http_layer::site::SiteContext;
 use crate::rate_limit::Limit;
 use crate::state::AppState;
+
+/// The state of the site the request is for (`http_layer::site`): its pool sees only that site's
+/// rows, and its settings are the site's.
+pub struct SiteState(pub Arc<AppState>);
+
+impl SiteState {
+    /// The request's site state, set by `http_layer::site::serve_the_site` for every `/v1/` path.
+    pub fn of_request(req: &HttpRequest) -> Result<Self, ApiError> {
+        req.extensions()
+            .get::<SiteContext>()
+            .map(|context| Self(context.0.clone()))
+            .ok_or_else(|| ApiError::Internal("the request's site was not resolved".into()))
+    }
+}
+
+impl std::ops::Deref for SiteState {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.0
+    }
+}
+
+impl FromRequest for SiteState {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Self::of_request(req))
+    }
+}
 
 /// A JSON request body: `application/json` (or `+json`) in UTF-8 and without content coding only,
 /// within the body limit and the body read deadline, every syntax error a 400 and every wrong

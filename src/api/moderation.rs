@@ -11,6 +11,7 @@ use super::responses::{
     ActionTargetsNotFound, BadBody, BadParameter, KeyRequired, ModeratedReviewNotFound,
     StateConflict, Unavailable,
 };
+use crate::api::extract::SiteState;
 use crate::auth::ApiCaller;
 use crate::domain::editorial::{parse_reply, ModerationOrder};
 use crate::domain::moderation::{ModerationAction, ReplyBody};
@@ -18,7 +19,6 @@ use crate::domain::review::ReviewStatus;
 use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::services;
-use crate::state::AppState;
 use crate::store::moderation::Change;
 use crate::views::review::Review;
 
@@ -84,7 +84,7 @@ pub struct ActionResult {
 )]
 #[post("/v1/moderation/actions")]
 pub async fn act(
-    state: web::Data<AppState>,
+    state: SiteState,
     caller: ApiCaller,
     Checked(order): Checked<ModerationOrder>,
 ) -> Result<web::Json<ActionResult>, ApiError> {
@@ -138,7 +138,7 @@ pub struct ReplyRequest {
 )]
 #[put("/v1/reviews/{id}/reply")]
 pub async fn put_reply(
-    state: web::Data<AppState>,
+    state: SiteState,
     caller: ApiCaller,
     ReviewIdPath(id): ReviewIdPath,
     Checked(body): Checked<ReplyBody>,
@@ -169,7 +169,7 @@ impl CheckedBody for ReplyBody {
 )]
 #[delete("/v1/reviews/{id}/reply")]
 pub async fn delete_reply(
-    state: web::Data<AppState>,
+    state: SiteState,
     caller: ApiCaller,
     ReviewIdPath(id): ReviewIdPath,
 ) -> Result<HttpResponse, ApiError> {

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::extract::{LogQueryParams, QueueQueryParams, ReviewIdPath};
 use super::responses::{BadParameter, KeyRequired, ModeratedReviewNotFound, Unavailable};
 use super::streaming::{inert, keyset_batches};
+use crate::api::extract::SiteState;
 use crate::auth::ApiCaller;
 use crate::db::Pool;
 use crate::domain::article::ArticleId;
@@ -176,7 +177,7 @@ pub struct QueuePage {
 )]
 #[get("/v1/moderation/queue")]
 pub async fn queue(
-    state: web::Data<AppState>,
+    state: SiteState,
     _caller: ApiCaller,
     QueueQueryParams(filter): QueueQueryParams,
 ) -> Result<web::Json<QueuePage>, ApiError> {
@@ -221,7 +222,7 @@ pub struct QueueCountsBody {
 )]
 #[get("/v1/moderation/counts")]
 pub async fn counts(
-    state: web::Data<AppState>,
+    state: SiteState,
     _caller: ApiCaller,
 ) -> Result<web::Json<QueueCountsBody>, ApiError> {
     let QueueCounts {
@@ -262,7 +263,7 @@ pub struct AuthorReviews {
 )]
 #[get("/v1/moderation/reviews/{id}/author-reviews")]
 pub async fn author_reviews(
-    state: web::Data<AppState>,
+    state: SiteState,
     _caller: ApiCaller,
     ReviewIdPath(id): ReviewIdPath,
 ) -> Result<web::Json<AuthorReviews>, ApiError> {
@@ -423,7 +424,7 @@ const LOG_CSV_BATCH: i64 = 1_000;
 )]
 #[get("/v1/moderation/log")]
 pub async fn audit_log(
-    state: web::Data<AppState>,
+    state: SiteState,
     caller: ApiCaller,
     LogQueryParams(query): LogQueryParams,
 ) -> Result<HttpResponse, ApiError> {

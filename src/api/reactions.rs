@@ -6,11 +6,11 @@ use utoipa::ToSchema;
 
 use super::extract::{Checked, CheckedBody, ReactionWriter, ReviewIdPath};
 use super::responses::{BadBody, PublishedReviewNotFound, RateLimited, Unavailable};
+use crate::api::extract::SiteState;
 use crate::domain::reaction::{Flag, FlagRequest, Vote, VoteRequest};
 use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::services;
-use crate::state::AppState;
 
 impl CheckedBody for Vote {
     type Body = VoteRequest;
@@ -51,7 +51,7 @@ pub struct VoteCounts {
 )]
 #[post("/v1/reviews/{id}/votes")]
 pub async fn vote(
-    state: web::Data<AppState>,
+    state: SiteState,
     ReviewIdPath(id): ReviewIdPath,
     ReactionWriter(client): ReactionWriter,
     Checked(vote): Checked<Vote>,
@@ -79,7 +79,7 @@ pub async fn vote(
 )]
 #[post("/v1/reviews/{id}/flags")]
 pub async fn flag(
-    state: web::Data<AppState>,
+    state: SiteState,
     ReviewIdPath(id): ReviewIdPath,
     ReactionWriter(client): ReactionWriter,
     Checked(flag): Checked<Flag>,

@@ -17,6 +17,7 @@ use super::responses::{
     ArticleNotFound, BadBody, BadParameter, EditTokenRequired, RateLimited, Revalidated,
     ReviewNotFound, ReviewsClosed, StateConflict, Unavailable,
 };
+use crate::api::extract::SiteState;
 use crate::domain::article::ArticleId;
 use crate::domain::language::LanguageDetector;
 use crate::domain::page::{Cursor, PageQuery, PageSize, Sort};
@@ -114,7 +115,7 @@ pub struct ReviewPage {
 )]
 #[post("/v1/articles/{article_id}/reviews")]
 pub async fn create_review(
-    state: web::Data<AppState>,
+    state: SiteState,
     article_id: ArticleId,
     ReviewWriter(client): ReviewWriter,
     key: IdempotencyKeyHeader,
@@ -152,8 +153,8 @@ impl FromRequest for ReviewSubmission {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let bytes = JsonBytes::from_request(req, payload);
-        let detector: Arc<LanguageDetector> = req
-            .app_data::<web::Data<AppState>>()
+        // The site's languages: each site detects among its own.
+        let detector: Arc<LanguageDetector> = SiteState::of_request(req)
             .map(|state| state.moderation.language_detector.clone())
             .unwrap_or_default();
         Box::pin(async move {
@@ -190,7 +191,7 @@ impl FromRequest for ReviewSubmission {
 )]
 #[get("/v1/articles/{article_id}/reviews")]
 pub async fn list_reviews(
-    state: web::Data<AppState>,
+    state: SiteState,
     article_id: ArticleId,
     ListQuery(query): ListQuery,
     req: HttpRequest,
@@ -283,7 +284,7 @@ pub(super) async fn require_known_articles(
 )]
 #[get("/v1/reviews/{id}")]
 pub async fn get_review(
-    state: web::Data<AppState>,
+    state: SiteState,
     ReviewIdPath(id): ReviewIdPath,
     token: EditTokenHeader,
     req: HttpRequest,
@@ -329,7 +330,7 @@ pub async fn get_review(
 )]
 #[patch("/v1/reviews/{id}")]
 pub async fn edit_review(
-    state: web::Data<AppState>,
+    state: SiteState,
     ReviewIdPath(id): ReviewIdPath,
     _writer: ReviewWriter,
     AuthorEdit { token, edit }: AuthorEdit,
@@ -379,7 +380,7 @@ impl FromRequest for AuthorEdit {
 )]
 #[delete("/v1/reviews/{id}")]
 pub async fn delete_review(
-    state: web::Data<AppState>,
+    state: SiteState,
     ReviewIdPath(id): ReviewIdPath,
     _writer: ReviewWriter,
     token: EditTokenHeader,

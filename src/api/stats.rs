@@ -1,6 +1,6 @@
 //! Rating statistics: one article, or many at once for listing pages.
 
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{get, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -8,11 +8,11 @@ use utoipa::ToSchema;
 use super::extract::DayRangeParams;
 use super::responses::{ArticleNotFound, ArticlesNotFound, BadParameter, Revalidated, Unavailable};
 use super::reviews::require_known_articles;
+use crate::api::extract::SiteState;
 use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::stats::{DayRange, RatingCounters};
 use crate::error::ApiError;
 use crate::http_layer::cache::public_json;
-use crate::state::AppState;
 use crate::store;
 use crate::store::stats::DailyCounters;
 use crate::views::stats::{ArticleStats, Histogram};
@@ -43,7 +43,7 @@ pub struct BulkStats {
 )]
 #[get("/v1/articles/{article_id}/stats")]
 pub async fn article_stats(
-    state: web::Data<AppState>,
+    state: SiteState,
     article_id: ArticleId,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -77,7 +77,7 @@ pub async fn article_stats(
 )]
 #[get("/v1/stats")]
 pub async fn bulk_stats(
-    state: web::Data<AppState>,
+    state: SiteState,
     ids: ArticleIds,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -167,7 +167,7 @@ pub struct LanguageShare {
 )]
 #[get("/v1/articles/{article_id}/stats/daily")]
 pub async fn daily_stats(
-    state: web::Data<AppState>,
+    state: SiteState,
     article_id: ArticleId,
     DayRangeParams(range): DayRangeParams,
     req: HttpRequest,

@@ -13,6 +13,7 @@ use super::extract::{Checked, CheckedBody, DeliveryQueryParams, EndpointPath};
 use super::responses::{
     BadBody, BadParameter, DeliveryNotFound, EndpointNotFound, KeyRequired, Unavailable,
 };
+use crate::api::extract::SiteState;
 use crate::auth::ApiCaller;
 use crate::domain::page::PageSize;
 use crate::domain::webhook::{
@@ -22,7 +23,6 @@ use crate::domain::webhook::{
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::{ApiError, Problem, Refusal};
 use crate::services::endpoints::{self, EndpointError};
-use crate::state::AppState;
 use crate::store;
 use crate::store::webhook_endpoints::{EndpointRow, LoggedDelivery};
 
@@ -274,7 +274,7 @@ impl CheckedBody for EndpointChange {
 )]
 #[post("/v1/webhook-endpoints")]
 pub async fn create_endpoint(
-    state: web::Data<AppState>,
+    state: SiteState,
     caller: ApiCaller,
     Checked(endpoint): Checked<NewEndpoint>,
 ) -> Result<HttpResponse, ApiError> {
@@ -303,7 +303,7 @@ pub async fn create_endpoint(
 )]
 #[get("/v1/webhook-endpoints")]
 pub async fn list_endpoints(
-    state: web::Data<AppState>,
+    state: SiteState,
     _caller: ApiCaller,
 ) -> Result<web::Json<EndpointList>, ApiError> {
     let rows = store::webhook_endpoints::list(&state.pool).await?;
@@ -324,7 +324,7 @@ pub async fn list_endpoints(
 )]
 #[get("/v1/webhook-endpoints/{endpoint_id}")]
 pub async fn get_endpoint(
-    state: web::Data<AppState>,
+    state: SiteState,
     _caller: ApiCaller,
     path: EndpointPath,
 ) -> Result<web::Json<Endpoint>, ApiError> {
@@ -349,7 +349,7 @@ pub async fn get_endpoint(
 )]
 #[patch("/v1/webhook-endpoints/{endpoint_id}")]
 pub async fn update_endpoint(
-    state: web::Data<AppState>,
+    state: SiteState,
     caller: ApiCaller,
     path: EndpointPath,
     Checked(change): Checked<EndpointChange>,
@@ -372,7 +372,7 @@ pub async fn update_endpoint(
 )]
 #[delete("/v1/webhook-endpoints/{endpoint_id}")]
 pub async fn delete_endpoint(
-    state: web::Data<AppState>,
+    state: SiteState,
     caller: ApiCaller,
     path: EndpointPath,
 ) -> Result<HttpResponse, ApiError> {
@@ -396,7 +396,7 @@ pub async fn delete_endpoint(
 )]
 #[post("/v1/webhook-endpoints/{endpoint_id}/rotate-secret")]
 pub async fn rotate_secret(
-    state: web::Data<AppState>,
+    state: SiteState,
     caller: ApiCaller,
     path: EndpointPath,
 ) -> Result<web::Json<RotatedSecret>, ApiError> {
@@ -427,7 +427,7 @@ pub async fn rotate_secret(
 )]
 #[get("/v1/webhook-endpoints/{endpoint_id}/deliveries")]
 pub async fn list_deliveries(
-    state: web::Data<AppState>,
+    state: SiteState,
     _caller: ApiCaller,
     path: EndpointPath,
     DeliveryQueryParams(query): DeliveryQueryParams,
@@ -458,7 +458,7 @@ pub async fn list_deliveries(
 )]
 #[post("/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver")]
 pub async fn redeliver(
-    state: web::Data<AppState>,
+    state: SiteState,
     caller: ApiCaller,
     path: DeliveryPath,
 ) -> Result<HttpResponse, ApiError> {

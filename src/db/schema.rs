@@ -9,6 +9,7 @@ diesel::table! {
         created_at -> Timestamptz,
         last_used_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+        sites -> Nullable<Array<Text>>,
     }
 }
 

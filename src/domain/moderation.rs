@@ -175,6 +175,14 @@ impl Rules {
     }
 
     /// Parses `rule=pending|spam` pairs separated by commas (the rules' actions setting).
+    /// The same actions over other banned terms and another link limit: a site's own rules.
+    pub fn with_terms(&self, banned_terms: &[String], max_links: usize) -> Self {
+        Self {
+            actions: self.actions,
+            ..Self::new(banned_terms, max_links)
+        }
+    }
+
     pub fn parse_actions(&mut self, raw: &str) -> Result<(), String> {
         for pair in raw
             .split(',')

@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod routes;
+pub mod site;
 
 use std::borrow::Cow;
 

@@ -18,12 +18,15 @@ pub struct ApiKeyRow {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The sites the key serves; `None`: every site.
+    pub sites: Option<Vec<String>>,
 }
 
 pub async fn create(
     pool: &Pool,
     name: &str,
     scopes: &[String],
+    sites: Option<&[String]>,
     key_hash: &[u8],
 ) -> Result<ApiKeyRow, StoreError> {
     use api_keys::dsl;
@@ -33,6 +36,7 @@ pub async fn create(
                 dsl::id.eq(Uuid::now_v7()),
                 dsl::name.eq(name),
                 dsl::scopes.eq(scopes),
+                dsl::sites.eq(sites),
                 dsl::key_hash.eq(key_hash),
             ))
             .returning(ApiKeyRow::as_returning())

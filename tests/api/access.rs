@@ -65,9 +65,15 @@ async fn every_secured_operation_refuses_what_its_security_does_not_admit() {
 
     // A key that worked once: created with every scope, then revoked.
     let revoked = auth::generate_key();
-    let row = store::api_keys::create(&app.pool, "revoked", &["admin".into()], &revoked.digest)
-        .await
-        .expect("create the key to revoke");
+    let row = store::api_keys::create(
+        &app.pool,
+        "revoked",
+        &["admin".into()],
+        None,
+        &revoked.digest,
+    )
+    .await
+    .expect("create the key to revoke");
     assert!(store::api_keys::revoke(&app.pool, row.id)
         .await
         .expect("revoke the key"));

@@ -194,3 +194,136 @@ async fn a_connection_bound_to_no_site_sees_nothing_and_cannot_write() {
         "an insert bound to no site must fail: {refused:?}"
     );
 }
+
+/// `/sites/{site}/v1/…`, the API of one site.
+fn site_path(site: &str, path: &str) -> String {
+    format!("/sites/{site}{path}")
+}
+
+async fn put_article_in(app: &TestApp, site: &str, key: &str, id: &str) -> reqwest::Response {
+    app.client
+        .put(app.url(&site_path(site, &format!("/v1/articles/{id}"))))
+        .bearer_auth(key)
+        .json(&json!({"title": format!("Article {id} of {site}"), "language": "uk"}))
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn post_review_in(app: &TestApp, site: &str, article: &str, rating: u8) -> serde_json::Value {
+    let response = app
+        .client
+        .post(app.url(&site_path(site, &format!("/v1/articles/{article}/reviews"))))
+        .json(&json!({"rating": rating, "body": format!("A {rating}-star review of {article} in {site}.")}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 201, "review in {site}");
+    response.json().await.expect("json")
+}
+
+#[tokio::test]
+async fn the_same_article_id_in_two_sites_is_two_articles_with_their_own_reviews_and_stats() {
+    let app = spawn_app().await;
+    add_site(&app, "uk").await;
+    let default_cms = app
+        .site_key("default", &[marginalia::auth::Scope::Cms])
+        .await;
+    let uk_cms = app.site_key("uk", &[marginalia::auth::Scope::Cms]).await;
+    assert_eq!(
+        put_article_in(&app, "default", &default_cms, "shared-1")
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        put_article_in(&app, "uk", &uk_cms, "shared-1")
+            .await
+            .status(),
+        201
+    );
+    let in_default = post_review_in(&app, "default", "shared-1", 1).await;
+    let in_uk = post_review_in(&app, "uk", "shared-1", 5).await;
+    post_review_in(&app, "uk", "shared-1", 4).await;
+
+    let stats = |site: &'static str| {
+        let path = site_path(site, "/v1/articles/shared-1/stats");
+        let app = &app;
+        async move { app.get_json(&path).await }
+    };
+    let (default_stats, uk_stats) = (stats("default").await, stats("uk").await);
+    assert_eq!(default_stats["review_count"], 1);
+    assert_eq!(uk_stats["review_count"], 2);
+    assert_eq!(uk_stats["average"], 4.5);
+    // Today's unprefixed paths are the default site's.
+    assert_eq!(
+        app.get_json("/v1/articles/shared-1/stats").await,
+        default_stats
+    );
+
+    let page = app
+        .get_json(&site_path("uk", "/v1/articles/shared-1/reviews"))
+        .await;
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|review| review["id"].as_str().expect("an id"))
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&in_uk["id"].as_str().expect("id")));
+    assert!(!ids.contains(&in_default["id"].as_str().expect("id")));
+    // A review is read through its own site only.
+    let elsewhere = format!("/v1/reviews/{}", in_uk["id"].as_str().expect("id"));
+    assert_eq!(app.get(&elsewhere).await.status(), 404);
+    assert_eq!(app.get(&site_path("uk", &elsewhere)).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_key_of_one_site_is_refused_by_another() {
+    let app = spawn_app().await;
+    add_site(&app, "uk").await;
+    let uk_cms = app.site_key("uk", &[marginalia::auth::Scope::Cms]).await;
+    let refused = put_article_in(&app, "default", &uk_cms, "a-1").await;
+    assert_eq!(refused.status(), 403);
+    let problem: serde_json::Value = refused.json().await.expect("a problem");
+    assert_eq!(problem["detail"], "this API key is not for site `default`");
+    assert_eq!(
+        put_article_in(&app, "uk", &uk_cms, "a-1").await.status(),
+        201
+    );
+    // An installation-wide key serves every site.
+    let everywhere = app.api_key(&[marginalia::auth::Scope::Cms]).await;
+    assert_eq!(
+        put_article_in(&app, "default", &everywhere, "a-1")
+            .await
+            .status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn a_site_that_does_not_exist_is_a_404_problem() {
+    let app = spawn_app().await;
+    for path in [
+        "/sites/nowhere/v1/articles/a-1/reviews",
+        "/sites/Not-A-Slug/v1/articles/a-1/reviews",
+        "/sites/-/v1/stats?article_id=a-1",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert_eq!(content_type, "application/problem+json", "{path}");
+        let problem: serde_json::Value = response.json().await.expect("a problem");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .expect("detail")
+                .starts_with("there is no site"),
+            "{path}: {problem}"
+        );
+    }
+}

@@ -343,11 +343,21 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
-    /// Creates an API key with these scopes and returns its secret.
+    /// Creates an installation-wide API key (every site) with these scopes and returns its
+    /// secret.
     pub async fn api_key(&self, scopes: &[Scope]) -> String {
+        self.key_for(None, scopes).await
+    }
+
+    /// Creates an API key of one site with these scopes and returns its secret.
+    pub async fn site_key(&self, site: &str, scopes: &[Scope]) -> String {
+        self.key_for(Some(&[site.to_owned()]), scopes).await
+    }
+
+    async fn key_for(&self, sites: Option<&[String]>, scopes: &[Scope]) -> String {
         let key = auth::generate_key();
         let names: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-        store::api_keys::create(&self.pool, "test", &names, &key.digest)
+        store::api_keys::create(&self.pool, "test", &names, sites, &key.digest)
             .await
             .expect("create key");
         key.secret
