@@ -260,6 +260,12 @@ impl ScopePolicy {
     }
 }
 
+/// Whether a path is the installation's rather than one site's (`/v1/me`, `/v1/sites…`): a key
+/// of any site may call it, and sees there only the sites it serves.
+fn is_installation_path(path: &str) -> bool {
+    path == "/v1/me" || path == "/v1/sites" || path.starts_with("/v1/sites/")
+}
+
 /// The caller behind a valid, unrevoked API key whose scopes the operation admits.
 ///
 /// `api::caller::authenticate` checks the key of every operation that publishes `api_key`
@@ -296,7 +302,11 @@ impl ApiCaller {
             .extensions()
             .get::<RequestSite>()
             .map_or_else(SiteId::default_site, |named| named.0.clone());
-        if let Some(sites) = &key.sites {
+        if let Some(sites) = key
+            .sites
+            .as_ref()
+            .filter(|_| !is_installation_path(req.path()))
+        {
             if !sites.iter().any(|served| served == site.as_str()) {
                 return Err(AuthError::OtherSite(site.to_string()));
             }

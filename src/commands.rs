@@ -9,8 +9,10 @@ use crate::db::embedded::{ClusterOptions, EmbeddedPostgres, StartOutcome};
 use crate::db::ownership::{self, OwnerLock, Ownership, Role};
 use crate::db::{self, PoolOptions};
 use crate::domain::api_key::KEY_NAME_MAX_CHARS;
-use crate::domain::site::SiteId;
+use crate::domain::site::{SiteId, SiteSettings, SiteSettingsRequest};
+use crate::domain::FieldError;
 use crate::metrics;
+use crate::services;
 use crate::store;
 
 /// The database name inside the private cluster.
@@ -222,6 +224,78 @@ async fn existing_sites(
         }
     }
     Ok(Some(sites))
+}
+
+/// Site management subcommands.
+pub enum SitesCommand {
+    List,
+    /// Create the site, or change the settings given.
+    Put {
+        id: String,
+        settings: SiteSettingsRequest,
+    },
+}
+
+/// `marginalia sites …`: runs against the same database `serve` would use; a running service
+/// serves the change within `sites::FRESH_FOR`.
+pub async fn sites(settings: Settings, command: SitesCommand) -> CommandResult {
+    let database = Database::open(&settings, Role::Admin).await?;
+    let result = sites_with(&settings, &database, command).await;
+    database.close().await;
+    result
+}
+
+async fn sites_with(
+    settings: &Settings,
+    database: &Database,
+    command: SitesCommand,
+) -> CommandResult {
+    db::run_migrations(&database.url).await?;
+    let pool = database.pool(settings)?;
+    match command {
+        SitesCommand::List => {
+            println!(
+                "{:<32}  {:<40}  {:<10}  origins",
+                "id", "name", "moderation"
+            );
+            for site in store::sites::list(&pool).await? {
+                println!(
+                    "{:<32}  {:<40}  {:<10}  {}",
+                    site.site_id,
+                    site.name,
+                    site.moderation.as_deref().unwrap_or("(default)"),
+                    site.origins
+                        .map_or_else(|| "(default)".to_owned(), |origins| origins.join(","))
+                );
+            }
+        }
+        SitesCommand::Put { id, settings } => {
+            let site =
+                SiteId::parse(&id, "site").map_err(|error| format!("{id}: {}", error.message))?;
+            let settings = SiteSettings::parse(settings).map_err(|errors| flag_errors(&errors))?;
+            let (row, created) = services::sites::put(&pool, &site, &settings)
+                .await
+                .map_err(|error| match error {
+                    services::ServiceError::Invalid(errors) => flag_errors(&errors),
+                    other => other.to_string(),
+                })?;
+            let what = if created { "Created" } else { "Changed" };
+            eprintln!(
+                "{what} site {} ({}); its API: /sites/{}/v1/…",
+                row.site_id, row.name, row.site_id
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Field errors as the flags that carry the fields (`banned_terms[2]` is `--banned-term`'s third).
+fn flag_errors(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|error| format!("--{}: {}", error.field.replace('_', "-"), error.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Key management subcommands.

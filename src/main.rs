@@ -4,8 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use marginalia::auth::Scope;
-use marginalia::commands::{self, KeysCommand};
+use marginalia::commands::{self, KeysCommand, SitesCommand};
 use marginalia::config::Settings;
+use marginalia::domain::moderation::ModerationMode;
+use marginalia::domain::site::SiteSettingsRequest;
 use marginalia::telemetry;
 
 #[derive(Parser)]
@@ -32,6 +34,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(Keys),
+    /// Manage the sites (publications) of the installation.
+    #[command(subcommand)]
+    Sites(Sites),
     /// Print a statement the service prepares, as JSON (for the benchmark).
     #[command(hide = true)]
     Sql {
@@ -67,6 +72,76 @@ enum Keys {
     Revoke { id: uuid::Uuid },
 }
 
+#[derive(Subcommand)]
+enum Sites {
+    /// List the sites.
+    List,
+    /// Create a site (--name required) or change the settings given; the others stay as they
+    /// are. A setting never given is the installation's (its environment variable).
+    Put {
+        /// The site's id: lowercase letters, digits and inner hyphens, e.g. `bbc-ukrainian`.
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// An origin whose pages may call the site's API (repeat for several).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// A language reviews may be detected as, ISO 639-1 (repeat for several).
+        #[arg(long = "language")]
+        languages: Vec<String>,
+        #[arg(long, value_enum)]
+        moderation: Option<ModerationMode>,
+        /// A term that holds a review for moderation (repeat for several).
+        #[arg(long = "banned-term")]
+        banned_terms: Vec<String>,
+        #[arg(long)]
+        max_links: Option<u32>,
+        #[arg(long)]
+        flag_threshold: Option<u32>,
+        #[arg(long)]
+        newsroom_name: Option<String>,
+        /// A `whsec_…` secret the site's CMS signs its events with (repeat for several).
+        #[arg(long = "cms-secret")]
+        cms_secrets: Vec<String>,
+    },
+}
+
+impl Sites {
+    fn command(self) -> SitesCommand {
+        match self {
+            Self::List => SitesCommand::List,
+            Self::Put {
+                id,
+                name,
+                origins,
+                languages,
+                moderation,
+                banned_terms,
+                max_links,
+                flag_threshold,
+                newsroom_name,
+                cms_secrets,
+            } => {
+                let given = |list: Vec<String>| (!list.is_empty()).then_some(Some(list));
+                SitesCommand::Put {
+                    id,
+                    settings: SiteSettingsRequest {
+                        name,
+                        origins: given(origins),
+                        languages: given(languages),
+                        moderation: moderation.map(Some),
+                        banned_terms: given(banned_terms),
+                        max_links: max_links.map(Some),
+                        flag_threshold: flag_threshold.map(Some),
+                        newsroom_name: newsroom_name.map(Some),
+                        cms_secrets: given(cms_secrets),
+                    },
+                }
+            }
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -99,6 +174,7 @@ async fn main() -> ExitCode {
             .await
         }
         Command::Keys(Keys::List) => commands::keys(settings, KeysCommand::List).await,
+        Command::Sites(sites) => commands::sites(settings, sites.command()).await,
         Command::Keys(Keys::Revoke { id }) => {
             commands::keys(settings, KeysCommand::Revoke { id }).await
         }

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::extract::{Checked, CheckedBody, JsonBody};
 use super::responses::{
-    ArticleNotFound, BadBody, BadParameter, KeyNeeded, KeyRequired, Revalidated, Unavailable,
+    ArticleNotFound, BadBody, BadParameter, KeyRequired, Revalidated, SiteKeyNeeded, Unavailable,
 };
 use crate::api::extract::SiteState;
 use crate::auth::ApiCaller;
@@ -144,7 +144,7 @@ impl CheckedBody for ArticlePut {
     security(("moderator_key" = []), ("cms_key" = []), ("admin_key" = [])),
     responses(
         (status = 200, description = "The article as it is now", body = Article),
-        BadBody, KeyNeeded, ArticleNotFound, Unavailable,
+        BadBody, SiteKeyNeeded, ArticleNotFound, Unavailable,
     )
 )]
 #[patch("/v1/articles/{article_id}")]

@@ -16,11 +16,13 @@ use crate::http_layer::routes::RouteTable;
 
 /// The API key making the request.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"name": "desk-editor-olha", "scopes": ["moderator"]}))]
+#[schema(example = json!({"name": "desk-editor-olha", "scopes": ["moderator"], "sites": ["uk"]}))]
 pub struct Caller {
     /// The name given when the key was created.
     pub name: String,
     pub scopes: Vec<Scope>,
+    /// The sites the key serves; null: every site (an installation-wide key).
+    pub sites: Option<Vec<String>>,
 }
 
 /// The API key's name and scopes.
@@ -40,6 +42,7 @@ pub async fn me(caller: ApiCaller) -> web::Json<Caller> {
     web::Json(Caller {
         name: caller.key_name,
         scopes: caller.scopes,
+        sites: caller.sites,
     })
 }
 

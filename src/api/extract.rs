@@ -16,6 +16,7 @@ use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::page::PageQuery;
 use crate::domain::query::{day_range_from_pairs, ExportQuery, LogQuery, QueueFilter};
 use crate::domain::review::IdempotencyKey;
+use crate::domain::site::SiteId;
 use crate::domain::stats::DayRange;
 use crate::domain::text;
 use crate::domain::webhook::DeliveryQuery;
@@ -320,6 +321,17 @@ impl FromRequest for ArticleId {
             })?;
             ArticleId::parse(&raw, "article_id").map_err(ApiError::bad_parameter)
         })
+    }
+}
+
+/// The `site_id` of an installation path (`/v1/sites/{site_id}`).
+impl FromRequest for SiteId {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let raw = req.match_info().get("site_id").unwrap_or_default();
+        std::future::ready(SiteId::parse(raw, "site_id").map_err(ApiError::bad_parameter))
     }
 }
 

@@ -16,6 +16,7 @@ pub mod reactions;
 pub mod responses;
 pub mod reviews;
 pub mod schemas;
+pub mod sites;
 pub mod stats;
 pub mod streaming;
 pub mod webhook_endpoints;
@@ -53,6 +54,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(data_rights::erase)
         .service(data_rights::export)
         .service(caller::me)
+        .service(sites::list_sites)
+        .service(sites::get_site)
+        .service(sites::put_site)
         .service(articles::put_article)
         .service(articles::patch_article)
         .service(articles::get_article)

@@ -35,7 +35,11 @@ use utoipa_actix_web::AppExt;
         contact(name = "The newsroom that runs this Marginalia instance"),
     ),
     // Relative: "Try it out" and generated clients call whatever address served the document.
-    servers((url = "/", description = "The instance serving this document")),
+    servers(
+        (url = "/", description = "The default site of the instance serving this document"),
+        (url = "/sites/{site}", description = "One site of the instance (`GET /v1/sites` lists them)",
+         variables(("site" = (default = "default", description = "The site's id")))),
+    ),
     components(schemas(
         Sort, Problem, ProblemType, FieldError, FieldErrorCode, ArticleId, ArticleIds, PageSize,
         Cursor, ReviewEvent, StatsChangedEvent, ReasonCode, ExportFormat, LogFormat,
@@ -52,6 +56,7 @@ use utoipa_actix_web::AppExt;
         (name = "webhook events", description = "The events Marginalia POSTs to webhook endpoints (Standard Webhooks)"),
         (name = "cms", description = "Article events the CMS sends in, signed (Standard Webhooks)"),
         (name = "keys", description = "Who an API key belongs to and what it may do"),
+        (name = "sites", description = "The sites (publications) of the installation; each site's API is served under `/sites/{site}/v1/…`, and the unprefixed `/v1/…` is the default site's"),
     )
 )]
 pub struct ApiDoc;

@@ -39,18 +39,30 @@ pub enum KeyRequired {
     /// No API key, or an unknown or revoked one.
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(Problem),
-    /// The API key lacks the scope this operation needs.
+    /// The API key lacks the scope this operation needs, or serves other sites.
     #[response(status = 403, content_type = "application/problem+json")]
     Forbidden(Problem),
 }
 
-/// The API key is missing, unknown or revoked, for an operation that every scope may call (so
-/// no key is refused for its scope).
+/// The API key is missing, unknown or revoked, for an operation of the installation that every
+/// key may call (so no key is refused).
 #[derive(IntoResponses)]
 pub enum KeyNeeded {
     /// No API key, or an unknown or revoked one.
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(Problem),
+}
+
+/// The API key is missing, unknown or revoked, for an operation of one site that every scope may
+/// call, or it serves other sites.
+#[derive(IntoResponses)]
+pub enum SiteKeyNeeded {
+    /// No API key, or an unknown or revoked one.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The API key serves other sites than the one in the path.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
 }
 
 /// The article is not there (or not public).

@@ -12,6 +12,8 @@ mod webhooks;
 
 use clap::{Args, ValueEnum};
 
+use crate::domain::site::normalized_origin;
+
 pub use database::Database;
 pub use limits::Limits;
 pub use moderation::Moderation;
@@ -96,27 +98,18 @@ impl Settings {
 
 /// The origins without blanks and trailing slashes, each checked to be an origin or `*`.
 fn normalized_origins(raw: &[String]) -> Result<Vec<String>, SettingsError> {
-    let origins: Vec<String> = raw
-        .iter()
-        .map(|origin| origin.trim().trim_end_matches('/').to_owned())
-        .filter(|origin| !origin.is_empty())
-        .collect();
-    for origin in &origins {
-        let looks_like_origin = origin == "*"
-            || ((origin.starts_with("http://") || origin.starts_with("https://"))
-                && !origin["https://".len() - 1..]
-                    .trim_start_matches('/')
-                    .contains('/'));
-        if !looks_like_origin {
-            return Err(SettingsError {
+    raw.iter()
+        .filter(|origin| !origin.trim().trim_end_matches('/').is_empty())
+        .map(|origin| {
+            normalized_origin(origin).ok_or_else(|| SettingsError {
                 setting: "MARGINALIA_CORS_ORIGINS",
                 reason: format!(
-                    "`{origin}` is not an origin such as https://news.example.org or *"
+                    "`{}` is not an origin such as https://news.example.org or *",
+                    origin.trim()
                 ),
-            });
-        }
-    }
-    Ok(origins)
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

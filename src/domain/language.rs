@@ -169,6 +169,17 @@ impl Default for LanguageDetector {
     }
 }
 
+/// The detector's language for an ISO 639-3 code. ISO 639-1 names macrolanguages (`fa`,
+/// `zh`), the detector their most used member (Iranian Persian, Mandarin).
+fn detected_as(code: &str) -> Option<Lang> {
+    let member = match code {
+        "fas" => "pes",
+        "zho" => "cmn",
+        other => other,
+    };
+    Lang::from_code(member)
+}
+
 impl LanguageDetector {
     /// Only among `languages` (ISO 639-1 codes such as `uk`); an empty list means all.
     pub fn among(languages: &[String]) -> Result<Self, String> {
@@ -179,7 +190,7 @@ impl LanguageDetector {
             .iter()
             .map(|code| {
                 isolang::Language::from_639_1(code.trim())
-                    .and_then(|language| Lang::from_code(language.to_639_3()))
+                    .and_then(|language| detected_as(language.to_639_3()))
                     .ok_or_else(|| {
                         format!(
                             "`{code}` is not an ISO 639-1 code of a language the detector knows"
@@ -474,6 +485,8 @@ mod tests {
         assert_eq!(detected(&newsroom, english).as_deref(), Some("en"));
         assert!(LanguageDetector::among(&["xx".into()]).is_err());
         assert!(LanguageDetector::among(&[]).is_ok());
+        // Macrolanguages a site may name: Persian and Chinese.
+        assert!(LanguageDetector::among(&["fa".into(), "zh".into()]).is_ok());
     }
 
     /// The cost per review over the labelled set, before (whatlang among all its languages, as

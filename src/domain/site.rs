@@ -1,5 +1,12 @@
 //! Sites: the publications one installation serves, each with its own articles and reviews.
 
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::article::present;
+use super::language::LanguageDetector;
+use super::moderation::ModerationMode;
+use super::text;
 use super::{FieldError, FieldErrorCode};
 
 /// A site's id, a slug: 1 to `MAX_LEN` lowercase ASCII letters, digits and inner hyphens. It
@@ -47,6 +54,235 @@ impl std::fmt::Display for SiteId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// A site's settings as an installation admin sends them (`POST /v1/sites`, `PATCH
+/// /v1/sites/{site_id}`). A member left out is left as it is; `null` gives the setting back to
+/// the installation's (the environment variable of the same name).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSettingsRequest {
+    /// The site's name, as editors see it in the console.
+    #[schema(min_length = 1, max_length = 200, example = "BBC News Українська")]
+    pub name: Option<String>,
+    /// The origins whose pages may call this site's API from a browser (CORS and the widget),
+    /// such as `https://www.bbc.com`, or `*`; null: MARGINALIA_CORS_ORIGINS.
+    #[schema(value_type = Option<Vec<String>>, max_items = 20)]
+    #[serde(default, deserialize_with = "present")]
+    pub origins: Option<Option<Vec<String>>>,
+    /// The languages a review without one may be detected as (ISO 639-1); null:
+    /// MARGINALIA_DETECT_LANGUAGES.
+    #[schema(value_type = Option<Vec<String>>, max_items = 69)]
+    #[serde(default, deserialize_with = "present")]
+    pub languages: Option<Option<Vec<String>>>,
+    /// When new reviews become public; null: MARGINALIA_MODERATION.
+    #[schema(value_type = Option<ModerationMode>)]
+    #[serde(default, deserialize_with = "present")]
+    pub moderation: Option<Option<ModerationMode>>,
+    /// Terms that hold a review for moderation; null: MARGINALIA_BANNED_TERMS (and its file).
+    #[schema(value_type = Option<Vec<String>>, max_items = 1000)]
+    #[serde(default, deserialize_with = "present")]
+    pub banned_terms: Option<Option<Vec<String>>>,
+    /// More links than this in a review holds it; null: MARGINALIA_MAX_LINKS.
+    #[schema(value_type = Option<u32>, maximum = 100)]
+    #[serde(default, deserialize_with = "present")]
+    pub max_links: Option<Option<u32>>,
+    /// Flags from distinct readers that take a review back to the queue; null:
+    /// MARGINALIA_FLAG_THRESHOLD.
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "present")]
+    pub flag_threshold: Option<Option<u32>>,
+    /// The name the newsroom's replies are shown under; null: MARGINALIA_NEWSROOM_NAME.
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    #[serde(default, deserialize_with = "present")]
+    pub newsroom_name: Option<Option<String>>,
+    /// The `whsec_…` secrets the site's CMS signs its events with (write only: never shown);
+    /// null: MARGINALIA_CMS_WEBHOOK_SECRETS.
+    #[schema(value_type = Option<Vec<String>>, max_items = 5)]
+    #[serde(default, deserialize_with = "present")]
+    pub cms_secrets: Option<Option<Vec<String>>>,
+}
+
+/// Checked site settings; the same members as `SiteSettingsRequest`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SiteSettings {
+    pub name: Option<String>,
+    pub origins: Option<Option<Vec<String>>>,
+    pub languages: Option<Option<Vec<String>>>,
+    pub moderation: Option<Option<ModerationMode>>,
+    pub banned_terms: Option<Option<Vec<String>>>,
+    pub max_links: Option<Option<u32>>,
+    pub flag_threshold: Option<Option<u32>>,
+    pub newsroom_name: Option<Option<String>>,
+    pub cms_secrets: Option<Option<Vec<String>>>,
+}
+
+/// Limits of a site's settings, each published into the schema above.
+pub const NAME_MAX_CHARS: usize = 200;
+pub const MAX_ORIGINS: usize = 20;
+pub const MAX_BANNED_TERMS: usize = 1000;
+pub const BANNED_TERM_MAX_CHARS: usize = 100;
+pub const MAX_LINKS_LIMIT: u32 = 100;
+pub const FLAG_THRESHOLD_MAX: u32 = 1000;
+pub const MAX_CMS_SECRETS: usize = 5;
+
+impl SiteSettings {
+    /// Checks every member, naming each one that is wrong.
+    pub fn parse(request: SiteSettingsRequest) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let name = request
+            .name
+            .and_then(|name| keep(&mut errors, display_name("name", &name)));
+        let origins = request
+            .origins
+            .map(|origins| origins.and_then(|list| keep(&mut errors, origin_list(&list))));
+        let languages = request.languages.map(|languages| {
+            languages.and_then(|list| {
+                let checked = LanguageDetector::among(&list)
+                    .map(|_| list.iter().map(|code| code.trim().to_owned()).collect())
+                    .map_err(|message| {
+                        FieldError::new("languages", FieldErrorCode::Format, message)
+                    });
+                keep(&mut errors, checked)
+            })
+        });
+        let banned_terms = request
+            .banned_terms
+            .map(|terms| terms.and_then(|list| keep(&mut errors, banned_term_list(&list))));
+        let max_links = request.max_links.map(|limit| {
+            limit.and_then(|n| keep(&mut errors, at_most("max_links", n, 0, MAX_LINKS_LIMIT)))
+        });
+        let flag_threshold = request.flag_threshold.map(|limit| {
+            limit.and_then(|n| {
+                keep(
+                    &mut errors,
+                    at_most("flag_threshold", n, 1, FLAG_THRESHOLD_MAX),
+                )
+            })
+        });
+        let newsroom_name = request.newsroom_name.map(|name| {
+            name.and_then(|name| keep(&mut errors, display_name("newsroom_name", &name)))
+        });
+        let cms_secrets = request
+            .cms_secrets
+            .map(|secrets| secrets.and_then(|list| keep(&mut errors, secret_list(&list))));
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            name,
+            origins,
+            languages,
+            moderation: request.moderation,
+            banned_terms,
+            max_links,
+            flag_threshold,
+            newsroom_name,
+            cms_secrets,
+        })
+    }
+}
+
+fn keep<T>(errors: &mut Vec<FieldError>, checked: Result<T, FieldError>) -> Option<T> {
+    checked.map_err(|error| errors.push(error)).ok()
+}
+
+/// Text of a person's writing: normalized, 1 to `max_chars` characters, no control characters.
+fn free_text(field: &str, raw: &str, max_chars: usize) -> Result<String, FieldError> {
+    text::free_text(raw, max_chars, &[]).map_err(|rule| FieldError::broke(field, &rule))
+}
+
+fn display_name(field: &str, raw: &str) -> Result<String, FieldError> {
+    free_text(field, raw, NAME_MAX_CHARS)
+}
+
+fn at_most(field: &str, n: u32, min: u32, max: u32) -> Result<u32, FieldError> {
+    if !(min..=max).contains(&n) {
+        return Err(FieldError::new(
+            field,
+            FieldErrorCode::Range,
+            format!("must be {min} to {max}"),
+        ));
+    }
+    Ok(n)
+}
+
+fn origin_list(raw: &[String]) -> Result<Vec<String>, FieldError> {
+    if raw.len() > MAX_ORIGINS {
+        return Err(FieldError::new(
+            "origins",
+            FieldErrorCode::TooMany,
+            format!("at most {MAX_ORIGINS} origins"),
+        ));
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(index, origin)| {
+            normalized_origin(origin).ok_or_else(|| {
+                FieldError::new(
+                    format!("origins[{index}]"),
+                    FieldErrorCode::Format,
+                    "must be an origin such as https://news.example.org, or *",
+                )
+            })
+        })
+        .collect()
+}
+
+fn banned_term_list(raw: &[String]) -> Result<Vec<String>, FieldError> {
+    if raw.len() > MAX_BANNED_TERMS {
+        return Err(FieldError::new(
+            "banned_terms",
+            FieldErrorCode::TooMany,
+            format!("at most {MAX_BANNED_TERMS} terms"),
+        ));
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(index, term)| {
+            free_text(
+                &format!("banned_terms[{index}]"),
+                term,
+                BANNED_TERM_MAX_CHARS,
+            )
+        })
+        .collect()
+}
+
+fn secret_list(raw: &[String]) -> Result<Vec<String>, FieldError> {
+    if raw.is_empty() || raw.len() > MAX_CMS_SECRETS {
+        return Err(FieldError::new(
+            "cms_secrets",
+            FieldErrorCode::Length,
+            format!("1 to {MAX_CMS_SECRETS} secrets, or null for the installation's"),
+        ));
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(index, secret)| {
+            super::webhook::decode_secret(secret)
+                .map(|_| secret.trim().to_owned())
+                .map_err(|message| {
+                    FieldError::new(
+                        format!("cms_secrets[{index}]"),
+                        FieldErrorCode::Format,
+                        message,
+                    )
+                })
+        })
+        .collect()
+}
+
+/// An origin without blanks and trailing slash (`https://news.example.org`), or `*`; `None` for
+/// anything else. The one check of origins, for the settings and for each site's.
+pub fn normalized_origin(raw: &str) -> Option<String> {
+    let origin = raw.trim().trim_end_matches('/');
+    let looks_like_origin = origin == "*"
+        || ((origin.starts_with("http://") || origin.starts_with("https://"))
+            && !origin["https://".len() - 1..]
+                .trim_start_matches('/')
+                .contains('/'));
+    looks_like_origin.then(|| origin.to_owned())
 }
 
 #[cfg(test)]

@@ -12,6 +12,31 @@ use super::page::PageSize;
 use super::text;
 use super::{FieldError, FieldErrorCode};
 
+/// How a signing secret is written: `whsec_` and the base64 of its bytes.
+pub const SECRET_PREFIX: &str = "whsec_";
+const MIN_SECRET_BYTES: usize = 24;
+pub const MAX_SECRET_BYTES: usize = 64;
+
+/// The bytes of a secret written `whsec_<base64 of 24 to 64 bytes>`, or why it is not one.
+pub fn decode_secret(raw: &str) -> Result<Vec<u8>, String> {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    let encoded = raw
+        .trim()
+        .strip_prefix(SECRET_PREFIX)
+        .ok_or_else(|| format!("a secret starts with `{SECRET_PREFIX}`"))?;
+    let bytes = STANDARD
+        .decode(encoded)
+        .map_err(|_| format!("a secret is `{SECRET_PREFIX}` followed by base64"))?;
+    if !(MIN_SECRET_BYTES..=MAX_SECRET_BYTES).contains(&bytes.len()) {
+        return Err(format!(
+            "a secret holds {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} bytes (this one {})",
+            bytes.len()
+        ));
+    }
+    Ok(bytes)
+}
+
 /// The events Marginalia sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {

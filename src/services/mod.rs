@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod moderation;
 pub mod reactions;
 pub mod reviews;
+pub mod sites;
 
 use crate::domain::FieldError;
 use crate::metrics;

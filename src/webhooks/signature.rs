@@ -11,11 +11,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
-const SECRET_PREFIX: &str = "whsec_";
+use crate::domain::webhook::{decode_secret, MAX_SECRET_BYTES, SECRET_PREFIX};
+
 /// Random bytes in a generated secret (the specification asks for 24 to 64).
 const GENERATED_SECRET_BYTES: usize = 32;
-const MIN_SECRET_BYTES: usize = 24;
-const MAX_SECRET_BYTES: usize = 64;
 /// How far a request's `webhook-timestamp` may be from this server's clock, either way.
 pub const TOLERANCE_SECONDS: i64 = 5 * 60;
 /// Longest `webhook-id` accepted; ids are stored to make redeliveries harmless.
@@ -42,20 +41,7 @@ impl Secret {
 
     /// Reads `whsec_<base64 of 24 to 64 bytes>`.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let encoded = raw
-            .trim()
-            .strip_prefix(SECRET_PREFIX)
-            .ok_or_else(|| format!("a secret starts with `{SECRET_PREFIX}`"))?;
-        let bytes = STANDARD
-            .decode(encoded)
-            .map_err(|_| format!("a secret is `{SECRET_PREFIX}` followed by base64"))?;
-        if !(MIN_SECRET_BYTES..=MAX_SECRET_BYTES).contains(&bytes.len()) {
-            return Err(format!(
-                "a secret holds {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} bytes (this one {})",
-                bytes.len()
-            ));
-        }
-        Ok(Self(bytes))
+        decode_secret(raw).map(Self)
     }
 
     /// The `whsec_…` form: what is shown once and stored.

@@ -12,6 +12,11 @@ use serde_json::Value;
 
 use crate::common::{expect_problem, spawn_app, TestApp};
 
+/// The installation's own operations, which a key of any site may call.
+fn is_installation_path(path: &str) -> bool {
+    path == "/v1/me" || path.starts_with("/v1/sites")
+}
+
 /// Every scope a key can have; `admin` may do everything, so only the others can be refused.
 const REFUSABLE: [Scope; 2] = [Scope::Cms, Scope::Moderator];
 
@@ -22,6 +27,7 @@ fn valid_looking(path: &str) -> String {
         url.push('/');
         match segment {
             "{article_id}" => url.push_str("voa-2020-05-access-table"),
+            "{site_id}" => url.push_str("access-table"),
             s if s.starts_with('{') => url.push_str(&uuid::Uuid::now_v7().to_string()),
             literal => url.push_str(literal),
         }
@@ -89,6 +95,12 @@ async fn every_secured_operation_refuses_what_its_security_does_not_admit() {
     for scope in REFUSABLE {
         scoped.push((scope, app.api_key(&[scope]).await));
     }
+    // A key with every scope, of another site: refused by every operation of the default site.
+    let other = marginalia::domain::site::SiteId::parse("other", "site").unwrap();
+    store::sites::create(&app.pool, &other, "Another site")
+        .await
+        .expect("the other site is stored");
+    let other_site = app.site_key("other", &Scope::ALL).await;
 
     let mut secured = 0;
     let mut signed = 0;
@@ -117,7 +129,18 @@ async fn every_secured_operation_refuses_what_its_security_does_not_admit() {
             if !refusable.is_empty() && !responses["403"].is_object() {
                 problems.push(format!("{name} refuses some scopes but documents no 403"));
             }
-            if refusable.is_empty() && responses["403"].is_object() {
+            let installation = is_installation_path(path);
+            let installation_admin = installation && method == "put";
+            if !installation && !responses["403"].is_object() {
+                problems.push(format!(
+                    "{name} refuses keys of other sites but documents no 403"
+                ));
+            }
+            if refusable.is_empty()
+                && installation
+                && !installation_admin
+                && responses["403"].is_object()
+            {
                 problems.push(format!(
                     "{name} documents a 403 that no key can meet (it admits {scopes:?})"
                 ));
@@ -147,6 +170,22 @@ async fn every_secured_operation_refuses_what_its_security_does_not_admit() {
                 }
                 let problem = expect_problem(response, 401).await;
                 assert_eq!(problem["type"], "urn:marginalia:problem:unauthorized");
+                refusals += 1;
+            }
+            if !installation || installation_admin {
+                let bearer = format!("Bearer {other_site}");
+                let response = call(&app, &method, &url, has_body, Some(&bearer)).await;
+                let problem = expect_problem(response, 403).await;
+                let detail = problem["detail"].as_str().unwrap();
+                let expected = if installation {
+                    "installation-wide `admin` key"
+                } else {
+                    "not for site `default`"
+                };
+                assert!(
+                    detail.contains(expected),
+                    "{name} with a key of another site: {detail}"
+                );
                 refusals += 1;
             }
             for (scope, key) in scoped.iter().filter(|(s, _)| refusable.contains(s)) {

@@ -33,6 +33,7 @@ mod problem_types;
 mod refusals;
 mod reviews;
 mod security;
+mod site_admin;
 mod sites;
 mod status_decision;
 mod upgrade;

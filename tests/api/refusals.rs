@@ -264,6 +264,12 @@ fn cases(world: &World) -> Vec<Case> {
             format!("{unknown}/deliveries"),
         ),
     ]);
+    cases.push(Case::new(
+        M::GET,
+        "/v1/sites/{site_id}",
+        "an unknown site",
+        "/v1/sites/no-such-site".to_owned(),
+    ));
     let redeliver = "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver";
     for (what, endpoint) in [
         (
@@ -594,7 +600,9 @@ async fn probe(app: &TestApp, keys: &Keys, path: &str, method: &str, operation: 
         "/v1/moderation/log" => {
             format!("/v1/moderation/log?review_id={unknown_review}&article_id={UNKNOWN_ARTICLE}")
         }
-        other => other.replace("{article_id}", UNKNOWN_ARTICLE),
+        other => other
+            .replace("{article_id}", UNKNOWN_ARTICLE)
+            .replace("{site_id}", "created-by-the-probe"),
     };
     assert!(
         !url.contains('{'),
@@ -607,6 +615,7 @@ async fn probe(app: &TestApp, keys: &Keys, path: &str, method: &str, operation: 
             "language": "en",
         })),
         ("post", "/v1/data-rights/erasures") => Some(json!({"author_email": "nobody@example.com"})),
+        ("put", "/v1/sites/{site_id}") => Some(json!({"name": "Created by the probe"})),
         ("post", "/v1/webhook-endpoints") => {
             Some(json!({"url": "http://127.0.0.1:9/refusals-probe"}))
         }
