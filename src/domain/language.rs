@@ -169,14 +169,16 @@ impl Default for LanguageDetector {
     }
 }
 
-/// The detector's language for an ISO 639-3 code. ISO 639-1 names macrolanguages (`fa`,
-/// `zh`), the detector their most used member (Iranian Persian, Mandarin).
+/// ISO 639-1 names macrolanguages (`fa`, `zh`); the detector knows their most used member
+/// (Iranian Persian, Mandarin): (macrolanguage, member), in ISO 639-3.
+const MACROLANGUAGE_MEMBERS: [(&str, &str); 2] = [("fas", "pes"), ("zho", "cmn")];
+
+/// The detector's language for an ISO 639-3 code.
 fn detected_as(code: &str) -> Option<Lang> {
-    let member = match code {
-        "fas" => "pes",
-        "zho" => "cmn",
-        other => other,
-    };
+    let member = MACROLANGUAGE_MEMBERS
+        .iter()
+        .find(|(macrolanguage, _)| *macrolanguage == code)
+        .map_or(code, |(_, member)| member);
     Lang::from_code(member)
 }
 
@@ -398,7 +400,11 @@ fn exclusive<K: std::hash::Hash + Eq>(pairs: impl Iterator<Item = (K, Lang)>) ->
 
 /// The ISO 639-1 tag of a whatlang language, when it has one.
 fn tag(lang: Lang) -> Option<LanguageTag> {
-    isolang::Language::from_639_3(lang.code())
+    let code = MACROLANGUAGE_MEMBERS
+        .iter()
+        .find(|(_, member)| *member == lang.code())
+        .map_or(lang.code(), |(macrolanguage, _)| macrolanguage);
+    isolang::Language::from_639_3(code)
         .and_then(|language| language.to_639_1())
         .and_then(|code| LanguageTag::parse(code).ok())
 }
@@ -485,8 +491,16 @@ mod tests {
         assert_eq!(detected(&newsroom, english).as_deref(), Some("en"));
         assert!(LanguageDetector::among(&["xx".into()]).is_err());
         assert!(LanguageDetector::among(&[]).is_ok());
-        // Macrolanguages a site may name: Persian and Chinese.
+        // Macrolanguages a site may name: Persian and Chinese, detected under their own tags.
         assert!(LanguageDetector::among(&["fa".into(), "zh".into()]).is_ok());
+        assert_eq!(
+            tag(Lang::Pes).map(|t| t.as_str().to_owned()).as_deref(),
+            Some("fa")
+        );
+        assert_eq!(
+            tag(Lang::Cmn).map(|t| t.as_str().to_owned()).as_deref(),
+            Some("zh")
+        );
     }
 
     /// The cost per review over the labelled set, before (whatlang among all its languages, as

@@ -34,6 +34,7 @@ mod refusals;
 mod reviews;
 mod security;
 mod site_admin;
+mod site_network;
 mod sites;
 mod status_decision;
 mod upgrade;
