@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::{Checked, CheckedBody};
-use super::responses::{BadBody, KeyNeeded, KeyRequired, Unavailable};
+use super::responses::{BadBody, BadParameter, KeyNeeded, KeyRequired, Unavailable};
 use crate::auth::ApiCaller;
 use crate::domain::moderation::ModerationMode;
 use crate::domain::site::{SiteId, SiteSettings, SiteSettingsRequest};
@@ -125,7 +125,7 @@ pub async fn list_sites(
     responses(
         (status = 200, description = "The site", body = Site),
         (status = 404, description = "No such site (or not one this key serves)", body = crate::error::Problem, content_type = "application/problem+json"),
-        KeyNeeded, Unavailable,
+        BadParameter, KeyNeeded, Unavailable,
     )
 )]
 #[get("/v1/sites/{site_id}")]

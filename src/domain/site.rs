@@ -98,7 +98,7 @@ pub struct SiteSettingsRequest {
     pub newsroom_name: Option<Option<String>>,
     /// The `whsec_…` secrets the site's CMS signs its events with (write only: never shown);
     /// null: MARGINALIA_CMS_WEBHOOK_SECRETS.
-    #[schema(value_type = Option<Vec<String>>, max_items = 5)]
+    #[schema(value_type = Option<Vec<String>>, min_items = 1, max_items = 5)]
     #[serde(default, deserialize_with = "present")]
     pub cms_secrets: Option<Option<Vec<String>>>,
 }
@@ -120,6 +120,8 @@ pub struct SiteSettings {
 /// Limits of a site's settings, each published into the schema above.
 pub const NAME_MAX_CHARS: usize = 200;
 pub const MAX_ORIGINS: usize = 20;
+/// As many as the language detector knows.
+pub const MAX_LANGUAGES: usize = 69;
 pub const MAX_BANNED_TERMS: usize = 1000;
 pub const BANNED_TERM_MAX_CHARS: usize = 100;
 pub const MAX_LINKS_LIMIT: u32 = 100;
@@ -138,6 +140,14 @@ impl SiteSettings {
             .map(|origins| origins.and_then(|list| keep(&mut errors, origin_list(&list))));
         let languages = request.languages.map(|languages| {
             languages.and_then(|list| {
+                if list.len() > MAX_LANGUAGES {
+                    let error = FieldError::new(
+                        "languages",
+                        FieldErrorCode::TooMany,
+                        format!("at most {MAX_LANGUAGES} languages"),
+                    );
+                    return keep(&mut errors, Err(error));
+                }
                 let checked = LanguageDetector::among(&list)
                     .map(|_| list.iter().map(|code| code.trim().to_owned()).collect())
                     .map_err(|message| {

@@ -300,6 +300,42 @@ fn published_limits_are_the_enforced_constants() {
     expect("PageSize", "default", json!(PageSize::DEFAULT));
     expect("Cursor", "maxLength", json!(CURSOR_MAX));
     expect("ArticleIds", "maxItems", json!(ArticleIds::MAX));
+    // A site's settings and its id.
+    use marginalia::domain::site::{self, SiteId};
+    let settings = &schemas["SiteSettingsRequest"]["properties"];
+    for (field, keyword, value) in [
+        ("name", "maxLength", site::NAME_MAX_CHARS as u64),
+        ("newsroom_name", "maxLength", site::NAME_MAX_CHARS as u64),
+        ("origins", "maxItems", site::MAX_ORIGINS as u64),
+        ("languages", "maxItems", site::MAX_LANGUAGES as u64),
+        ("banned_terms", "maxItems", site::MAX_BANNED_TERMS as u64),
+        ("max_links", "maximum", u64::from(site::MAX_LINKS_LIMIT)),
+        (
+            "flag_threshold",
+            "maximum",
+            u64::from(site::FLAG_THRESHOLD_MAX),
+        ),
+        ("cms_secrets", "maxItems", site::MAX_CMS_SECRETS as u64),
+    ] {
+        assert_eq!(
+            settings[field][keyword],
+            json!(value),
+            "SiteSettingsRequest.{field}.{keyword}"
+        );
+    }
+    for method in ["get", "put"] {
+        let parameter = &spec["paths"]["/v1/sites/{site_id}"][method]["parameters"][0]["schema"];
+        assert_eq!(
+            parameter["pattern"],
+            json!(SiteId::PATTERN),
+            "{method} site_id"
+        );
+        assert_eq!(
+            parameter["maxLength"],
+            json!(SiteId::MAX_LEN),
+            "{method} site_id"
+        );
+    }
     // The request and response fields refer to these schemas rather than restating them.
     let request = &schemas["CreateReviewRequest"]["properties"];
     for (field, schema) in [("rating", "Rating"), ("body", "ReviewBody")] {
