@@ -299,15 +299,17 @@ pub fn record_cms_event(outcome: CmsEventOutcome) {
 }
 
 /// Counts and times one answered request under its route template (`http_layer::routes` finds
-/// it; never the raw path, so the number of series stays bounded whatever clients send).
+/// it; never the raw path, so the number of series stays bounded whatever clients send) and,
+/// for the count, its site (a site that exists, or `unknown`: bounded by the sites created).
 pub fn record_request(
     route: metrics::SharedString,
+    site: metrics::SharedString,
     method: &'static str,
     status: u16,
     took: std::time::Duration,
 ) {
     let status = status_label(status);
-    metrics::counter!(HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
+    metrics::counter!(HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status, "site" => site)
         .increment(1);
     metrics::histogram!(HTTP_DURATION, "route" => route, "method" => method)
         .record(took.as_secs_f64());

@@ -19,6 +19,10 @@ use crate::webhooks::signature::Secret;
 
 /// How long the directory trusts what it read of the `sites` table.
 pub const FRESH_FOR: Duration = Duration::from_secs(5);
+/// How soon a request for a site the directory does not know reads the table again: a site just
+/// created (by the CLI, another node) is served within this, and requests naming sites that do
+/// not exist cost at most one read of the table per interval.
+const UNKNOWN_RETRY: Duration = Duration::from_secs(1);
 
 /// Why a request's site could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -101,18 +105,29 @@ impl SiteDirectory {
             .any(|allowed| allowed == "*" || allowed.as_bytes() == origin)
     }
 
+    /// Whether `site` was among the sites last read.
+    pub fn is_known(&self, site: &str) -> bool {
+        self.read().sites.contains_key(site)
+    }
+
     /// Makes the next request read the `sites` table again (after this node changed it).
     pub fn forget(&self) {
         self.write().loaded_at = None;
     }
 
-    /// The site's state if known, and whether what is known is fresh.
+    /// The site's state if known, and whether what is known is fresh enough: `FRESH_FOR` for a
+    /// known site, `UNKNOWN_RETRY` for one that was not there.
     fn cached(&self, site: &SiteId) -> (Option<Arc<AppState>>, bool) {
         let known = self.read();
+        let state = known.sites.get(site.as_str()).map(|s| s.state.clone());
+        let trusted_for = if state.is_some() {
+            FRESH_FOR
+        } else {
+            UNKNOWN_RETRY
+        };
         let fresh = known
             .loaded_at
-            .is_some_and(|loaded| loaded.elapsed() < FRESH_FOR);
-        let state = known.sites.get(site.as_str()).map(|s| s.state.clone());
+            .is_some_and(|loaded| loaded.elapsed() < trusted_for);
         (state, fresh)
     }
 

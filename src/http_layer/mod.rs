@@ -19,6 +19,7 @@ use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
 use crate::error::{problem_for_status, PROBLEM_JSON};
+use crate::sites::RequestSite;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest text of one request field (path, query, user agent, host) written to a log line.
@@ -55,6 +56,12 @@ impl RootSpanBuilder for BoundedRootSpan {
             .get::<RequestId>()
             .map(ToString::to_string)
             .unwrap_or_default();
+        // A valid site id (32 characters at most): `name_the_site` refused any other.
+        let site = request
+            .extensions()
+            .get::<RequestSite>()
+            .map(|site| site.0.to_string())
+            .unwrap_or_default();
         tracing::info_span!(
             "HTTP request",
             http.method = %bounded(request.method().as_str(), 16),
@@ -66,6 +73,7 @@ impl RootSpanBuilder for BoundedRootSpan {
             http.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
             request_id = %request_id,
+            site = %site,
             exception.message = tracing::field::Empty,
             exception.details = tracing::field::Empty,
         )

@@ -9,9 +9,11 @@ use ::metrics::SharedString;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, Error};
+use actix_web::{web, Error, HttpMessage};
 
+use crate::domain::site::SiteId;
 use crate::metrics;
+use crate::sites::{RequestSite, SiteDirectory};
 
 /// The documented paths, derived from the OpenAPI document that the registration produced, and
 /// the pages (`api::PAGES`, passed in by the caller):
@@ -156,8 +158,36 @@ pub async fn track_requests(
     let route = route_label(&req);
     let method = metrics::method_label(req.method());
     let response = next.call(req).await?;
-    metrics::record_request(route, method, response.status().as_u16(), started.elapsed());
+    // After the answer: the site directory has read the request's site by then.
+    let site = site_label(response.request());
+    metrics::record_request(
+        route,
+        site,
+        method,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     Ok(response)
+}
+
+/// The request's site as a label: one the directory knows (so at most as many as were
+/// created), else `unknown`.
+fn site_label(req: &actix_web::HttpRequest) -> SharedString {
+    let named = req
+        .extensions()
+        .get::<RequestSite>()
+        .map(|site| site.0.clone());
+    let directory = req.app_data::<web::Data<SiteDirectory>>();
+    match (named, directory) {
+        (None, _) => SharedString::const_str(SiteId::DEFAULT),
+        (Some(site), _) if site.as_str() == SiteId::DEFAULT => {
+            SharedString::const_str(SiteId::DEFAULT)
+        }
+        (Some(site), Some(directory)) if directory.is_known(site.as_str()) => {
+            SharedString::from(site.to_string())
+        }
+        _ => SharedString::const_str("unknown"),
+    }
 }
 
 /// The request's documented route template, `other` for an undocumented one (Swagger UI, the

@@ -67,7 +67,7 @@ async fn an_admin_key_scrapes_counters_that_move() {
 
     let before = scrape().await;
     let created = "marginalia_reviews_created_total";
-    let posted = r#"marginalia_http_requests_total{route="/v1/articles/{article_id}/reviews",method="POST",status="201"}"#;
+    let posted = r#"marginalia_http_requests_total{route="/v1/articles/{article_id}/reviews",method="POST",status="201",site="default"}"#;
     let stats_hits = r#"marginalia_read_cache_lookups_total{cache="stats",result="hit"}"#;
     let stats_misses = r#"marginalia_read_cache_lookups_total{cache="stats",result="miss"}"#;
     for i in 0..3 {
@@ -118,6 +118,50 @@ async fn an_admin_key_scrapes_counters_that_move() {
         !after.contains("metrics-article"),
         "series are labelled by route template, never by raw path"
     );
+
+    // Requests are counted per site: a site created now is served (and labelled) within a
+    // second; a site that does not exist is `unknown`, whatever its name.
+    let ukrainian = marginalia::domain::site::SiteId::parse("uk", "site").unwrap();
+    marginalia::store::sites::create(&app.pool, &ukrainian, "Українська служба")
+        .await
+        .unwrap();
+    let in_site = |site: &str| format!("{base}/sites/{site}/v1/articles/metrics-article/stats");
+    let mut served = 404;
+    let mut not_yet = 0.0;
+    for _ in 0..50 {
+        served = app
+            .client
+            .get(in_site("uk"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if served == 200 {
+            break;
+        }
+        not_yet += 1.0;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(served, 200, "the new site is served within a second or so");
+    for nowhere in ["nowhere", "not-a-site-either"] {
+        let response = app.client.get(in_site(nowhere)).send().await.unwrap();
+        assert_eq!(response.status(), 404);
+    }
+    let last = scrape().await;
+    let stats =
+        r#"marginalia_http_requests_total{route="/v1/articles/{article_id}/stats",method="GET","#;
+    assert_eq!(
+        value(&last, &format!(r#"{stats}status="200",site="uk"}}"#)),
+        Some(1.0),
+        "{last}"
+    );
+    assert_eq!(
+        value(&last, &format!(r#"{stats}status="404",site="unknown"}}"#)),
+        Some(2.0 + not_yet),
+        "{last}"
+    );
+    assert!(!last.contains("nowhere"), "unknown sites are not labels");
 }
 
 #[tokio::test(flavor = "multi_thread")]
