@@ -13,10 +13,13 @@
   const script = document.currentScript;
   // null in a module script: the widget is a classic script (and never an SVG one)
   if (!(script instanceof HTMLScriptElement)) return;
-  const api = new URL(script.src).origin;
+  const origin = new URL(script.src).origin;
+  // data-site names the newsroom's site (docs/sites.md); without it, the default site's API.
+  const site = script.dataset.site;
+  const api = origin + (site ? '/sites/' + encodeURIComponent(site) : '');
   // build.rs puts the stylesheet's content hash here: that URL is cached for good, and a release
   // that changes the styles changes the URL.
-  const CSS_URL = api + '/widget.css?v=__MARGINALIA_CSS_VERSION__';
+  const CSS_URL = origin + '/widget.css?v=__MARGINALIA_CSS_VERSION__';
   const PAGE_SIZE = 10;
   const SORTS = ['newest', 'oldest', 'highest', 'lowest'];
 

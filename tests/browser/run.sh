@@ -31,6 +31,11 @@ work=$SERVICE_WORK
 base=$SERVICE_BASE
 service_wait_ready
 key=$("$binary" keys create --name browser --scope cms 2>/dev/null)
+# A second site of the installation, created before the service first reads its sites: the
+# widget's data-site puts its reviews there.
+site=ukrainian
+"$binary" sites put "$site" --name 'Українська служба' --language uk 2>/dev/null
+site_key=$("$binary" keys create --name browser-site --scope cms --site "$site" 2>/dev/null)
 
 # The fixture article as the CMS registers it (the id is the path; the body is not sent), and a
 # second article whose reviews wait for a moderator.
@@ -49,9 +54,13 @@ print(json.dumps(article))' "$2" |
 }
 register "$article" '{}'
 register "$premoderated" '{"moderation": "pre", "url": "https://news.example.org/a/premoderated"}'
+# The same article id in the second site: another article, without reviews.
+curl -fsS -o /dev/null -X PUT "$base/sites/$site/v1/articles/$article" \
+  -H "Authorization: Bearer $site_key" -H 'Content-Type: application/json' \
+  --data '{"title": "Напади ІДІЛ-Хорасан", "language": "uk"}'
 
 set +e
-MARGINALIA_URL=$base ARTICLE_ID=$article PREMODERATED_ARTICLE_ID=$premoderated \
+MARGINALIA_URL=$base ARTICLE_ID=$article PREMODERATED_ARTICLE_ID=$premoderated SITE_ID=$site \
   node tests/browser/widget.test.mjs
 status=$?
 # Swagger UI at /docs/ under its Content-Security-Policy.

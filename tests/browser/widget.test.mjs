@@ -30,6 +30,7 @@ const require = createRequire(import.meta.url);
 const base = process.env.MARGINALIA_URL;
 const article = process.env.ARTICLE_ID;
 const premoderated = process.env.PREMODERATED_ARTICLE_ID;
+const site = process.env.SITE_ID;
 assert.ok(base && article && premoderated, 'run me through tests/browser/run.sh');
 // Gzip-encoded, js + css: what a first visit downloads (brotli, which browsers prefer, is smaller).
 const SIZE_BUDGET = 16 * 1024;
@@ -681,6 +682,42 @@ async function actions(browser) {
   await context.close();
 }
 
+async function siteWidget(browser) {
+  // Embedded with data-site, the widget reads and writes the same article id in that site: an
+  // article of its own, with its own reviews, beside the default site's.
+  const { context, page } = await openedArticle(browser, { locale: 'uk-UA' });
+  const siteAnswered = (method, path) =>
+    page.waitForResponse((response) => response.request().method() === method && new URL(response.url()).pathname === path);
+  const statsPath = `/sites/${site}/v1/articles/${article}/stats`;
+  const statsRead = siteAnswered('GET', statsPath);
+  await page.evaluate(
+    ([articleId, siteId]) => {
+      const target = document.createElement('div');
+      target.id = 'in-site';
+      const script = document.createElement('script');
+      Object.assign(script.dataset, { articleId, site: siteId, target: '#in-site', lang: 'uk' });
+      script.src = '/widget.js';
+      document.body.append(target, script);
+    },
+    [article, site],
+  );
+  assert.equal((await statsRead).status(), 200, 'the widget reads its site');
+  const inSite = page.locator('#in-site');
+  await inSite.getByText('Відгуків ще немає. Напишіть перший.').waitFor();
+  const defaultCount = (await stats(article)).review_count;
+  assert.ok(defaultCount > 0, 'the default site has reviews of this article id');
+
+  // A review written in it is stored in its site only.
+  await inSite.getByRole('radio').nth(4).check();
+  await inSite.locator('textarea').first().fill('Докладно і спокійно, дякую Українській службі.');
+  const created = siteAnswered('POST', `/sites/${site}/v1/articles/${article}/reviews`);
+  await inSite.locator('.marginalia__submit').first().click();
+  assert.equal((await created).status(), 201);
+  await until(async () => (await getJson(statsPath)).review_count === 1, 'the site counts its review');
+  assert.equal((await stats(article)).review_count, defaultCount, 'the default site does not');
+  await context.close();
+}
+
 async function auditor(browser, colorScheme) {
   // axe is injected as an inline script, which the demo's policy refuses: this context bypasses
   // CSP, and only audits (the reader's context above enforces it).
@@ -714,6 +751,7 @@ try {
   await freshStats(browser);
   await hostile(browser);
   await actions(browser);
+  await siteWidget(browser);
   await auditor(browser, 'light');
   await auditor(browser, 'dark');
 } finally {
