@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RAW_DIR = ROOT / "docs" / "benchmarks-raw"
 
 DEEP_ARTICLE = "deep"
+# The four-site rows: the default site and three more, each request to one of them at random.
+FOUR_SITES = ("default", "bench-uk", "bench-ru", "bench-fa")
 DEEP_REVIEWS = 100_000
 PAGE_SIZE = 20
 DEEP_PAGE = 5_000
@@ -170,24 +172,37 @@ def seed(conninfo: str) -> dict[int, tuple[str, str]]:
               FROM generate_series(1, {MIX_ARTICLES * MIX_REVIEWS_EACH}) g) s;
     """)
     # The counters the service keeps in step with every write, per stripe as it reads them.
+    # The other sites of the four-site rows: each with the deep article's newest 1,000 reviews
+    # (page 2 reads 20 of them after the same cursor, as in the default site).
+    for site in FOUR_SITES[1:]:
+        statements.append(f"""
+        INSERT INTO sites (site_id, name) VALUES ('{site}', 'Bench {site}') ON CONFLICT DO NOTHING;
+        INSERT INTO articles (site_id, article_id) VALUES ('{site}', '{DEEP_ARTICLE}');
+        INSERT INTO reviews (id, site_id, article_id, rating, title, body, author_name, language,
+                             status, created_at, updated_at)
+        SELECT gen_random_uuid(), '{site}', article_id, rating, title, body, author_name, language,
+               status, created_at, updated_at
+        FROM reviews WHERE site_id = 'default' AND article_id = '{DEEP_ARTICLE}'
+        ORDER BY created_at DESC LIMIT 1000;
+        """)
     statements.append("""
-        INSERT INTO article_stats (article_id, stripe, review_count, rating_sum, count_1, count_2, count_3, count_4, count_5)
-        SELECT article_id, (get_byte(uuid_send(id), 15) % 8)::smallint, count(*), sum(rating),
+        INSERT INTO article_stats (site_id, article_id, stripe, review_count, rating_sum, count_1, count_2, count_3, count_4, count_5)
+        SELECT site_id, article_id, (get_byte(uuid_send(id), 15) % 8)::smallint, count(*), sum(rating),
                count(*) FILTER (WHERE rating = 1), count(*) FILTER (WHERE rating = 2),
                count(*) FILTER (WHERE rating = 3), count(*) FILTER (WHERE rating = 4),
                count(*) FILTER (WHERE rating = 5)
-        FROM reviews GROUP BY 1, 2
-        ON CONFLICT (article_id, stripe) DO UPDATE SET review_count = EXCLUDED.review_count,
+        FROM reviews GROUP BY 1, 2, 3
+        ON CONFLICT (site_id, article_id, stripe) DO UPDATE SET review_count = EXCLUDED.review_count,
             rating_sum = EXCLUDED.rating_sum, count_1 = EXCLUDED.count_1, count_2 = EXCLUDED.count_2,
             count_3 = EXCLUDED.count_3, count_4 = EXCLUDED.count_4, count_5 = EXCLUDED.count_5;
-        INSERT INTO article_daily_stats (article_id, day, language, stripe, count_1, count_2, count_3, count_4, count_5)
-        SELECT article_id, (created_at AT TIME ZONE 'UTC')::date, COALESCE(language, ''),
+        INSERT INTO article_daily_stats (site_id, article_id, day, language, stripe, count_1, count_2, count_3, count_4, count_5)
+        SELECT site_id, article_id, (created_at AT TIME ZONE 'UTC')::date, COALESCE(language, ''),
                (get_byte(uuid_send(id), 15) % 8)::smallint,
                count(*) FILTER (WHERE rating = 1), count(*) FILTER (WHERE rating = 2),
                count(*) FILTER (WHERE rating = 3), count(*) FILTER (WHERE rating = 4),
                count(*) FILTER (WHERE rating = 5)
-        FROM reviews GROUP BY 1, 2, 3, 4
-        ON CONFLICT (article_id, day, language, stripe) DO UPDATE SET
+        FROM reviews GROUP BY 1, 2, 3, 4, 5
+        ON CONFLICT (site_id, article_id, day, language, stripe) DO UPDATE SET
             count_1 = EXCLUDED.count_1, count_2 = EXCLUDED.count_2, count_3 = EXCLUDED.count_3,
             count_4 = EXCLUDED.count_4, count_5 = EXCLUDED.count_5;
     """)
@@ -267,6 +282,12 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
                   'local n = 0\nrequest = function()\n  n = n + 1\n'
                   '  local body = string.format(\'{{"rating": %d, "body": "A benchmark review number %d with a realistic length for what readers write."}}\', n % 5 + 1, n)\n'
                   '  return wrk.format(nil, {path}, nil, body)\nend\n')
+    sites_lua = "({" + ", ".join(f'"{site}"' for site in FOUR_SITES) + "})"
+    def rotating_get(rest: str) -> str:
+        """A wrk script asking `rest` of one of the four sites at random."""
+        return ("request = function()\n"
+                f'  return wrk.format("GET", string.format("/sites/%s{rest}", {sites_lua}[math.random(1, 4)]))\n'
+                "end\n")
     # A viral day: 90 % reads (first pages and stats, as widgets ask), 10 % new reviews, over
     # 1,000 articles whose popularity follows Zipf's law.
     mixed_lua = MIXED_LUA.format(articles=MIX_ARTICLES)
@@ -290,6 +311,10 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
                        "ARRAY['review.created', 'article.stats_changed'], "
                        "'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')",
                  teardown="TRUNCATE webhook_attempts, webhook_deliveries, outbox_events, webhook_endpoints"),
+        # The same load spread over four sites (/sites/{site}/v1/…): each pooled connection is
+        # bound to the site of its request, which costs a round trip when the site changes.
+        Scenario("post_spread_4_sites", "POST review, 1,000 articles, 4 sites", "POST", "",
+                 body_lua=review_lua.format(path=f'string.format("/sites/%s/v1/articles/spread-%d/reviews", {sites_lua}[math.random(1, 4)], math.random(0, 999))')),
         Scenario("post_hot", "POST review, one hot article", "POST", "",
                  body_lua=review_lua.format(path='"/v1/articles/hot/reviews"'),
                  pgbench=submission_script(binary, "'pg-hot'", 0)),
@@ -308,6 +333,9 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
         Scenario("get_page_2", "GET page 2 (20 of 100,000)", "GET",
                  f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={cursors[2][0]}",
                  pgbench=page_sql.format(bound=f"AND {cursors[2][1]}")),
+        Scenario("get_page_2_4_sites", "GET page 2, 4 sites", "GET", "",
+                 body_lua=rotating_get(
+                     f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={cursors[2][0]}")),
         Scenario("get_page_5000", "GET page 5,000 (20 of 100,000)", "GET",
                  f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={cursors[DEEP_PAGE][0]}",
                  pgbench=page_sql.format(bound=f"AND {cursors[DEEP_PAGE][1]}")),
@@ -629,6 +657,17 @@ def report(args, results, pg, isso, rss: float, started: str,
             + (f"{pg_result.rps:,.0f} | {ratio(result.rps, pg_result.rps)} | " if pg_result else "– | – | ")
             + (f"{isso_result.rps:,.0f} | {ratio(result.rps, isso_result.rps)} |" if isso_result else "– | – |")
         )
+    by_name = {scenario.name: result for scenario, result in results}
+    pairs = [("POST review, 1,000 articles", "post_spread", "post_spread_4_sites"),
+             ("GET page 2 (uncached)", "get_page_2", "get_page_2_4_sites")]
+    measured = [(what, by_name[one], by_name[four]) for what, one, four in pairs
+                if one in by_name and four in by_name]
+    if measured:
+        lines += ["", "Four sites against one, in this run (each request of a four-site row goes to one "
+                  "of four sites at random; the acceptance bar is within 5 %):", "",
+                  "| load | one site req/s | four sites req/s | four / one |", "|---|---|---|---|"]
+        lines += [f"| {what} | {one.rps:,.0f} | {four.rps:,.0f} | {four.rps / one.rps:.3f} |"
+                  for what, one, four in measured]
     lines += ["", f"Peak RSS of the service over the whole run: **{rss:.1f} MiB**.", ""]
     previous_run, previous_rps = previous
     compared = [(s, r, previous_rps[s.title]) for s, r in results if s.title in previous_rps]

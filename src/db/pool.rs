@@ -73,25 +73,30 @@ impl BoundConnection {
     }
 
     /// Sets `marginalia.site` for the session when the connection serves another scope than
-    /// last time. Outside any transaction, so a rollback of the caller's work keeps it.
-    pub async fn bind(&mut self, scope: &Scope) -> diesel::QueryResult<()> {
-        use diesel_async::RunQueryDsl;
+    /// last time (outside any transaction, so a rollback of the caller's work keeps it).
+    ///
+    /// Pipelined: the setting is sent ahead of the caller's first statement and its answer is not
+    /// awaited, so changing sites costs no round trip (PostgreSQL runs a connection's statements
+    /// in order; tokio-postgres reads and drops the answer). Should the server refuse it all the
+    /// same, the connection keeps its previous site and the caller's statements, which name their
+    /// site besides, find nothing and write nothing (the policies check new rows too).
+    pub fn bind(&mut self, scope: &Scope) -> diesel::QueryResult<()> {
+        use diesel_async::SimpleAsyncConnection;
+        use futures_util::FutureExt;
         let setting = scope.setting();
         if self.bound_to.as_deref() == Some(setting) {
             return Ok(());
         }
         self.bound_to = None;
-        diesel::select(set_config("marginalia.site", setting, false))
-            .execute(&mut self.connection)
-            .await?;
+        // A site id is a slug (`SiteId`), `*` or empty: nothing to escape in a literal.
+        let statement = format!("SELECT set_config('marginalia.site', '{setting}', false)");
+        let mut shared = &self.connection;
+        if let Some(Err(error)) = shared.batch_execute(&statement).now_or_never() {
+            return Err(error);
+        }
         self.bound_to = Some(setting.to_owned());
         Ok(())
     }
-}
-
-diesel::define_sql_function! {
-    /// PostgreSQL's `set_config(name, value, is_local)`.
-    fn set_config(name: diesel::sql_types::Text, value: diesel::sql_types::Text, is_local: diesel::sql_types::Bool) -> diesel::sql_types::Text;
 }
 
 /// diesel-async's connection manager, handing out `BoundConnection`s.

@@ -117,7 +117,7 @@ fn site_of(pool: &Pool) -> Result<&str, StoreError> {
 /// pool's scope.
 pub async fn connection(pool: &Pool) -> Result<PooledConnection, StoreError> {
     let mut conn = pool.get().await?;
-    conn.bind(pool.scope()).await?;
+    conn.bind(pool.scope())?;
     Ok(conn)
 }
 
@@ -152,7 +152,7 @@ async fn within<T>(
     let mut conn = acquired.map_err(StoreError::from).inspect_err(record)?;
     let remaining = deadline.saturating_sub(started.elapsed());
     let bound_work = async {
-        conn.bind(pool.scope()).await?;
+        conn.bind(pool.scope())?;
         work(conn.connection()).await
     };
     match tokio::time::timeout(remaining, bound_work).await {
