@@ -668,6 +668,11 @@ def report(args, results, pg, isso, rss: float, started: str,
                   "| load | one site req/s | four sites req/s | four / one |", "|---|---|---|---|"]
         lines += [f"| {what} | {one.rps:,.0f} | {four.rps:,.0f} | {four.rps / one.rps:.3f} |"
                   for what, one, four in measured]
+        lines += ["", "Every row runs under the sites' row-level security (the service works as a role the "
+                  "policies hold). A four-site row adds, for each request whose connection last served "
+                  "another site, one `set_config` statement sent ahead of the request's own (no round "
+                  "trip waited for, but PostgreSQL parses and runs it), and the `/sites/{site}` prefix "
+                  "routed as the unprefixed path."]
     lines += ["", f"Peak RSS of the service over the whole run: **{rss:.1f} MiB**.", ""]
     previous_run, previous_rps = previous
     compared = [(s, r, previous_rps[s.title]) for s, r in results if s.title in previous_rps]

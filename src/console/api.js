@@ -6,7 +6,8 @@ import { ACTIONS, TRANSITIONS } from './transitions.js';
 
 /** @typedef {import('./transitions.js').Status} Status */
 /** @typedef {import('./transitions.js').Action} Action */
-/** @typedef {{ name: string, scopes: string[] }} Me The signed-in key, from GET /v1/me. */
+/** @typedef {{ name: string, scopes: string[], sites?: string[] | null }} Me The signed-in key, from GET /v1/me. */
+/** @typedef {{ site_id: string, name: string }} Site A site the key serves, from GET /v1/sites. */
 /** @typedef {{ reason: string, note?: string | null, created_at: string }} Flag */
 /** @typedef {{ author: string, body: string }} Reply */
 /**
@@ -42,6 +43,7 @@ import { ACTIONS, TRANSITIONS } from './transitions.js';
 /** @typedef {{ detail?: string, title?: string, [member: string]: unknown }} Problem RFC 9457 */
 
 const KEY_STORAGE = 'marginalia.console.key';
+const SITE_STORAGE = 'marginalia.console.site';
 // Answers 503 while PostgreSQL is unreachable; the console keeps trying rather than failing.
 const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 8000, 8000];
 
@@ -55,6 +57,16 @@ export const session = {
   },
   /** The signed-in key, from GET /v1/me. @type {Me | null} */
   me: null,
+  /** The sites the key serves, from GET /v1/sites. @type {Site[]} */
+  sites: [],
+  /** The site the console works on (this tab only); the default site's API when none. */
+  get site() {
+    return sessionStorage.getItem(SITE_STORAGE);
+  },
+  set site(value) {
+    if (value) sessionStorage.setItem(SITE_STORAGE, value);
+    else sessionStorage.removeItem(SITE_STORAGE);
+  },
   get isAdmin() {
     return Boolean(this.me?.scopes.includes('admin'));
   },
@@ -113,7 +125,10 @@ const wait = (ms, signal) =>
  * @param {CallOptions} [options]
  * @returns {Promise<T>} */
 export async function api(path, { method = 'GET', query, body, as = 'json', signal, key } = {}) {
-  const url = new URL(path, location.origin);
+  // A site's API is under /sites/{site}/v1/…; the installation's own paths are the same for all.
+  const installation = path === '/v1/me' || path.startsWith('/v1/sites');
+  const site = session.site;
+  const url = new URL(site && !installation ? `/sites/${encodeURIComponent(site)}${path}` : path, location.origin);
   for (const [name, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, String(value));
   }
@@ -156,6 +171,18 @@ export async function api(path, { method = 'GET', query, body, as = 'json', sign
     }
     if (as === 'none' || response.status === 204) return /** @type {T} */ (null);
     return as === 'blob' ? /** @type {Promise<T>} */ (response.blob()) : response.json();
+  }
+}
+
+/** Loads the sites the signed-in key serves and keeps the tab's choice if it is one of them, else
+ * the first (the default site first when the key serves it). */
+export async function loadSites() {
+  /** @type {{ items: Site[] }} */
+  const listed = await api('/v1/sites');
+  session.sites = listed.items;
+  const ids = listed.items.map((site) => site.site_id);
+  if (!session.site || !ids.includes(session.site)) {
+    session.site = ids.includes('default') ? 'default' : (ids[0] ?? null);
   }
 }
 

@@ -2,7 +2,7 @@
 // global shortcuts. Views live in views/; each renders into <main> and may handle shortcuts.
 // Routes: #/signin, #/queue/{pending|flagged|spam}, #/articles/{id}, #/log, #/integrations.
 
-import { api, ApiError, on, session } from './api.js';
+import { api, ApiError, loadSites, on, session } from './api.js';
 import { announce, focusHeading, h, isTyping, openDialog, uid } from './dom.js';
 import { countText, errorText, LANGUAGES, lang, setLang, t } from './i18n.js';
 import { clearToast, undoLast } from './toast.js';
@@ -97,6 +97,14 @@ function header() {
     Object.entries(LANGUAGES).map(([code, name]) => h('option', { value: code, lang: code, selected: code === lang() }, name)),
   );
   const pending = state.counts ? h('span', { class: 'nav__badge', id: 'nav-pending' }, countText(state.counts.pending)) : null;
+  // The site switcher: only the sites this key serves, and only when there is a choice.
+  const siteId = uid('site');
+  const siteSelect = h(
+    'select',
+    { id: siteId, onchange: () => changeSite(siteSelect.value) },
+    session.sites.map((site) => h('option', { value: site.site_id, selected: site.site_id === session.site }, site.name)),
+  );
+  const switcher = me && session.sites.length > 1 ? [h('label', { for: siteId, class: 'sr-only' }, t('site')), siteSelect] : null;
   return [
     h(
       'button',
@@ -119,6 +127,7 @@ function header() {
       h(
         'div',
         { class: 'shell__tools' },
+        switcher,
         h('label', { for: languageId, class: 'sr-only' }, t('language')),
         languageSelect,
         me
@@ -208,19 +217,34 @@ function route({ redraw = false } = {}) {
 // --- session -------------------------------------------------------------------------------------
 
 /** @param {Me} me */
-function onSignedIn(me) {
+async function onSignedIn(me) {
   session.me = me;
   state.signinNotice = null;
   const target = state.returnTo || HOME;
   state.returnTo = null;
+  await loadSites().catch(() => {});
   startPolling();
   navigate(target);
+}
+
+/** Works on another site from now on: its queue, log and integrations, from the start.
+ * @param {string} site */
+function changeSite(site) {
+  session.site = site;
+  state.counts = null;
+  stopPolling();
+  startPolling();
+  const name = session.sites.find((known) => known.site_id === site)?.name ?? site;
+  announce(t('siteChanged', { name }));
+  navigate(HOME);
 }
 
 /** @param {string | null} [notice] */
 function signOut(notice = null) {
   session.key = null;
   session.me = null;
+  session.site = null;
+  session.sites = [];
   state.counts = null;
   state.signinNotice = notice;
   stopPolling();
@@ -337,6 +361,7 @@ async function start() {
     // A reload keeps the tab's key; check it is still good before showing anything.
     try {
       session.me = await api('/v1/me', { key });
+      await loadSites().catch(() => {});
       startPolling();
     } catch (error) {
       // A refused key is forgotten; after an outage the tab keeps it, and a reload tries again.

@@ -498,6 +498,38 @@ async function adminIntegrations(page, ids) {
   await audit(page, 'integrations, new secret');
 }
 
+/** The site switcher of an installation-wide key: every site, and the chosen one's queue. */
+async function siteSwitcher(page) {
+  const switcher = page.getByLabel('Site', { exact: true });
+  assert.deepEqual(await switcher.locator('option').allInnerTexts(), ['Default site', 'Українська служба']);
+  assert.equal(await switcher.inputValue(), 'default');
+  const queueRead = page.waitForResponse((response) => new URL(response.url()).pathname === `/sites/${env.SITE_ID}/v1/moderation/queue`);
+  await switcher.selectOption(env.SITE_ID);
+  assert.equal((await queueRead).status(), 200, 'the queue of the chosen site');
+  await page.getByRole('heading', { name: 'Moderation queue' }).waitFor();
+  assert.equal(await page.getByLabel('Site', { exact: true }).inputValue(), env.SITE_ID);
+  await audit(page, 'queue (site switcher)');
+  await page.getByLabel('Site', { exact: true }).selectOption('default');
+  await page.getByRole('heading', { name: 'Moderation queue' }).waitFor();
+  await page.getByRole('link', { name: 'Integrations' }).click();
+  await page.getByRole('heading', { name: 'Integrations' }).waitFor();
+}
+
+/** A desk of one site signs in to that site's queue, with no switcher to show. */
+async function siteDesk(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  await watch(context, page);
+  await page.goto(console_);
+  const queueRead = page.waitForResponse((response) => new URL(response.url()).pathname === `/sites/${env.SITE_ID}/v1/moderation/queue`);
+  await signIn(page, env.SITE_MODERATOR_KEY);
+  assert.equal((await queueRead).status(), 200, "the desk's own site");
+  await page.getByRole('heading', { name: 'Moderation queue' }).waitFor();
+  assert.equal(await page.getByLabel('Site', { exact: true }).count(), 0, 'one site: no switcher');
+  await context.close();
+}
+
 async function ukrainian(page) {
   await page.getByLabel('Language').selectOption('uk');
   await page.getByRole('heading', { name: 'Інтеграції' }).waitFor();
@@ -513,8 +545,8 @@ async function ukrainian(page) {
   await page.locator('.chip--reason', { hasText: 'Крик (переважно великі літери або повтори)' }).first().waitFor();
   await audit(page, 'queue (uk)');
   assert.deepEqual(await page.context().cookies(), [], 'no cookies');
-  const storage = await page.evaluate(() => ({ local: Object.keys(localStorage), session: Object.keys(sessionStorage) }));
-  assert.deepEqual(storage, { local: ['marginalia.console.lang'], session: ['marginalia.console.key'] });
+  const storage = await page.evaluate(() => ({ local: Object.keys(localStorage).sort(), session: Object.keys(sessionStorage).sort() }));
+  assert.deepEqual(storage, { local: ['marginalia.console.lang'], session: ['marginalia.console.key', 'marginalia.console.site'] });
   await page.getByRole('button', { name: 'Вийти' }).click();
   await page.getByRole('heading', { name: 'Вхід до консолі редакторів' }).waitFor();
 }
@@ -752,10 +784,12 @@ try {
   await moderatorIntegrations(page);
   await revocation(page);
   await adminIntegrations(page, ids);
+  await siteSwitcher(page);
   await ukrainian(page);
   await context.close();
   await phone(browser, ids);
   await density(browser, ids);
+  await siteDesk(browser);
 } finally {
   await browser.close();
   receiver.close();

@@ -75,9 +75,11 @@ moderator=$("$binary" keys create --name desk-olha --scope moderator 2>/dev/null
 admin=$("$binary" keys create --name ops-admin --scope admin 2>/dev/null)
 revoked=$("$binary" keys create --name night-shift --scope moderator 2>"$work/revoked.txt")
 revoked_id=$(sed -nE 's/.*Created key ([0-9a-f-]{36}) .*/\1/p' "$work/revoked.txt")
+site_moderator=$("$binary" keys create --name uk-desk --scope moderator --site "$site" 2>/dev/null)
 set +e
 MARGINALIA_URL=$base ARTICLE_ID=$article PREMODERATED_ARTICLE_ID=$premoderated MARGINALIA_BIN=$binary \
   CMS_KEY=$key MODERATOR_KEY=$moderator ADMIN_KEY=$admin REVOKED_KEY=$revoked REVOKED_KEY_ID=$revoked_id \
+  SITE_ID=$site SITE_MODERATOR_KEY=$site_moderator \
   node tests/browser/console.test.mjs
 console_status=$?
 set -e
