@@ -116,7 +116,8 @@ pub async fn put_article(
     let (article, created) = cms::put_article(&state, &caller, &article_id, &put).await?;
     let mut response = if created {
         let mut created = HttpResponse::Created();
-        created.insert_header((header::LOCATION, format!("/v1/articles/{article_id}")));
+        let location = state.located(&format!("/v1/articles/{article_id}"));
+        created.insert_header((header::LOCATION, location));
         created
     } else {
         HttpResponse::Ok()

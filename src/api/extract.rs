@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::client::Client;
+use crate::db::pool::Scope;
 use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::page::PageQuery;
 use crate::domain::query::{day_range_from_pairs, ExportQuery, LogQuery, QueueFilter};
@@ -37,6 +38,17 @@ impl SiteState {
             .get::<SiteContext>()
             .map(|context| Self(context.0.clone()))
             .ok_or_else(|| ApiError::Internal("the request's site was not resolved".into()))
+    }
+}
+
+impl SiteState {
+    /// `path` (`/v1/…`) as the request's site serves it: under `/sites/{site}` for a site other
+    /// than the default, whose unprefixed paths stay as they were. For `Location` headers.
+    pub fn located(&self, path: &str) -> String {
+        match self.pool.scope() {
+            Scope::Site(site) if site.as_str() != SiteId::DEFAULT => format!("/sites/{site}{path}"),
+            _ => path.to_owned(),
+        }
     }
 }
 

@@ -131,7 +131,7 @@ pub async fn create_review(
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
-            format!("/v1/reviews/{}", created.review.id),
+            state.located(&format!("/v1/reviews/{}", created.review.id)),
         ))
         .json(CreatedReview {
             review: created.review,

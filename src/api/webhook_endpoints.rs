@@ -282,7 +282,7 @@ pub async fn create_endpoint(
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
-            format!("/v1/webhook-endpoints/{}", row.id),
+            state.located(&format!("/v1/webhook-endpoints/{}", row.id)),
         ))
         .json(CreatedEndpoint {
             endpoint: row.into(),

@@ -89,7 +89,8 @@ impl BoundConnection {
         }
         self.bound_to = None;
         // A site id is a slug (`SiteId`), `*` or empty: nothing to escape in a literal.
-        let statement = format!("SELECT set_config('marginalia.site', '{setting}', false)");
+        // SET, a utility statement, skips the planner and executor a SELECT would go through.
+        let statement = format!("SET marginalia.site = '{setting}'");
         let mut shared = &self.connection;
         if let Some(Err(error)) = shared.batch_execute(&statement).now_or_never() {
             return Err(error);

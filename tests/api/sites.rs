@@ -230,17 +230,15 @@ async fn the_same_article_id_in_two_sites_is_two_articles_with_their_own_reviews
         .site_key("default", &[marginalia::auth::Scope::Cms])
         .await;
     let uk_cms = app.site_key("uk", &[marginalia::auth::Scope::Cms]).await;
+    let in_default = put_article_in(&app, "default", &default_cms, "shared-1").await;
+    assert_eq!(in_default.status(), 201);
+    assert_eq!(in_default.headers()["location"], "/v1/articles/shared-1");
+    let in_uk = put_article_in(&app, "uk", &uk_cms, "shared-1").await;
+    assert_eq!(in_uk.status(), 201);
     assert_eq!(
-        put_article_in(&app, "default", &default_cms, "shared-1")
-            .await
-            .status(),
-        201
-    );
-    assert_eq!(
-        put_article_in(&app, "uk", &uk_cms, "shared-1")
-            .await
-            .status(),
-        201
+        in_uk.headers()["location"],
+        "/sites/uk/v1/articles/shared-1",
+        "the site's own path"
     );
     let in_default = post_review_in(&app, "default", "shared-1", 1).await;
     let in_uk = post_review_in(&app, "uk", "shared-1", 5).await;
