@@ -670,7 +670,7 @@ def report(args, results, pg, isso, rss: float, started: str,
                   for what, one, four in measured]
         lines += ["", "Every row runs under the sites' row-level security (the service works as a role the "
                   "policies hold). A four-site row adds, for each request whose connection last served "
-                  "another site, one `set_config` statement sent ahead of the request's own (no round "
+                  "another site, one `SET marginalia.site` statement sent ahead of the request's own (no round "
                   "trip waited for, but PostgreSQL parses and runs it), and the `/sites/{site}` prefix "
                   "routed as the unprefixed path."]
     lines += ["", f"Peak RSS of the service over the whole run: **{rss:.1f} MiB**.", ""]
