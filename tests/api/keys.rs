@@ -1,17 +1,7 @@
 //! `marginalia keys create|list|revoke` against the service's database.
 
-use std::process::Command;
-
-use crate::common::spawn_app;
+use crate::common::{marginalia, spawn_app};
 use serde_json::json;
-
-fn marginalia(database_url: &str, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_marginalia"))
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .output()
-        .expect("the binary runs")
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_created_key_works_until_revoked() {

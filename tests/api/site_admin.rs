@@ -2,12 +2,10 @@
 //! or `marginalia sites put`; every key lists the sites it serves; the site's API is served
 //! under its prefix at once.
 
-use std::process::Command;
-
 use marginalia::auth::Scope;
 use serde_json::{json, Value};
 
-use crate::common::{expect_problem, problem_fields, spawn_app, TestApp};
+use crate::common::{expect_problem, marginalia, problem_fields, spawn_app, TestApp};
 
 async fn put_site(app: &TestApp, key: &str, id: &str, body: &Value) -> reqwest::Response {
     app.client
@@ -176,14 +174,6 @@ async fn every_wrong_setting_is_named() {
         ["site_id"]
     );
     assert_eq!(site_ids(&app, &admin).await, ["default"]);
-}
-
-fn marginalia(database_url: &str, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_marginalia"))
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .output()
-        .expect("the binary runs")
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -760,3 +760,13 @@ pub async fn post_until_created(
     }
     (None, others)
 }
+
+/// Runs the `marginalia` binary with `args` against the database at `database_url`, as an
+/// operator on the server would (`keys …`, `sites …`).
+pub fn marginalia(database_url: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_marginalia"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .output()
+        .expect("the binary runs")
+}
