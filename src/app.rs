@@ -95,7 +95,6 @@ impl Application {
             None
         };
         let state = app_state(settings, pool.clone(), outbox)?;
-        spawn_forgetting(&state);
         let server = start(listener, state, server_options(&settings.server))?;
         Ok(Self {
             server,
@@ -303,6 +302,7 @@ fn start(
         state.clone(),
         options.cors_origins.clone(),
     ));
+    spawn_forgetting(directory.clone());
     let state = web::Data::new(state);
     let sites = web::Data::from(directory.clone());
     let metrics_with_key = options.metrics_with_key;
@@ -369,18 +369,12 @@ fn start(
 }
 
 /// Forgets idle clients of the rate limits now and then (on the runtime the server runs on).
-fn spawn_forgetting(state: &AppState) {
-    let limits = [
-        state.abuse.reviews_limit.clone(),
-        state.abuse.reactions_limit.clone(),
-    ];
+fn spawn_forgetting(directory: Arc<SiteDirectory>) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(rate_limit::FORGET_EVERY);
         loop {
             every.tick().await;
-            for limit in &limits {
-                limit.forget_idle();
-            }
+            directory.forget_idle_clients();
         }
     });
 }

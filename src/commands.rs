@@ -232,7 +232,7 @@ pub enum SitesCommand {
     /// Create the site, or change the settings given.
     Put {
         id: String,
-        settings: SiteSettingsRequest,
+        settings: Box<SiteSettingsRequest>,
     },
 }
 
@@ -272,7 +272,7 @@ async fn sites_with(
         SitesCommand::Put { id, settings } => {
             let site =
                 SiteId::parse(&id, "site").map_err(|error| format!("{id}: {}", error.message))?;
-            let settings = SiteSettings::parse(settings).map_err(|errors| flag_errors(&errors))?;
+            let settings = SiteSettings::parse(*settings).map_err(|errors| flag_errors(&errors))?;
             let (row, created) = services::sites::put(&pool, &site, &settings)
                 .await
                 .map_err(|error| match error {

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use marginalia::auth::Scope;
 use marginalia::commands::{self, KeysCommand, SitesCommand};
 use marginalia::config::Settings;
@@ -81,61 +81,66 @@ enum Sites {
     Put {
         /// The site's id: lowercase letters, digits and inner hyphens, e.g. `bbc-ukrainian`.
         id: String,
-        #[arg(long)]
-        name: Option<String>,
-        /// An origin whose pages may call the site's API (repeat for several).
-        #[arg(long = "origin")]
-        origins: Vec<String>,
-        /// A language reviews may be detected as, ISO 639-1 (repeat for several).
-        #[arg(long = "language")]
-        languages: Vec<String>,
-        #[arg(long, value_enum)]
-        moderation: Option<ModerationMode>,
-        /// A term that holds a review for moderation (repeat for several).
-        #[arg(long = "banned-term")]
-        banned_terms: Vec<String>,
-        #[arg(long)]
-        max_links: Option<u32>,
-        #[arg(long)]
-        flag_threshold: Option<u32>,
-        #[arg(long)]
-        newsroom_name: Option<String>,
-        /// A `whsec_…` secret the site's CMS signs its events with (repeat for several).
-        #[arg(long = "cms-secret")]
-        cms_secrets: Vec<String>,
+        #[command(flatten)]
+        flags: Box<SiteFlags>,
     },
+}
+
+/// The settings `sites put` may give, each the API's member of the same name.
+#[derive(Args)]
+struct SiteFlags {
+    #[arg(long)]
+    name: Option<String>,
+    /// An origin whose pages may call the site's API (repeat for several).
+    #[arg(long = "origin")]
+    origins: Vec<String>,
+    /// A language reviews may be detected as, ISO 639-1 (repeat for several).
+    #[arg(long = "language")]
+    languages: Vec<String>,
+    #[arg(long, value_enum)]
+    moderation: Option<ModerationMode>,
+    /// A term that holds a review for moderation (repeat for several).
+    #[arg(long = "banned-term")]
+    banned_terms: Vec<String>,
+    #[arg(long)]
+    max_links: Option<u32>,
+    #[arg(long)]
+    flag_threshold: Option<u32>,
+    #[arg(long)]
+    newsroom_name: Option<String>,
+    /// Reviews one client address may send the site a minute (0: no limit).
+    #[arg(long)]
+    rate_limit_reviews: Option<u32>,
+    /// Votes and flags one client address may send the site a minute (0: no limit).
+    #[arg(long)]
+    rate_limit_reactions: Option<u32>,
+    /// A `whsec_…` secret the site's CMS signs its events with (repeat for several).
+    #[arg(long = "cms-secret")]
+    cms_secrets: Vec<String>,
 }
 
 impl Sites {
     fn command(self) -> SitesCommand {
         match self {
             Self::List => SitesCommand::List,
-            Self::Put {
-                id,
-                name,
-                origins,
-                languages,
-                moderation,
-                banned_terms,
-                max_links,
-                flag_threshold,
-                newsroom_name,
-                cms_secrets,
-            } => {
+            Self::Put { id, flags } => {
+                let flags = *flags;
                 let given = |list: Vec<String>| (!list.is_empty()).then_some(Some(list));
                 SitesCommand::Put {
                     id,
-                    settings: SiteSettingsRequest {
-                        name,
-                        origins: given(origins),
-                        languages: given(languages),
-                        moderation: moderation.map(Some),
-                        banned_terms: given(banned_terms),
-                        max_links: max_links.map(Some),
-                        flag_threshold: flag_threshold.map(Some),
-                        newsroom_name: newsroom_name.map(Some),
-                        cms_secrets: given(cms_secrets),
-                    },
+                    settings: Box::new(SiteSettingsRequest {
+                        name: flags.name,
+                        origins: given(flags.origins),
+                        languages: given(flags.languages),
+                        moderation: flags.moderation.map(Some),
+                        banned_terms: given(flags.banned_terms),
+                        max_links: flags.max_links.map(Some),
+                        flag_threshold: flags.flag_threshold.map(Some),
+                        newsroom_name: flags.newsroom_name.map(Some),
+                        cms_secrets: given(flags.cms_secrets),
+                        rate_limit_reviews: flags.rate_limit_reviews.map(Some),
+                        rate_limit_reactions: flags.rate_limit_reactions.map(Some),
+                    }),
                 }
             }
         }

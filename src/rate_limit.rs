@@ -36,6 +36,7 @@ impl LimitedWrite {
 #[derive(Clone)]
 pub struct Limit {
     kind: LimitedWrite,
+    per_minute: u32,
     limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
 }
 
@@ -43,7 +44,26 @@ impl Limit {
     pub fn per_minute(kind: LimitedWrite, per_minute: u32) -> Self {
         let limiter = NonZeroU32::new(per_minute)
             .map(|rate| Arc::new(RateLimiter::dashmap(Quota::per_minute(rate))));
-        Self { kind, limiter }
+        Self {
+            kind,
+            per_minute,
+            limiter,
+        }
+    }
+
+    /// Requests a minute per address (0: no limit).
+    pub fn per_minute_rate(&self) -> u32 {
+        self.per_minute
+    }
+
+    /// Whether both count in the same buckets (a site without limits of its own shares the
+    /// installation's).
+    pub fn same_buckets(&self, other: &Limit) -> bool {
+        match (&self.limiter, &other.limiter) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => self.per_minute == other.per_minute,
+            _ => false,
+        }
     }
 
     /// Counts one request from `address` (its network: an IPv6 client is its /64); over the

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::domain::language::LanguageDetector;
 use crate::domain::moderation::ModerationMode;
 use crate::domain::site::SiteId;
-use crate::read_cache::ReadCache;
+use crate::rate_limit::{Limit, LimitedWrite};
 use crate::state::AppState;
 use crate::store::sites::SiteRow;
 use crate::store::{self, StoreError};
@@ -90,6 +90,47 @@ impl SiteDirectory {
             .ok_or_else(|| SiteError::Unknown(site.to_string()))
     }
 
+    /// Every site's state, read afresh from the `sites` table (a site created a moment ago by
+    /// another node is included), in site id order: for an installation admin's request that
+    /// acts on every site.
+    pub async fn every_site(&self) -> Result<Vec<(SiteId, Arc<AppState>)>, StoreError> {
+        {
+            let _one_at_a_time = self.reloading.lock().await;
+            self.reload().await?;
+        }
+        let known = self.read();
+        let mut sites: Vec<_> = known
+            .sites
+            .values()
+            .filter_map(|site| {
+                let id = SiteId::parse(&site.row.site_id, "site_id").ok()?;
+                Some((id, site.state.clone()))
+            })
+            .collect();
+        sites.sort_by(|(a, _), (b, _)| a.as_str().cmp(b.as_str()));
+        Ok(sites)
+    }
+
+    /// Forgets idle clients of every rate limit: the installation's and each site's own.
+    pub fn forget_idle_clients(&self) {
+        let installation = &self.installation.abuse;
+        let mut limits = vec![&installation.reviews_limit, &installation.reactions_limit];
+        let known = self.read();
+        for site in known.sites.values() {
+            for limit in [
+                &site.state.abuse.reviews_limit,
+                &site.state.abuse.reactions_limit,
+            ] {
+                if !limits.iter().any(|seen| seen.same_buckets(limit)) {
+                    limits.push(limit);
+                }
+            }
+        }
+        for limit in limits {
+            limit.forget_idle();
+        }
+    }
+
     /// Whether a browser page at `origin` may call `site`'s API: one of the site's origins, or
     /// of the installation's when the site has none (`*`: any). Judged on what was last read
     /// (`serve_the_site` reads the site before CORS runs).
@@ -139,13 +180,14 @@ impl SiteDirectory {
             let previous = known.sites.remove(&row.site_id);
             let site = match previous {
                 Some(previous) if previous.row == row => previous,
-                previous => {
-                    let read_cache = previous.map(|p| p.state.read_cache.clone());
-                    Site {
-                        state: Arc::new(site_state(&self.installation, &row, read_cache)),
-                        row,
-                    }
-                }
+                previous => Site {
+                    state: Arc::new(site_state(
+                        &self.installation,
+                        &row,
+                        previous.map(|p| p.state).as_deref(),
+                    )),
+                    row,
+                },
             };
             sites.insert(site.row.site_id.clone(), site);
         }
@@ -169,14 +211,42 @@ impl SiteDirectory {
     }
 }
 
-/// A site's state: the installation's, with the site's own settings where it has them. A stored
-/// setting that no longer parses (the API validates before storing, so only a hand-edited row)
-/// is logged and the installation's is used.
-fn site_state(installation: &AppState, row: &SiteRow, read_cache: Option<ReadCache>) -> AppState {
+/// A site's state: the installation's, with the site's own settings where it has them. What
+/// outlives a change of settings comes from the `previous` state: the read cache, and the rate
+/// limits' buckets while their rate stays. A stored setting that no longer parses (the API
+/// validates before storing, so only a hand-edited row) is logged and the installation's is
+/// used.
+fn site_state(installation: &AppState, row: &SiteRow, previous: Option<&AppState>) -> AppState {
     let mut state = installation.clone();
     let site = SiteId::parse(&row.site_id, "site_id").unwrap_or_else(|_| SiteId::default_site());
     state.pool = installation.pool.site(&site);
-    state.read_cache = read_cache.unwrap_or_else(|| installation.read_cache.fresh());
+    state.read_cache = previous.map_or_else(
+        || installation.read_cache.fresh(),
+        |previous| previous.read_cache.clone(),
+    );
+    let own_limit = |kind, rate: Option<i32>, previous: Option<&Limit>| {
+        let rate = u32::try_from(rate?).ok()?;
+        Some(match previous {
+            Some(limit) if limit.per_minute_rate() == rate => limit.clone(),
+            _ => Limit::per_minute(kind, rate),
+        })
+    };
+    let previous_abuse = previous.map(|p| &p.abuse);
+    // Without a rate of its own, the site counts in the installation's buckets (the clone's).
+    if let Some(limit) = own_limit(
+        LimitedWrite::Reviews,
+        row.rate_limit_reviews,
+        previous_abuse.map(|a| &a.reviews_limit),
+    ) {
+        state.abuse.reviews_limit = limit;
+    }
+    if let Some(limit) = own_limit(
+        LimitedWrite::Reactions,
+        row.rate_limit_reactions,
+        previous_abuse.map(|a| &a.reactions_limit),
+    ) {
+        state.abuse.reactions_limit = limit;
+    }
     let moderation = &mut state.moderation;
     if let Some(mode) = row
         .moderation

@@ -22,6 +22,8 @@ use crate::domain::review::{AuthorEmail, ReviewStatus};
 use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::services;
+use crate::sites::SiteDirectory;
+use crate::state::AppState;
 use crate::store;
 use crate::store::moderation::ModeratedReviewRow;
 
@@ -96,10 +98,12 @@ pub struct ExportedReview {
     pub edited_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     pub erased_at: Option<DateTime<Utc>>,
+    /// The site the review belongs to.
+    pub site_id: String,
 }
 
-impl From<ModeratedReviewRow> for ExportedReview {
-    fn from(row: ModeratedReviewRow) -> Self {
+impl From<(String, ModeratedReviewRow)> for ExportedReview {
+    fn from((site_id, row): (String, ModeratedReviewRow)) -> Self {
         let public = row.public;
         Self {
             id: public.id,
@@ -120,6 +124,7 @@ impl From<ModeratedReviewRow> for ExportedReview {
             edited_at: public.edited_at,
             updated_at: row.updated_at,
             erased_at: row.erased_at,
+            site_id,
         }
     }
 }
@@ -148,7 +153,7 @@ impl ExportedReview {
 /// Encodes one batch of an export.
 fn encode(
     format: ExportFormat,
-    rows: Vec<ModeratedReviewRow>,
+    rows: Vec<(String, ModeratedReviewRow)>,
     header: bool,
 ) -> Result<Bytes, String> {
     match format {
@@ -189,6 +194,7 @@ fn encode(
     params(
         ("format" = Option<ExportFormat>, Query, description = "Default `ndjson`"),
         ("article_id" = Option<ArticleId>, Query, description = "Only this article's reviews"),
+        ("author_email" = Option<AuthorEmail>, Query, description = "Only this author's reviews (compared case-insensitively)"),
         ("status" = Option<ReviewStatus>, Query, description = "Only reviews in this status"),
         ("since" = Option<DateTime<Utc>>, Query, description = "Only reviews created at or after this time (RFC 3339)"),
     ),
@@ -207,10 +213,19 @@ pub async fn export(
     caller: ApiCaller,
     ExportQueryParams(query): ExportQueryParams,
 ) -> Result<HttpResponse, ApiError> {
+    stream_export(state.pool.clone(), &caller, query).await
+}
+
+/// Answers an export of what `pool` sees: one site's reviews, or every site's.
+async fn stream_export(
+    pool: Pool,
+    caller: &ApiCaller,
+    query: ExportQuery,
+) -> Result<HttpResponse, ApiError> {
     let ExportQuery { filter, format } = query;
     // The first batch is read before answering, so an unavailable database is still a 503.
-    let first = store::data_rights::export_batch(&state.pool, &filter, None).await?;
-    tracing::info!(key = %caller.key_name, ?format, "reviews export started");
+    let first = store::data_rights::export_batch(&pool, &filter, None).await?;
+    tracing::info!(key = %caller.key_name, ?format, scope = ?pool.scope(), "reviews export started");
     let content_type = match format {
         ExportFormat::Ndjson => "application/x-ndjson",
         ExportFormat::Csv => "text/csv; charset=utf-8",
@@ -218,7 +233,97 @@ pub async fn export(
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(export_batches(state.pool.clone(), filter, format, first)))
+        .streaming(export_batches(pool, filter, format, first)))
+}
+
+/// Export reviews of every site.
+///
+/// The same export as `GET /v1/exports/reviews`, over every site of the installation, each
+/// review with its `site_id`: with `author_email`, everything a reader wrote anywhere, as a
+/// data-rights request for access needs. For an installation-wide `admin` key (created without
+/// `--site`); the same under every site prefix.
+#[utoipa::path(
+    tag = "data rights",
+    params(
+        ("format" = Option<ExportFormat>, Query, description = "Default `ndjson`"),
+        ("article_id" = Option<ArticleId>, Query, description = "Only reviews of articles with this id (in any site)"),
+        ("author_email" = Option<AuthorEmail>, Query, description = "Only this author's reviews (compared case-insensitively)"),
+        ("status" = Option<ReviewStatus>, Query, description = "Only reviews in this status"),
+        ("since" = Option<DateTime<Utc>>, Query, description = "Only reviews created at or after this time (RFC 3339)"),
+    ),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The reviews of every site", content(
+            (String = "application/x-ndjson"),
+            (String = "text/csv"),
+        )),
+        BadParameter, KeyRequired, Unavailable,
+    )
+)]
+#[get("/v1/installation/exports/reviews")]
+pub async fn export_everywhere(
+    installation: web::Data<AppState>,
+    caller: ApiCaller,
+    ExportQueryParams(query): ExportQueryParams,
+) -> Result<HttpResponse, ApiError> {
+    caller.installation_admin()?;
+    stream_export(installation.pool.installation(), &caller, query).await
+}
+
+/// What an erasure in every site removed.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"erased": 3, "sites": [
+    {"site_id": "default", "erased": 2}, {"site_id": "uk", "erased": 1}, {"site_id": "fa", "erased": 0}
+]}))]
+pub struct InstallationErasureResult {
+    /// Reviews erased in all sites together.
+    pub erased: usize,
+    /// Every site, in id order, with how many of its reviews were erased.
+    pub sites: Vec<SiteErasure>,
+}
+
+/// What an erasure removed in one site.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SiteErasure {
+    pub site_id: String,
+    pub erased: usize,
+}
+
+/// Erase an author's reviews in every site.
+///
+/// The erasure of `POST /v1/data-rights/erasures`, in every site of the installation, as a
+/// reader's data-rights request needs. Each site is erased in a transaction of its own; should
+/// the database fail partway (a 503), the sites already done stay erased and the same request
+/// again completes the rest. For an installation-wide `admin` key (created without `--site`);
+/// the same under every site prefix.
+#[utoipa::path(
+    tag = "data rights",
+    request_body(content = ErasureRequest, content_type = "application/json"),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Erased", body = InstallationErasureResult),
+        BadBody, KeyRequired, Unavailable,
+    )
+)]
+#[post("/v1/installation/erasures")]
+pub async fn erase_everywhere(
+    directory: web::Data<SiteDirectory>,
+    caller: ApiCaller,
+    Checked(email): Checked<AuthorEmail>,
+) -> Result<web::Json<InstallationErasureResult>, ApiError> {
+    caller.installation_admin()?;
+    let erased =
+        services::data_rights::erase_everywhere(&directory, &caller.key_name, &email).await?;
+    Ok(web::Json(InstallationErasureResult {
+        erased: erased.iter().map(|(_, n)| n).sum(),
+        sites: erased
+            .into_iter()
+            .map(|(site, erased)| SiteErasure {
+                site_id: site.to_string(),
+                erased,
+            })
+            .collect(),
+    }))
 }
 
 /// The export from its first batch on, each next batch read as the client takes the previous
@@ -227,12 +332,12 @@ fn export_batches(
     pool: Pool,
     filter: ExportFilter,
     format: ExportFormat,
-    first: Vec<ModeratedReviewRow>,
+    first: Vec<(String, ModeratedReviewRow)>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
     keyset_batches(
         first,
         usize::try_from(store::data_rights::EXPORT_BATCH).unwrap_or(0),
-        |row: &ModeratedReviewRow| row.public.id,
+        |(_, row): &(String, ModeratedReviewRow)| row.public.id,
         move |after| {
             let (pool, filter) = (pool.clone(), filter.clone());
             async move { store::data_rights::export_batch(&pool, &filter, Some(after)).await }

@@ -25,6 +25,7 @@ use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
 use crate::http_layer::site::SiteContext;
 use crate::rate_limit::Limit;
+use crate::sites::RequestSite;
 use crate::state::AppState;
 
 /// The state of the site the request is for (`http_layer::site`): its pool sees only that site's
@@ -369,7 +370,11 @@ impl FromRequest for ListQuery {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let article_id = req.match_info().get("article_id").unwrap_or_default();
-        let query = parsed_query(req, |pairs| PageQuery::from_pairs(article_id, pairs));
+        let site = req
+            .extensions()
+            .get::<RequestSite>()
+            .map_or_else(SiteId::default_site, |named| named.0.clone());
+        let query = parsed_query(req, |pairs| PageQuery::from_pairs(&site, article_id, pairs));
         std::future::ready(query.map(ListQuery))
     }
 }
@@ -445,12 +450,12 @@ pub struct ReviewWriter(pub Client);
 /// A vote or flag from a client within its rate limit.
 pub struct ReactionWriter(pub Client);
 
+/// The request's client, counted against its site's limit (the site's own, or the
+/// installation's that the sites without their own share).
 fn limited(req: &HttpRequest, limit: impl Fn(&AppState) -> &Limit) -> Result<Client, ApiError> {
     let client = Client::of_request(req)?;
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal("app state missing".into()))?;
-    limit(state).check(client.address)?;
+    let site = SiteState::of_request(req)?;
+    limit(&site).check(client.address)?;
     Ok(client)
 }
 

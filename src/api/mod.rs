@@ -53,6 +53,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(moderation::delete_reply)
         .service(data_rights::erase)
         .service(data_rights::export)
+        .service(data_rights::erase_everywhere)
+        .service(data_rights::export_everywhere)
         .service(caller::me)
         .service(sites::list_sites)
         .service(sites::get_site)

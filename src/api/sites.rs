@@ -28,6 +28,7 @@ use crate::store::sites::SiteRow;
     "site_id": "uk", "name": "BBC News Українська", "origins": ["https://www.bbc.com"],
     "languages": ["uk", "ru"], "moderation": "pre", "banned_terms": null, "max_links": null,
     "flag_threshold": 3, "newsroom_name": "Редакція", "own_cms_secrets": 1,
+    "rate_limit_reviews": 5, "rate_limit_reactions": null,
     "created_at": "2026-12-05T09:00:00Z", "updated_at": "2026-12-05T09:00:00Z"
 }))]
 pub struct Site {
@@ -43,6 +44,8 @@ pub struct Site {
     /// How many CMS secrets of its own the site has (never the secrets); null: the
     /// installation's.
     pub own_cms_secrets: Option<usize>,
+    pub rate_limit_reviews: Option<i32>,
+    pub rate_limit_reactions: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -63,6 +66,8 @@ impl From<SiteRow> for Site {
             max_links: row.max_links,
             flag_threshold: row.flag_threshold,
             newsroom_name: row.newsroom_name,
+            rate_limit_reviews: row.rate_limit_reviews,
+            rate_limit_reactions: row.rate_limit_reactions,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }

@@ -178,6 +178,8 @@ diesel::table! {
         cms_secrets -> Nullable<Array<Text>>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        rate_limit_reviews -> Nullable<Int4>,
+        rate_limit_reactions -> Nullable<Int4>,
     }
 }
 

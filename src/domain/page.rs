@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::field_error::{read_query_pairs, valid_unless};
 use super::review::Rating;
+use super::site::SiteId;
 use super::text::{self, LanguageTag};
 use super::time;
 use super::{FieldError, FieldErrorCode};
@@ -71,15 +72,27 @@ pub struct Cursor {
     pub scope: ListScope,
 }
 
-/// A short digest of an article id and a page's filters. A cursor carries it so that it is only
-/// accepted for the list it came from: a key from one list is meaningless in another.
+/// A short digest of a site, an article id and a page's filters. A cursor carries it so that it
+/// is only accepted for the list it came from: a key from one list is meaningless in another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListScope(u64);
 
 impl ListScope {
-    pub fn of(article_id: &str, rating: Option<Rating>, language: Option<&LanguageTag>) -> Self {
+    pub fn of(
+        site: &SiteId,
+        article_id: &str,
+        rating: Option<Rating>,
+        language: Option<&LanguageTag>,
+    ) -> Self {
         use sha2::{Digest, Sha256};
         let mut hasher = Sha256::new();
+        // The default site's lists digest as they did before sites existed, so that cursors
+        // issued then still work; another site's begin with the site (an article id cannot
+        // hold a `/`).
+        if site.as_str() != SiteId::DEFAULT {
+            hasher.update(site.as_str().as_bytes());
+            hasher.update(b"/");
+        }
         hasher.update(article_id.as_bytes());
         let rating = rating.map_or(0, Rating::get).to_be_bytes()[1];
         hasher.update([0, rating]);
@@ -198,7 +211,7 @@ impl Default for PageQuery {
             language: None,
             limit: PageSize::default(),
             after: None,
-            scope: ListScope::of("", None, None),
+            scope: ListScope::of(&SiteId::default_site(), "", None, None),
         }
     }
 }
@@ -219,6 +232,7 @@ impl PageQuery {
     /// reviews from decoded query pairs; unknown or repeated parameters are errors rather than
     /// silently ignored.
     pub fn from_pairs<'a>(
+        site: &SiteId,
         article_id: &str,
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, Vec<FieldError>> {
@@ -261,7 +275,7 @@ impl PageQuery {
             }
             true
         });
-        query.scope = ListScope::of(article_id, query.rating, query.language.as_ref());
+        query.scope = ListScope::of(site, article_id, query.rating, query.language.as_ref());
         if let Some(raw) = raw_cursor {
             match Cursor::decode(raw) {
                 Some(cursor) if cursor.sort != query.sort => errors.push(FieldError::new(
@@ -272,8 +286,8 @@ impl PageQuery {
                 Some(cursor) if cursor.scope != query.scope => errors.push(FieldError::new(
                     "cursor",
                     FieldErrorCode::Mismatch,
-                    "belongs to another article or other filters; keep `rating` and `language` \
-                     the same across pages",
+                    "belongs to another site, article or other filters; keep `rating` and \
+                     `language` the same across pages",
                 )),
                 Some(cursor) => query.after = Some(cursor),
                 None => errors.push(FieldError::new(
@@ -298,7 +312,7 @@ mod tests {
             rating: 4,
             created_at: DateTime::from_timestamp_micros(1_795_000_000_123_456).unwrap(),
             id: Uuid::now_v7(),
-            scope: ListScope::of("a", Rating::parse(4).ok(), None),
+            scope: ListScope::of(&SiteId::default_site(), "a", Rating::parse(4).ok(), None),
         };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         for garbage in ["", "abc", "djEuaGlnaGVzdC40", "!!!"] {
@@ -315,10 +329,16 @@ mod tests {
 
     #[test]
     fn query_defaults_and_limits() {
-        assert_eq!(PageQuery::from_pairs("", []).unwrap(), PageQuery::default());
-        let query =
-            PageQuery::from_pairs("a", [("sort", "lowest"), ("limit", "7"), ("rating", "2")])
-                .unwrap();
+        assert_eq!(
+            PageQuery::from_pairs(&SiteId::default_site(), "", []).unwrap(),
+            PageQuery::default()
+        );
+        let query = PageQuery::from_pairs(
+            &SiteId::default_site(),
+            "a",
+            [("sort", "lowest"), ("limit", "7"), ("rating", "2")],
+        )
+        .unwrap();
         assert_eq!(
             (query.sort, query.limit.get(), query.rating.map(Rating::get)),
             (Sort::Lowest, 7, Some(2))
@@ -334,9 +354,37 @@ mod tests {
             ("cursor", "zzz"),
             ("page", "2"),
         ] {
-            let errors = PageQuery::from_pairs("a", [(name, value)]).unwrap_err();
+            let errors =
+                PageQuery::from_pairs(&SiteId::default_site(), "a", [(name, value)]).unwrap_err();
             assert_eq!(errors[0].field, name);
         }
+    }
+
+    #[test]
+    fn a_cursor_is_bound_to_its_site() {
+        let uk = SiteId::parse("uk", "site").unwrap();
+        let cursor = |site: &SiteId| {
+            Cursor {
+                sort: Sort::Newest,
+                rating: 0,
+                created_at: Utc::now(),
+                id: Uuid::now_v7(),
+                scope: ListScope::of(site, "a", None, None),
+            }
+            .encode()
+        };
+        let of_uk = cursor(&uk);
+        let of_default = cursor(&SiteId::default_site());
+        assert!(PageQuery::from_pairs(&uk, "a", [("cursor", of_uk.as_str())]).is_ok());
+        for (site, raw) in [(&SiteId::default_site(), &of_uk), (&uk, &of_default)] {
+            let errors = PageQuery::from_pairs(site, "a", [("cursor", raw.as_str())]).unwrap_err();
+            assert_eq!(errors[0].code.as_str(), "mismatch", "{site}");
+        }
+        // The default site's digest is the one cursors had before sites existed.
+        assert_eq!(
+            ListScope::of(&SiteId::default_site(), "a", None, None),
+            ListScope(0xea6f_de9e_840d_240a)
+        );
     }
 
     #[test]
@@ -346,11 +394,14 @@ mod tests {
             rating: 0,
             created_at: Utc::now(),
             id: Uuid::now_v7(),
-            scope: ListScope::of("a", Rating::parse(5).ok(), None),
+            scope: ListScope::of(&SiteId::default_site(), "a", Rating::parse(5).ok(), None),
         }
         .encode();
         let same = [("rating", "5"), ("cursor", cursor.as_str())];
-        assert!(PageQuery::from_pairs("a", same).unwrap().after.is_some());
+        assert!(PageQuery::from_pairs(&SiteId::default_site(), "a", same)
+            .unwrap()
+            .after
+            .is_some());
         for (article, pairs) in [
             (
                 "a",
@@ -363,7 +414,8 @@ mod tests {
                 vec![("rating", "5"), ("language", "uk"), ("cursor", &cursor)],
             ),
         ] {
-            let errors = PageQuery::from_pairs(article, pairs.clone()).unwrap_err();
+            let errors =
+                PageQuery::from_pairs(&SiteId::default_site(), article, pairs.clone()).unwrap_err();
             assert_eq!(
                 (errors[0].field.as_str(), errors[0].code.as_str()),
                 ("cursor", "mismatch"),
@@ -420,7 +472,7 @@ mod tests {
                 pairs in prop::collection::vec((any::<String>(), any::<String>()), 0..6),
             ) {
                 let borrowed = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-                match PageQuery::from_pairs("a", borrowed) {
+                match PageQuery::from_pairs(&SiteId::default_site(), "a", borrowed) {
                     Ok(query) => {
                         prop_assert!((1..=PageSize::MAX).contains(&query.limit.get()));
                         prop_assert!(query

@@ -13,7 +13,7 @@ use super::article::ArticleId;
 use super::field_error::{read_query_pairs, valid_unless};
 use super::moderation::{AuditFilter, ReasonCode};
 use super::page::PageSize;
-use super::review::ReviewStatus;
+use super::review::{AuthorEmail, ReviewStatus};
 use super::stats::DayRange;
 use super::text::LanguageTag;
 use super::{FieldError, FieldErrorCode};
@@ -269,6 +269,8 @@ fn review_id_parameter(value: &str, errors: &mut Vec<FieldError>) -> Option<Uuid
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExportFilter {
     pub article_id: Option<String>,
+    /// Only this author's reviews (compared case-insensitively): a reader's data-rights request.
+    pub author_email: Option<AuthorEmail>,
     pub status: Option<ReviewStatus>,
     pub since: Option<DateTime<Utc>>,
 }
@@ -311,6 +313,10 @@ impl ExportQuery {
                     )),
                 },
                 "article_id" => filter.article_id = article_parameter(value, errors),
+                "author_email" => match AuthorEmail::parse(value) {
+                    Ok(email) => filter.author_email = Some(email),
+                    Err(rule) => errors.push(FieldError::broke("author_email", &rule)),
+                },
                 "status" => filter.status = status_parameter(value, errors),
                 "since" => filter.since = time_parameter("since", value, errors),
                 _ => return false,

@@ -101,6 +101,17 @@ pub struct SiteSettingsRequest {
     #[schema(value_type = Option<Vec<String>>, min_items = 1, max_items = 5)]
     #[serde(default, deserialize_with = "present")]
     pub cms_secrets: Option<Option<Vec<String>>>,
+    /// Reviews (submissions, edits, deletions) one client address may send this site a minute,
+    /// 0 for no limit; the site then counts them apart from other sites. null:
+    /// MARGINALIA_RATE_LIMIT_REVIEWS, counted with the other sites that have no limit of their own.
+    #[schema(value_type = Option<u32>, maximum = 100000)]
+    #[serde(default, deserialize_with = "present")]
+    pub rate_limit_reviews: Option<Option<u32>>,
+    /// Votes and flags one client address may send this site a minute, 0 for no limit (counted
+    /// apart from other sites); null: MARGINALIA_RATE_LIMIT_REACTIONS.
+    #[schema(value_type = Option<u32>, maximum = 100000)]
+    #[serde(default, deserialize_with = "present")]
+    pub rate_limit_reactions: Option<Option<u32>>,
 }
 
 /// Checked site settings; the same members as `SiteSettingsRequest`.
@@ -115,6 +126,8 @@ pub struct SiteSettings {
     pub flag_threshold: Option<Option<u32>>,
     pub newsroom_name: Option<Option<String>>,
     pub cms_secrets: Option<Option<Vec<String>>>,
+    pub rate_limit_reviews: Option<Option<u32>>,
+    pub rate_limit_reactions: Option<Option<u32>>,
 }
 
 /// Limits of a site's settings, each published into the schema above.
@@ -127,6 +140,8 @@ pub const BANNED_TERM_MAX_CHARS: usize = 100;
 pub const MAX_LINKS_LIMIT: u32 = 100;
 pub const FLAG_THRESHOLD_MAX: u32 = 1000;
 pub const MAX_CMS_SECRETS: usize = 5;
+/// The highest per-minute rate limit a site may set (the database checks the same bound).
+pub const RATE_LIMIT_MAX: u32 = 100_000;
 
 impl SiteSettings {
     /// Checks every member, naming each one that is wrong.
@@ -176,6 +191,13 @@ impl SiteSettings {
         let cms_secrets = request
             .cms_secrets
             .map(|secrets| secrets.and_then(|list| keep(&mut errors, secret_list(&list))));
+        let mut rate_limit = |field: &str, limit: Option<Option<u32>>| {
+            limit.map(|limit| {
+                limit.and_then(|n| keep(&mut errors, at_most(field, n, 0, RATE_LIMIT_MAX)))
+            })
+        };
+        let rate_limit_reviews = rate_limit("rate_limit_reviews", request.rate_limit_reviews);
+        let rate_limit_reactions = rate_limit("rate_limit_reactions", request.rate_limit_reactions);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -189,6 +211,8 @@ impl SiteSettings {
             flag_threshold,
             newsroom_name,
             cms_secrets,
+            rate_limit_reviews,
+            rate_limit_reactions,
         })
     }
 }

@@ -53,5 +53,7 @@ fn change_of(settings: &SiteSettings) -> SiteChange {
         flag_threshold: number(&settings.flag_threshold),
         newsroom_name: settings.newsroom_name.clone(),
         cms_secrets: settings.cms_secrets.clone(),
+        rate_limit_reviews: number(&settings.rate_limit_reviews),
+        rate_limit_reactions: number(&settings.rate_limit_reactions),
     }
 }

@@ -7,7 +7,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::moderation::{self, Change, Entry, ModeratedReviewRow, Render};
-use super::{site_of, with_connection, StoreError};
+use super::sql::lower;
+use super::{site_of, sites_of, with_connection, StoreError};
 use crate::db::schema::{idempotency_keys, moderation_log, review_flags, reviews};
 use crate::db::Pool;
 use crate::domain::query::ExportFilter;
@@ -34,14 +35,12 @@ pub async fn erase(
     actor: &str,
     render: Render<'_>,
 ) -> Result<Erased, StoreError> {
+    let site = site_of(pool)?;
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
             let ids: Vec<Uuid> = reviews::table
-                .filter(
-                    diesel::dsl::sql::<diesel::sql_types::Bool>("lower(author_email) = lower(")
-                        .bind::<Text, _>(email)
-                        .sql(")"),
-                )
+                .filter(reviews::site_id.eq(site))
+                .filter(lower(reviews::author_email).eq(lower(Some(email))))
                 .order(reviews::id)
                 .select(reviews::id)
                 .for_update()
@@ -173,20 +172,27 @@ async fn scrub_copies(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> Result<(), 
 /// Rows an export reads per query: a bound on its memory, whatever the total.
 pub const EXPORT_BATCH: i64 = 1_000;
 
-/// The next batch of an export, in id order, after `after`.
+/// The next batch of an export, in id order, after `after`: the handle's site's reviews, or
+/// every site's through an installation handle. Each row comes with its site's id.
 pub async fn export_batch(
     pool: &Pool,
     filter: &ExportFilter,
     after: Option<Uuid>,
-) -> Result<Vec<ModeratedReviewRow>, StoreError> {
+) -> Result<Vec<(String, ModeratedReviewRow)>, StoreError> {
     let mut select = reviews::table
-        .filter(reviews::site_id.eq(site_of(pool)?))
-        .select(ModeratedReviewRow::as_select())
+        .select((reviews::site_id, ModeratedReviewRow::as_select()))
         .order(reviews::id)
         .limit(EXPORT_BATCH)
         .into_boxed();
+    if let Some(site) = sites_of(pool)? {
+        select = select.filter(reviews::site_id.eq(site.to_owned()));
+    }
     if let Some(article_id) = &filter.article_id {
         select = select.filter(reviews::article_id.eq(article_id.clone()));
+    }
+    if let Some(email) = &filter.author_email {
+        select =
+            select.filter(lower(reviews::author_email).eq(lower(Some(email.as_str().to_owned()))));
     }
     if let Some(status) = filter.status {
         select = select.filter(reviews::status.eq(status.as_str()));

@@ -113,6 +113,17 @@ fn site_of(pool: &Pool) -> Result<&str, StoreError> {
     }
 }
 
+/// The site a handle's explicit conditions name: its own for a site's handle, none (every
+/// site's rows) for the installation's. For the few reads an installation admin makes across
+/// sites; everything else uses `site_of`.
+fn sites_of(pool: &Pool) -> Result<Option<&str>, StoreError> {
+    match pool.scope() {
+        Scope::Site(site) => Ok(Some(site.as_str())),
+        Scope::Installation => Ok(None),
+        Scope::Unbound => Err(StoreError::Unscoped(Scope::Unbound)),
+    }
+}
+
 /// Takes a connection from the pool, waiting at most the pool's acquire timeout, bound to the
 /// pool's scope.
 pub async fn connection(pool: &Pool) -> Result<PooledConnection, StoreError> {

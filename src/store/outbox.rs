@@ -215,6 +215,9 @@ pub struct ClaimedDelivery {
     pub attempts: i32,
     #[diesel(sql_type = Text)]
     pub event_type: String,
+    /// The site whose event it is (an endpoint receives only its own site's).
+    #[diesel(sql_type = Text)]
+    pub site_id: String,
     #[diesel(sql_type = Jsonb)]
     pub payload: serde_json::Value,
     #[diesel(sql_type = Timestamptz)]
@@ -248,7 +251,7 @@ pub async fn claim(
                             ORDER BY due.next_attempt_at LIMIT $2 \
                             FOR UPDATE OF due SKIP LOCKED) \
                AND e.id = d.event_id AND w.id = d.endpoint_id \
-             RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, e.event_type, e.payload, \
+             RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, e.event_type, e.site_id, e.payload, \
                        e.created_at AS event_created_at, w.url, w.secret, \
                        CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END \
                          AS previous_secret",

@@ -9,12 +9,11 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::moderation::ModeratedReviewRow;
+use super::sql::lower;
 use super::{site_of, with_connection, StoreError};
 use crate::db::schema::{articles, moderation_log, reviews};
 use crate::db::Pool;
 use crate::domain::query::{LogFilter, QueueFilter};
-
-diesel::define_sql_function!(fn lower(text: Nullable<Text>) -> Nullable<Text>);
 
 /// A review in the queue, with its article's title.
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -26,6 +26,8 @@ pub struct SiteRow {
     pub cms_secrets: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub rate_limit_reviews: Option<i32>,
+    pub rate_limit_reactions: Option<i32>,
 }
 
 /// A site's settings to write; `None` leaves one as it is, `Some(None)` gives it back to the
@@ -42,6 +44,8 @@ pub struct SiteChange {
     pub flag_threshold: Option<Option<i32>>,
     pub newsroom_name: Option<Option<String>>,
     pub cms_secrets: Option<Option<Vec<String>>>,
+    pub rate_limit_reviews: Option<Option<i32>>,
+    pub rate_limit_reactions: Option<Option<i32>>,
 }
 
 /// Creates a site with the installation's settings; `None` when one with this id exists.

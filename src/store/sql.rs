@@ -67,3 +67,8 @@ where
         Ok(())
     }
 }
+
+diesel::define_sql_function!(
+    /// PostgreSQL's `lower`, for comparing emails case-insensitively.
+    fn lower(text: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>
+);

@@ -1,5 +1,5 @@
-//! The messages we send: a Standard Webhooks envelope (`type`, `timestamp`, `data`) around what
-//! the public API shows, and their description in the OpenAPI document's `webhooks` section.
+//! The messages we send: a Standard Webhooks envelope (`type`, `timestamp`, `data`, and the
+//! `site_id` the event belongs to) around what the public API shows, and their description in the OpenAPI document's `webhooks` section.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -21,6 +21,7 @@ use crate::views::stats::ArticleStats;
 #[schema(example = json!({
     "type": "review.created",
     "timestamp": "2026-11-26T09:30:00.123456Z",
+    "site_id": "uk",
     "data": {"id": "0193a1b2-0000-7000-8000-000000000001", "article_id": "voa-2020-05-iskp-attacks",
              "rating": 4, "title": "Тверезий аналіз",
              "body": "Стаття добре пояснює, чому ІДІЛ-Хорасан не можна вважати переможеним.",
@@ -36,6 +37,8 @@ pub struct ReviewEvent {
     pub event_type: String,
     /// When the change was committed.
     pub timestamp: DateTime<Utc>,
+    /// The site the review belongs to (`default` for an installation of one site).
+    pub site_id: String,
     pub data: Review,
 }
 
@@ -45,6 +48,7 @@ pub struct ReviewEvent {
 #[schema(example = json!({
     "type": "article.stats_changed",
     "timestamp": "2026-11-26T09:30:05Z",
+    "site_id": "uk",
     "data": {"article_id": "voa-2020-05-iskp-attacks", "review_count": 2, "average": 4.5,
              "histogram": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}}
 }))]
@@ -54,14 +58,22 @@ pub struct StatsChangedEvent {
     #[schema(value_type = EventType)]
     pub event_type: String,
     pub timestamp: DateTime<Utc>,
+    /// The site the article belongs to.
+    pub site_id: String,
     pub data: ArticleStats,
 }
 
 /// The body of a message: the stored event data in its envelope. The same bytes on every attempt.
-pub fn envelope(event_type: &str, timestamp: DateTime<Utc>, data: &serde_json::Value) -> Vec<u8> {
+pub fn envelope(
+    event_type: &str,
+    site_id: &str,
+    timestamp: DateTime<Utc>,
+    data: &serde_json::Value,
+) -> Vec<u8> {
     let message = serde_json::json!({
         "type": event_type,
         "timestamp": timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        "site_id": site_id,
         "data": data,
     });
     message.to_string().into_bytes()
@@ -174,12 +186,17 @@ mod tests {
     #[test]
     fn the_envelope_wraps_the_data() {
         let at: DateTime<Utc> = "2026-11-26T09:30:00.123456Z".parse().unwrap();
-        let body = envelope("review.created", at, &serde_json::json!({"rating": 4}));
+        let body = envelope(
+            "review.created",
+            "uk",
+            at,
+            &serde_json::json!({"rating": 4}),
+        );
         let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
             parsed,
             serde_json::json!({"type": "review.created", "timestamp": "2026-11-26T09:30:00.123456Z",
-                               "data": {"rating": 4}})
+                               "site_id": "uk", "data": {"rating": 4}})
         );
         assert_eq!(
             message_id(&uuid::Uuid::nil()),

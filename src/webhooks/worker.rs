@@ -276,6 +276,7 @@ impl Worker {
         }
         let body = events::envelope(
             &delivery.event_type,
+            &delivery.site_id,
             delivery.event_created_at,
             &delivery.payload,
         );

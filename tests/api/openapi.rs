@@ -316,6 +316,16 @@ fn published_limits_are_the_enforced_constants() {
             u64::from(site::FLAG_THRESHOLD_MAX),
         ),
         ("cms_secrets", "maxItems", site::MAX_CMS_SECRETS as u64),
+        (
+            "rate_limit_reviews",
+            "maximum",
+            u64::from(site::RATE_LIMIT_MAX),
+        ),
+        (
+            "rate_limit_reactions",
+            "maximum",
+            u64::from(site::RATE_LIMIT_MAX),
+        ),
     ] {
         assert_eq!(
             settings[field][keyword],
@@ -514,6 +524,8 @@ fn scopes_are_published_per_operation() {
         ("get", "/v1/moderation/queue", vec!["moderator", "admin"]),
         ("post", "/v1/moderation/actions", vec!["moderator", "admin"]),
         ("post", "/v1/data-rights/erasures", vec!["admin"]),
+        ("post", "/v1/installation/erasures", vec!["admin"]),
+        ("get", "/v1/installation/exports/reviews", vec!["admin"]),
         ("get", "/v1/webhook-endpoints", vec!["admin"]),
         ("get", "/v1/me", vec![]),
     ];

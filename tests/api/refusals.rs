@@ -614,7 +614,9 @@ async fn probe(app: &TestApp, keys: &Keys, path: &str, method: &str, operation: 
             "url": "https://news.example.org/a/registered-by-the-probe",
             "language": "en",
         })),
-        ("post", "/v1/data-rights/erasures") => Some(json!({"author_email": "nobody@example.com"})),
+        ("post", "/v1/data-rights/erasures" | "/v1/installation/erasures") => {
+            Some(json!({"author_email": "nobody@example.com"}))
+        }
         ("put", "/v1/sites/{site_id}") => Some(json!({"name": "Created by the probe"})),
         ("post", "/v1/webhook-endpoints") => {
             Some(json!({"url": "http://127.0.0.1:9/refusals-probe"}))

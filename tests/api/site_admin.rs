@@ -5,7 +5,9 @@
 use marginalia::auth::Scope;
 use serde_json::{json, Value};
 
-use crate::common::{expect_problem, marginalia, problem_fields, spawn_app, TestApp};
+use crate::common::{
+    expect_problem, marginalia, problem_fields, spawn_app, spawn_app_with, TestApp,
+};
 
 async fn put_site(app: &TestApp, key: &str, id: &str, body: &Value) -> reqwest::Response {
     app.client
@@ -191,6 +193,8 @@ async fn the_cli_creates_a_site_and_keys_for_it() {
             "fa",
             "--moderation",
             "pre",
+            "--rate-limit-reviews",
+            "4",
         ],
     );
     assert!(
@@ -198,6 +202,13 @@ async fn the_cli_creates_a_site_and_keys_for_it() {
         "{}",
         String::from_utf8_lossy(&put.stderr)
     );
+    let read = app
+        .get_with_key(&app.api_key(&[Scope::Admin]).await, "/v1/sites/fa")
+        .await;
+    assert_eq!(read.status(), 200);
+    let read: Value = read.json().await.expect("json");
+    assert_eq!(read["rate_limit_reviews"], 4);
+    assert_eq!(read["rate_limit_reactions"], Value::Null);
     let listed =
         String::from_utf8(marginalia(&app.database_url, &["sites", "list"]).stdout).unwrap();
     assert!(
@@ -247,4 +258,77 @@ async fn the_cli_creates_a_site_and_keys_for_it() {
     );
     assert!(!nowhere.status.success());
     assert!(String::from_utf8_lossy(&nowhere.stderr).contains("no such site"));
+}
+
+/// Posts `count` reviews from this test's one client address to `site`'s article and returns
+/// the statuses.
+async fn post_reviews(app: &TestApp, site: &str, count: usize) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for n in 0..count {
+        let response = app
+            .client
+            .post(app.url(&format!("/sites/{site}/v1/articles/limits/reviews")))
+            .json(&json!({"rating": 4, "body": format!("Review {n} for {site}.")}))
+            .send()
+            .await
+            .expect("request");
+        statuses.push(response.status().as_u16());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn a_site_with_its_own_rate_limit_counts_apart_and_the_others_share_the_installations() {
+    let app = spawn_app_with(|settings| settings.limits.rate_limit_reviews = 3).await;
+    let admin = app.api_key(&[Scope::Admin]).await;
+    for (id, limit) in [
+        ("strict", json!(1)),
+        ("unlimited", json!(0)),
+        ("plain", Value::Null),
+    ] {
+        let body = json!({"name": id, "rate_limit_reviews": limit});
+        let created = put_site(&app, &admin, id, &body).await;
+        assert_eq!(created.status(), 201, "{id}");
+        let site: Value = created.json().await.expect("json");
+        assert_eq!(site["rate_limit_reviews"], limit, "{id}");
+    }
+    assert_eq!(post_reviews(&app, "strict", 2).await, [201, 429]);
+    // No limit of its own: no limit at all, and nothing taken from the installation's buckets.
+    assert_eq!(post_reviews(&app, "unlimited", 5).await, [201; 5]);
+    // The default site and `plain` have none of their own: they share the installation's three.
+    assert_eq!(post_reviews(&app, "default", 2).await, [201, 201]);
+    assert_eq!(post_reviews(&app, "plain", 2).await, [201, 429]);
+    for (site, count) in [
+        ("strict", 1),
+        ("unlimited", 5),
+        ("default", 2),
+        ("plain", 1),
+    ] {
+        let sql = format!("SELECT count(*) AS n FROM reviews WHERE site_id = '{site}'");
+        assert_eq!(
+            app.count_where(&sql).await,
+            count,
+            "{site}: nothing refused was stored"
+        );
+    }
+
+    // A limit out of range names its field; the setting is shown back and can be given back.
+    let refused = put_site(
+        &app,
+        &admin,
+        "strict",
+        &json!({"rate_limit_reactions": 100_001}),
+    )
+    .await;
+    let problem = expect_problem(refused, 422).await;
+    assert_eq!(problem_fields(&problem), ["rate_limit_reactions"]);
+    let changed = put_site(&app, &admin, "strict", &json!({"rate_limit_reviews": null})).await;
+    assert_eq!(changed.status(), 200);
+    let changed: Value = changed.json().await.expect("json");
+    assert_eq!(changed["rate_limit_reviews"], Value::Null);
+    assert_eq!(
+        post_reviews(&app, "strict", 1).await,
+        [429],
+        "back in the installation's buckets, which default and plain used up"
+    );
 }

@@ -218,6 +218,13 @@ async fn each_site_keeps_its_articles_reviews_rules_and_events() {
             .iter()
             .map(|r| r.json()["data"]["id"].as_str().unwrap().to_owned())
             .collect();
+        for message in &delivered {
+            assert_eq!(
+                message.json()["site_id"],
+                site.id,
+                "the envelope names its site"
+            );
+        }
         let mut own: BTreeSet<String> = site.review_ids().into_iter().map(str::to_owned).collect();
         own.insert(site.own_review["id"].as_str().unwrap().to_owned());
         assert_eq!(
@@ -393,6 +400,7 @@ fn body_of(method: &str, path: &str, b: &Site) -> Option<Value> {
         }
         ("put", "/v1/reviews/{id}/reply") => json!({"body": "A reply from another site."}),
         ("post", "/v1/data-rights/erasures") => json!({"author_email": email}),
+        ("post", "/v1/installation/erasures") => json!({"author_email": email}),
         ("put", "/v1/articles/{article_id}") => json!({"title": "Overwritten from another site"}),
         ("patch", "/v1/articles/{article_id}") => json!({"reviews_open": false}),
         ("post", "/v1/webhook-endpoints") => json!({"url": "http://127.0.0.1:9/elsewhere"}),
@@ -450,6 +458,28 @@ async fn no_operation_gives_a_caller_of_one_site_anything_of_another() {
         // The installation's own paths (each key sees its sites there: tests/api/site_admin.rs)
         // and the CMS's signed events (a_sites_cms_secret_and_origin_serve_only_that_site).
         if path == "/v1/me" || path.starts_with("/v1/sites") || path == "/v1/webhooks/cms" {
+            continue;
+        }
+        // The installation's data-rights operations act on every site: only an
+        // installation-wide admin key may call them (an_installation_admin_…_every_site).
+        if path.starts_with("/v1/installation/") {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let body = body_of(method.as_str().to_lowercase().as_str(), path, b);
+            let refused = send(
+                &app,
+                method.clone(),
+                &a.path(path),
+                Some(&a.admin),
+                body.as_ref(),
+            )
+            .await;
+            called += 1;
+            if refused.status() != 403 {
+                problems.push(format!(
+                    "{method} {path} with a site's admin key: {}",
+                    refused.status()
+                ));
+            }
             continue;
         }
         {
@@ -544,4 +574,211 @@ async fn no_operation_gives_a_caller_of_one_site_anything_of_another() {
         .await;
     assert_eq!(article["reviews_open"], true);
     assert_eq!(article["title"], format!("{} ({})", b.own_article(), b.id));
+}
+
+/// An export's NDJSON lines.
+async fn export_lines(app: &TestApp, key: &str, path: &str) -> Vec<Value> {
+    let response = app.get_with_key(key, path).await;
+    assert_eq!(response.status(), 200, "GET {path}");
+    let text = response.text().await.expect("text");
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("an NDJSON line"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_installation_admin_exports_and_erases_a_reader_in_every_site() {
+    let app = spawn_app().await;
+    let sites = network(&app).await;
+    // One reader wrote to three of the four services, the address typed differently each time.
+    let reader = "Reader.Everywhere@example.org";
+    let mut written = BTreeSet::new();
+    for (site, typed) in [
+        (&sites[0], reader.to_owned()),
+        (&sites[1], reader.to_lowercase()),
+        (&sites[3], reader.to_uppercase()),
+    ] {
+        let path = site.path(&format!("/v1/articles/{}/reviews", site.own_article()));
+        let body = json!({"rating": 3, "body": format!("My view, for {}.", site.id), "author_email": typed});
+        let review = created(
+            send(&app, Method::POST, &path, None, Some(&body)).await,
+            &path,
+        )
+        .await;
+        written.insert((site.id.clone(), review["id"].as_str().unwrap().to_owned()));
+    }
+    let installation_admin = app.api_key(&[Scope::Admin]).await;
+    let export = format!(
+        "/v1/installation/exports/reviews?author_email={}",
+        reader.to_lowercase()
+    );
+
+    // Access: everything the reader wrote, each with its site, and nothing else.
+    let lines = export_lines(&app, &installation_admin, &export).await;
+    let found: BTreeSet<(String, String)> = lines
+        .iter()
+        .map(|line| {
+            (
+                line["site_id"].as_str().unwrap().to_owned(),
+                line["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(found, written);
+    // A site's own export finds the reader's review of that site only.
+    let ukrainian = &sites[1];
+    let own = export_lines(
+        &app,
+        &ukrainian.admin,
+        &ukrainian.path(&format!("/v1/exports/reviews?author_email={reader}")),
+    )
+    .await;
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0]["site_id"], ukrainian.id);
+
+    // Only an installation-wide admin key: a site's admin, an installation moderator refused.
+    let moderator = app.api_key(&[Scope::Moderator]).await;
+    for key in [&ukrainian.admin, &moderator] {
+        let refused = app.get_with_key(key, &export).await;
+        assert_eq!(refused.status(), 403);
+        let refused = send(
+            &app,
+            Method::POST,
+            "/v1/installation/erasures",
+            Some(key),
+            Some(&json!({"author_email": reader})),
+        )
+        .await;
+        assert_eq!(refused.status(), 403);
+    }
+    let refused = send(
+        &app,
+        Method::POST,
+        "/v1/installation/erasures",
+        Some(&installation_admin),
+        Some(&json!({"author_email": "not an address"})),
+    )
+    .await;
+    let problem = crate::common::expect_problem(refused, 422).await;
+    assert_eq!(crate::common::problem_fields(&problem), ["author_email"]);
+    let refused = app
+        .get_with_key(
+            &installation_admin,
+            "/v1/installation/exports/reviews?author_email=x",
+        )
+        .await;
+    let problem = crate::common::expect_problem(refused, 400).await;
+    assert_eq!(crate::common::problem_fields(&problem), ["author_email"]);
+
+    // Erasure: one request, every site, counted per site.
+    let erased = send(
+        &app,
+        Method::POST,
+        "/sites/ukrainian/v1/installation/erasures"
+            .replace("ukrainian", &ukrainian.id)
+            .as_str(),
+        Some(&installation_admin),
+        Some(&json!({"author_email": reader})),
+    )
+    .await;
+    assert_eq!(erased.status(), 200, "the same under a site's prefix");
+    let erased: Value = erased.json().await.unwrap();
+    assert_eq!(erased["erased"], 3);
+    let per_site: Vec<(String, u64)> = erased["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["site_id"].as_str().unwrap().to_owned(),
+                s["erased"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut expected: Vec<(String, u64)> = sites
+        .iter()
+        .map(|site| {
+            (
+                site.id.clone(),
+                u64::from(written.iter().any(|(id, _)| *id == site.id)),
+            )
+        })
+        .collect();
+    expected.push(("default".to_owned(), 0));
+    expected.sort();
+    assert_eq!(per_site, expected);
+    // Nothing of the reader is left anywhere; each review reads back erased, by id.
+    assert!(export_lines(&app, &installation_admin, &export)
+        .await
+        .is_empty());
+    let everything = export_lines(
+        &app,
+        &installation_admin,
+        "/v1/installation/exports/reviews",
+    )
+    .await;
+    for (site, id) in &written {
+        let row = everything
+            .iter()
+            .find(|row| row["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{site}'s review {id} is still exported"));
+        assert_eq!(row["site_id"], site.as_str());
+        assert_eq!(row["status"], "deleted");
+        assert_eq!(row["author_email"], Value::Null);
+        assert_eq!(row["body"], "");
+        assert!(row["erased_at"].is_string());
+    }
+    // Every other review of the network is as it was.
+    for site in &sites {
+        for review in &site.reviews {
+            let row = everything
+                .iter()
+                .find(|row| row["id"] == review["id"])
+                .expect("exported");
+            assert_eq!(row["body"], review["body"], "{}", site.id);
+            assert!(row["erased_at"].is_null());
+        }
+    }
+    // Erasing again finds nothing: a retry after a failure partway completes the rest.
+    let again = send(
+        &app,
+        Method::POST,
+        "/v1/installation/erasures",
+        Some(&installation_admin),
+        Some(&json!({"author_email": reader})),
+    )
+    .await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap()["erased"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cursor_of_one_site_is_refused_by_another() {
+    let app = spawn_app().await;
+    let sites = network(&app).await;
+    let (world, persian) = (&sites[0], &sites[3]);
+    let first = app
+        .get_json(&world.path(&format!("/v1/articles/{SHARED}/reviews?limit=1")))
+        .await;
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned();
+    let next = app
+        .get_json(&world.path(&format!(
+            "/v1/articles/{SHARED}/reviews?limit=1&cursor={cursor}"
+        )))
+        .await;
+    assert_eq!(
+        next["items"].as_array().unwrap().len(),
+        1,
+        "its own site's second page"
+    );
+    let refused = app
+        .get(&persian.path(&format!(
+            "/v1/articles/{SHARED}/reviews?limit=1&cursor={cursor}"
+        )))
+        .await;
+    let problem = crate::common::expect_problem(refused, 400).await;
+    assert_eq!(crate::common::problem_fields(&problem), ["cursor"]);
 }

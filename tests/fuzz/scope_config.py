@@ -27,6 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "PATCH /v1/articles/{article_id}": {"cms", "moderator"},
     "POST /v1/data-rights/erasures": set(),
     "GET /v1/exports/reviews": set(),
+    "POST /v1/installation/erasures": set(),
+    "GET /v1/installation/exports/reviews": set(),
     "GET /v1/me": {"cms", "moderator"},
     "GET /v1/sites": {"cms", "moderator"},
     "GET /v1/sites/{site_id}": {"cms", "moderator"},

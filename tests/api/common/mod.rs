@@ -424,19 +424,15 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
-    /// Runs a query returning one bigint, for checking what the database holds.
+    /// Runs a query returning one bigint, for checking what the database holds: the default
+    /// site's rows.
     pub async fn count(&self, sql: &str) -> i64 {
-        #[derive(diesel::QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let mut conn = store::connection(&self.pool).await.expect("connection");
-        diesel::sql_query(sql)
-            .get_result::<Count>(&mut conn)
-            .await
-            .expect("count query")
-            .n
+        count_with(&self.pool, sql).await
+    }
+
+    /// `count` over every site's rows (the query names the sites it counts).
+    pub async fn count_where(&self, sql: &str) -> i64 {
+        count_with(&self.pool.installation(), sql).await
     }
 
     /// Registers the fixture article through the API with a CMS key.
@@ -456,6 +452,20 @@ impl TestApp {
         assert_eq!(response.status(), 201);
         article
     }
+}
+
+async fn count_with(pool: &marginalia::db::Pool, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = store::connection(pool).await.expect("connection");
+    diesel::sql_query(sql)
+        .get_result::<Count>(&mut conn)
+        .await
+        .expect("count query")
+        .n
 }
 
 /// A 201's review as every later read shows it: without the edit token, which only the creation
