@@ -139,8 +139,8 @@ def psql(conninfo: str, sql: str) -> str:
 
 
 def seed(conninfo: str) -> dict[int, tuple[str, str]]:
-    """Seeds the deep article and the bulk articles; returns, for pages 2 and 5,000, the cursor
-    that leads there and the SQL bound the service derives from it."""
+    """Seeds the deep article and the bulk articles; returns, for pages 2 and 5,000, the default
+    site's cursor that leads there and the SQL bound the service derives from it."""
     def reviews(article: str, count: int, start_ms_ago: int, step_ms: int = 1) -> str:
         return f"""
         INSERT INTO articles (article_id) VALUES ('{article}') ON CONFLICT DO NOTHING;
@@ -211,18 +211,21 @@ def seed(conninfo: str) -> dict[int, tuple[str, str]]:
     return {page: cursor_of_page(conninfo, page) for page in (2, DEEP_PAGE)}
 
 
-def cursor_of_page(conninfo: str, page: int) -> tuple[str, str]:
-    """The cursor that leads to `page` of the deep article, and the SQL bound it stands for."""
+def cursor_of_page(conninfo: str, page: int, site: str = "default") -> tuple[str, str]:
+    """The cursor of `site` that leads to `page` of the deep article, and the SQL bound it
+    stands for."""
     offset = (page - 1) * PAGE_SIZE - 1
     row = psql(conninfo, f"SELECT rating, (extract(epoch from created_at) * 1000000)::bigint, "
                          f"replace(id::text, '-', ''), created_at, id FROM reviews "
-                         f"WHERE article_id = '{DEEP_ARTICLE}' AND status = 'published' "
+                         f"WHERE site_id = '{site}' AND article_id = '{DEEP_ARTICLE}' "
+                         f"AND status = 'published' "
                          f"ORDER BY created_at DESC, id DESC OFFSET {offset} LIMIT 1")
     rating, micros, uuid_hex, created_at, uuid = row.split("|")
     # The last review of the previous page, encoded as src/domain/page.rs does: the list scope is
-    # the first 8 bytes of SHA-256 over the article id, a zero byte, the rating filter (none: 0)
-    # and the language filter (none: empty).
-    scope = hashlib.sha256(DEEP_ARTICLE.encode() + bytes([0, 0])).hexdigest()[:16]
+    # the first 8 bytes of SHA-256 over the site and a slash (none for the default site), the
+    # article id, a zero byte, the rating filter (none: 0) and the language filter (none: empty).
+    listed = (b"" if site == "default" else site.encode() + b"/") + DEEP_ARTICLE.encode()
+    scope = hashlib.sha256(listed + bytes([0, 0])).hexdigest()[:16]
     plain = f"v2.newest.{rating}.{micros}.{uuid_hex}.{scope}".encode()
     cursor = base64.urlsafe_b64encode(plain).decode().rstrip("=")
     return cursor, f"(created_at, id) < ('{created_at}', '{uuid}')"
@@ -255,7 +258,8 @@ def submission_script(binary: Path, name: str, articles: int) -> str:
             f"\\set stripe random(0, 7)\n\\set digest random(1, 2000000000)\n{sql};\n")
 
 
-def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenario]:
+def scenarios(cursors: dict[int, tuple[str, str]], site_cursors: dict[str, str],
+              binary: Path) -> list[Scenario]:
     bulk_query = "&".join(f"article_id=bulk-{i}" for i in range(BULK_ARTICLES))
     bulk_array = ",".join(f"'bulk-{i}'" for i in range(BULK_ARTICLES))
     # Reads hide a deleted article's reviews and stats with a probe of its row, as the service does.
@@ -283,10 +287,11 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
                   '  local body = string.format(\'{{"rating": %d, "body": "A benchmark review number %d with a realistic length for what readers write."}}\', n % 5 + 1, n)\n'
                   '  return wrk.format(nil, {path}, nil, body)\nend\n')
     sites_lua = "({" + ", ".join(f'"{site}"' for site in FOUR_SITES) + "})"
-    def rotating_get(rest: str) -> str:
-        """A wrk script asking `rest` of one of the four sites at random."""
+    def rotating_get(paths: list[str]) -> str:
+        """A wrk script asking one of `paths` (one per site) at random."""
+        listed = "({" + ", ".join(f'"{path}"' for path in paths) + "})"
         return ("request = function()\n"
-                f'  return wrk.format("GET", string.format("/sites/%s{rest}", {sites_lua}[math.random(1, 4)]))\n'
+                f"  return wrk.format(\"GET\", {listed}[math.random(1, {len(paths)})])\n"
                 "end\n")
     # A viral day: 90 % reads (first pages and stats, as widgets ask), 10 % new reviews, over
     # 1,000 articles whose popularity follows Zipf's law.
@@ -334,8 +339,9 @@ def scenarios(cursors: dict[int, tuple[str, str]], binary: Path) -> list[Scenari
                  f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={cursors[2][0]}",
                  pgbench=page_sql.format(bound=f"AND {cursors[2][1]}")),
         Scenario("get_page_2_4_sites", "GET page 2, 4 sites", "GET", "",
-                 body_lua=rotating_get(
-                     f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={cursors[2][0]}")),
+                 body_lua=rotating_get([
+                     f"/sites/{site}/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={site_cursors[site]}"
+                     for site in FOUR_SITES])),
         Scenario("get_page_5000", "GET page 5,000 (20 of 100,000)", "GET",
                  f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={cursors[DEEP_PAGE][0]}",
                  pgbench=page_sql.format(bound=f"AND {cursors[DEEP_PAGE][1]}")),
@@ -845,7 +851,10 @@ def main() -> None:
         wait_ready(base, service)
         conninfo = f"host={work / 'data' / 'postgres'} port=5432 user=postgres dbname=marginalia"
         print("seeding…", flush=True)
-        chosen = scenarios(seed(conninfo), binary)
+        cursors = seed(conninfo)
+        # A cursor is bound to its site: each site's own, to the same position.
+        site_cursors = {site: cursor_of_page(conninfo, 2, site)[0] for site in FOUR_SITES}
+        chosen = scenarios(cursors, site_cursors, binary)
         if args.only:
             names = set(args.only.split(","))
             chosen = [s for s in chosen if s.name in names]
