@@ -19,7 +19,6 @@ pub mod webhook_endpoints;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool::managed::Object;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::AsyncPgConnection;
 
@@ -175,7 +174,7 @@ async fn within<T>(
         }
         Ok(result) => result.inspect_err(record),
         Err(_) => {
-            drop(Object::take(conn));
+            conn.discard();
             metrics::record_db_error(DbErrorKind::Timeout);
             Err(late())
         }

@@ -325,3 +325,66 @@ async fn a_site_that_does_not_exist_is_a_404_problem() {
         );
     }
 }
+
+async fn backend_and_site(pool: &Pool) -> (i64, String) {
+    #[derive(QueryableByName)]
+    struct Backend {
+        #[diesel(sql_type = BigInt)]
+        pid: i64,
+        #[diesel(sql_type = Text)]
+        site: String,
+    }
+    let mut conn = store::connection(pool).await.expect("a connection");
+    let row: Backend = diesel::sql_query(
+        "SELECT pg_backend_pid()::bigint AS pid, current_setting('marginalia.site') AS site",
+    )
+    .get_result(&mut conn)
+    .await
+    .expect("the backend");
+    (row.pid, row.site)
+}
+
+#[tokio::test]
+async fn a_connection_given_back_serves_its_own_site_next_and_another_site_rebound() {
+    let app = spawn_app().await;
+    let (ukrainian, persian) = (add_site(&app, "uk").await, add_site(&app, "fa").await);
+    let options = marginalia::db::PoolOptions {
+        max_size: 2,
+        acquire_timeout: std::time::Duration::from_secs(5),
+        statement_timeout: std::time::Duration::from_secs(5),
+    };
+    let pool = marginalia::db::build_pool(&app.database_url, options).expect("a pool");
+    let (uk, fa) = (pool.site(&ukrainian), pool.site(&persian));
+    // Two sites, two connections: each site keeps getting its own, bound once.
+    let (uk_backend, bound) = backend_and_site(&uk).await;
+    assert_eq!(bound, "uk");
+    let (fa_backend, bound) = backend_and_site(&fa).await;
+    assert_eq!(bound, "fa");
+    assert_ne!(
+        uk_backend, fa_backend,
+        "a new connection while the pool may open one"
+    );
+    for _ in 0..3 {
+        assert_eq!(backend_and_site(&uk).await, (uk_backend, "uk".to_owned()));
+        assert_eq!(backend_and_site(&fa).await, (fa_backend, "fa".to_owned()));
+    }
+    // The pool full and fa's connection in use: uk's idle one is rebound to fa, and sees fa.
+    let held = store::connection(&fa).await.expect("fa's connection");
+    assert_eq!(backend_and_site(&fa).await, (uk_backend, "fa".to_owned()));
+    let (default_backend, bound) = backend_and_site(&pool.site(&SiteId::default_site())).await;
+    assert_eq!((default_backend, bound.as_str()), (uk_backend, "default"));
+    // Both in use: the next caller waits for the first given back.
+    let other = store::connection(&uk).await.expect("the other connection");
+    let waiting = tokio::spawn({
+        let uk = uk.clone();
+        async move { backend_and_site(&uk).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!waiting.is_finished(), "no connection free yet");
+    drop(held);
+    let (backend, bound) = waiting.await.expect("the waiter");
+    assert_eq!((backend, bound.as_str()), (fa_backend, "uk"));
+    drop(other);
+    let status = pool.status();
+    assert_eq!((status.size, status.available), (2, 2), "both idle again");
+}
