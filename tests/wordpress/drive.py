@@ -1,0 +1,425 @@
+#!/usr/bin/env python3
+"""WordPress with the Marginalia plugin, end to end, on this machine only: MariaDB on a private
+socket, Debian's WordPress under `php -S` on loopback, installed through its own installer over
+HTTP, the plugin activated and configured through wp-admin, posts written through the REST API
+with an application password, and Marginalia itself beside it. Each step is an assertion.
+
+    python3 tests/wordpress/drive.py --binary target/debug/marginalia
+
+Run by tests/wordpress/run.sh, which installs the Debian packages first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import html
+import http.cookiejar
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+PLUGIN = ROOT / "integrations" / "wordpress" / "marginalia"
+WORDPRESS = Path("/usr/share/wordpress")
+ADMIN_PASSWORD = "marginalia-" + secrets.token_hex(8)
+# Requests to loopback never go through a proxy the machine may set for package registries.
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost,::1"
+
+
+def step(what: str) -> None:
+    print(f"wordpress: {what}", flush=True)
+
+
+def fail(message: str) -> None:
+    raise SystemExit(f"wordpress: FAILED: {message}")
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        fail(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def until(what: str, probe, seconds: float = 60.0, every: float = 0.2):
+    """Polls `probe` until it returns something truthy; fails naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            fail(f"{what}: not within {seconds:.0f} s")
+        time.sleep(every)
+
+
+def whsec() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class Http:
+    """A client with its own cookies; answers are (status, headers, text) and never raise."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+            urllib.request.ProxyHandler({}))
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None, form: dict | None = None):
+        headers = dict(headers or {})
+        if form is not None:
+            body = urllib.parse.urlencode(form, doseq=True).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        url = path if path.startswith("http") else self.base + path
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        try:
+            with self.opener.open(request, timeout=30) as answer:
+                return answer.status, dict(answer.headers), answer.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read().decode("utf-8", "replace")
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            return 0, {}, str(error)
+
+    def json(self, method: str, path: str, value=None, headers: dict[str, str] | None = None):
+        headers = dict(headers or {})
+        body = None
+        if value is not None:
+            body = json.dumps(value).encode()
+            headers["Content-Type"] = "application/json"
+        status, _, text = self.request(method, path, body, headers)
+        try:
+            return status, json.loads(text) if text else None
+        except json.JSONDecodeError:
+            return status, text
+
+
+class Processes:
+    """Everything the run started, stopped at its end whatever happens."""
+
+    def __init__(self):
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, command: list[str], log: Path, **kwargs) -> subprocess.Popen:
+        process = subprocess.Popen(command, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+                                   start_new_session=True, **kwargs)
+        self.running[name] = process
+        return process
+
+    def stop(self, name: str) -> None:
+        process = self.running.pop(name, None)
+        if process and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
+
+
+def start_mariadb(work: Path, processes: Processes) -> Path:
+    data, socket_path = work / "mysql", work / "mysql.sock"
+    user = ["--user=root"] if os.geteuid() == 0 else []
+    subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}",
+                    "--auth-root-authentication-method=socket", "--skip-test-db", *user],
+                   check=True, capture_output=True)
+    mariadbd = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+    processes.start("mariadb", [mariadbd, "--no-defaults", f"--datadir={data}",
+                                f"--socket={socket_path}", "--skip-networking",
+                                f"--pid-file={work / 'mysql.pid'}", *user], work / "mariadb.log")
+
+    def answers() -> bool:
+        return subprocess.run(["mariadb", "--no-defaults", f"--socket={socket_path}", "-u", "root",
+                               "-e", "SELECT 1"], capture_output=True).returncode == 0
+    until("MariaDB accepts connections", answers)
+    sql(socket_path, "CREATE DATABASE wordpress CHARACTER SET utf8mb4; "
+                     "CREATE USER 'wordpress'@'localhost' IDENTIFIED BY 'wordpress'; "
+                     "GRANT ALL ON wordpress.* TO 'wordpress'@'localhost';")
+    return socket_path
+
+
+def sql(socket_path: Path, statement: str) -> str:
+    done = subprocess.run(["mariadb", "--no-defaults", f"--socket={socket_path}", "-u", "root",
+                           "-N", "-B", "-e", statement], capture_output=True, text=True)
+    check(done.returncode == 0, f"{statement}: {done.stderr}")
+    return done.stdout.strip()
+
+
+def post_meta(socket_path: Path, post_id: int, key: str) -> str:
+    return sql(socket_path, f"SELECT meta_value FROM wordpress.wp_postmeta "
+                            f"WHERE post_id = {post_id} AND meta_key = '{key}'")
+
+
+def prepare_docroot(work: Path, url: str, socket_path: Path) -> Path:
+    """A copy of Debian's WordPress with a wp-config.php of the test's own (Debian's reads
+    /etc/wordpress), its themes, the plugin and the loopback guard."""
+    docroot = work / "wp"
+    shutil.copytree(WORDPRESS, docroot, symlinks=False,
+                    ignore=shutil.ignore_patterns("wp-config.php", "wp-content"))
+    content = docroot / "wp-content"
+    (content / "plugins").mkdir(parents=True)
+    (content / "mu-plugins").mkdir()
+    (content / "uploads").mkdir()
+    shutil.copytree(WORDPRESS / "wp-content" / "themes", content / "themes")
+    shutil.copytree(PLUGIN, content / "plugins" / "marginalia")
+    shutil.copy(HERE / "loopback-guard.php", content / "mu-plugins" / "loopback-guard.php")
+    config = (HERE / "wp-config.php.in").read_text()
+    for name, value in {"@SOCKET@": str(socket_path), "@DOCROOT@": str(docroot), "@URL@": url,
+                        "@WORK@": str(work), "@SALT@": secrets.token_hex(16)}.items():
+        config = config.replace(name, value)
+    (docroot / "wp-config.php").write_text(config)
+    return docroot
+
+
+def install_wordpress(wp: Http) -> None:
+    status, _, text = wp.request("GET", "/wp-admin/install.php")
+    check(status == 200 and "install" in text.lower(), f"the installer answers: {status}")
+    status, _, text = wp.request("POST", "/wp-admin/install.php?step=2", form={
+        "weblog_title": "Marginalia newsroom", "user_name": "editor",
+        "admin_password": ADMIN_PASSWORD, "admin_password2": ADMIN_PASSWORD, "pw_weak": "1",
+        "admin_email": "editor@example.org", "blog_public": "0", "language": ""})
+    check(status == 200 and "Success" in text, f"WordPress installed itself: {status} {text[:500]}")
+
+
+def log_in(wp: Http) -> None:
+    wp.request("GET", "/wp-login.php")
+    status, _, text = wp.request("POST", "/wp-login.php", form={
+        "log": "editor", "pwd": ADMIN_PASSWORD, "wp-submit": "Log In", "testcookie": "1",
+        "redirect_to": wp.base + "/wp-admin/"})
+    check(status == 200 and "Dashboard" in text, f"the editor logged in: {status}")
+
+
+def activate_plugin(wp: Http) -> None:
+    status, _, text = wp.request("GET", "/wp-admin/plugins.php")
+    check(status == 200, f"the plugins page: {status}")
+    link = re.search(r'href="(plugins\.php\?action=activate&amp;plugin=marginalia%2Fmarginalia\.php[^"]*)"', text)
+    check(link is not None, "the plugins page offers to activate Marginalia")
+    status, _, text = wp.request("GET", "/wp-admin/" + html.unescape(link.group(1)))
+    check(status == 200 and "Plugin activated" in text, f"the plugin activated: {status}")
+
+
+def configure_plugin(wp: Http, settings: dict) -> str:
+    status, _, page = wp.request("GET", "/wp-admin/options-general.php?page=marginalia")
+    check(status == 200 and "Marginalia reviews" in page, f"the settings page: {status}")
+    nonce = re.search(r'name="_wpnonce" value="([^"]+)"', page)
+    check(nonce is not None, "the settings form carries a nonce")
+    form = {"option_page": "marginalia", "action": "update", "_wpnonce": nonce.group(1),
+            "_wp_http_referer": "/wp-admin/options-general.php?page=marginalia"}
+    form.update({f"marginalia_settings[{name}]": value for name, value in settings.items()})
+    status, _, page = wp.request("POST", "/wp-admin/options.php", form=form)
+    check(status == 200 and "Settings saved" in page, f"the settings saved: {status}")
+    for secret in (settings["cms_secret"], settings["webhook_secrets"]):
+        check(secret not in page, "a secret is never shown back")
+    return page
+
+
+def application_password(wp: Http) -> str:
+    status, _, page = wp.request("GET", "/wp-admin/profile.php")
+    nonce = re.search(r'wpApiSettings = \{[^}]*"nonce":"([0-9a-f]+)"', page)
+    check(status == 200 and nonce is not None, "the profile page carries a REST nonce")
+    status, created = wp.json("POST", "/?rest_route=/wp/v2/users/me/application-passwords",
+                              {"name": "marginalia-test"}, {"X-WP-Nonce": nonce.group(1)})
+    check(status == 201 and isinstance(created, dict), f"an application password: {status} {created}")
+    token = base64.b64encode(f"editor:{created['password']}".encode()).decode()
+    return "Basic " + token
+
+
+class Marginalia:
+    def __init__(self, binary: Path, work: Path, processes: Processes, cms_secret: str):
+        self.binary, self.processes = binary, processes
+        self.port, self.metrics_port = free_port(), free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = work / "marginalia.log"
+        (work / "marginalia").mkdir()
+        os.chmod(work, 0o755)
+        self.env = dict(os.environ, MARGINALIA_DATA_DIR=str(work / "marginalia"),
+                        MARGINALIA_BIND=f"127.0.0.1:{self.port}",
+                        MARGINALIA_METRICS_BIND=f"127.0.0.1:{self.metrics_port}",
+                        MARGINALIA_WEBHOOK_LOOPBACK_ONLY="true",
+                        MARGINALIA_WEBHOOK_ALLOW_PRIVATE_TARGETS="true",
+                        MARGINALIA_WEBHOOK_STATS_WINDOW="500ms",
+                        MARGINALIA_CMS_WEBHOOK_SECRETS=cms_secret,
+                        MARGINALIA_RATE_LIMIT_REVIEWS="0", RUST_LOG="warn")
+        self.env.pop("DATABASE_URL", None)
+        self.http = Http(self.base)
+
+    def start(self) -> None:
+        self.processes.start("marginalia", [str(self.binary), "serve"], self.log, env=self.env)
+        until("Marginalia is ready", lambda: self.http.request("GET", "/readyz")[0] == 200, 120)
+
+    def stop(self) -> None:
+        self.processes.stop("marginalia")
+
+    def key(self, scope: str) -> str:
+        done = subprocess.run([str(self.binary), "keys", "create", "--name", f"wordpress-{scope}",
+                               "--scope", scope], env=self.env, capture_output=True, text=True)
+        check(done.returncode == 0, f"a {scope} key: {done.stderr}")
+        return done.stdout.strip()
+
+    def article(self, article_id: str):
+        return self.http.json("GET", f"/v1/articles/{article_id}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--binary", type=Path, required=True, help="the marginalia binary")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="marginalia-wordpress-"))
+    processes = Processes()
+    try:
+        run(args.binary.resolve(), work, processes)
+    finally:
+        processes.stop_all()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print("wordpress: every step passed", flush=True)
+    return 0
+
+
+def run(binary: Path, work: Path, processes: Processes) -> None:
+    step("MariaDB on a private socket")
+    socket_path = start_mariadb(work, processes)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    docroot = prepare_docroot(work, url, socket_path)
+    step(f"WordPress under php -S at {url}")
+    processes.start("php", ["php", "-S", f"127.0.0.1:{port}", "-t", str(docroot)], work / "php.log",
+                    env=dict(os.environ, PHP_CLI_SERVER_WORKERS="4"))
+    wp = Http(url)
+    until("php -S answers", lambda: wp.request("GET", "/wp-admin/install.php")[0] == 200)
+    step("WordPress's own installer, over HTTP")
+    install_wordpress(wp)
+    log_in(wp)
+    step("the plugin activated in wp-admin")
+    activate_plugin(wp)
+
+    cms_secret = whsec()
+    marginalia = Marginalia(binary, work, processes, cms_secret)
+    marginalia.start()
+    admin = marginalia.key("admin")
+    status, endpoint = marginalia.http.json(
+        "POST", "/v1/webhook-endpoints",
+        {"url": f"{url}/?rest_route=/marginalia/v1/events",
+         "event_types": ["article.stats_changed", "review.replied"]},
+        {"Authorization": f"Bearer {admin}"})
+    check(status == 201, f"Marginalia registered WordPress's endpoint: {status} {endpoint}")
+    step("the plugin configured in Settings → Marginalia")
+    configure_plugin(wp, {"service_url": marginalia.base, "site": "default",
+                          "cms_secret": cms_secret, "webhook_secrets": endpoint["secret"],
+                          "api_key": "", "post_types[]": "post", "moderation": "",
+                          "language": "en", "auto_embed": "1", "disable_comments": "1"})
+    auth = {"Authorization": application_password(wp)}
+
+    step("publishing a post registers its article")
+    status, post = wp.json("POST", "/?rest_route=/wp/v2/posts",
+                           {"title": "Pushed to the Brink Again", "content": "An article.",
+                            "status": "publish"}, auth)
+    check(status == 201, f"the post is published: {status} {post}")
+    article_id = f"wp-{post['id']}"
+    status, article = marginalia.article(article_id)
+    check(status == 200 and article["title"] == "Pushed to the Brink Again",
+          f"Marginalia has the article: {status} {article}")
+
+    step("editing the title updates it")
+    status, _ = wp.json("POST", f"/?rest_route=/wp/v2/posts/{post['id']}",
+                        {"title": "Pushed to the Brink Once More"}, auth)
+    check(status == 200, f"the post is edited: {status}")
+    status, article = marginalia.article(article_id)
+    check(status == 200 and article["title"] == "Pushed to the Brink Once More",
+          f"Marginalia has the new title: {article}")
+
+    step("a review arrives in the post's meta through the outbound webhook")
+    status, review = marginalia.http.json("POST", f"/v1/articles/{article_id}/reviews",
+                                          {"rating": 4, "body": "A sober analysis of the attacks."})
+    check(status == 201 and review["status"] == "published", f"a review: {status} {review}")
+    until("the post's rating count is 1",
+          lambda: post_meta(socket_path, post["id"], "_marginalia_review_count") == "1", 30)
+    check(post_meta(socket_path, post["id"], "_marginalia_rating_average") == "4",
+          "the post's average is 4")
+
+    step("a forged or replayed message changes nothing")
+    hostile_messages(wp, endpoint["secret"], post["id"], socket_path)
+
+    step("trashing the post deletes its article")
+    status, _ = wp.json("DELETE", f"/?rest_route=/wp/v2/posts/{post['id']}", None, auth)
+    check(status == 200, f"the post is trashed: {status}")
+    status, _ = marginalia.article(article_id)
+    check(status == 404, f"Marginalia's article is gone: {status}")
+
+    step("a post published while Marginalia is down is delivered once it is back")
+    marginalia.stop()
+    status, later = wp.json("POST", "/?rest_route=/wp/v2/posts",
+                            {"title": "Published during an outage", "content": "Later.",
+                             "status": "publish"}, auth)
+    check(status == 201, f"the post is published during the outage: {status}")
+    waiting = sql(socket_path, "SELECT COUNT(*) FROM wordpress.wp_marginalia_outbox WHERE failed = 0")
+    check(waiting == "1", f"one event waits in the plugin's outbox: {waiting}")
+    marginalia.start()
+    # WP-Cron's next run (what the next page view or a system cron triggers), until delivered.
+    sql(socket_path, "UPDATE wordpress.wp_marginalia_outbox SET next_at = 0")
+    until("the queued event is delivered", lambda: (
+        wp.request("GET", "/wp-cron.php?doing_wp_cron")[0] == 200
+        and marginalia.article(f"wp-{later['id']}")[0] == 200), 60, 1)
+    check(sql(socket_path, "SELECT COUNT(*) FROM wordpress.wp_marginalia_outbox") == "0",
+          "the outbox is empty")
+
+    outside = docroot / "wp-content" / "outside-requests.log"
+    check(not outside.exists(), "WordPress tried to reach outside this machine:\n"
+          + (outside.read_text() if outside.exists() else ""))
+
+
+def hostile_messages(wp: Http, secret: str, post_id: int, socket_path: Path) -> None:
+    before = post_meta(socket_path, post_id, "_marginalia_review_count")
+    body = json.dumps({"type": "article.stats_changed", "timestamp": "2026-12-05T10:00:00Z",
+                       "site_id": "default",
+                       "data": {"article_id": f"wp-{post_id}", "review_count": 99, "average": 1.0,
+                                "histogram": {"1": 99, "2": 0, "3": 0, "4": 0, "5": 0}}}).encode()
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+
+    def signed(message_id: str, timestamp: int, with_key: bytes) -> dict[str, str]:
+        mac = hmac.new(with_key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256)
+        return {"webhook-id": message_id, "webhook-timestamp": str(timestamp),
+                "webhook-signature": "v1," + base64.b64encode(mac.digest()).decode(),
+                "Content-Type": "application/json"}
+    route = "/?rest_route=/marginalia/v1/events"
+    now = int(time.time())
+    for label, headers in [
+        ("signed with another secret", signed("msg_forged", now, secrets.token_bytes(32))),
+        ("replayed from an hour ago", signed("msg_replayed", now - 3600, key)),
+        ("unsigned", {"Content-Type": "application/json", "webhook-id": "msg_bare",
+                      "webhook-timestamp": str(now)}),
+    ]:
+        status, _, _ = wp.request("POST", route, body, headers)
+        check(status == 401, f"a message {label} is refused: {status}")
+    check(post_meta(socket_path, post_id, "_marginalia_review_count") == before,
+          "refused messages changed no post meta")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
