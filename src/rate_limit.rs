@@ -61,7 +61,6 @@ impl Limit {
     pub fn same_buckets(&self, other: &Limit) -> bool {
         match (&self.limiter, &other.limiter) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            (None, None) => self.per_minute == other.per_minute,
             _ => false,
         }
     }

@@ -147,7 +147,6 @@ struct Parked {
     by_site: HashMap<String, Vec<(u64, Checkout)>>,
     /// Orders the parked connections across sites.
     parked_so_far: u64,
-    count: usize,
     /// Callers waiting on deadpool for a connection: while any do, connections go back there.
     waiting: usize,
 }
@@ -189,12 +188,11 @@ impl Parking {
             .entry(site)
             .or_default()
             .push((stamp, checkout));
-        parked.count += 1;
         None
     }
 
     fn count(&self) -> usize {
-        self.lock().count
+        self.lock().by_site.values().map(Vec::len).sum()
     }
 }
 
@@ -218,7 +216,6 @@ impl Parked {
         if idle.is_empty() {
             self.by_site.remove(site);
         }
-        self.count -= 1;
         Some(checkout)
     }
 }
