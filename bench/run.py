@@ -341,6 +341,12 @@ def scenarios(cursors: dict[int, tuple[str, str]], site_cursors: dict[str, str],
         Scenario("get_page_2", "GET page 2 (20 of 100,000)", "GET",
                  f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={cursors[2][0]}",
                  pgbench=page_sql.format(bound=f"AND {cursors[2][1]}")),
+        # Page 2 of one site asked the way the four-site row asks (wrk's `request()` scripted
+        # per request, which costs the load generator CPU that a fixed path does not, on the same
+        # two cores as the service): the single-site side of the four-against-one pair.
+        Scenario("get_page_2_scripted", "GET page 2, scripted like the 4-site row", "GET", "",
+                 body_lua=rotating_get([
+                     f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={cursors[2][0]}"])),
         Scenario("get_page_2_4_sites", "GET page 2, 4 sites", "GET", "",
                  body_lua=rotating_get([
                      f"/sites/{site}/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={site_cursors[site]}"
@@ -640,8 +646,8 @@ def previous_rates(path: Path) -> tuple[str, dict[str, float]]:
 # drift over the run (autovacuum after the writes, checkpoints, the machine's other work) falls on
 # both sides alike: the ratio of the sums over the rounds is the one the acceptance bar is held to.
 SITE_PAIRS = [("POST review, 1,000 articles", "post_spread", "post_spread_4_sites"),
-              ("GET page 2 (uncached)", "get_page_2", "get_page_2_4_sites")]
-PAIR_ROUNDS = 4
+              ("GET page 2 (uncached)", "get_page_2_scripted", "get_page_2_4_sites")]
+PAIR_ROUNDS = 6
 PAIR_SECONDS = 5
 
 

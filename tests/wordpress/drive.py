@@ -42,6 +42,14 @@ ADMIN_PASSWORD = "marginalia-" + secrets.token_hex(8)
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost,::1"
 
 
+def browser(command: str, options: dict) -> dict:
+    """One step of tests/browser/wordpress.mjs in Debian's Chromium; its JSON answer."""
+    done = subprocess.run(["node", str(ROOT / "tests" / "browser" / "wordpress.mjs"), command,
+                           json.dumps(options)], capture_output=True, text=True, timeout=120)
+    check(done.returncode == 0, f"Chromium, {command}:\n{done.stdout}{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def step(what: str) -> None:
     print(f"wordpress: {what}", flush=True)
 
@@ -187,7 +195,8 @@ def prepare_docroot(work: Path, url: str, socket_path: Path) -> Path:
     (content / "uploads").mkdir()
     shutil.copytree(WORDPRESS / "wp-content" / "themes", content / "themes")
     shutil.copytree(PLUGIN, content / "plugins" / "marginalia")
-    shutil.copy(HERE / "loopback-guard.php", content / "mu-plugins" / "loopback-guard.php")
+    for must_use in ("loopback-guard.php", "closed-network.php"):
+        shutil.copy(HERE / must_use, content / "mu-plugins" / must_use)
     config = (HERE / "wp-config.php.in").read_text()
     for name, value in {"@SOCKET@": str(socket_path), "@DOCROOT@": str(docroot), "@URL@": url,
                         "@WORK@": str(work), "@SALT@": secrets.token_hex(16)}.items():
@@ -230,11 +239,12 @@ def configure_plugin(wp: Http, settings: dict) -> str:
     check(nonce is not None, "the settings form carries a nonce")
     form = {"option_page": "marginalia", "action": "update", "_wpnonce": nonce.group(1),
             "_wp_http_referer": "/wp-admin/options-general.php?page=marginalia"}
-    form.update({f"marginalia_settings[{name}]": value for name, value in settings.items()})
+    form.update({f"marginalia_settings[{name}]" + ("[]" if isinstance(value, list) else ""): value
+                 for name, value in settings.items()})
     status, _, page = wp.request("POST", "/wp-admin/options.php", form=form)
     check(status == 200 and "Settings saved" in page, f"the settings saved: {status}")
-    for secret in (settings["cms_secret"], settings["webhook_secrets"]):
-        check(secret not in page, "a secret is never shown back")
+    for name in ("cms_secret", "webhook_secrets", "api_key"):
+        check(not settings.get(name) or settings[name] not in page, f"{name} is never shown back")
     return page
 
 
@@ -250,7 +260,8 @@ def application_password(wp: Http) -> str:
 
 
 class Marginalia:
-    def __init__(self, binary: Path, work: Path, processes: Processes, cms_secret: str):
+    def __init__(self, binary: Path, work: Path, processes: Processes, cms_secret: str,
+                 wordpress: str):
         self.binary, self.processes = binary, processes
         self.port, self.metrics_port = free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -264,6 +275,7 @@ class Marginalia:
                         MARGINALIA_WEBHOOK_ALLOW_PRIVATE_TARGETS="true",
                         MARGINALIA_WEBHOOK_STATS_WINDOW="500ms",
                         MARGINALIA_CMS_WEBHOOK_SECRETS=cms_secret,
+                        MARGINALIA_CORS_ORIGINS=wordpress,
                         MARGINALIA_RATE_LIMIT_REVIEWS="0", RUST_LOG="warn")
         self.env.pop("DATABASE_URL", None)
         self.http = Http(self.base)
@@ -289,11 +301,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", type=Path, required=True, help="the marginalia binary")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--screenshots", type=Path,
+                        help="write the wp-admin and post screenshots there (default: the work directory)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="marginalia-wordpress-"))
     processes = Processes()
     try:
-        run(args.binary.resolve(), work, processes)
+        run(args.binary.resolve(), work, processes, args.screenshots)
+    except SystemExit:
+        diagnose(work)
+        raise
     finally:
         processes.stop_all()
         if not args.keep:
@@ -302,7 +319,23 @@ def main() -> int:
     return 0
 
 
-def run(binary: Path, work: Path, processes: Processes) -> None:
+def diagnose(work: Path) -> None:
+    """What a failed run leaves to read: the plugin's outbox and the ends of the logs."""
+    socket_path = work / "mysql.sock"
+    if socket_path.exists():
+        done = subprocess.run(["mariadb", "--no-defaults", f"--socket={socket_path}", "-u", "root",
+                               "-e", "SELECT id, message_id, kind, path, attempts, failed, last_error "
+                                     "FROM wordpress.wp_marginalia_outbox"],
+                              capture_output=True, text=True)
+        print(f"wordpress: the plugin's outbox:\n{done.stdout}{done.stderr}", file=sys.stderr)
+    for log in ("wp/wp-content/outside-requests.log", "debug.log", "php.log", "marginalia.log",
+                "mariadb.log"):
+        if (work / log).exists():
+            tail = (work / log).read_text(errors="replace").splitlines()[-15:]
+            print(f"wordpress: {log}, last lines:\n" + "\n".join(tail), file=sys.stderr)
+
+
+def run(binary: Path, work: Path, processes: Processes, screenshots: Path | None) -> None:
     step("MariaDB on a private socket")
     socket_path = start_mariadb(work, processes)
     port = free_port()
@@ -320,7 +353,7 @@ def run(binary: Path, work: Path, processes: Processes) -> None:
     activate_plugin(wp)
 
     cms_secret = whsec()
-    marginalia = Marginalia(binary, work, processes, cms_secret)
+    marginalia = Marginalia(binary, work, processes, cms_secret, url)
     marginalia.start()
     admin = marginalia.key("admin")
     status, endpoint = marginalia.http.json(
@@ -332,12 +365,15 @@ def run(binary: Path, work: Path, processes: Processes) -> None:
     step("the plugin configured in Settings → Marginalia")
     configure_plugin(wp, {"service_url": marginalia.base, "site": "default",
                           "cms_secret": cms_secret, "webhook_secrets": endpoint["secret"],
-                          "api_key": "", "post_types[]": "post", "moderation": "",
+                          "api_key": "", "post_types": ["post"], "moderation": "",
                           "language": "en", "auto_embed": "1", "disable_comments": "1"})
+    # The REST API as an integration calls it: an application password, no session cookie (a
+    # logged-in cookie without a nonce would make WordPress treat the call as anonymous).
     auth = {"Authorization": application_password(wp)}
+    rest = Http(url)
 
     step("publishing a post registers its article")
-    status, post = wp.json("POST", "/?rest_route=/wp/v2/posts",
+    status, post = rest.json("POST", "/?rest_route=/wp/v2/posts",
                            {"title": "Pushed to the Brink Again", "content": "An article.",
                             "status": "publish"}, auth)
     check(status == 201, f"the post is published: {status} {post}")
@@ -347,17 +383,21 @@ def run(binary: Path, work: Path, processes: Processes) -> None:
           f"Marginalia has the article: {status} {article}")
 
     step("editing the title updates it")
-    status, _ = wp.json("POST", f"/?rest_route=/wp/v2/posts/{post['id']}",
+    status, _ = rest.json("POST", f"/?rest_route=/wp/v2/posts/{post['id']}",
                         {"title": "Pushed to the Brink Once More"}, auth)
     check(status == 200, f"the post is edited: {status}")
     status, article = marginalia.article(article_id)
     check(status == 200 and article["title"] == "Pushed to the Brink Once More",
           f"Marginalia has the new title: {article}")
 
-    step("a review arrives in the post's meta through the outbound webhook")
-    status, review = marginalia.http.json("POST", f"/v1/articles/{article_id}/reviews",
-                                          {"rating": 4, "body": "A sober analysis of the attacks."})
-    check(status == 201 and review["status"] == "published", f"a review: {status} {review}")
+    step("a review sent through the widget on the post's page arrives in the post's meta")
+    sent = browser("review", {"post_url": post["link"], "rating": 4,
+                              "body": "A sober analysis of the attacks, with sources."})
+    check(f"/v1/articles/{article_id}/reviews" in sent["url"],
+          f"the widget sent it for the plugin's article id: {sent['url']}")
+    status, review = marginalia.http.json("GET", f"/v1/reviews/{sent['id']}")
+    check(status == 200 and review["status"] == "published" and review["rating"] == 4,
+          f"Marginalia holds the widget's review: {status} {review}")
     until("the post's rating count is 1",
           lambda: post_meta(socket_path, post["id"], "_marginalia_review_count") == "1", 30)
     check(post_meta(socket_path, post["id"], "_marginalia_rating_average") == "4",
@@ -366,15 +406,37 @@ def run(binary: Path, work: Path, processes: Processes) -> None:
     step("a forged or replayed message changes nothing")
     hostile_messages(wp, endpoint["secret"], post["id"], socket_path)
 
+    step("after Marginalia rotates the endpoint's secret, WordPress with the new one still follows")
+    status, rotated = marginalia.http.json(
+        "POST", f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", None,
+        {"Authorization": f"Bearer {admin}"})
+    check(status == 200 and rotated["secret"] != endpoint["secret"], f"rotated: {status} {rotated}")
+    configure_plugin(wp, {"service_url": marginalia.base, "site": "default",
+                          "webhook_secrets": rotated["secret"], "post_types": ["post"],
+                          "moderation": "", "language": "en", "auto_embed": "1",
+                          "disable_comments": "1"})
+    status, second = marginalia.http.json("POST", f"/v1/articles/{article_id}/reviews",
+                                          {"rating": 2, "body": "Too many guesses, too few facts."})
+    check(status == 201, f"a second review: {status} {second}")
+    until("the post's rating count is 2",
+          lambda: post_meta(socket_path, post["id"], "_marginalia_review_count") == "2", 30)
+    check(post_meta(socket_path, post["id"], "_marginalia_rating_average") == "3",
+          "the post's average is 3")
+
+    step("wp-admin's pages and the post, in Chromium")
+    browser("screenshots", {"base": url, "user": "editor", "password": ADMIN_PASSWORD,
+                            "post_url": post["link"], "rating_text": "3.0 (2 reviews)",
+                            "dir": str(screenshots or work)})
+
     step("trashing the post deletes its article")
-    status, _ = wp.json("DELETE", f"/?rest_route=/wp/v2/posts/{post['id']}", None, auth)
+    status, _ = rest.json("DELETE", f"/?rest_route=/wp/v2/posts/{post['id']}", None, auth)
     check(status == 200, f"the post is trashed: {status}")
     status, _ = marginalia.article(article_id)
     check(status == 404, f"Marginalia's article is gone: {status}")
 
     step("a post published while Marginalia is down is delivered once it is back")
     marginalia.stop()
-    status, later = wp.json("POST", "/?rest_route=/wp/v2/posts",
+    status, later = rest.json("POST", "/?rest_route=/wp/v2/posts",
                             {"title": "Published during an outage", "content": "Later.",
                              "status": "publish"}, auth)
     check(status == 201, f"the post is published during the outage: {status}")
@@ -395,31 +457,52 @@ def run(binary: Path, work: Path, processes: Processes) -> None:
 
 
 def hostile_messages(wp: Http, secret: str, post_id: int, socket_path: Path) -> None:
-    before = post_meta(socket_path, post_id, "_marginalia_review_count")
-    body = json.dumps({"type": "article.stats_changed", "timestamp": "2026-12-05T10:00:00Z",
-                       "site_id": "default",
-                       "data": {"article_id": f"wp-{post_id}", "review_count": 99, "average": 1.0,
-                                "histogram": {"1": 99, "2": 0, "3": 0, "4": 0, "5": 0}}}).encode()
+    """Messages to the plugin's route that must change nothing: signed with another secret,
+    unsigned, an hour old, and the replay of a message already taken (which WordPress answers
+    without applying it again, as a sender retrying a lost answer expects)."""
     key = base64.b64decode(secret.removeprefix("whsec_"))
+    now = int(time.time())
 
-    def signed(message_id: str, timestamp: int, with_key: bytes) -> dict[str, str]:
+    def stats(count: int, average: float, at: int) -> bytes:
+        return json.dumps({"type": "article.stats_changed", "site_id": "default",
+                           "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)),
+                           "data": {"article_id": f"wp-{post_id}", "review_count": count,
+                                    "average": average}}).encode()
+
+    def signed(message_id: str, timestamp: int, with_key: bytes, body: bytes) -> dict[str, str]:
         mac = hmac.new(with_key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256)
         return {"webhook-id": message_id, "webhook-timestamp": str(timestamp),
                 "webhook-signature": "v1," + base64.b64encode(mac.digest()).decode(),
                 "Content-Type": "application/json"}
+
+    def meta() -> tuple[str, str]:
+        return (post_meta(socket_path, post_id, "_marginalia_review_count"),
+                post_meta(socket_path, post_id, "_marginalia_rating_average"))
+
     route = "/?rest_route=/marginalia/v1/events"
-    now = int(time.time())
-    for label, headers in [
-        ("signed with another secret", signed("msg_forged", now, secrets.token_bytes(32))),
-        ("replayed from an hour ago", signed("msg_replayed", now - 3600, key)),
-        ("unsigned", {"Content-Type": "application/json", "webhook-id": "msg_bare",
-                      "webhook-timestamp": str(now)}),
+    before = meta()
+    forged = stats(99, 1.0, now + 1)
+    for label, body, headers in [
+        ("signed with another secret", forged, signed("msg_forged", now, secrets.token_bytes(32), forged)),
+        ("signed over other bytes", forged, signed("msg_swapped", now, key, stats(1, 4.0, now))),
+        ("an hour old", forged, signed("msg_old", now - 3600, key, forged)),
+        ("unsigned", forged, {"Content-Type": "application/json", "webhook-id": "msg_bare",
+                              "webhook-timestamp": str(now)}),
     ]:
         status, _, _ = wp.request("POST", route, body, headers)
         check(status == 401, f"a message {label} is refused: {status}")
-    check(post_meta(socket_path, post_id, "_marginalia_review_count") == before,
-          "refused messages changed no post meta")
+        check(meta() == before, f"a message {label} changed no post meta")
 
+    # Two genuine messages, then the first again: the replay must not bring its counts back.
+    first, second = stats(7, 2.0, now), stats(1, 4.0, now)
+    first_headers = signed("msg_first", now, key, first)
+    for body, headers, expected in [(first, first_headers, ("7", "2")),
+                                    (second, signed("msg_second", now, key, second), before)]:
+        status, _, _ = wp.request("POST", route, body, headers)
+        check(status == 200 and meta() == expected, f"a genuine message applies: {status} {meta()}")
+    status, _, text = wp.request("POST", route, first, first_headers)
+    check(status == 200 and "already_processed" in text, f"a replay is recognised: {status} {text}")
+    check(meta() == before, f"a replayed message changed no post meta: {meta()}")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,7 +12,7 @@ add_filter(
 		if ( in_array( $host, array( '127.0.0.1', 'localhost', '[::1]', '::1' ), true ) ) {
 			return $answer;
 		}
-		file_put_contents( WP_CONTENT_DIR . '/outside-requests.log', gmdate( 'c' ) . ' ' . $url . "\n", FILE_APPEND | LOCK_EX );
+		file_put_contents( WP_CONTENT_DIR . '/outside-requests.log', gmdate( 'c' ) . ' ' . $url . ' from ' . wp_debug_backtrace_summary() . "\n", FILE_APPEND | LOCK_EX );
 		return new WP_Error( 'loopback_guard', 'Tests send nothing outside this machine.' );
 	},
 	0,

@@ -1,0 +1,95 @@
+// The Chromium half of tests/wordpress/drive.py: a reader reviews a WordPress post through the
+// widget the plugin embedded, and an editor's wp-admin pages are photographed. Each step asserts;
+// the result goes to stdout as one JSON line for drive.py to check against Marginalia and MariaDB.
+//
+//   node tests/browser/wordpress.mjs review '{"post_url": …, "rating": 4, "body": …}'
+//   node tests/browser/wordpress.mjs screenshots '{"base": …, "user": …, "password": …,
+//                                                  "post_url": …, "rating_text": …, "dir": …}'
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { launchChromium } from './launch.mjs';
+
+const viewport = { width: 1280, height: 900 };
+const [command, argument] = process.argv.slice(2);
+const options = JSON.parse(argument || '{}');
+
+/** A page that fails the run on any script error or on a request leaving 127.0.0.1. */
+async function openPage(browser) {
+  const context = await browser.newContext({ viewport, locale: 'en-GB' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  const troubles = [];
+  page.on('pageerror', (error) => troubles.push(`script error: ${error.message}`));
+  page.on('request', (request) => {
+    const { hostname, protocol } = new URL(request.url());
+    if (!['data:', 'blob:', 'about:'].includes(protocol) && hostname !== '127.0.0.1') {
+      troubles.push(`a request left the machine: ${request.url()}`);
+    }
+  });
+  return { context, page, troubles };
+}
+
+/** The post's page as a reader sees it: the widget below the content, a review sent through it. */
+async function review(browser) {
+  const { context, page, troubles } = await openPage(browser);
+  await page.goto(options.post_url);
+  const widget = page.locator('marginalia-reviews');
+  await widget.locator('.marginalia textarea').waitFor();
+  // The stars are radios drawn by their labels; chosen from the keyboard, as the widget's own test does.
+  const star = widget.locator(`.marginalia fieldset input[value="${options.rating}"]`);
+  await star.focus();
+  await page.keyboard.press('Space');
+  assert.ok(await star.isChecked(), `${options.rating} stars chosen`);
+  await widget.locator('.marginalia textarea').fill(options.body);
+  const created = page.waitForResponse((response) => response.request().method() === 'POST');
+  await widget.locator('.marginalia__submit').click();
+  const answer = await created;
+  assert.equal(answer.status(), 201, `the widget's POST ${answer.url()}`);
+  const { id } = await answer.json();
+  assert.deepEqual(troubles, []);
+  await context.close();
+  return { id, url: answer.url() };
+}
+
+/** The settings page, the posts list with its Rating column, and the post with the widget. */
+async function screenshots(browser) {
+  const { context, page, troubles } = await openPage(browser);
+  await page.goto(`${options.base}/wp-login.php`);
+  await page.locator('#user_login').fill(options.user);
+  await page.locator('#user_pass').fill(options.password);
+  await Promise.all([page.waitForURL(/wp-admin/), page.locator('#wp-submit').click()]);
+  const shot = (name) => path.join(options.dir, name);
+
+  await page.goto(`${options.base}/wp-admin/options-general.php?page=marginalia`);
+  await page.getByRole('heading', { name: 'Marginalia reviews' }).waitFor();
+  for (const label of ['Signing secret', 'Endpoint secrets', 'API key']) {
+    assert.equal(await page.getByLabel(label).inputValue(), '', `${label} is never shown back`);
+  }
+  await page.screenshot({ path: shot('wordpress-settings.png'), fullPage: true });
+
+  await page.goto(`${options.base}/wp-admin/edit.php?orderby=marginalia_rating&order=desc`);
+  const rating = page.locator('td.column-marginalia_rating').first();
+  assert.equal((await rating.innerText()).trim(), options.rating_text, 'the Rating column');
+  await page.screenshot({ path: shot('wordpress-posts.png') });
+
+  assert.deepEqual(troubles, []);
+  await context.close();
+
+  // The post as a reader sees it (no admin bar).
+  const reader = await openPage(browser);
+  await reader.page.goto(options.post_url);
+  await reader.page.locator('marginalia-reviews .marginalia__count').waitFor();
+  await reader.page.screenshot({ path: shot('wordpress-post.png'), fullPage: true });
+  assert.deepEqual(reader.troubles, []);
+  await reader.context.close();
+  return { written: ['wordpress-settings.png', 'wordpress-posts.png', 'wordpress-post.png'] };
+}
+
+const commands = { review, screenshots };
+assert.ok(command in commands, `a command: ${Object.keys(commands).join(' or ')}`);
+const browser = await launchChromium();
+try {
+  console.log(JSON.stringify(await commands[command](browser)));
+} finally {
+  await browser.close();
+}
