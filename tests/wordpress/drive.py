@@ -319,6 +319,28 @@ def main() -> int:
     return 0
 
 
+def untrash_from_wp_admin(wp: Http, post_id: int) -> None:
+    """Posts → Trash → Restore, as an editor clicks it."""
+    status, _, page = wp.request("GET", "/wp-admin/edit.php?post_status=trash&post_type=post")
+    link = re.search(rf'href="([^"]*/wp-admin/post\.php\?post={post_id}&amp;action=untrash&amp;_wpnonce=[0-9a-f]+)"', page)
+    check(status == 200 and link is not None, f"the trash offers to restore the post: {status}")
+    status, _, page = wp.request("GET", html.unescape(link.group(1)))
+    check(status == 200 and "restored from the Trash" in page, f"the post is restored: {status}")
+
+
+def resync_from_wp_admin(wp: Http) -> int:
+    """Settings → Marginalia → Resync all posts; how many posts the page says were sent."""
+    status, _, page = wp.request("GET", "/wp-admin/options-general.php?page=marginalia")
+    form = re.search(r'<form[^>]*admin-post\.php.*?</form>', page, re.S)
+    nonce = re.search(r'name="_wpnonce" value="([0-9a-f]+)"', form.group(0)) if form else None
+    check(status == 200 and nonce is not None, "the settings page has the resync button")
+    status, _, page = wp.request("POST", "/wp-admin/admin-post.php",
+                                 form={"action": "marginalia_resync", "_wpnonce": nonce.group(1)})
+    resynced = re.search(r"Resync: ([0-9]+) posts? queued", page)
+    check(status == 200 and resynced is not None, f"the resync answered: {status} {page[:300]}")
+    return int(resynced.group(1))
+
+
 def diagnose(work: Path) -> None:
     """What a failed run leaves to read: the plugin's outbox and the ends of the logs."""
     socket_path = work / "mysql.sock"
@@ -434,6 +456,26 @@ def run(binary: Path, work: Path, processes: Processes, screenshots: Path | None
     status, _ = marginalia.article(article_id)
     check(status == 404, f"Marginalia's article is gone: {status}")
 
+    step("restoring it from the trash (a draft) unpublishes it; publishing it again publishes it")
+    untrash_from_wp_admin(wp, post["id"])
+    lifecycle = lambda: marginalia.article(article_id)[1].get("lifecycle")  # noqa: E731
+    check(lifecycle() == "unpublished", f"Marginalia's article is unpublished: {lifecycle()}")
+    status, _ = rest.json("POST", f"/?rest_route=/wp/v2/posts/{post['id']}", {"status": "publish"}, auth)
+    check(status == 200 and lifecycle() == "published", f"published again: {status} {lifecycle()}")
+
+    step("deleting it for good deletes its article")
+    status, _ = rest.json("DELETE", f"/?rest_route=/wp/v2/posts/{post['id']}&force=true", None, auth)
+    check(status == 200, f"the post is deleted: {status}")
+    check(marginalia.article(article_id)[0] == 404, "Marginalia's article is gone")
+
+    step("Resync all posts sends the posts published before the plugin was active")
+    check(marginalia.article("wp-1")[0] == 404, "WordPress's first post predates the plugin")
+    resynced = resync_from_wp_admin(wp)
+    check(resynced == 1, f"one published post resynced: {resynced}")
+    status, first = marginalia.article("wp-1")
+    check(status == 200 and first["title"] == "Hello world!" and first["lifecycle"] == "published",
+          f"Marginalia has WordPress's first post: {status} {first}")
+
     step("a post published while Marginalia is down is delivered once it is back")
     marginalia.stop()
     status, later = rest.json("POST", "/?rest_route=/wp/v2/posts",
@@ -442,6 +484,9 @@ def run(binary: Path, work: Path, processes: Processes, screenshots: Path | None
     check(status == 201, f"the post is published during the outage: {status}")
     waiting = sql(socket_path, "SELECT COUNT(*) FROM wordpress.wp_marginalia_outbox WHERE failed = 0")
     check(waiting == "1", f"one event waits in the plugin's outbox: {waiting}")
+    status, _, page = wp.request("GET", "/wp-admin/options-general.php?page=marginalia")
+    check(status == 200 and "1 message waiting for Marginalia." in page,
+          "the settings page says one message waits")
     marginalia.start()
     # WP-Cron's next run (what the next page view or a system cron triggers), until delivered.
     sql(socket_path, "UPDATE wordpress.wp_marginalia_outbox SET next_at = 0")

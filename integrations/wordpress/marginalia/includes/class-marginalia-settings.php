@@ -217,7 +217,15 @@ final class Marginalia_Settings {
 		?>
 		<div class="wrap">
 			<h1><?php esc_html_e( 'Marginalia reviews', 'marginalia' ); ?></h1>
-			<?php Marginalia_Queue::render_status(); ?>
+			<?php
+			// Only a count to show, from the resync's own redirect: nothing is changed by it.
+			$resynced = isset( $_GET['marginalia_resynced'] ) ? absint( $_GET['marginalia_resynced'] ) : null; // phpcs:ignore WordPress.Security.NonceVerification.Recommended
+			if ( null !== $resynced ) {
+				/* translators: %d: how many posts */
+				echo '<div class="notice notice-success"><p>' . esc_html( sprintf( _n( 'Resync: %d post queued for Marginalia.', 'Resync: %d posts queued for Marginalia.', $resynced, 'marginalia' ), $resynced ) ) . '</p></div>';
+			}
+			Marginalia_Queue::render_status();
+			?>
 			<form method="post" action="options.php">
 				<?php settings_fields( self::PAGE ); ?>
 				<table class="form-table" role="presentation">
