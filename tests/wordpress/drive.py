@@ -319,6 +319,26 @@ def main() -> int:
     return 0
 
 
+def placed_by_editor(wp: Http, rest: Http, auth: dict, settings: dict) -> None:
+    """With "below the content" off, a post shows the widget where its block or shortcode is,
+    once, with its own article id; a post with neither shows none; none has WordPress's comment
+    form (comments are off for covered posts)."""
+    configure_plugin(wp, settings)
+    reader = Http(wp.base)
+    for label, placed in [("block", "<!-- wp:marginalia/reviews /-->"),
+                          ("shortcode", "[marginalia_reviews]"), ("neither", "")]:
+        status, post = rest.json("POST", "/?rest_route=/wp/v2/posts", {
+            "title": f"Placed with the {label}", "status": "publish",
+            "content": f"<!-- wp:paragraph --><p>An article.</p><!-- /wp:paragraph -->{placed}"}, auth)
+        check(status == 201, f"a post with the {label}: {status}")
+        status, _, page = reader.request("GET", post["link"])
+        widgets = re.findall(r'<script src="[^"]*/widget\.js" data-site="default" '
+                             r'data-article-id="wp-([0-9]+)"', page)
+        expected = [] if label == "neither" else [str(post["id"])]
+        check(status == 200 and widgets == expected, f"the {label}'s page shows {widgets}")
+        check("wp-comments-post.php" not in page, f"the {label}'s page has no comment form")
+
+
 def untrash_from_wp_admin(wp: Http, post_id: int) -> None:
     """Posts → Trash → Restore, as an editor clicks it."""
     status, _, page = wp.request("GET", "/wp-admin/edit.php?post_status=trash&post_type=post")
@@ -468,10 +488,17 @@ def run(binary: Path, work: Path, processes: Processes, screenshots: Path | None
     check(status == 200, f"the post is deleted: {status}")
     check(marginalia.article(article_id)[0] == 404, "Marginalia's article is gone")
 
+    step("the block and the shortcode place the widget; without the option, nothing else does")
+    placed_by_editor(wp, rest, auth, {"service_url": marginalia.base, "site": "default",
+                                      "post_types": ["post"], "moderation": "", "language": "en",
+                                      "disable_comments": "1"})
+
     step("Resync all posts sends the posts published before the plugin was active")
     check(marginalia.article("wp-1")[0] == 404, "WordPress's first post predates the plugin")
     resynced = resync_from_wp_admin(wp)
-    check(resynced == 1, f"one published post resynced: {resynced}")
+    status, published = rest.json("GET", "/?rest_route=/wp/v2/posts&per_page=100&status=publish", None, auth)
+    check(status == 200 and resynced == len(published) >= 4,
+          f"every published post resynced: {resynced} of {len(published)}")
     status, first = marginalia.article("wp-1")
     check(status == 200 and first["title"] == "Hello world!" and first["lifecycle"] == "published",
           f"Marginalia has WordPress's first post: {status} {first}")
