@@ -11,12 +11,19 @@
 //! rebinding; a request of a site with none takes a new connection while the pool may open one,
 //! else rebinds the most recently used idle connection of another site. (Rebinding first and
 //! opening only when nothing is idle keeps fewer backends busy, but measured slower: a rebind on
-//! most requests costs more than the extra backends.) While requests wait, connections go back
-//! to deadpool, which serves its waiters first come, first served.
+//! most requests costs more than the extra backends.)
+//!
+//! When every connection is in use, callers wait in `Parking`'s own queue, and a connection given
+//! back goes to the oldest waiter of its own site, so that a saturated pool serving several sites
+//! does not rebind on most requests; the oldest waiter of any site goes first once it has waited
+//! `SAME_SITE_PREFERENCE`, so no site starves behind a busier one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use diesel::Connection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
@@ -133,7 +140,13 @@ impl deadpool::managed::Manager for BindingManager {
     }
 }
 
-/// Idle connections kept by the site they are bound to, out of deadpool's queue.
+/// How long a waiter of another site may be passed over for a waiter of the returning
+/// connection's site. Longer than a waiter of a saturated pool usually waits (a few milliseconds
+/// measured), so the preference holds under load; short next to the acquire timeout.
+const SAME_SITE_PREFERENCE: Duration = Duration::from_millis(20);
+
+/// Idle connections kept by the site they are bound to, out of deadpool's queue, and the callers
+/// waiting for one.
 #[derive(Default)]
 struct Parking {
     idle: Mutex<Parked>,
@@ -147,9 +160,21 @@ struct Parked {
     by_site: HashMap<String, Vec<(u64, Checkout)>>,
     /// Orders the parked connections across sites.
     parked_so_far: u64,
-    /// Callers waiting on deadpool for a connection: while any do, connections go back there.
-    waiting: usize,
+    /// Callers waiting for a connection, oldest first (some may have given up: their receiver
+    /// is gone, and they are skipped).
+    waiters: VecDeque<Waiter>,
 }
+
+/// A caller waiting for a connection.
+struct Waiter {
+    site: String,
+    since: Instant,
+    hand: oneshot::Sender<Handoff>,
+}
+
+/// What a waiter is woken with: a connection given back, or none when one went back to
+/// deadpool (closed, or never bound), which the waiter then asks.
+type Handoff = Option<Checkout>;
 
 impl Parking {
     fn lock(&self) -> std::sync::MutexGuard<'_, Parked> {
@@ -164,22 +189,38 @@ impl Parking {
     }
 
     /// An idle connection bound to `site`, else the most recently used of another site; with
-    /// none, counts the caller as waiting for deadpool until the guard drops. Decided under the
-    /// one lock, so a connection given back after it goes to deadpool for the waiter.
-    fn take_or_wait(self: &Arc<Self>, site: &str) -> Result<Checkout, WaitingGuard> {
+    /// none, queues the caller. Decided under the one lock, so a connection given back after
+    /// it goes to a waiter.
+    fn take_or_wait(&self, site: &str) -> Result<Checkout, oneshot::Receiver<Handoff>> {
         let mut parked = self.lock();
         if let Some(checkout) = parked.take_for(site) {
             return Ok(checkout);
         }
-        parked.waiting += 1;
-        Err(WaitingGuard(self.clone()))
+        parked.waiters.retain(|waiter| !waiter.hand.is_closed());
+        let (hand, receiver) = oneshot::channel();
+        parked.waiters.push_back(Waiter {
+            site: site.to_owned(),
+            since: Instant::now(),
+            hand,
+        });
+        Err(receiver)
     }
 
-    /// Keeps `checkout` with its site's idle connections, or gives it back when callers wait.
-    fn park(&self, site: String, checkout: Checkout) -> Option<Checkout> {
+    /// Gives `checkout` to a waiter (see `next_waiter`), or keeps it with its site's idle
+    /// connections when nobody waits.
+    fn park(&self, site: String, mut checkout: Checkout) {
         let mut parked = self.lock();
-        if parked.waiting > 0 {
-            return Some(checkout);
+        while let Some(index) = next_waiter(&parked.waiters, &site, Instant::now()) {
+            let Some(waiter) = parked.waiters.remove(index) else {
+                break;
+            };
+            match waiter.hand.send(Some(checkout)) {
+                Ok(()) => return,
+                Err(back) => match back {
+                    Some(back) => checkout = back,
+                    None => return,
+                },
+            }
         }
         parked.parked_so_far += 1;
         let stamp = parked.parked_so_far;
@@ -188,12 +229,49 @@ impl Parking {
             .entry(site)
             .or_default()
             .push((stamp, checkout));
-        None
+    }
+
+    /// A connection went back to deadpool (to be closed, or never bound to a site): the oldest
+    /// waiter asks deadpool, which now has it or may open another in its place.
+    fn went_to_deadpool(&self) {
+        let mut parked = self.lock();
+        while let Some(waiter) = parked.waiters.pop_front() {
+            if waiter.hand.send(None).is_ok() {
+                return;
+            }
+        }
     }
 
     fn count(&self) -> usize {
         self.lock().by_site.values().map(Vec::len).sum()
     }
+
+    fn waiting(&self) -> usize {
+        let parked = self.lock();
+        parked
+            .waiters
+            .iter()
+            .filter(|w| !w.hand.is_closed())
+            .count()
+    }
+}
+
+/// Which waiter a connection bound to `site` goes to: the oldest, once it has waited
+/// `SAME_SITE_PREFERENCE`; else the oldest of `site`; else the oldest. Waiters that gave up
+/// count as absent.
+fn next_waiter(waiters: &VecDeque<Waiter>, site: &str, now: Instant) -> Option<usize> {
+    let mut live = waiters
+        .iter()
+        .enumerate()
+        .filter(|(_, waiter)| !waiter.hand.is_closed());
+    let (oldest, first) = live.next()?;
+    if first.site == site || now.duration_since(first.since) >= SAME_SITE_PREFERENCE {
+        return Some(oldest);
+    }
+    Some(
+        live.find(|(_, waiter)| waiter.site == site)
+            .map_or(oldest, |(index, _)| index),
+    )
 }
 
 impl Parked {
@@ -220,17 +298,8 @@ impl Parked {
     }
 }
 
-/// Counts a caller as waiting for deadpool while it lives.
-struct WaitingGuard(Arc<Parking>);
-
-impl Drop for WaitingGuard {
-    fn drop(&mut self) {
-        self.0.lock().waiting -= 1;
-    }
-}
-
-/// A connection taken from the pool. Dropped, it goes back to its site's idle connections (or to
-/// deadpool while callers wait, or when it is broken, for deadpool's recycling to close).
+/// A connection taken from the pool. Dropped, it goes to a waiter or back to its site's idle
+/// connections (or, when it is broken, to deadpool, whose recycling closes it).
 pub struct PooledConnection {
     checkout: Option<Checkout>,
     parking: Arc<Parking>,
@@ -261,6 +330,7 @@ impl PooledConnection {
     pub fn discard(mut self) {
         if let Some(checkout) = self.checkout.take() {
             drop(deadpool::managed::Object::take(checkout));
+            self.parking.went_to_deadpool();
         }
     }
 }
@@ -286,11 +356,17 @@ impl Drop for PooledConnection {
             return;
         };
         if PoolableConnection::is_broken(&mut checkout.connection) {
+            drop(checkout);
+            self.parking.went_to_deadpool();
             return;
         }
-        if let Some(site) = checkout.bound_to.clone() {
-            // Given back, it returns to deadpool (dropping a checkout does that).
-            drop(self.parking.park(site, checkout));
+        match checkout.bound_to.clone() {
+            Some(site) => self.parking.park(site, checkout),
+            // Never bound (never used): back to deadpool, for whoever asks it next.
+            None => {
+                drop(checkout);
+                self.parking.went_to_deadpool();
+            }
         }
     }
 }
@@ -308,6 +384,8 @@ pub struct Pool {
     parking: Arc<Parking>,
     /// deadpool's timeouts for a checkout that does not wait for a connection in use.
     without_waiting: deadpool::managed::Timeouts,
+    /// Longest a caller waits for a connection in use.
+    acquire_timeout: Duration,
     statement_timeout: Duration,
     scope: Scope,
 }
@@ -333,6 +411,7 @@ impl Pool {
             connections: self.connections.clone(),
             parking: self.parking.clone(),
             without_waiting: self.without_waiting,
+            acquire_timeout: self.acquire_timeout,
             statement_timeout: self.statement_timeout,
             scope,
         }
@@ -344,24 +423,43 @@ impl Pool {
 
     /// A connection, waiting at most the acquire timeout: an idle one bound to this handle's
     /// site, else an idle or new one from deadpool, else the most recently used idle one of
-    /// another site (rebound by `bind`), else the first deadpool is given back.
+    /// another site (rebound by `bind`), else one given back to the queue of waiters.
     pub async fn get(&self) -> Result<PooledConnection, PoolError> {
-        use deadpool::managed::{PoolError, TimeoutType};
         let site = self.scope.setting();
         if let Some(checkout) = self.parked(site) {
             return Ok(PooledConnection::new(checkout, &self.parking));
         }
-        match self.connections.timeout_get(&self.without_waiting).await {
-            Ok(checkout) => return Ok(PooledConnection::new(checkout, &self.parking)),
-            Err(PoolError::Timeout(TimeoutType::Wait)) => {}
-            Err(other) => return Err(other),
+        let deadline = Instant::now() + self.acquire_timeout;
+        loop {
+            if let Some(checkout) = self.idle_or_new().await? {
+                return Ok(PooledConnection::new(checkout, &self.parking));
+            }
+            let receiver = match self.parking.take_or_wait(site) {
+                Ok(checkout) => return Ok(PooledConnection::new(checkout, &self.parking)),
+                Err(receiver) => receiver,
+            };
+            match tokio::time::timeout_at(deadline, receiver).await {
+                Ok(Ok(Some(checkout))) => {
+                    return Ok(PooledConnection::new(checkout, &self.parking))
+                }
+                // Deadpool may have one now: ask again.
+                Ok(Ok(None) | Err(_)) => {}
+                Err(_elapsed) => {
+                    return Err(PoolError::Timeout(deadpool::managed::TimeoutType::Wait))
+                }
+            }
         }
-        let _waiting = match self.parking.take_or_wait(site) {
-            Ok(checkout) => return Ok(PooledConnection::new(checkout, &self.parking)),
-            Err(waiting) => waiting,
-        };
-        let checkout = self.connections.get().await?;
-        Ok(PooledConnection::new(checkout, &self.parking))
+    }
+
+    /// An idle or new connection from deadpool, without waiting for one in use (`None` when
+    /// the pool is full).
+    async fn idle_or_new(&self) -> Result<Option<Checkout>, PoolError> {
+        use deadpool::managed::{PoolError, TimeoutType};
+        match self.connections.timeout_get(&self.without_waiting).await {
+            Ok(checkout) => Ok(Some(checkout)),
+            Err(PoolError::Timeout(TimeoutType::Wait)) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     /// A parked connection for `site` that is not broken (broken ones go back to deadpool,
@@ -372,6 +470,8 @@ impl Pool {
             if !PoolableConnection::is_broken(&mut checkout.connection) {
                 return Some(checkout);
             }
+            drop(checkout);
+            self.parking.went_to_deadpool();
         }
         None
     }
@@ -390,6 +490,7 @@ impl Pool {
     pub fn status(&self) -> deadpool::Status {
         let mut status = self.connections.status();
         status.available += self.parking.count();
+        status.waiting += self.parking.waiting();
         status
     }
 }
@@ -438,7 +539,6 @@ pub fn build_pool(
     ));
     let connections = Connections::builder(manager)
         .max_size(options.max_size)
-        .wait_timeout(Some(options.acquire_timeout))
         .create_timeout(Some(options.acquire_timeout))
         .recycle_timeout(Some(options.acquire_timeout))
         .runtime(deadpool::Runtime::Tokio1)
@@ -451,6 +551,7 @@ pub fn build_pool(
             create: Some(options.acquire_timeout),
             recycle: Some(options.acquire_timeout),
         },
+        acquire_timeout: options.acquire_timeout,
         statement_timeout: options.statement_timeout,
         scope: Scope::Unbound,
     })
@@ -484,4 +585,62 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, Migration
     })
     .await
     .map_err(|e| MigrationError::Apply(e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(
+        waiting: &[(&str, u64)],
+        now: Instant,
+    ) -> (VecDeque<Waiter>, Vec<oneshot::Receiver<Handoff>>) {
+        let mut receivers = Vec::new();
+        let waiters = waiting
+            .iter()
+            .map(|(site, waited_ms)| {
+                let (hand, receiver) = oneshot::channel();
+                receivers.push(receiver);
+                Waiter {
+                    site: (*site).to_owned(),
+                    since: now - Duration::from_millis(*waited_ms),
+                    hand,
+                }
+            })
+            .collect();
+        (waiters, receivers)
+    }
+
+    #[test]
+    fn a_connection_goes_to_the_oldest_waiter_of_its_site() {
+        let now = Instant::now();
+        let (waiters, _receivers) = queue(&[("uk", 5), ("fa", 4), ("uk", 3), ("fa", 1)], now);
+        assert_eq!(next_waiter(&waiters, "fa", now), Some(1));
+        assert_eq!(next_waiter(&waiters, "uk", now), Some(0));
+        assert_eq!(
+            next_waiter(&waiters, "ru", now),
+            Some(0),
+            "no waiter of its site: the oldest"
+        );
+    }
+
+    #[test]
+    fn the_oldest_waiter_goes_first_once_it_has_waited_long_enough() {
+        let now = Instant::now();
+        let long = SAME_SITE_PREFERENCE.as_millis() as u64;
+        let (waiters, _receivers) = queue(&[("uk", long), ("fa", 1)], now);
+        assert_eq!(next_waiter(&waiters, "fa", now), Some(0));
+    }
+
+    #[test]
+    fn waiters_that_gave_up_are_passed_over() {
+        let now = Instant::now();
+        let (waiters, mut receivers) = queue(&[("uk", 5), ("fa", 4), ("uk", 3)], now);
+        receivers[0].close();
+        assert_eq!(next_waiter(&waiters, "fa", now), Some(1));
+        assert_eq!(next_waiter(&waiters, "uk", now), Some(2));
+        receivers[1].close();
+        receivers[2].close();
+        assert_eq!(next_waiter(&waiters, "uk", now), None);
+    }
 }
