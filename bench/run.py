@@ -647,8 +647,8 @@ def previous_rates(path: Path) -> tuple[str, dict[str, float]]:
 # both sides alike: the ratio of the sums over the rounds is the one the acceptance bar is held to.
 SITE_PAIRS = [("POST review, 1,000 articles", "post_spread", "post_spread_4_sites"),
               ("GET page 2 (uncached)", "get_page_2_scripted", "get_page_2_4_sites")]
-PAIR_ROUNDS = 6
-PAIR_SECONDS = 5
+PAIR_ROUNDS = 8
+PAIR_SECONDS = 10
 
 
 @dataclass

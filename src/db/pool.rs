@@ -214,12 +214,10 @@ impl Parking {
             let Some(waiter) = parked.waiters.remove(index) else {
                 break;
             };
+            // A waiter that gave up hands the connection back, for the next one.
             match waiter.hand.send(Some(checkout)) {
-                Ok(()) => return,
-                Err(back) => match back {
-                    Some(back) => checkout = back,
-                    None => return,
-                },
+                Ok(()) | Err(None) => return,
+                Err(Some(back)) => checkout = back,
             }
         }
         parked.parked_so_far += 1;
@@ -251,7 +249,7 @@ impl Parking {
         parked
             .waiters
             .iter()
-            .filter(|w| !w.hand.is_closed())
+            .filter(|waiter| !waiter.hand.is_closed())
             .count()
     }
 }
