@@ -405,10 +405,11 @@ def run(binary: Path, work: Path, processes: Processes, screenshots: Path | None
         {"Authorization": f"Bearer {admin}"})
     check(status == 201, f"Marginalia registered WordPress's endpoint: {status} {endpoint}")
     step("the plugin configured in Settings → Marginalia")
-    configure_plugin(wp, {"service_url": marginalia.base, "site": "default",
-                          "cms_secret": cms_secret, "webhook_secrets": endpoint["secret"],
-                          "api_key": "", "post_types": ["post"], "moderation": "",
-                          "language": "en", "auto_embed": "1", "disable_comments": "1"})
+    # What the newsroom keeps across the form's later saves; secrets left empty keep theirs.
+    settings = {"service_url": marginalia.base, "site": "default", "post_types": ["post"],
+                "moderation": "", "language": "en", "auto_embed": "1", "disable_comments": "1"}
+    configure_plugin(wp, {**settings, "cms_secret": cms_secret,
+                          "webhook_secrets": endpoint["secret"], "api_key": ""})
     # The REST API as an integration calls it: an application password, no session cookie (a
     # logged-in cookie without a nonce would make WordPress treat the call as anonymous).
     auth = {"Authorization": application_password(wp)}
@@ -453,10 +454,7 @@ def run(binary: Path, work: Path, processes: Processes, screenshots: Path | None
         "POST", f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", None,
         {"Authorization": f"Bearer {admin}"})
     check(status == 200 and rotated["secret"] != endpoint["secret"], f"rotated: {status} {rotated}")
-    configure_plugin(wp, {"service_url": marginalia.base, "site": "default",
-                          "webhook_secrets": rotated["secret"], "post_types": ["post"],
-                          "moderation": "", "language": "en", "auto_embed": "1",
-                          "disable_comments": "1"})
+    configure_plugin(wp, {**settings, "webhook_secrets": rotated["secret"]})
     status, second = marginalia.http.json("POST", f"/v1/articles/{article_id}/reviews",
                                           {"rating": 2, "body": "Too many guesses, too few facts."})
     check(status == 201, f"a second review: {status} {second}")
@@ -489,9 +487,8 @@ def run(binary: Path, work: Path, processes: Processes, screenshots: Path | None
     check(marginalia.article(article_id)[0] == 404, "Marginalia's article is gone")
 
     step("the block and the shortcode place the widget; without the option, nothing else does")
-    placed_by_editor(wp, rest, auth, {"service_url": marginalia.base, "site": "default",
-                                      "post_types": ["post"], "moderation": "", "language": "en",
-                                      "disable_comments": "1"})
+    without_auto_embed = {name: value for name, value in settings.items() if name != "auto_embed"}
+    placed_by_editor(wp, rest, auth, without_auto_embed)
 
     step("Resync all posts sends the posts published before the plugin was active")
     check(marginalia.article("wp-1")[0] == 404, "WordPress's first post predates the plugin")
