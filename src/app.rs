@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use actix_cors::Cors;
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, Compress, Condition};
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -22,6 +22,7 @@ use crate::api;
 use crate::api::openapi::{self, ApiDoc};
 use crate::auth::ScopePolicy;
 use crate::client::TrustedProxies;
+use crate::coherence;
 use crate::config::{self, Settings, UnknownArticles};
 use crate::db::{self, Pool, PoolOptions};
 use crate::domain::language::LanguageDetector;
@@ -33,7 +34,7 @@ use crate::metrics;
 use crate::rate_limit::{self, Limit, LimitedWrite};
 use crate::read_cache::ReadCache;
 use crate::sites::SiteDirectory;
-use crate::state::{AbuseSettings, AppState, ModerationSettings, WebhookSettings};
+use crate::state::{AbuseSettings, AppState, Draining, ModerationSettings, WebhookSettings};
 use crate::views::tagged::CachePolicy;
 use crate::webhooks::address::TargetPolicy;
 use crate::webhooks::sender::Sender;
@@ -52,6 +53,8 @@ pub struct Application {
     address: SocketAddr,
     pool: Pool,
     shutdown_timeout: Duration,
+    draining: Draining,
+    drain: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +98,13 @@ impl Application {
             None
         };
         let state = app_state(settings, pool.clone(), outbox)?;
-        let server = start(listener, state, server_options(&settings.server))?;
+        let draining = state.draining.clone();
+        let server = start(
+            listener,
+            state,
+            server_options(&settings.server),
+            database_url,
+        )?;
         Ok(Self {
             server,
             metrics,
@@ -103,6 +112,8 @@ impl Application {
             address,
             pool,
             shutdown_timeout: settings.server.shutdown_timeout,
+            draining,
+            drain: settings.server.drain,
         })
     }
 
@@ -115,12 +126,15 @@ impl Application {
         &self.pool
     }
 
-    /// Serves (and sends webhooks) until SIGINT/SIGTERM, then lets in-flight requests and
+    /// Serves (and sends webhooks) until SIGINT/SIGTERM, drains, then lets in-flight requests and
     /// webhook attempts finish. Dropping this future stops the worker too.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let mut handles = vec![self.server.handle()];
         if let Some(metrics) = self.metrics {
+            handles.push(metrics.handle());
             tokio::spawn(metrics);
         }
+        tokio::spawn(stop_on_signal(handles, self.draining, self.drain));
         let Some(worker) = self.worker else {
             return self.server.await;
         };
@@ -137,6 +151,36 @@ impl Application {
             }
             () = &mut working => server.await,
         }
+    }
+}
+
+/// On SIGINT or SIGTERM: drain for `drain`, then stop the servers gracefully (they finish what is
+/// in flight within the shutdown timeout). actix's own signal handling is off, since it would
+/// stop accepting at once.
+async fn stop_on_signal(servers: Vec<ServerHandle>, draining: Draining, drain: Duration) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut terminate, mut interrupt) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(terminate), Ok(interrupt)) => (terminate, interrupt),
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::error!(%error, "cannot listen for stop signals; stop the process with SIGKILL");
+            return;
+        }
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    draining.begin();
+    tracing::info!(
+        drain_secs = drain.as_secs(),
+        "stopping: readiness answers 503 and connections close while load balancers notice"
+    );
+    tokio::time::sleep(drain).await;
+    for server in servers {
+        server.stop(true).await;
     }
 }
 
@@ -231,6 +275,7 @@ fn app_state(
             Limit::per_minute(LimitedWrite::Reviews, limits.rate_limit_reviews),
             Limit::per_minute(LimitedWrite::Reactions, limits.rate_limit_reactions),
         ),
+        draining: Draining::default(),
     })
 }
 
@@ -290,19 +335,24 @@ struct ServerOptions {
     pub compression: bool,
 }
 
-/// Starts serving on `listener`; the returned server finishes in-flight requests on
-/// SIGINT/SIGTERM before it resolves.
+/// Starts serving on `listener`, and listening for other nodes' changes on the database at
+/// `database_url` when reads are cached.
 fn start(
     listener: TcpListener,
     state: AppState,
     options: ServerOptions,
+    database_url: &str,
 ) -> std::io::Result<Server> {
     metrics::init();
     let directory = Arc::new(SiteDirectory::new(
         state.clone(),
         options.cors_origins.clone(),
     ));
-    spawn_forgetting(directory.clone());
+    spawn_upkeep(
+        &directory,
+        state.pool.clone(),
+        state.read_cache.is_on().then_some(database_url),
+    );
     let state = web::Data::new(state);
     let sites = web::Data::from(directory.clone());
     let metrics_with_key = options.metrics_with_key;
@@ -355,6 +405,7 @@ fn start(
             .default_service(web::to(api::unmatched))
     })
     .listen(listener)?
+    .disable_signals()
     .shutdown_timeout(options.shutdown_timeout.as_secs().max(1));
     let workers = if options.workers > 0 {
         options.workers
@@ -368,13 +419,26 @@ fn start(
     Ok(server.run())
 }
 
-/// Forgets idle clients of the rate limits now and then (on the runtime the server runs on).
-fn spawn_forgetting(directory: Arc<SiteDirectory>) {
+/// The directory's background work (on the runtime the server runs on): forgetting idle clients
+/// of the rate limits now and then (this node's and the shared buckets), and, when reads are cached, listening for other nodes'
+/// changes on the database at `listen_to`.
+fn spawn_upkeep(directory: &Arc<SiteDirectory>, pool: Pool, listen_to: Option<&str>) {
+    if let Some(database_url) = listen_to {
+        tokio::spawn(coherence::listen(
+            database_url.to_owned(),
+            directory.clone(),
+        ));
+    }
+    let directory = directory.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(rate_limit::FORGET_EVERY);
         loop {
             every.tick().await;
             directory.forget_idle_clients();
+            // Every node does it; whichever comes first finds the rows, the others none.
+            if let Err(error) = rate_limit::forget_full_buckets(&pool).await {
+                tracing::warn!(%error, "could not forget the full rate-limit buckets; next time");
+            }
         }
     });
 }
@@ -414,6 +478,7 @@ fn start_metrics(listener: TcpListener, pool: Pool) -> std::io::Result<Server> {
             .default_service(web::to(api::not_found))
     })
     .listen(listener)?
+    .disable_signals()
     .workers(1)
     .run())
 }

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::auth::{self, AuthError};
 use crate::client::ClientError;
 use crate::domain::FieldError;
-use crate::rate_limit::OverLimit;
+use crate::rate_limit::{LimitError, OverLimit};
 use crate::store::webhook_endpoints::MAX_ENDPOINTS;
 use crate::store::StoreError;
 
@@ -487,6 +487,15 @@ impl From<ClientError> for ApiError {
 impl From<OverLimit> for ApiError {
     fn from(OverLimit { retry_after_secs }: OverLimit) -> Self {
         Self::TooManyRequests { retry_after_secs }
+    }
+}
+
+impl From<LimitError> for ApiError {
+    fn from(error: LimitError) -> Self {
+        match error {
+            LimitError::Over(over) => over.into(),
+            LimitError::Store(error) => error.into(),
+        }
     }
 }
 

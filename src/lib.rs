@@ -12,6 +12,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod client;
+pub mod coherence;
 pub mod commands;
 pub mod config;
 pub mod db;

@@ -18,6 +18,8 @@ const POOL_MAX: &str = "marginalia_db_pool_max_connections";
 const POOL_WAITING: &str = "marginalia_db_pool_waiting_requests";
 const DB_ERRORS: &str = "marginalia_db_errors_total";
 const CACHE_LOOKUPS: &str = "marginalia_read_cache_lookups_total";
+const READ_CHANGES_HEARD: &str = "marginalia_read_cache_changes_heard_total";
+const READ_CACHE_LISTENING: &str = "marginalia_read_cache_listening";
 const REVIEWS_CREATED: &str = "marginalia_reviews_created_total";
 const CLUSTER_RESTARTS: &str = "marginalia_embedded_cluster_restarts_total";
 const WEBHOOK_ATTEMPTS: &str = "marginalia_webhook_attempts_total";
@@ -217,6 +219,16 @@ pub enum CacheName {
 
 pub fn record_cache_lookup(cache: CacheName, hit: bool) {
     fixed().cache[cache as usize][usize::from(!hit)].increment(1);
+}
+
+/// A change committed through any node (this one included) was announced by the database.
+pub fn record_read_change_heard() {
+    metrics::counter!(READ_CHANGES_HEARD).increment(1);
+}
+
+/// Whether this node is listening for other nodes' changes (1) or relies on the TTL (0).
+pub fn set_read_cache_listening(listening: bool) {
+    metrics::gauge!(READ_CACHE_LISTENING).set(f64::from(u8::from(listening)));
 }
 
 pub fn record_review_created() {

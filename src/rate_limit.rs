@@ -1,6 +1,10 @@
-//! Rate limits on public writes, per client address, with `governor`'s GCRA (a token bucket
-//! that stores one timestamp per key). Limits are per process: N instances allow N times the
-//! rate, which the documentation states.
+//! Rate limits on public writes, per client address, shared by every node.
+//!
+//! A limit is a GCRA bucket (a token bucket that stores one timestamp per client) kept in
+//! PostgreSQL (`store::rate_limits`), so that a client sending through N nodes gets what one node
+//! would allow, not N times that. Each node also counts in its own memory with `governor`'s GCRA,
+//! first: a client over its limit on this node alone is over it everywhere, and is refused without
+//! a database round trip (what keeps a flood from one address off the database).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -11,7 +15,11 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::client::network_of;
+use crate::db::Pool;
+use crate::domain::site::SiteId;
 use crate::metrics;
+use crate::store::{self, StoreError};
+use crate::tokens::ClientDigests;
 
 /// Which public writes a limit covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,16 +39,22 @@ impl LimitedWrite {
     }
 }
 
+/// The shared buckets' owner of the installation's limits.
+const INSTALLATION: &str = "*";
+
 /// One limit: `per_minute` requests a minute per address, all of which may come at once.
-/// `None` when the limit is off.
 #[derive(Clone)]
 pub struct Limit {
     kind: LimitedWrite,
     per_minute: u32,
+    /// This node's own count; `None` when the limit is off.
     limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+    /// Whose shared buckets it counts in: the installation's (`*`) or a site's own.
+    owner: Arc<str>,
 }
 
 impl Limit {
+    /// The installation's limit, which every site without one of its own shares.
     pub fn per_minute(kind: LimitedWrite, per_minute: u32) -> Self {
         let limiter = NonZeroU32::new(per_minute)
             .map(|rate| Arc::new(RateLimiter::dashmap(Quota::per_minute(rate))));
@@ -48,6 +62,15 @@ impl Limit {
             kind,
             per_minute,
             limiter,
+            owner: Arc::from(INSTALLATION),
+        }
+    }
+
+    /// A site's own limit, counted apart from the installation's.
+    pub fn of_site(site: &SiteId, kind: LimitedWrite, per_minute: u32) -> Self {
+        Self {
+            owner: Arc::from(site.as_str()),
+            ..Self::per_minute(kind, per_minute)
         }
     }
 
@@ -65,19 +88,50 @@ impl Limit {
         }
     }
 
-    /// Counts one request from `address` (its network: an IPv6 client is its /64); over the
-    /// limit, a refusal that says when to retry (answered as a 429).
-    pub fn check(&self, address: IpAddr) -> Result<(), OverLimit> {
+    /// Counts one request from `address` (its network: an IPv6 client is its /64), on this node
+    /// and then in the shared bucket; over the limit, a refusal that says when to retry
+    /// (answered as a 429).
+    pub async fn admit(
+        &self,
+        pool: &Pool,
+        digests: &ClientDigests,
+        address: IpAddr,
+    ) -> Result<(), LimitError> {
+        self.check_here(address)?;
+        if self.limiter.is_none() {
+            return Ok(());
+        }
+        let client = digests.rate_limited(address);
+        let wait = store::rate_limits::take(
+            pool,
+            &self.owner,
+            self.kind.as_str(),
+            &client,
+            self.per_minute,
+        )
+        .await?;
+        if wait.is_zero() {
+            Ok(())
+        } else {
+            Err(self.refused(wait).into())
+        }
+    }
+
+    /// Counts one request on this node alone.
+    fn check_here(&self, address: IpAddr) -> Result<(), OverLimit> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
-        limiter.check_key(&network_of(address)).map_err(|refusal| {
-            let wait = refusal.wait_time_from(DefaultClock::default().now());
-            metrics::record_rate_limited(self.kind.as_str());
-            OverLimit {
-                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-            }
-        })
+        limiter
+            .check_key(&network_of(address))
+            .map_err(|refusal| self.refused(refusal.wait_time_from(DefaultClock::default().now())))
+    }
+
+    fn refused(&self, wait: Duration) -> OverLimit {
+        metrics::record_rate_limited(self.kind.as_str());
+        OverLimit {
+            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        }
     }
 
     /// Forgets addresses whose buckets are full again, so memory follows the recent clients.
@@ -87,6 +141,21 @@ impl Limit {
             limiter.shrink_to_fit();
         }
     }
+}
+
+/// Why a request was not admitted.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    #[error(transparent)]
+    Over(#[from] OverLimit),
+    /// The shared buckets could not be asked (the write would fail the same way).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Forgets the shared buckets that are full again, so the table follows the recent clients.
+pub async fn forget_full_buckets(pool: &Pool) -> Result<usize, StoreError> {
+    store::rate_limits::forget_full(pool).await
 }
 
 /// A request over its limit, and when the client may try again.
@@ -110,22 +179,22 @@ mod tests {
         let first: IpAddr = "203.0.113.1".parse().unwrap();
         let second: IpAddr = "203.0.113.2".parse().unwrap();
         for _ in 0..3 {
-            assert!(limit.check(first).is_ok());
+            assert!(limit.check_here(first).is_ok());
         }
-        match limit.check(first) {
+        match limit.check_here(first) {
             Err(OverLimit { retry_after_secs }) => {
                 assert!((1..=20).contains(&retry_after_secs), "{retry_after_secs}")
             }
             other => panic!("expected a 429, got {other:?}"),
         }
-        assert!(limit.check(second).is_ok());
+        assert!(limit.check_here(second).is_ok());
         // Another address of the same IPv6 /64 is the same client.
         let v6 = Limit::per_minute(LimitedWrite::Reviews, 1);
-        assert!(v6.check("2001:db8::1".parse().unwrap()).is_ok());
-        assert!(v6.check("2001:db8::2".parse().unwrap()).is_err());
+        assert!(v6.check_here("2001:db8::1".parse().unwrap()).is_ok());
+        assert!(v6.check_here("2001:db8::2".parse().unwrap()).is_err());
         let off = Limit::per_minute(LimitedWrite::Reviews, 0);
         for _ in 0..1000 {
-            assert!(off.check(first).is_ok());
+            assert!(off.check_here(first).is_ok());
         }
     }
 }

@@ -2,9 +2,10 @@
 //! page of an article's reviews (what a widget on a busy page asks for on every page view).
 //!
 //! Entries live for a configurable TTL (1 s by default). A review submitted through this process
-//! makes its article's entries stale at once, so readers always see their own review; a review
-//! submitted through another instance shows up within the TTL. A TTL of zero turns caching off.
-//! Concurrent misses of one entry share a single database read.
+//! makes its article's entries stale at once, so readers always see their own review; a change
+//! committed through another node does too, as soon as its notification arrives (`coherence`);
+//! the TTL bounds staleness only while that notification channel is down. A TTL of zero turns
+//! caching off. Concurrent misses of one entry share a single database read.
 //!
 //! Staleness is decided by a write clock rather than by deleting entries: every write ticks the
 //! clock and records the tick for its article, every entry remembers the tick at which its read
@@ -38,6 +39,9 @@ pub struct ReadCache {
 
 struct Inner {
     clock: AtomicU64,
+    /// The tick of the last "anything may have changed" (notifications were lost): every entry
+    /// read before it is stale.
+    everything_written: AtomicU64,
     last_write: Cache<String, u64>,
     /// `None` for an article with no counters yet.
     stats: Cache<String, Stamped<Option<RatingCounters>>>,
@@ -57,7 +61,8 @@ impl Inner {
     }
 
     async fn is_current<T>(&self, article_id: &str, entry: &Stamped<T>) -> bool {
-        entry.read_from >= self.last_write.get(article_id).await.unwrap_or(0)
+        entry.read_from >= self.everything_written.load(Ordering::SeqCst)
+            && entry.read_from >= self.last_write.get(article_id).await.unwrap_or(0)
     }
 
     /// The cached value of `key` if current; otherwise one shared call of `load`.
@@ -110,6 +115,7 @@ impl ReadCache {
         let inner = (!ttl.is_zero()).then(|| {
             Arc::new(Inner {
                 clock: AtomicU64::new(0),
+                everything_written: AtomicU64::new(0),
                 // Outlives the entries it judges, so an entry never outlasts the memory of a write.
                 last_write: Cache::builder()
                     .max_capacity(MAX_ARTICLES * 2)
@@ -137,6 +143,19 @@ impl ReadCache {
             let tick = inner.clock.fetch_add(1, Ordering::SeqCst) + 1;
             inner.last_write.insert(article_id.to_owned(), tick).await;
         }
+    }
+
+    /// Marks every cached read stale: after changes this node may not have heard of.
+    pub fn record_unknown_writes(&self) {
+        if let Some(inner) = &self.inner {
+            let tick = inner.clock.fetch_add(1, Ordering::SeqCst) + 1;
+            inner.everything_written.store(tick, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether reads are cached at all (a TTL above zero).
+    pub fn is_on(&self) -> bool {
+        self.inner.is_some()
     }
 
     /// One article's counters, from the cache or the database.
@@ -262,6 +281,13 @@ mod tests {
         cache.record_write("a").await;
         assert_eq!(read("three").await.unwrap(), "three", "stale after a write");
         assert_eq!(read("four").await.unwrap(), "three");
+        cache.record_unknown_writes();
+        assert_eq!(
+            read("five").await.unwrap(),
+            "five",
+            "stale after lost notifications"
+        );
+        assert_eq!(read("six").await.unwrap(), "five");
     }
 
     #[actix_web::test]

@@ -131,6 +131,26 @@ impl SiteDirectory {
         }
     }
 
+    /// Makes `site`'s cached reads of `article_id` stale (a change committed elsewhere). A site
+    /// not read yet has nothing cached.
+    pub async fn record_write(&self, site: &str, article_id: &str) {
+        let cache = self
+            .read()
+            .sites
+            .get(site)
+            .map(|site| site.state.read_cache.clone());
+        if let Some(cache) = cache {
+            cache.record_write(article_id).await;
+        }
+    }
+
+    /// Makes every site's cached reads stale (changes may have been missed).
+    pub fn record_unknown_writes(&self) {
+        for site in self.read().sites.values() {
+            site.state.read_cache.record_unknown_writes();
+        }
+    }
+
     /// Whether a browser page at `origin` may call `site`'s API: one of the site's origins, or
     /// of the installation's when the site has none (`*`: any). Judged on what was last read
     /// (`serve_the_site` reads the site before CORS runs).
@@ -228,7 +248,7 @@ fn site_state(installation: &AppState, row: &SiteRow, previous: Option<&AppState
         let rate = u32::try_from(rate?).ok()?;
         Some(match previous {
             Some(limit) if limit.per_minute_rate() == rate => limit.clone(),
-            _ => Limit::per_minute(kind, rate),
+            _ => Limit::of_site(&site, kind, rate),
         })
     };
     let previous_abuse = previous.map(|p| &p.abuse);

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::OnceCell;
@@ -36,6 +37,23 @@ pub struct AppState {
     pub webhooks: WebhookSettings,
     pub moderation: ModerationSettings,
     pub abuse: AbuseSettings,
+    pub draining: Draining,
+}
+
+/// Set once the process was asked to stop: it still serves, but tells load balancers (readiness
+/// fails) and clients (each answer closes its connection) to go elsewhere before it stops
+/// accepting, so that a rolling restart fails no request.
+#[derive(Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn begin(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// How reviews are moderated.

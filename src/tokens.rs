@@ -143,6 +143,13 @@ impl ClientDigests {
         )
     }
 
+    /// A rate-limited client: its network (an IPv6 client is its /64), with no day in it, since
+    /// a bucket may span midnight.
+    pub fn rate_limited(&self, address: IpAddr) -> Vec<u8> {
+        let network = crate::client::network_of(address).to_string();
+        self.digest(b"rate-limit", &[network.as_bytes()])
+    }
+
     /// The same text from the same client (address and user agent, so that readers sharing one
     /// network address are told apart as far as possible) on the same article. The text is
     /// compared in its matching form, so case and spacing changes do not make it new.

@@ -452,28 +452,40 @@ pub struct ReactionWriter(pub Client);
 
 /// The request's client, counted against its site's limit (the site's own, or the
 /// installation's that the sites without their own share).
-fn limited(req: &HttpRequest, limit: impl Fn(&AppState) -> &Limit) -> Result<Client, ApiError> {
-    let client = Client::of_request(req)?;
-    let site = SiteState::of_request(req)?;
-    limit(&site).check(client.address)?;
-    Ok(client)
+fn limited(
+    req: &HttpRequest,
+    limit: fn(&AppState) -> &Limit,
+) -> LocalBoxFuture<'static, Result<Client, ApiError>> {
+    let parts = Client::of_request(req)
+        .map_err(ApiError::from)
+        .and_then(|client| Ok((client, SiteState::of_request(req)?)));
+    Box::pin(async move {
+        let (client, site) = parts?;
+        let digests = site.abuse.digests(&site.pool).await?;
+        limit(&site)
+            .admit(&site.pool, digests, client.address)
+            .await?;
+        Ok(client)
+    })
 }
 
 impl FromRequest for ReviewWriter {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(limited(req, |state| &state.abuse.reviews_limit).map(Self))
+        let client = limited(req, |state| &state.abuse.reviews_limit);
+        Box::pin(async move { client.await.map(Self) })
     }
 }
 
 impl FromRequest for ReactionWriter {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(limited(req, |state| &state.abuse.reactions_limit).map(Self))
+        let client = limited(req, |state| &state.abuse.reactions_limit);
+        Box::pin(async move { client.await.map(Self) })
     }
 }
 

@@ -23,11 +23,14 @@ pub async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
-/// Readiness: the database answers a query.
+/// Readiness: the database answers a query, and the process is not draining.
 ///
 /// Answers within a second either way, so a load balancer can take the instance out of rotation
-/// while PostgreSQL is unreachable or stalls.
+/// while PostgreSQL is unreachable or stalls, or while this process is about to stop.
 pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, ApiError> {
+    if state.draining.is_draining() {
+        return Err(ApiError::Unavailable("draining before shutdown".into()));
+    }
     store::ping(&state.pool).await?;
     Ok(web::Json(Health { status: "ready" }))
 }

@@ -81,7 +81,15 @@ pub struct Server {
     #[arg(long, env = "MARGINALIA_WORKERS", default_value_t = 0)]
     pub workers: usize,
 
-    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    /// Seconds the service keeps serving after SIGINT/SIGTERM while `/readyz` answers 503 and
+    /// every answer closes its connection, so a load balancer takes the node out of rotation
+    /// before it stops accepting. Behind one, set it above the health check's interval times its
+    /// fall count (e.g. 2 for checks every 500 ms that fail after 2); alone, 0.
+    #[arg(long = "drain-secs", env = "MARGINALIA_DRAIN_SECS", default_value = "0",
+          value_name = "DRAIN_SECS", value_parser = seconds(0..=600))]
+    pub drain: Duration,
+
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM (and the drain).
     #[arg(long = "shutdown-timeout-secs", env = "MARGINALIA_SHUTDOWN_TIMEOUT", default_value = "30",
           value_name = "SHUTDOWN_TIMEOUT_SECS", value_parser = seconds(0..=u64::MAX))]
     pub shutdown_timeout: Duration,

@@ -25,6 +25,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::{
@@ -570,12 +571,26 @@ pub enum MigrationError {
     Apply(String),
 }
 
+/// The advisory lock key migrations run under ("mrgnlmig" in ASCII), the same on every node.
+const MIGRATION_LOCK: i64 = 0x6d72_676e_6c6d_6967;
+
 /// Applies every migration not yet applied; returns the versions it applied.
+///
+/// Several nodes starting at once migrate one at a time: each holds a session-level advisory lock
+/// while it looks for pending migrations, so the first applies them and the others, waiting on
+/// the lock, find nothing left to do. Nodes already serving are not held up (the lock is not a
+/// table lock), which is why migrations are written expand/contract (see docs/deployment.md).
 pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, MigrationError> {
     let url = database_url.to_owned();
     // diesel's migration runner is synchronous: give it a blocking thread of its own.
     tokio::task::spawn_blocking(move || {
         let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)?;
+        // Released when the connection closes at the end of this block, whatever happens.
+        SimpleConnection::batch_execute(
+            &mut conn,
+            &format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"),
+        )
+        .map_err(|e| MigrationError::Apply(format!("taking the migration lock: {e}")))?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| MigrationError::Apply(e.to_string()))?;

@@ -137,6 +137,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    rate_limit_buckets (limit_owner, kind, client) {
+        limit_owner -> Text,
+        kind -> Text,
+        client -> Bytea,
+        full_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     reviews (id) {
         id -> Uuid,
         article_id -> Text,
@@ -252,6 +261,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     moderation_log,
     outbox_events,
     processed_inbound_events,
+    rate_limit_buckets,
     review_flags,
     review_votes,
     reviews,

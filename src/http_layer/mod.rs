@@ -12,14 +12,16 @@ use std::borrow::Cow;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::ConnectionType;
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, HttpResponse};
+use actix_web::{web, Error, HttpMessage, HttpResponse};
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
 use crate::error::{problem_for_status, PROBLEM_JSON};
 use crate::sites::RequestSite;
+use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest text of one request field (path, query, user agent, host) written to a log line.
@@ -103,7 +105,18 @@ pub async fn shape_answers<B: MessageBody + 'static>(
         .extensions()
         .get::<RequestId>()
         .and_then(|id| HeaderValue::from_str(&id.to_string()).ok());
+    let draining = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.draining.is_draining());
     let mut response = next.call(req).await?;
+    if draining {
+        // The client's next request opens a new connection, which the load balancer gives to
+        // a node that stays.
+        response
+            .response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
     if let Some(request_id) = request_id {
         response.headers_mut().insert(REQUEST_ID, request_id);
     }

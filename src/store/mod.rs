@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod moderation;
 pub mod outbox;
 pub mod queue;
+pub mod rate_limits;
 pub mod reactions;
 pub mod reviews;
 pub mod site_secrets;

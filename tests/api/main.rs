@@ -25,6 +25,7 @@ mod logging;
 mod loopback_guard;
 mod metrics;
 mod moderation;
+mod nodes;
 mod nul_values;
 mod openapi;
 mod outage;

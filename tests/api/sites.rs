@@ -15,9 +15,11 @@ use crate::common::{spawn_app, TestApp};
 
 /// Tables that hold no site's data: keys and sites are the installation's, site_secrets its
 /// salts, and diesel's own bookkeeping.
-const INSTALLATION_TABLES: [&str; 4] = [
+const INSTALLATION_TABLES: [&str; 5] = [
     "__diesel_schema_migrations",
     "api_keys",
+    // Keyed by the limit's owner ('*' or a site id) and a digest: no site's data.
+    "rate_limit_buckets",
     "site_secrets",
     "sites",
 ];
