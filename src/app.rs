@@ -33,6 +33,7 @@ use crate::http_layer::{self, BoundedRootSpan};
 use crate::metrics;
 use crate::rate_limit::{self, Limit, LimitedWrite};
 use crate::read_cache::ReadCache;
+use crate::replicas::Replicas;
 use crate::sites::SiteDirectory;
 use crate::state::{AbuseSettings, AppState, Draining, ModerationSettings, WebhookSettings};
 use crate::views::tagged::CachePolicy;
@@ -97,7 +98,16 @@ impl Application {
         } else {
             None
         };
-        let state = app_state(settings, pool.clone(), outbox)?;
+        let mut state = app_state(settings, pool.clone(), outbox)?;
+        state.replicas = replicas(&settings.database)?;
+        if !state.replicas.is_empty() {
+            tokio::spawn(
+                state
+                    .replicas
+                    .clone()
+                    .watch(pool.clone(), settings.database.read_max_lag),
+            );
+        }
         let draining = state.draining.clone();
         let server = start(
             listener,
@@ -184,6 +194,21 @@ async fn stop_on_signal(servers: Vec<ServerHandle>, draining: Draining, drain: D
     }
 }
 
+/// A pool per `DATABASE_READ_URL`, sized like the primary's.
+fn replicas(database: &config::Database) -> Result<Replicas, BuildError> {
+    let pools = database
+        .replica_urls()
+        .map(|url| db::build_pool(url, request_pool_options(database)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !pools.is_empty() {
+        tracing::info!(
+            replicas = pools.len(),
+            "public reads may go to read replicas"
+        );
+    }
+    Ok(Replicas::new(pools))
+}
+
 fn bind(address: SocketAddr) -> Result<TcpListener, BuildError> {
     TcpListener::bind(address).map_err(|source| BuildError::Listen { address, source })
 }
@@ -259,6 +284,7 @@ fn app_state(
         // Unbound: a request works through its site's state (`sites::SiteDirectory`), so a
         // handler that used this one would find nothing rather than another site's rows.
         pool,
+        replicas: Replicas::default(),
         create_missing_articles: server.unknown_articles == UnknownArticles::Accept,
         body_limit: server.body_limit_bytes(),
         body_read_timeout: server.body_read_timeout,
@@ -371,6 +397,7 @@ fn start(
             .app_data(routes)
             .app_data(scopes)
             .wrap(from_fn(openapi::docs_headers))
+            .wrap(from_fn(http_layer::positions::tell_write_positions))
             .wrap(from_fn(api::caller::authenticate))
             .wrap(cors(directory.clone()))
             .wrap(from_fn(site::serve_the_site))
@@ -453,8 +480,14 @@ fn cors(directory: Arc<SiteDirectory>) -> Cors {
             "x-request-id",
             "idempotency-key",
             "x-edit-token",
+            "marginalia-position",
         ])
-        .expose_headers(["location", "x-request-id", "retry-after"])
+        .expose_headers([
+            "location",
+            "x-request-id",
+            "retry-after",
+            "marginalia-position",
+        ])
         .max_age(3600)
         .allowed_origin_fn(move |origin, head| {
             let site = head

@@ -22,6 +22,7 @@ pub mod http_layer;
 pub mod metrics;
 pub mod rate_limit;
 pub mod read_cache;
+pub mod replicas;
 pub mod services;
 pub mod sites;
 pub mod state;

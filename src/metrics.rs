@@ -20,6 +20,7 @@ const DB_ERRORS: &str = "marginalia_db_errors_total";
 const CACHE_LOOKUPS: &str = "marginalia_read_cache_lookups_total";
 const READ_CHANGES_HEARD: &str = "marginalia_read_cache_changes_heard_total";
 const READ_CACHE_LISTENING: &str = "marginalia_read_cache_listening";
+const REPLICA_USABLE: &str = "marginalia_db_replica_usable";
 const REVIEWS_CREATED: &str = "marginalia_reviews_created_total";
 const CLUSTER_RESTARTS: &str = "marginalia_embedded_cluster_restarts_total";
 const WEBHOOK_ATTEMPTS: &str = "marginalia_webhook_attempts_total";
@@ -229,6 +230,13 @@ pub fn record_read_change_heard() {
 /// Whether this node is listening for other nodes' changes (1) or relies on the TTL (0).
 pub fn set_read_cache_listening(listening: bool) {
     metrics::gauge!(READ_CACHE_LISTENING).set(f64::from(u8::from(listening)));
+}
+
+/// Whether the replica at `index` of `DATABASE_READ_URL` serves public reads (1) or is skipped
+/// for lagging, not answering or having been promoted (0).
+pub fn set_replica_usable(index: usize, usable: bool) {
+    metrics::gauge!(REPLICA_USABLE, "replica" => index.to_string())
+        .set(f64::from(u8::from(usable)));
 }
 
 pub fn record_review_created() {

@@ -111,6 +111,11 @@ impl ReadCache {
         Self::new(self.ttl)
     }
 
+    /// No caching: every read goes to the database.
+    pub fn off() -> Self {
+        Self::new(Duration::ZERO)
+    }
+
     pub fn new(ttl: Duration) -> Self {
         let inner = (!ttl.is_zero()).then(|| {
             Arc::new(Inner {

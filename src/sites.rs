@@ -8,10 +8,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::db::Pool;
 use crate::domain::language::LanguageDetector;
 use crate::domain::moderation::ModerationMode;
 use crate::domain::site::SiteId;
 use crate::rate_limit::{Limit, LimitedWrite};
+use crate::replicas::Replicas;
 use crate::state::AppState;
 use crate::store::sites::SiteRow;
 use crate::store::{self, StoreError};
@@ -144,6 +146,11 @@ impl SiteDirectory {
         }
     }
 
+    /// The installation's read replicas, and its (unbound) primary pool.
+    pub fn replicas(&self) -> (&Replicas, &Pool) {
+        (&self.installation.replicas, &self.installation.pool)
+    }
+
     /// Makes every site's cached reads stale (changes may have been missed).
     pub fn record_unknown_writes(&self) {
         for site in self.read().sites.values() {
@@ -240,6 +247,7 @@ fn site_state(installation: &AppState, row: &SiteRow, previous: Option<&AppState
     let mut state = installation.clone();
     let site = SiteId::parse(&row.site_id, "site_id").unwrap_or_else(|_| SiteId::default_site());
     state.pool = installation.pool.site(&site);
+    state.replicas = installation.replicas.site(&site);
     state.read_cache = previous.map_or_else(
         || installation.read_cache.fresh(),
         |previous| previous.read_cache.clone(),

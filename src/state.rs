@@ -13,6 +13,7 @@ use crate::domain::language::LanguageDetector;
 use crate::domain::moderation::{ModerationMode, Rules};
 use crate::rate_limit::Limit;
 use crate::read_cache::ReadCache;
+use crate::replicas::Replicas;
 use crate::store::{self, StoreError};
 use crate::tokens::ClientDigests;
 use crate::views::tagged::CachePolicy;
@@ -23,6 +24,8 @@ use crate::webhooks::OutboxSignal;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: Pool,
+    /// Where public reads may go instead of `pool` (none without `DATABASE_READ_URL`).
+    pub replicas: Replicas,
     /// `MARGINALIA_UNKNOWN_ARTICLES=accept`: a first review creates its article.
     pub create_missing_articles: bool,
     /// Largest request body accepted, in bytes.

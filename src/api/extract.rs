@@ -15,6 +15,7 @@ use crate::client::Client;
 use crate::db::pool::Scope;
 use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::page::PageQuery;
+use crate::domain::position::Position;
 use crate::domain::query::{day_range_from_pairs, ExportQuery, LogQuery, QueueFilter};
 use crate::domain::review::IdempotencyKey;
 use crate::domain::site::SiteId;
@@ -23,8 +24,10 @@ use crate::domain::text;
 use crate::domain::webhook::DeliveryQuery;
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::ApiError;
+use crate::http_layer::positions;
 use crate::http_layer::site::SiteContext;
 use crate::rate_limit::Limit;
+use crate::read_cache::ReadCache;
 use crate::sites::RequestSite;
 use crate::state::AppState;
 
@@ -58,6 +61,74 @@ impl std::ops::Deref for SiteState {
 
     fn deref(&self) -> &AppState {
         &self.0
+    }
+}
+
+/// The state a public read works with: the request's site, reading from a read replica when one
+/// is usable and has replayed the reader's last write (`Marginalia-Position`, see
+/// `crate::replicas`), else from the primary. A reader who sent a position skips the read cache.
+pub struct PublicRead(pub SiteState);
+
+impl PublicRead {
+    fn of_request(req: &HttpRequest) -> Result<Self, ApiError> {
+        let site = SiteState::of_request(req)?;
+        if site.replicas.is_empty() {
+            return Ok(Self(site));
+        }
+        let after = read_position(req)?;
+        let replica = site.replicas.choose(after).cloned();
+        if replica.is_none() && after.is_none() {
+            return Ok(Self(site));
+        }
+        let mut state = AppState::clone(&site);
+        if let Some(replica) = replica {
+            state.pool = replica;
+        }
+        if after.is_some() {
+            state.read_cache = ReadCache::off();
+        }
+        Ok(Self(SiteState(Arc::new(state))))
+    }
+}
+
+/// The reader's last write position: the header (a malformed one is a 400 naming it), else the
+/// cookie (a malformed one is ignored, as the reader did not choose to send it).
+fn read_position(req: &HttpRequest) -> Result<Option<Position>, ApiError> {
+    if let Some(value) = req.headers().get(positions::HEADER) {
+        return value
+            .to_str()
+            .ok()
+            .and_then(Position::parse)
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_parameter(FieldError::broke(
+                    positions::HEADER,
+                    &text::rule(
+                        "format",
+                        "must be a position as a write answered it, like `16/B374D848`",
+                    ),
+                ))
+            });
+    }
+    Ok(req
+        .cookie(positions::COOKIE)
+        .and_then(|cookie| Position::parse(cookie.value())))
+}
+
+impl std::ops::Deref for PublicRead {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.0
+    }
+}
+
+impl FromRequest for PublicRead {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Self::of_request(req))
     }
 }
 

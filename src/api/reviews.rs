@@ -17,7 +17,7 @@ use super::responses::{
     ArticleNotFound, BadBody, BadParameter, EditTokenRequired, RateLimited, Revalidated,
     ReviewNotFound, ReviewsClosed, StateConflict, Unavailable,
 };
-use crate::api::extract::SiteState;
+use crate::api::extract::{PublicRead, SiteState};
 use crate::domain::article::ArticleId;
 use crate::domain::language::LanguageDetector;
 use crate::domain::page::{Cursor, PageQuery, PageSize, Sort};
@@ -191,7 +191,7 @@ impl FromRequest for ReviewSubmission {
 )]
 #[get("/v1/articles/{article_id}/reviews")]
 pub async fn list_reviews(
-    state: SiteState,
+    state: PublicRead,
     article_id: ArticleId,
     ListQuery(query): ListQuery,
     req: HttpRequest,
@@ -284,7 +284,7 @@ pub(super) async fn require_known_articles(
 )]
 #[get("/v1/reviews/{id}")]
 pub async fn get_review(
-    state: SiteState,
+    state: PublicRead,
     ReviewIdPath(id): ReviewIdPath,
     token: EditTokenHeader,
     req: HttpRequest,

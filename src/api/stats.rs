@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::extract::DayRangeParams;
 use super::responses::{ArticleNotFound, ArticlesNotFound, BadParameter, Revalidated, Unavailable};
 use super::reviews::require_known_articles;
-use crate::api::extract::SiteState;
+use crate::api::extract::PublicRead;
 use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::stats::{DayRange, RatingCounters};
 use crate::error::ApiError;
@@ -43,7 +43,7 @@ pub struct BulkStats {
 )]
 #[get("/v1/articles/{article_id}/stats")]
 pub async fn article_stats(
-    state: SiteState,
+    state: PublicRead,
     article_id: ArticleId,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -77,7 +77,7 @@ pub async fn article_stats(
 )]
 #[get("/v1/stats")]
 pub async fn bulk_stats(
-    state: SiteState,
+    state: PublicRead,
     ids: ArticleIds,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -167,7 +167,7 @@ pub struct LanguageShare {
 )]
 #[get("/v1/articles/{article_id}/stats/daily")]
 pub async fn daily_stats(
-    state: SiteState,
+    state: PublicRead,
     article_id: ArticleId,
     DayRangeParams(range): DayRangeParams,
     req: HttpRequest,

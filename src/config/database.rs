@@ -16,6 +16,18 @@ pub struct Database {
           value_name = "DATABASE_URL", value_parser = secret_string)]
     pub url: Option<SecretString>,
 
+    /// Read replicas for public reads, space-separated PostgreSQL URLs (streaming replicas of
+    /// DATABASE_URL's primary). Unset: every read goes to DATABASE_URL.
+    #[arg(long = "database-read-url", env = "DATABASE_READ_URL", hide_env_values = true,
+          value_name = "DATABASE_READ_URL", value_delimiter = ' ', value_parser = secret_string)]
+    pub read_urls: Vec<SecretString>,
+
+    /// Longest a replica may lag behind the primary and still serve public reads, in
+    /// milliseconds; a replica further behind is skipped until it catches up.
+    #[arg(long = "read-max-lag-ms", env = "MARGINALIA_READ_MAX_LAG_MS", default_value = "1000",
+          value_name = "READ_MAX_LAG_MS", value_parser = millis(10..=600_000))]
+    pub read_max_lag: Duration,
+
     /// Directory for the private PostgreSQL cluster (used only without DATABASE_URL).
     #[arg(long, env = "MARGINALIA_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -41,6 +53,14 @@ impl Database {
     pub fn external_url(&self) -> Option<&str> {
         self.url
             .as_ref()
+            .map(|url| url.expose_secret())
+            .filter(|url| !url.trim().is_empty())
+    }
+
+    /// The replicas' URLs (blank ones, as an empty variable gives, left out).
+    pub fn replica_urls(&self) -> impl Iterator<Item = &str> {
+        self.read_urls
+            .iter()
             .map(|url| url.expose_secret())
             .filter(|url| !url.trim().is_empty())
     }

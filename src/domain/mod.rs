@@ -8,6 +8,7 @@ pub mod field_error;
 pub mod language;
 pub mod moderation;
 pub mod page;
+pub mod position;
 pub mod query;
 pub mod reaction;
 pub mod review;

@@ -4,6 +4,7 @@
 //! documented routes (`routes`) belong to this layer too.
 
 pub mod cache;
+pub mod positions;
 pub mod routes;
 pub mod site;
 

@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod queue;
 pub mod rate_limits;
 pub mod reactions;
+pub mod replication;
 pub mod reviews;
 pub mod site_secrets;
 pub mod sites;

@@ -24,6 +24,7 @@ mod layers;
 mod logging;
 mod loopback_guard;
 mod metrics;
+mod migrations;
 mod moderation;
 mod nodes;
 mod nul_values;

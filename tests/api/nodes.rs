@@ -230,3 +230,48 @@ async fn a_client_writing_through_two_nodes_gets_what_one_node_allows() {
         i64::from(PER_MINUTE)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_and_an_edit_token_hold_whichever_node_they_reach() {
+    let (first, second) = two_nodes().await;
+    let key = uuid::Uuid::now_v7().to_string();
+    let send = |node: &TestApp| {
+        node.client
+            .post(node.url("/v1/articles/retried/reviews"))
+            .header("idempotency-key", &key)
+            .json(&json!({"rating": 5, "body": "Sent once, retried through another node."}))
+            .send()
+    };
+    let answered = send(&first).await.expect("request");
+    assert_eq!(answered.status(), 201);
+    let created: Value = answered.json().await.expect("the review");
+    let retried = send(&second).await.expect("request");
+    assert_eq!(
+        retried.status(),
+        201,
+        "the retry is answered as the first was"
+    );
+    let again: Value = retried.json().await.expect("the review");
+    assert_eq!(again["id"], created["id"]);
+    assert_eq!(
+        first
+            .count("SELECT count(*) AS n FROM reviews WHERE article_id = 'retried'")
+            .await,
+        1,
+        "one review for both"
+    );
+
+    // The author reads and deletes it through the node that did not create it.
+    let own = second.get_own_review(&created).await;
+    assert_eq!(own.status(), 200);
+    let id = created["id"].as_str().expect("an id");
+    let token = created["edit_token"].as_str().expect("an edit token");
+    assert_eq!(second.delete_own_review(id, token).await.status(), 204);
+    eventually(
+        &first,
+        "/v1/articles/retried/reviews",
+        "the deleted review gone",
+        |page| !listed_ids(page).contains(&id.to_owned()),
+    )
+    .await;
+}

@@ -1,0 +1,169 @@
+//! Migrations are written expand/contract, so that during a rolling upgrade an old node and a new
+//! node serve side by side on the new schema (docs/deployment.md, "Upgrades"): the newest
+//! migration only adds, unless it says it is the contract step of an earlier expansion; and its
+//! `down.sql` takes the schema back exactly, so a release can be rolled back.
+
+use std::path::{Path, PathBuf};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use marginalia::db::embedded::locate_binaries;
+
+use crate::common::spawn_app;
+
+/// A migration that is the contract step of an earlier release's expansion says so in a comment
+/// naming that migration: `-- contract: drops what <migration> replaced`.
+const CONTRACT_MARKER: &str = "-- contract:";
+
+/// What an old node may still read or write, taken away: each with why it breaks the old node.
+const CONTRACTIONS: &[(&str, &str)] = &[
+    ("DROP TABLE", "an old node still reads the table"),
+    ("DROP COLUMN", "an old node still selects the column"),
+    ("RENAME", "an old node still uses the old name"),
+    (
+        "SET NOT NULL",
+        "an old node still inserts without the column",
+    ),
+    (
+        "DROP DEFAULT",
+        "an old node still inserts without the column",
+    ),
+    (
+        "DROP FUNCTION",
+        "an old node's statements may still call it",
+    ),
+    (
+        "DROP CONSTRAINT",
+        "an old node may rely on it (an ON CONFLICT target)",
+    ),
+];
+
+/// The statements of `sql` that contract the schema, with why; empty for an expand-only
+/// migration or one marked as a contract step.
+fn contractions(sql: &str) -> Vec<String> {
+    if sql.contains(CONTRACT_MARKER) {
+        return Vec::new();
+    }
+    let code: String = sql
+        .lines()
+        .map(|line| line.split("--").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_uppercase();
+    let code = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut found: Vec<String> = CONTRACTIONS
+        .iter()
+        .filter(|(statement, _)| code.contains(statement))
+        .map(|(statement, why)| format!("{statement}: {why}"))
+        .collect();
+    // A type change, and a new column an old node's inserts would not fill.
+    for statement in code.split(';') {
+        if statement.contains("ALTER COLUMN") && statement.contains(" TYPE ") {
+            found.push("ALTER COLUMN … TYPE: an old node still binds the old type".into());
+        }
+        for added in statement.split("ADD COLUMN").skip(1) {
+            let column = added.split(',').next().unwrap_or_default();
+            if column.contains("NOT NULL") && !column.contains("DEFAULT") {
+                found.push(
+                    "ADD COLUMN … NOT NULL without DEFAULT: an old node's inserts fail".into(),
+                );
+            }
+        }
+    }
+    found
+}
+
+fn newest_migration() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("the migrations directory")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.join("up.sql").exists())
+        .collect();
+    names.sort();
+    names.pop().expect("a migration")
+}
+
+#[test]
+fn the_rule_tells_an_expansion_from_a_contraction() {
+    assert!(contractions("CREATE TABLE t (a INT); ALTER TABLE u ADD COLUMN b TEXT;").is_empty());
+    assert!(contractions("ALTER TABLE u ADD COLUMN b INT NOT NULL DEFAULT 0").is_empty());
+    assert!(contractions("-- we never DROP TABLE here\nCREATE INDEX i ON t (a)").is_empty());
+    assert_eq!(contractions("ALTER TABLE u DROP COLUMN b").len(), 1);
+    assert_eq!(contractions("alter table u rename column a to b").len(), 1);
+    assert_eq!(
+        contractions("ALTER TABLE u ADD COLUMN b INT NOT NULL").len(),
+        1
+    );
+    assert_eq!(
+        contractions("ALTER TABLE u ALTER COLUMN a TYPE BIGINT").len(),
+        1
+    );
+    assert_eq!(
+        contractions("ALTER TABLE u ALTER COLUMN a SET NOT NULL").len(),
+        1
+    );
+    assert!(
+        contractions("-- contract: drops what 2026-12-06-000001 replaced\nDROP TABLE t").is_empty()
+    );
+}
+
+#[test]
+fn the_newest_migration_only_expands() {
+    let newest = newest_migration();
+    let up = std::fs::read_to_string(newest.join("up.sql")).expect("up.sql");
+    let found = contractions(&up);
+    assert!(
+        found.is_empty(),
+        "{} contracts the schema an old node still uses: {found:?}; ship it as an expansion now \
+         and the contraction one release later, marked `{CONTRACT_MARKER} …`",
+        newest.display()
+    );
+}
+
+fn schema(database_url: &str) -> String {
+    let pg_dump = locate_binaries()
+        .expect("PostgreSQL binaries")
+        .join("pg_dump");
+    let out = std::process::Command::new(pg_dump)
+        .args([
+            "--schema-only",
+            "--no-owner",
+            "--no-comments",
+            "--dbname",
+            database_url,
+        ])
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .lines()
+        .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn the_newest_migration_rolls_back_and_forward_to_the_same_schema() {
+    let app = spawn_app().await;
+    let newest = newest_migration();
+    let migrated = schema(&app.database_url);
+    let mut conn = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .expect("connect as the owner");
+    let down = std::fs::read_to_string(newest.join("down.sql")).expect("down.sql");
+    conn.batch_execute(&down).await.expect("down.sql runs");
+    let rolled_back = schema(&app.database_url);
+    assert_ne!(rolled_back, migrated, "down.sql changed nothing");
+    let up = std::fs::read_to_string(newest.join("up.sql")).expect("up.sql");
+    conn.batch_execute(&up).await.expect("up.sql runs again");
+    assert_eq!(
+        schema(&app.database_url),
+        migrated,
+        "down then up left a different schema"
+    );
+}

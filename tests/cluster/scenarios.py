@@ -1,0 +1,342 @@
+"""What `cluster.py test` runs: each scenario of the several-nodes story, under load through
+HAProxy, with its numbers printed and its bar asserted. A scenario that misses its bar is reported
+and the run fails; the others still run, so one run shows everything."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+import traceback
+import uuid
+from pathlib import Path
+
+from cluster import NODES, Cluster, request, try_request
+
+TRIALS = 100
+# The bar for coherence: a change through one node gone from the others' public reads.
+COHERENCE_P99_S = 1.0
+# The bar for a failover: writes through HAProxy succeed again within this after the kill.
+FAILOVER_BOUND_S = 30.0
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def review(text: str, email: str | None = None) -> dict:
+    body = {"rating": 4, "body": text}
+    if email:
+        body["author_email"] = email
+    return body
+
+
+def post_review(port: int, article: str, text: str, email=None, headers=None, site="") -> dict:
+    sent = {"idempotency-key": str(uuid.uuid4())}
+    sent.update(headers or {})
+    answer = request(port, "POST", f"{site}/v1/articles/{article}/reviews", review(text, email),
+                     headers=sent)
+    assert answer.status == 201, f"POST through :{port}: {answer.status} {answer.body[:300]!r}"
+    created = answer.json()
+    created["_position"] = answer.headers.get("marginalia-position")
+    return created
+
+
+def listed(port: int, article: str, headers=None) -> list[str] | None:
+    answer = try_request(port, "GET", f"/v1/articles/{article}/reviews?limit=100",
+                         headers=headers or {})
+    if answer is None or answer.status != 200:
+        return None
+    return [item["id"] for item in answer.json()["items"]]
+
+
+class Load:
+    """Readers and writers through HAProxy, counting what was acknowledged and what failed."""
+
+    def __init__(self, port: int, writers: int = 2, readers: int = 2, pause: float = 0.01):
+        self.port = port
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
+        self.acknowledged: list[str] = []
+        self.failures: list[str] = []
+        self.requests = 0
+        self.threads = [threading.Thread(target=self.write, args=(i, pause), daemon=True)
+                        for i in range(writers)]
+        self.threads += [threading.Thread(target=self.read, args=(i, pause), daemon=True)
+                         for i in range(readers)]
+
+    def __enter__(self) -> "Load":
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_flag.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def note(self, outcome: str | None, acknowledged: str | None = None) -> None:
+        with self.lock:
+            self.requests += 1
+            if outcome:
+                self.failures.append(outcome)
+            if acknowledged:
+                self.acknowledged.append(acknowledged)
+
+    def write(self, worker: int, pause: float) -> None:
+        n = 0
+        while not self.stop_flag.is_set():
+            n += 1
+            key = str(uuid.uuid4())
+            try:
+                answer = request(self.port, "POST", f"/v1/articles/load-{n % 20}/reviews",
+                                 review(f"load {worker}-{n} {key[:8]}"),
+                                 headers={"idempotency-key": key}, timeout=30)
+                if answer.status == 201:
+                    self.note(None, answer.json()["id"])
+                else:
+                    self.note(f"POST {answer.status}")
+            except Exception as error:  # noqa: BLE001 (every failure is counted, not raised)
+                self.note(f"POST {type(error).__name__}")
+            time.sleep(pause)
+
+    def read(self, worker: int, pause: float) -> None:
+        n = 0
+        while not self.stop_flag.is_set():
+            n += 1
+            path = (f"/v1/articles/load-{n % 20}/reviews" if n % 2
+                    else f"/v1/articles/load-{n % 20}/stats")
+            try:
+                answer = request(self.port, "GET", path, timeout=30)
+                self.note(None if answer.status == 200 else f"GET {answer.status}")
+            except Exception as error:  # noqa: BLE001
+                self.note(f"GET {type(error).__name__}")
+            time.sleep(pause)
+
+    def summary(self) -> str:
+        with self.lock:
+            kinds: dict[str, int] = {}
+            for failure in self.failures:
+                kinds[failure] = kinds.get(failure, 0) + 1
+            return (f"{self.requests} requests, {len(self.acknowledged)} reviews acknowledged, "
+                    f"{len(self.failures)} failed {kinds or ''}")
+
+
+def count_missing(cluster: Cluster, acknowledged: list[str], server=None) -> int:
+    """Acknowledged reviews absent from the database (the primary, or `server`)."""
+    server = server or cluster.primary
+    missing = 0
+    for start in range(0, len(acknowledged), 500):
+        chunk = acknowledged[start:start + 500]
+        ids = ",".join(f"'{review_id}'" for review_id in chunk)
+        found = int(server.sql(f"SELECT count(*) FROM reviews WHERE id IN ({ids})"))
+        missing += len(chunk) - found
+    return missing
+
+
+def wait_gone(ports: list[int], article: str, review_id: str, limit: float = 10.0) -> float:
+    started = time.monotonic()
+    remaining = set(ports)
+    while remaining and time.monotonic() - started < limit:
+        for port in list(remaining):
+            ids = listed(port, article)
+            if ids is not None and review_id not in ids:
+                remaining.discard(port)
+        if remaining:
+            time.sleep(0.002)
+    return time.monotonic() - started if not remaining else float("inf")
+
+
+def wait_listed(ports: list[int], article: str, review_id: str, limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    for port in ports:
+        while review_id not in (listed(port, article) or []):
+            assert time.monotonic() < deadline, f"{review_id} never listed on :{port}"
+            time.sleep(0.005)
+
+
+def coherence(cluster: Cluster, keys: dict) -> None:
+    """A reject and an erasure through node a are gone from b's and c's public reads within 1 s,
+    with their read caches set to a minute, under load through HAProxy."""
+    a, b, c = (cluster.node(name) for name in NODES)
+    moderator = {"authorization": f"Bearer {keys['moderator']}"}
+    admin = {"authorization": f"Bearer {keys['admin']}"}
+    others = [b.port, c.port]
+    with Load(cluster.haproxy_port) as load:
+        for action in ("reject", "erasure"):
+            took = []
+            for trial in range(TRIALS):
+                article = f"coherence-{action}-{trial % 10}"
+                email = f"reader-{action}-{trial}@example.org"
+                created = post_review(a.port, article, f"{action} trial {trial}", email)
+                wait_listed(others, article, created["id"])  # cached on b and c now
+                if action == "reject":
+                    answer = request(a.port, "POST", "/v1/moderation/actions",
+                                     {"action": "reject", "review_ids": [created["id"]]},
+                                     headers=moderator)
+                else:
+                    answer = request(a.port, "POST", "/v1/data-rights/erasures",
+                                     {"author_email": email}, headers=admin)
+                assert answer.status == 200, f"{action}: {answer.status} {answer.body[:200]!r}"
+                took.append(wait_gone(others, article, created["id"]))
+            p50, p99 = percentile(took, 0.5), percentile(took, 0.99)
+            print(f"  {action} through a, gone from b and c: p50 {p50 * 1000:.0f} ms, "
+                  f"p99 {p99 * 1000:.0f} ms, max {max(took) * 1000:.0f} ms over {TRIALS} trials "
+                  f"(read cache TTL 60 s)", flush=True)
+            assert p99 < COHERENCE_P99_S, f"{action}: p99 {p99:.3f} s"
+        print(f"  load meanwhile: {load.summary()}")
+    assert count_missing(cluster, load.acknowledged) == 0
+
+
+def rate_limits(cluster: Cluster, keys: dict) -> None:
+    """One client through all three nodes is limited as if there were one node."""
+    per_minute = 30
+    cluster.cli("sites", "put", "limited", "--name", "Limited",
+                "--rate-limit-reviews", str(per_minute))
+    time.sleep(1.5)  # the nodes read the sites table again within a second
+    admitted = refused = 0
+    started = time.monotonic()
+    for attempt in range(per_minute * 3):
+        node = cluster.nodes[attempt % len(cluster.nodes)]
+        answer = request(node.port, "POST", "/sites/limited/v1/articles/limited/reviews",
+                         review(f"attempt {attempt}"),
+                         headers={"idempotency-key": str(uuid.uuid4())})
+        if answer.status == 201:
+            admitted += 1
+        elif answer.status == 429:
+            refused += 1
+        else:
+            raise AssertionError(f"attempt {attempt}: {answer.status} {answer.body[:200]!r}")
+    elapsed = time.monotonic() - started
+    # A bucket refills by one every 60 / per_minute s while the attempts run.
+    allowed = per_minute + elapsed * per_minute / 60
+    print(f"  {per_minute * 3} attempts in {elapsed:.1f} s through 3 nodes: {admitted} admitted, "
+          f"{refused} refused (one node allows {allowed:.1f})", flush=True)
+    assert abs(admitted - allowed) <= 0.1 * allowed, f"{admitted} admitted, one node: {allowed}"
+
+
+def read_your_writes(cluster: Cluster, keys: dict) -> None:
+    """A reader's own review is on their next read through a replica-backed node, although the
+    replica applies changes only after a delay."""
+    delay_ms = 500
+    cluster.set_apply_delay(delay_ms)
+    try:
+        own_seen = others_saw = 0
+        for trial in range(TRIALS):
+            article = f"ryw-{trial % 10}"
+            created = post_review(cluster.haproxy_port, article, f"my own review {trial}")
+            position = created["_position"]
+            assert position, "a write answers with its position"
+            mine = listed(cluster.haproxy_port, article, {"marginalia-position": position})
+            anyone = listed(cluster.haproxy_port, article)
+            own_seen += created["id"] in (mine or [])
+            others_saw += created["id"] in (anyone or [])
+        print(f"  replica applying {delay_ms} ms late: the writer saw their review {own_seen} of "
+              f"{TRIALS} times; a reader without the position, at the same moment, "
+              f"{others_saw} of {TRIALS} (reads served by the replica)", flush=True)
+        assert own_seen == TRIALS
+        assert others_saw < TRIALS, "the replica served none of the other reads"
+    finally:
+        cluster.set_apply_delay(0)
+
+
+def kill_a_node(cluster: Cluster, keys: dict) -> None:
+    """kill -9 of one node under load: HAProxy routes around it, nothing acknowledged is lost."""
+    victim = cluster.node("c")
+    with Load(cluster.haproxy_port) as load:
+        time.sleep(2)
+        victim.kill()
+        killed = time.monotonic()
+        while "c" in cluster.servers_up():
+            time.sleep(0.05)
+        noticed = time.monotonic() - killed
+        time.sleep(3)
+        victim.start()
+        victim.wait_ready()
+        cluster.wait_servers_up({"c"})
+        time.sleep(1)
+    missing = count_missing(cluster, load.acknowledged)
+    print(f"  node c killed: HAProxy took it out in {noticed:.1f} s; {load.summary()}; "
+          f"acknowledged but missing: {missing}", flush=True)
+    assert missing == 0
+
+
+def rolling_restart(cluster: Cluster, keys: dict) -> None:
+    """Every node restarted in turn under load through HAProxy: no request fails."""
+    with Load(cluster.haproxy_port) as load:
+        time.sleep(1)
+        for node in cluster.nodes:
+            started = time.monotonic()
+            node.terminate(wait=60)
+            stopped = time.monotonic() - started
+            node.start()
+            node.wait_ready()
+            cluster.wait_servers_up({node.name})
+            print(f"  node {node.name}: drained and stopped in {stopped:.1f} s, back in rotation",
+                  flush=True)
+        time.sleep(1)
+    missing = count_missing(cluster, load.acknowledged)
+    print(f"  rolling restart: {load.summary()}; acknowledged but missing: {missing}", flush=True)
+    assert not load.failures, f"failed requests: {load.failures[:10]}"
+    assert missing == 0
+
+
+def failover(cluster: Cluster, keys: dict) -> None:
+    """kill -9 of the primary under load, the standby promoted: writes resume within the bound,
+    and with synchronous replication no acknowledged review is lost."""
+    with Load(cluster.haproxy_port, writers=3, readers=1) as load:
+        time.sleep(2)
+        cluster.primary.kill()
+        killed = time.monotonic()
+        cluster.replica.pg_ctl("promote", "-w")
+        promoted = time.monotonic() - killed
+        resumed = None
+        # Resumed: the first write sent after the promotion that is acknowledged.
+        while time.monotonic() - killed < FAILOVER_BOUND_S * 2:
+            answer = try_request(cluster.haproxy_port, "POST", "/v1/articles/failover/reviews",
+                                 body=review("after the failover"),
+                                 headers={"idempotency-key": str(uuid.uuid4())}, timeout=5)
+            if answer is not None and answer.status == 201:
+                resumed = time.monotonic() - killed
+                break
+            time.sleep(0.1)
+        time.sleep(2)
+    missing = count_missing(cluster, load.acknowledged, server=cluster.replica)
+    print(f"  primary killed, standby promoted in {promoted:.1f} s; writes through HAProxy again "
+          f"after {resumed if resumed is None else round(resumed, 1)} s (bound "
+          f"{FAILOVER_BOUND_S:.0f} s); {load.summary()}; acknowledged but missing on the new "
+          f"primary: {missing} (synchronous replication)", flush=True)
+    assert resumed is not None and resumed < FAILOVER_BOUND_S
+    assert missing == 0
+
+
+SCENARIOS = [coherence, rate_limits, read_your_writes, kill_a_node, rolling_restart, failover]
+
+
+def run_all(work: Path, binary: str) -> list[str]:
+    # Synchronous replication throughout: the failover's bar needs it, and every other scenario
+    # holds with it too.
+    cluster = Cluster(work, binary, sync=True)
+    failed = []
+    try:
+        cluster.start()
+        keys = {scope: cluster.cli("keys", "create", "--name", f"cluster-{scope}", "--scope",
+                                   scope).strip().splitlines()[-1]
+                for scope in ("moderator", "admin")}
+        for scenario in SCENARIOS:
+            story = " ".join(scenario.__doc__.split())
+            print(f"cluster: {scenario.__name__}: {story}", flush=True)
+            started = time.monotonic()
+            try:
+                scenario(cluster, keys)
+                print(f"cluster: {scenario.__name__} passed in "
+                      f"{time.monotonic() - started:.0f} s", flush=True)
+            except (AssertionError, SystemExit) as error:
+                traceback.print_exc()
+                print(f"cluster: {scenario.__name__} FAILED: {error}", flush=True)
+                failed.append(scenario.__name__)
+    finally:
+        cluster.stop()
+    print("cluster: " + ("every scenario passed" if not failed else f"failed: {failed}"))
+    return failed
