@@ -22,7 +22,7 @@ use crate::api;
 use crate::api::openapi::{self, ApiDoc};
 use crate::auth::ScopePolicy;
 use crate::client::TrustedProxies;
-use crate::coherence;
+use crate::coherence::{self, Announcer};
 use crate::config::{self, Settings, UnknownArticles};
 use crate::db::{self, Pool, PoolOptions};
 use crate::domain::language::LanguageDetector;
@@ -98,7 +98,9 @@ impl Application {
         } else {
             None
         };
-        let mut state = app_state(settings, pool.clone(), outbox)?;
+        let (announcer, announcing) = Announcer::new();
+        tokio::spawn(announcing.run(pool.installation()));
+        let mut state = app_state(settings, pool.clone(), outbox, announcer)?;
         state.replicas = replicas(&settings.database)?;
         if !state.replicas.is_empty() {
             tokio::spawn(
@@ -277,6 +279,7 @@ fn app_state(
     settings: &Settings,
     pool: Pool,
     outbox: OutboxSignal,
+    announcer: Announcer,
 ) -> Result<AppState, BuildError> {
     let server = &settings.server;
     let limits = &settings.limits;
@@ -289,6 +292,7 @@ fn app_state(
         body_limit: server.body_limit_bytes(),
         body_read_timeout: server.body_read_timeout,
         read_cache: ReadCache::new(server.read_cache_ttl),
+        announcer,
         http_cache: CachePolicy {
             max_age_secs: server.http_max_age,
             stale_while_revalidate_secs: server.http_stale_while_revalidate,

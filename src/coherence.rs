@@ -1,10 +1,18 @@
 //! Keeps every node's read cache coherent with changes committed through the others.
 //!
-//! The database announces each committed change to a public read on the channel `CHANNEL` (a
-//! trigger, see the `read_notifications` migration), as `<site>/<article>`. Each node listens on
-//! one connection of its own, outside the pool, and makes its cached reads of that article stale
-//! the moment the notification arrives; a moderator's reject through one node is then not served
-//! from another node's memory.
+//! After each commit that changes what a public read shows, the node announces the article on the
+//! PostgreSQL channel `CHANNEL`, as `<site>/<article>` (`Announcer`, fed by
+//! `services::after_commit`, the one place every write passes). Each node listens on one
+//! connection of its own, outside the pool, and makes its cached reads of that article stale the
+//! moment the notification arrives; a moderator's reject through one node is then not served from
+//! another node's memory.
+//!
+//! Announced after the commit, batched, in a transaction of their own, rather than by a trigger in
+//! the writing transaction: a transaction that notifies holds PostgreSQL's cluster-wide
+//! notification lock from its commit until the commit is durable (with synchronous replication,
+//! until the standby has it), so notifying inside every write would make all writes commit one at
+//! a time. The price: a node that dies between a commit and its announcement leaves the other
+//! nodes' cached reads of that article stale for their TTL.
 //!
 //! With read replicas, a read right after the notification may still come from a replica that
 //! has not replayed the change, and be cached. So the changes heard are gathered for
@@ -23,7 +31,9 @@ use std::time::Duration;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::StreamExt;
 
+use crate::db::Pool;
 use crate::metrics;
+use crate::replicas::Replicas;
 use crate::sites::SiteDirectory;
 use crate::store;
 
@@ -31,10 +41,76 @@ use crate::store;
 pub const CHANNEL: &str = "marginalia_reads";
 /// The listening session's `application_name`.
 pub const LISTENER_NAME: &str = "marginalia-listener";
+/// How long a node gathers its own changes before announcing them in one statement.
+const ANNOUNCE_EVERY: Duration = Duration::from_millis(5);
+/// Most changes announced in one statement.
+const ANNOUNCE_AT_MOST: usize = 500;
+
+/// Hands this node's committed changes to the task that announces them. Cloning is cheap.
+#[derive(Clone)]
+pub struct Announcer {
+    changes: tokio::sync::mpsc::UnboundedSender<String>,
+    /// This process's name in its announcements, so that its listener skips its own (the write
+    /// already made this node's cached reads stale at commit).
+    node: Arc<str>,
+}
+
+/// The task's end of the `Announcer`.
+pub struct Announcing {
+    changes: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl Announcer {
+    pub fn new() -> (Self, Announcing) {
+        let (changes, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let node = Arc::from(uuid::Uuid::now_v7().simple().to_string());
+        (Self { changes, node }, Announcing { changes: receiver })
+    }
+
+    /// Announces (soon) a committed change to `site`'s `article_id`, as
+    /// `<node> <site>/<article>`.
+    pub fn announce(&self, site: &str, article_id: &str) {
+        // Fails only once the task is gone, when the process stops.
+        let _ = self
+            .changes
+            .send(format!("{} {site}/{article_id}", self.node));
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+}
+
+impl Announcing {
+    /// Announces what the node committed, every `ANNOUNCE_EVERY` at most, through `pool` (the
+    /// primary), until every `Announcer` is dropped. A batch that cannot be sent is dropped: the
+    /// other nodes' TTL covers it.
+    pub async fn run(mut self, pool: Pool) {
+        let mut batch = Vec::new();
+        while self.changes.recv_many(&mut batch, ANNOUNCE_AT_MOST).await > 0 {
+            tokio::time::sleep(ANNOUNCE_EVERY).await;
+            while batch.len() < ANNOUNCE_AT_MOST {
+                match self.changes.try_recv() {
+                    Ok(change) => batch.push(change),
+                    Err(_) => break,
+                }
+            }
+            batch.sort_unstable();
+            batch.dedup();
+            if let Err(error) = store::notifications::announce(&pool, CHANNEL, &batch).await {
+                tracing::warn!(%error, changes = batch.len(),
+                    "could not announce changes; other nodes serve them after their cache TTL");
+            }
+            batch.clear();
+        }
+    }
+}
+
 /// How long changes heard are gathered before the primary's position is asked for them all.
 const GATHER_FOR: Duration = Duration::from_millis(20);
-/// Longest the second round waits for the replicas (beyond it, they are not usable anyway).
-const REPLAY_WAIT: Duration = Duration::from_secs(30);
+/// Longest the second round waits for the replicas: the highest `MARGINALIA_READ_MAX_LAG_MS`
+/// allows (a replica further behind is not usable, so nothing is read from it).
+const REPLAY_WAIT: Duration = crate::config::READ_MAX_LAG_LIMIT;
 /// How often a quiet connection is asked whether it is still there, and how long it may take.
 const KEEPALIVE: Duration = Duration::from_secs(5);
 /// Longest wait before connecting again after a failure (doubling from `FIRST_RETRY`).
@@ -73,8 +149,10 @@ async fn listen_once(
     if let Err(error) = connection.batch_execute(&listen).await {
         return format!("LISTEN: {error}");
     }
-    // Whatever changed before this point was not heard of.
+    // Whatever changed before this point was not heard of; and once the replicas have replayed
+    // it, what was read from them meanwhile is stale too.
     directory.record_unknown_writes();
+    everything_again_once_replayed(directory);
     metrics::set_read_cache_listening(true);
     *retry = FIRST_RETRY;
     tracing::info!(channel = CHANNEL, "listening for other nodes' changes");
@@ -117,18 +195,44 @@ async fn listen_once(
     }
 }
 
-/// Makes the change's article stale; returns it (site, article) for the second round.
+/// Makes another node's change's article stale; returns it (site, article) for the second round,
+/// which this node's own changes need too (read from a late replica after their commit).
 async fn apply(directory: &SiteDirectory, payload: &str) -> Option<(String, String)> {
     match parse(payload) {
-        Some((site, article_id)) => {
-            metrics::record_read_change_heard();
-            directory.record_write(site, article_id).await;
+        Some((node, site, article_id)) => {
+            if node != directory.own_node() {
+                metrics::record_read_change_heard();
+                directory.record_write(site, article_id).await;
+            }
             Some((site.to_owned(), article_id.to_owned()))
         }
         None => {
             tracing::warn!(payload, "ignoring a malformed change notification");
             None
         }
+    }
+}
+
+/// With replicas: makes every cached read stale again once every usable replica has replayed
+/// what the primary holds now.
+fn everything_again_once_replayed(directory: &Arc<SiteDirectory>) {
+    let (replicas, primary) = directory.replicas();
+    if replicas.is_empty() {
+        return;
+    }
+    let (replicas, primary, directory) = (replicas.clone(), primary.clone(), directory.clone());
+    tokio::spawn(async move {
+        wait_for_replicas(&replicas, &primary).await;
+        directory.record_unknown_writes();
+    });
+}
+
+/// Until every usable replica has replayed what the primary holds now.
+async fn wait_for_replicas(replicas: &Replicas, primary: &Pool) {
+    match store::replication::primary_position(primary).await {
+        Ok(Some(position)) => replicas.replayed(position, REPLAY_WAIT).await,
+        // Unknown: the longest a usable replica may lag is the safe wait.
+        _ => tokio::time::sleep(REPLAY_WAIT).await,
     }
 }
 
@@ -141,22 +245,18 @@ fn again_once_replayed(directory: &Arc<SiteDirectory>, changes: Vec<(String, Str
     }
     let (replicas, primary, directory) = (replicas.clone(), primary.clone(), directory.clone());
     tokio::spawn(async move {
-        match store::replication::primary_position(&primary).await {
-            Ok(Some(position)) => replicas.replayed(position, REPLAY_WAIT).await,
-            // Unknown: the longest a usable replica may lag is the safe wait.
-            _ => tokio::time::sleep(REPLAY_WAIT).await,
-        }
+        wait_for_replicas(&replicas, &primary).await;
         for (site, article_id) in changes {
             directory.record_write(&site, &article_id).await;
         }
     });
 }
 
-/// `<site>/<article>`; site ids hold no `/`, article ids may.
-fn parse(payload: &str) -> Option<(&str, &str)> {
-    payload
-        .split_once('/')
-        .filter(|(site, article)| !site.is_empty() && !article.is_empty())
+/// `<node> <site>/<article>`; node and site ids hold no space or `/`, article ids may.
+fn parse(payload: &str) -> Option<(&str, &str, &str)> {
+    let (node, change) = payload.split_once(' ')?;
+    let (site, article) = change.split_once('/')?;
+    (!node.is_empty() && !site.is_empty() && !article.is_empty()).then_some((node, site, article))
 }
 
 #[cfg(test)]
@@ -164,11 +264,16 @@ mod tests {
     use super::parse;
 
     #[test]
-    fn a_notification_names_the_site_then_the_article() {
-        assert_eq!(parse("default/a-1"), Some(("default", "a-1")));
-        assert_eq!(parse("news/2026/12/story"), Some(("news", "2026/12/story")));
-        assert_eq!(parse("no-slash"), None);
-        assert_eq!(parse("/article"), None);
-        assert_eq!(parse("site/"), None);
+    fn a_notification_names_the_node_the_site_and_the_article() {
+        assert_eq!(parse("n1 default/a-1"), Some(("n1", "default", "a-1")));
+        assert_eq!(
+            parse("n1 news/2026/12 story"),
+            Some(("n1", "news", "2026/12 story"))
+        );
+        assert_eq!(parse("n1 no-slash"), None);
+        assert_eq!(parse("default/a-1"), None, "no node");
+        assert_eq!(parse("n1 /article"), None);
+        assert_eq!(parse("n1 site/"), None);
+        assert_eq!(parse(" site/a"), None);
     }
 }

@@ -146,6 +146,11 @@ impl SiteDirectory {
         }
     }
 
+    /// This process's name in its change announcements (`coherence`).
+    pub fn own_node(&self) -> &str {
+        self.installation.announcer.node()
+    }
+
     /// The installation's read replicas, and its (unbound) primary pool.
     pub fn replicas(&self) -> (&Replicas, &Pool) {
         (&self.installation.replicas, &self.installation.pool)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use crate::client::TrustedProxies;
+use crate::coherence::Announcer;
 use crate::db::Pool;
 use crate::domain::language::LanguageDetector;
 use crate::domain::moderation::{ModerationMode, Rules};
@@ -33,6 +34,8 @@ pub struct AppState {
     /// Longest a client may take to send a request body.
     pub body_read_timeout: Duration,
     pub read_cache: ReadCache,
+    /// Tells the other nodes which articles this node's writes changed.
+    pub announcer: Announcer,
     /// How public reads may be cached by browsers and CDNs.
     pub http_cache: CachePolicy,
     /// Wakes this process's webhook worker after a change it announces.

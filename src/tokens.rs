@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::domain::article::ArticleId;
+use crate::domain::position::Position;
 use crate::domain::reaction::VoterToken;
 use crate::domain::review::IdempotencyKey;
 
@@ -143,6 +144,31 @@ impl ClientDigests {
         )
     }
 
+    /// A write position as clients carry it: `16/B374D848~<tag>`, the tag keyed with the
+    /// installation's salt so that nobody can make up a position (one far ahead would send every
+    /// read of whoever sends it to the primary, past the read cache).
+    pub fn position_token(&self, position: Position) -> String {
+        let text = position.to_string();
+        let tag = self.digest(b"position", &[text.as_bytes()]);
+        format!("{text}~{}", URL_SAFE_NO_PAD.encode(tag))
+    }
+
+    /// The position of a token this installation issued; `None` for anything else.
+    pub fn verify_position(&self, token: &str) -> Option<Position> {
+        let (text, tag) = token.split_once('~')?;
+        let position = Position::parse(text)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .ok()
+            .filter(|tag| tag.len() == 16)?;
+        let mut mac = keyed(&self.salt);
+        mac.update(b"position");
+        mac.update(b"\0");
+        mac.update(text.as_bytes());
+        mac.verify_truncated_left(&tag).ok()?;
+        Some(position)
+    }
+
     /// A rate-limited client: its network (an IPv6 client is its /64), with no day in it, since
     /// a bucket may span midnight.
     pub fn rate_limited(&self, address: IpAddr) -> Vec<u8> {
@@ -189,6 +215,29 @@ impl ClientDigests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_positions_this_installation_issued_are_taken() {
+        let digests = ClientDigests::new(vec![1; 32]);
+        let position = Position::parse("16/B374D848").unwrap();
+        let token = digests.position_token(position);
+        assert!(token.starts_with("16/B374D848~"), "{token}");
+        assert_eq!(digests.verify_position(&token), Some(position));
+        let forged = token.replace("16/B374D848", "FFFFFFFF/FFFFFFFF");
+        assert_eq!(digests.verify_position(&forged), None, "a position made up");
+        assert_eq!(digests.verify_position("16/B374D848"), None, "no tag");
+        assert_eq!(
+            digests.verify_position("16/B374D848~"),
+            None,
+            "an empty tag"
+        );
+        let elsewhere = ClientDigests::new(vec![2; 32]);
+        assert_eq!(
+            elsewhere.verify_position(&token),
+            None,
+            "another installation's"
+        );
+    }
 
     #[test]
     fn edit_tokens_are_random_and_sealing_needs_the_idempotency_key() {

@@ -70,12 +70,23 @@ impl std::ops::Deref for SiteState {
 pub struct PublicRead(pub SiteState);
 
 impl PublicRead {
-    fn of_request(req: &HttpRequest) -> Result<Self, ApiError> {
-        let site = SiteState::of_request(req)?;
+    async fn of_request(site: SiteState, sent: SentPosition) -> Result<Self, ApiError> {
         if site.replicas.is_empty() {
             return Ok(Self(site));
         }
-        let after = read_position(req)?;
+        let after = match sent {
+            SentPosition::None => None,
+            SentPosition::Header(token) => {
+                let digests = site.abuse.digests(&site.pool).await?;
+                Some(digests.verify_position(&token).ok_or_else(|| {
+                    position_problem("was not issued by this service (or was changed)")
+                })?)
+            }
+            SentPosition::Cookie(token) => {
+                let digests = site.abuse.digests(&site.pool).await?;
+                digests.verify_position(&token)
+            }
+        };
         let replica = site.replicas.choose(after).cloned();
         if replica.is_none() && after.is_none() {
             return Ok(Self(site));
@@ -91,28 +102,43 @@ impl PublicRead {
     }
 }
 
-/// The reader's last write position: the header (a malformed one is a 400 naming it), else the
-/// cookie (a malformed one is ignored, as the reader did not choose to send it).
-fn read_position(req: &HttpRequest) -> Result<Option<Position>, ApiError> {
+/// The reader's last write position as sent, checked only for its shape here.
+enum SentPosition {
+    None,
+    Header(String),
+    Cookie(String),
+}
+
+fn position_problem(message: &'static str) -> ApiError {
+    ApiError::bad_parameter(FieldError::broke(
+        positions::HEADER,
+        &text::rule("format", message),
+    ))
+}
+
+/// The header (one not shaped like a position a write answered with is a 400 naming it), else
+/// the cookie (a malformed one is ignored, as the reader did not choose to send it).
+fn sent_position(req: &HttpRequest) -> Result<SentPosition, ApiError> {
+    let well_formed = |token: &str| {
+        token
+            .split_once('~')
+            .is_some_and(|(position, tag)| Position::parse(position).is_some() && tag.len() == 22)
+    };
     if let Some(value) = req.headers().get(positions::HEADER) {
         return value
             .to_str()
             .ok()
-            .and_then(Position::parse)
-            .map(Some)
+            .filter(|token| well_formed(token))
+            .map(|token| SentPosition::Header(token.to_owned()))
             .ok_or_else(|| {
-                ApiError::bad_parameter(FieldError::broke(
-                    positions::HEADER,
-                    &text::rule(
-                        "format",
-                        "must be a position as a write answered it, like `16/B374D848`",
-                    ),
-                ))
+                position_problem("must be the position a write answered with, like `16/B374D848~…`")
             });
     }
     Ok(req
         .cookie(positions::COOKIE)
-        .and_then(|cookie| Position::parse(cookie.value())))
+        .map(|cookie| cookie.value().to_owned())
+        .filter(|token| well_formed(token))
+        .map_or(SentPosition::None, SentPosition::Cookie))
 }
 
 impl std::ops::Deref for PublicRead {
@@ -125,10 +151,14 @@ impl std::ops::Deref for PublicRead {
 
 impl FromRequest for PublicRead {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(Self::of_request(req))
+        let parts = SiteState::of_request(req).and_then(|site| Ok((site, sent_position(req)?)));
+        Box::pin(async move {
+            let (site, sent) = parts?;
+            Self::of_request(site, sent).await
+        })
     }
 }
 

@@ -9,6 +9,9 @@ use secrecy::{ExposeSecret, SecretString};
 use super::secret::secret_string;
 use super::units::millis;
 
+/// The highest `MARGINALIA_READ_MAX_LAG_MS`: what waits for replicas waits at most this long.
+pub const READ_MAX_LAG_LIMIT: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Clone, Args)]
 pub struct Database {
     /// PostgreSQL URL. Unset: run a private cluster under the data directory.
@@ -25,7 +28,7 @@ pub struct Database {
     /// Longest a replica may lag behind the primary and still serve public reads, in
     /// milliseconds; a replica further behind is skipped until it catches up.
     #[arg(long = "read-max-lag-ms", env = "MARGINALIA_READ_MAX_LAG_MS", default_value = "1000",
-          value_name = "READ_MAX_LAG_MS", value_parser = millis(10..=600_000))]
+          value_name = "READ_MAX_LAG_MS", value_parser = millis(10..=30_000))]
     pub read_max_lag: Duration,
 
     /// Directory for the private PostgreSQL cluster (used only without DATABASE_URL).

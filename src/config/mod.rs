@@ -14,7 +14,7 @@ use clap::{Args, ValueEnum};
 
 use crate::domain::site::normalized_origin;
 
-pub use database::Database;
+pub use database::{Database, READ_MAX_LAG_LIMIT};
 pub use limits::Limits;
 pub use moderation::Moderation;
 pub use secret::CmsSecrets;

@@ -25,7 +25,6 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::{
@@ -574,10 +573,29 @@ pub enum MigrationError {
 /// The advisory lock key migrations run under ("mrgnlmig" in ASCII), the same on every node.
 const MIGRATION_LOCK: i64 = 0x6d72_676e_6c6d_6967;
 
+/// Takes the migration lock if free; it is released when the connection closes, whatever happens.
+fn try_migration_lock(
+    conn: &mut AsyncConnectionWrapper<AsyncPgConnection>,
+) -> Result<bool, MigrationError> {
+    #[derive(diesel::QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        taken: bool,
+    }
+    use diesel::RunQueryDsl as _;
+    let taken: Taken = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS taken")
+        .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+        .get_result(conn)
+        .map_err(|e: diesel::result::Error| {
+            MigrationError::Apply(format!("taking the migration lock: {e}"))
+        })?;
+    Ok(taken.taken)
+}
+
 /// Applies every migration not yet applied; returns the versions it applied.
 ///
 /// Several nodes starting at once migrate one at a time: each holds a session-level advisory lock
-/// while it looks for pending migrations, so the first applies them and the others, waiting on
+/// while it looks for pending migrations, so the first applies them and the others, waiting for
 /// the lock, find nothing left to do. Nodes already serving are not held up (the lock is not a
 /// table lock), which is why migrations are written expand/contract (see docs/deployment.md).
 pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, MigrationError> {
@@ -586,11 +604,11 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, Migration
     tokio::task::spawn_blocking(move || {
         let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)?;
         // Released when the connection closes at the end of this block, whatever happens.
-        SimpleConnection::batch_execute(
-            &mut conn,
-            &format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"),
-        )
-        .map_err(|e| MigrationError::Apply(format!("taking the migration lock: {e}")))?;
+        // Tried rather than waited for: a session waiting inside pg_advisory_lock holds a
+        // snapshot, which a `CREATE INDEX CONCURRENTLY` of the node migrating would wait for.
+        while !try_migration_lock(&mut conn)? {
+            std::thread::sleep(Duration::from_millis(200));
+        }
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| MigrationError::Apply(e.to_string()))?;

@@ -1,5 +1,6 @@
 //! Read-your-writes with read replicas: every successful write answers with the primary's WAL
-//! position after its commit, as the `Marginalia-Position` header and a short-lived cookie, so the
+//! position after its commit (signed, see `ClientDigests::position_token`), as the
+//! `Marginalia-Position` header and a short-lived cookie, so the
 //! writer's next public read can be kept from a replica that has not replayed it yet
 //! (`api::extract::PublicRead`, `crate::replicas`). Without replicas, nothing is added.
 
@@ -36,9 +37,11 @@ pub async fn tell_write_positions<B: MessageBody + 'static>(
         return Ok(response);
     };
     // Asked after the commit: the primary's position now is at or past it.
-    match store::replication::primary_position(&state.pool).await {
-        Ok(Some(position)) => {
-            let position = position.to_string();
+    let position = store::replication::primary_position(&state.pool).await;
+    let digests = state.abuse.digests(&state.pool).await;
+    match (position, digests) {
+        (Ok(Some(position)), Ok(digests)) => {
+            let position = digests.position_token(position);
             if let Ok(value) = HeaderValue::from_str(&position) {
                 response.headers_mut().insert(HEADER_NAME, value);
             }
@@ -53,7 +56,11 @@ pub async fn tell_write_positions<B: MessageBody + 'static>(
             response.response_mut().add_cookie(&cookie)?;
         }
         // The write stands; the writer's next read may only come from the primary less surely.
-        other => tracing::warn!(?other, "no WAL position to answer a write with"),
+        (position, digests) => tracing::warn!(
+            ?position,
+            digests_error = ?digests.err(),
+            "no WAL position to answer a write with"
+        ),
     }
     Ok(response)
 }

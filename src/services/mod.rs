@@ -12,6 +12,7 @@ pub mod reactions;
 pub mod reviews;
 pub mod sites;
 
+use crate::db::pool::Scope;
 use crate::domain::FieldError;
 use crate::metrics;
 use crate::state::AppState;
@@ -65,11 +66,15 @@ impl Committed {
     }
 }
 
-/// The work after a commit, in one place: the read cache forgets what changed, the webhook worker
+/// The work after a commit, in one place: the read cache forgets what changed (this node's at
+/// once, the other nodes' when the announcement reaches them), the webhook worker
 /// wakes when there is something to send, and the counters of what happened move.
 pub async fn after_commit(state: &AppState, committed: Committed) {
     for article in &committed.articles {
         state.read_cache.record_write(article).await;
+        if let Scope::Site(site) = state.pool.scope() {
+            state.announcer.announce(site.as_str(), article);
+        }
     }
     if committed.announced {
         // Only then: waking the worker for nothing would cost it a database round trip.

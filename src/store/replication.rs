@@ -35,5 +35,10 @@ pub async fn primary_position(pool: &Pool) -> Result<Option<Position>, StoreErro
 /// How far a replica has replayed; `None` when the server is not in recovery (a primary, or a
 /// promoted standby).
 pub async fn replayed_position(pool: &Pool) -> Result<Option<Position>, StoreError> {
-    position(pool, "SELECT pg_last_wal_replay_lsn()::text AS position").await
+    // A promoted standby still reports the last position it replayed: ask whether it recovers.
+    position(
+        pool,
+        "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END AS position",
+    )
+    .await
 }

@@ -258,6 +258,18 @@
     return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
   }
 
+  /** Where each service's write positions stand, by its origin: a service with read replicas
+   * answers every write with `Marginalia-Position`, and a read that sends it back is served only by
+   * a database that has the write, so the reader always sees what they just did.
+   * @type {Map<string, string>} */
+  const positions = new Map();
+
+  /** @param {string} url */
+  function positionHeaders(url) {
+    const position = positions.get(new URL(url, location.href).origin);
+    return position ? { 'Marginalia-Position': position } : undefined;
+  }
+
   /** Sends a JSON request; resolves to { response, answer } (answer: the parsed body or null).
    * @param {string} url @param {string} method
    * @param {{ body?: unknown, headers?: Record<string, string> }} [options] */
@@ -268,6 +280,8 @@
       headers: body === undefined ? headers : { 'Content-Type': 'application/json', ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+    const position = response.headers.get('Marginalia-Position');
+    if (response.ok && position) positions.set(new URL(url, location.href).origin, position);
     const answer = response.status === 204 ? null : await response.json().catch(() => null);
     return { response, answer };
   }
@@ -343,7 +357,12 @@
     // copy from before the write. With an ETag, revalidating usually costs a 304.
     let revalidate = false;
     async function getJson(url, signal) {
-      const response = await fetch(url, { credentials: 'omit', signal, cache: revalidate ? 'no-cache' : 'default' });
+      const response = await fetch(url, {
+        credentials: 'omit',
+        signal,
+        cache: revalidate ? 'no-cache' : 'default',
+        headers: positionHeaders(url),
+      });
       if (!response.ok) throw new Error(`${url} answered ${response.status}`);
       return response.json();
     }

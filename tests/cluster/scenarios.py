@@ -237,6 +237,12 @@ def read_your_writes(cluster: Cluster, keys: dict) -> None:
               f"{others_saw} of {TRIALS} (reads served by the replica)", flush=True)
         assert own_seen == TRIALS
         assert others_saw < TRIALS, "the replica served none of the other reads"
+        # A position nobody issued (one far ahead would send its sender's reads past the cache to
+        # the primary) is refused.
+        forged = try_request(cluster.haproxy_port, "GET", "/v1/articles/ryw-0/reviews",
+                             headers={"marginalia-position": "FFFFFFFF/FFFFFFFF~" + "A" * 22})
+        assert forged is not None and forged.status == 400, forged
+        print("  a made-up position: 400", flush=True)
     finally:
         cluster.set_apply_delay(0)
 
