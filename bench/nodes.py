@@ -79,9 +79,12 @@ def measure(args) -> list[tuple[str, str, object]]:
         a = cluster.node("a")
         primary_only = cluster.start_extra_node("p", DATABASE_READ_URL="")
         seed(a.port)
-        page = f"/v1/articles/{SEEDED}/reviews?limit=20&sort=rating"
+        page = f"/v1/articles/{SEEDED}/reviews?limit=20&sort=highest"
+        assert request(a.port, "GET", page).status == 200, "the page answers"
         plan = [
             ("POST, one node", "a", a.port, "/", POST_LUA),
+            ("POST, one node without replicas (no write position asked)", "p",
+             primary_only.port, "/", POST_LUA),
             ("POST, three nodes behind HAProxy", "haproxy", cluster.haproxy_port, "/", POST_LUA),
             ("GET page (uncached), one node, reads on the replica", "a", a.port, page, None),
             ("GET page (uncached), one node, reads on the primary", "p", primary_only.port, page,
@@ -116,6 +119,8 @@ def table(rows, args) -> str:
         "|---|---|---:|---:|---:|---:|",
     ]
     for title, target, result in rows:
+        if result.errors:
+            raise SystemExit(f"{title}: {result.errors} errors; nothing written\n{result.raw}")
         lines.append(f"| {title} | {target} | {result.rps:,.0f} | {result.p50_ms:.1f} | "
                      f"{result.p99_ms:.1f} | {result.errors} |")
     rates = {title: result.rps for title, _, result in rows}

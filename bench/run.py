@@ -853,6 +853,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads and pgbench jobs")
     parser.add_argument("--no-isso", action="store_true", help="skip the Isso comparison")
+    parser.add_argument("--no-nodes", action="store_true",
+                        help="skip the several-nodes comparison (bench/nodes.py: one node against "
+                             "three behind HAProxy, replica reads, synchronous replication)")
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench comparison")
     parser.add_argument("--only", help="comma-separated scenario names")
     parser.add_argument("--profile", metavar="DIR",
@@ -963,6 +966,13 @@ def main() -> None:
         if isso:
             (RAW_DIR / "isso.txt").write_text(isso_output)
     shutil.rmtree(work, ignore_errors=True)
+    if not args.no_nodes:
+        if shutil.which("haproxy"):
+            # After the table is written: it appends its own section to docs/benchmarks.md.
+            subprocess.run([sys.executable, str(ROOT / "bench" / "nodes.py"), "--no-build",
+                            "--binary", str(binary)] + (["--write"] if write else []), check=True)
+        else:
+            print("several nodes: skipped, haproxy is not installed (apt-get install haproxy)")
 
 
 if __name__ == "__main__":

@@ -378,11 +378,7 @@ fn start(
         state.clone(),
         options.cors_origins.clone(),
     ));
-    spawn_upkeep(
-        &directory,
-        state.pool.clone(),
-        state.read_cache.is_on().then_some(database_url),
-    );
+    spawn_upkeep(&directory, &state, database_url);
     let state = web::Data::new(state);
     let sites = web::Data::from(directory.clone());
     let metrics_with_key = options.metrics_with_key;
@@ -450,16 +446,20 @@ fn start(
     Ok(server.run())
 }
 
-/// The directory's background work (on the runtime the server runs on): forgetting idle clients
-/// of the rate limits now and then (this node's and the shared buckets), and, when reads are cached, listening for other nodes'
-/// changes on the database at `listen_to`.
-fn spawn_upkeep(directory: &Arc<SiteDirectory>, pool: Pool, listen_to: Option<&str>) {
-    if let Some(database_url) = listen_to {
-        tokio::spawn(coherence::listen(
-            database_url.to_owned(),
-            directory.clone(),
-        ));
-    }
+/// The directory's background work (on the runtime the server runs on): listening for other
+/// nodes' changes on the database at `database_url` (the listening session is also how nodes
+/// count each other), counting the nodes, and forgetting idle clients of the rate limits now and
+/// then (this node's and the shared buckets).
+fn spawn_upkeep(directory: &Arc<SiteDirectory>, state: &AppState, database_url: &str) {
+    tokio::spawn(coherence::listen(
+        database_url.to_owned(),
+        directory.clone(),
+    ));
+    tokio::spawn(coherence::count_nodes(
+        state.pool.clone(),
+        state.abuse.other_nodes.clone(),
+    ));
+    let pool = state.pool.clone();
     let directory = directory.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(rate_limit::FORGET_EVERY);

@@ -35,6 +35,7 @@ use crate::db::Pool;
 use crate::metrics;
 use crate::replicas::Replicas;
 use crate::sites::SiteDirectory;
+use crate::state::OtherNodes;
 use crate::store;
 
 /// Where changes are announced (the migration's trigger names it too).
@@ -102,6 +103,37 @@ impl Announcing {
                     "could not announce changes; other nodes serve them after their cache TTL");
             }
             batch.clear();
+        }
+    }
+}
+
+/// How often the nodes on the database are counted.
+const COUNT_NODES_EVERY: Duration = Duration::from_secs(5);
+
+/// Counts the nodes serving the database (one listening session each) until the process ends,
+/// telling the rate limits whether they must count in the shared buckets. A node that cannot
+/// count keeps what it knew (at start: that there are others, the safe side).
+pub async fn count_nodes(pool: Pool, other_nodes: OtherNodes) {
+    let mut every = tokio::time::interval(COUNT_NODES_EVERY);
+    loop {
+        every.tick().await;
+        match store::notifications::sessions_named(&pool, LISTENER_NAME).await {
+            Ok(nodes) => {
+                let others = nodes > 1;
+                if others != other_nodes.present() {
+                    tracing::info!(
+                        nodes,
+                        "rate limits count {}",
+                        if others {
+                            "in the shared buckets"
+                        } else {
+                            "on this node alone"
+                        }
+                    );
+                }
+                other_nodes.set(others);
+            }
+            Err(error) => tracing::debug!(%error, "could not count the nodes"),
         }
     }
 }

@@ -91,14 +91,17 @@ impl Limit {
     /// Counts one request from `address` (its network: an IPv6 client is its /64), on this node
     /// and then in the shared bucket; over the limit, a refusal that says when to retry
     /// (answered as a 429).
+    /// `shared`: other nodes serve the same database, so the shared bucket decides; a lone
+    /// node's own count is the whole truth.
     pub async fn admit(
         &self,
         pool: &Pool,
         digests: &ClientDigests,
         address: IpAddr,
+        shared: bool,
     ) -> Result<(), LimitError> {
         self.check_here(address)?;
-        if self.limiter.is_none() {
+        if self.limiter.is_none() || !shared {
             return Ok(());
         }
         let client = digests.rate_limited(address);

@@ -158,11 +158,6 @@ impl ReadCache {
         }
     }
 
-    /// Whether reads are cached at all (a TTL above zero).
-    pub fn is_on(&self) -> bool {
-        self.inner.is_some()
-    }
-
     /// One article's counters, from the cache or the database.
     pub async fn stats(
         &self,

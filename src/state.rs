@@ -83,6 +83,30 @@ pub struct AbuseSettings {
     pub reactions_limit: Limit,
     /// The installation's client digests, loaded from the database on first use.
     digests: Arc<OnceCell<ClientDigests>>,
+    /// Whether other nodes serve the same database (`coherence` counts them), so that the rate
+    /// limits must count in the shared buckets; true until counted.
+    pub other_nodes: OtherNodes,
+}
+
+/// Whether this node is one of several on its database. A lone node's own count is the whole
+/// truth, and asking the shared buckets would cost every limited write a round trip.
+#[derive(Clone)]
+pub struct OtherNodes(Arc<AtomicBool>);
+
+impl Default for OtherNodes {
+    fn default() -> Self {
+        Self(Arc::new(AtomicBool::new(true)))
+    }
+}
+
+impl OtherNodes {
+    pub fn set(&self, present: bool) {
+        self.0.store(present, Ordering::Relaxed);
+    }
+
+    pub fn present(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl AbuseSettings {
@@ -96,6 +120,7 @@ impl AbuseSettings {
             reviews_limit,
             reactions_limit,
             digests: Arc::default(),
+            other_nodes: OtherNodes::default(),
         }
     }
 

@@ -563,8 +563,9 @@ fn limited(
     Box::pin(async move {
         let (client, site) = parts?;
         let digests = site.abuse.digests(&site.pool).await?;
+        let shared = site.abuse.other_nodes.present();
         limit(&site)
-            .admit(&site.pool, digests, client.address)
+            .admit(&site.pool, digests, client.address, shared)
             .await?;
         Ok(client)
     })

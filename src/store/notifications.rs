@@ -24,3 +24,24 @@ pub async fn announce(pool: &Pool, channel: &str, payloads: &[String]) -> Result
     })
     .await
 }
+
+/// How many sessions named `application_name` are connected to this database: the nodes, as
+/// each keeps one listening session.
+pub async fn sessions_named(pool: &Pool, application_name: &str) -> Result<i64, StoreError> {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        sessions: i64,
+    }
+    let count: Count = with_connection(pool, async |conn| {
+        Ok(diesel::sql_query(
+            "SELECT count(*) AS sessions FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = $1",
+        )
+        .bind::<Text, _>(application_name)
+        .get_result(conn)
+        .await?)
+    })
+    .await?;
+    Ok(count.sessions)
+}
