@@ -6,9 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-use marginalia::db::embedded::locate_binaries;
 
-use crate::common::spawn_app;
+use crate::common::{empty_database, pg_dump, spawn_app};
 
 /// A migration that is the contract step of an earlier release's expansion says so in a comment
 /// naming that migration: `-- contract: drops what <migration> replaced`.
@@ -140,30 +139,10 @@ fn migrations_under_the_rule_only_expand() {
 }
 
 fn schema(database_url: &str) -> String {
-    let pg_dump = locate_binaries()
-        .expect("PostgreSQL binaries")
-        .join("pg_dump");
-    let out = std::process::Command::new(pg_dump)
-        .args([
-            "--schema-only",
-            "--no-owner",
-            "--no-comments",
-            "--dbname",
-            database_url,
-        ])
-        .output()
-        .expect("pg_dump runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("UTF-8")
-        .lines()
-        .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    pg_dump(
+        database_url,
+        &["--schema-only", "--no-owner", "--no-comments"],
+    )
 }
 
 #[tokio::test]
@@ -184,5 +163,35 @@ async fn the_newest_migration_rolls_back_and_forward_to_the_same_schema() {
         schema(&app.database_url),
         migrated,
         "down then up left a different schema"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_starting_together_migrate_once() {
+    let database_url = empty_database().await;
+    let starts: Vec<_> = (0..3)
+        .map(|_| {
+            let url = database_url.clone();
+            tokio::spawn(async move { marginalia::db::run_migrations(&url).await })
+        })
+        .collect();
+    let mut applied = Vec::new();
+    for start in starts {
+        applied.push(
+            start
+                .await
+                .expect("the start finishes")
+                .expect("every node's migrations succeed"),
+        );
+    }
+    applied.sort_by_key(Vec::len);
+    assert!(
+        applied[0].is_empty() && applied[1].is_empty(),
+        "the later nodes found nothing left: {applied:?}"
+    );
+    assert_eq!(
+        applied[2].len(),
+        migrations().len(),
+        "one node applied every migration"
     );
 }

@@ -14,11 +14,10 @@ use std::path::PathBuf;
 
 use marginalia::auth::Scope;
 use marginalia::config::Settings;
-use marginalia::db::embedded::locate_binaries;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::{fixture, spawn_app_upgraded_from, spawn_app_with, TestApp};
+use crate::common::{fixture, pg_dump, spawn_app_upgraded_from, spawn_app_with, TestApp};
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upgrade")
@@ -245,31 +244,15 @@ async fn record_the_previous_release() {
 /// The database as plain SQL a single connection can replay: no owners or grants, rows as
 /// INSERTs, and without the psql-only `\restrict` lines of current `pg_dump`s.
 fn dump(database_url: &str) -> String {
-    let pg_dump = locate_binaries()
-        .expect("PostgreSQL binaries")
-        .join("pg_dump");
-    let out = std::process::Command::new(pg_dump)
-        .args([
+    pg_dump(
+        database_url,
+        &[
             "--no-owner",
             "--no-privileges",
             "--no-comments",
             "--column-inserts",
-            "--dbname",
-            database_url,
-        ])
-        .output()
-        .expect("pg_dump runs");
-    assert!(
-        out.status.success(),
-        "pg_dump: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("the dump is UTF-8")
-        .lines()
-        .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
-        .map(|line| format!("{line}\n"))
-        .collect()
+        ],
+    )
 }
 
 /// What a small newsroom leaves in the database, made through the API as its people would.

@@ -287,6 +287,39 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     app
 }
 
+/// `pg_dump` of `database_url` with `options`, without the per-run `\restrict` lines newer
+/// clients add, so that two dumps of the same database compare equal.
+pub fn pg_dump(database_url: &str, options: &[&str]) -> String {
+    let pg_dump = marginalia::db::embedded::locate_binaries()
+        .expect("PostgreSQL binaries")
+        .join("pg_dump");
+    let out = std::process::Command::new(pg_dump)
+        .args(options)
+        .args(["--dbname", database_url])
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        out.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("the dump is UTF-8")
+        .lines()
+        .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+/// The URL of a new, empty database (not migrated) on the test server, for tests of the
+/// migrations themselves; dropped with the throwaway test cluster.
+pub async fn empty_database() -> String {
+    let server = server().await;
+    let database = format!("marginalia_empty_{}", uuid::Uuid::now_v7().simple());
+    create_database(&server.url_template, &database, None).await;
+    server.url_template.for_database(&database)
+}
+
 /// A test app on a database restored from `dump` (plain SQL, as `pg_dump` writes it) and then
 /// migrated as `serve` migrates at start: how an installation of an earlier release upgrades.
 /// Returns the app and the migrations that the upgrade applied.
