@@ -1,6 +1,7 @@
 //! Stopping the service in the middle of concurrent submissions. kill -9: every review that got a
 //! 201 survives and nothing exists half-way (stats always agree with the reviews they count).
-//! SIGTERM: in-flight requests finish, nothing gets a 5xx, and the process exits cleanly.
+//! SIGTERM: in-flight requests finish, nothing gets a 5xx, and the process exits cleanly; with a
+//! drain, readiness fails and answers close their connections first, while the node still serves.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -219,4 +220,68 @@ async fn sigterm_under_load_finishes_requests_and_exits_cleanly() {
         "every answered request succeeded: {failed:?}"
     );
     assert_durable_and_consistent(&app, &acknowledged).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_first_readiness_fails_and_answers_close_their_connections() {
+    let app = spawn_app().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let mut process = start_binary(
+        &app.database_url,
+        port,
+        &[("MARGINALIA_DRAIN_SECS", "3".to_owned())],
+        None,
+    );
+    wait_ready(&client, &base, &mut process).await;
+    let before = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(before.status(), 200);
+    assert_ne!(
+        before.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
+
+    kill(Pid::from_raw(process.id() as i32), Signal::SIGTERM).unwrap();
+    let asked_to_stop = std::time::Instant::now();
+    // Readiness fails at once, while the node keeps serving.
+    let mut readiness = 200;
+    while readiness == 200 && asked_to_stop.elapsed() < Duration::from_secs(2) {
+        readiness = client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+    }
+    assert_eq!(readiness, 503, "readiness fails while draining");
+    let review = json!({"rating": 5, "body": "Sent while the node drains."});
+    let created = client
+        .post(format!("{base}/v1/articles/draining/reviews"))
+        .json(&review)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "still serving while draining");
+    assert_eq!(
+        created.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..]),
+        "each answer sends the client elsewhere"
+    );
+    let status = process.wait().unwrap();
+    assert!(status.success(), "a clean exit, got {status}");
+    assert!(
+        asked_to_stop.elapsed() >= Duration::from_secs(3),
+        "stopped only after the drain"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM reviews WHERE article_id = 'draining'")
+            .await,
+        1
+    );
 }

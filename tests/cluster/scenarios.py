@@ -9,6 +9,7 @@ import threading
 import time
 import traceback
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cluster import NODES, Cluster, request, try_request
@@ -247,6 +248,67 @@ def read_your_writes(cluster: Cluster, keys: dict) -> None:
         cluster.set_apply_delay(0)
 
 
+class Receiver:
+    """A webhook receiver on loopback that counts each `webhook-id` it is sent."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                with receiver.lock:
+                    key = self.headers.get("webhook-id", "")
+                    receiver.seen[key] = receiver.seen.get(key, 0) + 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def webhooks(cluster: Cluster, keys: dict) -> None:
+    """The three nodes' webhook workers share the outbox: each review's event is delivered once,
+    by one of them."""
+    receiver = Receiver()
+    admin = {"authorization": f"Bearer {keys['admin']}"}
+    try:
+        created = request(cluster.haproxy_port, "POST", "/v1/webhook-endpoints",
+                          {"url": f"http://127.0.0.1:{receiver.port}/hook",
+                           "event_types": ["review.created"]}, headers=admin)
+        assert created.status == 201, f"{created.status} {created.body[:300]!r}"
+        count = 60
+        for n in range(count):
+            post_review(cluster.haproxy_port, f"hooks-{n % 3}", f"announced review {n}")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with receiver.lock:
+                if len(receiver.seen) >= count:
+                    break
+            time.sleep(0.1)
+        time.sleep(2)  # room for a duplicate to show
+        with receiver.lock:
+            distinct, sent = len(receiver.seen), sum(receiver.seen.values())
+        print(f"  {count} reviews through HAProxy: {distinct} events received, {sent} deliveries "
+              f"(duplicates: {sent - distinct})", flush=True)
+        assert distinct == count and sent == count
+        endpoint = created.json()["id"]
+        gone = request(cluster.haproxy_port, "DELETE", f"/v1/webhook-endpoints/{endpoint}",
+                       headers=admin)
+        assert gone.status == 204, gone.status
+    finally:
+        receiver.close()
+
+
 def kill_a_node(cluster: Cluster, keys: dict) -> None:
     """kill -9 of one node under load: HAProxy routes around it, nothing acknowledged is lost."""
     victim = cluster.node("c")
@@ -317,7 +379,8 @@ def failover(cluster: Cluster, keys: dict) -> None:
     assert missing == 0
 
 
-SCENARIOS = [coherence, rate_limits, read_your_writes, kill_a_node, rolling_restart, failover]
+SCENARIOS = [coherence, rate_limits, read_your_writes, webhooks, kill_a_node, rolling_restart,
+             failover]
 
 
 def run_all(work: Path, binary: str) -> list[str]:
