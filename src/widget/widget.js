@@ -258,17 +258,9 @@
     return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
   }
 
-  /** Where each service's write positions stand, by its origin: a service with read replicas
-   * answers every write with `Marginalia-Position`, and a read that sends it back is served only by
-   * a database that has the write, so the reader always sees what they just did.
-   * @type {Map<string, string>} */
-  const positions = new Map();
-
-  /** @param {string} url */
-  function positionHeaders(url) {
-    const position = positions.get(new URL(url, location.href).origin);
-    return position ? { 'Marginalia-Position': position } : undefined;
-  }
+  /** Write positions by service, sent back on reads (docs/deployment.md). @type {Record<string, string>} */
+  const positions = {};
+  const originOf = (/** @type {string} */ url) => new URL(url, location.href).origin;
 
   /** Sends a JSON request; resolves to { response, answer } (answer: the parsed body or null).
    * @param {string} url @param {string} method
@@ -281,7 +273,7 @@
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const position = response.headers.get('Marginalia-Position');
-    if (response.ok && position) positions.set(new URL(url, location.href).origin, position);
+    if (response.ok && position) positions[originOf(url)] = position;
     const answer = response.status === 204 ? null : await response.json().catch(() => null);
     return { response, answer };
   }
@@ -352,16 +344,16 @@
     // Ids live in the widget's shadow root; still unique, so that two widgets never share one.
     const id = 'marginalia-' + Math.random().toString(36).slice(2, 8);
 
-    // After this reader's own write, every read revalidates: the public reads are cacheable for
-    // seconds (max-age plus stale-while-revalidate), and the browser would otherwise hand back the
-    // copy from before the write. With an ETag, revalidating usually costs a 304.
+    // After the reader's own write, reads revalidate (a 304 with an ETag): the browser would hand
+    // back its cached copy from before the write.
     let revalidate = false;
     async function getJson(url, signal) {
+      const position = positions[originOf(url)];
       const response = await fetch(url, {
         credentials: 'omit',
         signal,
         cache: revalidate ? 'no-cache' : 'default',
-        headers: positionHeaders(url),
+        headers: position ? { 'Marginalia-Position': position } : undefined,
       });
       if (!response.ok) throw new Error(`${url} answered ${response.status}`);
       return response.json();
@@ -964,16 +956,14 @@
     const around = target.closest('[lang]');
     const tag = (script.dataset.lang || (around instanceof HTMLElement ? around.lang : '') || '').toLowerCase().split('-')[0];
     const lang = Object.hasOwn(STRINGS, tag) ? tag : 'en';
-    // A shadow root keeps the page's styles out (a page's `label { color: purple }` stops at its
-    // edge) and the widget's in; the page themes it through inherited custom properties. Its own
-    // element name, so that page rules for `div` or `section` do not match the host either.
+    // A shadow root keeps the page's styles out and the widget's in; the page themes it through
+    // inherited custom properties. Its own element name, so page rules for `div` miss the host.
     const host = document.createElement('marginalia-reviews');
     const shadow = host.attachShadow({ mode: 'open' });
     const link = h('link', { rel: 'stylesheet', href: CSS_URL });
     const root = mount(articleId, lang, script.dataset.theme);
-    // Shown once the styles have loaded, so that it never flashes unstyled with its honeypot in
-    // view; if they fail, it shows anyway, plain but usable (the honeypot's label asks people to
-    // leave it empty). Until then the target keeps what it held (a "Loading…" text, say).
+    // Shown once the styles have loaded, never unstyled with its honeypot in view; if they fail,
+    // anyway, plain but usable. Until then the target keeps what it held ("Loading…", say).
     root.hidden = true;
     const show = () => {
       root.hidden = false;
