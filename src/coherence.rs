@@ -25,6 +25,7 @@
 //! the connection is down, the cache's TTL is what bounds staleness. The connection is checked
 //! every `KEEPALIVE` so that a silent network failure is noticed too.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,7 +36,6 @@ use crate::db::Pool;
 use crate::metrics;
 use crate::replicas::Replicas;
 use crate::sites::SiteDirectory;
-use crate::state::OtherNodes;
 use crate::store;
 
 /// Where changes are announced (the migration's trigger names it too).
@@ -104,6 +104,27 @@ impl Announcing {
             }
             batch.clear();
         }
+    }
+}
+
+/// Whether this node is one of several on its database. A lone node's own count is the whole
+/// truth, and asking the shared buckets would cost every limited write a round trip.
+#[derive(Clone)]
+pub struct OtherNodes(Arc<AtomicBool>);
+
+impl Default for OtherNodes {
+    fn default() -> Self {
+        Self(Arc::new(AtomicBool::new(true)))
+    }
+}
+
+impl OtherNodes {
+    pub fn set(&self, present: bool) {
+        self.0.store(present, Ordering::Relaxed);
+    }
+
+    pub fn present(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
     }
 }
 

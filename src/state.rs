@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use crate::client::TrustedProxies;
-use crate::coherence::Announcer;
+use crate::coherence::{Announcer, OtherNodes};
 use crate::db::Pool;
 use crate::domain::language::LanguageDetector;
 use crate::domain::moderation::{ModerationMode, Rules};
@@ -86,27 +86,6 @@ pub struct AbuseSettings {
     /// Whether other nodes serve the same database (`coherence` counts them), so that the rate
     /// limits must count in the shared buckets; true until counted.
     pub other_nodes: OtherNodes,
-}
-
-/// Whether this node is one of several on its database. A lone node's own count is the whole
-/// truth, and asking the shared buckets would cost every limited write a round trip.
-#[derive(Clone)]
-pub struct OtherNodes(Arc<AtomicBool>);
-
-impl Default for OtherNodes {
-    fn default() -> Self {
-        Self(Arc::new(AtomicBool::new(true)))
-    }
-}
-
-impl OtherNodes {
-    pub fn set(&self, present: bool) {
-        self.0.store(present, Ordering::Relaxed);
-    }
-
-    pub fn present(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
 }
 
 impl AbuseSettings {
