@@ -19,6 +19,11 @@ struct Service {
 }
 
 async fn start(app: &TestApp) -> Service {
+    start_with(app, &[]).await
+}
+
+/// `start` with settings of the test's own over the defaults.
+async fn start_with(app: &TestApp, settings: &[(&'static str, String)]) -> Service {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     // A connection per request: a request can then only be refused (the service is gone) or
@@ -36,7 +41,10 @@ async fn start(app: &TestApp) -> Service {
             // Other tests share the machine and the cluster: waiting longer for a connection keeps
             // this test about stopping, not about overload (which the outage tests cover).
             ("MARGINALIA_DB_ACQUIRE_TIMEOUT_MS", "10000".to_owned()),
-        ],
+        ]
+        .into_iter()
+        .chain(settings.iter().cloned())
+        .collect::<Vec<_>>(),
         None,
     );
     wait_ready(&client, &base, &mut process).await;
@@ -225,20 +233,11 @@ async fn sigterm_under_load_finishes_requests_and_exits_cleanly() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_drains_first_readiness_fails_and_answers_close_their_connections() {
     let app = spawn_app().await;
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    let mut process = start_binary(
-        &app.database_url,
-        port,
-        &[("MARGINALIA_DRAIN_SECS", "3".to_owned())],
-        None,
-    );
-    wait_ready(&client, &base, &mut process).await;
+    let Service {
+        mut process,
+        base,
+        client,
+    } = start_with(&app, &[("MARGINALIA_DRAIN_SECS", "3".to_owned())]).await;
     let before = client.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(before.status(), 200);
     assert_ne!(
