@@ -57,7 +57,9 @@ async function screenshots(browser) {
   await page.goto(`${options.base}/wp-login.php`);
   await page.locator('#user_login').fill(options.user);
   await page.locator('#user_pass').fill(options.password);
-  await Promise.all([page.waitForURL(/wp-admin/), page.locator('#wp-submit').click()]);
+  // The first wp-admin page after a login does WordPress's own first-visit work: on a loaded
+  // two-core CI machine it once took longer than the default 20 s.
+  await Promise.all([page.waitForURL(/wp-admin/, { timeout: 60_000 }), page.locator('#wp-submit').click()]);
   const shot = (name) => path.join(options.dir, name);
 
   await page.goto(`${options.base}/wp-admin/options-general.php?page=marginalia`);
