@@ -209,6 +209,7 @@ async fn listen_once(
     metrics::set_read_cache_listening(true);
     *retry = FIRST_RETRY;
     tracing::info!(channel = CHANNEL, "listening for other nodes' changes");
+    let with_replicas = !directory.replicas().0.is_empty();
     loop {
         {
             let notifications = connection.notifications_stream();
@@ -222,7 +223,9 @@ async fn listen_once(
                 tokio::select! {
                     received = notifications.next() => match received {
                         Some(Ok(notification)) => {
-                            if let Some(change) = apply(directory, &notification.payload).await {
+                            let change = apply(directory, &notification.payload).await;
+                            // Kept only for the second round, which only replicas need.
+                            if let Some(change) = change.filter(|_| with_replicas) {
                                 if heard.is_empty() {
                                     gathered.as_mut().reset(tokio::time::Instant::now() + GATHER_FOR);
                                 }
