@@ -131,16 +131,22 @@ impl OtherNodes {
 /// How often the nodes on the database are counted.
 const COUNT_NODES_EVERY: Duration = Duration::from_secs(5);
 
+/// Lone counts in a row before a node trusts its own count: a node that has just started, or whose
+/// listener is reconnecting, is briefly not counted, so one lone count proves nothing.
+const LONE_COUNTS: u32 = 3;
+
 /// Counts the nodes serving the database (one listening session each) until the process ends,
-/// telling the rate limits whether they must count in the shared buckets. A node that cannot
-/// count keeps what it knew (at start: that there are others, the safe side).
+/// telling the rate limits whether they must count in the shared buckets: at once when another
+/// node shows up, only after `LONE_COUNTS` lone counts in a row when it seems alone. A node that
+/// cannot count keeps what it knew (at start: that there are others, the safe side).
 pub async fn count_nodes(pool: Pool, other_nodes: OtherNodes) {
-    let mut every = tokio::time::interval(COUNT_NODES_EVERY);
+    let mut lone_counts = 0;
     loop {
-        every.tick().await;
+        tokio::time::sleep(COUNT_NODES_EVERY).await;
         match store::notifications::sessions_named(&pool, LISTENER_NAME).await {
             Ok(nodes) => {
-                let others = nodes > 1;
+                lone_counts = if nodes > 1 { 0 } else { lone_counts + 1 };
+                let others = lone_counts < LONE_COUNTS;
                 if others != other_nodes.present() {
                     tracing::info!(
                         nodes,
