@@ -30,6 +30,7 @@ use crate::domain::site::SiteId;
 use crate::http_layer::routes::{track_requests, RouteTable};
 use crate::http_layer::site;
 use crate::http_layer::{self, BoundedRootSpan};
+use crate::live::Live;
 use crate::metrics;
 use crate::rate_limit::{self, Limit, LimitedWrite};
 use crate::read_cache::ReadCache;
@@ -55,6 +56,7 @@ pub struct Application {
     pool: Pool,
     shutdown_timeout: Duration,
     draining: Draining,
+    live: Live,
     drain: Duration,
 }
 
@@ -111,6 +113,8 @@ impl Application {
             );
         }
         let draining = state.draining.clone();
+        let live = state.live.clone();
+        tokio::spawn(live.clone().run(pool.installation()));
         let server = start(
             listener,
             state,
@@ -125,6 +129,7 @@ impl Application {
             pool,
             shutdown_timeout: settings.server.shutdown_timeout,
             draining,
+            live,
             drain: settings.server.drain,
         })
     }
@@ -146,7 +151,12 @@ impl Application {
             handles.push(metrics.handle());
             tokio::spawn(metrics);
         }
-        tokio::spawn(stop_on_signal(handles, self.draining, self.drain));
+        tokio::spawn(stop_on_signal(
+            handles,
+            self.draining,
+            self.live,
+            self.drain,
+        ));
         let Some(worker) = self.worker else {
             return self.server.await;
         };
@@ -169,7 +179,12 @@ impl Application {
 /// On SIGINT or SIGTERM: drain for `drain`, then stop the servers gracefully (they finish what is
 /// in flight within the shutdown timeout). actix's own signal handling is off, since it would
 /// stop accepting at once.
-async fn stop_on_signal(servers: Vec<ServerHandle>, draining: Draining, drain: Duration) {
+async fn stop_on_signal(
+    servers: Vec<ServerHandle>,
+    draining: Draining,
+    live: Live,
+    drain: Duration,
+) {
     use tokio::signal::unix::{signal, SignalKind};
     let (mut terminate, mut interrupt) = match (
         signal(SignalKind::terminate()),
@@ -186,6 +201,8 @@ async fn stop_on_signal(servers: Vec<ServerHandle>, draining: Draining, drain: D
         _ = interrupt.recv() => {}
     }
     draining.begin();
+    // Readers come back after a moment, by then to another node.
+    live.close_all();
     tracing::info!(
         drain_secs = drain.as_secs(),
         "stopping: readiness answers 503 and connections close while load balancers notice"
@@ -306,6 +323,7 @@ fn app_state(
             Limit::per_minute(LimitedWrite::Reactions, limits.rate_limit_reactions),
         ),
         draining: Draining::default(),
+        live: Live::new(settings.live.clone()),
     })
 }
 

@@ -279,6 +279,9 @@ pub struct ApiCaller {
     pub scopes: Vec<Scope>,
     /// The sites the key serves; `None`: every site.
     pub sites: Option<Vec<String>>,
+    /// The key's stored digest: what a long-lived request (a moderators' live stream) checks
+    /// again later, so that revoking the key ends it.
+    pub key_digest: std::sync::Arc<[u8]>,
 }
 
 impl ApiCaller {
@@ -289,7 +292,8 @@ impl ApiCaller {
             .app_data::<web::Data<AppState>>()
             .cloned()
             .ok_or(AuthError::StateMissing)?;
-        let key = store::api_keys::find_active(&state.pool, &digest(&token))
+        let key_digest = digest(&token);
+        let key = store::api_keys::find_active(&state.pool, &key_digest)
             .await?
             .ok_or(AuthError::UnknownKey)?;
         let scopes: Vec<Scope> = key
@@ -315,6 +319,7 @@ impl ApiCaller {
             key_name: key.name,
             scopes,
             sites: key.sites,
+            key_digest: key_digest.into(),
         })
     }
 

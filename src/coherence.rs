@@ -211,6 +211,7 @@ async fn listen_once(
     // Whatever changed before this point was not heard of; and once the replicas have replayed
     // it, what was read from them meanwhile is stale too.
     directory.record_unknown_writes();
+    directory.live().changed_anywhere();
     everything_again_once_replayed(directory);
     metrics::set_read_cache_listening(true);
     *retry = FIRST_RETRY;
@@ -265,6 +266,7 @@ async fn apply(directory: &SiteDirectory, payload: &str) -> Option<(String, Stri
             if node != directory.own_node() {
                 metrics::record_read_change_heard();
                 directory.record_write(site, article_id).await;
+                directory.live().changed(site, article_id);
             }
             Some((site.to_owned(), article_id.to_owned()))
         }

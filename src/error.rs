@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::auth::{self, AuthError};
 use crate::client::ClientError;
 use crate::domain::FieldError;
+use crate::live::LiveError;
 use crate::rate_limit::{LimitError, OverLimit};
 use crate::store::webhook_endpoints::MAX_ENDPOINTS;
 use crate::store::StoreError;
@@ -48,6 +49,12 @@ pub enum ApiError {
     Refused(Refusal),
     #[error("too many requests from this client; retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
+    /// A live stream over this node's caps.
+    #[error("{detail}")]
+    TooManyStreams {
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error("the request body did not arrive within {seconds} s")]
     RequestTimeout { seconds: u64 },
     #[error("the request body is larger than the limit of {limit} bytes")]
@@ -356,7 +363,9 @@ impl ResponseError for ApiError {
             Self::NotFound(_) | Self::NotFoundItems { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Refused(refusal) => refusal.status(),
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } | Self::TooManyStreams { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -382,7 +391,10 @@ impl ResponseError for ApiError {
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
-            Self::TooManyRequests { retry_after_secs } => {
+            Self::TooManyRequests { retry_after_secs }
+            | Self::TooManyStreams {
+                retry_after_secs, ..
+            } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             Self::MethodNotAllowed { allow, .. } => {
@@ -487,6 +499,20 @@ impl From<ClientError> for ApiError {
 impl From<OverLimit> for ApiError {
     fn from(OverLimit { retry_after_secs }: OverLimit) -> Self {
         Self::TooManyRequests { retry_after_secs }
+    }
+}
+
+impl From<LiveError> for ApiError {
+    fn from(error: LiveError) -> Self {
+        // A reader's widget polls meanwhile; a minute apart, the streams that ended make room.
+        const RETRY_AFTER_SECS: u64 = 60;
+        match error {
+            LiveError::NodeFull(_) | LiveError::ClientFull(_) => Self::TooManyStreams {
+                detail: format!("{error}; retry in {RETRY_AFTER_SECS} s, or poll meanwhile"),
+                retry_after_secs: RETRY_AFTER_SECS,
+            },
+            LiveError::Store(error) => error.into(),
+        }
     }
 }
 

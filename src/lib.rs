@@ -19,6 +19,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http_layer;
+pub mod live;
 pub mod metrics;
 pub mod rate_limit;
 pub mod read_cache;

@@ -33,6 +33,9 @@ const CMS_EVENTS: &str = "marginalia_cms_events_total";
 const RATE_LIMITED: &str = "marginalia_rate_limited_total";
 const RULE_HITS: &str = "marginalia_moderation_rule_hits_total";
 const MODERATION_CHANGES: &str = "marginalia_moderation_changes_total";
+const LIVE_STREAMS: &str = "marginalia_live_streams";
+const LIVE_EVENTS: &str = "marginalia_live_events_total";
+const LIVE_REFUSED: &str = "marginalia_live_streams_refused_total";
 
 /// Latency buckets in seconds: from a cached read (~1 ms) to the longest database deadline.
 const DURATION_BUCKETS: &[f64] = &[
@@ -144,6 +147,16 @@ fn describe() {
         "Read cache lookups by cache and result (hit, miss)"
     );
     metrics::describe_counter!(REVIEWS_CREATED, "Reviews stored");
+    metrics::describe_gauge!(LIVE_STREAMS, "Live streams open on this node");
+    metrics::describe_counter!(
+        LIVE_EVENTS,
+        "Live events rendered for the streams of this node, by stream (article, moderation); \
+         each is rendered once, whatever the number of its subscribers"
+    );
+    metrics::describe_counter!(
+        LIVE_REFUSED,
+        "Live streams refused, by reason (node_full, client_full, draining)"
+    );
     metrics::describe_counter!(
         CLUSTER_RESTARTS,
         "Times the supervisor restarted the private PostgreSQL cluster after it died"
@@ -237,6 +250,20 @@ pub fn set_read_cache_listening(listening: bool) {
 pub fn set_replica_usable(index: usize, usable: bool) {
     metrics::gauge!(REPLICA_USABLE, "replica" => index.to_string())
         .set(f64::from(u8::from(usable)));
+}
+
+/// How many live streams this node holds now.
+pub fn set_live_streams(open: usize) {
+    metrics::gauge!(LIVE_STREAMS).set(open as f64);
+}
+
+/// `count` live events rendered for the streams of kind `stream` (`article`, `moderation`).
+pub fn record_live_events(stream: &'static str, count: usize) {
+    metrics::counter!(LIVE_EVENTS, "stream" => stream).increment(count as u64);
+}
+
+pub fn record_live_refused(reason: &'static str) {
+    metrics::counter!(LIVE_REFUSED, "reason" => reason).increment(1);
 }
 
 pub fn record_review_created() {

@@ -12,6 +12,7 @@ use crate::db::Pool;
 use crate::domain::language::LanguageDetector;
 use crate::domain::moderation::ModerationMode;
 use crate::domain::site::SiteId;
+use crate::live::Live;
 use crate::rate_limit::{Limit, LimitedWrite};
 use crate::replicas::Replicas;
 use crate::state::AppState;
@@ -147,6 +148,11 @@ impl SiteDirectory {
     }
 
     /// This process's name in its change announcements (`coherence`).
+    /// This node's live streams (one for every site).
+    pub fn live(&self) -> &Live {
+        &self.installation.live
+    }
+
     pub fn own_node(&self) -> &str {
         self.installation.announcer.node()
     }

@@ -12,6 +12,7 @@ use crate::coherence::{Announcer, OtherNodes};
 use crate::db::Pool;
 use crate::domain::language::LanguageDetector;
 use crate::domain::moderation::{ModerationMode, Rules};
+use crate::live::Live;
 use crate::rate_limit::Limit;
 use crate::read_cache::ReadCache;
 use crate::replicas::Replicas;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub moderation: ModerationSettings,
     pub abuse: AbuseSettings,
     pub draining: Draining,
+    /// This node's live streams.
+    pub live: Live,
 }
 
 /// Set once the process was asked to stop: it still serves, but tells load balancers (readiness

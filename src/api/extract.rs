@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::client::Client;
 use crate::db::pool::Scope;
 use crate::domain::article::{ArticleId, ArticleIds};
+use crate::domain::live::{Cursor, MalformedCursor};
 use crate::domain::page::PageQuery;
 use crate::domain::position::Position;
 use crate::domain::query::{day_range_from_pairs, ExportQuery, LogQuery, QueueFilter};
@@ -608,6 +609,34 @@ impl FromRequest for IdempotencyKeyHeader {
                 .and_then(IdempotencyKey::parse)
                 .map(|key| Self(Some(key)))
                 .map_err(|rule| ApiError::bad_parameter(FieldError::broke(NAME, &rule))),
+        };
+        std::future::ready(parsed)
+    }
+}
+
+/// The `Last-Event-ID` header a browser sends when it reconnects to a live stream; a malformed
+/// one is a 400 naming it.
+pub struct LastEventId(pub Option<Cursor>);
+
+impl FromRequest for LastEventId {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        const NAME: &str = "Last-Event-ID";
+        let parsed = match req.headers().get(NAME) {
+            None => Ok(Self(None)),
+            Some(value) => value
+                .to_str()
+                .ok()
+                .and_then(|raw| raw.trim().parse::<Cursor>().ok())
+                .map(|cursor| Self(Some(cursor)))
+                .ok_or_else(|| {
+                    ApiError::bad_parameter(FieldError::broke(
+                        NAME,
+                        &text::rule("format", MalformedCursor.to_string()),
+                    ))
+                }),
         };
         std::future::ready(parsed)
     }

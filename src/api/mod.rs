@@ -9,6 +9,7 @@ pub mod data_rights;
 pub mod examples;
 pub mod extract;
 pub mod health;
+pub mod live;
 pub mod moderation;
 pub mod openapi;
 pub mod queue;
@@ -38,6 +39,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(stats::article_stats)
         .service(reviews::list_reviews)
         .service(reviews::create_review)
+        .service(live::article_live)
         .service(stats::bulk_stats)
         .service(reviews::get_review)
         .service(reviews::edit_review)
@@ -46,6 +48,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(reactions::flag)
         .service(queue::queue)
         .service(queue::counts)
+        .service(live::queue_live)
         .service(queue::author_reviews)
         .service(moderation::act)
         .service(queue::audit_log)

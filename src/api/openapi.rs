@@ -55,6 +55,7 @@ use utoipa_actix_web::AppExt;
         (name = "webhook endpoints", description = "Where signed event deliveries go, and how they went (scope `admin`)"),
         (name = "webhook events", description = "The events Marginalia POSTs to webhook endpoints (Standard Webhooks)"),
         (name = "cms", description = "Article events the CMS sends in, signed (Standard Webhooks)"),
+        (name = "live", description = "Live updates as Server-Sent Events: an article's public changes, the moderators' queue (docs/live.md)"),
         (name = "keys", description = "Who an API key belongs to and what it may do"),
         (name = "sites", description = "The sites (publications) of the installation; each site's API is served under `/sites/{site}/v1/…`, and the unprefixed `/v1/…` is the default site's"),
     )

@@ -24,100 +24,9 @@ pub use crate::domain::query::LogFormat;
 use crate::domain::review::ReviewStatus;
 use crate::domain::text::LanguageTag;
 use crate::error::ApiError;
-use crate::state::AppState;
 use crate::store;
-use crate::store::queue::{FlagRow, LogRow, QueueCounts, QueueRow};
-use crate::views::review::Review;
-
-/// A review as moderators see it: the public fields, its true status, the author's email, why
-/// the rules or readers held it, and how often it was flagged.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ModeratedReview {
-    #[serde(flatten)]
-    pub review: Review,
-    /// The article's headline as the CMS registered it; null when it gave none.
-    #[schema(required = true)]
-    pub article_title: Option<String>,
-    /// Never shown publicly.
-    #[schema(required = true)]
-    pub author_email: Option<String>,
-    /// Reason codes of the automatic decisions about it.
-    pub reasons: Vec<String>,
-    pub flag_count: i32,
-    /// The readers' flags not yet dismissed or cleared by an approval: the newest 20 (of
-    /// `flag_count`), newest first.
-    #[schema(max_items = 20)]
-    pub flags: Vec<ReaderFlag>,
-    pub updated_at: DateTime<Utc>,
-    /// When the author's data was erased on request; null if never.
-    #[schema(required = true)]
-    pub erased_at: Option<DateTime<Utc>>,
-}
-
-/// A reader's flag as moderators see it: why, and the reader's note; never who or from where.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "reason": "misinformation",
-    "note": "The casualty figure was corrected in the article yesterday.",
-    "created_at": "2026-11-26T10:30:00Z"
-}))]
-pub struct ReaderFlag {
-    /// spam, abuse, off_topic, misinformation, personal_data or other.
-    pub reason: String,
-    #[schema(required = true)]
-    pub note: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<FlagRow> for ReaderFlag {
-    fn from(row: FlagRow) -> Self {
-        Self {
-            reason: row.reason,
-            note: row.note,
-            created_at: row.created_at,
-        }
-    }
-}
-
-impl ModeratedReview {
-    fn new(
-        QueueRow {
-            review,
-            article_title,
-        }: QueueRow,
-        flags: Vec<FlagRow>,
-        newsroom: &str,
-    ) -> Self {
-        Self {
-            review: Review::new(review.public, newsroom),
-            article_title,
-            author_email: review.author_email,
-            reasons: review.reasons,
-            flag_count: review.flag_count,
-            flags: flags.into_iter().map(ReaderFlag::from).collect(),
-            updated_at: review.updated_at,
-            erased_at: review.erased_at,
-        }
-    }
-
-    /// The rows with their flags (read only for the rows that have any).
-    async fn all(rows: Vec<QueueRow>, state: &AppState) -> Result<Vec<Self>, ApiError> {
-        let flagged: Vec<Uuid> = rows
-            .iter()
-            .filter(|row| row.review.flag_count > 0)
-            .map(|row| row.review.public.id)
-            .collect();
-        let mut flags = store::queue::flags_of(&state.pool, &flagged).await?;
-        let newsroom = &state.moderation.newsroom_name;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let own = flags.remove(&row.review.public.id).unwrap_or_default();
-                Self::new(row, own, newsroom)
-            })
-            .collect())
-    }
-}
+use crate::store::queue::LogRow;
+use crate::views::moderation::{ModeratedReview, QueueCountsBody};
 
 /// One page of the queue.
 #[derive(Debug, Serialize, ToSchema)]
@@ -187,31 +96,17 @@ pub async fn queue(
         .filter(|_| more)
         .map(|row| row.review.public.id.to_string());
     Ok(web::Json(QueuePage {
-        items: ModeratedReview::all(rows, &state).await?,
+        items: ModeratedReview::all(rows, &state.pool, &state.moderation.newsroom_name).await?,
         next_cursor,
     }))
-}
-
-/// How many reviews wait in each of the console's tabs.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"pending": 3, "flagged": 1, "spam": 0}))]
-pub struct QueueCountsBody {
-    /// Reviews in status `pending`.
-    #[schema(maximum = 10000)]
-    pub pending: i64,
-    /// Published reviews readers flagged at least once.
-    #[schema(maximum = 10000)]
-    pub flagged: i64,
-    /// Reviews in status `spam`.
-    #[schema(maximum = 10000)]
-    pub spam: i64,
 }
 
 /// Counts of the queue.
 ///
 /// Pending, flagged (published, flagged by readers at least once) and spam reviews, each counted
 /// up to 10,000 (10000 means that many or more), so the answer stays cheap for a queue nobody
-/// has looked at in months. The console polls it for live updates.
+/// has looked at in months. The moderators' live stream (`GET /v1/moderation/live`) sends the same
+/// counts whenever they may have changed.
 #[utoipa::path(
     tag = "moderation",
     security(("moderator_key" = []), ("admin_key" = [])),
@@ -225,16 +120,8 @@ pub async fn counts(
     state: SiteState,
     _caller: ApiCaller,
 ) -> Result<web::Json<QueueCountsBody>, ApiError> {
-    let QueueCounts {
-        pending,
-        flagged,
-        spam,
-    } = store::queue::counts(&state.pool).await?;
-    Ok(web::Json(QueueCountsBody {
-        pending,
-        flagged,
-        spam,
-    }))
+    let counts = store::queue::counts(&state.pool).await?;
+    Ok(web::Json(QueueCountsBody::from(counts)))
 }
 
 /// The author's other reviews.
@@ -272,7 +159,7 @@ pub async fn author_reviews(
         .ok_or(store::StoreError::ReviewNotFound)?;
     Ok(web::Json(AuthorReviews {
         matched_by: matched.then_some("email"),
-        items: ModeratedReview::all(rows, &state).await?,
+        items: ModeratedReview::all(rows, &state.pool, &state.moderation.newsroom_name).await?,
     }))
 }
 

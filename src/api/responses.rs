@@ -147,6 +147,16 @@ pub enum Unavailable {
     ServiceUnavailable(Problem),
 }
 
+/// The node holds as many live streams as it may (for all, or for this client's network).
+#[derive(IntoResponses)]
+pub enum TooManyStreams {
+    /// Over the node's or the client network's cap on live streams; poll meanwhile and retry
+    /// after `Retry-After` seconds.
+    #[response(status = 429, content_type = "application/problem+json",
+               headers(("Retry-After" = u64, description = "Seconds until a stream may be opened again")))]
+    TooManyStreams(Problem),
+}
+
 /// The client sent too many public writes.
 #[derive(IntoResponses)]
 pub enum RateLimited {

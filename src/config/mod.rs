@@ -4,6 +4,7 @@
 
 mod database;
 mod limits;
+mod live;
 mod moderation;
 mod secret;
 mod server;
@@ -16,6 +17,7 @@ use crate::domain::site::normalized_origin;
 
 pub use database::{Database, READ_MAX_LAG_LIMIT};
 pub use limits::Limits;
+pub use live::Live;
 pub use moderation::Moderation;
 pub use secret::CmsSecrets;
 pub use server::Server;
@@ -50,6 +52,8 @@ pub struct Settings {
     pub moderation: Moderation,
     #[command(flatten)]
     pub limits: Limits,
+    #[command(flatten)]
+    pub live: Live,
 }
 
 /// A setting that parses but cannot work.

@@ -6,6 +6,7 @@ pub mod cms_event;
 pub mod editorial;
 pub mod field_error;
 pub mod language;
+pub mod live;
 pub mod moderation;
 pub mod page;
 pub mod position;

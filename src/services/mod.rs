@@ -74,6 +74,7 @@ pub async fn after_commit(state: &AppState, committed: Committed) {
         state.read_cache.record_write(article).await;
         if let Scope::Site(site) = state.pool.scope() {
             state.announcer.announce(site.as_str(), article);
+            state.live.changed(site.as_str(), article);
         }
     }
     if committed.announced {

@@ -67,11 +67,22 @@ pub async fn flag(
         &render,
     )
     .await?;
-    if let Flagged::Counted(Some(change), announced) = flagged {
-        let changes = std::slice::from_ref(change.as_ref());
-        let committed = Committed::status_changes("flag_threshold", changes, announced);
-        after_commit(state, committed).await;
-        metrics::record_rule_hit("flagged");
+    match flagged {
+        Flagged::Counted {
+            change: Some(change),
+            announced,
+            ..
+        } => {
+            let changes = std::slice::from_ref(change.as_ref());
+            let committed = Committed::status_changes("flag_threshold", changes, announced);
+            after_commit(state, committed).await;
+            metrics::record_rule_hit("flagged");
+        }
+        // The moderators' live queue shows the flag.
+        Flagged::Counted { article_id, .. } => {
+            after_commit(state, Committed::one_article(article_id, false)).await;
+        }
+        Flagged::Already => {}
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ pub mod articles;
 pub mod counters;
 pub mod data_rights;
 pub mod idempotency;
+pub mod live;
 pub mod moderation;
 pub mod notifications;
 pub mod outbox;

@@ -12,12 +12,14 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::counters::Counting;
+use super::live::{self, LiveChange};
 use super::reviews::PublicReviewRow;
 use super::{site_of, with_connection, RefusedItem, StoreError};
 use crate::db::schema::{
     articles, moderation_log, outbox_events, review_flags, reviews, webhook_endpoints,
 };
 use crate::db::Pool;
+use crate::domain::live::LiveKind;
 use crate::domain::moderation::{
     transition_event, Content, ModerationAction, ModerationMode, ReasonCode, Rules,
 };
@@ -99,6 +101,15 @@ pub(super) async fn transition_on(
         counted.change(&change.review, change.to, 1);
     }
     counted.apply(conn).await?;
+    let live_changes: Vec<LiveChange> = changes
+        .iter()
+        .map(|change| LiveChange {
+            article_id: &change.review.article_id,
+            review_id: change.review.id,
+            kind: LiveKind::of_status_change(change.from, change.to),
+        })
+        .collect();
+    live::record(conn, &live_changes).await?;
     let events: Vec<(EventType, &PublicReviewRow)> = changes
         .iter()
         .filter_map(|change| {
@@ -248,6 +259,15 @@ pub async fn dismiss_flags(
                 .execute(conn)
                 .await?;
             forget_flags(conn, &cleared).await?;
+            let live_changes: Vec<LiveChange> = changes
+                .iter()
+                .map(|change| LiveChange {
+                    article_id: &change.review.article_id,
+                    review_id: change.review.id,
+                    kind: LiveKind::Moderated,
+                })
+                .collect();
+            live::record(conn, &live_changes).await?;
             let log: Vec<_> = cleared
                 .iter()
                 .map(|id| {
@@ -403,6 +423,14 @@ pub async fn reply(
                 .returning(PublicReviewRow::as_returning())
                 .get_result(conn)
                 .await?;
+            if let Some(kind) = LiveKind::of_reply(review.status()) {
+                let change = LiveChange {
+                    article_id: &review.article_id,
+                    review_id: id,
+                    kind,
+                };
+                live::record(conn, &[change]).await?;
+            }
             let status = review.status().as_str();
             diesel::insert_into(moderation_log::table)
                 .values((
@@ -561,6 +589,12 @@ pub async fn edit(
             counted.change(current, from, -1);
             counted.change(&review, to, 1);
             counted.apply(conn).await?;
+            let change = LiveChange {
+                article_id: &review.article_id,
+                review_id: id,
+                kind: LiveKind::of_edit(from, to),
+            };
+            live::record(conn, &[change]).await?;
             let kind = transition_event(from, to).unwrap_or(EventType::ReviewUpdated);
             let announced = announce(conn, &[(kind, &review)], render, now).await?;
             diesel::insert_into(moderation_log::table)

@@ -73,6 +73,19 @@ pub async fn queue(pool: &Pool, filter: &QueueFilter) -> Result<(Vec<QueueRow>, 
     Ok(page(rows, filter.limit))
 }
 
+/// The reviews of `ids` as the queue shows them, whatever their status, in no order.
+pub async fn rows_among(pool: &Pool, ids: &[Uuid]) -> Result<Vec<QueueRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let select = reviews::table
+        .inner_join(articles::table.on(article_of_review()))
+        .filter(reviews::site_id.eq(site_of(pool)?))
+        .filter(reviews::id.eq_any(ids))
+        .select(QueueRow::as_select());
+    with_connection(pool, async |conn| Ok(select.load(conn).await?)).await
+}
+
 /// The most flags shown with a review, newest first: enough to see what readers object to,
 /// bounded because one network may send many flags (each counts once towards the threshold).
 pub const FLAGS_SHOWN: i64 = 20;

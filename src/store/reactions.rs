@@ -7,11 +7,13 @@ use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::live::{self, LiveChange};
 use super::moderation::{self, Change, Entry, Render};
 use super::{with_connection, StoreError};
 use crate::db::schema::{articles, review_flags, review_votes, reviews};
 use crate::db::Pool;
 use crate::domain::article::Lifecycle;
+use crate::domain::live::LiveKind;
 use crate::domain::moderation::ReasonCode;
 use crate::domain::reaction::{self, FlagNote, FlagReason};
 use crate::domain::review::ReviewStatus;
@@ -130,8 +132,13 @@ pub async fn vote(
 pub enum Flagged {
     /// This voter had already flagged the review: nothing changed.
     Already,
-    /// Counted; the change if the threshold took the review down.
-    Counted(Option<Box<Change>>, bool),
+    /// Counted, on a review of `article_id`; the change if the threshold took the review down,
+    /// and whether outbox events were written.
+    Counted {
+        article_id: String,
+        change: Option<Box<Change>>,
+        announced: bool,
+    },
 }
 
 /// Who votes or flags: the voter, and the network (and day) the reaction came from.
@@ -170,17 +177,28 @@ pub async fn flag(
             if inserted == 0 {
                 return Ok(Flagged::Already);
             }
-            diesel::update(reviews::table.find(id))
+            let article_id: String = diesel::update(reviews::table.find(id))
                 .set(reviews::flag_count.eq(reviews::flag_count + 1))
-                .execute(conn)
+                .returning(reviews::article_id)
+                .get_result(conn)
                 .await?;
+            let change = LiveChange {
+                article_id: &article_id,
+                review_id: id,
+                kind: LiveKind::Flagged,
+            };
+            live::record(conn, &[change]).await?;
             let networks: i64 = review_flags::table
                 .filter(review_flags::review_id.eq(id))
                 .select(diesel::dsl::count(review_flags::network).aggregate_distinct())
                 .get_result(conn)
                 .await?;
             if u64::try_from(networks).unwrap_or(0) < u64::from(threshold) {
-                return Ok(Flagged::Counted(None, false));
+                return Ok(Flagged::Counted {
+                    article_id,
+                    change: None,
+                    announced: false,
+                });
             }
             let entry = Entry {
                 actor: moderation::FLAGS,
@@ -196,7 +214,11 @@ pub async fn flag(
                 render,
             )
             .await?;
-            Ok(Flagged::Counted(changes.pop().map(Box::new), announced))
+            Ok(Flagged::Counted {
+                article_id,
+                change: changes.pop().map(Box::new),
+                announced,
+            })
         })
         .await
     })

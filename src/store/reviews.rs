@@ -382,6 +382,8 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_bind_param::<Text, str>(self.open_lifecycle)?;
         out.push_sql(" RETURNING id, article_id, rating, status, reasons, language, created_at), ");
         counters::push_submission_counts(&mut out, &self.stripe)?;
+        out.push_sql(", ");
+        super::live::push_submission_event(&mut out)?;
         out.push_sql(
             ", announced AS (INSERT INTO outbox_events (id, event_type, article_id, payload, \
              created_at, available_at) SELECT ",
@@ -432,6 +434,31 @@ pub async fn get_published(pool: &Pool, id: Uuid) -> Result<Option<PublicReviewR
             .first(conn)
             .await
             .optional()?)
+    })
+    .await
+}
+
+/// The published reviews among `ids` (of articles that are not deleted), in no order.
+pub async fn published_among(
+    pool: &Pool,
+    ids: &[Uuid],
+) -> Result<Vec<PublicReviewRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    with_connection(pool, async |conn| {
+        Ok(reviews::table
+            .filter(reviews::id.eq_any(ids))
+            .filter(reviews::status.eq(ReviewStatus::Published.as_str()))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                articles::table
+                    .filter(articles::site_id.eq(reviews::site_id))
+                    .filter(articles::article_id.eq(reviews::article_id))
+                    .filter(articles::lifecycle.eq(Lifecycle::Deleted.as_str())),
+            )))
+            .select(PublicReviewRow::as_select())
+            .load(conn)
+            .await?)
     })
     .await
 }

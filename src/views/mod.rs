@@ -5,6 +5,7 @@
 //! A store row and its public shape are separate types: a new column reaches no client until a
 //! view here is changed to show it.
 
+pub mod moderation;
 pub mod review;
 pub mod stats;
 pub mod tagged;

@@ -21,6 +21,7 @@ mod http_caching;
 mod keys;
 mod language;
 mod layers;
+mod live;
 mod logging;
 mod loopback_guard;
 mod metrics;

@@ -139,6 +139,12 @@ fn cases(world: &World) -> Vec<Case> {
             ),
             Case::new(
                 M::GET,
+                "/v1/articles/{article_id}/live",
+                what,
+                format!("/v1/articles/{article}/live"),
+            ),
+            Case::new(
+                M::GET,
                 "/v1/stats",
                 what,
                 format!("/v1/stats?article_id={article}"),

@@ -3,6 +3,7 @@
 //! real HTTP server on an ephemeral port.
 #![allow(dead_code)] // Each test binary uses its own subset of these helpers.
 
+pub mod live;
 pub mod wait;
 pub mod webhooks;
 

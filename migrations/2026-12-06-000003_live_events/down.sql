@@ -1,0 +1,2 @@
+DROP TABLE live_events_pruned;
+DROP TABLE live_events;
