@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::live::EventStream;
 use crate::common::{free_port, spawn_app, start_binary, wait_ready, ServiceProcess, TestApp};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -283,4 +284,43 @@ async fn sigterm_drains_first_readiness_fails_and_answers_close_their_connection
             .await,
         1
     );
+}
+
+/// Streams end politely when the node stops: each reader is told why and to come back after a
+/// moment (its browser then reconnects, through the load balancer, to another node), and one
+/// that connects during the drain is told the same at once instead of getting an error, which
+/// a browser's `EventSource` would take as final. The streams do not hold the stop up.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_ends_live_streams_politely_and_sends_new_readers_elsewhere() {
+    let app = spawn_app().await;
+    let Service {
+        mut process, base, ..
+    } = start_with(&app, &[("MARGINALIA_DRAIN_SECS", "3".to_owned())]).await;
+    let stream = format!("{base}/v1/articles/draining/live");
+    let mut reader = EventStream::open_url(&stream, &[]).await;
+
+    kill(Pid::from_raw(process.id() as i32), Signal::SIGTERM).unwrap();
+    let closing = reader
+        .until(Duration::from_secs(20), "the closing event", |event| {
+            event.name == "closing"
+        })
+        .await;
+    assert_eq!(closing.last().unwrap().data["reason"], "draining");
+    let retry = *reader.retries.last().unwrap();
+    assert!(
+        (1000..5000).contains(&retry),
+        "come back after a moment: {retry} ms"
+    );
+    assert!(
+        reader.next(Duration::from_secs(20)).await.is_none(),
+        "and the stream ends"
+    );
+
+    let mut late = EventStream::open_url(&stream, &[]).await;
+    let told = late.next(Duration::from_secs(20)).await.expect("an event");
+    assert_eq!(told.name, "closing");
+    assert!(late.next(Duration::from_secs(20)).await.is_none());
+
+    let status = process.wait().unwrap();
+    assert!(status.success(), "a clean exit, got {status}");
 }

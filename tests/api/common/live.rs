@@ -38,23 +38,30 @@ pub struct EventStream {
 impl EventStream {
     /// Opens `path` on `app` (with `headers`), asserting a 200 event stream.
     pub async fn open(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> Self {
-        let response = Self::request(app, path, headers).await;
+        Self::open_url(&app.url(path), headers).await
+    }
+
+    /// Opens `url` (with `headers`), asserting a 200 event stream.
+    pub async fn open_url(url: &str, headers: &[(&str, &str)]) -> Self {
+        let response = Self::request_url(url, headers).await;
         assert_eq!(
             response.status(),
             200,
-            "opening {path}: {:?}",
+            "opening {url}: {:?}",
             response.text().await
         );
         Self::of(response)
     }
 
-    /// The answer to opening `path`, whatever it is.
+    /// The answer to opening `path` on `app`, whatever it is.
     pub async fn request(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        Self::request_url(&app.url(path), headers).await
+    }
+
+    pub async fn request_url(url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
         // No overall timeout: a stream lives as long as the test reads it.
         let client = reqwest::Client::new();
-        let mut request = client
-            .get(app.url(path))
-            .header("accept", "text/event-stream");
+        let mut request = client.get(url).header("accept", "text/event-stream");
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
