@@ -403,3 +403,68 @@ async fn the_moderators_stream_needs_a_key_and_ends_when_it_is_revoked() {
     );
     assert!(queue.ended);
 }
+
+/// A stream belongs to one site: a review of the same article id in another site never reaches
+/// it, and only the site's own origins may read it from a browser.
+#[tokio::test]
+async fn a_stream_belongs_to_one_site_and_answers_only_its_origins() {
+    let app = spawn_app_with(|_| {}).await;
+    let admin = app.api_key(&[Scope::Admin]).await;
+    let created = app
+        .with_key(
+            &admin,
+            Method::PUT,
+            "/v1/sites/uk",
+            Some(&json!({"name": "Українська служба", "origins": ["https://uk.example.org"]})),
+        )
+        .await;
+    assert_eq!(created.status(), 201, "{:?}", created.text().await);
+    let site_stream = format!("/sites/uk{STREAM}");
+    let mut ukrainian = EventStream::open(&app, &site_stream, &[]).await;
+    let mut default = EventStream::open(&app, STREAM, &[]).await;
+
+    let elsewhere = id_of(&submit(&app, "On the default site", None).await);
+    let posted = app
+        .client
+        .post(app.url(&format!("/sites/uk/v1/articles/{ARTICLE}/reviews")))
+        .json(&json!({"rating": 5, "body": "На українському сайті"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    let own = id_of(&posted.json().await.unwrap());
+    let seen = ukrainian
+        .until(ARRIVES_WITHIN, "the site's own review", |event| {
+            event.name == "stats"
+        })
+        .await;
+    assert_eq!(published_ids(&seen), vec![own.clone()]);
+    let seen = default
+        .until(ARRIVES_WITHIN, "the default site's review", |event| {
+            event.name == "stats"
+        })
+        .await;
+    assert_eq!(published_ids(&seen), vec![elsewhere]);
+    assert!(published_ids(&ukrainian.during(QUIET_FOR).await).is_empty());
+
+    let from = |origin: &'static str| {
+        let path = site_stream.clone();
+        let app = &app;
+        async move { EventStream::request(app, &path, &[("origin", origin)]).await }
+    };
+    let allowed = from("https://uk.example.org").await;
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://uk.example.org"
+    );
+    let foreign = from("https://elsewhere.example.com").await;
+    assert!(
+        foreign
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "{:?}",
+        foreign.headers()
+    );
+}
