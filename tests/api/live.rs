@@ -149,7 +149,9 @@ async fn resuming_with_last_event_id_across_a_node_restart_loses_and_repeats_not
     assert_eq!(received, posted, "every review once, in order");
 }
 
-/// Every path by which a review is held, rejected, marked spam, deleted or erased: the public
+/// Every path by which a review is held, rejected, marked spam, deleted or erased (the rules and
+/// the honeypot on submission, a moderator's reject, spam and hold, readers' flags, an author's
+/// edit caught by a rule, erasure, the author's deletion, a reply to a held review): the public
 /// stream shows only what a public read shows, while the moderators' stream sees all of it.
 #[tokio::test]
 async fn held_rejected_and_spam_reviews_never_reach_the_public_stream() {
@@ -199,6 +201,30 @@ async fn held_rejected_and_spam_reviews_never_reach_the_public_stream() {
         )
         .await;
     assert_eq!(reply.status(), 200, "{:?}", reply.text().await);
+    // Caught by the honeypot: spam from the start.
+    let bot = app
+        .post_review(
+            ARTICLE,
+            &json!({"rating": 5, "body": "Great read", "website": "http://bot.example"}),
+        )
+        .await;
+    assert_eq!(bot.status(), 201);
+    let bot = id_of(&bot.json().await.unwrap());
+    // Published, then held by a moderator.
+    let held_back = id_of(&submit(&app, "Held back by the desk", None).await);
+    act(&app, &moderator, "hold", &held_back).await;
+    // Published, then edited into a banned term: back to the queue.
+    let edited = submit(&app, "An honest opinion", None).await;
+    let edit = app
+        .client
+        .patch(app.url(&format!("/v1/reviews/{}", id_of(&edited))))
+        .header("x-edit-token", edited["edit_token"].as_str().unwrap())
+        .json(&json!({"body": "An honest opinion about the casino next door"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edit.status(), 200, "{:?}", edit.text().await);
+    let edited = id_of(&edited);
     // Published, then erased on request.
     let erased = id_of(&submit(&app, "Erase me later", Some("erase.me@example.org")).await);
     let erasure = app
@@ -229,7 +255,7 @@ async fn held_rejected_and_spam_reviews_never_reach_the_public_stream() {
         .await;
     let mut events = events;
     events.extend(reader.during(QUIET_FOR).await);
-    let never_public: BTreeSet<&str> = [banned.as_str(), spam.as_str()].into();
+    let never_public: BTreeSet<&str> = [banned.as_str(), spam.as_str(), bot.as_str()].into();
     for event in &events {
         let text = event.data.to_string();
         for id in &never_public {
@@ -239,6 +265,7 @@ async fn held_rejected_and_spam_reviews_never_reach_the_public_stream() {
             );
         }
         assert!(!text.contains("casino"), "{event:?}");
+        assert!(!text.contains("Great read"), "{event:?}");
         assert!(!text.contains("Thanks"), "a held review's reply: {event:?}");
     }
     let removed: Vec<&str> = events
@@ -252,6 +279,8 @@ async fn held_rejected_and_spam_reviews_never_reach_the_public_stream() {
         vec![
             rejected.as_str(),
             flagged.as_str(),
+            held_back.as_str(),
+            edited.as_str(),
             erased.as_str(),
             withdrawn.as_str()
         ],
