@@ -497,3 +497,25 @@ async fn a_stream_belongs_to_one_site_and_answers_only_its_origins() {
         foreign.headers()
     );
 }
+
+#[tokio::test]
+async fn streams_over_the_node_cap_are_refused_whoever_asks() {
+    let app = spawn_app_with(|settings| settings.live.max_streams = 1).await;
+    let _reader = EventStream::open(&app, STREAM, &[]).await;
+    let moderator = app.api_key(&[Scope::Moderator]).await;
+    let refused = EventStream::request(
+        &app,
+        "/v1/moderation/live",
+        &[("authorization", &format!("Bearer {moderator}"))],
+    )
+    .await;
+    assert!(refused.headers().contains_key("retry-after"));
+    let problem = expect_problem(refused, 429).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("this node holds its most live streams"),
+        "{problem}"
+    );
+}
