@@ -52,8 +52,10 @@ fuzz() { # label, max examples, config file, schemathesis arguments…
   shift 3
   echo "fuzz: $label"
   set +e
+  # The live streams answer a body that never ends, which a request-and-response fuzzer can only
+  # time out on: their refusals are tested in tests/api/live.rs instead.
   "$venv/bin/schemathesis" --config-file "$config" run openapi/openapi.json \
-    --url "$SERVICE_BASE" --max-examples "$max" "${seed_args[@]}" \
+    --url "$SERVICE_BASE" --max-examples "$max" "${seed_args[@]}" --exclude-path-regex '/live$' \
     --suppress-health-check all "$@" | tee "$SERVICE_WORK/schemathesis.log"
   local exit=${PIPESTATUS[0]}
   set -e
