@@ -856,6 +856,9 @@ def main() -> None:
     parser.add_argument("--no-nodes", action="store_true",
                         help="skip the several-nodes comparison (bench/nodes.py: one node against "
                              "three behind HAProxy, replica reads, synchronous replication)")
+    parser.add_argument("--no-live", action="store_true",
+                        help="skip the idle live streams (bench/live.py: 10,000 streams on one "
+                             "node, its memory and CPU at rest)")
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench comparison")
     parser.add_argument("--only", help="comma-separated scenario names")
     parser.add_argument("--profile", metavar="DIR",
@@ -973,6 +976,10 @@ def main() -> None:
                             "--binary", str(binary)] + (["--write"] if write else []), check=True)
         else:
             print("several nodes: skipped, haproxy is not installed (apt-get install haproxy)")
+    if not args.no_live:
+        # After the table too: it puts its own section in docs/benchmarks.md.
+        subprocess.run([sys.executable, str(ROOT / "bench" / "live.py"), "--no-build",
+                        "--binary", str(binary)] + (["--write"] if write else []), check=True)
 
 
 if __name__ == "__main__":

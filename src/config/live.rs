@@ -10,14 +10,15 @@ use super::units::seconds;
 #[derive(Debug, Clone, Args)]
 pub struct Live {
     /// Most live streams (readers' and moderators') this node holds at once; more get a 429.
-    /// Each idle stream costs a few KiB (docs/benchmarks.md, "Live streams").
-    #[arg(long, env = "MARGINALIA_LIVE_MAX_STREAMS", default_value_t = 10_000,
+    /// Below `MARGINALIA_MAX_CONNECTIONS`, since each holds a connection. Each idle stream costs
+    /// about 14 KiB (docs/benchmarks.md, "Live streams").
+    #[arg(long = "live-max-streams", env = "MARGINALIA_LIVE_MAX_STREAMS", default_value_t = 8_000,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_streams: u64,
 
     /// Most live streams one client network (an IPv4 address, an IPv6 /64) holds on this node at
     /// once; more get a 429. Readers behind one office or carrier NAT share it.
-    #[arg(long, env = "MARGINALIA_LIVE_MAX_STREAMS_PER_CLIENT", default_value_t = 64,
+    #[arg(long = "live-max-streams-per-client", env = "MARGINALIA_LIVE_MAX_STREAMS_PER_CLIENT", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_streams_per_client: u64,
 

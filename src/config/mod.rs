@@ -96,6 +96,18 @@ impl Settings {
                 reason: "must not be empty when DATABASE_URL is unset".into(),
             });
         }
+        // Every stream holds a connection: at the connection limit a node could answer nothing
+        // else, its readiness probe included.
+        if self.live.max_streams >= self.server.max_connections {
+            return Err(SettingsError {
+                setting: "MARGINALIA_LIVE_MAX_STREAMS",
+                reason: format!(
+                    "{} must be below MARGINALIA_MAX_CONNECTIONS ({}): each stream holds a \
+                     connection, and the node must still answer its other requests",
+                    self.live.max_streams, self.server.max_connections
+                ),
+            });
+        }
         Ok(())
     }
 }

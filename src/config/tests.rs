@@ -105,3 +105,11 @@ fn help_never_shows_a_secret_from_the_environment() {
         assert!(argument.is_hide_env_values_set(), "{id}");
     }
 }
+
+#[test]
+fn live_streams_must_leave_connections_for_other_requests() {
+    let error = parse(&["--live-max-streams", "10000", "--max-connections", "10000"])
+        .expect_err("as many streams as connections");
+    assert!(error.contains("MARGINALIA_LIVE_MAX_STREAMS"), "{error}");
+    assert!(parse(&["--live-max-streams", "9000", "--max-connections", "10000"]).is_ok());
+}

@@ -279,6 +279,8 @@ class Cluster:
             MARGINALIA_WORKERS="1",
             MARGINALIA_DB_POOL_SIZE="8",
             MARGINALIA_MODERATION="post",
+            # The live scenarios hold a thousand streams from 127.0.0.1, straight to the nodes.
+            MARGINALIA_LIVE_MAX_STREAMS_PER_CLIENT="2000",
             RUST_LOG="warn,marginalia=info",
             NO_PROXY="*",
         )

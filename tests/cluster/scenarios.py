@@ -4,6 +4,7 @@ and the run fails; the others still run, so one run shows everything."""
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import threading
 import time
@@ -12,13 +13,19 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from cluster import NODES, Cluster, request, try_request
+import sse
+from cluster import NODES, Cluster, Node, request, try_request
 
 TRIALS = 100
 # The bar for coherence: a change through one node gone from the others' public reads.
 COHERENCE_P99_S = 1.0
 # The bar for a failover: writes through HAProxy succeed again within this after the kill.
 FAILOVER_BOUND_S = 30.0
+# Live updates: readers' streams on the nodes but a, one article, reviews approved through a one
+# at a time; the bar for the 95th percentile from the approval's answer to the event.
+LIVE_SUBSCRIBERS = 1000
+LIVE_APPROVALS = 20
+LIVE_P95_S = 0.5
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -309,6 +316,242 @@ def webhooks(cluster: Cluster, keys: dict) -> None:
         receiver.close()
 
 
+# ---------------------------------------------------------------------------------------------
+# Live updates (docs/live.md): readers' streams straight to the nodes (not through HAProxy, whose
+# timeouts would end them), everything on one event loop per scenario.
+
+
+def live_path(article: str) -> str:
+    return f"/v1/articles/{article}/live"
+
+
+def create_article(cluster: Cluster, keys: dict, article: str, moderation: str) -> None:
+    """Registers `article` through node a in a moderation mode, and waits until the replica the
+    nodes read has it (a node asked earlier would answer the stream a 404)."""
+    answer = request(cluster.node("a").port, "PUT", f"/v1/articles/{article}",
+                     {"title": f"Live {article}", "moderation": moderation},
+                     headers={"authorization": f"Bearer {keys['admin']}"})
+    assert answer.status in (200, 201), f"PUT {article}: {answer.status} {answer.body[:300]!r}"
+    deadline = time.monotonic() + 10
+    query = f"SELECT count(*) FROM articles WHERE article_id = '{article}'"
+    while cluster.replica.sql(query) != "1":
+        assert time.monotonic() < deadline, f"{article} never reached the replica"
+        time.sleep(0.02)
+
+
+def timed_request(*args, **kwargs):
+    """request(), and the moment its answer was read (time.monotonic())."""
+    answer = request(*args, **kwargs)
+    return answer, time.monotonic()
+
+
+class Arrivals:
+    """When each review's `review.published` reached each stream opened with `on_event`."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, list[float]] = {}
+
+    def on_event(self, stream: sse.Stream, event: sse.Event) -> None:
+        if event.name == "review.published":
+            self.at.setdefault(event.json()["id"], []).append(event.at)
+
+    async def wait(self, review_id: str, count: int, seconds: float = 10.0) -> None:
+        deadline = time.monotonic() + seconds
+        while len(self.at.get(review_id, ())) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+
+
+async def open_readers(nodes: list[Node], article: str, count: int, arrivals: Arrivals):
+    """`count` streams on `article`, spread over `nodes` in turn; every one must open."""
+    sse.raise_open_files(count + 1024)
+    for node in nodes:  # the article known to each node before the crowd arrives
+        probe = await sse.subscribe_when_known(node.port, live_path(article))
+        assert probe.ok, f"node {node.name}: {probe.describe()}"
+        probe.close()
+    targets = [(nodes[n % len(nodes)].port, live_path(article)) for n in range(count)]
+    streams, failures = await sse.open_many(targets, on_event=arrivals.on_event)
+    assert not failures, f"{len(failures)} streams refused, e.g. {failures[:3]}"
+    return streams
+
+
+def live_fanout(cluster: Cluster, keys: dict) -> None:
+    """A review approved through node a reaches every reader's stream on nodes b and c, once and
+    in order; a review held, rejected or marked spam reaches none."""
+    asyncio.run(_live_fanout(cluster, keys))
+
+
+async def _live_fanout(cluster: Cluster, keys: dict) -> None:
+    a = cluster.node("a")
+    readers_nodes = [cluster.node(name) for name in NODES if name != "a"]
+    moderator = {"authorization": f"Bearer {keys['moderator']}"}
+    article = "live-fanout"
+    create_article(cluster, keys, article, "pre")
+    held = [post_review(a.port, article, f"live review {n}, waiting for a moderator")
+            for n in range(LIVE_APPROVALS + 3)]
+    assert {review["status"] for review in held} == {"pending"}, "pre-moderation holds them"
+    approved = [review["id"] for review in held[:LIVE_APPROVALS]]
+    withheld = dict(zip(("reject", "spam", "left held"), (r["id"] for r in held[LIVE_APPROVALS:])))
+    arrivals = Arrivals()
+    opened = time.monotonic()
+    streams = await open_readers(readers_nodes, article, LIVE_SUBSCRIBERS, arrivals)
+    opened = time.monotonic() - opened
+    try:
+        # Approvals one at a time through a, the rejection and the spam between them: an event
+        # of theirs, were there one, would arrive before the next approval's (commit order).
+        plan = [("approve", review_id) for review_id in approved]
+        plan.insert(1, ("reject", withheld["reject"]))
+        plan.insert(len(plan) // 2, ("spam", withheld["spam"]))
+        latencies = []
+        for action, review_id in plan:
+            answer, committed = await asyncio.to_thread(
+                timed_request, a.port, "POST", "/v1/moderation/actions",
+                {"action": action, "review_ids": [review_id]}, headers=moderator)
+            assert answer.status == 200, f"{action}: {answer.status} {answer.body[:300]!r}"
+            if action == "approve":
+                await arrivals.wait(review_id, len(streams))
+                latencies += [at - committed for at in arrivals.at.get(review_id, [])]
+        await asyncio.sleep(0.5)  # room for a duplicate or a stray event to show
+    finally:
+        sse.close_all(streams)
+    wrong, leaked = [], []
+    for stream in streams:
+        got = stream.published_ids()
+        if got != approved:
+            order = "in order" if got == sorted(got, key=lambda i: approved.index(i)
+                                                 if i in approved else -1) else "out of order"
+            wrong.append(f"stream {stream.label} on :{stream.port}: {len(got)} published events "
+                         f"({len(set(got))} distinct, {order}) for {len(approved)} approvals")
+        leaked += [f"stream {stream.label} on :{stream.port}: the review {name} in {event.name}"
+                   for event in stream.events for name, review_id in withheld.items()
+                   if review_id in event.data]
+    expected = len(approved) * len(streams)
+    print(f"  {len(streams)} readers on b and c (opened in {opened:.1f} s), {len(approved)} "
+          f"approvals through a: {len(latencies)} of {expected} events arrived; commit to event "
+          f"p50 {in_ms(latencies, 0.5)}, p95 {in_ms(latencies, 0.95)}, "
+          f"p99 {in_ms(latencies, 0.99)}, max {in_ms(latencies, 1.0)} (bar p95 < "
+          f"{LIVE_P95_S * 1000:.0f} ms); streams with other published events: {len(wrong)}; "
+          f"events of a held, rejected or spam review: {len(leaked)}", flush=True)
+    assert not wrong, f"{len(wrong)} streams wrong, e.g. {wrong[:3]}"
+    assert not leaked, f"{len(leaked)} events leaked, e.g. {leaked[:3]}"
+    assert len(latencies) == expected
+    assert percentile(latencies, 0.95) < LIVE_P95_S, f"p95 {percentile(latencies, 0.95):.3f} s"
+
+
+def in_ms(values: list[float], share: float) -> str:
+    return f"{percentile(values, share) * 1000:.0f} ms" if values else "–"
+
+
+class Poster:
+    """Reviews posted through one node one after another, until stopped; each acknowledged id
+    with the moment its answer arrived."""
+
+    def __init__(self, port: int, article: str, pause: float = 0.03) -> None:
+        self.port, self.article, self.pause = port, article, pause
+        self.posted: list[tuple[str, float]] = []
+        self.failures: list[str] = []
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self.post, daemon=True)
+
+    def post(self) -> None:
+        n = 0
+        while not self.stop_flag.is_set():
+            n += 1
+            try:
+                created = post_review(self.port, self.article, f"live resume {n} {uuid.uuid4()}")
+                assert created["status"] == "published", created["status"]
+                self.posted.append((created["id"], time.monotonic()))
+            except Exception as error:  # noqa: BLE001 (every failure is counted, not raised)
+                self.failures.append(f"{type(error).__name__}: {error}")
+            time.sleep(self.pause)
+
+    def __enter__(self) -> "Poster":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_flag.set()
+        self.thread.join(timeout=30)
+
+
+def restart(cluster: Cluster, node: Node) -> float:
+    """SIGTERM (the node drains), start again, back in HAProxy's rotation; answers the seconds
+    the node took to stop."""
+    started = time.monotonic()
+    node.terminate(wait=60)
+    stopped = time.monotonic() - started
+    node.start()
+    node.wait_ready()
+    cluster.wait_servers_up({node.name})
+    return stopped
+
+
+def live_resume(cluster: Cluster, keys: dict) -> None:
+    """A reader on node b reads some events, b restarts, the reader resumes on node c with
+    Last-Event-ID while reviews keep coming through a: each arrives exactly once, in order."""
+    asyncio.run(_live_resume(cluster, keys))
+
+
+async def _live_resume(cluster: Cluster, keys: dict) -> None:
+    a, b, c = (cluster.node(name) for name in NODES)
+    article = "live-resume"
+    create_article(cluster, keys, article, "post")
+    first = await sse.subscribe_when_known(b.port, live_path(article))
+    assert first.ok, f"node b: {first.describe()}"
+    second = None
+    try:
+        with Poster(a.port, article) as poster:
+            deadline = time.monotonic() + 10
+            while len(first.published_ids()) < 5 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert len(first.published_ids()) >= 5, f"{len(first.published_ids())} events on b"
+            restarting = asyncio.create_task(asyncio.to_thread(restart, cluster, b))
+            ended = await asyncio.wait_for(asyncio.shield(first.closed), 60)
+            # As an EventSource would: after the `retry:` advice the stream ended with (reviews
+            # posted meanwhile must be replayed), to the next node, from the last id.
+            await asyncio.sleep(first.retry / 1000)
+            second = await sse.subscribe(c.port, live_path(article), last_event_id=first.last_id)
+            resumed = time.monotonic()
+            assert second.ok, f"node c, resuming from {first.last_id}: {second.describe()}"
+            stopped = await restarting
+            await asyncio.sleep(1)  # reviews keep coming after b is back
+        posted = [review_id for review_id, _ in poster.posted]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not set(posted) <= set(
+                first.published_ids() + second.published_ids()):
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.5)  # room for a duplicate to show
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+    received = first.published_ids() + second.published_ids()
+    counts: dict[str, int] = {}
+    for review_id in received:
+        counts[review_id] = counts.get(review_id, 0) + 1
+    missing = [review_id for review_id in posted if review_id not in counts]
+    duplicated = [review_id for review_id, n in counts.items() if n > 1]
+    unknown = [review_id for review_id in counts if review_id not in set(posted)]
+    answered_at = dict(poster.posted)
+    # On c, what was acknowledged before the stream there opened can only have been replayed.
+    replayed = [i for i in second.published_ids() if answered_at.get(i, resumed) < resumed]
+    away = [i for i, at in poster.posted if ended <= at < resumed]
+    closing = [event.data for event in first.named("closing")]
+    print(f"  {len(posted)} reviews posted through a ({len(poster.failures)} failed); the reader "
+          f"got {len(first.published_ids())} on b, which sent {closing or 'no closing event'} and "
+          f"stopped in {stopped:.1f} s; resumed on c {(resumed - ended) * 1000:.0f} ms after b "
+          f"ended the stream (retry: {first.retry} ms), from {first.last_id}: {len(replayed)} "
+          f"replayed ({len(away)} posted "
+          f"while away), {len(second.published_ids()) - len(replayed)} live; missing "
+          f"{len(missing)}, duplicated {len(duplicated)}, unknown {len(unknown)}, reload events "
+          f"{len(second.named('reload'))}", flush=True)
+    assert not poster.failures, poster.failures[:3]
+    assert closing, "node b ended the stream without a closing event"
+    assert not second.named("reload"), [event.data for event in second.named("reload")]
+    assert not missing and not duplicated and not unknown, (missing[:3], duplicated[:3],
+                                                             unknown[:3])
+    assert received == posted, "events out of commit order"
+
+
 def kill_a_node(cluster: Cluster, keys: dict) -> None:
     """kill -9 of one node under load: HAProxy routes around it, nothing acknowledged is lost."""
     victim = cluster.node("c")
@@ -335,12 +578,7 @@ def rolling_restart(cluster: Cluster, keys: dict) -> None:
     with Load(cluster.haproxy_port) as load:
         time.sleep(1)
         for node in cluster.nodes:
-            started = time.monotonic()
-            node.terminate(wait=60)
-            stopped = time.monotonic() - started
-            node.start()
-            node.wait_ready()
-            cluster.wait_servers_up({node.name})
+            stopped = restart(cluster, node)
             print(f"  node {node.name}: drained and stopped in {stopped:.1f} s, back in rotation",
                   flush=True)
         time.sleep(1)
@@ -379,8 +617,8 @@ def failover(cluster: Cluster, keys: dict) -> None:
     assert missing == 0
 
 
-SCENARIOS = [coherence, rate_limits, read_your_writes, webhooks, kill_a_node, rolling_restart,
-             failover]
+SCENARIOS = [coherence, rate_limits, read_your_writes, webhooks, live_fanout, live_resume,
+             kill_a_node, rolling_restart, failover]
 
 
 def run_all(work: Path, binary: str) -> list[str]:
