@@ -35,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "PUT /v1/sites/{site_id}": set(),
     "POST /v1/moderation/actions": {"moderator"},
     "GET /v1/moderation/counts": {"moderator"},
+    "GET /v1/moderation/live": {"moderator"},
     "GET /v1/moderation/log": {"moderator"},
     "GET /v1/moderation/queue": {"moderator"},
     "GET /v1/moderation/reviews/{id}/author-reviews": {"moderator"},
