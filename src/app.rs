@@ -503,12 +503,17 @@ fn cors(directory: Arc<SiteDirectory>) -> Cors {
             "idempotency-key",
             "x-edit-token",
             "marginalia-position",
+            // A widget on the article's own origin revalidates its reads (304s) when it cannot
+            // stream, and a browser resumes a stream with the last event's id.
+            "if-none-match",
+            "last-event-id",
         ])
         .expose_headers([
             "location",
             "x-request-id",
             "retry-after",
             "marginalia-position",
+            "etag",
         ])
         .max_age(3600)
         .allowed_origin_fn(move |origin, head| {

@@ -117,6 +117,14 @@ const wait = (ms, signal) =>
  * @property {string} [key]
  */
 
+/** The URL of an API path on the tab's site: a site's API is under /sites/{site}/v1/…; the
+ * installation's own paths are the same for all. @param {string} path */
+export function apiUrl(path) {
+  const installation = path === '/v1/me' || path.startsWith('/v1/sites');
+  const site = session.site;
+  return new URL(site && !installation ? `/sites/${encodeURIComponent(site)}${path}` : path, location.origin);
+}
+
 /** Calls the API. `query` members that are empty are left out; `body` goes as JSON; `as` is
  * 'json' (default), 'blob' or 'none'. `key` overrides the session's (for signing in). The answer
  * is typed by the caller (`T`), as the API documents it.
@@ -125,10 +133,7 @@ const wait = (ms, signal) =>
  * @param {CallOptions} [options]
  * @returns {Promise<T>} */
 export async function api(path, { method = 'GET', query, body, as = 'json', signal, key } = {}) {
-  // A site's API is under /sites/{site}/v1/…; the installation's own paths are the same for all.
-  const installation = path === '/v1/me' || path.startsWith('/v1/sites');
-  const site = session.site;
-  const url = new URL(site && !installation ? `/sites/${encodeURIComponent(site)}${path}` : path, location.origin);
+  const url = apiUrl(path);
   for (const [name, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, String(value));
   }

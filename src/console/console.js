@@ -1,10 +1,11 @@
-// The editors' console: the page shell, the hash router, the moderation counts poll and the
-// global shortcuts. Views live in views/; each renders into <main> and may handle shortcuts.
+// The editors' console: the page shell, the hash router, the moderators' live stream (with a
+// counts poll while it is down) and the global shortcuts. Views live in views/; each renders into <main> and may handle shortcuts.
 // Routes: #/signin, #/queue/{pending|flagged|spam}, #/articles/{id}, #/log, #/integrations.
 
 import { api, ApiError, loadSites, on, session } from './api.js';
 import { announce, focusHeading, h, isTyping, openDialog, uid } from './dom.js';
 import { countText, errorText, LANGUAGES, lang, setLang, t } from './i18n.js';
+import { openLive } from './live.js';
 import { clearToast, undoLast } from './toast.js';
 import * as signin from './views/signin.js';
 import * as queue from './views/queue.js';
@@ -34,21 +35,26 @@ import * as integrations from './views/integrations.js';
  * @property {(route: Route) => boolean | undefined} [update] true when it showed `route` in place
  * @property {() => void} [destroy]
  * @property {(counts: Counts) => void} [counts]
- * @property {() => Promise<void> | void} [poll]
+ * @property {() => Promise<void> | void} [poll] looks for new reviews (while the live stream is down, and
+ *   to catch up after it was)
+ * @property {(type: string, data: any) => void} [live] an event of the moderators' live stream
+ *   (`queue.item`, `queue.settled`)
  * @property {(event: KeyboardEvent) => boolean} [key] true when the key was one of its shortcuts
  */
 
 /** @type {Record<string, { render: (context: ViewContext) => View }>} */
 const VIEWS = { signin, queue, articles: article, log, integrations };
 const HOME = '#/queue/pending';
-const POLL_MS = 5000;
+// While the live stream cannot be opened, the counts are polled this often.
+const POLL_MS = 30_000;
 // The compact layout is a preference of this browser, like the language (not a secret).
 const DENSITY_STORAGE = 'marginalia.console.density';
 
 /**
  * @type {{ view: View | null, viewName: string | null, controller: AbortController | null,
  *   counts: Counts | null, signinNotice: string | null, returnTo: string | null,
- *   pollTimer: ReturnType<typeof setTimeout> | undefined, pollRun: number }}
+ *   pollTimer: ReturnType<typeof setTimeout> | undefined, pollRun: number,
+ *   live: { stop: () => void } | null, streaming: boolean, streamed: boolean }}
  */
 const state = {
   view: null, // what the current view's render returned
@@ -59,6 +65,9 @@ const state = {
   returnTo: null,
   pollTimer: undefined,
   pollRun: 0,
+  live: null, // the moderators' stream, while signed in
+  streaming: false, // whether it is open now
+  streamed: false, // whether it was open before (an opening after that catches up)
 };
 
 /** The shell's parts of the page, which index.html always has. @param {string} id */
@@ -223,7 +232,7 @@ async function onSignedIn(me) {
   const target = state.returnTo || HOME;
   state.returnTo = null;
   await loadSites().catch(() => {});
-  startPolling();
+  startLive();
   navigate(target);
 }
 
@@ -232,8 +241,7 @@ async function onSignedIn(me) {
 function changeSite(site) {
   session.site = site;
   state.counts = null;
-  stopPolling();
-  startPolling();
+  startLive();
   const name = session.sites.find((known) => known.site_id === site)?.name ?? site;
   announce(t('siteChanged', { name }));
   navigate(HOME);
@@ -247,17 +255,21 @@ function signOut(notice = null) {
   session.sites = [];
   state.counts = null;
   state.signinNotice = notice;
-  stopPolling();
+  stopLive();
   clearToast();
   navigate('#/signin');
   if (!notice) announce(t('signedOut'));
 }
 
-on('unauthorized', (error) => {
+on('unauthorized', (error) => rejected(error.message));
+
+/** The service no longer accepts the key: back to sign-in, saying why, and then back here.
+ * @param {string} detail */
+function rejected(detail) {
   if (!session.me) return;
   state.returnTo = location.hash;
-  signOut(t('keyRejected', { detail: error.message }));
-});
+  signOut(t('keyRejected', { detail }));
+}
 
 on('outage', (kind) => {
   // Always in the page (empty when all is well), so that screen readers announce the change.
@@ -266,7 +278,50 @@ on('outage', (kind) => {
   if (banner.textContent !== text) banner.textContent = text;
 });
 
-// --- counts poll ---------------------------------------------------------------------------------
+// --- live updates and the counts poll ------------------------------------------------------------
+
+/** @param {Counts} counts */
+function showCounts(counts) {
+  state.counts = counts;
+  const badge = document.getElementById('nav-pending');
+  if (badge) badge.textContent = countText(counts.pending);
+  else renderHeader();
+  state.view?.counts?.(counts);
+}
+
+/** Opens the moderators' stream for the tab's key and site (live.js): `counts` for the shell,
+ * queue changes for the view. While it is down, the counts are polled. */
+function startLive() {
+  stopLive();
+  state.streamed = false;
+  state.live = openLive({
+    onEvent(type, data) {
+      if (type === 'counts') showCounts(data);
+      else state.view?.live?.(type, data);
+    },
+    onStreaming(open) {
+      state.streaming = open;
+      if (!open) startPolling();
+      else {
+        stopPolling();
+        // What arrived while the stream was down is not sent again: look for it once.
+        if (state.streamed) state.view?.poll?.();
+        state.streamed = true;
+      }
+    },
+    // The key was revoked while the stream was open (or refused when it opened).
+    onRejected: (detail) => rejected(detail ?? t('keyRevoked')),
+  });
+  // The counts at once; the poll goes on until the stream is open.
+  startPolling();
+}
+
+function stopLive() {
+  state.live?.stop();
+  state.live = null;
+  state.streaming = false;
+  stopPolling();
+}
 
 async function poll() {
   // Actions call this too; only the latest run schedules the next, so polls never multiply.
@@ -275,19 +330,13 @@ async function poll() {
   if (!session.me) return;
   if (document.visibilityState === 'visible') {
     try {
-      /** @type {Counts} */
-      const counts = await api('/v1/moderation/counts');
-      state.counts = counts;
-      const badge = document.getElementById('nav-pending');
-      if (badge) badge.textContent = countText(counts.pending);
-      else renderHeader();
-      state.view?.counts?.(counts);
+      showCounts(await api('/v1/moderation/counts'));
     } catch {
       // The outage banner (503) or the sign-in page (401) tell the user; try again later.
     }
-    await state.view?.poll?.();
+    if (!state.streaming) await state.view?.poll?.();
   }
-  if (session.me && run === state.pollRun) state.pollTimer = setTimeout(poll, POLL_MS);
+  if (session.me && !state.streaming && run === state.pollRun) state.pollTimer = setTimeout(poll, POLL_MS);
 }
 
 function startPolling() {
@@ -300,9 +349,9 @@ function stopPolling() {
   state.pollTimer = undefined;
 }
 
-// A hidden tab stops asking; on return it catches up at once.
+// A hidden tab stops polling (the stream stays open); on return it catches up at once.
 document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible' && session.me) startPolling();
+  if (document.visibilityState === 'visible' && session.me && !state.streaming) startPolling();
 });
 
 // --- shortcuts -----------------------------------------------------------------------------------
@@ -362,7 +411,7 @@ async function start() {
     try {
       session.me = await api('/v1/me', { key });
       await loadSites().catch(() => {});
-      startPolling();
+      startLive();
     } catch (error) {
       // A refused key is forgotten; after an outage the tab keeps it, and a reload tries again.
       if (error instanceof ApiError && error.status === 401) {

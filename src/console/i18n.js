@@ -86,6 +86,10 @@ const STRINGS = {
     anyReason: 'Any reason',
     anyAction: 'Any action',
     arrived: { one: '{n} new review arrived.', other: '{n} new reviews arrived.' },
+    // the moderators' live stream
+    keyRevoked: 'the key was revoked',
+    settledCurrent: 'The review you are on is now {status}: it was changed elsewhere.',
+    settledAway: { one: '{n} selected review left the list: it was changed elsewhere.', other: '{n} selected reviews left the list: they were changed elsewhere.' },
     loadMore: 'Show more reviews',
     // review cards
     rated: 'Rated {n} out of 5',
@@ -348,6 +352,14 @@ const STRINGS = {
     anyReason: 'Будь-яка причина',
     anyAction: 'Будь-яка дія',
     arrived: ukReviews('Надійшло нових: ', '.'),
+    keyRevoked: 'ключ відкликано',
+    settledCurrent: 'Відгук, на якому ви зараз, тепер має статус «{status}»: його змінено деінде.',
+    settledAway: {
+      one: '{n} вибраний відгук зник зі списку: його змінено деінде.',
+      few: '{n} вибрані відгуки зникли зі списку: їх змінено деінде.',
+      many: '{n} вибраних відгуків зникли зі списку: їх змінено деінде.',
+      other: '{n} вибраного відгуку зникли зі списку: їх змінено деінде.',
+    },
     loadMore: 'Показати більше відгуків',
     rated: 'Оцінка: {n} з 5',
     anonymous: 'Анонімний читач',

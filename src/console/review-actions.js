@@ -29,12 +29,15 @@ export async function act(list, action, ids) {
   }
   if (action === 'delete' && !(await confirmDeletion(ids.length))) return;
   let result;
+  for (const id of ids) list.acting.add(id);
   try {
     result = await moderate(action, ids);
   } catch (error) {
     toast(errorText(error), { error: true });
     if (error instanceof ApiError && [404, 409].includes(error.status)) load(list);
     return;
+  } finally {
+    for (const id of ids) list.acting.delete(id);
   }
   applyChanges(list, result.changed);
   list.onChanged();

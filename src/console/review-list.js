@@ -39,6 +39,9 @@ import { authorReviews, reviewCard } from './review-card.js';
  * @property {string | null} current the id of the card j/k and the action keys work on
  * @property {string | null} nextCursor
  * @property {string | null} lastId the newest id seen, where the search for new arrivals starts
+ * @property {boolean} loading whether the list is being read from its start
+ * @property {Set<string>} acting the reviews an action of this list's is on its way for: the live
+ *   stream's news of them is the action's own, which the list shows from the action's answer
  * @property {AbortController} controller aborted when the list loads again or goes
  * @property {ReturnType<typeof setTimeout> | undefined} authorTimer
  * @property {HTMLElement} node
@@ -86,6 +89,8 @@ export function createList({ query, showArticle, label, heading, emptyText, onCh
     current: null,
     nextCursor: null,
     lastId: null,
+    loading: false,
+    acting: new Set(),
     controller: new AbortController(),
     authorTimer: undefined,
     node,
@@ -130,9 +135,11 @@ export function rerender(list, review) {
   if (old) old.replaceWith(fresh);
   if (review.id === list.current) {
     fresh.classList.add('card--current');
+    fresh.tabIndex = 0;
     if (list.authorCache.has(review.id)) showAuthorReviews(list, review.id);
   }
-  if (hadFocus) fresh.focus();
+  // In the old card's place: focus goes back without scrolling the page.
+  if (hadFocus) fresh.focus({ preventScroll: true });
 }
 
 /** Appends the reviews not shown yet. @param {ReviewList} list @param {Review[]} items */

@@ -1,14 +1,16 @@
 // Reading a review list's pages from the queue: the first page (and, for a link to one review,
-// the pages up to it), the next page on request, and new arrivals while the whole list is shown.
+// the pages up to it), the next page on request, and new arrivals while the whole list is shown,
+// from the moderators' live stream or else by polling.
 
 import { api, isAbort } from './api.js';
 import { announce } from './dom.js';
 import { errorText, t } from './i18n.js';
-import { add, clear, setCurrent, updateStatus } from './review-list.js';
+import { add, clear, removeCards, rerender, setCurrent, toggle, updateStatus } from './review-list.js';
 import { toast } from './toast.js';
 
 /** @typedef {import('./review-list.js').ReviewList} ReviewList */
 /** @typedef {import('./review-list.js').ReviewPage} ReviewPage */
+/** @typedef {import('./api.js').Review} Review */
 
 const PAGE_SIZE = 50;
 // A link to one review reads up to this many pages of its list to find it (1,000 reviews).
@@ -27,7 +29,8 @@ const page = (list, cursor) =>
  * @param {ReviewList} list @param {{ keep?: string | null, seek?: boolean }} [options] */
 export async function load(list, { keep, seek = false } = {}) {
   list.controller.abort();
-  list.controller = new AbortController();
+  const controller = (list.controller = new AbortController());
+  list.loading = true;
   const keepId = keep ?? list.current;
   clear(list);
   updateStatus(list, t('loading'));
@@ -46,6 +49,8 @@ export async function load(list, { keep, seek = false } = {}) {
   } catch (error) {
     if (isAbort(error)) return;
     updateStatus(list, errorText(error));
+  } finally {
+    if (list.controller === controller) list.loading = false;
   }
 }
 
@@ -85,4 +90,66 @@ export async function pollNew(list) {
   } catch {
     // Polling again soon is the remedy; the shell shows outages.
   }
+}
+
+// --- the live stream ---------------------------------------------------------------------------
+
+/** Whether a review belongs in the list: its status and the list's filters.
+ * @param {ReviewList} list @param {Review} review */
+function matches({ query }, review) {
+  const language = query.language?.toLowerCase();
+  return (
+    (!query.status || review.status === query.status) &&
+    (query.flagged !== 'true' || review.flag_count > 0) &&
+    (!query.article_id || review.article_id === query.article_id) &&
+    (!query.reason || review.reasons.includes(query.reason)) &&
+    (!language || review.language?.toLowerCase() === language)
+  );
+}
+
+/** Whether the editor is writing in a review's card (its reply): drawing it again would lose that.
+ * @param {ReviewList} list @param {string} id */
+const editing = (list, id) => Boolean(list.cards.get(id)?.querySelector('textarea, input[type=text]'));
+
+/** An event of the moderators' stream, for this list. Nothing moves under the editor: a new review
+ * is added at the end (the queue is oldest first), where it shifts nothing above it; focus, the
+ * current card and the selection stay.
+ * @param {ReviewList} list @param {string} type @param {any} data */
+export function live(list, type, data) {
+  if (list.loading || !data?.id || list.acting.has(data.id)) return;
+  const known = list.reviews.get(data.id);
+  if (type === 'queue.settled' && known) settle(list, { ...known, status: data.status });
+  else if (type === 'queue.item') arrive(list, data);
+}
+
+/** `queue.item`: a review entered a queue or changed there. @param {ReviewList} list @param {Review} review */
+function arrive(list, review) {
+  if (!matches(list, review)) return settle(list, review);
+  if (list.reviews.has(review.id)) {
+    if (!editing(list, review.id)) rerender(list, review);
+    return;
+  }
+  // Before the last page is shown, it comes with the pages, in its place.
+  if (list.nextCursor) return;
+  add(list, [review]);
+  list.cards.get(review.id)?.classList.add('card--new');
+  announce(t('arrived', 1));
+}
+
+/** A review of the list now elsewhere (`queue.settled`, or a `queue.item` of another queue). The
+ * card the editor is on stays, showing its new status, so that focus and place are kept; any
+ * other card leaves. @param {ReviewList} list @param {Review} review */
+function settle(list, review) {
+  const { id } = review;
+  const card = list.cards.get(id);
+  if (!card) return;
+  if (id === list.current || card.contains(document.activeElement)) {
+    toggle(list, id, false);
+    if (!editing(list, id)) rerender(list, review);
+    announce(t('settledCurrent', { status: t(`status.${review.status}`) }));
+    return;
+  }
+  const selected = list.selected.has(id);
+  removeCards(list, [id]);
+  if (selected) announce(t('settledAway', 1));
 }

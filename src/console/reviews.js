@@ -8,7 +8,7 @@ import { t } from './i18n.js';
 import { act, deleteReply, editReply } from './review-actions.js';
 import { ACTION_KEYS } from './review-card.js';
 import { createList, move, toggle } from './review-list.js';
-import { load, loadMore, pollNew } from './review-pages.js';
+import { live, load, loadMore, pollNew } from './review-pages.js';
 
 export { stars, statusBadge } from './review-card.js';
 
@@ -43,6 +43,8 @@ export function reviewList({ query, showArticle = true, label, heading = null, e
     /** @param {{ keep?: string | null, seek?: boolean }} [options] */
     load: (options) => load(list, options),
     pollNew: () => pollNew(list),
+    /** An event of the moderators' live stream. @param {string} type @param {any} data */
+    live: (type, data) => live(list, type, data),
     /** @param {KeyboardEvent} event */
     key: (event) => key(list, event),
     destroy() {

@@ -43,6 +43,8 @@
       lowest: 'Lowest rated',
       more: 'Show more reviews',
       shown: { one: '{n} more review shown', other: '{n} more reviews shown' },
+      fresh: { one: '{n} new review', other: '{n} new reviews' },
+      show: 'show',
       anonymous: 'Anonymous reader',
       edited: 'edited',
       reply: 'Reply from {name}',
@@ -141,6 +143,8 @@
         many: 'Показано ще {n} відгуків',
         other: 'Показано ще {n} відгуку',
       },
+      fresh: { one: '{n} новий відгук', few: '{n} нові відгуки', many: '{n} нових відгуків', other: '{n} нового відгуку' },
+      show: 'показати',
       anonymous: 'Анонімний читач',
       edited: 'змінено',
       reply: 'Відповідає {name}',
@@ -361,7 +365,7 @@
 
     // One polite live region announces every outcome. Screen readers announce changes, so a
     // repeated message (a second failed retry) alternates a trailing no-break space.
-    const live = h('div', { class: 'marginalia__sr-only', role: 'status' });
+    const live = h('div', { class: 'marginalia__sr-only', role: 'status', 'aria-live': 'polite' });
     const announce = (text) => {
       live.textContent = live.textContent === text ? text + '\u00a0' : text;
     };
@@ -435,6 +439,8 @@
       t('loadFailed'),
     );
     const more = h('button', { type: 'button', class: 'marginalia__more', hidden: true }, t('more'));
+    // New reviews wait behind it: the list never moves under the reader.
+    const fresh = h('button', { type: 'button', class: 'marginalia__fresh', hidden: true });
     const reviews = h(
       'div',
       { class: 'marginalia__reviews', hidden: true },
@@ -446,10 +452,12 @@
         sort,
       ),
       listError,
+      fresh,
       list,
       more,
     );
     const shown = new Map(); // id → list item: the review a reader just posted may come again in a page
+    const pending = new Map(); // id → a review published since, behind the button
     let cursor = null;
     let listRequest = null;
 
@@ -577,57 +585,59 @@
       return element;
     }
 
+    /** A review's list item; a shown one is updated in place (its buttons and focus stay). */
     function renderReview(review) {
       // The review's text in its own language (when known), so screen readers pronounce it right.
       const lang = review.language;
       const author = h('span', { class: 'marginalia__author' }, review.author_name || t('anonymous'));
       const meta = h('p', { class: 'marginalia__meta', id: `${id}-meta-${review.id}` }, author, ' · ', time(review.created_at));
       if (review.edited_at) meta.append(' · ', t('edited'));
-      const reply =
+      const parts = [
+        stars(review.rating, t('rated', review.rating)),
+        review.title && h('h4', { lang }, review.title),
+        h('p', { class: 'marginalia__text', lang }, review.body),
+        meta,
         review.reply &&
-        h(
-          'div',
-          { class: 'marginalia__reply' },
           h(
-            'p',
-            { class: 'marginalia__meta' },
-            h('span', { class: 'marginalia__author' }, t('reply', review.reply.author)),
-            ' · ',
-            time(review.reply.updated_at),
+            'div',
+            { class: 'marginalia__reply' },
+            h(
+              'p',
+              { class: 'marginalia__meta' },
+              h('span', { class: 'marginalia__author' }, t('reply', review.reply.author)),
+              ' · ',
+              time(review.reply.updated_at),
+            ),
+            h('p', { class: 'marginalia__text' }, review.reply.body),
           ),
-          h('p', { class: 'marginalia__text' }, review.reply.body),
+      ].filter(Boolean);
+      let item = shown.get(review.id);
+      if (item) item.firstChild.replaceChildren(...parts, item.firstChild.lastChild);
+      else {
+        item = h(
+          'li',
+          { 'data-review-id': review.id },
+          h('article', { class: 'marginalia__review', tabindex: '-1' }, ...parts, reactions(review)),
         );
-      const item = h(
-        'li',
-        { 'data-review-id': review.id },
-        h(
-          'article',
-          { class: 'marginalia__review', tabindex: '-1' },
-          stars(review.rating, t('rated', review.rating)),
-          review.title && h('h4', { lang }, review.title),
-          h('p', { class: 'marginalia__text', lang }, review.body),
-          meta,
-          reply,
-          reactions(review),
-        ),
-      );
-      shown.set(review.id, item);
+        shown.set(review.id, item);
+      }
       return item;
     }
 
     /** Shows `review` (published) in the list: in its old place if listed, else at the top. */
     function showReview(review) {
-      const old = shown.get(review.id);
       const item = renderReview(review);
-      if (old?.isConnected) old.replaceWith(item);
-      else list.prepend(item);
-      reviews.hidden = false;
+      if (!item.isConnected) list.prepend(item);
+      unlist(review.id, 1);
     }
 
-    function unlist(reviewId) {
-      shown.get(reviewId)?.remove();
-      shown.delete(reviewId);
-      reviews.hidden = list.children.length === 0 && listError.hidden;
+    /** Takes a review out of the list (unless `keep`) and from behind the button. */
+    function unlist(reviewId, keep) {
+      if (!keep) shown.get(reviewId)?.remove(), shown.delete(reviewId);
+      pending.delete(reviewId);
+      fresh.hidden = !pending.size;
+      fresh.textContent = t('fresh', pending.size) + ' — ' + t('show');
+      reviews.hidden = !list.children.length && listError.hidden && fresh.hidden;
     }
 
     /** Loads the first page (fromStart) or the next one; resolves to the list items it added. */
@@ -642,13 +652,15 @@
         if (fromStart) {
           list.replaceChildren();
           shown.clear();
+          pending.clear();
         }
         const added = page.items.filter((review) => !shown.has(review.id)).map(renderReview);
         list.append(...added);
         cursor = page.next_cursor;
         more.hidden = !cursor;
         listError.hidden = true;
-        reviews.hidden = list.children.length === 0;
+        for (const review of page.items) pending.delete(review.id);
+        unlist();
         return added;
       } catch {
         if (!request.signal.aborted) {
@@ -674,6 +686,85 @@
         more.focus();
       }
     });
+
+    // Live updates (docs/widget.md): the article's event stream, else polling.
+    fresh.addEventListener('click', async () => {
+      const count = pending.size;
+      if (sort.value === 'newest') for (const review of pending.values()) showReview(review);
+      else await loadReviews(true);
+      list.firstChild?.firstChild.focus();
+      announce(t('shown', count));
+    });
+    /** A published review: updated in place when shown, else counted on the button. */
+    const published = (review) => {
+      if (shown.has(review.id)) return renderReview(review);
+      if (!pending.has(review.id)) announce(t('fresh', pending.size + 1));
+      pending.set(review.id, review);
+      unlist();
+    };
+    const handlers = {
+      'review.published': published,
+      'review.updated': (review) => (shown.has(review.id) ? renderReview(review) : pending.has(review.id) && pending.set(review.id, review)),
+      'review.removed': (review) => unlist(review.id),
+      stats: renderStats,
+      reload: () => loadReviews(true),
+    };
+    handlers['review.replied'] = handlers['review.updated'];
+
+    // Every ~30 s the first page and the stats, with the ETag of the last answer: a 304 when
+    // unchanged. Where no ETag is readable (CORS), the HTTP cache revalidates ('no-cache').
+    const tags = {};
+    const check = async (url) => {
+      const tag = tags[url];
+      const response = await fetch(url, {
+        credentials: 'omit',
+        cache: tag ? 'no-store' : 'no-cache',
+        headers: tag ? { 'If-None-Match': tag } : undefined,
+      });
+      if (response.status !== 200) return;
+      tags[url] = response.headers.get('ETag');
+      return response.json();
+    };
+    let timer;
+    let polls = 0;
+    let known; // ids polled before: not new
+    async function poll() {
+      clearTimeout(timer);
+      timer = setTimeout(poll, 27e3 + Math.random() * 6e3);
+      // Every tenth time, try streaming again.
+      if (++polls % 10 === 0) return listen();
+      if (document.hidden) return;
+      try {
+        const { items = [] } = (await check(`${articleUrl}/reviews?sort=newest&limit=${PAGE_SIZE}`)) || {};
+        for (const review of items) if (shown.has(review.id) || (known && !known.has(review.id))) published(review);
+        known = new Set([...(known || []), ...items.map((review) => review.id)]);
+        const stats = await check(articleUrl + '/stats');
+        if (stats) renderStats(stats);
+      } catch {}
+    }
+    function listen() {
+      if (!window.EventSource) return poll();
+      const source = new EventSource(articleUrl + '/live');
+      let opened;
+      source.onopen = () => {
+        opened = 1;
+        clearTimeout(timer);
+      };
+      // Refused (CLOSED), or never opened: poll. Else the browser resumes (Last-Event-ID). A
+      // stream that worked (a draining node) is tried again at the second poll.
+      source.onerror = () => {
+        if (opened && source.readyState < 2) return;
+        source.close();
+        if (opened) polls = 8;
+        poll();
+      };
+      for (const [name, handle] of Object.entries(handlers)) {
+        source.addEventListener(name, (event) => {
+          revalidate = true; // later reads skip the HTTP cache
+          handle(JSON.parse(event.data));
+        });
+      }
+    }
 
     // The form. Validation is the server's: its rules (trimming, NFC, invisible characters) are the
     // ones that count, and its field errors are shown next to their fields. The same form edits
@@ -930,6 +1021,7 @@
 
     loadStats();
     loadReviews(true);
+    listen();
     const root = h(
       'section',
       { class: 'marginalia', lang, 'data-theme': theme, 'aria-labelledby': id + '-heading' },

@@ -487,6 +487,32 @@ async fn a_stream_belongs_to_one_site_and_answers_only_its_origins() {
         allowed.headers()["access-control-allow-origin"],
         "https://uk.example.org"
     );
+    // A browser that resumes sends the last event's id; a widget that polls revalidates.
+    let preflight = app
+        .client
+        .request(Method::OPTIONS, app.url(&site_stream))
+        .header("origin", "https://uk.example.org")
+        .header("access-control-request-method", "GET")
+        .header(
+            "access-control-request-headers",
+            "last-event-id,if-none-match",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{preflight:?}");
+    let stats = app
+        .client
+        .get(app.url(&format!("/sites/uk/v1/articles/{ARTICLE}/stats")))
+        .header("origin", "https://uk.example.org")
+        .send()
+        .await
+        .unwrap();
+    let exposed = stats.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(exposed.contains("etag"), "{exposed}");
     let foreign = from("https://elsewhere.example.com").await;
     assert!(
         foreign

@@ -7,13 +7,18 @@
 //   approved with the keyboard only, it is in the public list and the article's stats;
 // - three reviews selected with x and rejected with r are rejected; one more rejected and undone
 //   with u is pending again, and the three stay rejected;
-// - a review submitted while the console is open appears without a reload;
+// - the queue is live (the moderators' stream, GET /v1/moderation/live, read with fetch and the key
+//   in its header): on the pending tab, with a card focused and selected, a held review posted
+//   through the API appears at the end without a reload and without a read of the queue, the
+//   counts follow, and focus, selection and scroll position stay; a review another editor
+//   rejects leaves the list by itself;
 // - a reply written with e is in the public review (shortcut letters typed in it stay text);
 // - the article view draws the chart (SVG bars and points), the histogram and the language mix,
 //   and its settings change the article;
 // - the audit log filters and downloads CSV; the help overlay keeps focus and closes with Esc;
 // - while the database is down (a 503, routed by the test) the console says it is retrying;
-// - a key revoked while in use sends the editor back to sign-in with the reason; a moderator sees
+// - a key revoked while in use sends the editor back to sign-in with the reason, by itself (its
+//   stream ends with `closing: revoked`), to where it was after signing in again; a moderator sees
 //   that integrations need an admin key; an admin sees endpoints and deliveries, redelivers,
 //   disables and enables, and rotates the secret (shown once);
 // - Ukrainian labels after switching, remembered across a reload, with <html lang="uk">;
@@ -55,6 +60,10 @@ const started = Date.now();
 const problems = [];
 const audits = [];
 const overflow = [];
+// The moderators' live stream: the status of every opening, and reads of the queue (which a live
+// arrival must not need), as the page made them.
+const streams = [];
+const queueReads = [];
 
 // --- the API, as a script would use it ---------------------------------------------------------
 
@@ -90,6 +99,24 @@ async function watch(context, page) {
     if (/Content Security Policy/i.test(message.text())) problems.push(message.text());
   });
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('response', (response) => {
+    const { pathname, search } = new URL(response.url());
+    if (pathname.endsWith('/v1/moderation/live')) {
+      streams.push(response.status());
+      // The key goes in the header, never in the address.
+      if (search || Object.values(keys).some((key) => response.url().includes(key))) problems.push(`a key in ${response.url()}`);
+    }
+    if (pathname.endsWith('/v1/moderation/queue')) queueReads.push(response.url());
+  });
+}
+
+/** Resolves once a stream has opened (answered 200) after the first `after` openings. */
+async function streamOpen(after = 0) {
+  const deadline = Date.now() + 15_000;
+  while (!streams.slice(after).includes(200)) {
+    assert.ok(Date.now() < deadline, `the moderators' stream did not open: ${JSON.stringify(streams)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** axe-core on the whole page. It is evaluated through the DevTools protocol, which the page's
@@ -213,10 +240,17 @@ async function moderate(page, ids) {
   await page.locator('.tab[data-tab="pending"] .tab__count', { hasText: String(counts.pending) }).waitFor();
 
   // This article's queue only (the filter goes to the address, and the API's article_id).
+  // The hash changes before the view redraws: wait for the filtered read, not for any card (the
+  // whole queue's cards could still be there).
+  const filtered = page.waitForResponse((response) => {
+    const url = new URL(response.url());
+    return url.pathname.endsWith('/v1/moderation/queue') && url.searchParams.get('article_id') === article;
+  });
   await page.getByLabel('Article id').fill(article);
   await page.keyboard.press('Enter');
   await page.waitForFunction((id) => location.hash === `#/queue/pending?article_id=${id}`, article);
-  await page.locator('.card').first().waitFor();
+  assert.equal((await filtered).status(), 200);
+  await page.locator(`.card[data-id="${ids.shouting}"]`).waitFor();
   const shown = await page.locator('.card').evaluateAll((cards) => cards.map((card) => card.dataset.id));
   assert.deepEqual(shown, [ids.caught, ...ids.links, ids.shouting], 'the article’s held reviews, oldest first');
 
@@ -279,20 +313,58 @@ async function moderate(page, ids) {
   await help.waitFor({ state: 'detached' });
   assert.equal(await focusedCard(page), ids.shouting, 'focus returns to the review');
 
-  // A review arriving while the console is open appears by itself (in the whole queue).
+  // The live queue. On the whole pending queue, the editor is on a card and has selected it; the
+  // page is scrolled. A review held for a pre-moderated article arrives through the API.
   await page.getByRole('button', { name: 'Clear' }).click();
   await page.waitForFunction(() => location.hash === '#/queue/pending');
-  await page.locator(`.card[data-id="${ids.shouting}"]`).waitFor();
+  const shouting = page.locator(`.card[data-id="${ids.shouting}"]`);
+  await shouting.waitFor();
+  await shouting.focus();
+  await page.keyboard.press('x');
+  await page.locator('.bulk__count', { hasText: '1 selected' }).waitFor();
+  await page.evaluate(() => window.scrollTo(0, 120));
+  await streamOpen();
+  const place = () =>
+    page.evaluate(() => ({
+      focused: document.activeElement.closest('.card')?.dataset.id ?? null,
+      selected: [...document.querySelectorAll('.card--selected')].map((card) => card.dataset.id),
+      checked: [...document.querySelectorAll('.card__checkbox:checked')].length,
+      scroll: Math.round(window.scrollY),
+    }));
+  const kept = await place();
+  assert.deepEqual([kept.focused, kept.selected, kept.checked], [ids.shouting, [ids.shouting], 1]);
+  assert.ok(kept.scroll > 0, 'the page is scrolled');
   await page.evaluate(() => (window.notReloaded = true));
+  const cardCount = await page.locator('.card').count();
+  const reads = queueReads.length;
+  assert.ok(reads > 0, 'the queue reads are seen');
   const fresh = await submit(premoderated, {
     rating: 4,
     body: 'Щойно прочитала: бракує мапи, але пояснення про Кунар дуже доречне.',
     author_name: 'Марта',
   });
-  await page.locator(`.card[data-id="${fresh}"]`).waitFor({ timeout: 15_000 });
-  assert.ok(await page.evaluate(() => window.notReloaded), 'no reload');
+  assert.ok((await queueIds('pending', premoderated)).includes(fresh), 'the pre-moderated article held it');
   const { pending } = await call('/v1/moderation/counts', { key: keys.moderator });
-  await page.locator('.tab[data-tab="pending"] .tab__count', { hasText: String(pending) }).waitFor();
+  // Well within the 30 s of the poll that stands in while the stream is down.
+  await page.locator(`.card[data-id="${fresh}"]`).waitFor({ timeout: 10_000 });
+  assert.equal(queueReads.length, reads, 'it came on the stream: the queue was not read again');
+  assert.ok(await page.evaluate(() => window.notReloaded), 'no reload');
+  await page.locator('.tab[data-tab="pending"] .tab__count', { hasText: new RegExp(`^${pending}$`) }).waitFor();
+  await page.locator('#nav-pending', { hasText: new RegExp(`^${pending}$`) }).waitFor();
+  const order = await page.locator('.card').evaluateAll((cards) => cards.map((card) => card.dataset.id));
+  assert.equal(order.length, cardCount + 1, 'one card more');
+  assert.equal(order.at(-1), fresh, 'at the end of the queue (oldest first), shifting nothing above');
+  assert.deepEqual(await place(), kept, 'focus, selection and scroll position are unchanged');
+  assert.equal(await page.locator('.bulk__count').innerText(), '1 selected');
+  await page.locator('#announcer', { hasText: '1 new review arrived.' }).waitFor();
+  // Another editor rejects it: it leaves by itself, and the counts follow; the place stays.
+  await call('/v1/moderation/actions', { key: keys.admin, method: 'POST', body: { action: 'reject', review_ids: [fresh], note: 'browser test' } });
+  await page.locator(`.card[data-id="${fresh}"]`).waitFor({ state: 'detached', timeout: 10_000 });
+  await page.locator('.tab[data-tab="pending"] .tab__count', { hasText: new RegExp(`^${pending - 1}$`) }).waitFor();
+  assert.deepEqual(await place(), kept, 'focus, selection and scroll position are still unchanged');
+  assert.equal(queueReads.length, reads, 'still without reading the queue');
+  await page.keyboard.press('x');
+  await page.locator('.bulk__count', { hasText: '0 selected' }).waitFor();
 
   // The flagged tab, and a reply with e.
   await page.getByRole('link', { name: /^Flagged/ }).click();
@@ -456,13 +528,17 @@ async function revocation(page) {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to the editors’ console' }).waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'sign-out forgets the key');
+  const opened = streams.length;
   await page.keyboard.type(keys.revoked);
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Moderation queue' }).waitFor();
-  execFileSync(env.MARGINALIA_BIN, ['keys', 'revoke', env.REVOKED_KEY_ID], { stdio: 'ignore' });
-  // The next call, here the audit log's, meets the 401.
   await page.getByRole('link', { name: 'Audit log' }).click();
-  await page.locator('.notice', { hasText: 'no longer accepts the key' }).waitFor();
+  await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+  await page.locator('table.log tbody tr').first().waitFor();
+  await streamOpen(opened);
+  execFileSync(env.MARGINALIA_BIN, ['keys', 'revoke', env.REVOKED_KEY_ID], { stdio: 'ignore' });
+  // No call of the editor's meets the 401: the key's stream ends with `closing: revoked`.
+  await page.locator('.notice', { hasText: 'no longer accepts the key (the key was revoked)' }).waitFor({ timeout: 15_000 });
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);
 }
 
@@ -793,6 +869,9 @@ try {
 } finally {
   await browser.close();
   receiver.close();
+  // The service's webhook worker keeps its connections to the receiver open for reuse: without
+  // this, the test's process would wait for them to time out (about 90 s) before it ends.
+  receiver.closeAllConnections();
 }
 
 // Moderate violations fail the run as well; a minor one is reported. An exception would be named

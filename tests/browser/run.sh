@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The review widget and the editors' console in a real browser: Debian's chromium driven by
 # playwright-core (which never downloads a browser), against the service on a private throwaway
-# PostgreSQL cluster. See widget.test.mjs, docs.test.mjs and console.test.mjs for what they prove.
+# PostgreSQL cluster. See sse.test.mjs, widget.test.mjs, docs.test.mjs and console.test.mjs for what
+# they prove.
 #
 #   bash tests/browser/run.sh                     # needs a built target/debug/marginalia
 #   WRITE_SCREENSHOT=1 bash tests/browser/run.sh  # also refreshes docs/widget-screenshot.png,
@@ -18,6 +19,8 @@ export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
 # Pinned playwright-core and axe-core, exactly as package-lock.json says.
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+# The console's Server-Sent Events parser on its own: no browser, no service.
+node tests/browser/sse.test.mjs
 
 # Every submission comes from 127.0.0.1: the per-address limit would cut the test short.
 export MARGINALIA_RATE_LIMIT_REVIEWS=0

@@ -16,6 +16,15 @@
 //   from the keyboard, in Ukrainian and English;
 // - under the demo's Content-Security-Policy nothing is refused, no request leaves the service's
 //   origin, and no cookie or storage is used;
+// - live updates on the article's stream (GET /v1/articles/{id}/live): a review posted through the
+//   API while the page is open makes a "N new reviews — show" button (Ukrainian plural forms)
+//   announced in the polite live region, and does not move the list; the button shows them at the
+//   top from the keyboard and focuses the newest; the stats change with no read of the stats; an
+//   edit changes the shown review in place and a deletion takes it out (of the list, and of the
+//   button's count before it was shown);
+// - with the stream refused (routed to a 503, as a proxy or a draining node would), the widget polls
+//   the first page and the stats every ~30 s (the test moves the page's clock) with If-None-Match,
+//   gets 304s while nothing changed, and a review posted meanwhile still makes the button;
 // - axe-core finds no moderate, serious or critical violation, in the light and the dark theme;
 // - js + css as served gzip-encoded stay within the size budget (sizes printed plain, gzip, brotli).
 
@@ -33,7 +42,11 @@ const premoderated = process.env.PREMODERATED_ARTICLE_ID;
 const site = process.env.SITE_ID;
 assert.ok(base && article && premoderated, 'run me through tests/browser/run.sh');
 // Gzip-encoded, js + css: what a first visit downloads (brotli, which browsers prefer, is smaller).
-const SIZE_BUDGET = 16 * 1024;
+// 16 KiB until live updates (issue 23): the event stream, the "new reviews" button with its
+// strings in both languages, the polling fallback and in-place updates took the pair from
+// 16,247 B to about 17.4 KB after the new code's comments were cut back. 17.5 KiB, not more, so
+// that the next feature has to find its own room again.
+const SIZE_BUDGET = 17.5 * 1024;
 // axe rules whose moderate (or worse) findings do not fail the test, each with the reason.
 const EXCUSED = {};
 const PAGE_SIZE = 10; // as in widget.js
@@ -86,6 +99,31 @@ async function sizes() {
     size[encoding] = { js, css: stylesheet, total: js + stylesheet };
   }
   return size;
+}
+
+/** Posts a review through the API (as another reader would); resolves to the published review
+ * with its edit token. */
+async function create(articleId, review) {
+  const response = await fetch(`${base}/v1/articles/${articleId}/reviews`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(review),
+  });
+  const text = await response.text();
+  assert.equal(response.status, 201, text);
+  const created = JSON.parse(text);
+  assert.equal(created.status, 'published', 'a review of this article is published at once');
+  return created;
+}
+
+/** Edits (a body) or deletes (none) a review with its edit token, as its author would. */
+async function authorChanges(review, body) {
+  const response = await fetch(`${base}/v1/reviews/${review.id}`, {
+    method: body ? 'PATCH' : 'DELETE',
+    headers: { 'X-Edit-Token': review.edit_token, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  assert.equal(response.status, body ? 200 : 204, await response.text());
 }
 
 async function post(articleId, [rating, author_name, title, body]) {
@@ -718,6 +756,152 @@ async function siteWidget(browser) {
   await context.close();
 }
 
+/** The id of the review that has focus (inside the widget's shadow root). */
+const focusedReview = (page) =>
+  page.evaluate(() => document.querySelector('marginalia-reviews').shadowRoot.activeElement?.closest('li')?.dataset.reviewId ?? null);
+
+/** Live updates on the article's stream: what another reader posts, edits and deletes while the
+ * page is open, and the stats. */
+async function liveUpdates(browser) {
+  const context = await browser.newContext({ viewport, locale: 'uk-UA' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  watch(page);
+  const statsReads = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname.endsWith('/stats')) statsReads.push(request.url());
+  });
+  const streamed = page.waitForResponse((response) => new URL(response.url()).pathname === `/v1/articles/${article}/live`);
+  await open(page, article);
+  const stream = await streamed;
+  assert.equal(stream.status(), 200, 'the stream opened');
+  assert.match(stream.headers()['content-type'], /^text\/event-stream/);
+  const items = page.locator('.marginalia__list > li');
+  await until(async () => (await items.count()) === PAGE_SIZE, 'the first page of reviews is shown');
+  const top = await items.first().getAttribute('data-review-id');
+  const region = page.locator('.marginalia [role=status]');
+  assert.equal(await region.getAttribute('aria-live'), 'polite');
+  const announced = (text) => until(async () => (await region.textContent()) === text, `“${text}” announced`);
+  const fresh = page.locator('.marginalia__fresh');
+  assert.ok(await fresh.isHidden(), 'no button before anything is new');
+  const reads = statsReads.length;
+  assert.ok(reads > 0, 'the stats reads are seen');
+
+  // Another reader's review: a button, announced; the list stays where it was; the stats follow.
+  const first = await create(article, {
+    rating: 2,
+    author_name: 'Читачка з ефіру',
+    body: 'Живий відгук: новина оновлюється, а цифри в тексті вже застаріли.',
+  });
+  await fresh.filter({ hasText: /^1 новий відгук — показати$/ }).waitFor();
+  await announced('1 новий відгук');
+  assert.equal(await items.first().getAttribute('data-review-id'), top, 'the list did not move');
+  assert.equal(await items.count(), PAGE_SIZE, 'nothing was added under the reader');
+  let now = await stats(article);
+  await page.locator('.marginalia__count', { hasText: new RegExp(`^${now.review_count} відгук`) }).waitFor();
+  const twoStars = page.locator('.marginalia__histogram li', { hasText: '2 зірки' }).locator('.marginalia__histogram-count');
+  await until(async () => (await twoStars.innerText()) === String(now.histogram['2']), 'the histogram counts it');
+  assert.equal(statsReads.length, reads, 'the stats came on the stream, not from a read');
+
+  const second = await create(article, {
+    rating: 5,
+    author_name: 'Second live reader',
+    body: 'A second live review: the update at the top answers my question about the dates.',
+  });
+  await fresh.filter({ hasText: /^2 нові відгуки — показати$/ }).waitFor();
+  await announced('2 нові відгуки');
+  assert.equal(await items.first().getAttribute('data-review-id'), top, 'still where it was');
+
+  // Shown from the keyboard: both at the top, newest first, and focus on the newest.
+  await fresh.focus();
+  await page.keyboard.press('Enter');
+  await fresh.waitFor({ state: 'hidden' });
+  const ids = await items.evaluateAll((lis) => lis.map((li) => li.dataset.reviewId));
+  assert.deepEqual(ids.slice(0, 3), [second.id, first.id, top], 'the new reviews on top, newest first');
+  assert.equal(ids.length, PAGE_SIZE + 2);
+  assert.equal(await focused(page), 'review', 'focus on a review');
+  assert.equal(await focusedReview(page), second.id, 'the newest');
+  await announced('Показано ще 2 відгуки');
+
+  // Its author edits the first one: changed in place, with focus and place kept.
+  await authorChanges(first, { body: 'Живий відгук, виправлений: цифри в тексті вже оновили.' });
+  await items.nth(1).getByText('Живий відгук, виправлений').waitFor();
+  assert.equal(await items.nth(1).getAttribute('data-review-id'), first.id);
+  assert.match(await items.nth(1).locator('.marginalia__meta').innerText(), /змінено/);
+  assert.equal(await focusedReview(page), second.id, 'focus stays');
+  // And deletes it: gone from the list, and from the stats.
+  await authorChanges(first);
+  await page.locator(`.marginalia__list > li[data-review-id="${first.id}"]`).waitFor({ state: 'detached' });
+  now = await stats(article);
+  await page.locator('.marginalia__count', { hasText: new RegExp(`^${now.review_count} відгук`) }).waitFor();
+
+  // A review deleted before the reader showed it leaves the button's count.
+  const third = await create(article, { rating: 4, body: 'Третій живий відгук, який автор одразу видалить.' });
+  await fresh.filter({ hasText: /^1 новий відгук — показати$/ }).waitFor();
+  await authorChanges(third);
+  await fresh.waitFor({ state: 'hidden' });
+  assert.equal(statsReads.length, reads, 'every stats change came on the stream');
+  await context.close();
+}
+
+/** The polling fallback: the stream refused (a 503, as a buffering proxy's refusal or a draining
+ * node), the widget reads the first page and the stats with If-None-Match every ~30 s. The page's
+ * clock is moved on rather than waited for. */
+async function polling(browser) {
+  const context = await browser.newContext({ viewport, locale: 'uk-UA' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  watch(page);
+  await page.clock.install();
+  let refused = 0;
+  await page.route('**/live', (route) => {
+    refused += 1;
+    return route.fulfill({
+      status: 503,
+      contentType: 'application/problem+json',
+      body: JSON.stringify({ type: 'urn:marginalia:problem:unavailable', title: 'Service unavailable', status: 503 }),
+    });
+  });
+  const reads = [];
+  page.on('response', (response) => {
+    const url = new URL(response.url());
+    const kind =
+      url.pathname === `/v1/articles/${article}/stats` ? 'stats'
+      : url.pathname === `/v1/articles/${article}/reviews` && url.searchParams.get('sort') === 'newest' && !url.searchParams.has('cursor') ? 'page'
+      : null;
+    if (kind) reads.push({ kind, status: response.status(), tag: response.request().headers()['if-none-match'] ?? null });
+  });
+  const count = (kind, status, conditional) =>
+    reads.filter((read) => read.kind === kind && (!status || read.status === status) && (!conditional || read.tag)).length;
+  await open(page, article);
+  const items = page.locator('.marginalia__list > li');
+  await until(async () => (await items.count()) === PAGE_SIZE, 'the first page of reviews is shown');
+  // The widget's own reads, and at once the first poll: its answers' ETags are the next poll's.
+  await until(async () => refused === 1 && count('page', 200) >= 2 && count('stats', 200) >= 2, 'the stream refused, a first poll');
+  assert.equal(count('page', 0, true) + count('stats', 0, true), 0, 'nothing conditional yet');
+
+  // ~30 s later, nothing has changed: two conditional reads, two 304s.
+  await page.clock.fastForward(35_000);
+  await until(async () => count('page', 304, true) === 1 && count('stats', 304, true) === 1, 'a poll answered 304');
+  const fresh = page.locator('.marginalia__fresh');
+  assert.ok(await fresh.isHidden(), 'nothing new');
+
+  // A review posted meanwhile: the next poll's page is new (200), and so is the button.
+  const posted = await create(article, { rating: 3, body: 'Відгук, який прийде опитуванням, бо потік заблоковано.' });
+  await page.clock.fastForward(35_000);
+  await until(async () => count('page', 200, true) === 1, 'a poll read the changed page');
+  await fresh.filter({ hasText: /^1 новий відгук — показати$/ }).waitFor();
+  const top = await items.first().getAttribute('data-review-id');
+  assert.notEqual(top, posted.id, 'the list did not move');
+  const now = await stats(article);
+  await page.locator('.marginalia__count', { hasText: new RegExp(`^${now.review_count} відгук`) }).waitFor();
+  await fresh.click();
+  assert.equal(await items.first().getAttribute('data-review-id'), posted.id, 'shown at the top');
+  assert.equal(await focusedReview(page), posted.id, 'and focused');
+  assert.equal(refused, 1, 'the stream was tried once, then polling');
+  await context.close();
+}
+
 async function auditor(browser, colorScheme) {
   // axe is injected as an inline script, which the demo's policy refuses: this context bypasses
   // CSP, and only audits (the reader's context above enforces it).
@@ -752,6 +936,8 @@ try {
   await hostile(browser);
   await actions(browser);
   await siteWidget(browser);
+  await liveUpdates(browser);
+  await polling(browser);
   await auditor(browser, 'light');
   await auditor(browser, 'dark');
 } finally {

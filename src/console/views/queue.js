@@ -154,8 +154,10 @@ export function render({ route, refreshCounts, counts }) {
       return true;
     },
     counts: showCounts,
-    // New arrivals have the newest ids; a newly flagged review does not, so Flagged waits for a reload.
+    // Polled (while the live stream is down), new arrivals have the newest ids; a newly flagged
+    // review does not, so Flagged waits for the stream or a reload.
     poll: () => (tab === 'flagged' ? undefined : list?.pollNew()),
+    live: (type, data) => list?.live(type, data),
     key: (event) => list?.key(event) ?? false,
     destroy: () => list?.destroy(),
   };
