@@ -10,9 +10,8 @@ use uuid::Uuid;
 use super::live::{self, LiveChange};
 use super::moderation::{self, Change, Entry, Render};
 use super::{with_connection, StoreError};
-use crate::db::schema::{articles, review_flags, review_votes, reviews};
+use crate::db::schema::{review_flags, review_votes, reviews};
 use crate::db::Pool;
-use crate::domain::article::Lifecycle;
 use crate::domain::live::LiveKind;
 use crate::domain::moderation::ReasonCode;
 use crate::domain::reaction::{self, FlagNote, FlagReason};
@@ -34,12 +33,7 @@ async fn lock_published(
     reviews::table
         .filter(reviews::id.eq(id))
         .filter(reviews::status.eq(ReviewStatus::Published.as_str()))
-        .filter(diesel::dsl::not(diesel::dsl::exists(
-            articles::table
-                .filter(articles::site_id.eq(reviews::site_id))
-                .filter(articles::article_id.eq(reviews::article_id))
-                .filter(articles::lifecycle.eq(Lifecycle::Deleted.as_str())),
-        )))
+        .filter(super::reviews::of_an_article_shown())
         .select((
             reviews::helpful_count,
             reviews::unhelpful_count,

@@ -418,18 +418,39 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
     }
 }
 
+type OfAnArticleShown = diesel::dsl::not<
+    diesel::dsl::exists<
+        diesel::dsl::Filter<
+            diesel::dsl::Filter<
+                diesel::dsl::Filter<
+                    articles::table,
+                    diesel::dsl::Eq<articles::site_id, reviews::site_id>,
+                >,
+                diesel::dsl::Eq<articles::article_id, reviews::article_id>,
+            >,
+            diesel::dsl::Eq<articles::lifecycle, &'static str>,
+        >,
+    >,
+>;
+
+/// A review's article is not deleted: a deleted article's reviews are hidden from every public
+/// read and take no reactions (one primary-key probe of the article).
+pub(super) fn of_an_article_shown() -> OfAnArticleShown {
+    diesel::dsl::not(diesel::dsl::exists(
+        articles::table
+            .filter(articles::site_id.eq(reviews::site_id))
+            .filter(articles::article_id.eq(reviews::article_id))
+            .filter(articles::lifecycle.eq(Lifecycle::Deleted.as_str())),
+    ))
+}
+
 /// A published review by id.
 pub async fn get_published(pool: &Pool, id: Uuid) -> Result<Option<PublicReviewRow>, StoreError> {
     with_connection(pool, async |conn| {
         Ok(reviews::table
             .find(id)
             .filter(reviews::status.eq(ReviewStatus::Published.as_str()))
-            .filter(diesel::dsl::not(diesel::dsl::exists(
-                articles::table
-                    .filter(articles::site_id.eq(reviews::site_id))
-                    .filter(articles::article_id.eq(reviews::article_id))
-                    .filter(articles::lifecycle.eq(Lifecycle::Deleted.as_str())),
-            )))
+            .filter(of_an_article_shown())
             .select(PublicReviewRow::as_select())
             .first(conn)
             .await
@@ -450,12 +471,7 @@ pub async fn published_among(
         Ok(reviews::table
             .filter(reviews::id.eq_any(ids))
             .filter(reviews::status.eq(ReviewStatus::Published.as_str()))
-            .filter(diesel::dsl::not(diesel::dsl::exists(
-                articles::table
-                    .filter(articles::site_id.eq(reviews::site_id))
-                    .filter(articles::article_id.eq(reviews::article_id))
-                    .filter(articles::lifecycle.eq(Lifecycle::Deleted.as_str())),
-            )))
+            .filter(of_an_article_shown())
             .select(PublicReviewRow::as_select())
             .load(conn)
             .await?)
