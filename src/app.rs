@@ -34,6 +34,7 @@ use crate::live::Live;
 use crate::metrics;
 use crate::rate_limit::{self, Limit, LimitedWrite};
 use crate::read_cache::ReadCache;
+use crate::readers::{ReaderTokens, Readers};
 use crate::replicas::Replicas;
 use crate::sites::SiteDirectory;
 use crate::state::{AbuseSettings, AppState, Draining, ModerationSettings, WebhookSettings};
@@ -291,6 +292,9 @@ fn build_worker(
     ))
 }
 
+/// How long fetching a site's JSON Web Key Set may take (a reader's submission waits for it).
+const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// What every request sees, from the settings.
 fn app_state(
     settings: &Settings,
@@ -324,6 +328,15 @@ fn app_state(
         ),
         draining: Draining::default(),
         live: Live::new(settings.live.clone()),
+        readers: Readers {
+            tokens: ReaderTokens::default(),
+            fetcher: Sender::new(
+                target_policy(&settings.webhooks),
+                settings.webhooks.loopback_only,
+                JWKS_FETCH_TIMEOUT,
+            )
+            .map_err(|error| BuildError::Config(error.to_string()))?,
+        },
     })
 }
 
@@ -507,6 +520,8 @@ fn cors(directory: Arc<SiteDirectory>) -> Cors {
             // stream, and a browser resumes a stream with the last event's id.
             "if-none-match",
             "last-event-id",
+            // A signed-in reader's token (docs/readers.md).
+            "marginalia-reader",
         ])
         .expose_headers([
             "location",

@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 
 use crate::auth::{self, AuthError};
 use crate::client::ClientError;
-use crate::domain::FieldError;
+use crate::domain::reader::{TokenRefusal, READER_HEADER};
+use crate::domain::{FieldError, FieldErrorCode};
 use crate::live::LiveError;
 use crate::rate_limit::{LimitError, OverLimit};
 use crate::store::webhook_endpoints::MAX_ENDPOINTS;
@@ -32,6 +33,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// A reader token refused, or missing where the site wants one.
+    #[error("reader token refused ({code}): {refusal}", code = .0.code(), refusal = .0)]
+    ReaderRefused(TokenRefusal),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -88,6 +92,15 @@ impl ApiError {
             | Self::Validation(errors)
             | Self::NotFoundItems { errors, .. } => errors.clone(),
             Self::Refused(refusal) => refusal.errors().to_vec(),
+            Self::ReaderRefused(refusal) => vec![FieldError::new(
+                READER_HEADER,
+                if *refusal == TokenRefusal::Required {
+                    FieldErrorCode::Required
+                } else {
+                    FieldErrorCode::Format
+                },
+                format!("{}: {refusal}", refusal.code()),
+            )],
             _ => Vec::new(),
         };
         let detail = match self {
@@ -358,7 +371,7 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::ReaderRefused(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::NotFoundItems { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -467,6 +480,7 @@ impl From<crate::services::ServiceError> for ApiError {
     fn from(error: crate::services::ServiceError) -> Self {
         match error {
             crate::services::ServiceError::Invalid(errors) => Self::Validation(errors),
+            crate::services::ServiceError::Reader(refusal) => Self::ReaderRefused(refusal),
             crate::services::ServiceError::Store(error) => error.into(),
         }
     }

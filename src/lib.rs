@@ -23,6 +23,7 @@ pub mod live;
 pub mod metrics;
 pub mod rate_limit;
 pub mod read_cache;
+pub mod readers;
 pub mod replicas;
 pub mod services;
 pub mod sites;

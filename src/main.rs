@@ -140,6 +140,8 @@ impl Sites {
                         cms_secrets: given(flags.cms_secrets),
                         rate_limit_reviews: flags.rate_limit_reviews.map(Some),
                         rate_limit_reactions: flags.rate_limit_reactions.map(Some),
+                        // A JSON object: set through `PUT /v1/sites/{site_id}`.
+                        reader_tokens: None,
                     }),
                 }
             }

@@ -11,13 +11,16 @@ use std::time::{Duration, Instant};
 use crate::db::Pool;
 use crate::domain::language::LanguageDetector;
 use crate::domain::moderation::ModerationMode;
+use crate::domain::reader::ReaderTokenSettings;
 use crate::domain::site::SiteId;
 use crate::live::Live;
 use crate::rate_limit::{Limit, LimitedWrite};
+use crate::readers::ReaderTokens;
 use crate::replicas::Replicas;
 use crate::state::AppState;
 use crate::store::sites::SiteRow;
 use crate::store::{self, StoreError};
+use crate::webhooks::sender::Sender;
 use crate::webhooks::signature::Secret;
 
 /// How long the directory trusts what it read of the `sites` table.
@@ -249,6 +252,25 @@ impl SiteDirectory {
     }
 }
 
+/// The site's reader tokens, if it has settings for them: the previous state's while the
+/// settings stay the same (with the keys fetched meanwhile).
+fn reader_tokens(
+    site: &SiteId,
+    row: &SiteRow,
+    previous: Option<&AppState>,
+    fetcher: &Sender,
+) -> Option<ReaderTokens> {
+    let settings = serde_json::from_value::<ReaderTokenSettings>(row.reader_tokens.clone()?)
+        .inspect_err(|error| tracing::error!(site = %site, %error, "the site's reader tokens"))
+        .ok()?;
+    match previous.map(|previous| &previous.readers.tokens) {
+        Some(tokens) if tokens.built_from(&settings) => Some(tokens.clone()),
+        _ => ReaderTokens::new(site.as_str(), &settings, fetcher.clone())
+            .inspect_err(|error| tracing::error!(site = %site, %error, "the site's reader tokens"))
+            .ok(),
+    }
+}
+
 /// A site's state: the installation's, with the site's own settings where it has them. What
 /// outlives a change of settings comes from the `previous` state: the read cache, and the rate
 /// limits' buckets while their rate stays. A stored setting that no longer parses (the API
@@ -313,6 +335,9 @@ fn site_state(installation: &AppState, row: &SiteRow, previous: Option<&AppState
     }
     if let Some(name) = &row.newsroom_name {
         moderation.newsroom_name = Arc::from(name.as_str());
+    }
+    if let Some(tokens) = reader_tokens(&site, row, previous, &state.readers.fetcher) {
+        state.readers.tokens = tokens;
     }
     if let Some(secrets) = &row.cms_secrets {
         match secrets.iter().map(|s| Secret::parse(s)).collect() {

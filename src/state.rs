@@ -15,6 +15,7 @@ use crate::domain::moderation::{ModerationMode, Rules};
 use crate::live::Live;
 use crate::rate_limit::Limit;
 use crate::read_cache::ReadCache;
+use crate::readers::Readers;
 use crate::replicas::Replicas;
 use crate::store::{self, StoreError};
 use crate::tokens::ClientDigests;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub draining: Draining,
     /// This node's live streams.
     pub live: Live,
+    /// The site's reader tokens.
+    pub readers: Readers,
 }
 
 /// Set once the process was asked to stop: it still serves, but tells load balancers (readiness

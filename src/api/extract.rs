@@ -18,6 +18,7 @@ use crate::domain::live::{Cursor, MalformedCursor};
 use crate::domain::page::PageQuery;
 use crate::domain::position::Position;
 use crate::domain::query::{day_range_from_pairs, ExportQuery, LogQuery, QueueFilter};
+use crate::domain::reader::{TokenRefusal, READER_HEADER};
 use crate::domain::review::IdempotencyKey;
 use crate::domain::site::SiteId;
 use crate::domain::stats::DayRange;
@@ -639,6 +640,26 @@ impl FromRequest for LastEventId {
                 }),
         };
         std::future::ready(parsed)
+    }
+}
+
+/// The `Marginalia-Reader` header: a signed-in reader's token, checked by the site's
+/// `readers::ReaderTokens`.
+pub struct ReaderTokenHeader(pub Option<String>);
+
+impl FromRequest for ReaderTokenHeader {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = match req.headers().get(READER_HEADER) {
+            None => Ok(Self(None)),
+            Some(value) => value
+                .to_str()
+                .map(|token| Self(Some(token.trim().to_owned())))
+                .map_err(|_| ApiError::ReaderRefused(TokenRefusal::Malformed)),
+        };
+        std::future::ready(token)
     }
 }
 

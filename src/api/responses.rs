@@ -147,6 +147,17 @@ pub enum Unavailable {
     ServiceUnavailable(Problem),
 }
 
+/// A reader token that is refused, or none where the site takes reviews only from signed-in
+/// readers.
+#[derive(IntoResponses)]
+pub enum ReaderTokenRefused {
+    /// `errors[0]` names `Marginalia-Reader`, its message starting with the class: `required`,
+    /// `not_accepted`, `malformed`, `unsigned`, `algorithm_not_allowed`, `unknown_key`,
+    /// `bad_signature`, `expired`, `not_yet_valid`, `wrong_audience`, `wrong_site`, `bad_claims`.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+}
+
 /// The node holds as many live streams as it may (for all, or for this client's network).
 #[derive(IntoResponses)]
 pub enum TooManyStreams {

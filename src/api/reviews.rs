@@ -11,11 +11,11 @@ use utoipa::ToSchema;
 
 use super::extract::{
     parse_json, EditTokenHeader, IdempotencyKeyHeader, JsonBody, JsonBytes, ListQuery,
-    ReviewIdPath, ReviewWriter,
+    ReaderTokenHeader, ReviewIdPath, ReviewWriter,
 };
 use super::responses::{
-    ArticleNotFound, BadBody, BadParameter, EditTokenRequired, RateLimited, Revalidated,
-    ReviewNotFound, ReviewsClosed, StateConflict, Unavailable,
+    ArticleNotFound, BadBody, BadParameter, EditTokenRequired, RateLimited, ReaderTokenRefused,
+    Revalidated, ReviewNotFound, ReviewsClosed, StateConflict, Unavailable,
 };
 use crate::api::extract::{PublicRead, SiteState};
 use crate::domain::article::ArticleId;
@@ -51,6 +51,8 @@ use crate::views::tagged::TaggedBody;
     "edited_at": null,
     "helpful_count": 0,
     "unhelpful_count": 0,
+    "verified": false,
+    "badges": [],
     "reply": null,
     "edit_token": "edt_q0b6VnKcBbRz1yG0W3c1o2Y8nq0mQ3oXr2vJ8u5s9aE"
 }))]
@@ -78,6 +80,8 @@ pub struct CreatedReview {
         "edited_at": null,
         "helpful_count": 12,
         "unhelpful_count": 1,
+        "verified": true,
+        "badges": ["subscriber"],
         "reply": null
     }],
     "next_cursor": "djEubmV3ZXN0LjAuMDE5YWI1YzQ3YzJlN2Q0MzlhMWU2ZjFiMmMzZDRlNWY"
@@ -105,12 +109,13 @@ pub struct ReviewPage {
     params(
         ("article_id" = ArticleId, Path, description = "The CMS's article id"),
         ("Idempotency-Key" = Option<String>, Header, description = "16 to 255 visible ASCII characters, such as a UUID: makes retries safe for 24 hours"),
+        ("Marginalia-Reader" = Option<String>, Header, description = "A signed-in reader's token from the site's own login (a JWT, docs/readers.md): the review is theirs, under their name and badges"),
     ),
     request_body(content = CreateReviewRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Stored: published, or pending moderation", body = CreatedReview,
          headers(("Location" = String, description = "URL of the new review"))),
-        BadBody, ArticleNotFound, ReviewsClosed, RateLimited, Unavailable,
+        BadBody, ReaderTokenRefused, ArticleNotFound, ReviewsClosed, RateLimited, Unavailable,
     )
 )]
 #[post("/v1/articles/{article_id}/reviews")]
@@ -119,12 +124,14 @@ pub async fn create_review(
     article_id: ArticleId,
     ReviewWriter(client): ReviewWriter,
     key: IdempotencyKeyHeader,
+    reader: ReaderTokenHeader,
     submission: ReviewSubmission,
 ) -> Result<HttpResponse, ApiError> {
     let submitted = Submitted {
         review: submission.review,
         honeypot: submission.honeypot,
         body: &submission.body,
+        reader_token: reader.0.as_deref(),
     };
     let created =
         services::reviews::submit(&state, &article_id, &client, key.0.as_ref(), submitted).await?;

@@ -12,6 +12,7 @@ use super::extract::{Checked, CheckedBody};
 use super::responses::{BadBody, BadParameter, KeyNeeded, KeyRequired, Unavailable};
 use crate::auth::ApiCaller;
 use crate::domain::moderation::ModerationMode;
+use crate::domain::reader::ReaderTokenSettings;
 use crate::domain::site::{SiteId, SiteSettings, SiteSettingsRequest};
 use crate::domain::FieldError;
 use crate::error::ApiError;
@@ -46,6 +47,10 @@ pub struct Site {
     pub own_cms_secrets: Option<usize>,
     pub rate_limit_reviews: Option<i32>,
     pub rate_limit_reactions: Option<i32>,
+    /// How the site's reader tokens are checked, the secrets counted (never shown); null: the
+    /// site takes none.
+    #[schema(value_type = Option<Object>)]
+    pub reader_tokens: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -68,6 +73,10 @@ impl From<SiteRow> for Site {
             newsroom_name: row.newsroom_name,
             rate_limit_reviews: row.rate_limit_reviews,
             rate_limit_reactions: row.rate_limit_reactions,
+            reader_tokens: row
+                .reader_tokens
+                .and_then(|raw| serde_json::from_value::<ReaderTokenSettings>(raw).ok())
+                .map(|settings| settings.shown()),
             created_at: row.created_at,
             updated_at: row.updated_at,
         }

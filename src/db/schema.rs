@@ -170,6 +170,8 @@ diesel::table! {
         reply_updated_at -> Nullable<Timestamptz>,
         erased_at -> Nullable<Timestamptz>,
         site_id -> Text,
+        reader_id -> Nullable<Text>,
+        reader_badges -> Array<Text>,
     }
 }
 
@@ -189,6 +191,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         rate_limit_reviews -> Nullable<Int4>,
         rate_limit_reactions -> Nullable<Int4>,
+        reader_tokens -> Nullable<Jsonb>,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod page;
 pub mod position;
 pub mod query;
 pub mod reaction;
+pub mod reader;
 pub mod review;
 pub mod site;
 pub mod stats;

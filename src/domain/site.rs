@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use super::article::present;
 use super::language::LanguageDetector;
 use super::moderation::ModerationMode;
+use super::reader::ReaderTokenSettings;
 use super::text;
 use super::{FieldError, FieldErrorCode};
 
@@ -112,6 +113,11 @@ pub struct SiteSettingsRequest {
     #[schema(value_type = Option<u32>, maximum = 100000)]
     #[serde(default, deserialize_with = "present")]
     pub rate_limit_reactions: Option<Option<u32>>,
+    /// How the tokens of the site's signed-in readers are checked (docs/readers.md); null: the
+    /// site takes no reader tokens, every review is anonymous.
+    #[schema(value_type = Option<ReaderTokenSettings>)]
+    #[serde(default, deserialize_with = "present")]
+    pub reader_tokens: Option<Option<ReaderTokenSettings>>,
 }
 
 /// Checked site settings; the same members as `SiteSettingsRequest`.
@@ -128,6 +134,7 @@ pub struct SiteSettings {
     pub cms_secrets: Option<Option<Vec<String>>>,
     pub rate_limit_reviews: Option<Option<u32>>,
     pub rate_limit_reactions: Option<Option<u32>>,
+    pub reader_tokens: Option<Option<ReaderTokenSettings>>,
 }
 
 /// Limits of a site's settings, each published into the schema above.
@@ -198,6 +205,15 @@ impl SiteSettings {
         };
         let rate_limit_reviews = rate_limit("rate_limit_reviews", request.rate_limit_reviews);
         let rate_limit_reactions = rate_limit("rate_limit_reactions", request.rate_limit_reactions);
+        let reader_tokens = request.reader_tokens.map(|settings| {
+            settings.and_then(|settings| match settings.check() {
+                Ok(settings) => Some(settings),
+                Err(found) => {
+                    errors.extend(found);
+                    None
+                }
+            })
+        });
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -213,6 +229,7 @@ impl SiteSettings {
             cms_secrets,
             rate_limit_reviews,
             rate_limit_reactions,
+            reader_tokens,
         })
     }
 }

@@ -13,6 +13,7 @@ pub mod reviews;
 pub mod sites;
 
 use crate::db::pool::Scope;
+use crate::domain::reader::TokenRefusal;
 use crate::domain::FieldError;
 use crate::metrics;
 use crate::state::AppState;
@@ -25,6 +26,9 @@ pub enum ServiceError {
     /// The request's values break a rule that needs more than one field or stored state to decide.
     #[error("the request has invalid fields")]
     Invalid(Vec<FieldError>),
+    /// The reader token was refused (or the site wants one and none came).
+    #[error("the reader token was refused: {0}")]
+    Reader(TokenRefusal),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

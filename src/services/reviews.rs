@@ -28,6 +28,8 @@ pub struct Submitted<'a> {
     pub honeypot: Option<String>,
     /// The request body as sent: a retry under the same `Idempotency-Key` must send the same.
     pub body: &'a [u8],
+    /// The `Marginalia-Reader` token of a signed-in reader, as sent.
+    pub reader_token: Option<&'a str>,
 }
 
 /// A stored review as its author gets it, with its edit token.
@@ -46,6 +48,12 @@ pub async fn submit(
     key: Option<&IdempotencyKey>,
     submitted: Submitted<'_>,
 ) -> Result<Created, ServiceError> {
+    let reader = state
+        .readers
+        .tokens
+        .verify(submitted.reader_token)
+        .await
+        .map_err(ServiceError::Reader)?;
     let mut review = submitted.review;
     if review.needs_article_language() {
         let article_language = store::articles::language(&state.pool, article_id).await?;
@@ -78,6 +86,7 @@ pub async fn submit(
         )),
         edit_token_digest: &token.digest,
         create_missing_article: state.create_missing_articles,
+        reader: reader.as_ref(),
     };
     let (created, announced) = match key {
         None => {
@@ -147,7 +156,7 @@ async fn submit_keyed(
     .await?;
     Ok(match keyed {
         Keyed::Stored(row, announced) => {
-            let review = Review::new(row, newsroom).seen_by_author();
+            let review = Review::new(*row, newsroom).seen_by_author();
             let edit_token = token.secret.clone();
             (Created { review, edit_token }, announced)
         }

@@ -55,5 +55,10 @@ fn change_of(settings: &SiteSettings) -> SiteChange {
         cms_secrets: settings.cms_secrets.clone(),
         rate_limit_reviews: number(&settings.rate_limit_reviews),
         rate_limit_reactions: number(&settings.rate_limit_reactions),
+        reader_tokens: settings.reader_tokens.as_ref().map(|tokens| {
+            tokens
+                .as_ref()
+                .and_then(|tokens| serde_json::to_value(tokens).ok())
+        }),
     }
 }

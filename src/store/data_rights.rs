@@ -60,6 +60,8 @@ pub async fn erase(
                     reviews::body.eq(""),
                     reviews::author_name.eq(None::<String>),
                     reviews::author_email.eq(None::<String>),
+                    reviews::reader_id.eq(None::<String>),
+                    reviews::reader_badges.eq(Vec::<String>::new()),
                     reviews::reply_body.eq(None::<String>),
                     reviews::reply_created_at.eq(None::<DateTime<Utc>>),
                     reviews::reply_updated_at.eq(None::<DateTime<Utc>>),

@@ -31,7 +31,7 @@ pub fn damaged(what: &'static str) -> StoreError {
 /// What a keyed submission did.
 pub enum Keyed {
     /// The first request with this key: the review was stored.
-    Stored(PublicReviewRow, bool),
+    Stored(Box<PublicReviewRow>, bool),
     /// A repeat: the first request's answer and its sealed edit token.
     Replayed {
         review_id: Uuid,
@@ -120,7 +120,7 @@ pub async fn submit(
                 ))
                 .execute(conn)
                 .await?;
-            Ok(Keyed::Stored(row, announced))
+            Ok(Keyed::Stored(Box::new(row), announced))
         })
         .await
     })

@@ -19,6 +19,7 @@ use crate::db::Pool;
 use crate::domain::article::{ArticleId, Lifecycle};
 use crate::domain::moderation::{ModerationMode, ReasonCode, RuleAction};
 use crate::domain::page::{Cursor, PageQuery};
+use crate::domain::reader::VerifiedReader;
 use crate::domain::review::{
     status_table, AuthorEmail, AuthorName, NewReview, ReviewStatus, ReviewTitle, StoredFacts,
 };
@@ -46,6 +47,9 @@ pub struct PublicReviewRow {
     pub reply_body: Option<String>,
     pub reply_created_at: Option<DateTime<Utc>>,
     pub reply_updated_at: Option<DateTime<Utc>>,
+    /// The verified reader who wrote it (the site login's id); `None`: anonymous.
+    pub reader_id: Option<String>,
+    pub reader_badges: Vec<String>,
 }
 
 impl PublicReviewRow {
@@ -66,6 +70,8 @@ pub struct Submission<'a> {
     pub duplicate_digest: Option<Vec<u8>>,
     pub edit_token_digest: &'a [u8],
     pub create_missing_article: bool,
+    /// The signed-in reader who writes it, if any: their name replaces a typed one.
+    pub reader: Option<&'a VerifiedReader>,
 }
 
 /// Stores a review, counts it in the article's stats when it is published, and writes its
@@ -107,10 +113,7 @@ pub(super) fn prepare<'a>(
         rating: review.rating.get(),
         title: review.title.as_ref().map(|title| title.as_str().to_owned()),
         body: review.body.as_str().to_owned(),
-        author_name: review
-            .author_name
-            .as_ref()
-            .map(|name| name.as_str().to_owned()),
+        author_name: author_name(submission).map(str::to_owned),
         language: review.language.as_ref().map(|tag| tag.as_str().to_owned()),
         created_at: time::now_stored(),
         // Only a placeholder for rendering the event: the statement picks the status and writes
@@ -122,6 +125,11 @@ pub(super) fn prepare<'a>(
         reply_body: None,
         reply_created_at: None,
         reply_updated_at: None,
+        reader_id: submission.reader.map(|reader| reader.id.clone()),
+        reader_badges: submission
+            .reader
+            .map(|reader| reader.badges.clone())
+            .unwrap_or_default(),
     };
     let statement = SubmitReview {
         site,
@@ -132,8 +140,10 @@ pub(super) fn prepare<'a>(
         rating: stored.rating,
         title: review.title.as_ref().map(ReviewTitle::as_str),
         body: review.body.as_str(),
-        author_name: review.author_name.as_ref().map(AuthorName::as_str),
+        author_name: author_name(submission),
         author_email: review.author_email.as_ref().map(AuthorEmail::as_str),
+        reader_id: submission.reader.map(|reader| reader.id.as_str()),
+        reader_badges: stored.reader_badges.clone(),
         language: review.language.as_ref().map(LanguageTag::as_str),
         statuses: submission.statuses.map(ReviewStatus::as_str).to_vec(),
         reasons: submission
@@ -151,6 +161,20 @@ pub(super) fn prepare<'a>(
         log_id: Uuid::now_v7(),
     };
     (statement, stored)
+}
+
+/// The name shown with a review: a signed-in reader's as their site knows it, else the one typed.
+fn author_name<'a>(submission: &'a Submission<'a>) -> Option<&'a str> {
+    submission
+        .reader
+        .and_then(|reader| reader.name.as_deref())
+        .or_else(|| {
+            submission
+                .review
+                .author_name
+                .as_ref()
+                .map(AuthorName::as_str)
+        })
 }
 
 /// Runs the submission statement on `conn` (inside the caller's transaction, if any).
@@ -198,6 +222,8 @@ pub fn submission_statement() -> (String, &'static [&'static str]) {
         body: "",
         author_name: None,
         author_email: None,
+        reader_id: None,
+        reader_badges: Vec::new(),
         language: None,
         statuses: status_table(None, RuleAction::Pending, ModerationMode::Post)
             .map(ReviewStatus::as_str)
@@ -249,6 +275,8 @@ pub(super) struct SubmitReview<'a> {
     body: &'a str,
     author_name: Option<&'a str>,
     author_email: Option<&'a str>,
+    reader_id: Option<&'a str>,
+    reader_badges: Vec<String>,
     language: Option<&'a str>,
     /// The status for each of `StoredFacts::ALL`, in that order.
     statuses: Vec<&'static str>,
@@ -284,6 +312,8 @@ impl SubmitReview<'_> {
         "body",
         "author_name",
         "author_email",
+        "reader_id",
+        "reader_badges",
         "language",
         "statuses",
         "reasons",
@@ -345,8 +375,8 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_sql(
             " - interval '24 hours') AS found), \
              review AS (INSERT INTO reviews (id, article_id, rating, title, body, author_name, \
-             author_email, language, status, reasons, edit_token_hash, duplicate_digest, \
-             created_at) SELECT ",
+             author_email, reader_id, reader_badges, language, status, reasons, edit_token_hash, \
+             duplicate_digest, created_at) SELECT ",
         );
         out.push_bind_param::<SqlUuid, Uuid>(&self.id)?;
         out.push_sql(", ");
@@ -361,6 +391,10 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.author_name)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.author_email)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.reader_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, Vec<String>>(&self.reader_badges)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.language)?;
         // The status: `initial_status`'s answer for the facts found (see `STATUS_INDEX`).
@@ -569,6 +603,8 @@ mod tests {
             body: "the-body",
             author_name: Some("the-name"),
             author_email: Some("the-email"),
+            reader_id: Some("the-reader"),
+            reader_badges: vec!["the-badge".to_owned()],
             language: Some("the-language"),
             statuses: vec!["the-statuses"],
             reasons: vec!["the-reason".to_owned()],
@@ -592,6 +628,8 @@ mod tests {
             "body" => "\"the-body\"".to_owned(),
             "author_name" => "Some(\"the-name\")".to_owned(),
             "author_email" => "Some(\"the-email\")".to_owned(),
+            "reader_id" => "Some(\"the-reader\")".to_owned(),
+            "reader_badges" => "[\"the-badge\"]".to_owned(),
             "language" => "Some(\"the-language\")".to_owned(),
             "statuses" => "[\"the-statuses\"]".to_owned(),
             "reasons" => "[\"the-reason\"]".to_owned(),

@@ -28,6 +28,8 @@ pub struct SiteRow {
     pub updated_at: DateTime<Utc>,
     pub rate_limit_reviews: Option<i32>,
     pub rate_limit_reactions: Option<i32>,
+    /// `domain::reader::ReaderTokenSettings` as JSON.
+    pub reader_tokens: Option<serde_json::Value>,
 }
 
 /// A site's settings to write; `None` leaves one as it is, `Some(None)` gives it back to the
@@ -46,6 +48,7 @@ pub struct SiteChange {
     pub cms_secrets: Option<Option<Vec<String>>>,
     pub rate_limit_reviews: Option<Option<i32>>,
     pub rate_limit_reactions: Option<Option<i32>>,
+    pub reader_tokens: Option<Option<serde_json::Value>>,
 }
 
 /// Creates a site with the installation's settings; `None` when one with this id exists.

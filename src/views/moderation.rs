@@ -24,6 +24,10 @@ pub struct ModeratedReview {
     /// Never shown publicly.
     #[schema(required = true)]
     pub author_email: Option<String>,
+    /// The id the site's login knows a signed-in author by (docs/readers.md); null: anonymous.
+    /// Never shown publicly.
+    #[schema(required = true)]
+    pub reader_id: Option<String>,
     /// Reason codes of the automatic decisions about it.
     pub reasons: Vec<String>,
     pub flag_count: i32,
@@ -71,10 +75,12 @@ impl ModeratedReview {
         flags: Vec<FlagRow>,
         newsroom: &str,
     ) -> Self {
+        let reader_id = review.public.reader_id.clone();
         Self {
             review: Review::new(review.public, newsroom),
             article_title,
             author_email: review.author_email,
+            reader_id,
             reasons: review.reasons,
             flag_count: review.flag_count,
             flags: flags.into_iter().map(ReaderFlag::from).collect(),

@@ -24,6 +24,8 @@ use crate::store::reviews::PublicReviewRow;
     "edited_at": null,
     "helpful_count": 3,
     "unhelpful_count": 0,
+    "verified": true,
+    "badges": ["subscriber"],
     "reply": {"body": "Дякуємо! Мапу провінції додали до статті.", "author": "The newsroom",
               "created_at": "2026-11-25T20:00:00Z", "updated_at": "2026-11-25T20:00:00Z"}
 }))]
@@ -54,6 +56,15 @@ pub struct Review {
     pub helpful_count: i32,
     /// Readers who did not.
     pub unhelpful_count: i32,
+    /// Written by a reader the site's own login vouched for (docs/readers.md); false: anonymous.
+    // Answers remembered for an `Idempotency-Key` before readers existed have neither member.
+    #[serde(default)]
+    pub verified: bool,
+    /// The badges the site granted that reader when they wrote it (`subscriber`, `staff`,
+    /// `expert`, …); empty for an anonymous review.
+    #[schema(max_items = 10)]
+    #[serde(default)]
+    pub badges: Vec<String>,
     /// The newsroom's public reply; null when there is none.
     #[schema(required = true)]
     pub reply: Option<Reply>,
@@ -95,6 +106,8 @@ impl Review {
             edited_at: row.edited_at,
             helpful_count: row.helpful_count,
             unhelpful_count: row.unhelpful_count,
+            verified: row.reader_id.is_some(),
+            badges: row.reader_badges,
             reply,
         }
     }

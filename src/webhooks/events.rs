@@ -27,7 +27,8 @@ use crate::views::stats::ArticleStats;
              "body": "Стаття добре пояснює, чому ІДІЛ-Хорасан не можна вважати переможеним.",
              "author_name": "Олена К.", "language": "uk", "status": "published",
              "created_at": "2026-11-26T09:30:00.123456Z", "edited_at": null,
-             "helpful_count": 0, "unhelpful_count": 0, "reply": null}
+             "helpful_count": 0, "unhelpful_count": 0, "verified": false, "badges": [],
+             "reply": null}
 }))]
 pub struct ReviewEvent {
     /// `review.created`, `review.updated`, `review.published`, `review.rejected`,

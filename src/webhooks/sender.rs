@@ -183,6 +183,38 @@ impl Sender {
     }
 }
 
+impl Sender {
+    /// GETs a JSON document of at most `limit` bytes (a site's JSON Web Key Set), under the same
+    /// guards as a delivery: no redirect, no proxy, the address policy, loopback only when set.
+    pub async fn fetch_json(&self, url: &str, limit: usize) -> Result<serde_json::Value, String> {
+        let target = WebhookUrl::parse(url).map_err(|_| "not a valid http(s) URL".to_owned())?;
+        if self.loopback_only && !address::is_loopback_target(target.url()) {
+            refuse_non_loopback(target.url().host_str().unwrap_or_default());
+            return Err(NON_LOOPBACK_REFUSED.to_owned());
+        }
+        address::check_literal_host(target.url(), self.policy)
+            .map_err(|error| format!("address refused: {error}"))?;
+        let mut response = self
+            .client
+            .get(target.url().clone())
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|error| describe(&error))?;
+        if !response.status().is_success() {
+            return Err(format!("answered {}", response.status()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|error| describe(&error))? {
+            body.extend_from_slice(&chunk);
+            if body.len() > limit {
+                return Err(format!("larger than {limit} bytes"));
+            }
+        }
+        serde_json::from_slice(&body).map_err(|error| format!("not JSON: {error}"))
+    }
+}
+
 /// Reports a target a loopback-only sender will not reach: loudly, as it means a test, fuzz or
 /// benchmark run tried to send something off the machine.
 fn refuse_non_loopback(host: &str) {

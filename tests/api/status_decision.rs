@@ -56,6 +56,7 @@ async fn submit(
         duplicate_digest: Some(digest.to_vec()),
         edit_token_digest: &[7; 32],
         create_missing_article: false,
+        reader: None,
     };
     let (row, _) = store::reviews::insert(&app.pool, &article, &submission, |_| "{}".to_owned())
         .await
