@@ -644,7 +644,8 @@ impl FromRequest for LastEventId {
 }
 
 /// The `Marginalia-Reader` header: a signed-in reader's token, checked by the site's
-/// `readers::ReaderTokens`.
+/// `readers::ReaderTokens`. An empty value counts as no token: a page whose reader signed out
+/// often still sends the header, and that reader is simply anonymous.
 pub struct ReaderTokenHeader(pub Option<String>);
 
 impl FromRequest for ReaderTokenHeader {
@@ -656,7 +657,7 @@ impl FromRequest for ReaderTokenHeader {
             None => Ok(Self(None)),
             Some(value) => value
                 .to_str()
-                .map(|token| Self(Some(token.trim().to_owned())))
+                .map(|token| Self(Some(token.trim().to_owned()).filter(|t| !t.is_empty())))
                 .map_err(|_| ApiError::ReaderRefused(TokenRefusal::Malformed)),
         };
         std::future::ready(token)

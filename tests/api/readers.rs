@@ -222,6 +222,8 @@ async fn each_refused_class_is_refused_by_name() {
     );
     let cases: Vec<(&str, Option<String>)> = vec![
         ("required", None),
+        // A signed-out page that still sends the header, empty: no token, so one is required.
+        ("required", Some(String::new())),
         ("malformed", Some("not.a.token".to_owned())),
         ("unsigned", Some(unsigned)),
         ("algorithm_not_allowed", Some(confused)),
