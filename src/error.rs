@@ -14,6 +14,7 @@ use crate::domain::reader::{TokenRefusal, READER_HEADER};
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::live::LiveError;
 use crate::rate_limit::{LimitError, OverLimit};
+use crate::services::readers::ReaderRefusal;
 use crate::store::webhook_endpoints::MAX_ENDPOINTS;
 use crate::store::StoreError;
 
@@ -38,6 +39,9 @@ pub enum ApiError {
     ReaderRefused(TokenRefusal),
     #[error("{0}")]
     Forbidden(String),
+    /// A moderator suspended the signed-in reader.
+    #[error("{}", suspended_detail(.until))]
+    ReaderSuspended { until: Option<DateTime<Utc>> },
     #[error("{0}")]
     NotFound(String),
     /// Named items of the request do not exist (the offending ones are in `errors`).
@@ -85,13 +89,19 @@ impl ApiError {
         // status one kind of problem.
         let problem_type = match self {
             Self::Refused(refusal) => refusal.problem_type(),
+            Self::ReaderSuspended { .. } => ProblemType::ReaderSuspended,
             _ => ProblemType::for_status(self.status_code()),
         };
         let errors = match self {
             Self::BadRequest { errors, .. }
             | Self::Validation(errors)
             | Self::NotFoundItems { errors, .. } => errors.clone(),
-            Self::Refused(refusal) => refusal.errors().to_vec(),
+            Self::Refused(refusal) => refusal.errors(),
+            Self::ReaderSuspended { .. } => vec![FieldError::new(
+                READER_HEADER,
+                FieldErrorCode::Disallowed,
+                "suspended",
+            )],
             Self::ReaderRefused(refusal) => vec![FieldError::new(
                 READER_HEADER,
                 if *refusal == TokenRefusal::Required {
@@ -131,6 +141,8 @@ pub enum ProblemType {
     Unauthorized,
     #[serde(rename = "urn:marginalia:problem:forbidden")]
     Forbidden,
+    #[serde(rename = "urn:marginalia:problem:reader-suspended")]
+    ReaderSuspended,
     #[serde(rename = "urn:marginalia:problem:not-found")]
     NotFound,
     #[serde(rename = "urn:marginalia:problem:method-not-allowed")]
@@ -155,6 +167,8 @@ pub enum ProblemType {
     RedeliveryPending,
     #[serde(rename = "urn:marginalia:problem:endpoint-limit")]
     EndpointLimit,
+    #[serde(rename = "urn:marginalia:problem:reviewed-already")]
+    ReviewedAlready,
     #[serde(rename = "urn:marginalia:problem:request-timeout")]
     RequestTimeout,
     #[serde(rename = "urn:marginalia:problem:payload-too-large")]
@@ -175,7 +189,7 @@ impl ProblemType {
             Self::BadRequest => "Bad request",
             Self::Validation => "Invalid fields",
             Self::Unauthorized => "Authentication required",
-            Self::Forbidden => "Not allowed",
+            Self::Forbidden | Self::ReaderSuspended => "Not allowed",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             // A refusal keeps the title of the status it shares; its `type` tells it apart.
@@ -188,7 +202,8 @@ impl ProblemType {
             | Self::RequestInProgress
             | Self::ActionNotAllowed
             | Self::RedeliveryPending
-            | Self::EndpointLimit => "Conflict",
+            | Self::EndpointLimit
+            | Self::ReviewedAlready => "Conflict",
             Self::RequestTimeout => "Request timeout",
             Self::PayloadTooLarge => "Request body too large",
             Self::UnsupportedMediaType => "Unsupported media type",
@@ -269,6 +284,10 @@ pub enum Refusal {
     },
     /// As many webhook endpoints as allowed exist already.
     EndpointLimit,
+    /// The site takes one review per signed-in reader and article, and this reader's exists.
+    ReviewedAlready {
+        review_id: Option<uuid::Uuid>,
+    },
 }
 
 impl Refusal {
@@ -283,6 +302,7 @@ impl Refusal {
             Self::ActionNotAllowed { .. } => ProblemType::ActionNotAllowed,
             Self::RedeliveryPending { .. } => ProblemType::RedeliveryPending,
             Self::EndpointLimit => ProblemType::EndpointLimit,
+            Self::ReviewedAlready { .. } => ProblemType::ReviewedAlready,
         }
     }
 
@@ -315,14 +335,32 @@ impl Refusal {
             Self::EndpointLimit => {
                 format!("at most {MAX_ENDPOINTS} webhook endpoints; delete one first")
             }
+            Self::ReviewedAlready {
+                review_id: Some(review_id),
+            } => format!(
+                "this site takes one review per reader and article, and review {review_id} is \
+                 this reader's: edit it instead"
+            ),
+            Self::ReviewedAlready { review_id: None } => "this site takes one review per reader \
+                                                          and article, and this reader's exists: \
+                                                          edit it instead"
+                .into(),
         }
     }
 
-    /// The items at fault, when the request named several.
-    pub fn errors(&self) -> &[FieldError] {
+    /// The items at fault, when the request named several, or the header that decided.
+    pub fn errors(&self) -> Vec<FieldError> {
         match self {
-            Self::ActionNotAllowed { errors, .. } => errors,
-            _ => &[],
+            Self::ActionNotAllowed { errors, .. } => errors.clone(),
+            Self::ReviewedAlready { review_id } => vec![FieldError::new(
+                READER_HEADER,
+                FieldErrorCode::Disallowed,
+                match review_id {
+                    Some(review_id) => format!("reviewed_already: {review_id}"),
+                    None => "reviewed_already".to_owned(),
+                },
+            )],
+            _ => Vec::new(),
         }
     }
 }
@@ -372,7 +410,7 @@ impl ResponseError for ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) | Self::ReaderRefused(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::ReaderSuspended { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::NotFoundItems { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Refused(refusal) => refusal.status(),
@@ -433,6 +471,9 @@ impl From<StoreError> for ApiError {
             StoreError::ReviewErased => Self::Refused(Refusal::ReviewErased),
             StoreError::RequestInProgress => Self::Refused(Refusal::RequestInProgress),
             StoreError::EndpointLimit => Self::Refused(Refusal::EndpointLimit),
+            StoreError::ReaderReviewedArticle => {
+                Self::Refused(Refusal::ReviewedAlready { review_id: None })
+            }
             StoreError::UnknownItems(items) => Self::NotFoundItems {
                 detail: format!(
                     "{} of the reviews do not exist; nothing was changed",
@@ -481,6 +522,14 @@ impl From<crate::services::ServiceError> for ApiError {
         match error {
             crate::services::ServiceError::Invalid(errors) => Self::Validation(errors),
             crate::services::ServiceError::Reader(refusal) => Self::ReaderRefused(refusal),
+            crate::services::ServiceError::ReaderRefused(refusal) => match refusal {
+                ReaderRefusal::Suspended { until } => Self::ReaderSuspended { until },
+                ReaderRefusal::ReviewedAlready { review_id } => {
+                    Self::Refused(Refusal::ReviewedAlready {
+                        review_id: Some(review_id),
+                    })
+                }
+            },
             crate::services::ServiceError::Store(error) => error.into(),
         }
     }
@@ -536,6 +585,16 @@ impl From<LimitError> for ApiError {
             LimitError::Over(over) => over.into(),
             LimitError::Store(error) => error.into(),
         }
+    }
+}
+
+fn suspended_detail(until: &Option<DateTime<Utc>>) -> String {
+    match until {
+        Some(until) => format!(
+            "this reader is suspended until {}",
+            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        None => "this reader is suspended".to_owned(),
     }
 }
 

@@ -14,6 +14,7 @@ use crate::domain::reader::{
     self, header_algorithm, ReaderClaims, ReaderTokenSettings, TokenRefusal, VerifiedReader,
     TOKEN_MAX_BYTES,
 };
+use crate::domain::trust::TrustPolicy;
 use crate::webhooks::sender::Sender;
 
 /// A token's clock may be this far off the service's.
@@ -104,6 +105,25 @@ impl ReaderTokens {
             (Some(_), None) => Err(TokenRefusal::Required),
             (Some(verifier), Some(token)) => verifier.verify(token).await.map(Some),
         }
+    }
+}
+
+impl ReaderTokens {
+    /// The reader a token sent with a vote or flag vouches for: a reaction needs no token even
+    /// where reviews do, but a token sent is checked.
+    pub async fn verify_sent(
+        &self,
+        token: Option<&str>,
+    ) -> Result<Option<VerifiedReader>, TokenRefusal> {
+        match token {
+            None => Ok(None),
+            Some(_) => self.verify(token).await,
+        }
+    }
+
+    /// The site's trust policy; the default (no policy) where it takes no tokens.
+    pub fn trust(&self) -> Option<&TrustPolicy> {
+        self.0.as_ref().map(|verifier| &verifier.settings.trust)
     }
 }
 

@@ -134,6 +134,11 @@ impl ClientDigests {
         }
     }
 
+    /// A signed-in reader as a voter: one wherever they vote from.
+    pub fn reader_voter(&self, reader_id: &str) -> Vec<u8> {
+        self.digest(b"voter-reader", &[reader_id.as_bytes()])
+    }
+
     /// The network a flag came from on the given day: the flag threshold counts distinct
     /// networks, which a client cannot invent as it can invent voter tokens.
     pub fn network(&self, address: IpAddr, day: NaiveDate) -> Vec<u8> {

@@ -123,6 +123,15 @@ fn examples(status: u16, op: &Operation<'_>) -> Vec<ApiError> {
         401 => unauthorized(op),
         403 => match Admits::published(&op.operation["security"]) {
             Some(admits) => admits.refusal().into(),
+            // The public writes a signed-in reader makes: refused while they are suspended.
+            None if op.path.ends_with("/reviews")
+                || op.path.ends_with("/votes")
+                || op.path.ends_with("/flags") =>
+            {
+                ApiError::ReaderSuspended {
+                    until: "2026-12-31T00:00:00Z".parse().ok(),
+                }
+            }
             None => StoreError::WrongEditToken.into(),
         },
         404 => not_found(op),
@@ -152,6 +161,11 @@ fn examples(status: u16, op: &Operation<'_>) -> Vec<ApiError> {
 /// A 400 names the operation's first parameter, or its JSON body.
 fn bad_parameter(op: &Operation<'_>) -> ApiError {
     match first_parameter(op.operation) {
+        Some(("reader_id", _)) => ApiError::bad_parameter(FieldError::new(
+            "reader_id",
+            FieldErrorCode::Format,
+            "must be 1 to 256 characters without control characters",
+        )),
         Some((name, _)) if name.ends_with("id") && name != "article_id" => ApiError::bad_parameter(
             FieldError::new(name, FieldErrorCode::Format, "must be a UUID"),
         ),
@@ -215,6 +229,9 @@ fn refusals(op: &Operation<'_>) -> Vec<Refusal> {
             Refusal::ArticleUnpublished,
             Refusal::ReviewErased,
             Refusal::RequestInProgress,
+            Refusal::ReviewedAlready {
+                review_id: "019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f".parse().ok(),
+            },
         ],
         ("patch", "/v1/reviews/{id}") => vec![Refusal::EditWindowClosed],
         ("post", "/v1/moderation/actions") => vec![Refusal::ActionNotAllowed {

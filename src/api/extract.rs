@@ -508,6 +508,30 @@ impl FromRequest for ReviewIdPath {
     }
 }
 
+/// A `{reader_id}` path segment: the id a site's login knows a signed-in reader by.
+pub struct ReaderIdPath(pub String);
+
+impl FromRequest for ReaderIdPath {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = req
+            .match_info()
+            .get("reader_id")
+            .and_then(crate::domain::reader::parse_reader_id)
+            .map(Self)
+            .ok_or_else(|| {
+                ApiError::bad_parameter(FieldError::new(
+                    "reader_id",
+                    FieldErrorCode::Format,
+                    "must be 1 to 256 characters without control characters",
+                ))
+            });
+        std::future::ready(parsed)
+    }
+}
+
 /// A `{endpoint_id}` path segment (and `{delivery_id}`, where the route has one).
 pub struct EndpointPath {
     pub endpoint_id: Uuid,

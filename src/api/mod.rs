@@ -14,6 +14,7 @@ pub mod moderation;
 pub mod openapi;
 pub mod queue;
 pub mod reactions;
+pub mod readers;
 pub mod responses;
 pub mod reviews;
 pub mod schemas;
@@ -50,6 +51,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(queue::counts)
         .service(live::queue_live)
         .service(queue::author_reviews)
+        .service(readers::reader_standing)
+        .service(readers::suspend_reader)
+        .service(readers::reinstate_reader)
         .service(moderation::act)
         .service(queue::audit_log)
         .service(moderation::put_reply)

@@ -22,6 +22,7 @@ use crate::domain::moderation::{AuditFilter, ReasonCode};
 use crate::domain::page::{Cursor, PageSize, Sort};
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::error::{Problem, ProblemType};
+use crate::views::reader::ReaderEvent;
 use crate::webhooks::events::{self, ReviewEvent, StatsChangedEvent};
 use utoipa_actix_web::AppExt;
 
@@ -42,7 +43,7 @@ use utoipa_actix_web::AppExt;
     ),
     components(schemas(
         Sort, Problem, ProblemType, FieldError, FieldErrorCode, ArticleId, ArticleIds, PageSize,
-        Cursor, ReviewEvent, StatsChangedEvent, ReasonCode, ExportFormat, LogFormat,
+        Cursor, ReviewEvent, StatsChangedEvent, ReaderEvent, ReasonCode, ExportFormat, LogFormat,
         AuditFilter
     )),
     modifiers(&ApiKeyScheme),
@@ -50,7 +51,7 @@ use utoipa_actix_web::AppExt;
         (name = "reviews", description = "Submit and read reader reviews"),
         (name = "articles", description = "Articles registered by the CMS"),
         (name = "stats", description = "Rating counts and averages"),
-        (name = "moderation", description = "The moderators' queue, actions, audit log and replies (scope `moderator` or `admin`)"),
+        (name = "moderation", description = "The moderators' queue, actions, audit log and replies, and signed-in readers' standing (scope `moderator` or `admin`)"),
         (name = "data rights", description = "Erasure and export of reviews (scope `admin`)"),
         (name = "webhook endpoints", description = "Where signed event deliveries go, and how they went (scope `admin`)"),
         (name = "webhook events", description = "The events Marginalia POSTs to webhook endpoints (Standard Webhooks)"),

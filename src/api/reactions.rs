@@ -4,8 +4,10 @@ use actix_web::{post, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::extract::{Checked, CheckedBody, ReactionWriter, ReviewIdPath};
-use super::responses::{BadBody, PublishedReviewNotFound, RateLimited, Unavailable};
+use super::extract::{Checked, CheckedBody, ReactionWriter, ReaderTokenHeader, ReviewIdPath};
+use super::responses::{
+    BadBody, PublishedReviewNotFound, RateLimited, ReaderSuspended, ReaderTokenRefused, Unavailable,
+};
 use crate::api::extract::SiteState;
 use crate::domain::reaction::{Flag, FlagRequest, Vote, VoteRequest};
 use crate::domain::FieldError;
@@ -26,6 +28,12 @@ impl CheckedBody for Flag {
     }
 }
 
+/// The reader-token header of a reaction.
+const READER_VOTER: &str =
+    "A signed-in reader's token (docs/readers.md): the reaction counts once \
+                            per reader, from any device or network. Optional even where reviews \
+                            need sign-in; a token sent is checked.";
+
 /// A review's vote counts.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"helpful_count": 13, "unhelpful_count": 1}))]
@@ -42,11 +50,15 @@ pub struct VoteCounts {
 /// sends; beyond that a vote is answered with the counts unchanged.
 #[utoipa::path(
     tag = "reviews",
-    params(("id" = uuid::Uuid, Path, description = "Review id")),
+    params(
+        ("id" = uuid::Uuid, Path, description = "Review id"),
+        ("Marginalia-Reader" = Option<String>, Header, description = READER_VOTER),
+    ),
     request_body(content = VoteRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Counted; the review's counts", body = VoteCounts),
-        BadBody, PublishedReviewNotFound, RateLimited, Unavailable,
+        BadBody, ReaderTokenRefused, ReaderSuspended, PublishedReviewNotFound, RateLimited,
+        Unavailable,
     )
 )]
 #[post("/v1/reviews/{id}/votes")]
@@ -54,9 +66,10 @@ pub async fn vote(
     state: SiteState,
     ReviewIdPath(id): ReviewIdPath,
     ReactionWriter(client): ReactionWriter,
+    reader: ReaderTokenHeader,
     Checked(vote): Checked<Vote>,
 ) -> Result<web::Json<VoteCounts>, ApiError> {
-    let tally = services::reactions::vote(&state, id, &client, &vote).await?;
+    let tally = services::reactions::vote(&state, id, &client, reader.0.as_deref(), &vote).await?;
     Ok(web::Json(VoteCounts {
         helpful_count: tally.helpful_count,
         unhelpful_count: tally.unhelpful_count,
@@ -70,11 +83,15 @@ pub async fn vote(
 /// it leaves the public reads and waits in the queue with reason `flagged`.
 #[utoipa::path(
     tag = "reviews",
-    params(("id" = uuid::Uuid, Path, description = "Review id")),
+    params(
+        ("id" = uuid::Uuid, Path, description = "Review id"),
+        ("Marginalia-Reader" = Option<String>, Header, description = READER_VOTER),
+    ),
     request_body(content = FlagRequest, content_type = "application/json"),
     responses(
         (status = 204, description = "Flagged (or already flagged by this voter)"),
-        BadBody, PublishedReviewNotFound, RateLimited, Unavailable,
+        BadBody, ReaderTokenRefused, ReaderSuspended, PublishedReviewNotFound, RateLimited,
+        Unavailable,
     )
 )]
 #[post("/v1/reviews/{id}/flags")]
@@ -82,8 +99,9 @@ pub async fn flag(
     state: SiteState,
     ReviewIdPath(id): ReviewIdPath,
     ReactionWriter(client): ReactionWriter,
+    reader: ReaderTokenHeader,
     Checked(flag): Checked<Flag>,
 ) -> Result<HttpResponse, ApiError> {
-    services::reactions::flag(&state, id, &client, &flag).await?;
+    services::reactions::flag(&state, id, &client, reader.0.as_deref(), &flag).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -133,8 +133,9 @@ pub enum DeliveryNotFound {
 #[derive(IntoResponses)]
 pub enum ReviewsClosed {
     /// Reviews are closed for this article, or the CMS unpublished it; or a retry with the same
-    /// `Idempotency-Key` meets its review erased or its first request still in progress. Each is a
-    /// problem `type` of its own.
+    /// `Idempotency-Key` meets its review erased or its first request still in progress; or the
+    /// site takes one review per signed-in reader and article and this reader's exists
+    /// (`reviewed-already`, its id in `errors[0]`). Each is a problem `type` of its own.
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
 }
@@ -156,6 +157,15 @@ pub enum ReaderTokenRefused {
     /// `bad_signature`, `expired`, `not_yet_valid`, `wrong_audience`, `wrong_site`, `bad_claims`.
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(Problem),
+}
+
+/// A moderator suspended the signed-in reader.
+#[derive(IntoResponses)]
+pub enum ReaderSuspended {
+    /// Type `reader-suspended`; `errors[0]` names `Marginalia-Reader`, and `detail` says until
+    /// when (or that it is for good).
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
 }
 
 /// The node holds as many live streams as it may (for all, or for this client's network).

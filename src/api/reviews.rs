@@ -14,8 +14,8 @@ use super::extract::{
     ReaderTokenHeader, ReviewIdPath, ReviewWriter,
 };
 use super::responses::{
-    ArticleNotFound, BadBody, BadParameter, EditTokenRequired, RateLimited, ReaderTokenRefused,
-    Revalidated, ReviewNotFound, ReviewsClosed, StateConflict, Unavailable,
+    ArticleNotFound, BadBody, BadParameter, EditTokenRequired, RateLimited, ReaderSuspended,
+    ReaderTokenRefused, Revalidated, ReviewNotFound, ReviewsClosed, StateConflict, Unavailable,
 };
 use crate::api::extract::{PublicRead, SiteState};
 use crate::domain::article::ArticleId;
@@ -115,7 +115,8 @@ pub struct ReviewPage {
     responses(
         (status = 201, description = "Stored: published, or pending moderation", body = CreatedReview,
          headers(("Location" = String, description = "URL of the new review"))),
-        BadBody, ReaderTokenRefused, ArticleNotFound, ReviewsClosed, RateLimited, Unavailable,
+        BadBody, ReaderTokenRefused, ReaderSuspended, ArticleNotFound, ReviewsClosed, RateLimited,
+        Unavailable,
     )
 )]
 #[post("/v1/articles/{article_id}/reviews")]

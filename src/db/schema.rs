@@ -172,6 +172,31 @@ diesel::table! {
         site_id -> Text,
         reader_id -> Nullable<Text>,
         reader_badges -> Array<Text>,
+        reader_sole -> Bool,
+    }
+}
+
+diesel::table! {
+    reader_suspensions (site_id, reader_id) {
+        site_id -> Text,
+        reader_id -> Text,
+        until -> Nullable<Timestamptz>,
+        reason -> Text,
+        actor -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    reader_log (id) {
+        id -> Uuid,
+        site_id -> Text,
+        reader_id -> Text,
+        action -> Text,
+        until -> Nullable<Timestamptz>,
+        reason -> Nullable<Text>,
+        actor -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -265,6 +290,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox_events,
     processed_inbound_events,
     rate_limit_buckets,
+    reader_log,
+    reader_suspensions,
     review_flags,
     review_votes,
     reviews,

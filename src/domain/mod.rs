@@ -18,6 +18,7 @@ pub mod site;
 pub mod stats;
 pub mod text;
 pub mod time;
+pub mod trust;
 pub mod webhook;
 
 pub use field_error::{FieldError, FieldErrorCode};

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::text;
+use super::trust::TrustPolicy;
 use super::{FieldError, FieldErrorCode};
 
 /// Limits of the settings and claims, each published into the schemas below.
@@ -55,6 +56,9 @@ pub struct ReaderTokenSettings {
     /// Whether reviews without a token are still taken.
     #[serde(default = "taken")]
     pub anonymous_reviews: bool,
+    /// Whose reviews skip pre-moderation or wait for it, and one review per reader and article.
+    #[serde(default)]
+    pub trust: TrustPolicy,
 }
 
 fn taken() -> bool {
@@ -108,6 +112,7 @@ impl ReaderTokenSettings {
                 ));
             }
         }
+        self.trust.check(&mut errors);
         if self.secrets.is_empty() && self.keys.is_none() && self.jwks_url.is_none() {
             errors.push(FieldError::new(
                 "reader_tokens",
@@ -241,13 +246,7 @@ pub struct VerifiedReader {
 impl VerifiedReader {
     /// Checks the claims of a token whose signature verified.
     pub fn from_claims(claims: ReaderClaims) -> Result<Self, TokenRefusal> {
-        let id = claims.sub.trim();
-        if id.is_empty()
-            || id.chars().count() > READER_ID_MAX_CHARS
-            || id.chars().any(char::is_control)
-        {
-            return Err(TokenRefusal::BadClaims);
-        }
+        let id = parse_reader_id(&claims.sub).ok_or(TokenRefusal::BadClaims)?;
         let name = match claims.name {
             Some(name) => Some(
                 text::free_text(&name, NAME_MAX_CHARS, &[]).map_err(|_| TokenRefusal::BadClaims)?,
@@ -258,13 +257,9 @@ impl VerifiedReader {
             return Err(TokenRefusal::BadClaims);
         }
         let badge = |raw: &String| {
-            (!raw.is_empty()
-                && raw.len() <= BADGE_MAX_CHARS
-                && raw.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
-                }))
-            .then(|| raw.clone())
-            .ok_or(TokenRefusal::BadClaims)
+            is_badge(raw)
+                .then(|| raw.clone())
+                .ok_or(TokenRefusal::BadClaims)
         };
         let mut badges = claims
             .badges
@@ -273,12 +268,27 @@ impl VerifiedReader {
             .collect::<Result<Vec<_>, _>>()?;
         badges.sort();
         badges.dedup();
-        Ok(Self {
-            id: id.to_owned(),
-            name,
-            badges,
-        })
+        Ok(Self { id, name, badges })
     }
+}
+
+/// A reader's id as the site's login knows them: 1 to 256 characters without control
+/// characters, surrounding space trimmed.
+pub fn parse_reader_id(raw: &str) -> Option<String> {
+    let id = raw.trim();
+    let fits = !id.is_empty()
+        && id.chars().count() <= READER_ID_MAX_CHARS
+        && !id.chars().any(char::is_control);
+    fits.then(|| id.to_owned())
+}
+
+/// Whether `raw` is a badge: a lowercase slug of `a-z`, `0-9`, `-` and `_`.
+pub fn is_badge(raw: &str) -> bool {
+    !raw.is_empty()
+        && raw.len() <= BADGE_MAX_CHARS
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 /// The `alg` a token's header names, read without trusting anything else of it: `none` must be

@@ -47,10 +47,12 @@ pub enum EventType {
     ReviewDeleted,
     ReviewReplied,
     ArticleStatsChanged,
+    ReaderSuspended,
+    ReaderReinstated,
 }
 
 impl EventType {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::ReviewCreated,
         Self::ReviewUpdated,
         Self::ReviewPublished,
@@ -58,6 +60,8 @@ impl EventType {
         Self::ReviewDeleted,
         Self::ReviewReplied,
         Self::ArticleStatsChanged,
+        Self::ReaderSuspended,
+        Self::ReaderReinstated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +73,8 @@ impl EventType {
             Self::ReviewDeleted => "review.deleted",
             Self::ReviewReplied => "review.replied",
             Self::ArticleStatsChanged => "article.stats_changed",
+            Self::ReaderSuspended => "reader.suspended",
+            Self::ReaderReinstated => "reader.reinstated",
         }
     }
 
@@ -80,7 +86,13 @@ impl EventType {
     /// `article.stats_changed` is derived from): every review event but a reply (an update may
     /// change the rating).
     pub fn moves_stats(self) -> bool {
-        !matches!(self, Self::ArticleStatsChanged | Self::ReviewReplied)
+        !matches!(
+            self,
+            Self::ArticleStatsChanged
+                | Self::ReviewReplied
+                | Self::ReaderSuspended
+                | Self::ReaderReinstated
+        )
     }
 }
 

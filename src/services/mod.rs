@@ -9,6 +9,7 @@ pub mod data_rights;
 pub mod endpoints;
 pub mod moderation;
 pub mod reactions;
+pub mod readers;
 pub mod reviews;
 pub mod sites;
 
@@ -29,6 +30,9 @@ pub enum ServiceError {
     /// The reader token was refused (or the site wants one and none came).
     #[error("the reader token was refused: {0}")]
     Reader(TokenRefusal),
+    /// A signed-in reader may not do this: suspended, or their review of the article exists.
+    #[error(transparent)]
+    ReaderRefused(#[from] readers::ReaderRefusal),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -7,7 +7,7 @@
 
 use uuid::Uuid;
 
-use super::{after_commit, Committed, ServiceError};
+use super::{after_commit, readers, Committed, ServiceError};
 use crate::client::Client;
 use crate::domain::article::ArticleId;
 use crate::domain::moderation::{matching_form, Content, ReasonCode};
@@ -18,6 +18,7 @@ use crate::store;
 use crate::store::idempotency::{self, Keyed, KeyedRequest};
 use crate::store::moderation::EditPolicy;
 use crate::store::reviews::{PublicReviewRow, Submission};
+use crate::store::StoreError;
 use crate::tokens::{self, EditToken};
 use crate::views::review::{event_json, Review};
 
@@ -54,6 +55,7 @@ pub async fn submit(
         .verify(submitted.reader_token)
         .await
         .map_err(ServiceError::Reader)?;
+    let admission = readers::admit(state, reader.as_ref(), article_id).await?;
     let mut review = submitted.review;
     if review.needs_article_language() {
         let article_language = store::articles::language(&state.pool, article_id).await?;
@@ -76,7 +78,7 @@ pub async fn submit(
         statuses: status_table(
             verdict.action,
             rules.action(ReasonCode::Duplicate),
-            state.moderation.site_mode,
+            admission.mode,
         ),
         duplicate_digest: Some(digests.duplicate(
             article_id,
@@ -87,24 +89,18 @@ pub async fn submit(
         edit_token_digest: &token.digest,
         create_missing_article: state.create_missing_articles,
         reader: reader.as_ref(),
+        reader_sole: admission.sole,
     };
-    let (created, announced) = match key {
-        None => {
-            let newsroom = &state.moderation.newsroom_name;
-            let (row, announced) = store::reviews::insert(
-                &state.pool,
-                article_id,
-                &submission,
-                |row: &PublicReviewRow| event_text(newsroom, row),
-            )
-            .await?;
-            let review = Review::new(row, newsroom).seen_by_author();
-            let edit_token = token.secret;
-            (Created { review, edit_token }, announced)
+    let stored =
+        store_submission(state, article_id, &submission, key, &token, submitted.body).await;
+    let (created, announced) = match stored {
+        // Another submission of this reader to this article committed since `admit` looked:
+        // refused as `admit` would refuse it now.
+        Err(ServiceError::Store(StoreError::ReaderReviewedArticle)) => {
+            readers::admit(state, reader.as_ref(), article_id).await?;
+            return Err(StoreError::ReaderReviewedArticle.into());
         }
-        Some(key) => {
-            submit_keyed(state, article_id, &submission, key, &token, submitted.body).await?
-        }
+        stored => stored?,
     };
     after_commit(
         state,
@@ -116,6 +112,33 @@ pub async fn submit(
     )
     .await;
     Ok(created)
+}
+
+/// Stores a checked submission: plainly, or under its idempotency key.
+async fn store_submission(
+    state: &AppState,
+    article_id: &ArticleId,
+    submission: &Submission<'_>,
+    key: Option<&IdempotencyKey>,
+    token: &EditToken,
+    body: &[u8],
+) -> Result<(Created, bool), ServiceError> {
+    match key {
+        None => {
+            let newsroom = &state.moderation.newsroom_name;
+            let (row, announced) = store::reviews::insert(
+                &state.pool,
+                article_id,
+                submission,
+                |row: &PublicReviewRow| event_text(newsroom, row),
+            )
+            .await?;
+            let review = Review::new(row, newsroom).seen_by_author();
+            let edit_token = token.secret.clone();
+            Ok((Created { review, edit_token }, announced))
+        }
+        Some(key) => submit_keyed(state, article_id, submission, key, token, body).await,
+    }
 }
 
 /// The event data as the submission statement binds it: straight to text (no intermediate JSON

@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod queue;
 pub mod rate_limits;
 pub mod reactions;
+pub mod readers;
 pub mod replication;
 pub mod reviews;
 pub mod site_secrets;
@@ -51,6 +52,9 @@ pub enum StoreError {
     /// The first request with this idempotency key has not been answered yet.
     #[error("a request with this idempotency key is in progress")]
     RequestInProgress,
+    /// The reader has a review of the article already, where the site takes one per reader.
+    #[error("the reader has a review of this article already")]
+    ReaderReviewedArticle,
     /// There are `webhook_endpoints::MAX_ENDPOINTS` endpoints already.
     #[error("too many webhook endpoints")]
     EndpointLimit,
@@ -93,6 +97,13 @@ impl From<DieselError> for StoreError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
             ) => Self::Unavailable(info.message().to_owned()),
+            // Two submissions of one reader to one article at once, where the site takes one:
+            // the second is refused as the check before it would have refused it.
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+                if info.constraint_name() == Some(ONE_REVIEW_PER_READER) =>
+            {
+                Self::ReaderReviewedArticle
+            }
             DieselError::BrokenTransactionManager => {
                 Self::Unavailable("the connection was lost inside a transaction".into())
             }
@@ -106,6 +117,9 @@ impl From<PoolError> for StoreError {
         Self::Unavailable(error.to_string())
     }
 }
+
+/// The unique index that holds one review per reader and article.
+const ONE_REVIEW_PER_READER: &str = "reviews_one_per_reader";
 
 /// The site a call for one site works on, named in its own conditions and keys (the policies
 /// hold the same line underneath).
@@ -229,6 +243,7 @@ fn record(error: &StoreError) {
         | StoreError::ReviewErased
         | StoreError::RequestInProgress
         | StoreError::EndpointLimit
+        | StoreError::ReaderReviewedArticle
         | StoreError::UnknownItems(_)
         | StoreError::ConflictingItems(_)
         | StoreError::ReviewNotFound

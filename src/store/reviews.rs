@@ -72,6 +72,8 @@ pub struct Submission<'a> {
     pub create_missing_article: bool,
     /// The signed-in reader who writes it, if any: their name replaces a typed one.
     pub reader: Option<&'a VerifiedReader>,
+    /// The review takes the reader's one place on the article (`reviews_one_per_reader`).
+    pub reader_sole: bool,
 }
 
 /// Stores a review, counts it in the article's stats when it is published, and writes its
@@ -144,6 +146,7 @@ pub(super) fn prepare<'a>(
         author_email: review.author_email.as_ref().map(AuthorEmail::as_str),
         reader_id: submission.reader.map(|reader| reader.id.as_str()),
         reader_badges: stored.reader_badges.clone(),
+        reader_sole: submission.reader_sole && submission.reader.is_some(),
         language: review.language.as_ref().map(LanguageTag::as_str),
         statuses: submission.statuses.map(ReviewStatus::as_str).to_vec(),
         reasons: submission
@@ -224,6 +227,7 @@ pub fn submission_statement() -> (String, &'static [&'static str]) {
         author_email: None,
         reader_id: None,
         reader_badges: Vec::new(),
+        reader_sole: false,
         language: None,
         statuses: status_table(None, RuleAction::Pending, ModerationMode::Post)
             .map(ReviewStatus::as_str)
@@ -277,6 +281,7 @@ pub(super) struct SubmitReview<'a> {
     author_email: Option<&'a str>,
     reader_id: Option<&'a str>,
     reader_badges: Vec<String>,
+    reader_sole: bool,
     language: Option<&'a str>,
     /// The status for each of `StoredFacts::ALL`, in that order.
     statuses: Vec<&'static str>,
@@ -314,6 +319,7 @@ impl SubmitReview<'_> {
         "author_email",
         "reader_id",
         "reader_badges",
+        "reader_sole",
         "language",
         "statuses",
         "reasons",
@@ -375,7 +381,7 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_sql(
             " - interval '24 hours') AS found), \
              review AS (INSERT INTO reviews (id, article_id, rating, title, body, author_name, \
-             author_email, reader_id, reader_badges, language, status, reasons, edit_token_hash, \
+             author_email, reader_id, reader_badges, reader_sole, language, status, reasons, edit_token_hash, \
              duplicate_digest, created_at) SELECT ",
         );
         out.push_bind_param::<SqlUuid, Uuid>(&self.id)?;
@@ -395,6 +401,8 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.reader_id)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Text>, Vec<String>>(&self.reader_badges)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, bool>(&self.reader_sole)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.language)?;
         // The status: `initial_status`'s answer for the facts found (see `STATUS_INDEX`).
@@ -605,6 +613,7 @@ mod tests {
             author_email: Some("the-email"),
             reader_id: Some("the-reader"),
             reader_badges: vec!["the-badge".to_owned()],
+            reader_sole: true,
             language: Some("the-language"),
             statuses: vec!["the-statuses"],
             reasons: vec!["the-reason".to_owned()],
@@ -630,6 +639,7 @@ mod tests {
             "author_email" => "Some(\"the-email\")".to_owned(),
             "reader_id" => "Some(\"the-reader\")".to_owned(),
             "reader_badges" => "[\"the-badge\"]".to_owned(),
+            "reader_sole" => "true".to_owned(),
             "language" => "Some(\"the-language\")".to_owned(),
             "statuses" => "[\"the-statuses\"]".to_owned(),
             "reasons" => "[\"the-reason\"]".to_owned(),

@@ -6,6 +6,7 @@
 //! view here is changed to show it.
 
 pub mod moderation;
+pub mod reader;
 pub mod review;
 pub mod stats;
 pub mod tagged;

@@ -163,6 +163,14 @@ fn schema_and_summary(kind: EventType) -> (&'static str, &'static str) {
             "ReviewEvent",
             "The newsroom replied to a review, changed or removed its reply",
         ),
+        EventType::ReaderSuspended => (
+            "ReaderEvent",
+            "A moderator suspended a signed-in reader (or changed the suspension)",
+        ),
+        EventType::ReaderReinstated => (
+            "ReaderEvent",
+            "A moderator lifted a signed-in reader's suspension",
+        ),
     }
 }
 

@@ -33,6 +33,7 @@ mod openapi;
 mod outage;
 mod privacy;
 mod problem_types;
+mod reader_trust;
 mod readers;
 mod refusals;
 mod reviews;

@@ -55,6 +55,7 @@ fn fill_path(path: &str, target: Option<&str>, fixtures: &Fixtures) -> String {
         ("delivery_id", uuid::Uuid::now_v7().to_string()),
         ("file", "console.js".to_owned()),
         ("site_id", "default".to_owned()),
+        ("reader_id", "wp-17".to_owned()),
     ] {
         let value = if target == Some(name) {
             NUL_IN_URL.to_owned()

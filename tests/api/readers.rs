@@ -14,9 +14,9 @@ use serde_json::{json, Value};
 use crate::common::webhooks::Receiver;
 use crate::common::{spawn_app_with, TestApp};
 
-const SITE: &str = "uk";
+pub(crate) const SITE: &str = "uk";
 const ARTICLE: &str = "kyiv-metro-flooding";
-const HS_SECRET: &str = "a-secret-the-newsroom-login-shares-with-marginalia-uk";
+pub(crate) const HS_SECRET: &str = "a-secret-the-newsroom-login-shares-with-marginalia-uk";
 
 fn pem(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -46,7 +46,7 @@ fn jwks(keys: &[Value]) -> Value {
     serde_json::to_value(set).unwrap()
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -71,7 +71,7 @@ fn sign(algorithm: Algorithm, key: &EncodingKey, kid: Option<&str>, claims: &Val
     jsonwebtoken::encode(&header, claims, key).unwrap()
 }
 
-fn hs256(claims: &Value) -> String {
+pub(crate) fn hs256(claims: &Value) -> String {
     sign(
         Algorithm::HS256,
         &EncodingKey::from_secret(HS_SECRET.as_bytes()).unwrap(),

@@ -608,7 +608,9 @@ async fn probe(app: &TestApp, keys: &Keys, path: &str, method: &str, operation: 
         }
         other => other
             .replace("{article_id}", UNKNOWN_ARTICLE)
-            .replace("{site_id}", "created-by-the-probe"),
+            .replace("{site_id}", "created-by-the-probe")
+            // A reader the site has never seen: no reviews, nothing to lift.
+            .replace("{reader_id}", "reader-the-probe-never-saw"),
     };
     assert!(
         !url.contains('{'),
@@ -624,6 +626,9 @@ async fn probe(app: &TestApp, keys: &Keys, path: &str, method: &str, operation: 
             Some(json!({"author_email": "nobody@example.com"}))
         }
         ("put", "/v1/sites/{site_id}") => Some(json!({"name": "Created by the probe"})),
+        ("put", "/v1/moderation/readers/{reader_id}/suspension") => {
+            Some(json!({"reason": "Suspended by the probe"}))
+        }
         ("post", "/v1/webhook-endpoints") => {
             Some(json!({"url": "http://127.0.0.1:9/refusals-probe"}))
         }

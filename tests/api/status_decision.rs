@@ -57,6 +57,7 @@ async fn submit(
         edit_token_digest: &[7; 32],
         create_missing_article: false,
         reader: None,
+        reader_sole: false,
     };
     let (row, _) = store::reviews::insert(&app.pool, &article, &submission, |_| "{}".to_owned())
         .await

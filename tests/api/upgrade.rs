@@ -90,7 +90,18 @@ async fn a_database_of_the_previous_release_upgrades_with_every_record_readable(
         }
     }
 
-    // The idempotency key outlived the upgrade: the retry replays the stored review.
+    // The idempotency key outlived the upgrade: the retry replays the stored review. A key is
+    // kept for `idempotency::KEPT_FOR` after its request, and the fixture was recorded days ago:
+    // its key is dated now, as if the retry came within that time of the first request.
+    {
+        use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+        let mut conn = diesel_async::AsyncPgConnection::establish(&app.database_url)
+            .await
+            .expect("connect as the database's owner");
+        conn.batch_execute("UPDATE idempotency_keys SET created_at = now()")
+            .await
+            .expect("the recorded key is dated now");
+    }
     let retry = &recorded.retry;
     let replayed = app
         .client

@@ -173,7 +173,7 @@ async fn endpoints_are_for_admins_and_checked() {
     let id = endpoint["id"].as_str().unwrap();
     assert_eq!(
         endpoint["event_types"].as_array().unwrap().len(),
-        7,
+        9,
         "every event by default"
     );
 
