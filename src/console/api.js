@@ -32,6 +32,10 @@ import { ACTIONS, TRANSITIONS } from './transitions.js';
  * @property {number} helpful_count
  * @property {number} unhelpful_count
  * @property {Reply | null} [reply]
+ * @property {boolean} [verified] written by a reader the site's own login vouched for
+ * @property {string[]} [badges] the badges the site gave that reader (lowercase slugs)
+ * @property {string | null} [reader_id] the id the site's login knows the author by (moderators
+ *   only; null: anonymous)
  */
 /** @typedef {{ id: string, from: Status, to: Status }} Change */
 /** @typedef {{ action: Action, changed: Change[], unchanged: number }} ModerationResult */

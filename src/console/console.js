@@ -1,6 +1,7 @@
 // The editors' console: the page shell, the hash router, the moderators' live stream (with a
 // counts poll while it is down) and the global shortcuts. Views live in views/; each renders into <main> and may handle shortcuts.
-// Routes: #/signin, #/queue/{pending|flagged|spam}, #/articles/{id}, #/log, #/integrations.
+// Routes: #/signin, #/queue/{pending|flagged|spam}, #/articles/{id}, #/readers/{reader id}, #/log,
+// #/integrations.
 
 import { api, ApiError, loadSites, on, session } from './api.js';
 import { announce, focusHeading, h, isTyping, openDialog, uid } from './dom.js';
@@ -10,6 +11,7 @@ import { clearToast, undoLast } from './toast.js';
 import * as signin from './views/signin.js';
 import * as queue from './views/queue.js';
 import * as article from './views/article.js';
+import * as reader from './views/reader.js';
 import * as log from './views/log.js';
 import * as integrations from './views/integrations.js';
 
@@ -43,7 +45,7 @@ import * as integrations from './views/integrations.js';
  */
 
 /** @type {Record<string, { render: (context: ViewContext) => View }>} */
-const VIEWS = { signin, queue, articles: article, log, integrations };
+const VIEWS = { signin, queue, articles: article, readers: reader, log, integrations };
 const HOME = '#/queue/pending';
 // While the live stream cannot be opened, the counts are polled this often.
 const POLL_MS = 30_000;

@@ -13,6 +13,7 @@ import { fmt, t } from './i18n.js';
  * What a card's controls do, and how it is shown.
  * @typedef {object} CardHandlers
  * @property {boolean} showArticle link the card to its article
+ * @property {boolean} showReader link the card to its signed-in author's view
  * @property {(id: string) => boolean} isSelected
  * @property {(id: string, on: boolean) => void} onToggle
  * @property {(action: Action, ids: string[]) => void} onAct
@@ -46,6 +47,10 @@ export function statusBadge(status) {
 export function articleLink(review) {
   return h('a', { href: `#/articles/${encodeURIComponent(review.article_id)}` }, review.article_title || review.article_id);
 }
+
+/** The reader view's address: the id is the site login's, so any character may be in it.
+ * @param {string} readerId */
+const readerHash = (readerId) => `#/readers/${encodeURIComponent(readerId)}`;
 
 /** @param {string} text */
 function excerpt(text, length = 160) {
@@ -82,7 +87,7 @@ export function reviewCard(review, handlers) {
       review.erased_at
         ? h('p', { class: 'card__erased' }, t('erased'))
         : h('p', { class: 'card__body', dir: 'auto' }, review.body),
-      meta(review, who),
+      meta(review, who, handlers.showReader),
       signals(review, handlers.showArticle),
       replySection(review, handlers),
       h('div', { class: 'card__author' }),
@@ -91,17 +96,32 @@ export function reviewCard(review, handlers) {
   );
 }
 
-/** Who wrote it, in which language, and when. @param {Review} review @param {string} who */
-function meta(review, who) {
+/** Who wrote it (with what the site's login says of a signed-in author), in which language, and
+ * when. @param {Review} review @param {string} who @param {boolean} showReader */
+function meta(review, who, showReader) {
   return h(
     'p',
     { class: 'card__meta' },
-    h('span', { dir: 'auto' }, who),
+    h('span', {}, h('span', { dir: 'auto' }, who), readerMarks(review)),
+    showReader && review.reader_id
+      ? h('span', { class: 'card__reader' }, h('a', { href: readerHash(review.reader_id) }, t('readerNamed', { id: review.reader_id })))
+      : null,
     review.author_email ? h('span', { class: 'card__email' }, review.author_email) : null,
     h('span', {}, review.language ? fmt.language(review.language) : t('languageUnknown')),
     h('span', {}, h('time', { datetime: review.created_at }, fmt.time(review.created_at))),
     review.edited_at ? h('span', {}, t('editedAt', { time: fmt.dateTime(review.edited_at) })) : null,
   );
+}
+
+/** A signed-in author's marks, as words: that the site's login vouched for them, and the badges it
+ * gave them (the site's own slugs, shown as they are). @param {Review} review */
+function readerMarks({ verified = false, badges = [] }) {
+  return [
+    verified ? [' ', h('span', { class: 'verified' }, h('span', { 'aria-hidden': 'true' }, '✓'), ' ', t('verified'))] : null,
+    badges.length
+      ? [' ', h('span', { class: 'card__badges' }, srOnly(t('badgesLabel')), badges.map((badge) => [' ', h('span', { class: 'chip chip--badge' }, badge)]))]
+      : null,
+  ];
 }
 
 /** Its article, and what readers made of it. @param {Review} review @param {boolean} showArticle */

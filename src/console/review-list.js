@@ -27,7 +27,10 @@ import { authorReviews, reviewCard } from './review-card.js';
  * One review list: its options, its elements and its state.
  * @typedef {object} ReviewList
  * @property {Query} query the queue parameters (status, article_id, reason, language, flagged)
+ * @property {((signal: AbortSignal) => Promise<ReviewPage>) | null} source where a list that is not
+ *   a queue's reads its reviews, all at once (no further pages, nothing to poll); null: the queue
  * @property {boolean} showArticle
+ * @property {boolean} showReader
  * @property {string} emptyText
  * @property {() => void} onChanged runs after every change (the shell refreshes the counts)
  * @property {ListHandlers} handlers
@@ -56,10 +59,11 @@ import { authorReviews, reviewCard } from './review-card.js';
 
 /**
  * A list with no reviews yet, and its elements.
- * @param {{ query: Query, showArticle: boolean, label: string, heading: string | null, emptyText: string,
- *   onChanged: () => void, handlers: ListHandlers }} options
+ * @param {{ query: Query, source: ReviewList['source'], showArticle: boolean, showReader: boolean,
+ *   label: string, heading: string | null, emptyText: string, onChanged: () => void,
+ *   handlers: ListHandlers }} options
  * @returns {ReviewList} */
-export function createList({ query, showArticle, label, heading, emptyText, onChanged, handlers }) {
+export function createList({ query, source, showArticle, showReader, label, heading, emptyText, onChanged, handlers }) {
   const list = h('ol', { class: 'cards', 'aria-label': label });
   const status = h('p', { class: 'list-status', role: 'status' });
   const more = h('button', { type: 'button', class: 'button', hidden: true, onclick: () => handlers.loadMore() }, t('loadMore'));
@@ -78,7 +82,9 @@ export function createList({ query, showArticle, label, heading, emptyText, onCh
   /** @type {ReviewList} */
   const state = {
     query,
+    source,
     showArticle,
+    showReader,
     emptyText,
     onChanged,
     handlers,
@@ -114,6 +120,7 @@ export function createList({ query, showArticle, label, heading, emptyText, onCh
 function card(list, review) {
   return reviewCard(review, {
     showArticle: list.showArticle,
+    showReader: list.showReader,
     isSelected: (id) => list.selected.has(id),
     onToggle: (id, on) => toggle(list, id, on),
     onAct: list.handlers.act,

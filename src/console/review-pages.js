@@ -16,13 +16,16 @@ const PAGE_SIZE = 50;
 // A link to one review reads up to this many pages of its list to find it (1,000 reviews).
 const SEEK_PAGES = 20;
 
-/** A page of the list's queue from `cursor` (from the start without one).
+/** A page of the list's queue from `cursor` (from the start without one), or the whole of a list
+ * that has a source of its own.
  * @param {ReviewList} list @param {string | null} [cursor] @returns {Promise<ReviewPage>} */
 const page = (list, cursor) =>
-  api('/v1/moderation/queue', {
-    query: cursor === undefined ? { ...list.query, limit: PAGE_SIZE } : { ...list.query, limit: PAGE_SIZE, cursor },
-    signal: list.controller.signal,
-  });
+  list.source
+    ? list.source(list.controller.signal)
+    : api('/v1/moderation/queue', {
+        query: cursor === undefined ? { ...list.query, limit: PAGE_SIZE } : { ...list.query, limit: PAGE_SIZE, cursor },
+        signal: list.controller.signal,
+      });
 
 /** Loads the list from its start. `keep` is the review to make current again; with `seek`, the
  * pages are read until it is found (a link to one review), at most `SEEK_PAGES` of them.

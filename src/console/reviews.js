@@ -17,16 +17,19 @@ export { stars, statusBadge } from './review-card.js';
 
 /**
  * A review list for a view. `query` holds the queue parameters (status, article_id, reason,
- * language, flagged); `showArticle` links each card to its article; `onChanged` runs after every
- * change (the shell refreshes the counts).
- * @param {{ query: Query, showArticle?: boolean, label: string, heading?: string | null, emptyText: string,
- *   onChanged?: () => void }} options
+ * language, flagged); `source`, for a list that is not a queue's, reads all its reviews instead;
+ * `showArticle` links each card to its article, `showReader` a signed-in author's to their reader
+ * view; `onChanged` runs after every change (the shell refreshes the counts).
+ * @param {{ query: Query, source?: ReviewList['source'], showArticle?: boolean, showReader?: boolean,
+ *   label: string, heading?: string | null, emptyText: string, onChanged?: () => void }} options
  */
-export function reviewList({ query, showArticle = true, label, heading = null, emptyText, onChanged = () => {} }) {
+export function reviewList({ query, source = null, showArticle = true, showReader = true, label, heading = null, emptyText, onChanged = () => {} }) {
   /** @type {ReviewList} */
   const list = createList({
     query,
+    source,
     showArticle,
+    showReader,
     label,
     heading,
     emptyText,

@@ -3,7 +3,8 @@
  *   <div id="marginalia-reviews"></div>
  *   <script src="https://reviews.example.org/widget.js" data-article-id="…" async></script>
  *
- * Optional attributes: data-target (a CSS selector), data-lang (uk, en), data-theme (light, dark).
+ * Optional attributes: data-target (a CSS selector), data-lang (uk, en), data-theme (light, dark),
+ * data-site, data-reader-token-url and data-sign-in-url (readers signed in by the site's login).
  * The widget renders into a shadow root, so the page's styles do not reach it; theme it with the
  * --marginalia-* custom properties. Documentation: docs/widget.md in the Marginalia repository. */
 (() => {
@@ -66,6 +67,16 @@
       unknown: 'This article does not accept reviews.',
       offline: 'Your review could not be sent. Check your connection and try again.',
       failed: 'Your review could not be sent. Please try again in a moment.',
+      // Readers signed in by the newsroom's own login (docs/readers.md).
+      signedIn: 'Signed in as {name}',
+      signedInNameless: 'You are signed in.',
+      signIn: 'Sign in',
+      signInRequired: 'Only signed-in readers can review this article.',
+      signInFailed: 'Your sign-in could not be confirmed. Please sign in again.',
+      reviewedAlready: 'You have already reviewed this article.',
+      suspended: 'Reviews from your account are not accepted on this site.',
+      verified: 'Verified reader',
+      badges: { subscriber: 'Subscriber', staff: 'Staff', expert: 'Expert' },
       // Readers' actions on a review.
       helpful: 'Helpful',
       notHelpful: 'Not helpful',
@@ -166,6 +177,15 @@
       unknown: 'Ця стаття не приймає відгуків.',
       offline: 'Не вдалося надіслати відгук. Перевірте з’єднання і спробуйте ще раз.',
       failed: 'Не вдалося надіслати відгук. Спробуйте ще раз за хвилину.',
+      signedIn: 'Ви увійшли як {name}',
+      signedInNameless: 'Ви увійшли.',
+      signIn: 'Увійти',
+      signInRequired: 'Відгуки до цієї статті пишуть лише читачі, які увійшли.',
+      signInFailed: 'Не вдалося підтвердити ваш вхід. Увійдіть ще раз.',
+      reviewedAlready: 'Ви вже написали відгук до цієї статті.',
+      suspended: 'Відгуки з вашого облікового запису на цьому сайті не приймаються.',
+      verified: 'Перевірений читач',
+      badges: { subscriber: 'Передплатник', staff: 'Редакція', expert: 'Експерт' },
       helpful: 'Корисний',
       notHelpful: 'Некорисний',
       helpfulCount: {
@@ -249,6 +269,8 @@
     };
     t.number = (value) => number.format(value);
     t.reason = (code) => strings.reasons[code];
+    // Own members only: `constructor` is a slug too.
+    t.badge = (slug) => (Object.hasOwn(strings.badges, slug) ? strings.badges[slug] : String(slug));
     t.fieldError = (error) =>
       strings.errors[error.field + '.' + error.code] || strings.errors[error.code] || error.message;
     return t;
@@ -340,7 +362,8 @@
   }
 
   /** Builds one widget, starts loading its data, and returns its root element. */
-  function mount(articleId, lang, theme) {
+  function mount(lang, data) {
+    const { articleId, theme, readerTokenUrl, signInUrl } = data;
     const t = translator(lang);
     const articleUrl = api + '/v1/articles/' + encodeURIComponent(articleId);
     const reviewUrl = (reviewId) => api + '/v1/reviews/' + encodeURIComponent(reviewId);
@@ -348,8 +371,7 @@
     // Ids live in the widget's shadow root; still unique, so that two widgets never share one.
     const id = 'marginalia-' + Math.random().toString(36).slice(2, 8);
 
-    // After the reader's own write, reads revalidate (a 304 with an ETag): the browser would hand
-    // back its cached copy from before the write.
+    // After the reader's own write, reads revalidate: the HTTP cache holds copies from before it.
     let revalidate = false;
     async function getJson(url, signal) {
       const position = positions[originOf(url)];
@@ -363,8 +385,8 @@
       return response.json();
     }
 
-    // One polite live region announces every outcome. Screen readers announce changes, so a
-    // repeated message (a second failed retry) alternates a trailing no-break space.
+    // One polite live region announces every outcome; a repeated one alternates a trailing
+    // no-break space, since only changes are announced.
     const live = h('div', { class: 'marginalia__sr-only', role: 'status', 'aria-live': 'polite' });
     const announce = (text) => {
       live.textContent = live.textContent === text ? text + '\u00a0' : text;
@@ -378,6 +400,12 @@
       element.style.setProperty('--_fill', (value / 5) * 100 + '%');
       return element;
     };
+    // A signed-in reader's marks: words, not colour alone; spaced, or screen readers run them together.
+    const marks = (badges, verified) =>
+      [
+        verified && h('span', { class: 'marginalia__badge marginalia__verified' }, t('verified')),
+        ...badges.map((slug) => h('span', { class: 'marginalia__badge' }, t.badge(slug))),
+      ].flatMap((mark) => (mark ? [' ', mark] : []));
     /** What to tell a reader whose action was refused with `response`. */
     const refusal = (response) => {
       const retryAfter = Number(response.headers.get('Retry-After'));
@@ -557,8 +585,7 @@
       const yes = vote(true, t('helpful'));
       const no = vote(false, t('notHelpful'));
       const report = h('button', { type: 'button', class: 'marginalia__secondary', 'aria-expanded': 'false' }, t('report'));
-      // Every review has the same three buttons: each names the review it belongs to (its author
-      // and date), so moving from button to button a screen reader says whose review it is.
+      // Each review's buttons are described by its author and date: a screen reader says whose.
       for (const button of [yes, no, report]) button.setAttribute('aria-describedby', `${id}-meta-${review.id}`);
       const element = h('div', { class: 'marginalia__reactions' }, h('div', { class: 'marginalia__buttons' }, yes, no, report, count));
       let open = null;
@@ -568,8 +595,7 @@
           open.remove();
           open = null;
           report.setAttribute('aria-expanded', 'false');
-          // Once sent, the button goes (a second flag would change nothing) and focus moves to
-          // the thanks in its place.
+          // Once sent, the button (a second flag changes nothing) gives way to the thanks, focused.
           if (sent) {
             report.hidden = true;
             say(t('reported'));
@@ -590,7 +616,14 @@
       // The review's text in its own language (when known), so screen readers pronounce it right.
       const lang = review.language;
       const author = h('span', { class: 'marginalia__author' }, review.author_name || t('anonymous'));
-      const meta = h('p', { class: 'marginalia__meta', id: `${id}-meta-${review.id}` }, author, ' · ', time(review.created_at));
+      const meta = h(
+        'p',
+        { class: 'marginalia__meta', id: `${id}-meta-${review.id}` },
+        author,
+        ...(review.verified ? marks(review.badges, true) : []),
+        ' · ',
+        time(review.created_at),
+      );
       if (review.edited_at) meta.append(' · ', t('edited'));
       const parts = [
         stars(review.rating, t('rated', review.rating)),
@@ -677,8 +710,8 @@
     sort.addEventListener('change', () => loadReviews(true));
     more.addEventListener('click', async () => {
       const added = await loadReviews(false);
-      // Disabling the button dropped keyboard focus, and the last page hides it: focus moves on to
-      // the first new review, or back to the button after a failure.
+      // Disabling the button dropped focus (and the last page hides it): on to the first new
+      // review, or back to the button after a failure.
       if (added.length) {
         added[0].firstChild.focus();
         announce(t('shown', added.length));
@@ -766,9 +799,8 @@
       }
     }
 
-    // The form. Validation is the server's: its rules (trimming, NFC, invisible characters) are the
-    // ones that count, and its field errors are shown next to their fields. The same form edits
-    // the reader's own review.
+    // The form; its validation is the server's, whose rules are the ones that count. The same form
+    // edits the reader's own review.
     const form = fieldSet(id);
     const { fields } = form;
 
@@ -815,9 +847,10 @@
     const submit = h('button', { type: 'submit', class: 'marginalia__submit' }, t('submit'));
     const cancelEdit = h('button', { type: 'button', class: 'marginalia__secondary', hidden: true }, t('cancel'));
     const notice = h('p', { class: 'marginalia__notice', tabindex: '-1', hidden: true });
+    const nameField = form.add('author_name', t('name'), name, optional);
     // Only new reviews carry a name and an email: an edit changes rating, title and body.
     const newOnly = [
-      form.add('author_name', t('name'), name, optional),
+      nameField,
       form.add('author_email', t('email'), email, { ...optional, hint: t('emailHint') }),
       h(
         'div',
@@ -827,8 +860,8 @@
       ),
     ];
 
-    // The reader's own review, with its edit token: kept in this closure only, so it is gone when
-    // the page is (docs/widget.md, "What the widget keeps").
+    // The reader's own review and its edit token: in this closure only, gone with the page
+    // (docs/widget.md, "What the widget keeps").
     let mine = null;
     const editButton = h('button', { type: 'button', class: 'marginalia__secondary' }, t('edit'));
     const removeButton = h('button', { type: 'button', class: 'marginalia__secondary' }, t('remove'));
@@ -850,10 +883,35 @@
       confirmRemove,
     );
 
+    // The reader the site's login signed in (docs/readers.md). The token is decoded for display
+    // only: the service checks it.
+    const readerLine = h('p', { class: 'marginalia__reader', hidden: true });
+    const signInLink = () => h('a', { href: signInUrl }, t('signIn'));
+    let named = false;
+    /** A fresh token (they live minutes); '' when nobody is signed in (204, 401). */
+    async function readerToken() {
+      const response = await fetch(readerTokenUrl, { credentials: 'include', cache: 'no-store' });
+      if (!response.ok && response.status !== 401) throw Error(response.statusText);
+      const token = response.status === 200 ? (await response.json()).token : '';
+      let name, badges;
+      try {
+        const payload = atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'));
+        ({ name, badges } = JSON.parse(new TextDecoder().decode(Uint8Array.from(payload, (c) => c.charCodeAt(0)))));
+      } catch {} // malformed: the service says so on submission
+      named = !!name && typeof name === 'string';
+      nameField.hidden = editing || named;
+      readerLine.hidden = !token && !signInUrl;
+      readerLine.replaceChildren(
+        ...(token ? [t(named ? 'signedIn' : 'signedInNameless', name), ...marks(Array.isArray(badges) ? badges : [])] : [signInLink()]),
+      );
+      return token;
+    }
+
     const formElement = h(
       'form',
       { class: 'marginalia__form', novalidate: true, 'aria-labelledby': formHeading.id },
       formHeading,
+      readerLine,
       rating,
       form.add('title', t('title'), title, optional),
       form.add('body', t('body'), body),
@@ -878,6 +936,7 @@
       submit.textContent = t(editing ? 'save' : 'submit');
       cancelEdit.hidden = !editing;
       for (const element of newOnly) element.hidden = editing;
+      nameField.hidden = editing || named;
       editButton.setAttribute('aria-expanded', String(editing));
       if (!editing) return;
       const review = mine.review;
@@ -948,6 +1007,20 @@
 
     function rejected(response, problem) {
       if (form.show(problem, t)) return showNotice(t('invalid'), true);
+      const error = problem?.errors?.[0];
+      if (!editing && error?.field === 'Marginalia-Reader') {
+        // The reader refused: their token (401; `required`: the site takes no anonymous reviews),
+        // a suspension (403), or their review of this article already there (409).
+        const status = response.status;
+        const key =
+          status === 403 ? 'suspended'
+          : status === 409 ? 'reviewedAlready'
+          : /^required/.test(error.message) ? 'signInRequired'
+          : 'signInFailed';
+        showNotice(t(key), true);
+        if (status === 401 && signInUrl) notice.append(' ', signInLink());
+        return;
+      }
       const retryAfter = Number(response.headers.get('Retry-After'));
       if (response.status === 429 && retryAfter > 0) showNotice(t('tooMany', retryAfter), true);
       else if (response.status === 409 && editing) {
@@ -974,23 +1047,24 @@
       showNotice(t(answer.status === 'published' ? 'saved' : 'savedPending'), false);
     }
 
-    // One Idempotency-Key per distinct submission: a retry of the same text (after a lost answer)
-    // sends the same key, so the server stores one review and answers every attempt alike.
+    // One Idempotency-Key per distinct submission: a retry after a lost answer stores no second review.
     let attempt = null;
     async function sendNew() {
+      const reader = readerTokenUrl && (await readerToken());
       const checked = radios.find((radio) => radio.checked);
       const payload = {
         rating: checked ? Number(checked.value) : undefined,
         title: title.value || undefined,
         body: body.value,
-        author_name: name.value || undefined,
+        author_name: (!named && name.value) || undefined,
         author_email: email.value || undefined,
         website: website.value,
       };
-      const text = JSON.stringify(payload);
+      // After signing in, a new submission: the first, if stored, was anonymous.
+      const text = JSON.stringify(payload) + !!reader;
       if (attempt?.text !== text) attempt = { text, key: newKey() };
       const { response, answer } = await send(articleUrl + '/reviews', 'POST', {
-        headers: { 'Idempotency-Key': attempt.key },
+        headers: { 'Idempotency-Key': attempt.key, ...(reader && { 'Marginalia-Reader': reader }) },
         body: payload,
       });
       if (response.status !== 201) return rejected(response, answer);
@@ -1022,6 +1096,7 @@
     loadStats();
     loadReviews(true);
     listen();
+    if (readerTokenUrl) readerToken().catch(() => {});
     const root = h(
       'section',
       { class: 'marginalia', lang, 'data-theme': theme, 'aria-labelledby': id + '-heading' },
@@ -1036,26 +1111,26 @@
 
   // An arrow function, not a declaration: `script` is known to be a script element from here on.
   const start = () => {
-    const articleId = script.dataset.articleId;
-    const selector = script.dataset.target || '#marginalia-reviews';
+    const data = script.dataset;
+    const selector = data.target || '#marginalia-reviews';
     const target = document.querySelector(selector);
-    if (!articleId || !target) {
-      const problem = articleId ? `no element matches ${selector}` : 'data-article-id is missing';
+    if (!data.articleId || !target) {
+      const problem = data.articleId ? `no element matches ${selector}` : 'data-article-id is missing';
       console.warn(`Marginalia: ${problem}`);
       return;
     }
     // data-lang, else the language of the article around the target (up to <html lang>).
     const around = target.closest('[lang]');
-    const tag = (script.dataset.lang || (around instanceof HTMLElement ? around.lang : '') || '').toLowerCase().split('-')[0];
+    const tag = (data.lang || (around instanceof HTMLElement ? around.lang : '') || '').toLowerCase().split('-')[0];
     const lang = Object.hasOwn(STRINGS, tag) ? tag : 'en';
     // A shadow root keeps the page's styles out and the widget's in; the page themes it through
     // inherited custom properties. Its own element name, so page rules for `div` miss the host.
     const host = document.createElement('marginalia-reviews');
     const shadow = host.attachShadow({ mode: 'open' });
     const link = h('link', { rel: 'stylesheet', href: CSS_URL });
-    const root = mount(articleId, lang, script.dataset.theme);
-    // Shown once the styles have loaded, never unstyled with its honeypot in view; if they fail,
-    // anyway, plain but usable. Until then the target keeps what it held ("Loading…", say).
+    const root = mount(lang, data);
+    // Shown once the styles have loaded (or failed: plain but usable), never unstyled with its
+    // honeypot in view. Until then the target keeps what it held ("Loading…", say).
     root.hidden = true;
     const show = () => {
       root.hidden = false;

@@ -35,12 +35,20 @@
 //   article, log, integrations), light at 1280 px, dark at 360 px and compact at 1440 px, and no
 //   view scrolls sideways at 360 px;
 // - under the console's CSP nothing is refused, no request leaves the origin, no cookie is set,
-//   and the key lives in sessionStorage only.
+//   and the key lives in sessionStorage only;
+// - readers the newsroom knows: on a site whose login signs HS256 reader tokens (set up here), a
+//   signed-in reader's review shows "Verified" and their badge on its card, whose link (naming the
+//   reader's id, which needs percent-encoding) opens the reader view from the keyboard: counts by
+//   status, suspension, record and newest reviews (acted on with the queue's keys). A suspension
+//   without a reason shows the API's field error beside the field; with one, for 7 days, it is
+//   shown and the reader's next submission is a 403; changed to for good, then lifted, the view
+//   follows each time and the reader may write again. axe and 360 px dark, and Ukrainian.
 // With WRITE_SCREENSHOT=1 it refreshes docs/console-queue.png, docs/console-article.png and
 // docs/console-compact.png.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -836,6 +844,172 @@ async function phone(browser, ids) {
   await context.close();
 }
 
+// --- readers the newsroom knows ----------------------------------------------------------------
+
+// A site whose login signs reader tokens. It is set up here, through the API as a newsroom would:
+// tests/browser/run.sh starts the service with its keys, and the sites it makes are other tests'.
+const READER_SITE = 'readers';
+// The HS256 secret the site's login shares with Marginalia (32 to 512 bytes).
+const READER_SECRET = 'the-browser-test-login-shares-this-hs256-secret';
+// An id as Auth0 gives them: the "|" is percent-encoded in the API's path and the console's address.
+const READER = 'auth0|olena-17';
+const DAY_MS = 86_400_000;
+
+const base64url = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** A reader token as the site's login signs it: HS256, with node's own HMAC (no JWT library). */
+function readerToken(claims) {
+  const signed = `${base64url({ alg: 'HS256', typ: 'JWT' })}.${base64url(claims)}`;
+  return `${signed}.${createHmac('sha256', READER_SECRET).update(signed).digest('base64url')}`;
+}
+
+/** A submission to the readers' site with the reader's token, as the site's page sends it. */
+const submitAsReader = (token, body) =>
+  fetch(`${base}/sites/${READER_SITE}/v1/articles/${article}/reviews`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Marginalia-Reader': token },
+    body: JSON.stringify({ rating: 4, ...body }),
+  });
+
+/** Creates the readers' site (pre-moderated, so that reviews wait in the queue) with its article,
+ * and returns a moderator key of that site's desk. */
+async function readerSite() {
+  await call(`/v1/sites/${READER_SITE}`, {
+    key: keys.admin,
+    method: 'PUT',
+    body: { name: 'Клуб читачів', moderation: 'pre', reader_tokens: { secrets: [READER_SECRET] } },
+  });
+  await call(`/sites/${READER_SITE}/v1/articles/${article}`, { key: keys.cms, method: 'PUT', body: { title: 'Напади ІДІЛ-Хорасан', language: 'uk' } });
+  // `keys create` prints the key on stdout.
+  const created = execFileSync(env.MARGINALIA_BIN, ['keys', 'create', '--name', 'desk-readers', '--scope', 'moderator', '--site', READER_SITE], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  return created.trim();
+}
+
+const readerPath = `/sites/${READER_SITE}/v1/moderation/readers/${encodeURIComponent(READER)}`;
+
+/** The texts each of `field`'s descriptions (aria-describedby) holds: its hint and its error. */
+const descriptions = (field) =>
+  field.evaluate((element) => (element.getAttribute('aria-describedby') ?? '').split(' ').map((id) => document.getElementById(id)?.textContent ?? ''));
+
+/** The reader view's counts by status, as shown. */
+const readerCounts = (page) =>
+  page.locator('.reader-counts div').evaluateAll((rows) => Object.fromEntries(rows.map((row) => [row.querySelector('dt').textContent, row.querySelector('dd').textContent])));
+
+async function readers(browser) {
+  const desk = await readerSite();
+  const token = readerToken({ sub: READER, aud: `marginalia:${READER_SITE}`, exp: Math.floor(Date.now() / 1000) + 600, name: 'Олена К.', badges: ['subscriber'] });
+  const submitted = await submitAsReader(token, { body: 'Дякую за хронологію нападів: тепер видно, чому угруповання не переможене.' });
+  const review = await submitted.json();
+  assert.equal(submitted.status, 201, JSON.stringify(review));
+  assert.deepEqual([review.status, review.verified, review.badges], ['pending', true, ['subscriber']]);
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  await watch(context, page);
+  await page.goto(console_);
+  await signIn(page, desk);
+  await page.getByRole('heading', { name: 'Moderation queue' }).waitFor();
+
+  // The card says, in words, that the site's login vouched for the author, and what badge it gave.
+  const card = page.locator(`.card[data-id="${review.id}"]`);
+  await card.waitFor();
+  assert.equal(await card.locator('.verified').innerText(), '✓ Verified');
+  assert.equal(await card.locator('.verified [aria-hidden="true"]').innerText(), '✓', 'the tick is decoration');
+  assert.equal(await card.locator('.card__badges').textContent(), 'Badges: subscriber');
+  // Its link names the reader; the keyboard opens their view, the id percent-encoded in the address.
+  await card.getByRole('link', { name: `Reader ${READER}` }).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((hash) => location.hash === hash, `#/readers/${encodeURIComponent(READER)}`);
+  await page.getByRole('heading', { level: 1, name: `Reader ${READER}` }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.tagName), 'H1', 'focus starts at the heading');
+  const recent = page.locator(`.reader__reviews .card[data-id="${review.id}"]`);
+  await recent.waitFor();
+  assert.equal(await recent.getByRole('link', { name: /^Reader / }).count(), 0, 'no link to the view it is in');
+  assert.deepEqual(await readerCounts(page), { Pending: '1', Published: '0', Rejected: '0', Spam: '0', Deleted: '0' });
+  await page.locator('.reader-state', { hasText: 'Not suspended' }).waitFor();
+  await page.getByText('Never suspended on this site.').waitFor();
+  await audit(page, 'reader');
+
+  // Its newest reviews take the queue's keys; the counts follow.
+  await recent.focus();
+  await page.keyboard.press('a');
+  await toast(page, 'Approved 1 review');
+  await page.waitForFunction(() => document.querySelector('.reader-counts dd')?.textContent === '0');
+  assert.deepEqual(await readerCounts(page), { Pending: '0', Published: '1', Rejected: '0', Spam: '0', Deleted: '0' });
+  assert.equal(await recent.getAttribute('data-status'), 'published', 'the card stays, with its new status');
+
+  // No reason: the API's field error, beside the field (its description), and focus on the field.
+  const duration = page.getByLabel('For how long');
+  const reason = page.getByLabel('Reason', { exact: true });
+  assert.equal(await duration.inputValue(), '7', 'a week unless chosen otherwise');
+  await page.getByRole('button', { name: 'Suspend', exact: true }).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.activeElement?.getAttribute('aria-invalid') === 'true');
+  assert.equal(await reason.getAttribute('aria-invalid'), 'true');
+  assert.equal(await reason.evaluate((field) => field === document.activeElement), true, 'focus is on the reason');
+  assert.match((await descriptions(reason)).join(' '), /say why, for the record/);
+  assert.equal((await call(readerPath, { key: desk })).suspension, null, 'nothing suspended');
+
+  // With a reason, for 7 days, from the keyboard.
+  const why = 'Personal attacks on other readers, after a warning.';
+  await page.keyboard.type(why);
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await page.locator('.reader-state', { hasText: 'Suspended until' }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.classList.contains('reader-state'));
+  await toast(page, `Reader ${READER}: Suspended until`);
+  assert.equal(await reason.getAttribute('aria-invalid'), null, 'the error is gone');
+  const { suspension } = await call(readerPath, { key: desk });
+  assert.deepEqual([suspension.reason, suspension.actor], [why, 'desk-readers']);
+  const days = (Date.parse(suspension.until) - Date.now()) / DAY_MS;
+  assert.ok(days > 6.9 && days <= 7, `until a week from now: ${suspension.until}`);
+  const shown = await page.locator('.reader-state').innerText();
+  assert.ok(shown.includes(why) && shown.includes('desk-readers'), `the reason and who: ${shown}`);
+  assert.match(await page.locator('.reader-record li').first().innerText(), /^Suspended until[\s\S]*Personal attacks[\s\S]*by desk-readers/);
+  await page.getByRole('heading', { name: 'Change the suspension' }).waitFor();
+  const refused = await submitAsReader(token, { body: 'Ще один відгук під час блокування.' });
+  const problem = await refused.json();
+  assert.equal(refused.status, 403, JSON.stringify(problem));
+  assert.equal(problem.type, 'urn:marginalia:problem:reader-suspended');
+  await audit(page, 'reader, suspended');
+
+  // Replaced by one for good.
+  await duration.selectOption({ label: 'For good' });
+  await reason.fill('Repeated attacks after the first suspension.');
+  await page.getByRole('button', { name: 'Replace the suspension' }).click();
+  await page.locator('.reader-state__line', { hasText: 'Suspended for good' }).waitFor();
+  assert.equal((await call(readerPath, { key: desk })).suspension.until, null, 'for good');
+
+  // Lifted: the button goes with the suspension, and focus to what holds now.
+  await page.getByRole('button', { name: 'Lift the suspension' }).focus();
+  await page.keyboard.press('Enter');
+  await page.locator('.reader-state', { hasText: 'Not suspended' }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.classList.contains('reader-state'));
+  const record = await page.locator('.reader-record__what').allInnerTexts();
+  assert.equal(record.length, 3);
+  assert.deepEqual([record[0], record[1]], ['Suspension lifted', 'Suspended for good']);
+  assert.match(record[2], /^Suspended until /);
+  assert.equal((await call(readerPath, { key: desk })).suspension, null);
+  const again = await submitAsReader(token, { body: 'Після розблокування: дякую, що пояснили правила.' });
+  assert.equal(again.status, 201, 'the reader may write again');
+
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await noSideways(page, 'reader');
+  await audit(page, 'reader, 360 px dark');
+  await page.getByLabel('Language').selectOption('uk');
+  await page.getByRole('heading', { level: 1, name: `Читач ${READER}` }).waitFor();
+  await page.locator('.reader-state', { hasText: 'Не заблоковано' }).waitFor();
+  await recent.locator('.verified', { hasText: 'Підтверджений' }).waitFor();
+  assert.equal(await page.getByLabel('На який строк').inputValue(), '7');
+  await audit(page, 'reader (uk), 360 px dark');
+  await context.close();
+}
+
 // --- run ------------------------------------------------------------------------------------------
 
 const receiver = createServer((request, response) => {
@@ -866,6 +1040,8 @@ try {
   await phone(browser, ids);
   await density(browser, ids);
   await siteDesk(browser);
+  // Last: it adds a site, which the site switcher's check above would see.
+  await readers(browser);
 } finally {
   await browser.close();
   receiver.close();

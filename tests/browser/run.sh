@@ -62,8 +62,12 @@ curl -fsS -o /dev/null -X PUT "$base/sites/$site/v1/articles/$article" \
   -H "Authorization: Bearer $site_key" -H 'Content-Type: application/json' \
   --data '{"title": "Напади ІДІЛ-Хорасан", "language": "uk"}'
 
+# An installation-wide admin key: the widget test gives the second site reader tokens (and its
+# article page's origin) for its signed-in readers, and takes them back; the console test uses it too.
+admin=$("$binary" keys create --name ops-admin --scope admin 2>/dev/null)
+
 set +e
-MARGINALIA_URL=$base ARTICLE_ID=$article PREMODERATED_ARTICLE_ID=$premoderated SITE_ID=$site \
+MARGINALIA_URL=$base ARTICLE_ID=$article PREMODERATED_ARTICLE_ID=$premoderated SITE_ID=$site ADMIN_KEY=$admin \
   node tests/browser/widget.test.mjs
 status=$?
 # Swagger UI at /docs/ under its Content-Security-Policy.
@@ -72,10 +76,9 @@ docs_status=$?
 set -e
 [ "$docs_status" -eq 0 ] || status=$docs_status
 
-# The console: a moderator, an admin, and a moderator key the test revokes while it is in use
+# The console: a moderator, the admin, and a moderator key the test revokes while it is in use
 # (`keys create` prints the key on stdout and its id on stderr).
 moderator=$("$binary" keys create --name desk-olha --scope moderator 2>/dev/null)
-admin=$("$binary" keys create --name ops-admin --scope admin 2>/dev/null)
 revoked=$("$binary" keys create --name night-shift --scope moderator 2>"$work/revoked.txt")
 revoked_id=$(sed -nE 's/.*Created key ([0-9a-f-]{36}) .*/\1/p' "$work/revoked.txt")
 site_moderator=$("$binary" keys create --name uk-desk --scope moderator --site "$site" 2>/dev/null)

@@ -25,12 +25,22 @@
 // - with the stream refused (routed to a 503, as a proxy or a draining node would), the widget polls
 //   the first page and the stats every ~30 s (the test moves the page's clock) with If-None-Match,
 //   gets 304s while nothing changed, and a review posted meanwhile still makes the button;
+// - readers the newsroom knows (docs/readers.md), on an article page of the newsroom's own origin
+//   served by this test, with a reader-token URL and a sign-in link: a signed-out reader's review,
+//   refused by a site that takes signed-in readers only, points to the sign-in; signed in (a
+//   cookie of the newsroom's), the widget shows "Ви увійшли як …" with the reader's badges, hides
+//   the name field, fetches a fresh token right before submitting and sends it as
+//   Marginalia-Reader; the review appears with the login's name, the "verified" mark and the
+//   badges, as does a signed-in reader's review arriving live; a second review of the article
+//   (one per reader) and a suspended reader are told so; a malformed token degrades to a plain
+//   "signed in" and a refusal that points to the sign-in again;
 // - axe-core finds no moderate, serious or critical violation, in the light and the dark theme;
 // - js + css as served gzip-encoded stay within the size budget (sizes printed plain, gzip, brotli).
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { copyFileSync, mkdirSync } from 'node:fs';
-import { get } from 'node:http';
+import { createServer, get } from 'node:http';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { launchChromium } from './launch.mjs';
@@ -40,13 +50,17 @@ const base = process.env.MARGINALIA_URL;
 const article = process.env.ARTICLE_ID;
 const premoderated = process.env.PREMODERATED_ARTICLE_ID;
 const site = process.env.SITE_ID;
-assert.ok(base && article && premoderated, 'run me through tests/browser/run.sh');
+const adminKey = process.env.ADMIN_KEY;
+assert.ok(base && article && premoderated && site && adminKey, 'run me through tests/browser/run.sh');
 // Gzip-encoded, js + css: what a first visit downloads (brotli, which browsers prefer, is smaller).
 // 16 KiB until live updates (issue 23): the event stream, the "new reviews" button with its
 // strings in both languages, the polling fallback and in-place updates took the pair from
-// 16,247 B to about 17.4 KB after the new code's comments were cut back. 17.5 KiB, not more, so
-// that the next feature has to find its own room again.
-const SIZE_BUDGET = 17.5 * 1024;
+// 16,247 B to about 17.4 KB after the new code's comments were cut back. 17.5 KiB until signed-in
+// readers (issue 24): the token URL, the sign-in line and link, badges and the verified mark, and
+// the refusals of a signed-in reader (sign-in required or refused, one review per article,
+// suspended) in both languages took it to about 18.9 KB, after some older comments were said in
+// fewer words. 18.5 KiB, not more, so that the next feature has to find its own room again.
+const SIZE_BUDGET = 18.5 * 1024;
 // axe rules whose moderate (or worse) findings do not fail the test, each with the reason.
 const EXCUSED = {};
 const PAGE_SIZE = 10; // as in widget.js
@@ -135,12 +149,12 @@ async function post(articleId, [rating, author_name, title, body]) {
   assert.equal(response.status, 201, await response.text());
 }
 
-/** Records on `problems` every request that leaves the service's origin, every CSP refusal and
- * every uncaught error of the page. */
-function watch(page) {
+/** Records on `problems` every request that leaves the service's origin (and `origins`), every
+ * CSP refusal and every uncaught error of the page. */
+function watch(page, origins = [base]) {
   page.on('request', (request) => {
     const url = new URL(request.url());
-    if (url.protocol !== 'data:' && url.origin !== base) problems.push(`request to ${url}`);
+    if (url.protocol !== 'data:' && !origins.includes(url.origin)) problems.push(`request to ${url}`);
   });
   page.on('console', (message) => {
     if (/Content Security Policy/i.test(message.text())) problems.push(message.text());
@@ -158,6 +172,7 @@ function focused(page) {
     if (element.tagName === 'BUTTON') return element.textContent;
     if (element.tagName === 'SELECT') return element.name || 'sort';
     if (element.tagName === 'ARTICLE') return 'review';
+    if (element.tagName === 'A') return `link ${element.textContent}`;
     return element.name || element.tagName.toLowerCase();
   });
 }
@@ -902,6 +917,315 @@ async function polling(browser) {
   await context.close();
 }
 
+// Readers the newsroom knows (docs/readers.md): the newsroom's login signs an HS256 token with a
+// secret it shares with the site's reader_tokens settings (32 bytes at least).
+const READER_SECRET = 'the-newsroom-login-shares-this-secret-with-marginalia';
+const READERS_ARTICLE = 'browser-signed-in-readers';
+
+/** An HS256 JSON Web Token, as the newsroom's login signs it. */
+function signToken(claims) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
+  return `${unsigned}.${createHmac('sha256', READER_SECRET).update(unsigned).digest('base64url')}`;
+}
+
+/** A reader's claims for the test's site, valid for five minutes. */
+const readerClaims = (sub, name, badges) => ({
+  sub,
+  aud: `marginalia:${site}`,
+  exp: Math.floor(Date.now() / 1000) + 300,
+  name,
+  badges,
+});
+
+/** A call to the service with the installation's admin key; it must succeed. */
+async function asAdmin(method, path, body) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
+}
+
+/** The newsroom's own site, on an origin of its own (127.0.0.1, a port of its own): an article page
+ * with the widget under a strict CSP, its login's sign-in (a session cookie, then back to the
+ * article) and the reader-token URL, which answers 204 to nobody signed in, a signed token to
+ * `olena` and a token that is no JWT to `broken`. Resolves once it listens. */
+async function newsroomSite() {
+  const tokens = []; // per request of the token URL: the session it came with, and the token sent
+  const server = createServer((request, response) => {
+    const url = new URL(request.url, 'http://newsroom.invalid');
+    const session = /(?:^|;\s*)session=(\w+)/.exec(request.headers.cookie || '')?.[1] ?? null;
+    if (url.pathname === '/article') {
+      // connect-src 'self' for the token URL (docs/widget.md).
+      const policy =
+        `default-src 'none'; script-src ${base}; style-src ${base}; connect-src 'self' ${base}; ` +
+        "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+      const lang = url.searchParams.get('lang') === 'en' ? ' data-lang="en"' : '';
+      response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': policy });
+      return response.end(`<!doctype html>
+<html lang="uk">
+<head><meta charset="utf-8"><title>Новини</title><link rel="icon" href="data:,"></head>
+<body><main><article>
+<h1>Станції метро на лівому березі знову працюють</h1>
+<p>Після підтоплення тунелю рух відновили за два дні.</p>
+<div id="marginalia-reviews"></div>
+</article></main>
+<script src="${base}/widget.js" data-site="${site}" data-article-id="${READERS_ARTICLE}"${lang}
+  data-reader-token-url="/reader-token" data-sign-in-url="/sign-in?return=%2Farticle" async></script>
+</body>
+</html>`);
+    }
+    if (url.pathname === '/reader-token') {
+      const token = {
+        olena: () => signToken(readerClaims('newsroom-user-17', 'Олена Коваль', ['subscriber', 'expert'])),
+        broken: () => 'not-a-token',
+      }[session]?.();
+      tokens.push({ session, token });
+      response.writeHead(token ? 200 : 204, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      return response.end(token ? JSON.stringify({ token }) : undefined);
+    }
+    if (url.pathname === '/sign-in') {
+      const back = url.searchParams.get('return');
+      response.writeHead(303, {
+        'Set-Cookie': 'session=olena; Path=/; HttpOnly; SameSite=Lax',
+        Location: back?.startsWith('/') ? back : '/',
+      });
+      return response.end();
+    }
+    response.writeHead(404);
+    response.end();
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  assert.ok(address && typeof address === 'object');
+  return { origin: `http://127.0.0.1:${address.port}`, tokens, close: () => server.close() };
+}
+
+/** A reader signed in by the newsroom's own login: the site takes signed-in readers only, so the
+ * signed-out reader is pointed to the sign-in; signed in, the review is theirs, verified, with
+ * their badges. The site's settings are put back at the end (the console's tests use the site). */
+async function signedInReaders(browser) {
+  const newsroom = await newsroomSite();
+  await asAdmin('PUT', `/v1/sites/${site}`, {
+    origins: [newsroom.origin],
+    reader_tokens: { secrets: [READER_SECRET], anonymous_reviews: false, trust: { one_review_per_article: true } },
+  });
+  try {
+    await asAdmin('PUT', `/sites/${site}/v1/articles/${READERS_ARTICLE}`, {
+      title: 'Станції метро на лівому березі знову працюють',
+      language: 'uk',
+    });
+    const context = await browser.newContext({ viewport, locale: 'uk-UA' });
+    await context.addInitScript(() =>
+      window.addEventListener('securitypolicyviolation', (event) =>
+        console.error(`Content Security Policy violation: ${event.violatedDirective} ${event.blockedURI}`),
+      ),
+    );
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    watch(page, [base, newsroom.origin]);
+    // The newsroom's cookie is for 127.0.0.1, any port: the widget must never send it to the service.
+    const cookiesToService = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).origin === base) {
+        cookiesToService.push(request.allHeaders().then((headers) => headers.cookie, () => undefined));
+      }
+    });
+    const opened = async (path) => {
+      await page.goto(newsroom.origin + path);
+      await page.locator('.marginalia .marginalia__score:not(:has-text("…"))').waitFor();
+    };
+    const readerLine = page.locator('.marginalia__reader');
+    const nameInput = page.locator('.marginalia input[autocomplete=name]');
+    const notice = page.locator('.marginalia__form .marginalia__notice');
+    const region = page.locator('.marginalia [role=status]');
+    const submitted = () =>
+      page.waitForResponse((response) => response.request().method() === 'POST' && new URL(response.url()).pathname.endsWith('/reviews'));
+
+    // Signed out: a sign-in link above the form, and the name field.
+    await opened('/article');
+    const signIn = readerLine.getByRole('link', { name: 'Увійти' });
+    await signIn.waitFor();
+    assert.equal(await signIn.getAttribute('href'), '/sign-in?return=%2Farticle');
+    assert.ok(await nameInput.isVisible(), 'signed out, the reader may give a name');
+    assert.deepEqual(newsroom.tokens, [{ session: null, token: undefined }], 'the token URL, asked once on load');
+
+    // A review all the same: the site takes none from signed-out readers, and the form says so and
+    // points to the sign-in, from the keyboard.
+    await press(page, 'Tab', 'link Увійти');
+    await press(page, 'Tab', 'rating 1');
+    await press(page, 'ArrowRight', 'rating 2 checked');
+    await press(page, 'Tab', 'title');
+    await press(page, 'Tab', 'body');
+    await page.keyboard.type('Без входу: чи приймуть мій відгук?');
+    await press(page, 'Tab', 'author_name');
+    await page.keyboard.type('Гість');
+    await press(page, 'Tab', 'author_email');
+    await press(page, 'Tab', 'Надіслати відгук');
+    let answer = submitted();
+    await page.keyboard.press('Enter');
+    assert.equal((await answer).status(), 401);
+    assert.equal((await answer).request().headers()['marginalia-reader'], undefined, 'no token to send');
+    assert.equal(newsroom.tokens.length, 2, 'asked again right before sending');
+    await notice.getByText('Відгуки до цієї статті пишуть лише читачі, які увійшли.').waitFor();
+    assert.equal(await notice.getByRole('link', { name: 'Увійти' }).getAttribute('href'), '/sign-in?return=%2Farticle');
+    assert.match(await region.textContent(), /лише читачі, які увійшли/);
+    assert.equal(await focused(page), 'Надіслати відгук', 'focus stays on the button');
+
+    // The sign-in link in the message: the newsroom's login sets its cookie and sends the reader
+    // back, signed in, with a name and badges from the token; the name field goes.
+    await press(page, 'Tab', 'link Увійти');
+    const signingIn = page.waitForRequest((request) => new URL(request.url()).pathname === '/sign-in');
+    await page.keyboard.press('Enter');
+    await signingIn;
+    await readerLine.getByText('Ви увійшли як Олена Коваль').waitFor();
+    assert.deepEqual(await readerLine.locator('.marginalia__badge').allInnerTexts(), ['Передплатник', 'Експерт']);
+    assert.equal(await readerLine.getByRole('link').count(), 0, 'no sign-in link');
+    assert.ok(await nameInput.isHidden(), "the login's name is used");
+    assert.equal(newsroom.tokens.at(-1).session, 'olena', 'the token URL gets the newsroom’s cookie');
+    const asked = newsroom.tokens.length;
+
+    // A review, from the keyboard (past no name field). A fresh token is fetched right before
+    // sending, and sent as Marginalia-Reader; no typed name goes with it.
+    await press(page, 'Tab', 'rating 1');
+    await press(page, 'Space', 'rating 1 checked');
+    for (const star of [2, 3, 4]) await press(page, 'ArrowRight', `rating ${star} checked`);
+    await press(page, 'Tab', 'title');
+    await page.keyboard.type('Нарешті ясно');
+    await press(page, 'Tab', 'body');
+    const text = 'Докладно про те, чому тунель підтопило і що змінили, щоб це не повторилося.';
+    await page.keyboard.type(text);
+    await press(page, 'Tab', 'author_email');
+    await press(page, 'Tab', 'Надіслати відгук');
+    answer = submitted();
+    await page.keyboard.press('Enter');
+    const created = await answer;
+    assert.equal(created.status(), 201, await created.text());
+    assert.equal(newsroom.tokens.length, asked + 1, 'a fresh token right before sending');
+    assert.equal(created.request().headers()['marginalia-reader'], newsroom.tokens.at(-1).token, 'that token, sent');
+    assert.equal(created.request().postDataJSON().author_name, undefined, 'no typed name');
+    await notice.getByText('Дякуємо! Ваш відгук опубліковано.').waitFor();
+    const first = page.locator('.marginalia__list > li').first();
+    await first.getByText(text).waitFor();
+    assert.equal(await first.locator('.marginalia__author').innerText(), 'Олена Коваль');
+    assert.equal(await first.locator('.marginalia__verified').innerText(), 'Перевірений читач');
+    assert.deepEqual(await first.locator('.marginalia__badge').allInnerTexts(), ['Перевірений читач', 'Експерт', 'Передплатник']);
+    // In words for a screen reader too: the meta line describes the review's buttons.
+    const meta = await first.locator('.marginalia__meta').first().textContent();
+    assert.match(meta, /^Олена Коваль Перевірений читач Експерт Передплатник · /);
+    const stored = (await getJson(`/sites/${site}/v1/articles/${READERS_ARTICLE}/reviews`)).items;
+    assert.deepEqual(
+      stored.map(({ author_name, verified, badges }) => ({ author_name, verified, badges })),
+      [{ author_name: 'Олена Коваль', verified: true, badges: ['expert', 'subscriber'] }],
+    );
+
+    // The site takes one review per reader and article, and a moderator may suspend a reader: the
+    // form says which, in words of its own rather than "closed" or "try again".
+    const another = async (expected) => {
+      await page.locator('.marginalia__stars-input label').nth(3).click();
+      await page.locator('.marginalia textarea').fill(`Ще один відгук: ${expected}`);
+      answer = submitted();
+      await page.locator('.marginalia__submit').click();
+      return (await answer).status();
+    };
+    assert.equal(await another('вдруге'), 409);
+    await notice.getByText('Ви вже написали відгук до цієї статті.').waitFor();
+    const suspension = `/sites/${site}/v1/moderation/readers/newsroom-user-17/suspension`;
+    await asAdmin('PUT', suspension, { reason: 'Перевірка віджета: відгуки призупинено.' });
+    assert.equal(await another('призупинено'), 403);
+    await notice.getByText('Відгуки з вашого облікового запису на цьому сайті не приймаються.').waitFor();
+    await asAdmin('DELETE', suspension);
+
+    // Another signed-in reader's review arrives live, with its marks; a badge the widget does not
+    // name shows as the site sent it.
+    const live = await fetch(`${base}/sites/${site}/v1/articles/${READERS_ARTICLE}/reviews`, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        'Marginalia-Reader': signToken(readerClaims('newsroom-user-4', 'Богдан, редакція', ['staff', 'metro-desk'])),
+      },
+      body: JSON.stringify({ rating: 5, body: 'Дякуємо читачам за фото з підтоплених станцій.' }),
+    });
+    assert.equal(live.status, 201, await live.text());
+    const fresh = page.locator('.marginalia__fresh');
+    await fresh.filter({ hasText: /^1 новий відгук — показати$/ }).waitFor();
+    await fresh.click();
+    await first.getByText('Богдан, редакція').waitFor();
+    assert.deepEqual(await first.locator('.marginalia__badge').allInnerTexts(), ['Перевірений читач', 'metro-desk', 'Редакція']);
+
+    // In English, in a browser of its own (the list, fresh: this one's HTTP cache may hold a copy
+    // from before the reviews), signed in with the same cookie.
+    const english = await browser.newContext({ viewport, locale: 'en-US' });
+    await english.addCookies([{ name: 'session', value: 'olena', url: newsroom.origin }]);
+    const englishPage = await english.newPage();
+    englishPage.setDefaultTimeout(10_000);
+    watch(englishPage, [base, newsroom.origin]);
+    await englishPage.goto(`${newsroom.origin}/article?lang=en`);
+    const englishLine = englishPage.locator('.marginalia__reader');
+    await englishLine.getByText('Signed in as Олена Коваль').waitFor();
+    assert.deepEqual(await englishLine.locator('.marginalia__badge').allInnerTexts(), ['Subscriber', 'Expert']);
+    const englishReviews = englishPage.locator('.marginalia__list > li');
+    await englishReviews.nth(1).waitFor();
+    assert.deepEqual(
+      await englishReviews.evaluateAll((items) => items.map((item) => [...item.querySelectorAll('.marginalia__badge')].map((badge) => badge.textContent))),
+      [
+        ['Verified reader', 'metro-desk', 'Staff'],
+        ['Verified reader', 'Expert', 'Subscriber'],
+      ],
+    );
+    await english.close();
+
+    // A token that is no JWT: signed in without a name or badges to show (no page error), and
+    // the service's refusal points to the sign-in again.
+    await context.addCookies([{ name: 'session', value: 'broken', url: newsroom.origin }]);
+    await opened('/article');
+    await readerLine.filter({ hasText: /^Ви увійшли\.$/ }).waitFor();
+    assert.equal(await readerLine.locator('.marginalia__badge').count(), 0);
+    assert.ok(await nameInput.isVisible(), 'no name to take from the token');
+    await page.locator('.marginalia__stars-input label').nth(2).click();
+    await page.locator('.marginalia textarea').fill('З поламаним токеном.');
+    answer = submitted();
+    await page.locator('.marginalia__submit').click();
+    assert.equal((await answer).status(), 401);
+    await notice.getByText('Не вдалося підтвердити ваш вхід. Увійдіть ще раз.').waitFor();
+    assert.equal(await notice.getByRole('link', { name: 'Увійти' }).getAttribute('href'), '/sign-in?return=%2Farticle');
+
+    assert.deepEqual((await Promise.all(cookiesToService)).filter(Boolean), [], 'no cookie went to the service');
+    assert.deepEqual((await context.cookies()).map((cookie) => cookie.name), ['session'], 'only the newsroom’s own cookie');
+    assert.deepEqual(await page.evaluate(() => [localStorage.length, sessionStorage.length]), [0, 0], 'no storage');
+    await context.close();
+
+    // axe, in a context that bypasses the page's CSP (axe adds style elements of its own, which
+    // the policy refuses): signed out with the refusal and its link, then signed in above the
+    // verified reviews, in the light and the dark theme.
+    for (const colorScheme of ['light', 'dark']) {
+      const auditing = await browser.newContext({ viewport, locale: 'uk-UA', colorScheme, bypassCSP: true });
+      const auditPage = await auditing.newPage();
+      auditPage.setDefaultTimeout(10_000);
+      watch(auditPage, [base, newsroom.origin]);
+      await auditPage.goto(`${newsroom.origin}/article`);
+      await auditPage.locator('.marginalia__reader a').waitFor();
+      await auditPage.locator('.marginalia__stars-input label').nth(4).click();
+      await auditPage.locator('.marginalia textarea').fill('Для перевірки доступності.');
+      await auditPage.locator('.marginalia__submit').click();
+      const link = auditPage.locator('.marginalia__form .marginalia__notice a');
+      await link.waitFor();
+      await audit(auditPage, `${colorScheme}, signed out, sign-in required`);
+      await link.click();
+      await auditPage.locator('.marginalia__reader', { hasText: 'Ви увійшли як Олена Коваль' }).waitFor();
+      await auditPage.locator('.marginalia__list .marginalia__verified').first().waitFor();
+      await audit(auditPage, `${colorScheme}, signed in, verified reviews`);
+      await auditing.close();
+    }
+  } finally {
+    await asAdmin('PUT', `/v1/sites/${site}`, { origins: null, reader_tokens: null });
+    newsroom.close();
+  }
+}
+
 async function auditor(browser, colorScheme) {
   // axe is injected as an inline script, which the demo's policy refuses: this context bypasses
   // CSP, and only audits (the reader's context above enforces it).
@@ -936,6 +1260,7 @@ try {
   await hostile(browser);
   await actions(browser);
   await siteWidget(browser);
+  await signedInReaders(browser);
   await liveUpdates(browser);
   await polling(browser);
   await auditor(browser, 'light');

@@ -5,6 +5,9 @@
 //   node tests/browser/wordpress.mjs review '{"post_url": …, "rating": 4, "body": …}'
 //   node tests/browser/wordpress.mjs screenshots '{"base": …, "user": …, "password": …,
 //                                                  "post_url": …, "rating_text": …, "dir": …}'
+//   node tests/browser/wordpress.mjs reader '{"base": …, "user": …, "password": …, "post_url": …,
+//                                             "name": …, "rating": 5, "body": …,
+//                                             "token_url": …, "elsewhere": <another origin's page>}'
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { launchChromium } from './launch.mjs';
@@ -29,12 +32,18 @@ async function openPage(browser) {
   return { context, page, troubles };
 }
 
-/** The post's page as a reader sees it: the widget below the content, a review sent through it. */
-async function review(browser) {
-  const { context, page, troubles } = await openPage(browser);
-  await page.goto(options.post_url);
-  const widget = page.locator('marginalia-reviews');
-  await widget.locator('.marginalia textarea').waitFor();
+/** Logs `options.user` in through wp-login.php. */
+async function logIn(page) {
+  await page.goto(`${options.base}/wp-login.php`);
+  await page.locator('#user_login').fill(options.user);
+  await page.locator('#user_pass').fill(options.password);
+  // The first wp-admin page after a login does WordPress's own first-visit work: on a loaded
+  // two-core CI machine it once took longer than the default 20 s.
+  await Promise.all([page.waitForURL(/wp-admin/, { timeout: 60_000 }), page.locator('#wp-submit').click()]);
+}
+
+/** Chooses the stars, writes the body and sends the widget's form; the POST's response. */
+async function sendReview(page, widget) {
   // The stars are radios drawn by their labels; chosen from the keyboard, as the widget's own test does.
   const star = widget.locator(`.marginalia fieldset input[value="${options.rating}"]`);
   await star.focus();
@@ -45,21 +54,66 @@ async function review(browser) {
   await widget.locator('.marginalia__submit').click();
   const answer = await created;
   assert.equal(answer.status(), 201, `the widget's POST ${answer.url()}`);
+  return answer;
+}
+
+/** The post's page as a reader sees it: the widget below the content, a review sent through it. */
+async function review(browser) {
+  const { context, page, troubles } = await openPage(browser);
+  await page.goto(options.post_url);
+  const widget = page.locator('marginalia-reviews');
+  await widget.locator('.marginalia textarea').waitFor();
+  const answer = await sendReview(page, widget);
   const { id } = await answer.json();
   assert.deepEqual(troubles, []);
   await context.close();
   return { id, url: answer.url() };
 }
 
+/**
+ * A WordPress user logged in: the widget on the post's page fetches their reader token from the
+ * plugin's route (the page's own origin) and sends it with the review. Then a page of another
+ * origin of the same host (so the browser sends WordPress's cookies along) asks the route for a
+ * token with the user's cookies, as an attacker's page would: its answer, for drive.py to check.
+ */
+async function reader(browser) {
+  const { context, page, troubles } = await openPage(browser);
+  await logIn(page);
+  await page.goto(options.post_url);
+  const widget = page.locator('marginalia-reviews');
+  await widget.locator('.marginalia__reader').filter({ hasText: options.name }).waitFor();
+  const answer = await sendReview(page, widget);
+  assert.ok(answer.request().headers()['marginalia-reader'], 'the review carries the reader token');
+  const { id } = await answer.json();
+
+  await page.goto(options.elsewhere);
+  // What WordPress answered, seen on the network whether or not CORS lets the page read it.
+  const answered = page.waitForResponse(options.token_url);
+  const read = await page.evaluate(async (url) => {
+    try {
+      const response = await fetch(url, { credentials: 'include' });
+      return { status: response.status, text: await response.text() };
+    } catch (error) {
+      return { status: 0, text: String(error) };
+    }
+  }, options.token_url);
+  const response = await answered;
+  const cookies = (await response.request().allHeaders()).cookie || '';
+  const elsewhere = {
+    status: response.status(),
+    text: await response.text(),
+    loggedInCookieSent: /wordpress_logged_in_/.test(cookies),
+    read,
+  };
+  assert.deepEqual(troubles, []);
+  await context.close();
+  return { id, elsewhere };
+}
+
 /** The settings page, the posts list with its Rating column, and the post with the widget. */
 async function screenshots(browser) {
   const { context, page, troubles } = await openPage(browser);
-  await page.goto(`${options.base}/wp-login.php`);
-  await page.locator('#user_login').fill(options.user);
-  await page.locator('#user_pass').fill(options.password);
-  // The first wp-admin page after a login does WordPress's own first-visit work: on a loaded
-  // two-core CI machine it once took longer than the default 20 s.
-  await Promise.all([page.waitForURL(/wp-admin/, { timeout: 60_000 }), page.locator('#wp-submit').click()]);
+  await logIn(page);
   const shot = (name) => path.join(options.dir, name);
 
   await page.goto(`${options.base}/wp-admin/options-general.php?page=marginalia`);
@@ -87,7 +141,7 @@ async function screenshots(browser) {
   return { written: ['wordpress-settings.png', 'wordpress-posts.png', 'wordpress-post.png'] };
 }
 
-const commands = { review, screenshots };
+const commands = { review, reader, screenshots };
 assert.ok(command in commands, `a command: ${Object.keys(commands).join(' or ')}`);
 const browser = await launchChromium();
 try {

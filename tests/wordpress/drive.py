@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import hmac
 import html
 import http.cookiejar
+import http.server
 import json
 import os
 import re
@@ -27,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -90,9 +93,9 @@ class Http:
 
     def __init__(self, base: str):
         self.base = base
+        self.cookies = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
-            urllib.request.ProxyHandler({}))
+            urllib.request.HTTPCookieProcessor(self.cookies), urllib.request.ProxyHandler({}))
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None, form: dict | None = None):
@@ -215,12 +218,12 @@ def install_wordpress(wp: Http) -> None:
     check(status == 200 and "Success" in text, f"WordPress installed itself: {status} {text[:500]}")
 
 
-def log_in(wp: Http) -> None:
+def log_in(wp: Http, user: str = "editor", password: str = ADMIN_PASSWORD) -> None:
     wp.request("GET", "/wp-login.php")
     status, _, text = wp.request("POST", "/wp-login.php", form={
-        "log": "editor", "pwd": ADMIN_PASSWORD, "wp-submit": "Log In", "testcookie": "1",
+        "log": user, "pwd": password, "wp-submit": "Log In", "testcookie": "1",
         "redirect_to": wp.base + "/wp-admin/"})
-    check(status == 200 and "Dashboard" in text, f"the editor logged in: {status}")
+    check(status == 200 and "Dashboard" in text, f"{user} logged in: {status}")
 
 
 def activate_plugin(wp: Http) -> None:
@@ -232,18 +235,26 @@ def activate_plugin(wp: Http) -> None:
     check(status == 200 and "Plugin activated" in text, f"the plugin activated: {status}")
 
 
-def configure_plugin(wp: Http, settings: dict) -> str:
+def configure_plugin(wp: Http, settings: dict, refused: str | None = None) -> str:
+    """Settings → Marginalia saved with `settings` (a list is a set of checkboxes, a dict a
+    field per key); with `refused`, the page must say that instead of "Settings saved"."""
     status, _, page = wp.request("GET", "/wp-admin/options-general.php?page=marginalia")
     check(status == 200 and "Marginalia reviews" in page, f"the settings page: {status}")
     nonce = re.search(r'name="_wpnonce" value="([^"]+)"', page)
     check(nonce is not None, "the settings form carries a nonce")
     form = {"option_page": "marginalia", "action": "update", "_wpnonce": nonce.group(1),
             "_wp_http_referer": "/wp-admin/options-general.php?page=marginalia"}
-    form.update({f"marginalia_settings[{name}]" + ("[]" if isinstance(value, list) else ""): value
-                 for name, value in settings.items()})
+    for name, value in settings.items():
+        if isinstance(value, dict):
+            form.update({f"marginalia_settings[{name}][{key}]": item for key, item in value.items()})
+        else:
+            form[f"marginalia_settings[{name}]" + ("[]" if isinstance(value, list) else "")] = value
     status, _, page = wp.request("POST", "/wp-admin/options.php", form=form)
-    check(status == 200 and "Settings saved" in page, f"the settings saved: {status}")
-    for name in ("cms_secret", "webhook_secrets", "api_key"):
+    if refused is None:
+        check(status == 200 and "Settings saved" in page, f"the settings saved: {status}")
+    else:
+        check(status == 200 and refused in html.unescape(page), f"the settings page refuses: {refused}")
+    for name in ("cms_secret", "webhook_secrets", "api_key", "reader_secret"):
         check(not settings.get(name) or settings[name] not in page, f"{name} is never shown back")
     return page
 
@@ -500,6 +511,8 @@ def run(binary: Path, work: Path, processes: Processes, screenshots: Path | None
     check(status == 200 and first["title"] == "Hello world!" and first["lifecycle"] == "published",
           f"Marginalia has WordPress's first post: {status} {first}")
 
+    reader_sign_in(wp, rest, auth, marginalia, admin, settings)
+
     step("a post published while Marginalia is down is delivered once it is back")
     marginalia.stop()
     status, later = rest.json("POST", "/?rest_route=/wp/v2/posts",
@@ -523,6 +536,212 @@ def run(binary: Path, work: Path, processes: Processes, screenshots: Path | None
     outside = docroot / "wp-content" / "outside-requests.log"
     check(not outside.exists(), "WordPress tried to reach outside this machine:\n"
           + (outside.read_text() if outside.exists() else ""))
+
+
+def reader_sign_in(wp: Http, rest: Http, auth: dict, marginalia: Marginalia, admin: str,
+                   settings: dict) -> None:
+    """Readers the newsroom knows: the plugin signs reader tokens for logged-in users with the
+    secret the Marginalia site checks them with; their reviews are verified, under their display
+    name, with the badges of their roles. The token route answers this site's own pages only."""
+    step("reader sign-in off: the embed names no token route, and there is none")
+    status, post = rest.json("POST", "/?rest_route=/wp/v2/posts",
+                             {"title": "Readers the newsroom knows", "status": "publish",
+                              "content": "<!-- wp:marginalia/reviews /-->"}, auth)
+    check(status == 201, f"a post for the readers: {status} {post}")
+    article_id = f"wp-{post['id']}"
+    visitor = Http(wp.base)
+    route = "/wp-json/marginalia/v1/reader-token"
+    check("data-reader-token-url" not in embed_attributes(visitor, post["link"]),
+          "without a reader-token secret the embed has no data-reader-token-url")
+    check(visitor.request("GET", route)[0] == 404, "without a reader-token secret there is no route")
+
+    step("Settings → Marginalia refuses a short secret and a badge that is not a slug")
+    configure_plugin(wp, {**settings, "reader_secret": "s" * 31}, refused="32 to 512 bytes")
+    configure_plugin(wp, {**settings, "reader_badges": {"author": "Star Writer"}},
+                     refused="The badge of the role author must be a lowercase slug")
+    check(visitor.request("GET", route)[0] == 404, "a refused secret turned nothing on")
+
+    step("the same secret in the plugin and in the Marginalia site's reader_tokens")
+    secret = secrets.token_urlsafe(48)
+    badges = {"subscriber": "subscriber", "editor": "staff", "administrator": "staff"}
+    configure_plugin(wp, {**settings, "reader_secret": secret, "reader_badges": badges})
+    status, site = marginalia.http.json("PUT", "/v1/sites/default",
+                                        {"reader_tokens": {"secrets": [secret]}},
+                                        {"Authorization": f"Bearer {admin}"})
+    check(status in (200, 201) and site["reader_tokens"]["secrets"] == 1,
+          f"Marginalia's default site takes reader tokens: {status} {site}")
+
+    step("the embed names the token route and the sign-in page, the same for every visitor")
+    attributes = embed_attributes(visitor, post["link"])
+    token_url = attributes.get("data-reader-token-url")
+    check(token_url == wp.base + route, f"data-reader-token-url: {attributes}")
+    sign_in = urllib.parse.urlsplit(attributes.get("data-sign-in-url", ""))
+    check(sign_in.path == "/wp-login.php"
+          and urllib.parse.parse_qs(sign_in.query).get("redirect_to") == [post["link"] + "#marginalia-reviews"],
+          f"data-sign-in-url logs in and comes back to the reviews: {attributes}")
+
+    step("nobody logged in: 204, kept by no cache")
+    status, headers, text = visitor.request("GET", token_url)
+    check(status == 204 and text == "" and "no-store" in headers.get("Cache-Control", ""),
+          f"a logged-out visitor gets no token: {status} {headers} {text}")
+
+    readers = {}
+    for login, role, name in [("olena", "subscriber", "Олена Коваль"),
+                              ("columnist", "author", "Sam Columnist")]:
+        password = "marginalia-" + secrets.token_hex(8)
+        status, user = rest.json("POST", "/?rest_route=/wp/v2/users",
+                                 {"username": login, "password": password, "name": name,
+                                  "email": f"{login}@example.org", "roles": [role]}, auth)
+        check(status == 201, f"the {role} {login}: {status} {user}")
+        client = Http(wp.base)
+        log_in(client, login, password)
+        readers[login] = (client, user["id"], name, password)
+
+    step("a logged-in subscriber's own page gets a token: wp-<ID>, display name, mapped badge")
+    olena, olena_id, olena_name, olena_password = readers["olena"]
+    # What a browser sends with the widget's fetch from the post's page (same origin, a GET: no
+    # Origin header).
+    own_page = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Referer": post["link"]}
+    token = fetch_token(olena, token_url, own_page)
+    claims = token_claims(token, secret)
+    now = time.time()
+    check(set(claims) == {"sub", "aud", "exp", "name", "badges"}
+          and claims["sub"] == f"wp-{olena_id}" and claims["aud"] == "marginalia:default"
+          and claims["name"] == olena_name and claims["badges"] == ["subscriber"]
+          and 590 <= claims["exp"] - now <= 601, f"the subscriber's claims: {claims}")
+    check(fetch_token(olena, token_url) and fetch_token(olena, token_url, {"Sec-Fetch-Site": "none"}),
+          "a request without Fetch Metadata, or the URL opened by hand, gets a token too")
+
+    step("another origin's page gets no token, whatever it tries")
+    elsewhere = f"http://127.0.0.1:{free_port()}"
+    for label, headers, path in [
+        ("a fetch from another site", {"Origin": "https://attacker.example", "Sec-Fetch-Site": "cross-site",
+                                       "Referer": "https://attacker.example/"}, token_url),
+        ("a fetch from another port of this host", {"Origin": elsewhere, "Sec-Fetch-Site": "same-site"}, token_url),
+        ("a fetch after a cross-origin redirect", {"Origin": "null"}, token_url),
+        ("another site's <script> (Fetch Metadata only)", {"Sec-Fetch-Site": "cross-site"}, token_url),
+        ("another site's <script> (Referer only)", {"Referer": elsewhere + "/page"}, token_url),
+        ("another site's <script>, no referrer, as JSONP", {}, token_url + "?_jsonp=steal"),
+    ]:
+        status, answer_headers, text = olena.request("GET", path, headers=headers)
+        check(status == 403 and '"token"' not in text and "eyJ" not in text
+              and "no-store" in answer_headers.get("Cache-Control", ""),
+              f"{label} is refused: {status} {text[:200]}")
+
+    step("the token makes a verified review, under the display name, with the badge")
+    review = review_as(marginalia, article_id, token, "Written by a subscriber, signed in.")
+    check(review["verified"] is True and review["badges"] == ["subscriber"]
+          and review["author_name"] == olena_name, f"the public read of the review: {review}")
+
+    step("a role without a badge: a verified review without badges; an administrator's is staff")
+    columnist, columnist_id, columnist_name, _ = readers["columnist"]
+    claims = token_claims(fetch_token(columnist, token_url, own_page), secret)
+    check(claims["sub"] == f"wp-{columnist_id}" and claims["badges"] == [],
+          f"the author's claims: {claims}")
+    review = review_as(marginalia, article_id, fetch_token(columnist, token_url, own_page),
+                       "Written by a columnist, signed in.")
+    check(review["verified"] is True and review["badges"] == []
+          and review["author_name"] == columnist_name, f"the author's review: {review}")
+    claims = token_claims(fetch_token(wp, token_url, own_page), secret)
+    check(claims["sub"] == "wp-1" and claims["badges"] == ["staff"], f"the administrator's claims: {claims}")
+
+    step("in Chromium: the subscriber logs in, the widget signs them in, the review is verified")
+    with another_origin() as attacker:
+        signed_in = browser("reader", {"base": wp.base, "user": "olena", "password": olena_password,
+                                       "post_url": post["link"], "name": olena_name, "rating": 5,
+                                       "body": "Sent through the widget, signed in.",
+                                       "token_url": token_url, "elsewhere": attacker})
+    status, review = marginalia.http.json("GET", f"/v1/reviews/{signed_in['id']}")
+    check(status == 200 and review["verified"] is True and review["badges"] == ["subscriber"]
+          and review["author_name"] == olena_name, f"the widget's review: {status} {review}")
+    # The browser sends WordPress's cookies along (another port is the same site), as it would
+    # for a page of another subdomain: only the route's origin check stands in the way.
+    seen = signed_in["elsewhere"]
+    check(seen["loggedInCookieSent"] and seen["status"] == 403
+          and "eyJ" not in seen["text"] and "eyJ" not in seen["read"]["text"],
+          f"another origin's page in Chromium, with the user's cookie, gets no token: {seen}")
+
+    step("logging out ends the tokens, even for a copy of the old cookie")
+    kept = Http(wp.base)
+    for cookie in olena.cookies:
+        kept.cookies.set_cookie(cookie)
+    status, _, page = olena.request("GET", "/wp-admin/profile.php")
+    log_out = re.search(r'href="([^"]*wp-login\.php\?action=logout&_wpnonce=[0-9a-f]+)"', html.unescape(page))
+    check(status == 200 and log_out is not None, "the profile page offers to log out")
+    status, _, _ = olena.request("GET", log_out.group(1))
+    check(status == 200, f"logged out: {status}")
+    check(kept.request("GET", token_url, headers=own_page)[0] == 204,
+          "the cookie of a closed session gets no token")
+
+    step("forgetting the secret turns reader sign-in off again")
+    configure_plugin(wp, {**settings, "reader_secret_forget": "1"})
+    check("data-reader-token-url" not in embed_attributes(visitor, post["link"]),
+          "the embed names no token route once the secret is forgotten")
+    check(columnist.request("GET", token_url, headers=own_page)[0] == 404, "the route is gone")
+
+
+@contextlib.contextmanager
+def another_origin():
+    """The URL of a page served on another port of 127.0.0.1, as an attacker's page on another
+    subdomain would be: another origin, but the same site, to which the browser sends WordPress's
+    cookies along."""
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = b"<!doctype html><title>elsewhere</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_):
+            pass  # quiet: drive.py prints its own steps
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/page"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def embed_attributes(client: Http, link: str) -> dict[str, str]:
+    """The data- attributes of the widget's script on a post's page."""
+    status, _, page = client.request("GET", link)
+    script = re.search(r'<script src="[^"]*/widget\.js"[^>]*>', page)
+    check(status == 200 and script is not None, f"the post's page embeds the widget: {status}")
+    return {name: html.unescape(value)
+            for name, value in re.findall(r'(data-[a-z-]+)="([^"]*)"', script.group(0))}
+
+
+def fetch_token(client: Http, url: str, headers: dict[str, str] | None = None) -> str:
+    status, answer_headers, text = client.request("GET", url, headers=headers)
+    check(status == 200 and "no-store" in answer_headers.get("Cache-Control", ""),
+          f"a token: {status} {answer_headers} {text[:300]}")
+    return json.loads(text)["token"]
+
+
+def token_claims(token: str, secret: str) -> dict:
+    """A reader token's claims, once its HS256 signature by `secret` is checked."""
+    def decoded(part: str) -> bytes:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    header, payload, signature = token.split(".")
+    mac = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    check(hmac.compare_digest(mac, decoded(signature)), f"the token is signed with the secret: {token}")
+    check(json.loads(decoded(header)) == {"alg": "HS256", "typ": "JWT"}, f"an HS256 JWT: {token}")
+    return json.loads(decoded(payload))
+
+
+def review_as(marginalia: Marginalia, article_id: str, token: str, body: str) -> dict:
+    """A review sent with a reader token, as the public read shows it."""
+    status, created = marginalia.http.json("POST", f"/v1/articles/{article_id}/reviews",
+                                           {"rating": 5, "body": body, "author_name": "typed name"},
+                                           {"Marginalia-Reader": token})
+    check(status == 201, f"a review with the reader token: {status} {created}")
+    status, review = marginalia.http.json("GET", f"/v1/reviews/{created['id']}")
+    check(status == 200, f"the public read: {status} {review}")
+    return review
 
 
 def hostile_messages(wp: Http, secret: str, post_id: int, socket_path: Path) -> None:

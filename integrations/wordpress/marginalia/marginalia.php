@@ -17,10 +17,12 @@ define( 'MARGINALIA_VERSION', '0.1.0' );
 define( 'MARGINALIA_PLUGIN_FILE', __FILE__ );
 
 require_once __DIR__ . '/includes/class-marginalia-signature.php';
+require_once __DIR__ . '/includes/class-marginalia-reader-token.php';
 require_once __DIR__ . '/includes/class-marginalia-settings.php';
 require_once __DIR__ . '/includes/class-marginalia-queue.php';
 require_once __DIR__ . '/includes/class-marginalia-articles.php';
 require_once __DIR__ . '/includes/class-marginalia-receiver.php';
+require_once __DIR__ . '/includes/class-marginalia-readers.php';
 require_once __DIR__ . '/includes/class-marginalia-embed.php';
 
 register_activation_hook( __FILE__, array( 'Marginalia_Queue', 'install' ) );
@@ -30,4 +32,5 @@ Marginalia_Settings::register();
 Marginalia_Queue::register();
 Marginalia_Articles::register();
 Marginalia_Receiver::register();
+Marginalia_Readers::register();
 Marginalia_Embed::register();

@@ -28,7 +28,9 @@ final class Marginalia_Embed {
 	}
 
 	/**
-	 * The widget's markup for a post (its article id, the site, the language).
+	 * The widget's markup for a post (its article id, the site, the language), and with reader
+	 * sign-in on, where the widget gets the reader's token and where a reader signs in. Both are
+	 * the same for every visitor, so a page cache may keep the markup.
 	 *
 	 * @param int $post_id The post.
 	 * @return string
@@ -39,12 +41,22 @@ final class Marginalia_Embed {
 			return '';
 		}
 		self::$embedded = true;
+		$readers        = '';
+		if ( Marginalia_Readers::enabled() ) {
+			$readers = sprintf(
+				' data-reader-token-url="%1$s" data-sign-in-url="%2$s"',
+				esc_url( Marginalia_Readers::token_url() ),
+				// Back to the reviews of this post once logged in.
+				esc_url( wp_login_url( get_permalink( $post_id ) . '#marginalia-reviews' ) )
+			);
+		}
 		return sprintf(
-			'<div id="marginalia-reviews" lang="%1$s"></div><script src="%2$s" data-site="%3$s" data-article-id="%4$s" async></script>',
+			'<div id="marginalia-reviews" lang="%1$s"></div><script src="%2$s" data-site="%3$s" data-article-id="%4$s"%5$s async></script>',
 			esc_attr( Marginalia_Settings::language() ),
 			esc_url( $base . '/widget.js' ),
 			esc_attr( Marginalia_Settings::get( 'site' ) ),
-			esc_attr( Marginalia_Articles::article_id( $post_id ) )
+			esc_attr( Marginalia_Articles::article_id( $post_id ) ),
+			$readers
 		);
 	}
 

@@ -18,7 +18,7 @@ final class Marginalia_Settings {
 	const PAGE   = 'marginalia';
 
 	/** Settings whose values are never shown back. */
-	const SECRETS = array( 'cms_secret', 'webhook_secrets', 'api_key' );
+	const SECRETS = array( 'cms_secret', 'webhook_secrets', 'api_key', 'reader_secret' );
 
 	/**
 	 * The settings with their defaults.
@@ -39,6 +39,10 @@ final class Marginalia_Settings {
 				'language'         => '',
 				'auto_embed'       => true,
 				'disable_comments' => false,
+				'reader_secret'    => '',
+				'reader_audience'  => '',
+				// No badge until the newsroom maps a role: badges are shown publicly.
+				'reader_badges'    => array(),
 			),
 			is_array( $stored ) ? $stored : array()
 		);
@@ -87,6 +91,25 @@ final class Marginalia_Settings {
 	public static function language() {
 		$language = (string) self::get( 'language' );
 		return '' !== $language ? $language : strtolower( substr( get_locale(), 0, 2 ) );
+	}
+
+	/**
+	 * The `aud` of reader tokens: the setting, else Marginalia's default for the site.
+	 *
+	 * @return string
+	 */
+	public static function reader_audience() {
+		$audience = (string) self::get( 'reader_audience' );
+		return '' !== $audience ? $audience : 'marginalia:' . self::get( 'site' );
+	}
+
+	/**
+	 * Role => badge, for reader tokens.
+	 *
+	 * @return array<string, string>
+	 */
+	public static function reader_badges() {
+		return (array) self::get( 'reader_badges' );
 	}
 
 	/**
@@ -194,6 +217,51 @@ final class Marginalia_Settings {
 
 		$clean['auto_embed']       = ! empty( $input['auto_embed'] );
 		$clean['disable_comments'] = ! empty( $input['disable_comments'] );
+		return self::sanitize_readers( $input, $current, $clean );
+	}
+
+	/**
+	 * The reader sign-in part of the form: the secret (write-only; a box forgets it, which turns
+	 * reader sign-in off), the audience and the role → badge mapping.
+	 *
+	 * @param array<string, mixed> $input   The submitted values.
+	 * @param array<string, mixed> $current The stored settings.
+	 * @param array<string, mixed> $clean   The settings checked so far.
+	 * @return array<string, mixed>
+	 */
+	private static function sanitize_readers( array $input, array $current, array $clean ) {
+		$secret = isset( $input['reader_secret'] ) ? trim( (string) $input['reader_secret'] ) : '';
+		if ( ! empty( $input['reader_secret_forget'] ) ) {
+			$clean['reader_secret'] = '';
+		} elseif ( '' !== $secret ) {
+			if ( Marginalia_Reader_Token::is_secret( $secret ) ) {
+				$clean['reader_secret'] = $secret;
+			} else {
+				self::refuse( 'reader_secret', __( 'The reader-token secret must be 32 to 512 bytes long, as Marginalia accepts it.', 'marginalia' ) );
+			}
+		}
+
+		$audience = isset( $input['reader_audience'] ) ? trim( (string) $input['reader_audience'] ) : '';
+		if ( mb_strlen( $audience, 'UTF-8' ) <= 200 && ! preg_match( '/\p{Cc}/u', $audience ) && wp_check_invalid_utf8( $audience ) === $audience ) {
+			$clean['reader_audience'] = $audience;
+		} else {
+			self::refuse( 'reader_audience', __( 'The audience is at most 200 characters, without control characters.', 'marginalia' ) );
+		}
+
+		$badges                 = isset( $input['reader_badges'] ) && is_array( $input['reader_badges'] ) ? $input['reader_badges'] : array();
+		$clean['reader_badges'] = array();
+		foreach ( array_keys( wp_roles()->get_names() ) as $role ) {
+			$badge = isset( $badges[ $role ] ) ? trim( (string) $badges[ $role ] ) : '';
+			if ( Marginalia_Reader_Token::is_badge( $badge ) ) {
+				$clean['reader_badges'][ $role ] = $badge;
+			} elseif ( '' !== $badge ) {
+				if ( isset( $current['reader_badges'][ $role ] ) ) {
+					$clean['reader_badges'][ $role ] = $current['reader_badges'][ $role ];
+				}
+				/* translators: %s: a user role's name */
+				self::refuse( 'reader_badges_' . $role, sprintf( __( 'The badge of the role %s must be a lowercase slug: a-z, 0-9, - and _, at most 32 characters.', 'marginalia' ), $role ) );
+			}
+		}
 		return $clean;
 	}
 
@@ -272,6 +340,7 @@ final class Marginalia_Settings {
 						</fieldset></td>
 					</tr>
 				</table>
+				<?php self::render_readers( $settings ); ?>
 				<?php submit_button(); ?>
 			</form>
 			<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>">
@@ -281,6 +350,44 @@ final class Marginalia_Settings {
 			</form>
 			<p><?php echo esc_html( sprintf( /* translators: %s: the URL Marginalia sends events to */ __( 'Register this endpoint in Marginalia: %s', 'marginalia' ), rest_url( 'marginalia/v1/events' ) ) ); ?></p>
 		</div>
+		<?php
+	}
+
+	/**
+	 * The reader sign-in section: logged-in users review under their name, with badges.
+	 *
+	 * @param array<string, mixed> $settings The stored settings.
+	 */
+	private static function render_readers( array $settings ) {
+		$name = self::OPTION;
+		?>
+		<h2><?php esc_html_e( 'Reader sign-in', 'marginalia' ); ?></h2>
+		<p><?php esc_html_e( 'Logged-in users review under their display name, with the badges of their roles, marked as verified. Marginalia checks the tokens this site signs for them with the same secret, set in the site\'s reader_tokens.', 'marginalia' ); ?></p>
+		<table class="form-table" role="presentation">
+			<?php self::secret_row( 'reader_secret', __( 'Reader-token secret', 'marginalia' ), __( '32 to 512 bytes, exactly as in the Marginalia site\'s reader_tokens secrets. Empty: reader sign-in is off.', 'marginalia' ) ); ?>
+			<?php if ( '' !== (string) $settings['reader_secret'] ) : ?>
+				<tr>
+					<th scope="row"></th>
+					<td><label><input type="checkbox" name="<?php echo esc_attr( $name ); ?>[reader_secret_forget]" value="1"> <?php esc_html_e( 'Forget the secret (turns reader sign-in off)', 'marginalia' ); ?></label></td>
+				</tr>
+			<?php endif; ?>
+			<tr>
+				<th scope="row"><label for="marginalia-reader-audience"><?php esc_html_e( 'Audience', 'marginalia' ); ?></label></th>
+				<td><input id="marginalia-reader-audience" class="regular-text code" type="text" name="<?php echo esc_attr( $name ); ?>[reader_audience]" value="<?php echo esc_attr( $settings['reader_audience'] ); ?>" placeholder="<?php echo esc_attr( 'marginalia:' . $settings['site'] ); ?>">
+				<p class="description"><?php esc_html_e( 'The aud of the tokens: the site\'s reader_tokens audience. Empty: Marginalia\'s default for the site.', 'marginalia' ); ?></p></td>
+			</tr>
+			<tr>
+				<th scope="row"><?php esc_html_e( 'Badges by role', 'marginalia' ); ?></th>
+				<td><fieldset>
+				<?php foreach ( wp_roles()->get_names() as $role => $label ) : ?>
+					<?php $id = 'marginalia-reader-badge-' . sanitize_html_class( $role ); ?>
+					<label for="<?php echo esc_attr( $id ); ?>"><?php echo esc_html( translate_user_role( $label ) ); ?></label>
+					<input id="<?php echo esc_attr( $id ); ?>" class="code" type="text" maxlength="32" name="<?php echo esc_attr( $name . '[reader_badges][' . $role . ']' ); ?>" value="<?php echo esc_attr( isset( $settings['reader_badges'][ $role ] ) ? $settings['reader_badges'][ $role ] : '' ); ?>"><br>
+				<?php endforeach; ?>
+				<p class="description"><?php esc_html_e( 'The badge shown with the reviews of users of each role (a lowercase slug such as subscriber or staff); empty for none.', 'marginalia' ); ?></p>
+				</fieldset></td>
+			</tr>
+		</table>
 		<?php
 	}
 
