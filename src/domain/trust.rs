@@ -161,11 +161,6 @@ impl Suspension {
     }
 }
 
-/// Whether a suspension ending at `until` (`None`: never) still holds at `now`.
-pub fn in_force(until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-    until.is_none_or(|until| until > now)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,9 +246,7 @@ mod tests {
     fn a_suspension_ends_in_the_future_and_says_why() {
         let now = Utc::now();
         let good = Suspension::parse(Some(now + Duration::days(7)), Some("spam"), now).unwrap();
-        assert!(in_force(good.until, now));
-        assert!(!in_force(good.until, now + Duration::days(8)));
-        assert!(in_force(None, now));
+        assert_eq!(good.until, Some(now + Duration::days(7)));
         let errors = Suspension::parse(Some(now), None, now).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["until", "reason"]);

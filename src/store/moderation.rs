@@ -354,12 +354,7 @@ async fn announce(
     if events.is_empty() {
         return Ok(false);
     }
-    let listening: bool = diesel::select(diesel::dsl::exists(
-        webhook_endpoints::table.filter(webhook_endpoints::enabled),
-    ))
-    .get_result(conn)
-    .await?;
-    if !listening {
+    if !listening(conn).await? {
         return Ok(false);
     }
     let rows: Vec<_> = events
@@ -380,6 +375,15 @@ async fn announce(
         .execute(conn)
         .await?;
     Ok(true)
+}
+
+/// Whether some webhook endpoint of the site is enabled: events are written only then.
+pub(super) async fn listening(conn: &mut AsyncPgConnection) -> Result<bool, StoreError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        webhook_endpoints::table.filter(webhook_endpoints::enabled),
+    ))
+    .get_result(conn)
+    .await?)
 }
 
 /// Sets (or with `None` removes) the newsroom's reply to a review, with its audit entry and its

@@ -27,7 +27,7 @@ pub struct QueueRow {
 }
 
 /// The join of a review to its article: the article of the same id in the same site.
-fn article_of_review() -> diesel::dsl::And<
+pub(super) fn article_of_review() -> diesel::dsl::And<
     diesel::dsl::Eq<articles::site_id, reviews::site_id>,
     diesel::dsl::Eq<articles::article_id, reviews::article_id>,
 > {

@@ -8,11 +8,9 @@ use diesel::sql_types::Bool;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::queue::QueueRow;
+use super::queue::{article_of_review, QueueRow};
 use super::{site_of, with_connection, StoreError};
-use crate::db::schema::{
-    articles, outbox_events, reader_log, reader_suspensions, reviews, webhook_endpoints,
-};
+use crate::db::schema::{articles, outbox_events, reader_log, reader_suspensions, reviews};
 use crate::db::Pool;
 use crate::domain::article::ArticleId;
 use crate::domain::review::ReviewStatus;
@@ -48,14 +46,7 @@ pub async fn standing(pool: &Pool, query: &StandingQuery<'_>) -> Result<Standing
     let site = site_of(pool)?;
     let reader = query.reader_id;
     with_connection(pool, async |conn| {
-        let in_force = reader_suspensions::table
-            .filter(reader_suspensions::site_id.eq(site))
-            .filter(reader_suspensions::reader_id.eq(reader))
-            .filter(
-                reader_suspensions::until
-                    .is_null()
-                    .or(reader_suspensions::until.gt(diesel::dsl::now)),
-            );
+        let in_force = suspension_in_force(site, reader);
         let published = reviews::table
             .filter(reviews::site_id.eq(site))
             .filter(reviews::reader_id.eq(reader))
@@ -93,6 +84,21 @@ pub async fn standing(pool: &Pool, query: &StandingQuery<'_>) -> Result<Standing
         })
     })
     .await
+}
+
+/// A reader's suspension row while it holds: for good (`until` null) or until a future time.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn suspension_in_force<'a>(site: &'a str, reader: &'a str) -> _ {
+    let ends_later: diesel::dsl::Or<
+        diesel::dsl::IsNull<reader_suspensions::until>,
+        diesel::dsl::Gt<reader_suspensions::until, diesel::dsl::now>,
+    > = reader_suspensions::until
+        .is_null()
+        .or(reader_suspensions::until.gt(diesel::dsl::now));
+    reader_suspensions::table
+        .filter(reader_suspensions::site_id.eq(site))
+        .filter(reader_suspensions::reader_id.eq(reader))
+        .filter(ends_later)
 }
 
 /// A suspension as stored.
@@ -152,11 +158,7 @@ pub async fn history(pool: &Pool, reader_id: &str) -> Result<ReaderHistory, Stor
             })
             .collect();
         let recent = reviews::table
-            .inner_join(
-                articles::table.on(articles::site_id
-                    .eq(reviews::site_id)
-                    .and(articles::article_id.eq(reviews::article_id))),
-            )
+            .inner_join(articles::table.on(article_of_review()))
             .filter(reviews::site_id.eq(site))
             .filter(reviews::reader_id.eq(reader_id))
             .select(QueueRow::as_select())
@@ -164,14 +166,7 @@ pub async fn history(pool: &Pool, reader_id: &str) -> Result<ReaderHistory, Stor
             .limit(HISTORY_LIMIT)
             .load(conn)
             .await?;
-        let suspension = reader_suspensions::table
-            .filter(reader_suspensions::site_id.eq(site))
-            .filter(reader_suspensions::reader_id.eq(reader_id))
-            .filter(
-                reader_suspensions::until
-                    .is_null()
-                    .or(reader_suspensions::until.gt(diesel::dsl::now)),
-            )
+        let suspension = suspension_in_force(site, reader_id)
             .select(SuspensionRow::as_select())
             .first(conn)
             .await
@@ -297,12 +292,7 @@ async fn announce(
     change: &ReaderChange<'_>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let listening: bool = diesel::select(exists(
-        webhook_endpoints::table.filter(webhook_endpoints::enabled),
-    ))
-    .get_result(conn)
-    .await?;
-    if !listening {
+    if !super::moderation::listening(conn).await? {
         return Ok(false);
     }
     diesel::insert_into(outbox_events::table)
