@@ -36,6 +36,11 @@ impl Site {
         self.fixture["own_article"].as_str().expect("an article id")
     }
 
+    /// A reader id in the site's login; path probes name it, and it must stay unsuspended.
+    fn reader_id(&self) -> String {
+        format!("reader-of-{}", self.id)
+    }
+
     fn review_ids(&self) -> Vec<&str> {
         self.reviews
             .iter()
@@ -373,7 +378,8 @@ fn path_of(path: &str, b: &Site, delivery_id: &str) -> String {
         .replace("{article_id}", b.own_article())
         .replace("{id}", b.review_ids()[0])
         .replace("{endpoint_id}", &b.endpoint_id)
-        .replace("{delivery_id}", delivery_id);
+        .replace("{delivery_id}", delivery_id)
+        .replace("{reader_id}", &b.reader_id());
     assert!(
         !filled.contains('{'),
         "{path}: no value of site B for its path parameters"
@@ -405,6 +411,9 @@ fn body_of(method: &str, path: &str, b: &Site) -> Option<Value> {
         ("patch", "/v1/articles/{article_id}") => json!({"reviews_open": false}),
         ("post", "/v1/webhook-endpoints") => json!({"url": "http://127.0.0.1:9/elsewhere"}),
         ("patch", "/v1/webhook-endpoints/{endpoint_id}") => json!({"enabled": false}),
+        ("put", "/v1/moderation/readers/{reader_id}/suspension") => {
+            json!({"reason": "A suspension from another site."})
+        }
         _ => return None,
     })
 }
@@ -574,6 +583,13 @@ async fn no_operation_gives_a_caller_of_one_site_anything_of_another() {
         .await;
     assert_eq!(article["reviews_open"], true);
     assert_eq!(article["title"], format!("{} ({})", b.own_article(), b.id));
+    let standing = app
+        .get_json_with_key(
+            &b.admin,
+            &b.path(&format!("/v1/moderation/readers/{}", b.reader_id())),
+        )
+        .await;
+    assert_eq!(standing["suspension"], Value::Null, "{standing}");
 }
 
 /// An export's NDJSON lines.
