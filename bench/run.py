@@ -239,7 +239,7 @@ def submission_script(binary: Path, name: str, articles: int) -> str:
     values = {
         "site": "'default'", "article": name, "create_missing_article": "true", "id": SQL_NEW_ID, "rating": ":rating",
         "title": "NULL", "author_name": "NULL", "author_email": "NULL", "language": "'en'",
-        "reader_id": "NULL", "reader_badges": "'{}'::text[]", "reader_sole": "false",
+        "reader_id": "NULL", "reader_badges": "'{}'::text[]", "reader_sole": "false", "notify": "false",
         "body": "'A benchmark review number with a realistic length for what readers write.'",
         # initial_status per stored fact (src/domain/review.rs::status_table) for a review no
         # rule caught, the duplicate rule holding, on a post-moderated site.

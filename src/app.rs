@@ -31,6 +31,7 @@ use crate::http_layer::routes::{track_requests, RouteTable};
 use crate::http_layer::site;
 use crate::http_layer::{self, BoundedRootSpan};
 use crate::live::Live;
+use crate::mail::{self, worker::MailWorker, Mailer};
 use crate::metrics;
 use crate::rate_limit::{self, Limit, LimitedWrite};
 use crate::read_cache::ReadCache;
@@ -47,12 +48,15 @@ use crate::webhooks::OutboxSignal;
 /// Database connections of the webhook worker: fan-out and claims take one each, and recording
 /// attempts shares the rest.
 const WORKER_CONNECTIONS: usize = 4;
+/// Database connections of the mail worker: it claims, reads and records one message at a time.
+const MAIL_CONNECTIONS: usize = 2;
 
 /// A built, not yet running, Marginalia.
 pub struct Application {
     server: Server,
     metrics: Option<Server>,
     worker: Option<Worker>,
+    mail: Option<MailWorker>,
     address: SocketAddr,
     pool: Pool,
     shutdown_timeout: Duration,
@@ -101,6 +105,7 @@ impl Application {
         } else {
             None
         };
+        let mail = build_mail_worker(settings, database_url)?;
         let (announcer, announcing) = Announcer::new();
         tokio::spawn(announcing.run(pool.installation()));
         let mut state = app_state(settings, pool.clone(), outbox, announcer)?;
@@ -126,6 +131,7 @@ impl Application {
             server,
             metrics,
             worker,
+            mail,
             address,
             pool,
             shutdown_timeout: settings.server.shutdown_timeout,
@@ -158,17 +164,32 @@ impl Application {
             self.live,
             self.drain,
         ));
-        let Some(worker) = self.worker else {
+        if self.worker.is_none() && self.mail.is_none() {
             return self.server.await;
-        };
+        }
         let (stop, stopped) = watch::channel(false);
-        let mut working = std::pin::pin!(worker.run(stopped));
+        let (webhooks, mail) = (self.worker, self.mail);
+        let mail_stopped = stopped.clone();
+        let working = async move {
+            let webhooks = async {
+                if let Some(worker) = webhooks {
+                    worker.run(stopped).await;
+                }
+            };
+            let mail = async {
+                if let Some(worker) = mail {
+                    worker.run(mail_stopped).await;
+                }
+            };
+            tokio::join!(webhooks, mail);
+        };
+        let mut working = std::pin::pin!(working);
         let mut server = self.server;
         tokio::select! {
             result = &mut server => {
                 let _ = stop.send(true);
                 if tokio::time::timeout(self.shutdown_timeout, working).await.is_err() {
-                    tracing::warn!("webhook attempts still in flight at shutdown are retried by the next worker");
+                    tracing::warn!("webhook attempts and mail still in flight at shutdown are retried by the next worker");
                 }
                 result
             }
@@ -292,6 +313,34 @@ fn build_worker(
     ))
 }
 
+/// The mail worker, when an SMTP server is set; with a pool of its own, like the webhook worker.
+fn build_mail_worker(
+    settings: &Settings,
+    database_url: &str,
+) -> Result<Option<MailWorker>, BuildError> {
+    let Some(mailer) =
+        Mailer::new(&settings.mail).map_err(|error| BuildError::Config(error.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let database = &settings.database;
+    let pool = db::build_pool(
+        database_url,
+        PoolOptions {
+            max_size: MAIL_CONNECTIONS,
+            acquire_timeout: database.statement_timeout.max(database.acquire_timeout),
+            statement_timeout: database.statement_timeout,
+        },
+    )?;
+    Ok(Some(MailWorker::new(
+        pool.installation(),
+        mailer,
+        settings.mail.retry_schedule.clone(),
+        settings.mail.poll,
+        mail::lease(&settings.mail),
+    )))
+}
+
 /// How long fetching a site's JSON Web Key Set may take (a reader's submission waits for it).
 const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -337,6 +386,7 @@ fn app_state(
             )
             .map_err(|error| BuildError::Config(error.to_string()))?,
         },
+        mail_enabled: settings.mail.enabled(),
     })
 }
 

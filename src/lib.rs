@@ -20,6 +20,7 @@ pub mod domain;
 pub mod error;
 pub mod http_layer;
 pub mod live;
+pub mod mail;
 pub mod metrics;
 pub mod rate_limit;
 pub mod read_cache;

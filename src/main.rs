@@ -142,6 +142,7 @@ impl Sites {
                         rate_limit_reactions: flags.rate_limit_reactions.map(Some),
                         // A JSON object: set through `PUT /v1/sites/{site_id}`.
                         reader_tokens: None,
+                        mail: None,
                     }),
                 }
             }

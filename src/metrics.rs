@@ -36,6 +36,8 @@ const MODERATION_CHANGES: &str = "marginalia_moderation_changes_total";
 const LIVE_STREAMS: &str = "marginalia_live_streams";
 const LIVE_EVENTS: &str = "marginalia_live_events_total";
 const LIVE_REFUSED: &str = "marginalia_live_streams_refused_total";
+const MAIL_MESSAGES: &str = "marginalia_mail_messages_total";
+const MAIL_PENDING: &str = "marginalia_mail_messages_pending";
 
 /// Latency buckets in seconds: from a cached read (~1 ms) to the longest database deadline.
 const DURATION_BUCKETS: &[f64] = &[
@@ -188,6 +190,15 @@ fn describe() {
          the target is not 127.0.0.0/8, ::1 or localhost"
     );
     metrics::describe_counter!(
+        MAIL_MESSAGES,
+        "Email messages by kind (confirm, published, rejected, replied, digest) and outcome \
+         (sent, retried, dropped: no longer true or unsubscribed, failed: refused or out of retries)"
+    );
+    metrics::describe_gauge!(
+        MAIL_PENDING,
+        "Email messages due to be sent, as this process last counted them"
+    );
+    metrics::describe_counter!(
         CMS_EVENTS,
         "Inbound CMS events by outcome (applied, superseded, already_processed, refused)"
     );
@@ -260,6 +271,15 @@ pub fn set_live_streams(open: usize) {
 /// `count` live events rendered for the streams of kind `stream` (`article`, `moderation`).
 pub fn record_live_events(stream: &'static str, count: usize) {
     metrics::counter!(LIVE_EVENTS, "stream" => stream).increment(count as u64);
+}
+
+/// What became of one try at an email message of `kind`.
+pub fn record_mail(kind: &'static str, outcome: &'static str) {
+    metrics::counter!(MAIL_MESSAGES, "kind" => kind, "outcome" => outcome).increment(1);
+}
+
+pub fn set_mail_pending(due: i64) {
+    metrics::gauge!(MAIL_PENDING).set(due as f64);
 }
 
 pub fn record_live_refused(reason: &'static str) {

@@ -50,6 +50,8 @@ pub struct AppState {
     pub live: Live,
     /// The site's reader tokens.
     pub readers: Readers,
+    /// Email is set up (`MARGINALIA_SMTP_URL`): a review's `notify` is kept and acted on.
+    pub mail_enabled: bool,
 }
 
 /// Set once the process was asked to stop: it still serves, but tells load balancers (readiness

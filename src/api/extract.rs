@@ -15,6 +15,7 @@ use crate::client::Client;
 use crate::db::pool::Scope;
 use crate::domain::article::{ArticleId, ArticleIds};
 use crate::domain::live::{Cursor, MalformedCursor};
+use crate::domain::mail::LinkToken;
 use crate::domain::page::PageQuery;
 use crate::domain::position::Position;
 use crate::domain::query::{day_range_from_pairs, ExportQuery, LogQuery, QueueFilter};
@@ -554,6 +555,19 @@ impl FromRequest for EndpointPath {
             })
         });
         std::future::ready(parsed)
+    }
+}
+
+/// The token of a confirmation or unsubscribe link (`?token=`).
+pub struct MailLink(pub LinkToken);
+
+impl FromRequest for MailLink {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = parsed_query(req, |pairs| LinkToken::from_pairs(pairs));
+        std::future::ready(token.map(MailLink))
     }
 }
 

@@ -10,6 +10,7 @@ pub mod examples;
 pub mod extract;
 pub mod health;
 pub mod live;
+pub mod mail;
 pub mod moderation;
 pub mod openapi;
 pub mod queue;
@@ -58,6 +59,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(queue::audit_log)
         .service(moderation::put_reply)
         .service(moderation::delete_reply)
+        .service(mail::confirm_page)
+        .service(mail::confirm)
+        .service(mail::unsubscribe_page)
+        .service(mail::unsubscribe)
         .service(data_rights::erase)
         .service(data_rights::export)
         .service(data_rights::erase_everywhere)

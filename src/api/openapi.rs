@@ -57,6 +57,7 @@ use utoipa_actix_web::AppExt;
         (name = "webhook events", description = "The events Marginalia POSTs to webhook endpoints (Standard Webhooks)"),
         (name = "cms", description = "Article events the CMS sends in, signed (Standard Webhooks)"),
         (name = "live", description = "Live updates as Server-Sent Events: an article's public changes, the moderators' queue (docs/live.md)"),
+        (name = "email", description = "The links in our messages to readers and moderators: confirming an address, one-click unsubscribe (RFC 8058) (docs/email.md)"),
         (name = "keys", description = "Who an API key belongs to and what it may do"),
         (name = "sites", description = "The sites (publications) of the installation; each site's API is served under `/sites/{site}/v1/…`, and the unprefixed `/v1/…` is the default site's"),
     )

@@ -89,6 +89,14 @@ pub enum PublishedReviewNotFound {
     NotFound(Problem),
 }
 
+/// The link's address is not there.
+#[derive(IntoResponses)]
+pub enum MailLinkNotFound {
+    /// No address of this site has this token: it was erased, or the link is another site's.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
 /// The review is not there, or not for this caller to see.
 #[derive(IntoResponses)]
 pub enum ReviewNotFound {

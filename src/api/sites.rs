@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::extract::{Checked, CheckedBody};
 use super::responses::{BadBody, BadParameter, KeyNeeded, KeyRequired, Unavailable};
 use crate::auth::ApiCaller;
+use crate::domain::mail::MailSettings;
 use crate::domain::moderation::ModerationMode;
 use crate::domain::reader::ReaderTokenSettings;
 use crate::domain::site::{SiteId, SiteSettings, SiteSettingsRequest};
@@ -51,6 +52,9 @@ pub struct Site {
     /// site takes none.
     #[schema(value_type = Option<Object>)]
     pub reader_tokens: Option<serde_json::Value>,
+    /// The site's mail settings (docs/email.md); null: the installation's sender, no digest.
+    #[schema(value_type = Option<MailSettings>)]
+    pub mail: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -77,6 +81,7 @@ impl From<SiteRow> for Site {
                 .reader_tokens
                 .and_then(|raw| serde_json::from_value::<ReaderTokenSettings>(raw).ok())
                 .map(|settings| settings.shown()),
+            mail: row.mail,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }

@@ -5,6 +5,7 @@
 mod database;
 mod limits;
 mod live;
+mod mail;
 mod moderation;
 mod secret;
 mod server;
@@ -13,11 +14,13 @@ mod webhooks;
 
 use clap::{Args, ValueEnum};
 
+use crate::domain::review::AuthorEmail;
 use crate::domain::site::normalized_origin;
 
 pub use database::{Database, READ_MAX_LAG_LIMIT};
 pub use limits::Limits;
 pub use live::Live;
+pub use mail::Mail;
 pub use moderation::Moderation;
 pub use secret::CmsSecrets;
 pub use server::Server;
@@ -54,6 +57,8 @@ pub struct Settings {
     pub limits: Limits,
     #[command(flatten)]
     pub live: Live,
+    #[command(flatten)]
+    pub mail: Mail,
 }
 
 /// A setting that parses but cannot work.
@@ -106,6 +111,31 @@ impl Settings {
                      connection, and the node must still answer its other requests",
                     self.live.max_streams, self.server.max_connections
                 ),
+            });
+        }
+        self.check_mail()?;
+        Ok(())
+    }
+
+    /// Mail needs a sender, links that readers can open, and a signing key that loads.
+    fn check_mail(&self) -> Result<(), SettingsError> {
+        let mail = &self.mail;
+        if !mail.enabled() {
+            return Ok(());
+        }
+        if let Some(from) = &mail.from {
+            AuthorEmail::parse(from).map_err(|_| SettingsError {
+                setting: "MARGINALIA_MAIL_FROM",
+                reason: format!("`{from}` is not an address such as reviews@news.example.org"),
+            })?;
+        }
+        let public = url::Url::parse(&mail.public_url).ok();
+        if !public
+            .is_some_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+        {
+            return Err(SettingsError {
+                setting: "MARGINALIA_PUBLIC_URL",
+                reason: format!("`{}` is not an http(s) URL", mail.public_url),
             });
         }
         Ok(())

@@ -88,7 +88,7 @@ fn positive_duration(raw: &str) -> Result<Duration, String> {
 }
 
 /// The comma-separated waits of the retry schedule, checked once at start.
-fn retry_schedule(raw: &str) -> Result<RetrySchedule, String> {
+pub(super) fn retry_schedule(raw: &str) -> Result<RetrySchedule, String> {
     let waits = raw
         .split(',')
         .map(|wait| humantime::parse_duration(wait.trim()).map_err(|error| error.to_string()))

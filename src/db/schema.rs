@@ -173,6 +173,7 @@ diesel::table! {
         reader_id -> Nullable<Text>,
         reader_badges -> Array<Text>,
         reader_sole -> Bool,
+        notify -> Bool,
     }
 }
 
@@ -217,6 +218,7 @@ diesel::table! {
         rate_limit_reviews -> Nullable<Int4>,
         rate_limit_reactions -> Nullable<Int4>,
         reader_tokens -> Nullable<Jsonb>,
+        mail -> Nullable<Jsonb>,
     }
 }
 

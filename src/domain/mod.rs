@@ -7,6 +7,7 @@ pub mod editorial;
 pub mod field_error;
 pub mod language;
 pub mod live;
+pub mod mail;
 pub mod moderation;
 pub mod page;
 pub mod position;

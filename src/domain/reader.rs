@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::review::AuthorEmail;
 use super::text;
 use super::trust::TrustPolicy;
 use super::{FieldError, FieldErrorCode};
@@ -199,7 +200,7 @@ pub enum TokenRefusal {
     WrongAudience,
     #[error("the token is for another site")]
     WrongSite,
-    #[error("the token's claims are missing or invalid (sub, exp, name, badges)")]
+    #[error("the token's claims are missing or invalid (sub, exp, name, badges, email)")]
     BadClaims,
 }
 
@@ -231,6 +232,10 @@ pub struct ReaderClaims {
     pub name: Option<String>,
     #[serde(default)]
     pub badges: Vec<String>,
+    /// The reader's address, when the site's login knows it verified: used for the notices they
+    /// ask for, without a confirmation (docs/email.md).
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// A reader the site's login vouched for.
@@ -241,6 +246,8 @@ pub struct VerifiedReader {
     pub name: Option<String>,
     /// Lowercase slugs (`subscriber`, `staff`, `expert`, …).
     pub badges: Vec<String>,
+    /// Their address as the login vouched for it.
+    pub email: Option<AuthorEmail>,
 }
 
 impl VerifiedReader {
@@ -268,7 +275,16 @@ impl VerifiedReader {
             .collect::<Result<Vec<_>, _>>()?;
         badges.sort();
         badges.dedup();
-        Ok(Self { id, name, badges })
+        let email = claims
+            .email
+            .map(|raw| AuthorEmail::parse(raw.trim()).map_err(|_| TokenRefusal::BadClaims))
+            .transpose()?;
+        Ok(Self {
+            id,
+            name,
+            badges,
+            email,
+        })
     }
 }
 
@@ -316,6 +332,7 @@ mod tests {
             sub: sub.into(),
             name: name.map(Into::into),
             badges: badges.iter().map(|b| (*b).to_owned()).collect(),
+            email: None,
         }
     }
 

@@ -100,6 +100,11 @@ pub struct CreateReviewRequest {
     /// (the review is then kept for moderators as spam, and the answer looks like any other).
     #[schema(max_length = 0)]
     pub website: Option<String>,
+    /// Email the author when the review is published after moderation, or not, and when the
+    /// newsroom answers it (docs/email.md). Needs `author_email` (or a reader token carrying an
+    /// email); an address that the site's login did not vouch for is asked to confirm first.
+    #[serde(default)]
+    pub notify: bool,
 }
 
 /// JSON Schema counts `3.0` as an integer, so a rating may arrive that way; `3.5` may not.
@@ -298,6 +303,8 @@ pub struct NewReview {
     /// When detection was undecided: the languages the body fits, one of which the article's
     /// language may be (`settle_language`).
     pub language_fits: Vec<LanguageTag>,
+    /// The author asked to hear back by email.
+    pub notify: bool,
 }
 
 impl NewReview {
@@ -342,6 +349,7 @@ impl NewReview {
                     author_email,
                     language,
                     language_fits,
+                    notify: input.notify,
                 })
             }
             (_, _, result) => Err(result.err().unwrap_or_default()),
@@ -908,7 +916,7 @@ mod tests {
                 language in prop::option::of(hostile_text()),
             ) {
                 let input = CreateReviewRequest {
-                    rating, title, body, author_name, author_email, language, website: None,
+                    rating, title, body, author_name, author_email, language, website: None, notify: false,
                 };
                 match parse_with_any_language(input) {
                     Ok(review) => {

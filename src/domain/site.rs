@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 
 use super::article::present;
 use super::language::LanguageDetector;
+use super::mail::MailSettings;
 use super::moderation::ModerationMode;
 use super::reader::ReaderTokenSettings;
 use super::text;
@@ -118,6 +119,11 @@ pub struct SiteSettingsRequest {
     #[schema(value_type = Option<ReaderTokenSettings>)]
     #[serde(default, deserialize_with = "present")]
     pub reader_tokens: Option<Option<ReaderTokenSettings>>,
+    /// The site's sender, the language of its messages and its moderators' digest
+    /// (docs/email.md); null: the installation's sender, no digest.
+    #[schema(value_type = Option<MailSettings>)]
+    #[serde(default, deserialize_with = "present")]
+    pub mail: Option<Option<MailSettings>>,
 }
 
 /// Checked site settings; the same members as `SiteSettingsRequest`.
@@ -135,6 +141,7 @@ pub struct SiteSettings {
     pub rate_limit_reviews: Option<Option<u32>>,
     pub rate_limit_reactions: Option<Option<u32>>,
     pub reader_tokens: Option<Option<ReaderTokenSettings>>,
+    pub mail: Option<Option<MailSettings>>,
 }
 
 /// Limits of a site's settings, each published into the schema above.
@@ -205,15 +212,12 @@ impl SiteSettings {
         };
         let rate_limit_reviews = rate_limit("rate_limit_reviews", request.rate_limit_reviews);
         let rate_limit_reactions = rate_limit("rate_limit_reactions", request.rate_limit_reactions);
-        let reader_tokens = request.reader_tokens.map(|settings| {
-            settings.and_then(|settings| match settings.check() {
-                Ok(settings) => Some(settings),
-                Err(found) => {
-                    errors.extend(found);
-                    None
-                }
-            })
-        });
+        let reader_tokens = checked(
+            &mut errors,
+            request.reader_tokens,
+            ReaderTokenSettings::check,
+        );
+        let mail = checked(&mut errors, request.mail, MailSettings::check);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -230,8 +234,26 @@ impl SiteSettings {
             rate_limit_reviews,
             rate_limit_reactions,
             reader_tokens,
+            mail,
         })
     }
+}
+
+/// A settings object as `check` finds it (its errors collected), left out or null as sent.
+fn checked<T>(
+    errors: &mut Vec<FieldError>,
+    member: Option<Option<T>>,
+    check: impl FnOnce(T) -> Result<T, Vec<FieldError>>,
+) -> Option<Option<T>> {
+    member.map(|settings| {
+        settings.and_then(|settings| match check(settings) {
+            Ok(settings) => Some(settings),
+            Err(found) => {
+                errors.extend(found);
+                None
+            }
+        })
+    })
 }
 
 fn keep<T>(errors: &mut Vec<FieldError>, checked: Result<T, FieldError>) -> Option<T> {

@@ -7,6 +7,7 @@
 pub mod cms;
 pub mod data_rights;
 pub mod endpoints;
+pub mod mail;
 pub mod moderation;
 pub mod reactions;
 pub mod readers;

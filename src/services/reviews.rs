@@ -7,11 +7,12 @@
 
 use uuid::Uuid;
 
-use super::{after_commit, readers, Committed, ServiceError};
+use super::{after_commit, mail, readers, Committed, ServiceError};
 use crate::client::Client;
 use crate::domain::article::ArticleId;
 use crate::domain::moderation::{matching_form, Content, ReasonCode};
 use crate::domain::review::{status_table, IdempotencyKey, NewReview, ReviewEdit, ReviewTitle};
+use crate::domain::text::LanguageTag;
 use crate::metrics;
 use crate::state::AppState;
 use crate::store;
@@ -57,6 +58,7 @@ pub async fn submit(
         .map_err(ServiceError::Reader)?;
     let admission = readers::admit(state, reader.as_ref(), article_id).await?;
     let mut review = submitted.review;
+    let vouched = mail::settle_notify(&mut review, reader.as_ref(), state.mail_enabled)?;
     if review.needs_article_language() {
         let article_language = store::articles::language(&state.pool, article_id).await?;
         review.settle_language(article_language.as_deref());
@@ -102,6 +104,10 @@ pub async fn submit(
         }
         stored => stored?,
     };
+    if let (true, Some(address)) = (review.notify, &review.author_email) {
+        let language = review.language.as_ref().map(LanguageTag::as_str);
+        mail::subscribe(state, address.as_str(), language, vouched).await;
+    }
     after_commit(
         state,
         Committed {

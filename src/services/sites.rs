@@ -60,5 +60,9 @@ fn change_of(settings: &SiteSettings) -> SiteChange {
                 .as_ref()
                 .and_then(|tokens| serde_json::to_value(tokens).ok())
         }),
+        mail: settings.mail.as_ref().map(|mail| {
+            mail.as_ref()
+                .and_then(|mail| serde_json::to_value(mail).ok())
+        }),
     }
 }

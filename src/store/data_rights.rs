@@ -6,6 +6,7 @@ use diesel::sql_types::{Array, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::mail;
 use super::moderation::{self, Change, Entry, ModeratedReviewRow, Render};
 use super::sql::lower;
 use super::{site_of, sites_of, with_connection, StoreError};
@@ -46,6 +47,7 @@ pub async fn erase(
                 .for_update()
                 .load(conn)
                 .await?;
+            mail::forget(conn, site, email).await?;
             if ids.is_empty() {
                 return Ok(Erased {
                     reviews: 0,

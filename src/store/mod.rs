@@ -6,6 +6,7 @@ pub mod counters;
 pub mod data_rights;
 pub mod idempotency;
 pub mod live;
+pub mod mail;
 pub mod moderation;
 pub mod notifications;
 pub mod outbox;

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::counters::Counting;
 use super::live::{self, LiveChange};
+use super::mail::{self, Notice};
 use super::reviews::PublicReviewRow;
 use super::{site_of, with_connection, RefusedItem, StoreError};
 use crate::db::schema::{
@@ -20,6 +21,7 @@ use crate::db::schema::{
 };
 use crate::db::Pool;
 use crate::domain::live::LiveKind;
+use crate::domain::mail::MailKind;
 use crate::domain::moderation::{
     transition_event, Content, ModerationAction, ModerationMode, ReasonCode, Rules,
 };
@@ -110,6 +112,16 @@ pub(super) async fn transition_on(
         })
         .collect();
     live::record(conn, &live_changes).await?;
+    let notices: Vec<Notice> = changes
+        .iter()
+        .filter_map(|change| {
+            MailKind::of_status_change(change.from, change.to).map(|kind| Notice {
+                review_id: change.review.id,
+                kind,
+            })
+        })
+        .collect();
+    mail::queue_notices(conn, &notices).await?;
     let events: Vec<(EventType, &PublicReviewRow)> = changes
         .iter()
         .filter_map(|change| {
@@ -434,6 +446,14 @@ pub async fn reply(
                     kind,
                 };
                 live::record(conn, &[change]).await?;
+            }
+            // The author hears of the newsroom's first answer, and only once it is public.
+            if current.public.reply_body.is_none() && review.status().is_public() {
+                let notice = Notice {
+                    review_id: id,
+                    kind: MailKind::Replied,
+                };
+                mail::queue_notices(conn, &[notice]).await?;
             }
             let status = review.status().as_str();
             diesel::insert_into(moderation_log::table)

@@ -458,7 +458,7 @@ pub async fn pending_deliveries(pool: &Pool) -> Result<i64, StoreError> {
     .await
 }
 
-fn pg_interval(duration: Duration) -> diesel::data_types::PgInterval {
+pub(super) fn pg_interval(duration: Duration) -> diesel::data_types::PgInterval {
     let micros = i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
     diesel::data_types::PgInterval::from_microseconds(micros)
 }

@@ -147,6 +147,7 @@ pub(super) fn prepare<'a>(
         reader_id: submission.reader.map(|reader| reader.id.as_str()),
         reader_badges: stored.reader_badges.clone(),
         reader_sole: submission.reader_sole && submission.reader.is_some(),
+        notify: review.notify && review.author_email.is_some(),
         language: review.language.as_ref().map(LanguageTag::as_str),
         statuses: submission.statuses.map(ReviewStatus::as_str).to_vec(),
         reasons: submission
@@ -228,6 +229,7 @@ pub fn submission_statement() -> (String, &'static [&'static str]) {
         reader_id: None,
         reader_badges: Vec::new(),
         reader_sole: false,
+        notify: false,
         language: None,
         statuses: status_table(None, RuleAction::Pending, ModerationMode::Post)
             .map(ReviewStatus::as_str)
@@ -282,6 +284,7 @@ pub(super) struct SubmitReview<'a> {
     reader_id: Option<&'a str>,
     reader_badges: Vec<String>,
     reader_sole: bool,
+    notify: bool,
     language: Option<&'a str>,
     /// The status for each of `StoredFacts::ALL`, in that order.
     statuses: Vec<&'static str>,
@@ -320,6 +323,7 @@ impl SubmitReview<'_> {
         "reader_id",
         "reader_badges",
         "reader_sole",
+        "notify",
         "language",
         "statuses",
         "reasons",
@@ -381,7 +385,7 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_sql(
             " - interval '24 hours') AS found), \
              review AS (INSERT INTO reviews (id, article_id, rating, title, body, author_name, \
-             author_email, reader_id, reader_badges, reader_sole, language, status, reasons, edit_token_hash, \
+             author_email, reader_id, reader_badges, reader_sole, notify, language, status, reasons, edit_token_hash, \
              duplicate_digest, created_at) SELECT ",
         );
         out.push_bind_param::<SqlUuid, Uuid>(&self.id)?;
@@ -394,15 +398,15 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_sql(", ");
         out.push_bind_param::<Text, str>(self.body)?;
         out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.author_name)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.author_email)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.reader_id)?;
-        out.push_sql(", ");
+        for text in [&self.author_name, &self.author_email, &self.reader_id] {
+            out.push_bind_param::<Nullable<Text>, Option<&str>>(text)?;
+            out.push_sql(", ");
+        }
         out.push_bind_param::<Array<Text>, Vec<String>>(&self.reader_badges)?;
         out.push_sql(", ");
         out.push_bind_param::<Bool, bool>(&self.reader_sole)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, bool>(&self.notify)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, Option<&str>>(&self.language)?;
         // The status: `initial_status`'s answer for the facts found (see `STATUS_INDEX`).
@@ -614,6 +618,7 @@ mod tests {
             reader_id: Some("the-reader"),
             reader_badges: vec!["the-badge".to_owned()],
             reader_sole: true,
+            notify: false,
             language: Some("the-language"),
             statuses: vec!["the-statuses"],
             reasons: vec!["the-reason".to_owned()],
@@ -640,6 +645,7 @@ mod tests {
             "reader_id" => "Some(\"the-reader\")".to_owned(),
             "reader_badges" => "[\"the-badge\"]".to_owned(),
             "reader_sole" => "true".to_owned(),
+            "notify" => "false".to_owned(),
             "language" => "Some(\"the-language\")".to_owned(),
             "statuses" => "[\"the-statuses\"]".to_owned(),
             "reasons" => "[\"the-reason\"]".to_owned(),

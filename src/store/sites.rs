@@ -30,6 +30,8 @@ pub struct SiteRow {
     pub rate_limit_reactions: Option<i32>,
     /// `domain::reader::ReaderTokenSettings` as JSON.
     pub reader_tokens: Option<serde_json::Value>,
+    /// `domain::mail::MailSettings` as JSON.
+    pub mail: Option<serde_json::Value>,
 }
 
 /// A site's settings to write; `None` leaves one as it is, `Some(None)` gives it back to the
@@ -49,6 +51,7 @@ pub struct SiteChange {
     pub rate_limit_reviews: Option<Option<i32>>,
     pub rate_limit_reactions: Option<Option<i32>>,
     pub reader_tokens: Option<Option<serde_json::Value>>,
+    pub mail: Option<Option<serde_json::Value>>,
 }
 
 /// Creates a site with the installation's settings; `None` when one with this id exists.

@@ -24,6 +24,7 @@ mod layers;
 mod live;
 mod logging;
 mod loopback_guard;
+mod mail;
 mod metrics;
 mod migrations;
 mod moderation;

@@ -291,6 +291,16 @@ fn cases(world: &World) -> Vec<Case> {
             format!("/v1/webhook-endpoints/{endpoint}/deliveries/{unknown_delivery}/redeliver"),
         ));
     }
+    // A link of one of our messages whose address was erased (or never was).
+    let unknown_link = "Z".repeat(43);
+    for path in ["/v1/mail/confirm", "/v1/mail/unsubscribe"] {
+        cases.push(Case::new(
+            M::POST,
+            path,
+            "a link token of no address",
+            format!("{path}?token={unknown_link}"),
+        ));
+    }
     cases
 }
 

@@ -110,7 +110,7 @@ async fn every_table_is_either_the_installations_or_held_by_a_forced_site_policy
         unguarded.is_empty(),
         "tables without a forced site policy: {unguarded:?}"
     );
-    assert_eq!(with_site.len(), 16, "{with_site:?}");
+    assert_eq!(with_site.len(), 19, "{with_site:?}");
 }
 
 #[tokio::test]

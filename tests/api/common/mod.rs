@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test binary uses its own subset of these helpers.
 
 pub mod live;
+pub mod smtp;
 pub mod wait;
 pub mod webhooks;
 
@@ -467,6 +468,25 @@ impl TestApp {
     /// `count` over every site's rows (the query names the sites it counts).
     pub async fn count_where(&self, sql: &str) -> i64 {
         count_with(&self.pool.installation(), sql).await
+    }
+
+    /// The text column `t` of every row `sql` selects, over every site's rows.
+    pub async fn texts_where(&self, sql: &str) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Text {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        let mut conn = store::connection(&self.pool.installation())
+            .await
+            .expect("connection");
+        diesel::sql_query(sql)
+            .load::<Text>(&mut conn)
+            .await
+            .expect("text query")
+            .into_iter()
+            .map(|row| row.t)
+            .collect()
     }
 
     /// Registers the fixture article through the API with a CMS key.
