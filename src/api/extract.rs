@@ -31,6 +31,7 @@ use crate::http_layer::positions;
 use crate::http_layer::site::SiteContext;
 use crate::rate_limit::Limit;
 use crate::read_cache::ReadCache;
+use crate::services::reviews::Proof;
 use crate::sites::RequestSite;
 use crate::state::AppState;
 
@@ -707,12 +708,44 @@ pub struct EditTokenHeader(pub Option<String>);
 
 impl EditTokenHeader {
     const NAME: &'static str = "X-Edit-Token";
+}
 
-    /// The token, which this operation needs.
-    pub fn required(self) -> Result<String, ApiError> {
-        self.0.ok_or(ApiError::Unauthorized(
-            "this operation needs the review's edit token: send `X-Edit-Token: <token>`",
-        ))
+/// How an author shows that a review is theirs: its `X-Edit-Token`, or, for a signed-in reader's
+/// own review, their `Marginalia-Reader` token. The edit token wins when both come.
+pub struct AuthorProof {
+    edit_token: Option<String>,
+    reader_token: Option<String>,
+}
+
+impl AuthorProof {
+    /// The proof, which this operation needs.
+    pub fn proof(&self) -> Result<Proof<'_>, ApiError> {
+        match (&self.edit_token, &self.reader_token) {
+            (Some(token), _) => Ok(Proof::EditToken(token)),
+            (None, Some(token)) => Ok(Proof::ReaderToken(token)),
+            (None, None) => Err(ApiError::Unauthorized(
+                "this operation needs the review's edit token: send `X-Edit-Token: <token>` (or, \
+                 for a signed-in reader's own review, their `Marginalia-Reader` token)",
+            )),
+        }
+    }
+}
+
+impl FromRequest for AuthorProof {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let proof = EditTokenHeader::from_request(req, payload)
+            .into_inner()
+            .and_then(|edit| {
+                let reader = ReaderTokenHeader::from_request(req, payload).into_inner()?;
+                Ok(Self {
+                    edit_token: edit.0,
+                    reader_token: reader.0,
+                })
+            });
+        std::future::ready(proof)
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::{
-    parse_json, EditTokenHeader, IdempotencyKeyHeader, JsonBody, JsonBytes, ListQuery,
+    parse_json, AuthorProof, EditTokenHeader, IdempotencyKeyHeader, JsonBody, JsonBytes, ListQuery,
     ReaderTokenHeader, ReviewIdPath, ReviewWriter,
 };
 use super::responses::{
@@ -31,6 +31,7 @@ use crate::services;
 use crate::services::reviews::Submitted;
 use crate::state::AppState;
 use crate::store;
+use crate::store::moderation::Author;
 use crate::store::StoreError;
 use crate::tokens;
 use crate::views::review::Review;
@@ -300,8 +301,8 @@ pub async fn get_review(
     let newsroom = &state.moderation.newsroom_name;
     if let Some(token) = token.0 {
         // The author's own view: private, so it gets the default `no-store`.
-        let row = store::moderation::get_owned(&state.pool, id, &tokens::edit_token_digest(&token))
-            .await?;
+        let digest = tokens::edit_token_digest(&token);
+        let row = store::moderation::get_owned(&state.pool, id, Author::EditToken(&digest)).await?;
         return Ok(HttpResponse::Ok().json(Review::new(row, newsroom).seen_by_author()));
     }
     let row = store::reviews::get_published(&state.pool, id)
@@ -321,14 +322,15 @@ pub async fn get_review(
 
 /// Edit your review.
 ///
-/// With the review's `X-Edit-Token`, within the edit window after submitting (15 minutes by
-/// default). The rules run again over the new text; under pre-moderation the review goes back to
+/// With the review's `X-Edit-Token` (or the `Marginalia-Reader` token of the signed-in reader
+/// who wrote it), within the edit window after submitting (15 minutes by default). The rules run again over the new text; under pre-moderation the review goes back to
 /// the queue. After the window: 409 (it can still be deleted).
 #[utoipa::path(
     tag = "reviews",
     params(
         ("id" = Uuid, Path, description = "Review id"),
-        ("X-Edit-Token" = String, Header, description = "The review's edit token"),
+        ("X-Edit-Token" = Option<String>, Header, description = "The review's edit token"),
+        ("Marginalia-Reader" = Option<String>, Header, description = "Instead of the edit token: the token of the signed-in reader who wrote the review (docs/readers.md)"),
     ),
     request_body(content = EditReviewRequest, content_type = "application/json"),
     responses(
@@ -341,17 +343,17 @@ pub async fn edit_review(
     state: SiteState,
     ReviewIdPath(id): ReviewIdPath,
     _writer: ReviewWriter,
-    AuthorEdit { token, edit }: AuthorEdit,
+    AuthorEdit { proof, edit }: AuthorEdit,
 ) -> Result<web::Json<Review>, ApiError> {
     Ok(web::Json(
-        services::reviews::edit(&state, id, &token, &edit).await?,
+        services::reviews::edit(&state, id, proof.proof()?, &edit).await?,
     ))
 }
 
 /// An author's edit, parsed at the edge in the order its refusals have always come: the body's
 /// format and JSON, then the missing edit token, then the fields' rules.
 pub struct AuthorEdit {
-    token: String,
+    proof: AuthorProof,
     edit: ReviewEdit,
 }
 
@@ -360,26 +362,29 @@ impl FromRequest for AuthorEdit {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let token = EditTokenHeader::from_request(req, payload).into_inner();
+        let proof = AuthorProof::from_request(req, payload).into_inner();
         let body = JsonBody::<EditReviewRequest>::from_request(req, payload);
         Box::pin(async move {
             let JsonBody(request) = body.await?;
-            let token = token?.required()?;
+            let proof = proof?;
+            proof.proof()?;
             let edit = ReviewEdit::parse(request).map_err(ApiError::Validation)?;
-            Ok(Self { token, edit })
+            Ok(Self { proof, edit })
         })
     }
 }
 
 /// Delete your review.
 ///
-/// With the review's `X-Edit-Token`, at any time. It disappears from every public read and from
+/// With the review's `X-Edit-Token` (or the `Marginalia-Reader` token of the signed-in reader
+/// who wrote it), at any time. It disappears from every public read and from
 /// the stats at once.
 #[utoipa::path(
     tag = "reviews",
     params(
         ("id" = Uuid, Path, description = "Review id"),
-        ("X-Edit-Token" = String, Header, description = "The review's edit token"),
+        ("X-Edit-Token" = Option<String>, Header, description = "The review's edit token"),
+        ("Marginalia-Reader" = Option<String>, Header, description = "Instead of the edit token: the token of the signed-in reader who wrote the review (docs/readers.md)"),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -391,8 +396,8 @@ pub async fn delete_review(
     state: SiteState,
     ReviewIdPath(id): ReviewIdPath,
     _writer: ReviewWriter,
-    token: EditTokenHeader,
+    proof: AuthorProof,
 ) -> Result<HttpResponse, ApiError> {
-    services::reviews::delete(&state, id, &token.required()?).await?;
+    services::reviews::delete(&state, id, proof.proof()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

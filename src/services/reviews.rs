@@ -11,13 +11,14 @@ use super::{after_commit, mail, readers, Committed, ServiceError};
 use crate::client::Client;
 use crate::domain::article::ArticleId;
 use crate::domain::moderation::{matching_form, Content, ReasonCode};
+use crate::domain::reader::TokenRefusal;
 use crate::domain::review::{status_table, IdempotencyKey, NewReview, ReviewEdit, ReviewTitle};
 use crate::domain::text::LanguageTag;
 use crate::metrics;
 use crate::state::AppState;
 use crate::store;
 use crate::store::idempotency::{self, Keyed, KeyedRequest};
-use crate::store::moderation::EditPolicy;
+use crate::store::moderation::{Author, EditPolicy};
 use crate::store::reviews::{PublicReviewRow, Submission};
 use crate::store::StoreError;
 use crate::tokens::{self, EditToken};
@@ -214,14 +215,58 @@ fn replayed(
     })
 }
 
-/// The author edits the review within the edit window, with its token; the rules run again over
-/// the new text and `review::edited_status` decides where it stands.
+/// How an author shows that a review is theirs.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    /// The review's `X-Edit-Token`.
+    EditToken(&'a str),
+    /// The `Marginalia-Reader` token of the signed-in reader who wrote it: their review from any
+    /// device, where the edit token stayed on another (one review per article, docs/readers.md).
+    ReaderToken(&'a str),
+}
+
+/// The author a proof names, checked: a reader token must verify, and its reader must not be
+/// suspended.
+enum Owner {
+    EditTokenDigest(Vec<u8>),
+    Reader(String),
+}
+
+impl Owner {
+    async fn of(state: &AppState, proof: Proof<'_>) -> Result<Self, ServiceError> {
+        match proof {
+            Proof::EditToken(token) => Ok(Self::EditTokenDigest(tokens::edit_token_digest(token))),
+            Proof::ReaderToken(token) => {
+                let reader = state
+                    .readers
+                    .tokens
+                    .verify_sent(Some(token))
+                    .await
+                    .map_err(ServiceError::Reader)?
+                    .ok_or(ServiceError::Reader(TokenRefusal::Required))?;
+                readers::check_not_suspended(state, &reader).await?;
+                Ok(Self::Reader(reader.id))
+            }
+        }
+    }
+
+    fn author(&self) -> Author<'_> {
+        match self {
+            Self::EditTokenDigest(digest) => Author::EditToken(digest),
+            Self::Reader(id) => Author::Reader(id),
+        }
+    }
+}
+
+/// The author edits the review within the edit window; the rules run again over the new text
+/// and `review::edited_status` decides where it stands.
 pub async fn edit(
     state: &AppState,
     id: Uuid,
-    token: &str,
+    proof: Proof<'_>,
     edit: &ReviewEdit,
 ) -> Result<Review, ServiceError> {
+    let owner = Owner::of(state, proof).await?;
     let newsroom = &state.moderation.newsroom_name;
     let render = |row: &PublicReviewRow| event_json(row, newsroom);
     let policy = EditPolicy {
@@ -229,15 +274,8 @@ pub async fn edit(
         rules: &state.moderation.rules,
         site_mode: state.moderation.site_mode,
     };
-    let (row, announced) = store::moderation::edit(
-        &state.pool,
-        id,
-        &tokens::edit_token_digest(token),
-        edit,
-        &policy,
-        &render,
-    )
-    .await?;
+    let (row, announced) =
+        store::moderation::edit(&state.pool, id, owner.author(), edit, &policy, &render).await?;
     after_commit(
         state,
         Committed::one_article(row.article_id.clone(), announced),
@@ -246,17 +284,13 @@ pub async fn edit(
     Ok(Review::new(row, newsroom).seen_by_author())
 }
 
-/// The author deletes the review, at any time, with its token.
-pub async fn delete(state: &AppState, id: Uuid, token: &str) -> Result<(), ServiceError> {
+/// The author deletes the review, at any time.
+pub async fn delete(state: &AppState, id: Uuid, proof: Proof<'_>) -> Result<(), ServiceError> {
+    let owner = Owner::of(state, proof).await?;
     let newsroom = &state.moderation.newsroom_name;
     let render = |row: &PublicReviewRow| event_json(row, newsroom);
-    let (changes, announced) = store::moderation::delete_owned(
-        &state.pool,
-        id,
-        &tokens::edit_token_digest(token),
-        &render,
-    )
-    .await?;
+    let (changes, announced) =
+        store::moderation::delete_owned(&state.pool, id, owner.author(), &render).await?;
     let committed = Committed::status_changes("author_delete", &changes, announced);
     after_commit(state, committed).await;
     Ok(())

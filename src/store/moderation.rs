@@ -481,6 +481,23 @@ pub async fn reply(
     .await
 }
 
+/// Who asks to change a review as its author: the holder of its edit token (by digest), or the
+/// signed-in reader who wrote it (their id, from a verified token).
+#[derive(Debug, Clone, Copy)]
+pub enum Author<'a> {
+    EditToken(&'a [u8]),
+    Reader(&'a str),
+}
+
+impl Author<'_> {
+    fn owns(&self, edit_token_digest: Option<&[u8]>, reader_id: Option<&str>) -> bool {
+        match self {
+            Self::EditToken(digest) => edit_token_digest == Some(*digest),
+            Self::Reader(id) => reader_id == Some(*id),
+        }
+    }
+}
+
 /// The stored state an author's request is checked against.
 struct Owned {
     row: ModeratedReviewRow,
@@ -491,7 +508,7 @@ async fn lock_owned(
     conn: &mut AsyncPgConnection,
     site: &str,
     id: Uuid,
-    token_digest: &[u8],
+    author: Author<'_>,
 ) -> Result<Owned, StoreError> {
     let (row, token): (ModeratedReviewRow, Option<Vec<u8>>) = reviews::table
         .find(id)
@@ -509,7 +526,7 @@ async fn lock_owned(
     if row.public.status() == ReviewStatus::Deleted {
         return Err(StoreError::ReviewNotFound);
     }
-    if token.as_deref() != Some(token_digest) {
+    if !author.owns(token.as_deref(), row.public.reader_id.as_deref()) {
         return Err(foreign_token(row.public.status()));
     }
     Ok(Owned { row, mode })
@@ -525,11 +542,11 @@ fn foreign_token(status: ReviewStatus) -> StoreError {
     }
 }
 
-/// A review as its author may see it (any status but deleted), given its edit token.
+/// A review as its author may see it (any status but deleted).
 pub async fn get_owned(
     pool: &Pool,
     id: Uuid,
-    token_digest: &[u8],
+    author: Author<'_>,
 ) -> Result<PublicReviewRow, StoreError> {
     with_connection(pool, async |conn| {
         let (row, token): (PublicReviewRow, Option<Vec<u8>>) = reviews::table
@@ -540,7 +557,7 @@ pub async fn get_owned(
             .await
             .optional()?
             .ok_or(StoreError::ReviewNotFound)?;
-        if token.as_deref() == Some(token_digest) {
+        if author.owns(token.as_deref(), row.reader_id.as_deref()) {
             Ok(row)
         } else {
             Err(foreign_token(row.status()))
@@ -564,7 +581,7 @@ pub struct EditPolicy<'a> {
 pub async fn edit(
     pool: &Pool,
     id: Uuid,
-    token_digest: &[u8],
+    author: Author<'_>,
     edit: &ReviewEdit,
     policy: &EditPolicy<'_>,
     render: Render<'_>,
@@ -572,7 +589,7 @@ pub async fn edit(
     let site = site_of(pool)?;
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
-            let owned = lock_owned(conn, site, id, token_digest).await?;
+            let owned = lock_owned(conn, site, id, author).await?;
             let now = time::now_stored();
             let current = &owned.row.public;
             if current.created_at + policy.window < now {
@@ -641,17 +658,17 @@ pub async fn edit(
     .await
 }
 
-/// The author deletes the review, at any time, with its token.
+/// The author deletes the review, at any time.
 pub async fn delete_owned(
     pool: &Pool,
     id: Uuid,
-    token_digest: &[u8],
+    author: Author<'_>,
     render: Render<'_>,
 ) -> Result<(Vec<Change>, bool), StoreError> {
     let site = site_of(pool)?;
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
-            lock_owned(conn, site, id, token_digest).await?;
+            lock_owned(conn, site, id, author).await?;
             let entry = Entry {
                 actor: AUTHOR,
                 action: "delete",

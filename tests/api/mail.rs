@@ -354,7 +354,13 @@ async fn a_rejection_says_why_in_the_readers_language_and_spam_is_never_told() {
     assert!(queued(&app, spam["id"].as_str().unwrap()).await.is_empty());
     // An answer to a rejected review tells its author nothing more.
     let linked_id = linked["id"].as_str().unwrap();
-    reply(&app, &admin, linked_id, "Please post the numbers without links.").await;
+    reply(
+        &app,
+        &admin,
+        linked_id,
+        "Please post the numbers without links.",
+    )
+    .await;
     assert_eq!(queued(&app, linked_id).await, ["rejected:sent"]);
 }
 

@@ -214,11 +214,40 @@ async fn a_reader_has_one_review_per_article_where_the_site_wants_it() {
     )
     .await;
 
-    // Deleting the review frees the place.
+    // On another device, without the edit token: the reader's own token edits their review, and
+    // another reader's token does not.
+    let review_url = app.url(&format!("/sites/{SITE}/v1/reviews/{first_id}"));
+    let edit = json!({"body": "my review, edited on my phone"});
+    let stranger = app
+        .client
+        .patch(&review_url)
+        .header("marginalia-reader", token("wp-stranger", &[]))
+        .json(&edit)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(stranger, 403).await;
+    let edited = app
+        .client
+        .patch(&review_url)
+        .header("marginalia-reader", &reader)
+        .json(&edit)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edited.status(), 200);
+    let edited: Value = edited.json().await.unwrap();
+    assert_eq!(edited["id"], first["id"]);
+    let shown = app
+        .get_json(&format!("/sites/{SITE}/v1/reviews/{first_id}"))
+        .await;
+    assert_eq!(shown["body"], "my review, edited on my phone");
+
+    // Deleting the review, with the reader's token too, frees the place.
     let deleted = app
         .client
-        .delete(app.url(&format!("/sites/{SITE}/v1/reviews/{first_id}")))
-        .header("x-edit-token", first["edit_token"].as_str().unwrap())
+        .delete(&review_url)
+        .header("marginalia-reader", &reader)
         .send()
         .await
         .unwrap();
@@ -340,6 +369,20 @@ async fn a_suspended_reader_is_refused_on_the_next_request_on_every_node() {
             .await
             .unwrap();
         expect_problem(vote, 403).await;
+        // Nor may they rewrite their review with their token.
+        let rewrite = node
+            .client
+            .patch(node.url(&format!(
+                "/sites/{SITE}/v1/reviews/{}",
+                before["id"].as_str().unwrap()
+            )))
+            .header("marginalia-reader", &reader)
+            .json(&json!({"body": "rewritten while suspended"}))
+            .send()
+            .await
+            .unwrap();
+        let problem = expect_problem(rewrite, 403).await;
+        assert_eq!(problem["type"], "urn:marginalia:problem:reader-suspended");
     }
     submitted(
         &second,
