@@ -4,7 +4,8 @@
  *   <script src="https://reviews.example.org/widget.js" data-article-id="…" async></script>
  *
  * Optional attributes: data-target (a CSS selector), data-lang (uk, en), data-theme (light, dark),
- * data-site, data-reader-token-url and data-sign-in-url (readers signed in by the site's login).
+ * data-site, data-email-notices, data-reader-token-url and data-sign-in-url (readers signed in by
+ * the site's login).
  * The widget renders into a shadow root, so the page's styles do not reach it; theme it with the
  * --marginalia-* custom properties. Documentation: docs/widget.md in the Marginalia repository. */
 (() => {
@@ -15,11 +16,10 @@
   // null in a module script: the widget is a classic script (and never an SVG one)
   if (!(script instanceof HTMLScriptElement)) return;
   const origin = new URL(script.src).origin;
-  // data-site names the newsroom's site (docs/sites.md); without it, the default site's API.
+  // data-site: the newsroom's site (docs/sites.md); else the default site's API.
   const site = script.dataset.site;
   const api = origin + (site ? '/sites/' + encodeURIComponent(site) : '');
-  // build.rs puts the stylesheet's content hash here: that URL is cached for good, and a release
-  // that changes the styles changes the URL.
+  // build.rs puts the stylesheet's content hash here: a URL cached for good, new with new styles.
   const CSS_URL = origin + '/widget.css?v=__MARGINALIA_CSS_VERSION__';
   const PAGE_SIZE = 10;
   const SORTS = ['newest', 'oldest', 'highest', 'lowest'];
@@ -57,6 +57,8 @@
       email: 'Email',
       optional: 'optional',
       emailHint: 'Only the newsroom sees it; it is never published.',
+      notify: 'Email me when my review is published or answered',
+      notifyHint: 'We will ask you to confirm the address first.',
       honeypot: 'Leave this field empty',
       submit: 'Send review',
       published: 'Thank you! Your review is published.',
@@ -124,6 +126,7 @@
         'author_name.length': 'Use at most 100 characters.',
         'author_name.format': 'Remove invisible or text-direction characters.',
         'author_email.length': 'Use at most 254 characters.',
+        'notify.required': 'Enter your email to receive notices.',
         email: 'Enter an email address such as reader@example.com.',
         blank: 'Write some visible text, not only spaces or invisible characters.',
         control_character: 'Remove control characters.',
@@ -167,6 +170,8 @@
       email: 'Електронна пошта',
       optional: 'необов’язково',
       emailHint: 'Її бачить лише редакція; вона ніколи не публікується.',
+      notify: 'Повідомте мене листом, коли відгук опублікують або на нього відповідять',
+      notifyHint: 'Спершу ми попросимо підтвердити адресу.',
       honeypot: 'Залиште це поле порожнім',
       submit: 'Надіслати відгук',
       published: 'Дякуємо! Ваш відгук опубліковано.',
@@ -235,6 +240,7 @@
         'author_name.length': 'Не більше 100 символів.',
         'author_name.format': 'Приберіть невидимі символи та символи напрямку тексту.',
         'author_email.length': 'Не більше 254 символів.',
+        'notify.required': 'Введіть адресу, щоб отримувати повідомлення.',
         email: 'Введіть адресу на кшталт reader@example.com.',
         blank: 'Напишіть видимий текст, а не лише пробіли чи невидимі символи.',
         control_character: 'Приберіть керівні символи.',
@@ -276,8 +282,7 @@
     return t;
   }
 
-  /** A random Idempotency-Key. randomUUID exists only in secure contexts; a plain-http page still
-   * gets 128 random bits. */
+  /** A random Idempotency-Key (randomUUID needs a secure context: plain http gets 128 random bits). */
   function newKey() {
     if (crypto.randomUUID) return crypto.randomUUID();
     const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -348,8 +353,7 @@
       clear() {
         for (const name in fields) this.setError(name, null);
       },
-      /** Shows a 422's field errors (translated by `t`) and focuses the first field, in form
-       * order; false when the problem names none of these fields. */
+      /** Shows a 422's field errors (by `t`), focusing the first in form order; false if none is ours. */
       show(problem, t) {
         const errors = (problem?.errors || []).filter((error) => Object.hasOwn(fields, error.field));
         if (!errors.length) return false;
@@ -363,12 +367,12 @@
 
   /** Builds one widget, starts loading its data, and returns its root element. */
   function mount(lang, data) {
-    const { articleId, theme, readerTokenUrl, signInUrl } = data;
+    const { articleId, theme, readerTokenUrl, signInUrl, emailNotices } = data;
     const t = translator(lang);
     const articleUrl = api + '/v1/articles/' + encodeURIComponent(articleId);
     const reviewUrl = (reviewId) => api + '/v1/reviews/' + encodeURIComponent(reviewId);
     const dates = new Intl.DateTimeFormat(lang, { dateStyle: 'medium' });
-    // Ids live in the widget's shadow root; still unique, so that two widgets never share one.
+    // Unique ids, though in a shadow root: two widgets never share one.
     const id = 'marginalia-' + Math.random().toString(36).slice(2, 8);
 
     // After the reader's own write, reads revalidate: the HTTP cache holds copies from before it.
@@ -385,8 +389,7 @@
       return response.json();
     }
 
-    // One polite live region announces every outcome; a repeated one alternates a trailing
-    // no-break space, since only changes are announced.
+    // One polite live region announces every outcome (a repeat with a no-break space: only changes are).
     const live = h('div', { class: 'marginalia__sr-only', role: 'status', 'aria-live': 'polite' });
     const announce = (text) => {
       live.textContent = live.textContent === text ? text + '\u00a0' : text;
@@ -710,8 +713,7 @@
     sort.addEventListener('change', () => loadReviews(true));
     more.addEventListener('click', async () => {
       const added = await loadReviews(false);
-      // Disabling the button dropped focus (and the last page hides it): on to the first new
-      // review, or back to the button after a failure.
+      // Focus fell with the disabled (or hidden) button: on to the first new review, else back.
       if (added.length) {
         added[0].firstChild.focus();
         announce(t('shown', added.length));
@@ -744,8 +746,8 @@
     };
     handlers['review.replied'] = handlers['review.updated'];
 
-    // Every ~30 s the first page and the stats, with the ETag of the last answer: a 304 when
-    // unchanged. Where no ETag is readable (CORS), the HTTP cache revalidates ('no-cache').
+    // Every ~30 s the first page and the stats, with the last ETag (304: unchanged); where none
+    // is readable (CORS), the HTTP cache revalidates ('no-cache').
     const tags = {};
     const check = async (url) => {
       const tag = tags[url];
@@ -799,8 +801,7 @@
       }
     }
 
-    // The form; its validation is the server's, whose rules are the ones that count. The same form
-    // edits the reader's own review.
+    // The form, also for editing the reader's own review; the server's validation is what counts.
     const form = fieldSet(id);
     const { fields } = form;
 
@@ -835,7 +836,10 @@
     const body = h('textarea', { rows: 5, required: true });
     const name = h('input', { type: 'text', autocomplete: 'name' });
     const email = h('input', { type: 'email', autocomplete: 'email' });
-    // The honeypot: people never see it and assistive technology skips it; bots fill it in.
+    // Notices by email (docs/email.md), where the page offers them.
+    const notifyHint = h('p', { class: 'marginalia__hint', id: id + '-notify-hint' }, t('notifyHint'));
+    const notify = h('input', { type: 'checkbox', name: 'notify', id: id + '-notify', 'aria-describedby': notifyHint.id });
+    // The honeypot: hidden from people and assistive technology; bots fill it in.
     const website = h('input', {
       type: 'text',
       name: 'website',
@@ -852,6 +856,9 @@
     const newOnly = [
       nameField,
       form.add('author_email', t('email'), email, { ...optional, hint: t('emailHint') }),
+      ...(['', 'true'].includes(emailNotices)
+        ? [h('div', { class: 'marginalia__check' }, notify, h('label', { for: notify.id }, t('notify')), notifyHint)]
+        : []),
       h(
         'div',
         { class: 'marginalia__honeypot', 'aria-hidden': 'true' },
@@ -859,6 +866,7 @@
         website,
       ),
     ];
+    fields.notify = fields.author_email;
 
     // The reader's own review and its edit token: in this closure only, gone with the page
     // (docs/widget.md, "What the widget keeps").
@@ -883,8 +891,7 @@
       confirmRemove,
     );
 
-    // The reader the site's login signed in (docs/readers.md). The token is decoded for display
-    // only: the service checks it.
+    // The reader the site's login signed in (docs/readers.md): the token is decoded for display only.
     const readerLine = h('p', { class: 'marginalia__reader', hidden: true });
     const signInLink = () => h('a', { href: signInUrl }, t('signIn'));
     let named = false;
@@ -899,6 +906,7 @@
         ({ name, badges } = JSON.parse(new TextDecoder().decode(Uint8Array.from(payload, (c) => c.charCodeAt(0)))));
       } catch {} // malformed: the service says so on submission
       named = !!name && typeof name === 'string';
+      notifyHint.textContent = token ? '' : t('notifyHint');
       nameField.hidden = editing || named;
       readerLine.hidden = !token && !signInUrl;
       readerLine.replaceChildren(
@@ -1051,6 +1059,8 @@
     let attempt = null;
     async function sendNew() {
       const reader = readerTokenUrl && (await readerToken());
+      // A signed-in reader's token may hold the address.
+      if (notify.checked && !reader && !email.value) return rejected(0, { errors: [{ field: 'notify', code: 'required' }] });
       const checked = radios.find((radio) => radio.checked);
       const payload = {
         rating: checked ? Number(checked.value) : undefined,
@@ -1058,6 +1068,7 @@
         body: body.value,
         author_name: (!named && name.value) || undefined,
         author_email: email.value || undefined,
+        notify: notify.checked || undefined,
         website: website.value,
       };
       // After signing in, a new submission: the first, if stored, was anonymous.
@@ -1088,7 +1099,7 @@
         showNotice(t('offline'), true);
       } finally {
         submit.disabled = false;
-        // Disabling the focused button dropped keyboard focus to the page: give it back.
+        // Disabling the button dropped focus: give it back.
         if (focusIsLost()) submit.focus();
       }
     });
@@ -1109,7 +1120,7 @@
     return root;
   }
 
-  // An arrow function, not a declaration: `script` is known to be a script element from here on.
+  // An arrow function, so that `script` is still known to be a script element.
   const start = () => {
     const data = script.dataset;
     const selector = data.target || '#marginalia-reviews';
@@ -1123,14 +1134,14 @@
     const around = target.closest('[lang]');
     const tag = (data.lang || (around instanceof HTMLElement ? around.lang : '') || '').toLowerCase().split('-')[0];
     const lang = Object.hasOwn(STRINGS, tag) ? tag : 'en';
-    // A shadow root keeps the page's styles out and the widget's in; the page themes it through
-    // inherited custom properties. Its own element name, so page rules for `div` miss the host.
+    // A shadow root keeps styles apart (themes inherit custom properties); its own element name,
+    // so page rules for `div` miss the host.
     const host = document.createElement('marginalia-reviews');
     const shadow = host.attachShadow({ mode: 'open' });
     const link = h('link', { rel: 'stylesheet', href: CSS_URL });
     const root = mount(lang, data);
-    // Shown once the styles have loaded (or failed: plain but usable), never unstyled with its
-    // honeypot in view. Until then the target keeps what it held ("Loading…", say).
+    // Shown once the styles load (or fail: plain but usable), never unstyled with the honeypot in
+    // view; until then the target keeps what it held ("Loading…", say).
     root.hidden = true;
     const show = () => {
       root.hidden = false;
