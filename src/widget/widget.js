@@ -375,7 +375,7 @@
     // Unique ids, though in a shadow root: two widgets never share one.
     const id = 'marginalia-' + Math.random().toString(36).slice(2, 8);
 
-    // After the reader's own write, reads revalidate: the HTTP cache holds copies from before it.
+    // After the reader's own write, reads revalidate: the HTTP cache holds older copies.
     let revalidate = false;
     async function getJson(url, signal) {
       const position = positions[originOf(url)];
@@ -417,7 +417,7 @@
       return t('actionFailed');
     };
 
-    // The summary: average, count, and the histogram as a list of text counts (bars are decoration).
+    // The summary: average, count, and the histogram as text counts (bars are decoration).
     const score = h('p', { class: 'marginalia__score' }, t('loading'));
     const histogram = h('ul', { class: 'marginalia__histogram', 'aria-label': t('distribution') });
 
@@ -528,6 +528,7 @@
         try {
           const { response, answer } = await send(reviewUrl(review.id) + '/flags', 'POST', {
             body: { reason: reason.value || undefined, note: note.value || undefined },
+            headers: await readerHeaders(),
           });
           if (response.status === 204) {
             revalidate = true; // enough reports take a review out of the public reads
@@ -567,7 +568,7 @@
           if (button.disabled) return;
           button.disabled = true;
           try {
-            const { response, answer } = await send(reviewUrl(review.id) + '/votes', 'POST', { body: { helpful } });
+            const { response, answer } = await send(reviewUrl(review.id) + '/votes', 'POST', { body: { helpful }, headers: await readerHeaders() });
             if (response.ok && answer) {
               revalidate = true; // later pages must show the new counts
               showCount(answer.helpful_count);
@@ -588,7 +589,7 @@
       const yes = vote(true, t('helpful'));
       const no = vote(false, t('notHelpful'));
       const report = h('button', { type: 'button', class: 'marginalia__secondary', 'aria-expanded': 'false' }, t('report'));
-      // Each review's buttons are described by its author and date: a screen reader says whose.
+      // Each review's buttons are described by its author and date.
       for (const button of [yes, no, report]) button.setAttribute('aria-describedby', `${id}-meta-${review.id}`);
       const element = h('div', { class: 'marginalia__reactions' }, h('div', { class: 'marginalia__buttons' }, yes, no, report, count));
       let open = null;
@@ -598,7 +599,7 @@
           open.remove();
           open = null;
           report.setAttribute('aria-expanded', 'false');
-          // Once sent, the button (a second flag changes nothing) gives way to the thanks, focused.
+          // Once sent, the button gives way to the thanks, focused (a second flag changes nothing).
           if (sent) {
             report.hidden = true;
             say(t('reported'));
@@ -616,7 +617,7 @@
 
     /** A review's list item; a shown one is updated in place (its buttons and focus stay). */
     function renderReview(review) {
-      // The review's text in its own language (when known), so screen readers pronounce it right.
+      // The review's text in its own language, so screen readers pronounce it right.
       const lang = review.language;
       const author = h('span', { class: 'marginalia__author' }, review.author_name || t('anonymous'));
       const meta = h(
@@ -713,7 +714,7 @@
     sort.addEventListener('change', () => loadReviews(true));
     more.addEventListener('click', async () => {
       const added = await loadReviews(false);
-      // Focus fell with the disabled (or hidden) button: on to the first new review, else back.
+      // Focus fell with the button: on to the first new review, else back.
       if (added.length) {
         added[0].firstChild.focus();
         announce(t('shown', added.length));
@@ -801,11 +802,11 @@
       }
     }
 
-    // The form, also for editing the reader's own review; the server's validation is what counts.
+    // The form, also for editing; the server's validation is what counts.
     const form = fieldSet(id);
     const { fields } = form;
 
-    // A native radio group: Tab reaches it, arrow keys choose, each star is labelled "3 stars".
+    // A native radio group: Tab reaches it, arrow keys choose, each star labelled.
     const radios = [1, 2, 3, 4, 5].map((n) =>
       h('input', { type: 'radio', name: 'rating', value: n, id: `${id}-rating-${n}`, required: true }),
     );
@@ -895,6 +896,8 @@
     const readerLine = h('p', { class: 'marginalia__reader', hidden: true });
     const signInLink = () => h('a', { href: signInUrl }, t('signIn'));
     let named = false;
+    // Votes and reports count once per reader.
+    const readerHeaders = async () => (readerTokenUrl && { 'Marginalia-Reader': await readerToken().catch(() => '') }) || undefined;
     /** A fresh token (they live minutes); '' when nobody is signed in (204, 401). */
     async function readerToken() {
       const response = await fetch(readerTokenUrl, { credentials: 'include', cache: 'no-store' });
@@ -1055,7 +1058,7 @@
       showNotice(t(answer.status === 'published' ? 'saved' : 'savedPending'), false);
     }
 
-    // One Idempotency-Key per distinct submission: a retry after a lost answer stores no second review.
+    // One Idempotency-Key per submission: a retry after a lost answer stores no second review.
     let attempt = null;
     async function sendNew() {
       const reader = readerTokenUrl && (await readerToken());

@@ -1266,6 +1266,12 @@ async function signedInReaders(browser) {
       stored.map(({ author_name, verified, badges }) => ({ author_name, verified, badges })),
       [{ author_name: 'Олена Коваль', verified: true, badges: ['expert', 'subscriber'] }],
     );
+    // Their helpful vote goes with a fresh token, so it counts once wherever they vote from.
+    const voting = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith('/votes'));
+    await first.locator('.marginalia__reactions button').first().click();
+    const voted = await voting;
+    assert.ok(voted.ok(), await voted.text());
+    assert.equal(voted.request().headers()['marginalia-reader'], newsroom.tokens.at(-1).token, 'the vote carries the token');
 
     // The site takes one review per reader and article, and a moderator may suspend a reader: the
     // form says which, in words of its own rather than "closed" or "try again".
