@@ -50,7 +50,8 @@ pub enum Submitter<'a> {
     Anonymous,
     Verified {
         badges: &'a [String],
-        /// How many of their reviews on the site are published.
+        /// How many of their reviews on the site are published, counted up to
+        /// `approvals_to_trust` (more cannot change the answer).
         published: i64,
     },
 }

@@ -57,7 +57,11 @@ pub async fn admit(
         &StandingQuery {
             reader_id: &reader.id,
             article: Some(article),
-            count_published: trust.counts_approvals(),
+            count_published_up_to: if trust.counts_approvals() {
+                i64::from(trust.approvals_to_trust)
+            } else {
+                0
+            },
             find_review_of_article: trust.one_review_per_article,
         },
     )
@@ -90,7 +94,7 @@ pub async fn check_not_suspended(
         &StandingQuery {
             reader_id: &reader.id,
             article: None,
-            count_published: false,
+            count_published_up_to: 0,
             find_review_of_article: false,
         },
     )

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::dsl::exists;
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -37,7 +37,9 @@ pub struct StandingQuery<'a> {
     pub reader_id: &'a str,
     /// The article of a submission; `None` for a reaction.
     pub article: Option<&'a ArticleId>,
-    pub count_published: bool,
+    /// Count the reader's published reviews up to this many (what the trust policy compares
+    /// with): a prolific reader's count stops there instead of reading all their reviews. 0: none.
+    pub count_published_up_to: i64,
     pub find_review_of_article: bool,
 }
 
@@ -47,14 +49,18 @@ pub async fn standing(pool: &Pool, query: &StandingQuery<'_>) -> Result<Standing
     let reader = query.reader_id;
     with_connection(pool, async |conn| {
         let in_force = suspension_in_force(site, reader);
-        let published = reviews::table
-            .filter(reviews::site_id.eq(site))
-            .filter(reviews::reader_id.eq(reader))
-            .filter(reviews::status.eq(ReviewStatus::Published.as_str()))
-            // Bound, not branched on: one statement whatever is asked.
-            .filter(query.count_published.into_sql::<Bool>())
-            .count()
-            .single_value();
+        // Bound, not branched on: one statement whatever is asked (LIMIT 0 counts nothing).
+        let published = diesel::dsl::sql::<Nullable<BigInt>>(
+            "(SELECT count(*) FROM (SELECT 1 FROM reviews WHERE site_id = ",
+        )
+        .bind::<Text, _>(site)
+        .sql(" AND reader_id = ")
+        .bind::<Text, _>(reader)
+        .sql(" AND status = ")
+        .bind::<Text, _>(ReviewStatus::Published.as_str())
+        .sql(" LIMIT ")
+        .bind::<BigInt, _>(query.count_published_up_to)
+        .sql(") AS counted)");
         let review_of_article = reviews::table
             .filter(reviews::site_id.eq(site))
             .filter(reviews::article_id.eq(query.article.map_or("", ArticleId::as_str)))
