@@ -293,17 +293,7 @@ fn build_worker(
         webhooks.loopback_only,
         webhooks.timeout,
     )?;
-    // A pool of its own, so that sending webhooks never takes connections the requests need
-    // (nor the other way round); its callers are background tasks that can wait.
-    let database = &settings.database;
-    let worker_pool = db::build_pool(
-        database_url,
-        PoolOptions {
-            max_size: WORKER_CONNECTIONS,
-            acquire_timeout: database.statement_timeout.max(database.acquire_timeout),
-            statement_timeout: database.statement_timeout,
-        },
-    )?;
+    let worker_pool = background_pool(settings, database_url, WORKER_CONNECTIONS)?;
     // The worker serves every site: each event goes to its own site's endpoints.
     Ok(Worker::new(
         worker_pool.installation(),
@@ -311,6 +301,24 @@ fn build_worker(
         outbox,
         worker_settings,
     ))
+}
+
+/// A background worker's own pool, so that its work never takes connections the requests need
+/// (nor the other way round); its callers are tasks that can wait.
+fn background_pool(
+    settings: &Settings,
+    database_url: &str,
+    max_size: usize,
+) -> Result<Pool, BuildError> {
+    let database = &settings.database;
+    Ok(db::build_pool(
+        database_url,
+        PoolOptions {
+            max_size,
+            acquire_timeout: database.statement_timeout.max(database.acquire_timeout),
+            statement_timeout: database.statement_timeout,
+        },
+    )?)
 }
 
 /// The mail worker, when an SMTP server is set; with a pool of its own, like the webhook worker.
@@ -323,15 +331,7 @@ fn build_mail_worker(
     else {
         return Ok(None);
     };
-    let database = &settings.database;
-    let pool = db::build_pool(
-        database_url,
-        PoolOptions {
-            max_size: MAIL_CONNECTIONS,
-            acquire_timeout: database.statement_timeout.max(database.acquire_timeout),
-            statement_timeout: database.statement_timeout,
-        },
-    )?;
+    let pool = background_pool(settings, database_url, MAIL_CONNECTIONS)?;
     Ok(Some(MailWorker::new(
         pool.installation(),
         mailer,

@@ -3,6 +3,7 @@
 
 use crate::domain::mail::{MailKind, MailLanguage};
 use crate::domain::moderation::ReasonCode;
+use crate::domain::text::escape_html as escape;
 
 /// How much of a review a message quotes, in characters.
 const EXCERPT_CHARS: usize = 200;
@@ -344,22 +345,6 @@ fn html(blocks: &[Block], footer: &str, unsubscribe_url: &str, language: MailLan
         url = escape(unsubscribe_url),
         url_text = escape(unsubscribe_url),
     )
-}
-
-/// Text for HTML: the five characters that could open markup or end an attribute.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 #[cfg(test)]

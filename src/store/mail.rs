@@ -263,70 +263,66 @@ pub async fn subscribe(
 pub enum LinkOutcome {
     /// The token names no address of this site.
     Unknown,
-    /// Done; `released` notices that waited for the confirmation are now due.
-    Done { released: usize },
+    /// Done; `messages` queued for the address changed (released by a confirmation, dropped by
+    /// an unsubscribe).
+    Done { messages: usize },
 }
 
 /// Confirms the address `token` names (and takes back an earlier unsubscribe: confirming is
 /// asking again); its waiting notices become due.
 pub async fn confirm(pool: &Pool, token: &str) -> Result<LinkOutcome, StoreError> {
-    let site = site_of(pool)?.to_owned();
-    with_connection(pool, async |conn| {
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let found = diesel::sql_query(
-                "UPDATE mail_recipients SET confirmed_at = COALESCE(confirmed_at, now()), \
-                 unsubscribed_at = NULL WHERE site_id = $1 AND link_token = $2",
-            )
-            .bind::<Text, _>(&site)
-            .bind::<Text, _>(token)
-            .execute(conn)
-            .await?;
-            if found == 0 {
-                return Ok(LinkOutcome::Unknown);
-            }
-            let released = diesel::sql_query(
-                "UPDATE mail_outbox SET state = 'due', due_at = now() \
-                 WHERE state = 'waiting' AND site_id = $1 AND address = \
-                 (SELECT address FROM mail_recipients WHERE site_id = $1 AND link_token = $2)",
-            )
-            .bind::<Text, _>(&site)
-            .bind::<Text, _>(token)
-            .execute(conn)
-            .await?;
-            Ok(LinkOutcome::Done { released })
-        })
-        .await
-    })
+    follow_link(
+        pool,
+        token,
+        "UPDATE mail_recipients SET confirmed_at = COALESCE(confirmed_at, now()), \
+         unsubscribed_at = NULL WHERE site_id = $1 AND link_token = $2",
+        "UPDATE mail_outbox SET state = 'due', due_at = now() \
+         WHERE state = 'waiting' AND site_id = $1 AND address = \
+         (SELECT address FROM mail_recipients WHERE site_id = $1 AND link_token = $2)",
+    )
     .await
 }
 
 /// Unsubscribes the address `token` names from everything of this site: nothing queued for it
 /// goes out. Unsubscribing twice changes nothing.
 pub async fn unsubscribe(pool: &Pool, token: &str) -> Result<LinkOutcome, StoreError> {
+    follow_link(
+        pool,
+        token,
+        "UPDATE mail_recipients SET unsubscribed_at = COALESCE(unsubscribed_at, now()) \
+         WHERE site_id = $1 AND link_token = $2",
+        "UPDATE mail_outbox SET state = 'dropped', last_error = 'unsubscribed' \
+         WHERE state IN ('waiting', 'due') AND site_id = $1 AND address = \
+         (SELECT address FROM mail_recipients WHERE site_id = $1 AND link_token = $2)",
+    )
+    .await
+}
+
+/// In one transaction: `recipient` changes the record of the address `token` names, then
+/// `messages` its queued mail; both statements take the site (`$1`) and the token (`$2`).
+async fn follow_link(
+    pool: &Pool,
+    token: &str,
+    recipient: &'static str,
+    messages: &'static str,
+) -> Result<LinkOutcome, StoreError> {
     let site = site_of(pool)?.to_owned();
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
-            let found = diesel::sql_query(
-                "UPDATE mail_recipients SET unsubscribed_at = COALESCE(unsubscribed_at, now()) \
-                 WHERE site_id = $1 AND link_token = $2",
-            )
-            .bind::<Text, _>(&site)
-            .bind::<Text, _>(token)
-            .execute(conn)
-            .await?;
+            let found = diesel::sql_query(recipient)
+                .bind::<Text, _>(&site)
+                .bind::<Text, _>(token)
+                .execute(conn)
+                .await?;
             if found == 0 {
                 return Ok(LinkOutcome::Unknown);
             }
-            diesel::sql_query(
-                "UPDATE mail_outbox SET state = 'dropped', last_error = 'unsubscribed' \
-                 WHERE state IN ('waiting', 'due') AND site_id = $1 AND address = \
-                 (SELECT address FROM mail_recipients WHERE site_id = $1 AND link_token = $2)",
-            )
-            .bind::<Text, _>(&site)
-            .bind::<Text, _>(token)
-            .execute(conn)
-            .await?;
-            Ok(LinkOutcome::Done { released: 0 })
+            let messages = diesel::sql_query(messages)
+                .bind::<Text, _>(&site)
+                .bind::<Text, _>(token)
+                .execute(conn)
+                .await?;
+            Ok(LinkOutcome::Done { messages })
         })
         .await
     })
