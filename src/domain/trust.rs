@@ -50,8 +50,8 @@ pub enum Submitter<'a> {
     Anonymous,
     Verified {
         badges: &'a [String],
-        /// How many of their reviews on the site are published, counted up to
-        /// `approvals_to_trust` (more cannot change the answer).
+        /// How many of their reviews on the site are published, as far as the policy asks: at
+        /// least `approvals_to_trust`, or fewer (the store looks no further).
         published: i64,
     },
 }
