@@ -515,6 +515,21 @@ async fn moderators_get_a_digest_of_what_waits_with_links_to_the_console() {
     assert_eq!(queued_digests, 2);
 }
 
+/// Sets the site up, submits a review asking for notices from `address`, and returns the
+/// confirmation request that `sink` receives.
+async fn first_confirmation(app: &TestApp, sink: &SmtpSink, address: &str) -> Mail {
+    site(app, site_mail()).await;
+    submit(
+        app,
+        "transport",
+        json!({"rating": 5, "language": "en", "notify": true, "author_email": address,
+               "body": "A review whose confirmation travels encrypted."}),
+        None,
+    )
+    .await;
+    sink.wait_for_messages(1, WITHIN).await.remove(0)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn mail_goes_over_starttls_with_a_login_signed_with_dkim() {
     let key = DkimKey::generate().await;
@@ -531,16 +546,7 @@ async fn mail_goes_over_starttls_with_a_login_signed_with_dkim() {
         settings.mail.dkim_selector = "mg2026".into();
     })
     .await;
-    site(&app, site_mail()).await;
-    submit(
-        &app,
-        "tls",
-        json!({"rating": 5, "language": "en", "notify": true, "author_email": "tls@example.org",
-               "body": "A review whose confirmation travels encrypted and signed."}),
-        None,
-    )
-    .await;
-    let mail = sink.wait_for_messages(1, WITHIN).await.remove(0);
+    let mail = first_confirmation(&app, &sink, "tls@example.org").await;
     assert!(mail.tls, "STARTTLS was used");
     assert_eq!(mail.auth.as_deref(), Some("marginalia"));
     assert_eq!(mail.dkim, Some(true), "{}", mail.raw);
@@ -562,16 +568,7 @@ async fn mail_goes_over_implicit_tls() {
     })
     .await;
     let app = mail_app(&sink, |_| {}).await;
-    site(&app, site_mail()).await;
-    submit(
-        &app,
-        "smtps",
-        json!({"rating": 4, "language": "uk", "notify": true, "author_email": "smtps@example.org",
-               "body": "Відгук, підтвердження якого йде через TLS з першого байта."}),
-        None,
-    )
-    .await;
-    let mail = sink.wait_for_messages(1, WITHIN).await.remove(0);
+    let mail = first_confirmation(&app, &sink, "smtps@example.org").await;
     assert!(mail.tls);
     assert_eq!(mail.rcpt_tos, ["smtps@example.org"]);
 }
