@@ -3,17 +3,11 @@
 
 use std::time::Duration;
 
-use diesel::sql_types::{BigInt, Binary, Integer, Text};
 use diesel_async::RunQueryDsl;
 
+use super::sql::marginalia_take_from_bucket;
 use super::{with_connection, StoreError};
 use crate::db::Pool;
-
-#[derive(diesel::QueryableByName)]
-struct Taken {
-    #[diesel(sql_type = BigInt)]
-    wait_us: i64,
-}
 
 /// Takes one request from `client`'s bucket of `per_minute` a minute (at most `per_minute` at
 /// once) under the limit of `owner` and `kind`; zero when admitted, else how long until the
@@ -26,21 +20,15 @@ pub async fn take(
     per_minute: u32,
 ) -> Result<Duration, StoreError> {
     let per_minute = i32::try_from(per_minute).unwrap_or(i32::MAX);
-    let taken: Taken = with_connection(pool, async |conn| {
+    let wait_us: i64 = with_connection(pool, async |conn| {
         Ok(
-            diesel::sql_query("SELECT marginalia_take_from_bucket($1, $2, $3, $4) AS wait_us")
-                .bind::<Text, _>(owner)
-                .bind::<Text, _>(kind)
-                .bind::<Binary, _>(client)
-                .bind::<Integer, _>(per_minute)
+            diesel::select(marginalia_take_from_bucket(owner, kind, client, per_minute))
                 .get_result(conn)
                 .await?,
         )
     })
     .await?;
-    Ok(Duration::from_micros(
-        u64::try_from(taken.wait_us).unwrap_or(0),
-    ))
+    Ok(Duration::from_micros(u64::try_from(wait_us).unwrap_or(0)))
 }
 
 /// Forgets the buckets that are full again (a client not seen for a while): they admit as much

@@ -69,6 +69,18 @@ where
 }
 
 diesel::define_sql_function!(
+    /// The shared rate limit's bucket step (migration `2026-12-06-000002_shared_rate_limits`):
+    /// microseconds until the bucket admits one more, 0 when it admitted this one. A function of
+    /// the query builder, not an SQL string, so that its statement is prepared once per connection.
+    fn marginalia_take_from_bucket(
+        owner: diesel::sql_types::Text,
+        kind: diesel::sql_types::Text,
+        client: diesel::sql_types::Binary,
+        per_minute: diesel::sql_types::Integer
+    ) -> diesel::sql_types::BigInt
+);
+
+diesel::define_sql_function!(
     /// PostgreSQL's `lower`, for comparing emails case-insensitively.
     fn lower(text: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>
 );
