@@ -2,7 +2,6 @@
 //! to, recording the address after the review is committed, and the confirmation and
 //! unsubscribe links.
 
-use crate::domain::mail::MailLanguage;
 use crate::domain::reader::VerifiedReader;
 use crate::domain::review::NewReview;
 use crate::domain::{FieldError, FieldErrorCode};
@@ -49,12 +48,7 @@ pub async fn subscribe(
     review_language: Option<&str>,
     vouched: bool,
 ) {
-    let result = async {
-        let site_language = store::mail::site_language_of(&state.pool).await?;
-        let language = MailLanguage::for_review(review_language, site_language);
-        store::mail::subscribe(&state.pool, address, language, vouched).await
-    }
-    .await;
+    let result = store::mail::subscribe(&state.pool, address, review_language, vouched).await;
     if let Err(error) = result {
         tracing::warn!(%error, "recording a reader's address for notices");
     }

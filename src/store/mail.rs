@@ -214,40 +214,34 @@ async fn ask_confirmation(
     Ok(true)
 }
 
-/// The language the pool's site writes in where a reader's is unknown.
-pub async fn site_language_of(pool: &Pool) -> Result<MailLanguage, StoreError> {
+/// After a submission that asked for notices: the address is recorded (confirmed at once when
+/// the site's login vouched for it) and, if it is not confirmed, asked to confirm in the
+/// review's language (`MailLanguage::for_review`, with the site's read only then). Returns
+/// whether a message became due.
+pub async fn subscribe(
+    pool: &Pool,
+    address: &str,
+    review_language: Option<&str>,
+    vouched: bool,
+) -> Result<bool, StoreError> {
     #[derive(QueryableByName)]
     struct SiteMail {
         #[diesel(sql_type = Nullable<diesel::sql_types::Jsonb>)]
         mail: Option<serde_json::Value>,
     }
     let site = site_of(pool)?.to_owned();
-    with_connection(pool, async |conn| {
-        let row: Option<SiteMail> = diesel::sql_query("SELECT mail FROM sites WHERE site_id = $1")
-            .bind::<Text, _>(&site)
-            .get_result(conn)
-            .await
-            .optional()?;
-        Ok(site_language(row.and_then(|row| row.mail).as_ref()))
-    })
-    .await
-}
-
-/// After a submission that asked for notices: the address is recorded (confirmed at once when
-/// the site's login vouched for it) and, if it is not confirmed, asked to confirm. Returns
-/// whether a message became due.
-pub async fn subscribe(
-    pool: &Pool,
-    address: &str,
-    language: MailLanguage,
-    vouched: bool,
-) -> Result<bool, StoreError> {
-    let site = site_of(pool)?.to_owned();
     let address = address.to_lowercase();
     with_connection(pool, async |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
             match recipient(conn, &site, &address, vouched).await? {
                 Some(recipient) if !recipient.confirmed => {
+                    let row: SiteMail =
+                        diesel::sql_query("SELECT mail FROM sites WHERE site_id = $1")
+                            .bind::<Text, _>(&site)
+                            .get_result(conn)
+                            .await?;
+                    let language =
+                        MailLanguage::for_review(review_language, site_language(row.mail.as_ref()));
                     ask_confirmation(conn, &site, &address, language).await
                 }
                 _ => Ok(false),
