@@ -26,6 +26,7 @@ use crate::coherence::{self, Announcer};
 use crate::config::{self, Settings, UnknownArticles};
 use crate::db::{self, Pool, PoolOptions};
 use crate::domain::language::LanguageDetector;
+use crate::domain::review::RatingRule;
 use crate::domain::site::SiteId;
 use crate::http_layer::routes::{track_requests, RouteTable};
 use crate::http_layer::site;
@@ -414,6 +415,7 @@ fn moderation_settings(moderation: &config::Moderation) -> Result<ModerationSett
         rules: Arc::new(moderation.rules().map_err(BuildError::Config)?),
         edit_window,
         flag_threshold: moderation.flag_threshold,
+        rating_rule: RatingRule::Required,
         newsroom_name: Arc::from(moderation.newsroom_name.as_str()),
     })
 }

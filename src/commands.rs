@@ -1,5 +1,6 @@
 //! What each CLI subcommand does; `main.rs` only parses arguments and calls these.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::app::Application;
@@ -9,8 +10,12 @@ use crate::db::embedded::{ClusterOptions, EmbeddedPostgres, StartOutcome};
 use crate::db::ownership::{self, OwnerLock, Ownership, Role};
 use crate::db::{self, PoolOptions};
 use crate::domain::api_key::KEY_NAME_MAX_CHARS;
+use crate::domain::import::{
+    Announce, ArticleMatch, ImportFormat, ImportReport, RemapRules, UnknownArticles,
+};
 use crate::domain::site::{SiteId, SiteSettings, SiteSettingsRequest};
 use crate::domain::FieldError;
+use crate::import::{self, ImportOptions};
 use crate::metrics;
 use crate::services;
 use crate::store;
@@ -224,6 +229,92 @@ async fn existing_sites(
         }
     }
     Ok(Some(sites))
+}
+
+/// `marginalia import`: what to import, from where and how (docs/import.md).
+pub struct ImportCommand {
+    pub format: ImportFormat,
+    pub file: PathBuf,
+    pub site: String,
+    pub dry_run: bool,
+    /// The report as JSON on stdout.
+    pub json: bool,
+    pub matching: ArticleMatch,
+    pub unknown_articles: UnknownArticles,
+    /// The file of remap rules.
+    pub remap: Option<PathBuf>,
+    pub announce: Announce,
+    pub base_url: Option<String>,
+    pub batch_size: usize,
+}
+
+/// Imports a file into a site, showing progress on a terminal and ending with the report; fails
+/// (after the report) when the source stopped making sense.
+pub async fn import(settings: Settings, command: ImportCommand) -> CommandResult {
+    let database = Database::open(&settings, Role::Admin).await?;
+    let result = import_with(&settings, &database, command).await;
+    database.close().await;
+    result
+}
+
+async fn import_with(
+    settings: &Settings,
+    database: &Database,
+    command: ImportCommand,
+) -> CommandResult {
+    let site = SiteId::parse(&command.site, "site")
+        .map_err(|error| format!("--site {}: {}", command.site, error.message))?;
+    let remap = match &command.remap {
+        Some(path) => RemapRules::parse(
+            &std::fs::read_to_string(path)
+                .map_err(|error| format!("--remap {}: {error}", path.display()))?,
+        )?,
+        None => RemapRules::default(),
+    };
+    db::run_migrations(&database.url).await?;
+    let pool = database.pool(settings)?;
+    if store::sites::get(&pool, &site).await?.is_none() {
+        return Err(
+            format!("there is no site {site}; `marginalia sites put {site}` creates it").into(),
+        );
+    }
+    let options = ImportOptions {
+        format: command.format,
+        path: command.file,
+        site: site.clone(),
+        dry_run: command.dry_run,
+        matching: command.matching,
+        unknown_articles: command.unknown_articles,
+        remap,
+        announce: command.announce,
+        base_url: command.base_url,
+        batch_size: command.batch_size,
+    };
+    // Drawn only when stderr is a terminal.
+    let progress = indicatif::ProgressBar::new_spinner();
+    let show = |report: &ImportReport| {
+        progress.set_message(format!(
+            "read {}, imported {}, updated {}, unchanged {}",
+            report.read, report.imported, report.updated, report.unchanged
+        ));
+        progress.tick();
+    };
+    let report = import::run(&pool.site(&site), &options, &show).await?;
+    progress.finish_and_clear();
+    if command.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    match &report.stopped {
+        Some(stopped) => Err(format!(
+            "the file stopped making sense at {}; everything before its last batch is imported, \
+             and running the import again after fixing the file goes on from there",
+            stopped.describe()
+        )
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// Site management subcommands.

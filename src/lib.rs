@@ -19,6 +19,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http_layer;
+pub mod import;
 pub mod live;
 pub mod mail;
 pub mod metrics;

@@ -1,11 +1,13 @@
 //! The `marginalia` command line.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use marginalia::auth::Scope;
-use marginalia::commands::{self, KeysCommand, SitesCommand};
+use marginalia::commands::{self, ImportCommand, KeysCommand, SitesCommand};
 use marginalia::config::Settings;
+use marginalia::domain::import::{Announce, ArticleMatch, ImportFormat, UnknownArticles};
 use marginalia::domain::moderation::ModerationMode;
 use marginalia::domain::site::SiteSettingsRequest;
 use marginalia::telemetry;
@@ -37,12 +39,52 @@ enum Command {
     /// Manage the sites (publications) of the installation.
     #[command(subcommand)]
     Sites(Sites),
+    /// Import another system's comments into a site (docs/import.md); safe to run again.
+    Import(Box<ImportArgs>),
     /// Print a statement the service prepares, as JSON (for the benchmark).
     #[command(hide = true)]
     Sql {
         #[arg(value_enum)]
         statement: Statement,
     },
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// The system the file comes from.
+    #[arg(value_enum)]
+    format: ImportFormat,
+    /// The export file (Isso: its SQLite database; Remark42: the backup, gzipped or not).
+    file: PathBuf,
+    /// The site to import into.
+    #[arg(long)]
+    site: String,
+    /// Read and check everything and report, inside a transaction that is rolled back.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the report as JSON on stdout (progress stays on stderr).
+    #[arg(long)]
+    json: bool,
+    /// How a thread finds its article: by the source's thread identifier, or by URL.
+    #[arg(long = "match", value_enum, default_value_t = ArticleMatch::Identifier)]
+    matching: ArticleMatch,
+    /// What happens to a thread whose article is unknown: create it from the export's title and
+    /// URL, or skip its comments.
+    #[arg(long, value_enum, default_value_t = UnknownArticles::Create)]
+    unknown_articles: UnknownArticles,
+    /// A file of rules for moved pages, one `<old URL> <new URL or article id>` per line.
+    #[arg(long)]
+    remap: Option<PathBuf>,
+    /// What the CMS's webhooks hear: nothing, or one `article.stats_changed` per article.
+    #[arg(long, value_enum, default_value_t = Announce::None)]
+    announce: Announce,
+    /// The site's address, making threads known by a path (Isso, Commento) into URLs, e.g.
+    /// `https://news.example.org`.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Comments written per transaction.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u16).range(1..=5000))]
+    batch_size: u16,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -117,6 +159,9 @@ struct SiteFlags {
     /// A `whsec_…` secret the site's CMS signs its events with (repeat for several).
     #[arg(long = "cms-secret")]
     cms_secrets: Vec<String>,
+    /// Whether readers may send feedback without stars (`true` or `false`).
+    #[arg(long)]
+    unrated_reviews: Option<bool>,
 }
 
 impl Sites {
@@ -143,6 +188,7 @@ impl Sites {
                         // A JSON object: set through `PUT /v1/sites/{site_id}`.
                         reader_tokens: None,
                         mail: None,
+                        unrated_reviews: flags.unrated_reviews.map(Some),
                     }),
                 }
             }
@@ -183,6 +229,23 @@ async fn main() -> ExitCode {
         }
         Command::Keys(Keys::List) => commands::keys(settings, KeysCommand::List).await,
         Command::Sites(sites) => commands::sites(settings, sites.command()).await,
+        Command::Import(args) => {
+            let args = *args;
+            let command = ImportCommand {
+                format: args.format,
+                file: args.file,
+                site: args.site,
+                dry_run: args.dry_run,
+                json: args.json,
+                matching: args.matching,
+                unknown_articles: args.unknown_articles,
+                remap: args.remap,
+                announce: args.announce,
+                base_url: args.base_url,
+                batch_size: usize::from(args.batch_size),
+            };
+            commands::import(settings, command).await
+        }
         Command::Keys(Keys::Revoke { id }) => {
             commands::keys(settings, KeysCommand::Revoke { id }).await
         }

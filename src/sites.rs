@@ -12,6 +12,7 @@ use crate::db::Pool;
 use crate::domain::language::LanguageDetector;
 use crate::domain::moderation::ModerationMode;
 use crate::domain::reader::ReaderTokenSettings;
+use crate::domain::review::RatingRule;
 use crate::domain::site::SiteId;
 use crate::live::Live;
 use crate::rate_limit::{Limit, LimitedWrite};
@@ -329,6 +330,9 @@ fn site_state(installation: &AppState, row: &SiteRow, previous: Option<&AppState
             Ok(detector) => moderation.language_detector = Arc::new(detector),
             Err(error) => tracing::error!(site = %site, %error, "the site's languages"),
         }
+    }
+    if row.unrated_reviews == Some(true) {
+        moderation.rating_rule = RatingRule::Optional;
     }
     if let Some(threshold) = row.flag_threshold.and_then(|n| u32::try_from(n).ok()) {
         moderation.flag_threshold = threshold;

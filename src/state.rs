@@ -12,6 +12,7 @@ use crate::coherence::{Announcer, OtherNodes};
 use crate::db::Pool;
 use crate::domain::language::LanguageDetector;
 use crate::domain::moderation::{ModerationMode, Rules};
+use crate::domain::review::RatingRule;
 use crate::live::Live;
 use crate::rate_limit::Limit;
 use crate::read_cache::ReadCache;
@@ -79,6 +80,8 @@ pub struct ModerationSettings {
     pub rules: Arc<Rules>,
     pub edit_window: chrono::TimeDelta,
     pub flag_threshold: u32,
+    /// Whether readers must give stars (the site's `unrated_reviews`; the installation's: yes).
+    pub rating_rule: RatingRule,
     /// The name replies are attributed to.
     pub newsroom_name: Arc<str>,
 }

@@ -38,7 +38,7 @@ use crate::views::stats::ArticleStats;
     "moderation": null,
     "created_at": "2026-11-25T18:00:00Z",
     "updated_at": "2026-11-25T18:00:00Z",
-    "stats": {"article_id": "voa-2020-05-iskp-attacks", "review_count": 1, "average": 4.0,
+    "stats": {"article_id": "voa-2020-05-iskp-attacks", "review_count": 1, "rated_count": 1, "average": 4.0,
               "histogram": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}}
 }))]
 pub struct Article {

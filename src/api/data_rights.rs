@@ -18,14 +18,14 @@ use crate::domain::article::ArticleId;
 use crate::domain::editorial::parse_erasure;
 pub use crate::domain::query::ExportFormat;
 use crate::domain::query::{ExportFilter, ExportQuery};
-use crate::domain::review::{AuthorEmail, ReviewStatus};
+use crate::domain::review::{AuthorEmail, Rating, ReviewStatus};
 use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::services;
 use crate::sites::SiteDirectory;
 use crate::state::AppState;
 use crate::store;
-use crate::store::moderation::ModeratedReviewRow;
+use crate::store::data_rights::ExportRow;
 
 /// Whose reviews to erase.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -77,12 +77,14 @@ impl CheckedBody for AuthorEmail {
     }
 }
 
-/// One exported review.
+/// One exported review. `marginalia import marginalia <file>` reads the NDJSON form back
+/// (docs/import.md), so every public field, the moderation state and the counters are here.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExportedReview {
     pub id: Uuid,
     pub article_id: String,
-    pub rating: i16,
+    /// Null: no stars.
+    pub rating: Option<i16>,
     pub title: Option<String>,
     pub body: String,
     pub author_name: Option<String>,
@@ -100,31 +102,50 @@ pub struct ExportedReview {
     pub erased_at: Option<DateTime<Utc>>,
     /// The site the review belongs to.
     pub site_id: String,
+    /// The verified reader who wrote it (the site login's id); null: anonymous.
+    pub reader_id: Option<String>,
+    /// That reader's badges when they wrote it, separated by spaces.
+    pub reader_badges: String,
+    /// The article's title and address as the CMS registered them; null when it gave none.
+    pub article_title: Option<String>,
+    pub article_url: Option<String>,
+    /// The review this one answers; null for a review of the article itself.
+    pub in_reply_to: Option<Uuid>,
+    pub reply_created_at: Option<DateTime<Utc>>,
+    pub reply_updated_at: Option<DateTime<Utc>>,
 }
 
-impl From<(String, ModeratedReviewRow)> for ExportedReview {
-    fn from((site_id, row): (String, ModeratedReviewRow)) -> Self {
-        let public = row.public;
+impl From<ExportRow> for ExportedReview {
+    fn from(row: ExportRow) -> Self {
+        let review = row.review;
+        let public = review.public;
         Self {
             id: public.id,
             article_id: public.article_id,
-            rating: public.rating,
+            article_title: row.article_title,
+            article_url: row.article_url,
+            in_reply_to: public.in_reply_to,
+            rating: Rating::from_stored(public.rating),
             title: public.title,
             body: public.body,
             author_name: public.author_name,
-            author_email: row.author_email,
+            author_email: review.author_email,
             language: public.language,
             status: public.status,
-            reasons: row.reasons.join(" "),
+            reasons: review.reasons.join(" "),
             helpful_count: public.helpful_count,
             unhelpful_count: public.unhelpful_count,
-            flag_count: row.flag_count,
+            flag_count: review.flag_count,
             reply: public.reply_body,
+            reply_created_at: public.reply_created_at,
+            reply_updated_at: public.reply_updated_at,
             created_at: public.created_at,
             edited_at: public.edited_at,
-            updated_at: row.updated_at,
-            erased_at: row.erased_at,
-            site_id,
+            updated_at: review.updated_at,
+            erased_at: review.erased_at,
+            site_id: row.site_id,
+            reader_id: public.reader_id,
+            reader_badges: public.reader_badges.join(" "),
         }
     }
 }
@@ -132,7 +153,7 @@ impl From<(String, ModeratedReviewRow)> for ExportedReview {
 impl ExportedReview {
     /// Readers' texts made inert for spreadsheets.
     fn for_spreadsheets(mut self) -> Self {
-        for text in [&mut self.body, &mut self.reasons] {
+        for text in [&mut self.body, &mut self.reasons, &mut self.reader_badges] {
             inert(text);
         }
         for text in [
@@ -140,6 +161,8 @@ impl ExportedReview {
             &mut self.author_name,
             &mut self.author_email,
             &mut self.reply,
+            &mut self.article_title,
+            &mut self.reader_id,
         ]
         .into_iter()
         .flatten()
@@ -151,11 +174,7 @@ impl ExportedReview {
 }
 
 /// Encodes one batch of an export.
-fn encode(
-    format: ExportFormat,
-    rows: Vec<(String, ModeratedReviewRow)>,
-    header: bool,
-) -> Result<Bytes, String> {
+fn encode(format: ExportFormat, rows: Vec<ExportRow>, header: bool) -> Result<Bytes, String> {
     match format {
         ExportFormat::Ndjson => {
             let mut out = Vec::new();
@@ -332,12 +351,12 @@ fn export_batches(
     pool: Pool,
     filter: ExportFilter,
     format: ExportFormat,
-    first: Vec<(String, ModeratedReviewRow)>,
+    first: Vec<ExportRow>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
     keyset_batches(
         first,
         usize::try_from(store::data_rights::EXPORT_BATCH).unwrap_or(0),
-        |(_, row): &(String, ModeratedReviewRow)| row.public.id,
+        |row: &ExportRow| row.review.public.id,
         move |after| {
             let (pool, filter) = (pool.clone(), filter.clone());
             async move { store::data_rights::export_batch(&pool, &filter, Some(after)).await }

@@ -22,7 +22,7 @@ use crate::domain::article::ArticleId;
 use crate::domain::language::LanguageDetector;
 use crate::domain::page::{Cursor, PageQuery, PageSize, Sort};
 use crate::domain::review::{
-    CreateReviewRequest, EditReviewRequest, NewReview, Rating, ReviewEdit,
+    CreateReviewRequest, EditReviewRequest, NewReview, Rating, RatingRule, ReviewEdit,
 };
 use crate::domain::text::LanguageTag;
 use crate::error::ApiError;
@@ -163,13 +163,18 @@ impl FromRequest for ReviewSubmission {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let bytes = JsonBytes::from_request(req, payload);
         // The site's languages: each site detects among its own.
-        let detector: Arc<LanguageDetector> = SiteState::of_request(req)
-            .map(|state| state.moderation.language_detector.clone())
-            .unwrap_or_default();
+        let (detector, rating_rule): (Arc<LanguageDetector>, RatingRule) =
+            SiteState::of_request(req)
+                .map(|state| {
+                    let moderation = &state.moderation;
+                    (moderation.language_detector.clone(), moderation.rating_rule)
+                })
+                .unwrap_or_default();
         Box::pin(async move {
             let JsonBytes(body) = bytes.await?;
             let request: CreateReviewRequest = parse_json(&body)?;
-            let review = NewReview::parse(&request, &detector).map_err(ApiError::Validation)?;
+            let review =
+                NewReview::parse(&request, &detector, rating_rule).map_err(ApiError::Validation)?;
             Ok(Self {
                 review,
                 honeypot: request.website,

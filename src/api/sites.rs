@@ -55,6 +55,8 @@ pub struct Site {
     /// The site's mail settings (docs/email.md); null: the installation's sender, no digest.
     #[schema(value_type = Option<MailSettings>)]
     pub mail: Option<serde_json::Value>,
+    /// Readers may send feedback without stars; null: no.
+    pub unrated_reviews: Option<bool>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -82,6 +84,7 @@ impl From<SiteRow> for Site {
                 .and_then(|raw| serde_json::from_value::<ReaderTokenSettings>(raw).ok())
                 .map(|settings| settings.shown()),
             mail: row.mail,
+            unrated_reviews: row.unrated_reviews,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }

@@ -20,9 +20,9 @@ use crate::views::stats::{ArticleStats, Histogram};
 /// Stats of several articles.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"stats": [
-    {"article_id": "voa-2020-05-iskp-attacks", "review_count": 2, "average": 4.5,
+    {"article_id": "voa-2020-05-iskp-attacks", "review_count": 2, "rated_count": 2, "average": 4.5,
      "histogram": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}},
-    {"article_id": "not-reviewed-yet", "review_count": 0, "average": null,
+    {"article_id": "not-reviewed-yet", "review_count": 0, "rated_count": 0, "average": null,
      "histogram": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}}
 ]}))]
 pub struct BulkStats {
@@ -105,8 +105,11 @@ pub struct DayStats {
     /// The UTC day.
     #[schema(value_type = String, format = Date, example = "2026-11-26")]
     pub date: NaiveDate,
+    /// Every published review of the day, with stars or without.
     pub review_count: i64,
-    /// Mean rating of that day's reviews, two decimals; null on a day without reviews.
+    /// Those with stars: the average and histogram are theirs.
+    pub rated_count: i64,
+    /// Mean rating of that day's rated reviews, two decimals; null on a day without any.
     #[schema(required = true)]
     pub average: Option<f64>,
     pub histogram: Histogram,
@@ -119,9 +122,9 @@ pub struct DayStats {
     "from": "2026-11-25",
     "to": "2026-11-26",
     "days": [
-        {"date": "2026-11-25", "review_count": 0, "average": null,
+        {"date": "2026-11-25", "review_count": 0, "rated_count": 0, "average": null,
          "histogram": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}},
-        {"date": "2026-11-26", "review_count": 3, "average": 4.33,
+        {"date": "2026-11-26", "review_count": 3, "rated_count": 3, "average": 4.33,
          "histogram": {"1": 0, "2": 0, "3": 0, "4": 2, "5": 1}}
     ],
     "languages": [{"language": "uk", "review_count": 2}, {"language": "en", "review_count": 1}]
@@ -186,6 +189,7 @@ impl DailyStats {
             .map(|(date, counters)| {
                 let ArticleStats {
                     review_count,
+                    rated_count,
                     average,
                     histogram,
                     ..
@@ -193,6 +197,7 @@ impl DailyStats {
                 DayStats {
                     date,
                     review_count,
+                    rated_count,
                     average,
                     histogram,
                 }

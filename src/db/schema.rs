@@ -25,6 +25,7 @@ diesel::table! {
         count_5 -> Int4,
         stripe -> Int2,
         site_id -> Text,
+        unrated -> Int4,
     }
 }
 
@@ -40,6 +41,7 @@ diesel::table! {
         count_4 -> Int4,
         count_5 -> Int4,
         site_id -> Text,
+        unrated -> Int4,
     }
 }
 
@@ -174,6 +176,11 @@ diesel::table! {
         reader_badges -> Array<Text>,
         reader_sole -> Bool,
         notify -> Bool,
+        in_reply_to -> Nullable<Uuid>,
+        import_source -> Nullable<Text>,
+        import_id -> Nullable<Text>,
+        import_parent -> Nullable<Text>,
+        import_digest -> Nullable<Bytea>,
     }
 }
 
@@ -219,6 +226,7 @@ diesel::table! {
         rate_limit_reactions -> Nullable<Int4>,
         reader_tokens -> Nullable<Jsonb>,
         mail -> Nullable<Jsonb>,
+        unrated_reviews -> Nullable<Bool>,
     }
 }
 

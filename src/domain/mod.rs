@@ -5,6 +5,7 @@ pub mod article;
 pub mod cms_event;
 pub mod editorial;
 pub mod field_error;
+pub mod import;
 pub mod language;
 pub mod live;
 pub mod mail;

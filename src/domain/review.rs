@@ -77,8 +77,9 @@ impl ReviewStatus {
     "language": "uk"
 }))]
 pub struct CreateReviewRequest {
-    /// Stars.
-    #[schema(value_type = Rating, required = true)]
+    /// Stars. Required, unless the site takes feedback without stars (its `unrated_reviews`
+    /// setting); a review without is listed with `rating: null` and left out of the average.
+    #[schema(value_type = Rating)]
     #[serde(default, deserialize_with = "integral")]
     pub rating: Option<i64>,
     /// Optional headline.
@@ -159,6 +160,26 @@ impl Rating {
     pub fn get(self) -> i16 {
         self.0
     }
+
+    /// How a rating is kept in the `rating` column: 0 for none (so rating-sorted pages keep a
+    /// total order with their index; the import migration explains).
+    pub fn to_stored(rating: Option<Self>) -> i16 {
+        rating.map_or(0, Self::get)
+    }
+
+    /// The rating a stored value stands for; `None`: unrated.
+    pub fn from_stored(stored: i16) -> Option<i16> {
+        (stored != 0).then_some(stored)
+    }
+}
+
+/// Whether a site's readers must give stars with their feedback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RatingRule {
+    #[default]
+    Required,
+    /// Feedback without stars is accepted (the site's `unrated_reviews`).
+    Optional,
 }
 
 /// The text of a review: NFC, trimmed, 1 to `MAX_CHARS` characters, no control characters, and
@@ -293,7 +314,8 @@ fn is_mail_domain(domain: &str) -> bool {
 /// A submission that passed every rule: each field is a value that can only exist valid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewReview {
-    pub rating: Rating,
+    /// `None`: feedback without stars, where the site takes it.
+    pub rating: Option<Rating>,
     pub title: Option<ReviewTitle>,
     pub body: ReviewBody,
     pub author_name: Option<AuthorName>,
@@ -313,9 +335,14 @@ impl NewReview {
     pub fn parse(
         input: &CreateReviewRequest,
         detector: &LanguageDetector,
+        rating_rule: RatingRule,
     ) -> Result<Self, Vec<FieldError>> {
         let mut fields = FieldErrors::default();
-        let rating = fields.parse("rating", Required, input.rating, Rating::parse);
+        let presence = match rating_rule {
+            RatingRule::Required => Required,
+            RatingRule::Optional => Optional,
+        };
+        let rating = fields.parse("rating", presence, input.rating, Rating::parse);
         let body = fields.parse("body", Required, input.body.as_deref(), ReviewBody::parse);
         let title = input.title.as_deref();
         let title = fields
@@ -330,8 +357,8 @@ impl NewReview {
         let language = input.language.as_deref();
         let language = fields.parse("language", Optional, language, LanguageTag::parse);
         // A missing required field is always among the collected errors.
-        match (rating, body, fields.into_result()) {
-            (Some(rating), Some(body), Ok(())) => {
+        match (body, fields.into_result()) {
+            (Some(body), Ok(())) => {
                 let guess = match language {
                     Some(given) => Guess::Sure(given),
                     None => detector.guess(body.as_str()),
@@ -352,7 +379,7 @@ impl NewReview {
                     notify: input.notify,
                 })
             }
-            (_, _, result) => Err(result.err().unwrap_or_default()),
+            (_, result) => Err(result.err().unwrap_or_default()),
         }
     }
 }
@@ -539,7 +566,26 @@ mod tests {
     use super::*;
 
     fn parse_with_any_language(input: CreateReviewRequest) -> Result<NewReview, Vec<FieldError>> {
-        NewReview::parse(&input, &LanguageDetector::default())
+        NewReview::parse(&input, &LanguageDetector::default(), RatingRule::Required)
+    }
+
+    #[test]
+    fn a_site_that_takes_unrated_feedback_needs_no_rating_but_checks_a_given_one() {
+        let unrated = CreateReviewRequest {
+            body: Some("Дякую за статтю.".to_owned()),
+            ..Default::default()
+        };
+        let detector = LanguageDetector::default();
+        let review = NewReview::parse(&unrated, &detector, RatingRule::Optional);
+        assert_eq!(review.map(|review| review.rating), Ok(None));
+        let errors = NewReview::parse(&unrated, &detector, RatingRule::Required).unwrap_err();
+        assert_eq!(fields(&errors), ["rating"]);
+        let errors =
+            NewReview::parse(&input(6, "Дякую"), &detector, RatingRule::Optional).unwrap_err();
+        assert_eq!(fields(&errors), ["rating"]);
+        assert_eq!(Rating::from_stored(Rating::to_stored(None)), None);
+        let four = Rating::parse(4).ok();
+        assert_eq!(Rating::from_stored(Rating::to_stored(four)), Some(4));
     }
     use crate::domain::FieldErrorCode;
 
@@ -920,7 +966,7 @@ mod tests {
                 };
                 match parse_with_any_language(input) {
                     Ok(review) => {
-                        prop_assert!((Rating::MIN..=Rating::MAX).contains(&review.rating.get()));
+                        prop_assert!(review.rating.is_some_and(|rating| (Rating::MIN..=Rating::MAX).contains(&rating.get())));
                         let texts = [
                             Some(review.body.as_str()),
                             review.title.as_ref().map(ReviewTitle::as_str),

@@ -124,6 +124,11 @@ pub struct SiteSettingsRequest {
     #[schema(value_type = Option<MailSettings>)]
     #[serde(default, deserialize_with = "present")]
     pub mail: Option<Option<MailSettings>>,
+    /// Readers may send feedback without stars (`rating` left out); it is listed with
+    /// `rating: null` and left out of averages and histograms. null: no, a rating is required.
+    #[schema(value_type = Option<bool>)]
+    #[serde(default, deserialize_with = "present")]
+    pub unrated_reviews: Option<Option<bool>>,
 }
 
 /// Checked site settings; the same members as `SiteSettingsRequest`.
@@ -142,6 +147,7 @@ pub struct SiteSettings {
     pub rate_limit_reactions: Option<Option<u32>>,
     pub reader_tokens: Option<Option<ReaderTokenSettings>>,
     pub mail: Option<Option<MailSettings>>,
+    pub unrated_reviews: Option<Option<bool>>,
 }
 
 /// Limits of a site's settings, each published into the schema above.
@@ -235,6 +241,7 @@ impl SiteSettings {
             rate_limit_reactions,
             reader_tokens,
             mail,
+            unrated_reviews: request.unrated_reviews,
         })
     }
 }

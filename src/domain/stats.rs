@@ -11,10 +11,18 @@ use super::{FieldError, FieldErrorCode};
 pub struct RatingCounters {
     /// Reviews with rating 1 to 5, at index 0 to 4.
     pub histogram: [i64; 5],
+    /// Reviews without a rating: counted among the reviews, never in the average.
+    pub unrated: i64,
 }
 
 impl RatingCounters {
+    /// Every published review, rated or not.
     pub fn review_count(&self) -> i64 {
+        self.rated_count() + self.unrated
+    }
+
+    /// The published reviews with a rating, which the average and histogram are made of.
+    pub fn rated_count(&self) -> i64 {
         self.histogram.iter().sum()
     }
 
@@ -26,9 +34,9 @@ impl RatingCounters {
             .sum()
     }
 
-    /// Mean rating rounded to two decimals, or `None` before the first review.
+    /// Mean rating rounded to two decimals, or `None` before the first rated review.
     pub fn average(&self) -> Option<f64> {
-        let count = self.review_count();
+        let count = self.rated_count();
         (count > 0).then(|| {
             let mean = self.rating_sum() as f64 / count as f64;
             (mean * 100.0).round() / 100.0
@@ -131,6 +139,7 @@ mod tests {
         };
         let busy = RatingCounters {
             histogram: [0, 0, 1, 0, 2],
+            unrated: 0,
         };
         let series = range.series(HashMap::from([
             (date(2, 28), busy),
@@ -186,13 +195,30 @@ mod tests {
     fn average_and_sum_follow_the_histogram() {
         let counters = RatingCounters {
             histogram: [1, 1, 1, 1, 1],
+            unrated: 0,
         };
         assert_eq!(counters.review_count(), 5);
         assert_eq!(counters.rating_sum(), 15);
         assert_eq!(counters.average(), Some(3.0));
         let skewed = RatingCounters {
             histogram: [0, 0, 1, 0, 2],
+            unrated: 0,
         };
         assert_eq!(skewed.average(), Some(4.33));
+    }
+
+    #[test]
+    fn unrated_reviews_count_among_reviews_but_not_in_the_average() {
+        let counters = RatingCounters {
+            histogram: [0, 0, 0, 1, 1],
+            unrated: 3,
+        };
+        assert_eq!((counters.review_count(), counters.rated_count()), (5, 2));
+        assert_eq!(counters.average(), Some(4.5));
+        let only_unrated = RatingCounters {
+            unrated: 2,
+            ..RatingCounters::default()
+        };
+        assert_eq!(only_unrated.average(), None);
     }
 }

@@ -64,5 +64,6 @@ fn change_of(settings: &SiteSettings) -> SiteChange {
             mail.as_ref()
                 .and_then(|mail| serde_json::to_value(mail).ok())
         }),
+        unrated_reviews: settings.unrated_reviews,
     }
 }

@@ -26,7 +26,7 @@ use crate::domain::review::ReviewStatus;
 
 /// The upsert of an `article_stats` row, before its row source (`VALUES …` or `SELECT …`)…
 const TOTALS_INTO: &str = "INSERT INTO article_stats AS s (article_id, stripe, review_count, \
-                           rating_sum, count_1, count_2, count_3, count_4, count_5) ";
+                           rating_sum, count_1, count_2, count_3, count_4, count_5, unrated) ";
 /// …and after it: an existing row adds the proposed row's counts.
 const TOTALS_ADD: &str = " ON CONFLICT (site_id, article_id, stripe) DO UPDATE SET \
                           review_count = s.review_count + excluded.review_count, \
@@ -35,21 +35,24 @@ const TOTALS_ADD: &str = " ON CONFLICT (site_id, article_id, stripe) DO UPDATE S
                           count_2 = s.count_2 + excluded.count_2, \
                           count_3 = s.count_3 + excluded.count_3, \
                           count_4 = s.count_4 + excluded.count_4, \
-                          count_5 = s.count_5 + excluded.count_5";
+                          count_5 = s.count_5 + excluded.count_5, \
+                          unrated = s.unrated + excluded.unrated";
 
 /// The same for an `article_daily_stats` row.
 const DAILY_INTO: &str = "INSERT INTO article_daily_stats AS d (article_id, day, language, \
-                          stripe, count_1, count_2, count_3, count_4, count_5) ";
+                          stripe, count_1, count_2, count_3, count_4, count_5, unrated) ";
 const DAILY_ADD: &str = " ON CONFLICT (site_id, article_id, day, language, stripe) DO UPDATE SET \
                          count_1 = d.count_1 + excluded.count_1, \
                          count_2 = d.count_2 + excluded.count_2, \
                          count_3 = d.count_3 + excluded.count_3, \
                          count_4 = d.count_4 + excluded.count_4, \
-                         count_5 = d.count_5 + excluded.count_5";
+                         count_5 = d.count_5 + excluded.count_5, \
+                         unrated = d.unrated + excluded.unrated";
 
-/// The counts of one rating in the five `count_n` columns, from a row's `rating` column.
+/// The counts of one rating in the five `count_n` columns and `unrated`, from a row's `rating`
+/// column (0: no rating, see `store::reviews::UNRATED`).
 const RATING_COLUMNS: &str = "(rating = 1)::int, (rating = 2)::int, (rating = 3)::int, \
-                              (rating = 4)::int, (rating = 5)::int";
+                              (rating = 4)::int, (rating = 5)::int, (rating = 0)::int";
 
 /// Writes the submission statement's counter expressions, `counted` and `counted_daily`, after
 /// its CTE `review` (the inserted review: `article_id`, `rating`, `status`, `language`,
@@ -82,54 +85,87 @@ pub(super) fn push_submission_counts<'b>(
 
 /// An increase of an `article_stats` row: the upsert of the submission, with given values.
 static TOTALS_UPSERT: LazyLock<String> = LazyLock::new(|| {
-    format!("{TOTALS_INTO}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9){TOTALS_ADD}")
+    format!("{TOTALS_INTO}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10){TOTALS_ADD}")
 });
 
-static DAILY_UPSERT: LazyLock<String> =
-    LazyLock::new(|| format!("{DAILY_INTO}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9){DAILY_ADD}"));
+static DAILY_UPSERT: LazyLock<String> = LazyLock::new(|| {
+    format!("{DAILY_INTO}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10){DAILY_ADD}")
+});
 
 /// A decrease of a row that must exist (same parameters as the upserts).
 const TOTALS_SUBTRACT: &str = "UPDATE article_stats SET review_count = review_count + $3, \
                                rating_sum = rating_sum + $4, count_1 = count_1 + $5, \
                                count_2 = count_2 + $6, count_3 = count_3 + $7, \
-                               count_4 = count_4 + $8, count_5 = count_5 + $9 \
-                               WHERE site_id = current_setting('marginalia.site') \
+                               count_4 = count_4 + $8, count_5 = count_5 + $9, \
+                               unrated = unrated + $10 WHERE site_id = current_setting('marginalia.site') \
                                AND article_id = $1 AND stripe = $2";
 
 const DAILY_SUBTRACT: &str = "UPDATE article_daily_stats SET count_1 = count_1 + $5, \
                               count_2 = count_2 + $6, count_3 = count_3 + $7, \
-                              count_4 = count_4 + $8, count_5 = count_5 + $9 \
-                              WHERE site_id = current_setting('marginalia.site') \
+                              count_4 = count_4 + $8, count_5 = count_5 + $9, \
+                              unrated = unrated + $10 WHERE site_id = current_setting('marginalia.site') \
                               AND article_id = $1 AND day = $2 AND language = $3 AND stripe = $4";
 
+/// What the counters know of a review: its stripe (from the id), article, rating (stored: 0 for
+/// none), UTC day and language.
+pub(super) struct Counted<'a> {
+    pub id: uuid::Uuid,
+    pub article_id: &'a str,
+    pub rating: i16,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub language: Option<&'a str>,
+}
+
 /// Counter changes gathered per article stripe and rating, and per article day, language and
-/// stripe, applied in one statement per row.
+/// stripe, applied in one statement per row. Each holds the counts of ratings 1 to 5 at index 0
+/// to 4 and of unrated reviews at index 5.
 #[derive(Default)]
 pub(super) struct Counting {
-    totals: BTreeMap<(String, i16), [i32; 5]>,
-    daily: BTreeMap<(String, NaiveDate, String, i16), [i32; 5]>,
+    totals: BTreeMap<(String, i16), [i32; 6]>,
+    daily: BTreeMap<(String, NaiveDate, String, i16), [i32; 6]>,
 }
 
 impl Counting {
     /// Counts (`sign` 1) or uncounts (-1) a review in `status`; only published ones count.
     pub(super) fn change(&mut self, review: &PublicReviewRow, status: ReviewStatus, sign: i32) {
+        self.change_counted(
+            Counted {
+                id: review.id,
+                article_id: &review.article_id,
+                rating: review.rating,
+                created_at: review.created_at,
+                language: review.language.as_deref(),
+            },
+            status,
+            sign,
+        );
+    }
+
+    /// `change` for a review known by its counted fields only.
+    pub(super) fn change_counted(&mut self, review: Counted<'_>, status: ReviewStatus, sign: i32) {
         if !status.is_public() {
             return;
         }
-        let Some(slot) = usize::try_from(review.rating - 1)
-            .ok()
-            .filter(|slot| *slot < 5)
-        else {
-            return;
+        let slot = match review.rating {
+            0 => 5,
+            rating @ 1..=5 => usize::from(rating.unsigned_abs() - 1),
+            _ => return,
         };
         let stripe = stats::stripe_of(&review.id);
-        let article_id = review.article_id.clone();
+        let article_id = review.article_id.to_owned();
         self.totals.entry((article_id.clone(), stripe)).or_default()[slot] += sign;
         let day = review.created_at.date_naive();
-        let language = review.language.clone().unwrap_or_default();
+        let language = review.language.unwrap_or_default().to_owned();
         self.daily
             .entry((article_id, day, language, stripe))
             .or_default()[slot] += sign;
+    }
+
+    /// The articles whose counters this changes.
+    pub(super) fn articles(&self) -> impl Iterator<Item = &str> {
+        self.totals
+            .keys()
+            .map(|(article_id, _)| article_id.as_str())
     }
 
     /// An uncounted review was counted in its own rows, so a row with any decrease exists and
@@ -141,7 +177,7 @@ impl Counting {
                 continue;
             }
             let review_count: i32 = counts.iter().sum();
-            let rating_sum: i32 = counts
+            let rating_sum: i32 = counts[..5]
                 .iter()
                 .zip(1..)
                 .map(|(count, rating)| count * rating)
@@ -161,6 +197,7 @@ impl Counting {
                 .bind::<Integer, _>(counts[2])
                 .bind::<Integer, _>(counts[3])
                 .bind::<Integer, _>(counts[4])
+                .bind::<Integer, _>(counts[5])
                 .execute(conn)
                 .await?;
             ensure_one_row(changed, &article_id)?;
@@ -184,6 +221,7 @@ impl Counting {
                 .bind::<Integer, _>(counts[2])
                 .bind::<Integer, _>(counts[3])
                 .bind::<Integer, _>(counts[4])
+                .bind::<Integer, _>(counts[5])
                 .execute(conn)
                 .await?;
             ensure_one_row(changed, &article_id)?;

@@ -10,7 +10,7 @@ use super::mail;
 use super::moderation::{self, Change, Entry, ModeratedReviewRow, Render};
 use super::sql::lower;
 use super::{site_of, sites_of, with_connection, StoreError};
-use crate::db::schema::{idempotency_keys, moderation_log, review_flags, reviews};
+use crate::db::schema::{articles, idempotency_keys, moderation_log, review_flags, reviews};
 use crate::db::Pool;
 use crate::domain::query::ExportFilter;
 use crate::domain::review::ReviewStatus;
@@ -177,14 +177,35 @@ async fn scrub_copies(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> Result<(), 
 pub const EXPORT_BATCH: i64 = 1_000;
 
 /// The next batch of an export, in id order, after `after`: the handle's site's reviews, or
+/// One review of an export, with its site and the article it is about (so another installation
+/// can create the article from the export alone).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct ExportRow {
+    #[diesel(select_expression = reviews::site_id)]
+    pub site_id: String,
+    #[diesel(embed)]
+    pub review: ModeratedReviewRow,
+    #[diesel(select_expression = articles::title.nullable())]
+    #[diesel(select_expression_type = diesel::dsl::Nullable<articles::title>)]
+    pub article_title: Option<String>,
+    #[diesel(select_expression = articles::url.nullable())]
+    #[diesel(select_expression_type = diesel::dsl::Nullable<articles::url>)]
+    pub article_url: Option<String>,
+}
+
 /// every site's through an installation handle. Each row comes with its site's id.
 pub async fn export_batch(
     pool: &Pool,
     filter: &ExportFilter,
     after: Option<Uuid>,
-) -> Result<Vec<(String, ModeratedReviewRow)>, StoreError> {
+) -> Result<Vec<ExportRow>, StoreError> {
+    let article = articles::table.on(articles::site_id
+        .eq(reviews::site_id)
+        .and(articles::article_id.eq(reviews::article_id)));
     let mut select = reviews::table
-        .select((reviews::site_id, ModeratedReviewRow::as_select()))
+        .left_join(article)
+        .select(ExportRow::as_select())
         .order(reviews::id)
         .limit(EXPORT_BATCH)
         .into_boxed();

@@ -5,6 +5,7 @@ pub mod articles;
 pub mod counters;
 pub mod data_rights;
 pub mod idempotency;
+pub mod imports;
 pub mod live;
 pub mod mail;
 pub mod moderation;

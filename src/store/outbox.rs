@@ -148,7 +148,7 @@ impl Subscriptions {
 
 /// Queues an `article.stats_changed` event for each (site, article), available after `window`,
 /// unless one is already pending for it.
-async fn queue_stats_events(
+pub(super) async fn queue_stats_events(
     conn: &mut AsyncPgConnection,
     articles: &[(&str, &str)],
     window: diesel::data_types::PgInterval,

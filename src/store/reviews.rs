@@ -21,7 +21,8 @@ use crate::domain::moderation::{ModerationMode, ReasonCode, RuleAction};
 use crate::domain::page::{Cursor, PageQuery};
 use crate::domain::reader::VerifiedReader;
 use crate::domain::review::{
-    status_table, AuthorEmail, AuthorName, NewReview, ReviewStatus, ReviewTitle, StoredFacts,
+    status_table, AuthorEmail, AuthorName, NewReview, Rating, ReviewStatus, ReviewTitle,
+    StoredFacts,
 };
 use crate::domain::text::LanguageTag;
 use crate::domain::time;
@@ -50,6 +51,8 @@ pub struct PublicReviewRow {
     /// The verified reader who wrote it (the site login's id); `None`: anonymous.
     pub reader_id: Option<String>,
     pub reader_badges: Vec<String>,
+    /// The review this one answers (an imported reply); `None` for a top-level review.
+    pub in_reply_to: Option<Uuid>,
 }
 
 impl PublicReviewRow {
@@ -112,7 +115,7 @@ pub(super) fn prepare<'a>(
     let stored = PublicReviewRow {
         id,
         article_id: article.as_str().to_owned(),
-        rating: review.rating.get(),
+        rating: Rating::to_stored(review.rating),
         title: review.title.as_ref().map(|title| title.as_str().to_owned()),
         body: review.body.as_str().to_owned(),
         author_name: author_name(submission).map(str::to_owned),
@@ -132,6 +135,7 @@ pub(super) fn prepare<'a>(
             .reader
             .map(|reader| reader.badges.clone())
             .unwrap_or_default(),
+        in_reply_to: None,
     };
     let statement = SubmitReview {
         site,

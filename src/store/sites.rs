@@ -32,6 +32,7 @@ pub struct SiteRow {
     pub reader_tokens: Option<serde_json::Value>,
     /// `domain::mail::MailSettings` as JSON.
     pub mail: Option<serde_json::Value>,
+    pub unrated_reviews: Option<bool>,
 }
 
 /// A site's settings to write; `None` leaves one as it is, `Some(None)` gives it back to the
@@ -52,6 +53,7 @@ pub struct SiteChange {
     pub rate_limit_reactions: Option<Option<i32>>,
     pub reader_tokens: Option<Option<serde_json::Value>>,
     pub mail: Option<Option<serde_json::Value>>,
+    pub unrated_reviews: Option<Option<bool>>,
 }
 
 /// Creates a site with the installation's settings; `None` when one with this id exists.

@@ -23,8 +23,10 @@ use crate::domain::stats::{DayRange, RatingCounters};
 /// How many rows an article's counters are spread over (the migration allows 0–7).
 pub const STRIPES: u8 = 8;
 
-/// The per-rating sums over an article's stripes; all `None` when it has none.
+/// The per-rating sums over an article's stripes, then the unrated reviews'; all `None` when it
+/// has none.
 type Sums = (
+    Option<i64>,
     Option<i64>,
     Option<i64>,
     Option<i64>,
@@ -39,6 +41,7 @@ type SumColumns = (
     diesel::helper_types::sum<stats::count_3>,
     diesel::helper_types::sum<stats::count_4>,
     diesel::helper_types::sum<stats::count_5>,
+    diesel::helper_types::sum<stats::unrated>,
 );
 
 fn summed() -> SumColumns {
@@ -48,13 +51,17 @@ fn summed() -> SumColumns {
         sum(stats::count_3),
         sum(stats::count_4),
         sum(stats::count_5),
+        sum(stats::unrated),
     )
 }
 
 fn counters(sums: Sums) -> Option<RatingCounters> {
-    let (one, two, three, four, five) = sums;
+    let (one, two, three, four, five, unrated) = sums;
     let histogram = [one?, two?, three?, four?, five?];
-    Some(RatingCounters { histogram })
+    Some(RatingCounters {
+        histogram,
+        unrated: unrated?,
+    })
 }
 
 type NotDeleted = diesel::dsl::not<
@@ -145,6 +152,8 @@ struct DailyGroup {
     count_4: i64,
     #[diesel(sql_type = BigInt)]
     count_5: i64,
+    #[diesel(sql_type = BigInt)]
+    unrated: i64,
 }
 
 impl DailyGroup {
@@ -157,6 +166,7 @@ impl DailyGroup {
                 self.count_4,
                 self.count_5,
             ],
+            unrated: self.unrated,
         }
     }
 }
@@ -182,7 +192,7 @@ pub async fn daily(
          CASE WHEN GROUPING(language) = 0 THEN language END AS language, \
          sum(count_1)::bigint AS count_1, sum(count_2)::bigint AS count_2, \
          sum(count_3)::bigint AS count_3, sum(count_4)::bigint AS count_4, \
-         sum(count_5)::bigint AS count_5 \
+         sum(count_5)::bigint AS count_5, sum(unrated)::bigint AS unrated \
          FROM article_daily_stats \
          WHERE site_id = $4 AND article_id = $1 AND day BETWEEN $2 AND $3 \
          GROUP BY GROUPING SETS ((day), (language))",
@@ -228,11 +238,12 @@ mod tests {
 
     #[test]
     fn no_rows_means_no_counters() {
-        assert_eq!(counters((None, None, None, None, None)), None);
+        assert_eq!(counters((None, None, None, None, None, None)), None);
         assert_eq!(
-            counters((Some(1), Some(0), Some(0), Some(2), Some(3))),
+            counters((Some(1), Some(0), Some(0), Some(2), Some(3), Some(4))),
             Some(RatingCounters {
-                histogram: [1, 0, 0, 2, 3]
+                histogram: [1, 0, 0, 2, 3],
+                unrated: 4,
             })
         );
     }

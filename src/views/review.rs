@@ -33,8 +33,10 @@ pub struct Review {
     /// UUIDv7: sorts by creation time.
     pub id: Uuid,
     pub article_id: String,
-    #[schema(value_type = Rating)]
-    pub rating: i16,
+    /// Stars; null for feedback without (comments imported from other systems, or a site's
+    /// `unrated_reviews`).
+    #[schema(value_type = Option<Rating>, required = true)]
+    pub rating: Option<i16>,
     /// The review's headline; null when it has none.
     #[schema(required = true)]
     pub title: Option<String>,
@@ -68,6 +70,12 @@ pub struct Review {
     /// The newsroom's public reply; null when there is none.
     #[schema(required = true)]
     pub reply: Option<Reply>,
+    /// The review this one answers, on the same article (a reply kept from an imported comment
+    /// thread, docs/import.md); null for a review of the article itself.
+    #[schema(required = true)]
+    // Answers remembered for an `Idempotency-Key` before reply chains existed have no member.
+    #[serde(default)]
+    pub in_reply_to: Option<Uuid>,
 }
 
 /// The newsroom's reply to a review.
@@ -96,7 +104,7 @@ impl Review {
         Self {
             id: row.id,
             article_id: row.article_id,
-            rating: row.rating,
+            rating: Rating::from_stored(row.rating),
             title: row.title,
             body: row.body,
             author_name: row.author_name,
@@ -109,6 +117,7 @@ impl Review {
             verified: row.reader_id.is_some(),
             badges: row.reader_badges,
             reply,
+            in_reply_to: row.in_reply_to,
         }
     }
 

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::domain::stats::RatingCounters;
 
-/// Number of published reviews per rating.
+/// Number of published reviews per rating (reviews without stars are in none).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Histogram {
     #[serde(rename = "1")]
@@ -25,14 +25,18 @@ pub struct Histogram {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "article_id": "voa-2020-05-iskp-attacks",
-    "review_count": 5,
+    "review_count": 6,
+    "rated_count": 5,
     "average": 3.0,
     "histogram": {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1}
 }))]
 pub struct ArticleStats {
     pub article_id: String,
+    /// Every published review, with stars or without.
     pub review_count: i64,
-    /// Mean rating rounded to two decimals; null before the first review.
+    /// The published reviews with stars, which `average` and `histogram` are made of.
+    pub rated_count: i64,
+    /// Mean rating rounded to two decimals; null before the first rated review.
     #[schema(required = true)]
     pub average: Option<f64>,
     pub histogram: Histogram,
@@ -44,6 +48,7 @@ impl ArticleStats {
         Self {
             article_id,
             review_count: counters.review_count(),
+            rated_count: counters.rated_count(),
             average: counters.average(),
             histogram: Histogram {
                 one,

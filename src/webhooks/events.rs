@@ -50,7 +50,8 @@ pub struct ReviewEvent {
     "type": "article.stats_changed",
     "timestamp": "2026-11-26T09:30:05Z",
     "site_id": "uk",
-    "data": {"article_id": "voa-2020-05-iskp-attacks", "review_count": 2, "average": 4.5,
+    "data": {"article_id": "voa-2020-05-iskp-attacks", "review_count": 2, "rated_count": 2,
+             "average": 4.5,
              "histogram": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}}
 }))]
 pub struct StatsChangedEvent {

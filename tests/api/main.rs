@@ -18,6 +18,7 @@ mod embedded;
 mod errors;
 mod hostile;
 mod http_caching;
+mod import;
 mod keys;
 mod language;
 mod layers;

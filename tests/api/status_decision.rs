@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 use marginalia::domain::language::LanguageDetector;
 use marginalia::domain::moderation::{ModerationMode, ReasonCode, RuleAction};
 use marginalia::domain::review::{
-    initial_status, status_table, CreateReviewRequest, NewReview, ReviewStatus,
+    initial_status, status_table, CreateReviewRequest, NewReview, RatingRule, ReviewStatus,
 };
 use marginalia::store;
 use marginalia::store::reviews::Submission;
@@ -81,7 +81,8 @@ async fn the_submission_statement_stores_the_status_initial_status_gives() {
         language: Some("en".into()),
         ..CreateReviewRequest::default()
     };
-    let review = NewReview::parse(&request, &LanguageDetector::default()).expect("a valid review");
+    let review = NewReview::parse(&request, &LanguageDetector::default(), RatingRule::Required)
+        .expect("a valid review");
     let mut articles = Vec::new();
     for mode in ARTICLE_MODES {
         articles.push((mode, article_with_mode(&app, mode).await));
