@@ -17,7 +17,10 @@ import { ACTIONS, TRANSITIONS } from './transitions.js';
  * @property {Status} status
  * @property {string} article_id
  * @property {string | null} [article_title]
- * @property {number} rating
+ * @property {number | null} rating stars; null for feedback without (imported comments, or a site's
+ *   `unrated_reviews`)
+ * @property {string | null} [in_reply_to] the review of the same article this one answers (kept
+ *   from an imported comment thread)
  * @property {string | null} [title]
  * @property {string} body
  * @property {string | null} [author_name]

@@ -9,14 +9,17 @@ import { fmt, t } from './i18n.js';
 const HEIGHT = 220;
 const PAD = { top: 14, right: 34, bottom: 30, left: 34 };
 
-/** @typedef {{ date: string, review_count: number, average: number | null }} Day */
+/** @typedef {{ date: string, review_count: number, rated_count?: number, average: number | null }} Day
+ * a day's published reviews; its average is of the `rated_count` of them that have stars */
 
 /** A figure for `days`: chart, legend, summary and table. @param {Day[]} days */
 export function dailyChart(days) {
   const summaryId = uid('chart-summary');
   const total = days.reduce((sum, day) => sum + day.review_count, 0);
-  const rated = days.filter((day) => day.average != null);
-  const average = total ? rated.reduce((sum, day) => sum + (day.average ?? 0) * day.review_count, 0) / total : null;
+  // Each day's average weighs as many as it is made of: its reviews with stars.
+  const ratedCount = (/** @type {Day} */ day) => day.rated_count ?? day.review_count;
+  const rated = days.reduce((sum, day) => sum + (day.average == null ? 0 : ratedCount(day)), 0);
+  const average = rated ? days.reduce((sum, day) => sum + (day.average ?? 0) * ratedCount(day), 0) / rated : null;
   const busiest = days.reduce(
     (/** @type {Day | null} */ best, day) => (day.review_count > (best?.review_count ?? 0) ? day : best),
     null,

@@ -19,6 +19,9 @@ import { fmt, t } from './i18n.js';
  * @property {(action: Action, ids: string[]) => void} onAct
  * @property {(id: string) => void} onEditReply
  * @property {(id: string) => void} onDeleteReply
+ * @property {(id: string) => Review | undefined} listed a review of the same list, by id
+ * @property {(id: string) => boolean} onShow makes a card of the list current; false when the review
+ *   is not in the list
  */
 
 // The action shortcut letters, also given to screen readers through aria-keyshortcuts.
@@ -29,8 +32,10 @@ export const ACTION_KEYS = { a: 'approve', r: 'reject', s: 'spam', h: 'hold' };
 /** @type {Partial<Record<Action, string>>} */
 const KEY_OF = { ...Object.fromEntries(Object.entries(ACTION_KEYS).map(([key, action]) => [action, key])), dismiss_flags: 'a' };
 
-/** Stars as text with the rating in words for screen readers. @param {number} rating */
+/** Stars as text with the rating in words for screen readers; "no rating" in words for a review
+ * without stars. @param {number | null} rating */
 export function stars(rating) {
+  if (rating == null) return h('span', { class: 'stars stars--none' }, t('noRating'));
   return h(
     'span',
     { class: 'stars', role: 'img', 'aria-label': t('rated', { n: rating }) },
@@ -84,6 +89,7 @@ export function reviewCard(review, handlers) {
           )
         : null,
       flagList(review),
+      inReplyTo(review, handlers),
       review.erased_at
         ? h('p', { class: 'card__erased' }, t('erased'))
         : h('p', { class: 'card__body', dir: 'auto' }, review.body),
@@ -110,6 +116,34 @@ function meta(review, who, showReader) {
     h('span', {}, review.language ? fmt.language(review.language) : t('languageUnknown')),
     h('span', {}, h('time', { datetime: review.created_at }, fmt.time(review.created_at))),
     review.edited_at ? h('span', {}, t('editedAt', { time: fmt.dateTime(review.edited_at) })) : null,
+  );
+}
+
+/** The review an answer answers (from an imported comment thread): its author's name when it is
+ * in the same list (the link makes it the current card), else its id shortened (the link opens it
+ * in its article's list). @param {Review} review @param {CardHandlers} handlers */
+function inReplyTo(review, handlers) {
+  const parentId = review.in_reply_to;
+  if (!parentId) return null;
+  const parent = handlers.listed(parentId);
+  const text = parent
+    ? t('inReplyTo', { name: parent.author_name || t('anonymous') })
+    : t('inReplyToId', { id: `…${parentId.slice(-8)}` });
+  const href = `#/articles/${encodeURIComponent(review.article_id)}?review=${parentId}`;
+  return h(
+    'p',
+    { class: 'card__in-reply' },
+    h(
+      'a',
+      {
+        href,
+        dir: 'auto',
+        onclick: (/** @type {MouseEvent} */ event) => {
+          if (handlers.onShow(parentId)) event.preventDefault();
+        },
+      },
+      text,
+    ),
   );
 }
 

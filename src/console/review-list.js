@@ -126,6 +126,12 @@ function card(list, review) {
     onAct: list.handlers.act,
     onEditReply: list.handlers.editReply,
     onDeleteReply: list.handlers.deleteReply,
+    listed: (id) => list.reviews.get(id),
+    onShow: (id) => {
+      if (!list.cards.has(id)) return false;
+      setCurrent(list, id);
+      return true;
+    },
   });
 }
 
@@ -151,13 +157,19 @@ export function rerender(list, review) {
 
 /** Appends the reviews not shown yet. @param {ReviewList} list @param {Review[]} items */
 export function add(list, items) {
-  for (const review of items) {
-    if (list.reviews.has(review.id)) continue;
-    list.reviews.set(review.id, review);
+  const fresh = items.filter((review) => !list.reviews.has(review.id));
+  // All of them known first, so that an answer names the review it answers wherever that is.
+  for (const review of fresh) list.reviews.set(review.id, review);
+  for (const review of fresh) {
     const element = card(list, review);
     list.cards.set(review.id, element);
     list.list.append(h('li', {}, element));
     if (!list.lastId || review.id > list.lastId) list.lastId = review.id;
+  }
+  // Answers listed before the reviews they answer arrived: now they can name them.
+  const arrived = new Set(fresh.map((review) => review.id));
+  for (const review of list.reviews.values()) {
+    if (review.in_reply_to && arrived.has(review.in_reply_to) && !arrived.has(review.id)) rerender(list, review);
   }
   updateBulk(list);
   updateStatus(list);

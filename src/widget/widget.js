@@ -49,6 +49,10 @@
       anonymous: 'Anonymous reader',
       edited: 'edited',
       reply: 'Reply from {name}',
+      // An answer to another review (imported comment threads).
+      toReview: 'In reply to {name}',
+      toReader: 'In reply to a reader',
+      toEarlier: 'In reply to an earlier review',
       formHeading: 'Write a review',
       rating: 'Your rating',
       title: 'Title',
@@ -162,6 +166,9 @@
       anonymous: 'Анонімний читач',
       edited: 'змінено',
       reply: 'Відповідає {name}',
+      toReview: 'У відповідь на відгук: {name}',
+      toReader: 'У відповідь на відгук читача',
+      toEarlier: 'У відповідь на попередній відгук',
       formHeading: 'Напишіть відгук',
       rating: 'Ваша оцінка',
       title: 'Заголовок',
@@ -421,22 +428,25 @@
     const score = h('p', { class: 'marginalia__score' }, t('loading'));
     const histogram = h('ul', { class: 'marginalia__histogram', 'aria-label': t('distribution') });
 
+    // Reviews without stars are counted, but not in the average (null without a rated one).
     function renderStats(stats) {
-      histogram.hidden = stats.review_count === 0;
+      const { average, rated_count: rated } = stats;
+      histogram.hidden = !rated;
       if (stats.review_count === 0) {
         score.replaceChildren(t('noReviews'));
         return;
       }
       score.replaceChildren(
-        h('span', { class: 'marginalia__average', 'aria-hidden': 'true' }, t.number(stats.average)),
-        stars(stats.average, t('average', stats.average)),
+        ...(average == null
+          ? []
+          : [h('span', { class: 'marginalia__average', 'aria-hidden': 'true' }, t.number(average)), stars(average, t('average', average))]),
         h('span', { class: 'marginalia__count' }, t('reviews', stats.review_count)),
       );
       histogram.replaceChildren(
         ...[5, 4, 3, 2, 1].map((rating) => {
           const count = stats.histogram[rating] || 0;
           const bar = h('span');
-          bar.style.setProperty('--_share', (count / stats.review_count) * 100 + '%');
+          bar.style.setProperty('--_share', (count / rated) * 100 + '%');
           return h(
             'li',
             {},
@@ -629,8 +639,10 @@
         time(review.created_at),
       );
       if (review.edited_at) meta.append(' · ', t('edited'));
+      const to = review.in_reply_to && answer(h('p', { class: 'marginalia__to', 'data-to': review.in_reply_to }));
       const parts = [
-        stars(review.rating, t('rated', review.rating)),
+        to,
+        review.rating && stars(review.rating, t('rated', review.rating)),
         review.title && h('h4', { lang }, review.title),
         h('p', { class: 'marginalia__text', lang }, review.body),
         meta,
@@ -654,11 +666,29 @@
         item = h(
           'li',
           { 'data-review-id': review.id },
-          h('article', { class: 'marginalia__review', tabindex: '-1' }, ...parts, reactions(review)),
+          h('article', { class: 'marginalia__review', id: `${id}-r-${review.id}`, tabindex: '-1' }, ...parts, reactions(review)),
         );
         shown.set(review.id, item);
       }
+      item.review = review;
       return item;
+    }
+
+    /** An answer's line: a link to the review answered while listed (focused: a fragment never
+     * reaches into the shadow root), else words alone. */
+    function answer(line) {
+      const to = line.dataset.to;
+      const item = shown.get(to);
+      const name = item?.review.author_name;
+      const text = t(item ? (name ? 'toReview' : 'toReader') : 'toEarlier', name);
+      if (line.textContent === text) return line;
+      const link = h('a', { href: `#${id}-r-${to}` }, text);
+      link.onclick = (event) => {
+        event.preventDefault();
+        shown.get(to)?.firstChild.focus();
+      };
+      line.replaceChildren(item ? link : text);
+      return line;
     }
 
     /** Shows `review` (published) in the list: in its old place if listed, else at the top. */
@@ -675,6 +705,7 @@
       fresh.hidden = !pending.size;
       fresh.textContent = t('fresh', pending.size) + ' — ' + t('show');
       reviews.hidden = !list.children.length && listError.hidden && fresh.hidden;
+      list.querySelectorAll('[data-to]').forEach(answer);
     }
 
     /** Loads the first page (fromStart) or the next one; resolves to the list items it added. */
@@ -951,7 +982,7 @@
       editButton.setAttribute('aria-expanded', String(editing));
       if (!editing) return;
       const review = mine.review;
-      radios[review.rating - 1].checked = true;
+      if (review.rating) radios[review.rating - 1].checked = true;
       title.value = review.title || '';
       body.value = review.body;
     }
@@ -959,7 +990,7 @@
     editButton.addEventListener('click', () => {
       editing = true;
       setEditing(true);
-      radios[mine.review.rating - 1].focus();
+      radios[(mine.review.rating || 1) - 1].focus();
     });
     cancelEdit.addEventListener('click', () => {
       editing = false;

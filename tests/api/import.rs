@@ -77,8 +77,13 @@ async fn import(app: &TestApp, format: &str, file: &Path, extra: &[&str]) -> Imp
         .await
         .expect("the binary runs");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|error| panic!("a JSON report ({error}); stderr: {stderr}"));
+    // A run refused before it starts (the site, the lock) prints no report.
+    let report = if out.stdout.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|error| panic!("a JSON report ({error}); stderr: {stderr}"))
+    };
     Imported {
         success: out.status.success(),
         report,
@@ -419,6 +424,16 @@ async fn a_run_killed_midway_and_run_again_ends_as_an_uninterrupted_one() {
         || async { killed.count("SELECT count(*) AS n FROM reviews").await >= 500 },
     )
     .await;
+    // Meanwhile a second run of the same source into the same site is refused.
+    let second = import(&killed, "disqus", &export, &[]).await;
+    assert!(!second.success);
+    assert!(
+        second
+            .stderr
+            .contains("another import of disqus into site default is running"),
+        "{}",
+        second.stderr
+    );
     run.start_kill().expect("SIGKILL");
     run.wait().await.expect("it ends");
     let written = killed.count("SELECT count(*) AS n FROM reviews").await;
@@ -737,5 +752,66 @@ async fn a_site_may_take_feedback_without_stars() {
         lowest["items"][0]["rating"],
         Value::Null,
         "no stars sort below one star"
+    );
+}
+
+#[tokio::test]
+async fn a_comment_changed_in_the_source_is_brought_up_to_date_and_keeps_its_status() {
+    let app = spawn_app_with(|settings| settings.server.read_cache_ttl = Duration::ZERO).await;
+    let first = import(&app, "marginalia", &fixture_path("marginalia.ndjson"), &[]).await;
+    assert!(first.success, "{}", first.stderr);
+    let before = app
+        .get_json(&format!("/v1/articles/{THREAD_A}/stats"))
+        .await;
+    assert_eq!(before["average"], 4.5, "ratings 4 and 5");
+    // The source changed review 1 (text and stars) and review 8 (rejected here) since.
+    let mut lines: Vec<Value> = std::fs::read_to_string(fixture_path("marginalia.ndjson"))
+        .expect("the fixture")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    lines[0]["body"] = json!("Переглянула ще раз: джерел справді бракує.");
+    lines[0]["rating"] = json!(2);
+    lines[7]["body"] = json!("Thanks, corrected.");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let changed = dir.path().join("changed.ndjson");
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    std::fs::write(&changed, text.join("\n") + "\n").expect("written");
+    let again = import(&app, "marginalia", &changed, &[]).await;
+    assert!(again.success, "{}", again.stderr);
+    assert_eq!(
+        (
+            &again.report["imported"],
+            &again.report["updated"],
+            &again.report["unchanged"]
+        ),
+        (&json!(0), &json!(2), &json!(6)),
+        "{}",
+        again.report
+    );
+    let id = lines[0]["id"].as_str().expect("an id");
+    let shown = app.get_json(&format!("/v1/reviews/{id}")).await;
+    assert_eq!(
+        (&shown["body"], &shown["rating"]),
+        (&lines[0]["body"], &json!(2))
+    );
+    let after = app
+        .get_json(&format!("/v1/articles/{THREAD_A}/stats"))
+        .await;
+    assert_eq!(
+        after["average"], 3.5,
+        "the counters followed the new rating"
+    );
+    assert_eq!(after["histogram"]["4"], 0);
+    let rejected = lines[7]["id"].as_str().expect("an id");
+    let status = app
+        .texts_where(&format!(
+            "SELECT status AS t FROM reviews WHERE id = '{rejected}'"
+        ))
+        .await;
+    assert_eq!(
+        status,
+        ["rejected"],
+        "the source's edit does not undo a decision"
     );
 }

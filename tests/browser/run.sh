@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The review widget and the editors' console in a real browser: Debian's chromium driven by
 # playwright-core (which never downloads a browser), against the service on a private throwaway
-# PostgreSQL cluster. See sse.test.mjs, widget.test.mjs, docs.test.mjs and console.test.mjs for what
-# they prove.
+# PostgreSQL cluster. See sse.test.mjs, widget.test.mjs, docs.test.mjs, console.test.mjs and
+# threads.test.mjs for what they prove.
 #
 #   bash tests/browser/run.sh                     # needs a built target/debug/marginalia
 #   WRITE_SCREENSHOT=1 bash tests/browser/run.sh  # also refreshes docs/widget-screenshot.png,
@@ -90,6 +90,14 @@ MARGINALIA_URL=$base ARTICLE_ID=$article PREMODERATED_ARTICLE_ID=$premoderated M
 console_status=$?
 set -e
 [ "$console_status" -eq 0 ] || status=$console_status
+# Reviews without stars and reply chains (an imported comment thread), in the widget and the
+# console. Last: it lets the default site take reviews without stars for a while.
+set +e
+MARGINALIA_URL=$base MARGINALIA_BIN=$binary CMS_KEY=$key MODERATOR_KEY=$moderator ADMIN_KEY=$admin \
+  node tests/browser/threads.test.mjs
+threads_status=$?
+set -e
+[ "$threads_status" -eq 0 ] || status=$threads_status
 # The 5xx and loopback net, from the service's metrics (see tests/support/service.sh).
 service_end_checks || status=1
 echo "browser: exit $status"

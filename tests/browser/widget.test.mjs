@@ -67,9 +67,12 @@ assert.ok(base && article && premoderated && site && adminKey, 'run me through t
 // suspended) in both languages took it to about 18.9 KB, after some older comments were said in
 // fewer words. 18.5 KiB until notices by email (data-email-notices): the checkbox, its hint and
 // error in both languages and the check before sending cost about 530 B, of which more comments
-// said in fewer words won back about 250, leaving 19,165 B. 18.75 KiB, not more, so that the next
-// feature has to find its own room again.
-const SIZE_BUDGET = 18.75 * 1024;
+// said in fewer words won back about 250, leaving 19,165 B. 18.75 KiB (19,200 B) until reviews
+// without stars and reply chains: no stars and no average where there is no rating, and the
+// "in reply to" line with its link to the review answered, in both languages, with its styles, took
+// the pair from 19,184 B to 19,706 B. 19.25 KiB (19,712 B: the next multiple of 64), not more, so
+// that the next feature has to find its own room again.
+const SIZE_BUDGET = 19.25 * 1024;
 // axe rules whose moderate (or worse) findings do not fail the test, each with the reason.
 const EXCUSED = {};
 const PAGE_SIZE = 10; // as in widget.js

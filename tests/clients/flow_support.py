@@ -37,6 +37,7 @@ def expected_stats(article_id: str, ratings: list[int]) -> dict[str, Any]:
     return {
         "article_id": article_id,
         "review_count": len(ratings),
+        "rated_count": len(ratings),
         "average": round(sum(ratings) / len(ratings), 2) if ratings else None,
         "histogram": {str(rating): counts[rating] for rating in range(1, 6)},
     }
@@ -45,16 +46,19 @@ def expected_stats(article_id: str, ratings: list[int]) -> dict[str, Any]:
 def check_stats_fields(
     where: str,
     article_id: str,
-    review_count: int,
+    counts: tuple[int, int],
     average: float | None,
     histogram: list[int],
     expected: dict[str, Any],
 ) -> None:
-    """An article's stats as a client parsed them (the histogram's five counts in rating order),
-    against `expected_stats`; the averages compared to within rounding."""
+    """An article's stats as a client parsed them (`review_count` and `rated_count`, the
+    histogram's five counts in rating order), against `expected_stats`; the averages compared to
+    within rounding."""
+    review_count, rated_count = counts
     got = {
         "article_id": article_id,
         "review_count": review_count,
+        "rated_count": rated_count,
         "average": average,
         "histogram": {str(rating): count for rating, count in zip(range(1, 6), histogram)},
     }

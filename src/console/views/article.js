@@ -13,7 +13,9 @@ import { reviewList, stars } from '../reviews.js';
 const STATUSES = ['pending', 'published', 'rejected', 'spam', 'deleted'];
 const RANGES = [7, 30, 90];
 
-/** @typedef {{ review_count: number, average: number, histogram: Record<string, number> }} Stats */
+/** Published reviews: all of them (`review_count`), and those with stars (`rated_count`), of which
+ * `average` (null without any) and `histogram` are made.
+ * @typedef {{ review_count: number, rated_count: number, average: number | null, histogram: Record<string, number> }} Stats */
 /**
  * An article as the CMS registered it, with its published reviews' stats (GET /v1/articles/{id}).
  * @typedef {object} Article
@@ -166,22 +168,29 @@ export function render({ route, signal, refreshCounts }) {
   /** @param {Stats} stats */
   function showStats(stats) {
     const total = stats.review_count;
+    const { average, rated_count: rated } = stats;
     summary.replaceChildren(
       h('h2', {}, t('ratings')),
       total
         ? h(
             'p',
             { class: 'score' },
-            h('span', { class: 'score__average', 'aria-hidden': 'true' }, fmt.decimal(stats.average)),
-            stars(Math.round(stats.average)),
-            h('span', { class: 'sr-only' }, t('averageRating', { average: fmt.decimal(stats.average) })),
+            average == null
+              ? stars(null)
+              : [
+                  h('span', { class: 'score__average', 'aria-hidden': 'true' }, fmt.decimal(average)),
+                  stars(Math.round(average)),
+                  h('span', { class: 'sr-only' }, t('averageRating', { average: fmt.decimal(average) })),
+                ],
             h('span', { class: 'score__count' }, t('publishedReviews', total)),
+            rated < total ? h('span', { class: 'score__count' }, t('ratedReviews', rated)) : null,
           )
         : h('p', {}, t('noReviews')),
+      // Shares of the reviews with stars: those without are in no bar.
       h(
         'ul',
         { class: 'bars', 'aria-label': t('histogram') },
-        [5, 4, 3, 2, 1].map((rating) => bar(t('starsN', rating), stats.histogram[rating] || 0, total)),
+        [5, 4, 3, 2, 1].map((rating) => bar(t('starsN', rating), stats.histogram[rating] || 0, rated)),
       ),
     );
   }

@@ -55,7 +55,9 @@ def expect(response: Response[Any], kind: type[T], statuses: tuple[int, ...], wh
 def check_stats(where: str, actual: ArticleStats, expected: dict[str, Any]) -> None:
     histogram = actual.histogram
     counts = [histogram.field_1, histogram.field_2, histogram.field_3, histogram.field_4, histogram.field_5]
-    check_stats_fields(where, actual.article_id, actual.review_count, actual.average, counts, expected)
+    check_stats_fields(
+        where, actual.article_id, (actual.review_count, actual.rated_count), actual.average, counts, expected
+    )
 
 
 def main() -> None:

@@ -108,6 +108,7 @@ function expectedStats(id: string, ratings: Rating[]): ArticleStats {
   return {
     article_id: id,
     review_count: ratings.length,
+    rated_count: ratings.length,
     average: ratings.length === 0 ? null : Math.round((sum / ratings.length) * 100) / 100,
     histogram,
   };
@@ -118,6 +119,7 @@ function checkStats(where: string, actual: ArticleStats | undefined, expected: A
   const same =
     actual.article_id === expected.article_id &&
     actual.review_count === expected.review_count &&
+    actual.rated_count === expected.rated_count &&
     (actual.average === null || expected.average === null
       ? actual.average === expected.average
       : Math.abs(actual.average - expected.average) < 1e-9) &&
