@@ -47,6 +47,7 @@ use crate::views::moderation::{ModeratedReview, QueueCountsBody};
         "verified": false,
         "badges": [],
         "reply": null,
+        "in_reply_to": null,
         "article_title": "Pushed to the Brink Again, Islamic State’s Afghan Affiliate Claims Deadly Attacks",
         "author_email": "anon@example.com",
         "reader_id": null,

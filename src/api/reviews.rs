@@ -55,6 +55,7 @@ use crate::views::tagged::TaggedBody;
     "verified": false,
     "badges": [],
     "reply": null,
+    "in_reply_to": null,
     "edit_token": "edt_q0b6VnKcBbRz1yG0W3c1o2Y8nq0mQ3oXr2vJ8u5s9aE"
 }))]
 pub struct CreatedReview {
@@ -83,7 +84,8 @@ pub struct CreatedReview {
         "unhelpful_count": 1,
         "verified": true,
         "badges": ["subscriber"],
-        "reply": null
+        "reply": null,
+        "in_reply_to": null
     }],
     "next_cursor": "djEubmV3ZXN0LjAuMDE5YWI1YzQ3YzJlN2Q0MzlhMWU2ZjFiMmMzZDRlNWY"
 }))]

@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 use chrono::NaiveDate;
 use diesel::pg::Pg;
 use diesel::query_builder::AstPass;
-use diesel::sql_types::{Date, Integer, SmallInt, Text};
+use diesel::sql_types::{Array, Date, Integer, SmallInt, Text};
 use diesel::QueryResult;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -83,16 +83,28 @@ pub(super) fn push_submission_counts<'b>(
     Ok(())
 }
 
-/// An increase of an `article_stats` row: the upsert of the submission, with given values.
+/// Increases of many `article_stats` rows in one statement: the submission's upsert over arrays
+/// of (article, stripe, review count, rating sum, counts of 1 to 5, unrated), one element per
+/// row. Rows are locked in the arrays' order, which `Counting` keeps sorted, so two transactions
+/// never wait for each other's rows in opposite orders.
 static TOTALS_UPSERT: LazyLock<String> = LazyLock::new(|| {
-    format!("{TOTALS_INTO}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10){TOTALS_ADD}")
+    format!(
+        "{TOTALS_INTO}SELECT * FROM unnest($1::text[], $2::int2[], $3::int4[], $4::int4[], \
+         $5::int4[], $6::int4[], $7::int4[], $8::int4[], $9::int4[], $10::int4[]) AS c{TOTALS_ADD}"
+    )
 });
 
+/// The same for `article_daily_stats`: (article, day, language, stripe, counts of 1 to 5,
+/// unrated).
 static DAILY_UPSERT: LazyLock<String> = LazyLock::new(|| {
-    format!("{DAILY_INTO}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10){DAILY_ADD}")
+    format!(
+        "{DAILY_INTO}SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::int2[], \
+         $5::int4[], $6::int4[], $7::int4[], $8::int4[], $9::int4[], $10::int4[]) AS c{DAILY_ADD}"
+    )
 });
 
-/// A decrease of a row that must exist (same parameters as the upserts).
+/// A decrease of a row that must exist: (article, stripe, review count, rating sum, counts of 1
+/// to 5, unrated).
 const TOTALS_SUBTRACT: &str = "UPDATE article_stats SET review_count = review_count + $3, \
                                rating_sum = rating_sum + $4, count_1 = count_1 + $5, \
                                count_2 = count_2 + $6, count_3 = count_3 + $7, \
@@ -100,6 +112,7 @@ const TOTALS_SUBTRACT: &str = "UPDATE article_stats SET review_count = review_co
                                unrated = unrated + $10 WHERE site_id = current_setting('marginalia.site') \
                                AND article_id = $1 AND stripe = $2";
 
+/// The same for a daily row: (article, day, language, stripe, counts of 1 to 5, unrated).
 const DAILY_SUBTRACT: &str = "UPDATE article_daily_stats SET count_1 = count_1 + $5, \
                               count_2 = count_2 + $6, count_3 = count_3 + $7, \
                               count_4 = count_4 + $8, count_5 = count_5 + $9, \
@@ -169,9 +182,12 @@ impl Counting {
     }
 
     /// An uncounted review was counted in its own rows, so a row with any decrease exists and
-    /// is updated; a row with only increases may be new and is upserted (a CHECK would refuse
-    /// the negative values of an upsert's proposed row).
+    /// is updated (one statement each: decreases are few, moderators' changes); the rows with
+    /// only increases may be new and are upserted together, each run of them between two
+    /// decreases in one statement (a CHECK would refuse the negative values of an upsert's
+    /// proposed row). Rows are visited in key order, so every transaction locks them in it.
     pub(super) async fn apply(self, conn: &mut AsyncPgConnection) -> Result<(), StoreError> {
+        let mut increases = TotalsColumns::default();
         for ((article_id, stripe), counts) in self.totals {
             if counts.iter().all(|count| *count == 0) {
                 continue;
@@ -182,12 +198,13 @@ impl Counting {
                 .zip(1..)
                 .map(|(count, rating)| count * rating)
                 .sum();
-            let sql = if counts.iter().any(|count| *count < 0) {
-                TOTALS_SUBTRACT
-            } else {
-                TOTALS_UPSERT.as_str()
-            };
-            let changed = diesel::sql_query(sql)
+            if counts.iter().all(|count| *count >= 0) {
+                increases.push(article_id, stripe, review_count, rating_sum, counts);
+                continue;
+            }
+            // The increases before it first: rows stay locked in one ascending order.
+            std::mem::take(&mut increases).upsert(conn).await?;
+            let changed = diesel::sql_query(TOTALS_SUBTRACT)
                 .bind::<Text, _>(&article_id)
                 .bind::<SmallInt, _>(stripe)
                 .bind::<Integer, _>(review_count)
@@ -202,16 +219,18 @@ impl Counting {
                 .await?;
             ensure_one_row(changed, &article_id)?;
         }
+        increases.upsert(conn).await?;
+        let mut daily_increases = DailyColumns::default();
         for ((article_id, day, language, stripe), counts) in self.daily {
             if counts.iter().all(|count| *count == 0) {
                 continue;
             }
-            let sql = if counts.iter().any(|count| *count < 0) {
-                DAILY_SUBTRACT
-            } else {
-                DAILY_UPSERT.as_str()
-            };
-            let changed = diesel::sql_query(sql)
+            if counts.iter().all(|count| *count >= 0) {
+                daily_increases.push(article_id, day, language, stripe, counts);
+                continue;
+            }
+            std::mem::take(&mut daily_increases).upsert(conn).await?;
+            let changed = diesel::sql_query(DAILY_SUBTRACT)
                 .bind::<Text, _>(&article_id)
                 .bind::<Date, _>(day)
                 .bind::<Text, _>(&language)
@@ -226,6 +245,107 @@ impl Counting {
                 .await?;
             ensure_one_row(changed, &article_id)?;
         }
+        daily_increases.upsert(conn).await
+    }
+}
+
+/// The six counts of a row as six columns (ratings 1 to 5, unrated), one element per row.
+#[derive(Default)]
+struct CountColumns([Vec<i32>; 6]);
+
+impl CountColumns {
+    fn push(&mut self, counts: [i32; 6]) {
+        for (column, count) in self.0.iter_mut().zip(counts) {
+            column.push(count);
+        }
+    }
+}
+
+/// `article_stats` increases, column by column, for `TOTALS_UPSERT`.
+#[derive(Default)]
+struct TotalsColumns {
+    article_ids: Vec<String>,
+    stripes: Vec<i16>,
+    review_counts: Vec<i32>,
+    rating_sums: Vec<i32>,
+    counts: CountColumns,
+}
+
+impl TotalsColumns {
+    fn push(&mut self, article_id: String, stripe: i16, reviews: i32, sum: i32, counts: [i32; 6]) {
+        self.article_ids.push(article_id);
+        self.stripes.push(stripe);
+        self.review_counts.push(reviews);
+        self.rating_sums.push(sum);
+        self.counts.push(counts);
+    }
+
+    async fn upsert(self, conn: &mut AsyncPgConnection) -> Result<(), StoreError> {
+        if self.article_ids.is_empty() {
+            return Ok(());
+        }
+        let [one, two, three, four, five, unrated] = &self.counts.0;
+        diesel::sql_query(TOTALS_UPSERT.as_str())
+            .bind::<Array<Text>, _>(&self.article_ids)
+            .bind::<Array<SmallInt>, _>(&self.stripes)
+            .bind::<Array<Integer>, _>(&self.review_counts)
+            .bind::<Array<Integer>, _>(&self.rating_sums)
+            .bind::<Array<Integer>, _>(one)
+            .bind::<Array<Integer>, _>(two)
+            .bind::<Array<Integer>, _>(three)
+            .bind::<Array<Integer>, _>(four)
+            .bind::<Array<Integer>, _>(five)
+            .bind::<Array<Integer>, _>(unrated)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// `article_daily_stats` increases, column by column, for `DAILY_UPSERT`.
+#[derive(Default)]
+struct DailyColumns {
+    article_ids: Vec<String>,
+    days: Vec<NaiveDate>,
+    languages: Vec<String>,
+    stripes: Vec<i16>,
+    counts: CountColumns,
+}
+
+impl DailyColumns {
+    fn push(
+        &mut self,
+        article_id: String,
+        day: NaiveDate,
+        language: String,
+        stripe: i16,
+        counts: [i32; 6],
+    ) {
+        self.article_ids.push(article_id);
+        self.days.push(day);
+        self.languages.push(language);
+        self.stripes.push(stripe);
+        self.counts.push(counts);
+    }
+
+    async fn upsert(self, conn: &mut AsyncPgConnection) -> Result<(), StoreError> {
+        if self.article_ids.is_empty() {
+            return Ok(());
+        }
+        let [one, two, three, four, five, unrated] = &self.counts.0;
+        diesel::sql_query(DAILY_UPSERT.as_str())
+            .bind::<Array<Text>, _>(&self.article_ids)
+            .bind::<Array<Date>, _>(&self.days)
+            .bind::<Array<Text>, _>(&self.languages)
+            .bind::<Array<SmallInt>, _>(&self.stripes)
+            .bind::<Array<Integer>, _>(one)
+            .bind::<Array<Integer>, _>(two)
+            .bind::<Array<Integer>, _>(three)
+            .bind::<Array<Integer>, _>(four)
+            .bind::<Array<Integer>, _>(five)
+            .bind::<Array<Integer>, _>(unrated)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 }

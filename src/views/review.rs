@@ -27,7 +27,8 @@ use crate::store::reviews::PublicReviewRow;
     "verified": true,
     "badges": ["subscriber"],
     "reply": {"body": "Дякуємо! Мапу провінції додали до статті.", "author": "The newsroom",
-              "created_at": "2026-11-25T20:00:00Z", "updated_at": "2026-11-25T20:00:00Z"}
+              "created_at": "2026-11-25T20:00:00Z", "updated_at": "2026-11-25T20:00:00Z"},
+    "in_reply_to": null
 }))]
 pub struct Review {
     /// UUIDv7: sorts by creation time.

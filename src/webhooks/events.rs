@@ -28,7 +28,7 @@ use crate::views::stats::ArticleStats;
              "author_name": "Олена К.", "language": "uk", "status": "published",
              "created_at": "2026-11-26T09:30:00.123456Z", "edited_at": null,
              "helpful_count": 0, "unhelpful_count": 0, "verified": false, "badges": [],
-             "reply": null}
+             "reply": null, "in_reply_to": null}
 }))]
 pub struct ReviewEvent {
     /// `review.created`, `review.updated`, `review.published`, `review.rejected`,
