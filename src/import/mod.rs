@@ -248,8 +248,13 @@ impl<'a> Run<'a> {
             .into_iter()
             .filter_map(|item| self.row_of(*item))
             .collect();
-        let outcome =
-            store_imports::write_batch(conn.connection(), self.report.format, rows).await?;
+        let outcome = store_imports::write_batch(
+            conn.connection(),
+            self.options.site.as_str(),
+            self.report.format,
+            rows,
+        )
+        .await?;
         self.count(pool, outcome).await;
         Ok(())
     }
@@ -490,7 +495,8 @@ impl Run<'_> {
     /// Counts the orphans and queues the summary events.
     async fn finish(&mut self, conn: &mut PooledConnection) -> Result<(), ImportError> {
         let source = self.options.format.as_str();
-        self.report.orphans = store_imports::orphans(conn.connection(), source).await?;
+        let site = self.options.site.as_str();
+        self.report.orphans = store_imports::orphans(conn.connection(), site, source).await?;
         if self.options.announce == Announce::Summary
             && !self.options.dry_run
             && !self.counted.is_empty()

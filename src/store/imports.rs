@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -65,46 +65,54 @@ pub struct BatchOutcome {
 }
 
 /// A review an earlier run imported, as far as a new run needs it.
-#[derive(Debug, Queryable)]
+#[derive(Debug, QueryableByName)]
 struct Earlier {
-    import_id: Option<String>,
+    #[diesel(sql_type = Text)]
+    import_id: String,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
     id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bytea>)]
     digest: Option<Vec<u8>>,
+    #[diesel(sql_type = Text)]
     article_id: String,
+    #[diesel(sql_type = diesel::sql_types::SmallInt)]
     rating: i16,
+    #[diesel(sql_type = Text)]
     status: String,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
     created_at: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
     language: Option<String>,
 }
+
+/// The reviews of earlier runs among a batch's keys, locked. Planned for each batch's values
+/// (a statement diesel does not cache): a plan kept from the run's first batches, made while the
+/// table was small, would go on reading the whole table as it grows. The site is named as well
+/// as bound, because row-level security's condition (which also admits the installation's
+/// scope) cannot lead an index scan.
+const EARLIER: &str = "SELECT import_id, id, import_digest AS digest, article_id, rating, status, \
+                       created_at, language FROM reviews \
+                       WHERE site_id = $1 AND import_source = $2 AND import_id = ANY($3) FOR UPDATE";
 
 /// Writes one batch in one transaction: new reviews inserted, reviews of an earlier run whose
 /// source text changed brought up to date (text and rating only: their status is the
 /// moderators' now), the rest left alone; counters moved; waiting replies linked.
 pub async fn write_batch(
     conn: &mut AsyncPgConnection,
+    site: &str,
     source: &str,
     rows: Vec<ImportRow>,
 ) -> Result<BatchOutcome, StoreError> {
     conn.transaction::<_, StoreError, _>(async |conn| {
         let keys: Vec<&str> = rows.iter().map(|row| row.import_id.as_str()).collect();
-        let earlier: HashMap<String, Earlier> = reviews::table
-            .filter(reviews::import_source.eq(source))
-            .filter(reviews::import_id.eq_any(&keys))
-            .select((
-                reviews::import_id,
-                reviews::id,
-                reviews::import_digest,
-                reviews::article_id,
-                reviews::rating,
-                reviews::status,
-                reviews::created_at,
-                reviews::language,
-            ))
-            .for_update()
+        let earlier: HashMap<String, Earlier> = diesel::sql_query(EARLIER)
+            .bind::<Text, _>(site)
+            .bind::<Text, _>(source)
+            .bind::<Array<Text>, _>(&keys)
             .load::<Earlier>(conn)
             .await?
             .into_iter()
-            .filter_map(|row| Some((row.import_id.clone()?, row)))
+            .map(|row| (row.import_id.clone(), row))
             .collect();
         let mut outcome = BatchOutcome::default();
         let mut counting = Counting::default();
@@ -196,25 +204,57 @@ async fn update_text(
 }
 
 /// Links the replies of `source` still waiting for their parent to it, where it has arrived on
-/// the same article; returns how many were linked.
+/// the same article; returns how many were linked. The waiting replies are few (an index holds
+/// only them) and each parent is one probe of the import key: the pairs are found first, each
+/// with its own probe (`LATERAL … LIMIT 1`), then written by id, so neither step ever reads the
+/// whole table, which a join of the two could choose to do as the table grows.
 async fn link_replies(conn: &mut AsyncPgConnection, source: &str) -> Result<u64, StoreError> {
-    let linked = diesel::sql_query(
-        "UPDATE reviews AS reply SET in_reply_to = parent.id FROM reviews AS parent \
-         WHERE reply.site_id = current_setting('marginalia.site') \
-         AND reply.import_source = $1 AND reply.import_parent IS NOT NULL \
-         AND reply.in_reply_to IS NULL \
-         AND parent.site_id = reply.site_id AND parent.import_source = reply.import_source \
-         AND parent.import_id = reply.import_parent AND parent.article_id = reply.article_id",
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        reply: Uuid,
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        parent: Uuid,
+    }
+    let found: Vec<Found> = diesel::sql_query(
+        "SELECT waiting.id AS reply, parent.id AS parent FROM reviews AS waiting \
+         CROSS JOIN LATERAL (SELECT candidate.id FROM reviews AS candidate \
+         WHERE candidate.site_id = current_setting('marginalia.site') \
+         AND candidate.import_source = $1 AND candidate.import_id = waiting.import_parent \
+         AND candidate.article_id = waiting.article_id LIMIT 1) AS parent \
+         WHERE waiting.site_id = current_setting('marginalia.site') \
+         AND waiting.import_source = $1 AND waiting.import_parent IS NOT NULL \
+         AND waiting.in_reply_to IS NULL",
     )
     .bind::<Text, _>(source)
+    .load(conn)
+    .await?;
+    if found.is_empty() {
+        return Ok(0);
+    }
+    let (replies, parents): (Vec<Uuid>, Vec<Uuid>) = found
+        .into_iter()
+        .map(|pair| (pair.reply, pair.parent))
+        .unzip();
+    let linked = diesel::sql_query(
+        "UPDATE reviews SET in_reply_to = pair.parent \
+         FROM unnest($1::uuid[], $2::uuid[]) AS pair (reply, parent) WHERE reviews.id = pair.reply",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(&replies)
+    .bind::<Array<diesel::sql_types::Uuid>, _>(&parents)
     .execute(conn)
     .await?;
     Ok(u64::try_from(linked).unwrap_or(0))
 }
 
 /// Replies of `source` whose parent is in no import of it (shown as top-level reviews).
-pub async fn orphans(conn: &mut AsyncPgConnection, source: &str) -> Result<u64, StoreError> {
+pub async fn orphans(
+    conn: &mut AsyncPgConnection,
+    site: &str,
+    source: &str,
+) -> Result<u64, StoreError> {
     let count: i64 = reviews::table
+        .filter(reviews::site_id.eq(site))
         .filter(reviews::import_source.eq(source))
         .filter(reviews::import_parent.is_not_null())
         .filter(reviews::in_reply_to.is_null())
