@@ -104,7 +104,7 @@ pub async fn write_batch(
     rows: Vec<ImportRow>,
 ) -> Result<BatchOutcome, StoreError> {
     conn.transaction::<_, StoreError, _>(async |conn| {
-        let keys: Vec<&str> = rows.iter().map(|row| row.import_id.as_str()).collect();
+        let keys: Vec<String> = rows.iter().map(|row| row.import_id.clone()).collect();
         let earlier: HashMap<String, Earlier> = diesel::sql_query(EARLIER)
             .bind::<Text, _>(site)
             .bind::<Text, _>(source)
@@ -145,7 +145,7 @@ pub async fn write_batch(
         outcome.counted_articles = counting.articles().map(str::to_owned).collect();
         outcome.counted_articles.dedup();
         counting.apply(conn).await?;
-        outcome.linked = link_replies(conn, source).await?;
+        outcome.linked = link_replies(conn, site, source, &keys).await?;
         Ok(outcome)
     })
     .await
@@ -203,12 +203,18 @@ async fn update_text(
     Ok(())
 }
 
-/// Links the replies of `source` still waiting for their parent to it, where it has arrived on
-/// the same article; returns how many were linked. The waiting replies are few (an index holds
-/// only them) and each parent is one probe of the import key: the pairs are found first, each
-/// with its own probe (`LATERAL … LIMIT 1`), then written by id, so neither step ever reads the
-/// whole table, which a join of the two could choose to do as the table grows.
-async fn link_replies(conn: &mut AsyncPgConnection, source: &str) -> Result<u64, StoreError> {
+/// Links the replies that this batch makes complete: its own replies whose parent exists, and
+/// the replies waiting for a parent that this batch brought; returns how many were linked. Each
+/// side is an index probe by this batch's keys (the waiting replies by `reviews_import_waiting`,
+/// the batch's own by the import key), and each parent one probe (`LATERAL … LIMIT 1`), planned
+/// for the batch's values: work in proportion to the batch, never to the table (a reply is
+/// waiting until its parent arrives, and the planner cannot know how few of them wait).
+async fn link_replies(
+    conn: &mut AsyncPgConnection,
+    site: &str,
+    source: &str,
+    keys: &[String],
+) -> Result<u64, StoreError> {
     #[derive(QueryableByName)]
     struct Found {
         #[diesel(sql_type = diesel::sql_types::Uuid)]
@@ -219,14 +225,16 @@ async fn link_replies(conn: &mut AsyncPgConnection, source: &str) -> Result<u64,
     let found: Vec<Found> = diesel::sql_query(
         "SELECT waiting.id AS reply, parent.id AS parent FROM reviews AS waiting \
          CROSS JOIN LATERAL (SELECT candidate.id FROM reviews AS candidate \
-         WHERE candidate.site_id = current_setting('marginalia.site') \
-         AND candidate.import_source = $1 AND candidate.import_id = waiting.import_parent \
+         WHERE candidate.site_id = $1 AND candidate.import_source = $2 \
+         AND candidate.import_id = waiting.import_parent \
          AND candidate.article_id = waiting.article_id LIMIT 1) AS parent \
-         WHERE waiting.site_id = current_setting('marginalia.site') \
-         AND waiting.import_source = $1 AND waiting.import_parent IS NOT NULL \
-         AND waiting.in_reply_to IS NULL",
+         WHERE waiting.site_id = $1 AND waiting.import_source = $2 \
+         AND waiting.import_parent IS NOT NULL AND waiting.in_reply_to IS NULL \
+         AND (waiting.import_parent = ANY($3) OR waiting.import_id = ANY($3))",
     )
+    .bind::<Text, _>(site)
     .bind::<Text, _>(source)
+    .bind::<Array<Text>, _>(keys)
     .load(conn)
     .await?;
     if found.is_empty() {
