@@ -275,9 +275,8 @@ fn item(comment: Comment, authors: &HashMap<String, Author>) -> Record {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
 
-    use super::super::source::{ParseError, Record, SourceItem, SourceState, SourceText};
+    use super::super::source::{ParseError, SourceItem, SourceState, SourceText};
     use super::open;
 
     const FIXTURE: &str = concat!(
@@ -286,19 +285,10 @@ mod tests {
     );
 
     fn items(path: &std::path::Path) -> Result<Vec<SourceItem>, ParseError> {
-        open(path)?
-            .map(|record| match record? {
-                Record::Item(item) => Ok(*item),
-                other => panic!("unexpected {other:?}"),
-            })
-            .collect()
+        super::super::test_support::items(open(path))
     }
 
-    fn temp(content: &str) -> tempfile::NamedTempFile {
-        let mut file = tempfile::NamedTempFile::new().unwrap();
-        file.write_all(content.as_bytes()).unwrap();
-        file
-    }
+    use super::super::test_support::temp;
 
     #[test]
     fn fixture_items() {

@@ -605,7 +605,6 @@ pub(super) mod xml {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
 
     use super::super::source::{ParseError, Record, SourceItem, SourceState, SourceText};
     use super::open;
@@ -641,11 +640,7 @@ mod tests {
         }
     }
 
-    fn temp(content: &str) -> tempfile::NamedTempFile {
-        let mut file = tempfile::NamedTempFile::new().unwrap();
-        file.write_all(content.as_bytes()).unwrap();
-        file
-    }
+    use super::super::test_support::temp;
 
     #[test]
     fn fixture_items() {

@@ -162,7 +162,7 @@ fn unix_seconds(seconds: f64) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::source::{ParseError, Record, SourceItem, SourceState, SourceText};
+    use super::super::source::{ParseError, SourceItem, SourceState, SourceText};
     use super::open;
 
     const FIXTURE: &str = concat!(
@@ -182,12 +182,7 @@ mod tests {
     }
 
     fn items(path: &std::path::Path) -> Result<Vec<SourceItem>, ParseError> {
-        open(path)?
-            .map(|record| match record? {
-                Record::Item(item) => Ok(*item),
-                other => panic!("unexpected {other:?}"),
-            })
-            .collect()
+        super::super::test_support::items(open(path))
     }
 
     #[test]

@@ -537,3 +537,28 @@ fn digest_of(text: &crate::domain::import::ImportedText, parent: Option<&str>) -
     hasher.update(Rating::to_stored(text.rating).to_be_bytes());
     hasher.finalize().to_vec()
 }
+
+/// What the parsers' tests share.
+#[cfg(test)]
+mod test_support {
+    use std::io::Write;
+
+    use super::source::{ParseError, Record, Records, SourceItem};
+
+    /// Every record of a source, which must all be comments.
+    pub fn items(records: Result<Records, ParseError>) -> Result<Vec<SourceItem>, ParseError> {
+        records?
+            .map(|record| match record? {
+                Record::Item(item) => Ok(*item),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    /// A temporary file holding `content`.
+    pub fn temp(content: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(content.as_bytes()).unwrap();
+        file
+    }
+}

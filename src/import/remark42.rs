@@ -96,7 +96,7 @@ fn parse_line(number: u64, bytes: &[u8]) -> Result<Option<Record>, ParseError> {
 mod tests {
     use std::io::Write;
 
-    use super::super::source::{ParseError, Record, SourceItem, SourceState, SourceText};
+    use super::super::source::{ParseError, SourceItem, SourceState, SourceText};
     use super::open;
 
     const FIXTURE: &str = concat!(
@@ -105,12 +105,7 @@ mod tests {
     );
 
     fn items(path: &std::path::Path) -> Result<Vec<SourceItem>, ParseError> {
-        open(path)?
-            .map(|record| match record? {
-                Record::Item(item) => Ok(*item),
-                other => panic!("unexpected {other:?}"),
-            })
-            .collect()
+        super::super::test_support::items(open(path))
     }
 
     fn gzipped(bytes: &[u8]) -> tempfile::NamedTempFile {
