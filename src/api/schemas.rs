@@ -54,6 +54,8 @@ published!(
         1,
         AuditFilter::MAX_CHARS
     )
+    // Every query parameter is refused with a NUL in it (no name or action holds one).
+    .pattern(Some(r"^[^\u0000]*$"))
     .examples(["approve"])
 );
 
