@@ -32,13 +32,15 @@ def env(name: str) -> str:
     return value
 
 
-def expected_stats(article_id: str, ratings: list[int]) -> dict[str, Any]:
-    counts = Counter(ratings)
+def expected_stats(article_id: str, ratings: list[int | None]) -> dict[str, Any]:
+    """The stats of published reviews with these ratings (`None`: a review without stars)."""
+    rated = [rating for rating in ratings if rating is not None]
+    counts = Counter(rated)
     return {
         "article_id": article_id,
         "review_count": len(ratings),
-        "rated_count": len(ratings),
-        "average": round(sum(ratings) / len(ratings), 2) if ratings else None,
+        "rated_count": len(rated),
+        "average": round(sum(rated) / len(rated), 2) if rated else None,
         "histogram": {str(rating): counts[rating] for rating in range(1, 6)},
     }
 
