@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 
 use chrono::NaiveDate;
 use diesel::pg::Pg;
-use diesel::query_builder::AstPass;
+use diesel::query_builder::{AstPass, BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, Date, Integer, SmallInt, Text};
 use diesel::QueryResult;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -259,6 +259,16 @@ impl CountColumns {
             column.push(count);
         }
     }
+
+    /// `query` (its row keys bound) with the six count columns bound after them.
+    fn bound_to<'a>(
+        &'a self,
+        query: BoxedSqlQuery<'a, Pg, SqlQuery>,
+    ) -> BoxedSqlQuery<'a, Pg, SqlQuery> {
+        self.0.iter().fold(query, |query, column| {
+            query.bind::<Array<Integer>, _>(column)
+        })
+    }
 }
 
 /// `article_stats` increases, column by column, for `TOTALS_UPSERT`.
@@ -284,20 +294,13 @@ impl TotalsColumns {
         if self.article_ids.is_empty() {
             return Ok(());
         }
-        let [one, two, three, four, five, unrated] = &self.counts.0;
-        diesel::sql_query(TOTALS_UPSERT.as_str())
+        let keys = diesel::sql_query(TOTALS_UPSERT.as_str())
+            .into_boxed()
             .bind::<Array<Text>, _>(&self.article_ids)
             .bind::<Array<SmallInt>, _>(&self.stripes)
             .bind::<Array<Integer>, _>(&self.review_counts)
-            .bind::<Array<Integer>, _>(&self.rating_sums)
-            .bind::<Array<Integer>, _>(one)
-            .bind::<Array<Integer>, _>(two)
-            .bind::<Array<Integer>, _>(three)
-            .bind::<Array<Integer>, _>(four)
-            .bind::<Array<Integer>, _>(five)
-            .bind::<Array<Integer>, _>(unrated)
-            .execute(conn)
-            .await?;
+            .bind::<Array<Integer>, _>(&self.rating_sums);
+        self.counts.bound_to(keys).execute(conn).await?;
         Ok(())
     }
 }
@@ -332,20 +335,13 @@ impl DailyColumns {
         if self.article_ids.is_empty() {
             return Ok(());
         }
-        let [one, two, three, four, five, unrated] = &self.counts.0;
-        diesel::sql_query(DAILY_UPSERT.as_str())
+        let keys = diesel::sql_query(DAILY_UPSERT.as_str())
+            .into_boxed()
             .bind::<Array<Text>, _>(&self.article_ids)
             .bind::<Array<Date>, _>(&self.days)
             .bind::<Array<Text>, _>(&self.languages)
-            .bind::<Array<SmallInt>, _>(&self.stripes)
-            .bind::<Array<Integer>, _>(one)
-            .bind::<Array<Integer>, _>(two)
-            .bind::<Array<Integer>, _>(three)
-            .bind::<Array<Integer>, _>(four)
-            .bind::<Array<Integer>, _>(five)
-            .bind::<Array<Integer>, _>(unrated)
-            .execute(conn)
-            .await?;
+            .bind::<Array<SmallInt>, _>(&self.stripes);
+        self.counts.bound_to(keys).execute(conn).await?;
         Ok(())
     }
 }
