@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::disqus::file::{self, json_message};
+use super::file::{self, json_message};
 use super::source::{
     ParseError, Record, Records, SourceItem, SourceState, SourceText, SourceThread,
 };

@@ -6,12 +6,14 @@
 
 mod commento;
 mod disqus;
+mod file;
 pub mod html;
 mod isso;
 mod own;
 mod remark42;
 pub mod source;
 mod wxr;
+mod xml;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -443,9 +445,7 @@ impl Run<'_> {
             Some(own) => {
                 let own = *own;
                 row.id = own.id;
-                if crate::domain::review::ReviewStatus::from_stored(&own.status).is_some() {
-                    row.status = own.status;
-                }
+                row.status = own.status;
                 row.language = own.language;
                 row.reasons = own.reasons;
                 row.helpful_count = own.helpful_count;

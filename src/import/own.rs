@@ -10,11 +10,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
-use super::disqus::file::{json_error, NdJson};
+use super::file::{json_error, NdJson};
 use super::source::{
     OwnFields, OwnReply, ParseError, Record, Records, SourceItem, SourceState, SourceText,
     SourceThread,
 };
+use crate::domain::review::ReviewStatus;
 
 /// Reads the Marginalia export at `path` (gzipped or plain).
 pub fn open(path: &Path) -> Result<Records, ParseError> {
@@ -42,7 +43,7 @@ struct Line {
     author_email: Option<String>,
     #[serde(default)]
     language: Option<String>,
-    status: Status,
+    status: ReviewStatus,
     #[serde(default)]
     reasons: String,
     #[serde(default)]
@@ -69,35 +70,14 @@ struct Line {
     reader_badges: String,
 }
 
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum Status {
-    Pending,
-    Published,
-    Rejected,
-    Spam,
-    Deleted,
-}
-
-impl Status {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Published => "published",
-            Self::Rejected => "rejected",
-            Self::Spam => "spam",
-            Self::Deleted => "deleted",
-        }
-    }
-
-    fn state(self) -> SourceState {
-        match self {
-            Self::Pending => SourceState::Pending,
-            Self::Published => SourceState::Published,
-            Self::Rejected => SourceState::Rejected,
-            Self::Spam => SourceState::Spam,
-            Self::Deleted => SourceState::Deleted,
-        }
+/// Where a review of our own export stood, read as the import reads any source's comment.
+fn state_of(status: ReviewStatus) -> SourceState {
+    match status {
+        ReviewStatus::Pending => SourceState::Pending,
+        ReviewStatus::Published => SourceState::Published,
+        ReviewStatus::Rejected => SourceState::Rejected,
+        ReviewStatus::Spam => SourceState::Spam,
+        ReviewStatus::Deleted => SourceState::Deleted,
     }
 }
 
@@ -157,7 +137,7 @@ fn parse_line(number: u64, bytes: &[u8]) -> Result<Option<Record>, ParseError> {
         title: line.title,
         rating: line.rating,
         created_at: line.created_at,
-        state: line.status.state(),
+        state: state_of(line.status),
         own: Some(Box::new(own)),
     }))))
 }

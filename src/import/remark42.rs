@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::disqus::file::{json_error, NdJson};
+use super::file::{json_error, NdJson};
 use super::source::{
     ParseError, Record, Records, SourceItem, SourceState, SourceText, SourceThread,
 };

@@ -10,10 +10,10 @@ use std::path::Path;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::disqus::xml::{Fields, Step, XmlSource};
 use super::source::{
     LeftOut, ParseError, Record, Records, SourceItem, SourceState, SourceText, SourceThread,
 };
+use super::xml::{Fields, Step, XmlSource};
 
 /// Reads the WordPress export at `path`.
 pub fn open(path: &Path) -> Result<Records, ParseError> {
