@@ -246,6 +246,66 @@ async def measure_variant(service: Service, title: str, streams: int, articles: 
                     max(got) * 1000 if got else float("nan"))
 
 
+@dataclass
+class Burst:
+    subscribers: int
+    reviews: int
+    posters: int
+    post_secs: float
+    deliveries: int  # (review, subscriber) pairs that arrived
+    p50_ms: float  # from each POST's answer (after its commit) to the event on a subscriber
+    p99_ms: float
+    last_ms: float
+
+
+async def measure_burst(service: Service, args) -> Burst:
+    """`args.burst` reviews posted by `args.burst_posters` concurrent clients to one article that
+    `args.burst_subscribers` streams follow; each review's `review.published` timed on every
+    subscriber from the moment its POST was answered (which follows its commit)."""
+    arrivals: dict[str, list[float]] = {}
+
+    def on_event(stream: sse.Stream, event: sse.Event) -> None:
+        if event.name == "review.published":
+            arrivals.setdefault(event.json()["id"], []).append(event.at)
+
+    path = f"/v1/articles/{article(0)}/live"
+    targets = [(service.port, path)] * args.burst_subscribers
+    print(f"burst: opening {len(targets):,} streams on one article…", flush=True)
+    opened, failures = await sse.open_many(targets, on_event=on_event, keep=False,
+                                           concurrency=args.concurrency, timeout=30)
+    try:
+        if failures:
+            raise SystemExit(f"burst: {len(failures)} streams not opened: {failures[0][:120]}")
+        await asyncio.sleep(SETTLE_SECS)
+        print(f"burst: {args.burst} reviews from {args.burst_posters} clients…", flush=True)
+        answered: dict[str, float] = {}
+
+        def post_share(share: int) -> None:
+            for _ in range(share):
+                answer, at = post_review(service.port, article(0))
+                assert answer.status == 201, f"POST {answer.status} {answer.body[:200]!r}"
+                answered[answer.json()["id"]] = at
+
+        started = time.monotonic()
+        shares = [args.burst // args.burst_posters + (1 if n < args.burst % args.burst_posters else 0)
+                  for n in range(args.burst_posters)]
+        await asyncio.gather(*(asyncio.to_thread(post_share, share) for share in shares))
+        post_secs = time.monotonic() - started
+        expected = len(answered) * len(opened)
+        deadline = time.monotonic() + 30
+        while (sum(len(arrivals.get(review, [])) for review in answered) < expected
+               and time.monotonic() < deadline):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # room for a duplicate to show
+        delays = sorted((at - answered[review]) * 1000 for review in answered
+                        for at in arrivals.get(review, []))
+    finally:
+        sse.close_all(opened)
+    quantiles = statistics.quantiles(delays, n=100) if len(delays) > 1 else [float("nan")] * 99
+    return Burst(len(opened), len(answered), args.burst_posters, post_secs, len(delays),
+                 quantiles[49], quantiles[98], delays[-1] if delays else float("nan"))
+
+
 def post_review(port: int, article_id: str):
     answer = request(port, "POST", f"/v1/articles/{article_id}/reviews",
                      {"rating": 5, "body": "A review every subscriber of the article receives "
@@ -268,7 +328,18 @@ def measure(args) -> list[Measured]:
     if args.one_article and args.articles != 1:
         variants.append((f"{args.streams:,} streams on one article", 1))
     results = []
+    burst = None
     try:
+        if args.burst:
+            service = Service(binary, work, args)
+            service.start()
+            try:
+                service.psql(f"INSERT INTO articles (article_id) VALUES ('{article(0)}') "
+                             "ON CONFLICT DO NOTHING")
+                burst = asyncio.run(measure_burst(service, args))
+                check_loopback_guard(service.metrics_url, work)
+            finally:
+                service.stop()
         for number, (title, articles) in enumerate(variants):
             service = Service(binary, work, args)
             service.start()
@@ -284,13 +355,13 @@ def measure(args) -> list[Measured]:
                 service.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return results
+    return results, burst
 
 
 # -- The table -------------------------------------------------------------------------------------
 
 
-def table(results: list[Measured], args, started: str) -> str:
+def table(results: list[Measured], burst: Burst | None, args, started: str) -> str:
     lines = [
         BEGIN,
         "## Live streams",
@@ -329,6 +400,22 @@ def table(results: list[Measured], args, started: str) -> str:
         f"Target: at most 20 KiB per idle stream; this run: {worst / 1024:.1f} KiB at most, "
         + ("met." if met else "**missed**."),
         "",
+    ]
+    if burst:
+        lines += [
+            f"A burst: {burst.reviews} reviews posted by {burst.posters} concurrent clients (in "
+            f"{burst.post_secs:.1f} s) to one article that {burst.subscribers:,} streams follow, on a "
+            "fresh node; each review's `review.published` timed on every subscriber from its POST's "
+            "answer, which follows the commit:",
+            "",
+            "| subscribers | reviews | deliveries | commit to event p50 | p99 | last |",
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {burst.subscribers:,} | {burst.reviews} | {burst.deliveries:,} of "
+            f"{burst.subscribers * burst.reviews:,} | {burst.p50_ms:.1f} ms | {burst.p99_ms:.1f} ms "
+            f"| {burst.last_ms:.1f} ms |",
+            "",
+        ]
+    lines += [
         "RSS is the service's own memory; the kernel's socket buffers of an idle connection are "
         "not in it (an idle stream has nothing queued). The client's CPU is not counted. "
         f"Heartbeats: a comment every {HEARTBEAT_SECS} s on every stream, which is most of what "
@@ -349,9 +436,12 @@ def put_section(text: str) -> None:
     path.write_text(current)
 
 
-def check(results: list[Measured]) -> list[str]:
+def check(results: list[Measured], burst: Burst | None = None) -> list[str]:
     """What makes a run's table untrustworthy: it is printed, but not written."""
     problems = []
+    if burst and burst.deliveries != burst.subscribers * burst.reviews:
+        problems.append(f"burst: {burst.deliveries} deliveries for {burst.reviews} reviews to "
+                        f"{burst.subscribers} subscribers")
     for m in results:
         if m.arrivals != m.subscribers:
             problems.append(f"{m.title}: the review arrived {m.arrivals} times for "
@@ -376,6 +466,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=200, help="streams connecting at once")
     parser.add_argument("--time-limit", type=int, default=240,
                         help="seconds after which the run stops, whatever it is doing")
+    parser.add_argument("--burst", type=int, default=50,
+                        help="reviews of the burst variant (0: none)")
+    parser.add_argument("--burst-subscribers", type=int, default=1_000)
+    parser.add_argument("--burst-posters", type=int, default=4,
+                        help="clients posting the burst's reviews at once")
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
@@ -393,11 +488,11 @@ def main() -> None:
     signal.signal(signal.SIGALRM, out_of_time)
     signal.alarm(args.time_limit)
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    results = measure(args)
+    results, burst = measure(args)
     signal.alarm(0)
-    text = table(results, args, started)
+    text = table(results, burst, args, started)
     print(text)
-    problems = check(results)
+    problems = check(results, burst)
     if problems:
         raise SystemExit("bench/live.py: nothing written:\n  " + "\n  ".join(problems))
     if args.write:

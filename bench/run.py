@@ -36,6 +36,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from measure import CpuMeter, Rounds, Run, Spread, metered, ratio_chart  # noqa: E402
+
+# What the report is held against: the first run of the performance issue, recorded with
+# --record-baseline (CPU per request before and after, the chart's "before" bars).
+BASELINE = ROOT / "docs" / "benchmarks-baseline.json"
+CHART = ROOT / "docs" / "benchmarks-ratios.svg"
+FLAMEGRAPHS = ROOT / "docs" / "flamegraphs"
 RAW_DIR = ROOT / "docs" / "benchmarks-raw"
 
 DEEP_ARTICLE = "deep"
@@ -53,21 +62,14 @@ MIX_REVIEWS_EACH = 5
 
 # The page and stats statements the service issues, as diesel sends them (prepared, one round trip
 # each); the submission statement comes from the binary itself (`marginalia sql submit-review`).
-REVIEW_COLUMNS = "id, article_id, rating, title, body, author_name, language, created_at"
+# Every column of store::reviews::PublicReviewRow, as the page statement selects them.
+REVIEW_COLUMNS = ("id, article_id, rating, title, body, author_name, language, created_at, status, "
+                  "edited_at, helpful_count, unhelpful_count, reply_body, reply_created_at, "
+                  "reply_updated_at, reader_id, reader_badges, in_reply_to")
 SQL_NEW_ID = (
     "(lpad(to_hex((extract(epoch from clock_timestamp()) * 1000)::bigint), 12, '0') || '7' "
     "|| substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15))::uuid"
 )
-
-
-@dataclass
-class Result:
-    name: str
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int = 0
-    raw: str = ""
 
 
 @dataclass
@@ -78,6 +80,8 @@ class Scenario:
     path: str
     body_lua: str | None = None
     pgbench: str | None = None
+    # pgbench variables (`-D name=value`) the pgbench script reads as parameters.
+    pgbench_vars: dict[str, str] = field(default_factory=dict)
     isso: str | None = None
     notes: list[str] = field(default_factory=list)
     # SQL run before and after the scenario (for wrk and for pgbench alike).
@@ -139,9 +143,9 @@ def psql(conninfo: str, sql: str) -> str:
                env=dict(os.environ, PGOPTIONS=SEED_OPTIONS)).stdout.strip()
 
 
-def seed(conninfo: str) -> dict[int, tuple[str, str]]:
+def seed(conninfo: str) -> dict[int, tuple[str, str, str]]:
     """Seeds the deep article and the bulk articles; returns, for pages 2 and 5,000, the default
-    site's cursor that leads there and the SQL bound the service derives from it."""
+    site's cursor that leads there and the position it stands for."""
     def reviews(article: str, count: int, start_ms_ago: int, step_ms: int = 1) -> str:
         return f"""
         INSERT INTO articles (article_id) VALUES ('{article}') ON CONFLICT DO NOTHING;
@@ -212,9 +216,9 @@ def seed(conninfo: str) -> dict[int, tuple[str, str]]:
     return {page: cursor_of_page(conninfo, page) for page in (2, DEEP_PAGE)}
 
 
-def cursor_of_page(conninfo: str, page: int, site: str = "default") -> tuple[str, str]:
-    """The cursor of `site` that leads to `page` of the deep article, and the SQL bound it
-    stands for."""
+def cursor_of_page(conninfo: str, page: int, site: str = "default") -> tuple[str, str, str]:
+    """The cursor of `site` that leads to `page` of the deep article, and the `created_at` and
+    `id` of the review it continues after."""
     offset = (page - 1) * PAGE_SIZE - 1
     row = psql(conninfo, f"SELECT rating, (extract(epoch from created_at) * 1000000)::bigint, "
                          f"replace(id::text, '-', ''), created_at, id FROM reviews "
@@ -229,7 +233,7 @@ def cursor_of_page(conninfo: str, page: int, site: str = "default") -> tuple[str
     scope = hashlib.sha256(listed + bytes([0, 0])).hexdigest()[:16]
     plain = f"v2.newest.{rating}.{micros}.{uuid_hex}.{scope}".encode()
     cursor = base64.urlsafe_b64encode(plain).decode().rstrip("=")
-    return cursor, f"(created_at, id) < ('{created_at}', '{uuid}')"
+    return cursor, created_at, uuid
 
 
 def submission_script(binary: Path, name: str, articles: int) -> str:
@@ -260,29 +264,39 @@ def submission_script(binary: Path, name: str, articles: int) -> str:
             f"\\set stripe random(0, 7)\n\\set digest random(1, 2000000000)\n{sql};\n")
 
 
-def scenarios(cursors: dict[int, tuple[str, str]], site_cursors: dict[str, str],
+def scenarios(cursors: dict[int, tuple[str, str, str]], site_cursors: dict[str, str],
               binary: Path) -> list[Scenario]:
     bulk_query = "&".join(f"article_id=bulk-{i}" for i in range(BULK_ARTICLES))
-    bulk_array = ",".join(f"'bulk-{i}'" for i in range(BULK_ARTICLES))
+    bulk_array = "{" + ",".join(f"bulk-{i}" for i in range(BULK_ARTICLES)) + "}"
+    # The values the service binds as parameters are pgbench variables (`-D`), which `-M prepared`
+    # sends as parameters too: both sides run the same generic plan, not one planned for literals.
+    read_vars = {"site": "default", "article": DEEP_ARTICLE, "published": "published",
+                 "deleted": "deleted", "limit": str(PAGE_SIZE + 1)}
     # Reads hide a deleted article's reviews and stats with a probe of its row, as the service does.
-    not_deleted = ("NOT EXISTS (SELECT 1 FROM articles WHERE articles.site_id = 'default' "
+    not_deleted = ("NOT EXISTS (SELECT 1 FROM articles WHERE articles.site_id = :site "
                    "AND articles.article_id = {column} "
-                   "AND articles.lifecycle = 'deleted')")
-    page_sql = (f"SELECT {REVIEW_COLUMNS} FROM reviews WHERE site_id = 'default' "
-                f"AND article_id = '{DEEP_ARTICLE}' "
-                f"AND status = 'published' AND {not_deleted.format(column=repr(DEEP_ARTICLE))} "
-                f"{{bound}} ORDER BY created_at DESC, id DESC LIMIT {PAGE_SIZE + 1};")
+                   "AND articles.lifecycle = :deleted)")
+    page_sql = (f"SELECT {REVIEW_COLUMNS} FROM reviews WHERE site_id = :site "
+                f"AND article_id = :article "
+                f"AND status = :published AND {not_deleted.format(column=':article')} "
+                f"{{bound}} ORDER BY created_at DESC, id DESC LIMIT :limit;")
+    after = "AND (created_at, id) < (:after_at::timestamptz, :after_id::uuid)"
+
+    def after_page(page: int) -> dict[str, str]:
+        return dict(read_vars, after_at=cursors[page][1], after_id=cursors[page][2])
     stats_not_deleted = not_deleted.format(column="article_stats.article_id")
     stats_sums = "sum(count_1), sum(count_2), sum(count_3), sum(count_4), sum(count_5)"
-    today = "(now() AT TIME ZONE 'UTC')::date"
+    today = dt.datetime.now(dt.timezone.utc).date()
+    daily_vars = dict(read_vars, day_from=str(today - dt.timedelta(days=29)), day_to=str(today))
     # Both statements the service runs: the deleted-article probe, then the per-day counters
     # grouped by day and by language at once.
-    daily_sql = (f"SELECT {not_deleted.format(column=repr(DEEP_ARTICLE))};\n"
+    daily_sql = (f"SELECT {not_deleted.format(column=':article')};\n"
                  "SELECT CASE WHEN GROUPING(day) = 0 THEN day END, "
                  "CASE WHEN GROUPING(language) = 0 THEN language END, "
                  "sum(count_1)::bigint, sum(count_2)::bigint, sum(count_3)::bigint, "
-                 "sum(count_4)::bigint, sum(count_5)::bigint FROM article_daily_stats "
-                 f"WHERE site_id = 'default' AND article_id = '{DEEP_ARTICLE}' AND day BETWEEN {today} - 29 AND {today} "
+                 "sum(count_4)::bigint, sum(count_5)::bigint, sum(unrated)::bigint FROM article_daily_stats "
+                 "WHERE site_id = :site AND article_id = :article "
+                 "AND day BETWEEN :day_from::date AND :day_to::date "
                  "GROUP BY GROUPING SETS ((day), (language));")
     review_lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                   'local n = 0\nrequest = function()\n  n = n + 1\n'
@@ -329,7 +343,8 @@ def scenarios(cursors: dict[int, tuple[str, str]], site_cursors: dict[str, str],
                  pgbench=submission_script(binary, "'pg-hot'", 0)),
         Scenario("get_first_page", "GET first page (20 of 100,000)", "GET",
                  f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}",
-                 pgbench=page_sql.format(bound=""), isso="isso_get_thread"),
+                 pgbench=page_sql.format(bound=""), pgbench_vars=read_vars,
+                 isso="isso_get_thread"),
         # What a CDN or browser holding the first page costs when it revalidates (304, no body),
         # and the first page compressed for a client that accepts gzip.
         Scenario("get_first_page_304", "GET first page, revalidated (304)", "GET",
@@ -341,7 +356,7 @@ def scenarios(cursors: dict[int, tuple[str, str]], site_cursors: dict[str, str],
         Scenario("get_healthz", "GET /healthz", "GET", "/healthz"),
         Scenario("get_page_2", "GET page 2 (20 of 100,000)", "GET",
                  f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={cursors[2][0]}",
-                 pgbench=page_sql.format(bound=f"AND {cursors[2][1]}")),
+                 pgbench=page_sql.format(bound=after), pgbench_vars=after_page(2)),
         # Page 2 of one site asked the way the four-site row asks (wrk's `request()` scripted
         # per request, which costs the load generator CPU that a fixed path does not, on the same
         # two cores as the service): the single-site side of the four-against-one pair.
@@ -354,20 +369,22 @@ def scenarios(cursors: dict[int, tuple[str, str]], site_cursors: dict[str, str],
                      for site in FOUR_SITES])),
         Scenario("get_page_5000", "GET page 5,000 (20 of 100,000)", "GET",
                  f"/v1/articles/{DEEP_ARTICLE}/reviews?limit={PAGE_SIZE}&cursor={cursors[DEEP_PAGE][0]}",
-                 pgbench=page_sql.format(bound=f"AND {cursors[DEEP_PAGE][1]}")),
+                 pgbench=page_sql.format(bound=after), pgbench_vars=after_page(DEEP_PAGE)),
         Scenario("get_stats", "GET stats", "GET", f"/v1/articles/{DEEP_ARTICLE}/stats",
-                 pgbench=f"SELECT {stats_sums} FROM article_stats WHERE site_id = 'default' AND article_id = '{DEEP_ARTICLE}' "
-                         f"AND {stats_not_deleted};"),
+                 pgbench=f"SELECT {stats_sums} FROM article_stats WHERE site_id = :site "
+                         f"AND article_id = :article AND {stats_not_deleted};",
+                 pgbench_vars=read_vars),
         # The editors' chart: the default 30 days, which hold all 100,000 seeded reviews (seeded
         # over the last 29 days), read from their per-day counters.
         Scenario("get_daily", "GET reviews per day, 30 days of 100,000", "GET",
                  f"/v1/articles/{DEEP_ARTICLE}/stats/daily",
-                 pgbench=daily_sql),
+                 pgbench=daily_sql, pgbench_vars=daily_vars),
         Scenario("get_bulk_stats", "GET bulk stats, 100 articles", "GET", f"/v1/stats?{bulk_query}",
                  pgbench=f"SELECT article_id, {stats_sums} FROM article_stats "
-                         f"WHERE site_id = 'default' AND article_id = ANY(ARRAY[{bulk_array}]) "
+                         f"WHERE site_id = :site AND article_id = ANY(:articles::text[]) "
                          f"AND {stats_not_deleted} "
-                         f"GROUP BY article_id;"),
+                         f"GROUP BY article_id;",
+                 pgbench_vars=dict(read_vars, articles=bulk_array)),
     ]
 
 
@@ -412,12 +429,13 @@ SOAK_DELAY_LUA = "delay = function() return {delay_ms} end\n"
 def profiled(args, scenario: Scenario, pid: int, work: Path):
     """With --profile, samples the service's stacks while the block runs (perf, 499 Hz, DWARF
     unwinding from .eh_frame, so the release build needs no frame pointers) and draws them as
-    `<DIR>/<scenario>.svg` with inferno."""
+    `docs/flamegraphs/<scenario>.svg` with inferno. Frames narrower than two pixels are left out:
+    they make most of an SVG's size and none of what it shows."""
     if not args.profile:
         yield
         return
     data = work / f"perf-{scenario.name}.data"
-    recorder = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384",
+    recorder = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,65528",
                                  "-p", str(pid), "-o", str(data)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -425,14 +443,13 @@ def profiled(args, scenario: Scenario, pid: int, work: Path):
     finally:
         recorder.send_signal(signal.SIGINT)
         recorder.wait(timeout=120)
-    out = Path(args.profile)
-    out.mkdir(parents=True, exist_ok=True)
     stacks = run(["perf", "script", "-i", str(data)]).stdout
     collapsed = subprocess.run(["inferno-collapse-perf"], input=stacks, check=True, text=True,
                                capture_output=True).stdout
-    svg = subprocess.run(["inferno-flamegraph", "--title", scenario.title, "--width", "1600"],
+    svg = subprocess.run(["inferno-flamegraph", "--title", scenario.title, "--width", "1600",
+                          "--minwidth", "2"],
                          input=collapsed, check=True, text=True, capture_output=True).stdout
-    (out / f"{scenario.name}.svg").write_text(svg)
+    (FLAMEGRAPHS / f"{scenario.name}.svg").write_text(svg)
     data.unlink(missing_ok=True)
 
 
@@ -461,7 +478,7 @@ def prepared(conninfo: str, scenario: Scenario):
 LATENCY_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def parse_wrk(name: str, text: str) -> Result:
+def parse_wrk(name: str, text: str) -> Run:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 
     def percentile(label: str) -> float:
@@ -475,10 +492,11 @@ def parse_wrk(name: str, text: str) -> Result:
     match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     if match:
         errors += sum(int(n) for n in match.groups())
-    return Result(name, rps, percentile("50"), percentile("99"), errors, text)
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    return Run(name, rps, percentile("50"), percentile("99"), errors, text, requests)
 
 
-def drive_wrk(base: str, scenario: Scenario, args, work: Path) -> Result:
+def drive_wrk(base: str, scenario: Scenario, args, work: Path) -> Run:
     script = work / f"{scenario.name}.lua"
     headers = dict(scenario.headers)
     if scenario.revalidate:
@@ -509,7 +527,7 @@ def current_rss_mib(pid: int) -> float:
     return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
 
 
-def drive_soak(base: str, peak: Result, args, work: Path, pid: int) -> list[SoakMinute]:
+def drive_soak(base: str, peak: Run, args, work: Path, pid: int) -> list[SoakMinute]:
     """The mixed workload for `args.soak` minutes at about 70 % of its peak rate: each connection
     pauses between requests so that together they offer that rate. One wrk run per minute, so p99
     and the service's RSS can be followed over time."""
@@ -529,14 +547,15 @@ def drive_soak(base: str, peak: Result, args, work: Path, pid: int) -> list[Soak
     return minutes
 
 
-def drive_pgbench(conninfo: str, scenario: Scenario, args, work: Path) -> Result:
+def drive_pgbench(conninfo: str, scenario: Scenario, args, work: Path) -> Run:
     script = work / f"{scenario.name}.sql"
     script.write_text(scenario.pgbench)
     logs = work / f"pglog-{scenario.name}"
     shutil.rmtree(logs, ignore_errors=True)
     logs.mkdir()
     cmd = ["pgbench", "-n", "-M", "prepared", "-c", str(args.concurrency), "-j", str(args.threads),
-           "-T", str(args.duration), "-f", str(script), "--log", f"--log-prefix={logs}/tx", conninfo]
+           "-T", str(args.duration), "-f", str(script), "--log", f"--log-prefix={logs}/tx"]
+    cmd += [f"-D{name}={value}" for name, value in scenario.pgbench_vars.items()] + [conninfo]
     output = run(cmd, env=dict(os.environ, PGOPTIONS=SERVICE_OPTIONS)).stdout
     tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", output).group(1))
     latencies = []
@@ -548,17 +567,18 @@ def drive_pgbench(conninfo: str, scenario: Scenario, args, work: Path) -> Result
     latencies.sort()
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     failed = re.search(r"number of failed transactions: (\d+)", output)
-    return Result(scenario.name, tps, quantiles[49], quantiles[98],
-                  int(failed.group(1)) if failed else 0, output)
+    processed = int(re.search(r"number of transactions actually processed: (\d+)", output).group(1))
+    return Run(scenario.name, tps, quantiles[49], quantiles[98],
+               int(failed.group(1)) if failed else 0, output, processed)
 
 
-def parse_isso(text: str) -> dict[str, Result]:
+def parse_isso(text: str) -> dict[str, Run]:
     results = {}
     for line in text.splitlines():
         match = re.match(r"(isso_\w+) rps=([\d.]+) p50_ms=([\d.]+) p99_ms=([\d.]+) non2xx=(\d+)", line)
         if match:
             name, rps, p50, p99, errors = match.groups()
-            results[name] = Result(name, float(rps), float(p50), float(p99), int(errors))
+            results[name] = Run(name, float(rps), float(p50), float(p99), int(errors))
     return results
 
 
@@ -578,69 +598,6 @@ def machine() -> str:
     return (f"{os.cpu_count()} cores ({cpu}), {memory_kib / 1024 / 1024:.0f} GiB RAM, "
             f"Linux {platform.release()}, {postgres}; service, PostgreSQL and load generator share "
             f"the machine")
-
-
-def ratio(ours: float, theirs: float | None) -> str:
-    return f"{ours / theirs:.2f}×" if theirs else "–"
-
-
-def targets(results, pg, isso, rss: float, soak=()) -> list[str]:
-    """The targets of the performance issue, checked against this run."""
-    by_name = {scenario.name: result for scenario, result in results}
-    titles = {scenario.name: scenario.title for scenario, _ in results}
-    rows = []
-
-    def check(target: str, measured: str, met: bool) -> None:
-        rows.append(f"| {target} | {measured} | {'met' if met else '**missed**'} |")
-
-    def vs_pgbench(name: str, floor: float) -> None:
-        if name in by_name and name in pg:
-            value = by_name[name].rps / pg[name].rps
-            check(f"{titles[name]}: ≥ {floor}× pgbench", f"{value:.2f}×", value >= floor)
-
-    vs_pgbench("post_spread", 0.6)
-    vs_pgbench("post_hot", 0.6)
-    for name in ("get_first_page", "get_page_2", "get_page_5000", "get_stats", "get_daily",
-                 "get_bulk_stats"):
-        vs_pgbench(name, 0.5)
-    if "get_first_page_304" in by_name and "get_healthz" in by_name:
-        value = by_name["get_first_page_304"].rps / by_name["get_healthz"].rps
-        check("304 revalidation: ≥ 0.8× the /healthz rate", f"{value:.2f}×", value >= 0.8)
-    for name, peer in (("post_spread", "isso_post"), ("get_first_page", "isso_get_thread")):
-        if name in by_name and peer in isso:
-            value = by_name[name].rps / isso[peer].rps
-            check(f"{titles[name]}: ≥ 10× Isso", f"{value:.1f}×", value >= 10)
-    for name, result in by_name.items():
-        check(f"{titles[name]}: p99 < 20 ms", f"{result.p99_ms:.2f} ms", result.p99_ms < 20)
-    # Page 1 is usually served from the read cache; page 2 takes the same database path as
-    # page 5,000, so it is the fair measure of what depth costs.
-    for shallow, label in (("get_page_2", "page 2"), ("get_first_page", "page 1 (cached)")):
-        if shallow in by_name and "get_page_5000" in by_name:
-            value = by_name["get_page_5000"].p50_ms / by_name[shallow].p50_ms
-            check(f"page 5,000 p50 within 1.2× of {label}", f"{value:.2f}×", value <= 1.2)
-    if soak:
-        errors = sum(m.errors for m in soak)
-        check("soak: no errors", str(errors), errors == 0)
-        drift = soak[-1].p99_ms / soak[0].p99_ms
-        check("soak: last minute's p99 within 1.5× of the first's", f"{drift:.2f}×", drift <= 1.5)
-        growth = soak[-1].rss_mib / soak[0].rss_mib - 1
-        check("soak: RSS growth < 10 %", f"{growth * 100:+.1f} %", growth < 0.10)
-    check("peak RSS ≤ 64 MiB", f"{rss:.1f} MiB", rss <= 64)
-    return ["Targets:", "", "| target | this run | |", "|---|---|---|", *rows, ""]
-
-
-def previous_rates(path: Path) -> tuple[str, dict[str, float]]:
-    """The run date and req/s per scenario title of the report at `path`, to compare with."""
-    if not path.exists():
-        return "", {}
-    text = path.read_text()
-    when = re.search(r"^Run (.+?), ", text, re.MULTILINE)
-    rates = {}
-    for line in text.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) >= 9 and re.fullmatch(r"[\d,]+", cells[1]):
-            rates[cells[0]] = float(cells[1].replace(",", ""))
-    return (when.group(1) if when else ""), rates
 
 
 # The four-site rows against their single-site rows, measured again in alternating rounds so that
@@ -664,8 +621,10 @@ class PairedRounds:
 
 
 def drive_site_pairs(base: str, chosen, args, work: Path, conninfo: str) -> list[PairedRounds]:
-    """Each pair of `SITE_PAIRS` whose scenarios were chosen, in `PAIR_ROUNDS` rounds of
+    """Each pair of `SITE_PAIRS` whose scenarios were chosen, in `--site-pair-rounds` rounds of
     `PAIR_SECONDS` each, the order within a round alternating."""
+    if not args.site_pair_rounds:
+        return []
     by_name = {scenario.name: scenario for scenario in chosen}
     short = copy.copy(args)
     short.duration = PAIR_SECONDS
@@ -674,18 +633,109 @@ def drive_site_pairs(base: str, chosen, args, work: Path, conninfo: str) -> list
         if one not in by_name or four not in by_name:
             continue
         rounds = PairedRounds(what, [], [])
-        for round_number in range(PAIR_ROUNDS):
+        for round_number in range(args.site_pair_rounds):
             order = [(one, rounds.one), (four, rounds.four)]
             for name, rates in order if round_number % 2 == 0 else reversed(order):
-                print(f"wrk {name}, round {round_number + 1} of {PAIR_ROUNDS}…", flush=True)
+                print(f"wrk {name}, round {round_number + 1} of {args.site_pair_rounds}…", flush=True)
                 with prepared(conninfo, by_name[name]):
                     rates.append(drive_wrk(base, by_name[name], short, work).rps)
         paired.append(rounds)
     return paired
 
 
-def report(args, results, pg, isso, rss: float, started: str,
-           previous: tuple[str, dict[str, float]] = ("", {}), soak=(), paired=()) -> str:
+# The targets of the performance issue (docs/benchmarks.md): each ratio is the median of the
+# rounds, each round's service run back to back with pgbench's.
+PGBENCH_FLOORS = {"post_spread": 0.75, "post_spread_outbox": 0.7, "get_page_2": 0.6,
+                  "get_page_5000": 0.6, "get_daily": 0.6}
+ISSO_FLOOR = 15
+P99_OVER_PGBENCH = 1.5
+# Service CPU per request to cut by a third from the baseline.
+CPU_CUT = {"post_spread": "POST", "get_page_2": "uncached page"}
+
+
+def targets(measured: dict[str, Rounds], isso, rss: float, soak=(),
+            baseline: dict[str, Rounds] | None = None) -> list[str]:
+    """The targets of the performance issue, checked against this run's medians."""
+    rows = []
+
+    def check(target: str, value: str, met: bool) -> None:
+        rows.append(f"| {target} | {value} | {'met' if met else '**missed**'} |")
+
+    for name, floor in PGBENCH_FLOORS.items():
+        spread = measured[name].ratio() if name in measured else None
+        if spread:
+            check(f"{measured[name].title}: ≥ {floor}× pgbench", spread.text(),
+                  spread.median >= floor)
+    if "get_first_page_304" in measured and "get_healthz" in measured:
+        value = measured["get_first_page_304"].rps().median / measured["get_healthz"].rps().median
+        check("304 revalidation: ≥ 0.8× the /healthz rate", f"{value:.2f}×", value >= 0.8)
+    if "post_spread" in measured and "isso_post" in isso:
+        value = measured["post_spread"].rps().median / isso["isso_post"].rps
+        check(f"{measured['post_spread'].title}: ≥ {ISSO_FLOOR}× Isso", f"{value:.1f}×",
+              value >= ISSO_FLOOR)
+    for rounds in measured.values():
+        ours, theirs = rounds.median("p99_ms"), rounds.median("p99_ms", pg=True)
+        if ours is not None and theirs:
+            check(f"{rounds.title}: p99 ≤ {P99_OVER_PGBENCH}× pgbench's ({theirs:.1f} ms)",
+                  f"{ours:.1f} ms ({ours / theirs:.2f}×)", ours <= P99_OVER_PGBENCH * theirs)
+    for name, what in CPU_CUT.items():
+        if baseline and name in baseline and name in measured:
+            before = baseline[name].median("service_cpu_per_k")
+            after = measured[name].median("service_cpu_per_k")
+            if before and after is not None:
+                check(f"service CPU per 1,000 {what} requests: a third less than the baseline "
+                      f"({before:.3f} s)", f"{after:.3f} s ({(after / before - 1) * 100:+.0f} %)",
+                      after <= before * 2 / 3)
+    if soak:
+        errors = sum(m.errors for m in soak)
+        check("soak: no errors", str(errors), errors == 0)
+        drift = soak[-1].p99_ms / soak[0].p99_ms
+        check("soak: last minute's p99 within 1.5× of the first's", f"{drift:.2f}×", drift <= 1.5)
+        growth = soak[-1].rss_mib / soak[0].rss_mib - 1
+        check("soak: RSS growth < 10 %", f"{growth * 100:+.1f} %", growth < 0.10)
+    check("peak RSS ≤ 64 MiB", f"{rss:.1f} MiB", rss <= 64)
+    return ["Targets (medians of the rounds; in brackets the lowest and highest round):", "",
+            "| target | this run | |", "|---|---|---|", *rows, ""]
+
+
+def load_baseline(path: Path) -> tuple[str, dict[str, Rounds]] | None:
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return data["started"], {name: Rounds.from_summary(name, rounds)
+                             for name, rounds in data["scenarios"].items()}
+
+
+def summary(measured: dict[str, Rounds], started: str) -> dict:
+    return {"started": started, "machine": machine(),
+            "scenarios": {name: rounds.summary() for name, rounds in measured.items()}}
+
+
+def chart(measured: dict[str, Rounds], baseline: dict[str, Rounds] | None) -> str:
+    """Each scenario's ratio to pgbench (and the 304's to /healthz), before and after."""
+    def healthz_ratio(source: dict[str, Rounds]) -> Spread | None:
+        if "get_first_page_304" not in source or "get_healthz" not in source:
+            return None
+        pairs = zip(source["get_first_page_304"].ours, source["get_healthz"].ours)
+        return Spread.of([revalidated.rps / healthz.rps for revalidated, healthz in pairs])
+
+    rows = []
+    for name, rounds in measured.items():
+        after = rounds.ratio()
+        if after:
+            before = baseline[name].ratio() if baseline and name in baseline else None
+            rows.append((f"{rounds.title} / pgbench", PGBENCH_FLOORS.get(name, 0.0), before, after))
+    revalidated = healthz_ratio(measured)
+    if revalidated:
+        rows.append(("304 revalidation / GET /healthz", 0.8,
+                     healthz_ratio(baseline) if baseline else None, revalidated))
+    return ratio_chart(rows, "Marginalia against the same statements in pgbench (and 304 "
+                             "against /healthz)")
+
+
+def report(args, measured: dict[str, Rounds], isso, rss: float, started: str, soak=(),
+           paired=(), baseline: tuple[str, dict[str, Rounds]] | None = None) -> str:
+    base_started, base = baseline if baseline else ("", None)
     lines = [
         "# Benchmarks",
         "",
@@ -694,60 +744,66 @@ def report(args, results, pg, isso, rss: float, started: str,
         "100 articles of 10 reviews with SQL, then drives each scenario with wrk from a second process.",
         "The same run measures pgbench with the very statements the service issues for the scenario",
         "(prepared, same number of connections) and Isso (`bench/isso.sh`) at the same concurrency.",
-        "Raw output of this run: `docs/benchmarks-raw/`.",
+        f"Every scenario runs {args.repeats} times, each time back to back with its pgbench counterpart",
+        "(the order of the two, and of the scenarios, alternating from round to round), so that the",
+        "machine's drift over the run falls on both sides alike: the ratios below are the medians of",
+        "the rounds' ratios, with the lowest and highest round in brackets. CPU is read from `/proc`",
+        "before and after each run: the service's own threads, and PostgreSQL's postmaster with every",
+        "child (backends, autovacuum, WAL and background writers, and the reaped ones).",
+        "Raw output of this run: `docs/benchmarks-raw/` (`summary.json` holds every round).",
         "",
         *PREREQUISITES_MD,
         "",
-        f"Run {started}, {args.duration} s per scenario, {args.concurrency} connections, "
-        f"{args.threads} load threads.",
+        f"Run {started}, {args.repeats} rounds of {args.duration} s per scenario, "
+        f"{args.concurrency} connections, {args.threads} load threads.",
         f"Machine: {machine()}.",
+        "",
+        "![Each scenario's ratio to pgbench, before and after](benchmarks-ratios.svg)",
         "",
         "| scenario | Marginalia req/s | p50 ms | p99 ms | errors | pgbench tx/s | vs pgbench | Isso req/s | vs Isso |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for scenario, result in results:
-        pg_result = pg.get(scenario.name)
-        isso_result = isso.get(scenario.isso) if scenario.isso else None
+    scenario_of = {scenario.name: scenario for scenario in args.chosen}
+    for name, rounds in measured.items():
+        rps = rounds.rps()
+        pg_rps = Spread.of([run.rps for run in rounds.pg])
+        spread = rounds.ratio()
+        isso_name = scenario_of[name].isso
+        peer = isso.get(isso_name) if isso_name else None
         lines.append(
-            f"| {scenario.title} | {result.rps:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} | "
-            f"{result.errors} | "
-            + (f"{pg_result.rps:,.0f} | {ratio(result.rps, pg_result.rps)} | " if pg_result else "– | – | ")
-            + (f"{isso_result.rps:,.0f} | {ratio(result.rps, isso_result.rps)} |" if isso_result else "– | – |")
-        )
-    by_name = {scenario.name: result for scenario, result in results}
-    measured = [(what, by_name[one], by_name[four]) for what, one, four in SITE_PAIRS
-                if one in by_name and four in by_name]
-    if measured:
-        lines += ["", "Four sites against one, in this run (each request of a four-site row goes to one "
-                  f"of four sites at random). The rows above, then {PAIR_ROUNDS} alternating rounds of "
-                  f"{PAIR_SECONDS} s of each, whose summed rates are the ratio the acceptance bar "
-                  "(within 5 %) is held to:", "",
-                  "| load | rows above: one / four req/s | ratio | rounds: one site req/s | rounds: four sites req/s | rounds: four / one |",
-                  "|---|---|---|---|---|---|"]
-        rounds_of = {rounds.what: rounds for rounds in paired}
-        for what, one, four in measured:
-            rounds = rounds_of.get(what)
-            listed = (lambda rates: " · ".join(f"{rate:,.0f}" for rate in rates))
+            f"| {rounds.title} | {rps.text(0, '')} | {rounds.median('p50_ms'):.2f} | "
+            f"{rounds.median('p99_ms'):.2f} | {sum(run.errors for run in rounds.ours)} | "
+            + (f"{pg_rps.text(0, '')} | {spread.text()} | " if spread else "– | – | ")
+            + (f"{peer.rps:,.0f} | {rps.median / peer.rps:.2f}× |" if peer else "– | – |"))
+    lines += ["", "CPU per 1,000 requests (seconds, medians of the rounds): what the service and "
+              "PostgreSQL spend on the scenario, and what PostgreSQL spends on pgbench's "
+              "transactions of the same statements.", "",
+              "| scenario | service | PostgreSQL | PostgreSQL under pgbench |", "|---|---|---|---|"]
+    for name, rounds in measured.items():
+        pg_cost = rounds.median("postgres_cpu_per_k", pg=True)
+        lines.append(f"| {rounds.title} | {rounds.median('service_cpu_per_k'):.3f} | "
+                     f"{rounds.median('postgres_cpu_per_k'):.3f} | "
+                     + (f"{pg_cost:.3f} |" if pg_cost is not None else "– |"))
+    if base:
+        lines += ["", f"Before and after: the baseline is the first run of the performance issue "
+                  f"({base_started}, `docs/benchmarks-baseline.json`, recorded with "
+                  "`--record-baseline`).", "",
+                  "| scenario | req/s before → after | vs pgbench before → after | service CPU s / 1,000 before → after | change |",
+                  "|---|---|---|---|---|"]
+        for name, rounds in measured.items():
+            if name not in base:
+                continue
+            old = base[name]
+            before_cpu, after_cpu = (old.median("service_cpu_per_k"),
+                                     rounds.median("service_cpu_per_k"))
+            old_ratio, new_ratio = old.ratio(), rounds.ratio()
             lines.append(
-                f"| {what} | {one.rps:,.0f} / {four.rps:,.0f} | {four.rps / one.rps:.3f} | "
-                + (f"{listed(rounds.one)} | {listed(rounds.four)} | **{rounds.ratio:.3f}** |"
-                   if rounds else "– | – | – |"))
-        lines += ["", "Every row runs under the sites' row-level security (the service works as a role the "
-                  "policies hold). A four-site row routes the `/sites/{site}` prefix as the unprefixed "
-                  "path, and its requests take pooled connections by site: an idle connection bound to "
-                  "the request's site first, else a new one while the pool may open one, else one of "
-                  "another site, rebound by a `SET marginalia.site` sent ahead of the request's own "
-                  "statement (no round trip waited for). The four-site POST row spreads over 250 "
-                  "articles per site, the same 1,000 articles' worth of rows as the single-site row."]
+                f"| {rounds.title} | {old.rps().median:,.0f} → {rounds.rps().median:,.0f} | "
+                + (f"{old_ratio.median:.2f}× → {new_ratio.median:.2f}× | " if old_ratio and new_ratio else "– | ")
+                + f"{before_cpu:.3f} → {after_cpu:.3f} | "
+                + (f"{(after_cpu / before_cpu - 1) * 100:+.0f} % |" if before_cpu else "– |"))
+    lines += site_pairs_section(measured, paired)
     lines += ["", f"Peak RSS of the service over the whole run: **{rss:.1f} MiB**.", ""]
-    previous_run, previous_rps = previous
-    compared = [(s, r, previous_rps[s.title]) for s, r in results if s.title in previous_rps]
-    if compared:
-        lines += [f"Against the previous recorded run ({previous_run}); runs on this machine vary by "
-                  "about ±10 %:", "", "| scenario | previous req/s | this run | change |", "|---|---|---|---|"]
-        lines += [f"| {s.title} | {before:,.0f} | {r.rps:,.0f} | {(r.rps / before - 1) * 100:+.1f} % |"
-                  for s, r, before in compared]
-        lines.append("")
     if soak:
         lines += [f"Soak: the mixed workload for {len(soak)} minutes at about 70 % of its peak rate "
                   "(each connection pausing between requests), one wrk run per minute:", "",
@@ -755,30 +811,59 @@ def report(args, results, pg, isso, rss: float, started: str,
         lines += [f"| {minute} | {m.rps:,.0f} | {m.p99_ms:.2f} | {m.errors} | {m.rss_mib:.1f} |"
                   for minute, m in enumerate(soak, start=1)]
         lines.append("")
-    lines += targets(results, pg, isso, rss, soak)
-    if pg:
-        lines += ["pgbench latencies for the same statements (ms):", "",
+    lines += targets(measured, isso, rss, soak, base)
+    with_pg = [rounds for rounds in measured.values() if rounds.pg]
+    if with_pg:
+        lines += ["pgbench latencies for the same statements (ms, medians of the rounds):", "",
                   "| scenario | p50 | p99 |", "|---|---|---|"]
-        lines += [f"| {s.title} | {pg[s.name].p50_ms:.2f} | {pg[s.name].p99_ms:.2f} |"
-                  for s, _ in results if s.name in pg]
+        lines += [f"| {r.title} | {r.median('p50_ms', pg=True):.2f} | {r.median('p99_ms', pg=True):.2f} |"
+                  for r in with_pg]
         lines.append("")
-    profiles = sorted((ROOT / "docs" / "flamegraphs").glob("*/*.svg"))
+    profiles = sorted(FLAMEGRAPHS.glob("*.svg"))
     if profiles:
         lines += ["## Profiles", "",
-                  "Flamegraphs of the service's CPU per scenario, recorded with "
-                  "`python3 bench/run.py --only <scenarios> --no-pgbench --no-isso --soak 0 "
-                  "--profile docs/flamegraphs/<label>` (perf at 499 Hz with DWARF unwinding, so a "
-                  "plain release build will do; `cargo install inferno` draws them). Sampling slows "
-                  "the service, so profiled runs are never the recorded numbers above.", ""]
-        for label in sorted({path.parent.name for path in profiles}):
-            links = ", ".join(f"[{path.stem}](flamegraphs/{label}/{path.name})"
-                              for path in profiles if path.parent.name == label)
-            lines.append(f"- {label}: {links}")
-        lines.append("")
+                  "Flamegraphs of the service's CPU per scenario, from the latest profiled run only "
+                  "(`python3 bench/run.py --only <scenarios> --no-pgbench --no-isso --soak 0 "
+                  "--profile`, which replaces them: perf at 499 Hz with DWARF unwinding, so a plain "
+                  "release build will do; `cargo install inferno` draws them). Sampling slows the "
+                  "service, so profiled runs are never the recorded numbers above.", "",
+                  "- " + ", ".join(f"[{path.stem}](flamegraphs/{path.name})" for path in profiles), ""]
     if isso:
         lines += ["Isso latencies (ms): " + ", ".join(
             f"{r.name} p50 {r.p50_ms:.2f} / p99 {r.p99_ms:.2f} ({r.errors} errors)" for r in isso.values()), ""]
     return "\n".join(lines)
+
+
+def site_pairs_section(measured: dict[str, Rounds], paired) -> list[str]:
+    present = [(what, measured[one], measured[four]) for what, one, four in SITE_PAIRS
+               if one in measured and four in measured]
+    if not present:
+        return []
+    rounds_text = (f"The rows above, then {len(paired[0].one)} alternating rounds of {PAIR_SECONDS} s "
+                   "of each, whose summed rates are the ratio the acceptance bar (within 5 %) is "
+                   "held to:" if paired else "The medians of the rows above (no alternating rounds "
+                   "in this run, `--site-pair-rounds 0`):")
+    lines = ["", "Four sites against one, in this run (each request of a four-site row goes to one "
+             f"of four sites at random). {rounds_text}", "",
+             "| load | rows above: one / four req/s | ratio | rounds: one site req/s | rounds: four sites req/s | rounds: four / one |",
+             "|---|---|---|---|---|---|"]
+    rounds_of = {rounds.what: rounds for rounds in paired}
+    for what, one, four in present:
+        rounds = rounds_of.get(what)
+        listed = (lambda rates: " · ".join(f"{rate:,.0f}" for rate in rates))
+        one_rps, four_rps = one.rps().median, four.rps().median
+        lines.append(
+            f"| {what} | {one_rps:,.0f} / {four_rps:,.0f} | {four_rps / one_rps:.3f} | "
+            + (f"{listed(rounds.one)} | {listed(rounds.four)} | **{rounds.ratio:.3f}** |"
+               if rounds else "– | – | – |"))
+    lines += ["", "Every row runs under the sites' row-level security (the service works as a role the "
+              "policies hold). A four-site row routes the `/sites/{site}` prefix as the unprefixed "
+              "path, and its requests take pooled connections by site: an idle connection bound to "
+              "the request's site first, else a new one while the pool may open one, else one of "
+              "another site, rebound by a `SET marginalia.site` sent ahead of the request's own "
+              "statement (no round trip waited for). The four-site POST row spreads over 250 "
+              "articles per site, the same 1,000 articles' worth of rows as the single-site row."]
+    return lines
 
 
 # What the run needs and how to get it on Debian or Ubuntu (docs/benchmarks.md lists the same).
@@ -848,6 +933,47 @@ def missing_prerequisites(args) -> list[str]:
     return [f"  - {what}\n      install: {how}" for found, what, how in needs if not found]
 
 
+def drive_rounds(base: str, conninfo: str, chosen: list[Scenario], args, work: Path,
+                 meter: CpuMeter, service_pid: int) -> dict[str, Rounds]:
+    """Every chosen scenario `args.repeats` times: wrk against the service, back to back with
+    pgbench on the same statements. Odd rounds reverse both the order of the scenarios and which
+    of the pair goes first, so that a slow stretch of the machine (autovacuum after the writes, a
+    checkpoint) falls on both sides."""
+    measured = {scenario.name: Rounds(scenario.name, scenario.title) for scenario in chosen}
+    for round_index in range(args.repeats):
+        forward = round_index % 2 == 0
+        for scenario in chosen if forward else list(reversed(chosen)):
+            rounds = measured[scenario.name]
+            sides = ["wrk", "pgbench"] if forward else ["pgbench", "wrk"]
+            for side in sides:
+                if side == "wrk":
+                    print(f"round {round_index + 1}: wrk {scenario.name}…", flush=True)
+                    with prepared(conninfo, scenario), profiled(args, scenario, service_pid, work):
+                        rounds.ours.append(metered(meter, lambda: drive_wrk(base, scenario, args, work)))
+                elif scenario.pgbench and not args.no_pgbench:
+                    print(f"round {round_index + 1}: pgbench {scenario.name}…", flush=True)
+                    with prepared(conninfo, scenario):
+                        rounds.pg.append(metered(meter, lambda: drive_pgbench(conninfo, scenario, args, work)))
+    return measured
+
+
+# The sections other scripts write into docs/benchmarks.md (bench/nodes.py, live.py, readers.py,
+# import.py …) start at the first level-two heading that is not this script's own.
+OWN_SECTIONS = ("## Profiles",)
+
+
+def write_report(text: str, svg: str) -> None:
+    path = ROOT / "docs" / "benchmarks.md"
+    kept = ""
+    if path.exists():
+        current = path.read_text()
+        starts = [m.start() for m in re.finditer(r"^(## .*|<!-- .* -->)$", current, re.M)
+                  if not m.group(0).startswith(OWN_SECTIONS)]
+        kept = current[starts[0]:] if starts else ""
+    path.write_text(text.rstrip("\n") + "\n" + ("\n" + kept if kept else ""))
+    CHART.write_text(svg)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=15, help="seconds per scenario")
@@ -860,12 +986,23 @@ def main() -> None:
     parser.add_argument("--no-live", action="store_true",
                         help="skip the idle live streams (bench/live.py: 10,000 streams on one "
                              "node, its memory and CPU at rest)")
+    parser.add_argument("--no-import", action="store_true",
+                        help="skip the import of 1,000,000 Disqus posts (bench/import.py, about "
+                             "five minutes)")
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench comparison")
     parser.add_argument("--only", help="comma-separated scenario names")
-    parser.add_argument("--profile", metavar="DIR",
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds per scenario, each interleaved with its pgbench counterpart "
+                             "(1 with --profile)")
+    parser.add_argument("--profile", action="store_true",
                         help="record each wrk scenario's service CPU with perf and draw a "
-                             "flamegraph per scenario into DIR (needs perf and inferno: "
-                             "`cargo install inferno`)")
+                             "flamegraph per scenario into docs/flamegraphs, replacing the ones "
+                             "there (needs perf and inferno: `cargo install inferno`)")
+    parser.add_argument("--site-pair-rounds", type=int, default=PAIR_ROUNDS,
+                        help="alternating rounds of the four-sites-against-one pairs (0: none)")
+    parser.add_argument("--record-baseline", action="store_true",
+                        help="also keep this run's rounds as docs/benchmarks-baseline.json, what "
+                             "later runs are compared with (before/after, the chart)")
     parser.add_argument("--soak", type=int, default=10,
                         help="minutes of the mixed workload at 70 %% of its peak after the scenarios "
                              "(0: none)")
@@ -879,7 +1016,11 @@ def main() -> None:
     if missing:
         sys.exit("bench/run.py cannot start; missing:\n" + "\n".join(missing)
                  + "\n(see docs/benchmarks.md, Prerequisites)")
-    full_run = not (args.no_isso or args.no_pgbench or args.only)
+    full_run = not (args.no_isso or args.no_pgbench or args.only or args.profile)
+    if args.profile:
+        args.repeats = 1
+        shutil.rmtree(FLAMEGRAPHS, ignore_errors=True)
+        FLAMEGRAPHS.mkdir(parents=True)
     write = args.write or full_run
 
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -924,23 +1065,16 @@ def main() -> None:
         if args.only:
             names = set(args.only.split(","))
             chosen = [s for s in chosen if s.name in names]
-        results = []
-        for scenario in chosen:
-            print(f"wrk {scenario.name}…", flush=True)
-            with prepared(conninfo, scenario), profiled(args, scenario, service.pid, work):
-                results.append((scenario, drive_wrk(base, scenario, args, work)))
+        args.chosen = chosen
+        meter = CpuMeter(service.pid, work / "data" / "postgres" / "postmaster.pid")
+        measured = drive_rounds(base, conninfo, chosen, args, work, meter, service.pid)
         paired = drive_site_pairs(base, chosen, args, work, conninfo)
         soak = []
-        mixed = next((result for scenario, result in results if scenario.name == "mixed"), None)
-        if args.soak and mixed:
-            soak = drive_soak(base, mixed, args, work, service.pid)
+        if args.soak and "mixed" in measured:
+            mixed = measured["mixed"]
+            peak = Run("mixed", mixed.rps().median, mixed.median("p50_ms"), mixed.median("p99_ms"))
+            soak = drive_soak(base, peak, args, work, service.pid)
         rss = peak_rss_mib(service.pid)
-        pg = {}
-        if not args.no_pgbench:
-            for scenario in (s for s in chosen if s.pgbench):
-                print(f"pgbench {scenario.name}…", flush=True)
-                with prepared(conninfo, scenario):
-                    pg[scenario.name] = drive_pgbench(conninfo, scenario, args, work)
         check_loopback_guard(metrics_url, work)
     finally:
         service.terminate()
@@ -953,20 +1087,24 @@ def main() -> None:
         isso_output = run(["bash", str(ROOT / "bench" / "isso.sh")], env=isso_env).stdout
         isso = parse_isso(isso_output)
 
-    text = report(args, results, pg, isso, rss, started,
-                  previous_rates(ROOT / "docs" / "benchmarks.md"), soak, paired)
+    recorded = summary(measured, started)
+    if args.record_baseline:
+        BASELINE.write_text(json.dumps(recorded, indent=1) + "\n")
+    baseline = load_baseline(BASELINE)
+    text = report(args, measured, isso, rss, started, soak, paired, baseline)
     print(text)
     if write:
-        (ROOT / "docs").mkdir(exist_ok=True)
-        (ROOT / "docs" / "benchmarks.md").write_text(text + "\n")
+        write_report(text, chart(measured, baseline[1] if baseline else None))
         shutil.rmtree(RAW_DIR, ignore_errors=True)
         RAW_DIR.mkdir(parents=True)
+        (RAW_DIR / "summary.json").write_text(json.dumps(recorded, indent=1) + "\n")
         for minute, result in enumerate(soak, start=1):
             (RAW_DIR / f"wrk-soak-{minute:02d}.txt").write_text(result.raw)
-        for scenario, result in results:
-            (RAW_DIR / f"wrk-{scenario.name}.txt").write_text(result.raw)
-            if scenario.name in pg:
-                (RAW_DIR / f"pgbench-{scenario.name}.txt").write_text(pg[scenario.name].raw)
+        for name, rounds in measured.items():
+            for number, result in enumerate(rounds.ours, start=1):
+                (RAW_DIR / f"wrk-{name}-{number}.txt").write_text(result.raw)
+            for number, result in enumerate(rounds.pg, start=1):
+                (RAW_DIR / f"pgbench-{name}-{number}.txt").write_text(result.raw)
         if isso:
             (RAW_DIR / "isso.txt").write_text(isso_output)
     shutil.rmtree(work, ignore_errors=True)
@@ -981,6 +1119,10 @@ def main() -> None:
         # After the table too: it puts its own section in docs/benchmarks.md.
         subprocess.run([sys.executable, str(ROOT / "bench" / "live.py"), "--no-build",
                         "--binary", str(binary)] + (["--write"] if write else []), check=True)
+    if not args.no_import:
+        # The same: bench/import.py replaces its "Importing" section.
+        subprocess.run([sys.executable, str(ROOT / "bench" / "import.py")]
+                       + (["--write"] if write else []), check=True)
 
 
 if __name__ == "__main__":

@@ -477,6 +477,7 @@ fn start(
         let scopes = web::Data::new(ScopePolicy::from_document(&document));
         app.app_data(state.clone())
             .app_data(sites.clone())
+            .app_data(http_layer::cache::CompressedAnswers(compression))
             .app_data(routes)
             .app_data(scopes)
             .wrap(from_fn(openapi::docs_headers))

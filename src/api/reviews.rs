@@ -257,6 +257,7 @@ async fn load_page(
             .await
             .map_err(PageError::Store)?;
     }
+    let items = rows.len();
     let page = ReviewPage {
         items: rows
             .into_iter()
@@ -264,7 +265,7 @@ async fn load_page(
             .collect(),
         next_cursor: next.map(|cursor| cursor.encode()),
     };
-    TaggedBody::json(&page).map_err(|error| PageError::Encode(Arc::new(error)))
+    TaggedBody::json_sized(&page, items).map_err(|error| PageError::Encode(Arc::new(error)))
 }
 
 /// The one place the hidden-article rule lives: a deleted article is a 404 for every read; so is

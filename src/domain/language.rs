@@ -77,7 +77,7 @@ const WORDS: &[(Lang, &str)] = &[
         Lang::Eng,
         "the and of to is was it this that for with on are not but very you i my be have \
          has had at too would could should what more about from they there so just really \
-         thanks thank well good great",
+         thanks thank well good great a an in as by we our if or which its were been will",
     ),
     (
         Lang::Ukr,
@@ -266,27 +266,8 @@ impl LanguageDetector {
             .copied()
             .filter(|lang| self.is_allowed(*lang))
             .collect();
-        // A script of one language (Greek, Hebrew, Georgian…), kana, or Han (Chinese, or
-        // Japanese by its kana) is whatlang's to decide.
-        if candidates.len() <= 1
-            || matches!(
-                script,
-                Script::Hiragana | Script::Katakana | Script::Mandarin
-            )
-        {
-            let Some(info) = self.detector.detect(sample) else {
-                return Guess::Unknown;
-            };
-            // With one allowed language in this script, the bounded detector can only name it:
-            // a French review on a uk/en site would be "English". It counts unless a look among
-            // all languages names another one reliably; then no tag beats a wrong one.
-            if candidates.len() == 1
-                && whatlang::detect(sample)
-                    .is_some_and(|open| open.is_reliable() && open.lang() != info.lang())
-            {
-                return Guess::Unknown;
-            }
-            return self.tag(info.lang()).map_or(Guess::Unknown, Guess::Sure);
+        if let Some(decided) = self.decided_by_script(script, &candidates, sample) {
+            return decided;
         }
         let mut scores: Vec<(Lang, f64)> = candidates.iter().map(|lang| (*lang, 0.0)).collect();
         let add = |scores: &mut Vec<(Lang, f64)>, lang: Lang, points: f64| {
@@ -337,6 +318,45 @@ impl LanguageDetector {
                 .filter_map(|(lang, _)| self.tag(*lang))
                 .collect(),
         )
+    }
+
+    /// What the script alone decides, with whatlang's help where it must: kana and Han, a script
+    /// with one candidate, a script with none. `None`: the candidates' evidence must be weighed.
+    fn decided_by_script(
+        &self,
+        script: Script,
+        candidates: &[Lang],
+        sample: &str,
+    ) -> Option<Guess> {
+        // Kana and Han (Chinese, or Japanese by its kana) are whatlang's to decide.
+        let kana_or_han = matches!(
+            script,
+            Script::Hiragana | Script::Katakana | Script::Mandarin
+        );
+        if let [only] = candidates {
+            if !kana_or_han {
+                // The only candidate in this script (a script of one language, such as Greek, or
+                // the site's only language in it) is the answer, unless a look among all
+                // languages names another one reliably: a French review on a uk/en site is not
+                // English, and no tag beats a wrong one. One trigram pass decides both.
+                if whatlang::detect(sample)
+                    .is_some_and(|open| open.is_reliable() && open.lang() != *only)
+                {
+                    return Some(Guess::Unknown);
+                }
+                return Some(self.tag(*only).map_or(Guess::Unknown, Guess::Sure));
+            }
+        }
+        // No allowed language writes this script (the bounded detector finds none), or kana/Han.
+        if candidates.len() <= 1 || kana_or_han {
+            return Some(
+                self.detector
+                    .detect(sample)
+                    .and_then(|info| self.tag(info.lang()))
+                    .map_or(Guess::Unknown, Guess::Sure),
+            );
+        }
+        None
     }
 
     fn tag(&self, lang: Lang) -> Option<LanguageTag> {
@@ -579,5 +599,8 @@ mod tests {
         // "не" is in neither list; "и" is Russian only.
         assert_eq!(site(&["uk", "ru"]).words.get("и"), Some(&Lang::Rus));
         assert_eq!(site(&["uk", "ru"]).words.get("не"), None);
+        // English uses "a" as much as Portuguese does: it tells them apart no more than "не".
+        assert_eq!(LanguageDetector::default().words.get("a"), None);
+        assert_eq!(site(&["pt", "uk"]).words.get("a"), Some(&Lang::Por));
     }
 }

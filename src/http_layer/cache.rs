@@ -4,7 +4,9 @@
 //! absorb a widget's polling. Everything else is `no-store` (set in `shape_answers`), so nothing
 //! private or for moderators is ever kept by a shared cache.
 
-use actix_web::http::header::{self, EntityTag, Header, HeaderValue, IfNoneMatch};
+use actix_web::http::header::{
+    self, AcceptEncoding, Encoding, EntityTag, Header, HeaderValue, IfNoneMatch,
+};
 use actix_web::{mime, HttpRequest, HttpResponse};
 use serde::Serialize;
 
@@ -33,6 +35,27 @@ fn is_fresh(req: &HttpRequest, tag: &EntityTag) -> bool {
         })
 }
 
+/// App data: whether this installation compresses its answers (`MARGINALIA_COMPRESSION`). When it
+/// does, a public answer goes out gzip-encoded from the encoding kept with it (`TaggedBody`), so
+/// a cached first page is compressed once, not once per reader; the compression middleware
+/// leaves an answer that already names its encoding alone.
+#[derive(Debug, Clone, Copy)]
+pub struct CompressedAnswers(pub bool);
+
+/// Bodies shorter than this go out plain: gzip's header and trailer would eat most of the gain.
+const GZIP_MIN_BYTES: usize = 1024;
+
+/// Whether `req` takes gzip from an installation that compresses.
+fn takes_gzip(req: &HttpRequest) -> bool {
+    req.app_data::<CompressedAnswers>()
+        .is_some_and(|compressed| compressed.0)
+        && req.headers().contains_key(header::ACCEPT_ENCODING)
+        && <AcceptEncoding as Header>::parse(req).is_ok_and(|accepted| {
+            accepted.negotiate([Encoding::gzip(), Encoding::identity()].iter())
+                == Some(Encoding::gzip())
+        })
+}
+
 /// A public JSON answer: 304 when the client holds it already, 200 otherwise; both with the
 /// ETag, the policy's `Cache-Control`, and `Vary` naming the request headers that change it
 /// (`vary`, beyond `Accept-Encoding`).
@@ -48,6 +71,9 @@ pub fn public(
     } else {
         HttpResponse::Ok()
     };
+    let gzipped = (!fresh && answer.body.len() >= GZIP_MIN_BYTES && takes_gzip(req))
+        .then(|| answer.gzipped())
+        .flatten();
     response
         .insert_header(header::ETag(answer.tag))
         .insert_header((header::CACHE_CONTROL, cache_control(policy)))
@@ -56,11 +82,14 @@ pub fn public(
             HeaderValue::from_static(vary.unwrap_or("Accept-Encoding")),
         ));
     if fresh {
-        response.finish()
-    } else {
-        response
-            .content_type(mime::APPLICATION_JSON)
-            .body(answer.body)
+        return response.finish();
+    }
+    response.content_type(mime::APPLICATION_JSON);
+    match gzipped {
+        Some(encoded) => response
+            .insert_header((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")))
+            .body(encoded),
+        None => response.body(answer.body),
     }
 }
 
@@ -118,6 +147,62 @@ mod tests {
         );
         let other = TaggedBody::new(Bytes::from_static(b"{\"review_count\":4}"));
         assert_ne!(other.tag, answer.tag, "a new review changes the tag");
+    }
+
+    #[actix_web::test]
+    async fn a_long_answer_goes_out_gzipped_from_its_kept_encoding_where_compression_is_on() {
+        use std::io::Read;
+        let long = TaggedBody::new(Bytes::from(
+            "{\"body\":\"".to_owned() + &"отзыв ".repeat(400) + "\"}",
+        ));
+        let asking = |compressed: bool, accept: &str| {
+            TestRequest::default()
+                .app_data(CompressedAnswers(compressed))
+                .insert_header((header::ACCEPT_ENCODING, accept))
+                .to_http_request()
+        };
+        let response = public(
+            &asking(true, "br;q=1.0, gzip;q=0.8"),
+            POLICY,
+            long.clone(),
+            None,
+        );
+        assert_eq!(
+            response.headers().get(header::CONTENT_ENCODING).unwrap(),
+            "gzip"
+        );
+        let encoded = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap();
+        assert!(
+            encoded.len() < long.body.len() / 4,
+            "{} bytes",
+            encoded.len()
+        );
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(&encoded[..])
+            .read_to_end(&mut decoded)
+            .unwrap();
+        assert_eq!(decoded, long.body);
+        // Encoded once: a clone (what the read cache hands out) shares the encoding.
+        assert_eq!(long.clone().gzipped(), Some(encoded));
+        for (request, why) in [
+            (asking(false, "gzip"), "compression off"),
+            (asking(true, "identity"), "gzip not taken"),
+            (asking(true, "gzip;q=0"), "gzip refused"),
+        ] {
+            let response = public(&request, POLICY, long.clone(), None);
+            assert!(
+                !response.headers().contains_key(header::CONTENT_ENCODING),
+                "{why}"
+            );
+        }
+        let short = TaggedBody::new(Bytes::from_static(b"{\"review_count\":3}"));
+        let response = public(&asking(true, "gzip"), POLICY, short, None);
+        assert!(
+            !response.headers().contains_key(header::CONTENT_ENCODING),
+            "short body"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod mail;
 pub mod moderation;
 pub mod notifications;
 pub mod outbox;
+mod pages;
 pub mod queue;
 pub mod rate_limits;
 pub mod reactions;

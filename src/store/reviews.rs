@@ -12,8 +12,7 @@ use diesel::sql_types::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::sql::RowBound;
-use super::{counters, site_of, stats, with_connection, StoreError};
+use super::{counters, pages, site_of, stats, with_connection, StoreError};
 use crate::db::schema::{articles, reviews};
 use crate::db::Pool;
 use crate::domain::article::{ArticleId, Lifecycle};
@@ -535,57 +534,12 @@ pub async fn page(
     article: &ArticleId,
     query: &PageQuery,
 ) -> Result<(Vec<PublicReviewRow>, Option<Cursor>), StoreError> {
-    use reviews::dsl;
     let site = site_of(pool)?;
-    let mut select = reviews::table
-        .filter(dsl::site_id.eq(site))
-        .filter(dsl::article_id.eq(article.as_str()))
-        .filter(dsl::status.eq(ReviewStatus::Published.as_str()))
-        // A deleted article's reviews are hidden: one primary-key probe per page.
-        .filter(diesel::dsl::not(diesel::dsl::exists(
-            articles::table
-                .filter(articles::site_id.eq(site))
-                .filter(articles::article_id.eq(article.as_str()))
-                .filter(articles::lifecycle.eq(Lifecycle::Deleted.as_str())),
-        )))
-        .select(PublicReviewRow::as_select())
-        .into_boxed();
-    if let Some(rating) = query.rating {
-        select = select.filter(dsl::rating.eq(rating.get()));
-    }
-    if let Some(language) = &query.language {
-        select = select.filter(dsl::language.eq(language.as_str().to_owned()));
-    }
-    if let Some(after) = query.after {
-        let descending = query.sort.descending();
-        select = if query.sort.by_rating() {
-            select.filter(RowBound::<SmallInt, _, SqlUuid, _>::after(
-                "(rating, id)",
-                descending,
-                after.rating,
-                after.id,
-            ))
-        } else {
-            select.filter(RowBound::<Timestamptz, _, SqlUuid, _>::after(
-                "(created_at, id)",
-                descending,
-                after.created_at,
-                after.id,
-            ))
-        };
-    }
-    // The time sorts use created_at rather than the (equally ordered) UUIDv7 id: ordered by id,
-    // the planner may walk the primary key backwards past every other article's newer reviews.
-    select = match (query.sort.by_rating(), query.sort.descending()) {
-        (false, true) => select.order((dsl::created_at.desc(), dsl::id.desc())),
-        (false, false) => select.order((dsl::created_at.asc(), dsl::id.asc())),
-        (true, true) => select.order((dsl::rating.desc(), dsl::id.desc())),
-        (true, false) => select.order((dsl::rating.asc(), dsl::id.asc())),
-    };
     let limit = query.limit.get();
-    let select = select.limit(limit + 1);
-    let mut rows: Vec<PublicReviewRow> =
-        with_connection(pool, async |conn| Ok(select.load(conn).await?)).await?;
+    let mut rows = with_connection(pool, async |conn| {
+        Ok(pages::load(conn, site, article, query).await?)
+    })
+    .await?;
     let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next = rows.last().filter(|_| has_more).map(|last| Cursor {

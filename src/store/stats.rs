@@ -10,6 +10,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use chrono::NaiveDate;
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Date, Nullable, Text};
 use diesel_async::AsyncPgConnection;
 
@@ -135,25 +137,70 @@ pub async fn for_articles(
         .collect())
 }
 
-/// One group of the per-day counters: a day's (language `None`) or a language's (day `None`).
-#[derive(Debug, Clone, QueryableByName)]
+/// One group of the per-day counters: a day's (language `None`) or a language's (day `None`),
+/// in the order `DailyStatement` selects them.
+#[derive(Debug, Clone, Queryable)]
 struct DailyGroup {
-    #[diesel(sql_type = Nullable<Date>)]
     day: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Text>)]
     language: Option<String>,
-    #[diesel(sql_type = BigInt)]
     count_1: i64,
-    #[diesel(sql_type = BigInt)]
     count_2: i64,
-    #[diesel(sql_type = BigInt)]
     count_3: i64,
-    #[diesel(sql_type = BigInt)]
     count_4: i64,
-    #[diesel(sql_type = BigInt)]
     count_5: i64,
-    #[diesel(sql_type = BigInt)]
     unrated: i64,
+}
+
+/// The per-day statement of `daily`: GROUPING SETS, which the query builder cannot spell, as a
+/// statement diesel prepares once per connection (`sql_query` would parse and plan it again on
+/// every read, in a round trip of its own).
+#[derive(Clone)]
+struct DailyStatement<'a> {
+    site: &'a str,
+    article_id: &'a str,
+    range: &'a DayRange,
+}
+
+/// The key of `DailyStatement` in the prepared-statement cache: its SQL never varies.
+struct DailyStatementId;
+
+impl QueryId for DailyStatement<'_> {
+    type QueryId = DailyStatementId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for DailyStatement<'_> {
+    type SqlType = (
+        Nullable<Date>,
+        Nullable<Text>,
+        BigInt,
+        BigInt,
+        BigInt,
+        BigInt,
+        BigInt,
+        BigInt,
+    );
+}
+
+impl QueryFragment<Pg> for DailyStatement<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT CASE WHEN GROUPING(day) = 0 THEN day END, \
+             CASE WHEN GROUPING(language) = 0 THEN language END, \
+             sum(count_1)::bigint, sum(count_2)::bigint, sum(count_3)::bigint, \
+             sum(count_4)::bigint, sum(count_5)::bigint, sum(unrated)::bigint \
+             FROM article_daily_stats WHERE site_id = ",
+        );
+        out.push_bind_param::<Text, str>(self.site)?;
+        out.push_sql(" AND article_id = ");
+        out.push_bind_param::<Text, str>(self.article_id)?;
+        out.push_sql(" AND day BETWEEN ");
+        out.push_bind_param::<Date, NaiveDate>(&self.range.from)?;
+        out.push_sql(" AND ");
+        out.push_bind_param::<Date, NaiveDate>(&self.range.to)?;
+        out.push_sql(" GROUP BY GROUPING SETS ((day), (language))");
+        Ok(())
+    }
 }
 
 impl DailyGroup {
@@ -187,22 +234,13 @@ pub async fn daily(
     article_id: &str,
     range: &DayRange,
 ) -> Result<DailyCounters, StoreError> {
-    let query = diesel::sql_query(
-        "SELECT CASE WHEN GROUPING(day) = 0 THEN day END AS day, \
-         CASE WHEN GROUPING(language) = 0 THEN language END AS language, \
-         sum(count_1)::bigint AS count_1, sum(count_2)::bigint AS count_2, \
-         sum(count_3)::bigint AS count_3, sum(count_4)::bigint AS count_4, \
-         sum(count_5)::bigint AS count_5, sum(unrated)::bigint AS unrated \
-         FROM article_daily_stats \
-         WHERE site_id = $4 AND article_id = $1 AND day BETWEEN $2 AND $3 \
-         GROUP BY GROUPING SETS ((day), (language))",
-    )
-    .bind::<Text, _>(article_id)
-    .bind::<Date, _>(range.from)
-    .bind::<Date, _>(range.to)
-    .bind::<Text, _>(site_of(pool)?);
+    let statement = DailyStatement {
+        site: site_of(pool)?,
+        article_id,
+        range,
+    };
     let groups: Vec<DailyGroup> =
-        with_connection(pool, async |conn| Ok(query.load(conn).await?)).await?;
+        with_connection(pool, async |conn| Ok(statement.clone().load(conn).await?)).await?;
     let mut by_day = HashMap::new();
     let mut languages = Vec::new();
     for group in groups {

@@ -10,3 +10,4 @@ pub mod reader;
 pub mod review;
 pub mod stats;
 pub mod tagged;
+pub mod timestamps;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::timestamps;
 use crate::domain::review::{Rating, ReviewStatus};
 use crate::store::reviews::PublicReviewRow;
 
@@ -51,9 +52,11 @@ pub struct Review {
     /// `published` in every public read. To its author (a new review, or a read with its edit
     /// token), `pending` while it awaits moderation.
     pub status: ReviewStatus,
+    #[serde(serialize_with = "timestamps::serialize")]
     pub created_at: DateTime<Utc>,
     /// When the author last edited it; null if never.
     #[schema(required = true)]
+    #[serde(serialize_with = "timestamps::serialize_option")]
     pub edited_at: Option<DateTime<Utc>>,
     /// Readers who found it helpful.
     pub helpful_count: i32,
@@ -85,7 +88,9 @@ pub struct Reply {
     pub body: String,
     /// The newsroom (MARGINALIA_NEWSROOM_NAME), never the person or key that wrote it.
     pub author: String,
+    #[serde(serialize_with = "timestamps::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamps::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -3,8 +3,13 @@
 //! cached first page is neither serialized nor hashed again; `http_layer::cache` turns them into
 //! answers (`ETag`, `Cache-Control`, 304s).
 
+use std::io::Write;
+use std::sync::{Arc, OnceLock};
+
 use actix_web::http::header::EntityTag;
 use actix_web::web::Bytes;
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use serde::Serialize;
 
 /// How long browsers and shared caches may reuse a public read.
@@ -16,33 +21,67 @@ pub struct CachePolicy {
     pub stale_while_revalidate_secs: u32,
 }
 
-/// A serialized public answer and its entity tag, computed once (a cached first page keeps both).
+/// A serialized public answer and its entity tag, computed once (a cached first page keeps both),
+/// and its gzip encoding, made the first time a client asks for it and then kept with it.
 #[derive(Debug, Clone)]
 pub struct TaggedBody {
     pub body: Bytes,
     pub tag: EntityTag,
+    gzip: Arc<OnceLock<Option<Bytes>>>,
 }
+
+/// Room for a typical page of reviews, so that serializing one grows its buffer rarely.
+const SERIALIZED_BYTES_HINT: usize = 512;
 
 impl TaggedBody {
     /// Weak, because the same JSON goes out gzipped, brotli-compressed or plain: one meaning,
     /// several byte sequences, which a strong tag would promise are identical.
     pub fn new(body: Bytes) -> Self {
         let tag = EntityTag::new_weak(content_tag(&body));
-        Self { body, tag }
+        Self {
+            body,
+            tag,
+            gzip: Arc::default(),
+        }
     }
 
     pub fn json<T: Serialize>(value: &T) -> Result<Self, serde_json::Error> {
-        serde_json::to_vec(value).map(|bytes| Self::new(Bytes::from(bytes)))
+        Self::json_sized(value, 1)
+    }
+
+    /// `json` for a value of about `items` list entries: the buffer starts at a size that holds
+    /// it.
+    pub fn json_sized<T: Serialize>(value: &T, items: usize) -> Result<Self, serde_json::Error> {
+        let mut buffer = Vec::with_capacity(SERIALIZED_BYTES_HINT.saturating_mul(items.max(1)));
+        serde_json::to_writer(&mut buffer, value)?;
+        Ok(Self::new(Bytes::from(buffer)))
+    }
+
+    /// The body gzip-encoded (fast level, as the compression middleware would), encoded once per
+    /// body: every clone of a cached answer shares it. `None` if encoding failed (it writes to
+    /// memory, so it does not): the plain body is then the answer.
+    pub fn gzipped(&self) -> Option<Bytes> {
+        self.gzip
+            .get_or_init(|| {
+                let mut encoder = GzEncoder::new(
+                    Vec::with_capacity(self.body.len() / 3 + 64),
+                    Compression::fast(),
+                );
+                encoder
+                    .write_all(&self.body)
+                    .and_then(|()| encoder.finish())
+                    .ok()
+                    .map(Bytes::from)
+            })
+            .clone()
     }
 }
 
-/// A short hash of a body's bytes (FNV-1a, 64 bits): changes whenever the body does. Cheap
-/// enough for the JSON answers tagged per request.
+/// A short hash of a body's bytes (rapidhash v3, 64 bits, a fixed published algorithm, so every
+/// node of an installation tags the same body alike): changes whenever the body does, and
+/// costs a small fraction of serializing the body.
 pub fn content_tag(body: &[u8]) -> String {
-    let hash = body.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("{hash:016x}")
+    format!("{:016x}", rapidhash::v3::rapidhash_v3(body))
 }
 
 #[cfg(test)]
