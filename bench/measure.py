@@ -147,7 +147,9 @@ class Rounds:
                       [Run(**r) for r in data["pg"]])
 
 
-# The chart's geometry (pixels).
+# The chart's geometry (pixels), and the ratio its axis ends at: a longer bar is cut there and
+# labelled with its value, so that one 7× row does not squeeze the rows near the targets.
+AXIS_END = 3.0
 LABEL_WIDTH = 330
 PLOT_WIDTH = 520
 ROW_HEIGHT = 34
@@ -157,9 +159,10 @@ COLOURS = {"before": "#9a9a9a", "after": "#1f6fb2"}
 
 def ratio_chart(rows: list[tuple[str, float, Spread | None, Spread | None]], title: str) -> str:
     """Horizontal bars, one pair per row (label, target, before, after): the median ratio as a
-    bar, its min–max as a whisker, the target as a red tick. Ratios share one scale from 0."""
-    highest = max([1.0] + [s.high for _, _, b, a in rows for s in (b, a) if s]
-                  + [target for _, target, _, _ in rows])
+    bar, its min–max as a whisker, the target (if any) as a red tick. Ratios share one scale from
+    0 to at most `AXIS_END`."""
+    highest = min(AXIS_END, max([1.0] + [s.high for _, _, b, a in rows for s in (b, a) if s]
+                                + [target for _, target, _, _ in rows]))
     scale = PLOT_WIDTH / (highest * 1.08)
     height = TOP + ROW_HEIGHT * len(rows) + 40
     width = LABEL_WIDTH + PLOT_WIDTH + 30
@@ -192,15 +195,22 @@ def ratio_chart(rows: list[tuple[str, float, Spread | None, Spread | None]], tit
             if not spread:
                 continue
             bar_y = y + 5 + offset * 12
-            out.append(f'<rect x="{LABEL_WIDTH}" y="{bar_y}" width="{spread.median * scale:.1f}" '
+            end = highest * 1.04
+            out.append(f'<rect x="{LABEL_WIDTH}" y="{bar_y}" '
+                       f'width="{min(spread.median, end) * scale:.1f}" '
                        f'height="10" fill="{COLOURS[name]}"><title>{name}: '
                        f'{html.escape(spread.text())}</title></rect>')
-            low, high = LABEL_WIDTH + spread.low * scale, LABEL_WIDTH + spread.high * scale
+            if spread.high > end:
+                out.append(f'<text x="{LABEL_WIDTH + end * scale + 4:.1f}" y="{bar_y + 9}">'
+                           f'{spread.median:.1f}×</text>')
+            low = LABEL_WIDTH + min(spread.low, end) * scale
+            high = LABEL_WIDTH + min(spread.high, end) * scale
             out.append(f'<line x1="{low:.1f}" y1="{bar_y + 5}" x2="{high:.1f}" y2="{bar_y + 5}" '
                        f'stroke="#222" stroke-width="1.5"/>')
-        target_x = LABEL_WIDTH + target * scale
-        out.append(f'<line x1="{target_x:.1f}" y1="{y + 2}" x2="{target_x:.1f}" y2="{y + 29}" '
-                   f'stroke="#c0392b" stroke-width="2"/>')
+        if target:
+            target_x = LABEL_WIDTH + target * scale
+            out.append(f'<line x1="{target_x:.1f}" y1="{y + 2}" x2="{target_x:.1f}" '
+                       f'y2="{y + 29}" stroke="#c0392b" stroke-width="2"/>')
     out.append(f'<text x="10" y="{height - 6}" fill="#555">Bars: median of the rounds; '
                'whiskers: lowest to highest round.</text>')
     out.append("</svg>")
