@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import sse  # noqa: E402
+from measure import CpuMeter  # noqa: E402
 from cluster import request  # noqa: E402
 from run import (check_loopback_guard, current_rss_mib, free_port, machine, psql,  # noqa: E402
                  wait_ready)
@@ -48,7 +49,6 @@ HEARTBEAT_SECS = 20
 SETTLE_SECS = 5
 # Seconds of CPU measured with no stream open.
 IDLE_SECS = 5
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -74,55 +74,26 @@ class Measured:
         return (self.rss_rest_mib - self.rss_before_mib) * 2**20 / self.streams
 
 
-# -- /proc -----------------------------------------------------------------------------------------
-
-
-def stat_fields(pid: int) -> list[str]:
-    """/proc/<pid>/stat after the command name: [0] is the state, [1] the parent, [11] utime and
-    [12] stime (clock ticks, every thread of the process)."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    return text[text.rindex(")") + 2:].split()
-
-
-def cpu_ticks(pid: int) -> int:
-    fields = stat_fields(pid)
-    return int(fields[11]) + int(fields[12])
-
-
-def postgres_ticks(data: Path) -> dict[int, int]:
-    """CPU ticks of the private cluster's postmaster and of each of its processes."""
-    postmaster = int((data / "postgres" / "postmaster.pid").read_text().split()[0])
-    ticks = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = stat_fields(int(entry.name))
-        except (OSError, ValueError):
-            continue  # gone meanwhile
-        if int(entry.name) == postmaster or int(fields[1]) == postmaster:
-            ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
-    return ticks
+# -- CPU -------------------------------------------------------------------------------------------
 
 
 class CpuWindow:
-    """CPU used by the service and by PostgreSQL between start() and percent()."""
+    """CPU used by the service and by PostgreSQL between start() and percent() (bench/measure.py
+    reads it from /proc)."""
 
     def __init__(self, pid: int, data: Path) -> None:
-        self.pid, self.data = pid, data
+        self.meter = CpuMeter(pid, data / "postgres" / "postmaster.pid")
 
     def start(self) -> None:
         self.started = time.monotonic()
-        self.service = cpu_ticks(self.pid)
-        self.postgres = postgres_ticks(self.data)
+        self.service, self.postgres = self.meter.seconds()
 
     def percent(self) -> tuple[float, float, float]:
         """(service %, PostgreSQL %, seconds); 100 % is one core."""
         elapsed = time.monotonic() - self.started
-        service = (cpu_ticks(self.pid) - self.service) / CLOCK_TICKS
-        after = postgres_ticks(self.data)
-        postgres = sum(t - self.postgres.get(pid, 0) for pid, t in after.items()) / CLOCK_TICKS
-        return service / elapsed * 100, postgres / elapsed * 100, elapsed
+        service, postgres = self.meter.seconds()
+        return ((service - self.service) / elapsed * 100,
+                (postgres - self.postgres) / elapsed * 100, elapsed)
 
 
 # -- The service -----------------------------------------------------------------------------------

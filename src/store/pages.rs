@@ -127,16 +127,12 @@ impl<'a, const SHAPE: u8> QueryFragment<Pg> for PageStatement<'a, SHAPE> {
             out.push_sql(" AND reviews.language = ");
             out.push_bind_param::<Text, str>(language.as_str())?;
         }
-        match &self.after {
-            Some(After::Rating(bound)) => {
-                out.push_sql(" AND ");
-                bound.walk_ast(out.reborrow())?;
+        if let Some(after) = &self.after {
+            out.push_sql(" AND ");
+            match after {
+                After::Rating(bound) => bound.walk_ast(out.reborrow())?,
+                After::Time(bound) => bound.walk_ast(out.reborrow())?,
             }
-            Some(After::Time(bound)) => {
-                out.push_sql(" AND ");
-                bound.walk_ast(out.reborrow())?;
-            }
-            None => {}
         }
         let descending = query.sort.descending();
         // The time sorts use created_at rather than the (equally ordered) UUIDv7 id: ordered by
