@@ -51,6 +51,9 @@ use crate::webhooks::OutboxSignal;
 const WORKER_CONNECTIONS: usize = 4;
 /// Database connections of the mail worker: it claims, reads and records one message at a time.
 const MAIL_CONNECTIONS: usize = 2;
+/// Database connections of the upkeep tasks (announcing changes, counting nodes, pruning live
+/// events, forgetting rate-limit buckets, watching replicas): short statements, now and then.
+const UPKEEP_CONNECTIONS: usize = 2;
 
 /// A built, not yet running, Marginalia.
 pub struct Application {
@@ -89,7 +92,10 @@ impl Application {
     /// `database_url` (already migrated). Connections are opened lazily, so this succeeds while
     /// the database is away.
     pub fn build(settings: &Settings, database_url: &str) -> Result<Self, BuildError> {
-        let pool = db::build_pool(database_url, request_pool_options(&settings.database))?;
+        let pool = db::build_pool(database_url, request_pool_options(settings))?;
+        // Kept off the requests' pool: a connection it opened would be driven by the runtime's
+        // threads for the workers' requests ever after (see `db::pool`).
+        let upkeep = background_pool(settings, database_url, UPKEEP_CONNECTIONS)?;
         let listener = bind(settings.server.bind)?;
         let address = listener.local_addr()?;
         let metrics = match settings.server.metrics_bind {
@@ -108,25 +114,28 @@ impl Application {
         };
         let mail = build_mail_worker(settings, database_url)?;
         let (announcer, announcing) = Announcer::new();
-        tokio::spawn(announcing.run(pool.installation()));
+        tokio::spawn(announcing.run(upkeep.installation()));
         let mut state = app_state(settings, pool.clone(), outbox, announcer)?;
-        state.replicas = replicas(&settings.database)?;
+        state.replicas = replicas(settings)?;
         if !state.replicas.is_empty() {
             tokio::spawn(
                 state
                     .replicas
                     .clone()
-                    .watch(pool.clone(), settings.database.read_max_lag),
+                    .watch(upkeep.clone(), settings.database.read_max_lag),
             );
         }
         let draining = state.draining.clone();
         let live = state.live.clone();
-        tokio::spawn(live.clone().run(pool.installation()));
+        tokio::spawn(live.clone().run(upkeep.installation()));
         let server = start(
             listener,
             state,
             server_options(&settings.server),
-            database_url,
+            Upkeep {
+                database_url,
+                pool: upkeep,
+            },
         )?;
         Ok(Self {
             server,
@@ -236,11 +245,12 @@ async fn stop_on_signal(
     }
 }
 
-/// A pool per `DATABASE_READ_URL`, sized like the primary's.
-fn replicas(database: &config::Database) -> Result<Replicas, BuildError> {
-    let pools = database
+/// A pool per `DATABASE_READ_URL`, sized and split like the primary's.
+fn replicas(settings: &Settings) -> Result<Replicas, BuildError> {
+    let pools = settings
+        .database
         .replica_urls()
-        .map(|url| db::build_pool(url, request_pool_options(database)))
+        .map(|url| db::build_pool(url, request_pool_options(settings)))
         .collect::<Result<Vec<_>, _>>()?;
     if !pools.is_empty() {
         tracing::info!(
@@ -255,9 +265,12 @@ fn bind(address: SocketAddr) -> Result<TcpListener, BuildError> {
     TcpListener::bind(address).map_err(|source| BuildError::Listen { address, source })
 }
 
-fn request_pool_options(database: &config::Database) -> PoolOptions {
+/// The requests' pool: one shard per HTTP worker (see `db::pool`).
+fn request_pool_options(settings: &Settings) -> PoolOptions {
+    let database = &settings.database;
     PoolOptions {
         max_size: database.pool_size as usize,
+        shards: http_workers(&settings.server),
         acquire_timeout: database.acquire_timeout,
         statement_timeout: database.statement_timeout,
     }
@@ -316,6 +329,7 @@ fn background_pool(
         database_url,
         PoolOptions {
             max_size,
+            shards: 1,
             acquire_timeout: database.statement_timeout.max(database.acquire_timeout),
             statement_timeout: database.statement_timeout,
         },
@@ -420,10 +434,19 @@ fn moderation_settings(moderation: &config::Moderation) -> Result<ModerationSett
     })
 }
 
+/// HTTP worker threads: as configured, or one per core.
+fn http_workers(server: &config::Server) -> usize {
+    if server.workers > 0 {
+        server.workers
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    }
+}
+
 fn server_options(server: &config::Server) -> ServerOptions {
     ServerOptions {
         cors_origins: server.cors_origins.clone(),
-        workers: server.workers,
+        workers: http_workers(server),
         max_connections: usize::try_from(server.max_connections).unwrap_or(usize::MAX),
         metrics_with_key: server.metrics_bind.is_none(),
         shutdown_timeout: server.shutdown_timeout,
@@ -436,7 +459,7 @@ fn server_options(server: &config::Server) -> ServerOptions {
 struct ServerOptions {
     /// Origins allowed to call from browsers; `*` for any.
     pub cors_origins: Vec<String>,
-    /// HTTP worker threads; 0 means one per core.
+    /// HTTP worker threads.
     pub workers: usize,
     /// Most client connections open at once, over all workers.
     pub max_connections: usize,
@@ -448,25 +471,38 @@ struct ServerOptions {
     pub compression: bool,
 }
 
-/// Starts serving on `listener`, and listening for other nodes' changes on the database at
-/// `database_url` when reads are cached.
+/// Where the upkeep tasks reach the database.
+struct Upkeep<'a> {
+    /// For the listening session.
+    database_url: &'a str,
+    /// For everything else they do.
+    pool: Pool,
+}
+
+/// Starts serving on `listener`, with the directory's upkeep tasks (see `spawn_upkeep`).
 fn start(
     listener: TcpListener,
     state: AppState,
     options: ServerOptions,
-    database_url: &str,
+    upkeep: Upkeep<'_>,
 ) -> std::io::Result<Server> {
     metrics::init();
     let directory = Arc::new(SiteDirectory::new(
         state.clone(),
         options.cors_origins.clone(),
     ));
-    spawn_upkeep(&directory, &state, database_url);
+    spawn_upkeep(&directory, &state, upkeep);
     let state = web::Data::new(state);
     let sites = web::Data::from(directory.clone());
     let metrics_with_key = options.metrics_with_key;
     let compression = options.compression;
+    // Each worker thread builds its app once as it starts: numbered in turn, each then takes
+    // its own shard of the pools' connections.
+    let next_worker = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut server = HttpServer::new(move || {
+        db::pool::serve_from_this_thread(
+            next_worker.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        );
         let (app, document) = App::new()
             .into_utoipa_app()
             .openapi(ApiDoc::openapi())
@@ -518,11 +554,7 @@ fn start(
     .listen(listener)?
     .disable_signals()
     .shutdown_timeout(options.shutdown_timeout.as_secs().max(1));
-    let workers = if options.workers > 0 {
-        options.workers
-    } else {
-        std::thread::available_parallelism().map_or(1, usize::from)
-    };
+    let workers = options.workers;
     // actix counts connections per worker thread.
     server = server
         .workers(workers)
@@ -531,19 +563,19 @@ fn start(
 }
 
 /// The directory's background work (on the runtime the server runs on): listening for other
-/// nodes' changes on the database at `database_url` (the listening session is also how nodes
-/// count each other), counting the nodes, and forgetting idle clients of the rate limits now and
-/// then (this node's and the shared buckets).
-fn spawn_upkeep(directory: &Arc<SiteDirectory>, state: &AppState, database_url: &str) {
+/// nodes' changes (the listening session is also how nodes count each other), counting the
+/// nodes, and forgetting idle clients of the rate limits now and then (this node's and the
+/// shared buckets).
+fn spawn_upkeep(directory: &Arc<SiteDirectory>, state: &AppState, upkeep: Upkeep<'_>) {
     tokio::spawn(coherence::listen(
-        database_url.to_owned(),
+        upkeep.database_url.to_owned(),
         directory.clone(),
     ));
     tokio::spawn(coherence::count_nodes(
-        state.pool.clone(),
+        upkeep.pool.clone(),
         state.abuse.other_nodes.clone(),
     ));
-    let pool = state.pool.clone();
+    let pool = upkeep.pool;
     let directory = directory.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(rate_limit::FORGET_EVERY);

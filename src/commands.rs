@@ -138,6 +138,7 @@ impl Database {
             &self.url,
             PoolOptions {
                 max_size: database.pool_size as usize,
+                shards: 1,
                 acquire_timeout: database.acquire_timeout,
                 statement_timeout: database.statement_timeout,
             },

@@ -233,6 +233,7 @@ mod tests {
             "postgres://nobody@127.0.0.1:1/none",
             crate::db::PoolOptions {
                 max_size: 1,
+                shards: 1,
                 acquire_timeout: Duration::from_millis(10),
                 statement_timeout: Duration::from_millis(10),
             },

@@ -35,7 +35,7 @@ pub struct Database {
     #[arg(long, env = "MARGINALIA_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
-    /// Maximum number of pooled database connections.
+    /// Maximum number of pooled database connections for requests, split among the HTTP workers.
     #[arg(long = "db-pool-size", env = "MARGINALIA_DB_POOL_SIZE", default_value_t = 16, value_name = "DB_POOL_SIZE",
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub pool_size: u32,

@@ -17,8 +17,17 @@
 //! back goes to the oldest waiter of its own site, so that a saturated pool serving several sites
 //! does not rebind on most requests; the oldest waiter of any site goes first once it has waited
 //! `SAME_SITE_PREFERENCE`, so no site starves behind a busier one.
+//!
+//! A request pool is split into one shard per HTTP worker thread (`PoolOptions::shards`): a
+//! worker takes its own shard's connections, which it opened, so tokio-postgres drives each of
+//! them on the thread that uses it. A connection used from another thread costs a cross-thread
+//! wake-up for every statement and its answer (12-15 % of an uncached page's CPU, measured in
+//! docs/benchmarks.md). Threads that are no worker's (background tasks, tests) take any shard's
+//! connection.
 
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -374,12 +383,92 @@ impl Drop for PooledConnection {
 /// never reports it, and only a client-side deadline bounds a request.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 
+thread_local! {
+    /// The HTTP worker this thread is (see `serve_from_this_thread`); `None` on other threads.
+    static WORKER: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Tells every pool that this thread is HTTP worker `worker` (counted from 0): its callers then
+/// take the connections of shard `worker % shards`. Called by each worker thread as it starts.
+pub fn serve_from_this_thread(worker: usize) {
+    WORKER.set(Some(worker));
+}
+
+/// Where callers that are no worker's begin their search, turning so that they spread.
+static NEXT_UNPINNED: AtomicUsize = AtomicUsize::new(0);
+
+/// A worker's share of the pool: its connections and the idle ones parked by site.
+struct Shard {
+    connections: Connections,
+    parking: Arc<Parking>,
+}
+
+impl Shard {
+    /// A parked connection for `site` that is not broken (broken ones go back to deadpool,
+    /// whose recycling closes them).
+    fn parked(&self, site: &str) -> Option<PooledConnection> {
+        use diesel_async::pooled_connection::PoolableConnection;
+        while let Some(mut checkout) = self.parking.take(site) {
+            if !PoolableConnection::is_broken(&mut checkout.connection) {
+                return Some(PooledConnection::new(checkout, &self.parking));
+            }
+            drop(checkout);
+            self.parking.went_to_deadpool();
+        }
+        None
+    }
+
+    /// An idle or new connection from deadpool, without waiting for one in use (`None` when
+    /// the shard is full).
+    async fn idle_or_new(
+        &self,
+        without_waiting: &deadpool::managed::Timeouts,
+    ) -> Result<Option<PooledConnection>, PoolError> {
+        use deadpool::managed::{PoolError, TimeoutType};
+        match self.connections.timeout_get(without_waiting).await {
+            Ok(checkout) => Ok(Some(PooledConnection::new(checkout, &self.parking))),
+            Err(PoolError::Timeout(TimeoutType::Wait)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// A connection of this shard given back before `deadline`: the most recently used idle
+    /// one of another site (rebound by `bind`), else the next one given back to the queue of
+    /// waiters, else one deadpool has again (a connection closed, or given back unbound).
+    async fn wait(
+        &self,
+        site: &str,
+        deadline: Instant,
+        without_waiting: &deadpool::managed::Timeouts,
+    ) -> Result<PooledConnection, PoolError> {
+        loop {
+            let receiver = match self.parking.take_or_wait(site) {
+                Ok(checkout) => return Ok(PooledConnection::new(checkout, &self.parking)),
+                Err(receiver) => receiver,
+            };
+            match tokio::time::timeout_at(deadline, receiver).await {
+                Ok(Ok(Some(checkout))) => {
+                    return Ok(PooledConnection::new(checkout, &self.parking))
+                }
+                // Deadpool may have one now: ask it.
+                Ok(Ok(None) | Err(_)) => {
+                    if let Some(connection) = self.idle_or_new(without_waiting).await? {
+                        return Ok(connection);
+                    }
+                }
+                Err(_elapsed) => {
+                    return Err(PoolError::Timeout(deadpool::managed::TimeoutType::Wait))
+                }
+            }
+        }
+    }
+}
+
 /// The connection pool, the deadline every database call is held to, and the scope its calls
 /// run in. Cloning is cheap: handles of every scope share the connections.
 #[derive(Clone)]
 pub struct Pool {
-    connections: Connections,
-    parking: Arc<Parking>,
+    shards: Arc<[Shard]>,
     /// deadpool's timeouts for a checkout that does not wait for a connection in use.
     without_waiting: deadpool::managed::Timeouts,
     /// Longest a caller waits for a connection in use.
@@ -406,8 +495,7 @@ impl Pool {
 
     fn scoped(&self, scope: Scope) -> Self {
         Self {
-            connections: self.connections.clone(),
-            parking: self.parking.clone(),
+            shards: self.shards.clone(),
             without_waiting: self.without_waiting,
             acquire_timeout: self.acquire_timeout,
             statement_timeout: self.statement_timeout,
@@ -419,59 +507,43 @@ impl Pool {
         &self.scope
     }
 
-    /// A connection, waiting at most the acquire timeout: an idle one bound to this handle's
-    /// site, else an idle or new one from deadpool, else the most recently used idle one of
-    /// another site (rebound by `bind`), else one given back to the queue of waiters.
+    /// A connection, waiting at most the acquire timeout. A worker's caller takes an idle one of
+    /// its shard bound to this handle's site, else an idle or new one of its shard, else an idle
+    /// one of another shard bound to the site (driven by another thread, but better than
+    /// waiting); it opens none in another shard, whose worker would then use a connection
+    /// driven elsewhere. Any other caller takes the first idle (bound to the site first) or new
+    /// connection of any shard. Then both wait for their shard's (see `Shard::wait`).
     pub async fn get(&self) -> Result<PooledConnection, PoolError> {
         let site = self.scope.setting();
-        if let Some(checkout) = self.parked(site) {
-            return Ok(PooledConnection::new(checkout, &self.parking));
+        let count = self.shards.len();
+        let (first, worker) = match WORKER.get() {
+            Some(worker) => (worker % count, true),
+            None => (NEXT_UNPINNED.fetch_add(1, Ordering::Relaxed) % count, false),
+        };
+        let in_turn = || (0..count).map(|offset| &self.shards[(first + offset) % count]);
+        let mine = &self.shards[first];
+        if worker {
+            if let Some(connection) = mine.parked(site) {
+                return Ok(connection);
+            }
+            if let Some(connection) = mine.idle_or_new(&self.without_waiting).await? {
+                return Ok(connection);
+            }
+            if let Some(connection) = in_turn().skip(1).find_map(|shard| shard.parked(site)) {
+                return Ok(connection);
+            }
+        } else {
+            for shard in in_turn() {
+                if let Some(connection) = shard.parked(site) {
+                    return Ok(connection);
+                }
+                if let Some(connection) = shard.idle_or_new(&self.without_waiting).await? {
+                    return Ok(connection);
+                }
+            }
         }
         let deadline = Instant::now() + self.acquire_timeout;
-        loop {
-            if let Some(checkout) = self.idle_or_new().await? {
-                return Ok(PooledConnection::new(checkout, &self.parking));
-            }
-            let receiver = match self.parking.take_or_wait(site) {
-                Ok(checkout) => return Ok(PooledConnection::new(checkout, &self.parking)),
-                Err(receiver) => receiver,
-            };
-            match tokio::time::timeout_at(deadline, receiver).await {
-                Ok(Ok(Some(checkout))) => {
-                    return Ok(PooledConnection::new(checkout, &self.parking))
-                }
-                // Deadpool may have one now: ask again.
-                Ok(Ok(None) | Err(_)) => {}
-                Err(_elapsed) => {
-                    return Err(PoolError::Timeout(deadpool::managed::TimeoutType::Wait))
-                }
-            }
-        }
-    }
-
-    /// An idle or new connection from deadpool, without waiting for one in use (`None` when
-    /// the pool is full).
-    async fn idle_or_new(&self) -> Result<Option<Checkout>, PoolError> {
-        use deadpool::managed::{PoolError, TimeoutType};
-        match self.connections.timeout_get(&self.without_waiting).await {
-            Ok(checkout) => Ok(Some(checkout)),
-            Err(PoolError::Timeout(TimeoutType::Wait)) => Ok(None),
-            Err(other) => Err(other),
-        }
-    }
-
-    /// A parked connection for `site` that is not broken (broken ones go back to deadpool,
-    /// whose recycling closes them).
-    fn parked(&self, site: &str) -> Option<Checkout> {
-        use diesel_async::pooled_connection::PoolableConnection;
-        while let Some(mut checkout) = self.parking.take(site) {
-            if !PoolableConnection::is_broken(&mut checkout.connection) {
-                return Some(checkout);
-            }
-            drop(checkout);
-            self.parking.went_to_deadpool();
-        }
-        None
+        mine.wait(site, deadline, &self.without_waiting).await
     }
 
     /// Longest one database call (acquiring a connection included) may take.
@@ -484,12 +556,23 @@ impl Pool {
         self.statement_timeout
     }
 
-    /// Connections open, idle (in deadpool or parked by site) and awaited, for metrics.
+    /// Connections open, idle (in deadpool or parked by site) and awaited, over every shard, for
+    /// metrics.
     pub fn status(&self) -> deadpool::Status {
-        let mut status = self.connections.status();
-        status.available += self.parking.count();
-        status.waiting += self.parking.waiting();
-        status
+        let mut total = deadpool::Status {
+            max_size: 0,
+            size: 0,
+            available: 0,
+            waiting: 0,
+        };
+        for shard in self.shards.iter() {
+            let status = shard.connections.status();
+            total.max_size += status.max_size;
+            total.size += status.size;
+            total.available += status.available + shard.parking.count();
+            total.waiting += status.waiting + shard.parking.waiting();
+        }
+        total
     }
 }
 
@@ -498,20 +581,22 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// Pool sizing and time limits.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolOptions {
+    /// Connections over all shards.
     pub max_size: usize,
+    /// How many shards the connections are split into: one per HTTP worker for the requests'
+    /// pools (see the module's documentation), one for a background task's. Never more than
+    /// `max_size`: each shard has a connection at least.
+    pub shards: usize,
     /// Longest a caller waits for a free or new connection.
     pub acquire_timeout: Duration,
     /// Longest one statement may run before PostgreSQL cancels it.
     pub statement_timeout: Duration,
 }
 
-/// Builds the pool, unbound (see `Scope::Unbound`); connections are opened lazily, so this
-/// succeeds while the database is down and the service recovers by itself once it is back.
-pub fn build_pool(
-    database_url: &str,
-    options: PoolOptions,
-) -> Result<Pool, deadpool::managed::BuildError> {
-    let statement_timeout_ms = options.statement_timeout.as_millis();
+/// How each connection is opened: with the statement timeout, the application name and the
+/// application role.
+fn manager_config(statement_timeout: Duration) -> ManagerConfig<AsyncPgConnection> {
+    let statement_timeout_ms = statement_timeout.as_millis();
     let mut config = ManagerConfig::default();
     // No test query on every checkout (it would double the round trips of a simple read): a
     // connection the server closed reports itself closed and is dropped, and one that dies in
@@ -531,19 +616,38 @@ pub fn build_pool(
         }
         .boxed()
     });
-    let manager = BindingManager(AsyncDieselConnectionManager::new_with_config(
-        database_url,
-        config,
-    ));
-    let connections = Connections::builder(manager)
-        .max_size(options.max_size)
-        .create_timeout(Some(options.acquire_timeout))
-        .recycle_timeout(Some(options.acquire_timeout))
-        .runtime(deadpool::Runtime::Tokio1)
-        .build()?;
+    config
+}
+
+/// Builds the pool, unbound (see `Scope::Unbound`); connections are opened lazily, so this
+/// succeeds while the database is down and the service recovers by itself once it is back.
+pub fn build_pool(
+    database_url: &str,
+    options: PoolOptions,
+) -> Result<Pool, deadpool::managed::BuildError> {
+    let count = options.shards.clamp(1, options.max_size.max(1));
+    let shards = (0..count)
+        .map(|index| {
+            // max_size split as evenly as it goes: the first shards take one more.
+            let size = options.max_size / count + usize::from(index < options.max_size % count);
+            let manager = BindingManager(AsyncDieselConnectionManager::new_with_config(
+                database_url,
+                manager_config(options.statement_timeout),
+            ));
+            let connections = Connections::builder(manager)
+                .max_size(size.max(1))
+                .create_timeout(Some(options.acquire_timeout))
+                .recycle_timeout(Some(options.acquire_timeout))
+                .runtime(deadpool::Runtime::Tokio1)
+                .build()?;
+            Ok(Shard {
+                connections,
+                parking: Arc::default(),
+            })
+        })
+        .collect::<Result<Arc<[Shard]>, deadpool::managed::BuildError>>()?;
     Ok(Pool {
-        connections,
-        parking: Arc::default(),
+        shards,
         without_waiting: deadpool::managed::Timeouts {
             wait: Some(Duration::ZERO),
             create: Some(options.acquire_timeout),

@@ -354,6 +354,7 @@ async fn a_connection_given_back_serves_its_own_site_next_and_another_site_rebou
     let (ukrainian, persian) = (add_site(&app, "uk").await, add_site(&app, "fa").await);
     let options = marginalia::db::PoolOptions {
         max_size: 2,
+        shards: 1,
         acquire_timeout: std::time::Duration::from_secs(5),
         statement_timeout: std::time::Duration::from_secs(5),
     };
@@ -391,4 +392,69 @@ async fn a_connection_given_back_serves_its_own_site_next_and_another_site_rebou
     drop(other);
     let status = pool.status();
     assert_eq!((status.size, status.available), (2, 2), "both idle again");
+}
+
+/// On a thread of its own, as an HTTP worker: the backends of the connections it is given over
+/// `rounds` checkouts.
+fn as_worker(worker: usize, pool: Pool, rounds: usize) -> std::thread::JoinHandle<Vec<i64>> {
+    std::thread::spawn(move || {
+        marginalia::db::pool::serve_from_this_thread(worker);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let mut backends = Vec::new();
+            for _ in 0..rounds {
+                let (backend, _) = backend_and_site(&pool).await;
+                backends.push(backend);
+            }
+            backends
+        })
+    })
+}
+
+#[tokio::test]
+async fn each_http_worker_takes_the_connections_it_opened_and_other_threads_take_any() {
+    let app = spawn_app().await;
+    let site = SiteId::default_site();
+    let options = marginalia::db::PoolOptions {
+        max_size: 4,
+        shards: 2,
+        acquire_timeout: std::time::Duration::from_secs(5),
+        statement_timeout: std::time::Duration::from_secs(5),
+    };
+    let pool = marginalia::db::build_pool(&app.database_url, options)
+        .expect("a pool")
+        .site(&site);
+    let backends_of = |worker| {
+        let backends = as_worker(worker, pool.clone(), 5)
+            .join()
+            .expect("the worker's thread");
+        backends
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (first, second) = (backends_of(0), backends_of(1));
+    assert_eq!(
+        first.len(),
+        1,
+        "worker 0 reuses its own connection: {first:?}"
+    );
+    assert_eq!(
+        second.len(),
+        1,
+        "worker 1 reuses its own connection: {second:?}"
+    );
+    assert!(first.is_disjoint(&second), "{first:?} and {second:?}");
+    let status = pool.status();
+    assert_eq!(status.max_size, 4, "the shards add up to the pool's size");
+    // A thread that is no worker's (here the test's) holds connections of both shards at once.
+    let held: Vec<_> = futures_util::future::join_all((0..4).map(|_| store::connection(&pool)))
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("four connections");
+    assert_eq!(pool.status().size, 4);
+    drop(held);
 }
