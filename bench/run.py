@@ -919,8 +919,11 @@ def missing_prerequisites(args) -> list[str]:
         return found
 
     needs = [
-        (shutil.which("cargo") is not None, "cargo (builds the service)",
+        (args.binary is not None or shutil.which("cargo") is not None,
+         "cargo (builds the service; or pass --binary)",
          "the Rust toolchain: rustup, or `apt-get install -y cargo`"),
+        (args.binary is None or args.binary.is_file(), f"the build --binary names ({args.binary})",
+         "cargo build --release --bin marginalia"),
         (shutil.which("wrk") is not None, "wrk (drives every HTTP scenario)", f"{APT} wrk"),
         (shutil.which("psql") is not None, "psql (seeds the database)", f"{APT} postgresql-client"),
         (postgres_server(), "PostgreSQL server programs initdb, pg_ctl, postgres (the service's "
@@ -1023,6 +1026,11 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=int, default=0,
                         help="MARGINALIA_RATE_LIMIT_REVIEWS for the run (0: off); a huge value "
                              "measures the limiter's cost without refusing anything")
+    parser.add_argument("--binary", type=Path,
+                        help="run this build of marginalia instead of building the tree's "
+                             "(bench/ab.py compares two builds this way)")
+    parser.add_argument("--summary", type=Path,
+                        help="also write the run's rounds (summary.json's content) to this file")
     parser.add_argument("--write", action="store_true",
                         help="write docs/benchmarks.md and the raw output (default for a full run)")
     args = parser.parse_args()
@@ -1030,7 +1038,7 @@ def main() -> None:
     if missing:
         sys.exit("bench/run.py cannot start; missing:\n" + "\n".join(missing)
                  + "\n(see docs/benchmarks.md, Prerequisites)")
-    full_run = not (args.no_isso or args.no_pgbench or args.only or args.profile)
+    full_run = not (args.no_isso or args.no_pgbench or args.only or args.profile or args.binary)
     if args.profile:
         args.repeats = 1
         shutil.rmtree(FLAMEGRAPHS, ignore_errors=True)
@@ -1038,9 +1046,12 @@ def main() -> None:
     write = args.write or full_run
 
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    print("building release…", flush=True)
-    run(["cargo", "build", "--release", "--quiet", "--bin", "marginalia"], cwd=ROOT)
-    binary = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "marginalia"
+    if args.binary:
+        binary = args.binary.resolve()
+    else:
+        print("building release…", flush=True)
+        run(["cargo", "build", "--release", "--quiet", "--bin", "marginalia"], cwd=ROOT)
+        binary = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "marginalia"
 
     # Whatever proxy the machine sets for the package registries, the bench's own requests (urllib
     # here, curl in isso.sh) go straight to loopback.
@@ -1102,6 +1113,8 @@ def main() -> None:
         isso = parse_isso(isso_output)
 
     recorded = summary(measured, started)
+    if args.summary:
+        args.summary.write_text(json.dumps(recorded, indent=1) + "\n")
     if args.record_baseline:
         BASELINE.write_text(json.dumps(recorded, indent=1) + "\n")
     baseline = load_baseline(BASELINE)

@@ -3,12 +3,16 @@
 
 use std::process::Command;
 
-#[test]
-fn the_bench_names_what_is_missing_and_how_to_install_it() {
-    let python = ["/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"]
+fn python() -> &'static str {
+    ["/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"]
         .into_iter()
         .find(|path| std::path::Path::new(path).exists())
-        .expect("python3 (the bench is a Python script)");
+        .expect("python3 (the bench is a Python script)")
+}
+
+#[test]
+fn the_bench_names_what_is_missing_and_how_to_install_it() {
+    let python = python();
     // A PATH holding only Python: no wrk, cargo, psql, pgbench or curl.
     let bare = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(python, bare.path().join("python3")).unwrap();
@@ -35,5 +39,33 @@ fn the_bench_names_what_is_missing_and_how_to_install_it() {
         assert!(stderr.contains(expected), "names {expected:?}: {stderr}");
     }
     // Nothing was built or started: the check comes first.
+    assert!(String::from_utf8_lossy(&output.stdout).is_empty());
+}
+
+#[test]
+fn a_comparison_of_two_builds_names_a_build_that_is_not_there() {
+    let missing = concat!(env!("CARGO_MANIFEST_DIR"), "/target/no-such-build/marginalia");
+    // bench/run.py given a build needs no cargo, but the build must exist.
+    let bare = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(python(), bare.path().join("python3")).unwrap();
+    let output = Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/run.py"))
+        .args(["--no-isso", "--no-pgbench", "--binary", missing])
+        .env("PATH", bare.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it must not start: {stderr}");
+    assert!(stderr.contains(&format!("the build --binary names ({missing})")), "{stderr}");
+    assert!(!stderr.contains("cargo (builds"), "no cargo needed: {stderr}");
+    // bench/ab.py checks both builds before it runs anything.
+    let output = Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/ab.py"))
+        .args(["--before", missing, "--after", missing, "--only", "get_page_2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it must not start: {stderr}");
+    assert!(stderr.contains(&format!("no build at {missing}")), "{stderr}");
     assert!(String::from_utf8_lossy(&output.stdout).is_empty());
 }
