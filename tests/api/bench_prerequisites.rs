@@ -44,7 +44,10 @@ fn the_bench_names_what_is_missing_and_how_to_install_it() {
 
 #[test]
 fn a_comparison_of_two_builds_names_a_build_that_is_not_there() {
-    let missing = concat!(env!("CARGO_MANIFEST_DIR"), "/target/no-such-build/marginalia");
+    let missing = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/target/no-such-build/marginalia"
+    );
     // bench/run.py given a build needs no cargo, but the build must exist.
     let bare = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(python(), bare.path().join("python3")).unwrap();
@@ -56,16 +59,32 @@ fn a_comparison_of_two_builds_names_a_build_that_is_not_there() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "it must not start: {stderr}");
-    assert!(stderr.contains(&format!("the build --binary names ({missing})")), "{stderr}");
-    assert!(!stderr.contains("cargo (builds"), "no cargo needed: {stderr}");
+    assert!(
+        stderr.contains(&format!("the build --binary names ({missing})")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("cargo (builds"),
+        "no cargo needed: {stderr}"
+    );
     // bench/ab.py checks both builds before it runs anything.
     let output = Command::new(python())
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/ab.py"))
-        .args(["--before", missing, "--after", missing, "--only", "get_page_2"])
+        .args([
+            "--before",
+            missing,
+            "--after",
+            missing,
+            "--only",
+            "get_page_2",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "it must not start: {stderr}");
-    assert!(stderr.contains(&format!("no build at {missing}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("no build at {missing}")),
+        "{stderr}"
+    );
     assert!(String::from_utf8_lossy(&output.stdout).is_empty());
 }
