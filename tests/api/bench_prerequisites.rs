@@ -10,20 +10,25 @@ fn python() -> &'static str {
         .expect("python3 (the bench is a Python script)")
 }
 
-#[test]
-fn the_bench_names_what_is_missing_and_how_to_install_it() {
-    let python = python();
-    // A PATH holding only Python: no wrk, cargo, psql, pgbench or curl.
+/// Runs `bench/<script>` with `args` on a PATH holding only Python (no wrk, cargo, psql,
+/// pgbench or curl), checks that it refused to start, and gives its (stdout, stderr).
+fn refused(script: &str, args: &[&str]) -> (String, String) {
     let bare = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(python, bare.path().join("python3")).unwrap();
-    let output = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/run.py"))
-        .args(["--duration", "1", "--profile"])
+    std::os::unix::fs::symlink(python(), bare.path().join("python3")).unwrap();
+    let output = Command::new(python())
+        .arg(format!("{}/bench/{script}", env!("CARGO_MANIFEST_DIR")))
+        .args(args)
         .env("PATH", bare.path())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(!output.status.success(), "it must not start: {stderr}");
+    (String::from_utf8_lossy(&output.stdout).into_owned(), stderr)
+}
+
+#[test]
+fn the_bench_names_what_is_missing_and_how_to_install_it() {
+    let (stdout, stderr) = refused("run.py", &["--duration", "1", "--profile"]);
     assert!(!stderr.contains("Traceback"), "no traceback: {stderr}");
     for expected in [
         "wrk (drives every HTTP scenario)",
@@ -39,7 +44,7 @@ fn the_bench_names_what_is_missing_and_how_to_install_it() {
         assert!(stderr.contains(expected), "names {expected:?}: {stderr}");
     }
     // Nothing was built or started: the check comes first.
-    assert!(String::from_utf8_lossy(&output.stdout).is_empty());
+    assert!(stdout.is_empty());
 }
 
 #[test]
@@ -49,16 +54,10 @@ fn a_comparison_of_two_builds_names_a_build_that_is_not_there() {
         "/target/no-such-build/marginalia"
     );
     // bench/run.py given a build needs no cargo, but the build must exist.
-    let bare = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(python(), bare.path().join("python3")).unwrap();
-    let output = Command::new(python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/run.py"))
-        .args(["--no-isso", "--no-pgbench", "--binary", missing])
-        .env("PATH", bare.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "it must not start: {stderr}");
+    let (_, stderr) = refused(
+        "run.py",
+        &["--no-isso", "--no-pgbench", "--binary", missing],
+    );
     assert!(
         stderr.contains(&format!("the build --binary names ({missing})")),
         "{stderr}"
@@ -68,23 +67,20 @@ fn a_comparison_of_two_builds_names_a_build_that_is_not_there() {
         "no cargo needed: {stderr}"
     );
     // bench/ab.py checks both builds before it runs anything.
-    let output = Command::new(python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/ab.py"))
-        .args([
+    let (stdout, stderr) = refused(
+        "ab.py",
+        &[
             "--before",
             missing,
             "--after",
             missing,
             "--only",
             "get_page_2",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "it must not start: {stderr}");
+        ],
+    );
     assert!(
         stderr.contains(&format!("no build at {missing}")),
         "{stderr}"
     );
-    assert!(String::from_utf8_lossy(&output.stdout).is_empty());
+    assert!(stdout.is_empty());
 }
