@@ -446,6 +446,9 @@ def profiled(args, scenario: Scenario, pid: int, work: Path):
     stacks = run(["perf", "script", "-i", str(data)]).stdout
     collapsed = subprocess.run(["inferno-collapse-perf"], input=stacks, check=True, text=True,
                                capture_output=True).stdout
+    if args.stacks:
+        args.stacks.mkdir(parents=True, exist_ok=True)
+        (args.stacks / f"{scenario.name}.folded").write_text(collapsed)
     svg = subprocess.run(["inferno-flamegraph", "--title", scenario.title, "--width", "1600",
                           "--minwidth", "2"],
                          input=collapsed, check=True, text=True, capture_output=True).stdout
@@ -520,6 +523,13 @@ class SoakMinute:
     errors: int
     rss_mib: float
     raw: str
+    # CPU milliseconds per request of the service and of PostgreSQL in this minute: which side a
+    # late slowdown comes from.
+    service_cpu_ms: float = 0.0
+    postgres_cpu_ms: float = 0.0
+    # PostgreSQL checkpoints started so far (timed + requested): a write-heavy minute that
+    # follows one pays for full-page images in the WAL.
+    checkpoints: int = 0
 
 
 def current_rss_mib(pid: int) -> float:
@@ -527,7 +537,8 @@ def current_rss_mib(pid: int) -> float:
     return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
 
 
-def drive_soak(base: str, peak: Run, args, work: Path, pid: int) -> list[SoakMinute]:
+def drive_soak(base: str, peak: Run, args, work: Path, pid: int, meter: CpuMeter,
+               conninfo: str) -> list[SoakMinute]:
     """The mixed workload for `args.soak` minutes at about 70 % of its peak rate: each connection
     pauses between requests so that together they offer that rate. One wrk run per minute, so p99
     and the service's RSS can be followed over time."""
@@ -539,11 +550,14 @@ def drive_soak(base: str, peak: Run, args, work: Path, pid: int) -> list[SoakMin
     minutes = []
     for minute in range(1, args.soak + 1):
         print(f"soak minute {minute}/{args.soak} (~{target_rps:,.0f} req/s offered)…", flush=True)
-        output = run(["wrk", "-t", str(args.threads), "-c", str(args.concurrency), "-d", "60s",
-                      "--latency", "--timeout", "5s", "-s", str(script), base]).stdout
-        result = parse_wrk("soak", output)
+        result = metered(meter, lambda: parse_wrk("soak", run(
+            ["wrk", "-t", str(args.threads), "-c", str(args.concurrency), "-d", "60s",
+             "--latency", "--timeout", "5s", "-s", str(script), base]).stdout))
+        checkpoints = int(psql(conninfo, "SELECT checkpoints_timed + checkpoints_req "
+                                         "FROM pg_stat_bgwriter"))
         minutes.append(SoakMinute(result.rps, result.p99_ms, result.errors, current_rss_mib(pid),
-                                  output))
+                                  result.raw, result.per_thousand(result.service_cpu_s),
+                                  result.per_thousand(result.postgres_cpu_s), checkpoints))
     return minutes
 
 
@@ -821,8 +835,11 @@ def report(args, measured: dict[str, Rounds], isso, rss: float, started: str, so
     if soak:
         lines += [f"Soak: the mixed workload for {len(soak)} minutes at about 70 % of its peak rate "
                   "(each connection pausing between requests), one wrk run per minute:", "",
-                  "| minute | req/s | p99 ms | errors | service RSS MiB |", "|---|---|---|---|---|"]
-        lines += [f"| {minute} | {m.rps:,.0f} | {m.p99_ms:.2f} | {m.errors} | {m.rss_mib:.1f} |"
+                  "| minute | req/s | p99 ms | errors | service RSS MiB | service CPU ms/request "
+                  "| PostgreSQL CPU ms/request | checkpoints so far |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {minute} | {m.rps:,.0f} | {m.p99_ms:.2f} | {m.errors} | {m.rss_mib:.1f} "
+                  f"| {m.service_cpu_ms:.3f} | {m.postgres_cpu_ms:.3f} | {m.checkpoints} |"
                   for minute, m in enumerate(soak, start=1)]
         lines.append("")
     lines += targets(measured, isso, rss, soak, base)
@@ -1015,6 +1032,10 @@ def main() -> None:
                         help="record each wrk scenario's service CPU with perf and draw a "
                              "flamegraph per scenario into docs/flamegraphs, replacing the ones "
                              "there (needs perf and inferno: `cargo install inferno`)")
+    parser.add_argument("--stacks", type=Path, metavar="DIR",
+                        help="with --profile, also write each scenario's folded stacks to "
+                             "DIR/<scenario>.folded (one line per stack and its sample count: "
+                             "what to grep or sum when a flamegraph's pruned frames hide a cost)")
     parser.add_argument("--site-pair-rounds", type=int, default=PAIR_ROUNDS,
                         help="alternating rounds of the four-sites-against-one pairs (0: none)")
     parser.add_argument("--record-baseline", action="store_true",
@@ -1034,6 +1055,8 @@ def main() -> None:
     parser.add_argument("--write", action="store_true",
                         help="write docs/benchmarks.md and the raw output (default for a full run)")
     args = parser.parse_args()
+    if args.stacks and not args.profile:
+        parser.error("--stacks writes the stacks --profile records: pass --profile too")
     missing = missing_prerequisites(args)
     if missing:
         sys.exit("bench/run.py cannot start; missing:\n" + "\n".join(missing)
@@ -1098,7 +1121,7 @@ def main() -> None:
         if args.soak and "mixed" in measured:
             mixed = measured["mixed"]
             peak = Run("mixed", mixed.rps().median, mixed.median("p50_ms"), mixed.median("p99_ms"))
-            soak = drive_soak(base, peak, args, work, service.pid)
+            soak = drive_soak(base, peak, args, work, service.pid, meter, conninfo)
         rss = peak_rss_mib(service.pid)
         check_loopback_guard(metrics_url, work)
     finally:
