@@ -530,6 +530,10 @@ class SoakMinute:
     # PostgreSQL checkpoints started so far (timed + requested): a write-heavy minute that
     # follows one pays for full-page images in the WAL.
     checkpoints: int = 0
+    # WAL written per request in this minute, and how many full-page images it held: whether the
+    # commits wait on more WAL than in the first minutes.
+    wal_bytes_per_request: float = 0.0
+    full_page_images_per_request: float = 0.0
 
 
 def current_rss_mib(pid: int) -> float:
@@ -548,6 +552,7 @@ def drive_soak(base: str, peak: Run, args, work: Path, pid: int, meter: CpuMeter
     script.write_text(SOAK_DELAY_LUA.format(delay_ms=delay_ms)
                       + MIXED_LUA.format(articles=MIX_ARTICLES))
     minutes = []
+    wal_before = wal_written(conninfo)
     for minute in range(1, args.soak + 1):
         print(f"soak minute {minute}/{args.soak} (~{target_rps:,.0f} req/s offered)…", flush=True)
         result = metered(meter, lambda: parse_wrk("soak", run(
@@ -555,10 +560,21 @@ def drive_soak(base: str, peak: Run, args, work: Path, pid: int, meter: CpuMeter
              "--latency", "--timeout", "5s", "-s", str(script), base]).stdout))
         checkpoints = int(psql(conninfo, "SELECT checkpoints_timed + checkpoints_req "
                                          "FROM pg_stat_bgwriter"))
+        wal_after = wal_written(conninfo)
+        wal_bytes, full_page_images = (after - before for after, before in zip(wal_after, wal_before))
+        wal_before = wal_after
         minutes.append(SoakMinute(result.rps, result.p99_ms, result.errors, current_rss_mib(pid),
                                   result.raw, result.per_thousand(result.service_cpu_s),
-                                  result.per_thousand(result.postgres_cpu_s), checkpoints))
+                                  result.per_thousand(result.postgres_cpu_s), checkpoints,
+                                  result.per_thousand(wal_bytes) / 1000,
+                                  result.per_thousand(full_page_images) / 1000))
     return minutes
+
+
+def wal_written(conninfo: str) -> tuple[int, int]:
+    """Bytes of WAL and full-page images PostgreSQL has written since its statistics began."""
+    wal_bytes, full_page_images = psql(conninfo, "SELECT wal_bytes, wal_fpi FROM pg_stat_wal").split("|")
+    return int(wal_bytes), int(full_page_images)
 
 
 def drive_pgbench(conninfo: str, scenario: Scenario, args, work: Path) -> Run:
@@ -836,10 +852,12 @@ def report(args, measured: dict[str, Rounds], isso, rss: float, started: str, so
         lines += [f"Soak: the mixed workload for {len(soak)} minutes at about 70 % of its peak rate "
                   "(each connection pausing between requests), one wrk run per minute:", "",
                   "| minute | req/s | p99 ms | errors | service RSS MiB | service CPU ms/request "
-                  "| PostgreSQL CPU ms/request | checkpoints so far |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| PostgreSQL CPU ms/request | checkpoints so far | WAL bytes/request "
+                  "| full-page images/request |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {minute} | {m.rps:,.0f} | {m.p99_ms:.2f} | {m.errors} | {m.rss_mib:.1f} "
-                  f"| {m.service_cpu_ms:.3f} | {m.postgres_cpu_ms:.3f} | {m.checkpoints} |"
+                  f"| {m.service_cpu_ms:.3f} | {m.postgres_cpu_ms:.3f} | {m.checkpoints} "
+                  f"| {m.wal_bytes_per_request:,.0f} | {m.full_page_images_per_request:.3f} |"
                   for minute, m in enumerate(soak, start=1)]
         lines.append("")
     lines += targets(measured, isso, rss, soak, base)

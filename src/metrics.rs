@@ -36,6 +36,7 @@ const MODERATION_CHANGES: &str = "marginalia_moderation_changes_total";
 const LIVE_STREAMS: &str = "marginalia_live_streams";
 const LIVE_EVENTS: &str = "marginalia_live_events_total";
 const LIVE_REFUSED: &str = "marginalia_live_streams_refused_total";
+const LIVE_PRUNED: &str = "marginalia_live_events_pruned_total";
 const MAIL_MESSAGES: &str = "marginalia_mail_messages_total";
 const MAIL_PENDING: &str = "marginalia_mail_messages_pending";
 
@@ -156,6 +157,10 @@ fn describe() {
          each is rendered once, whatever the number of its subscribers"
     );
     metrics::describe_counter!(
+        LIVE_PRUNED,
+        "Live events deleted once older than the resume window, by any node's upkeep"
+    );
+    metrics::describe_counter!(
         LIVE_REFUSED,
         "Live streams refused, by reason (node_full, client_full, draining)"
     );
@@ -271,6 +276,11 @@ pub fn set_live_streams(open: usize) {
 /// `count` live events rendered for the streams of kind `stream` (`article`, `moderation`).
 pub fn record_live_events(stream: &'static str, count: usize) {
     metrics::counter!(LIVE_EVENTS, "stream" => stream).increment(count as u64);
+}
+
+/// `count` live events deleted by this node's pruning, as older than the resume window.
+pub fn record_live_events_pruned(count: usize) {
+    metrics::counter!(LIVE_PRUNED).increment(count as u64);
 }
 
 /// What became of one try at an email message of `kind`.

@@ -283,19 +283,18 @@ impl Live {
     pub async fn run(self, installation: Pool) {
         let mut heartbeat = tokio::time::interval(self.0.settings.heartbeat);
         let mut sweep = tokio::time::interval(SWEEP_EVERY);
-        let mut prune = tokio::time::interval(PRUNE_EVERY);
-        for timer in [&mut heartbeat, &mut sweep, &mut prune] {
+        for timer in [&mut heartbeat, &mut sweep] {
             timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
+        // Polled alongside the timers rather than in their turn: pruning a backlog takes several
+        // statements, and the keep-alives must not wait for them.
+        let pruning = prune_forever(installation, self.0.settings.window);
+        tokio::pin!(pruning);
         loop {
             tokio::select! {
                 _ = heartbeat.tick() => self.keep_alive(),
                 _ = sweep.tick() => self.sweep().await,
-                _ = prune.tick() => {
-                    if let Err(error) = store::live::prune(&installation, self.0.settings.window).await {
-                        tracing::warn!(%error, "could not prune the live events; will try again");
-                    }
-                }
+                () = &mut pruning => {}
             }
         }
     }
@@ -351,5 +350,21 @@ fn site_of(pool: &Pool) -> Result<String, StoreError> {
     match pool.scope() {
         Scope::Site(site) => Ok(site.as_str().to_owned()),
         other => Err(StoreError::Unscoped(other.clone())),
+    }
+}
+
+/// Deletes the events older than the resume window every `PRUNE_EVERY`, for as long as the
+/// process runs.
+async fn prune_forever(installation: Pool, window: Duration) {
+    let mut prune = tokio::time::interval(PRUNE_EVERY);
+    prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        prune.tick().await;
+        match store::live::prune(&installation, window).await {
+            Ok(deleted) => metrics::record_live_events_pruned(deleted),
+            Err(error) => {
+                tracing::warn!(%error, "could not prune the live events; will try again");
+            }
+        }
     }
 }

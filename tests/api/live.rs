@@ -346,6 +346,39 @@ async fn a_reader_too_far_behind_is_told_to_reload_and_a_malformed_id_is_refused
 }
 
 #[tokio::test]
+async fn events_older_than_the_resume_window_are_all_pruned_however_many_piled_up() {
+    // The node's own pruning keeps a day here, so only the call below touches these events.
+    let app = spawn_app_with(|settings| settings.live.window = Duration::from_secs(86_400)).await;
+    // More than one pruning statement deletes (10,000): what a busy hour leaves behind.
+    let piled_up = app
+        .count_where(
+            "WITH old AS (INSERT INTO live_events (site_id, article_id, review_id, kind, created_at) \
+             SELECT 'default', 'kyiv-metro-flooding', gen_random_uuid(), 'published', \
+             now() - interval '1 hour' FROM generate_series(1, 25000) RETURNING 1) \
+             SELECT count(*) AS n FROM old",
+        )
+        .await;
+    assert_eq!(piled_up, 25_000);
+    let recent = id_of(&submit(&app, "Still within the window", None).await);
+
+    let half_an_hour = Duration::from_secs(1_800);
+    let deleted = store::live::prune(&app.pool.installation(), half_an_hour)
+        .await
+        .expect("pruning");
+
+    assert_eq!(deleted, 25_000, "every old event, in one call");
+    let left =
+        "SELECT count(*) AS n FROM live_events WHERE created_at < now() - interval '30 minutes'";
+    assert_eq!(app.count_where(left).await, 0);
+    let kept = format!("SELECT count(*) AS n FROM live_events WHERE review_id = '{recent}'");
+    assert_eq!(app.count_where(&kept).await, 1, "the recent event stays");
+    // A reader resuming from before the pruned events is told to reload, not given a gap.
+    let mut resumed = EventStream::open(&app, STREAM, &[("last-event-id", "1-1")]).await;
+    let reload = resumed.next(ARRIVES_WITHIN).await.expect("a reload");
+    assert_eq!(reload.name, "reload", "{reload:?}");
+}
+
+#[tokio::test]
 async fn streams_over_the_client_cap_are_refused_with_retry_after() {
     let app = spawn_app_with(|settings| {
         settings.live.max_streams_per_client = 2;
