@@ -377,8 +377,14 @@ impl QueryFragment<Pg> for SubmitReview<'_> {
         out.push_sql(" AND article_id = ");
         out.push_bind_param::<Text, str>(self.article)?;
         // The duplicate rule: one probe of the digest index (a NULL digest finds nothing).
+        // MATERIALIZED, or PostgreSQL inlines the CTE and copies the probe into each of the seven
+        // places that read `repeated.found`: up to seven probes a submission, and seven times the
+        // difference between the probe's generic and custom estimates. Once duplicates piled up,
+        // that difference made the generic plan look dearer than planning anew, and every
+        // connection went on to re-plan this statement at each execution (PostgreSQL's CPU per
+        // submission doubled in the soak; docs/benchmarks.md, "The soak's late slowdown").
         out.push_sql(
-            "), repeated AS (SELECT EXISTS (SELECT 1 FROM reviews WHERE duplicate_digest = ",
+            "), repeated AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM reviews WHERE duplicate_digest = ",
         );
         out.push_bind_param::<Nullable<Bytea>, Option<Vec<u8>>>(&self.duplicate_digest)?;
         out.push_sql(" AND site_id = ");

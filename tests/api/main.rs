@@ -33,6 +33,7 @@ mod nodes;
 mod nul_values;
 mod openapi;
 mod outage;
+mod plans;
 mod privacy;
 mod problem_types;
 mod reader_trust;
