@@ -158,7 +158,7 @@ fn describe() {
     );
     metrics::describe_counter!(
         LIVE_PRUNED,
-        "Live events deleted once older than the resume window, by any node's upkeep"
+        "Live events this node's pruning deleted, once older than the resume window"
     );
     metrics::describe_counter!(
         LIVE_REFUSED,
