@@ -563,11 +563,11 @@ def drive_soak(base: str, peak: Run, args, work: Path, pid: int, meter: CpuMeter
         wal_after = wal_written(conninfo)
         wal_bytes, full_page_images = (after - before for after, before in zip(wal_after, wal_before))
         wal_before = wal_after
+        requests = max(result.requests, 1)
         minutes.append(SoakMinute(result.rps, result.p99_ms, result.errors, current_rss_mib(pid),
                                   result.raw, result.per_thousand(result.service_cpu_s),
                                   result.per_thousand(result.postgres_cpu_s), checkpoints,
-                                  result.per_thousand(wal_bytes) / 1000,
-                                  result.per_thousand(full_page_images) / 1000))
+                                  wal_bytes / requests, full_page_images / requests))
     return minutes
 
 

@@ -269,18 +269,18 @@ pub async fn prune(pool: &Pool, window: Duration) -> Result<usize, StoreError> {
     for _ in 0..PRUNE_BATCHES {
         let batch = prune_batch(pool, window).await?;
         deleted += batch;
-        if i64::try_from(batch).unwrap_or(i64::MAX) < PRUNE_BATCH {
+        if batch < PRUNE_BATCH {
             break;
         }
     }
-    Ok(deleted)
+    Ok(usize::try_from(deleted).unwrap_or_default())
 }
 
 /// One pruning statement, in a transaction of its own.
 async fn prune_batch(
     pool: &Pool,
     window: diesel::data_types::PgInterval,
-) -> Result<usize, StoreError> {
+) -> Result<i64, StoreError> {
     #[derive(QueryableByName)]
     struct Pruned {
         #[diesel(sql_type = BigInt)]
@@ -301,5 +301,5 @@ async fn prune_batch(
         .await?)
     })
     .await?;
-    Ok(usize::try_from(pruned.deleted).unwrap_or_default())
+    Ok(pruned.deleted)
 }
