@@ -1,5 +1,6 @@
 //! API keys: only their SHA-256 digests are stored.
 
+use super::answer::LoadOne;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -40,7 +41,7 @@ pub async fn create(
                 dsl::key_hash.eq(key_hash),
             ))
             .returning(ApiKeyRow::as_returning())
-            .get_result(conn)
+            .load_one(conn)
             .await?)
     })
     .await

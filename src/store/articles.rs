@@ -1,5 +1,6 @@
 //! Articles registered by the CMS or created by a first review.
 
+use super::answer::LoadOne;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
@@ -99,7 +100,7 @@ pub async fn upsert(
                 dsl::updated_at.eq(diesel::dsl::now),
             ))
             .returning(ArticleRow::as_returning())
-            .get_result(conn)
+            .load_one(conn)
             .await?;
         // An update sets updated_at to the current transaction's time, later than created_at.
         let created = article.created_at == article.updated_at;

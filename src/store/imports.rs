@@ -5,6 +5,7 @@
 //! Every statement runs on a connection bound to the import's site: row-level security keeps
 //! the lookups to that site and gives inserted rows its `site_id`.
 
+use super::answer::LoadOne;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -267,7 +268,7 @@ pub async fn orphans(
         .filter(reviews::import_parent.is_not_null())
         .filter(reviews::in_reply_to.is_null())
         .count()
-        .get_result(conn)
+        .load_one(conn)
         .await?;
     Ok(u64::try_from(count).unwrap_or(0))
 }
@@ -353,7 +354,7 @@ pub async fn try_lock(
     let key = lock_key(site, source);
     let row: Locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
         .bind::<BigInt, _>(key)
-        .get_result(conn)
+        .load_one(conn)
         .await?;
     Ok(row.locked)
 }

@@ -5,6 +5,7 @@
 //! oldest transaction still running, and only settled rows are delivered, in cursor order: no row
 //! can then appear behind a delivered one.
 
+use super::answer::LoadOne;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -201,7 +202,7 @@ pub async fn head(pool: &Pool) -> Result<Head, StoreError> {
              (p.tx::text)::bigint AS pruned_tx, p.seq AS pruned_seq \
              FROM pg_current_snapshot() AS s, live_events_pruned AS p",
         )
-        .get_result(conn)
+        .load_one(conn)
         .await?)
     })
     .await
@@ -236,7 +237,7 @@ pub async fn changed_articles(
              (pg_snapshot_xmax(s)::text)::bigint AS next, 0::bigint AS pruned_tx, \
              0::bigint AS pruned_seq FROM pg_current_snapshot() AS s",
         )
-        .get_result(conn)
+        .load_one(conn)
         .await?;
         let oldest = u64::try_from(head.oldest_running).unwrap_or(since_tx);
         Ok((
@@ -297,7 +298,7 @@ async fn prune_batch(
         )
         .bind::<Interval, _>(window)
         .bind::<BigInt, _>(PRUNE_BATCH)
-        .get_result(conn)
+        .load_one(conn)
         .await?)
     })
     .await?;

@@ -3,6 +3,7 @@
 //! messages with `FOR UPDATE SKIP LOCKED`, so any number of nodes share the sending without
 //! sending anything twice, and reads what is true at sending time (`context`).
 
+use super::answer::LoadOne;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -171,7 +172,7 @@ async fn recipient(
     )
     .bind::<Text, _>(site)
     .bind::<Text, _>(address)
-    .get_result(conn)
+    .load_one(conn)
     .await?;
     Ok((!row.unsubscribed).then_some(Recipient {
         confirmed: row.confirmed,
@@ -238,7 +239,7 @@ pub async fn subscribe(
                     let row: SiteMail =
                         diesel::sql_query("SELECT mail FROM sites WHERE site_id = $1")
                             .bind::<Text, _>(&site)
-                            .get_result(conn)
+                            .load_one(conn)
                             .await?;
                     let language =
                         MailLanguage::for_review(review_language, site_language(row.mail.as_ref()));
@@ -490,7 +491,7 @@ pub async fn waiting(
             "SELECT count(*) AS n FROM reviews WHERE site_id = $1 AND status = 'pending'",
         )
         .bind::<Text, _>(site)
-        .get_result(conn)
+        .load_one(conn)
         .await?;
         let items = diesel::sql_query(
             "SELECT id, article_id, title, body, reasons FROM reviews \
@@ -571,7 +572,7 @@ async fn queue_digest(
     .bind::<Interval, _>(diesel::data_types::PgInterval::from_microseconds(
         period.num_microseconds().unwrap_or(i64::MAX),
     ))
-    .get_result(conn)
+    .load_one(conn)
     .await
     .optional()?;
     if !turn.is_some_and(|turn| turn.due) {
@@ -623,7 +624,7 @@ async fn moderator(
     .bind::<Text, _>(site)
     .bind::<Text, _>(address)
     .bind::<Text, _>(new_link_token())
-    .get_result(conn)
+    .load_one(conn)
     .await?;
     Ok(!standing.unsubscribed)
 }
@@ -661,7 +662,7 @@ pub async fn pending(pool: &Pool) -> Result<i64, StoreError> {
     with_connection(pool, async |conn| {
         let count: Count =
             diesel::sql_query("SELECT count(*) AS n FROM mail_outbox WHERE state = 'due'")
-                .get_result(conn)
+                .load_one(conn)
                 .await?;
         Ok(count.n)
     })

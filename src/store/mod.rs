@@ -1,5 +1,6 @@
 //! Every SQL statement the service runs, one module per table group.
 
+mod answer;
 pub mod api_keys;
 pub mod articles;
 pub mod counters;
@@ -214,8 +215,8 @@ async fn is_outage(
     started: Instant,
     deadline: Duration,
 ) -> bool {
+    use answer::LoadOne;
     use diesel_async::pooled_connection::PoolableConnection;
-    use diesel_async::RunQueryDsl;
     if !matches!(
         error,
         DieselError::DatabaseError(DatabaseErrorKind::Unknown, _)
@@ -228,7 +229,7 @@ async fn is_outage(
         return true;
     }
     let probe = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
-        .get_result::<i32>(conn.connection());
+        .load_one(conn.connection());
     let remaining = deadline.saturating_sub(started.elapsed());
     !matches!(tokio::time::timeout(remaining, probe).await, Ok(Ok(1)))
 }
@@ -261,10 +262,10 @@ const PING_DEADLINE: Duration = Duration::from_millis(900);
 
 /// Runs `SELECT 1`, for readiness checks; answers within a second either way.
 pub async fn ping(pool: &Pool) -> Result<(), StoreError> {
-    use diesel_async::RunQueryDsl;
+    use answer::LoadOne;
     within(PING_DEADLINE.min(pool.deadline()), pool, async |conn| {
-        diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
-            .get_result::<i32>(conn)
+        let _one: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+            .load_one(conn)
             .await?;
         Ok(())
     })

@@ -3,6 +3,7 @@
 //! transaction: the reviews' rows are locked, their status moves, the article's counters follow,
 //! the outbox gets the change's event and the audit log its entry.
 
+use super::answer::LoadOne;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -394,7 +395,7 @@ pub(super) async fn listening(conn: &mut AsyncPgConnection) -> Result<bool, Stor
     Ok(diesel::select(diesel::dsl::exists(
         webhook_endpoints::table.filter(webhook_endpoints::enabled),
     ))
-    .get_result(conn)
+    .load_one(conn)
     .await?)
 }
 
@@ -437,7 +438,7 @@ pub async fn reply(
                     reviews::updated_at.eq(now),
                 ))
                 .returning(PublicReviewRow::as_returning())
-                .get_result(conn)
+                .load_one(conn)
                 .await?;
             if let Some(kind) = LiveKind::of_reply(review.status()) {
                 let change = LiveChange {
@@ -624,7 +625,7 @@ pub async fn edit(
                     reviews::updated_at.eq(now),
                 ))
                 .returning(PublicReviewRow::as_returning())
-                .get_result(conn)
+                .load_one(conn)
                 .await?;
             let mut counted = Counting::default();
             counted.change(current, from, -1);

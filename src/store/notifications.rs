@@ -1,5 +1,6 @@
 //! Announcing committed changes to the other nodes (`crate::coherence`).
 
+use super::answer::LoadOne;
 use diesel::sql_types::{Array, Text};
 use diesel_async::RunQueryDsl;
 
@@ -39,7 +40,7 @@ pub async fn sessions_named(pool: &Pool, application_name: &str) -> Result<i64, 
              WHERE datname = current_database() AND application_name = $1",
         )
         .bind::<Text, _>(application_name)
-        .get_result(conn)
+        .load_one(conn)
         .await?)
     })
     .await?;

@@ -2,6 +2,7 @@
 //! claims its rows with `FOR UPDATE SKIP LOCKED`, so any number of service instances share the
 //! work without sending anything twice.
 
+use super::answer::LoadOne;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -452,7 +453,7 @@ pub async fn pending_deliveries(pool: &Pool) -> Result<i64, StoreError> {
         Ok(dsl::webhook_deliveries
             .filter(dsl::status.eq("pending"))
             .count()
-            .get_result(conn)
+            .load_one(conn)
             .await?)
     })
     .await

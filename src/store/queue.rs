@@ -1,5 +1,6 @@
 //! What moderators read: the queue and its counts, an author's other reviews, and the audit log.
 
+use super::answer::LoadOne;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -156,7 +157,7 @@ pub async fn counts(pool: &Pool) -> Result<QueueCounts, StoreError> {
     )
     .bind::<BigInt, _>(QueueCounts::CAP)
     .bind::<Text, _>(site_of(pool)?);
-    with_connection(pool, async |conn| Ok(query.get_result(conn).await?)).await
+    with_connection(pool, async |conn| Ok(query.load_one(conn).await?)).await
 }
 
 /// The most reviews `author_reviews` returns.

@@ -1,6 +1,7 @@
 //! The rate limits' shared buckets (`rate_limit_buckets`): one per limit and client, counted by
 //! every node.
 
+use super::answer::LoadOne;
 use std::time::Duration;
 
 use diesel_async::RunQueryDsl;
@@ -23,7 +24,7 @@ pub async fn take(
     let wait_us: i64 = with_connection(pool, async |conn| {
         Ok(
             diesel::select(marginalia_take_from_bucket(owner, kind, client, per_minute))
-                .get_result(conn)
+                .load_one(conn)
                 .await?,
         )
     })

@@ -2,6 +2,7 @@
 //! row, so concurrent votes on one review are counted one after another and the counters stay
 //! exact; a voter's second vote replaces the first.
 
+use super::answer::LoadOne;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -78,7 +79,7 @@ pub async fn vote(
                     .filter(review_votes::review_id.eq(id))
                     .filter(review_votes::network.eq(network))
                     .count()
-                    .get_result(conn)
+                    .load_one(conn)
                     .await?;
                 if !reaction::network_may_vote(from_network) {
                     return Ok(unchanged);
@@ -109,7 +110,7 @@ pub async fn vote(
                     reviews::unhelpful_count.eq(reviews::unhelpful_count + step(false)),
                 ))
                 .returning((reviews::helpful_count, reviews::unhelpful_count))
-                .get_result(conn)
+                .load_one(conn)
                 .await?;
             Ok(Tally {
                 helpful_count,
@@ -174,7 +175,7 @@ pub async fn flag(
             let article_id: String = diesel::update(reviews::table.find(id))
                 .set(reviews::flag_count.eq(reviews::flag_count + 1))
                 .returning(reviews::article_id)
-                .get_result(conn)
+                .load_one(conn)
                 .await?;
             let change = LiveChange {
                 article_id: &article_id,
@@ -185,7 +186,7 @@ pub async fn flag(
             let networks: i64 = review_flags::table
                 .filter(review_flags::review_id.eq(id))
                 .select(diesel::dsl::count(review_flags::network).aggregate_distinct())
-                .get_result(conn)
+                .load_one(conn)
                 .await?;
             if u64::try_from(networks).unwrap_or(0) < u64::from(threshold) {
                 return Ok(Flagged::Counted {

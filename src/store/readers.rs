@@ -1,6 +1,7 @@
 //! A verified reader's standing on a site: their suspension, their reviews, and the record of
 //! what moderators decided about them.
 
+use super::answer::LoadOne;
 use chrono::{DateTime, Utc};
 use diesel::dsl::exists;
 use diesel::prelude::*;
@@ -88,7 +89,7 @@ pub async fn standing(pool: &Pool, query: &StandingQuery<'_>) -> Result<Standing
             enough_published,
             review_of_article,
         ))
-        .get_result(conn)
+        .load_one(conn)
         .await?;
         Ok(Standing {
             suspended: suspended.then_some(until),
@@ -239,7 +240,7 @@ pub async fn suspend(
                     reader_suspensions::created_at.eq(now),
                 ))
                 .returning(SuspensionRow::as_returning())
-                .get_result(conn)
+                .load_one(conn)
                 .await?;
             record(conn, change, "suspend", Some(suspension), now).await?;
             let announced = announce(conn, EventType::ReaderSuspended, change, now).await?;

@@ -1,7 +1,7 @@
 //! Where the primary's write-ahead log stands and how far a replica has replayed it.
 
+use super::answer::LoadOne;
 use diesel::sql_types::{Nullable, Text};
-use diesel_async::RunQueryDsl;
 
 use super::{with_connection, StoreError};
 use crate::db::Pool;
@@ -15,7 +15,7 @@ struct At {
 
 async fn position(pool: &Pool, sql: &'static str) -> Result<Option<Position>, StoreError> {
     let at: At = with_connection(pool, async |conn| {
-        Ok(diesel::sql_query(sql).get_result(conn).await?)
+        Ok(diesel::sql_query(sql).load_one(conn).await?)
     })
     .await?;
     Ok(at.position.as_deref().and_then(Position::parse))

@@ -1,5 +1,6 @@
 //! Reviews: the submission statement and the public reads.
 
+use super::answer::LoadOne;
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
@@ -191,11 +192,11 @@ pub(super) async fn insert_on(
     mut stored: PublicReviewRow,
     create_missing_article: bool,
 ) -> Result<(PublicReviewRow, bool), StoreError> {
-    let mut outcome: Option<Submitted> = statement.clone().get_result(conn).await.optional()?;
+    let mut outcome: Option<Submitted> = statement.clone().load_one(conn).await.optional()?;
     if outcome.is_none() && create_missing_article {
         // Another first review created the article after this statement's snapshot was taken
         // (so it could neither insert nor see it); a new statement sees it.
-        outcome = statement.clone().get_result(conn).await.optional()?;
+        outcome = statement.clone().load_one(conn).await.optional()?;
     }
     let (reviews_open, lifecycle, announced, status) =
         outcome.ok_or(StoreError::ArticleNotFound)?;

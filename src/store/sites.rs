@@ -1,6 +1,7 @@
 //! The sites of the installation and their own settings. Not itself held by row-level security:
 //! every caller may learn which sites exist (a request names one before anything else).
 
+use super::answer::LoadOne;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -63,7 +64,7 @@ pub async fn create(pool: &Pool, id: &SiteId, name: &str) -> Result<Option<SiteR
             .values((sites::site_id.eq(id.as_str()), sites::name.eq(name)))
             .on_conflict_do_nothing()
             .returning(SiteRow::as_returning())
-            .get_result(conn)
+            .load_one(conn)
             .await
             .optional()?)
     })
@@ -105,7 +106,7 @@ pub async fn update(
         Ok(diesel::update(sites::table.find(id.as_str()))
             .set((change, sites::updated_at.eq(diesel::dsl::now)))
             .returning(SiteRow::as_returning())
-            .get_result(conn)
+            .load_one(conn)
             .await
             .optional()?)
     })

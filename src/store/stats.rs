@@ -3,6 +3,7 @@
 //! An article's counters are spread over a few stripes (rows) so that concurrent reviews of one
 //! busy article do not all wait for the same row lock; reads sum the stripes.
 
+use super::answer::LoadOne;
 use std::collections::HashMap;
 
 use diesel::dsl::sum;
@@ -109,7 +110,7 @@ pub(super) async fn for_article_on(
         .filter(stats::article_id.eq(id))
         .filter(not_deleted())
         .select(summed())
-        .get_result(conn)
+        .load_one(conn)
         .await?;
     Ok(counters(sums))
 }

@@ -1,6 +1,7 @@
 //! Outbound webhook endpoints, their deliveries and the delivery log, as administrators manage
 //! and read them.
 
+use super::answer::LoadOne;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -41,7 +42,7 @@ pub async fn create(
         .as_ref()
         .map(|text| text.as_str().to_owned());
     with_connection(pool, async |conn| {
-        let existing: i64 = dsl::webhook_endpoints.count().get_result(conn).await?;
+        let existing: i64 = dsl::webhook_endpoints.count().load_one(conn).await?;
         if existing >= MAX_ENDPOINTS {
             return Err(StoreError::EndpointLimit);
         }
@@ -55,7 +56,7 @@ pub async fn create(
                 dsl::secret.eq(secret),
             ))
             .returning(EndpointRow::as_returning())
-            .get_result(conn)
+            .load_one(conn)
             .await?)
     })
     .await
@@ -123,7 +124,7 @@ pub async fn update(
         Ok(diesel::update(webhook_endpoints::table.find(id))
             .set(&changeset)
             .returning(EndpointRow::as_returning())
-            .get_result(conn)
+            .load_one(conn)
             .await
             .optional()?)
     })
@@ -158,7 +159,7 @@ pub async fn rotate_secret(
                 dsl::updated_at.eq(diesel::dsl::now),
             ))
             .returning(EndpointRow::as_returning())
-            .get_result(conn)
+            .load_one(conn)
             .await
             .optional()?)
     })
@@ -297,7 +298,7 @@ pub async fn redeliver(
             dsl::next_attempt_at.eq(diesel::dsl::now),
         ))
         .returning(DeliveryRow::as_returning())
-        .get_result(conn)
+        .load_one(conn)
         .await
         .optional()?;
         if let Some(delivery) = queued {
