@@ -288,15 +288,16 @@ def scenarios(cursors: dict[int, tuple[str, str, str]], site_cursors: dict[str, 
     stats_sums = "sum(count_1), sum(count_2), sum(count_3), sum(count_4), sum(count_5)"
     today = dt.datetime.now(dt.timezone.utc).date()
     daily_vars = dict(read_vars, day_from=str(today - dt.timedelta(days=29)), day_to=str(today))
-    # Both statements the service runs: the deleted-article probe, then the per-day counters
-    # grouped by day and by language at once.
-    daily_sql = (f"SELECT {not_deleted.format(column=':article')};\n"
-                 "SELECT CASE WHEN GROUPING(day) = 0 THEN day END, "
+    # The statement the service runs for an article with counters: the per-day counters grouped
+    # by day and by language at once, a deleted article's hidden by the same probe as a page's
+    # (the service checks the article on its own only when no counters come back).
+    daily_sql = ("SELECT CASE WHEN GROUPING(day) = 0 THEN day END, "
                  "CASE WHEN GROUPING(language) = 0 THEN language END, "
                  "sum(count_1)::bigint, sum(count_2)::bigint, sum(count_3)::bigint, "
                  "sum(count_4)::bigint, sum(count_5)::bigint, sum(unrated)::bigint FROM article_daily_stats "
                  "WHERE site_id = :site AND article_id = :article "
                  "AND day BETWEEN :day_from::date AND :day_to::date "
+                 f"AND {not_deleted.format(column=':article')} "
                  "GROUP BY GROUPING SETS ((day), (language));")
     review_lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                   'local n = 0\nrequest = function()\n  n = n + 1\n'

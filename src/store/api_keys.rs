@@ -1,11 +1,11 @@
 //! API keys: only their SHA-256 digests are stored.
 
-use super::answer::LoadOne;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use super::answer::LoadOne;
 use super::{with_connection, StoreError};
 use crate::db::schema::api_keys;
 use crate::db::Pool;

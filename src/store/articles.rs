@@ -1,11 +1,11 @@
 //! Articles registered by the CMS or created by a first review.
 
-use super::answer::LoadOne;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::answer::LoadOne;
 use super::{site_of, stats, with_connection, StoreError};
 use crate::db::schema::{articles, processed_inbound_events};
 use crate::db::Pool;

@@ -5,7 +5,6 @@
 //! Every statement runs on a connection bound to the import's site: row-level security keeps
 //! the lookups to that site and gives inserted rows its `site_id`.
 
-use super::answer::LoadOne;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +13,7 @@ use diesel::sql_types::{Array, BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::answer::LoadOne;
 use super::counters::{Counted, Counting};
 use super::{outbox, StoreError};
 use crate::db::schema::{articles, reviews};

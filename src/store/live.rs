@@ -5,7 +5,6 @@
 //! oldest transaction still running, and only settled rows are delivered, in cursor order: no row
 //! can then appear behind a delivered one.
 
-use super::answer::LoadOne;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use diesel::{QueryResult, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::answer::LoadOne;
 use super::{site_of, with_connection, StoreError};
 use crate::db::Pool;
 use crate::domain::live::{Cursor, LiveKind};

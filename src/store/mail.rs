@@ -3,7 +3,6 @@
 //! messages with `FOR UPDATE SKIP LOCKED`, so any number of nodes share the sending without
 //! sending anything twice, and reads what is true at sending time (`context`).
 
-use super::answer::LoadOne;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +13,7 @@ use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::answer::LoadOne;
 use super::{site_of, with_connection, StoreError};
 use crate::db::Pool;
 use crate::domain::mail::{MailKind, MailLanguage, MailSettings, CONFIRMATION_EVERY_HOURS};

@@ -3,7 +3,6 @@
 //! transaction: the reviews' rows are locked, their status moves, the article's counters follow,
 //! the outbox gets the change's event and the audit log its entry.
 
-use super::answer::LoadOne;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -12,6 +11,7 @@ use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::answer::LoadOne;
 use super::counters::Counting;
 use super::live::{self, LiveChange};
 use super::mail::{self, Notice};

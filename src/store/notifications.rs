@@ -1,9 +1,9 @@
 //! Announcing committed changes to the other nodes (`crate::coherence`).
 
-use super::answer::LoadOne;
 use diesel::sql_types::{Array, Text};
 use diesel_async::RunQueryDsl;
 
+use super::answer::LoadOne;
 use super::{with_connection, StoreError};
 use crate::db::Pool;
 

@@ -2,7 +2,6 @@
 //! claims its rows with `FOR UPDATE SKIP LOCKED`, so any number of service instances share the
 //! work without sending anything twice.
 
-use super::answer::LoadOne;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use diesel::sql_types::{
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::answer::LoadOne;
 use super::{stats, with_connection, StoreError};
 use crate::db::schema::{outbox_events, webhook_deliveries, webhook_endpoints};
 use crate::db::Pool;

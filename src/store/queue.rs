@@ -1,6 +1,5 @@
 //! What moderators read: the queue and its counts, an author's other reviews, and the audit log.
 
-use super::answer::LoadOne;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -9,6 +8,7 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlU
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use super::answer::LoadOne;
 use super::moderation::ModeratedReviewRow;
 use super::sql::lower;
 use super::{site_of, with_connection, StoreError};

@@ -1,11 +1,11 @@
 //! The rate limits' shared buckets (`rate_limit_buckets`): one per limit and client, counted by
 //! every node.
 
-use super::answer::LoadOne;
 use std::time::Duration;
 
 use diesel_async::RunQueryDsl;
 
+use super::answer::LoadOne;
 use super::sql::marginalia_take_from_bucket;
 use super::{with_connection, StoreError};
 use crate::db::Pool;

@@ -2,12 +2,12 @@
 //! row, so concurrent votes on one review are counted one after another and the counters stay
 //! exact; a voter's second vote replaces the first.
 
-use super::answer::LoadOne;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::answer::LoadOne;
 use super::live::{self, LiveChange};
 use super::moderation::{self, Change, Entry, Render};
 use super::{with_connection, StoreError};

@@ -1,7 +1,6 @@
 //! A verified reader's standing on a site: their suspension, their reviews, and the record of
 //! what moderators decided about them.
 
-use super::answer::LoadOne;
 use chrono::{DateTime, Utc};
 use diesel::dsl::exists;
 use diesel::prelude::*;
@@ -9,6 +8,7 @@ use diesel::sql_types::Bool;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::answer::LoadOne;
 use super::queue::{article_of_review, QueueRow};
 use super::{site_of, with_connection, StoreError};
 use crate::db::schema::{articles, outbox_events, reader_log, reader_suspensions, reviews};

@@ -1,8 +1,8 @@
 //! Where the primary's write-ahead log stands and how far a replica has replayed it.
 
-use super::answer::LoadOne;
 use diesel::sql_types::{Nullable, Text};
 
+use super::answer::LoadOne;
 use super::{with_connection, StoreError};
 use crate::db::Pool;
 use crate::domain::position::Position;

@@ -1,6 +1,5 @@
 //! Reviews: the submission statement and the public reads.
 
-use super::answer::LoadOne;
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
@@ -13,6 +12,7 @@ use diesel::sql_types::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::answer::LoadOne;
 use super::{counters, pages, site_of, stats, with_connection, StoreError};
 use crate::db::schema::{articles, reviews};
 use crate::db::Pool;

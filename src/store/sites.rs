@@ -1,11 +1,11 @@
 //! The sites of the installation and their own settings. Not itself held by row-level security:
 //! every caller may learn which sites exist (a request names one before anything else).
 
-use super::answer::LoadOne;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::answer::LoadOne;
 use super::{with_connection, StoreError};
 use crate::db::schema::sites;
 use crate::db::Pool;

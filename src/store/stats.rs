@@ -3,7 +3,6 @@
 //! An article's counters are spread over a few stripes (rows) so that concurrent reviews of one
 //! busy article do not all wait for the same row lock; reads sum the stripes.
 
-use super::answer::LoadOne;
 use std::collections::HashMap;
 
 use diesel::dsl::sum;
@@ -16,6 +15,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Date, Nullable, Text};
 use diesel_async::AsyncPgConnection;
 
+use super::answer::LoadOne;
 use super::{site_of, with_connection, StoreError};
 use crate::db::schema::article_stats::dsl as stats;
 use crate::db::schema::articles;
@@ -199,7 +199,16 @@ impl QueryFragment<Pg> for DailyStatement<'_> {
         out.push_bind_param::<Date, NaiveDate>(&self.range.from)?;
         out.push_sql(" AND ");
         out.push_bind_param::<Date, NaiveDate>(&self.range.to)?;
-        out.push_sql(" GROUP BY GROUPING SETS ((day), (language))");
+        // A deleted article's counters are hidden, by the probe the pages make: a read that finds
+        // counters needs no separate check of the article.
+        // Named by value, not by the outer row's columns, so it is probed once, not once per row.
+        out.push_sql(" AND NOT EXISTS (SELECT 1 FROM articles WHERE articles.site_id = ");
+        out.push_bind_param::<Text, str>(self.site)?;
+        out.push_sql(" AND articles.article_id = ");
+        out.push_bind_param::<Text, str>(self.article_id)?;
+        out.push_sql(" AND articles.lifecycle = ");
+        out.push_bind_param::<Text, str>(Lifecycle::Deleted.as_str())?;
+        out.push_sql(") GROUP BY GROUPING SETS ((day), (language))");
         Ok(())
     }
 }
@@ -228,13 +237,24 @@ pub struct DailyCounters {
     pub languages: Vec<(Option<String>, i64)>,
 }
 
+impl DailyCounters {
+    /// Every day of `range` without a review, and no languages.
+    pub fn none(range: &DayRange) -> Self {
+        Self {
+            days: range.series(HashMap::new()),
+            languages: Vec::new(),
+        }
+    }
+}
+
 /// An article's published reviews per UTC day of `range` and per language: one range scan of
 /// the per-day counters (`article_daily_stats`, a few rows per day), grouped both ways at once.
+/// `None` when it has no counters in the range, or is deleted: the caller tells the two apart.
 pub async fn daily(
     pool: &Pool,
     article_id: &str,
     range: &DayRange,
-) -> Result<DailyCounters, StoreError> {
+) -> Result<Option<DailyCounters>, StoreError> {
     let statement = DailyStatement {
         site: site_of(pool)?,
         article_id,
@@ -242,6 +262,9 @@ pub async fn daily(
     };
     let groups: Vec<DailyGroup> =
         with_connection(pool, async |conn| Ok(statement.clone().load(conn).await?)).await?;
+    if groups.is_empty() {
+        return Ok(None);
+    }
     let mut by_day = HashMap::new();
     let mut languages = Vec::new();
     for group in groups {
@@ -260,10 +283,10 @@ pub async fn daily(
         }
     }
     languages.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Ok(DailyCounters {
+    Ok(Some(DailyCounters {
         days: range.series(by_day),
         languages,
-    })
+    }))
 }
 
 /// The stripe a review is counted in, spread by the random part of its id.

@@ -1,12 +1,12 @@
 //! Outbound webhook endpoints, their deliveries and the delivery log, as administrators manage
 //! and read them.
 
-use super::answer::LoadOne;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use super::answer::LoadOne;
 use super::{with_connection, StoreError};
 use crate::db::schema::{outbox_events, webhook_attempts, webhook_deliveries, webhook_endpoints};
 use crate::db::Pool;

@@ -413,12 +413,25 @@ async fn unpublished_articles_refuse_reviews_and_deleted_ones_hide_them_until_re
     );
     let stats = app.get_json(&format!("/v1/articles/{id}/stats")).await;
     assert_eq!(stats["review_count"], 1);
+    let reviewed_days = |daily: Value| {
+        daily["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|day| day["review_count"].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    let daily = app
+        .get_json(&format!("/v1/articles/{id}/stats/daily"))
+        .await;
+    assert_eq!(reviewed_days(daily), 1);
 
     send("article.deleted", 2, "msg_c").await;
     for path in [
         format!("/v1/articles/{id}"),
         format!("/v1/articles/{id}/reviews"),
         format!("/v1/articles/{id}/stats"),
+        format!("/v1/articles/{id}/stats/daily"),
         format!("/v1/reviews/{review_id}"),
     ] {
         expect_problem(app.get(&path).await, 404).await;
@@ -436,5 +449,9 @@ async fn unpublished_articles_refuse_reviews_and_deleted_ones_hide_them_until_re
         app.get_json(&format!("/v1/articles/{id}/stats")).await["review_count"],
         1
     );
+    let daily = app
+        .get_json(&format!("/v1/articles/{id}/stats/daily"))
+        .await;
+    assert_eq!(reviewed_days(daily), 1);
     assert_eq!(app.post_review(&id, &review).await.status(), 201);
 }
