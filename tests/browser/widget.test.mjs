@@ -288,9 +288,14 @@ async function reader(browser) {
   // The first attempt reaches the server but its answer is lost; the reader sends again. The
   // retry carries the same Idempotency-Key, so one review is stored. The retry's answer is slowed
   // down to see the button disabled, and a second Enter meanwhile sends nothing.
+  // Only the submissions: a CORS preflight to the same URL goes through untouched.
   const keys = [];
+  const intercepted = [];
   await page.route('**/reviews', async (route) => {
-    keys.push(route.request().headers()['idempotency-key']);
+    const request = route.request();
+    intercepted.push(`${request.method()} ${request.url()}`);
+    if (request.method() !== 'POST') return route.continue();
+    keys.push(request.headers()['idempotency-key']);
     if (keys.length === 1) {
       await route.fetch();
       await route.abort('connectionreset');
@@ -301,7 +306,15 @@ async function reader(browser) {
   });
   await page.keyboard.press('Enter');
   const notice = (hasText) => page.locator('.marginalia__form .marginalia__notice', { hasText });
-  await notice('Перевірте з’єднання').waitFor();
+  // A failure here says which requests the route saw and what the form shows instead.
+  await notice('Перевірте з’єднання')
+    .waitFor()
+    .catch(async (error) => {
+      const shown = await page.locator('.marginalia__form .marginalia__notice').allTextContents();
+      throw new Error(`no connection notice; requests: ${JSON.stringify(intercepted)}; notices: ${JSON.stringify(shown)}`, {
+        cause: error,
+      });
+    });
   assert.equal(await focused(page), 'Надіслати відгук', 'focus stays on the button');
   await page.keyboard.press('Enter');
   assert.ok(await page.locator('.marginalia__submit').isDisabled(), 'disabled while sending');
