@@ -1,8 +1,8 @@
 //! The integration suite, one test binary: every story runs against the real HTTP server built by
 //! the same function `serve` uses, on real PostgreSQL (one private throwaway cluster for the whole
 //! run, or the server in `TEST_DATABASE_URL`), each test on a fresh database of its own.
+// A failing test should fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-// a failing test should fail loudly
 // The tests' own statements read what the service stored; only the service's writes must wait for
 // their commit before answering (src/store/answer.rs).
 #![allow(clippy::disallowed_methods)]
