@@ -15,8 +15,8 @@ use futures_util::TryStreamExt;
 use uuid::Uuid;
 
 use super::reviews::PublicReviewRow;
-use super::sql::RowBound;
-use crate::domain::article::{ArticleId, Lifecycle};
+use super::sql::{self, RowBound};
+use crate::domain::article::ArticleId;
 use crate::domain::page::{PageQuery, Sort};
 use crate::domain::review::{Rating, ReviewStatus};
 
@@ -113,13 +113,7 @@ impl<'a, const SHAPE: u8> QueryFragment<Pg> for PageStatement<'a, SHAPE> {
         out.push_sql(" AND reviews.status = ");
         out.push_bind_param::<Text, str>(ReviewStatus::Published.as_str())?;
         // A deleted article's reviews are hidden: one primary-key probe per page.
-        out.push_sql(" AND NOT EXISTS (SELECT 1 FROM articles WHERE articles.site_id = ");
-        out.push_bind_param::<Text, str>(self.site)?;
-        out.push_sql(" AND articles.article_id = ");
-        out.push_bind_param::<Text, str>(self.article.as_str())?;
-        out.push_sql(" AND articles.lifecycle = ");
-        out.push_bind_param::<Text, str>(Lifecycle::Deleted.as_str())?;
-        out.push_sql(")");
+        sql::push_article_not_deleted(&mut out, self.site, self.article.as_str())?;
         if let Some(rating) = &self.rating {
             out.push_sql(" AND reviews.rating = ");
             out.push_bind_param::<SmallInt, i16>(rating)?;

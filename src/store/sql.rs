@@ -8,8 +8,10 @@ use diesel::expression::{is_aggregate, AppearsOnTable, Expression, ValidGrouping
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
-use diesel::sql_types::{Bool, HasSqlType};
+use diesel::sql_types::{Bool, HasSqlType, Text};
 use diesel::QueryResult;
+
+use crate::domain::article::Lifecycle;
 
 /// `(a, b) < ($1, $2)` (or `>`): a keyset bound PostgreSQL seeks to directly in an index whose
 /// key ends with `a, b`.
@@ -84,3 +86,21 @@ diesel::define_sql_function!(
     /// PostgreSQL's `lower`, for comparing emails case-insensitively.
     fn lower(text: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>
 );
+
+/// ` AND NOT EXISTS (…)`: the condition that hides a deleted article's rows from the public reads,
+/// for the hand-written statements. The article is named by value, so PostgreSQL probes its
+/// primary key once per statement, not once per row.
+pub(crate) fn push_article_not_deleted<'b>(
+    out: &mut AstPass<'_, 'b, Pg>,
+    site: &'b str,
+    article: &'b str,
+) -> QueryResult<()> {
+    out.push_sql(" AND NOT EXISTS (SELECT 1 FROM articles WHERE articles.site_id = ");
+    out.push_bind_param::<Text, str>(site)?;
+    out.push_sql(" AND articles.article_id = ");
+    out.push_bind_param::<Text, str>(article)?;
+    out.push_sql(" AND articles.lifecycle = ");
+    out.push_bind_param::<Text, str>(Lifecycle::Deleted.as_str())?;
+    out.push_sql(")");
+    Ok(())
+}

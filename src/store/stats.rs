@@ -200,15 +200,9 @@ impl QueryFragment<Pg> for DailyStatement<'_> {
         out.push_sql(" AND ");
         out.push_bind_param::<Date, NaiveDate>(&self.range.to)?;
         // A deleted article's counters are hidden by the probe the pages make, so a read that finds
-        // counters needs no check of the article of its own. The probe names the article by value,
-        // not by the outer row's columns: PostgreSQL runs it once, not once per row.
-        out.push_sql(" AND NOT EXISTS (SELECT 1 FROM articles WHERE articles.site_id = ");
-        out.push_bind_param::<Text, str>(self.site)?;
-        out.push_sql(" AND articles.article_id = ");
-        out.push_bind_param::<Text, str>(self.article_id)?;
-        out.push_sql(" AND articles.lifecycle = ");
-        out.push_bind_param::<Text, str>(Lifecycle::Deleted.as_str())?;
-        out.push_sql(") GROUP BY GROUPING SETS ((day), (language))");
+        // counters needs no check of the article of its own.
+        super::sql::push_article_not_deleted(&mut out, self.site, self.article_id)?;
+        out.push_sql(" GROUP BY GROUPING SETS ((day), (language))");
         Ok(())
     }
 }
