@@ -12,8 +12,9 @@ first, and comparing medians. Each half of a pair is one `bench/run.py --binary 
     python3 bench/ab.py --before /tmp/before-target/release/marginalia \\
         --after target/release/marginalia --only get_page_2,post_spread
 
-Prints a Markdown table: each scenario's median requests per second and service CPU seconds per
-1,000 requests, before and after, and every pair's values.
+Prints a Markdown table: each scenario's median requests per second, CPU seconds per 1,000
+requests of the service and of PostgreSQL, p99 and errors, before and after, and every pair's
+values.
 """
 
 import argparse
@@ -22,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,9 +40,32 @@ def one_round(binary: Path, args, summary: Path) -> dict:
     measured = {}
     for name, rounds in scenarios.items():
         ours = rounds["ours"][0]
-        measured[name] = (rounds["title"], ours["rps"],
-                          1000 * ours["service_cpu_s"] / max(ours["requests"], 1))
+        requests = max(ours["requests"], 1)
+        measured[name] = Measured(rounds["title"], ours["rps"],
+                                  1000 * ours["service_cpu_s"] / requests,
+                                  1000 * ours["postgres_cpu_s"] / requests,
+                                  ours["p99_ms"], ours["errors"])
     return measured
+
+
+@dataclass
+class Measured:
+    """One scenario in one round: what the table compares."""
+    title: str
+    rps: float
+    service_cpu_per_k: float
+    postgres_cpu_per_k: float
+    p99_ms: float
+    errors: int
+
+
+def compared(rounds: dict[str, list], name: str, value: str, fmt: str) -> str:
+    """`value`'s medians before → after, each pair's value in brackets."""
+    values = {side: [getattr(r[name], value) for r in rounds[side]] for side in rounds}
+    listed = (lambda side: " · ".join(fmt.format(v) for v in values[side]))
+    return (f"{fmt.format(statistics.median(values['before']))} → "
+            f"{fmt.format(statistics.median(values['after']))} "
+            f"({listed('before')} → {listed('after')})")
 
 
 def main() -> None:
@@ -68,20 +93,20 @@ def main() -> None:
 
     print(f"\n{args.pairs} interleaved pairs, {args.duration} s per scenario; medians "
           f"(every pair's value in brackets).\n")
-    print("| scenario | req/s before → after | service CPU s / 1,000 before → after | change |")
-    print("|---|---|---|---|")
+    print("| scenario | req/s before → after | service CPU s / 1,000 | change | "
+          "PostgreSQL CPU s / 1,000 | p99 ms | errors |")
+    print("|---|---|---|---|---|---|---|")
     for name in rounds["after"][0]:
-        title = rounds["after"][0][name][0]
-        rps = {side: [r[name][1] for r in rounds[side]] for side in rounds}
-        cpu = {side: [r[name][2] for r in rounds[side]] for side in rounds}
-        listed = (lambda values, fmt: " · ".join(fmt.format(v) for v in values))
-        before_cpu, after_cpu = statistics.median(cpu["before"]), statistics.median(cpu["after"])
-        print(f"| {title} | {statistics.median(rps['before']):,.0f} → "
-              f"{statistics.median(rps['after']):,.0f} ({listed(rps['before'], '{:,.0f}')} → "
-              f"{listed(rps['after'], '{:,.0f}')}) | {before_cpu:.3f} → {after_cpu:.3f} "
-              f"({listed(cpu['before'], '{:.3f}')} → {listed(cpu['after'], '{:.3f}')}) | "
-              f"{100 * (after_cpu - before_cpu) / before_cpu:+.0f} % |")
-
+        title = rounds["after"][0][name].title
+        cpu = {side: statistics.median(r[name].service_cpu_per_k for r in rounds[side])
+               for side in rounds}
+        errors = {side: sum(r[name].errors for r in rounds[side]) for side in rounds}
+        print(f"| {title} | {compared(rounds, name, 'rps', '{:,.0f}')} | "
+              f"{compared(rounds, name, 'service_cpu_per_k', '{:.3f}')} | "
+              f"{100 * (cpu['after'] - cpu['before']) / cpu['before']:+.0f} % | "
+              f"{compared(rounds, name, 'postgres_cpu_per_k', '{:.3f}')} | "
+              f"{compared(rounds, name, 'p99_ms', '{:.1f}')} | "
+              f"{errors['before']} → {errors['after']} |")
 
 if __name__ == "__main__":
     main()

@@ -106,7 +106,7 @@ impl From<ArticleWithStats> for Article {
         BadBody, KeyRequired, Unavailable,
     )
 )]
-#[put("/v1/articles/{article_id}")]
+#[put("")]
 pub async fn put_article(
     state: SiteState,
     caller: ApiCaller,
@@ -148,7 +148,7 @@ impl CheckedBody for ArticlePut {
         BadBody, SiteKeyNeeded, ArticleNotFound, Unavailable,
     )
 )]
-#[patch("/v1/articles/{article_id}")]
+#[patch("")]
 pub async fn patch_article(
     state: SiteState,
     caller: ApiCaller,
@@ -171,7 +171,7 @@ pub async fn patch_article(
         Revalidated, BadParameter, ArticleNotFound, Unavailable,
     )
 )]
-#[get("/v1/articles/{article_id}")]
+#[get("")]
 pub async fn get_article(
     state: SiteState,
     article_id: ArticleId,

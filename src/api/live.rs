@@ -107,7 +107,7 @@ pub struct LiveNotice {
         BadParameter, ArticleNotFound, TooManyStreams, Unavailable,
     )
 )]
-#[get("/v1/articles/{article_id}/live")]
+#[get("/live")]
 pub async fn article_live(
     state: SiteState,
     article_id: ArticleId,
@@ -146,7 +146,7 @@ pub async fn article_live(
         KeyRequired, TooManyStreams, Unavailable,
     )
 )]
-#[get("/v1/moderation/live")]
+#[get("/live")]
 pub async fn queue_live(
     state: SiteState,
     caller: ApiCaller,

@@ -26,64 +26,80 @@ pub mod webhook_endpoints;
 pub mod widget;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use utoipa_actix_web::scope::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 use crate::http_layer::routes::RouteTable;
 use crate::http_layer::{bounded, LOGGED_FIELD_MAX};
 
-/// Registers every operation, each with its OpenAPI documentation (the route and method come from
-/// the handler's own attribute, so a route is declared in exactly one place).
+/// Registers every operation, each with its OpenAPI documentation (the method and the path
+/// within its scope come from the handler's own attribute, so a route is declared in exactly one
+/// place).
 ///
-/// actix tries routes in this order, one regular expression per route with a path parameter, so
-/// the reads a widget makes on every page view come first.
+/// actix tries the entries here in order, and a path with a parameter costs a regular expression
+/// (with captures) per entry tried; so the operations on one article, one review, the moderation
+/// desk and the webhook endpoints are each a scope, tried with one expression (or a plain prefix)
+/// before the static paths inside it, and the article's scope, which the widget's reads go
+/// through on every page view, comes first.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(stats::article_stats)
-        .service(reviews::list_reviews)
-        .service(reviews::create_review)
-        .service(live::article_live)
-        .service(stats::bulk_stats)
-        .service(reviews::get_review)
-        .service(reviews::edit_review)
-        .service(reviews::delete_review)
-        .service(reactions::vote)
-        .service(reactions::flag)
-        .service(queue::queue)
-        .service(queue::counts)
-        .service(live::queue_live)
-        .service(queue::author_reviews)
-        .service(readers::reader_standing)
-        .service(readers::suspend_reader)
-        .service(readers::reinstate_reader)
-        .service(moderation::act)
-        .service(queue::audit_log)
-        .service(moderation::put_reply)
-        .service(moderation::delete_reply)
-        .service(mail::confirm_page)
-        .service(mail::confirm)
-        .service(mail::unsubscribe_page)
-        .service(mail::unsubscribe)
-        .service(data_rights::erase)
-        .service(data_rights::export)
-        .service(data_rights::erase_everywhere)
-        .service(data_rights::export_everywhere)
-        .service(caller::me)
-        .service(sites::list_sites)
-        .service(sites::get_site)
-        .service(sites::put_site)
-        .service(articles::put_article)
-        .service(articles::patch_article)
-        .service(articles::get_article)
-        .service(stats::daily_stats)
-        .service(cms_events::receive_cms_event)
-        .service(webhook_endpoints::create_endpoint)
-        .service(webhook_endpoints::list_endpoints)
-        .service(webhook_endpoints::get_endpoint)
-        .service(webhook_endpoints::update_endpoint)
-        .service(webhook_endpoints::delete_endpoint)
-        .service(webhook_endpoints::rotate_secret)
-        .service(webhook_endpoints::list_deliveries)
-        .service(webhook_endpoints::redeliver);
+    cfg.service(scope("/v1/articles/{article_id}").configure(|article| {
+        article
+            .service(stats::article_stats)
+            .service(reviews::list_reviews)
+            .service(reviews::create_review)
+            .service(live::article_live)
+            .service(stats::daily_stats)
+            .service(articles::put_article)
+            .service(articles::patch_article)
+            .service(articles::get_article);
+    }))
+    .service(stats::bulk_stats)
+    .service(scope("/v1/reviews/{id}").configure(|review| {
+        review
+            .service(reviews::get_review)
+            .service(reviews::edit_review)
+            .service(reviews::delete_review)
+            .service(reactions::vote)
+            .service(reactions::flag)
+            .service(moderation::put_reply)
+            .service(moderation::delete_reply);
+    }))
+    .service(scope("/v1/moderation").configure(|desk| {
+        desk.service(queue::queue)
+            .service(queue::counts)
+            .service(live::queue_live)
+            .service(queue::author_reviews)
+            .service(readers::reader_standing)
+            .service(readers::suspend_reader)
+            .service(readers::reinstate_reader)
+            .service(moderation::act)
+            .service(queue::audit_log);
+    }))
+    .service(mail::confirm_page)
+    .service(mail::confirm)
+    .service(mail::unsubscribe_page)
+    .service(mail::unsubscribe)
+    .service(data_rights::erase)
+    .service(data_rights::export)
+    .service(data_rights::erase_everywhere)
+    .service(data_rights::export_everywhere)
+    .service(caller::me)
+    .service(sites::list_sites)
+    .service(sites::get_site)
+    .service(sites::put_site)
+    .service(cms_events::receive_cms_event)
+    .service(scope("/v1/webhook-endpoints").configure(|endpoints| {
+        endpoints
+            .service(webhook_endpoints::create_endpoint)
+            .service(webhook_endpoints::list_endpoints)
+            .service(webhook_endpoints::get_endpoint)
+            .service(webhook_endpoints::update_endpoint)
+            .service(webhook_endpoints::delete_endpoint)
+            .service(webhook_endpoints::rotate_secret)
+            .service(webhook_endpoints::list_deliveries)
+            .service(webhook_endpoints::redeliver);
+    }));
 }
 
 /// The pages, static files and probes served beside the API (GET, and HEAD as GET): not

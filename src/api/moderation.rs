@@ -82,7 +82,7 @@ pub struct ActionResult {
         BadBody, KeyRequired, ActionTargetsNotFound, StateConflict, Unavailable,
     )
 )]
-#[post("/v1/moderation/actions")]
+#[post("/actions")]
 pub async fn act(
     state: SiteState,
     caller: ApiCaller,
@@ -136,7 +136,7 @@ pub struct ReplyRequest {
         BadBody, KeyRequired, ModeratedReviewNotFound, StateConflict, Unavailable,
     )
 )]
-#[put("/v1/reviews/{id}/reply")]
+#[put("/reply")]
 pub async fn put_reply(
     state: SiteState,
     caller: ApiCaller,
@@ -167,7 +167,7 @@ impl CheckedBody for ReplyBody {
         BadParameter, KeyRequired, ModeratedReviewNotFound, StateConflict, Unavailable,
     )
 )]
-#[delete("/v1/reviews/{id}/reply")]
+#[delete("/reply")]
 pub async fn delete_reply(
     state: SiteState,
     caller: ApiCaller,

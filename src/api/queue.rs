@@ -88,7 +88,7 @@ pub struct QueuePage {
         BadParameter, KeyRequired, Unavailable,
     )
 )]
-#[get("/v1/moderation/queue")]
+#[get("/queue")]
 pub async fn queue(
     state: SiteState,
     _caller: ApiCaller,
@@ -119,7 +119,7 @@ pub async fn queue(
         KeyRequired, Unavailable,
     )
 )]
-#[get("/v1/moderation/counts")]
+#[get("/counts")]
 pub async fn counts(
     state: SiteState,
     _caller: ApiCaller,
@@ -152,7 +152,7 @@ pub struct AuthorReviews {
         BadParameter, KeyRequired, ModeratedReviewNotFound, Unavailable,
     )
 )]
-#[get("/v1/moderation/reviews/{id}/author-reviews")]
+#[get("/reviews/{id}/author-reviews")]
 pub async fn author_reviews(
     state: SiteState,
     _caller: ApiCaller,
@@ -313,7 +313,7 @@ const LOG_CSV_BATCH: i64 = 1_000;
         BadParameter, KeyRequired, Unavailable,
     )
 )]
-#[get("/v1/moderation/log")]
+#[get("/log")]
 pub async fn audit_log(
     state: SiteState,
     caller: ApiCaller,

@@ -61,7 +61,7 @@ pub struct VoteCounts {
         Unavailable,
     )
 )]
-#[post("/v1/reviews/{id}/votes")]
+#[post("/votes")]
 pub async fn vote(
     state: SiteState,
     ReviewIdPath(id): ReviewIdPath,
@@ -94,7 +94,7 @@ pub async fn vote(
         Unavailable,
     )
 )]
-#[post("/v1/reviews/{id}/flags")]
+#[post("/flags")]
 pub async fn flag(
     state: SiteState,
     ReviewIdPath(id): ReviewIdPath,

@@ -29,7 +29,7 @@ use crate::views::reader::{ReaderStanding, SuspensionBody};
         BadParameter, KeyRequired, Unavailable,
     )
 )]
-#[get("/v1/moderation/readers/{reader_id}")]
+#[get("/readers/{reader_id}")]
 pub async fn reader_standing(
     state: SiteState,
     _caller: ApiCaller,
@@ -79,7 +79,7 @@ impl CheckedBody for Suspension {
         BadBody, KeyRequired, Unavailable,
     )
 )]
-#[put("/v1/moderation/readers/{reader_id}/suspension")]
+#[put("/readers/{reader_id}/suspension")]
 pub async fn suspend_reader(
     state: SiteState,
     caller: ApiCaller,
@@ -103,7 +103,7 @@ pub async fn suspend_reader(
         BadParameter, KeyRequired, Unavailable,
     )
 )]
-#[delete("/v1/moderation/readers/{reader_id}/suspension")]
+#[delete("/readers/{reader_id}/suspension")]
 pub async fn reinstate_reader(
     state: SiteState,
     caller: ApiCaller,

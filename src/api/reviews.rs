@@ -122,7 +122,7 @@ pub struct ReviewPage {
         Unavailable,
     )
 )]
-#[post("/v1/articles/{article_id}/reviews")]
+#[post("/reviews")]
 pub async fn create_review(
     state: SiteState,
     article_id: ArticleId,
@@ -205,7 +205,7 @@ impl FromRequest for ReviewSubmission {
         Revalidated, BadParameter, ArticleNotFound, Unavailable,
     )
 )]
-#[get("/v1/articles/{article_id}/reviews")]
+#[get("/reviews")]
 pub async fn list_reviews(
     state: PublicRead,
     article_id: ArticleId,
@@ -299,7 +299,7 @@ pub(super) async fn require_known_articles(
         Revalidated, BadParameter, EditTokenRequired, ReviewNotFound, Unavailable,
     )
 )]
-#[get("/v1/reviews/{id}")]
+#[get("")]
 pub async fn get_review(
     state: PublicRead,
     ReviewIdPath(id): ReviewIdPath,
@@ -346,7 +346,7 @@ pub async fn get_review(
         BadBody, EditTokenRequired, ReviewNotFound, StateConflict, RateLimited, Unavailable,
     )
 )]
-#[patch("/v1/reviews/{id}")]
+#[patch("")]
 pub async fn edit_review(
     state: SiteState,
     ReviewIdPath(id): ReviewIdPath,
@@ -399,7 +399,7 @@ impl FromRequest for AuthorEdit {
         BadParameter, EditTokenRequired, ReviewNotFound, RateLimited, Unavailable,
     )
 )]
-#[delete("/v1/reviews/{id}")]
+#[delete("")]
 pub async fn delete_review(
     state: SiteState,
     ReviewIdPath(id): ReviewIdPath,

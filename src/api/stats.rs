@@ -41,7 +41,7 @@ pub struct BulkStats {
         Revalidated, BadParameter, ArticleNotFound, Unavailable,
     )
 )]
-#[get("/v1/articles/{article_id}/stats")]
+#[get("/stats")]
 pub async fn article_stats(
     state: PublicRead,
     article_id: ArticleId,
@@ -168,7 +168,7 @@ pub struct LanguageShare {
         Revalidated, BadParameter, ArticleNotFound, Unavailable,
     )
 )]
-#[get("/v1/articles/{article_id}/stats/daily")]
+#[get("/stats/daily")]
 pub async fn daily_stats(
     state: PublicRead,
     article_id: ArticleId,

@@ -272,7 +272,7 @@ impl CheckedBody for EndpointChange {
         BadBody, KeyRequired, Unavailable,
     )
 )]
-#[post("/v1/webhook-endpoints")]
+#[post("")]
 pub async fn create_endpoint(
     state: SiteState,
     caller: ApiCaller,
@@ -301,7 +301,7 @@ pub async fn create_endpoint(
         KeyRequired, Unavailable,
     )
 )]
-#[get("/v1/webhook-endpoints")]
+#[get("")]
 pub async fn list_endpoints(
     state: SiteState,
     _caller: ApiCaller,
@@ -322,7 +322,7 @@ pub async fn list_endpoints(
         BadParameter, KeyRequired, EndpointNotFound, Unavailable,
     )
 )]
-#[get("/v1/webhook-endpoints/{endpoint_id}")]
+#[get("/{endpoint_id}")]
 pub async fn get_endpoint(
     state: SiteState,
     _caller: ApiCaller,
@@ -347,7 +347,7 @@ pub async fn get_endpoint(
         BadBody, KeyRequired, EndpointNotFound, Unavailable,
     )
 )]
-#[patch("/v1/webhook-endpoints/{endpoint_id}")]
+#[patch("/{endpoint_id}")]
 pub async fn update_endpoint(
     state: SiteState,
     caller: ApiCaller,
@@ -370,7 +370,7 @@ pub async fn update_endpoint(
         BadParameter, KeyRequired, EndpointNotFound, Unavailable,
     )
 )]
-#[delete("/v1/webhook-endpoints/{endpoint_id}")]
+#[delete("/{endpoint_id}")]
 pub async fn delete_endpoint(
     state: SiteState,
     caller: ApiCaller,
@@ -394,7 +394,7 @@ pub async fn delete_endpoint(
         BadParameter, KeyRequired, EndpointNotFound, Unavailable,
     )
 )]
-#[post("/v1/webhook-endpoints/{endpoint_id}/rotate-secret")]
+#[post("/{endpoint_id}/rotate-secret")]
 pub async fn rotate_secret(
     state: SiteState,
     caller: ApiCaller,
@@ -425,7 +425,7 @@ pub async fn rotate_secret(
         BadParameter, KeyRequired, EndpointNotFound, Unavailable,
     )
 )]
-#[get("/v1/webhook-endpoints/{endpoint_id}/deliveries")]
+#[get("/{endpoint_id}/deliveries")]
 pub async fn list_deliveries(
     state: SiteState,
     _caller: ApiCaller,
@@ -456,7 +456,7 @@ pub async fn list_deliveries(
         BadParameter, KeyRequired, DeliveryNotFound, Unavailable,
     )
 )]
-#[post("/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver")]
+#[post("/{endpoint_id}/deliveries/{delivery_id}/redeliver")]
 pub async fn redeliver(
     state: SiteState,
     caller: ApiCaller,

@@ -146,8 +146,37 @@ async fn the_server_routes_exactly_what_the_spec_documents() {
     assert_eq!(app.get("/v1/undocumented").await.status(), 404);
 }
 
+/// The scope each handler registered in a scope of `api::routes` is under, by the handler's
+/// name: the `.service(module::handler)` calls between a `scope("/prefix")` and the end of its
+/// closure.
+fn scoped_handlers() -> std::collections::HashMap<String, String> {
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api/mod.rs"),
+    )
+    .unwrap();
+    let mut handlers = std::collections::HashMap::new();
+    let mut prefix: Option<String> = None;
+    for line in source.lines().map(str::trim) {
+        if let Some(rest) = line.split("scope(\"").nth(1) {
+            prefix = rest.split('"').next().map(str::to_owned);
+        }
+        if let (Some(prefix), Some(call)) = (&prefix, line.split(".service(").nth(1)) {
+            let handler = call.split(')').next().unwrap().rsplit("::").next().unwrap();
+            handlers.insert(handler.to_owned(), prefix.clone());
+        }
+        if line.starts_with("}))") {
+            prefix = None;
+        }
+    }
+    assert!(
+        handlers.len() > 20,
+        "the scopes of src/api/mod.rs were found: {handlers:?}"
+    );
+    handlers
+}
+
 /// The routes the server registers, read from the source: each handler's route attribute
-/// (`#[get("/v1/me")]`) and each route registered by hand (`web::resource("/metrics")`,
+/// (`#[get("/v1/me")]`, under its scope's prefix) and each route registered by hand (`web::resource("/metrics")`,
 /// `.route("/docs", …)`, `SwaggerUi::new("/docs/{_:.*}")`), as (METHOD or `*`, template).
 fn registered_routes() -> Vec<(String, String)> {
     fn walk(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
@@ -166,13 +195,22 @@ fn registered_routes() -> Vec<(String, String)> {
         &mut files,
     );
     let quoted = |text: &str| text.split('"').nth(1).map(str::to_owned);
+    let scopes = scoped_handlers();
     let mut routes = Vec::new();
     for file in files {
         let source = std::fs::read_to_string(&file).unwrap();
-        for line in source.lines().map(str::trim) {
+        let lines: Vec<&str> = source.lines().map(str::trim).collect();
+        for (at, line) in lines.iter().enumerate() {
             for method in ["get", "post", "put", "patch", "delete", "head"] {
                 if let Some(rest) = line.strip_prefix(&format!("#[{method}(")) {
-                    routes.push((method.to_uppercase(), quoted(rest).unwrap()));
+                    let handler = lines[at..]
+                        .iter()
+                        .find_map(|line| line.strip_prefix("pub async fn "))
+                        .and_then(|rest| rest.split(['(', '<']).next())
+                        .unwrap();
+                    let prefix = scopes.get(handler).map_or("", String::as_str);
+                    let path = format!("{prefix}{}", quoted(rest).unwrap());
+                    routes.push((method.to_uppercase(), path));
                 }
             }
         }
