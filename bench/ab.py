@@ -108,5 +108,6 @@ def main() -> None:
               f"{compared(rounds, name, 'p99_ms', '{:.1f}')} | "
               f"{errors['before']} → {errors['after']} |")
 
+
 if __name__ == "__main__":
     main()

@@ -160,7 +160,11 @@ fn scoped_handlers() -> std::collections::HashMap<String, String> {
         if let Some(rest) = line.split("scope(\"").nth(1) {
             prefix = rest.split('"').next().map(str::to_owned);
         }
-        if let (Some(prefix), Some(call)) = (&prefix, line.split(".service(").nth(1)) {
+        let call = line
+            .split(".service(")
+            .nth(1)
+            .filter(|call| !call.starts_with("scope("));
+        if let (Some(prefix), Some(call)) = (&prefix, call) {
             let handler = call.split(')').next().unwrap().rsplit("::").next().unwrap();
             handlers.insert(handler.to_owned(), prefix.clone());
         }
