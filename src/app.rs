@@ -378,10 +378,7 @@ fn app_state(
         body_read_timeout: server.body_read_timeout,
         read_cache: ReadCache::new(server.read_cache_ttl),
         announcer,
-        http_cache: CachePolicy {
-            max_age_secs: server.http_max_age,
-            stale_while_revalidate_secs: server.http_stale_while_revalidate,
-        },
+        http_cache: CachePolicy::new(server.http_max_age, server.http_stale_while_revalidate),
         outbox,
         webhooks: webhook_settings(&settings.webhooks),
         moderation: moderation_settings(&settings.moderation)?,

@@ -21,6 +21,7 @@ use std::time::Duration;
 use moka::future::Cache;
 
 use crate::db::Pool;
+use crate::domain::page::PageKey;
 use crate::domain::stats::RatingCounters;
 use crate::metrics::{self, CacheName};
 use crate::store::{self, StoreError};
@@ -46,7 +47,7 @@ struct Inner {
     /// `None` for an article with no counters yet.
     stats: Cache<String, Stamped<Option<RatingCounters>>>,
     /// Serialized first pages by article and query.
-    first_pages: Cache<(String, String), Stamped<TaggedBody>>,
+    first_pages: Cache<(String, PageKey), Stamped<TaggedBody>>,
 }
 
 #[derive(Clone)]
@@ -221,7 +222,7 @@ impl ReadCache {
     pub async fn first_page<E, F, Fut>(
         &self,
         article_id: &str,
-        query_key: String,
+        query_key: PageKey,
         load: F,
     ) -> Result<TaggedBody, E>
     where
@@ -250,6 +251,7 @@ impl ReadCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::page::PageQuery;
     use actix_web::web::Bytes;
 
     #[test]
@@ -266,7 +268,7 @@ mod tests {
                 Ok::<_, StoreError>(TaggedBody::new(Bytes::from_static(text.as_bytes())))
             }
         };
-        let key = || "newest".to_string();
+        let key = || PageQuery::default().cache_key();
         let cache = &cache;
         let read = |text| async move {
             cache
@@ -294,11 +296,14 @@ mod tests {
     async fn errors_are_not_cached() {
         let cache = ReadCache::new(Duration::from_secs(60));
         let failing = || async { Err::<TaggedBody, _>(StoreError::Unavailable("down".into())) };
-        assert!(cache.first_page("a", "k".into(), failing).await.is_err());
+        assert!(cache
+            .first_page("a", PageQuery::default().cache_key(), failing)
+            .await
+            .is_err());
         let working = || async { Ok::<_, StoreError>(TaggedBody::new(Bytes::from_static(b"up"))) };
         assert_eq!(
             cache
-                .first_page("a", "k".into(), working)
+                .first_page("a", PageQuery::default().cache_key(), working)
                 .await
                 .unwrap()
                 .body,

@@ -180,5 +180,5 @@ pub async fn get_article(
     let article = store::articles::get(&state.pool, &article_id)
         .await?
         .ok_or(store::StoreError::ArticleNotFound)?;
-    public_json(&req, state.http_cache, &Article::from(article))
+    public_json(&req, &state.http_cache, &Article::from(article))
 }

@@ -34,7 +34,7 @@ use crate::store;
 use crate::store::moderation::Author;
 use crate::store::StoreError;
 use crate::tokens;
-use crate::views::review::Review;
+use crate::views::review::{PageJson, Review};
 use crate::views::tagged::TaggedBody;
 
 /// A new review as its author gets it: with the edit token, shown this once.
@@ -67,7 +67,8 @@ pub struct CreatedReview {
 }
 
 /// One page of reviews.
-#[derive(Debug, Serialize, ToSchema)]
+// The documented shape of what `views::review::PageJson` writes straight from a page's rows.
+#[derive(Debug, ToSchema)]
 #[schema(example = json!({
     "items": [{
         "id": "019ab5c4-7c2e-7d43-9a1e-6f1b2c3d4e5f",
@@ -223,7 +224,7 @@ pub async fn list_reviews(
         load().await
     }
     .map_err(ApiError::from)?;
-    Ok(http_cache::public(&req, state.http_cache, page, None))
+    Ok(http_cache::public(&req, &state.http_cache, page, None))
 }
 
 /// Why a page could not be produced. Cloneable, as concurrent readers of one cached first page
@@ -249,7 +250,7 @@ async fn load_page(
     article_id: &ArticleId,
     query: &PageQuery,
 ) -> Result<TaggedBody, PageError> {
-    let (rows, next) = store::reviews::page(&state.pool, article_id, query)
+    let rows = store::reviews::page(&state.pool, article_id, query)
         .await
         .map_err(PageError::Store)?;
     if rows.is_empty() && query.after.is_none() {
@@ -257,15 +258,8 @@ async fn load_page(
             .await
             .map_err(PageError::Store)?;
     }
-    let items = rows.len();
-    let page = ReviewPage {
-        items: rows
-            .into_iter()
-            .map(|row| Review::new(row, &state.moderation.newsroom_name))
-            .collect(),
-        next_cursor: next.map(|cursor| cursor.encode()),
-    };
-    TaggedBody::json_sized(&page, items).map_err(|error| PageError::Encode(Arc::new(error)))
+    let page = PageJson::new(&rows, &state.moderation.newsroom_name);
+    TaggedBody::json_sized(&page, rows.len()).map_err(|error| PageError::Encode(Arc::new(error)))
 }
 
 /// The one place the hidden-article rule lives: a deleted article is a 404 for every read; so is
@@ -322,7 +316,7 @@ pub async fn get_review(
     // A cache must not answer an author who sends the edit token with the public version.
     Ok(http_cache::public(
         &req,
-        state.http_cache,
+        &state.http_cache,
         answer,
         Some("Accept-Encoding, X-Edit-Token"),
     ))

@@ -59,7 +59,7 @@ pub async fn article_stats(
         }
     };
     let stats = ArticleStats::new(article_id.into_inner(), counters);
-    public_json(&req, state.http_cache, &stats)
+    public_json(&req, &state.http_cache, &stats)
 }
 
 /// Stats of many articles at once.
@@ -96,7 +96,7 @@ pub async fn bulk_stats(
             ArticleStats::new(id, counters)
         })
         .collect();
-    public_json(&req, state.http_cache, &BulkStats { stats })
+    public_json(&req, &state.http_cache, &BulkStats { stats })
 }
 
 /// One day of an article's published reviews.
@@ -184,7 +184,7 @@ pub async fn daily_stats(
         }
     };
     let series = DailyStats::new(article_id.into_inner(), &range, daily);
-    public_json(&req, state.http_cache, &series)
+    public_json(&req, &state.http_cache, &series)
 }
 
 impl DailyStats {

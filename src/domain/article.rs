@@ -73,7 +73,7 @@ impl ArticleIds {
 
     /// Reads repeated `article_id` query parameters; repeats count towards the limit, so a
     /// request cannot make the server parse an unbounded list.
-    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, FieldError> {
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self, FieldError> {
         if pairs.len() > Self::MAX {
             return Err(FieldError::new(
                 "article_id",
@@ -87,9 +87,9 @@ impl ArticleIds {
         }
         let mut ids: Vec<ArticleId> = Vec::new();
         for (name, value) in pairs {
-            if name != "article_id" {
+            if *name != "article_id" {
                 return Err(FieldError::new(
-                    name.clone(),
+                    *name,
                     FieldErrorCode::Unknown,
                     "is not a parameter of this operation",
                 ));
@@ -366,20 +366,13 @@ impl ArticlePut {
 mod tests {
     use super::*;
 
-    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn bulk_ids_are_deduplicated_in_order() {
-        let ids = ArticleIds::from_pairs(&pairs(&[
+        let ids = ArticleIds::from_pairs(&[
             ("article_id", "b"),
             ("article_id", "a"),
             ("article_id", "b"),
-        ]));
+        ]);
         assert_eq!(ids.unwrap().into_strings(), ["b", "a"]);
     }
 
@@ -390,25 +383,22 @@ mod tests {
             FieldErrorCode::Required
         );
         assert_eq!(
-            ArticleIds::from_pairs(&pairs(&[("article_id", "a/b")]))
+            ArticleIds::from_pairs(&[("article_id", "a/b")])
                 .unwrap_err()
                 .field,
             "article_id"
         );
         assert_eq!(
-            ArticleIds::from_pairs(&pairs(&[("id", "a")]))
-                .unwrap_err()
-                .field,
+            ArticleIds::from_pairs(&[("id", "a")]).unwrap_err().field,
             "id"
         );
-        let many: Vec<(String, String)> = (0..=ArticleIds::MAX)
-            .map(|i| ("article_id".to_string(), format!("a{i}")))
-            .collect();
+        let names: Vec<String> = (0..=ArticleIds::MAX).map(|i| format!("a{i}")).collect();
+        let many: Vec<(&str, &str)> = names.iter().map(|id| ("article_id", id.as_str())).collect();
         assert_eq!(
             ArticleIds::from_pairs(&many).unwrap_err().code,
             FieldErrorCode::TooMany
         );
-        let repeated = vec![("article_id".to_string(), "a".to_string()); ArticleIds::MAX + 1];
+        let repeated = vec![("article_id", "a"); ArticleIds::MAX + 1];
         assert_eq!(
             ArticleIds::from_pairs(&repeated).unwrap_err().code,
             FieldErrorCode::TooMany,

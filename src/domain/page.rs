@@ -21,7 +21,7 @@ use super::time;
 use super::{FieldError, FieldErrorCode};
 
 /// Order of a review list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Sort {
     /// Most recent first.
@@ -159,7 +159,7 @@ impl Cursor {
 }
 
 /// How many reviews one page holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PageSize(i64);
 
 impl PageSize {
@@ -191,6 +191,15 @@ impl Default for PageSize {
     }
 }
 
+/// What a page's content depends on besides its article and cursor: the read cache's key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    sort: Sort,
+    rating: Option<Rating>,
+    language: Option<LanguageTag>,
+    limit: PageSize,
+}
+
 /// A validated request for one page of published reviews.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageQuery {
@@ -218,14 +227,13 @@ impl Default for PageQuery {
 
 impl PageQuery {
     /// Identifies the page's content apart from the article and cursor, for caching.
-    pub fn cache_key(&self) -> String {
-        format!(
-            "{}|{:?}|{}|{}",
-            self.sort.as_str(),
-            self.rating.map(Rating::get),
-            self.language.as_ref().map_or("", LanguageTag::as_str),
-            self.limit.get()
-        )
+    pub fn cache_key(&self) -> PageKey {
+        PageKey {
+            sort: self.sort,
+            rating: self.rating,
+            language: self.language.clone(),
+            limit: self.limit,
+        }
     }
 
     /// Reads `sort`, `rating`, `language`, `limit` and `cursor` of a list of `article_id`'s
@@ -236,13 +244,14 @@ impl PageQuery {
         article_id: &str,
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, Vec<FieldError>> {
-        let mut query = Self::default();
+        let (mut sort, mut rating, mut language, mut limit) =
+            (Sort::default(), None, None, PageSize::default());
         let mut errors = Vec::new();
         let mut raw_cursor = None;
         read_query_pairs(pairs, &mut errors, |name, value, errors| {
             match name {
                 "sort" => match Sort::parse(value) {
-                    Some(sort) => query.sort = sort,
+                    Some(parsed) => sort = parsed,
                     None => errors.push(FieldError::new(
                         "sort",
                         FieldErrorCode::Enum,
@@ -250,23 +259,23 @@ impl PageQuery {
                     )),
                 },
                 "rating" => {
-                    let rating = value.parse::<i64>().map_err(|_| {
+                    let number = value.parse::<i64>().map_err(|_| {
                         text::rule(
                             "range",
                             format!("must be an integer from {} to {}", Rating::MIN, Rating::MAX),
                         )
                     });
-                    match rating.and_then(Rating::parse) {
-                        Ok(rating) => query.rating = Some(rating),
+                    match number.and_then(Rating::parse) {
+                        Ok(parsed) => rating = Some(parsed),
                         Err(rule) => errors.push(FieldError::broke("rating", &rule)),
                     }
                 }
                 "language" => match LanguageTag::parse(value) {
-                    Ok(tag) => query.language = Some(tag),
+                    Ok(tag) => language = Some(tag),
                     Err(rule) => errors.push(FieldError::broke("language", &rule)),
                 },
                 "limit" => match PageSize::parse(value) {
-                    Ok(limit) => query.limit = limit,
+                    Ok(parsed) => limit = parsed,
                     Err(error) => errors.push(error),
                 },
                 // Clients that template `cursor={next}` send it empty for the first page.
@@ -275,7 +284,16 @@ impl PageQuery {
             }
             true
         });
-        query.scope = ListScope::of(site, article_id, query.rating, query.language.as_ref());
+        // Digested once the filters are known: a cursor must come from this list.
+        let scope = ListScope::of(site, article_id, rating, language.as_ref());
+        let mut query = Self {
+            sort,
+            rating,
+            language,
+            limit,
+            after: None,
+            scope,
+        };
         if let Some(raw) = raw_cursor {
             match Cursor::decode(raw) {
                 Some(cursor) if cursor.sort != query.sort => errors.push(FieldError::new(

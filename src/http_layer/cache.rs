@@ -4,34 +4,25 @@
 //! absorb a widget's polling. Everything else is `no-store` (set in `shape_answers`), so nothing
 //! private or for moderators is ever kept by a shared cache.
 
-use actix_web::http::header::{
-    self, AcceptEncoding, Encoding, EntityTag, Header, HeaderValue, IfNoneMatch,
-};
+use actix_web::http::header::{self, AcceptEncoding, Encoding, Header, HeaderValue, IfNoneMatch};
 use actix_web::{mime, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::views::tagged::{CachePolicy, TaggedBody};
 
-/// The `Cache-Control` of an answer under `policy`.
-fn cache_control(policy: CachePolicy) -> String {
-    if policy.max_age_secs == 0 {
-        "no-cache".to_owned()
-    } else {
-        format!(
-            "public, max-age={}, stale-while-revalidate={}",
-            policy.max_age_secs, policy.stale_while_revalidate_secs
-        )
-    }
-}
-
-/// Whether the request's `If-None-Match` names `tag` (weak comparison, as RFC 9110 asks for
-/// `If-None-Match`).
-fn is_fresh(req: &HttpRequest, tag: &EntityTag) -> bool {
-    req.headers().contains_key(header::IF_NONE_MATCH)
-        && <IfNoneMatch as Header>::parse(req).is_ok_and(|condition| match condition {
+/// Whether the request's `If-None-Match` names the answer's tag (weak comparison, as RFC 9110
+/// asks for `If-None-Match`).
+fn is_fresh(req: &HttpRequest, answer: &TaggedBody) -> bool {
+    let Some(sent) = req.headers().get(header::IF_NONE_MATCH) else {
+        return false;
+    };
+    // What widgets, browsers and CDNs send: the ETag they were given, byte for byte. Anything
+    // else (a list, a strong form, `*`) is parsed.
+    *sent == answer.etag
+        || <IfNoneMatch as Header>::parse(req).is_ok_and(|condition| match condition {
             IfNoneMatch::Any => true,
-            IfNoneMatch::Items(tags) => tags.iter().any(|candidate| candidate.weak_eq(tag)),
+            IfNoneMatch::Items(tags) => tags.iter().any(|candidate| candidate.weak_eq(&answer.tag)),
         })
 }
 
@@ -61,11 +52,11 @@ fn takes_gzip(req: &HttpRequest) -> bool {
 /// (`vary`, beyond `Accept-Encoding`).
 pub fn public(
     req: &HttpRequest,
-    policy: CachePolicy,
+    policy: &CachePolicy,
     answer: TaggedBody,
     vary: Option<&'static str>,
 ) -> HttpResponse {
-    let fresh = is_fresh(req, &answer.tag);
+    let fresh = is_fresh(req, &answer);
     let mut response = if fresh {
         HttpResponse::NotModified()
     } else {
@@ -75,8 +66,8 @@ pub fn public(
         .then(|| answer.gzipped())
         .flatten();
     response
-        .insert_header(header::ETag(answer.tag))
-        .insert_header((header::CACHE_CONTROL, cache_control(policy)))
+        .insert_header((header::ETAG, answer.etag))
+        .insert_header((header::CACHE_CONTROL, policy.cache_control()))
         .insert_header((
             header::VARY,
             HeaderValue::from_static(vary.unwrap_or("Accept-Encoding")),
@@ -96,7 +87,7 @@ pub fn public(
 /// `public` for a value serialized here.
 pub fn public_json<T: Serialize>(
     req: &HttpRequest,
-    policy: CachePolicy,
+    policy: &CachePolicy,
     value: &T,
 ) -> Result<HttpResponse, ApiError> {
     let answer = TaggedBody::json(value).map_err(|error| ApiError::Internal(Box::new(error)))?;
@@ -112,10 +103,9 @@ mod tests {
     use actix_web::test::TestRequest;
     use actix_web::web::Bytes;
 
-    const POLICY: CachePolicy = CachePolicy {
-        max_age_secs: 5,
-        stale_while_revalidate_secs: 30,
-    };
+    fn policy() -> CachePolicy {
+        CachePolicy::new(5, 30)
+    }
 
     #[test]
     fn a_held_tag_is_answered_with_a_304_and_another_with_the_body() {
@@ -124,7 +114,7 @@ mod tests {
         let holding = TestRequest::default()
             .insert_header((header::IF_NONE_MATCH, tag.as_str()))
             .to_http_request();
-        let response = public(&holding, POLICY, answer.clone(), None);
+        let response = public(&holding, &policy(), answer.clone(), None);
         assert_eq!(response.status(), 304);
         assert_eq!(response.headers().get(header::ETAG).unwrap(), tag.as_str());
         let stale = TestRequest::default()
@@ -132,7 +122,7 @@ mod tests {
             .to_http_request();
         let response = public(
             &stale,
-            POLICY,
+            &policy(),
             answer.clone(),
             Some("Accept-Encoding, X-Edit-Token"),
         );
@@ -145,6 +135,15 @@ mod tests {
             response.headers().get(header::VARY).unwrap(),
             "Accept-Encoding, X-Edit-Token"
         );
+        // A list naming it, its strong form (compared weakly) and `*` are held copies too.
+        let opaque = tag.trim_start_matches("W/");
+        for held in [format!("\"0\", {tag}"), opaque.to_owned(), "*".to_owned()] {
+            let holding = TestRequest::default()
+                .insert_header((header::IF_NONE_MATCH, held.as_str()))
+                .to_http_request();
+            let response = public(&holding, &policy(), answer.clone(), None);
+            assert_eq!(response.status(), 304, "{held}");
+        }
         let other = TaggedBody::new(Bytes::from_static(b"{\"review_count\":4}"));
         assert_ne!(other.tag, answer.tag, "a new review changes the tag");
     }
@@ -163,7 +162,7 @@ mod tests {
         };
         let response = public(
             &asking(true, "br;q=1.0, gzip;q=0.8"),
-            POLICY,
+            &policy(),
             long.clone(),
             None,
         );
@@ -191,14 +190,14 @@ mod tests {
             (asking(true, "identity"), "gzip not taken"),
             (asking(true, "gzip;q=0"), "gzip refused"),
         ] {
-            let response = public(&request, POLICY, long.clone(), None);
+            let response = public(&request, &policy(), long.clone(), None);
             assert!(
                 !response.headers().contains_key(header::CONTENT_ENCODING),
                 "{why}"
             );
         }
         let short = TaggedBody::new(Bytes::from_static(b"{\"review_count\":3}"));
-        let response = public(&asking(true, "gzip"), POLICY, short, None);
+        let response = public(&asking(true, "gzip"), &policy(), short, None);
         assert!(
             !response.headers().contains_key(header::CONTENT_ENCODING),
             "short body"
@@ -207,10 +206,6 @@ mod tests {
 
     #[test]
     fn no_lifetime_means_revalidate_every_time() {
-        let policy = CachePolicy {
-            max_age_secs: 0,
-            stale_while_revalidate_secs: 30,
-        };
-        assert_eq!(cache_control(policy), "no-cache");
+        assert_eq!(CachePolicy::new(0, 30).cache_control(), "no-cache");
     }
 }

@@ -13,12 +13,13 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::answer::LoadOne;
+pub use super::pages::{PageRows, PublicReviewRef, RowError};
 use super::{counters, pages, site_of, stats, with_connection, StoreError};
 use crate::db::schema::{articles, reviews};
 use crate::db::Pool;
 use crate::domain::article::{ArticleId, Lifecycle};
 use crate::domain::moderation::{ModerationMode, ReasonCode, RuleAction};
-use crate::domain::page::{Cursor, PageQuery};
+use crate::domain::page::PageQuery;
 use crate::domain::reader::VerifiedReader;
 use crate::domain::review::{
     status_table, AuthorEmail, AuthorName, NewReview, Rating, ReviewStatus, ReviewTitle,
@@ -535,28 +536,19 @@ pub async fn published_among(
     .await
 }
 
-/// One page of an article's published reviews and the cursor of the next page, if any.
+/// One page of an article's published reviews, as the database sent them.
 pub async fn page(
     pool: &Pool,
     article: &ArticleId,
     query: &PageQuery,
-) -> Result<(Vec<PublicReviewRow>, Option<Cursor>), StoreError> {
+) -> Result<PageRows, StoreError> {
     let site = site_of(pool)?;
-    let limit = query.limit.get();
-    let mut rows = with_connection(pool, async |conn| {
+    let rows = with_connection(pool, async |conn| {
         Ok(pages::load(conn, site, article, query).await?)
     })
     .await?;
-    let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next = rows.last().filter(|_| has_more).map(|last| Cursor {
-        sort: query.sort,
-        rating: last.rating,
-        created_at: last.created_at,
-        id: last.id,
-        scope: query.scope,
-    });
-    Ok((rows, next))
+    PageRows::new(rows, query)
+        .map_err(|error| diesel::result::Error::DeserializationError(error).into())
 }
 
 #[cfg(test)]

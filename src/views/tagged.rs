@@ -6,19 +6,38 @@
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
 
-use actix_web::http::header::EntityTag;
+use actix_web::http::header::{EntityTag, HeaderValue};
 use actix_web::web::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde::Serialize;
 
-/// How long browsers and shared caches may reuse a public read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How long browsers and shared caches may reuse a public read: its `Cache-Control`, written
+/// once for the installation rather than once per answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachePolicy {
-    /// Seconds an answer is fresh (`max-age`); 0: revalidate every time.
-    pub max_age_secs: u32,
-    /// Seconds after that a cache may still answer while it revalidates in the background.
-    pub stale_while_revalidate_secs: u32,
+    cache_control: HeaderValue,
+}
+
+impl CachePolicy {
+    /// Fresh for `max_age_secs` (0: revalidate every time), then usable for
+    /// `stale_while_revalidate_secs` more while a cache revalidates in the background.
+    pub fn new(max_age_secs: u32, stale_while_revalidate_secs: u32) -> Self {
+        let cache_control = if max_age_secs == 0 {
+            HeaderValue::from_static("no-cache")
+        } else {
+            HeaderValue::from_maybe_shared(Bytes::from(format!(
+                "public, max-age={max_age_secs}, stale-while-revalidate={stale_while_revalidate_secs}"
+            )))
+            .unwrap_or(HeaderValue::from_static("no-cache"))
+        };
+        Self { cache_control }
+    }
+
+    /// The `Cache-Control` of an answer under this policy.
+    pub fn cache_control(&self) -> HeaderValue {
+        self.cache_control.clone()
+    }
 }
 
 /// A serialized public answer and its entity tag, computed once (a cached first page keeps both),
@@ -27,6 +46,9 @@ pub struct CachePolicy {
 pub struct TaggedBody {
     pub body: Bytes,
     pub tag: EntityTag,
+    /// `tag` as its `ETag` header writes it, rendered with the body: a cached first page is
+    /// answered (and compared with `If-None-Match`) without formatting it again.
+    pub etag: HeaderValue,
     gzip: Arc<OnceLock<Option<Bytes>>>,
 }
 
@@ -38,9 +60,13 @@ impl TaggedBody {
     /// several byte sequences, which a strong tag would promise are identical.
     pub fn new(body: Bytes) -> Self {
         let tag = EntityTag::new_weak(content_tag(&body));
+        // A tag is hexadecimal digits in quotes, always a valid header value.
+        let etag = HeaderValue::from_maybe_shared(Bytes::from(tag.to_string()))
+            .unwrap_or(HeaderValue::from_static(""));
         Self {
             body,
             tag,
+            etag,
             gzip: Arc::default(),
         }
     }
