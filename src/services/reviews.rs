@@ -22,7 +22,7 @@ use crate::store::moderation::{Author, EditPolicy};
 use crate::store::reviews::{PublicReviewRow, Submission};
 use crate::store::StoreError;
 use crate::tokens::{self, EditToken};
-use crate::views::review::{event_json, Review};
+use crate::views::review::{event_json, event_text, Review};
 
 /// A submission as parsed at the edge.
 pub struct Submitted<'a> {
@@ -137,7 +137,7 @@ async fn store_submission(
                 &state.pool,
                 article_id,
                 submission,
-                |row: &PublicReviewRow| event_text(newsroom, row),
+                |row: &PublicReviewRow| event_text(row, newsroom),
             )
             .await?;
             let review = Review::new(row, newsroom).seen_by_author();
@@ -146,12 +146,6 @@ async fn store_submission(
         }
         Some(key) => submit_keyed(state, article_id, submission, key, token, body).await,
     }
-}
-
-/// The event data as the submission statement binds it: straight to text (no intermediate JSON
-/// tree on the hot path).
-fn event_text(newsroom: &str, row: &PublicReviewRow) -> String {
-    serde_json::to_string(&Review::new(row.clone(), newsroom)).unwrap_or_default()
 }
 
 /// The submission under an idempotency key: stored with the key's record, whose answer is this
@@ -174,7 +168,7 @@ async fn submit_keyed(
         let response = serde_json::to_string(&review).unwrap_or_default();
         (response, token.seal(key, row.id))
     };
-    let event_data = |row: &PublicReviewRow| event_text(newsroom, row);
+    let event_data = |row: &PublicReviewRow| event_text(row, newsroom);
     let keyed = idempotency::submit(
         &state.pool,
         article_id,

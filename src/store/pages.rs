@@ -8,6 +8,8 @@
 //! (`PublicReviewRef`): a page is written from them without copying its text into a string per
 //! column first.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use diesel::deserialize::{self, FromSql};
 use diesel::dsl::AsSelect;
@@ -222,9 +224,9 @@ pub struct PublicReviewRef<'r> {
     pub reply_created_at: Option<DateTime<Utc>>,
     pub reply_updated_at: Option<DateTime<Utc>>,
     pub reader_id: Option<&'r str>,
-    /// Owned: an array is rarely there (an anonymous review has none), and empty allocates
-    /// nothing.
-    pub reader_badges: Vec<String>,
+    /// Owned when read from a page's row (an array is rarely there: an anonymous review has
+    /// none, and empty allocates nothing).
+    pub reader_badges: Cow<'r, [String]>,
     pub in_reply_to: Option<Uuid>,
 }
 
@@ -364,7 +366,7 @@ impl PageRows {
                 reply_created_at: value::<_, Nullable<Timestamptz>>(raw(column::REPLY_CREATED_AT))?,
                 reply_updated_at: value::<_, Nullable<Timestamptz>>(raw(column::REPLY_UPDATED_AT))?,
                 reader_id: optional_text(raw(column::READER_ID))?,
-                reader_badges: value::<_, Array<Text>>(raw(column::READER_BADGES))?,
+                reader_badges: Cow::Owned(value::<_, Array<Text>>(raw(column::READER_BADGES))?),
                 in_reply_to: value::<_, Nullable<SqlUuid>>(raw(column::IN_REPLY_TO))?,
             };
             each(&review)?;

@@ -1,5 +1,6 @@
 //! Reviews: the submission statement and the public reads.
 
+use std::borrow::Cow;
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
@@ -57,8 +58,32 @@ pub struct PublicReviewRow {
 }
 
 impl PublicReviewRow {
+    /// The same columns borrowed, as a page reads its rows in place.
+    pub fn borrowed(&self) -> PublicReviewRef<'_> {
+        PublicReviewRef {
+            id: self.id,
+            article_id: &self.article_id,
+            rating: self.rating,
+            title: self.title.as_deref(),
+            body: &self.body,
+            author_name: self.author_name.as_deref(),
+            language: self.language.as_deref(),
+            created_at: self.created_at,
+            status: &self.status,
+            edited_at: self.edited_at,
+            helpful_count: self.helpful_count,
+            unhelpful_count: self.unhelpful_count,
+            reply_body: self.reply_body.as_deref(),
+            reply_created_at: self.reply_created_at,
+            reply_updated_at: self.reply_updated_at,
+            reader_id: self.reader_id.as_deref(),
+            reader_badges: Cow::Borrowed(&self.reader_badges),
+            in_reply_to: self.in_reply_to,
+        }
+    }
+
     pub fn status(&self) -> ReviewStatus {
-        ReviewStatus::from_stored(&self.status).unwrap_or(ReviewStatus::Pending)
+        self.borrowed().status()
     }
 }
 

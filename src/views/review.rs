@@ -193,6 +193,34 @@ impl<'a> ReviewJson<'a> {
     }
 }
 
+impl From<ReviewJson<'_>> for Review {
+    fn from(json: ReviewJson<'_>) -> Self {
+        Self {
+            id: json.id,
+            article_id: json.article_id.to_owned(),
+            rating: json.rating,
+            title: json.title.map(str::to_owned),
+            body: json.body.to_owned(),
+            author_name: json.author_name.map(str::to_owned),
+            language: json.language.map(str::to_owned),
+            status: json.status,
+            created_at: json.created_at,
+            edited_at: json.edited_at,
+            helpful_count: json.helpful_count,
+            unhelpful_count: json.unhelpful_count,
+            verified: json.verified,
+            badges: json.badges.to_vec(),
+            reply: json.reply.map(|reply| Reply {
+                body: reply.body.to_owned(),
+                author: reply.author.to_owned(),
+                created_at: reply.created_at,
+                updated_at: reply.updated_at,
+            }),
+            in_reply_to: json.in_reply_to,
+        }
+    }
+}
+
 impl Serialize for Review {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         ReviewJson::of(self).serialize(serializer)
@@ -261,36 +289,10 @@ impl Serialize for PageItems<'_> {
 }
 
 impl Review {
-    /// The review of `row`; its reply is attributed to `newsroom`.
+    /// The review of `row`; its reply is attributed to `newsroom`. Read as a page reads its rows
+    /// (`ReviewJson::of_row`), so what a row means is decided in one place.
     pub fn new(row: PublicReviewRow, newsroom: &str) -> Self {
-        let status = row.status();
-        let reply = match (row.reply_body, row.reply_created_at, row.reply_updated_at) {
-            (Some(body), Some(created_at), Some(updated_at)) => Some(Reply {
-                body,
-                author: newsroom.to_owned(),
-                created_at,
-                updated_at,
-            }),
-            _ => None,
-        };
-        Self {
-            id: row.id,
-            article_id: row.article_id,
-            rating: Rating::from_stored(row.rating),
-            title: row.title,
-            body: row.body,
-            author_name: row.author_name,
-            language: row.language,
-            status,
-            created_at: row.created_at,
-            edited_at: row.edited_at,
-            helpful_count: row.helpful_count,
-            unhelpful_count: row.unhelpful_count,
-            verified: row.reader_id.is_some(),
-            badges: row.reader_badges,
-            reply,
-            in_reply_to: row.in_reply_to,
-        }
+        Self::from(ReviewJson::of_row(&row.borrowed(), newsroom))
     }
 
     /// As its author is shown it: every status that is not public reads `pending`.
@@ -303,7 +305,14 @@ impl Review {
 /// The event data of a review: what the public reads show, with its true status (the receiver
 /// is the newsroom's own system); its reply is attributed to `newsroom`.
 pub fn event_json(row: &PublicReviewRow, newsroom: &str) -> serde_json::Value {
-    serde_json::to_value(Review::new(row.clone(), newsroom)).unwrap_or(serde_json::Value::Null)
+    serde_json::to_value(ReviewJson::of_row(&row.borrowed(), newsroom))
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// `event_json` as the submission statement binds it: straight to text, from the row as it is
+/// (no copy of the row, no `Review`, no intermediate JSON tree on the hot path).
+pub fn event_text(row: &PublicReviewRow, newsroom: &str) -> String {
+    serde_json::to_string(&ReviewJson::of_row(&row.borrowed(), newsroom)).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -351,35 +360,12 @@ mod tests {
         [full, bare]
     }
 
-    fn borrowed(row: &PublicReviewRow) -> PublicReviewRef<'_> {
-        PublicReviewRef {
-            id: row.id,
-            article_id: &row.article_id,
-            rating: row.rating,
-            title: row.title.as_deref(),
-            body: &row.body,
-            author_name: row.author_name.as_deref(),
-            language: row.language.as_deref(),
-            created_at: row.created_at,
-            status: &row.status,
-            edited_at: row.edited_at,
-            helpful_count: row.helpful_count,
-            unhelpful_count: row.unhelpful_count,
-            reply_body: row.reply_body.as_deref(),
-            reply_created_at: row.reply_created_at,
-            reply_updated_at: row.reply_updated_at,
-            reader_id: row.reader_id.as_deref(),
-            reader_badges: row.reader_badges.clone(),
-            in_reply_to: row.in_reply_to,
-        }
-    }
-
     /// A page read in place writes each review exactly as the `Review` of the same row.
     #[test]
     fn a_row_read_in_place_is_written_as_its_review() {
         for row in rows() {
             let built = serde_json::to_string(&Review::new(row.clone(), "The Daily")).unwrap();
-            let in_place = borrowed(&row);
+            let in_place = row.borrowed();
             let written =
                 serde_json::to_string(&ReviewJson::of_row(&in_place, "The Daily")).unwrap();
             assert_eq!(written, built);
