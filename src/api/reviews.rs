@@ -305,13 +305,13 @@ pub async fn get_review(
         // The author's own view: private, so it gets the default `no-store`.
         let digest = tokens::edit_token_digest(&token);
         let row = store::moderation::get_owned(&state.pool, id, Author::EditToken(&digest)).await?;
-        return Ok(HttpResponse::Ok().json(Review::new(row, newsroom).seen_by_author()));
+        return Ok(HttpResponse::Ok().json(Review::new(&row, newsroom).seen_by_author()));
     }
     let row = store::reviews::get_published(&state.pool, id)
         .await?
         // The same words as a hidden or missing review read with a token: nothing tells them apart.
         .ok_or(StoreError::ReviewNotFound)?;
-    let answer = TaggedBody::json(&Review::new(row, newsroom))
+    let answer = TaggedBody::json(&Review::new(&row, newsroom))
         .map_err(|error| ApiError::Internal(Box::new(error)))?;
     // A cache must not answer an author who sends the edit token with the public version.
     Ok(http_cache::public(

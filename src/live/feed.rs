@@ -295,7 +295,7 @@ async fn render_public_events(
     let reviews: HashMap<Uuid, Review> = store::reviews::published_among(pool, &shown)
         .await?
         .into_iter()
-        .map(|row| (row.id, Review::new(row, newsroom)))
+        .map(|row| (row.id, Review::new(&row, newsroom)))
         .collect();
     let mut messages = Vec::new();
     for row in rows {

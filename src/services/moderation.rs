@@ -92,5 +92,5 @@ pub async fn reply(
         Committed::one_article(row.article_id.clone(), announced),
     )
     .await;
-    Ok(Review::new(row, newsroom))
+    Ok(Review::new(&row, newsroom))
 }

@@ -140,7 +140,7 @@ async fn store_submission(
                 |row: &PublicReviewRow| event_text(row, newsroom),
             )
             .await?;
-            let review = Review::new(row, newsroom).seen_by_author();
+            let review = Review::new(&row, newsroom).seen_by_author();
             let edit_token = token.secret.clone();
             Ok((Created { review, edit_token }, announced))
         }
@@ -164,7 +164,7 @@ async fn submit_keyed(
         request_digest: &tokens::request_digest(body),
     };
     let answer = |row: &PublicReviewRow| {
-        let review = Review::new(row.clone(), newsroom).seen_by_author();
+        let review = Review::new(row, newsroom).seen_by_author();
         let response = serde_json::to_string(&review).unwrap_or_default();
         (response, token.seal(key, row.id))
     };
@@ -180,7 +180,7 @@ async fn submit_keyed(
     .await?;
     Ok(match keyed {
         Keyed::Stored(row, announced) => {
-            let review = Review::new(*row, newsroom).seen_by_author();
+            let review = Review::new(&row, newsroom).seen_by_author();
             let edit_token = token.secret.clone();
             (Created { review, edit_token }, announced)
         }
@@ -275,7 +275,7 @@ pub async fn edit(
         Committed::one_article(row.article_id.clone(), announced),
     )
     .await;
-    Ok(Review::new(row, newsroom).seen_by_author())
+    Ok(Review::new(&row, newsroom).seen_by_author())
 }
 
 /// The author deletes the review, at any time.

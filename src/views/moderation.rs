@@ -77,7 +77,7 @@ impl ModeratedReview {
     ) -> Self {
         let reader_id = review.public.reader_id.clone();
         Self {
-            review: Review::new(review.public, newsroom),
+            review: Review::new(&review.public, newsroom),
             article_title,
             author_email: review.author_email,
             reader_id,

@@ -291,7 +291,7 @@ impl Serialize for PageItems<'_> {
 impl Review {
     /// The review of `row`; its reply is attributed to `newsroom`. Read as a page reads its rows
     /// (`ReviewJson::of_row`), so what a row means is decided in one place.
-    pub fn new(row: PublicReviewRow, newsroom: &str) -> Self {
+    pub fn new(row: &PublicReviewRow, newsroom: &str) -> Self {
         Self::from(ReviewJson::of_row(&row.borrowed(), newsroom))
     }
 
@@ -364,7 +364,7 @@ mod tests {
     #[test]
     fn a_row_read_in_place_is_written_as_its_review() {
         for row in rows() {
-            let built = serde_json::to_string(&Review::new(row.clone(), "The Daily")).unwrap();
+            let built = serde_json::to_string(&Review::new(&row, "The Daily")).unwrap();
             let in_place = row.borrowed();
             let written =
                 serde_json::to_string(&ReviewJson::of_row(&in_place, "The Daily")).unwrap();
@@ -378,7 +378,7 @@ mod tests {
     fn a_review_is_written_with_the_documented_members() {
         let [full, bare] = rows();
         assert_eq!(
-            serde_json::to_string(&Review::new(full, "The Daily")).unwrap(),
+            serde_json::to_string(&Review::new(&full, "The Daily")).unwrap(),
             concat!(
                 r#"{"id":"01900000-0000-7000-8000-000000000001","article_id":"voa-2020-05-iskp-attacks","#,
                 r#""rating":4,"title":"Тверезий \"аналіз\"","body":"Line one\nline two 📰 \\ </script>","#,
@@ -390,7 +390,8 @@ mod tests {
                 r#""in_reply_to":"01900000-0000-7000-8000-000000000002"}"#
             )
         );
-        let bare: serde_json::Value = serde_json::to_value(Review::new(bare, "The Daily")).unwrap();
+        let bare: serde_json::Value =
+            serde_json::to_value(Review::new(&bare, "The Daily")).unwrap();
         for absent in [
             "rating",
             "title",
