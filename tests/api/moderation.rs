@@ -458,13 +458,7 @@ async fn authors_edit_within_the_window_and_delete_with_their_token() {
     );
 
     // The edit window passes: the review is written an hour earlier than it was.
-    let aged = app
-        .count(&format!(
-            "WITH aged AS (UPDATE reviews SET created_at = created_at - interval '1 hour' \
-             WHERE id = '{id}' RETURNING 1) SELECT count(*) AS n FROM aged"
-        ))
-        .await;
-    assert_eq!(aged, 1);
+    app.age_review(&id, 1).await;
     let late = edit(&token, json!({"rating": 5})).await.unwrap();
     expect_problem(late, 409).await;
 

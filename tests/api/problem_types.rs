@@ -140,13 +140,7 @@ async fn the_review_refusals_have_their_own_types() {
     let created: Value = created.json().await.unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
     let token = created["edit_token"].as_str().unwrap().to_owned();
-    let aged = app
-        .count(&format!(
-            "WITH aged AS (UPDATE reviews SET created_at = created_at - interval '1 hour' \
-             WHERE id = '{id}' RETURNING 1) SELECT count(*) AS n FROM aged"
-        ))
-        .await;
-    assert_eq!(aged, 1);
+    app.age_review(&id, 1).await;
     let edit = app
         .client
         .patch(app.url(&format!("/v1/reviews/{id}")))

@@ -465,6 +465,53 @@ impl TestApp {
         count_with(&self.pool, sql).await
     }
 
+    /// Makes the default site's review `id` written `hours` earlier than it was, as if that time
+    /// had passed since. The service counts a published review under its UTC day, so the
+    /// article's per-day counters are recounted from its reviews in the same transaction: an
+    /// hour earlier is the day before when a test runs just after midnight.
+    pub async fn age_review(&self, id: &str, hours: i32) {
+        use diesel::sql_types::{Integer, Uuid as SqlUuid};
+        let id = uuid::Uuid::parse_str(id).expect("a review id");
+        let mut conn = store::connection(&self.pool).await.expect("connection");
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            let aged = diesel::sql_query(
+                "UPDATE reviews SET created_at = created_at - make_interval(hours => $2) \
+                     WHERE id = $1",
+            )
+            .bind::<SqlUuid, _>(id)
+            .bind::<Integer, _>(hours)
+            .execute(conn)
+            .await?;
+            assert_eq!(aged, 1, "review {id} exists");
+            diesel::sql_query(
+                "DELETE FROM article_daily_stats \
+                     WHERE article_id = (SELECT article_id FROM reviews WHERE id = $1)",
+            )
+            .bind::<SqlUuid, _>(id)
+            .execute(conn)
+            .await?;
+            diesel::sql_query(
+                "INSERT INTO article_daily_stats (article_id, day, language, stripe, \
+                         count_1, count_2, count_3, count_4, count_5, unrated) \
+                     SELECT article_id, (created_at AT TIME ZONE 'UTC')::date, \
+                         COALESCE(language, ''), (get_byte(uuid_send(id), 15) % 8)::smallint, \
+                         count(*) FILTER (WHERE rating = 1), count(*) FILTER (WHERE rating = 2), \
+                         count(*) FILTER (WHERE rating = 3), count(*) FILTER (WHERE rating = 4), \
+                         count(*) FILTER (WHERE rating = 5), count(*) FILTER (WHERE rating = 0) \
+                     FROM reviews \
+                     WHERE status = 'published' \
+                         AND article_id = (SELECT article_id FROM reviews WHERE id = $1) \
+                     GROUP BY 1, 2, 3, 4",
+            )
+            .bind::<SqlUuid, _>(id)
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+        .await
+        .expect("the review aged");
+    }
+
     /// `count` over every site's rows (the query names the sites it counts).
     pub async fn count_where(&self, sql: &str) -> i64 {
         count_with(&self.pool.installation(), sql).await
