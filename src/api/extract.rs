@@ -8,7 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{mime, web, FromRequest, HttpMessage, HttpRequest};
 use chrono::Utc;
-use futures_util::future::LocalBoxFuture;
+use futures_util::future::{Either, LocalBoxFuture};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -75,10 +75,8 @@ impl std::ops::Deref for SiteState {
 pub struct PublicRead(pub SiteState);
 
 impl PublicRead {
-    async fn of_request(site: SiteState, sent: SentPosition) -> Result<Self, ApiError> {
-        if site.replicas.is_empty() {
-            return Ok(Self(site));
-        }
+    /// With replicas: which one may serve the reader (or the primary), by the position sent.
+    async fn with_replicas(site: SiteState, sent: SentPosition) -> Result<Self, ApiError> {
         let after = match sent {
             SentPosition::None => None,
             SentPosition::Header(token) => {
@@ -107,7 +105,9 @@ impl PublicRead {
     }
 }
 
-/// The reader's last write position as sent, checked only for its shape here.
+/// The reader's last write position as sent, checked only for its shape here. A header that is
+/// not a position is refused whether or not replicas serve; the cookie, which the service set
+/// itself, is read only when a replica may be chosen by it.
 enum SentPosition {
     None,
     Header(String),
@@ -123,7 +123,7 @@ fn position_problem(message: &'static str) -> ApiError {
 
 /// The header (one not shaped like a position a write answered with is a 400 naming it), else
 /// the cookie (a malformed one is ignored, as the reader did not choose to send it).
-fn sent_position(req: &HttpRequest) -> Result<SentPosition, ApiError> {
+fn sent_position(req: &HttpRequest, read_cookie: bool) -> Result<SentPosition, ApiError> {
     let well_formed = |token: &str| {
         token
             .split_once('~')
@@ -138,6 +138,9 @@ fn sent_position(req: &HttpRequest) -> Result<SentPosition, ApiError> {
             .ok_or_else(|| {
                 position_problem("must be the position a write answered with, like `16/B374D848~…`")
             });
+    }
+    if !read_cookie {
+        return Ok(SentPosition::None);
     }
     Ok(req
         .cookie(positions::COOKIE)
@@ -156,14 +159,24 @@ impl std::ops::Deref for PublicRead {
 
 impl FromRequest for PublicRead {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    type Future = Either<
+        std::future::Ready<Result<Self, ApiError>>,
+        LocalBoxFuture<'static, Result<Self, ApiError>>,
+    >;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let parts = SiteState::of_request(req).and_then(|site| Ok((site, sent_position(req)?)));
-        Box::pin(async move {
-            let (site, sent) = parts?;
-            Self::of_request(site, sent).await
-        })
+        let parts = SiteState::of_request(req).and_then(|site| {
+            let sent = sent_position(req, !site.replicas.is_empty())?;
+            Ok((site, sent))
+        });
+        match parts {
+            // Every read goes to the primary: nothing to wait for.
+            Ok((site, _)) if site.replicas.is_empty() => {
+                Either::Left(std::future::ready(Ok(Self(site))))
+            }
+            Ok((site, sent)) => Either::Right(Box::pin(Self::with_replicas(site, sent))),
+            Err(error) => Either::Left(std::future::ready(Err(error))),
+        }
     }
 }
 
