@@ -1,12 +1,14 @@
 """What bench/run.py measures besides throughput, and how it summarises repeated rounds: CPU
-seconds of the service and of PostgreSQL per request (from /proc), medians with their spread,
-and the ratio chart (an SVG drawn here, no plotting library needed).
+seconds of the service, of PostgreSQL and of the load generator per request (from /proc and
+getrusage), how long the service's threads waited for a core (schedstat), medians with their
+spread, and the ratio chart (an SVG drawn here, no plotting library needed).
 """
 
 from __future__ import annotations
 
 import html
 import os
+import resource
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,6 +63,30 @@ class CpuMeter:
                 postgres += _seconds(fields)
         return (_seconds(service) if service else 0.0), postgres
 
+    def service_waiting(self) -> float:
+        """Seconds the service's threads have spent runnable but not running, waiting for a core
+        (the second field of each thread's /proc schedstat; threads that have exited are not
+        counted, and the service's threads live as long as it does)."""
+        waited_ns = 0
+        try:
+            tasks = list(Path(f"/proc/{self.service_pid}/task").iterdir())
+        except OSError:
+            return 0.0
+        for task in tasks:
+            try:
+                waited_ns += int((task / "schedstat").read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+        return waited_ns / 1e9
+
+
+def _children_seconds() -> float:
+    """CPU seconds of this script's children that have been waited for: a load generator run
+    with `subprocess.run` counts once it has exited (the service and PostgreSQL, still running,
+    do not)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
 
 @dataclass
 class Run:
@@ -74,6 +100,10 @@ class Run:
     requests: int = 0
     service_cpu_s: float = 0.0
     postgres_cpu_s: float = 0.0
+    # The load generator's own CPU (wrk or pgbench), and the time the service's threads spent
+    # waiting for a core: on a machine the three share, what the service's rate is bounded by.
+    load_cpu_s: float = 0.0
+    service_wait_s: float = 0.0
 
     def per_thousand(self, seconds: float) -> float:
         return seconds * 1000 / self.requests if self.requests else 0.0
@@ -86,16 +116,31 @@ class Run:
     def postgres_cpu_per_k(self) -> float:
         return self.per_thousand(self.postgres_cpu_s)
 
+    @property
+    def load_cpu_per_k(self) -> float:
+        return self.per_thousand(self.load_cpu_s)
+
+    @property
+    def service_waiting_share(self) -> float:
+        """Of the time the service's threads were runnable, the share they waited for a core."""
+        runnable = self.service_cpu_s + self.service_wait_s
+        return self.service_wait_s / runnable if runnable else 0.0
+
 
 def metered(meter: CpuMeter | None, action) -> Run:
-    """Runs `action` (which returns a Run) and charges it the CPU the service and PostgreSQL used
-    meanwhile."""
+    """Runs `action` (which returns a Run, its load generator run to its end as a child of this
+    script) and charges it the CPU the service, PostgreSQL and the load generator used meanwhile,
+    and the time the service's threads waited for a core."""
     before = meter.seconds() if meter else (0.0, 0.0)
+    waited_before = meter.service_waiting() if meter else 0.0
+    load_before = _children_seconds()
     result = action()
+    result.load_cpu_s = _children_seconds() - load_before
     if meter:
         after = meter.seconds()
         result.service_cpu_s = after[0] - before[0]
         result.postgres_cpu_s = after[1] - before[1]
+        result.service_wait_s = meter.service_waiting() - waited_before
     return result
 
 
