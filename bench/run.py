@@ -626,7 +626,7 @@ def machine() -> str:
             break
     memory_kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
     postgres = run(["psql", "--version"]).stdout.strip()
-    return (f"{os.cpu_count()} cores ({cpu}), {memory_kib / 1024 / 1024:.0f} GiB RAM, "
+    return (f"{CORES} cores ({cpu}), {memory_kib / 1024 / 1024:.0f} GiB RAM, "
             f"Linux {platform.release()}, {postgres}; service, PostgreSQL and load generator share "
             f"the machine")
 
@@ -682,6 +682,9 @@ ISSO_FLOOR = 15
 P99_OVER_PGBENCH = 1.5
 # Service CPU per request to cut by a third from the baseline.
 CPU_CUT = {"post_spread": "POST", "get_page_2": "uncached page"}
+# The cores the service, PostgreSQL and the load generator share: together they may spend this
+# many CPU seconds per second, which bounds every scenario's rate.
+CORES = os.cpu_count() or 1
 
 
 def targets(measured: dict[str, Rounds], isso, rss: float, soak=(),
@@ -692,13 +695,12 @@ def targets(measured: dict[str, Rounds], isso, rss: float, soak=(),
     def check(target: str, value: str, met: bool) -> None:
         rows.append(f"| {target} | {value} | {'met' if met else '**missed**'} |")
 
-    cores = os.cpu_count() or 1
     for name, floor in PGBENCH_FLOORS.items():
         spread = measured[name].ratio() if name in measured else None
         if spread:
             value = spread.text()
             if spread.median < floor:
-                value += service_budget(measured[name], floor, cores)
+                value += service_budget(measured[name], floor)
             check(f"{measured[name].title}: ≥ {floor}× pgbench", value, spread.median >= floor)
     if "get_first_page_304" in measured and "get_healthz" in measured:
         value = measured["get_first_page_304"].rps().median / measured["get_healthz"].rps().median
@@ -708,7 +710,7 @@ def targets(measured: dict[str, Rounds], isso, rss: float, soak=(),
         postgres_ms = measured["post_spread"].median("postgres_cpu_per_k")
         # PostgreSQL's own CPU per submission alone, with nothing else on the machine, caps the rate.
         ceiling = (f"; PostgreSQL's {postgres_ms:.3f} ms of CPU per submission alone caps "
-                   f"{cores} cores at {cores * 1000 / postgres_ms / isso['isso_post'].rps:.1f}×"
+                   f"{CORES} cores at {CORES * 1000 / postgres_ms / isso['isso_post'].rps:.1f}×"
                    if value < ISSO_FLOOR and postgres_ms else "")
         check(f"{measured['post_spread'].title}: ≥ {ISSO_FLOOR}× Isso", f"{value:.1f}×{ceiling}",
               value >= ISSO_FLOOR)
@@ -737,18 +739,18 @@ def targets(measured: dict[str, Rounds], isso, rss: float, soak=(),
             "| target | this run | |", "|---|---|---|", *rows, ""]
 
 
-def service_budget(rounds: Rounds, floor: float, cores: int) -> str:
+def service_budget(rounds: Rounds, floor: float) -> str:
     """For a missed ratio: the service's CPU per request that would meet it on this machine, at
     the rate pgbench ran and what PostgreSQL and wrk spent per request in this run (the three
-    share the cores, so together they may spend `cores` seconds per second)."""
+    share the cores, so together they may spend `CORES` seconds per second)."""
     pg_rps = rounds.median("rps", pg=True)
     others = [rounds.median("postgres_cpu_per_k"), rounds.median("load_cpu_per_k")]
     service = rounds.median("service_cpu_per_k")
     if not pg_rps or service is None or None in others or not others[1]:
         return ""
-    budget = cores * 1000 / (floor * pg_rps) - sum(others)
-    return (f"; at {floor}× the three may spend {cores * 1000 / (floor * pg_rps):.3f} ms per "
-            f"request, which leaves the service {max(budget, 0):.3f} ms (it spent {service:.3f})")
+    allowed = CORES * 1000 / (floor * pg_rps)
+    return (f"; at {floor}× the three may spend {allowed:.3f} ms per request, which leaves the "
+            f"service {max(allowed - sum(others), 0):.3f} ms (it spent {service:.3f})")
 
 
 def load_baseline(path: Path) -> tuple[str, dict[str, Rounds], int] | None:
@@ -838,11 +840,10 @@ def report(args, measured: dict[str, Rounds], isso, rss: float, started: str, so
             f"{rounds.median('p99_ms'):.2f} | {sum(run.errors for run in rounds.ours)} | "
             + (f"{pg_rps.text(0, '')} | {spread.text()} | " if spread else "– | – | ")
             + (f"{peer.rps:,.0f} | {rps.median / peer.rps:.2f}× |" if peer else "– | – |"))
-    cores = os.cpu_count() or 1
     lines += ["", "CPU per 1,000 requests (seconds, medians of the rounds): what the service, "
               "PostgreSQL and wrk spend on the scenario, and what PostgreSQL and pgbench spend on "
               "pgbench's transactions of the same statements. The three share the machine, so "
-              f"their sum bounds the rate: {cores} cores give at most {cores:,} × 1,000 / sum "
+              f"their sum bounds the rate: {CORES} cores give at most {CORES:,} × 1,000 / sum "
               "requests per second. *Waiting*: of the time the service's threads were runnable, "
               "the share they spent waiting for a core.", "",
               "| scenario | service | PostgreSQL | wrk | sum | at most req/s | waiting "
@@ -855,7 +856,7 @@ def report(args, measured: dict[str, Rounds], isso, rss: float, started: str, so
                   if rounds.pg else [])
         lines.append(f"| {rounds.title} | " + " | ".join(f"{value:.3f}" for value in ours)
                      + f" | {sum(ours):.3f} | "
-                     + (f"{cores * 1000 / sum(ours):,.0f}" if sum(ours) else "–")
+                     + (f"{CORES * 1000 / sum(ours):,.0f}" if sum(ours) else "–")
                      + f" | {rounds.median('service_waiting_share') * 100:.0f} % | "
                      + (" | ".join(f"{value:.3f}" for value in theirs) + f" | {sum(theirs):.3f} |"
                         if theirs else "– | – | – |"))
